@@ -1,0 +1,14 @@
+# Every dependency comes from a Debian 12 package (scripts/install-deps.sh installs them).
+find_package(Threads REQUIRED)
+find_package(Boost 1.81 REQUIRED CONFIG)   # Boost::headers: Asio and Beast are header-only
+find_package(fmt REQUIRED)                 # fmt::fmt
+find_package(simdjson REQUIRED)            # simdjson::simdjson
+find_package(SQLite3 REQUIRED)             # SQLite::SQLite3
+find_package(RocksDB REQUIRED CONFIG)      # RocksDB::rocksdb
+find_package(tomlplusplus REQUIRED)        # tomlplusplus::tomlplusplus: TOML with source positions
+find_package(OpenSSL REQUIRED)             # OpenSSL::Crypto: SHA-256, CSPRNG
+find_package(OpenMP REQUIRED)              # must precede faiss: its config uses OpenMP::OpenMP_CXX
+find_package(faiss REQUIRED CONFIG)        # faiss (CPU, BLAS through Debian's alternatives)
+
+# Boost 1.81 Asio needs no compiled parts; keep its deprecated names out.
+add_compile_definitions(BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)
