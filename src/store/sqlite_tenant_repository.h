@@ -1,0 +1,19 @@
+#pragma once
+
+#include "llmp/store/tenant_repository.h"
+#include "sqlite_db.h"
+
+namespace llmp::store {
+
+class SqliteTenantRepository final : public TenantRepository {
+ public:
+  explicit SqliteTenantRepository(SqliteDb& db) : db_(db) {}
+  Result<Tenant> create(const std::string& name) override;
+  Result<Tenant> get(const std::string& id) override;
+  Result<std::vector<Tenant>> list(int64_t limit, const std::string& after_id) override;
+
+ private:
+  SqliteDb& db_;
+};
+
+}  // namespace llmp::store
