@@ -18,9 +18,11 @@ namespace asio = boost::asio;
 
 //! Awaits a callback API: `start(done)` must call `done(R)` exactly once, on any thread; the
 //! coroutine resumes on its own executor.
+// Neither function is itself a coroutine: they return the awaitable that async_initiate makes,
+// which keeps temporaries out of coroutine frames (GCC 12 mishandles some of those).
 template <class R, class Start>
 asio::awaitable<R> await_callback(Start start) {
-  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(R)>(
+  return asio::async_initiate<const asio::use_awaitable_t<>&, void(R)>(
       [start = std::move(start)](auto handler) mutable {
         auto ex = asio::get_associated_executor(handler);
         start(std::move_only_function<void(R)>([handler = std::move(handler), ex](R r) mutable {
@@ -35,7 +37,7 @@ asio::awaitable<R> await_callback(Start start) {
 template <class Executor, class Fn>
 asio::awaitable<std::invoke_result_t<Fn>> run_blocking(Executor pool, Fn fn) {
   using R = std::invoke_result_t<Fn>;
-  co_return co_await await_callback<R>([pool, fn = std::move(fn)](std::move_only_function<void(R)> done) mutable {
+  return await_callback<R>([pool, fn = std::move(fn)](std::move_only_function<void(R)> done) mutable {
     asio::post(pool, [fn = std::move(fn), done = std::move(done)]() mutable { done(fn()); });
   });
 }

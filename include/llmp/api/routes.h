@@ -1,0 +1,31 @@
+#pragma once
+// Registers the HTTP routes of the platform on the server.
+
+#include <boost/asio/thread_pool.hpp>
+
+#include "llmp/api/readiness.h"
+#include "llmp/core/metrics.h"
+#include "llmp/gateway/admin_key.h"
+#include "llmp/net/http_server.h"
+#include "llmp/store/store.h"
+
+namespace llmp::api {
+
+//! What the handlers need. Pointers are filled in by main as services start; a route that
+//! needs one is only reachable once the server is ready, by which time it is set.
+struct Services {
+  net::HttpServer* server = nullptr;
+  metrics::Registry* metrics = nullptr;
+  Readiness* readiness = nullptr;
+  boost::asio::thread_pool* blocking_pool = nullptr;  // SQLite, files: never on I/O threads
+  store::Store* store = nullptr;
+  const gateway::AdminKey* admin_key = nullptr;
+};
+
+//! /healthz, /readyz, /metrics, /version.
+void add_health_routes(net::Router& router, Services& services);
+
+//! /admin/v1/tenants (admin key required).
+void add_admin_routes(net::Router& router, Services& services);
+
+}  // namespace llmp::api

@@ -1,0 +1,58 @@
+#include <fmt/format.h>
+
+#include "llmp/api/routes.h"
+#include "llmp/core/json.h"
+
+#ifndef LLMP_VERSION
+#define LLMP_VERSION "0.0.0"
+#endif
+
+namespace llmp::api {
+
+void add_health_routes(net::Router& router, Services& s) {
+  const net::RouteOptions always{.always_available = true};
+
+  // Alive: the process answers. Never depends on state, so an orchestrator restarts only a
+  // process that is truly stuck.
+  router.add(net::Method::get, "/healthz", [](net::Request&) -> net::Awaitable<net::Response> {
+    co_return net::Response::json(200, R"({"status":"ok"})");
+  }, always);
+
+  router.add(net::Method::get, "/readyz", [&s](net::Request&) -> net::Awaitable<net::Response> {
+    const auto state = s.server->state();
+    const auto pending = s.readiness->pending();
+    std::string body;
+    json::Writer w(body);
+    w.begin_object();
+    int status = 200;
+    if (state == net::ServerState::draining) {
+      status = 503;
+      w.field("status", "draining");
+    } else if (!pending.empty() || state == net::ServerState::starting) {
+      status = 503;
+      w.field("status", "starting");
+    } else {
+      w.field("status", "ready");
+    }
+    w.key("pending").begin_array();
+    for (const auto& item : pending) {
+      w.begin_object().field("item", item.name);
+      if (!item.error.empty()) w.field("error", item.error);
+      w.end_object();
+    }
+    w.end_array().end_object();
+    net::Response res = net::Response::json(status, std::move(body));
+    if (status == 503) res.headers.set("Retry-After", "1");
+    co_return res;
+  }, always);
+
+  router.add(net::Method::get, "/metrics", [&s](net::Request&) -> net::Awaitable<net::Response> {
+    co_return net::Response::text(200, s.metrics->render(), "text/plain; version=0.0.4; charset=utf-8");
+  }, always);
+
+  router.add(net::Method::get, "/version", [](net::Request&) -> net::Awaitable<net::Response> {
+    co_return net::Response::json(200, fmt::format(R"({{"name":"llmplatform","version":"{}"}})", LLMP_VERSION));
+  }, always);
+}
+
+}  // namespace llmp::api

@@ -1,0 +1,230 @@
+// The composition root: reads the config, builds the services in order, wires them, runs until
+// SIGTERM/SIGINT, then drains and stops them in reverse order.
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <boost/asio/thread_pool.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "cli.h"
+#include "llmp/api/readiness.h"
+#include "llmp/api/routes.h"
+#include "llmp/core/log.h"
+#include "llmp/core/metrics.h"
+#include "llmp/core/settings.h"
+#include "llmp/engine/devices.h"
+#include "llmp/engine/engine_options.h"
+#include "llmp/gateway/admin_key.h"
+#include "llmp/net/http_server.h"
+#include "llmp/store/store.h"
+#include "systemd_notify.h"
+
+#ifndef LLMP_VERSION
+#define LLMP_VERSION "0.0.0"
+#endif
+
+namespace llmp::app {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;  // could not start: port taken, data dir unusable, ...
+constexpr int kExitUsage = 2;    // bad flags or config
+
+struct LogOptions {
+  std::string level;
+};
+
+struct Settings {
+  net::ServerOptions server;
+  store::StoreOptions store;
+  engine::EngineOptions engine;
+  LogOptions log;
+};
+
+void declare_all(SettingsRegistry& registry, Settings& s) {
+  net::declare_settings(registry, s.server);
+  store::declare_settings(registry, s.store);
+  engine::declare_settings(registry, s.engine);
+  registry.describe_section("log", "Logging: JSON lines on stdout.");
+  registry.add(StringSetting{.section = "log", .key = "level", .target = &s.log.level, .default_value = "info",
+                             .help = "Lowest level written.", .choices = {"debug", "info", "warn", "error"}});
+}
+
+// Loads defaults < file < environment < flags. Errors are printed by the caller (exit 2).
+Result<void> load_settings(SettingsRegistry& registry, Settings& settings, const CliOptions& cli) {
+  if (cli.config_path) LLMP_TRY_VOID(registry.load_file(*cli.config_path));
+  LLMP_TRY_VOID(registry.load_env([](const char* name) { return std::getenv(name); }));
+  for (const auto& o : cli.overrides) LLMP_TRY_VOID(registry.set(o.key, o.value, o.flag));
+  for (const auto& m : cli.models) settings.engine.models.push_back(m);
+  for (const auto& m : settings.engine.models) {
+    if (!std::filesystem::exists(m)) {
+      return error(StatusCode::invalid_argument, fmt::format("engine.models: {} does not exist", m));
+    }
+  }
+  const auto& device = settings.engine.device;
+  if (device != "auto" && device != "cpu" &&
+      !(device.starts_with("cuda:") && device.size() > 5 &&
+        device.find_first_not_of("0123456789", 5) == std::string::npos)) {
+    return error(StatusCode::invalid_argument,
+                 fmt::format("engine.device: \"{}\" is not \"auto\", \"cpu\" or \"cuda:N\"", device));
+  }
+  return ok();
+}
+
+void log_devices(const engine::DeviceReport& report, const std::string& wanted) {
+  if (report.cuda.empty()) {
+    log::info("no usable GPU: running on the CPU", {{"cuda", report.cuda_unavailable},
+                                                     {"cpu_threads", report.cpu_threads},
+                                                     {"device_setting", wanted}});
+  }
+  for (const auto& d : report.cuda) {
+    log::info("GPU found", {{"index", d.index},
+                            {"name", d.name},
+                            {"compute_capability", fmt::format("{}.{}", d.compute_major, d.compute_minor)},
+                            {"memory_total_bytes", d.total_bytes},
+                            {"memory_free_bytes", d.free_bytes}});
+  }
+  std::string features;
+  for (const auto& f : report.cpu_features) features += (features.empty() ? "" : ",") + f;
+  log::info("CPU", {{"threads", report.cpu_threads}, {"features", features}});
+}
+
+int serve(const Settings& settings, const std::string& config_source) {
+  // Signals are taken synchronously by this thread (sigwait); every thread started from here
+  // on inherits the mask, so none of them is interrupted.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGXFSZ, SIG_IGN);  // a file size limit turns into EFBIG, reported like a full disk
+
+  log::info("starting", {{"version", LLMP_VERSION}, {"pid", static_cast<int64_t>(::getpid())}, {"config", config_source}});
+  const auto devices = engine::probe_devices();
+  log_devices(devices, settings.engine.device);
+  if (settings.engine.device.starts_with("cuda:") && devices.cuda.empty()) {
+    log::error("engine.device asks for a GPU but none is usable", {{"device", settings.engine.device},
+                                                                   {"cuda", devices.cuda_unavailable}});
+    return kExitFailure;
+  }
+
+  auto& metrics = metrics::default_registry();
+  metrics::add_process_collector(metrics);
+  boost::asio::thread_pool blocking_pool(4);
+  api::Readiness readiness;
+  readiness.add_pending("migrations");
+
+  net::HttpServer server(settings.server, metrics);
+  api::Services services{.server = &server, .metrics = &metrics, .readiness = &readiness,
+                         .blocking_pool = &blocking_pool};
+  api::add_health_routes(server.router(), services);
+  api::add_admin_routes(server.router(), services);
+
+  // Listen first, so /healthz and /readyz answer while state opens and models load.
+  if (auto r = server.listen(); !r) {
+    log::error("cannot start the HTTP server", {{"error", r.error().message()}});
+    log::flush();
+    return kExitFailure;
+  }
+  server.start();
+  log::info("listening", {{"host", settings.server.host}, {"port", static_cast<int64_t>(server.port())}});
+
+  auto store = store::Store::open(settings.store);
+  if (!store) {
+    log::error("cannot open the state store", {{"error", store.error().message()}});
+    server.stop();
+    log::flush();
+    return kExitFailure;
+  }
+  services.store = store->get();
+  readiness.resolve("migrations");
+  metrics.add_collector([s = store->get()](std::string& out) {
+    out += fmt::format(
+        "# HELP llmp_store_sqlite_bytes Bytes of the SQLite file and its WAL.\n# TYPE llmp_store_sqlite_bytes gauge\n"
+        "llmp_store_sqlite_bytes {}\n"
+        "# HELP llmp_store_rocksdb_bytes Bytes of RocksDB's files.\n# TYPE llmp_store_rocksdb_bytes gauge\n"
+        "llmp_store_rocksdb_bytes {}\n",
+        s->sqlite_bytes(), s->rocksdb_bytes());
+  });
+
+  bool created_key = false;
+  const char* env_key = std::getenv("LLMP_ADMIN_KEY");
+  auto admin_key = gateway::AdminKey::load_or_create(settings.store.data_dir, env_key ? env_key : "", &created_key);
+  if (!admin_key) {
+    log::error("cannot set up the admin key", {{"error", admin_key.error().message()}});
+    server.stop();
+    log::flush();
+    return kExitFailure;
+  }
+  services.admin_key = &*admin_key;
+  if (created_key) {
+    log::warn("generated the platform admin key; read it from the file (it is not logged)",
+              {{"path", admin_key->source()}});
+  }
+
+  server.set_state(net::ServerState::ready);
+  log::info("ready", {{"port", static_cast<int64_t>(server.port())}});
+  notify_systemd("READY=1");
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  log::info("draining", {{"signal", strsignal(signal_number)},
+                         {"in_flight", server.in_flight()},
+                         {"deadline_ms", settings.server.drain_timeout_ms}});
+  notify_systemd("STOPPING=1");
+  const bool drained = server.drain(std::chrono::milliseconds(settings.server.drain_timeout_ms));
+  if (!drained) log::warn("drain deadline passed; closing the remaining requests", {{"in_flight", server.in_flight()}});
+  server.stop();
+  blocking_pool.join();
+  (*store)->close();
+  log::info("stopped", {{"drained", drained}});
+  log::flush();
+  return kExitOk;
+}
+
+int run(int argc, char** argv) {
+  auto cli = parse_cli(argc, argv);
+  if (!cli) {
+    std::fprintf(stderr, "llmplatform: %s\n", cli.error().message().c_str());
+    return kExitUsage;
+  }
+  if (cli->help) {
+    std::fputs(usage().c_str(), stdout);
+    return kExitOk;
+  }
+  if (cli->version) {
+    std::printf("llmplatform %s\n", LLMP_VERSION);
+    return kExitOk;
+  }
+
+  SettingsRegistry registry;
+  Settings settings;
+  declare_all(registry, settings);
+  if (cli->print_default_config) {
+    std::fputs(registry.render_default_file().c_str(), stdout);
+    return kExitOk;
+  }
+  if (auto r = load_settings(registry, settings, *cli); !r) {
+    std::fprintf(stderr, "llmplatform: config error: %s\n", r.error().message().c_str());
+    return kExitUsage;
+  }
+  if (cli->check_config) {
+    std::printf("config OK%s\n", cli->config_path ? fmt::format(": {}", *cli->config_path).c_str() : " (defaults)");
+    return kExitOk;
+  }
+  log::Level level = log::Level::info;
+  log::parse_level(settings.log.level, &level);
+  log::set_level(level);
+  return serve(settings, cli->config_path.value_or("(defaults)"));
+}
+
+}  // namespace
+}  // namespace llmp::app
+
+int main(int argc, char** argv) { return llmp::app::run(argc, argv); }

@@ -1,0 +1,761 @@
+// The only translation unit that includes Beast's HTTP machinery (it costs ~15 s to compile).
+#include <utility>  // before Asio: Boost 1.74's Asio forgets it; harmless with 1.81
+
+#include "llmp/net/http_server.h"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <condition_variable>
+#include <ctime>
+#include <mutex>
+#include <thread>
+
+#include "llmp/core/ids.h"
+#include "llmp/core/log.h"
+#include "llmp/net/errors.h"
+#include "static_files.h"
+
+namespace llmp::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+void declare_settings(SettingsRegistry& r, ServerOptions& o) {
+  r.describe_section("server", "The HTTP server: where it listens, its limits and timeouts.");
+  r.add(StringSetting{.section = "server", .key = "host", .target = &o.host, .default_value = "127.0.0.1",
+                      .help = "Address to listen on. 127.0.0.1 keeps the server on this machine; 0.0.0.0 exposes it."});
+  r.add(IntSetting{.section = "server", .key = "port", .target = &o.port, .default_value = 8080, .min = 0,
+                   .max = 65535, .help = "TCP port (0: any free port, printed in the \"listening\" log line)."});
+  r.add(IntSetting{.section = "server", .key = "io_threads", .target = &o.io_threads, .default_value = 0, .min = 0,
+                   .max = 256, .help = "I/O threads, each with its own event loop (0: one per core)."});
+  r.add(IntSetting{.section = "server", .key = "max_connections", .target = &o.max_connections,
+                   .default_value = 10000, .min = 1, .max = 1000000,
+                   .help = "Open connections beyond this are answered 503 and closed."});
+  r.add(IntSetting{.section = "server", .key = "max_header_bytes", .target = &o.max_header_bytes,
+                   .default_value = 16384, .min = 1024, .max = 1 << 20,
+                   .help = "Largest request line plus headers (431 beyond)."});
+  r.add(IntSetting{.section = "server", .key = "max_body_bytes", .target = &o.max_body_bytes,
+                   .default_value = 10 * 1024 * 1024, .min = 1024, .max = int64_t{1} << 32,
+                   .help = "Largest request body (413 beyond)."});
+  r.add(IntSetting{.section = "server", .key = "read_timeout_ms", .target = &o.read_timeout_ms, .default_value = 30000,
+                   .min = 100, .max = 3600000,
+                   .help = "Time for a whole request to arrive once its first byte has (408 beyond)."});
+  r.add(IntSetting{.section = "server", .key = "idle_timeout_ms", .target = &o.idle_timeout_ms, .default_value = 60000,
+                   .min = 100, .max = 3600000, .help = "A kept-alive connection with no request is closed after this."});
+  r.add(IntSetting{.section = "server", .key = "write_timeout_ms", .target = &o.write_timeout_ms,
+                   .default_value = 30000, .min = 100, .max = 3600000,
+                   .help = "Time for one response (or one streamed chunk) to be taken by the client."});
+  r.add(IntSetting{.section = "server", .key = "drain_timeout_ms", .target = &o.drain_timeout_ms,
+                   .default_value = 30000, .min = 0, .max = 3600000,
+                   .help = "On SIGTERM/SIGINT: how long in-flight requests may finish before the process exits."});
+  r.add(StringListSetting{.section = "server", .key = "cors_allow_origins", .target = &o.cors_allow_origins,
+                          .default_value = {},
+                          .help = "Origins allowed by CORS (\"*\" for any). Empty: no CORS headers at all."});
+  r.add(StringSetting{.section = "server", .key = "web_root", .target = &o.web_root, .default_value = "web/dist",
+                      .help = "Folder of the web console's built assets, served at /. Missing folder: no console."});
+  r.add(BoolSetting{.section = "server", .key = "access_log", .target = &o.access_log, .default_value = true,
+                    .help = "Write one JSON log line per request."});
+}
+
+namespace {
+
+// "Thu, 26 Nov 2026 09:30:00 GMT", formatted once per second per thread.
+std::string_view http_date() {
+  thread_local std::time_t cached_at = 0;
+  thread_local char buf[40];
+  const std::time_t now = std::time(nullptr);
+  if (now != cached_at) {
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    cached_at = now;
+  }
+  return buf;
+}
+
+// A client-supplied request id is echoed only when it is short printable ASCII.
+bool acceptable_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+// Counters and the latency histogram of one route (or of unmatched requests for a method).
+struct RouteStats {
+  std::string route, method;
+  metrics::Histogram* duration = nullptr;
+  std::array<std::atomic<metrics::Counter*>, 600> by_code{};
+
+  metrics::Counter& counter(metrics::Registry& reg, int code) {
+    if (code < 100 || code > 599) code = 500;
+    metrics::Counter* c = by_code[code].load(std::memory_order_acquire);
+    if (!c) {
+      c = &reg.counter("llmp_http_requests_total", "HTTP requests answered, by route, method and status code.",
+                       {{"route", route}, {"method", method}, {"code", std::to_string(code)}});
+      by_code[code].store(c, std::memory_order_release);
+    }
+    return *c;
+  }
+};
+
+// State shared by a connection's session and its timeout watchdog.
+struct Connection {
+  explicit Connection(tcp::socket s) : socket(std::move(s)), timer(socket.get_executor()) {}
+  tcp::socket socket;
+  asio::steady_timer timer;
+  Clock::time_point deadline{};
+  bool armed = false;
+  bool timed_out = false;
+  bool closed = false;
+
+  void arm(std::chrono::milliseconds d) {
+    deadline = Clock::now() + d;
+    armed = true;
+    timed_out = false;
+  }
+  void disarm() { armed = false; }
+};
+
+// Cancels the socket's pending operations once the armed deadline passes.
+asio::awaitable<void> watchdog(std::shared_ptr<Connection> conn) {
+  while (!conn->closed) {
+    const auto now = Clock::now();
+    conn->timer.expires_at(conn->armed ? conn->deadline : now + std::chrono::seconds(1));
+    co_await conn->timer.async_wait(kNoThrow);
+    if (conn->closed) break;
+    if (conn->armed && Clock::now() >= conn->deadline) {
+      conn->timed_out = true;
+      conn->armed = false;
+      boost::system::error_code ignored;
+      conn->socket.cancel(ignored);
+    }
+  }
+}
+
+// A streamed body in HTTP/1.1 chunks; watches the socket for the client going away.
+class ChunkedStreamWriter final : public StreamWriter {
+ public:
+  ChunkedStreamWriter(Connection& conn, std::chrono::milliseconds write_timeout)
+      : conn_(conn), write_timeout_(write_timeout), watch_(std::make_shared<Watch>(conn.socket.get_executor())) {}
+
+  Awaitable<bool> write(std::string_view data) override {
+    if (watch_->gone) co_return false;
+    if (data.empty()) co_return true;  // an empty chunk would end the body
+    conn_.arm(write_timeout_);
+    const auto chunk = http::make_chunk(asio::buffer(data.data(), data.size()));
+    auto [ec, n] = co_await asio::async_write(conn_.socket, chunk, kNoThrow);
+    conn_.disarm();
+    if (ec) mark_gone();
+    bytes_ += data.size();
+    co_return !watch_->gone;
+  }
+
+  bool client_gone() const override { return watch_->gone; }
+
+  void on_client_gone(std::function<void()> fn) override {
+    if (watch_->gone) {
+      fn();
+      return;
+    }
+    watch_->callbacks.push_back(std::move(fn));
+  }
+
+  // Starts a read that completes when the client closes (or sends the next request early).
+  void start_watch() {
+    auto watch = watch_;
+    watch->reading = true;
+    conn_.socket.async_read_some(asio::buffer(watch->buf), [watch](boost::system::error_code ec, size_t n) {
+      watch->reading = false;
+      watch->n = n;
+      if (ec && ec != asio::error::operation_aborted) Watch::fire(*watch);
+      watch->done.cancel();
+    });
+  }
+
+  // Stops the watch read and returns what it read of a pipelined next request.
+  Awaitable<std::string> stop_watch() {
+    if (watch_->reading) {
+      boost::system::error_code ignored;
+      conn_.socket.cancel(ignored);
+      watch_->done.expires_at(Clock::time_point::max());
+      co_await watch_->done.async_wait(kNoThrow);
+    }
+    co_return std::string(watch_->buf.data(), watch_->n);
+  }
+
+  size_t bytes() const { return bytes_; }
+
+ private:
+  struct Watch {
+    explicit Watch(const asio::any_io_executor& ex) : done(ex, Clock::time_point::max()) {}
+    bool gone = false;
+    bool reading = false;
+    size_t n = 0;
+    std::array<char, 4096> buf{};
+    std::vector<std::function<void()>> callbacks;
+    asio::steady_timer done;  // cancelled when the watch read completes
+
+    static void fire(Watch& w) {
+      if (w.gone) return;
+      w.gone = true;
+      auto callbacks = std::move(w.callbacks);
+      for (auto& fn : callbacks) fn();
+    }
+  };
+  void mark_gone() { Watch::fire(*watch_); }
+
+  Connection& conn_;
+  std::chrono::milliseconds write_timeout_;
+  std::shared_ptr<Watch> watch_;
+  size_t bytes_ = 0;
+};
+
+}  // namespace
+
+struct HttpServer::Impl {
+  Impl(ServerOptions o, metrics::Registry& m)
+      : options(std::move(o)),
+        metrics(m),
+        static_files(options.web_root),
+        connections_gauge(m.gauge("llmp_http_connections", "Open HTTP connections.")),
+        in_flight_gauge(m.gauge("llmp_http_requests_in_flight", "HTTP requests being handled.")),
+        rejected_connections(m.counter("llmp_http_connections_rejected_total",
+                                       "Connections refused because max_connections was reached.")) {}
+
+  ServerOptions options;
+  metrics::Registry& metrics;
+  Router router;
+  std::vector<Middleware> middlewares;
+  StaticFiles static_files;
+  metrics::Gauge& connections_gauge;
+  metrics::Gauge& in_flight_gauge;
+  metrics::Counter& rejected_connections;
+  std::unordered_map<const Route*, std::unique_ptr<RouteStats>> route_stats;
+  std::array<std::unique_ptr<RouteStats>, 8> unmatched_stats;  // by Method
+
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::vector<std::thread> threads;
+  std::unique_ptr<tcp::acceptor> acceptor;
+  uint16_t bound_port = 0;
+  size_t next_context = 0;
+
+  std::atomic<int> state{static_cast<int>(ServerState::starting)};
+  std::atomic<int64_t> connections{0};
+  std::atomic<int64_t> in_flight{0};
+  std::mutex drain_mu;
+  std::condition_variable drain_cv;
+
+  // Every live connection, per context, so stop() can close them on their own threads.
+  std::vector<std::vector<std::weak_ptr<Connection>>> live;
+
+  ServerState current_state() const { return static_cast<ServerState>(state.load(std::memory_order_acquire)); }
+
+  RouteStats& stats_for(const Route* route, Method method) {
+    if (route) return *route_stats.at(route);
+    return *unmatched_stats[static_cast<size_t>(method)];
+  }
+
+  void prepare_stats() {
+    for (const auto& route : router.routes()) {
+      auto s = std::make_unique<RouteStats>();
+      s->route = route->pattern;
+      s->method = std::string(to_string(route->method));
+      s->duration = &metrics.histogram("llmp_http_request_duration_seconds",
+                                       "Time from a request's last byte read to its response's last byte written.",
+                                       metrics::latency_buckets(), {{"route", s->route}, {"method", s->method}});
+      route_stats[route.get()] = std::move(s);
+    }
+    for (size_t m = 0; m < unmatched_stats.size(); ++m) {
+      auto s = std::make_unique<RouteStats>();
+      s->route = "unmatched";
+      s->method = std::string(to_string(static_cast<Method>(m)));
+      s->duration = &metrics.histogram("llmp_http_request_duration_seconds",
+                                       "Time from a request's last byte read to its response's last byte written.",
+                                       metrics::latency_buckets(), {{"route", s->route}, {"method", s->method}});
+      unmatched_stats[m] = std::move(s);
+    }
+  }
+
+  asio::awaitable<void> accept_loop();
+  asio::awaitable<void> session(std::shared_ptr<Connection> conn);
+  asio::awaitable<Response> dispatch(Request& req, const Route*& route_out);
+  asio::awaitable<Response> run_chain(size_t i, Request& req, const Handler& handler);
+  void add_common_headers(const Request& req, Response& res);
+};
+
+HttpServer::HttpServer(ServerOptions options, metrics::Registry& metrics)
+    : impl_(std::make_unique<Impl>(std::move(options), metrics)) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+Router& HttpServer::router() { return impl_->router; }
+void HttpServer::use(Middleware middleware) { impl_->middlewares.push_back(std::move(middleware)); }
+uint16_t HttpServer::port() const { return impl_->bound_port; }
+void HttpServer::set_state(ServerState s) { impl_->state.store(static_cast<int>(s), std::memory_order_release); }
+ServerState HttpServer::state() const { return impl_->current_state(); }
+int64_t HttpServer::in_flight() const { return impl_->in_flight.load(); }
+
+Result<void> HttpServer::listen() {
+  Impl& s = *impl_;
+  size_t n_threads = static_cast<size_t>(s.options.io_threads);
+  if (n_threads == 0) n_threads = std::max(1u, std::thread::hardware_concurrency());
+  for (size_t i = 0; i < n_threads; ++i) {
+    s.contexts.push_back(std::make_unique<asio::io_context>(1));
+    s.work.push_back(asio::make_work_guard(*s.contexts.back()));
+  }
+  s.live.resize(n_threads);
+
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(s.options.host, ec);
+  if (ec) return error(StatusCode::invalid_argument, fmt::format("server.host \"{}\" is not an IP address", s.options.host));
+  const tcp::endpoint endpoint(address, static_cast<uint16_t>(s.options.port));
+  auto acceptor = std::make_unique<tcp::acceptor>(*s.contexts[0]);
+  const std::string where = fmt::format("{}:{}", s.options.host, s.options.port);
+  if (acceptor->open(endpoint.protocol(), ec); ec) {
+    return error(StatusCode::unavailable, fmt::format("cannot open a socket for {}: {}", where, ec.message()));
+  }
+  acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+  if (acceptor->bind(endpoint, ec); ec) {
+    return error(StatusCode::unavailable, fmt::format("cannot listen on {}: {}", where, ec.message()));
+  }
+  if (acceptor->listen(asio::socket_base::max_listen_connections, ec); ec) {
+    return error(StatusCode::unavailable, fmt::format("cannot listen on {}: {}", where, ec.message()));
+  }
+  s.bound_port = acceptor->local_endpoint().port();
+  s.acceptor = std::move(acceptor);
+  return ok();
+}
+
+void HttpServer::start() {
+  Impl& s = *impl_;
+  s.prepare_stats();
+  asio::co_spawn(*s.contexts[0], s.accept_loop(), asio::detached);
+  for (auto& ctx : s.contexts) {
+    s.threads.emplace_back([ctx = ctx.get()] { ctx->run(); });
+  }
+}
+
+bool HttpServer::drain(std::chrono::milliseconds deadline) {
+  Impl& s = *impl_;
+  set_state(ServerState::draining);
+  if (s.acceptor) {
+    asio::post(*s.contexts[0], [&s] {
+      boost::system::error_code ignored;
+      s.acceptor->close(ignored);
+    });
+  }
+  std::unique_lock lock(s.drain_mu);
+  return s.drain_cv.wait_for(lock, deadline, [&] { return s.in_flight.load() == 0; });
+}
+
+void HttpServer::stop() {
+  Impl& s = *impl_;
+  if (s.threads.empty()) return;
+  for (size_t i = 0; i < s.contexts.size(); ++i) {
+    asio::post(*s.contexts[i], [&s, i] {
+      if (i == 0 && s.acceptor) {
+        boost::system::error_code ignored;
+        s.acceptor->close(ignored);
+      }
+      for (auto& weak : s.live[i]) {
+        if (auto conn = weak.lock()) {
+          boost::system::error_code ignored;
+          conn->closed = true;
+          conn->socket.close(ignored);
+          conn->timer.cancel();
+        }
+      }
+    });
+  }
+  s.work.clear();
+  // Sessions see their sockets closed and finish; then each context runs out of work.
+  for (auto& t : s.threads) t.join();
+  s.threads.clear();
+}
+
+asio::awaitable<void> HttpServer::Impl::accept_loop() {
+  for (;;) {
+    asio::io_context& target = *contexts[next_context];
+    const size_t index = next_context;
+    next_context = (next_context + 1) % contexts.size();
+    auto [ec, socket] = co_await acceptor->async_accept(target, kNoThrow);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
+      // EMFILE and friends: back off briefly instead of spinning.
+      log::warn("accept failed", {{"error", ec.message()}});
+      asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(50));
+      co_await t.async_wait(kNoThrow);
+      continue;
+    }
+    auto conn = std::make_shared<Connection>(std::move(socket));
+    asio::post(target, [this, conn, index] {
+      auto& list = live[index];
+      std::erase_if(list, [](const std::weak_ptr<Connection>& w) { return w.expired(); });
+      list.push_back(conn);
+      asio::co_spawn(*contexts[index], session(conn), asio::detached);
+    });
+  }
+}
+
+void HttpServer::Impl::add_common_headers(const Request& req, Response& res) {
+  res.headers.set("X-Request-ID", req.ctx.request_id);
+  res.headers.set("X-Trace-ID", req.ctx.trace.trace_id);
+  if (!options.cors_allow_origins.empty()) {
+    const std::string_view origin = req.headers.get("Origin");
+    if (!origin.empty()) {
+      for (const auto& allowed : options.cors_allow_origins) {
+        if (allowed == "*" || allowed == origin) {
+          res.headers.set("Access-Control-Allow-Origin", allowed == "*" ? "*" : std::string(origin));
+          res.headers.set("Access-Control-Expose-Headers", "X-Request-ID, X-Trace-ID, Retry-After");
+          if (allowed != "*") res.headers.set("Vary", "Origin");
+          break;
+        }
+      }
+    }
+  }
+}
+
+asio::awaitable<Response> HttpServer::Impl::run_chain(size_t i, Request& req, const Handler& handler) {
+  if (i == middlewares.size()) co_return co_await handler(req);
+  // Named, not a temporary in the co_await expression (GCC 12 destroys those twice).
+  const Next next = [this, i, &handler](Request& r) { return run_chain(i + 1, r, handler); };
+  co_return co_await middlewares[i](req, next);
+}
+
+asio::awaitable<Response> HttpServer::Impl::dispatch(Request& req, const Route*& route_out) {
+  auto match = router.match(req.method, req.path);
+  const ServerState st = current_state();
+  if (!match.route) {
+    req.route = "unmatched";
+    if (!match.allowed.empty()) {
+      if (req.method == Method::options && !options.cors_allow_origins.empty()) {
+        Response res;
+        res.status = 204;
+        res.content_type.clear();
+        std::string allow;
+        for (Method m : match.allowed) allow += std::string(allow.empty() ? "" : ", ") + std::string(to_string(m));
+        res.headers.set("Access-Control-Allow-Methods", allow);
+        res.headers.set("Access-Control-Allow-Headers",
+                        "Authorization, Content-Type, X-Request-ID, X-Tenant-ID, X-Project-ID, traceparent, "
+                        "x-routing-strategy, Idempotency-Key");
+        res.headers.set("Access-Control-Max-Age", "600");
+        co_return res;
+      }
+      std::string allow;
+      for (Method m : match.allowed) {
+        if (!allow.empty()) allow += ", ";
+        allow += to_string(m);
+        if (m == Method::get) allow += ", HEAD";
+      }
+      Response res = error_response(405, {.message = fmt::format("method {} is not allowed on {}; allowed: {}",
+                                                                 req.method_text, req.path, allow),
+                                          .type = "invalid_request_error"});
+      res.headers.set("Allow", allow);
+      co_return res;
+    }
+    const bool api_path = req.path.starts_with("/v1/") || req.path.starts_with("/admin/");
+    if ((req.method == Method::get || req.method == Method::head) && !api_path) {
+      if (auto file = static_files.serve(req)) co_return std::move(*file);
+    }
+    co_return error_response(404, {.message = fmt::format("no route for {} {}", req.method_text, req.path),
+                                   .type = "invalid_request_error"});
+  }
+  route_out = match.route;
+  req.route = match.route->pattern;
+  for (auto& [name, raw] : match.params) req.path_params.emplace_back(std::move(name), percent_decode(raw, false));
+  if (!match.route->options.always_available && st != ServerState::ready) {
+    Response res = error_response(
+        503, {.message = st == ServerState::starting ? "the server is starting; retry shortly"
+                                                     : "the server is shutting down; retry on another instance",
+              .type = "server_error",
+              .code = st == ServerState::starting ? "starting" : "draining"});
+    res.headers.set("Retry-After", "1");
+    co_return res;
+  }
+  co_return co_await run_chain(0, req, match.route->handler);
+}
+
+asio::awaitable<void> HttpServer::Impl::session(std::shared_ptr<Connection> conn) {
+  struct Count {
+    Impl& s;
+    explicit Count(Impl& impl) : s(impl) {
+      s.connections.fetch_add(1);
+      s.connections_gauge.add(1);
+    }
+    ~Count() {
+      s.connections.fetch_sub(1);
+      s.connections_gauge.add(-1);
+    }
+  } count(*this);
+
+  tcp::socket& sock = conn->socket;
+  boost::system::error_code ec;
+  sock.set_option(tcp::no_delay(true), ec);
+  std::string remote;
+  if (auto ep = sock.remote_endpoint(ec); !ec) remote = ep.address().to_string();
+
+  const auto read_timeout = std::chrono::milliseconds(options.read_timeout_ms);
+  const auto idle_timeout = std::chrono::milliseconds(options.idle_timeout_ms);
+  const auto write_timeout = std::chrono::milliseconds(options.write_timeout_ms);
+
+  auto close = [&] {
+    conn->closed = true;
+    conn->timer.cancel();
+    boost::system::error_code ignored;
+    sock.shutdown(tcp::socket::shutdown_send, ignored);
+    sock.close(ignored);
+  };
+
+  // Writes a complete response; false when the connection must close.
+  auto write_simple = [&](Response& res, bool keep_alive, bool head) -> asio::awaitable<bool> {
+    http::response<http::string_body> out{static_cast<http::status>(res.status), 11};
+    out.set(http::field::server, "llmplatform");
+    out.set(http::field::date, http_date());
+    if (!res.content_type.empty()) out.set(http::field::content_type, res.content_type);
+    for (const auto& [k, v] : res.headers.fields()) out.insert(k, v);
+    out.body() = std::move(res.body);
+    out.keep_alive(keep_alive);
+    out.prepare_payload();
+    if (head) out.body().clear();
+    conn->arm(write_timeout);
+    auto [wec, n] = co_await http::async_write(sock, out, kNoThrow);
+    conn->disarm();
+    co_return !wec && keep_alive;
+  };
+
+  if (connections.load() > options.max_connections) {
+    rejected_connections.inc();
+    Response res = error_response(503, {.message = "the server is at its connection limit; retry shortly",
+                                        .type = "server_error", .code = "too_many_connections"});
+    res.headers.set("Retry-After", "1");
+    (void)co_await write_simple(res, false, false);
+    close();
+    co_return;
+  }
+
+  asio::co_spawn(sock.get_executor(), watchdog(conn), asio::detached);
+  beast::flat_buffer buffer;
+  bool keep_going = true;
+
+  while (keep_going) {
+    // Wait for the first byte of the next request under the idle timeout, then give the whole
+    // request the read timeout.
+    if (buffer.size() == 0) {
+      conn->arm(idle_timeout);
+      auto [rec, n] = co_await sock.async_read_some(buffer.prepare(8192), kNoThrow);
+      if (rec || n == 0) break;  // closed, reset, idle timeout or stop(): nothing to answer
+      buffer.commit(n);
+    }
+    conn->arm(read_timeout);
+
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
+    parser.body_limit(static_cast<std::uint64_t>(options.max_body_bytes));
+    auto [hec, hn] = co_await http::async_read_header(sock, buffer, parser, kNoThrow);
+
+    // Answers a request that could not be read, then closes.
+    // Callers pass named strings: temporaries in a co_await expression are destroyed twice by
+    // GCC 12.
+    auto refuse = [&](int status, const std::string& message, std::string_view code) -> asio::awaitable<void> {
+      Request bad;
+      bad.ctx.request_id = ids::new_request_id();
+      bad.ctx.trace = trace::new_trace();
+      bad.route = "unmatched";
+      Response res = error_response(status, {.message = message, .type = "invalid_request_error", .code = code});
+      add_common_headers(bad, res);
+      conn->timed_out = false;
+      (void)co_await write_simple(res, false, false);
+      unmatched_stats[static_cast<size_t>(Method::other)]->counter(metrics, status).inc();
+      if (options.access_log) {
+        log::info("request", {{"request_id", bad.ctx.request_id},
+                              {"trace_id", bad.ctx.trace.trace_id},
+                              {"method", ""},
+                              {"route", "unmatched"},
+                              {"status", status},
+                              {"error", message},
+                              {"remote", remote}});
+      }
+    };
+
+    if (hec) {
+      std::string message;
+      if (conn->timed_out) {
+        message = "the request did not arrive within server.read_timeout_ms";
+        co_await refuse(408, message, "request_timeout");
+      } else if (hec == http::error::header_limit) {
+        message = fmt::format("request headers exceed {} bytes", options.max_header_bytes);
+        co_await refuse(431, message, "headers_too_large");
+      } else if (hec != http::error::end_of_stream && hec != asio::error::eof &&
+                 hec != asio::error::connection_reset && hec != asio::error::operation_aborted) {
+        message = fmt::format("malformed HTTP request: {}", hec.message());
+        co_await refuse(400, message, "bad_request");
+      }
+      break;
+    }
+
+    auto& head = parser.get();
+    if (auto len = parser.content_length(); len && *len > static_cast<uint64_t>(options.max_body_bytes)) {
+      const std::string message =
+          fmt::format("request body of {} bytes exceeds the limit of {} bytes", *len, options.max_body_bytes);
+      co_await refuse(413, message, "body_too_large");
+      break;
+    }
+    if (beast::iequals(head[http::field::expect], "100-continue")) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      auto [cec, cn] = co_await asio::async_write(sock, asio::buffer(kContinue.data(), kContinue.size()), kNoThrow);
+      if (cec) break;
+    }
+    if (!parser.is_done()) {
+      auto [bec, bn] = co_await http::async_read(sock, buffer, parser, kNoThrow);
+      if (bec) {
+        std::string message;
+        if (conn->timed_out) {
+          message = "the request body did not arrive within server.read_timeout_ms";
+          co_await refuse(408, message, "request_timeout");
+        } else if (bec == http::error::body_limit) {
+          message = fmt::format("request body exceeds the limit of {} bytes", options.max_body_bytes);
+          co_await refuse(413, message, "body_too_large");
+        } else if (bec != http::error::end_of_stream && bec != asio::error::eof &&
+                   bec != asio::error::connection_reset) {
+          message = fmt::format("malformed HTTP request body: {}", bec.message());
+          co_await refuse(400, message, "bad_request");
+        }
+        break;
+      }
+    }
+    conn->disarm();
+    const auto started = Clock::now();
+
+    // Build the request handlers see.
+    auto message = parser.release();
+    Request req;
+    req.method_text = std::string(message.method_string());
+    req.method = parse_method(req.method_text);
+    req.target = std::string(message.target());
+    const size_t q = req.target.find('?');
+    req.path = req.target.substr(0, q);
+    if (q != std::string::npos) req.query = req.target.substr(q + 1);
+    for (const auto& field : message) req.headers.add(std::string(field.name_string()), std::string(field.value()));
+    req.body = std::move(message.body());
+    req.remote_address = remote;
+    const std::string_view given_id = req.headers.get("X-Request-ID");
+    req.ctx.request_id = acceptable_request_id(given_id) ? std::string(given_id) : ids::new_request_id();
+    if (auto parent = trace::parse_traceparent(req.headers.get("traceparent"))) {
+      req.ctx.trace = std::move(*parent);
+    } else {
+      req.ctx.trace = trace::new_trace();
+    }
+    req.ctx.span_id = trace::new_span_id();
+    const bool client_keep_alive = message.keep_alive();
+    const bool is_head = req.method == Method::head;
+
+    in_flight.fetch_add(1);
+    in_flight_gauge.add(1);
+    const Route* route = nullptr;
+    Response res;
+    try {
+      res = co_await dispatch(req, route);
+    } catch (const std::exception& e) {
+      log::error("handler failed", {{"request_id", req.ctx.request_id},
+                                    {"trace_id", req.ctx.trace.trace_id},
+                                    {"route", req.route},
+                                    {"error", e.what()}});
+      res = error_response(500, {.message = "internal error; the request id identifies it in the server log",
+                                 .type = "server_error"});
+    }
+    add_common_headers(req, res);
+    const bool draining = current_state() == ServerState::draining;
+    const bool keep_alive = client_keep_alive && !draining;
+
+    size_t bytes = 0;
+    if (res.stream && !is_head) {
+      http::response<http::empty_body> out{static_cast<http::status>(res.status), 11};
+      out.set(http::field::server, "llmplatform");
+      out.set(http::field::date, http_date());
+      out.set(http::field::content_type, res.content_type);
+      for (const auto& [k, v] : res.headers.fields()) out.insert(k, v);
+      out.chunked(true);
+      out.keep_alive(keep_alive);
+      http::response_serializer<http::empty_body> sr(out);
+      conn->arm(write_timeout);
+      auto [wec, wn] = co_await http::async_write_header(sock, sr, kNoThrow);
+      conn->disarm();
+      bool stream_ok = !wec;
+      if (stream_ok) {
+        ChunkedStreamWriter writer(*conn, write_timeout);
+        writer.start_watch();
+        try {
+          co_await res.stream(writer);
+        } catch (const std::exception& e) {
+          log::error("stream producer failed", {{"request_id", req.ctx.request_id}, {"error", e.what()}});
+          stream_ok = false;
+        }
+        const std::string early = co_await writer.stop_watch();
+        bytes = writer.bytes();
+        if (!writer.client_gone() && stream_ok) {
+          conn->arm(write_timeout);
+          const auto last_chunk = http::make_chunk_last();
+          auto [lec, ln] = co_await asio::async_write(sock, last_chunk, kNoThrow);
+          conn->disarm();
+          stream_ok = !lec;
+        } else {
+          stream_ok = false;
+        }
+        if (!early.empty()) {
+          auto dst = buffer.prepare(early.size());
+          asio::buffer_copy(dst, asio::buffer(early));
+          buffer.commit(early.size());
+        }
+      }
+      keep_going = stream_ok && keep_alive;
+    } else {
+      bytes = res.body.size();
+      keep_going = co_await write_simple(res, keep_alive, is_head);
+    }
+
+    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    RouteStats& stats = stats_for(route, req.method);
+    stats.counter(metrics, res.status).inc();
+    stats.duration->observe(seconds);
+    in_flight_gauge.add(-1);
+    if (in_flight.fetch_sub(1) == 1 && draining) {
+      std::lock_guard lock(drain_mu);
+      drain_cv.notify_all();
+    }
+    if (options.access_log) {
+      log::info("request", {{"request_id", req.ctx.request_id},
+                            {"trace_id", req.ctx.trace.trace_id},
+                            {"method", req.method_text},
+                            {"route", req.route},
+                            {"path", req.path},
+                            {"status", res.status},
+                            {"bytes", static_cast<uint64_t>(bytes)},
+                            {"latency_ms", seconds * 1000.0},
+                            {"tenant", req.ctx.tenant},
+                            {"model", req.ctx.model},
+                            {"remote", remote}});
+    }
+  }
+  close();
+}
+
+}  // namespace llmp::net
