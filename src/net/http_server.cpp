@@ -584,6 +584,18 @@ asio::awaitable<void> HttpServer::Impl::session(std::shared_ptr<Connection> conn
       add_common_headers(bad, res);
       conn->timed_out = false;
       (void)co_await write_simple(res, false, false);
+      // Lingering close: stop sending, then read and drop what the client is still sending for
+      // a short while. Closing with unread data would reset the connection, and the client
+      // could lose the response before reading it.
+      boost::system::error_code ignored;
+      sock.shutdown(tcp::socket::shutdown_send, ignored);
+      conn->arm(std::chrono::milliseconds(2000));
+      std::array<char, 16384> sink;
+      for (;;) {
+        auto [lec, ln] = co_await sock.async_read_some(asio::buffer(sink), kNoThrow);
+        if (lec) break;
+      }
+      conn->disarm();
       unmatched_stats[static_cast<size_t>(Method::other)]->counter(metrics, status).inc();
       if (options.access_log) {
         log::info("request", {{"request_id", bad.ctx.request_id},
@@ -604,6 +616,9 @@ asio::awaitable<void> HttpServer::Impl::session(std::shared_ptr<Connection> conn
       } else if (hec == http::error::header_limit) {
         message = fmt::format("request headers exceed {} bytes", options.max_header_bytes);
         co_await refuse(431, message, "headers_too_large");
+      } else if (hec == http::error::body_limit) {  // Content-Length over the limit
+        message = fmt::format("request body exceeds the limit of {} bytes", options.max_body_bytes);
+        co_await refuse(413, message, "body_too_large");
       } else if (hec != http::error::end_of_stream && hec != asio::error::eof &&
                  hec != asio::error::connection_reset && hec != asio::error::operation_aborted) {
         message = fmt::format("malformed HTTP request: {}", hec.message());
