@@ -1,0 +1,8 @@
+file(STRINGS ${SOURCE_DIR}/.ci/run ci_lines REGEX "^[^#]")
+list(FILTER ci_lines EXCLUDE REGEX "^(set|cd) ")
+list(GET ci_lines 0 command)
+file(READ ${SOURCE_DIR}/README.md readme)
+string(FIND "${readme}" "${command}" at)
+if(at EQUAL -1)
+  message(FATAL_ERROR ".ci/run runs `${command}`, which the README does not give")
+endif()
