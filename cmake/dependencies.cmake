@@ -12,3 +12,7 @@ find_package(faiss REQUIRED CONFIG)        # faiss (CPU, BLAS through Debian's a
 
 # Boost 1.81 Asio needs no compiled parts; keep its deprecated names out.
 add_compile_definitions(BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)
+# Each request nests a few coroutine frames (session → dispatch → middleware → handler); Asio
+# recycles freed frames per thread, but only 2 per size class by default. Must be the same in
+# every translation unit (it sizes a struct), hence here.
+add_compile_definitions(BOOST_ASIO_RECYCLING_ALLOCATOR_CACHE_SIZE=8)

@@ -4,9 +4,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <ctime>
+#include <memory>
+#include <vector>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -32,8 +35,9 @@ std::string_view level_name(Level level) {
   return "info";
 }
 
-// Lines accumulate in `pending_`; the writer thread swaps it out and writes it with one
-// write(2) per batch. A full buffer makes writers wait: logs are not dropped.
+// Each thread appends its lines to a buffer of its own (an uncontended lock); a writer thread
+// collects every buffer every 10 ms (sooner when one fills) and writes it with one write(2).
+// A thread whose buffer is already full writes it out itself: logs slow down, never vanish.
 class Sink {
  public:
   Sink() : thread_([this] { run(); }) {}
@@ -47,10 +51,22 @@ class Sink {
   }
 
   void append(std::string_view line) {
-    std::unique_lock lock(mu_);
-    space_.wait(lock, [&] { return pending_.size() < kMaxPending || stop_; });
-    pending_.append(line);
-    if (pending_.size() >= kWakeAt) wake_.notify_one();
+    thread_local std::shared_ptr<ThreadBuffer> mine = register_thread();
+    std::unique_lock lock(mine->mu);
+    const size_t before = mine->data.size();
+    mine->data.append(line);
+    const size_t size = mine->data.size();
+    if (size >= kMaxPending) {
+      std::string full;
+      full.swap(mine->data);
+      lock.unlock();
+      std::lock_guard out(write_mu_);
+      write_all(full);
+      return;
+    }
+    lock.unlock();
+    // Wake the writer once, when the buffer crosses the mark; not on every line after it.
+    if (before < kWakeAt && size >= kWakeAt) wake_.notify_one();
   }
 
   void flush() {
@@ -61,26 +77,42 @@ class Sink {
   }
 
  private:
+  struct ThreadBuffer {
+    std::mutex mu;
+    std::string data;
+  };
   static constexpr size_t kWakeAt = 64 * 1024;
   static constexpr size_t kMaxPending = 8 * 1024 * 1024;
+
+  std::shared_ptr<ThreadBuffer> register_thread() {
+    auto buffer = std::make_shared<ThreadBuffer>();
+    std::lock_guard lock(mu_);
+    buffers_.push_back(buffer);  // kept after the thread ends, until written
+    return buffer;
+  }
 
   void run() {
     std::string batch;
     std::unique_lock lock(mu_);
     for (;;) {
-      wake_.wait_for(lock, std::chrono::milliseconds(10),
-                     [&] { return stop_ || pending_.size() >= kWakeAt || flush_requests_ > flushed_upto_; });
+      wake_.wait_for(lock, std::chrono::milliseconds(10), [&] { return stop_ || flush_requests_ > flushed_upto_; });
       const uint64_t requested = flush_requests_;
-      batch.swap(pending_);
       const bool stopping = stop_;
+      for (auto& b : buffers_) {
+        std::lock_guard buffer_lock(b->mu);
+        batch.append(b->data);
+        b->data.clear();
+      }
       lock.unlock();
-      space_.notify_all();
-      write_all(batch);
+      {
+        std::lock_guard out(write_mu_);
+        write_all(batch);
+      }
       batch.clear();
       lock.lock();
       flushed_upto_ = requested;
       flushed_.notify_all();
-      if (stopping && pending_.empty()) return;
+      if (stopping) return;
     }
   }
 
@@ -95,9 +127,10 @@ class Sink {
     }
   }
 
-  std::mutex mu_;
-  std::condition_variable wake_, space_, flushed_;
-  std::string pending_;
+  std::mutex mu_;  // buffers_, flush counters, stop_
+  std::condition_variable wake_, flushed_;
+  std::vector<std::shared_ptr<ThreadBuffer>> buffers_;
+  std::mutex write_mu_;  // one writer of stdout at a time
   uint64_t flush_requests_ = 0;
   uint64_t flushed_upto_ = 0;
   bool stop_ = false;
@@ -127,6 +160,13 @@ void append_timestamp(std::string& out) {
   }
   out.append(cached);
   fmt::format_to(std::back_inserter(out), ".{:03d}Z", static_cast<int>(millis));
+}
+
+template <class T>
+void append_integer(std::string& out, T v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, end);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "llmp/core/trace.h"
 
+#include <cstring>
+
 #include "llmp/core/ids.h"
 
 namespace llmp::trace {
@@ -12,48 +14,57 @@ bool is_lower_hex(std::string_view s) {
   return true;
 }
 
-bool all_zero(std::string_view s) {
-  return s.find_first_not_of('0') == std::string_view::npos;
-}
+bool all_zero(std::string_view s) { return s.find_first_not_of('0') == std::string_view::npos; }
 
 }  // namespace
+
+template <size_t N>
+HexId<N> HexId<N>::random() {
+  static constexpr char kHex[] = "0123456789abcdef";
+  HexId id;
+  do {
+    for (size_t i = 0; i < N; i += 16) {
+      uint64_t bits = ids::random_u64();
+      for (size_t j = i; j < i + 16 && j < N; ++j, bits >>= 4) id.digits_[j] = kHex[bits & 15];
+    }
+  } while (all_zero(id.view()));
+  return id;
+}
+
+template <size_t N>
+std::optional<HexId<N>> HexId<N>::parse(std::string_view text) {
+  if (text.size() != N || !is_lower_hex(text) || all_zero(text)) return std::nullopt;
+  HexId id;
+  std::memcpy(id.digits_.data(), text.data(), N);
+  return id;
+}
+
+template class HexId<32>;
+template class HexId<16>;
 
 std::optional<TraceContext> parse_traceparent(std::string_view h) {
   // version(2) - trace-id(32) - parent-id(16) - flags(2); a future version may append "-..."
   if (h.size() < 55 || h[2] != '-' || h[35] != '-' || h[52] != '-') return std::nullopt;
-  const std::string_view version = h.substr(0, 2), trace_id = h.substr(3, 32), span_id = h.substr(36, 16),
-                         flags = h.substr(53, 2);
+  const std::string_view version = h.substr(0, 2), flags = h.substr(53, 2);
   if (!is_lower_hex(version) || version == "ff") return std::nullopt;
   if (version == "00" && h.size() != 55) return std::nullopt;
   if (version != "00" && h.size() > 55 && h[55] != '-') return std::nullopt;
-  if (!is_lower_hex(trace_id) || all_zero(trace_id)) return std::nullopt;
-  if (!is_lower_hex(span_id) || all_zero(span_id)) return std::nullopt;
-  if (!is_lower_hex(flags)) return std::nullopt;
-  const int flag_bits = std::stoi(std::string(flags), nullptr, 16);
-  return TraceContext{std::string(trace_id), std::string(span_id), (flag_bits & 1) != 0};
+  auto trace_id = TraceId::parse(h.substr(3, 32));
+  auto span_id = SpanId::parse(h.substr(36, 16));
+  if (!trace_id || !span_id || !is_lower_hex(flags)) return std::nullopt;
+  const int low_nibble = flags[1] >= 'a' ? flags[1] - 'a' + 10 : flags[1] - '0';
+  return TraceContext{*trace_id, *span_id, (low_nibble & 1) != 0};
 }
 
 std::string format_traceparent(const TraceContext& ctx) {
   std::string out = "00-";
-  out += ctx.trace_id;
+  out += ctx.trace_id.view();
   out += '-';
-  out += ctx.span_id;
+  out += ctx.span_id.view();
   out += ctx.sampled ? "-01" : "-00";
   return out;
 }
 
-std::string new_span_id() {
-  std::string id;
-  do id = ids::random_hex(8);
-  while (all_zero(id));
-  return id;
-}
-
-TraceContext new_trace() {
-  std::string id;
-  do id = ids::random_hex(16);
-  while (all_zero(id));
-  return TraceContext{std::move(id), new_span_id(), true};
-}
+TraceContext new_trace() { return TraceContext{TraceId::random(), SpanId::random(), true}; }
 
 }  // namespace llmp::trace

@@ -118,10 +118,10 @@ Response Response::json(int status, std::string body) {
   return r;
 }
 
-Response Response::text(int status, std::string body, std::string content_type) {
+Response Response::text(int status, std::string body, std::string_view content_type) {
   Response r;
   r.status = status;
-  r.content_type = std::move(content_type);
+  r.content_type = content_type;
   r.body = std::move(body);
   return r;
 }

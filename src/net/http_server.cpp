@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <charconv>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -98,6 +99,57 @@ bool acceptable_request_id(std::string_view id) {
   return true;
 }
 
+// Header values from handlers must not break the framing: CR and LF become spaces.
+void append_header_value(std::string& out, std::string_view v) {
+  for (char c : v) out.push_back(c == '\r' || c == '\n' ? ' ' : c);
+}
+
+bool has_no_body(int status) { return (status >= 100 && status < 200) || status == 204 || status == 304; }
+
+// The status line and headers of a response. Serialised by hand into one buffer: Beast's
+// serializer costs more than the rest of a small request together.
+void serialize_head(std::string& out, const Response& res, const RequestContext& ctx, bool keep_alive,
+                    unsigned version, bool chunked, size_t content_length) {
+  out.append("HTTP/1.1 ");
+  char code[4] = {static_cast<char>('0' + res.status / 100 % 10), static_cast<char>('0' + res.status / 10 % 10),
+                  static_cast<char>('0' + res.status % 10), ' '};
+  out.append(code, 4);
+  out.append(http::obsolete_reason(static_cast<http::status>(res.status)));
+  out.append("\r\nServer: llmplatform\r\nDate: ");
+  out.append(http_date());
+  out.append("\r\nX-Request-ID: ");
+  out.append(ctx.request_id);  // checked printable when it came from the client
+  out.append("\r\nX-Trace-ID: ");
+  out.append(ctx.trace.trace_id.view());
+  out.append("\r\n");
+  if (!res.content_type.empty()) {
+    out.append("Content-Type: ");
+    append_header_value(out, res.content_type);
+    out.append("\r\n");
+  }
+  for (const auto& [k, v] : res.headers.fields()) {
+    out.append(k);
+    out.append(": ");
+    append_header_value(out, v);
+    out.append("\r\n");
+  }
+  if (chunked) {
+    out.append("Transfer-Encoding: chunked\r\n");
+  } else if (!has_no_body(res.status)) {
+    char len[24];
+    auto [end, ec] = std::to_chars(len, len + sizeof len, content_length);
+    out.append("Content-Length: ");
+    out.append(len, end);
+    out.append("\r\n");
+  }
+  if (!keep_alive) {
+    out.append("Connection: close\r\n");
+  } else if (version == 10) {
+    out.append("Connection: keep-alive\r\n");
+  }
+  out.append("\r\n");
+}
+
 // Counters and the latency histogram of one route (or of unmatched requests for a method).
 struct RouteStats {
   std::string route, method;
@@ -126,8 +178,10 @@ struct Connection {
   bool timed_out = false;
   bool closed = false;
 
-  void arm(std::chrono::milliseconds d) {
-    deadline = Clock::now() + d;
+  void arm(std::chrono::milliseconds d) { arm_at(Clock::now() + d); }
+  // With a time the caller already has: clock reads are a visible cost per request.
+  void arm_at(Clock::time_point at) {
+    deadline = at;
     armed = true;
     timed_out = false;
   }
@@ -160,7 +214,13 @@ class ChunkedStreamWriter final : public StreamWriter {
     if (watch_->gone) co_return false;
     if (data.empty()) co_return true;  // an empty chunk would end the body
     conn_.arm(write_timeout_);
-    const auto chunk = http::make_chunk(asio::buffer(data.data(), data.size()));
+    // One chunk: size in hex, CRLF, data, CRLF, in one gathered write.
+    char size_line[24];
+    auto [end, conv] = std::to_chars(size_line, size_line + 16, data.size(), 16);
+    *end++ = '\r';
+    *end++ = '\n';
+    const std::array<asio::const_buffer, 3> chunk = {asio::buffer(size_line, static_cast<size_t>(end - size_line)),
+                                                     asio::buffer(data.data(), data.size()), asio::buffer("\r\n", 2)};
     auto [ec, n] = co_await asio::async_write(conn_.socket, chunk, kNoThrow);
     conn_.disarm();
     if (ec) mark_gone();
@@ -236,7 +296,6 @@ struct HttpServer::Impl {
         metrics(m),
         static_files(options.web_root),
         connections_gauge(m.gauge("llmp_http_connections", "Open HTTP connections.")),
-        in_flight_gauge(m.gauge("llmp_http_requests_in_flight", "HTTP requests being handled.")),
         rejected_connections(m.counter("llmp_http_connections_rejected_total",
                                        "Connections refused because max_connections was reached.")) {}
 
@@ -246,7 +305,6 @@ struct HttpServer::Impl {
   std::vector<Middleware> middlewares;
   StaticFiles static_files;
   metrics::Gauge& connections_gauge;
-  metrics::Gauge& in_flight_gauge;
   metrics::Counter& rejected_connections;
   std::unordered_map<const Route*, std::unique_ptr<RouteStats>> route_stats;
   std::array<std::unique_ptr<RouteStats>, 8> unmatched_stats;  // by Method
@@ -280,7 +338,7 @@ struct HttpServer::Impl {
       s->route = route->pattern;
       s->method = std::string(to_string(route->method));
       s->duration = &metrics.histogram("llmp_http_request_duration_seconds",
-                                       "Time from a request's last byte read to its response's last byte written.",
+                                       "Time from a request's first byte read to its response's last byte written.",
                                        metrics::latency_buckets(), {{"route", s->route}, {"method", s->method}});
       route_stats[route.get()] = std::move(s);
     }
@@ -289,7 +347,7 @@ struct HttpServer::Impl {
       s->route = "unmatched";
       s->method = std::string(to_string(static_cast<Method>(m)));
       s->duration = &metrics.histogram("llmp_http_request_duration_seconds",
-                                       "Time from a request's last byte read to its response's last byte written.",
+                                       "Time from a request's first byte read to its response's last byte written.",
                                        metrics::latency_buckets(), {{"route", s->route}, {"method", s->method}});
       unmatched_stats[m] = std::move(s);
     }
@@ -297,8 +355,9 @@ struct HttpServer::Impl {
 
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> session(std::shared_ptr<Connection> conn);
-  asio::awaitable<Response> dispatch(Request& req, const Route*& route_out);
+  std::optional<Response> route_request(Request& req, const Route*& route_out);
   asio::awaitable<Response> run_chain(size_t i, Request& req, const Handler& handler);
+  asio::awaitable<Response> run_middleware(size_t i, Request& req, const Handler& handler);
   void add_common_headers(const Request& req, Response& res);
 };
 
@@ -319,7 +378,9 @@ Result<void> HttpServer::listen() {
   size_t n_threads = static_cast<size_t>(s.options.io_threads);
   if (n_threads == 0) n_threads = std::max(1u, std::thread::hardware_concurrency());
   for (size_t i = 0; i < n_threads; ++i) {
-    s.contexts.push_back(std::make_unique<asio::io_context>(1));
+    // One thread per context, and a socket's I/O only ever on its context's thread: the
+    // reactor's per-socket locking can go (registration and posting stay locked).
+    s.contexts.push_back(std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO));
     s.work.push_back(asio::make_work_guard(*s.contexts.back()));
   }
   s.live.resize(n_threads);
@@ -348,6 +409,12 @@ Result<void> HttpServer::listen() {
 void HttpServer::start() {
   Impl& s = *impl_;
   s.prepare_stats();
+  s.metrics.add_collector([&s](std::string& out) {
+    out += fmt::format(
+        "# HELP llmp_http_requests_in_flight HTTP requests being handled.\n"
+        "# TYPE llmp_http_requests_in_flight gauge\nllmp_http_requests_in_flight {}\n",
+        s.in_flight.load(std::memory_order_relaxed));
+  });
   asio::co_spawn(*s.contexts[0], s.accept_loop(), asio::detached);
   for (auto& ctx : s.contexts) {
     s.threads.emplace_back([ctx = ctx.get()] { ctx->run(); });
@@ -416,9 +483,8 @@ asio::awaitable<void> HttpServer::Impl::accept_loop() {
   }
 }
 
+// X-Request-ID and X-Trace-ID are written by serialize_head; these are the optional ones.
 void HttpServer::Impl::add_common_headers(const Request& req, Response& res) {
-  res.headers.set("X-Request-ID", req.ctx.request_id);
-  res.headers.set("X-Trace-ID", req.ctx.trace.trace_id);
   if (!options.cors_allow_origins.empty()) {
     const std::string_view origin = req.headers.get("Origin");
     if (!origin.empty()) {
@@ -434,14 +500,22 @@ void HttpServer::Impl::add_common_headers(const Request& req, Response& res) {
   }
 }
 
+// Not a coroutine itself: with no middleware left, the handler's own awaitable is returned, so
+// a plain request runs in one coroutine frame fewer.
 asio::awaitable<Response> HttpServer::Impl::run_chain(size_t i, Request& req, const Handler& handler) {
-  if (i == middlewares.size()) co_return co_await handler(req);
+  if (i == middlewares.size()) return handler(req);
+  return run_middleware(i, req, handler);
+}
+
+asio::awaitable<Response> HttpServer::Impl::run_middleware(size_t i, Request& req, const Handler& handler) {
   // Named, not a temporary in the co_await expression (GCC 12 destroys those twice).
   const Next next = [this, i, &handler](Request& r) { return run_chain(i + 1, r, handler); };
   co_return co_await middlewares[i](req, next);
 }
 
-asio::awaitable<Response> HttpServer::Impl::dispatch(Request& req, const Route*& route_out) {
+// Finds the route. Returns the answer when no handler is to run (404, 405, static file,
+// 503 while starting or draining); nullopt when `route_out`'s handler should run.
+std::optional<Response> HttpServer::Impl::route_request(Request& req, const Route*& route_out) {
   auto match = router.match(req.method, req.path);
   const ServerState st = current_state();
   if (!match.route) {
@@ -450,7 +524,7 @@ asio::awaitable<Response> HttpServer::Impl::dispatch(Request& req, const Route*&
       if (req.method == Method::options && !options.cors_allow_origins.empty()) {
         Response res;
         res.status = 204;
-        res.content_type.clear();
+        res.content_type = {};
         std::string allow;
         for (Method m : match.allowed) allow += std::string(allow.empty() ? "" : ", ") + std::string(to_string(m));
         res.headers.set("Access-Control-Allow-Methods", allow);
@@ -458,7 +532,7 @@ asio::awaitable<Response> HttpServer::Impl::dispatch(Request& req, const Route*&
                         "Authorization, Content-Type, X-Request-ID, X-Tenant-ID, X-Project-ID, traceparent, "
                         "x-routing-strategy, Idempotency-Key");
         res.headers.set("Access-Control-Max-Age", "600");
-        co_return res;
+        return res;
       }
       std::string allow;
       for (Method m : match.allowed) {
@@ -470,13 +544,13 @@ asio::awaitable<Response> HttpServer::Impl::dispatch(Request& req, const Route*&
                                                                  req.method_text, req.path, allow),
                                           .type = "invalid_request_error"});
       res.headers.set("Allow", allow);
-      co_return res;
+      return res;
     }
     const bool api_path = req.path.starts_with("/v1/") || req.path.starts_with("/admin/");
     if ((req.method == Method::get || req.method == Method::head) && !api_path) {
-      if (auto file = static_files.serve(req)) co_return std::move(*file);
+      if (auto file = static_files.serve(req)) return std::move(*file);
     }
-    co_return error_response(404, {.message = fmt::format("no route for {} {}", req.method_text, req.path),
+    return error_response(404, {.message = fmt::format("no route for {} {}", req.method_text, req.path),
                                    .type = "invalid_request_error"});
   }
   route_out = match.route;
@@ -489,9 +563,9 @@ asio::awaitable<Response> HttpServer::Impl::dispatch(Request& req, const Route*&
               .type = "server_error",
               .code = st == ServerState::starting ? "starting" : "draining"});
     res.headers.set("Retry-After", "1");
-    co_return res;
+    return res;
   }
-  co_return co_await run_chain(0, req, match.route->handler);
+  return std::nullopt;
 }
 
 asio::awaitable<void> HttpServer::Impl::session(std::shared_ptr<Connection> conn) {
@@ -526,18 +600,17 @@ asio::awaitable<void> HttpServer::Impl::session(std::shared_ptr<Connection> conn
   };
 
   // Writes a complete response; false when the connection must close.
-  auto write_simple = [&](Response& res, bool keep_alive, bool head) -> asio::awaitable<bool> {
-    http::response<http::string_body> out{static_cast<http::status>(res.status), 11};
-    out.set(http::field::server, "llmplatform");
-    out.set(http::field::date, http_date());
-    if (!res.content_type.empty()) out.set(http::field::content_type, res.content_type);
-    for (const auto& [k, v] : res.headers.fields()) out.insert(k, v);
-    out.body() = std::move(res.body);
-    out.keep_alive(keep_alive);
-    out.prepare_payload();
-    if (head) out.body().clear();
-    conn->arm(write_timeout);
-    auto [wec, n] = co_await http::async_write(sock, out, kNoThrow);
+  std::string head_buf;  // reused for every response on this connection
+  Clock::time_point now = Clock::now();  // refreshed at the few points a request needs it
+  auto write_simple = [&](Response& res, const RequestContext& ctx, bool keep_alive, bool is_head,
+                          unsigned version) -> asio::awaitable<bool> {
+    head_buf.clear();
+    const bool body_allowed = !has_no_body(res.status);
+    serialize_head(head_buf, res, ctx, keep_alive, version, false, res.body.size());
+    const std::array<asio::const_buffer, 2> buffers = {
+        asio::buffer(head_buf), asio::buffer(res.body.data(), body_allowed && !is_head ? res.body.size() : 0)};
+    conn->arm_at(now + write_timeout);
+    auto [wec, n] = co_await asio::async_write(sock, buffers, kNoThrow);
     conn->disarm();
     co_return !wec && keep_alive;
   };
@@ -547,7 +620,8 @@ asio::awaitable<void> HttpServer::Impl::session(std::shared_ptr<Connection> conn
     Response res = error_response(503, {.message = "the server is at its connection limit; retry shortly",
                                         .type = "server_error", .code = "too_many_connections"});
     res.headers.set("Retry-After", "1");
-    (void)co_await write_simple(res, false, false);
+    RequestContext ctx{.request_id = ids::new_request_id(), .trace = trace::new_trace()};
+    (void)co_await write_simple(res, ctx, false, false, 11);
     close();
     co_return;
   }
@@ -560,17 +634,18 @@ asio::awaitable<void> HttpServer::Impl::session(std::shared_ptr<Connection> conn
     // Wait for the first byte of the next request under the idle timeout, then give the whole
     // request the read timeout.
     if (buffer.size() == 0) {
-      conn->arm(idle_timeout);
+      conn->arm_at(now + idle_timeout);
       auto [rec, n] = co_await sock.async_read_some(buffer.prepare(8192), kNoThrow);
       if (rec || n == 0) break;  // closed, reset, idle timeout or stop(): nothing to answer
       buffer.commit(n);
     }
-    conn->arm(read_timeout);
+    // The request's clock starts at its first byte.
+    const auto started = Clock::now();
+    conn->arm_at(started + read_timeout);
 
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
     parser.body_limit(static_cast<std::uint64_t>(options.max_body_bytes));
-    auto [hec, hn] = co_await http::async_read_header(sock, buffer, parser, kNoThrow);
 
     // Answers a request that could not be read, then closes.
     // Callers pass named strings: temporaries in a co_await expression are destroyed twice by
@@ -583,7 +658,7 @@ asio::awaitable<void> HttpServer::Impl::session(std::shared_ptr<Connection> conn
       Response res = error_response(status, {.message = message, .type = "invalid_request_error", .code = code});
       add_common_headers(bad, res);
       conn->timed_out = false;
-      (void)co_await write_simple(res, false, false);
+      (void)co_await write_simple(res, bad.ctx, false, false, 11);
       // Lingering close: stop sending, then read and drop what the client is still sending for
       // a short while. Closing with unread data would reset the connection, and the client
       // could lose the response before reading it.
@@ -608,57 +683,72 @@ asio::awaitable<void> HttpServer::Impl::session(std::shared_ptr<Connection> conn
       }
     };
 
-    if (hec) {
+    // Feed the parser from our own reads rather than through Beast's composed async_read: the
+    // composed operation costs more than parsing a small request.
+    boost::system::error_code perr;
+    bool header_checked = false;
+    bool refused = false;
+    for (;;) {
+      bool need_more = buffer.size() == 0;
+      if (!need_more) {
+        const size_t used = parser.put(buffer.data(), perr);
+        buffer.consume(used);
+        if (perr == http::error::need_more) {
+          perr = {};
+          need_more = true;
+        } else if (perr) {
+          break;
+        }
+      }
+      if (parser.is_done()) break;
+      if (parser.is_header_done() && !header_checked) {
+        header_checked = true;
+        if (auto len = parser.content_length(); len && *len > static_cast<uint64_t>(options.max_body_bytes)) {
+          const std::string message =
+              fmt::format("request body of {} bytes exceeds the limit of {} bytes", *len, options.max_body_bytes);
+          co_await refuse(413, message, "body_too_large");
+          refused = true;
+          break;
+        }
+        if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+          static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+          auto [cec, cn] = co_await asio::async_write(sock, asio::buffer(kContinue.data(), kContinue.size()), kNoThrow);
+          if (cec) {
+            perr = cec;
+            break;
+          }
+        }
+        parser.eager(true);
+        if (!need_more) continue;
+      }
+      if (!need_more) continue;
+      auto [rec, n] = co_await sock.async_read_some(buffer.prepare(16384), kNoThrow);
+      if (rec) {
+        perr = rec;
+        break;
+      }
+      buffer.commit(n);
+    }
+    if (refused) break;
+    if (perr) {
       std::string message;
       if (conn->timed_out) {
         message = "the request did not arrive within server.read_timeout_ms";
         co_await refuse(408, message, "request_timeout");
-      } else if (hec == http::error::header_limit) {
+      } else if (perr == http::error::header_limit) {
         message = fmt::format("request headers exceed {} bytes", options.max_header_bytes);
         co_await refuse(431, message, "headers_too_large");
-      } else if (hec == http::error::body_limit) {  // Content-Length over the limit
+      } else if (perr == http::error::body_limit) {
         message = fmt::format("request body exceeds the limit of {} bytes", options.max_body_bytes);
         co_await refuse(413, message, "body_too_large");
-      } else if (hec != http::error::end_of_stream && hec != asio::error::eof &&
-                 hec != asio::error::connection_reset && hec != asio::error::operation_aborted) {
-        message = fmt::format("malformed HTTP request: {}", hec.message());
+      } else if (perr != asio::error::eof && perr != asio::error::connection_reset &&
+                 perr != asio::error::operation_aborted && perr != http::error::end_of_stream) {
+        message = fmt::format("malformed HTTP request: {}", perr.message());
         co_await refuse(400, message, "bad_request");
       }
-      break;
-    }
-
-    auto& head = parser.get();
-    if (auto len = parser.content_length(); len && *len > static_cast<uint64_t>(options.max_body_bytes)) {
-      const std::string message =
-          fmt::format("request body of {} bytes exceeds the limit of {} bytes", *len, options.max_body_bytes);
-      co_await refuse(413, message, "body_too_large");
-      break;
-    }
-    if (beast::iequals(head[http::field::expect], "100-continue")) {
-      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      auto [cec, cn] = co_await asio::async_write(sock, asio::buffer(kContinue.data(), kContinue.size()), kNoThrow);
-      if (cec) break;
-    }
-    if (!parser.is_done()) {
-      auto [bec, bn] = co_await http::async_read(sock, buffer, parser, kNoThrow);
-      if (bec) {
-        std::string message;
-        if (conn->timed_out) {
-          message = "the request body did not arrive within server.read_timeout_ms";
-          co_await refuse(408, message, "request_timeout");
-        } else if (bec == http::error::body_limit) {
-          message = fmt::format("request body exceeds the limit of {} bytes", options.max_body_bytes);
-          co_await refuse(413, message, "body_too_large");
-        } else if (bec != http::error::end_of_stream && bec != asio::error::eof &&
-                   bec != asio::error::connection_reset) {
-          message = fmt::format("malformed HTTP request body: {}", bec.message());
-          co_await refuse(400, message, "bad_request");
-        }
-        break;
-      }
+      break;  // a client that went away mid-request gets nothing
     }
     conn->disarm();
-    const auto started = Clock::now();
 
     // Build the request handlers see.
     auto message = parser.release();
@@ -679,16 +769,20 @@ asio::awaitable<void> HttpServer::Impl::session(std::shared_ptr<Connection> conn
     } else {
       req.ctx.trace = trace::new_trace();
     }
-    req.ctx.span_id = trace::new_span_id();
+    req.ctx.span_id = trace::SpanId::random();
     const bool client_keep_alive = message.keep_alive();
+    const unsigned version = message.version();
     const bool is_head = req.method == Method::head;
 
-    in_flight.fetch_add(1);
-    in_flight_gauge.add(1);
+    in_flight.fetch_add(1, std::memory_order_relaxed);
     const Route* route = nullptr;
     Response res;
     try {
-      res = co_await dispatch(req, route);
+      if (auto answered = route_request(req, route)) {
+        res = std::move(*answered);
+      } else {
+        res = co_await run_chain(0, req, route->handler);
+      }
     } catch (const std::exception& e) {
       log::error("handler failed", {{"request_id", req.ctx.request_id},
                                     {"trace_id", req.ctx.trace.trace_id},
@@ -698,21 +792,16 @@ asio::awaitable<void> HttpServer::Impl::session(std::shared_ptr<Connection> conn
                                  .type = "server_error"});
     }
     add_common_headers(req, res);
+    now = Clock::now();
     const bool draining = current_state() == ServerState::draining;
     const bool keep_alive = client_keep_alive && !draining;
 
     size_t bytes = 0;
     if (res.stream && !is_head) {
-      http::response<http::empty_body> out{static_cast<http::status>(res.status), 11};
-      out.set(http::field::server, "llmplatform");
-      out.set(http::field::date, http_date());
-      out.set(http::field::content_type, res.content_type);
-      for (const auto& [k, v] : res.headers.fields()) out.insert(k, v);
-      out.chunked(true);
-      out.keep_alive(keep_alive);
-      http::response_serializer<http::empty_body> sr(out);
+      head_buf.clear();
+      serialize_head(head_buf, res, req.ctx, keep_alive, version, true, 0);
       conn->arm(write_timeout);
-      auto [wec, wn] = co_await http::async_write_header(sock, sr, kNoThrow);
+      auto [wec, wn] = co_await asio::async_write(sock, asio::buffer(head_buf), kNoThrow);
       conn->disarm();
       bool stream_ok = !wec;
       if (stream_ok) {
@@ -728,8 +817,8 @@ asio::awaitable<void> HttpServer::Impl::session(std::shared_ptr<Connection> conn
         bytes = writer.bytes();
         if (!writer.client_gone() && stream_ok) {
           conn->arm(write_timeout);
-          const auto last_chunk = http::make_chunk_last();
-          auto [lec, ln] = co_await asio::async_write(sock, last_chunk, kNoThrow);
+          static constexpr std::string_view kLastChunk = "0\r\n\r\n";
+          auto [lec, ln] = co_await asio::async_write(sock, asio::buffer(kLastChunk.data(), kLastChunk.size()), kNoThrow);
           conn->disarm();
           stream_ok = !lec;
         } else {
@@ -744,14 +833,14 @@ asio::awaitable<void> HttpServer::Impl::session(std::shared_ptr<Connection> conn
       keep_going = stream_ok && keep_alive;
     } else {
       bytes = res.body.size();
-      keep_going = co_await write_simple(res, keep_alive, is_head);
+      keep_going = co_await write_simple(res, req.ctx, keep_alive, is_head, version);
     }
 
-    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    now = Clock::now();
+    const double seconds = std::chrono::duration<double>(now - started).count();
     RouteStats& stats = stats_for(route, req.method);
     stats.counter(metrics, res.status).inc();
     stats.duration->observe(seconds);
-    in_flight_gauge.add(-1);
     if (in_flight.fetch_sub(1) == 1 && draining) {
       std::lock_guard lock(drain_mu);
       drain_cv.notify_all();

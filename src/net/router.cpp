@@ -54,11 +54,25 @@ void Router::add(Method method, std::string pattern, Handler handler, RouteOptio
   route->pattern = std::move(pattern);
   route->handler = std::move(handler);
   route->options = options;
+  const bool literal = std::none_of(route->segments.begin(), route->segments.end(), [](const std::string& seg) { return is_param(seg); });
+  if (literal) {
+    std::string key;
+    for (const auto& seg : route->segments) key += "/" + seg;
+    literal_routes_[key.empty() ? "/" : key].push_back(route.get());
+  }
   routes_.push_back(std::move(route));
 }
 
 Router::Match Router::match(Method method, std::string_view path) const {
   Match m;
+  if (auto it = literal_routes_.find(std::string(path)); it != literal_routes_.end()) {
+    for (const Route* route : it->second) {
+      if (route->method == method || (method == Method::head && route->method == Method::get)) {
+        m.route = route;
+        return m;
+      }
+    }
+  }
   const auto segs = split_path(path);
   for (const auto& route : routes_) {
     std::vector<std::pair<std::string, std::string>> params;

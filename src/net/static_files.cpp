@@ -109,7 +109,7 @@ std::optional<Response> StaticFiles::serve(const Request& req) {
   res.headers.set("Cache-Control", immutable ? "public, max-age=31536000, immutable" : "no-cache");
   if (req.headers.get("If-None-Match") == etag) {
     res.status = 304;
-    res.content_type.clear();
+    res.content_type = {};
     return res;
   }
 
@@ -132,7 +132,7 @@ std::optional<Response> StaticFiles::serve(const Request& req) {
     }
   }
   res.status = 200;
-  res.content_type = std::string(mime_type_for(*file));
+  res.content_type = mime_type_for(*file);
   res.body = std::move(content);
   return res;
 }

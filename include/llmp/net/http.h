@@ -36,6 +36,7 @@ class Headers {
   //! Replaces every field called `name` with one.
   void set(std::string_view name, std::string value);
   const std::vector<std::pair<std::string, std::string>>& fields() const { return fields_; }
+  void reserve(size_t n) { fields_.reserve(n); }
 
  private:
   std::vector<std::pair<std::string, std::string>> fields_;
@@ -45,7 +46,7 @@ class Headers {
 struct RequestContext {
   std::string request_id;      // X-Request-ID as received (if sane) or "req_<hex>"
   trace::TraceContext trace;   // the caller's trace (traceparent) or a new one
-  std::string span_id;         // this request's own span in that trace
+  trace::SpanId span_id;       // this request's own span in that trace
   // Filled in by handlers once known; they show up in the access log line.
   std::string tenant;
   std::string model;
@@ -89,14 +90,16 @@ using StreamProducer = std::function<Awaitable<void>(StreamWriter&)>;
 
 struct Response {
   int status = 200;
-  std::string content_type = "application/json";
+  //! Points at static storage (a literal, the MIME table): responses are made per request and
+  //! a content type is almost always a constant.
+  std::string_view content_type = "application/json";
   Headers headers;
   std::string body;
   //! When set, headers go out at once and `stream` writes the body in chunks.
   StreamProducer stream;
 
   static Response json(int status, std::string body);
-  static Response text(int status, std::string body, std::string content_type = "text/plain; charset=utf-8");
+  static Response text(int status, std::string body, std::string_view content_type = "text/plain; charset=utf-8");
   //! A text/event-stream response whose events `producer` writes.
   static Response sse(StreamProducer producer);
 };

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "llmp/net/http.h"
@@ -40,6 +41,8 @@ class Router {
 
  private:
   std::vector<std::unique_ptr<Route>> routes_;
+  // Routes without parameters by their exact path: most requests match in one lookup.
+  std::unordered_map<std::string, std::vector<const Route*>> literal_routes_;
 };
 
 }  // namespace llmp::net
