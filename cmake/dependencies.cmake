@@ -9,6 +9,9 @@ find_package(tomlplusplus REQUIRED)        # tomlplusplus::tomlplusplus: TOML wi
 find_package(OpenSSL REQUIRED)             # OpenSSL::Crypto: SHA-256, CSPRNG
 find_package(OpenMP REQUIRED)              # must precede faiss: its config uses OpenMP::OpenMP_CXX
 find_package(faiss REQUIRED CONFIG)        # faiss (CPU, BLAS through Debian's alternatives)
+find_package(PkgConfig REQUIRED)
+# PCRE2 with UTF and JIT: the byte-level BPE pre-tokenizer regexes use Unicode classes (\p{L}).
+pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)  # PkgConfig::PCRE2
 
 # Boost 1.81 Asio needs no compiled parts; keep its deprecated names out.
 add_compile_definitions(BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)
