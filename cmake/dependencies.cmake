@@ -12,6 +12,7 @@ find_package(faiss REQUIRED CONFIG)        # faiss (CPU, BLAS through Debian's a
 find_package(PkgConfig REQUIRED)
 # PCRE2 with UTF and JIT: the byte-level BPE pre-tokenizer regexes use Unicode classes (\p{L}).
 pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)  # PkgConfig::PCRE2
+find_package(ICU REQUIRED COMPONENTS uc)  # ICU::uc: Unicode normalization and properties for the tokenizers
 
 # Boost 1.81 Asio needs no compiled parts; keep its deprecated names out.
 add_compile_definitions(BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)

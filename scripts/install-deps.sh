@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 build_packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libsimdjson-dev libsqlite3-dev librocksdb-dev libfaiss-dev libopenblas-openmp-dev
-  libfmt-dev libtomlplusplus-dev libssl-dev libpcre2-dev catch2
+  libfmt-dev libtomlplusplus-dev libssl-dev libpcre2-dev libicu-dev catch2
 )
 test_packages=(
   prometheus       # promtool checks /metrics

@@ -19,6 +19,8 @@
 #include "llmp/core/settings.h"
 #include "llmp/engine/devices.h"
 #include "llmp/engine/engine_options.h"
+#include "llmp/engine/model_info.h"
+#include "llmp/engine/test_model.h"
 #include "llmp/gateway/admin_key.h"
 #include "llmp/net/http_server.h"
 #include "llmp/store/store.h"
@@ -188,7 +190,47 @@ int serve(const Settings& settings, const std::string& config_source) {
   return kExitOk;
 }
 
+// `llmplatform model inspect PATH` and `llmplatform model create-test ...`.
+int run_model_command(int argc, char** argv) {
+  const std::string_view usage_text =
+      "usage: llmplatform model inspect PATH\n"
+      "       llmplatform model create-test --arch llama|qwen2|mistral|bert --format gguf|hf --out PATH\n"
+      "           [--dtype f32|f16|bf16|q8_0|q4_0|q4_k] [--layers N] [--hidden N] [--heads N] [--kv-heads N]\n"
+      "           [--ffn N] [--vocab N] [--context N] [--rope-scaling none|llama3] [--tied-embeddings]\n"
+      "           [--shards N] [--pooling mean|cls] [--cross-encoder] [--seed N]\n";
+  if (argc < 3) {
+    std::fputs(usage_text.data(), stderr);
+    return kExitUsage;
+  }
+  const std::string_view sub = argv[2];
+  if (sub == "inspect" && argc == 4) {
+    auto text = engine::describe_model(argv[3]);
+    if (!text) {
+      std::fprintf(stderr, "llmplatform: %s\n", text.error().message().c_str());
+      return kExitFailure;
+    }
+    std::fputs(text->c_str(), stdout);
+    return kExitOk;
+  }
+  if (sub == "create-test") {
+    auto spec = engine::parse_test_model_args(argc - 3, argv + 3);
+    if (!spec) {
+      std::fprintf(stderr, "llmplatform: %s\n%s", spec.error().message().c_str(), usage_text.data());
+      return kExitUsage;
+    }
+    if (auto r = engine::create_test_model(*spec); !r) {
+      std::fprintf(stderr, "llmplatform: %s\n", r.error().message().c_str());
+      return r.error().code() == StatusCode::invalid_argument ? kExitUsage : kExitFailure;
+    }
+    std::printf("wrote %s (%s, %s, seeded random weights)\n", spec->out.c_str(), spec->arch.c_str(), spec->dtype.c_str());
+    return kExitOk;
+  }
+  std::fputs(usage_text.data(), stderr);
+  return kExitUsage;
+}
+
 int run(int argc, char** argv) {
+  if (argc >= 2 && std::string_view(argv[1]) == "model") return run_model_command(argc, argv);
   auto cli = parse_cli(argc, argv);
   if (!cli) {
     std::fprintf(stderr, "llmplatform: %s\n", cli.error().message().c_str());

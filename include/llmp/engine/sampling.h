@@ -1,0 +1,46 @@
+#pragma once
+// Sampling parameters of a generation request (OpenAI's names, plus vLLM's extensions).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "llmp/core/status.h"
+#include "llmp/engine/tokenizer.h"
+
+namespace llmp::engine {
+
+struct SamplingParams {
+  double temperature = 1.0;         // 0: greedy
+  double top_p = 1.0;               // (0, 1]
+  int64_t top_k = 0;                // 0: off
+  double min_p = 0.0;               // [0, 1]: drop tokens below min_p · p(most likely)
+  double repetition_penalty = 1.0;  // HF style, over prompt and output: > 1 discourages repeats
+  double presence_penalty = 0.0;    // OpenAI style, over output: [-2, 2]
+  double frequency_penalty = 0.0;   // [-2, 2]
+  std::vector<std::pair<TokenId, float>> logit_bias;  // added to logits: [-100, 100]
+  std::optional<uint64_t> seed;     // reproducible sampling whatever else runs in the batch
+  int64_t max_tokens = 256;         // tokens to generate at most
+  int64_t min_tokens = 0;           // end-of-generation tokens are ignored before this many
+  std::vector<std::string> stop;    // stop strings (not included in the output)
+  std::vector<TokenId> stop_token_ids;
+  bool ignore_eos = false;
+  int n = 1;                        // completions sharing the prompt
+  bool logprobs = false;            // logprob of each chosen token
+  int top_logprobs = 0;             // and of this many alternatives, [0, 20]
+
+  //! invalid_argument naming the parameter (OpenAI's name) when out of range.
+  Result<void> validate(size_t vocab_size) const;
+  bool greedy() const { return temperature < 1e-5; }
+};
+
+//! A chosen token's log-probability and the most likely alternatives at that step.
+struct TokenLogprob {
+  TokenId token = 0;
+  float logprob = 0;
+  std::vector<std::pair<TokenId, float>> top;  // most likely first
+};
+
+}  // namespace llmp::engine

@@ -1,0 +1,164 @@
+// AVX-512 (F, BW, VL, VNNI) + F16C dot products. This file alone is compiled with those
+// instruction sets enabled (src/engine/backend/cpu/CMakeLists.txt); everything in it has
+// internal linkage, so no AVX-512 code leaks into paths a CPU without it could run.
+#include <immintrin.h>
+
+#include "backend/cpu/dot_kernels.h"
+#include "backend/cpu/quant.h"
+
+namespace llmp::engine {
+namespace {
+
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+inline float half(uint16_t h) { return _cvtsh_ss(h); }
+
+// 16 nibble bytes → 32 bytes: elements 0..15 (low nibbles) then 16..31 (high nibbles).
+inline __m256i unpack_nibbles(const uint8_t* q) {
+  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+  const __m256i both = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
+  return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+}
+
+float q8_0(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t*, int64_t n) {
+  const auto* b = reinterpret_cast<const BlockQ8_0*>(w);
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  const int64_t nb = n / 32;
+  int64_t k = 0;
+  // VNNI multiplies unsigned by signed bytes: feed |w| and x with w's sign.
+  for (; k + 1 < nb; k += 2) {
+    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k].qs));
+    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k + 1].qs));
+    const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + k * 32));
+    const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + k * 32 + 32));
+    const __m256i d0 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(w0, w0), _mm256_sign_epi8(x0, w0));
+    const __m256i d1 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(w1, w1), _mm256_sign_epi8(x1, w1));
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(half(b[k].d) * xd[k]), _mm256_cvtepi32_ps(d0), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(half(b[k + 1].d) * xd[k + 1]), _mm256_cvtepi32_ps(d1), acc1);
+  }
+  for (; k < nb; ++k) {
+    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k].qs));
+    const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + k * 32));
+    const __m256i d0 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(w0, w0), _mm256_sign_epi8(x0, w0));
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(half(b[k].d) * xd[k]), _mm256_cvtepi32_ps(d0), acc0);
+  }
+  return hsum(_mm256_add_ps(acc0, acc1));
+}
+
+float q4_0(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n) {
+  const auto* b = reinterpret_cast<const BlockQ4_0*>(w);
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  float offset = 0;  // Σ d_w d_x 8 Σx: the "- 8" of every nibble, applied once per block
+  const int64_t nb = n / 32;
+  int64_t k = 0;
+  for (; k + 1 < nb; k += 2) {
+    const float s0 = half(b[k].d) * xd[k], s1 = half(b[k + 1].d) * xd[k + 1];
+    const __m256i d0 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), unpack_nibbles(b[k].qs),
+                                           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + k * 32)));
+    const __m256i d1 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), unpack_nibbles(b[k + 1].qs),
+                                           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + k * 32 + 32)));
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(s0), _mm256_cvtepi32_ps(d0), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(s1), _mm256_cvtepi32_ps(d1), acc1);
+    offset += s0 * static_cast<float>(8 * xs[k]) + s1 * static_cast<float>(8 * xs[k + 1]);
+  }
+  for (; k < nb; ++k) {
+    const float s0 = half(b[k].d) * xd[k];
+    const __m256i d0 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), unpack_nibbles(b[k].qs),
+                                           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + k * 32)));
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(s0), _mm256_cvtepi32_ps(d0), acc0);
+    offset += s0 * static_cast<float>(8 * xs[k]);
+  }
+  return hsum(_mm256_add_ps(acc0, acc1)) - offset;
+}
+
+float q4_k(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n) {
+  const auto* b = reinterpret_cast<const BlockQ4_K*>(w);
+  __m256 acc = _mm256_setzero_ps();
+  float mins = 0;
+  const __m256i low = _mm256_set1_epi8(0x0F);
+  for (int64_t k = 0; k < n / 256; ++k) {
+    const float d = half(b[k].d), dmin = half(b[k].dmin);
+    for (int j = 0; j < 4; ++j) {
+      uint8_t sc0, m0, sc1, m1;
+      q4k_scale_min(2 * j, b[k].scales, &sc0, &m0);
+      q4k_scale_min(2 * j + 1, b[k].scales, &sc1, &m1);
+      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k].qs + j * 32));
+      const int64_t xb = k * 8 + 2 * j;
+      const __m256i dot0 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_and_si256(q, low),
+                                               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + xb * 32)));
+      const __m256i dot1 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_and_si256(_mm256_srli_epi16(q, 4), low),
+                                               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + xb * 32 + 32)));
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc0 * xd[xb]), _mm256_cvtepi32_ps(dot0), acc);
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc1 * xd[xb + 1]), _mm256_cvtepi32_ps(dot1), acc);
+      mins += dmin * (m0 * xd[xb] * static_cast<float>(xs[xb]) + m1 * xd[xb + 1] * static_cast<float>(xs[xb + 1]));
+    }
+  }
+  return hsum(acc) - mins;
+}
+
+inline float hsum512(__m512 v) { return _mm512_reduce_add_ps(v); }
+
+float f16(const uint8_t* w, const float* x, int64_t n) {
+  const auto* h = reinterpret_cast<const uint16_t*>(w);
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    acc0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i))),
+                           _mm512_loadu_ps(x + i), acc0);
+    acc1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i + 16))),
+                           _mm512_loadu_ps(x + i + 16), acc1);
+  }
+  float sum = hsum512(_mm512_add_ps(acc0, acc1));
+  for (; i < n; ++i) sum += _cvtsh_ss(h[i]) * x[i];
+  return sum;
+}
+
+inline __m512 bf16x16(const uint16_t* p) {
+  const __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
+}
+
+float bf16(const uint8_t* w, const float* x, int64_t n) {
+  const auto* h = reinterpret_cast<const uint16_t*>(w);
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    acc0 = _mm512_fmadd_ps(bf16x16(h + i), _mm512_loadu_ps(x + i), acc0);
+    acc1 = _mm512_fmadd_ps(bf16x16(h + i + 16), _mm512_loadu_ps(x + i + 16), acc1);
+  }
+  float sum = hsum512(_mm512_add_ps(acc0, acc1));
+  for (; i < n; ++i) {
+    const uint32_t bits = static_cast<uint32_t>(h[i]) << 16;
+    float f;
+    __builtin_memcpy(&f, &bits, 4);
+    sum += f * x[i];
+  }
+  return sum;
+}
+
+float f32(const uint8_t* w, const float* x, int64_t n) {
+  const auto* f = reinterpret_cast<const float*>(w);
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(f + i), _mm512_loadu_ps(x + i), acc0);
+    acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(f + i + 16), _mm512_loadu_ps(x + i + 16), acc1);
+  }
+  float sum = hsum512(_mm512_add_ps(acc0, acc1));
+  for (; i < n; ++i) sum += f[i] * x[i];
+  return sum;
+}
+
+}  // namespace
+
+const DotKernels* dot_kernels_avx512_impl() {
+  static const DotKernels k{"avx512-vnni", q8_0, q4_0, q4_k, f16, bf16, f32};
+  return &k;
+}
+
+}  // namespace llmp::engine

@@ -1,0 +1,29 @@
+#pragma once
+// Dot products of one weight row with one activation row, per weight type. Quantised weights
+// meet int8-quantised activations (Q8Rows); plain types meet f32. Each instruction set has its
+// own table, picked once at start by what the CPU supports.
+
+#include <cstdint>
+#include <string_view>
+
+namespace llmp::engine {
+
+struct DotKernels {
+  std::string_view name;  // "avx512-vnni", "scalar"
+  // w: one row of blocks; xq: [n] int8; xd, xs: [n / 32] scales and block sums.
+  float (*q8_0)(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n);
+  float (*q4_0)(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n);
+  float (*q4_k)(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n);
+  // w: one row of n f16 / bf16 / f32 values; x: [n] f32.
+  float (*f16)(const uint8_t* w, const float* x, int64_t n);
+  float (*bf16)(const uint8_t* w, const float* x, int64_t n);
+  float (*f32)(const uint8_t* w, const float* x, int64_t n);
+};
+
+const DotKernels& dot_kernels_scalar();
+//! nullptr when this binary or CPU lacks AVX-512 (F, BW, VL, VNNI).
+const DotKernels* dot_kernels_avx512();
+//! The fastest table this CPU runs; LLMP_CPU_KERNELS=scalar forces the reference.
+const DotKernels& dot_kernels();
+
+}  // namespace llmp::engine

@@ -1,0 +1,82 @@
+// Reference dot products: plain loops in the same arithmetic order the SIMD kernels use per
+// block, so results agree to rounding.
+#include "backend/cpu/dot_kernels.h"
+#include "backend/cpu/half.h"
+#include "backend/cpu/quant.h"
+
+namespace llmp::engine {
+namespace {
+
+float q8_0(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t*, int64_t n) {
+  const auto* b = reinterpret_cast<const BlockQ8_0*>(w);
+  float sum = 0;
+  for (int64_t k = 0; k < n / 32; ++k) {
+    int32_t dot = 0;
+    for (int j = 0; j < 32; ++j) dot += b[k].qs[j] * xq[k * 32 + j];
+    sum += fp16_to_f32(b[k].d) * xd[k] * static_cast<float>(dot);
+  }
+  return sum;
+}
+
+float q4_0(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n) {
+  const auto* b = reinterpret_cast<const BlockQ4_0*>(w);
+  float sum = 0;
+  for (int64_t k = 0; k < n / 32; ++k) {
+    int32_t dot = 0;
+    for (int j = 0; j < 16; ++j) {
+      dot += (b[k].qs[j] & 0xF) * xq[k * 32 + j];
+      dot += (b[k].qs[j] >> 4) * xq[k * 32 + j + 16];
+    }
+    sum += fp16_to_f32(b[k].d) * xd[k] * static_cast<float>(dot - 8 * xs[k]);
+  }
+  return sum;
+}
+
+float q4_k(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n) {
+  const auto* b = reinterpret_cast<const BlockQ4_K*>(w);
+  float sum = 0;
+  for (int64_t k = 0; k < n / 256; ++k) {
+    const float d = fp16_to_f32(b[k].d), dmin = fp16_to_f32(b[k].dmin);
+    for (int j = 0; j < 8; ++j) {
+      uint8_t sc, m;
+      q4k_scale_min(j, b[k].scales, &sc, &m);
+      const uint8_t* q = b[k].qs + (j / 2) * 32;
+      const int shift = (j % 2) * 4;
+      const int64_t xb = k * 8 + j;
+      int32_t dot = 0;
+      for (int l = 0; l < 32; ++l) dot += ((q[l] >> shift) & 0xF) * xq[xb * 32 + l];
+      sum += xd[xb] * (d * sc * static_cast<float>(dot) - dmin * m * static_cast<float>(xs[xb]));
+    }
+  }
+  return sum;
+}
+
+float f16(const uint8_t* w, const float* x, int64_t n) {
+  const auto* h = reinterpret_cast<const uint16_t*>(w);
+  float sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += fp16_to_f32(h[i]) * x[i];
+  return sum;
+}
+
+float bf16(const uint8_t* w, const float* x, int64_t n) {
+  const auto* h = reinterpret_cast<const uint16_t*>(w);
+  float sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += bf16_to_f32(h[i]) * x[i];
+  return sum;
+}
+
+float f32(const uint8_t* w, const float* x, int64_t n) {
+  const auto* f = reinterpret_cast<const float*>(w);
+  float sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += f[i] * x[i];
+  return sum;
+}
+
+}  // namespace
+
+const DotKernels& dot_kernels_scalar() {
+  static const DotKernels k{"scalar", q8_0, q4_0, q4_k, f16, bf16, f32};
+  return k;
+}
+
+}  // namespace llmp::engine

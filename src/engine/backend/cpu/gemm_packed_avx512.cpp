@@ -1,0 +1,147 @@
+// AVX-512 VNNI kernels over PackedMatrix tiles (see packed_matrix.h for the layout). Compiled
+// with AVX-512 enabled; internal linkage throughout, called only after a CPU check.
+#include <immintrin.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "backend/cpu/gemm_packed.h"
+
+namespace llmp::engine {
+namespace {
+
+inline __m512i bcast4(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+inline __m512i bcast4u(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+
+// NT tokens against row group g. Q4 tiles: 8 unpacked weight vectors are reused by every token.
+template <int NT, bool kMin>
+void q4_group(const PackedMatrix& w, int64_t g, const Q8Rows& x, int64_t t0, float* y, int64_t ldy, const float* bias,
+              __mmask16 rows_mask) {
+  __m512 acc[NT], corr[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = corr[t] = _mm512_setzero_ps();
+  const __m512i low = _mm512_set1_epi8(0x0F);
+  const int8_t* xq[NT];
+  const float* xd[NT];
+  const int32_t* xs[NT];
+  for (int t = 0; t < NT; ++t) {
+    xq[t] = x.row_qs(t0 + t);
+    xd[t] = x.row_d(t0 + t);
+    xs[t] = x.row_sums(t0 + t);
+  }
+  for (int64_t k = 0; k < w.n_blocks; ++k) {
+    const uint8_t* tile = w.tile(g, k);
+    _mm_prefetch(reinterpret_cast<const char*>(tile + 8 * w.tile_bytes), _MM_HINT_T0);
+    __m512i wv[8];
+    for (int m = 0; m < 4; ++m) {
+      const __m512i p = _mm512_load_si512(reinterpret_cast<const __m512i*>(tile + 64 * m));
+      wv[m] = _mm512_and_si512(p, low);
+      wv[m + 4] = _mm512_and_si512(_mm512_srli_epi16(p, 4), low);
+    }
+    const __m512 scale = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 256)));
+    __m512 minv = scale;
+    if constexpr (kMin) minv = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 288)));
+    for (int t = 0; t < NT; ++t) {
+      const int8_t* xb = xq[t] + k * 32;
+      __m512i ia = _mm512_setzero_si512();
+      for (int j = 0; j < 8; ++j) ia = _mm512_dpbusd_epi32(ia, wv[j], bcast4(xb + 4 * j));
+      const float dx = xd[t][k];
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia), _mm512_mul_ps(scale, _mm512_set1_ps(dx)), acc[t]);
+      const float sx = dx * static_cast<float>(xs[t][k]);
+      corr[t] = _mm512_fmadd_ps(minv, _mm512_set1_ps(kMin ? sx : 8.0f * sx), corr[t]);
+    }
+  }
+  const __m512 b = bias ? _mm512_maskz_loadu_ps(rows_mask, bias + g * 16) : _mm512_setzero_ps();
+  for (int t = 0; t < NT; ++t) {
+    _mm512_mask_storeu_ps(y + (t0 + t) * ldy + g * 16, rows_mask, _mm512_add_ps(_mm512_sub_ps(acc[t], corr[t]), b));
+  }
+}
+
+template <int NT>
+void q8_group(const PackedMatrix& w, int64_t g, const Q8Rows& x, int64_t t0, float* y, int64_t ldy, const float* bias,
+              __mmask16 rows_mask) {
+  __m512 acc[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < w.n_blocks; ++k) {
+    const uint8_t* tile = w.tile(g, k);
+    _mm_prefetch(reinterpret_cast<const char*>(tile + 4 * w.tile_bytes), _MM_HINT_T0);
+    const __m512 scale = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 512)));
+    // VNNI wants unsigned × signed: activations shifted by +128, and 128 · Σw taken back.
+    const __m512i bias128 =
+        _mm512_slli_epi32(_mm512_cvtepi16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 544))), 7);
+    for (int t = 0; t < NT; ++t) {
+      const uint8_t* xb = x.row_qs_u8(t0 + t) + k * 32;
+      __m512i ia = _mm512_setzero_si512();
+      for (int j = 0; j < 8; ++j) {
+        ia = _mm512_dpbusd_epi32(ia, bcast4u(xb + 4 * j), _mm512_load_si512(reinterpret_cast<const __m512i*>(tile + 64 * j)));
+      }
+      ia = _mm512_sub_epi32(ia, bias128);
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia), _mm512_mul_ps(scale, _mm512_set1_ps(x.row_d(t0 + t)[k])), acc[t]);
+    }
+  }
+  const __m512 b = bias ? _mm512_maskz_loadu_ps(rows_mask, bias + g * 16) : _mm512_setzero_ps();
+  for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * ldy + g * 16, rows_mask, _mm512_add_ps(acc[t], b));
+}
+
+template <int NT>
+void run_group(const PackedMatrix& w, int64_t g, const Q8Rows& x, int64_t t0, float* y, int64_t ldy, const float* bias) {
+  const int64_t valid = std::min<int64_t>(16, w.rows - g * 16);
+  const __mmask16 mask = static_cast<__mmask16>(valid >= 16 ? 0xFFFF : (1u << valid) - 1);
+  switch (w.kind) {
+    case PackedMatrix::Kind::q4: q4_group<NT, false>(w, g, x, t0, y, ldy, bias, mask); break;
+    case PackedMatrix::Kind::q4_min: q4_group<NT, true>(w, g, x, t0, y, ldy, bias, mask); break;
+    case PackedMatrix::Kind::q8: q8_group<NT>(w, g, x, t0, y, ldy, bias, mask); break;
+  }
+}
+
+}  // namespace
+
+void gemm_packed_avx512(const PackedMatrix& w, const Q8Rows& x, int64_t t0, int64_t t1, int64_t g0, int64_t g1,
+                        float* y, int64_t ldy, const float* bias) {
+  for (int64_t g = g0; g < g1; ++g) {
+    int64_t t = t0;
+    for (; t + 4 <= t1; t += 4) run_group<4>(w, g, x, t, y, ldy, bias);
+    switch (t1 - t) {
+      case 3: run_group<3>(w, g, x, t, y, ldy, bias); break;
+      case 2: run_group<2>(w, g, x, t, y, ldy, bias); break;
+      case 1: run_group<1>(w, g, x, t, y, ldy, bias); break;
+      default: break;
+    }
+  }
+}
+
+void quantize_activations_avx512(const float* x, int64_t begin, int64_t end, Q8Rows& out) {
+  const int64_t n = out.n_cols, nb = n / 32;
+  for (int64_t r = begin; r < end; ++r) {
+    const float* xr = x + r * n;
+    int8_t* q = out.qs.data() + r * n;
+    uint8_t* qu = out.qs_u8.data() + r * n;
+    float* d = out.d.data() + r * nb;
+    int32_t* s = out.sums.data() + r * nb;
+    for (int64_t k = 0; k < nb; ++k) {
+      const __m512 a = _mm512_loadu_ps(xr + k * 32), b = _mm512_loadu_ps(xr + k * 32 + 16);
+      const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(b)));
+      const float dk = amax / 127.0f, id = dk > 0 ? 1.0f / dk : 0.0f;
+      d[k] = dk;
+      // Round half to even, as nearbyint does in the scalar reference.
+      const __m512i qa = _mm512_cvtps_epi32(_mm512_mul_ps(a, _mm512_set1_ps(id)));
+      const __m512i qb = _mm512_cvtps_epi32(_mm512_mul_ps(b, _mm512_set1_ps(id)));
+      const __m128i pa = _mm512_cvtsepi32_epi8(qa), pb = _mm512_cvtsepi32_epi8(qb);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(q + k * 32), pa);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(q + k * 32 + 16), pb);
+      const __m128i off = _mm_set1_epi8(static_cast<char>(0x80));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(qu + k * 32), _mm_xor_si128(pa, off));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(qu + k * 32 + 16), _mm_xor_si128(pb, off));
+      s[k] = _mm512_reduce_add_epi32(_mm512_add_epi32(qa, qb));
+    }
+  }
+}
+
+}  // namespace llmp::engine

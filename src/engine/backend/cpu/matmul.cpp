@@ -1,0 +1,75 @@
+#include "backend/cpu/matmul.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "backend/cpu/dot_kernels.h"
+#include "backend/cpu/gemm_packed.h"
+
+namespace llmp::engine {
+
+LinearWeight prepare_linear(const Tensor* t) {
+  LinearWeight w{t, nullptr};
+  if (!t || !packed_kernels_available()) return w;
+  if (auto packed = pack_matrix(*t)) {
+    w.packed = std::make_shared<const PackedMatrix>(std::move(*packed));
+    // The mapping is read-only and file-backed: dropping its pages is safe, and keeps the
+    // resident size at one copy of the weights.
+    const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto begin = (reinterpret_cast<uintptr_t>(t->data) + page - 1) / page * page;
+    const auto end = (reinterpret_cast<uintptr_t>(t->data) + t->bytes) / page * page;
+    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+  }
+  return w;
+}
+
+void matmul(const LinearWeight& w, const float* bias, const float* x, int64_t n_tokens, float* y, int64_t ldy,
+            ThreadPool& pool, MatmulScratch& scratch) {
+  if (!w.packed) return matmul(*w.tensor, bias, x, n_tokens, y, ldy, pool, scratch);
+  const PackedMatrix& p = *w.packed;
+  resize_q8(scratch.xq, n_tokens, p.cols);
+  pool.parallel_for(n_tokens, 1, [&](int64_t b, int64_t e) { quantize_activations_fast(x, b, e, scratch.xq); });
+  pool.parallel_for(p.n_groups, 1, [&](int64_t g0, int64_t g1) {
+    gemm_packed(p, scratch.xq, 0, n_tokens, g0, g1, y, ldy, bias);
+  });
+}
+
+void matmul(const Tensor& w, const float* bias, const float* x, int64_t n_tokens, float* y, int64_t ldy,
+            ThreadPool& pool, MatmulScratch& scratch) {
+  const DotKernels& k = dot_kernels();
+  const int64_t n_out = w.rows(), n_in = w.cols();
+  const size_t w_row_bytes = row_bytes(w.dtype, n_in);
+  const bool quantized = w.dtype == DType::q8_0 || w.dtype == DType::q4_0 || w.dtype == DType::q4_k;
+  if (quantized) {
+    resize_q8(scratch.xq, n_tokens, n_in);
+    pool.parallel_for(n_tokens, 1, [&](int64_t b, int64_t e) { quantize_activations(x, b, e, scratch.xq); });
+  }
+  const Q8Rows& xq = scratch.xq;
+  auto dot = [&](const uint8_t* row, int64_t t) -> float {
+    switch (w.dtype) {
+      case DType::q8_0: return k.q8_0(row, xq.row_qs(t), xq.row_d(t), xq.row_sums(t), n_in);
+      case DType::q4_0: return k.q4_0(row, xq.row_qs(t), xq.row_d(t), xq.row_sums(t), n_in);
+      case DType::q4_k: return k.q4_k(row, xq.row_qs(t), xq.row_d(t), xq.row_sums(t), n_in);
+      case DType::f16: return k.f16(row, x + t * n_in, n_in);
+      case DType::bf16: return k.bf16(row, x + t * n_in, n_in);
+      case DType::f32: return k.f32(row, x + t * n_in, n_in);
+    }
+    return 0;
+  };
+  // Rows in chunks of 8 so a chunk stays in cache while every token passes over it.
+  constexpr int64_t kRowChunk = 8;
+  pool.parallel_for(n_out, kRowChunk, [&](int64_t begin, int64_t end) {
+    for (int64_t r0 = begin; r0 < end; r0 += kRowChunk) {
+      const int64_t r1 = std::min(end, r0 + kRowChunk);
+      for (int64_t t = 0; t < n_tokens; ++t) {
+        float* yt = y + t * ldy;
+        for (int64_t r = r0; r < r1; ++r) {
+          const float v = dot(w.data + static_cast<size_t>(r) * w_row_bytes, t);
+          yt[r] = bias ? v + bias[r] : v;
+        }
+      }
+    }
+  });
+}
+
+}  // namespace llmp::engine

@@ -1,0 +1,37 @@
+#pragma once
+// y = x · Wᵀ (+ bias) for any weight type, parallel over the weight's rows.
+
+#include <cstdint>
+#include <memory>
+
+#include "backend/cpu/packed_matrix.h"
+#include "backend/cpu/quant.h"
+#include "backend/cpu/thread_pool.h"
+#include "model/tensor.h"
+
+namespace llmp::engine {
+
+//! Per-caller buffers reused across calls (the activations quantised to int8).
+struct MatmulScratch {
+  Q8Rows xq;
+};
+
+//! A weight matrix as the forward pass uses it: the tensor in the model file, and its
+//! repacked form when this CPU runs the packed kernels (quantised types only).
+struct LinearWeight {
+  const Tensor* tensor = nullptr;
+  std::shared_ptr<const PackedMatrix> packed;
+};
+
+//! Packs `t` when the packed kernels run here (not under LLMP_CPU_KERNELS=scalar), and then
+//! lets the kernel drop the file's pages of it from this process (they are not read again).
+LinearWeight prepare_linear(const Tensor* t);
+
+//! y[t * ldy + o] = Σ_i W[o, i] · x[t * n_in + i] + bias[o], for t < n_tokens and o < W.rows().
+//! W: [n_out, n_in] any DType; x: [n_tokens, n_in] f32; bias: [n_out] f32 or null.
+void matmul(const LinearWeight& w, const float* bias, const float* x, int64_t n_tokens, float* y, int64_t ldy,
+            ThreadPool& pool, MatmulScratch& scratch);
+void matmul(const Tensor& w, const float* bias, const float* x, int64_t n_tokens, float* y, int64_t ldy,
+            ThreadPool& pool, MatmulScratch& scratch);
+
+}  // namespace llmp::engine

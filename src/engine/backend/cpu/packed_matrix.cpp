@@ -1,0 +1,101 @@
+#include "backend/cpu/packed_matrix.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "backend/cpu/half.h"
+#include "backend/cpu/quant.h"
+
+namespace llmp::engine {
+namespace {
+
+constexpr int64_t kGroup = 16;
+
+// Unpacks one source row-block into 32 quantised values plus its scale and min.
+struct RowBlock {
+  uint8_t q[32];   // q4: 0..15
+  int8_t s[32];    // q8
+  float scale = 0, min = 0;
+};
+
+void read_q4_0(const uint8_t* row, int64_t block, RowBlock& out) {
+  const auto& b = reinterpret_cast<const BlockQ4_0*>(row)[block];
+  for (int j = 0; j < 16; ++j) {
+    out.q[j] = b.qs[j] & 0xF;
+    out.q[j + 16] = b.qs[j] >> 4;
+  }
+  out.scale = fp16_to_f32(b.d);
+}
+
+void read_q4_k(const uint8_t* row, int64_t block, RowBlock& out) {
+  const auto& b = reinterpret_cast<const BlockQ4_K*>(row)[block / 8];
+  const int sub = static_cast<int>(block % 8);
+  uint8_t sc, m;
+  q4k_scale_min(sub, b.scales, &sc, &m);
+  const uint8_t* q = b.qs + (sub / 2) * 32;
+  const int shift = (sub % 2) * 4;
+  for (int l = 0; l < 32; ++l) out.q[l] = (q[l] >> shift) & 0xF;
+  out.scale = fp16_to_f32(b.d) * sc;
+  out.min = fp16_to_f32(b.dmin) * m;
+}
+
+void read_q8_0(const uint8_t* row, int64_t block, RowBlock& out) {
+  const auto& b = reinterpret_cast<const BlockQ8_0*>(row)[block];
+  std::memcpy(out.s, b.qs, 32);
+  out.scale = fp16_to_f32(b.d);
+}
+
+}  // namespace
+
+std::optional<PackedMatrix> pack_matrix(const Tensor& w) {
+  PackedMatrix p;
+  void (*read)(const uint8_t*, int64_t, RowBlock&) = nullptr;
+  switch (w.dtype) {
+    case DType::q4_0: p.kind = PackedMatrix::Kind::q4; p.tile_bytes = 256 + 32; read = read_q4_0; break;
+    case DType::q4_k: p.kind = PackedMatrix::Kind::q4_min; p.tile_bytes = 256 + 64; read = read_q4_k; break;
+    case DType::q8_0: p.kind = PackedMatrix::Kind::q8; p.tile_bytes = 512 + 64; read = read_q8_0; break;
+    default: return std::nullopt;
+  }
+  p.rows = w.rows();
+  p.cols = w.cols();
+  p.n_groups = (p.rows + kGroup - 1) / kGroup;
+  p.n_blocks = p.cols / 32;
+  void* mem = std::aligned_alloc(64, (p.bytes() + 63) / 64 * 64);
+  if (!mem) return std::nullopt;
+  p.data = std::unique_ptr<uint8_t, void (*)(void*)>(static_cast<uint8_t*>(mem), &std::free);
+  std::memset(mem, 0, p.bytes());
+  RowBlock rb;
+  for (int64_t g = 0; g < p.n_groups; ++g) {
+    for (int64_t k = 0; k < p.n_blocks; ++k) {
+      uint8_t* tile = p.data.get() + (static_cast<size_t>(g * p.n_blocks + k)) * p.tile_bytes;
+      for (int64_t r = 0; r < kGroup; ++r) {
+        const int64_t row = g * kGroup + r;
+        if (row >= p.rows) break;  // padding rows stay zero (scale 0)
+        read(w.row(row), k, rb);
+        if (p.kind == PackedMatrix::Kind::q8) {
+          int16_t sum = 0;
+          for (int j = 0; j < 8; ++j) {
+            for (int b = 0; b < 4; ++b) {
+              tile[j * 64 + r * 4 + b] = static_cast<uint8_t>(rb.s[4 * j + b]);
+              sum = static_cast<int16_t>(sum + rb.s[4 * j + b]);
+            }
+          }
+          reinterpret_cast<uint16_t*>(tile + 512)[r] = f32_to_fp16(rb.scale);
+          reinterpret_cast<int16_t*>(tile + 544)[r] = sum;
+        } else {
+          for (int m = 0; m < 4; ++m) {
+            for (int b = 0; b < 4; ++b) {
+              tile[m * 64 + r * 4 + b] = static_cast<uint8_t>(rb.q[4 * m + b] | (rb.q[16 + 4 * m + b] << 4));
+            }
+          }
+          reinterpret_cast<uint16_t*>(tile + 256)[r] = f32_to_fp16(rb.scale);
+          if (p.kind == PackedMatrix::Kind::q4_min) reinterpret_cast<uint16_t*>(tile + 288)[r] = f32_to_fp16(rb.min);
+        }
+      }
+    }
+  }
+  return p;
+}
+
+}  // namespace llmp::engine

@@ -1,0 +1,42 @@
+#pragma once
+// Quantised weights repacked at load for the AVX-512 VNNI kernels. Rows go in groups of 16
+// and, per 32-column block, the 16 rows' values are interleaved so that one 64-byte vector
+// holds 4 consecutive weights of each of the 16 rows: a VNNI dot (vpdpbusd) then advances
+// 16 rows at once against 4 broadcast activations, and no horizontal sums are needed.
+//
+// Tile of one (row group, block), in this order:
+//   q4 / q4_min: 4 × 64 bytes of nibbles (vector m, lane r, byte b: low nibble = row r,
+//                column 4m + b; high nibble = row r, column 16 + 4m + b),
+//                16 f16 scales, and for q4_min 16 f16 mins     (288 / 320 bytes)
+//   q8:          8 × 64 bytes of int8 (vector j, lane r, byte b = row r, column 4j + b),
+//                16 f16 scales, 16 int16 row sums of the block (576 bytes)
+// value(r, c) = scale · q - min  (q4: q in 0..15 and min = 8 · scale; q4_min: Q4_K's per-32
+// scale and min), scale · q (q8).
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "model/tensor.h"
+
+namespace llmp::engine {
+
+struct PackedMatrix {
+  enum class Kind { q4, q4_min, q8 };
+  Kind kind = Kind::q4;
+  int64_t rows = 0, cols = 0;  // logical shape
+  int64_t n_groups = 0;        // ceil(rows / 16)
+  int64_t n_blocks = 0;        // cols / 32
+  size_t tile_bytes = 0;
+  std::unique_ptr<uint8_t, void (*)(void*)> data{nullptr, nullptr};
+
+  const uint8_t* tile(int64_t group, int64_t block) const {
+    return data.get() + (static_cast<size_t>(group) * static_cast<size_t>(n_blocks) + static_cast<size_t>(block)) * tile_bytes;
+  }
+  size_t bytes() const { return static_cast<size_t>(n_groups * n_blocks) * tile_bytes; }
+};
+
+//! Repacks a q4_0, q4_k or q8_0 weight; nullopt for other types.
+std::optional<PackedMatrix> pack_matrix(const Tensor& w);
+
+}  // namespace llmp::engine

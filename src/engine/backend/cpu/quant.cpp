@@ -1,0 +1,208 @@
+#include "backend/cpu/quant.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "backend/cpu/half.h"
+
+namespace llmp::engine {
+
+void dequantize_row(DType t, const uint8_t* src, float* dst, int64_t n) {
+  switch (t) {
+    case DType::f32: std::memcpy(dst, src, static_cast<size_t>(n) * 4); return;
+    case DType::f16: {
+      const auto* h = reinterpret_cast<const uint16_t*>(src);
+      for (int64_t i = 0; i < n; ++i) dst[i] = fp16_to_f32(h[i]);
+      return;
+    }
+    case DType::bf16: {
+      const auto* h = reinterpret_cast<const uint16_t*>(src);
+      for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(h[i]);
+      return;
+    }
+    case DType::q8_0: {
+      const auto* b = reinterpret_cast<const BlockQ8_0*>(src);
+      for (int64_t k = 0; k < n / 32; ++k) {
+        const float d = fp16_to_f32(b[k].d);
+        for (int j = 0; j < 32; ++j) dst[k * 32 + j] = b[k].qs[j] * d;
+      }
+      return;
+    }
+    case DType::q4_0: {
+      const auto* b = reinterpret_cast<const BlockQ4_0*>(src);
+      for (int64_t k = 0; k < n / 32; ++k) {
+        const float d = fp16_to_f32(b[k].d);
+        for (int j = 0; j < 16; ++j) {
+          dst[k * 32 + j] = ((b[k].qs[j] & 0xF) - 8) * d;
+          dst[k * 32 + j + 16] = ((b[k].qs[j] >> 4) - 8) * d;
+        }
+      }
+      return;
+    }
+    case DType::q4_k: {
+      const auto* b = reinterpret_cast<const BlockQ4_K*>(src);
+      for (int64_t k = 0; k < n / 256; ++k) {
+        const float d = fp16_to_f32(b[k].d), dmin = fp16_to_f32(b[k].dmin);
+        const uint8_t* q = b[k].qs;
+        float* y = dst + k * 256;
+        for (int j = 0; j < 4; ++j) {  // 64 elements per pass: two sub-blocks share 32 bytes
+          uint8_t sc, m;
+          q4k_scale_min(2 * j, b[k].scales, &sc, &m);
+          const float d1 = d * sc, m1 = dmin * m;
+          q4k_scale_min(2 * j + 1, b[k].scales, &sc, &m);
+          const float d2 = d * sc, m2 = dmin * m;
+          for (int l = 0; l < 32; ++l) y[l] = d1 * (q[l] & 0xF) - m1;
+          for (int l = 0; l < 32; ++l) y[32 + l] = d2 * (q[l] >> 4) - m2;
+          q += 32;
+          y += 64;
+        }
+      }
+      return;
+    }
+  }
+}
+
+namespace {
+
+void quantize_q4_k_block(const float* x, BlockQ4_K& b) {
+  // Per 32-element sub-block: value ≈ scale * q - min with q in 0..15, min ≥ 0 (so the
+  // sub-block's lowest value is -min). Then scales and mins are themselves quantised to 6 bits
+  // against the super-block's d and dmin.
+  float scales[8], mins[8];
+  for (int j = 0; j < 8; ++j) {
+    float lo = x[j * 32], hi = x[j * 32];
+    for (int l = 1; l < 32; ++l) {
+      lo = std::min(lo, x[j * 32 + l]);
+      hi = std::max(hi, x[j * 32 + l]);
+    }
+    lo = std::min(lo, 0.0f);
+    mins[j] = -lo;
+    scales[j] = (hi - lo) / 15.0f;
+  }
+  const float max_scale = *std::max_element(scales, scales + 8);
+  const float max_min = *std::max_element(mins, mins + 8);
+  const float d = max_scale / 63.0f, dmin = max_min / 63.0f;
+  b.d = f32_to_fp16(d);
+  b.dmin = f32_to_fp16(dmin);
+  const float dq = fp16_to_f32(b.d), dminq = fp16_to_f32(b.dmin);
+  uint8_t sc6[8], m6[8];
+  for (int j = 0; j < 8; ++j) {
+    sc6[j] = static_cast<uint8_t>(std::clamp(dq > 0 ? std::lround(scales[j] / dq) : 0L, 0L, 63L));
+    m6[j] = static_cast<uint8_t>(std::clamp(dminq > 0 ? std::lround(mins[j] / dminq) : 0L, 0L, 63L));
+  }
+  std::memset(b.scales, 0, sizeof b.scales);
+  for (int j = 0; j < 4; ++j) {
+    b.scales[j] = sc6[j] & 63;
+    b.scales[j + 4] = m6[j] & 63;
+  }
+  for (int j = 4; j < 8; ++j) {
+    b.scales[j + 4] = static_cast<uint8_t>((sc6[j] & 0xF) | ((m6[j] & 0xF) << 4));
+    b.scales[j - 4] |= static_cast<uint8_t>((sc6[j] >> 4) << 6);
+    b.scales[j] |= static_cast<uint8_t>((m6[j] >> 4) << 6);
+  }
+  uint8_t q[256];
+  for (int j = 0; j < 8; ++j) {
+    uint8_t sc, m;
+    q4k_scale_min(j, b.scales, &sc, &m);
+    const float s = dq * sc, mn = dminq * m;
+    for (int l = 0; l < 32; ++l) {
+      const long v = s > 0 ? std::lround((x[j * 32 + l] + mn) / s) : 0;
+      q[j * 32 + l] = static_cast<uint8_t>(std::clamp(v, 0L, 15L));
+    }
+  }
+  for (int j = 0; j < 4; ++j) {
+    for (int l = 0; l < 32; ++l) b.qs[j * 32 + l] = static_cast<uint8_t>(q[j * 64 + l] | (q[j * 64 + 32 + l] << 4));
+  }
+}
+
+}  // namespace
+
+void quantize_row(DType t, const float* src, uint8_t* dst, int64_t n) {
+  switch (t) {
+    case DType::f32: std::memcpy(dst, src, static_cast<size_t>(n) * 4); return;
+    case DType::f16: {
+      auto* h = reinterpret_cast<uint16_t*>(dst);
+      for (int64_t i = 0; i < n; ++i) h[i] = f32_to_fp16(src[i]);
+      return;
+    }
+    case DType::bf16: {
+      auto* h = reinterpret_cast<uint16_t*>(dst);
+      for (int64_t i = 0; i < n; ++i) h[i] = f32_to_bf16(src[i]);
+      return;
+    }
+    case DType::q8_0: {
+      auto* b = reinterpret_cast<BlockQ8_0*>(dst);
+      for (int64_t k = 0; k < n / 32; ++k) {
+        float amax = 0;
+        for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(src[k * 32 + j]));
+        const float d = amax / 127.0f, id = d > 0 ? 1.0f / d : 0.0f;
+        b[k].d = f32_to_fp16(d);
+        for (int j = 0; j < 32; ++j) b[k].qs[j] = static_cast<int8_t>(std::lround(src[k * 32 + j] * id));
+      }
+      return;
+    }
+    case DType::q4_0: {
+      // As ggml's reference: the value of largest magnitude maps to -8.
+      auto* b = reinterpret_cast<BlockQ4_0*>(dst);
+      for (int64_t k = 0; k < n / 32; ++k) {
+        const float* x = src + k * 32;
+        float amax = 0, max = 0;
+        for (int j = 0; j < 32; ++j) {
+          if (std::fabs(x[j]) > amax) {
+            amax = std::fabs(x[j]);
+            max = x[j];
+          }
+        }
+        const float d = max / -8.0f, id = d != 0 ? 1.0f / d : 0.0f;
+        b[k].d = f32_to_fp16(d);
+        for (int j = 0; j < 16; ++j) {
+          const int q0 = std::min(15, static_cast<int>(x[j] * id + 8.5f));
+          const int q1 = std::min(15, static_cast<int>(x[j + 16] * id + 8.5f));
+          b[k].qs[j] = static_cast<uint8_t>(q0 | (q1 << 4));
+        }
+      }
+      return;
+    }
+    case DType::q4_k: {
+      auto* b = reinterpret_cast<BlockQ4_K*>(dst);
+      for (int64_t k = 0; k < n / 256; ++k) quantize_q4_k_block(src + k * 256, b[k]);
+      return;
+    }
+  }
+}
+
+void resize_q8(Q8Rows& q, int64_t n_rows, int64_t n_cols) {
+  q.n_rows = n_rows;
+  q.n_cols = n_cols;
+  q.qs.resize(static_cast<size_t>(n_rows * n_cols));
+  q.qs_u8.resize(static_cast<size_t>(n_rows * n_cols));
+  q.d.resize(static_cast<size_t>(n_rows * n_cols / 32));
+  q.sums.resize(static_cast<size_t>(n_rows * n_cols / 32));
+}
+
+void quantize_activations(const float* x, int64_t begin, int64_t end, Q8Rows& out) {
+  const int64_t n = out.n_cols, nb = n / 32;
+  for (int64_t r = begin; r < end; ++r) {
+    const float* xr = x + r * n;
+    int8_t* q = out.qs.data() + r * n;
+    float* d = out.d.data() + r * nb;
+    int32_t* s = out.sums.data() + r * nb;
+    for (int64_t k = 0; k < nb; ++k) {
+      float amax = 0;
+      for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(xr[k * 32 + j]));
+      const float dk = amax / 127.0f, id = dk > 0 ? 1.0f / dk : 0.0f;
+      d[k] = dk;
+      int32_t sum = 0;
+      for (int j = 0; j < 32; ++j) {
+        const int v = static_cast<int>(std::nearbyint(xr[k * 32 + j] * id));
+        q[k * 32 + j] = static_cast<int8_t>(v);
+        out.qs_u8[static_cast<size_t>(r * n + k * 32 + j)] = static_cast<uint8_t>(v + 128);
+        sum += v;
+      }
+      s[k] = sum;
+    }
+  }
+}
+
+}  // namespace llmp::engine

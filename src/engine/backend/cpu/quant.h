@@ -1,0 +1,67 @@
+#pragma once
+// ggml's block formats (bit-exact with llama.cpp's files) and the int8 form of activations
+// that quantised dot products consume.
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "model/tensor.h"
+
+namespace llmp::engine {
+
+#pragma pack(push, 1)
+struct BlockQ8_0 {
+  uint16_t d;       // f16 scale
+  int8_t qs[32];    // value = qs * d
+};
+struct BlockQ4_0 {
+  uint16_t d;       // f16 scale
+  uint8_t qs[16];   // element j in the low nibble of qs[j], element j+16 in the high; value = (q - 8) * d
+};
+struct BlockQ4_K {
+  uint16_t d;           // f16 super-block scale of the 6-bit sub-block scales
+  uint16_t dmin;        // f16 super-block scale of the 6-bit sub-block mins
+  uint8_t scales[12];   // 8 scales and 8 mins, 6 bits each, packed (see q4k_scale_min)
+  uint8_t qs[128];      // 4-bit values; 64 elements per 32 bytes (low nibbles, then high)
+};
+#pragma pack(pop)
+static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18 && sizeof(BlockQ4_K) == 144);
+
+//! Scale and min (6 bits each) of sub-block j (0..7) of a Q4_K block.
+inline void q4k_scale_min(int j, const uint8_t* q, uint8_t* sc, uint8_t* m) {
+  if (j < 4) {
+    *sc = q[j] & 63;
+    *m = q[j + 4] & 63;
+  } else {
+    *sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+    *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+  }
+}
+
+//! Row of `n` elements of type `t` → f32.
+void dequantize_row(DType t, const uint8_t* src, float* dst, int64_t n);
+//! f32 → row of type `t` (n a multiple of the block size). Used to write test models.
+void quantize_row(DType t, const float* src, uint8_t* dst, int64_t n);
+
+//! Activations quantised to int8 in blocks of 32, for dot products with quantised weights.
+//! Values, scales and block sums live in separate arrays so kernels load them with aligned,
+//! contiguous vector loads.
+struct Q8Rows {
+  int64_t n_rows = 0, n_cols = 0;     // n_cols a multiple of 32
+  std::vector<int8_t> qs;             // [n_rows, n_cols]
+  std::vector<uint8_t> qs_u8;         // [n_rows, n_cols] qs + 128, for unsigned × signed VNNI dots
+  std::vector<float> d;               // [n_rows, n_cols / 32]
+  std::vector<int32_t> sums;          // [n_rows, n_cols / 32] sum of qs per block
+
+  const int8_t* row_qs(int64_t r) const { return qs.data() + r * n_cols; }
+  const uint8_t* row_qs_u8(int64_t r) const { return qs_u8.data() + r * n_cols; }
+  const float* row_d(int64_t r) const { return d.data() + r * (n_cols / 32); }
+  const int32_t* row_sums(int64_t r) const { return sums.data() + r * (n_cols / 32); }
+};
+
+//! Quantises rows [begin, end) of x ([n_rows, n_cols] f32) into `out` (already sized).
+void quantize_activations(const float* x, int64_t begin, int64_t end, Q8Rows& out);
+void resize_q8(Q8Rows& q, int64_t n_rows, int64_t n_cols);
+
+}  // namespace llmp::engine

@@ -1,0 +1,41 @@
+#include "kv_cache/kv_storage.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+#include <new>
+
+namespace llmp::engine {
+
+int64_t KvStorage::bytes_per_block(int64_t n_layers, int64_t n_kv_heads, int64_t head_dim, int64_t block_size) {
+  return 2 * n_layers * n_kv_heads * block_size * head_dim * static_cast<int64_t>(sizeof(uint16_t));
+}
+
+Result<KvStorage> KvStorage::create(int64_t n_layers, int64_t n_kv_heads, int64_t head_dim, int64_t block_size,
+                                    int64_t n_blocks) {
+  KvStorage s;
+  s.n_layers_ = n_layers;
+  s.n_kv_heads_ = n_kv_heads;
+  s.head_dim_ = head_dim;
+  s.block_size_ = block_size;
+  s.n_blocks_ = n_blocks;
+  const size_t elems = static_cast<size_t>(n_layers * n_blocks * n_kv_heads * block_size * head_dim);
+  try {
+    s.k_.resize(elems);
+    s.v_.resize(elems);
+  } catch (const std::bad_alloc&) {
+    return error(StatusCode::resource_exhausted,
+                 fmt::format("cannot allocate the KV cache: {} blocks need {} bytes", n_blocks, 2 * elems * 2));
+  }
+  return s;
+}
+
+void KvStorage::copy_block(int64_t src, int64_t dst) {
+  const size_t block_elems = static_cast<size_t>(n_kv_heads_ * block_size_ * head_dim_);
+  for (int64_t l = 0; l < n_layers_; ++l) {
+    std::memcpy(k(l, dst, 0), k(l, src, 0), block_elems * sizeof(uint16_t));
+    std::memcpy(v(l, dst, 0), v(l, src, 0), block_elems * sizeof(uint16_t));
+  }
+}
+
+}  // namespace llmp::engine

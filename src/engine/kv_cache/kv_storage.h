@@ -1,0 +1,44 @@
+#pragma once
+// The memory of a paged KV cache: for every layer, K and V in fixed-size blocks of
+// `block_size` token positions. A sequence owns an ordered list of block ids (its block
+// table); position p of the sequence lives in block table[p / block_size], slot
+// p % block_size. Which blocks a sequence gets is the block manager's business; this class
+// only stores.
+
+#include <cstdint>
+#include <vector>
+
+#include "llmp/core/status.h"
+
+namespace llmp::engine {
+
+class KvStorage {
+ public:
+  //! f16 K and V for `n_layers` × `n_blocks` blocks of [n_kv_heads, block_size, head_dim].
+  static Result<KvStorage> create(int64_t n_layers, int64_t n_kv_heads, int64_t head_dim, int64_t block_size,
+                                  int64_t n_blocks);
+  //! Bytes one block takes across all layers, K and V (for sizing from a memory budget).
+  static int64_t bytes_per_block(int64_t n_layers, int64_t n_kv_heads, int64_t head_dim, int64_t block_size);
+
+  int64_t n_blocks() const { return n_blocks_; }
+  int64_t block_size() const { return block_size_; }
+  int64_t bytes() const { return static_cast<int64_t>((k_.size() + v_.size()) * sizeof(uint16_t)); }
+
+  //! K (or V) of one head in one block: [block_size, head_dim] f16.
+  uint16_t* k(int64_t layer, int64_t block, int64_t head) { return k_.data() + offset(layer, block, head); }
+  uint16_t* v(int64_t layer, int64_t block, int64_t head) { return v_.data() + offset(layer, block, head); }
+  const uint16_t* k(int64_t layer, int64_t block, int64_t head) const { return k_.data() + offset(layer, block, head); }
+  const uint16_t* v(int64_t layer, int64_t block, int64_t head) const { return v_.data() + offset(layer, block, head); }
+
+  //! Copies block `src` to `dst` in every layer (copy-on-write when sequences diverge).
+  void copy_block(int64_t src, int64_t dst);
+
+ private:
+  size_t offset(int64_t layer, int64_t block, int64_t head) const {
+    return static_cast<size_t>(((layer * n_blocks_ + block) * n_kv_heads_ + head) * block_size_ * head_dim_);
+  }
+  int64_t n_layers_ = 0, n_kv_heads_ = 0, head_dim_ = 0, block_size_ = 0, n_blocks_ = 0;
+  std::vector<uint16_t> k_, v_;
+};
+
+}  // namespace llmp::engine

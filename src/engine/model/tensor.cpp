@@ -1,0 +1,76 @@
+#include "model/tensor.h"
+
+#include <fmt/format.h>
+
+#include <array>
+
+namespace llmp::engine {
+
+const DTypeInfo& dtype_info(DType t) {
+  // Q8_0: f16 scale + 32 int8. Q4_0: f16 scale + 32 nibbles. Q4_K: 256-element super-block of
+  // f16 d, f16 dmin, 12 bytes of 6-bit scales/mins and 128 bytes of nibbles.
+  static constexpr std::array<DTypeInfo, 6> kInfo = {{
+      {"f32", 1, 4},
+      {"f16", 1, 2},
+      {"bf16", 1, 2},
+      {"q8_0", 32, 34},
+      {"q4_0", 32, 18},
+      {"q4_k", 256, 144},
+  }};
+  return kInfo[static_cast<size_t>(t)];
+}
+
+std::optional<DType> dtype_from_ggml(uint32_t ggml_type) {
+  switch (ggml_type) {
+    case 0: return DType::f32;
+    case 1: return DType::f16;
+    case 2: return DType::q4_0;
+    case 8: return DType::q8_0;
+    case 12: return DType::q4_k;
+    case 30: return DType::bf16;
+    default: return std::nullopt;
+  }
+}
+
+uint32_t ggml_type_of(DType t) {
+  switch (t) {
+    case DType::f32: return 0;
+    case DType::f16: return 1;
+    case DType::q4_0: return 2;
+    case DType::q8_0: return 8;
+    case DType::q4_k: return 12;
+    case DType::bf16: return 30;
+  }
+  return 0;
+}
+
+std::string ggml_type_name(uint32_t ggml_type) {
+  static constexpr std::array<std::string_view, 31> kNames = {
+      "f32",  "f16",  "q4_0", "q4_1", "q4_2", "q4_3", "q5_0",    "q5_1",    "q8_0",   "q8_1", "q2_k",
+      "q3_k", "q4_k", "q5_k", "q6_k", "q8_k", "iq2_xxs", "iq2_xs", "iq3_xxs", "iq1_s", "iq4_nl", "iq3_s",
+      "iq2_s", "iq4_xs", "i8", "i16", "i32", "i64", "f64", "iq1_m", "bf16"};
+  if (ggml_type < kNames.size()) return std::string(kNames[ggml_type]);
+  return fmt::format("type {}", ggml_type);
+}
+
+std::optional<DType> dtype_from_safetensors(std::string_view s) {
+  if (s == "F32") return DType::f32;
+  if (s == "F16") return DType::f16;
+  if (s == "BF16") return DType::bf16;
+  return std::nullopt;
+}
+
+std::optional<DType> dtype_from_name(std::string_view s) {
+  for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_k}) {
+    if (dtype_info(t).name == s) return t;
+  }
+  return std::nullopt;
+}
+
+std::string Tensor::shape_string() const {
+  std::string out = "[";
+  for (size_t i = 0; i < shape.size(); ++i) out += fmt::format("{}{}", i ? ", " : "", shape[i]);
+  return out + "]";
+}
+
+}  // namespace llmp::engine

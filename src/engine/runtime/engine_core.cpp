@@ -1,0 +1,453 @@
+#include "runtime/engine_core.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace llmp::engine {
+namespace {
+
+int64_t physical_memory_bytes() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page : int64_t{8} << 30;
+}
+
+// The longest suffix of `text` that is a proper prefix of a stop string: it must be held
+// back, since the next token may complete the stop string.
+size_t held_suffix(std::string_view text, const std::vector<std::string>& stops) {
+  size_t hold = 0;
+  for (const auto& stop : stops) {
+    for (size_t len = std::min(stop.size() - 1, text.size()); len > hold; --len) {
+      if (text.substr(text.size() - len) == std::string_view(stop).substr(0, len)) {
+        hold = len;
+        break;
+      }
+    }
+  }
+  return hold;
+}
+
+}  // namespace
+
+std::string_view to_string(FinishReason r) {
+  switch (r) {
+    case FinishReason::stop: return "stop";
+    case FinishReason::length: return "length";
+    case FinishReason::cancelled: return "cancelled";
+    case FinishReason::error: return "error";
+  }
+  return "?";
+}
+
+EngineCore::EngineCore(std::unique_ptr<LoadedModel> model, const EngineConfig& config)
+    : model_(std::move(model)),
+      limits_(config),
+      pool_(config.threads > 0 ? config.threads : static_cast<int>(std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)))),
+      blocks_(0, std::max<int64_t>(1, config.block_size)),
+      seed_source_(std::random_device{}()) {
+  const ModelConfig& c = model_->config;
+  limits_.threads = pool_.size();
+  if (c.is_encoder()) {
+    encoder_ = std::make_unique<Encoder>(c, model_->weights, pool_);
+    limits_.max_context = limits_.max_context > 0 ? std::min(limits_.max_context, c.context_length) : c.context_length;
+    return;
+  }
+  decoder_ = std::make_unique<Decoder>(c, model_->weights, pool_);
+  // The KV budget decides how many blocks exist; the context and sequence limits follow.
+  const int64_t bs = limits_.block_size;
+  const int64_t per_block = KvStorage::bytes_per_block(c.n_layers, c.n_kv_heads, c.head_dim, bs);
+  int64_t budget = limits_.kv_cache_bytes;
+  if (budget <= 0) budget = static_cast<int64_t>(static_cast<double>(physical_memory_bytes()) * limits_.kv_cache_fraction);
+  const int64_t n_blocks = std::max<int64_t>(1, budget / per_block);
+  limits_.kv_cache_bytes = n_blocks * per_block;
+  const int64_t capacity = n_blocks * bs;
+  limits_.max_context = std::min(limits_.max_context > 0 ? limits_.max_context : c.context_length, capacity);
+  if (limits_.max_seqs <= 0) limits_.max_seqs = std::clamp<int64_t>(n_blocks / 2, 1, 256);
+  limits_.max_batch_tokens = std::max<int64_t>(limits_.max_batch_tokens, 1);
+  kv_ = std::make_unique<KvStorage>(*KvStorage::create(c.n_layers, c.n_kv_heads, c.head_dim, bs, n_blocks));
+  blocks_ = BlockManager(n_blocks, bs);
+  eos_ids_ = model_->generation.eos_ids;
+}
+
+Result<void> EngineCore::validate(const GenerationRequest& request) const {
+  if (encoder_) {
+    return error(StatusCode::invalid_argument, "this model is an encoder: it embeds or scores text, it does not generate");
+  }
+  const SamplingParams& sp = request.sampling;
+  LLMP_TRY_VOID(sp.validate(model_->tokenizer->vocab_size()));
+  const int64_t prompt = static_cast<int64_t>(request.prompt.size());
+  if (prompt == 0) return error(StatusCode::invalid_argument, "the prompt is empty");
+  for (TokenId t : request.prompt) {
+    if (t < 0 || t >= model_->config.vocab_size) {
+      return error(StatusCode::invalid_argument, fmt::format("prompt token {} is outside the vocabulary", t));
+    }
+  }
+  if (prompt + sp.max_tokens > limits_.max_context) {
+    return error(StatusCode::out_of_range,
+                 fmt::format("this model's maximum context length is {} tokens; the request asks for {} ({} in the "
+                             "prompt, {} to generate)",
+                             limits_.max_context, prompt + sp.max_tokens, prompt, sp.max_tokens));
+  }
+  return ok();
+}
+
+void EngineCore::cancel_all() {
+  for (auto* list : {&running_, &waiting_}) {
+    for (auto& s : *list) {
+      if (!s->finished) finish(*s, FinishReason::cancelled, "", TokenEvent{});
+    }
+  }
+  remove_finished();
+}
+
+Result<void> EngineCore::add(GenerationRequest request) {
+  LLMP_TRY_VOID(validate(request));
+  const int64_t prompt = static_cast<int64_t>(request.prompt.size());
+  auto state = std::make_shared<RequestState>();
+  state->request = std::move(request);
+  state->arrival = std::chrono::steady_clock::now();
+  state->unfinished = state->request.sampling.n;
+  const uint64_t order = next_order_++;
+  for (int i = 0; i < state->request.sampling.n; ++i) {
+    auto s = std::make_unique<Sequence>();
+    s->request = state;
+    s->choice = i;
+    s->tokens = state->request.prompt;
+    s->prompt_len = prompt;
+    s->order = order;
+    const SamplingParams& p = state->request.sampling;
+    // Choice i of a seeded request uses seed + i: reproducible, and distinct per choice.
+    const uint64_t seed = p.seed ? *p.seed + static_cast<uint64_t>(i) : seed_source_();
+    s->sampler = std::make_unique<Sampler>(p, seed);
+    for (TokenId t : s->tokens) s->sampler->observe_prompt(t);
+    s->detokenizer = std::make_unique<IncrementalDetokenizer>(*model_->tokenizer, true);
+    waiting_.push_back(std::move(s));
+  }
+  return ok();
+}
+
+void EngineCore::cancel(const std::string& id) {
+  for (auto* list : {&running_, &waiting_}) {
+    for (auto& s : *list) {
+      if (!s->finished && s->request->request.id == id) finish(*s, FinishReason::cancelled, "", TokenEvent{});
+    }
+  }
+  remove_finished();
+}
+
+bool EngineCore::ensure_blocks(Sequence& s, int64_t n_positions) {
+  const int64_t need = (n_positions + blocks_.block_size() - 1) / blocks_.block_size();
+  while (static_cast<int64_t>(s.blocks.size()) < need) {
+    auto b = blocks_.allocate();
+    if (!b) return false;
+    s.blocks.push_back(*b);
+  }
+  // Copy-on-write: the block the next token lands in must be ours alone.
+  if (s.n_computed < n_positions) {
+    const int64_t idx = s.n_computed / blocks_.block_size();
+    const int32_t b = s.blocks[static_cast<size_t>(idx)];
+    if (blocks_.ref_count(b) > 1) {
+      auto copy = blocks_.allocate();
+      if (!copy) return false;
+      kv_->copy_block(b, *copy);
+      blocks_.release(b);
+      s.blocks[static_cast<size_t>(idx)] = *copy;
+    }
+  }
+  return true;
+}
+
+void EngineCore::preempt(Sequence& s) {
+  blocks_.release_all(s.blocks);
+  s.blocks.clear();
+  s.n_computed = 0;
+  s.n_registered = 0;
+  s.last_hash = 0;
+  ++preemptions_;
+  s.running = false;
+  for (auto it = running_.begin(); it != running_.end(); ++it) {
+    if (it->get() == &s) {
+      // Back to the front of the queue: it keeps its place by arrival order.
+      waiting_.push_front(std::move(*it));
+      running_.erase(it);
+      return;
+    }
+  }
+}
+
+Sequence* EngineCore::pick_victim() {
+  // The lowest priority (largest number), then the latest to arrive.
+  Sequence* victim = nullptr;
+  for (auto& s : running_) {
+    if (s->finished) continue;
+    if (!victim || s->request->request.priority > victim->request->request.priority ||
+        (s->request->request.priority == victim->request->request.priority && s->order > victim->order)) {
+      victim = s.get();
+    }
+  }
+  return victim;
+}
+
+std::list<std::unique_ptr<Sequence>>::iterator EngineCore::next_waiting() {
+  // Priority first; among equals, the tenant served least lately; then arrival.
+  auto best = waiting_.end();
+  for (auto it = waiting_.begin(); it != waiting_.end(); ++it) {
+    const Sequence& s = **it;
+    if (s.finished) continue;
+    if (s.choice > 0 && !s.request->leader_prefilled) continue;  // shares the leader's prompt blocks
+    if (best == waiting_.end()) {
+      best = it;
+      continue;
+    }
+    const Sequence& b = **best;
+    const int ps = s.request->request.priority, pb = b.request->request.priority;
+    if (ps != pb) {
+      if (ps < pb) best = it;
+      continue;
+    }
+    const double ts = tenant_served_[s.request->request.tenant], tb = tenant_served_[b.request->request.tenant];
+    if (ts != tb) {
+      if (ts < tb) best = it;
+      continue;
+    }
+    if (s.order < b.order || (s.order == b.order && s.choice < b.choice)) best = it;
+  }
+  return best;
+}
+
+void EngineCore::register_full_blocks(Sequence& s) {
+  const int64_t bs = blocks_.block_size();
+  while ((s.n_registered + 1) * bs <= s.n_computed) {
+    const auto block_tokens = std::span<const TokenId>(s.tokens).subspan(static_cast<size_t>(s.n_registered * bs), static_cast<size_t>(bs));
+    s.last_hash = blocks_.register_full(s.blocks[static_cast<size_t>(s.n_registered)], s.last_hash, block_tokens);
+    ++s.n_registered;
+  }
+}
+
+void EngineCore::step() {
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<Planned> plan;
+  int64_t budget = limits_.max_batch_tokens;
+
+  // 1. Running sequences: their next token, or the next chunk of an unfinished prefill. A
+  // snapshot, since preemption moves sequences out of running_.
+  std::vector<Sequence*> order;
+  for (auto& s : running_) order.push_back(s.get());
+  for (Sequence* sp : order) {
+    if (budget <= 0) break;
+    Sequence& s = *sp;
+    if (s.finished || !s.running) continue;
+    const int64_t n = std::min<int64_t>(static_cast<int64_t>(s.tokens.size()) - s.n_computed, budget);
+    if (n <= 0) continue;
+    bool placed = ensure_blocks(s, s.n_computed + n);
+    while (!placed) {
+      Sequence* victim = pick_victim();
+      // Drop whatever was already planned for the victim this step.
+      std::erase_if(plan, [&](const Planned& p) {
+        if (p.seq == victim) budget += p.n_tokens;
+        return p.seq == victim;
+      });
+      const bool self = victim == &s;
+      preempt(*victim);
+      if (self) break;
+      placed = ensure_blocks(s, s.n_computed + n);
+    }
+    if (!placed) continue;
+    plan.push_back({&s, n});
+    budget -= n;
+  }
+
+  // 2. Waiting sequences, while budget, the sequence limit and blocks allow.
+  while (budget > 0 && static_cast<int64_t>(running_.size()) < limits_.max_seqs) {
+    auto it = next_waiting();
+    if (it == waiting_.end()) break;
+    Sequence& s = **it;
+    std::vector<int32_t> matched;
+    if (s.blocks.empty()) {
+      matched = blocks_.match_prefix(s.tokens);
+      s.blocks = matched;
+      s.n_computed = static_cast<int64_t>(matched.size()) * blocks_.block_size();
+      s.n_registered = static_cast<int64_t>(matched.size());
+      s.last_hash = 0;
+      for (int64_t b = 0; b < s.n_registered; ++b) {
+        s.last_hash = BlockManager::chain_hash(
+            s.last_hash, std::span<const TokenId>(s.tokens).subspan(static_cast<size_t>(b * blocks_.block_size()),
+                                                                   static_cast<size_t>(blocks_.block_size())));
+      }
+      if (s.cached_tokens < 0) s.cached_tokens = std::min(s.n_computed, s.prompt_len);
+    }
+    const int64_t n = std::min<int64_t>(static_cast<int64_t>(s.tokens.size()) - s.n_computed, budget);
+    if (!ensure_blocks(s, s.n_computed + n)) {
+      // Not now: give back what this attempt took and wait for blocks to free up.
+      blocks_.release_all(s.blocks);
+      s.blocks.clear();
+      s.n_computed = 0;
+      s.n_registered = 0;
+      break;
+    }
+    s.running = true;
+    running_.push_back(std::move(*it));
+    waiting_.erase(it);
+    plan.push_back({running_.back().get(), n});
+    budget -= n;
+  }
+  if (plan.empty()) {
+    remove_finished();
+    return;
+  }
+
+  // 3. One forward pass over the whole batch.
+  std::vector<SequenceChunk> chunks;
+  chunks.reserve(plan.size());
+  for (const auto& p : plan) {
+    Sequence& s = *p.seq;
+    const bool completes = s.n_computed + p.n_tokens == static_cast<int64_t>(s.tokens.size());
+    chunks.push_back({std::span<const TokenId>(s.tokens).subspan(static_cast<size_t>(s.n_computed), static_cast<size_t>(p.n_tokens)),
+                      s.n_computed, s.blocks, false, !completes});
+    if (s.queue_seconds < 0) s.queue_seconds = std::chrono::duration<double>(started - s.request->arrival).count();
+  }
+  decoder_->forward(chunks, *kv_, logits_);
+
+  // 4. Bookkeeping and sampling for sequences whose every token is now computed.
+  const int64_t vocab = model_->config.vocab_size;
+  size_t logit_row = 0;
+  for (size_t i = 0; i < plan.size(); ++i) {
+    Sequence& s = *plan[i].seq;
+    const bool prefill = s.n_computed < s.prompt_len;
+    s.n_computed += plan[i].n_tokens;
+    if (prefill) prompt_tokens_ += std::min(plan[i].n_tokens, s.prompt_len - (s.n_computed - plan[i].n_tokens));
+    tenant_served_[s.request->request.tenant] += static_cast<double>(plan[i].n_tokens);
+    register_full_blocks(s);
+    if (chunks[i].no_logits) continue;
+    std::span<float> row(logits_.data() + logit_row * static_cast<size_t>(vocab), static_cast<size_t>(vocab));
+    ++logit_row;
+    if (s.finished) continue;
+    if (s.choice == 0) s.request->leader_prefilled = true;
+    const SamplingParams& sp = s.request->request.sampling;
+    const bool suppress_eos = s.generated < sp.min_tokens;
+    TokenLogprob lp;
+    const TokenId token = s.sampler->sample(row, sp.logprobs ? &lp : nullptr, suppress_eos, eos_ids_);
+    s.sampler->observe_output(token);
+    ++generation_tokens_;
+    on_token(s, token, sp.logprobs ? std::optional<TokenLogprob>(std::move(lp)) : std::nullopt);
+  }
+  // Decay fair-share counters so old usage fades (a half-life of ~100 steps).
+  for (auto& [tenant, served] : tenant_served_) served *= 0.993;
+  remove_finished();
+  ++steps_;
+  busy_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+}
+
+void EngineCore::on_token(Sequence& s, TokenId token, std::optional<TokenLogprob> logprob) {
+  const SamplingParams& sp = s.request->request.sampling;
+  ++s.generated;
+  s.tokens.push_back(token);
+  TokenEvent ev;
+  ev.tokens.push_back(token);
+  if (logprob) ev.logprobs.push_back(std::move(*logprob));
+  if (s.generated == 1) ev.queue_seconds = s.queue_seconds;
+  const bool is_eos = std::find(eos_ids_.begin(), eos_ids_.end(), token) != eos_ids_.end();
+  if (is_eos && !sp.ignore_eos && s.generated > sp.min_tokens) {
+    return finish(s, FinishReason::stop, "eos", std::move(ev));
+  }
+  if (std::find(sp.stop_token_ids.begin(), sp.stop_token_ids.end(), token) != sp.stop_token_ids.end()) {
+    return finish(s, FinishReason::stop, "stop_token", std::move(ev));
+  }
+  std::string text = std::move(s.held_text);
+  text += s.detokenizer->push(token);
+  s.held_text.clear();
+  // The earliest stop string wins; its text and everything after it are dropped.
+  size_t stop_at = std::string::npos;
+  std::string matched;
+  for (const auto& stop : sp.stop) {
+    const size_t at = text.find(stop);
+    if (at != std::string::npos && at < stop_at) {
+      stop_at = at;
+      matched = stop;
+    }
+  }
+  if (stop_at != std::string::npos) {
+    ev.text = text.substr(0, stop_at);
+    return finish(s, FinishReason::stop, matched, std::move(ev));
+  }
+  const size_t hold = held_suffix(text, sp.stop);
+  s.held_text = text.substr(text.size() - hold);
+  ev.text = text.substr(0, text.size() - hold);
+  if (s.generated >= sp.max_tokens || static_cast<int64_t>(s.tokens.size()) >= limits_.max_context) {
+    return finish(s, FinishReason::length, "", std::move(ev));
+  }
+  emit(s, std::move(ev));
+}
+
+void EngineCore::finish(Sequence& s, FinishReason reason, std::string stop_reason, TokenEvent&& ev) {
+  if (s.finished) return;
+  s.finished = true;
+  if (reason != FinishReason::stop || stop_reason == "eos" || stop_reason == "stop_token") {
+    // Nothing more can match a stop string: release what was held back.
+    ev.text += s.held_text;
+    ev.text += s.detokenizer->finish();
+  }
+  s.held_text.clear();
+  ev.finish = reason;
+  ev.stop_reason = std::move(stop_reason);
+  ev.usage.prompt_tokens = s.prompt_len;
+  ev.usage.completion_tokens = s.generated;
+  ev.usage.cached_tokens = std::max<int64_t>(0, s.cached_tokens);
+  blocks_.release_all(s.blocks);
+  s.blocks.clear();
+  --s.request->unfinished;
+  emit(s, std::move(ev));
+}
+
+void EngineCore::emit(Sequence& s, TokenEvent&& ev) {
+  ev.choice = s.choice;
+  if (s.request->request.on_event) s.request->request.on_event(std::move(ev));
+}
+
+void EngineCore::remove_finished() {
+  std::erase_if(running_, [](const auto& s) { return s->finished; });
+  std::erase_if(waiting_, [](const auto& s) { return s->finished; });
+}
+
+EngineStats EngineCore::stats() const {
+  EngineStats st;
+  st.running = static_cast<int64_t>(running_.size());
+  st.waiting = static_cast<int64_t>(waiting_.size());
+  const auto b = blocks_.stats();
+  st.kv_blocks_total = b.blocks_total;
+  st.kv_blocks_used = b.blocks_used;
+  st.prefix_queries = b.prefix_queries;
+  st.prefix_hits = b.prefix_hits;
+  st.evictions = b.evictions;
+  st.preemptions = preemptions_;
+  st.prompt_tokens = prompt_tokens_;
+  st.generation_tokens = generation_tokens_;
+  st.steps = steps_;
+  st.busy_seconds = busy_seconds_;
+  return st;
+}
+
+Result<std::vector<float>> EngineCore::embed(const std::vector<TokenId>& tokens) {
+  if (!encoder_) return error(StatusCode::invalid_argument, "this model generates text; it has no embeddings endpoint");
+  if (tokens.empty()) return error(StatusCode::invalid_argument, "the input is empty");
+  if (static_cast<int64_t>(tokens.size()) > limits_.max_context) {
+    return error(StatusCode::out_of_range, fmt::format("this model's maximum context length is {} tokens; the input has {}",
+                                                       limits_.max_context, tokens.size()));
+  }
+  return encoder_->embed(tokens);
+}
+
+Result<float> EngineCore::score(const std::vector<TokenId>& tokens, const std::vector<int32_t>& type_ids) {
+  if (!encoder_ || model_->config.n_labels == 0) {
+    return error(StatusCode::invalid_argument, "this model is not a reranker (a cross-encoder)");
+  }
+  if (static_cast<int64_t>(tokens.size()) > limits_.max_context) {
+    return error(StatusCode::out_of_range, fmt::format("this model's maximum context length is {} tokens; the pair has {}",
+                                                       limits_.max_context, tokens.size()));
+  }
+  return encoder_->classify(tokens, type_ids).front();
+}
+
+}  // namespace llmp::engine

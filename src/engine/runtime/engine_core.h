@@ -1,0 +1,128 @@
+#pragma once
+// The single-threaded heart of the engine: sequences, the continuous-batching scheduler, the
+// forward pass over the batch, sampling and output events. The Engine runs it on its loop
+// thread; tests drive it step by step to force preemption and cancellation at chosen points.
+//
+// Each step: running sequences get their next token (or their next prefill chunk) first,
+// preempting the lowest-priority, latest-admitted running sequence when KV blocks run out;
+// then waiting sequences are admitted by priority, tenant fair share and arrival while the
+// token budget, the sequence limit and free blocks allow, starting from their longest cached
+// prefix. A preempted sequence keeps its tokens and sampler and is recomputed later, so its
+// output continues without a token lost or repeated.
+
+#include <chrono>
+#include <deque>
+#include <list>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backend/cpu/thread_pool.h"
+#include "kv_cache/block_manager.h"
+#include "kv_cache/kv_storage.h"
+#include "llmp/engine/engine.h"
+#include "model/decoder.h"
+#include "model/encoder.h"
+#include "model/loaded_model.h"
+#include "sampling/sampler.h"
+
+namespace llmp::engine {
+
+struct RequestState;
+
+struct Sequence {
+  std::shared_ptr<RequestState> request;
+  int choice = 0;
+  std::vector<TokenId> tokens;   // prompt, then generated tokens
+  int64_t prompt_len = 0;
+  int64_t n_computed = 0;        // tokens whose K/V are in `blocks`
+  std::vector<int32_t> blocks;
+  int64_t n_registered = 0;      // leading full blocks registered in the prefix cache
+  uint64_t last_hash = 0;        // chained hash of block n_registered - 1
+  int64_t cached_tokens = -1;    // prompt tokens found in the prefix cache at first admission
+  int64_t generated = 0;
+  std::unique_ptr<Sampler> sampler;
+  std::unique_ptr<IncrementalDetokenizer> detokenizer;
+  std::string held_text;         // text that may be the start of a stop string
+  uint64_t order = 0;            // arrival order (ties broken by choice)
+  double queue_seconds = -1;     // arrival to first scheduling, reported with the first token
+  bool running = false;          // in running_ (else in waiting_)
+  bool finished = false;
+};
+
+struct RequestState {
+  GenerationRequest request;
+  std::chrono::steady_clock::time_point arrival;
+  int unfinished = 0;
+  bool leader_prefilled = false;  // siblings (n > 1) wait so they share the leader's blocks
+};
+
+class EngineCore {
+ public:
+  EngineCore(std::unique_ptr<LoadedModel> model, const EngineConfig& config);
+
+  const LoadedModel& model() const { return *model_; }
+  const EngineConfig& limits() const { return limits_; }
+
+  //! Checks a request against the model and limits. Reads only what never changes after
+  //! construction: safe from any thread.
+  Result<void> validate(const GenerationRequest& request) const;
+  //! Validates and queues. Errors leave nothing queued.
+  Result<void> add(GenerationRequest request);
+  //! Cancels everything (shutdown).
+  void cancel_all();
+  //! Finishes every sequence of `id` (final events with FinishReason::cancelled).
+  void cancel(const std::string& id);
+
+  bool has_work() const { return !running_.empty() || !waiting_.empty(); }
+  //! One scheduler step: plan, forward, sample, emit.
+  void step();
+
+  EngineStats stats() const;
+  int64_t free_blocks() const { return blocks_.available(); }
+  //! Every sequence still held (tests check nothing leaks).
+  int64_t live_sequences() const { return static_cast<int64_t>(running_.size() + waiting_.size()); }
+
+  Result<std::vector<float>> embed(const std::vector<TokenId>& tokens);
+  Result<float> score(const std::vector<TokenId>& tokens, const std::vector<int32_t>& type_ids);
+
+ private:
+  struct Planned {
+    Sequence* seq;
+    int64_t n_tokens;  // computed this step, from seq->n_computed
+  };
+
+  bool ensure_blocks(Sequence& s, int64_t n_positions);
+  void preempt(Sequence& s);
+  Sequence* pick_victim();
+  std::list<std::unique_ptr<Sequence>>::iterator next_waiting();
+  void register_full_blocks(Sequence& s);
+  void on_token(Sequence& s, TokenId token, std::optional<TokenLogprob> logprob);
+  void finish(Sequence& s, FinishReason reason, std::string stop_reason, TokenEvent&& event);
+  void emit(Sequence& s, TokenEvent&& event);
+  void remove_finished();
+
+  std::unique_ptr<LoadedModel> model_;
+  EngineConfig limits_;
+  ThreadPool pool_;
+  std::unique_ptr<Decoder> decoder_;
+  std::unique_ptr<Encoder> encoder_;
+  std::unique_ptr<KvStorage> kv_;
+  BlockManager blocks_;
+  std::vector<TokenId> eos_ids_;
+
+  std::list<std::unique_ptr<Sequence>> running_;  // admission order
+  std::list<std::unique_ptr<Sequence>> waiting_;
+  std::map<std::string, double> tenant_served_;   // tokens served per tenant, decayed
+  uint64_t next_order_ = 0;
+  std::mt19937_64 seed_source_;
+  std::vector<float> logits_;
+
+  int64_t preemptions_ = 0, prompt_tokens_ = 0, generation_tokens_ = 0, steps_ = 0;
+  double busy_seconds_ = 0;
+};
+
+}  // namespace llmp::engine

@@ -1,0 +1,129 @@
+// Every compute kernel against the scalar reference, at odd sizes, by normalised error.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <random>
+
+#include "backend/cpu/dot_kernels.h"
+#include "backend/cpu/half.h"
+#include "backend/cpu/matmul.h"
+#include "backend/cpu/quant.h"
+
+using namespace llmp::engine;
+
+namespace {
+
+std::vector<float> random_values(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+double rms(const std::vector<float>& v) {
+  double s = 0;
+  for (float x : v) s += static_cast<double>(x) * x;
+  return std::sqrt(s / static_cast<double>(v.size()));
+}
+
+}  // namespace
+
+TEST_CASE("f16 and bf16 conversions round to nearest even") {
+  for (float f : {0.0f, -0.0f, 1.0f, -2.5f, 65504.0f, 6.1035156e-05f, 5.9604645e-08f, 0.1f, 1e-10f, 70000.0f}) {
+    INFO(f);
+    const float back = fp16_to_f32(f32_to_fp16(f));
+    if (std::fabs(f) > 65504) CHECK(std::isinf(back));
+    else CHECK(std::fabs(back - f) <= std::fabs(f) * 1e-3f + 6e-8f);
+  }
+  CHECK(f32_to_fp16(1.0f) == 0x3c00);
+  CHECK(bf16_to_f32(f32_to_bf16(1.0f)) == 1.0f);
+  CHECK(f32_to_bf16(1.00390625f) == 0x3f80);  // a tie rounds to even
+}
+
+TEST_CASE("quantise then dequantise stays within each format's error") {
+  const auto x = random_values(256 * 7, 1);
+  struct Case { DType t; double max_rel; };
+  for (auto [t, max_rel] : {Case{DType::f16, 1e-3}, Case{DType::bf16, 8e-3}, Case{DType::q8_0, 0.01},
+                            Case{DType::q4_0, 0.15}, Case{DType::q4_k, 0.12}}) {
+    INFO(dtype_info(t).name);
+    std::vector<uint8_t> q(row_bytes(t, static_cast<int64_t>(x.size())));
+    quantize_row(t, x.data(), q.data(), static_cast<int64_t>(x.size()));
+    std::vector<float> y(x.size());
+    dequantize_row(t, q.data(), y.data(), static_cast<int64_t>(x.size()));
+    std::vector<float> err(x.size());
+    for (size_t i = 0; i < x.size(); ++i) err[i] = y[i] - x[i];
+    CHECK(rms(err) / rms(x) < max_rel);
+  }
+}
+
+TEST_CASE("SIMD dot kernels agree with the scalar reference at odd sizes") {
+  const DotKernels* simd = dot_kernels_avx512();
+  if (!simd) {
+    WARN("this CPU has no AVX-512 VNNI: only the scalar kernels run here");
+    return;
+  }
+  const DotKernels& ref = dot_kernels_scalar();
+  for (int64_t n : {32, 96, 256, 768, 2048, 5120 + 256}) {
+    for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_k}) {
+      if (n % dtype_info(t).block_elems) continue;
+      INFO(dtype_info(t).name << " n=" << n);
+      const auto w = random_values(static_cast<size_t>(n), 7 + static_cast<uint32_t>(n));
+      const auto x = random_values(static_cast<size_t>(n), 11 + static_cast<uint32_t>(n));
+      std::vector<uint8_t> wq(row_bytes(t, n));
+      quantize_row(t, w.data(), wq.data(), n);
+      Q8Rows xq;
+      resize_q8(xq, 1, n);
+      quantize_activations(x.data(), 0, 1, xq);
+      auto run = [&](const DotKernels& k) {
+        switch (t) {
+          case DType::q8_0: return k.q8_0(wq.data(), xq.row_qs(0), xq.row_d(0), xq.row_sums(0), n);
+          case DType::q4_0: return k.q4_0(wq.data(), xq.row_qs(0), xq.row_d(0), xq.row_sums(0), n);
+          case DType::q4_k: return k.q4_k(wq.data(), xq.row_qs(0), xq.row_d(0), xq.row_sums(0), n);
+          case DType::f16: return k.f16(wq.data(), x.data(), n);
+          case DType::bf16: return k.bf16(wq.data(), x.data(), n);
+          case DType::f32: return k.f32(wq.data(), x.data(), n);
+        }
+        return 0.0f;
+      };
+      const float a = run(ref), b = run(*simd);
+      // Normalised by the size of the terms: sqrt(n) for unit-variance inputs.
+      CHECK(std::fabs(a - b) / std::sqrt(static_cast<float>(n)) < 1e-4f);
+    }
+  }
+}
+
+TEST_CASE("matmul over many tokens matches a dequantised reference") {
+  ThreadPool pool(2);
+  MatmulScratch scratch;
+  const int64_t n_out = 37, n_in = 512, n_tok = 5;
+  for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_k}) {
+    INFO(dtype_info(t).name);
+    const auto wf = random_values(static_cast<size_t>(n_out * n_in), 3);
+    const auto x = random_values(static_cast<size_t>(n_tok * n_in), 4);
+    std::vector<uint8_t> wq(static_cast<size_t>(n_out) * row_bytes(t, n_in));
+    for (int64_t r = 0; r < n_out; ++r) quantize_row(t, wf.data() + r * n_in, wq.data() + r * row_bytes(t, n_in), n_in);
+    Tensor w;
+    w.dtype = t;
+    w.shape = {n_out, n_in};
+    w.data = wq.data();
+    w.bytes = wq.size();
+    std::vector<float> bias(static_cast<size_t>(n_out), 0.25f);
+    std::vector<float> y(static_cast<size_t>(n_tok * n_out));
+    matmul(w, bias.data(), x.data(), n_tok, y.data(), n_out, pool, scratch);
+    std::vector<float> row(static_cast<size_t>(n_in));
+    double err = 0, ref_sq = 0;
+    for (int64_t o = 0; o < n_out; ++o) {
+      dequantize_row(t, wq.data() + o * row_bytes(t, n_in), row.data(), n_in);
+      for (int64_t k = 0; k < n_tok; ++k) {
+        double ref = 0.25;
+        for (int64_t i = 0; i < n_in; ++i) ref += static_cast<double>(row[i]) * x[k * n_in + i];
+        err += (y[k * n_out + o] - ref) * (y[k * n_out + o] - ref);
+        ref_sq += ref * ref;
+      }
+    }
+    // Quantised types also quantise the activations to int8: allow for that.
+    const double tol = (t == DType::f32 || t == DType::f16 || t == DType::bf16) ? 1e-5 : 2e-2;
+    CHECK(std::sqrt(err / ref_sq) < tol);
+  }
+}

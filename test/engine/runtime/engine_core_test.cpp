@@ -1,0 +1,349 @@
+// The scheduler, driven step by step: batching, prefix caching, preemption, chunked prefill,
+// cancellation and n > 1 never change a request's tokens; nothing leaks.
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <random>
+
+#include "decode_runner.h"
+#include "llmp/engine/test_model.h"
+#include "runtime/engine_core.h"
+#include "support/temp_dir.h"
+
+using namespace llmp;
+using namespace llmp::engine;
+
+namespace {
+
+struct Collected {
+  std::map<int, std::vector<TokenId>> tokens;
+  std::map<int, std::string> text;
+  std::map<int, FinishReason> finish;
+  std::map<int, Usage> usage;
+  std::map<int, std::string> stop_reason;
+  std::map<int, std::vector<TokenLogprob>> logprobs;
+  int events = 0;
+};
+
+class Fixture {
+ public:
+  Fixture() {
+    TestModelSpec spec;
+    spec.format = "gguf";
+    spec.vocab = 600;
+    spec.layers = 2;
+    spec.hidden = 64;
+    spec.ffn = 128;
+    spec.out = dir_ / "m.gguf";
+    REQUIRE(create_test_model(spec));
+  }
+  std::string path() const { return dir_ / "m.gguf"; }
+
+  std::unique_ptr<EngineCore> core(EngineConfig cfg = {}) {
+    if (cfg.kv_cache_bytes == 0) cfg.kv_cache_bytes = 64 << 20;
+    if (cfg.threads == 0) cfg.threads = 2;
+    auto m = load_model(path());
+    REQUIRE(m);
+    return std::make_unique<EngineCore>(std::move(*m), cfg);
+  }
+
+  GenerationRequest request(const std::string& id, std::vector<TokenId> prompt, SamplingParams sp, Collected& out) {
+    GenerationRequest r;
+    r.id = id;
+    r.prompt = std::move(prompt);
+    r.sampling = std::move(sp);
+    r.on_event = [&out](TokenEvent&& e) {
+      ++out.events;
+      auto& t = out.tokens[e.choice];
+      t.insert(t.end(), e.tokens.begin(), e.tokens.end());
+      out.text[e.choice] += e.text;
+      for (auto& lp : e.logprobs) out.logprobs[e.choice].push_back(lp);
+      if (e.finish) {
+        out.finish[e.choice] = *e.finish;
+        out.usage[e.choice] = e.usage;
+        out.stop_reason[e.choice] = e.stop_reason;
+      }
+    };
+    return r;
+  }
+
+ private:
+  test::TempDir dir_;
+};
+
+std::vector<TokenId> prompt_of(int n, int salt) {
+  std::vector<TokenId> p;
+  for (int i = 0; i < n; ++i) p.push_back(static_cast<TokenId>((i * 31 + salt * 7 + 3) % 500));
+  return p;
+}
+
+void run_all(EngineCore& core, int max_steps = 100000) {
+  for (int i = 0; i < max_steps && core.has_work(); ++i) core.step();
+  REQUIRE_FALSE(core.has_work());
+}
+
+SamplingParams greedy(int max_tokens) {
+  SamplingParams sp;
+  sp.temperature = 0;
+  sp.max_tokens = max_tokens;
+  sp.ignore_eos = true;
+  return sp;
+}
+
+}  // namespace
+
+TEST_CASE("engine greedy output equals the contiguous reference runner") {
+  Fixture f;
+  auto m = load_model(f.path());
+  REQUIRE(m);
+  test::DecodeRunner ref(std::move(*m));
+  const auto prompt = prompt_of(21, 1);
+  const auto expected = ref.greedy(prompt, 12);
+
+  auto core = f.core();
+  Collected out;
+  REQUIRE(core->add(f.request("a", prompt, greedy(12), out)));
+  run_all(*core);
+  CHECK(out.tokens[0] == expected);
+  CHECK(out.finish[0] == FinishReason::length);
+  CHECK(out.usage[0].prompt_tokens == 21);
+  CHECK(out.usage[0].completion_tokens == 12);
+}
+
+TEST_CASE("batched equals alone: greedy and seeded sampling, whatever else is in the batch") {
+  Fixture f;
+  SamplingParams seeded;
+  seeded.temperature = 0.9;
+  seeded.top_p = 0.9;
+  seeded.seed = 1234;
+  seeded.max_tokens = 10;
+  seeded.ignore_eos = true;
+  std::map<std::string, std::vector<TokenId>> alone;
+  for (auto [id, sp] : {std::pair{"g", greedy(10)}, std::pair{"s", seeded}}) {
+    auto core = f.core();
+    Collected out;
+    REQUIRE(core->add(f.request(id, prompt_of(17, 2), sp, out)));
+    run_all(*core);
+    alone[id] = out.tokens[0];
+  }
+  auto core = f.core();
+  Collected g, s, noise1, noise2;
+  SamplingParams noisy;
+  noisy.temperature = 1.2;
+  noisy.max_tokens = 15;
+  noisy.ignore_eos = true;
+  REQUIRE(core->add(f.request("n1", prompt_of(40, 5), noisy, noise1)));
+  core->step();
+  REQUIRE(core->add(f.request("g", prompt_of(17, 2), greedy(10), g)));
+  REQUIRE(core->add(f.request("n2", prompt_of(9, 6), noisy, noise2)));
+  core->step();
+  REQUIRE(core->add(f.request("s", prompt_of(17, 2), seeded, s)));
+  run_all(*core);
+  CHECK(g.tokens[0] == alone["g"]);
+  CHECK(s.tokens[0] == alone["s"]);
+}
+
+TEST_CASE("a prefix-cache hit gives the same tokens as a miss and reports cached tokens") {
+  Fixture f;
+  auto core = f.core();
+  Collected first, second;
+  const auto prompt = prompt_of(50, 3);  // 3 full blocks of 16 before the last token
+  REQUIRE(core->add(f.request("a", prompt, greedy(8), first)));
+  run_all(*core);
+  REQUIRE(core->add(f.request("b", prompt, greedy(8), second)));
+  run_all(*core);
+  CHECK(second.tokens[0] == first.tokens[0]);
+  CHECK(first.usage[0].cached_tokens == 0);
+  CHECK(second.usage[0].cached_tokens == 48);
+  const auto st = core->stats();
+  CHECK(st.prefix_hits >= 3);
+  CHECK(core->free_blocks() == st.kv_blocks_total);
+}
+
+TEST_CASE("chunked prefill equals whole prefill") {
+  Fixture f;
+  const auto prompt = prompt_of(70, 4);
+  std::vector<TokenId> expected;
+  {
+    auto core = f.core();
+    Collected out;
+    REQUIRE(core->add(f.request("a", prompt, greedy(6), out)));
+    run_all(*core);
+    expected = out.tokens[0];
+  }
+  EngineConfig small;
+  small.max_batch_tokens = 7;  // the prompt takes 10 steps
+  auto core = f.core(small);
+  Collected out;
+  REQUIRE(core->add(f.request("a", prompt, greedy(6), out)));
+  run_all(*core);
+  CHECK(out.tokens[0] == expected);
+}
+
+TEST_CASE("preemption by recompute loses and repeats nothing") {
+  Fixture f;
+  std::map<std::string, std::vector<TokenId>> expected;
+  const std::vector<std::pair<std::string, int>> reqs = {{"a", 30}, {"b", 25}, {"c", 33}, {"d", 20}};
+  {
+    auto core = f.core();
+    std::map<std::string, Collected> outs;
+    for (auto& [id, len] : reqs) REQUIRE(core->add(f.request(id, prompt_of(len, len), greedy(40), outs[id])));
+    run_all(*core);
+    for (auto& [id, len] : reqs) expected[id] = outs[id].tokens[0];
+  }
+  // A KV budget of 12 blocks (192 positions) cannot hold the four together (about 250).
+  auto probe = f.core();
+  const auto& c = probe->model().config;
+  EngineConfig tight;
+  tight.kv_cache_bytes = 12 * KvStorage::bytes_per_block(c.n_layers, c.n_kv_heads, c.head_dim, 16);
+  auto core = f.core(tight);
+  std::map<std::string, Collected> outs;
+  for (auto& [id, len] : reqs) REQUIRE(core->add(f.request(id, prompt_of(len, len), greedy(40), outs[id])));
+  run_all(*core);
+  CHECK(core->stats().preemptions > 0);
+  for (auto& [id, len] : reqs) {
+    INFO(id);
+    CHECK(outs[id].tokens[0] == expected[id]);
+    CHECK(outs[id].finish[0] == FinishReason::length);
+  }
+  CHECK(core->free_blocks() == core->stats().kv_blocks_total);
+}
+
+TEST_CASE("a request that can never fit is refused at once with the counts") {
+  Fixture f;
+  auto core = f.core();
+  Collected out;
+  SamplingParams sp = greedy(10);
+  sp.max_tokens = 5000;
+  auto r = core->add(f.request("big", prompt_of(10, 1), sp, out));
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code() == StatusCode::out_of_range);
+  CHECK_THAT(r.error().message(), Catch::Contains("maximum context length is 2048 tokens") &&
+                                      Catch::Contains("asks for 5010 (10 in the prompt, 5000 to generate)"));
+  CHECK_FALSE(core->has_work());
+}
+
+TEST_CASE("cancellation at a chosen step frees the blocks at once and ends with cancelled") {
+  Fixture f;
+  auto core = f.core();
+  Collected a, b;
+  REQUIRE(core->add(f.request("a", prompt_of(40, 1), greedy(100), a)));
+  REQUIRE(core->add(f.request("b", prompt_of(40, 2), greedy(5), b)));
+  for (int i = 0; i < 3; ++i) core->step();
+  const int64_t before = core->free_blocks();
+  core->cancel("a");
+  CHECK(core->free_blocks() > before);
+  CHECK(a.finish[0] == FinishReason::cancelled);
+  const int events = a.events;
+  run_all(*core);
+  CHECK(a.events == events);  // nothing after the final event
+  CHECK(b.finish[0] == FinishReason::length);
+  CHECK(core->free_blocks() == core->stats().kv_blocks_total);
+  // A waiting request can be cancelled too.
+  Collected w;
+  REQUIRE(core->add(f.request("w", prompt_of(10, 3), greedy(5), w)));
+  core->cancel("w");
+  CHECK(w.finish[0] == FinishReason::cancelled);
+  CHECK_FALSE(core->has_work());
+}
+
+TEST_CASE("n > 1 shares the prompt's blocks; seeded choices differ and reproduce") {
+  Fixture f;
+  SamplingParams sp;
+  sp.temperature = 1.0;
+  sp.seed = 99;
+  sp.n = 3;
+  sp.max_tokens = 8;
+  sp.ignore_eos = true;
+  const auto prompt = prompt_of(48, 7);
+  std::map<int, std::vector<TokenId>> first;
+  {
+    auto core = f.core();
+    Collected out;
+    REQUIRE(core->add(f.request("n", prompt, sp, out)));
+    run_all(*core);
+    REQUIRE(out.tokens.size() == 3);
+    first = out.tokens;
+    CHECK(out.usage[1].cached_tokens == 32);  // the siblings found the leader's full blocks
+    CHECK((out.tokens[0] != out.tokens[1] || out.tokens[1] != out.tokens[2]));
+  }
+  auto core = f.core();
+  Collected again;
+  REQUIRE(core->add(f.request("n", prompt, sp, again)));
+  run_all(*core);
+  CHECK(again.tokens == first);
+}
+
+TEST_CASE("stop strings end the output before them; logprobs come per token") {
+  Fixture f;
+  std::string text;
+  {
+    auto core = f.core();
+    Collected out;
+    REQUIRE(core->add(f.request("a", prompt_of(12, 9), greedy(30), out)));
+    run_all(*core);
+    text = out.text[0];
+  }
+  REQUIRE(text.size() > 6);
+  const std::string stop = text.substr(text.size() / 2, 3);
+  SamplingParams sp = greedy(30);
+  sp.stop = {stop};
+  sp.logprobs = true;
+  sp.top_logprobs = 2;
+  auto core = f.core();
+  Collected out;
+  REQUIRE(core->add(f.request("a", prompt_of(12, 9), sp, out)));
+  run_all(*core);
+  CHECK(out.finish[0] == FinishReason::stop);
+  CHECK(out.stop_reason[0] == stop);
+  CHECK(out.text[0] == text.substr(0, text.find(stop)));
+  REQUIRE(out.logprobs[0].size() == out.tokens[0].size());
+  for (const auto& lp : out.logprobs[0]) {
+    CHECK(lp.logprob <= 0);
+    CHECK(lp.top.size() == 2);
+  }
+}
+
+TEST_CASE("soak: thousands of random requests with random cancellations leave nothing behind") {
+  Fixture f;
+  auto probe = f.core();
+  const auto& c = probe->model().config;
+  EngineConfig cfg;
+  cfg.kv_cache_bytes = 40 * KvStorage::bytes_per_block(c.n_layers, c.n_kv_heads, c.head_dim, 16);
+  cfg.max_batch_tokens = 64;
+  auto core = f.core(cfg);
+  std::mt19937 rng(5);
+  std::map<std::string, Collected> outs;
+  std::vector<std::string> live;
+  int finished = 0, cancelled = 0;
+  const int total = 2000;
+  for (int i = 0; i < total; ++i) {
+    SamplingParams sp;
+    sp.temperature = (rng() % 2) ? 0.0 : 0.8;
+    sp.max_tokens = 1 + static_cast<int>(rng() % 12);
+    sp.n = 1 + static_cast<int>(rng() % 2);
+    sp.ignore_eos = rng() % 2;
+    const std::string id = "r" + std::to_string(i);
+    // Prompts share prefixes now and then, to exercise the cache.
+    auto prompt = prompt_of(1 + static_cast<int>(rng() % 60), static_cast<int>(rng() % 8));
+    REQUIRE(core->add(f.request(id, prompt, sp, outs[id])));
+    live.push_back(id);
+    if (rng() % 4 == 0) core->step();
+    if (rng() % 7 == 0 && !live.empty()) {
+      const size_t k = rng() % live.size();
+      core->cancel(live[k]);
+      live.erase(live.begin() + static_cast<long>(k));
+    }
+  }
+  run_all(*core);
+  for (auto& [id, out] : outs) {
+    for (auto& [choice, reason] : out.finish) {
+      (reason == FinishReason::cancelled ? cancelled : finished)++;
+    }
+  }
+  CHECK(finished + cancelled >= total);
+  CHECK(cancelled > 0);
+  CHECK(core->live_sequences() == 0);
+  CHECK(core->free_blocks() == core->stats().kv_blocks_total);
+  CHECK(core->stats().kv_blocks_used == 0);
+}
