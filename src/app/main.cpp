@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "cli.h"
+#include "llmp/api/openai_routes.h"
 #include "llmp/api/readiness.h"
 #include "llmp/api/routes.h"
 #include "llmp/core/log.h"
@@ -64,8 +65,9 @@ Result<void> load_settings(SettingsRegistry& registry, Settings& settings, const
   for (const auto& o : cli.overrides) LLMP_TRY_VOID(registry.set(o.key, o.value, o.flag));
   for (const auto& m : cli.models) settings.engine.models.push_back(m);
   for (const auto& m : settings.engine.models) {
-    if (!std::filesystem::exists(m)) {
-      return error(StatusCode::invalid_argument, fmt::format("engine.models: {} does not exist", m));
+    const std::string path = api::split_model_spec(m).second;
+    if (!std::filesystem::exists(path)) {
+      return error(StatusCode::invalid_argument, fmt::format("engine.models: {} does not exist", path));
     }
   }
   const auto& device = settings.engine.device;
@@ -96,6 +98,70 @@ void log_devices(const engine::DeviceReport& report, const std::string& wanted) 
   log::info("CPU", {{"threads", report.cpu_threads}, {"features", features}});
 }
 
+// The models to serve: those configured, or a generated demo model when there are none.
+std::vector<std::string> model_specs(const Settings& settings) {
+  if (!settings.engine.models.empty() || !settings.engine.demo_model) return settings.engine.models;
+  const std::string path = settings.store.data_dir + "/models/demo-random-weights.gguf";
+  if (!std::filesystem::exists(path)) {
+    engine::TestModelSpec spec;
+    spec.arch = "llama";
+    spec.format = "gguf";
+    spec.dtype = "q8_0";
+    spec.layers = 4;
+    spec.hidden = 256;
+    spec.heads = 8;
+    spec.kv_heads = 4;
+    spec.ffn = 768;
+    spec.vocab = 1024;
+    spec.context = 4096;
+    spec.out = path;
+    if (auto r = engine::create_test_model(spec); !r) {
+      log::error("cannot write the demo model", {{"path", path}, {"error", r.error().message()}});
+      return {};
+    }
+  }
+  log::warn("no model configured: serving a demo model with random weights (its output is noise); set "
+            "engine.models or --model to serve a real one",
+            {{"model", "demo-random-weights"}, {"path", path}});
+  return {"demo-random-weights=" + path};
+}
+
+void load_models(const Settings& settings, api::ServedModels& served, api::Readiness& readiness) {
+  const auto specs = model_specs(settings);
+  for (const auto& spec : specs) readiness.add_pending("model " + api::split_model_spec(spec).first);
+  for (const auto& spec : specs) {
+    const auto [id, path] = api::split_model_spec(spec);
+    const auto started = std::chrono::steady_clock::now();
+    auto model = api::load_served_model(id, path, settings.engine.engine_config(), settings.engine.chat_template_fallback);
+    if (!model) {
+      log::error("cannot load a model", {{"model", id}, {"path", path}, {"error", model.error().message()}});
+      readiness.fail("model " + id, model.error().message());
+      continue;
+    }
+    const auto& m = (*model)->engine->model();
+    const auto& limits = (*model)->engine->limits();
+    log::info("model loaded", {{"model", id},
+                               {"path", path},
+                               {"architecture", m.architecture},
+                               {"format", m.format},
+                               {"weight_bytes", m.weight_bytes},
+                               {"chat_template", (*model)->chat_template_origin},
+                               {"load_ms", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count()}});
+    if (!m.is_encoder) {
+      // The limits that follow from the KV budget, so an operator knows what to expect.
+      log::info("model limits", {{"model", id},
+                                 {"kv_cache_bytes", limits.kv_cache_bytes},
+                                 {"block_size", limits.block_size},
+                                 {"max_context", limits.max_context},
+                                 {"max_seqs", limits.max_seqs},
+                                 {"max_batch_tokens", limits.max_batch_tokens},
+                                 {"threads", static_cast<int64_t>(limits.threads)}});
+    }
+    served.add(std::move(*model));
+    readiness.resolve("model " + id);
+  }
+}
+
 int serve(const Settings& settings, const std::string& config_source) {
   // Signals are taken synchronously by this thread (sigwait); every thread started from here
   // on inherits the mask, so none of them is interrupted.
@@ -123,10 +189,14 @@ int serve(const Settings& settings, const std::string& config_source) {
   readiness.add_pending("migrations");
 
   net::HttpServer server(settings.server, metrics);
+  api::ServedModels served;
   api::Services services{.server = &server, .metrics = &metrics, .readiness = &readiness,
-                         .blocking_pool = &blocking_pool};
+                         .blocking_pool = &blocking_pool, .models = &served};
   api::add_health_routes(server.router(), services);
   api::add_admin_routes(server.router(), services);
+  api::add_generation_routes(server.router(), services);
+  api::add_embedding_routes(server.router(), services);
+  api::add_model_routes(server.router(), services);
 
   // Listen first, so /healthz and /readyz answer while state opens and models load.
   if (auto r = server.listen(); !r) {
@@ -169,6 +239,8 @@ int serve(const Settings& settings, const std::string& config_source) {
     log::warn("generated the platform admin key; read it from the file (it is not logged)",
               {{"path", admin_key->source()}});
   }
+
+  load_models(settings, served, readiness);
 
   server.set_state(net::ServerState::ready);
   log::info("ready", {{"port", static_cast<int64_t>(server.port())}});

@@ -3,11 +3,51 @@
 namespace llmp::engine {
 
 void declare_settings(SettingsRegistry& r, EngineOptions& o) {
-  r.describe_section("engine", "The inference engine: devices and the models loaded at start.");
+  r.describe_section("engine", "The inference engine: devices, the models loaded at start, and the KV cache.");
   r.add(StringSetting{.section = "engine", .key = "device", .target = &o.device, .default_value = "auto",
                       .help = "\"auto\" takes a GPU when one is present, else the CPU; \"cpu\"; or \"cuda:N\"."});
   r.add(StringListSetting{.section = "engine", .key = "models", .target = &o.models, .default_value = {},
-                          .help = "Model files (GGUF) or Hugging Face folders to load at start (--model adds one)."});
+                          .help = "Models to load at start: a GGUF file or a Hugging Face folder, as \"path\" or "
+                                  "\"name=path\" (the name clients use; default: the file or folder name). "
+                                  "--model adds one."});
+  r.add(BoolSetting{.section = "engine", .key = "demo_model", .target = &o.demo_model, .default_value = true,
+                    .help = "With no model configured, generate and serve a small model with random weights "
+                            "(\"demo-random-weights\") so the API answers out of the box. Its output is noise."});
+  r.add(StringSetting{.section = "engine", .key = "chat_template_fallback", .target = &o.chat_template_fallback,
+                      .default_value = "chatml",
+                      .help = "Chat template for models that ship none (\"\" refuses chat requests for them).",
+                      .choices = {"", "chatml", "llama3"}});
+  r.add(IntSetting{.section = "engine", .key = "threads", .target = &o.threads, .default_value = 0, .min = 0,
+                   .max = 1024, .help = "Compute threads per model (0: one per core)."});
+  r.add(IntSetting{.section = "engine", .key = "kv_cache_mb", .target = &o.kv_cache_mb, .default_value = 0, .min = 0,
+                   .max = int64_t{1} << 30,
+                   .help = "KV cache budget per model in MiB (0: kv_cache_fraction of physical memory). The "
+                           "context and sequence limits are derived from it and logged at start."});
+  r.add(NumberSetting{.section = "engine", .key = "kv_cache_fraction", .target = &o.kv_cache_fraction,
+                      .default_value = 0.25, .min = 0.001, .max = 0.95,
+                      .help = "KV cache budget per model as a fraction of physical memory, when kv_cache_mb is 0."});
+  r.add(IntSetting{.section = "engine", .key = "block_size", .target = &o.block_size, .default_value = 16, .min = 1,
+                   .max = 256, .help = "Tokens per KV cache block (the unit of sharing and prefix caching)."});
+  r.add(IntSetting{.section = "engine", .key = "max_seqs", .target = &o.max_seqs, .default_value = 0, .min = 0,
+                   .max = 4096, .help = "Sequences running at once per model (0: derived from the KV budget, at most 256)."});
+  r.add(IntSetting{.section = "engine", .key = "max_batch_tokens", .target = &o.max_batch_tokens,
+                   .default_value = 512, .min = 1, .max = 1 << 20,
+                   .help = "Tokens computed per scheduler step: decode tokens plus prefill chunks."});
+  r.add(IntSetting{.section = "engine", .key = "max_context", .target = &o.max_context, .default_value = 0, .min = 0,
+                   .max = 1 << 24,
+                   .help = "Longest sequence (prompt plus output) per request (0: the model's, capped by the budget)."});
+}
+
+EngineConfig EngineOptions::engine_config() const {
+  EngineConfig c;
+  c.threads = static_cast<int>(threads);
+  c.kv_cache_bytes = kv_cache_mb * 1024 * 1024;
+  c.kv_cache_fraction = kv_cache_fraction;
+  c.block_size = block_size;
+  c.max_seqs = max_seqs;
+  c.max_batch_tokens = max_batch_tokens;
+  c.max_context = max_context;
+  return c;
 }
 
 }  // namespace llmp::engine

@@ -4,6 +4,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "llmp/api/readiness.h"
+#include "llmp/api/served_models.h"
 #include "llmp/core/metrics.h"
 #include "llmp/gateway/admin_key.h"
 #include "llmp/net/http_server.h"
@@ -20,6 +21,7 @@ struct Services {
   boost::asio::thread_pool* blocking_pool = nullptr;  // SQLite, files: never on I/O threads
   store::Store* store = nullptr;
   const gateway::AdminKey* admin_key = nullptr;
+  ServedModels* models = nullptr;
 };
 
 //! /healthz, /readyz, /metrics, /version.

@@ -1,16 +1,30 @@
 #pragma once
 // The [engine] settings.
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "llmp/core/settings.h"
+#include "llmp/engine/engine.h"
 
 namespace llmp::engine {
 
 struct EngineOptions {
   std::string device;               // "auto" | "cpu" | "cuda:N"
-  std::vector<std::string> models;  // model files or folders to load at start
+  std::vector<std::string> models;  // "[name=]path" of model files or folders to load at start
+  bool demo_model = true;           // serve a generated random-weight model when none is configured
+  std::string chat_template_fallback;  // for models without a template: "chatml" | "llama3" | ""
+  int64_t threads = 0;
+  int64_t kv_cache_mb = 0;
+  double kv_cache_fraction = 0.25;
+  int64_t block_size = 16;
+  int64_t max_seqs = 0;
+  int64_t max_batch_tokens = 512;
+  int64_t max_context = 0;
+
+  //! The per-model engine configuration these settings give.
+  EngineConfig engine_config() const;
 };
 
 //! Declares the [engine] section.

@@ -61,17 +61,25 @@ class Value {
   Value() noexcept : kind_(Kind::undefined) {}
   //! None.
   Value(std::nullptr_t) noexcept : kind_(Kind::none) {}
+  //! True or False.
   Value(bool b) noexcept : kind_(Kind::boolean) { scalar_.b = b; }
+  //! An int (Python ints are unbounded; ours are int64 and overflow is an error).
   template <std::integral T>
     requires(!std::same_as<T, bool> && !std::same_as<T, char>)
   Value(T i) noexcept : kind_(Kind::integer) {
     scalar_.i = static_cast<int64_t>(i);
   }
+  //! A float.
   Value(double d) noexcept : kind_(Kind::floating) { scalar_.d = d; }
+  //! A str (UTF-8).
   Value(std::string s);
+  //! A str (UTF-8), copied.
   Value(std::string_view s) : Value(std::string(s)) {}
+  //! A str (UTF-8), copied.
   Value(const char* s) : Value(std::string(s)) {}
+  //! A list, or a tuple or generator by `flavor`.
   Value(Array items, Flavor flavor = Flavor::list);
+  //! A dict.
   Value(Object object);
 
   //! A dict from key/value pairs, in that order (a repeated key keeps its first position).
@@ -85,8 +93,11 @@ class Value {
   //! Wraps an internal object.
   static Value native(std::shared_ptr<detail::Native> native);
 
+  //! What the value is.
   Kind kind() const { return kind_; }
+  //! List, tuple or generator for arrays; plain or Markup for strings.
   Flavor flavor() const { return flavor_; }
+  //! Kind tests.
   bool is_undefined() const { return kind_ == Kind::undefined; }
   bool is_none() const { return kind_ == Kind::none; }
   bool is_bool() const { return kind_ == Kind::boolean; }
@@ -97,6 +108,7 @@ class Value {
     return kind_ == Kind::integer || kind_ == Kind::floating || kind_ == Kind::boolean;
   }
   bool is_string() const { return kind_ == Kind::string; }
+  //! A string marked safe.
   bool is_markup() const { return kind_ == Kind::string && flavor_ == Flavor::markup; }
   bool is_array() const { return kind_ == Kind::array; }
   bool is_object() const { return kind_ == Kind::object; }
@@ -104,11 +116,17 @@ class Value {
 
   //! The payload; calling the accessor of another kind is a bug (checked in debug builds).
   bool as_bool() const { return scalar_.b; }
+  //! The int (a bool reads as 0 or 1).
   int64_t as_int() const { return kind_ == Kind::boolean ? (scalar_.b ? 1 : 0) : scalar_.i; }
+  //! The number as a double (ints and bools convert).
   double as_double() const;
+  //! The string's UTF-8 bytes.
   const std::string& as_string() const;
+  //! The list's items.
   const Array& as_array() const;
+  //! The dict.
   const Object& as_object() const;
+  //! The internal object (interpreter use).
   detail::Native& as_native() const;
 
   //! What an undefined value stands for ("messages", "content"), or "" when unknown.
@@ -134,7 +152,9 @@ class Object {
  public:
   using Item = std::pair<std::string, Value>;
 
+  //! An empty dict.
   Object() = default;
+  //! Copies and moves keep order and index.
   Object(const Object& other);
   Object(Object&&) noexcept = default;
   Object& operator=(const Object& other);
@@ -144,8 +164,11 @@ class Object {
   void set(std::string key, Value value);
   //! The value of `key`, or nullptr.
   const Value* find(std::string_view key) const;
+  //! True when `key` is present.
   bool contains(std::string_view key) const { return find(key) != nullptr; }
+  //! Number of keys.
   size_t size() const { return items_.size(); }
+  //! True when there are no keys.
   bool empty() const { return items_.empty(); }
   //! Key/value pairs in insertion order.
   const std::vector<Item>& items() const { return items_; }

@@ -35,8 +35,10 @@ std::optional<int64_t> as_index(const Value& v) {
 Interpreter::Interpreter(const Program& program, const RenderOptions& options)
     : program_(program), options_(options) {}
 
-Status Interpreter::locate(Status status, uint32_t offset) const {
-  if (status.message().starts_with(kRaisedPrefix)) return status;
+Status Interpreter::locate(Status status, uint32_t offset) {
+  // The innermost node that fails names the position; callers further up keep it.
+  if (error_located_ || status.message().starts_with(kRaisedPrefix)) return status;
+  error_located_ = true;
   return Status(status.code(),
                 "template error at " + describe_position(program_.source, offset) + ": " + status.message(),
                 status.retryable());
@@ -397,10 +399,7 @@ Result<Value> Interpreter::call_macro(const MacroStmt& macro, const std::shared_
 
 Result<Value> Interpreter::eval(const Expr& expr) {
   Result<Value> result = eval_impl(expr);
-  if (!result && !error_located_) {
-    error_located_ = true;
-    return std::unexpected(locate(std::move(result.error()), expr.offset));
-  }
+  if (!result) return std::unexpected(locate(std::move(result.error()), expr.offset));
   return result;
 }
 

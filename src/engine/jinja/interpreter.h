@@ -94,7 +94,7 @@ class Interpreter {
   Result<void> eval_args(const Arguments& args, CallArgs& out);
 
   std::shared_ptr<Closure> make_closure();
-  Status locate(Status status, uint32_t offset) const;
+  Status locate(Status status, uint32_t offset);
 
   const Program& program_;
   const RenderOptions& options_;

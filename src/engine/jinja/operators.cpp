@@ -145,7 +145,9 @@ Result<Value> iterable_items(const Value& value) {
 
 std::unexpected<Status> undefined_error(const Value& value) {
   std::string_view hint = value.undefined_hint();
-  if (hint.empty()) return error(StatusCode::invalid_argument, "a value is undefined");
+  if (hint.empty()) {
+    return error(StatusCode::invalid_argument, "an undefined value was used (a missing variable, key or index)");
+  }
   if (hint.starts_with("access to attribute")) return error(StatusCode::invalid_argument, std::string(hint));
   std::string message;
   message.reserve(hint.size() + 16);
@@ -367,12 +369,9 @@ Result<Value> arithmetic(BinaryOp op, const Value& a, const Value& b, size_t max
         out.insert(out.end(), b.as_array().begin(), b.as_array().end());
         return Value(std::move(out), a.flavor());
       }
-      if (a.is_string() || b.is_string()) {
-        const Value& other = a.is_string() ? b : a;
-        if (a.is_string()) {
-          return type_error("can only concatenate str (not \"" + std::string(type_name(other)) +
-                            "\") to str");
-        }
+      if (a.is_string() || (a.is_array() && a.flavor() != Value::Flavor::iterator)) {
+        const std::string self(type_name(a));
+        return type_error("can only concatenate " + self + " (not \"" + std::string(type_name(b)) + "\") to " + self);
       }
       return operand_error(symbol, a, b);
     case BinaryOp::mul:

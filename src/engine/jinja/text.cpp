@@ -171,8 +171,8 @@ std::vector<std::string> split(std::string_view s, const std::optional<std::stri
       continue;
     }
     if (maxsplit >= 0 && static_cast<int64_t>(parts.size()) >= maxsplit) {
-      // The rest, with trailing whitespace removed, is the last part.
-      parts.emplace_back(strip(s.substr(pos), std::nullopt, false, true));
+      // The rest, trailing whitespace included, is the last part (as in Python).
+      parts.emplace_back(s.substr(pos));
       return parts;
     }
     size_t end = pos;
@@ -212,7 +212,7 @@ std::vector<std::string> rsplit(std::string_view s, const std::optional<std::str
       continue;
     }
     if (static_cast<int64_t>(parts.size()) >= maxsplit) {
-      parts.emplace_back(strip(s.substr(0, end), std::nullopt, true, false));
+      parts.emplace_back(s.substr(0, end));
       std::reverse(parts.begin(), parts.end());
       return parts;
     }

@@ -2,8 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <sys/mman.h>
+
 #include <cstring>
-#include <new>
 
 namespace llmp::engine {
 
@@ -19,15 +20,21 @@ Result<KvStorage> KvStorage::create(int64_t n_layers, int64_t n_kv_heads, int64_
   s.head_dim_ = head_dim;
   s.block_size_ = block_size;
   s.n_blocks_ = n_blocks;
-  const size_t elems = static_cast<size_t>(n_layers * n_blocks * n_kv_heads * block_size * head_dim);
-  try {
-    s.k_.resize(elems);
-    s.v_.resize(elems);
-  } catch (const std::bad_alloc&) {
-    return error(StatusCode::resource_exhausted,
-                 fmt::format("cannot allocate the KV cache: {} blocks need {} bytes", n_blocks, 2 * elems * 2));
+  s.elems_ = static_cast<size_t>(n_layers * n_blocks * n_kv_heads * block_size * head_dim);
+  const size_t bytes = s.elems_ * sizeof(uint16_t);
+  for (auto* target : {&s.k_, &s.v_}) {
+    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+      return error(StatusCode::resource_exhausted,
+                   fmt::format("cannot reserve the KV cache: {} blocks need {} bytes", n_blocks, 2 * bytes));
+    }
+    *target = std::unique_ptr<uint16_t, Unmap>(static_cast<uint16_t*>(p), Unmap{bytes});
   }
   return s;
+}
+
+void KvStorage::Unmap::operator()(uint16_t* p) const {
+  if (p) ::munmap(p, bytes);
 }
 
 void KvStorage::copy_block(int64_t src, int64_t dst) {

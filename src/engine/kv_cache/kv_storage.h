@@ -6,7 +6,7 @@
 // only stores.
 
 #include <cstdint>
-#include <vector>
+#include <memory>
 
 #include "llmp/core/status.h"
 
@@ -22,13 +22,13 @@ class KvStorage {
 
   int64_t n_blocks() const { return n_blocks_; }
   int64_t block_size() const { return block_size_; }
-  int64_t bytes() const { return static_cast<int64_t>((k_.size() + v_.size()) * sizeof(uint16_t)); }
+  int64_t bytes() const { return static_cast<int64_t>(2 * elems_ * sizeof(uint16_t)); }
 
   //! K (or V) of one head in one block: [block_size, head_dim] f16.
-  uint16_t* k(int64_t layer, int64_t block, int64_t head) { return k_.data() + offset(layer, block, head); }
-  uint16_t* v(int64_t layer, int64_t block, int64_t head) { return v_.data() + offset(layer, block, head); }
-  const uint16_t* k(int64_t layer, int64_t block, int64_t head) const { return k_.data() + offset(layer, block, head); }
-  const uint16_t* v(int64_t layer, int64_t block, int64_t head) const { return v_.data() + offset(layer, block, head); }
+  uint16_t* k(int64_t layer, int64_t block, int64_t head) { return k_.get() + offset(layer, block, head); }
+  uint16_t* v(int64_t layer, int64_t block, int64_t head) { return v_.get() + offset(layer, block, head); }
+  const uint16_t* k(int64_t layer, int64_t block, int64_t head) const { return k_.get() + offset(layer, block, head); }
+  const uint16_t* v(int64_t layer, int64_t block, int64_t head) const { return v_.get() + offset(layer, block, head); }
 
   //! Copies block `src` to `dst` in every layer (copy-on-write when sequences diverge).
   void copy_block(int64_t src, int64_t dst);
@@ -37,8 +37,15 @@ class KvStorage {
   size_t offset(int64_t layer, int64_t block, int64_t head) const {
     return static_cast<size_t>(((layer * n_blocks_ + block) * n_kv_heads_ + head) * block_size_ * head_dim_);
   }
+  // Anonymous mappings: pages are committed when a block is first written, so a large budget
+  // costs nothing until it is used.
+  struct Unmap {
+    size_t bytes;
+    void operator()(uint16_t* p) const;
+  };
   int64_t n_layers_ = 0, n_kv_heads_ = 0, head_dim_ = 0, block_size_ = 0, n_blocks_ = 0;
-  std::vector<uint16_t> k_, v_;
+  size_t elems_ = 0;
+  std::unique_ptr<uint16_t, Unmap> k_{nullptr, Unmap{0}}, v_{nullptr, Unmap{0}};
 };
 
 }  // namespace llmp::engine

@@ -79,6 +79,11 @@ Result<TokenizerSpec> tokenizer_spec_from_gguf(const GgufFile& g) {
     if (!merges) return error(merges.error());
     spec.merges.assign(merges->begin(), merges->end());
     if (auto pre = g.get_string("tokenizer.ggml.pre")) spec.pre_tokenizer = std::string(*pre);
+    // llama.cpp looks whole words up in the vocabulary before merging for these families, as
+    // their tokenizer.json says with "ignore_merges": true.
+    for (const char* name : {"llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2", "tekken"}) {
+      if (spec.pre_tokenizer == name) spec.ignore_merges = true;
+    }
   } else if (*model == "llama") {
     spec.kind = TokenizerKind::sentencepiece_bpe;
     auto scores = g.get_float_array("tokenizer.ggml.scores");

@@ -232,7 +232,7 @@ std::string tokenizer_json(const BuiltVocab& v) {
         .field("trim_offsets", true).field("use_regex", true).end_object();
     w.key("model").begin_object().field("type", "BPE").key("dropout").null().key("unk_token").null()
         .key("continuing_subword_prefix").null().key("end_of_word_suffix").null().field("fuse_unk", false)
-        .field("byte_fallback", false).field("ignore_merges", false);
+        .field("byte_fallback", false).field("ignore_merges", v.gguf_pre == "llama-bpe");  // as Llama 3's own
     vocab_object();
     w.key("merges").begin_array();
     for (const auto& m : spec.merges) w.value(m);

@@ -4,6 +4,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <limits>
 #include <string>
 #include <unordered_map>
 
@@ -588,6 +589,11 @@ Result<TokenizerSpec> parse_tokenizer_json(std::string_view tokenizer_json, std:
           r.spec.scores[static_cast<size_t>(*id)] = -static_cast<float>(i);
           scored[static_cast<size_t>(*id)] = true;
         }
+      }
+      // A piece no merge makes is never formed by Hugging Face's BPE; here it gets the lowest
+      // score, so it could only form when nothing else can (converted vocabularies have none).
+      for (size_t i = 0; i < r.spec.tokens.size(); ++i) {
+        if (!scored[i]) r.spec.scores[i] = std::numeric_limits<float>::lowest();
       }
       r.spec.merges.clear();
       if (bool_field(*model, "byte_fallback", false)) {

@@ -117,6 +117,13 @@ const Golden kGolden[] = {
   {"generation_tag", "A{% generation %}gen {{ 1 }}{% endgeneration %}B", "{}", "Agen 1B"},
   {"deep_equality", "{{ a == b }} {{ a == c }} {{ [1, [2]] == [1, [2]] }} {{ (1, 2) == [1, 2] }} {{ a in [c, b] }}", "{\"a\": {\"x\": 1, \"y\": [1, {\"z\": null}]}, \"b\": {\"y\": [1, {\"z\": null}], \"x\": 1}, \"c\": {\"x\": 2}}", "True False True False True"},
   {"unicode_strings", "{{ 'h\xc3\xa9""llo w\xc3\xb6""rld'|upper }} {{ '\xc3\x89""COLE \xce\x93""\xce\x94""'|lower }} {{ '\xe4\xbd\xa0""\xe5\xa5\xbd""'|length }} {{ '\xf0\x9f\x98\x80""x'[1] }} {{ '\xc3\xa9""t\xc3\xa9""'.title() }} {{ 'stra\xc3\x9f""e'|upper }}", "{}", "H\xc3\x89""LLO W\xc3\x96""RLD \xc3\xa9""cole \xce\xb3""\xce\xb4"" 2 x \xc3\x89""t\xc3\xa9"" STRASSE"},
+  {"split_maxsplit", "{{ ' a b '.split(none, 0) }} {{ 'a b c '.split(none, 1) }} {{ ' a b c'.rsplit(none, 1) }} {{ '  '.split(none, 0) }} {{ ' x '.rsplit(none, 0) }} {{ 'a,b,c'.split(',', 0) }} {{ ''.split(',') }} {{ ''.split() }} {{ 'a::b'.split('::') }}", "{}", "['a b '] ['a', 'b c '] [' a b', 'c'] [] [' x'] ['a,b,c'] [''] [] ['a', 'b']"},
+  {"lstrip_rstrip_chars", "{{ 'xxhixy'.lstrip('x') }} {{ 'xxhixy'.rstrip('xy') }} {{ '\n\nhi\n'.strip('\n') }} {{ 'hi'.strip('') }}", "{}", "hixy xxhi hi hi"},
+  {"loop_over_items_tuple_print", "{% for pair in {'a': 1}.items() %}{{ pair }}{% endfor %} {{ {'a': 1}.items()|list }}", "{}", "('a', 1) [('a', 1)]"},
+  {"none_in_string_concat_tilde", "{{ none ~ 'x' }} {{ 'x' ~ 1.0 }} {{ [none] ~ '' }}", "{}", "Nonex x1.0 [None]"},
+  {"if_elif_else", "{% for n in [1, 2, 3] %}{% if n == 1 %}one{% elif n == 2 %}two{% else %}many{% endif %} {% endfor %}", "{}", "one two many "},
+  {"nested_namespace_in_macro", "{% set ns = namespace(items=[]) %}{% macro add(x) %}{% set ns.items = ns.items + [x] %}{% endmacro %}{{ add(1) }}{{ add(2) }}{{ ns.items }}", "{}", "[1, 2]"},
+  {"messages_index_negative", "{{ messages[-1].role }} {{ messages[0]['content'] }} {{ (messages|last).content }}", "{\"messages\": [{\"role\": \"system\", \"content\": \"s\"}, {\"role\": \"user\", \"content\": \"u\"}]}", "user s u"},
   {"unicode_whitespace_strip", "[{{ '\xe3\x80\x80""\xc2\xa0"" x \xe2\x80\xa8""'|trim }}] {{ 'a\xe3\x80\x80""b'.split() }}", "{}", "[x] ['a', 'b']"},
 };
 

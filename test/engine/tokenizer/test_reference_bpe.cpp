@@ -181,7 +181,7 @@ TEST_CASE("byte-level BPE matches Llama 3 (llama3-tokenizer-js), from a tokenize
   REQUIRE(reference.size() == 2);
   const std::string corpus = read_file(corpus_path);
   compare_with_reference(t, corpus, reference[0], "llama3 tokenizer.json");
-  compare_with_reference(t, read_file(invalid_path), reference[1], "llama3 (valid lines of invalid_utf8.txt)");
+  compare_with_reference(t, read_file(invalid_path), reference[1], "llama3 (invalid_utf8.txt)");
   check_streaming(t, corpus);
 
   // The named preset (as a GGUF gives it) must split the same way as the file's regex.

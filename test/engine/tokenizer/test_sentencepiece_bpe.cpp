@@ -136,8 +136,7 @@ TEST_CASE("SentencePiece BPE matches sentencepiece on models trained on the corp
   const std::string corpus_path = fixture_path("corpus.txt");
   const std::string script = source_dir() + "/test/engine/tokenizer/spm_reference.py";
   const std::string output =
-      run_python_reference("'" + script + "' '" + dir + "' '" + corpus_path + "' 800 1500 3000:nodummy");
-  std::filesystem::remove_all(dir);
+      run_python_reference("'" + script + "' '" + dir + "' '" + corpus_path + "' 800 1500:json 3000:nodummy");
   const std::string corpus = read_file(corpus_path);
   const std::vector<std::string> lines = split_lines(output);
   size_t models = 0;
@@ -148,6 +147,8 @@ TEST_CASE("SentencePiece BPE matches sentencepiece on models trained on the corp
     const bool dummy_prefix = header[1] != 0;
     const size_t n_pieces = static_cast<size_t>(header[2]);
     ++i;
+    std::string json_path;
+    if (lines[i].starts_with("J ")) json_path = lines[i++].substr(2);
     TokenizerSpec spec;
     spec.kind = TokenizerKind::sentencepiece_bpe;
     spec.add_space_prefix = dummy_prefix;
@@ -171,6 +172,15 @@ TEST_CASE("SentencePiece BPE matches sentencepiece on models trained on the corp
     auto tokenizer = make_tokenizer(std::move(spec));
     REQUIRE(tokenizer.has_value());
     compare_with_reference(**tokenizer, corpus, reference, name);
+    if (!json_path.empty()) {
+      // The same model as transformers converts it: a tokenizer.json with merges, no scores.
+      auto json_spec = parse_tokenizer_json(read_file(json_path), "");
+      if (!json_spec) FAIL(json_spec.error().message());
+      CHECK(json_spec->kind == TokenizerKind::sentencepiece_bpe);
+      auto json_tokenizer = make_tokenizer(std::move(*json_spec));
+      REQUIRE(json_tokenizer.has_value());
+      compare_with_reference(**json_tokenizer, corpus, reference, name + " via tokenizer.json");
+    }
 
     // Streaming gives decode()'s text.
     const std::vector<TokenId> ids = (*tokenizer)->encode(corpus, true);
@@ -185,4 +195,5 @@ TEST_CASE("SentencePiece BPE matches sentencepiece on models trained on the corp
     ++models;
   }
   CHECK(models == 3);
+  std::filesystem::remove_all(dir);
 }

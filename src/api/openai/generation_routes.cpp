@@ -1,0 +1,659 @@
+// POST /v1/chat/completions and POST /v1/completions: OpenAI's shapes over the engine, with
+// streaming (SSE), n > 1, logprobs, stop strings and tool calls.
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include <boost/asio/this_coro.hpp>
+#include <chrono>
+
+#include "event_channel.h"
+#include "json_request.h"
+#include "llmp/api/openai_routes.h"
+#include "llmp/core/ids.h"
+#include "llmp/core/json.h"
+#include "llmp/engine/chat_template.h"
+#include "llmp/net/errors.h"
+#include "openai/request_fields.h"
+#include "openai/tool_calls.h"
+
+namespace llmp::api {
+namespace {
+
+namespace asio = boost::asio;
+using engine::TokenEvent;
+using engine::TokenId;
+using net::Awaitable;
+using net::Request;
+using net::Response;
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string_view finish_name(engine::FinishReason r, bool tool_calls) {
+  if (tool_calls) return "tool_calls";
+  return r == engine::FinishReason::length ? "length" : "stop";
+}
+
+// A request's choices as they arrive: text, tokens, logprobs, finish.
+struct ChoiceState {
+  std::string text;
+  std::vector<TokenId> tokens;
+  std::vector<engine::TokenLogprob> logprobs;
+  std::optional<engine::FinishReason> finish;
+  engine::Usage usage;
+  ToolCallStream tools;
+  std::vector<ToolCall> calls;
+  bool role_sent = false;
+  Status error;
+};
+
+struct Job {
+  std::shared_ptr<ServedModel> model;
+  std::string id;                 // "chatcmpl-..." / "cmpl-..."
+  int64_t created = 0;
+  std::vector<std::vector<TokenId>> prompts;
+  engine::SamplingParams sampling;
+  bool stream = false;
+  bool include_usage = false;
+  bool chat = true;
+  bool parse_tools = false;       // the request offered tools
+  bool echo = false;              // completions: prompt text before the output
+  std::vector<std::string> prompt_texts;
+  std::string tenant;
+  int priority = 0;
+};
+
+// Submits every prompt; events arrive on the returned channel with choice = prompt · n + choice.
+ApiResult<std::shared_ptr<EventChannel>> submit(Job& job, const asio::any_io_executor& ex) {
+  auto channel = std::make_shared<EventChannel>(ex);
+  for (size_t p = 0; p < job.prompts.size(); ++p) {
+    engine::GenerationRequest r;
+    r.id = job.prompts.size() == 1 ? job.id : fmt::format("{}-{}", job.id, p);
+    r.prompt = job.prompts[p];
+    r.sampling = job.sampling;
+    if (r.sampling.max_tokens < 1) {
+      // Not given: up to the context, as vLLM does.
+      r.sampling.max_tokens = std::max<int64_t>(1, job.model->engine->limits().max_context - static_cast<int64_t>(r.prompt.size()));
+    }
+    r.priority = job.priority;
+    r.tenant = job.tenant;
+    const int base = static_cast<int>(p) * job.sampling.n;
+    r.on_event = [channel, base](TokenEvent&& e) {
+      e.choice += base;
+      channel->push(std::move(e));
+    };
+    if (auto done = job.model->engine->submit(std::move(r)); !done) {
+      for (size_t q = 0; q < p; ++q) job.model->engine->cancel(job.prompts.size() == 1 ? job.id : fmt::format("{}-{}", job.id, q));
+      const bool context = done.error().code() == StatusCode::out_of_range;
+      return api_error(StatusCode::invalid_argument, done.error().message(), context ? "messages" : "",
+                       context ? "context_length_exceeded" : "");
+    }
+  }
+  return channel;
+}
+
+void cancel_all(const Job& job) {
+  for (size_t p = 0; p < job.prompts.size(); ++p) {
+    job.model->engine->cancel(job.prompts.size() == 1 ? job.id : fmt::format("{}-{}", job.id, p));
+  }
+}
+
+void write_usage(json::Writer& w, int64_t prompt, int64_t completion, int64_t cached) {
+  w.key("usage").begin_object();
+  w.field("prompt_tokens", prompt).field("completion_tokens", completion).field("total_tokens", prompt + completion);
+  w.key("prompt_tokens_details").begin_object().field("cached_tokens", cached).end_object();
+  w.end_object();
+}
+
+// Usage over all choices: the prompt counted once per prompt, as OpenAI does for n > 1.
+void write_total_usage(json::Writer& w, const Job& job, const std::vector<ChoiceState>& choices) {
+  int64_t prompt = 0, completion = 0, cached = 0;
+  for (size_t p = 0; p < job.prompts.size(); ++p) {
+    prompt += static_cast<int64_t>(job.prompts[p].size());
+    cached += choices[p * static_cast<size_t>(job.sampling.n)].usage.cached_tokens;
+  }
+  for (const auto& c : choices) completion += c.usage.completion_tokens;
+  write_usage(w, prompt, completion, cached);
+}
+
+void write_token_bytes(json::Writer& w, std::string_view bytes) {
+  w.key("bytes").begin_array();
+  for (unsigned char c : bytes) w.value(static_cast<int64_t>(c));
+  w.end_array();
+}
+
+// Chat logprobs: {"content": [{"token", "logprob", "bytes", "top_logprobs": [...]}]}.
+void write_chat_logprobs(json::Writer& w, const engine::Tokenizer& tok, const std::vector<engine::TokenLogprob>& lps) {
+  w.key("logprobs").begin_object().key("content").begin_array();
+  for (const auto& lp : lps) {
+    const std::string bytes = tok.token_bytes(lp.token);
+    w.begin_object().field("token", bytes).field("logprob", static_cast<double>(lp.logprob));
+    write_token_bytes(w, bytes);
+    w.key("top_logprobs").begin_array();
+    for (const auto& [id, value] : lp.top) {
+      const std::string alt = tok.token_bytes(id);
+      w.begin_object().field("token", alt).field("logprob", static_cast<double>(value));
+      write_token_bytes(w, alt);
+      w.end_object();
+    }
+    w.end_array().end_object();
+  }
+  w.end_array().end_object();
+}
+
+// Completions logprobs: {"tokens", "token_logprobs", "top_logprobs": [{token: logprob}], "text_offset"}.
+void write_completion_logprobs(json::Writer& w, const engine::Tokenizer& tok, const std::vector<engine::TokenLogprob>& lps,
+                               size_t text_offset) {
+  w.key("logprobs").begin_object();
+  w.key("tokens").begin_array();
+  for (const auto& lp : lps) w.value(tok.token_bytes(lp.token));
+  w.end_array().key("token_logprobs").begin_array();
+  for (const auto& lp : lps) w.value(static_cast<double>(lp.logprob));
+  w.end_array().key("top_logprobs").begin_array();
+  for (const auto& lp : lps) {
+    w.begin_object();
+    for (const auto& [id, value] : lp.top) w.field(tok.token_bytes(id), static_cast<double>(value));
+    w.end_object();
+  }
+  w.end_array().key("text_offset").begin_array();
+  size_t offset = text_offset;
+  for (const auto& lp : lps) {
+    w.value(static_cast<uint64_t>(offset));
+    offset += tok.token_bytes(lp.token).size();
+  }
+  w.end_array().end_object();
+}
+
+void write_tool_calls(json::Writer& w, const std::vector<ToolCall>& calls, const std::string& id_prefix) {
+  w.key("tool_calls").begin_array();
+  for (size_t i = 0; i < calls.size(); ++i) {
+    w.begin_object().field("id", fmt::format("call_{}{}", id_prefix, i)).field("type", "function");
+    w.key("function").begin_object().field("name", calls[i].name).field("arguments", calls[i].arguments).end_object();
+    w.end_object();
+  }
+  w.end_array();
+}
+
+bool blank(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); });
+}
+
+// One chat.completion / text_completion body once every choice has finished.
+std::string final_body(const Job& job, std::vector<ChoiceState>& choices) {
+  const auto& tok = job.model->engine->tokenizer();
+  std::string out;
+  json::Writer w(out);
+  w.begin_object().field("id", job.id).field("object", job.chat ? "chat.completion" : "text_completion");
+  w.field("created", job.created).field("model", job.model->id);
+  w.key("choices").begin_array();
+  for (size_t i = 0; i < choices.size(); ++i) {
+    ChoiceState& c = choices[i];
+    w.begin_object().field("index", static_cast<int64_t>(i));
+    bool has_calls = false;
+    if (job.chat) {
+      std::string content = c.text;
+      std::vector<ToolCall> calls;
+      if (job.parse_tools) {
+        ToolCallOutput parsed = parse_tool_calls(c.text);
+        content = std::move(parsed.content);
+        calls = std::move(parsed.calls);
+      }
+      has_calls = !calls.empty();
+      w.key("message").begin_object().field("role", "assistant");
+      if (has_calls && blank(content)) w.key("content").null();
+      else w.field("content", content);
+      if (has_calls) write_tool_calls(w, calls, job.id.substr(job.id.find('-') + 1, 8) + std::to_string(i) + "_");
+      w.end_object();
+      if (job.sampling.logprobs) write_chat_logprobs(w, tok, c.logprobs);
+      else w.key("logprobs").null();
+    } else {
+      const std::string& prompt_text = job.prompt_texts[i / static_cast<size_t>(job.sampling.n)];
+      w.field("text", job.echo ? prompt_text + c.text : c.text);
+      if (job.sampling.logprobs) write_completion_logprobs(w, tok, c.logprobs, job.echo ? prompt_text.size() : 0);
+      else w.key("logprobs").null();
+    }
+    w.field("finish_reason", finish_name(c.finish.value_or(engine::FinishReason::stop), has_calls));
+    w.end_object();
+  }
+  w.end_array();
+  write_total_usage(w, job, choices);
+  w.end_object();
+  return out;
+}
+
+// A streamed chunk for one choice.
+std::string chunk_body(const Job& job, size_t index, ChoiceState& c, std::string_view text,
+                       const std::vector<engine::TokenLogprob>& lps, const std::vector<ToolCall>& new_calls,
+                       size_t first_call_index, std::optional<std::string_view> finish) {
+  const auto& tok = job.model->engine->tokenizer();
+  std::string out;
+  json::Writer w(out);
+  w.begin_object().field("id", job.id).field("object", job.chat ? "chat.completion.chunk" : "text_completion");
+  w.field("created", job.created).field("model", job.model->id);
+  w.key("choices").begin_array().begin_object().field("index", static_cast<int64_t>(index));
+  if (job.chat) {
+    w.key("delta").begin_object();
+    if (!c.role_sent) {
+      w.field("role", "assistant");
+      c.role_sent = true;
+    }
+    if (!text.empty() || (!finish && new_calls.empty())) w.field("content", text);
+    if (!new_calls.empty()) {
+      w.key("tool_calls").begin_array();
+      for (size_t k = 0; k < new_calls.size(); ++k) {
+        w.begin_object().field("index", static_cast<int64_t>(first_call_index + k));
+        w.field("id", fmt::format("call_{}{}_{}", job.id.substr(job.id.find('-') + 1, 8), index, first_call_index + k));
+        w.field("type", "function");
+        w.key("function").begin_object().field("name", new_calls[k].name).field("arguments", new_calls[k].arguments).end_object();
+        w.end_object();
+      }
+      w.end_array();
+    }
+    w.end_object();
+    if (job.sampling.logprobs && !lps.empty()) write_chat_logprobs(w, tok, lps);
+    else w.key("logprobs").null();
+  } else {
+    w.field("text", text);
+    if (job.sampling.logprobs && !lps.empty()) write_completion_logprobs(w, tok, lps, 0);
+    else w.key("logprobs").null();
+  }
+  if (finish) w.field("finish_reason", *finish);
+  else w.key("finish_reason").null();
+  w.end_object().end_array();
+  if (job.include_usage) w.key("usage").null();
+  w.end_object();
+  return out;
+}
+
+// Runs a job to completion and answers with one JSON body.
+Awaitable<Response> answer_whole(Job job, std::shared_ptr<EventChannel> channel) {
+  std::vector<ChoiceState> choices(job.prompts.size() * static_cast<size_t>(job.sampling.n));
+  size_t unfinished = choices.size();
+  while (unfinished > 0) {
+    TokenEvent e = co_await channel->next();
+    ChoiceState& c = choices[static_cast<size_t>(e.choice)];
+    c.text += e.text;
+    c.tokens.insert(c.tokens.end(), e.tokens.begin(), e.tokens.end());
+    for (auto& lp : e.logprobs) c.logprobs.push_back(std::move(lp));
+    if (e.finish) {
+      c.finish = e.finish;
+      c.usage = e.usage;
+      c.error = e.error;
+      --unfinished;
+      if (*e.finish == engine::FinishReason::error) {
+        cancel_all(job);
+        co_return net::error_response(500, {.message = "generation failed: " + e.error.message(), .type = "server_error"});
+      }
+    }
+  }
+  co_return Response::json(200, final_body(job, choices));
+}
+
+// Streams a job as server-sent events.
+Response answer_stream(Job job, std::shared_ptr<EventChannel> channel) {
+  return Response::sse([job = std::move(job), channel](net::StreamWriter& out) -> Awaitable<void> {
+    // The client going away cancels the generation: its KV blocks are freed in the next step.
+    out.on_client_gone([&job] { cancel_all(job); });
+    std::vector<ChoiceState> choices(job.prompts.size() * static_cast<size_t>(job.sampling.n));
+    size_t unfinished = choices.size();
+    // Every choice announces its role first, as OpenAI's stream does.
+    if (job.chat) {
+      for (size_t i = 0; i < choices.size(); ++i) {
+        const std::string first = chunk_body(job, i, choices[i], "", {}, {}, 0, std::nullopt);
+        if (!co_await out.sse_event(first)) co_return;
+      }
+    }
+    while (unfinished > 0) {
+      TokenEvent e = co_await channel->next();
+      const size_t index = static_cast<size_t>(e.choice);
+      ChoiceState& c = choices[index];
+      c.tokens.insert(c.tokens.end(), e.tokens.begin(), e.tokens.end());
+      std::string text = std::move(e.text);
+      std::vector<ToolCall> calls;
+      if (job.parse_tools) {
+        ToolCallOutput part = c.tools.push(text);
+        if (e.finish) {
+          ToolCallOutput rest = c.tools.finish();
+          part.content += rest.content;
+          part.calls.insert(part.calls.end(), rest.calls.begin(), rest.calls.end());
+        }
+        text = std::move(part.content);
+        calls = std::move(part.calls);
+      }
+      const size_t first_call = c.calls.size();
+      c.calls.insert(c.calls.end(), calls.begin(), calls.end());
+      if (job.echo && c.tokens.size() == e.tokens.size()) text = job.prompt_texts[index / static_cast<size_t>(job.sampling.n)] + text;
+      if (e.finish && *e.finish == engine::FinishReason::error) {
+        const std::string err = R"({"error":{"message":")" + e.error.message() + R"(","type":"server_error","param":null,"code":null}})";
+        co_await out.sse_event(err);
+        cancel_all(job);
+        co_return;
+      }
+      if (!text.empty() || !calls.empty() || !e.logprobs.empty()) {
+        const std::string body = chunk_body(job, index, c, text, e.logprobs, calls, first_call, std::nullopt);
+        if (!co_await out.sse_event(body)) co_return;
+      }
+      if (e.finish) {
+        c.finish = e.finish;
+        c.usage = e.usage;
+        --unfinished;
+        const std::string last = chunk_body(job, index, c, "", {}, {}, 0, finish_name(*e.finish, !c.calls.empty()));
+        if (!co_await out.sse_event(last)) co_return;
+      }
+    }
+    if (job.include_usage) {
+      std::string usage;
+      json::Writer w(usage);
+      w.begin_object().field("id", job.id).field("object", job.chat ? "chat.completion.chunk" : "text_completion");
+      w.field("created", job.created).field("model", job.model->id);
+      w.key("choices").begin_array().end_array();
+      write_total_usage(w, job, choices);
+      w.end_object();
+      if (!co_await out.sse_event(usage)) co_return;
+    }
+    co_await out.sse_event("[DONE]");
+  });
+}
+
+// Headers every generation request may carry, into the request context.
+void read_identity(Request& req, Job& job) {
+  job.tenant = std::string(req.headers.get("X-Tenant-ID"));
+  req.ctx.tenant = job.tenant;
+  req.ctx.model = job.model->id;
+}
+
+ApiResult<std::shared_ptr<ServedModel>> find_model(Services& s, const Fields& f, bool for_chat) {
+  auto name = f.string("model");
+  if (!name) return std::unexpected(name.error());
+  if (!*name) return api_error(StatusCode::invalid_argument, "'model' is required", "model");
+  auto m = s.models->find(**name);
+  if (!m) {
+    return api_error(StatusCode::not_found, fmt::format("The model '{}' does not exist", **name), "model", "model_not_found");
+  }
+  if (m->engine->model().is_encoder) {
+    return api_error(StatusCode::invalid_argument,
+                     fmt::format("the model '{}' is an embedding model: use /v1/embeddings or /v1/rerank", m->id), "model");
+  }
+  if (for_chat && !m->chat_template) {
+    return api_error(StatusCode::invalid_argument,
+                     fmt::format("the model '{}' has no chat template: use /v1/completions", m->id), "model");
+  }
+  return m;
+}
+
+ApiResult<bool> read_stream_options(const Fields& f, Job& job) {
+  auto stream = f.boolean("stream");
+  if (!stream) return std::unexpected(stream.error());
+  job.stream = stream->value_or(false);
+  simdjson::dom::object opts;
+  if (f.object()["stream_options"].get(opts) == simdjson::SUCCESS) {
+    Fields o(opts);
+    auto usage = o.boolean("include_usage");
+    if (!usage) return std::unexpected(ApiError{usage.error().status, "stream_options.include_usage", ""});
+    job.include_usage = usage->value_or(false);
+  }
+  return true;
+}
+
+}  // namespace
+
+// The OpenAI messages array, normalised for chat templates: content given as an array of
+// text parts becomes one string (as vLLM does for string-format templates).
+ApiResult<std::string> normalise_messages(simdjson::dom::element messages) {
+  simdjson::dom::array arr;
+  if (messages.get(arr) != simdjson::SUCCESS || arr.size() == 0) {
+    return api_error(StatusCode::invalid_argument, "'messages' must be a non-empty array", "messages");
+  }
+  std::string out;
+  json::Writer w(out);
+  w.begin_array();
+  size_t i = 0;
+  for (auto m : arr) {
+    simdjson::dom::object obj;
+    const std::string param = fmt::format("messages[{}]", i);
+    if (m.get(obj) != simdjson::SUCCESS) return api_error(StatusCode::invalid_argument, param + " must be an object", param);
+    std::string_view role;
+    if (obj["role"].get(role) != simdjson::SUCCESS) {
+      return api_error(StatusCode::invalid_argument, param + ".role must be a string", param + ".role");
+    }
+    if (role != "system" && role != "user" && role != "assistant" && role != "tool" && role != "developer") {
+      return api_error(StatusCode::invalid_argument,
+                       fmt::format("{}.role '{}' is not system, developer, user, assistant or tool", param, role), param + ".role");
+    }
+    w.begin_object();
+    for (auto [key, value] : obj) {
+      if (key == "content") {
+        std::string_view text;
+        simdjson::dom::array parts;
+        if (value.is_null()) {
+          w.key("content").null();
+        } else if (value.get(text) == simdjson::SUCCESS) {
+          w.field("content", text);
+        } else if (value.get(parts) == simdjson::SUCCESS) {
+          std::string joined;
+          for (auto part : parts) {
+            std::string_view type, part_text;
+            if (part["type"].get(type) != simdjson::SUCCESS || type != "text" ||
+                part["text"].get(part_text) != simdjson::SUCCESS) {
+              return api_error(StatusCode::invalid_argument,
+                               param + ".content: only text parts ({\"type\": \"text\", \"text\": ...}) are supported",
+                               param + ".content");
+            }
+            if (!joined.empty()) joined += "\n";
+            joined += part_text;
+          }
+          w.field("content", joined);
+        } else {
+          return api_error(StatusCode::invalid_argument, param + ".content must be a string, an array of parts or null",
+                           param + ".content");
+        }
+      } else {
+        w.key(key).raw(simdjson::minify(value));
+      }
+    }
+    w.end_object();
+    ++i;
+  }
+  w.end_array();
+  return out;
+}
+
+ApiResult<std::string> render_prompt(const ServedModel& model, const Fields& f, bool* has_tools) {
+  auto messages = normalise_messages(f.object()["messages"].value_unsafe());
+  if (f.object()["messages"].error() != simdjson::SUCCESS) {
+    return api_error(StatusCode::invalid_argument, "'messages' is required", "messages");
+  }
+  if (!messages) return std::unexpected(messages.error());
+  engine::ChatTemplateInputs in;
+  auto value = engine::jinja::value_from_json(*messages);
+  if (!value) return api_error(StatusCode::internal, value.error().message());
+  in.messages = std::move(*value);
+  *has_tools = false;
+  auto tools = f.object()["tools"];
+  std::string_view tool_choice = "auto";
+  simdjson::dom::object named_choice;
+  if (f.object()["tool_choice"].get(tool_choice) != simdjson::SUCCESS &&
+      f.object()["tool_choice"].get(named_choice) == simdjson::SUCCESS) {
+    tool_choice = "named";
+  }
+  if (tool_choice != "auto" && tool_choice != "none" && tool_choice != "required" && tool_choice != "named") {
+    return api_error(StatusCode::invalid_argument, "'tool_choice' must be auto, none, required or a named function", "tool_choice");
+  }
+  simdjson::dom::array tool_list;
+  if (tools.error() == simdjson::SUCCESS && !tools.is_null()) {
+    if (tools.get(tool_list) != simdjson::SUCCESS) return api_error(StatusCode::invalid_argument, "'tools' must be an array", "tools");
+    size_t k = 0;
+    for (auto t : tool_list) {
+      std::string_view type, name;
+      if (t["type"].get(type) != simdjson::SUCCESS || type != "function" || t["function"]["name"].get(name) != simdjson::SUCCESS) {
+        return api_error(StatusCode::invalid_argument,
+                         fmt::format("tools[{}] must be {{\"type\": \"function\", \"function\": {{\"name\": ...}}}}", k),
+                         fmt::format("tools[{}]", k));
+      }
+      ++k;
+    }
+    if (tool_list.size() > 0 && tool_choice != "none") {
+      auto tv = engine::jinja::value_from_json(simdjson::minify(tools.value()));
+      if (!tv) return api_error(StatusCode::internal, tv.error().message());
+      in.tools = std::move(*tv);
+      *has_tools = true;
+    }
+  }
+  auto add_generation_prompt = f.boolean("add_generation_prompt");
+  if (!add_generation_prompt) return std::unexpected(add_generation_prompt.error());
+  in.add_generation_prompt = add_generation_prompt->value_or(true);
+  const auto& spec = model.engine->tokenizer().spec();
+  if (spec.bos) in.bos_token = spec.tokens[static_cast<size_t>(*spec.bos)];
+  if (spec.eos) in.eos_token = spec.tokens[static_cast<size_t>(*spec.eos)];
+  simdjson::dom::object kwargs;
+  if (f.object()["chat_template_kwargs"].get(kwargs) == simdjson::SUCCESS) {
+    auto kv = engine::jinja::value_from_json(simdjson::minify(kwargs));
+    if (kv && kv->is_object()) in.extra = kv->as_object();
+  }
+  auto prompt = engine::render_chat(*model.chat_template, in);
+  if (!prompt) {
+    return api_error(StatusCode::invalid_argument, fmt::format("the chat template refused the messages: {}", prompt.error().message()),
+                     "messages");
+  }
+  return *prompt;
+}
+
+void add_generation_routes(net::Router& router, Services& s) {
+  router.add(net::Method::post, "/v1/chat/completions", [&s](Request& req) -> Awaitable<Response> {
+    auto body = JsonBody::parse(req.body);
+    if (!body) co_return api::response_for(body.error(), req);
+    simdjson::dom::object obj;
+    if (body->root().get(obj) != simdjson::SUCCESS) {
+      co_return api::response_for(Status(StatusCode::invalid_argument, "the body must be a JSON object"), req);
+    }
+    Fields f(obj);
+    auto model = find_model(s, f, true);
+    if (!model) co_return response_for(model.error(), req);
+    Job job;
+    job.model = *model;
+    job.chat = true;
+    job.id = "chatcmpl-" + ids::random_hex(12);
+    job.created = unix_now();
+    read_identity(req, job);
+    if (auto r = read_stream_options(f, job); !r) co_return response_for(r.error(), req);
+    auto sampling = parse_sampling(f, true, job.model->engine->tokenizer().vocab_size());
+    if (!sampling) co_return response_for(sampling.error(), req);
+    job.sampling = std::move(*sampling);
+    simdjson::dom::object format;
+    if (obj["response_format"].get(format) == simdjson::SUCCESS) {
+      std::string_view type;
+      if (format["type"].get(type) != simdjson::SUCCESS || (type != "text" && type != "json_object" && type != "json_schema")) {
+        co_return response_for(ApiError{Status(StatusCode::invalid_argument, "'response_format.type' must be text, json_object or json_schema"),
+                                        "response_format", ""}, req);
+      }
+      if (type != "text") {
+        co_return response_for(ApiError{Status(StatusCode::unimplemented,
+                                               "structured output (response_format json_object / json_schema) is not available yet"),
+                                        "response_format", ""}, req);
+      }
+    }
+    bool has_tools = false;
+    auto prompt = render_prompt(*job.model, f, &has_tools);
+    if (!prompt) co_return response_for(prompt.error(), req);
+    job.parse_tools = has_tools;
+    job.prompts.push_back(job.model->engine->tokenizer().encode(*prompt, false));
+    job.prompt_texts.push_back(*prompt);
+    // Named values only around co_await (GCC 12 destroys temporaries there twice).
+    const asio::any_io_executor ex = co_await asio::this_coro::executor;
+    auto channel = submit(job, ex);
+    if (!channel) co_return response_for(channel.error(), req);
+    if (job.stream) co_return answer_stream(std::move(job), *channel);
+    auto whole = answer_whole(std::move(job), *channel);
+    co_return co_await std::move(whole);
+  });
+
+  router.add(net::Method::post, "/v1/completions", [&s](Request& req) -> Awaitable<Response> {
+    auto body = JsonBody::parse(req.body);
+    if (!body) co_return api::response_for(body.error(), req);
+    simdjson::dom::object obj;
+    if (body->root().get(obj) != simdjson::SUCCESS) {
+      co_return api::response_for(Status(StatusCode::invalid_argument, "the body must be a JSON object"), req);
+    }
+    Fields f(obj);
+    auto model = find_model(s, f, false);
+    if (!model) co_return response_for(model.error(), req);
+    Job job;
+    job.model = *model;
+    job.chat = false;
+    job.id = "cmpl-" + ids::random_hex(12);
+    job.created = unix_now();
+    read_identity(req, job);
+    if (auto r = read_stream_options(f, job); !r) co_return response_for(r.error(), req);
+    auto sampling = parse_sampling(f, false, job.model->engine->tokenizer().vocab_size());
+    if (!sampling) co_return response_for(sampling.error(), req);
+    job.sampling = std::move(*sampling);
+    auto echo = f.boolean("echo");
+    if (!echo) co_return response_for(echo.error(), req);
+    job.echo = echo->value_or(false);
+    const auto& tok = job.model->engine->tokenizer();
+    // prompt: a string, an array of strings, an array of token ids, or an array of those.
+    auto prompt = obj["prompt"];
+    std::string_view text;
+    simdjson::dom::array list;
+    const std::string bad = "'prompt' must be a string, an array of strings, an array of token ids or an array of arrays of token ids";
+    auto ids_of = [&](simdjson::dom::array a) -> std::optional<std::vector<TokenId>> {
+      std::vector<TokenId> ids;
+      for (auto v : a) {
+        int64_t id;
+        if (v.get(id) != simdjson::SUCCESS || id < 0 || id >= static_cast<int64_t>(tok.vocab_size())) return std::nullopt;
+        ids.push_back(static_cast<TokenId>(id));
+      }
+      return ids;
+    };
+    if (prompt.error() != simdjson::SUCCESS) {
+      co_return response_for(ApiError{Status(StatusCode::invalid_argument, "'prompt' is required"), "prompt", ""}, req);
+    }
+    if (prompt.get(text) == simdjson::SUCCESS) {
+      job.prompts.push_back(tok.encode(text, true));
+      job.prompt_texts.emplace_back(text);
+    } else if (prompt.get(list) == simdjson::SUCCESS && list.size() > 0) {
+      auto first = list.at(0);
+      int64_t probe;
+      if (first.get(probe) == simdjson::SUCCESS) {
+        auto ids = ids_of(list);
+        if (!ids) co_return response_for(ApiError{Status(StatusCode::invalid_argument, bad), "prompt", ""}, req);
+        job.prompt_texts.push_back(tok.decode(*ids, false));
+        job.prompts.push_back(std::move(*ids));
+      } else {
+        for (auto item : list) {
+          simdjson::dom::array inner;
+          if (item.get(text) == simdjson::SUCCESS) {
+            job.prompts.push_back(tok.encode(text, true));
+            job.prompt_texts.emplace_back(text);
+          } else if (item.get(inner) == simdjson::SUCCESS) {
+            auto ids = ids_of(inner);
+            if (!ids) co_return response_for(ApiError{Status(StatusCode::invalid_argument, bad), "prompt", ""}, req);
+            job.prompt_texts.push_back(tok.decode(*ids, false));
+            job.prompts.push_back(std::move(*ids));
+          } else {
+            co_return response_for(ApiError{Status(StatusCode::invalid_argument, bad), "prompt", ""}, req);
+          }
+        }
+      }
+    } else {
+      co_return response_for(ApiError{Status(StatusCode::invalid_argument, bad), "prompt", ""}, req);
+    }
+    if (job.prompts.size() > 64) {
+      co_return response_for(ApiError{Status(StatusCode::invalid_argument, "at most 64 prompts per request"), "prompt", ""}, req);
+    }
+    const asio::any_io_executor ex = co_await asio::this_coro::executor;
+    auto channel = submit(job, ex);
+    if (!channel) {
+      ApiError e = channel.error();
+      if (e.code == "context_length_exceeded") e.param = "prompt";
+      co_return response_for(e, req);
+    }
+    if (job.stream) co_return answer_stream(std::move(job), *channel);
+    auto whole = answer_whole(std::move(job), *channel);
+    co_return co_await std::move(whole);
+  });
+}
+
+}  // namespace llmp::api
