@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "llmp/core/status.h"
 
@@ -27,6 +28,10 @@ struct TestModelSpec {
   std::string pooling = "mean";       // bert: mean | cls
   bool cross_encoder = false;         // bert: a sequence classifier (reranker) with one label
   uint64_t seed = 1;
+  //! Extra tokens added to the vocabulary as ordinary (non-special) added tokens, whose text
+  //! is decoded as it is. With logit_bias a test can make a model emit exactly that text (a
+  //! tool call, say) through the real sampling path.
+  std::vector<std::string> added_tokens;
   std::string out;                    // a .gguf path, or a folder for hf
 };
 

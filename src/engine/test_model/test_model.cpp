@@ -201,7 +201,8 @@ std::string tokenizer_json(const BuiltVocab& v) {
   w.begin_object().field("version", "1.0").key("truncation").null().key("padding").null();
   w.key("added_tokens").begin_array();
   for (size_t i = 0; i < spec.tokens.size(); ++i) {
-    if (spec.token_types[i] != TokenType::control && spec.token_types[i] != TokenType::unknown) continue;
+    const TokenType t = spec.token_types[i];
+    if (t != TokenType::control && t != TokenType::unknown && t != TokenType::user_defined) continue;
     w.begin_object()
         .field("id", static_cast<int64_t>(i))
         .field("content", spec.tokens[i])
@@ -209,7 +210,7 @@ std::string tokenizer_json(const BuiltVocab& v) {
         .field("lstrip", false)
         .field("rstrip", false)
         .field("normalized", false)
-        .field("special", true)
+        .field("special", t != TokenType::user_defined)
         .end_object();
   }
   w.end_array();
@@ -522,8 +523,17 @@ Result<void> create_test_model(const TestModelSpec& s) {
                            : s.arch == "qwen2" ? VocabStyle::qwen2
                            : s.arch == "mistral" ? VocabStyle::mistral
                                                  : VocabStyle::bert;
-  auto vocab = build_vocab(style, s.vocab);
+  const int64_t n_added = static_cast<int64_t>(s.added_tokens.size());
+  auto vocab = build_vocab(style, s.vocab - n_added);
   if (!vocab) return error(vocab.error());
+  for (const auto& text : s.added_tokens) {
+    if (text.empty() || std::find(vocab->spec.tokens.begin(), vocab->spec.tokens.end(), text) != vocab->spec.tokens.end()) {
+      return error(StatusCode::invalid_argument, fmt::format("--added-token '{}' is empty or already in the vocabulary", text));
+    }
+    vocab->spec.tokens.push_back(text);
+    vocab->spec.token_types.push_back(TokenType::user_defined);
+    if (!vocab->spec.scores.empty()) vocab->spec.scores.push_back(0);
+  }
   const auto plan = s.arch == "bert" ? plan_bert(s) : plan_decoder(s);
   return s.format == "hf" ? write_hf(s, *vocab, plan, dtype) : write_gguf(s, *vocab, plan, dtype);
 }
@@ -560,6 +570,10 @@ Result<TestModelSpec> parse_test_model_args(int argc, char** argv) {
   flags["--shards"] = int_flag(&s.shards);
   flags["--pooling"] = str_flag(&s.pooling);
   flags["--out"] = str_flag(&s.out);
+  flags["--added-token"] = [&s](const std::string& v) -> Result<void> {
+    s.added_tokens.push_back(v);
+    return ok();
+  };
   int64_t seed = 1;
   flags["--seed"] = int_flag(&seed);
   bool kv_given = false;
