@@ -168,6 +168,32 @@ struct RunResult {
   std::string out, err;
 };
 
+//! Runs the binary with exactly `args` (subcommands such as `model create-test`).
+inline RunResult run_binary_raw(std::vector<std::string> args) {
+  TempDir work;
+  const std::string out = work / "out", err = work / "err";
+  pid_t pid;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  std::vector<std::string> argv = {LLMP_BINARY_PATH};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  RunResult r;
+  if (posix_spawn(&pid, cargv[0], &actions, nullptr, cargv.data(), environ) == 0) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  posix_spawn_file_actions_destroy(&actions);
+  r.out = read_file(out);
+  r.err = read_file(err);
+  return r;
+}
+
 inline RunResult run_binary(std::vector<std::string> args, std::vector<std::string> env = {},
                             std::vector<std::string> prefix = {}) {
   ServerProcess::Options o;

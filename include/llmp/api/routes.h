@@ -27,6 +27,10 @@ struct Services {
 //! /healthz, /readyz, /metrics, /version.
 void add_health_routes(net::Router& router, Services& services);
 
+//! Engine figures per served model on /metrics (running, waiting, KV blocks, prefix cache,
+//! preemptions, tokens).
+void add_engine_metrics(metrics::Registry& registry, const ServedModels& models);
+
 //! /admin/v1/tenants (admin key required).
 void add_admin_routes(net::Router& router, Services& services);
 

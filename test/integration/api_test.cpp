@@ -1,0 +1,111 @@
+// The OpenAI API of the real binary over a generated model: shapes, errors, streaming, and a
+// client that goes away mid-stream freeing its KV blocks.
+
+#include <catch2/catch.hpp>
+
+#include <regex>
+#include <thread>
+
+#include "support/http_client.h"
+#include "support/server_process.h"
+
+using namespace llmp::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct ApiServer {
+  TempDir models;
+  std::unique_ptr<ServerProcess> server;
+  ApiServer() {
+    auto made = run_binary_raw({"model", "create-test", "--arch", "llama", "--format", "gguf", "--vocab", "600",
+                                "--context", "4096", "--out", models / "m.gguf"});
+    REQUIRE(made.exit_code == 0);
+    server = std::make_unique<ServerProcess>(ServerProcess::Options{.args = {"--model", "m=" + (models / "m.gguf")}});
+  }
+  uint16_t port() { return server->port(); }
+};
+
+ApiServer& api() {
+  static ApiServer s;
+  return s;
+}
+
+double metric(const std::string& text, const std::string& series) {
+  const size_t at = text.find(series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + series.size() + 1));
+}
+
+}  // namespace
+
+TEST_CASE("chat completion has OpenAI's shape and usage arithmetic") {
+  auto res = request(api().port(), "POST", "/v1/chat/completions",
+                     R"({"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":5,"ignore_eos":true})");
+  REQUIRE(res.status == 200);
+  CHECK_THAT(res.body, Catch::StartsWith(R"({"id":"chatcmpl-)"));
+  CHECK_THAT(res.body, Catch::Contains(R"("object":"chat.completion")"));
+  CHECK_THAT(res.body, Catch::Contains(R"("message":{"role":"assistant","content":)"));
+  CHECK_THAT(res.body, Catch::Contains(R"("finish_reason":"length")"));
+  std::smatch m;
+  REQUIRE(std::regex_search(res.body, m, std::regex(R"re("prompt_tokens":(\d+),"completion_tokens":(\d+),"total_tokens":(\d+))re")));
+  CHECK(std::stoi(m[1]) + std::stoi(m[2]) == std::stoi(m[3]));
+  CHECK(std::stoi(m[2]) == 5);
+}
+
+TEST_CASE("errors: unknown model, invalid parameter, context overflow, malformed JSON") {
+  auto unknown = request(api().port(), "POST", "/v1/chat/completions", R"({"model":"nope","messages":[{"role":"user","content":"x"}]})");
+  CHECK(unknown.status == 404);
+  CHECK_THAT(unknown.body, Catch::Contains(R"("code":"model_not_found")"));
+  auto bad = request(api().port(), "POST", "/v1/chat/completions",
+                     R"({"model":"m","messages":[{"role":"user","content":"x"}],"temperature":5})");
+  CHECK(bad.status == 400);
+  CHECK_THAT(bad.body, Catch::Contains(R"("param":"temperature")"));
+  auto overflow = request(api().port(), "POST", "/v1/completions", R"({"model":"m","prompt":"hello","max_tokens":100000})");
+  CHECK(overflow.status == 400);
+  CHECK_THAT(overflow.body, Catch::Contains(R"("code":"context_length_exceeded")"));
+  CHECK_THAT(overflow.body, Catch::Contains("maximum context length is 4096 tokens"));
+  auto malformed = request(api().port(), "POST", "/v1/chat/completions", R"({"model": "m", "messages": [})");
+  CHECK(malformed.status == 400);
+  CHECK_THAT(malformed.body, Catch::Contains("malformed JSON at byte 28"));
+  auto role = request(api().port(), "POST", "/v1/chat/completions", R"({"model":"m","messages":[{"role":"wizard","content":"x"}]})");
+  CHECK(role.status == 400);
+  CHECK_THAT(role.body, Catch::Contains(R"("param":"messages[0].role")"));
+}
+
+TEST_CASE("streaming sends role first, deltas, finish reason, usage and the DONE marker") {
+  Connection c(api().port());
+  const std::string body =
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":4,"ignore_eos":true,"stream":true,"stream_options":{"include_usage":true}})";
+  c.send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  auto res = c.read_response();
+  REQUIRE(res);
+  CHECK(res->header("Content-Type") == "text/event-stream");
+  const std::string& s = res->body;
+  CHECK(s.find(R"("delta":{"role":"assistant","content":""})") < s.find(R"("finish_reason":"length")"));
+  CHECK_THAT(s, Catch::Contains(R"("choices":[],"usage":{"prompt_tokens":)"));
+  CHECK_THAT(s, Catch::EndsWith("data: [DONE]\n\n"));
+}
+
+TEST_CASE("a client that disconnects mid-stream is cancelled and its KV blocks are freed") {
+  Connection c(api().port());
+  const std::string body =
+      R"({"model":"m","prompt":"tell me a very long story","max_tokens":3000,"ignore_eos":true,"stream":true})";
+  c.send("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  REQUIRE(c.read_head());
+  REQUIRE_FALSE(c.read_chunk().empty());
+  auto running = metric(request(api().port(), "GET", "/metrics").body, R"(llmp_engine_requests_running{model="m"})");
+  CHECK(running == 1);
+  c.close();
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  double used = -1;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const std::string m = request(api().port(), "GET", "/metrics").body;
+    running = metric(m, R"(llmp_engine_requests_running{model="m"})");
+    used = metric(m, R"(llmp_kv_cache_blocks{model="m",state="used"})");
+    if (running == 0 && used == 0) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  CHECK(running == 0);
+  CHECK(used == 0);
+}
