@@ -43,11 +43,6 @@ Result<void> bind_args(std::string_view what, const CallArgs& args, std::initial
   return {};
 }
 
-Result<std::string> string_arg(std::string_view what, const std::optional<Value>& arg, std::string_view fallback) {
-  if (!arg || arg->is_none()) return std::string(fallback);
-  return to_str(*arg);
-}
-
 Result<int64_t> int_arg(std::string_view what, const std::optional<Value>& arg, int64_t fallback) {
   if (!arg) return fallback;
   if (arg->is_int() || arg->is_bool()) return arg->as_int();

@@ -17,8 +17,6 @@ namespace llmp::engine::jinja::detail {
 Result<void> bind_args(std::string_view what, const CallArgs& args, std::initializer_list<std::string_view> names,
                        std::optional<Value>* out, size_t required = 0);
 
-//! The string value of an optional argument, or `fallback` when it was not given.
-Result<std::string> string_arg(std::string_view what, const std::optional<Value>& arg, std::string_view fallback);
 //! The int value of an optional argument (bools count), or `fallback`.
 Result<int64_t> int_arg(std::string_view what, const std::optional<Value>& arg, int64_t fallback);
 

@@ -37,10 +37,6 @@ Result<void> no_args(std::string_view filter, const CallArgs& args) {
 #define JINJA_BIND(filter, args, out, required, ...) \
   LLMP_TRY_VOID(bind_args(name_of(filter), args, {__VA_ARGS__}, out, required))
 
-Result<Value> items_of(const Value& value) {
-  return iterable_items(value);
-}
-
 // jinja2's make_attrgetter: "a.b.0" walks items (digits become indices); `fallback` replaces
 // an undefined result when given.
 struct AttrGetter {
@@ -273,10 +269,21 @@ Result<Value> f_truncate(Interpreter&, const Value& v, CallArgs& args) {
   const std::string end = a[2] ? to_str(*a[2]) : std::string("...");
   auto leeway = int_arg("truncate", a[3] && !a[3]->is_none() ? a[3] : Opt(), 5);
   if (!leeway) return std::unexpected(leeway.error());
-  const std::string s = to_str(v);
   const auto end_len = static_cast<int64_t>(text::length(end));
   if (*length < end_len) return filter_error("expected length >= " + std::to_string(end_len));
-  if (static_cast<int64_t>(text::length(s)) <= *length + *leeway) return Value(s);
+  if (!v.is_string()) {
+    // do_truncate takes len() of the value itself: short containers pass, the rest is a TypeError.
+    int64_t len = -1;
+    if (v.is_undefined()) len = 0;
+    if (v.is_array() && v.flavor() != Value::Flavor::iterator) len = static_cast<int64_t>(v.as_array().size());
+    if (v.is_object()) len = static_cast<int64_t>(v.as_object().size());
+    if (len < 0) return filter_error("object of type '" + std::string(type_name(v)) + "' has no len()");
+    if (len <= *length + *leeway) return v;
+    return filter_error("can only concatenate " + std::string(type_name(v)) + " (not \"str\") to " +
+                        std::string(type_name(v)));
+  }
+  const std::string& s = v.as_string();
+  if (static_cast<int64_t>(text::length(s)) <= *length + *leeway) return v;
   std::string head = text::slice(s, 0, *length - end_len, 1);
   if (killwords) return Value(head + end);
   const size_t space = head.rfind(' ');
@@ -450,6 +457,15 @@ std::optional<double> parse_python_float(std::string_view s) {
   return d;
 }
 
+// int(float): Python's ints are unbounded, ours stop at int64.
+Result<Value> float_to_int(double d) {
+  const double t = std::trunc(d);
+  if (t >= 9.2233720368547758e18 || t < -9.2233720368547758e18) {
+    return filter_error("integer overflow: " + to_str(Value(d)) + " does not fit in 64 bits");
+  }
+  return Value(static_cast<int64_t>(t));
+}
+
 Result<Value> f_int(Interpreter&, const Value& v, CallArgs& args) {
   Opt a[2];
   JINJA_BIND("int", args, a, 0, "default", "base");
@@ -463,13 +479,13 @@ Result<Value> f_int(Interpreter&, const Value& v, CallArgs& args) {
     case Value::Kind::floating: {
       const double d = v.as_double();
       if (std::isnan(d) || std::isinf(d)) return fallback;
-      return Value(static_cast<int64_t>(std::trunc(d)));
+      return float_to_int(d);
     }
     case Value::Kind::string: {
       if (auto i = parse_python_int(v.as_string(), static_cast<int>(*base))) return Value(*i);
       // jinja2's quirk: "42.23"|int is 42.
       if (auto d = parse_python_float(v.as_string())) {
-        if (!std::isnan(*d) && !std::isinf(*d)) return Value(static_cast<int64_t>(std::trunc(*d)));
+        if (!std::isnan(*d) && !std::isinf(*d)) return float_to_int(*d);
       }
       return fallback;
     }
@@ -558,7 +574,7 @@ Result<Value> f_length(Interpreter&, const Value& v, CallArgs& args) {
 
 Result<Value> f_list(Interpreter&, const Value& v, CallArgs& args) {
   LLMP_TRY_VOID(no_args("list", args));
-  auto items = items_of(v);
+  auto items = iterable_items(v);
   if (!items) return items;
   if (items->flavor() == Value::Flavor::list) return items;
   return Value(items->as_array());
@@ -570,7 +586,7 @@ Result<Value> f_first(Interpreter&, const Value& v, CallArgs& args) {
     if (v.as_array().empty()) return Value();
     return v.as_array().front();
   }
-  auto items = items_of(v);
+  auto items = iterable_items(v);
   if (!items) return items;
   if (items->as_array().empty()) return Value();
   return items->as_array().front();
@@ -581,7 +597,7 @@ Result<Value> f_last(Interpreter&, const Value& v, CallArgs& args) {
   if (v.is_array() && v.flavor() == Value::Flavor::iterator) {
     return filter_error("'generator' object is not reversible");
   }
-  auto items = items_of(v);
+  auto items = iterable_items(v);
   if (!items) return items;
   if (items->as_array().empty()) return Value();
   return items->as_array().back();
@@ -591,7 +607,7 @@ Result<Value> f_reverse(Interpreter&, const Value& v, CallArgs& args) {
   LLMP_TRY_VOID(no_args("reverse", args));
   if (v.is_string()) return Value(text::slice(v.as_string(), std::nullopt, std::nullopt, -1));
   if (!v.is_array() && !v.is_object() && !v.is_undefined()) return filter_error("argument must be iterable");
-  auto items = items_of(v);
+  auto items = iterable_items(v);
   if (!items) return items;
   Array reversed(items->as_array().rbegin(), items->as_array().rend());
   // reversed() of a list is an iterator; a generator is listed and reversed instead.
@@ -603,7 +619,7 @@ Result<Value> f_join(Interpreter& interp, const Value& v, CallArgs& args) {
   Opt a[2];
   JINJA_BIND("join", args, a, 0, "d", "attribute");
   const std::string separator = a[0] ? to_str(*a[0]) : std::string();
-  auto items = items_of(v);
+  auto items = iterable_items(v);
   if (!items) return items;
   const AttrGetter getter = AttrGetter::make(a[1]);
   std::string out;
@@ -695,7 +711,7 @@ Result<Value> f_sort(Interpreter& interp, const Value& v, CallArgs& args) {
   JINJA_BIND("sort", args, a, 0, "reverse", "case_sensitive", "attribute");
   const bool reverse = a[0] && truthy(*a[0]);
   const bool case_sensitive = a[1] && truthy(*a[1]);
-  auto items = items_of(v);
+  auto items = iterable_items(v);
   if (!items) return items;
   const Array& values = items->as_array();
   auto keys = multi_keys(interp, values, a[2], case_sensitive);
@@ -713,7 +729,7 @@ Result<Value> f_unique(Interpreter& interp, const Value& v, CallArgs& args) {
   Opt a[2];
   JINJA_BIND("unique", args, a, 0, "case_sensitive", "attribute");
   const bool case_sensitive = a[0] && truthy(*a[0]);
-  auto items = items_of(v);
+  auto items = iterable_items(v);
   if (!items) return items;
   const AttrGetter getter = AttrGetter::make(a[1]);
   std::vector<Value> seen;
@@ -741,7 +757,7 @@ Result<Value> min_or_max(Interpreter& interp, const Value& v, CallArgs& args, bo
   Opt a[2];
   JINJA_BIND(max ? "max" : "min", args, a, 0, "case_sensitive", "attribute");
   const bool case_sensitive = a[0] && truthy(*a[0]);
-  auto items = items_of(v);
+  auto items = iterable_items(v);
   if (!items) return items;
   const Array& values = items->as_array();
   if (values.empty()) return Value();
@@ -777,7 +793,7 @@ Result<Value> f_min(Interpreter& interp, const Value& v, CallArgs& args) {
 Result<Value> f_sum(Interpreter& interp, const Value& v, CallArgs& args) {
   Opt a[2];
   JINJA_BIND("sum", args, a, 0, "attribute", "start");
-  auto items = items_of(v);
+  auto items = iterable_items(v);
   if (!items) return items;
   const AttrGetter getter = AttrGetter::make(a[0]);
   Value total = a[1] ? *a[1] : Value(int64_t{0});
@@ -797,7 +813,7 @@ Result<Value> f_batch(Interpreter&, const Value& v, CallArgs& args) {
   auto count = int_arg("batch", a[0], 1);
   if (!count) return std::unexpected(count.error());
   if (*count <= 0) return filter_error("batch size must be positive");
-  auto items = items_of(v);
+  auto items = iterable_items(v);
   if (!items) return items;
   Array out;
   Array current;
@@ -823,7 +839,7 @@ Result<Value> f_slice(Interpreter&, const Value& v, CallArgs& args) {
   auto slices = int_arg("slice", a[0], 1);
   if (!slices) return std::unexpected(slices.error());
   if (*slices <= 0) return filter_error("integer division or modulo by zero");
-  auto items = items_of(v);
+  auto items = iterable_items(v);
   if (!items) return items;
   const Array& seq = items->as_array();
   const auto length = static_cast<int64_t>(seq.size());
@@ -846,7 +862,7 @@ Result<Value> f_groupby(Interpreter& interp, const Value& v, CallArgs& args) {
   Opt a[3];
   JINJA_BIND("groupby", args, a, 1, "attribute", "default", "case_sensitive");
   const bool case_sensitive = a[2] && truthy(*a[2]);
-  auto items = items_of(v);
+  auto items = iterable_items(v);
   if (!items) return items;
   const Array& values = items->as_array();
   const AttrGetter getter = AttrGetter::make(a[0], a[1] && !a[1]->is_none() ? a[1] : Opt());
@@ -888,7 +904,7 @@ Result<Value> f_attr(Interpreter&, const Value& v, CallArgs& args) {
 
 Result<Value> f_map(Interpreter& interp, const Value& v, CallArgs& args) {
   if (!truthy(v)) return Value(Array{}, Value::Flavor::iterator);
-  auto items = items_of(v);
+  auto items = iterable_items(v);
   if (!items) return items;
   Array out;
   out.reserve(items->as_array().size());
@@ -928,7 +944,7 @@ Result<Value> f_map(Interpreter& interp, const Value& v, CallArgs& args) {
 
 Result<Value> select_or_reject(Interpreter& interp, const Value& v, CallArgs& args, bool select, bool by_attr) {
   if (!truthy(v)) return Value(Array{}, Value::Flavor::iterator);
-  auto items = items_of(v);
+  auto items = iterable_items(v);
   if (!items) return items;
   size_t next = 0;
   AttrGetter getter;

@@ -539,6 +539,8 @@ Result<Value> Interpreter::eval_compare(const CompareExpr& expr) {
   return Value(outcome);
 }
 
+// obj[a:b:c] compiles to a plain Python subscript (not the sandbox's getitem), so what cannot
+// be sliced raises instead of turning undefined.
 Result<Value> Interpreter::eval_slice(const SliceExpr& expr) {
   JINJA_TRY(Value object, eval(*expr.object));
   std::optional<int64_t> bounds[3];
@@ -551,28 +553,28 @@ Result<Value> Interpreter::eval_slice(const SliceExpr& expr) {
     if (auto index = as_index(v)) {
       bounds[i] = *index;
     } else {
-      valid = false;  // TypeError, which the sandbox's getitem turns into undefined
+      valid = false;
     }
   }
   if (object.is_undefined()) return undefined_error(object);
+  const bool sliceable = object.is_string() || (object.is_array() && object.flavor() != Value::Flavor::iterator);
+  if (object.is_object()) return runtime_error("unhashable type: 'slice'");
+  if (!sliceable) return runtime_error(object_phrase(type_name(object)) + " is not subscriptable");
+  if (!valid) return runtime_error("slice indices must be integers or None or have an __index__ method");
   const int64_t step = bounds[2].value_or(1);
-  if (valid && step == 0) return runtime_error("slice step cannot be zero");
-  if (!valid) return Value();
+  if (step == 0) return runtime_error("slice step cannot be zero");
   if (object.is_string()) {
     std::string sliced = text::slice(object.as_string(), bounds[0], bounds[1], step);
     return object.is_markup() ? Value::markup(std::move(sliced)) : Value(std::move(sliced));
   }
-  if (object.is_array() && object.flavor() != Value::Flavor::iterator) {
-    const Array& items = object.as_array();
-    std::optional<int64_t> start = bounds[0];
-    std::optional<int64_t> stop = bounds[1];
-    const int64_t n = text::adjust_slice(static_cast<int64_t>(items.size()), start, stop, step);
-    Array out;
-    out.reserve(static_cast<size_t>(n));
-    for (int64_t i = 0, at = *start; i < n; ++i, at += step) out.push_back(items[static_cast<size_t>(at)]);
-    return Value(std::move(out), object.flavor());
-  }
-  return Value();
+  const Array& items = object.as_array();
+  std::optional<int64_t> start = bounds[0];
+  std::optional<int64_t> stop = bounds[1];
+  const int64_t n = text::adjust_slice(static_cast<int64_t>(items.size()), start, stop, step);
+  Array out;
+  out.reserve(static_cast<size_t>(n));
+  for (int64_t i = 0, at = *start; i < n; ++i, at += step) out.push_back(items[static_cast<size_t>(at)]);
+  return Value(std::move(out), object.flavor());
 }
 
 Result<void> Interpreter::eval_args(const Arguments& args, CallArgs& out) {

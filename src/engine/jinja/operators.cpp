@@ -246,7 +246,7 @@ Result<bool> contains(const Value& container, const Value& item) {
       }
       return false;
     case Value::Kind::object:
-      if (item.is_array() || item.is_object()) {
+      if ((item.is_array() && item.flavor() != Value::Flavor::tuple) || item.is_object()) {
         return type_error("unhashable type: '" + std::string(type_name(item)) + "'");
       }
       return item.is_string() && container.as_object().contains(item.as_string());

@@ -1,6 +1,8 @@
 #include "jinja/parser.h"
 
+#include <cmath>
 #include <initializer_list>
+#include <optional>
 #include <unordered_map>
 
 #include "jinja/builtins.h"
@@ -674,6 +676,46 @@ class Parser {
     return result;
   }
 
+  // Whether jinja2's optimizer folds `expr` to a constant at compile time.
+  static bool is_foldable(const Expr& expr) {
+    switch (expr.kind) {
+      case ExprKind::literal: return true;
+      case ExprKind::unary: return is_foldable(*static_cast<const UnaryExpr&>(expr).operand);
+      case ExprKind::not_: return is_foldable(*static_cast<const NotExpr&>(expr).operand);
+      case ExprKind::binary: {
+        const auto& e = static_cast<const BinaryExpr&>(expr);
+        return is_foldable(*e.lhs) && is_foldable(*e.rhs);
+      }
+      case ExprKind::list: {
+        for (const ExprPtr& item : static_cast<const ListExpr&>(expr).items) {
+          if (!is_foldable(*item)) return false;
+        }
+        return true;
+      }
+      default: return false;
+    }
+  }
+
+  // A negative number literal, as jinja2 folds `-2` or `-(2)`, or nullopt.
+  static std::optional<Value> negative_literal(const Expr& expr) {
+    if (expr.kind != ExprKind::unary) return std::nullopt;
+    const auto& unary = static_cast<const UnaryExpr&>(expr);
+    Value inner;
+    if (unary.operand->kind == ExprKind::literal) {
+      inner = static_cast<const LiteralExpr&>(*unary.operand).value;
+    } else if (auto nested = negative_literal(*unary.operand)) {
+      inner = *nested;
+    } else {
+      return std::nullopt;
+    }
+    if (!inner.is_int() && !inner.is_float()) return std::nullopt;
+    auto folded = detail::unary(unary.negate, inner);
+    if (!folded) return std::nullopt;
+    const bool negative = folded->is_int() ? folded->as_int() < 0 : std::signbit(folded->as_double());
+    if (!negative) return std::nullopt;
+    return *folded;
+  }
+
   Result<ExprPtr> parse_pow() {
     const uint32_t offset = current().offset;
     auto left = parse_unary(true);
@@ -682,6 +724,16 @@ class Parser {
     while (skip_op("**")) {
       auto right = parse_unary(true);
       if (!right) return right;
+      // jinja2 folds `-2` to a constant and writes it into Python source as "-2", so with an
+      // exponent known only at run time, `-2 ** x` runs as Python's -(2 ** x).
+      if (auto negative = negative_literal(*result); negative && !is_foldable(**right)) {
+        auto magnitude = detail::unary(true, *negative);
+        if (!magnitude) return std::unexpected(magnitude.error());
+        auto base = std::make_unique<LiteralExpr>(result->offset, std::move(*magnitude));
+        auto power = std::make_unique<BinaryExpr>(offset, BinaryOp::pow, std::move(base), std::move(*right));
+        result = std::make_unique<UnaryExpr>(offset, true, std::move(power));
+        continue;
+      }
       result = std::make_unique<BinaryExpr>(offset, BinaryOp::pow, std::move(result), std::move(*right));
     }
     return result;

@@ -162,6 +162,9 @@ Result<std::string> percent_format(std::string_view fmt, const Value& args) {
           return format_error(std::string("%") + conversion +
                               " format: a real number is required, not " + std::string(type_name(arg)));
         }
+        if (arg.is_float() && !(std::fabs(arg.as_double()) < 9.2233720368547758e18)) {
+          return format_error("integer overflow: the value does not fit in 64 bits");
+        }
         long long v = arg.is_float() ? static_cast<long long>(std::trunc(arg.as_double()))
                                      : static_cast<long long>(arg.as_int());
         std::string spec = "%" + flags + width + (has_precision ? "." + precision : "") + "ll" +
@@ -206,7 +209,11 @@ Result<std::string> percent_format(std::string_view fmt, const Value& args) {
         return format_error(std::string("unsupported format character '") + conversion + "'");
     }
   }
-  if (!used_mapping && mapping == nullptr && next_arg < positional.size()) {
+  // Python skips this check when the argument is mapping-like (anything with __getitem__ that is
+  // not a tuple or a str: a dict, a list, jinja2's Undefined).
+  const bool mapping_like = args.is_object() || args.is_undefined() ||
+                            (args.is_array() && args.flavor() == Value::Flavor::list);
+  if (!used_mapping && !mapping_like && next_arg < positional.size()) {
     return format_error("not all arguments converted during string formatting");
   }
   return out;

@@ -100,16 +100,6 @@ bool Value::same_as(const Value& other) const {
   }
 }
 
-Object::Object(const Object& other) : items_(other.items_), index_(other.index_) {}
-
-Object& Object::operator=(const Object& other) {
-  if (this != &other) {
-    items_ = other.items_;
-    index_ = other.index_;
-  }
-  return *this;
-}
-
 void Object::rebuild_index() {
   size_t capacity = 16;
   while (capacity < items_.size() * 2) capacity *= 2;

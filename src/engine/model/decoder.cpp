@@ -20,15 +20,15 @@ Decoder::Decoder(const ModelConfig& config, const ModelWeights& weights, ThreadP
     LayerParams p;
     p.attn_norm = to_f32(*l.attn_norm);
     p.ffn_norm = to_f32(*l.ffn_norm);
-    if (l.bq) p.bq = to_f32(*l.bq);
-    if (l.bk) p.bk = to_f32(*l.bk);
-    if (l.bv) p.bv = to_f32(*l.bv);
-    p.wq = prepare_linear(l.wq);
-    p.wk = prepare_linear(l.wk);
-    p.wv = prepare_linear(l.wv);
+    if (l.bq) {
+      for (const Tensor* b : {l.bq, l.bk, l.bv}) {
+        const auto v = to_f32(*b);
+        p.qkv_bias.insert(p.qkv_bias.end(), v.begin(), v.end());
+      }
+    }
+    p.qkv = FusedLinear({l.wq, l.wk, l.wv});
+    p.gate_up = FusedLinear({l.w_gate, l.w_up});
     p.wo = prepare_linear(l.wo);
-    p.w_gate = prepare_linear(l.w_gate);
-    p.w_up = prepare_linear(l.w_up);
     p.w_down = prepare_linear(l.w_down);
     layers_.push_back(std::move(p));
   }
@@ -67,15 +67,13 @@ void Decoder::forward(std::span<const SequenceChunk> batch, KvStorage& kv, std::
   auto fit = [](std::vector<float>& v, int64_t size) {
     if (static_cast<int64_t>(v.size()) < size) v.resize(static_cast<size_t>(size));
   };
+  const int64_t qkv_w = q_dim + 2 * kv_dim;
   fit(x_, n * hidden);
   fit(xn_, n * hidden);
-  fit(q_, n * q_dim);
-  fit(k_, n * kv_dim);
-  fit(v_, n * kv_dim);
+  fit(qkv_, n * qkv_w);
   fit(attn_, n * q_dim);
-  fit(gate_, n * c.ffn);
-  fit(up_, n * c.ffn);
-  fit(scores_, static_cast<int64_t>(pool_.size()) * max_ctx);
+  fit(gate_up_, n * 2 * c.ffn);
+  fit(act_, n * c.ffn);
 
   // Embeddings.
   {
@@ -93,21 +91,23 @@ void Decoder::forward(std::span<const SequenceChunk> batch, KvStorage& kv, std::
     pool_.parallel_for(n, 1, [&](int64_t b, int64_t e) {
       rms_norm(x_.data() + b * hidden, p.attn_norm.data(), xn_.data() + b * hidden, e - b, hidden, static_cast<float>(c.norm_eps));
     });
-    matmul(p.wq, p.bq.empty() ? nullptr : p.bq.data(), xn_.data(), n, q_.data(), q_dim, pool_, scratch_);
-    matmul(p.wk, p.bk.empty() ? nullptr : p.bk.data(), xn_.data(), n, k_.data(), kv_dim, pool_, scratch_);
-    matmul(p.wv, p.bv.empty() ? nullptr : p.bv.data(), xn_.data(), n, v_.data(), kv_dim, pool_, scratch_);
+    // q, k, v of every token: [n, q_dim | kv_dim | kv_dim].
+    p.qkv.run(xn_.data(), n, qkv_.data(), p.qkv_bias.empty() ? nullptr : p.qkv_bias.data(), pool_, scratch_);
+    auto q_of = [&](int64_t t) { return qkv_.data() + t * qkv_w; };
+    auto k_of = [&](int64_t t) { return qkv_.data() + t * qkv_w + q_dim; };
+    auto v_of = [&](int64_t t) { return qkv_.data() + t * qkv_w + q_dim + kv_dim; };
 
     // RoPE, then the new keys and values into the cache.
     pool_.parallel_for(n, 1, [&](int64_t b, int64_t e) {
       for (int64_t t = b; t < e; ++t) {
         for (int64_t h = 0; h < c.n_heads; ++h) {
-          rope_apply(q_.data() + t * q_dim + h * hd, hd, pos_of[t], rope_freqs_.data(), c.rope_layout, rope_pos_scale_);
+          rope_apply(q_of(t) + h * hd, hd, pos_of[t], rope_freqs_.data(), c.rope_layout, rope_pos_scale_);
         }
         for (int64_t h = 0; h < c.n_kv_heads; ++h) {
-          rope_apply(k_.data() + t * kv_dim + h * hd, hd, pos_of[t], rope_freqs_.data(), c.rope_layout, rope_pos_scale_);
+          rope_apply(k_of(t) + h * hd, hd, pos_of[t], rope_freqs_.data(), c.rope_layout, rope_pos_scale_);
         }
         const auto& chunk = batch[static_cast<size_t>(seq_of[t])];
-        kv_store(kv, l, chunk.blocks.data(), pos_of[t], k_.data() + t * kv_dim, v_.data() + t * kv_dim, c.n_kv_heads, hd);
+        kv_store(kv, l, chunk.blocks.data(), pos_of[t], k_of(t), v_of(t), c.n_kv_heads, hd);
       }
     });
 
@@ -119,7 +119,7 @@ void Decoder::forward(std::span<const SequenceChunk> batch, KvStorage& kv, std::
       for (int64_t i = b; i < e; ++i) {
         const int64_t t = i / c.n_heads, h = i % c.n_heads;
         const auto& chunk = batch[static_cast<size_t>(seq_of[t])];
-        attend_one_head(q_.data() + t * q_dim + h * hd, kv, l, h / group, chunk.blocks.data(), pos_of[t] + 1, hd,
+        attend_one_head(q_of(t) + h * hd, kv, l, h / group, chunk.blocks.data(), pos_of[t] + 1, hd,
                         attn_.data() + t * q_dim + h * hd, scores.data());
       }
     });
@@ -129,10 +129,17 @@ void Decoder::forward(std::span<const SequenceChunk> batch, KvStorage& kv, std::
     pool_.parallel_for(n, 1, [&](int64_t b, int64_t e) {
       rms_norm(x_.data() + b * hidden, p.ffn_norm.data(), xn_.data() + b * hidden, e - b, hidden, static_cast<float>(c.norm_eps));
     });
-    matmul(p.w_gate, nullptr, xn_.data(), n, gate_.data(), c.ffn, pool_, scratch_);
-    matmul(p.w_up, nullptr, xn_.data(), n, up_.data(), c.ffn, pool_, scratch_);
-    pool_.parallel_for(n * c.ffn, 4096, [&](int64_t b, int64_t e) { silu_mul(gate_.data() + b, up_.data() + b, e - b); });
-    matmul(p.w_down, nullptr, gate_.data(), n, xn_.data(), hidden, pool_, scratch_);
+    // gate and up in one pass: [n, ffn | ffn]; then silu(gate) · up, contiguous for w_down.
+    p.gate_up.run(xn_.data(), n, gate_up_.data(), nullptr, pool_, scratch_);
+    pool_.parallel_for(n, 1, [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t) {
+        float* act = act_.data() + t * c.ffn;
+        const float* gu = gate_up_.data() + t * 2 * c.ffn;
+        std::copy(gu, gu + c.ffn, act);
+        silu_mul(act, gu + c.ffn, c.ffn);
+      }
+    });
+    matmul(p.w_down, nullptr, act_.data(), n, xn_.data(), hidden, pool_, scratch_);
     add_inplace(x_.data(), xn_.data(), n * hidden);
   }
 

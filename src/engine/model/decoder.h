@@ -38,8 +38,11 @@ class Decoder {
 
  private:
   struct LayerParams {
-    std::vector<float> attn_norm, ffn_norm, bq, bk, bv;
-    LinearWeight wq, wk, wv, wo, w_gate, w_up, w_down;
+    std::vector<float> attn_norm, ffn_norm;
+    std::vector<float> qkv_bias;  // [q_dim + 2 · kv_dim] or empty
+    FusedLinear qkv;               // [q_dim + 2 · kv_dim, hidden]: q, k, v stacked
+    FusedLinear gate_up;           // [2 · ffn, hidden]: gate, up stacked
+    LinearWeight wo, w_down;
   };
   const ModelConfig& config_;
   const ModelWeights& weights_;
@@ -50,7 +53,7 @@ class Decoder {
   std::vector<float> rope_freqs_;
   float rope_pos_scale_ = 1.0f;
   // Activations, sized for the largest batch seen: [n_tokens, width].
-  std::vector<float> x_, xn_, q_, k_, v_, attn_, gate_, up_, scores_;
+  std::vector<float> x_, xn_, qkv_, attn_, gate_up_, act_;
   MatmulScratch scratch_;
 };
 

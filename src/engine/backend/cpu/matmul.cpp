@@ -8,19 +8,53 @@
 
 namespace llmp::engine {
 
+namespace {
+
+// The mapping is read-only and file-backed: dropping the pages of a packed weight is safe,
+// and keeps the resident size at one copy of the weights.
+void drop_pages(const Tensor* t) {
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = (reinterpret_cast<uintptr_t>(t->data) + page - 1) / page * page;
+  const auto end = (reinterpret_cast<uintptr_t>(t->data) + t->bytes) / page * page;
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
+}  // namespace
+
 LinearWeight prepare_linear(const Tensor* t) {
   LinearWeight w{t, nullptr};
   if (!t || !packed_kernels_available()) return w;
   if (auto packed = pack_matrix(*t)) {
     w.packed = std::make_shared<const PackedMatrix>(std::move(*packed));
-    // The mapping is read-only and file-backed: dropping its pages is safe, and keeps the
-    // resident size at one copy of the weights.
-    const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-    const auto begin = (reinterpret_cast<uintptr_t>(t->data) + page - 1) / page * page;
-    const auto end = (reinterpret_cast<uintptr_t>(t->data) + t->bytes) / page * page;
-    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+    drop_pages(t);
   }
   return w;
+}
+
+FusedLinear::FusedLinear(std::vector<const Tensor*> parts) {
+  for (const Tensor* t : parts) {
+    offsets_.push_back(width_);
+    width_ += t->rows();
+  }
+  if (packed_kernels_available()) {
+    if (auto packed = pack_matrices(parts)) {
+      parts_.push_back(LinearWeight{parts.front(), std::make_shared<const PackedMatrix>(std::move(*packed))});
+      for (const Tensor* t : parts) drop_pages(t);
+      return;
+    }
+  }
+  for (const Tensor* t : parts) parts_.push_back(LinearWeight{t, nullptr});
+}
+
+void FusedLinear::run(const float* x, int64_t n_tokens, float* y, const float* bias, ThreadPool& pool,
+                      MatmulScratch& scratch) const {
+  if (parts_.size() == 1 && parts_.front().packed) {
+    matmul(parts_.front(), bias, x, n_tokens, y, width_, pool, scratch);
+    return;
+  }
+  for (size_t i = 0; i < parts_.size(); ++i) {
+    matmul(parts_[i], bias ? bias + offsets_[i] : nullptr, x, n_tokens, y + offsets_[i], width_, pool, scratch);
+  }
 }
 
 void matmul(const LinearWeight& w, const float* bias, const float* x, int64_t n_tokens, float* y, int64_t ldy,

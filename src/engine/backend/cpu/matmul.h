@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "backend/cpu/packed_matrix.h"
 #include "backend/cpu/quant.h"
@@ -26,6 +27,24 @@ struct LinearWeight {
 //! Packs `t` when the packed kernels run here (not under LLMP_CPU_KERNELS=scalar), and then
 //! lets the kernel drop the file's pages of it from this process (they are not read again).
 LinearWeight prepare_linear(const Tensor* t);
+
+//! Several projections of the same input computed as one: y = x · [W0; W1; ...]ᵀ, part i
+//! landing in columns [offset(i), offset(i) + rows_i) of y. Packed weights are stacked into one
+//! matrix (one pass, one parallel region); others run one by one into their columns.
+class FusedLinear {
+ public:
+  FusedLinear() = default;
+  explicit FusedLinear(std::vector<const Tensor*> parts);
+  int64_t width() const { return width_; }
+  int64_t offset(size_t part) const { return offsets_[part]; }
+  //! y: [n_tokens, width()]; bias: [width()] or null.
+  void run(const float* x, int64_t n_tokens, float* y, const float* bias, ThreadPool& pool, MatmulScratch& scratch) const;
+
+ private:
+  std::vector<LinearWeight> parts_;  // one stacked weight when packed, else one per part
+  std::vector<int64_t> offsets_;
+  int64_t width_ = 0;
+};
 
 //! y[t * ldy + o] = Σ_i W[o, i] · x[t * n_in + i] + bias[o], for t < n_tokens and o < W.rows().
 //! W: [n_out, n_in] any DType; x: [n_tokens, n_in] f32; bias: [n_out] f32 or null.

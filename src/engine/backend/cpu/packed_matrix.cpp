@@ -49,6 +49,26 @@ void read_q8_0(const uint8_t* row, int64_t block, RowBlock& out) {
 }  // namespace
 
 std::optional<PackedMatrix> pack_matrix(const Tensor& w) {
+  const Tensor* one[] = {&w};
+  return pack_matrices(one);
+}
+
+std::optional<PackedMatrix> pack_matrices(std::span<const Tensor* const> parts) {
+  if (parts.empty()) return std::nullopt;
+  const Tensor& w = *parts.front();
+  int64_t total_rows = 0;
+  for (const Tensor* t : parts) {
+    if (t->dtype != w.dtype || t->cols() != w.cols()) return std::nullopt;
+    total_rows += t->rows();
+  }
+  // Stacked row r → (part, row within it).
+  auto source_row = [&](int64_t r) -> const uint8_t* {
+    for (const Tensor* t : parts) {
+      if (r < t->rows()) return t->row(r);
+      r -= t->rows();
+    }
+    return nullptr;
+  };
   PackedMatrix p;
   void (*read)(const uint8_t*, int64_t, RowBlock&) = nullptr;
   switch (w.dtype) {
@@ -57,7 +77,7 @@ std::optional<PackedMatrix> pack_matrix(const Tensor& w) {
     case DType::q8_0: p.kind = PackedMatrix::Kind::q8; p.tile_bytes = 512 + 64; read = read_q8_0; break;
     default: return std::nullopt;
   }
-  p.rows = w.rows();
+  p.rows = total_rows;
   p.cols = w.cols();
   p.n_groups = (p.rows + kGroup - 1) / kGroup;
   p.n_blocks = p.cols / 32;
@@ -72,7 +92,7 @@ std::optional<PackedMatrix> pack_matrix(const Tensor& w) {
       for (int64_t r = 0; r < kGroup; ++r) {
         const int64_t row = g * kGroup + r;
         if (row >= p.rows) break;  // padding rows stay zero (scale 0)
-        read(w.row(row), k, rb);
+        read(source_row(row), k, rb);
         if (p.kind == PackedMatrix::Kind::q8) {
           int16_t sum = 0;
           for (int j = 0; j < 8; ++j) {

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 
 #include "model/tensor.h"
 
@@ -38,5 +39,9 @@ struct PackedMatrix {
 
 //! Repacks a q4_0, q4_k or q8_0 weight; nullopt for other types.
 std::optional<PackedMatrix> pack_matrix(const Tensor& w);
+
+//! Repacks several weights of one type and width as one matrix, their rows stacked in order
+//! (q, k and v as one projection: one pass over the activations, one parallel region).
+std::optional<PackedMatrix> pack_matrices(std::span<const Tensor* const> parts);
 
 }  // namespace llmp::engine
