@@ -126,13 +126,16 @@ std::vector<std::string> model_specs(const Settings& settings) {
   return {"demo-random-weights=" + path};
 }
 
-void load_models(const Settings& settings, api::ServedModels& served, api::Readiness& readiness) {
+void load_models(const Settings& settings, const engine::DeviceReport& devices, api::ServedModels& served,
+                 api::Readiness& readiness) {
   const auto specs = model_specs(settings);
+  engine::EngineConfig config = settings.engine.engine_config();
+  if (settings.engine.device == "auto") config.device = devices.cuda.empty() ? "cpu" : "cuda:0";
   for (const auto& spec : specs) readiness.add_pending("model " + api::split_model_spec(spec).first);
   for (const auto& spec : specs) {
     const auto [id, path] = api::split_model_spec(spec);
     const auto started = std::chrono::steady_clock::now();
-    auto model = api::load_served_model(id, path, settings.engine.engine_config(), settings.engine.chat_template_fallback);
+    auto model = api::load_served_model(id, path, config, settings.engine.chat_template_fallback);
     if (!model) {
       log::error("cannot load a model", {{"model", id}, {"path", path}, {"error", model.error().message()}});
       readiness.fail("model " + id, model.error().message());
@@ -241,7 +244,7 @@ int serve(const Settings& settings, const std::string& config_source) {
               {{"path", admin_key->source()}});
   }
 
-  load_models(settings, served, readiness);
+  load_models(settings, devices, served, readiness);
 
   server.set_state(net::ServerState::ready);
   log::info("ready", {{"port", static_cast<int64_t>(server.port())}});

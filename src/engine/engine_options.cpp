@@ -40,6 +40,7 @@ void declare_settings(SettingsRegistry& r, EngineOptions& o) {
 
 EngineConfig EngineOptions::engine_config() const {
   EngineConfig c;
+  c.device = device == "auto" ? "cpu" : device;  // main resolves "auto" against the devices found
   c.threads = static_cast<int>(threads);
   c.kv_cache_bytes = kv_cache_mb * 1024 * 1024;
   c.kv_cache_fraction = kv_cache_fraction;

@@ -52,6 +52,8 @@ struct GenerationRequest {
 };
 
 struct EngineConfig {
+  std::string device = "cpu";       // "cpu" or "cuda:N" (the caller resolves "auto")
+  double gpu_memory_fraction = 0.9; // of a GPU's free memory after the weights, for KV blocks
   int threads = 0;                  // compute threads (0: one per core)
   int64_t kv_cache_bytes = 0;       // KV budget (0: from kv_cache_fraction of memory)
   double kv_cache_fraction = 0.25;  // of physical memory, when kv_cache_bytes is 0

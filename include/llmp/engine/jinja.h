@@ -65,10 +65,8 @@ class Value {
   Value(bool b) noexcept : kind_(Kind::boolean) { scalar_.b = b; }
   //! An int (Python ints are unbounded; ours are int64 and overflow is an error).
   template <std::integral T>
-    requires(!std::same_as<T, bool> && !std::same_as<T, char>)
-  Value(T i) noexcept : kind_(Kind::integer) {
-    scalar_.i = static_cast<int64_t>(i);
-  }
+  requires(!std::same_as<T, bool> && !std::same_as<T, char>) Value(T i)
+  noexcept : kind_(Kind::integer) { scalar_.i = static_cast<int64_t>(i); }
   //! A float.
   Value(double d) noexcept : kind_(Kind::floating) { scalar_.d = d; }
   //! A str (UTF-8).
@@ -104,9 +102,7 @@ class Value {
   bool is_int() const { return kind_ == Kind::integer; }
   bool is_float() const { return kind_ == Kind::floating; }
   //! int, float or bool (bool is an int in Python).
-  bool is_number() const {
-    return kind_ == Kind::integer || kind_ == Kind::floating || kind_ == Kind::boolean;
-  }
+  bool is_number() const { return kind_ == Kind::integer || kind_ == Kind::floating || kind_ == Kind::boolean; }
   bool is_string() const { return kind_ == Kind::string; }
   //! A string marked safe.
   bool is_markup() const { return kind_ == Kind::string && flavor_ == Flavor::markup; }
@@ -132,12 +128,17 @@ class Value {
   //! What an undefined value stands for ("messages", "content"), or "" when unknown.
   std::string_view undefined_hint() const;
 
+  //! How deeply lists and dicts nest in this value: 0 for scalars, 1 for a flat list (saturates
+  //! at 65535). The interpreter refuses to build values nested deeper than it can walk safely.
+  uint16_t depth() const { return depth_; }
+
   //! True when both share the same payload (Python's `is`).
   bool same_as(const Value& other) const;
 
  private:
   Kind kind_;
   Flavor flavor_ = Flavor::list;
+  uint16_t depth_ = 0;  // nesting of lists and dicts inside, saturating
   union Scalar {
     bool b;
     int64_t i;
@@ -155,9 +156,9 @@ class Object {
   //! An empty dict.
   Object() = default;
   //! Copies and moves keep order and index.
-  Object(const Object& other);
+  Object(const Object& other) = default;
   Object(Object&&) noexcept = default;
-  Object& operator=(const Object& other);
+  Object& operator=(const Object& other) = default;
   Object& operator=(Object&&) noexcept = default;
 
   //! Sets `key`; an existing key keeps its position and gets the new value (as in Python).

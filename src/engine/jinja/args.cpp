@@ -26,8 +26,7 @@ Result<void> bind_args(std::string_view what, const CallArgs& args, std::initial
                    std::string(what) + " got an unexpected keyword argument '" + key + "'");
     }
     if (out[i]) {
-      return error(StatusCode::invalid_argument,
-                   std::string(what) + " got multiple values for argument '" + key + "'");
+      return error(StatusCode::invalid_argument, std::string(what) + " got multiple values for argument '" + key + "'");
     }
     out[i] = value;
   }

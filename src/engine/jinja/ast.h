@@ -273,7 +273,7 @@ struct MacroStmt : Stmt {
 struct CallBlockStmt : Stmt {
   explicit CallBlockStmt(uint32_t off) : Stmt(StmtKind::call_block, off) {}
   std::unique_ptr<MacroStmt> caller;  // the block body as the `caller` macro
-  ExprPtr call;                        // a CallExpr
+  ExprPtr call;                       // a CallExpr
 };
 
 struct FilterBlockStmt : Stmt {

@@ -42,8 +42,14 @@ Value Namespace::get_attr(std::string_view name) const {
 }
 
 Result<void> Namespace::set_attr(std::string_view name, Value value) {
+  LLMP_TRY_VOID(Interpreter::check_depth(value));
   attrs_.set(std::string(name), std::move(value));
   return {};
+}
+
+void Namespace::clear() {
+  Object dropped = std::move(attrs_);
+  attrs_ = Object();
 }
 
 // --- Macro ---
@@ -144,8 +150,7 @@ Result<Object> dict_from_args(std::string_view what, CallArgs& args) {
         out.set(pair.as_array()[0].as_string(), pair.as_array()[1]);
       }
     } else if (!source.is_undefined()) {
-      return error(StatusCode::invalid_argument,
-                   object_phrase(type_name(source)) + " is not iterable");
+      return error(StatusCode::invalid_argument, object_phrase(type_name(source)) + " is not iterable");
     }
   }
   for (auto& [key, value] : args.keyword) out.set(key, std::move(value));
@@ -161,8 +166,7 @@ Result<Value> builtin_range(Interpreter& interp, CallArgs& args) {
   for (size_t i = 0; i < args.positional.size(); ++i) {
     const Value& v = args.positional[i];
     if (!v.is_int() && !v.is_bool()) {
-      return error(StatusCode::invalid_argument,
-                   object_phrase(type_name(v)) + " cannot be interpreted as an integer");
+      return error(StatusCode::invalid_argument, object_phrase(type_name(v)) + " cannot be interpreted as an integer");
     }
   }
   if (args.positional.size() == 1) {
@@ -196,10 +200,13 @@ Result<Value> builtin_dict(Interpreter&, CallArgs& args) {
   return Value(std::move(*object));
 }
 
-Result<Value> builtin_namespace(Interpreter&, CallArgs& args) {
+Result<Value> builtin_namespace(Interpreter& interp, CallArgs& args) {
   auto object = dict_from_args("namespace", args);
   if (!object) return std::unexpected(object.error());
-  return Value::native(std::make_shared<Namespace>(std::move(*object)));
+  for (const auto& item : object->items()) LLMP_TRY_VOID(Interpreter::check_depth(item.second));
+  auto ns = std::make_shared<Namespace>(std::move(*object));
+  interp.track(ns);
+  return Value::native(std::move(ns));
 }
 
 Result<Value> builtin_raise_exception(Interpreter&, CallArgs& args) {
@@ -212,8 +219,8 @@ Result<Value> builtin_strftime_now(Interpreter& interp, CallArgs& args) {
   std::optional<Value> format;
   LLMP_TRY_VOID(bind_args("strftime_now()", args, {"format"}, &format, 1));
   if (!format->is_string()) {
-    return error(StatusCode::invalid_argument, "strftime() argument 1 must be str, not " +
-                                                   std::string(type_name(*format)));
+    return error(StatusCode::invalid_argument,
+                 "strftime() argument 1 must be str, not " + std::string(type_name(*format)));
   }
   const auto now = interp.options().now.value_or(std::chrono::system_clock::now());
   const std::time_t t = std::chrono::system_clock::to_time_t(now);

@@ -30,6 +30,8 @@ class Namespace : public Native {
   std::string repr() const override;
   Value get_attr(std::string_view name) const override;
   Result<void> set_attr(std::string_view name, Value value) override;
+  //! Drops the attributes (at the end of a render).
+  void clear();
 
  private:
   Object attrs_;

@@ -213,8 +213,8 @@ Result<Value> f_center(Interpreter&, const Value& v, CallArgs& args) {
   if (*w <= len) return same_flavor(v, s);
   const int64_t marg = *w - len;
   const int64_t left = marg / 2 + (marg & *w & 1);
-  return same_flavor(v, std::string(static_cast<size_t>(left), ' ') + s +
-                            std::string(static_cast<size_t>(marg - left), ' '));
+  return same_flavor(
+      v, std::string(static_cast<size_t>(left), ' ') + s + std::string(static_cast<size_t>(marg - left), ' '));
 }
 
 Result<Value> f_indent(Interpreter&, const Value& v, CallArgs& args) {
@@ -298,8 +298,7 @@ Result<Value> f_wordcount(Interpreter&, const Value& v, CallArgs& args) {
   bool in_word = false;
   for (size_t pos = 0; pos < s.size();) {
     const char32_t cp = text::next_code_point(s, pos);
-    const bool word = (cp < 0x80) ? (std::isalnum(static_cast<int>(cp)) != 0 || cp == '_')
-                                  : !text::is_space(cp);
+    const bool word = (cp < 0x80) ? (std::isalnum(static_cast<int>(cp)) != 0 || cp == '_') : !text::is_space(cp);
     if (word && !in_word) ++words;
     in_word = word;
   }
@@ -473,9 +472,11 @@ Result<Value> f_int(Interpreter&, const Value& v, CallArgs& args) {
   auto base = int_arg("int", a[1], 10);
   if (!base) return std::unexpected(base.error());
   switch (v.kind()) {
-    case Value::Kind::undefined: return undefined_error(v);
+    case Value::Kind::undefined:
+      return undefined_error(v);
     case Value::Kind::boolean:
-    case Value::Kind::integer: return Value(v.as_int());
+    case Value::Kind::integer:
+      return Value(v.as_int());
     case Value::Kind::floating: {
       const double d = v.as_double();
       if (std::isnan(d) || std::isinf(d)) return fallback;
@@ -489,7 +490,8 @@ Result<Value> f_int(Interpreter&, const Value& v, CallArgs& args) {
       }
       return fallback;
     }
-    default: return fallback;
+    default:
+      return fallback;
   }
 }
 
@@ -498,14 +500,17 @@ Result<Value> f_float(Interpreter&, const Value& v, CallArgs& args) {
   JINJA_BIND("float", args, &fallback_arg, 0, "default");
   const Value fallback = fallback_arg ? *fallback_arg : Value(0.0);
   switch (v.kind()) {
-    case Value::Kind::undefined: return undefined_error(v);
+    case Value::Kind::undefined:
+      return undefined_error(v);
     case Value::Kind::boolean:
     case Value::Kind::integer:
-    case Value::Kind::floating: return Value(v.as_double());
+    case Value::Kind::floating:
+      return Value(v.as_double());
     case Value::Kind::string:
       if (auto d = parse_python_float(v.as_string())) return Value(*d);
       return fallback;
-    default: return fallback;
+    default:
+      return fallback;
   }
 }
 
@@ -558,16 +563,20 @@ Result<Value> f_round(Interpreter&, const Value& v, CallArgs& args) {
 Result<Value> f_length(Interpreter&, const Value& v, CallArgs& args) {
   LLMP_TRY_VOID(no_args("length", args));
   switch (v.kind()) {
-    case Value::Kind::undefined: return Value(int64_t{0});
-    case Value::Kind::string: return Value(static_cast<int64_t>(text::length(v.as_string())));
-    case Value::Kind::object: return Value(static_cast<int64_t>(v.as_object().size()));
+    case Value::Kind::undefined:
+      return Value(int64_t{0});
+    case Value::Kind::string:
+      return Value(static_cast<int64_t>(text::length(v.as_string())));
+    case Value::Kind::object:
+      return Value(static_cast<int64_t>(v.as_object().size()));
     case Value::Kind::array:
       if (v.flavor() != Value::Flavor::iterator) return Value(static_cast<int64_t>(v.as_array().size()));
       break;
     case Value::Kind::native:
       if (v.as_native().type_name() == "LoopContext") return v.as_native().get_attr("length");
       break;
-    default: break;
+    default:
+      break;
   }
   return filter_error("object of type '" + std::string(type_name(v)) + "' has no len()");
 }
@@ -634,7 +643,8 @@ Result<Value> f_join(Interpreter& interp, const Value& v, CallArgs& args) {
       if (!value) return value;
       append_str(out, *value);
     }
-    if (out.size() > interp.max_bytes()) return error(StatusCode::resource_exhausted, "string exceeds the output limit");
+    if (out.size() > interp.max_bytes())
+      return error(StatusCode::resource_exhausted, "string exceeds the output limit");
   }
   return Value(std::move(out));
 }
@@ -683,7 +693,8 @@ Result<Value> f_dictsort(Interpreter&, const Value& v, CallArgs& args) {
   return Value(std::move(out));
 }
 
-Result<std::vector<Value>> multi_keys(Interpreter& interp, const Array& values, const Opt& attribute, bool case_sensitive) {
+Result<std::vector<Value>> multi_keys(Interpreter& interp, const Array& values, const Opt& attribute,
+                                      bool case_sensitive) {
   std::vector<AttrGetter> getters;
   if (attribute && attribute->is_string()) {
     for (std::string& part : text::split(attribute->as_string(), std::string_view(","), -1)) {

@@ -11,10 +11,10 @@
 // Evaluates `expr` (a Result) into `lhs`, or returns its error from the enclosing function.
 #define JINJA_CONCAT_INNER(a, b) a##b
 #define JINJA_CONCAT(a, b) JINJA_CONCAT_INNER(a, b)
-#define JINJA_TRY(lhs, expr)                                                              \
-  auto JINJA_CONCAT(jinja_try_, __LINE__) = (expr);                                       \
-  if (!JINJA_CONCAT(jinja_try_, __LINE__))                                                \
-    return std::unexpected(std::move(JINJA_CONCAT(jinja_try_, __LINE__).error()));        \
+#define JINJA_TRY(lhs, expr)                                                       \
+  auto JINJA_CONCAT(jinja_try_, __LINE__) = (expr);                                \
+  if (!JINJA_CONCAT(jinja_try_, __LINE__))                                         \
+    return std::unexpected(std::move(JINJA_CONCAT(jinja_try_, __LINE__).error())); \
   lhs = std::move(*JINJA_CONCAT(jinja_try_, __LINE__))
 
 namespace llmp::engine::jinja::detail {
@@ -32,8 +32,7 @@ std::optional<int64_t> as_index(const Value& v) {
 
 }  // namespace
 
-Interpreter::Interpreter(const Program& program, const RenderOptions& options)
-    : program_(program), options_(options) {}
+Interpreter::Interpreter(const Program& program, const RenderOptions& options) : program_(program), options_(options) {}
 
 Status Interpreter::locate(Status status, uint32_t offset) {
   // The innermost node that fails names the position; callers further up keep it.
@@ -111,6 +110,7 @@ Result<std::string> Interpreter::capture(const Body& body) {
 }
 
 Result<void> Interpreter::assign(const Target& target, Value value) {
+  LLMP_TRY_VOID(check_depth(value));
   if (!target.unpack) {
     frame_->set(target.symbols[0], std::move(value));
     return {};
@@ -121,8 +121,8 @@ Result<void> Interpreter::assign(const Target& target, Value value) {
     if (values.size() > target.symbols.size()) {
       return runtime_error("too many values to unpack (expected " + std::to_string(target.symbols.size()) + ")");
     }
-    return runtime_error("not enough values to unpack (expected " + std::to_string(target.symbols.size()) +
-                         ", got " + std::to_string(values.size()) + ")");
+    return runtime_error("not enough values to unpack (expected " + std::to_string(target.symbols.size()) + ", got " +
+                         std::to_string(values.size()) + ")");
   }
   for (size_t i = 0; i < values.size(); ++i) frame_->set(target.symbols[i], values[i]);
   return {};
@@ -163,7 +163,8 @@ Result<Interpreter::Flow> Interpreter::exec(const Stmt& stmt) {
       }
       return exec_body(s.else_body);
     }
-    case StmtKind::for_: return exec_for(static_cast<const ForStmt&>(stmt));
+    case StmtKind::for_:
+      return exec_for(static_cast<const ForStmt&>(stmt));
     case StmtKind::set: {
       const auto& s = static_cast<const SetStmt&>(stmt);
       JINJA_TRY(Value value, eval(*s.value));
@@ -182,9 +183,8 @@ Result<Interpreter::Flow> Interpreter::exec(const Stmt& stmt) {
         }
       }
       if (!target.is_native() || target.as_native().type_name() != "Namespace") {
-        return std::unexpected(locate(Status(StatusCode::invalid_argument,
-                                             "cannot assign attribute on non-namespace object"),
-                                      stmt.offset));
+        return std::unexpected(locate(
+            Status(StatusCode::invalid_argument, "cannot assign attribute on non-namespace object"), stmt.offset));
       }
       LLMP_TRY_VOID(target.as_native().set_attr(s.attr, std::move(value)));
       return Flow::normal;
@@ -237,9 +237,12 @@ Result<Interpreter::Flow> Interpreter::exec(const Stmt& stmt) {
       frame_ = frame.parent;
       return flow;
     }
-    case StmtKind::break_: return Flow::break_;
-    case StmtKind::continue_: return Flow::continue_;
-    case StmtKind::generation: return exec_body(static_cast<const GenerationStmt&>(stmt).body);
+    case StmtKind::break_:
+      return Flow::break_;
+    case StmtKind::continue_:
+      return Flow::continue_;
+    case StmtKind::generation:
+      return exec_body(static_cast<const GenerationStmt&>(stmt).body);
   }
   return Flow::normal;
 }
@@ -318,8 +321,8 @@ Result<void> Interpreter::exec_call_block(const CallBlockStmt& stmt) {
   return write({});
 }
 
-Result<Value> Interpreter::call_macro(const MacroStmt& macro, const std::shared_ptr<Closure>& closure,
-                                      CallArgs& args, const Value& caller) {
+Result<Value> Interpreter::call_macro(const MacroStmt& macro, const std::shared_ptr<Closure>& closure, CallArgs& args,
+                                      const Value& caller) {
   if (call_depth_ >= options_.max_call_depth) {
     return error(StatusCode::resource_exhausted,
                  "macro calls nest deeper than the limit of " + std::to_string(options_.max_call_depth));
@@ -405,8 +408,10 @@ Result<Value> Interpreter::eval(const Expr& expr) {
 
 Result<Value> Interpreter::eval_impl(const Expr& expr) {
   switch (expr.kind) {
-    case ExprKind::literal: return static_cast<const LiteralExpr&>(expr).value;
-    case ExprKind::name: return eval_name(static_cast<const NameExpr&>(expr));
+    case ExprKind::literal:
+      return static_cast<const LiteralExpr&>(expr).value;
+    case ExprKind::name:
+      return eval_name(static_cast<const NameExpr&>(expr));
     case ExprKind::list: {
       const auto& e = static_cast<const ListExpr&>(expr);
       Array items;
@@ -451,7 +456,8 @@ Result<Value> Interpreter::eval_impl(const Expr& expr) {
       JINJA_TRY(Value operand, eval(*static_cast<const NotExpr&>(expr).operand));
       return Value(!truthy(operand));
     }
-    case ExprKind::compare: return eval_compare(static_cast<const CompareExpr&>(expr));
+    case ExprKind::compare:
+      return eval_compare(static_cast<const CompareExpr&>(expr));
     case ExprKind::conditional: {
       const auto& e = static_cast<const ConditionalExpr&>(expr);
       JINJA_TRY(Value test, eval(*e.test));
@@ -470,9 +476,12 @@ Result<Value> Interpreter::eval_impl(const Expr& expr) {
       JINJA_TRY(Value index, eval(*e.index));
       return getitem(object, index);
     }
-    case ExprKind::slice: return eval_slice(static_cast<const SliceExpr&>(expr));
-    case ExprKind::call: return eval_call(static_cast<const CallExpr&>(expr));
-    case ExprKind::filter: return eval_filter(static_cast<const FilterExpr&>(expr));
+    case ExprKind::slice:
+      return eval_slice(static_cast<const SliceExpr&>(expr));
+    case ExprKind::call:
+      return eval_call(static_cast<const CallExpr&>(expr));
+    case ExprKind::filter:
+      return eval_filter(static_cast<const FilterExpr&>(expr));
     case ExprKind::test: {
       JINJA_TRY(bool outcome, eval_test(static_cast<const TestExpr&>(expr)));
       return Value(outcome);
@@ -489,7 +498,8 @@ Result<Value> Interpreter::eval_impl(const Expr& expr) {
       }
       return Value(std::move(joined));
     }
-    case ExprKind::block_value: return block_value_;
+    case ExprKind::block_value:
+      return block_value_;
   }
   return error(StatusCode::internal, "unknown expression");
 }
@@ -507,8 +517,12 @@ Result<Value> Interpreter::eval_compare(const CompareExpr& expr) {
   for (const auto& [op, operand] : expr.rest) {
     JINJA_TRY(Value right, eval(*operand));
     switch (op) {
-      case CompareOp::eq: outcome = equals(left, right); break;
-      case CompareOp::ne: outcome = !equals(left, right); break;
+      case CompareOp::eq:
+        outcome = equals(left, right);
+        break;
+      case CompareOp::ne:
+        outcome = !equals(left, right);
+        break;
       case CompareOp::in:
       case CompareOp::not_in: {
         JINJA_TRY(bool found, contains(right, left));
@@ -667,7 +681,8 @@ Result<bool> Interpreter::call_test(std::string_view name, const Value& input, C
 
 Result<Value> Interpreter::getattr(const Value& obj, const std::string& name) {
   switch (obj.kind()) {
-    case Value::Kind::undefined: return undefined_error(obj);
+    case Value::Kind::undefined:
+      return undefined_error(obj);
     case Value::Kind::object:
     case Value::Kind::string:
     case Value::Kind::array: {
@@ -688,13 +703,15 @@ Result<Value> Interpreter::getattr(const Value& obj, const std::string& name) {
       if (value.is_undefined()) return Value::undefined(&name);
       return value;
     }
-    default: return Value::undefined(&name);
+    default:
+      return Value::undefined(&name);
   }
 }
 
 Result<Value> Interpreter::getitem(const Value& obj, const Value& key) {
   switch (obj.kind()) {
-    case Value::Kind::undefined: return undefined_error(obj);
+    case Value::Kind::undefined:
+      return undefined_error(obj);
     case Value::Kind::string: {
       if (auto index = as_index(key)) {
         const std::string& s = obj.as_string();
@@ -736,7 +753,8 @@ Result<Value> Interpreter::getitem(const Value& obj, const Value& key) {
     case Value::Kind::native:
       if (key.is_string()) return obj.as_native().get_attr(key.as_string());
       return Value();
-    default: return Value();
+    default:
+      return Value();
   }
   // obj[key] failed: a string key falls back to an attribute (a method).
   if (key.is_string() && has_method(obj, key.as_string())) return bind_method(obj, key.as_string());

@@ -43,16 +43,26 @@ struct Closure {
   Frame frame;
 };
 
+class Namespace;
+
+//! Lists and dicts nested deeper than this cannot be stored: walking them (printing, comparing,
+//! freeing) recurses once per level. JSON input stops at 256.
+inline constexpr uint16_t kMaxValueDepth = 512;
+
 class Interpreter {
  public:
   Interpreter(const Program& program, const RenderOptions& options);
+  ~Interpreter();
+  Interpreter(const Interpreter&) = delete;
+  Interpreter& operator=(const Interpreter&) = delete;
 
   //! Renders the program with `context` (a dict) as its variables.
   Result<std::string> render(const Value& context);
 
   // --- services for filters, tests, methods and natives ---
 
-  //! obj.name as the sandbox resolves it: attribute (method) first, then item.
+  //! obj.name as the sandbox resolves it: attribute (method) first, then item. An undefined
+  //! result points at `name` for its error message, so `name` must outlive it (an AST string).
   Result<Value> getattr(const Value& obj, const std::string& name);
   //! obj[key] as the sandbox resolves it: item first, then attribute for string keys.
   Result<Value> getitem(const Value& obj, const Value& key);
@@ -65,6 +75,11 @@ class Interpreter {
   //! Runs a macro definition with arguments; `caller` is the body of a {% call %} block.
   Result<Value> call_macro(const MacroStmt& macro, const std::shared_ptr<Closure>& closure, CallArgs& args,
                            const Value& caller);
+  //! Keeps a namespace made during this render, to unlink it afterwards: namespaces are the one
+  //! mutable value, so they can form cycles and long chains.
+  void track(std::shared_ptr<Namespace> ns) { namespaces_.push_back(std::move(ns)); }
+  //! Fails when `value` nests deeper than kMaxValueDepth.
+  static Result<void> check_depth(const Value& value);
   //! Counts loop iterations against the limit.
   Result<void> count_iterations(uint64_t n);
   //! The largest string a render may build.
@@ -103,6 +118,7 @@ class Interpreter {
   Frame* frame_ = &top_;
   std::string* out_ = nullptr;
   Value block_value_;  // what BlockValueExpr reads inside {% filter %} / {% set %} blocks
+  std::vector<std::shared_ptr<Namespace>> namespaces_;
   uint64_t iterations_ = 0;
   int call_depth_ = 0;
   bool error_located_ = false;

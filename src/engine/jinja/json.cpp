@@ -67,7 +67,8 @@ Result<Value> convert(simdjson::dom::element element, size_t depth) {
       if (element.get(b) != simdjson::SUCCESS) break;
       return Value(b);
     }
-    case simdjson::dom::element_type::NULL_VALUE: return Value(nullptr);
+    case simdjson::dom::element_type::NULL_VALUE:
+      return Value(nullptr);
   }
   return error(StatusCode::invalid_argument, "malformed JSON value");
 }
@@ -118,14 +119,36 @@ void append_json_string(std::string& out, std::string_view s, bool ensure_ascii)
       continue;
     }
     switch (byte) {
-      case '"': out += "\\\""; ++pos; continue;
-      case '\\': out += "\\\\"; ++pos; continue;
-      case '\n': out += "\\n"; ++pos; continue;
-      case '\r': out += "\\r"; ++pos; continue;
-      case '\t': out += "\\t"; ++pos; continue;
-      case '\b': out += "\\b"; ++pos; continue;
-      case '\f': out += "\\f"; ++pos; continue;
-      default: break;
+      case '"':
+        out += "\\\"";
+        ++pos;
+        continue;
+      case '\\':
+        out += "\\\\";
+        ++pos;
+        continue;
+      case '\n':
+        out += "\\n";
+        ++pos;
+        continue;
+      case '\r':
+        out += "\\r";
+        ++pos;
+        continue;
+      case '\t':
+        out += "\\t";
+        ++pos;
+        continue;
+      case '\b':
+        out += "\\b";
+        ++pos;
+        continue;
+      case '\f':
+        out += "\\f";
+        ++pos;
+        continue;
+      default:
+        break;
     }
     if (byte < 0x20) {
       append_hex4(out, byte);
@@ -158,17 +181,28 @@ struct Dumper {
   Result<void> dump(const Value& value, size_t level) {
     if (level > kMaxJsonDepth) return error(StatusCode::invalid_argument, "value nested too deeply for tojson");
     switch (value.kind()) {
-      case Value::Kind::none: out += "null"; return {};
-      case Value::Kind::boolean: out += value.as_bool() ? "true" : "false"; return {};
-      case Value::Kind::integer: append_str(out, value); return {};
+      case Value::Kind::none:
+        out += "null";
+        return {};
+      case Value::Kind::boolean:
+        out += value.as_bool() ? "true" : "false";
+        return {};
+      case Value::Kind::integer:
+        append_str(out, value);
+        return {};
       case Value::Kind::floating: {
         const double d = value.as_double();
-        if (std::isnan(d)) out += "NaN";
-        else if (std::isinf(d)) out += d < 0 ? "-Infinity" : "Infinity";
-        else append_float(out, d);
+        if (std::isnan(d))
+          out += "NaN";
+        else if (std::isinf(d))
+          out += d < 0 ? "-Infinity" : "Infinity";
+        else
+          append_float(out, d);
         return {};
       }
-      case Value::Kind::string: append_json_string(out, value.as_string(), options.ensure_ascii); return {};
+      case Value::Kind::string:
+        append_json_string(out, value.as_string(), options.ensure_ascii);
+        return {};
       case Value::Kind::array: {
         if (value.flavor() == Value::Flavor::iterator) break;
         const Array& items = value.as_array();
@@ -211,7 +245,8 @@ struct Dumper {
         out.push_back('}');
         return {};
       }
-      default: break;
+      default:
+        break;
     }
     return error(StatusCode::invalid_argument,
                  "Object of type " + std::string(type_name(value)) + " is not JSON serializable");

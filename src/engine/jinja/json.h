@@ -13,7 +13,7 @@ namespace llmp::engine::jinja::detail {
 
 struct JsonDumpOptions {
   bool ensure_ascii = false;
-  std::optional<std::string> indent;  // unset: one line
+  std::optional<std::string> indent;          // unset: one line
   std::optional<std::string> item_separator;  // unset: ", " on one line, "," with indent
   std::string key_separator = ": ";
   bool sort_keys = false;

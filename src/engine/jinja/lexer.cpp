@@ -130,9 +130,8 @@ size_t match_integer(std::string_view s, size_t pos, int& base) {
   return end - pos;
 }
 
-const char* const kOperators[] = {"//", "**", "==", "!=", ">=", "<=", "+", "-", "/", "*", "%", "~",
-                                  "[",  "]",  "(",  ")",  "{",  "}",  ">", "<", "=", ".", ":", "|",
-                                  ",",  ";"};
+const char* const kOperators[] = {"//", "**", "==", "!=", ">=", "<=", "+", "-", "/", "*", "%", "~", "[",
+                                  "]",  "(",  ")",  "{",  "}",  ">",  "<", "=", ".", ":", "|", ",", ";"};
 
 struct Lexer {
   std::string source;
@@ -169,17 +168,38 @@ struct Lexer {
       }
       const char e = body[++i];
       switch (e) {
-        case '\n': break;
-        case '\\': out.push_back('\\'); break;
-        case '\'': out.push_back('\''); break;
-        case '"': out.push_back('"'); break;
-        case 'a': out.push_back('\a'); break;
-        case 'b': out.push_back('\b'); break;
-        case 'f': out.push_back('\f'); break;
-        case 'n': out.push_back('\n'); break;
-        case 'r': out.push_back('\r'); break;
-        case 't': out.push_back('\t'); break;
-        case 'v': out.push_back('\v'); break;
+        case '\n':
+          break;
+        case '\\':
+          out.push_back('\\');
+          break;
+        case '\'':
+          out.push_back('\'');
+          break;
+        case '"':
+          out.push_back('"');
+          break;
+        case 'a':
+          out.push_back('\a');
+          break;
+        case 'b':
+          out.push_back('\b');
+          break;
+        case 'f':
+          out.push_back('\f');
+          break;
+        case 'n':
+          out.push_back('\n');
+          break;
+        case 'r':
+          out.push_back('\r');
+          break;
+        case 't':
+          out.push_back('\t');
+          break;
+        case 'v':
+          out.push_back('\v');
+          break;
         case 'x':
         case 'u':
         case 'U': {
@@ -195,8 +215,7 @@ struct Lexer {
           }
           i += digits;
           // A surrogate pair written as two \u escapes becomes one code point.
-          if (cp >= 0xD800 && cp <= 0xDBFF && i + 6 < body.size() &&
-              body[i + 1] == '\\' && body[i + 2] == 'u') {
+          if (cp >= 0xD800 && cp <= 0xDBFF && i + 6 < body.size() && body[i + 1] == '\\' && body[i + 2] == 'u') {
             char32_t low = 0;
             bool ok = true;
             for (size_t k = 3; k <= 6; ++k) {
@@ -213,7 +232,8 @@ struct Lexer {
           text::append_utf8(out, cp);
           break;
         }
-        case 'N': return fail(offset, "\\N{...} escapes are not supported");
+        case 'N':
+          return fail(offset, "\\N{...} escapes are not supported");
         default:
           if (e >= '0' && e <= '7') {
             char32_t cp = static_cast<char32_t>(e - '0');
@@ -410,8 +430,7 @@ struct Lexer {
       } else if (sign != '+' && kLstripBlocks && kind != '{') {
         const size_t newline = data.rfind('\n');
         const size_t line_start = newline == std::string_view::npos ? 0 : newline + 1;
-        if ((line_start > 0 || line_starting) && line_start < data.size() &&
-            all_whitespace(data.substr(line_start))) {
+        if ((line_start > 0 || line_starting) && line_start < data.size() && all_whitespace(data.substr(line_start))) {
           data = data.substr(0, line_start);
         }
       }
@@ -489,8 +508,7 @@ struct Lexer {
       } else if (sign != '+' && kLstripBlocks) {
         const size_t newline = data.rfind('\n');
         const size_t line_start = newline == std::string_view::npos ? 0 : newline + 1;
-        if ((line_start > 0 || line_starting) && line_start < data.size() &&
-            all_whitespace(data.substr(line_start))) {
+        if ((line_start > 0 || line_starting) && line_start < data.size() && all_whitespace(data.substr(line_start))) {
           data = data.substr(0, line_start);
         }
       }

@@ -92,8 +92,8 @@ Result<Value> str_split_impl(const Value& self, CallArgs& args, bool reverse) {
   if (*sep && (*sep)->empty()) return method_error("empty separator");
   auto maxsplit = int_arg("split", a[1], -1);
   if (!maxsplit) return std::unexpected(maxsplit.error());
-  std::vector<std::string> parts = reverse ? text::rsplit(self.as_string(), *sep, *maxsplit)
-                                           : text::split(self.as_string(), *sep, *maxsplit);
+  std::vector<std::string> parts =
+      reverse ? text::rsplit(self.as_string(), *sep, *maxsplit) : text::split(self.as_string(), *sep, *maxsplit);
   Array out;
   out.reserve(parts.size());
   for (std::string& part : parts) out.emplace_back(std::move(part));
@@ -543,13 +543,16 @@ MethodFn find_in(const MethodEntry (&table)[N], std::string_view name) {
 
 MethodFn find_method(const Value& self, std::string_view name) {
   switch (self.kind()) {
-    case Value::Kind::string: return find_in(kStringMethods, name);
-    case Value::Kind::object: return find_in(kDictMethods, name);
+    case Value::Kind::string:
+      return find_in(kStringMethods, name);
+    case Value::Kind::object:
+      return find_in(kDictMethods, name);
     case Value::Kind::array:
       if (self.flavor() == Value::Flavor::list) return find_in(kListMethods, name);
       if (self.flavor() == Value::Flavor::tuple) return find_in(kTupleMethods, name);
       return nullptr;
-    default: return nullptr;
+    default:
+      return nullptr;
   }
 }
 
@@ -595,8 +598,8 @@ const std::string* unsafe_method_hint(const Value& self, std::string_view name) 
   auto it = hints.find(key);
   if (it == hints.end()) {
     it = hints
-             .emplace(key, "access to attribute '" + std::string(name) + "' of '" + std::string(type) +
-                               "' object is unsafe")
+             .emplace(key,
+                      "access to attribute '" + std::string(name) + "' of '" + std::string(type) + "' object is unsafe")
              .first;
   }
   return &it->second;

@@ -17,8 +17,8 @@ std::unexpected<Status> type_error(std::string message) {
 }
 
 std::unexpected<Status> operand_error(const char* symbol, const Value& a, const Value& b) {
-  return type_error(std::string("unsupported operand type(s) for ") + symbol + ": '" +
-                    std::string(type_name(a)) + "' and '" + std::string(type_name(b)) + "'");
+  return type_error(std::string("unsupported operand type(s) for ") + symbol + ": '" + std::string(type_name(a)) +
+                    "' and '" + std::string(type_name(b)) + "'");
 }
 
 bool is_intlike(const Value& v) {
@@ -119,8 +119,10 @@ Result<Value> int_pow(int64_t base, int64_t exponent) {
 // The items a for loop or an unpacking walks over, as Python iterates them.
 Result<Value> iterable_items(const Value& value) {
   switch (value.kind()) {
-    case Value::Kind::array: return value;
-    case Value::Kind::undefined: return Value(Array{});
+    case Value::Kind::array:
+      return value;
+    case Value::Kind::undefined:
+      return Value(Array{});
     case Value::Kind::object: {
       Array keys;
       keys.reserve(value.as_object().size());
@@ -160,15 +162,22 @@ std::unexpected<Status> undefined_error(const Value& value) {
 bool truthy(const Value& value) {
   switch (value.kind()) {
     case Value::Kind::undefined:
-    case Value::Kind::none: return false;
-    case Value::Kind::boolean: return value.as_bool();
-    case Value::Kind::integer: return value.as_int() != 0;
-    case Value::Kind::floating: return value.as_double() != 0.0;
-    case Value::Kind::string: return !value.as_string().empty();
+    case Value::Kind::none:
+      return false;
+    case Value::Kind::boolean:
+      return value.as_bool();
+    case Value::Kind::integer:
+      return value.as_int() != 0;
+    case Value::Kind::floating:
+      return value.as_double() != 0.0;
+    case Value::Kind::string:
+      return !value.as_string().empty();
     case Value::Kind::array:
       return value.flavor() == Value::Flavor::iterator || !value.as_array().empty();
-    case Value::Kind::object: return !value.as_object().empty();
-    case Value::Kind::native: return true;
+    case Value::Kind::object:
+      return !value.as_object().empty();
+    case Value::Kind::native:
+      return true;
   }
   return false;
 }
@@ -178,8 +187,10 @@ bool equals(const Value& a, const Value& b) {
   if (a.kind() != b.kind()) return false;
   switch (a.kind()) {
     case Value::Kind::undefined:
-    case Value::Kind::none: return true;
-    case Value::Kind::string: return a.as_string() == b.as_string();
+    case Value::Kind::none:
+      return true;
+    case Value::Kind::string:
+      return a.as_string() == b.as_string();
     case Value::Kind::array: {
       if (a.flavor() != b.flavor()) return false;
       if (a.flavor() == Value::Flavor::iterator) return a.same_as(b);
@@ -201,8 +212,10 @@ bool equals(const Value& a, const Value& b) {
       }
       return true;
     }
-    case Value::Kind::native: return a.same_as(b);
-    default: return false;
+    case Value::Kind::native:
+      return a.same_as(b);
+    default:
+      return false;
   }
 }
 
@@ -217,8 +230,7 @@ Result<int> compare(const Value& a, const Value& b) {
     const int r = a.as_string().compare(b.as_string());
     return r < 0 ? -1 : (r > 0 ? 1 : 0);
   }
-  if (a.is_array() && b.is_array() && a.flavor() == b.flavor() &&
-      a.flavor() != Value::Flavor::iterator) {
+  if (a.is_array() && b.is_array() && a.flavor() == b.flavor() && a.flavor() != Value::Flavor::iterator) {
     const Array& x = a.as_array();
     const Array& y = b.as_array();
     for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
@@ -227,17 +239,17 @@ Result<int> compare(const Value& a, const Value& b) {
     }
     return x.size() < y.size() ? -1 : (x.size() > y.size() ? 1 : 0);
   }
-  return type_error("'<' not supported between instances of '" + std::string(type_name(a)) +
-                    "' and '" + std::string(type_name(b)) + "'");
+  return type_error("'<' not supported between instances of '" + std::string(type_name(a)) + "' and '" +
+                    std::string(type_name(b)) + "'");
 }
 
 Result<bool> contains(const Value& container, const Value& item) {
   switch (container.kind()) {
-    case Value::Kind::undefined: return false;
+    case Value::Kind::undefined:
+      return false;
     case Value::Kind::string:
       if (!item.is_string()) {
-        return type_error("'in <string>' requires string as left operand, not " +
-                          std::string(type_name(item)));
+        return type_error("'in <string>' requires string as left operand, not " + std::string(type_name(item)));
       }
       return container.as_string().find(item.as_string()) != std::string::npos;
     case Value::Kind::array:
@@ -251,20 +263,26 @@ Result<bool> contains(const Value& container, const Value& item) {
       }
       return item.is_string() && container.as_object().contains(item.as_string());
     default:
-      return type_error("argument of type '" + std::string(type_name(container)) +
-                        "' is not iterable");
+      return type_error("argument of type '" + std::string(type_name(container)) + "' is not iterable");
   }
 }
 
 const char* op_symbol(BinaryOp op) {
   switch (op) {
-    case BinaryOp::add: return "+";
-    case BinaryOp::sub: return "-";
-    case BinaryOp::mul: return "*";
-    case BinaryOp::div: return "/";
-    case BinaryOp::floordiv: return "//";
-    case BinaryOp::mod: return "%";
-    case BinaryOp::pow: return "**";
+    case BinaryOp::add:
+      return "+";
+    case BinaryOp::sub:
+      return "-";
+    case BinaryOp::mul:
+      return "*";
+    case BinaryOp::div:
+      return "/";
+    case BinaryOp::floordiv:
+      return "//";
+    case BinaryOp::mod:
+      return "%";
+    case BinaryOp::pow:
+      return "**";
   }
   return "?";
 }
@@ -363,8 +381,7 @@ Result<Value> arithmetic(BinaryOp op, const Value& a, const Value& b, size_t max
         out += b.as_string();
         return a.is_markup() ? Value::markup(std::move(out)) : Value(std::move(out));
       }
-      if (a.is_array() && b.is_array() && a.flavor() == b.flavor() &&
-          a.flavor() != Value::Flavor::iterator) {
+      if (a.is_array() && b.is_array() && a.flavor() == b.flavor() && a.flavor() != Value::Flavor::iterator) {
         Array out = a.as_array();
         out.insert(out.end(), b.as_array().begin(), b.as_array().end());
         return Value(std::move(out), a.flavor());
@@ -375,12 +392,10 @@ Result<Value> arithmetic(BinaryOp op, const Value& a, const Value& b, size_t max
       }
       return operand_error(symbol, a, b);
     case BinaryOp::mul:
-      if ((a.is_string() || (a.is_array() && a.flavor() != Value::Flavor::iterator)) &&
-          is_intlike(b)) {
+      if ((a.is_string() || (a.is_array() && a.flavor() != Value::Flavor::iterator)) && is_intlike(b)) {
         return repeat(a, b.as_int(), max_bytes);
       }
-      if ((b.is_string() || (b.is_array() && b.flavor() != Value::Flavor::iterator)) &&
-          is_intlike(a)) {
+      if ((b.is_string() || (b.is_array() && b.flavor() != Value::Flavor::iterator)) && is_intlike(a)) {
         return repeat(b, a.as_int(), max_bytes);
       }
       return operand_error(symbol, a, b);
@@ -412,7 +427,8 @@ Result<Value> arithmetic(BinaryOp op, const Value& a, const Value& b, size_t max
         return Value(std::move(*formatted));
       }
       return operand_error(symbol, a, b);
-    default: return operand_error(symbol, a, b);
+    default:
+      return operand_error(symbol, a, b);
   }
 }
 

@@ -79,17 +79,28 @@ class Parser {
 
   static std::string describe(const Token& t) {
     switch (t.type) {
-      case TokenType::data: return "template data";
-      case TokenType::variable_begin: return "begin of print statement";
-      case TokenType::variable_end: return "end of print statement";
-      case TokenType::block_begin: return "begin of statement block";
-      case TokenType::block_end: return "end of statement block";
-      case TokenType::name: return t.text;
-      case TokenType::string: return "string";
-      case TokenType::integer: return "integer";
-      case TokenType::floating: return "float";
-      case TokenType::op: return t.text;
-      case TokenType::eof: return "end of template";
+      case TokenType::data:
+        return "template data";
+      case TokenType::variable_begin:
+        return "begin of print statement";
+      case TokenType::variable_end:
+        return "end of print statement";
+      case TokenType::block_begin:
+        return "begin of statement block";
+      case TokenType::block_end:
+        return "end of statement block";
+      case TokenType::name:
+        return t.text;
+      case TokenType::string:
+        return "string";
+      case TokenType::integer:
+        return "integer";
+      case TokenType::floating:
+        return "float";
+      case TokenType::op:
+        return t.text;
+      case TokenType::eof:
+        return "end of template";
     }
     return "token";
   }
@@ -98,20 +109,20 @@ class Parser {
     return error(StatusCode::invalid_argument,
                  "template syntax error at " + describe_position(program_->source, offset) + ": " + message);
   }
-  std::unexpected<Status> fail(const Token& t, const std::string& message) const {
-    return fail_at(t.offset, message);
-  }
+  std::unexpected<Status> fail(const Token& t, const std::string& message) const { return fail_at(t.offset, message); }
 
   Result<void> expect_op(std::string_view op) {
     if (!skip_op(op)) return fail(current(), "expected '" + std::string(op) + "', got '" + describe(current()) + "'");
     return {};
   }
   Result<void> expect_name(std::string_view name) {
-    if (!skip_name(name)) return fail(current(), "expected '" + std::string(name) + "', got '" + describe(current()) + "'");
+    if (!skip_name(name))
+      return fail(current(), "expected '" + std::string(name) + "', got '" + describe(current()) + "'");
     return {};
   }
   Result<void> expect(TokenType type, const char* what) {
-    if (current().type != type) return fail(current(), std::string("expected ") + what + ", got '" + describe(current()) + "'");
+    if (current().type != type)
+      return fail(current(), std::string("expected ") + what + ", got '" + describe(current()) + "'");
     advance();
     return {};
   }
@@ -284,6 +295,14 @@ class Parser {
   };
 
   Result<Target> parse_assign_names(std::initializer_list<std::string_view> extra_end) {
+    // `for (key, value) in ...`: one level of parentheses around the names.
+    if (is_op(current(), "(")) {
+      advance();
+      auto inner = parse_assign_names({});
+      if (!inner) return inner;
+      LLMP_TRY_VOID(expect_op(")"));
+      return inner;
+    }
     Target target;
     bool comma = false;
     while (true) {
@@ -600,12 +619,18 @@ class Parser {
       const Token& t = current();
       std::optional<CompareOp> op;
       if (t.type == TokenType::op) {
-        if (t.text == "==") op = CompareOp::eq;
-        else if (t.text == "!=") op = CompareOp::ne;
-        else if (t.text == "<") op = CompareOp::lt;
-        else if (t.text == "<=") op = CompareOp::le;
-        else if (t.text == ">") op = CompareOp::gt;
-        else if (t.text == ">=") op = CompareOp::ge;
+        if (t.text == "==")
+          op = CompareOp::eq;
+        else if (t.text == "!=")
+          op = CompareOp::ne;
+        else if (t.text == "<")
+          op = CompareOp::lt;
+        else if (t.text == "<=")
+          op = CompareOp::le;
+        else if (t.text == ">")
+          op = CompareOp::gt;
+        else if (t.text == ">=")
+          op = CompareOp::ge;
         if (op) advance();
       } else if (is_name(t, "in")) {
         op = CompareOp::in;
@@ -663,11 +688,16 @@ class Parser {
     while (true) {
       const Token& t = current();
       BinaryOp op;
-      if (is_op(t, "*")) op = BinaryOp::mul;
-      else if (is_op(t, "/")) op = BinaryOp::div;
-      else if (is_op(t, "//")) op = BinaryOp::floordiv;
-      else if (is_op(t, "%")) op = BinaryOp::mod;
-      else break;
+      if (is_op(t, "*"))
+        op = BinaryOp::mul;
+      else if (is_op(t, "/"))
+        op = BinaryOp::div;
+      else if (is_op(t, "//"))
+        op = BinaryOp::floordiv;
+      else if (is_op(t, "%"))
+        op = BinaryOp::mod;
+      else
+        break;
       advance();
       auto right = parse_pow();
       if (!right) return right;
@@ -679,9 +709,12 @@ class Parser {
   // Whether jinja2's optimizer folds `expr` to a constant at compile time.
   static bool is_foldable(const Expr& expr) {
     switch (expr.kind) {
-      case ExprKind::literal: return true;
-      case ExprKind::unary: return is_foldable(*static_cast<const UnaryExpr&>(expr).operand);
-      case ExprKind::not_: return is_foldable(*static_cast<const NotExpr&>(expr).operand);
+      case ExprKind::literal:
+        return true;
+      case ExprKind::unary:
+        return is_foldable(*static_cast<const UnaryExpr&>(expr).operand);
+      case ExprKind::not_:
+        return is_foldable(*static_cast<const NotExpr&>(expr).operand);
       case ExprKind::binary: {
         const auto& e = static_cast<const BinaryExpr&>(expr);
         return is_foldable(*e.lhs) && is_foldable(*e.rhs);
@@ -692,7 +725,8 @@ class Parser {
         }
         return true;
       }
-      default: return false;
+      default:
+        return false;
     }
   }
 
@@ -822,7 +856,8 @@ class Parser {
         if (t.text == "[") return parse_list();
         if (t.text == "{") return parse_dict();
         break;
-      default: break;
+      default:
+        break;
     }
     return fail(t, "unexpected '" + describe(t) + "'");
   }

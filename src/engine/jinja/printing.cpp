@@ -69,7 +69,20 @@ void append_float(std::string& out, double d) {
 
 namespace {
 
+// Containers print recursively; a namespace can hold itself, so recursion stops at a depth no
+// real value reaches (Python would print "..." for the cycle).
+constexpr int kMaxPrintDepth = 600;
+thread_local int print_depth = 0;
+
 void append_container(std::string& out, const Value& value) {
+  if (print_depth >= kMaxPrintDepth) {
+    out += "...";
+    return;
+  }
+  struct DepthGuard {
+    DepthGuard() { ++print_depth; }
+    ~DepthGuard() { --print_depth; }
+  } guard;
   if (value.is_array()) {
     const Array& items = value.as_array();
     if (value.flavor() == Value::Flavor::iterator) {
@@ -103,28 +116,47 @@ void append_container(std::string& out, const Value& value) {
 
 void append_str(std::string& out, const Value& value) {
   switch (value.kind()) {
-    case Value::Kind::undefined: return;
-    case Value::Kind::none: out += "None"; return;
-    case Value::Kind::boolean: out += value.as_bool() ? "True" : "False"; return;
+    case Value::Kind::undefined:
+      return;
+    case Value::Kind::none:
+      out += "None";
+      return;
+    case Value::Kind::boolean:
+      out += value.as_bool() ? "True" : "False";
+      return;
     case Value::Kind::integer: {
       char buf[24];
       auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value.as_int());
       out.append(buf, end);
       return;
     }
-    case Value::Kind::floating: append_float(out, value.as_double()); return;
-    case Value::Kind::string: out += value.as_string(); return;
+    case Value::Kind::floating:
+      append_float(out, value.as_double());
+      return;
+    case Value::Kind::string:
+      out += value.as_string();
+      return;
     case Value::Kind::array:
-    case Value::Kind::object: append_container(out, value); return;
-    case Value::Kind::native: out += value.as_native().repr(); return;
+    case Value::Kind::object:
+      append_container(out, value);
+      return;
+    case Value::Kind::native:
+      out += value.as_native().repr();
+      return;
   }
 }
 
 void append_repr(std::string& out, const Value& value) {
   switch (value.kind()) {
-    case Value::Kind::undefined: out += "Undefined"; return;
-    case Value::Kind::string: text::append_repr(out, value.as_string()); return;
-    default: append_str(out, value); return;
+    case Value::Kind::undefined:
+      out += "Undefined";
+      return;
+    case Value::Kind::string:
+      text::append_repr(out, value.as_string());
+      return;
+    default:
+      append_str(out, value);
+      return;
   }
 }
 
@@ -146,22 +178,34 @@ std::string object_phrase(std::string_view type) {
 
 std::string_view type_name(const Value& value) {
   switch (value.kind()) {
-    case Value::Kind::undefined: return "Undefined";
-    case Value::Kind::none: return "NoneType";
-    case Value::Kind::boolean: return "bool";
-    case Value::Kind::integer: return "int";
-    case Value::Kind::floating: return "float";
-    case Value::Kind::string: return value.is_markup() ? "Markup" : "str";
+    case Value::Kind::undefined:
+      return "Undefined";
+    case Value::Kind::none:
+      return "NoneType";
+    case Value::Kind::boolean:
+      return "bool";
+    case Value::Kind::integer:
+      return "int";
+    case Value::Kind::floating:
+      return "float";
+    case Value::Kind::string:
+      return value.is_markup() ? "Markup" : "str";
     case Value::Kind::array:
       switch (value.flavor()) {
-        case Value::Flavor::list: return "list";
-        case Value::Flavor::tuple: return "tuple";
-        case Value::Flavor::iterator: return "generator";
-        default: return "list";
+        case Value::Flavor::list:
+          return "list";
+        case Value::Flavor::tuple:
+          return "tuple";
+        case Value::Flavor::iterator:
+          return "generator";
+        default:
+          return "list";
       }
       return "list";
-    case Value::Kind::object: return "dict";
-    case Value::Kind::native: return value.as_native().type_name();
+    case Value::Kind::object:
+      return "dict";
+    case Value::Kind::native:
+      return value.as_native().type_name();
   }
   return "object";
 }

@@ -159,14 +159,14 @@ Result<std::string> percent_format(std::string_view fmt, const Value& args) {
       case 'X':
       case 'o': {
         if (!arg.is_number()) {
-          return format_error(std::string("%") + conversion +
-                              " format: a real number is required, not " + std::string(type_name(arg)));
+          return format_error(std::string("%") + conversion + " format: a real number is required, not " +
+                              std::string(type_name(arg)));
         }
         if (arg.is_float() && !(std::fabs(arg.as_double()) < 9.2233720368547758e18)) {
           return format_error("integer overflow: the value does not fit in 64 bits");
         }
-        long long v = arg.is_float() ? static_cast<long long>(std::trunc(arg.as_double()))
-                                     : static_cast<long long>(arg.as_int());
+        long long v =
+            arg.is_float() ? static_cast<long long>(std::trunc(arg.as_double())) : static_cast<long long>(arg.as_int());
         std::string spec = "%" + flags + width + (has_precision ? "." + precision : "") + "ll" +
                            (conversion == 'i' || conversion == 'u' ? 'd' : conversion);
         if (conversion == 'o' && flags.find('#') != std::string::npos) {
@@ -191,7 +191,8 @@ Result<std::string> percent_format(std::string_view fmt, const Value& args) {
       case 'G': {
         auto d = as_real(arg, conversion);
         if (!d) return std::unexpected(d.error());
-        std::string spec = "%" + flags + width + "." + (has_precision ? (precision.empty() ? "0" : precision) : "6") + conversion;
+        std::string spec =
+            "%" + flags + width + "." + (has_precision ? (precision.empty() ? "0" : precision) : "6") + conversion;
         out += c_format_double(spec, *d);
         break;
       }
@@ -211,8 +212,8 @@ Result<std::string> percent_format(std::string_view fmt, const Value& args) {
   }
   // Python skips this check when the argument is mapping-like (anything with __getitem__ that is
   // not a tuple or a str: a dict, a list, jinja2's Undefined).
-  const bool mapping_like = args.is_object() || args.is_undefined() ||
-                            (args.is_array() && args.flavor() == Value::Flavor::list);
+  const bool mapping_like =
+      args.is_object() || args.is_undefined() || (args.is_array() && args.flavor() == Value::Flavor::list);
   if (!used_mapping && !mapping_like && next_arg < positional.size()) {
     return format_error("not all arguments converted during string formatting");
   }
@@ -307,9 +308,12 @@ Result<std::string> format_value(const Value& value, std::string_view spec_text)
   char type = spec.type;
   if (integer && (type == 0 || type == 'd' || type == 'n')) {
     int64_t v = value.as_int();
-    if (v < 0) sign = "-";
-    else if (spec.sign == '+') sign = "+";
-    else if (spec.sign == ' ') sign = " ";
+    if (v < 0)
+      sign = "-";
+    else if (spec.sign == '+')
+      sign = "+";
+    else if (spec.sign == ' ')
+      sign = " ";
     uint64_t magnitude = v < 0 ? static_cast<uint64_t>(-(v + 1)) + 1 : static_cast<uint64_t>(v);
     body = std::to_string(magnitude);
     if (spec.grouping) body = group_digits(body, spec.grouping);
@@ -318,8 +322,10 @@ Result<std::string> format_value(const Value& value, std::string_view spec_text)
     if (type == 'c') {
       text::append_utf8(body, static_cast<char32_t>(v));
     } else {
-      if (v < 0) sign = "-";
-      else if (spec.sign == '+') sign = "+";
+      if (v < 0)
+        sign = "-";
+      else if (spec.sign == '+')
+        sign = "+";
       uint64_t m = v < 0 ? static_cast<uint64_t>(-(v + 1)) + 1 : static_cast<uint64_t>(v);
       const int base = type == 'o' ? 8 : (type == 'b' ? 2 : 16);
       const char* digits = type == 'X' ? "0123456789ABCDEF" : "0123456789abcdef";
@@ -334,9 +340,12 @@ Result<std::string> format_value(const Value& value, std::string_view spec_text)
   } else {
     if (integer && type == 0) type = 'd';
     const double d = value.as_double();
-    if (std::signbit(d) && !std::isnan(d)) sign = "-";
-    else if (spec.sign == '+') sign = "+";
-    else if (spec.sign == ' ') sign = " ";
+    if (std::signbit(d) && !std::isnan(d))
+      sign = "-";
+    else if (spec.sign == '+')
+      sign = "+";
+    else if (spec.sign == ' ')
+      sign = " ";
     const double magnitude = std::fabs(d);
     if (type == 0 && !spec.precision) {
       body.clear();
@@ -429,7 +438,8 @@ Result<std::string> brace_format(std::string_view fmt, const CallArgs& args) {
     Value value;
     if (name.empty()) {
       if (auto_index >= args.positional.size()) {
-        return format_error("Replacement index " + std::to_string(auto_index) + " out of range for positional args tuple");
+        return format_error("Replacement index " + std::to_string(auto_index) +
+                            " out of range for positional args tuple");
       }
       value = args.positional[auto_index++];
     } else if (name[0] >= '0' && name[0] <= '9') {

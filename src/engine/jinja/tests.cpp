@@ -24,10 +24,10 @@ Result<Value> one_arg(std::string_view name, const CallArgs& args) {
   return *arg;
 }
 
-#define SIMPLE_TEST(fn_name, test_name, expr)                                     \
-  Result<bool> fn_name(Interpreter&, const Value& value, CallArgs& args) {        \
-    LLMP_TRY_VOID(no_args(test_name, args));                                      \
-    return (expr);                                                                \
+#define SIMPLE_TEST(fn_name, test_name, expr)                              \
+  Result<bool> fn_name(Interpreter&, const Value& value, CallArgs& args) { \
+    LLMP_TRY_VOID(no_args(test_name, args));                               \
+    return (expr);                                                         \
   }
 
 SIMPLE_TEST(test_defined, "defined", !value.is_undefined())
@@ -136,10 +136,14 @@ Result<bool> test_order(Interpreter&, const Value& value, CallArgs& args) {
   auto order = compare(value, *other);
   if (!order) return std::unexpected(order.error());
   switch (Op) {
-    case 0: return *order < 0;
-    case 1: return *order <= 0;
-    case 2: return *order > 0;
-    default: return *order >= 0;
+    case 0:
+      return *order < 0;
+    case 1:
+      return *order <= 0;
+    case 2:
+      return *order > 0;
+    default:
+      return *order >= 0;
   }
 }
 

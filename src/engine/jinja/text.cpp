@@ -88,10 +88,24 @@ std::vector<size_t> code_point_offsets(std::string_view s) {
 
 bool is_space(char32_t cp) {
   switch (cp) {
-    case 0x09: case 0x0A: case 0x0B: case 0x0C: case 0x0D:
-    case 0x1C: case 0x1D: case 0x1E: case 0x1F: case 0x20:
-    case 0x85: case 0xA0: case 0x1680:
-    case 0x2028: case 0x2029: case 0x202F: case 0x205F: case 0x3000:
+    case 0x09:
+    case 0x0A:
+    case 0x0B:
+    case 0x0C:
+    case 0x0D:
+    case 0x1C:
+    case 0x1D:
+    case 0x1E:
+    case 0x1F:
+    case 0x20:
+    case 0x85:
+    case 0xA0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
+    case 0x3000:
       return true;
     default:
       return cp >= 0x2000 && cp <= 0x200A;
@@ -127,8 +141,7 @@ bool strip_match(char32_t cp, const std::optional<std::string_view>& chars) {
 
 }  // namespace
 
-std::string_view strip(std::string_view s, const std::optional<std::string_view>& chars, bool left,
-                       bool right) {
+std::string_view strip(std::string_view s, const std::optional<std::string_view>& chars, bool left, bool right) {
   size_t begin = 0;
   size_t end = s.size();
   if (left) {
@@ -148,8 +161,7 @@ std::string_view strip(std::string_view s, const std::optional<std::string_view>
   return s.substr(begin, end - begin);
 }
 
-std::vector<std::string> split(std::string_view s, const std::optional<std::string_view>& sep,
-                               int64_t maxsplit) {
+std::vector<std::string> split(std::string_view s, const std::optional<std::string_view>& sep, int64_t maxsplit) {
   std::vector<std::string> parts;
   if (sep) {
     size_t start = 0;
@@ -187,8 +199,7 @@ std::vector<std::string> split(std::string_view s, const std::optional<std::stri
   return parts;
 }
 
-std::vector<std::string> rsplit(std::string_view s, const std::optional<std::string_view>& sep,
-                                int64_t maxsplit) {
+std::vector<std::string> rsplit(std::string_view s, const std::optional<std::string_view>& sep, int64_t maxsplit) {
   if (maxsplit < 0) return split(s, sep, maxsplit);
   std::vector<std::string> parts;
   if (sep) {
@@ -236,8 +247,8 @@ std::vector<std::string> splitlines(std::string_view s, bool keepends) {
   while (pos < s.size()) {
     size_t cp_start = pos;
     char32_t cp = next_code_point(s, pos);
-    bool is_break = cp == '\n' || cp == '\r' || cp == 0x0B || cp == 0x0C || cp == 0x1C ||
-                    cp == 0x1D || cp == 0x1E || cp == 0x85 || cp == 0x2028 || cp == 0x2029;
+    bool is_break = cp == '\n' || cp == '\r' || cp == 0x0B || cp == 0x0C || cp == 0x1C || cp == 0x1D || cp == 0x1E ||
+                    cp == 0x85 || cp == 0x2028 || cp == 0x2029;
     if (!is_break) continue;
     if (cp == '\r' && pos < s.size() && s[pos] == '\n') ++pos;
     lines.emplace_back(s.substr(start, (keepends ? pos : cp_start) - start));
@@ -247,8 +258,7 @@ std::vector<std::string> splitlines(std::string_view s, bool keepends) {
   return lines;
 }
 
-std::string replace(std::string_view s, std::string_view old_text, std::string_view new_text,
-                    int64_t count) {
+std::string replace(std::string_view s, std::string_view old_text, std::string_view new_text, int64_t count) {
   std::string out;
   if (old_text.empty()) {
     // Python inserts `new` before every code point and at the end.
@@ -419,9 +429,9 @@ bool is_printable(char32_t cp) {
   if (cp >= 0x80 && cp <= 0xA0) return false;
   if (cp == 0xAD) return false;
   if (cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200F) || (cp >= 0x2028 && cp <= 0x202F) ||
-      (cp >= 0x205F && cp <= 0x2064) || (cp >= 0x2066 && cp <= 0x206F) || cp == 0x3000 ||
-      cp == 0xFEFF || (cp >= 0xD800 && cp <= 0xDFFF) || (cp >= 0xFFF9 && cp <= 0xFFFB) ||
-      (cp >= 0xE000 && cp <= 0xF8FF) || cp == 0x061C || cp == 0x180E)
+      (cp >= 0x205F && cp <= 0x2064) || (cp >= 0x2066 && cp <= 0x206F) || cp == 0x3000 || cp == 0xFEFF ||
+      (cp >= 0xD800 && cp <= 0xDFFF) || (cp >= 0xFFF9 && cp <= 0xFFFB) || (cp >= 0xE000 && cp <= 0xF8FF) ||
+      cp == 0x061C || cp == 0x180E)
     return false;
   return true;
 }
@@ -441,11 +451,20 @@ void append_repr(std::string& out, std::string_view s) {
   for (size_t pos = 0; pos < s.size();) {
     char32_t cp = next_code_point(s, pos);
     switch (cp) {
-      case '\\': out += "\\\\"; continue;
-      case '\n': out += "\\n"; continue;
-      case '\r': out += "\\r"; continue;
-      case '\t': out += "\\t"; continue;
-      default: break;
+      case '\\':
+        out += "\\\\";
+        continue;
+      case '\n':
+        out += "\\n";
+        continue;
+      case '\r':
+        out += "\\r";
+        continue;
+      case '\t':
+        out += "\\t";
+        continue;
+      default:
+        break;
     }
     if (cp == static_cast<char32_t>(quote)) {
       out.push_back('\\');
@@ -471,19 +490,29 @@ std::string html_escape(std::string_view s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out.push_back(c);
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&#34;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
 }
 
-int64_t adjust_slice(int64_t length, std::optional<int64_t>& start, std::optional<int64_t>& stop,
-                     int64_t step) {
+int64_t adjust_slice(int64_t length, std::optional<int64_t>& start, std::optional<int64_t>& stop, int64_t step) {
   int64_t lo = 0;
   int64_t hi = 0;
   if (step > 0) {
@@ -512,8 +541,7 @@ int64_t adjust_slice(int64_t length, std::optional<int64_t>& start, std::optiona
   return lo > hi ? (lo - hi + (-step) - 1) / (-step) : 0;
 }
 
-std::string slice(std::string_view s, std::optional<int64_t> start, std::optional<int64_t> stop,
-                  int64_t step) {
+std::string slice(std::string_view s, std::optional<int64_t> start, std::optional<int64_t> stop, int64_t step) {
   if (is_ascii(s)) {
     const int64_t n = adjust_slice(static_cast<int64_t>(s.size()), start, stop, step);
     if (step == 1) return std::string(s.substr(static_cast<size_t>(*start), static_cast<size_t>(n)));

@@ -25,20 +25,16 @@ std::vector<size_t> code_point_offsets(std::string_view s);
 //! str.isspace() for one code point.
 bool is_space(char32_t cp);
 //! str.strip/lstrip/rstrip: `chars` unset strips Unicode whitespace.
-std::string_view strip(std::string_view s, const std::optional<std::string_view>& chars, bool left,
-                       bool right);
+std::string_view strip(std::string_view s, const std::optional<std::string_view>& chars, bool left, bool right);
 
 //! str.split(sep, maxsplit): `sep` unset splits on runs of whitespace and drops empty parts.
-std::vector<std::string> split(std::string_view s, const std::optional<std::string_view>& sep,
-                               int64_t maxsplit);
+std::vector<std::string> split(std::string_view s, const std::optional<std::string_view>& sep, int64_t maxsplit);
 //! str.rsplit(sep, maxsplit).
-std::vector<std::string> rsplit(std::string_view s, const std::optional<std::string_view>& sep,
-                                int64_t maxsplit);
+std::vector<std::string> rsplit(std::string_view s, const std::optional<std::string_view>& sep, int64_t maxsplit);
 //! str.splitlines(keepends).
 std::vector<std::string> splitlines(std::string_view s, bool keepends);
 //! str.replace(old, new, count); count < 0 replaces all.
-std::string replace(std::string_view s, std::string_view old_text, std::string_view new_text,
-                    int64_t count);
+std::string replace(std::string_view s, std::string_view old_text, std::string_view new_text, int64_t count);
 
 //! Case mapping covering ASCII, Latin-1, Latin Extended-A, Greek and Cyrillic (others are
 //! left as they are, like uncased scripts).
@@ -60,12 +56,10 @@ std::string html_escape(std::string_view s);
 void append_repr(std::string& out, std::string_view s);
 
 //! Python str slicing s[start:stop:step] with clamped, already-resolved bounds.
-std::string slice(std::string_view s, std::optional<int64_t> start, std::optional<int64_t> stop,
-                  int64_t step);
+std::string slice(std::string_view s, std::optional<int64_t> start, std::optional<int64_t> stop, int64_t step);
 
 //! Resolves Python slice bounds for a sequence of `length` items into (start, stop) following
 //! PySlice_AdjustIndices; returns the number of selected items.
-int64_t adjust_slice(int64_t length, std::optional<int64_t>& start, std::optional<int64_t>& stop,
-                     int64_t step);
+int64_t adjust_slice(int64_t length, std::optional<int64_t>& start, std::optional<int64_t>& stop, int64_t step);
 
 }  // namespace llmp::engine::jinja::text

@@ -1,6 +1,8 @@
 // Value and Object: the data model shared by the interpreter and its callers.
 
+#include <algorithm>
 #include <cassert>
+#include <cstdint>
 #include <functional>
 
 #include "jinja/native.h"
@@ -20,10 +22,25 @@ const std::string& empty_string() {
 
 Value::Value(std::string s) : kind_(Kind::string), ptr_(std::make_shared<std::string>(std::move(s))) {}
 
-Value::Value(Array items, Flavor flavor)
-    : kind_(Kind::array), flavor_(flavor), ptr_(std::make_shared<Array>(std::move(items))) {}
+namespace {
+uint16_t nested_depth(uint16_t child_max) {
+  return child_max == UINT16_MAX ? child_max : static_cast<uint16_t>(child_max + 1);
+}
+}  // namespace
 
-Value::Value(Object object) : kind_(Kind::object), ptr_(std::make_shared<Object>(std::move(object))) {}
+Value::Value(Array items, Flavor flavor) : kind_(Kind::array), flavor_(flavor) {
+  uint16_t deepest = 0;
+  for (const Value& item : items) deepest = std::max(deepest, item.depth_);
+  depth_ = nested_depth(deepest);
+  ptr_ = std::make_shared<Array>(std::move(items));
+}
+
+Value::Value(Object object) : kind_(Kind::object) {
+  uint16_t deepest = 0;
+  for (const auto& item : object.items()) deepest = std::max(deepest, item.second.depth_);
+  depth_ = nested_depth(deepest);
+  ptr_ = std::make_shared<Object>(std::move(object));
+}
 
 Value Value::object(std::initializer_list<std::pair<std::string_view, Value>> items) {
   Object object;
@@ -50,16 +67,21 @@ Value Value::undefined(const std::string* hint) noexcept {
 Value Value::native(std::shared_ptr<detail::Native> native) {
   Value v;
   v.kind_ = Kind::native;
+  v.depth_ = 1;
   v.ptr_ = std::move(native);
   return v;
 }
 
 double Value::as_double() const {
   switch (kind_) {
-    case Kind::floating: return scalar_.d;
-    case Kind::integer: return static_cast<double>(scalar_.i);
-    case Kind::boolean: return scalar_.b ? 1.0 : 0.0;
-    default: return 0.0;
+    case Kind::floating:
+      return scalar_.d;
+    case Kind::integer:
+      return static_cast<double>(scalar_.i);
+    case Kind::boolean:
+      return scalar_.b ? 1.0 : 0.0;
+    default:
+      return 0.0;
   }
 }
 
@@ -92,11 +114,16 @@ bool Value::same_as(const Value& other) const {
   if (kind_ != other.kind_) return false;
   switch (kind_) {
     case Kind::undefined:
-    case Kind::none: return true;
-    case Kind::boolean: return scalar_.b == other.scalar_.b;
-    case Kind::integer: return scalar_.i == other.scalar_.i;
-    case Kind::floating: return scalar_.d == other.scalar_.d;
-    default: return ptr_ == other.ptr_;
+    case Kind::none:
+      return true;
+    case Kind::boolean:
+      return scalar_.b == other.scalar_.b;
+    case Kind::integer:
+      return scalar_.i == other.scalar_.i;
+    case Kind::floating:
+      return scalar_.d == other.scalar_.d;
+    default:
+      return ptr_ == other.ptr_;
   }
 }
 
@@ -120,7 +147,7 @@ const Value* Object::find(std::string_view key) const {
     return nullptr;
   }
   const size_t mask = index_.size() - 1;
-  size_t slot = std::hash<std::string_view>{}(key) & mask;
+  size_t slot = std::hash<std::string_view>{}(key)&mask;
   while (index_[slot] != -1) {
     const auto& item = items_[static_cast<size_t>(index_[slot])];
     if (item.first == key) return &item.second;

@@ -87,7 +87,9 @@ Result<std::unique_ptr<Engine>> Engine::load(const std::string& path, const Engi
   impl->summary.chat_template = m.chat_template;
   impl->summary.eos_ids = m.generation.eos_ids;
   impl->summary.weight_bytes = static_cast<int64_t>(m.weights.total_bytes);
-  impl->core = std::make_unique<EngineCore>(std::move(*model), config);
+  auto core = EngineCore::create(std::move(*model), config);
+  if (!core) return error(core.error().with_context(path));
+  impl->core = std::move(*core);
   impl->tokenizer = impl->core->model().tokenizer.get();
   impl->last_stats = impl->core->stats();
   Impl* raw = impl.get();

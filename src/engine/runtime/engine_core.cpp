@@ -31,6 +31,12 @@ size_t held_suffix(std::string_view text, const std::vector<std::string>& stops)
 
 }  // namespace
 
+Result<std::unique_ptr<EngineCore>> EngineCore::create(std::unique_ptr<LoadedModel> model, const EngineConfig& config) {
+  auto core = std::make_unique<EngineCore>(std::move(model), config);
+  if (!core->init_error_.ok()) return error(core->init_error_);
+  return core;
+}
+
 std::string_view to_string(FinishReason r) {
   switch (r) {
     case FinishReason::stop: return "stop";
@@ -54,19 +60,28 @@ EngineCore::EngineCore(std::unique_ptr<LoadedModel> model, const EngineConfig& c
     limits_.max_context = limits_.max_context > 0 ? std::min(limits_.max_context, c.context_length) : c.context_length;
     return;
   }
-  decoder_ = std::make_unique<Decoder>(c, model_->weights, pool_);
   // The KV budget decides how many blocks exist; the context and sequence limits follow.
   const int64_t bs = limits_.block_size;
   const int64_t per_block = KvStorage::bytes_per_block(c.n_layers, c.n_kv_heads, c.head_dim, bs);
-  int64_t budget = limits_.kv_cache_bytes;
-  if (budget <= 0) budget = static_cast<int64_t>(static_cast<double>(physical_memory_bytes()) * limits_.kv_cache_fraction);
-  const int64_t n_blocks = std::max<int64_t>(1, budget / per_block);
+  if (limits_.device.starts_with("cuda")) {
+    const int device = limits_.device.size() > 5 ? std::atoi(limits_.device.c_str() + 5) : 0;
+    auto cuda = make_cuda_backend(*model_, device, bs, limits_.gpu_memory_fraction);
+    if (cuda) backend_ = std::move(*cuda);
+    else init_error_ = cuda.error();
+  }
+  if (!backend_ && init_error_.ok()) {
+    int64_t budget = limits_.kv_cache_bytes;
+    if (budget <= 0) budget = static_cast<int64_t>(static_cast<double>(physical_memory_bytes()) * limits_.kv_cache_fraction);
+    auto cpu = make_cpu_backend(*model_, pool_, bs, budget);
+    if (cpu) backend_ = std::move(*cpu);
+    else init_error_ = cpu.error();
+  }
+  const int64_t n_blocks = backend_ ? backend_->kv_blocks() : 1;
   limits_.kv_cache_bytes = n_blocks * per_block;
   const int64_t capacity = n_blocks * bs;
   limits_.max_context = std::min(limits_.max_context > 0 ? limits_.max_context : c.context_length, capacity);
   if (limits_.max_seqs <= 0) limits_.max_seqs = std::clamp<int64_t>(n_blocks / 2, 1, 256);
   limits_.max_batch_tokens = std::max<int64_t>(limits_.max_batch_tokens, 1);
-  kv_ = std::make_unique<KvStorage>(*KvStorage::create(c.n_layers, c.n_kv_heads, c.head_dim, bs, n_blocks));
   blocks_ = BlockManager(n_blocks, bs);
   eos_ids_ = model_->generation.eos_ids;
 }
@@ -151,7 +166,7 @@ bool EngineCore::ensure_blocks(Sequence& s, int64_t n_positions) {
     if (blocks_.ref_count(b) > 1) {
       auto copy = blocks_.allocate();
       if (!copy) return false;
-      kv_->copy_block(b, *copy);
+      backend_->copy_block(b, *copy);
       blocks_.release(b);
       s.blocks[static_cast<size_t>(idx)] = *copy;
     }
@@ -308,7 +323,7 @@ void EngineCore::step() {
                       s.n_computed, s.blocks, false, !completes});
     if (s.queue_seconds < 0) s.queue_seconds = std::chrono::duration<double>(started - s.request->arrival).count();
   }
-  decoder_->forward(chunks, *kv_, logits_);
+  backend_->forward(chunks, logits_);
 
   // 4. Bookkeeping and sampling for sequences whose every token is now computed.
   const int64_t vocab = model_->config.vocab_size;

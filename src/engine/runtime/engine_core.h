@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "backend/cpu/thread_pool.h"
+#include "backend/decoder_backend.h"
 #include "kv_cache/block_manager.h"
 #include "kv_cache/kv_storage.h"
 #include "llmp/engine/engine.h"
@@ -62,9 +63,14 @@ struct RequestState {
 
 class EngineCore {
  public:
+  //! Creates the backend `config.device` asks for ("auto": a GPU if one is usable, else the
+  //! CPU). Errors: a device that cannot be used, a model that does not fit it.
+  static Result<std::unique_ptr<EngineCore>> create(std::unique_ptr<LoadedModel> model, const EngineConfig& config);
   EngineCore(std::unique_ptr<LoadedModel> model, const EngineConfig& config);
 
   const LoadedModel& model() const { return *model_; }
+  //! "cpu", "cuda:0", or "encoder".
+  std::string backend_name() const { return backend_ ? backend_->name() : "cpu"; }
   const EngineConfig& limits() const { return limits_; }
 
   //! Checks a request against the model and limits. Reads only what never changes after
@@ -108,9 +114,8 @@ class EngineCore {
   std::unique_ptr<LoadedModel> model_;
   EngineConfig limits_;
   ThreadPool pool_;
-  std::unique_ptr<Decoder> decoder_;
+  std::unique_ptr<DecoderBackend> backend_;
   std::unique_ptr<Encoder> encoder_;
-  std::unique_ptr<KvStorage> kv_;
   BlockManager blocks_;
   std::vector<TokenId> eos_ids_;
 
@@ -121,6 +126,7 @@ class EngineCore {
   std::mt19937_64 seed_source_;
   std::vector<float> logits_;
 
+  Status init_error_;
   int64_t preemptions_ = 0, prompt_tokens_ = 0, generation_tokens_ = 0, steps_ = 0;
   double busy_seconds_ = 0;
 };

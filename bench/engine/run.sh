@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Engine benchmarks against llama.cpp on the same GGUF files, same threads, same run:
+#  1. prefill and single-sequence decode (engine_bench vs llama-bench) for a generated model
+#     with Llama-3.2-1B's shapes in f16, Q8_0 and Q4_0;
+#  2. aggregate decode with 1, 8, 16 and 32 sequences (batched_bench vs llama-batched-bench)
+#     in Q4_0 and Q8_0, and the prefix-cache TTFT benefit.
+#
+#   bench/engine/run.sh [build dir]      LLAMA_CPP_BIN=... (default /work/peers/llama.cpp/build/bin)
+#                                        MODELS_DIR=... (default /tmp/llmp-bench-models) THREADS=2
+# llama.cpp is built outside this tree from its public repository (see bench/README.md).
+set -euo pipefail
+build=$(realpath "${1:-build/release}")
+llama=${LLAMA_CPP_BIN:-/work/peers/llama.cpp/build/bin}
+models=${MODELS_DIR:-/tmp/llmp-bench-models}
+threads=${THREADS:-2}
+bin=$build/llmplatform
+mkdir -p "$models"
+
+# Llama-3.2-1B: hidden 2048, 16 layers, 32/8 heads, FFN 8192, vocab 128256, tied embeddings.
+for dtype in f16 q8_0 q4_0; do
+  m=$models/llama1b-$dtype.gguf
+  [[ -f $m ]] || "$bin" model create-test --arch llama --format gguf --dtype "$dtype" --layers 16 --hidden 2048 \
+    --heads 32 --kv-heads 8 --ffn 8192 --vocab 128256 --context 8192 --tied-embeddings --out "$m" >/dev/null
+done
+
+echo "## prefill 128 / decode 32 tokens, $threads threads"
+echo
+echo "| model | llmplatform pp128 t/s | llama.cpp pp128 t/s | ratio | llmplatform tg32 t/s | llama.cpp tg32 t/s | ratio |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
+for dtype in f16 q8_0 q4_0; do
+  m=$models/llama1b-$dtype.gguf
+  ours=$("$build/bench/engine_bench" "$m" --threads "$threads" --prompt 128 --gen 32 --reps 3 | grep '^{')
+  theirs=$("$llama/llama-bench" -m "$m" -t "$threads" -p 128 -n 32 -r 3 -o jsonl 2>/dev/null)
+  read -r opp otg < <(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["prefill_tps"], d["decode_tps"])' "$ours")
+  read -r lpp ltg < <(python3 -c '
+import json,sys
+pp=tg=0
+for line in sys.argv[1].splitlines():
+    d=json.loads(line)
+    if d["n_prompt"]>0 and d["n_gen"]==0: pp=d["avg_ts"]
+    if d["n_gen"]>0 and d["n_prompt"]==0: tg=d["avg_ts"]
+print(pp, tg)' "$theirs")
+  python3 -c 'import sys; o1,l1,o2,l2=map(float,sys.argv[2:]); print(f"| {sys.argv[1]} | {o1:.1f} | {l1:.1f} | {o1/l1:.2f} | {o2:.1f} | {l2:.1f} | {o2/l2:.2f} |")' \
+    "$dtype" "$opp" "$lpp" "$otg" "$ltg"
+  echo "{\"bench\":\"engine\",\"dtype\":\"$dtype\",\"threads\":$threads,\"llmp_pp128\":$opp,\"llamacpp_pp128\":$lpp,\"llmp_tg32\":$otg,\"llamacpp_tg32\":$ltg}" >&2
+done
+
+echo
+echo "## aggregate decode (prompt 128, generate 128 per sequence), $threads threads"
+for dtype in q4_0 q8_0; do
+  m=$models/llama1b-$dtype.gguf
+  echo
+  echo "### $dtype: llmplatform"
+  "$build/bench/batched_bench" "$m" --threads "$threads" --prompt 128 --gen 128 --seqs 1,8,16,32 --kv-mb 4096
+  echo
+  echo "### $dtype: llama-batched-bench"
+  "$llama/llama-batched-bench" -m "$m" -t "$threads" -c 16384 -b 2048 -ub 512 -npp 128 -ntg 128 -npl 1,8,16,32 \
+    --output-format jsonl 2>/dev/null | python3 -c '
+import json,sys
+print("| seqs | prefill t/s | generation t/s |")
+print("| --- | --- | --- |")
+for line in sys.stdin:
+    line=line.strip()
+    if not line.startswith("{"): continue
+    d=json.loads(line)
+    print(f"| {d[\"pl\"]} | {d[\"speed_pp\"]:.2f} | {d[\"speed_tg\"]:.2f} |")'
+done

@@ -1,0 +1,44 @@
+#pragma once
+// Where a decoder's forward pass runs. The scheduler, block manager and sampler are shared by
+// every backend; a backend owns the weights in its memory, the KV blocks, and the math.
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "llmp/core/status.h"
+#include "model/decoder.h"
+#include "model/loaded_model.h"
+
+namespace llmp::engine {
+
+class ThreadPool;
+
+class DecoderBackend {
+ public:
+  virtual ~DecoderBackend() = default;
+  //! "cpu", "cuda:0".
+  virtual std::string name() const = 0;
+  //! KV blocks this backend holds (decided from its memory budget at creation).
+  virtual int64_t kv_blocks() const = 0;
+  //! Runs a batch of sequence chunks; one logits row of vocab_size per requested token, in
+  //! batch order.
+  virtual void forward(std::span<const SequenceChunk> batch, std::vector<float>& logits) = 0;
+  //! Copies block `src` to `dst` in every layer (copy-on-write).
+  virtual void copy_block(int64_t src, int64_t dst) = 0;
+};
+
+//! KV memory for the CPU backend: `kv_budget_bytes` of host memory (reserved lazily).
+Result<std::unique_ptr<DecoderBackend>> make_cpu_backend(const LoadedModel& model, ThreadPool& pool, int64_t block_size,
+                                                         int64_t kv_budget_bytes);
+
+//! The CUDA backend on device `device`: weights uploaded, KV blocks sized from
+//! `free_memory_fraction` of the device's free memory after the weights. unavailable when this
+//! binary has no CUDA or the device cannot be used; resource_exhausted naming the model and the
+//! bytes asked for when the weights do not fit.
+Result<std::unique_ptr<DecoderBackend>> make_cuda_backend(const LoadedModel& model, int device, int64_t block_size,
+                                                          double free_memory_fraction);
+
+}  // namespace llmp::engine
