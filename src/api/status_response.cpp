@@ -30,7 +30,7 @@ int http_status_for(StatusCode code) {
 net::Response response_for(const Status& status, const net::Request& req, std::string_view param,
                            std::string_view code) {
   const int http = http_status_for(status.code());
-  if (http >= 500 && status.code() != StatusCode::unavailable) {
+  if (http == 500) {
     log::error("request failed", {{"request_id", req.ctx.request_id},
                                   {"trace_id", req.ctx.trace.trace_id},
                                   {"route", req.route},

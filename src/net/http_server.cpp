@@ -204,14 +204,84 @@ asio::awaitable<void> watchdog(std::shared_ptr<Connection> conn) {
   }
 }
 
-// A streamed body in HTTP/1.1 chunks; watches the socket for the client going away.
+// Watches a connection for its client going away while a handler works: one read that
+// completes on EOF or reset. Started on first use; stopped (and any early bytes of a
+// pipelined next request kept) before the connection reads its next request.
+class SocketWatch final : public ClientWatch {
+ public:
+  // The state (an allocation and a timer) is made on first use: most requests never watch.
+  explicit SocketWatch(Connection& conn) : conn_(conn) {}
+
+  void on_client_gone(std::function<void()> fn) override {
+    if (client_gone()) {
+      fn();
+      return;
+    }
+    start();
+    state_->callbacks.push_back(std::move(fn));
+  }
+  bool client_gone() const override { return state_ && state_->gone; }
+
+  //! The client is gone (a write failed).
+  void mark_gone() {
+    start();
+    State::fire(*state_);
+  }
+
+  void start() {
+    if (state_) return;
+    state_ = std::make_shared<State>(conn_.socket.get_executor());
+    state_->reading = true;
+    auto state = state_;
+    conn_.socket.async_read_some(asio::buffer(state->buf), [state](boost::system::error_code ec, size_t n) {
+      state->reading = false;
+      state->n = n;
+      if (ec && ec != asio::error::operation_aborted) State::fire(*state);
+      state->done.cancel();
+    });
+  }
+
+  //! Stops watching; returns what the watch read of a pipelined next request.
+  Awaitable<std::string> stop() {
+    if (!state_) co_return std::string();
+    if (state_->reading) {
+      boost::system::error_code ignored;
+      conn_.socket.cancel(ignored);
+      state_->done.expires_at(Clock::time_point::max());
+      co_await state_->done.async_wait(kNoThrow);
+    }
+    co_return std::string(state_->buf.data(), state_->n);
+  }
+
+ private:
+  // Shared with the pending read's handler, which may run after this object is gone.
+  struct State {
+    explicit State(const asio::any_io_executor& ex) : done(ex, Clock::time_point::max()) {}
+    bool gone = false, reading = false;
+    size_t n = 0;
+    std::array<char, 4096> buf{};
+    std::vector<std::function<void()>> callbacks;
+    asio::steady_timer done;  // cancelled when the read completes
+
+    static void fire(State& s) {
+      if (s.gone) return;
+      s.gone = true;
+      auto callbacks = std::move(s.callbacks);
+      for (auto& fn : callbacks) fn();
+    }
+  };
+  Connection& conn_;
+  std::shared_ptr<State> state_;
+};
+
+// A streamed body in HTTP/1.1 chunks.
 class ChunkedStreamWriter final : public StreamWriter {
  public:
-  ChunkedStreamWriter(Connection& conn, std::chrono::milliseconds write_timeout)
-      : conn_(conn), write_timeout_(write_timeout), watch_(std::make_shared<Watch>(conn.socket.get_executor())) {}
+  ChunkedStreamWriter(Connection& conn, SocketWatch& watch, std::chrono::milliseconds write_timeout)
+      : conn_(conn), watch_(watch), write_timeout_(write_timeout) {}
 
   Awaitable<bool> write(std::string_view data) override {
-    if (watch_->gone) co_return false;
+    if (watch_.client_gone()) co_return false;
     if (data.empty()) co_return true;  // an empty chunk would end the body
     conn_.arm(write_timeout_);
     // One chunk: size in hex, CRLF, data, CRLF, in one gathered write.
@@ -223,68 +293,19 @@ class ChunkedStreamWriter final : public StreamWriter {
                                                      asio::buffer(data.data(), data.size()), asio::buffer("\r\n", 2)};
     auto [ec, n] = co_await asio::async_write(conn_.socket, chunk, kNoThrow);
     conn_.disarm();
-    if (ec) mark_gone();
+    if (ec) watch_.mark_gone();
     bytes_ += data.size();
-    co_return !watch_->gone;
+    co_return !watch_.client_gone();
   }
 
-  bool client_gone() const override { return watch_->gone; }
-
-  void on_client_gone(std::function<void()> fn) override {
-    if (watch_->gone) {
-      fn();
-      return;
-    }
-    watch_->callbacks.push_back(std::move(fn));
-  }
-
-  // Starts a read that completes when the client closes (or sends the next request early).
-  void start_watch() {
-    auto watch = watch_;
-    watch->reading = true;
-    conn_.socket.async_read_some(asio::buffer(watch->buf), [watch](boost::system::error_code ec, size_t n) {
-      watch->reading = false;
-      watch->n = n;
-      if (ec && ec != asio::error::operation_aborted) Watch::fire(*watch);
-      watch->done.cancel();
-    });
-  }
-
-  // Stops the watch read and returns what it read of a pipelined next request.
-  Awaitable<std::string> stop_watch() {
-    if (watch_->reading) {
-      boost::system::error_code ignored;
-      conn_.socket.cancel(ignored);
-      watch_->done.expires_at(Clock::time_point::max());
-      co_await watch_->done.async_wait(kNoThrow);
-    }
-    co_return std::string(watch_->buf.data(), watch_->n);
-  }
-
+  bool client_gone() const override { return watch_.client_gone(); }
+  void on_client_gone(std::function<void()> fn) override { watch_.on_client_gone(std::move(fn)); }
   size_t bytes() const { return bytes_; }
 
  private:
-  struct Watch {
-    explicit Watch(const asio::any_io_executor& ex) : done(ex, Clock::time_point::max()) {}
-    bool gone = false;
-    bool reading = false;
-    size_t n = 0;
-    std::array<char, 4096> buf{};
-    std::vector<std::function<void()>> callbacks;
-    asio::steady_timer done;  // cancelled when the watch read completes
-
-    static void fire(Watch& w) {
-      if (w.gone) return;
-      w.gone = true;
-      auto callbacks = std::move(w.callbacks);
-      for (auto& fn : callbacks) fn();
-    }
-  };
-  void mark_gone() { Watch::fire(*watch_); }
-
   Connection& conn_;
+  SocketWatch& watch_;
   std::chrono::milliseconds write_timeout_;
-  std::shared_ptr<Watch> watch_;
   size_t bytes_ = 0;
 };
 
@@ -775,6 +796,8 @@ asio::awaitable<void> HttpServer::Impl::session(std::shared_ptr<Connection> conn
     const bool is_head = req.method == Method::head;
 
     in_flight.fetch_add(1, std::memory_order_relaxed);
+    SocketWatch watch(*conn);
+    req.client = &watch;
     const Route* route = nullptr;
     Response res;
     try {
@@ -805,15 +828,15 @@ asio::awaitable<void> HttpServer::Impl::session(std::shared_ptr<Connection> conn
       conn->disarm();
       bool stream_ok = !wec;
       if (stream_ok) {
-        ChunkedStreamWriter writer(*conn, write_timeout);
-        writer.start_watch();
+        ChunkedStreamWriter writer(*conn, watch, write_timeout);
+        watch.start();
         try {
           co_await res.stream(writer);
         } catch (const std::exception& e) {
           log::error("stream producer failed", {{"request_id", req.ctx.request_id}, {"error", e.what()}});
           stream_ok = false;
         }
-        const std::string early = co_await writer.stop_watch();
+        const std::string early = co_await watch.stop();
         bytes = writer.bytes();
         if (!writer.client_gone() && stream_ok) {
           conn->arm(write_timeout);
@@ -832,9 +855,22 @@ asio::awaitable<void> HttpServer::Impl::session(std::shared_ptr<Connection> conn
       }
       keep_going = stream_ok && keep_alive;
     } else {
+      // A handler that watched its client: stop before reading the next request, keeping
+      // whatever of it the watch already read.
+      const std::string early = co_await watch.stop();
+      if (!early.empty()) {
+        auto dst = buffer.prepare(early.size());
+        asio::buffer_copy(dst, asio::buffer(early));
+        buffer.commit(early.size());
+      }
       bytes = res.body.size();
-      keep_going = co_await write_simple(res, req.ctx, keep_alive, is_head, version);
+      if (watch.client_gone()) {
+        keep_going = false;  // nobody to answer
+      } else {
+        keep_going = co_await write_simple(res, req.ctx, keep_alive, is_head, version);
+      }
     }
+    req.client = nullptr;
 
     now = Clock::now();
     const double seconds = std::chrono::duration<double>(now - started).count();

@@ -33,6 +33,9 @@ struct TokenEvent {
   std::vector<TokenId> tokens;          // tokens generated since the last event
   std::string text;                     // their text: whole UTF-8 characters, stop strings removed
   std::vector<TokenLogprob> logprobs;   // one per token when logprobs were asked for
+  //! On the first event when prompt_logprobs was asked for: the prompt's tokens 1..n-1 (the
+  //! first has no preceding context).
+  std::vector<TokenLogprob> prompt_logprobs;
   std::optional<FinishReason> finish;   // set on a completion's last event
   std::string stop_reason;              // the stop string or "eos" / "stop_token" when finish == stop
   Usage usage;                          // totals for this completion, on its last event

@@ -30,6 +30,8 @@ struct SamplingParams {
   int n = 1;                        // completions sharing the prompt
   bool logprobs = false;            // logprob of each chosen token
   int top_logprobs = 0;             // and of this many alternatives, [0, 20]
+  int prompt_logprobs = -1;         // >= 0: logprobs of the prompt's tokens with this many
+                                    // alternatives (turns off prefix caching for the request)
 
   //! invalid_argument naming the parameter (OpenAI's name) when out of range.
   Result<void> validate(size_t vocab_size) const;

@@ -52,6 +52,17 @@ struct RequestContext {
   std::string model;
 };
 
+//! Tells a handler when its client goes away while the answer is still being made, so it can
+//! cancel work done on the client's behalf (a long generation).
+class ClientWatch {
+ public:
+  virtual ~ClientWatch() = default;
+  //! Runs `fn` (on the connection's executor) as soon as the client closes its side. The
+  //! server watches the socket only once someone asks: requests that never ask pay nothing.
+  virtual void on_client_gone(std::function<void()> fn) = 0;
+  virtual bool client_gone() const = 0;
+};
+
 struct Request {
   Method method = Method::other;
   std::string method_text;
@@ -64,6 +75,8 @@ struct Request {
   std::string_view route;  // the pattern that matched ("/v1/models/{id}"), or "unmatched"
   std::vector<std::pair<std::string, std::string>> path_params;
   RequestContext ctx;
+  //! Set by the server while the handler (and a streamed body) runs; null otherwise.
+  ClientWatch* client = nullptr;
 
   //! A path parameter by name ("id" for "/v1/models/{id}"), percent-decoded; empty if absent.
   std::string_view param(std::string_view name) const;

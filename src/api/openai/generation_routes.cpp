@@ -41,6 +41,7 @@ struct ChoiceState {
   std::string text;
   std::vector<TokenId> tokens;
   std::vector<engine::TokenLogprob> logprobs;
+  std::vector<engine::TokenLogprob> prompt_logprobs;  // completions with echo + logprobs
   std::optional<engine::FinishReason> finish;
   engine::Usage usage;
   ToolCallStream tools;
@@ -100,6 +101,13 @@ void cancel_all(const Job& job) {
   }
 }
 
+// A self-contained canceller: it may run after the handler that made it has returned.
+std::function<void()> canceller(const Job& job) {
+  return [model = job.model, id = job.id, n = job.prompts.size()] {
+    for (size_t p = 0; p < n; ++p) model->engine->cancel(n == 1 ? id : fmt::format("{}-{}", id, p));
+  };
+}
+
 void write_usage(json::Writer& w, int64_t prompt, int64_t completion, int64_t cached) {
   w.key("usage").begin_object();
   w.field("prompt_tokens", prompt).field("completion_tokens", completion).field("total_tokens", prompt + completion);
@@ -144,24 +152,44 @@ void write_chat_logprobs(json::Writer& w, const engine::Tokenizer& tok, const st
 }
 
 // Completions logprobs: {"tokens", "token_logprobs", "top_logprobs": [{token: logprob}], "text_offset"}.
-void write_completion_logprobs(json::Writer& w, const engine::Tokenizer& tok, const std::vector<engine::TokenLogprob>& lps,
-                               size_t text_offset) {
+// With echo, the prompt's tokens come first (the very first has no logprob: null). Offsets are
+// where each token's text starts in `text`; special tokens, which the text leaves out, add none.
+void write_completion_logprobs(json::Writer& w, const engine::Tokenizer& tok, const std::vector<TokenId>& prompt,
+                               const std::vector<engine::TokenLogprob>& prompt_lps,
+                               const std::vector<engine::TokenLogprob>& lps) {
+  struct Entry {
+    TokenId token;
+    const engine::TokenLogprob* lp;  // null: the first prompt token
+  };
+  std::vector<Entry> entries;
+  for (size_t i = 0; i < prompt.size(); ++i) {
+    entries.push_back({prompt[i], i == 0 || i - 1 >= prompt_lps.size() ? nullptr : &prompt_lps[i - 1]});
+  }
+  for (const auto& lp : lps) entries.push_back({lp.token, &lp});
   w.key("logprobs").begin_object();
   w.key("tokens").begin_array();
-  for (const auto& lp : lps) w.value(tok.token_bytes(lp.token));
+  for (const auto& e : entries) w.value(tok.token_bytes(e.token));
   w.end_array().key("token_logprobs").begin_array();
-  for (const auto& lp : lps) w.value(static_cast<double>(lp.logprob));
+  for (const auto& e : entries) {
+    if (e.lp) w.value(static_cast<double>(e.lp->logprob));
+    else w.null();
+  }
   w.end_array().key("top_logprobs").begin_array();
-  for (const auto& lp : lps) {
+  for (const auto& e : entries) {
+    if (!e.lp) {
+      w.null();
+      continue;
+    }
     w.begin_object();
-    for (const auto& [id, value] : lp.top) w.field(tok.token_bytes(id), static_cast<double>(value));
+    for (const auto& [id, value] : e.lp->top) w.field(tok.token_bytes(id), static_cast<double>(value));
     w.end_object();
   }
   w.end_array().key("text_offset").begin_array();
-  size_t offset = text_offset;
-  for (const auto& lp : lps) {
+  engine::IncrementalDetokenizer text(tok, true);
+  size_t offset = 0;
+  for (const auto& e : entries) {
     w.value(static_cast<uint64_t>(offset));
-    offset += tok.token_bytes(lp.token).size();
+    offset += text.push(e.token).size();
   }
   w.end_array().end_object();
 }
@@ -211,8 +239,13 @@ std::string final_body(const Job& job, std::vector<ChoiceState>& choices) {
     } else {
       const std::string& prompt_text = job.prompt_texts[i / static_cast<size_t>(job.sampling.n)];
       w.field("text", job.echo ? prompt_text + c.text : c.text);
-      if (job.sampling.logprobs) write_completion_logprobs(w, tok, c.logprobs, job.echo ? prompt_text.size() : 0);
-      else w.key("logprobs").null();
+      if (job.sampling.logprobs) {
+        static const std::vector<TokenId> kNone;
+        const auto& prompt = job.echo ? job.prompts[i / static_cast<size_t>(job.sampling.n)] : kNone;
+        write_completion_logprobs(w, tok, prompt, c.prompt_logprobs, c.logprobs);
+      } else {
+        w.key("logprobs").null();
+      }
     }
     w.field("finish_reason", finish_name(c.finish.value_or(engine::FinishReason::stop), has_calls));
     w.end_object();
@@ -256,7 +289,7 @@ std::string chunk_body(const Job& job, size_t index, ChoiceState& c, std::string
     else w.key("logprobs").null();
   } else {
     w.field("text", text);
-    if (job.sampling.logprobs && !lps.empty()) write_completion_logprobs(w, tok, lps, 0);
+    if (job.sampling.logprobs && !lps.empty()) write_completion_logprobs(w, tok, {}, {}, lps);
     else w.key("logprobs").null();
   }
   if (finish) w.field("finish_reason", *finish);
@@ -267,8 +300,10 @@ std::string chunk_body(const Job& job, size_t index, ChoiceState& c, std::string
   return out;
 }
 
-// Runs a job to completion and answers with one JSON body.
-Awaitable<Response> answer_whole(Job job, std::shared_ptr<EventChannel> channel) {
+// Runs a job to completion and answers with one JSON body. A client that leaves (an SDK
+// timeout aborts this way) cancels the generation.
+Awaitable<Response> answer_whole(Job job, std::shared_ptr<EventChannel> channel, net::ClientWatch* client) {
+  if (client) client->on_client_gone(canceller(job));
   std::vector<ChoiceState> choices(job.prompts.size() * static_cast<size_t>(job.sampling.n));
   size_t unfinished = choices.size();
   while (unfinished > 0) {
@@ -277,6 +312,7 @@ Awaitable<Response> answer_whole(Job job, std::shared_ptr<EventChannel> channel)
     c.text += e.text;
     c.tokens.insert(c.tokens.end(), e.tokens.begin(), e.tokens.end());
     for (auto& lp : e.logprobs) c.logprobs.push_back(std::move(lp));
+    if (!e.prompt_logprobs.empty()) c.prompt_logprobs = std::move(e.prompt_logprobs);
     if (e.finish) {
       c.finish = e.finish;
       c.usage = e.usage;
@@ -295,7 +331,7 @@ Awaitable<Response> answer_whole(Job job, std::shared_ptr<EventChannel> channel)
 Response answer_stream(Job job, std::shared_ptr<EventChannel> channel) {
   return Response::sse([job = std::move(job), channel](net::StreamWriter& out) -> Awaitable<void> {
     // The client going away cancels the generation: its KV blocks are freed in the next step.
-    out.on_client_gone([&job] { cancel_all(job); });
+    out.on_client_gone(canceller(job));
     std::vector<ChoiceState> choices(job.prompts.size() * static_cast<size_t>(job.sampling.n));
     size_t unfinished = choices.size();
     // Every choice announces its role first, as OpenAI's stream does.
@@ -565,7 +601,7 @@ void add_generation_routes(net::Router& router, Services& s) {
     auto channel = submit(job, ex);
     if (!channel) co_return response_for(channel.error(), req);
     if (job.stream) co_return answer_stream(std::move(job), *channel);
-    auto whole = answer_whole(std::move(job), *channel);
+    auto whole = answer_whole(std::move(job), *channel, req.client);
     co_return co_await std::move(whole);
   });
 
@@ -592,6 +628,8 @@ void add_generation_routes(net::Router& router, Services& s) {
     auto echo = f.boolean("echo");
     if (!echo) co_return response_for(echo.error(), req);
     job.echo = echo->value_or(false);
+    // echo with logprobs reports the prompt's tokens too, as OpenAI does.
+    if (job.echo && job.sampling.logprobs) job.sampling.prompt_logprobs = job.sampling.top_logprobs;
     const auto& tok = job.model->engine->tokenizer();
     // prompt: a string, an array of strings, an array of token ids, or an array of those.
     auto prompt = obj["prompt"];
@@ -651,7 +689,7 @@ void add_generation_routes(net::Router& router, Services& s) {
       co_return response_for(e, req);
     }
     if (job.stream) co_return answer_stream(std::move(job), *channel);
-    auto whole = answer_whole(std::move(job), *channel);
+    auto whole = answer_whole(std::move(job), *channel, req.client);
     co_return co_await std::move(whole);
   });
 }

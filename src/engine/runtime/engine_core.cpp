@@ -280,8 +280,10 @@ void EngineCore::step() {
     if (it == waiting_.end()) break;
     Sequence& s = **it;
     std::vector<int32_t> matched;
+    // Prompt logprobs need the logits of every prompt position: no prefix cache then.
+    const bool wants_prompt_logprobs = s.request->request.sampling.prompt_logprobs >= 0 && !s.prompt_logprobs_done;
     if (s.blocks.empty()) {
-      matched = blocks_.match_prefix(s.tokens);
+      if (!wants_prompt_logprobs) matched = blocks_.match_prefix(s.tokens);
       s.blocks = matched;
       s.n_computed = static_cast<int64_t>(matched.size()) * blocks_.block_size();
       s.n_registered = static_cast<int64_t>(matched.size());
@@ -319,8 +321,10 @@ void EngineCore::step() {
   for (const auto& p : plan) {
     Sequence& s = *p.seq;
     const bool completes = s.n_computed + p.n_tokens == static_cast<int64_t>(s.tokens.size());
+    const bool prompt_rows = s.request->request.sampling.prompt_logprobs >= 0 && !s.prompt_logprobs_done &&
+                             s.n_computed < s.prompt_len;
     chunks.push_back({std::span<const TokenId>(s.tokens).subspan(static_cast<size_t>(s.n_computed), static_cast<size_t>(p.n_tokens)),
-                      s.n_computed, s.blocks, false, !completes});
+                      s.n_computed, s.blocks, prompt_rows, !completes && !prompt_rows});
     if (s.queue_seconds < 0) s.queue_seconds = std::chrono::duration<double>(started - s.request->arrival).count();
   }
   backend_->forward(chunks, logits_);
@@ -336,6 +340,25 @@ void EngineCore::step() {
     tenant_served_[s.request->request.tenant] += static_cast<double>(plan[i].n_tokens);
     register_full_blocks(s);
     if (chunks[i].no_logits) continue;
+    if (chunks[i].all_logits) {
+      // Row j predicts the token at position start + j + 1: a prompt token's logprob.
+      const int64_t start = s.n_computed - plan[i].n_tokens;
+      const int top = s.request->request.sampling.prompt_logprobs;
+      for (int64_t j = 0; j + 1 < plan[i].n_tokens; ++j) {
+        const std::span<const float> r(logits_.data() + (logit_row + static_cast<size_t>(j)) * static_cast<size_t>(vocab),
+                                       static_cast<size_t>(vocab));
+        s.prompt_logprobs.push_back(Sampler::logprobs_of(r, s.tokens[static_cast<size_t>(start + j + 1)], top));
+      }
+      logit_row += static_cast<size_t>(plan[i].n_tokens - 1);
+      if (s.n_computed < static_cast<int64_t>(s.tokens.size())) {
+        // A middle chunk: its last row predicts the first token of the next chunk.
+        const std::span<const float> r(logits_.data() + logit_row * static_cast<size_t>(vocab), static_cast<size_t>(vocab));
+        s.prompt_logprobs.push_back(Sampler::logprobs_of(r, s.tokens[static_cast<size_t>(s.n_computed)], top));
+        ++logit_row;
+        continue;
+      }
+      s.prompt_logprobs_done = true;
+    }
     std::span<float> row(logits_.data() + logit_row * static_cast<size_t>(vocab), static_cast<size_t>(vocab));
     ++logit_row;
     if (s.finished) continue;
@@ -362,7 +385,10 @@ void EngineCore::on_token(Sequence& s, TokenId token, std::optional<TokenLogprob
   TokenEvent ev;
   ev.tokens.push_back(token);
   if (logprob) ev.logprobs.push_back(std::move(*logprob));
-  if (s.generated == 1) ev.queue_seconds = s.queue_seconds;
+  if (s.generated == 1) {
+    ev.queue_seconds = s.queue_seconds;
+    ev.prompt_logprobs = std::move(s.prompt_logprobs);
+  }
   const bool is_eos = std::find(eos_ids_.begin(), eos_ids_.end(), token) != eos_ids_.end();
   if (is_eos && !sp.ignore_eos && s.generated > sp.min_tokens) {
     return finish(s, FinishReason::stop, "eos", std::move(ev));

@@ -50,6 +50,8 @@ struct Sequence {
   std::string held_text;         // text that may be the start of a stop string
   uint64_t order = 0;            // arrival order (ties broken by choice)
   double queue_seconds = -1;     // arrival to first scheduling, reported with the first token
+  std::vector<TokenLogprob> prompt_logprobs;  // collected during prefill when asked for
+  bool prompt_logprobs_done = false;
   bool running = false;          // in running_ (else in waiting_)
   bool finished = false;
 };

@@ -37,6 +37,7 @@ Result<void> SamplingParams::validate(size_t vocab_size) const {
   if (n < 1 || n > 128) return bad("n", "must be in [1, 128]");
   if (top_logprobs < 0 || top_logprobs > 20) return bad("top_logprobs", "must be in [0, 20]");
   if (top_logprobs > 0 && !logprobs) return bad("top_logprobs", "needs logprobs to be true");
+  if (prompt_logprobs < -1 || prompt_logprobs > 20) return bad("prompt_logprobs", "must be in [0, 20]");
   return ok();
 }
 

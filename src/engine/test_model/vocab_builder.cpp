@@ -113,14 +113,14 @@ constexpr const char* kQwen2Split =
 constexpr const char* kLlama3Template =
     "{{- bos_token }}\n"
     "{%- for message in messages %}\n"
-    "{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}\n"
+    "{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + (message['content'] or '') | trim + '<|eot_id|>' }}\n"
     "{%- endfor %}\n"
     "{%- if add_generation_prompt %}\n"
     "{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}\n"
     "{%- endif %}\n";
 constexpr const char* kChatmlTemplate =
     "{%- for message in messages %}\n"
-    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}\n"
+    "{{- '<|im_start|>' + message['role'] + '\\n' + (message['content'] or '') + '<|im_end|>' + '\\n' }}\n"
     "{%- endfor %}\n"
     "{%- if add_generation_prompt %}\n"
     "{{- '<|im_start|>assistant\\n' }}\n"
@@ -129,9 +129,9 @@ constexpr const char* kMistralTemplate =
     "{{- bos_token }}\n"
     "{%- for message in messages %}\n"
     "{%- if message['role'] == 'user' %}\n"
-    "{{- '[INST] ' + message['content'] + '[/INST]' }}\n"
+    "{{- '[INST] ' + (message['content'] or '') + '[/INST]' }}\n"
     "{%- elif message['role'] == 'assistant' %}\n"
-    "{{- ' ' + message['content'] + eos_token }}\n"
+    "{{- ' ' + (message['content'] or '') + eos_token }}\n"
     "{%- endif %}\n"
     "{%- endfor %}\n";
 

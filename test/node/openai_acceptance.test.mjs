@@ -1,0 +1,1012 @@
+// Acceptance: the official `openai` npm package against the real binary. If the SDK cannot
+// tell this server from OpenAI's (shapes, streaming, tools, n, logprobs, errors as its
+// APIError subclasses), clients built on it work unchanged.
+//
+// Run: LLMP_BINARY=build/<preset>/llmplatform node --test test/node/openai_acceptance.test.mjs
+// (CTest: "node: openai acceptance"). Needs test/node/node_modules (npm ci --prefix test/node).
+//
+// The models are generated here with seeded random weights, so their text is noise: the tests
+// check shapes, counts, determinism (temperature 0, seeds), finish reasons, usage arithmetic,
+// and outputs forced through logit_bias onto an added token (a tool call, say).
+//
+// Extra (vLLM-style) request fields such as `ignore_eos` go in the same params object: the
+// SDK sends that object as the JSON body as it is.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+
+let sdk;
+try {
+  sdk = await import('openai');
+} catch (e) {
+  throw new Error(`the openai package is missing from test/node/node_modules (${e.message}): ` +
+                  'run `npm ci --prefix test/node` (scripts/install-deps.sh --test does)');
+}
+const {
+  default: OpenAI, APIError, APIUserAbortError, AuthenticationError, BadRequestError, ConflictError, InternalServerError,
+  NotFoundError,
+} = sdk;
+
+const BINARY = process.env.LLMP_BINARY;
+if (!BINARY || !existsSync(BINARY)) {
+  throw new Error(`LLMP_BINARY must name the llmplatform binary (got ${JSON.stringify(BINARY)})`);
+}
+
+const ADMIN_KEY = 'acceptance-admin-key-0123456789a';  // 32 characters
+const QWEN = 'qwen-test';     // chatml template; its added token is a Hermes <tool_call>
+const LLAMA = 'llama-test';   // Llama 3 template (bos <|begin_of_text|>); its added token is a JSON call
+const EMBED = 'bert-embed';
+const RERANK = 'bert-rerank';
+const VOCAB = 600;
+const CONTEXT = 1024;
+const MAX_BODY = 1024 * 1024;
+const HIDDEN = 64;
+const QWEN_TOOL_TEXT = '<tool_call>{"name": "get_weather", "arguments": {"city": "Paris"}}</tool_call>';
+const LLAMA_TOOL_TEXT = '{"name": "get_weather", "parameters": {"city": "Paris"}}';
+const TOOLS = [{
+  type: 'function',
+  function: {
+    name: 'get_weather',
+    description: 'The current weather in a city',
+    parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+  },
+}];
+const ASK = [{ role: 'user', content: 'What is the capital of France?' }];
+const T = { timeout: 60_000 };  // per test: a hung server fails one test, not the whole run
+
+// ---------------------------------------------------------------------------------------------
+// The server: started once with every model, stopped by its PID.
+
+const state = { dir: null, child: null, port: 0, log: [], exit: null };
+
+function runBinary(args) {
+  execFileSync(BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+}
+
+function createModels(dir) {
+  const common = ['--layers', '2', '--hidden', String(HIDDEN), '--heads', '4', '--kv-heads', '2', '--ffn', '128'];
+  const decoder = [...common, '--vocab', String(VOCAB), '--context', String(CONTEXT)];
+  const models = {
+    [QWEN]: path.join(dir, 'qwen.gguf'),
+    [LLAMA]: path.join(dir, 'llama-hf'),
+    [EMBED]: path.join(dir, 'embed.gguf'),
+    [RERANK]: path.join(dir, 'rerank-hf'),
+  };
+  const create = ['model', 'create-test'];
+  runBinary([...create, '--arch', 'qwen2', '--format', 'gguf', ...decoder, '--added-token', QWEN_TOOL_TEXT, '--out', models[QWEN]]);
+  runBinary([...create, '--arch', 'llama', '--format', 'hf', ...decoder, '--added-token', LLAMA_TOOL_TEXT, '--out', models[LLAMA]]);
+  runBinary([...create, '--arch', 'bert', '--format', 'gguf', ...common, '--pooling', 'mean', '--out', models[EMBED]]);
+  runBinary([...create, '--arch', 'bert', '--format', 'hf', ...common, '--cross-encoder', '--out', models[RERANK]]);
+  return models;
+}
+
+function recentLog() {
+  return state.log.slice(-40).join('\n');
+}
+
+// Starts the server; resolves with its port once it logs "ready".
+function startServer(models) {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('LLMP_')));
+  Object.assign(env, {
+    LLMP_ADMIN_KEY: ADMIN_KEY,
+    LLMP_ENGINE_KV_CACHE_MB: '32',
+    LLMP_SERVER_DRAIN_TIMEOUT_MS: '5000',
+    LLMP_SERVER_MAX_BODY_BYTES: String(MAX_BODY),
+  });
+  const args = ['--host', '127.0.0.1', '--port', '0', '--data-dir', path.join(state.dir, 'data'), '--log-level', 'info'];
+  for (const [name, file] of Object.entries(models)) args.push('--model', `${name}=${file}`);
+  const child = spawn(BINARY, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  state.child = child;
+  return new Promise((resolve, reject) => {
+    let port = 0;
+    const timer = setTimeout(() => reject(new Error(`the server was not ready within 60 s:\n${recentLog()}`)), 60_000);
+    // Keep reading both pipes for the whole run: a full pipe would block the server's logging.
+    const keep = (line) => {
+      state.log.push(line);
+      if (state.log.length > 400) state.log.shift();
+    };
+    createInterface({ input: child.stderr }).on('line', keep);
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      keep(line);
+      let entry;
+      try {
+        entry = JSON.parse(line);
+      } catch {
+        return;
+      }
+      if (entry.msg === 'listening') port = entry.port;
+      if (entry.msg === 'ready') {
+        clearTimeout(timer);
+        resolve(port || entry.port);
+      }
+    });
+    child.on('exit', (code, signal) => {
+      state.exit = { code, signal };
+      clearTimeout(timer);
+      reject(new Error(`the server exited (code ${code}, signal ${signal}) before it was ready:\n${recentLog()}`));
+    });
+  });
+}
+
+// SIGTERM by PID, then wait (bounded) for a clean exit; SIGKILL if it does not come.
+async function stopServer() {
+  const child = state.child;
+  if (!child || state.exit) return state.exit;
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  process.kill(child.pid, 'SIGTERM');
+  let timer;
+  const result = await Promise.race([exited, new Promise((resolve) => { timer = setTimeout(() => resolve(null), 15_000); })]);
+  clearTimeout(timer);
+  if (result) return result;
+  process.kill(child.pid, 'SIGKILL');
+  await exited;
+  return { code: null, signal: 'SIGKILL (no exit within 15 s of SIGTERM)' };
+}
+
+process.on('exit', () => {
+  if (state.child && !state.exit && state.child.exitCode === null) {
+    try {
+      process.kill(state.child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+let client;   // the SDK, as an application would construct it
+let root;     // http://127.0.0.1:PORT
+const toolToken = {};  // model -> id of its added tool-call token
+
+async function post(route, body, raw = false) {
+  const res = await fetch(`${root}${route}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: raw ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // left null: the caller asserts on it
+  }
+  return { status: res.status, json, text };
+}
+
+async function tokenize(model, content, addSpecial = true) {
+  const r = await post('/tokenize', { model, content, add_special: addSpecial });
+  assert.equal(r.status, 200, r.text);
+  return r.json.tokens;
+}
+
+// Asserts that `promise` rejects with an SDK error of class `cls` and the given fields.
+async function rejectsWith(promise, cls, fields = {}) {
+  await assert.rejects(promise, (e) => {
+    assert.ok(e instanceof cls, `expected ${cls.name}, got ${e?.constructor?.name}: ${e?.message}`);
+    assert.ok(e instanceof APIError);
+    for (const [k, v] of Object.entries(fields)) {
+      if (v instanceof RegExp) assert.match(String(e[k]), v, `error.${k}`);
+      else assert.equal(e[k], v, `error.${k} (message: ${e.message})`);
+    }
+    assert.equal(typeof e.error?.message, 'string', 'the body carries error.message');
+    return true;
+  });
+}
+
+function checkUsage(usage, { prompt, completion } = {}) {
+  assert.equal(typeof usage.prompt_tokens, 'number');
+  assert.equal(typeof usage.completion_tokens, 'number');
+  assert.equal(usage.total_tokens, usage.prompt_tokens + usage.completion_tokens, 'total = prompt + completion');
+  if (prompt !== undefined) assert.equal(usage.prompt_tokens, prompt, 'prompt_tokens');
+  if (completion !== undefined) assert.equal(usage.completion_tokens, completion, 'completion_tokens');
+  assert.equal(typeof usage.prompt_tokens_details?.cached_tokens, 'number', 'prompt_tokens_details.cached_tokens');
+}
+
+async function collect(stream) {
+  const chunks = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  return chunks;
+}
+
+// The chunks of one choice, its text, tool-call deltas, finish reason.
+function choiceParts(chunks, index) {
+  const mine = chunks.filter((c) => c.choices.length > 0 && c.choices[0].index === index).map((c) => c.choices[0]);
+  return {
+    choices: mine,
+    content: mine.map((c) => c.delta?.content ?? '').join(''),
+    text: mine.map((c) => c.text ?? '').join(''),
+    toolDeltas: mine.flatMap((c) => c.delta?.tool_calls ?? []),
+    finishes: mine.filter((c) => c.finish_reason !== null && c.finish_reason !== undefined).map((c) => c.finish_reason),
+    logprobs: mine.flatMap((c) => c.logprobs?.content ?? []),
+  };
+}
+
+// Tool-call deltas as OpenAI streams them (index; id, type and name once; arguments in pieces).
+function assembleToolCalls(deltas) {
+  const calls = [];
+  for (const d of deltas) {
+    assert.equal(typeof d.index, 'number', 'tool_calls[].index');
+    calls[d.index] ??= { id: '', type: '', name: '', arguments: '' };
+    const c = calls[d.index];
+    if (d.id) c.id = d.id;
+    if (d.type) c.type = d.type;
+    if (d.function?.name) c.name += d.function.name;
+    if (d.function?.arguments) c.arguments += d.function.arguments;
+  }
+  return calls;
+}
+
+async function metricsText() {
+  const res = await fetch(`${root}/metrics`);
+  assert.equal(res.status, 200);
+  return res.text();
+}
+
+// A sample of a Prometheus family for one model; undefined when the family is absent.
+function metric(text, family, model) {
+  const re = new RegExp(`^${family}\\{model="${model}"\\}\\s+(\\S+)$`, 'm');
+  const m = text.match(re);
+  return m ? Number(m[1]) : undefined;
+}
+
+async function sleep(ms) {
+  await new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// Polls (bounded) until the model has no running or waiting sequence; returns the metrics then.
+async function engineIdle(model, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const text = await metricsText();
+    const running = metric(text, 'llmp_engine_requests_running', model);
+    const waiting = metric(text, 'llmp_engine_requests_waiting', model);
+    if (running === 0 && (waiting ?? 0) === 0) return text;
+    if (Date.now() > deadline) assert.fail(`${model} still has ${running} running / ${waiting} waiting after ${ms} ms`);
+    await sleep(25);
+  }
+}
+
+// Structured output answered 501 until it lands: such tests are reported as todo meanwhile.
+let structuredStatus;
+async function structuredOutputStatus() {
+  structuredStatus ??= (await post('/v1/chat/completions', {
+    model: QWEN, messages: ASK, max_tokens: 1, response_format: { type: 'json_object' },
+  })).status;
+  return structuredStatus;
+}
+
+async function structuredOutputMissing(t) {
+  if (await structuredOutputStatus() === 501) {
+    t.todo('the server answers 501 for response_format json_object/json_schema (not landed yet)');
+  }
+}
+
+function isValidUtf8(bytes) {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(bytes));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('openai SDK acceptance', () => {
+  before(async () => {
+    state.dir = mkdtempSync(path.join(tmpdir(), 'llmp-openai-acceptance-'));
+    const models = createModels(state.dir);
+    state.port = await startServer(models);
+    root = `http://127.0.0.1:${state.port}`;
+    client = new OpenAI({ baseURL: `${root}/v1`, apiKey: 'x', maxRetries: 0, timeout: 60_000 });
+    for (const [model, text] of [[QWEN, QWEN_TOOL_TEXT], [LLAMA, LLAMA_TOOL_TEXT]]) {
+      const ids = await tokenize(model, text, false);
+      assert.equal(ids.length, 1, `${model}: the added tool-call text is one token`);
+      assert.equal(ids[0], VOCAB - 1, `${model}: the only added token is the last id`);
+      toolToken[model] = ids[0];
+    }
+  });
+
+  after(async () => {
+    const exit = await stopServer();
+    if (state.dir) rmSync(state.dir, { recursive: true, force: true });
+    if (exit && exit.code !== 0) assert.fail(`the server did not exit cleanly on SIGTERM: ${JSON.stringify(exit)}\n${recentLog()}`);
+  });
+
+  describe('models', () => {
+    test('models.list names every served model', T, async () => {
+      const ids = [];
+      for await (const m of client.models.list()) {
+        assert.equal(m.object, 'model');
+        assert.equal(typeof m.created, 'number');
+        assert.equal(typeof m.owned_by, 'string');
+        ids.push(m.id);
+      }
+      assert.deepEqual(ids.sort(), [EMBED, RERANK, LLAMA, QWEN].sort());
+    });
+
+    test('models.retrieve returns one model', T, async () => {
+      const m = await client.models.retrieve(QWEN);
+      assert.equal(m.id, QWEN);
+      assert.equal(m.object, 'model');
+    });
+
+    test('models.retrieve of a missing model is NotFoundError model_not_found', T, async () => {
+      await rejectsWith(client.models.retrieve('no-such-model'), NotFoundError, { status: 404, code: 'model_not_found' });
+    });
+  });
+
+  describe('chat completions', () => {
+    test('non-streaming: shape, usage arithmetic, prompt count equals /tokenize of the messages', T, async () => {
+      const { data: r, request_id: requestId } = await client.chat.completions
+        .create({ model: QWEN, messages: ASK, max_tokens: 8, temperature: 0 }).withResponse();
+      assert.match(r.id, /^chatcmpl-/);
+      assert.equal(r.object, 'chat.completion');
+      assert.equal(r.model, QWEN);
+      assert.equal(typeof r.created, 'number');
+      assert.equal(typeof requestId, 'string', 'x-request-id reaches the SDK');
+      assert.equal(r.choices.length, 1);
+      const c = r.choices[0];
+      assert.equal(c.index, 0);
+      assert.equal(c.message.role, 'assistant');
+      assert.equal(typeof c.message.content, 'string');
+      assert.equal(c.logprobs, null);
+      assert.ok(['stop', 'length'].includes(c.finish_reason), c.finish_reason);
+      const counted = await post('/tokenize', { model: QWEN, messages: ASK });
+      checkUsage(r.usage, { prompt: counted.json.count });
+      assert.ok(r.usage.completion_tokens >= 1 && r.usage.completion_tokens <= 8);
+      if (c.finish_reason === 'length') assert.equal(r.usage.completion_tokens, 8);
+    });
+
+    test('streaming: role first, content deltas, finish_reason last, usage chunk; same text as non-streaming', T, async () => {
+      const params = { model: QWEN, messages: ASK, max_tokens: 12, temperature: 0, ignore_eos: true };
+      const whole = await client.chat.completions.create(params);
+      const chunks = await collect(await client.chat.completions.create({
+        ...params, stream: true, stream_options: { include_usage: true },
+      }));
+      assert.ok(chunks.length >= 3, `${chunks.length} chunks`);
+      const id = chunks[0].id;
+      for (const c of chunks) {
+        assert.equal(c.object, 'chat.completion.chunk');
+        assert.equal(c.id, id, 'one id for every chunk');
+        assert.equal(c.model, QWEN);
+      }
+      const usageChunk = chunks.at(-1);
+      assert.deepEqual(usageChunk.choices, [], 'the usage chunk has no choices');
+      checkUsage(usageChunk.usage, { prompt: whole.usage.prompt_tokens, completion: 12 });
+      for (const c of chunks.slice(0, -1)) assert.equal(c.usage ?? null, null, 'usage only on the last chunk');
+      const parts = choiceParts(chunks, 0);
+      assert.equal(parts.choices[0].delta.role, 'assistant', 'the first delta carries the role');
+      assert.ok(parts.choices.slice(1).every((c) => c.delta.role === undefined), 'the role is sent once');
+      assert.deepEqual(parts.finishes, ['length']);
+      assert.equal(parts.choices.at(-1).finish_reason, 'length', 'finish_reason on the last choice chunk');
+      assert.equal(parts.content, whole.choices[0].message.content);
+    });
+
+    test('streaming without stream_options sends no usage', T, async () => {
+      const chunks = await collect(await client.chat.completions.create({ model: QWEN, messages: ASK, max_tokens: 3, stream: true }));
+      assert.ok(chunks.every((c) => c.choices.length === 1 && c.usage == null));
+    });
+
+    test('the SDK stream helper assembles the same message (chat.completions.stream)', T, async () => {
+      const params = { model: LLAMA, messages: ASK, max_tokens: 10, temperature: 0, ignore_eos: true };
+      const whole = await client.chat.completions.create(params);
+      const stream = client.chat.completions.stream(params);
+      const final = await stream.finalChatCompletion();
+      assert.equal(final.choices[0].message.content, whole.choices[0].message.content);
+      assert.equal(final.choices[0].finish_reason, 'length');
+    });
+
+    test('a repeated long prompt reports cached_tokens > 0', T, async () => {
+      const long = Array.from({ length: 8 }, (_, i) => `Sentence number ${i} of a long shared prefix.`).join(' ');
+      const messages = [{ role: 'system', content: long }, { role: 'user', content: 'Go on.' }];
+      const first = await client.chat.completions.create({ model: LLAMA, messages, max_tokens: 2 });
+      const second = await client.chat.completions.create({ model: LLAMA, messages, max_tokens: 2 });
+      checkUsage(first.usage);
+      checkUsage(second.usage, { prompt: first.usage.prompt_tokens });
+      assert.ok(first.usage.prompt_tokens > 64, `a long prompt (${first.usage.prompt_tokens} tokens)`);
+      const cached = second.usage.prompt_tokens_details.cached_tokens;
+      assert.ok(cached > 0, 'the second request hits the prefix cache');
+      assert.ok(cached < second.usage.prompt_tokens, 'at least the last prompt token is computed');
+    });
+
+    test('n = 3 gives three choices with distinct indices; usage counts the prompt once', T, async () => {
+      const r = await client.chat.completions.create({
+        model: QWEN, messages: ASK, n: 3, max_tokens: 5, temperature: 1, seed: 7, ignore_eos: true,
+      });
+      assert.deepEqual(r.choices.map((c) => c.index).sort(), [0, 1, 2]);
+      for (const c of r.choices) {
+        assert.equal(c.finish_reason, 'length');
+        assert.equal(typeof c.message.content, 'string');
+      }
+      const counted = await post('/tokenize', { model: QWEN, messages: ASK });
+      checkUsage(r.usage, { prompt: counted.json.count, completion: 15 });
+    });
+
+    test('n = 3 streaming: every index gets its role first and one finish_reason', T, async () => {
+      const chunks = await collect(await client.chat.completions.create({
+        model: QWEN, messages: ASK, n: 3, max_tokens: 4, temperature: 1, seed: 3, ignore_eos: true,
+        stream: true, stream_options: { include_usage: true },
+      }));
+      for (const i of [0, 1, 2]) {
+        const parts = choiceParts(chunks, i);
+        assert.equal(parts.choices[0].delta.role, 'assistant', `choice ${i}: role first`);
+        assert.deepEqual(parts.finishes, ['length'], `choice ${i}: one finish_reason`);
+      }
+      assert.deepEqual(new Set(chunks.filter((c) => c.choices.length).map((c) => c.choices[0].index)), new Set([0, 1, 2]));
+      checkUsage(chunks.at(-1).usage, { completion: 12 });
+    });
+
+    test('seed + temperature 0.8 reproduces exactly; other seeds vary', T, async () => {
+      const ask = (seed) => client.chat.completions.create({
+        model: QWEN, messages: ASK, max_tokens: 16, temperature: 0.8, seed, ignore_eos: true,
+      }).then((r) => r.choices[0].message.content);
+      const a = await ask(42);
+      const b = await ask(42);
+      assert.equal(a, b, 'the same seed gives the same text');
+      const others = new Set([a]);
+      for (const seed of [1, 2, 3, 4]) others.add(await ask(seed));
+      assert.ok(others.size >= 2, 'different seeds give different samples');
+    });
+
+    test('temperature 0 is deterministic (both templates)', T, async () => {
+      for (const model of [QWEN, LLAMA]) {
+        const params = { model, messages: ASK, max_tokens: 16, temperature: 0, ignore_eos: true };
+        const a = await client.chat.completions.create(params);
+        const b = await client.chat.completions.create(params);
+        assert.equal(a.choices[0].message.content, b.choices[0].message.content, model);
+      }
+    });
+
+    test('stop strings end the output before the stop text, finish_reason stop (streaming too)', T, async () => {
+      const params = { model: LLAMA, messages: ASK, max_tokens: 24, temperature: 0, ignore_eos: true };
+      const full = (await client.chat.completions.create(params)).choices[0].message.content;
+      // A stop string from the middle of the greedy output, of plain characters.
+      const chars = Array.from(full);
+      let at = Math.floor(chars.length / 3);
+      while (at < chars.length - 2 && !/^[\p{L}\p{N}\p{P} ]{2}$/u.test(chars.slice(at, at + 2).join(''))) ++at;
+      assert.ok(at < chars.length - 2, `no usable stop string in ${JSON.stringify(full)}`);
+      const stop = chars.slice(at, at + 2).join('');
+      const expected = full.slice(0, full.indexOf(stop));
+      const r = await client.chat.completions.create({ ...params, stop: [stop, 'never-appears'] });
+      assert.equal(r.choices[0].message.content, expected, `stop ${JSON.stringify(stop)}`);
+      assert.equal(r.choices[0].finish_reason, 'stop');
+      assert.ok(r.usage.completion_tokens < 24);
+      const parts = choiceParts(await collect(await client.chat.completions.create({ ...params, stop, stream: true })), 0);
+      assert.equal(parts.content, expected);
+      assert.deepEqual(parts.finishes, ['stop']);
+    });
+
+    test('max_tokens and max_completion_tokens end with finish_reason length at exactly that count', T, async () => {
+      for (const field of ['max_tokens', 'max_completion_tokens']) {
+        const r = await client.chat.completions.create({ model: QWEN, messages: ASK, [field]: 7, ignore_eos: true });
+        assert.equal(r.choices[0].finish_reason, 'length', field);
+        assert.equal(r.usage.completion_tokens, 7, field);
+      }
+    });
+
+    test('logprobs + top_logprobs: one entry per token, sorted alternatives, greedy picks the best', T, async () => {
+      const r = await client.chat.completions.create({
+        model: QWEN, messages: ASK, max_tokens: 6, temperature: 0, ignore_eos: true, logprobs: true, top_logprobs: 3,
+      });
+      const content = r.choices[0].logprobs.content;
+      assert.equal(content.length, r.usage.completion_tokens);
+      assert.equal(content.length, 6);
+      for (const lp of content) {
+        assert.equal(typeof lp.token, 'string');
+        assert.ok(Number.isFinite(lp.logprob) && lp.logprob <= 0, `logprob ${lp.logprob}`);
+        assert.ok(Array.isArray(lp.bytes) && lp.bytes.length > 0 && lp.bytes.every((b) => Number.isInteger(b) && b >= 0 && b < 256));
+        if (isValidUtf8(lp.bytes)) assert.equal(Buffer.from(lp.bytes).toString('utf8'), lp.token, 'bytes spell the token');
+        assert.equal(lp.top_logprobs.length, 3);
+        for (let k = 1; k < 3; ++k) assert.ok(lp.top_logprobs[k - 1].logprob >= lp.top_logprobs[k].logprob, 'sorted');
+        assert.deepEqual(lp.top_logprobs[0].bytes, lp.bytes, 'temperature 0 samples the most likely token');
+        assert.ok(Math.abs(lp.top_logprobs[0].logprob - lp.logprob) < 1e-6);
+      }
+      const plain = await client.chat.completions.create({ model: QWEN, messages: ASK, max_tokens: 2 });
+      assert.equal(plain.choices[0].logprobs, null, 'no logprobs unless asked');
+    });
+
+    test('logprobs streaming: the chunks carry one entry per generated token', T, async () => {
+      const chunks = await collect(await client.chat.completions.create({
+        model: QWEN, messages: ASK, max_tokens: 5, temperature: 0, ignore_eos: true, logprobs: true, top_logprobs: 2,
+        stream: true,
+      }));
+      const lps = choiceParts(chunks, 0).logprobs;
+      assert.equal(lps.length, 5);
+      for (const lp of lps) assert.equal(lp.top_logprobs.length, 2);
+    });
+
+    test('response_format of an unknown type is BadRequestError naming response_format', T, async () => {
+      await rejectsWith(client.chat.completions.create({ model: QWEN, messages: ASK, response_format: { type: 'yaml' } }),
+                         BadRequestError, { status: 400, param: 'response_format' });
+    });
+
+    test('response_format json_object gives a JSON object', T, async (t) => {
+      await structuredOutputMissing(t);
+      const r = await client.chat.completions.create({
+        model: QWEN, messages: [{ role: 'user', content: 'Answer in JSON.' }], max_tokens: 200, temperature: 0,
+        response_format: { type: 'json_object' },
+      });
+      const c = r.choices[0];
+      // Noise under a JSON grammar may not close the object within max_tokens; it must still
+      // be JSON from its first character.
+      if (c.finish_reason === 'length') {
+        assert.match(c.message.content, /^\s*\{/, JSON.stringify(c.message.content));
+      } else {
+        assert.equal(c.finish_reason, 'stop');
+        const value = JSON.parse(c.message.content);
+        assert.ok(value !== null && typeof value === 'object' && !Array.isArray(value), c.message.content);
+      }
+    });
+
+    const CITY_SCHEMA = {
+      type: 'json_schema',
+      json_schema: {
+        name: 'city', strict: true,
+        schema: {
+          type: 'object', additionalProperties: false, required: ['city'],
+          properties: { city: { type: 'string', enum: ['Paris', 'Berlin'] } },
+        },
+      },
+    };
+
+    test('response_format json_schema gives an instance of the schema', T, async (t) => {
+      await structuredOutputMissing(t);
+      const r = await client.chat.completions.create({
+        model: LLAMA, messages: ASK, max_tokens: 100, temperature: 0, response_format: CITY_SCHEMA,
+      });
+      assert.equal(r.choices[0].finish_reason, 'stop', JSON.stringify(r.choices[0].message.content));
+      const value = JSON.parse(r.choices[0].message.content);
+      assert.deepEqual(Object.keys(value), ['city']);
+      assert.ok(['Paris', 'Berlin'].includes(value.city));
+    });
+
+    test('response_format json_schema streaming: the deltas join into an instance', T, async (t) => {
+      await structuredOutputMissing(t);
+      const parts = choiceParts(await collect(await client.chat.completions.create({
+        model: QWEN, messages: ASK, max_tokens: 100, temperature: 0.7, seed: 5, response_format: CITY_SCHEMA, stream: true,
+      })), 0);
+      assert.deepEqual(parts.finishes, ['stop']);
+      assert.ok(['Paris', 'Berlin'].includes(JSON.parse(parts.content).city));
+    });
+  });
+
+  describe('tool calls', () => {
+    const forced = (model) => ({
+      model, messages: [{ role: 'user', content: 'What is the weather in Paris?' }], tools: TOOLS,
+      logit_bias: { [toolToken[model]]: 100 }, max_tokens: 1, temperature: 0,
+    });
+
+    for (const model of [QWEN, LLAMA]) {
+      test(`${model}: non-streaming tool_calls with name and JSON arguments, no markup in content`, T, async () => {
+        const r = await client.chat.completions.create(forced(model));
+        const c = r.choices[0];
+        assert.equal(c.finish_reason, 'tool_calls');
+        assert.equal(c.message.content, null, 'content is null beside tool calls, as OpenAI sends it');
+        assert.equal(c.message.tool_calls.length, 1);
+        const call = c.message.tool_calls[0];
+        assert.equal(typeof call.id, 'string');
+        assert.ok(call.id.length > 0);
+        assert.equal(call.type, 'function');
+        assert.equal(call.function.name, 'get_weather');
+        assert.equal(typeof call.function.arguments, 'string', 'arguments is JSON text');
+        assert.deepEqual(JSON.parse(call.function.arguments), { city: 'Paris' });
+      });
+
+      test(`${model}: streaming tool_calls deltas assemble into the call; finish_reason tool_calls`, T, async () => {
+        const chunks = await collect(await client.chat.completions.create({ ...forced(model), stream: true }));
+        const parts = choiceParts(chunks, 0);
+        assert.equal(parts.choices[0].delta.role, 'assistant');
+        assert.equal(parts.content, '', 'no markup in the content deltas');
+        const calls = assembleToolCalls(parts.toolDeltas);
+        assert.equal(calls.length, 1);
+        assert.ok(calls[0].id.length > 0);
+        assert.equal(calls[0].type, 'function');
+        assert.equal(calls[0].name, 'get_weather');
+        assert.deepEqual(JSON.parse(calls[0].arguments), { city: 'Paris' });
+        assert.deepEqual(parts.finishes, ['tool_calls']);
+      });
+    }
+
+    test('the SDK stream helper (finalChatCompletion) assembles the streamed tool call', T, async () => {
+      const final = await client.chat.completions.stream(forced(QWEN)).finalChatCompletion();
+      const c = final.choices[0];
+      assert.equal(c.finish_reason, 'tool_calls');
+      assert.equal(c.message.tool_calls.length, 1);
+      assert.equal(c.message.tool_calls[0].function.name, 'get_weather');
+      assert.deepEqual(JSON.parse(c.message.tool_calls[0].function.arguments), { city: 'Paris' });
+    });
+
+    test('without tools (or tool_choice none) the same output stays text', T, async () => {
+      const { tools, ...noTools } = forced(QWEN);
+      for (const params of [noTools, { ...forced(QWEN), tool_choice: 'none' }]) {
+        const c = (await client.chat.completions.create(params)).choices[0];
+        assert.equal(c.message.content, QWEN_TOOL_TEXT);
+        assert.equal(c.message.tool_calls ?? undefined, undefined);
+        assert.equal(c.finish_reason, 'length');
+      }
+    });
+
+    test('a tool round trip (assistant tool_calls with null content, then a tool message) is accepted', T, async () => {
+      // Llama's test template; the qwen2 test model's short chatml template cannot render a
+      // null content (the server's built-in chatml fallback can).
+      const first = await client.chat.completions.create(forced(LLAMA));
+      const message = first.choices[0].message;
+      const r = await client.chat.completions.create({
+        model: LLAMA, tools: TOOLS, max_tokens: 3,
+        messages: [...forced(LLAMA).messages, message,
+                   { role: 'tool', tool_call_id: message.tool_calls[0].id, content: '{"temperature": 21}' }],
+      });
+      assert.equal(r.choices[0].message.role, 'assistant');
+      checkUsage(r.usage);
+    });
+  });
+
+  describe('completions', () => {
+    const PROMPT = 'The quick brown fox';
+    const greedy = { model: QWEN, max_tokens: 6, temperature: 0, ignore_eos: true };
+
+    test('string prompt: shape and usage; prompt count equals /tokenize', T, async () => {
+      const r = await client.completions.create({ ...greedy, prompt: PROMPT });
+      assert.match(r.id, /^cmpl-/);
+      assert.equal(r.object, 'text_completion');
+      assert.equal(r.model, QWEN);
+      assert.equal(r.choices.length, 1);
+      assert.equal(r.choices[0].index, 0);
+      assert.equal(typeof r.choices[0].text, 'string');
+      assert.equal(r.choices[0].finish_reason, 'length');
+      assert.equal(r.choices[0].logprobs, null);
+      checkUsage(r.usage, { prompt: (await tokenize(QWEN, PROMPT)).length, completion: 6 });
+    });
+
+    test('a token-id prompt gives what the same text gives', T, async () => {
+      const ids = await tokenize(QWEN, PROMPT);
+      const byText = await client.completions.create({ ...greedy, prompt: PROMPT });
+      const byIds = await client.completions.create({ ...greedy, prompt: ids });
+      assert.equal(byIds.choices[0].text, byText.choices[0].text);
+      checkUsage(byIds.usage, { prompt: ids.length, completion: 6 });
+    });
+
+    test('several prompts (strings and token arrays) with n = 2: choices in prompt order', T, async () => {
+      const other = 'Numbers: 0 1 2 3';
+      const single = {};
+      for (const p of [PROMPT, other]) single[p] = (await client.completions.create({ ...greedy, prompt: p })).choices[0].text;
+      const ids = [await tokenize(QWEN, PROMPT), await tokenize(QWEN, other)];
+      for (const prompt of [[PROMPT, other], ids]) {
+        const r = await client.completions.create({ ...greedy, prompt, n: 2 });
+        assert.deepEqual(r.choices.map((c) => c.index), [0, 1, 2, 3]);
+        assert.equal(r.choices[0].text, single[PROMPT]);
+        assert.equal(r.choices[1].text, single[PROMPT]);
+        assert.equal(r.choices[2].text, single[other]);
+        assert.equal(r.choices[3].text, single[other]);
+        checkUsage(r.usage, { prompt: ids[0].length + ids[1].length, completion: 4 * 6 });
+      }
+    });
+
+    test('echo puts the prompt before the output', T, async () => {
+      const plain = await client.completions.create({ ...greedy, prompt: PROMPT });
+      const echoed = await client.completions.create({ ...greedy, prompt: PROMPT, echo: true });
+      assert.equal(echoed.choices[0].text, PROMPT + plain.choices[0].text);
+      const streamed = choiceParts(await collect(await client.completions.create({ ...greedy, prompt: PROMPT, echo: true, stream: true })), 0);
+      assert.equal(streamed.text, echoed.choices[0].text);
+    });
+
+    test('streaming: text_completion chunks join into the non-streaming text; usage chunk', T, async () => {
+      const whole = await client.completions.create({ ...greedy, prompt: PROMPT });
+      const chunks = await collect(await client.completions.create({
+        ...greedy, prompt: PROMPT, stream: true, stream_options: { include_usage: true },
+      }));
+      for (const c of chunks) {
+        assert.equal(c.object, 'text_completion');
+        assert.equal(c.id, chunks[0].id);
+      }
+      const parts = choiceParts(chunks, 0);
+      assert.equal(parts.text, whole.choices[0].text);
+      assert.deepEqual(parts.finishes, ['length']);
+      assert.deepEqual(chunks.at(-1).choices, []);
+      checkUsage(chunks.at(-1).usage, { prompt: whole.usage.prompt_tokens, completion: 6 });
+    });
+
+    test('logprobs (int): tokens, token_logprobs, top_logprobs, text_offset line up', T, async () => {
+      const r = await client.completions.create({ ...greedy, prompt: PROMPT, logprobs: 2 });
+      const lp = r.choices[0].logprobs;
+      assert.equal(lp.tokens.length, 6);
+      assert.equal(lp.token_logprobs.length, 6);
+      assert.equal(lp.top_logprobs.length, 6);
+      assert.equal(lp.text_offset.length, 6);
+      for (let i = 0; i < 6; ++i) {
+        assert.equal(typeof lp.tokens[i], 'string');
+        assert.ok(lp.token_logprobs[i] <= 0);
+        const alternatives = Object.entries(lp.top_logprobs[i]);
+        assert.ok(alternatives.length >= 1 && alternatives.length <= 2, `top_logprobs[${i}] has ${alternatives.length} entries`);
+        const best = Math.max(...alternatives.map(([, v]) => v));
+        assert.ok(Math.abs(best - lp.token_logprobs[i]) < 1e-6, 'temperature 0 samples the most likely token');
+        if (i > 0) assert.ok(lp.text_offset[i] >= lp.text_offset[i - 1], 'text_offset never decreases');
+      }
+      assert.equal(lp.text_offset[0], 0);
+    });
+
+    test('logprobs text_offset points into the returned text', T, async () => {
+      // OpenAI: text_offset[i] is where tokens[i] starts in `text`. Tokens the text leaves
+      // out (special tokens) must not move the later offsets past it.
+      for (const prompt of [PROMPT, 'Hello', 'Numbers: 0 1 2 3', 'def fibonacci(n):']) {
+        const r = await client.completions.create({ ...greedy, max_tokens: 12, prompt, logprobs: 1 });
+        const { text, logprobs: lp } = r.choices[0];
+        const size = Buffer.byteLength(text);
+        for (const [i, offset] of lp.text_offset.entries()) {
+          assert.ok(offset <= size, `prompt ${JSON.stringify(prompt)}: text_offset[${i}] = ${offset} is past the end of ` +
+                                    `the text (${size} bytes): text ${JSON.stringify(text)}, tokens ${JSON.stringify(lp.tokens)}, ` +
+                                    `offsets ${JSON.stringify(lp.text_offset)}`);
+        }
+      }
+    });
+
+    test('echo with logprobs covers the prompt tokens too (the first logprob null), as OpenAI does', T, async () => {
+      const ids = await tokenize(QWEN, PROMPT);
+      const r = await client.completions.create({ ...greedy, prompt: PROMPT, echo: true, logprobs: 1 });
+      const lp = r.choices[0].logprobs;
+      assert.equal(lp.tokens.length, ids.length + 6, `tokens ${JSON.stringify(lp.tokens)}`);
+      assert.equal(lp.token_logprobs[0], null);
+      assert.equal(lp.text_offset[0], 0);
+    });
+  });
+
+  describe('embeddings', () => {
+    const TEXTS = ['The capital of France is Paris.', 'Spiders have eight legs.', 'Grüße aus München'];
+
+    test('float: one unit-length vector of the hidden size; usage', T, async () => {
+      const r = await client.embeddings.create({ model: EMBED, input: TEXTS[0], encoding_format: 'float' });
+      assert.equal(r.object, 'list');
+      assert.equal(r.model, EMBED);
+      assert.equal(r.data.length, 1);
+      assert.equal(r.data[0].object, 'embedding');
+      assert.equal(r.data[0].index, 0);
+      assert.equal(r.data[0].embedding.length, HIDDEN);
+      assert.ok(r.data[0].embedding.every(Number.isFinite));
+      assert.equal(r.usage.prompt_tokens, (await tokenize(EMBED, TEXTS[0])).length);
+      assert.equal(r.usage.total_tokens, r.usage.prompt_tokens);
+    });
+
+    test('base64 decodes to the float vector (explicit, and the SDK default which asks for base64)', T, async () => {
+      const float = (await client.embeddings.create({ model: EMBED, input: TEXTS[0], encoding_format: 'float' })).data[0].embedding;
+      const b64 = (await client.embeddings.create({ model: EMBED, input: TEXTS[0], encoding_format: 'base64' })).data[0].embedding;
+      assert.equal(typeof b64, 'string');
+      const buf = Buffer.from(b64, 'base64');
+      assert.equal(buf.length, HIDDEN * 4);
+      const decoded = new Float32Array(buf.buffer, buf.byteOffset, HIDDEN);
+      assert.deepEqual(Array.from(decoded), float.map(Math.fround), 'base64 holds the same float32 values');
+      const sdkDefault = (await client.embeddings.create({ model: EMBED, input: TEXTS[0] })).data[0].embedding;
+      assert.deepEqual(Array.from(sdkDefault), float.map(Math.fround));
+    });
+
+    test('dimensions truncates and renormalises to unit length', T, async () => {
+      const full = (await client.embeddings.create({ model: EMBED, input: TEXTS[1], encoding_format: 'float' })).data[0].embedding;
+      const r = await client.embeddings.create({ model: EMBED, input: TEXTS[1], dimensions: 16, encoding_format: 'float' });
+      const v = r.data[0].embedding;
+      assert.equal(v.length, 16);
+      const norm = Math.hypot(...v);
+      assert.ok(Math.abs(norm - 1) < 1e-5, `norm ${norm}`);
+      const head = full.slice(0, 16);
+      const headNorm = Math.hypot(...head);
+      for (let i = 0; i < 16; ++i) assert.ok(Math.abs(v[i] - head[i] / headNorm) < 1e-5, `component ${i}`);
+      await rejectsWith(client.embeddings.create({ model: EMBED, input: 'x', dimensions: HIDDEN + 1 }), BadRequestError,
+                         { status: 400, param: 'dimensions' });
+    });
+
+    test('batch input: one vector per input, in order, each as computed alone', T, async () => {
+      const r = await client.embeddings.create({ model: EMBED, input: TEXTS, encoding_format: 'float' });
+      assert.deepEqual(r.data.map((d) => d.index), [0, 1, 2]);
+      let tokens = 0;
+      for (const [i, text] of TEXTS.entries()) {
+        const alone = (await client.embeddings.create({ model: EMBED, input: text, encoding_format: 'float' })).data[0].embedding;
+        for (let k = 0; k < HIDDEN; ++k) assert.ok(Math.abs(r.data[i].embedding[k] - alone[k]) < 1e-5, `input ${i}, component ${k}`);
+        tokens += (await tokenize(EMBED, text)).length;
+      }
+      assert.equal(r.usage.prompt_tokens, tokens);
+      const ids = await tokenize(EMBED, TEXTS[0]);
+      const byIds = await client.embeddings.create({ model: EMBED, input: [ids], encoding_format: 'float' });
+      for (let k = 0; k < HIDDEN; ++k) assert.ok(Math.abs(byIds.data[0].embedding[k] - r.data[0].embedding[k]) < 1e-5);
+    });
+
+    test('the wrong kind of model is a BadRequestError naming model', T, async () => {
+      await rejectsWith(client.embeddings.create({ model: QWEN, input: 'x' }), BadRequestError, { status: 400, param: 'model' });
+      await rejectsWith(client.chat.completions.create({ model: EMBED, messages: ASK }), BadRequestError, { status: 400, param: 'model' });
+    });
+  });
+
+  describe('rerank', () => {
+    const DOCS = ['Paris is the capital of France.', 'The quick brown fox.', 'Spiders have eight legs.', 'Bonjour, le monde.'];
+    const rerank = (body) => client.post('/rerank', { body: { model: RERANK, query: 'the capital of France', ...body } });
+
+    test('results are ordered by relevance_score, each document once', T, async () => {
+      const r = await rerank({ documents: DOCS });
+      assert.equal(r.model, RERANK);
+      assert.equal(r.results.length, DOCS.length);
+      assert.deepEqual(r.results.map((x) => x.index).sort(), [0, 1, 2, 3]);
+      for (let k = 0; k < r.results.length; ++k) {
+        const s = r.results[k].relevance_score;
+        assert.ok(s > 0 && s < 1, `score ${s}`);
+        if (k > 0) assert.ok(r.results[k - 1].relevance_score >= s, 'descending');
+      }
+      assert.ok(r.usage.total_tokens > 0);
+    });
+
+    test('top_n keeps the best n; return_documents returns their text', T, async () => {
+      const all = await rerank({ documents: DOCS });
+      const top = await rerank({ documents: DOCS, top_n: 2, return_documents: true });
+      assert.equal(top.results.length, 2);
+      assert.deepEqual(top.results.map((x) => x.index), all.results.slice(0, 2).map((x) => x.index));
+      for (const x of top.results) assert.equal(x.document.text, DOCS[x.index]);
+    });
+
+    test('a generative model is refused (BadRequestError)', T, async () => {
+      await rejectsWith(client.post('/rerank', { body: { model: QWEN, query: 'q', documents: ['d'] } }), BadRequestError,
+                         { status: 400, param: 'model' });
+    });
+  });
+
+  describe('tokenize / detokenize', () => {
+    test('round trip through /tokenize and /detokenize', T, async () => {
+      for (const model of [QWEN, LLAMA]) {
+        const text = 'Hello, world! Grüße aus München. 12345';
+        const t = await post('/tokenize', { model, content: text, add_special: false });
+        assert.equal(t.status, 200);
+        assert.equal(t.json.count, t.json.tokens.length);
+        assert.equal(t.json.max_model_len, CONTEXT);
+        const d = await post('/detokenize', { model, tokens: t.json.tokens });
+        assert.equal(d.status, 200);
+        assert.equal(d.json.content, text, model);
+      }
+      const pieces = await post('/tokenize', { model: QWEN, content: 'Hello world', add_special: false, with_pieces: true });
+      assert.equal(pieces.json.tokens.map((p) => p.piece).join(''), 'Hello world');
+    });
+
+    test('llama adds <|begin_of_text|> as BOS when asked', T, async () => {
+      const t = await post('/tokenize', { model: LLAMA, content: 'Hi', add_special: true, with_pieces: true });
+      assert.equal(t.json.tokens[0].piece, '<|begin_of_text|>');
+    });
+  });
+
+  describe('errors', () => {
+    test('a bad temperature is BadRequestError with param temperature', T, async () => {
+      await rejectsWith(client.chat.completions.create({ model: QWEN, messages: ASK, temperature: 3 }), BadRequestError,
+                         { status: 400, param: 'temperature', type: 'invalid_request_error' });
+    });
+
+    test('a bad logit_bias is BadRequestError with param logit_bias', T, async () => {
+      for (const bias of [{ abc: 1 }, { [VOCAB + 5]: 1 }, { 5: 500 }]) {
+        await rejectsWith(client.chat.completions.create({ model: QWEN, messages: ASK, logit_bias: bias }), BadRequestError,
+                           { status: 400, param: 'logit_bias' });
+      }
+    });
+
+    test('n out of range is BadRequestError with param n', T, async () => {
+      for (const n of [0, 1000]) {
+        await rejectsWith(client.chat.completions.create({ model: QWEN, messages: ASK, n }), BadRequestError, { status: 400, param: 'n' });
+      }
+    });
+
+    test('top_logprobs without logprobs is BadRequestError with param top_logprobs', T, async () => {
+      await rejectsWith(client.chat.completions.create({ model: QWEN, messages: ASK, top_logprobs: 2 }), BadRequestError,
+                         { status: 400, param: 'top_logprobs' });
+    });
+
+    test('an unknown model is NotFoundError with code model_not_found (chat, completions, embeddings)', T, async () => {
+      const missing = { status: 404, code: 'model_not_found', param: 'model' };
+      await rejectsWith(client.chat.completions.create({ model: 'gpt-nope', messages: ASK }), NotFoundError, missing);
+      await rejectsWith(client.completions.create({ model: 'gpt-nope', prompt: 'x' }), NotFoundError, missing);
+      await rejectsWith(client.embeddings.create({ model: 'gpt-nope', input: 'x' }), NotFoundError, missing);
+    });
+
+    test('prompt + max_tokens over the context is 400 context_length_exceeded', T, async () => {
+      await rejectsWith(client.chat.completions.create({ model: QWEN, messages: ASK, max_tokens: CONTEXT }), BadRequestError,
+                         { status: 400, code: 'context_length_exceeded', param: 'messages', message: /1024/ });
+      await rejectsWith(client.completions.create({ model: QWEN, prompt: 'x', max_tokens: CONTEXT + 1 }), BadRequestError,
+                         { status: 400, code: 'context_length_exceeded', param: 'prompt' });
+      const tooLong = Array.from({ length: CONTEXT + 10 }, (_, i) => 100 + (i % 50));
+      await rejectsWith(client.completions.create({ model: QWEN, prompt: tooLong }), BadRequestError,
+                         { status: 400, code: 'context_length_exceeded' });
+    });
+
+    test('a malformed JSON body is 400 naming the byte offset', T, async () => {
+      const body = '{"model": "qwen-test", "messages": [}';
+      const r = await post('/v1/chat/completions', body, true);
+      assert.equal(r.status, 400);
+      assert.equal(r.json.error.type, 'invalid_request_error');
+      assert.match(r.json.error.message, new RegExp(`byte ${body.indexOf('}')}\\b`), r.json.error.message);
+      const notObject = await post('/v1/chat/completions', '[1, 2]', true);
+      assert.equal(notObject.status, 400);
+      assert.equal(typeof notObject.json.error.message, 'string');
+    });
+
+    test('an unknown route is NotFoundError', T, async () => {
+      await rejectsWith(client.get('/no-such-route'), NotFoundError, { status: 404 });
+    });
+
+    test('a wrong admin key is AuthenticationError; a duplicate tenant is ConflictError', T, async () => {
+      const wrong = new OpenAI({ baseURL: `${root}/admin/v1`, apiKey: 'not-the-admin-key', maxRetries: 0 });
+      await rejectsWith(wrong.get('/tenants'), AuthenticationError, { status: 401, type: 'authentication_error' });
+      const admin = new OpenAI({ baseURL: `${root}/admin/v1`, apiKey: ADMIN_KEY, maxRetries: 0 });
+      const tenant = await admin.post('/tenants', { body: { name: 'acceptance' } });
+      assert.equal(tenant.name, 'acceptance');
+      await rejectsWith(admin.post('/tenants', { body: { name: 'acceptance' } }), ConflictError, { status: 409 });
+    });
+
+    test('a body over server.max_body_bytes is APIError 413 body_too_large', T, async () => {
+      const content = 'x'.repeat(MAX_BODY + 1024);
+      await rejectsWith(client.chat.completions.create({ model: QWEN, messages: [{ role: 'user', content }] }), APIError,
+                         { status: 413, code: 'body_too_large' });
+    });
+
+    test('a 5xx is surfaced as InternalServerError (structured output while it answers 501)', T, async (t) => {
+      if (await structuredOutputStatus() !== 501) {
+        t.skip('response_format is implemented: no 5xx left to provoke');
+        return;
+      }
+      await rejectsWith(client.chat.completions.create({ model: QWEN, messages: ASK, response_format: { type: 'json_object' } }),
+                         InternalServerError, { status: 501 });
+    });
+  });
+
+  describe('client aborts', () => {
+    test('an abort mid-stream stops the generation and leaves the server healthy', T, async (t) => {
+      const beforeText = await engineIdle(QWEN);
+      const generatedBefore = metric(beforeText, 'llmp_generation_tokens_total', QWEN);
+      assert.notEqual(generatedBefore, undefined, 'llmp_generation_tokens_total is on /metrics');
+      const maxTokens = CONTEXT - 64;
+      const controller = new AbortController();
+      const stream = await client.chat.completions.create(
+        { model: QWEN, messages: ASK, max_tokens: maxTokens, ignore_eos: true, stream: true }, { signal: controller.signal });
+      let seen = 0;
+      const started = Date.now();
+      try {
+        for await (const chunk of stream) {
+          if (chunk.choices[0]?.delta?.content && ++seen === 3) {
+            controller.abort();
+            break;
+          }
+        }
+      } catch (e) {
+        assert.ok(e instanceof APIUserAbortError || e.name === 'AbortError', `${e?.constructor?.name}: ${e?.message}`);
+      }
+      assert.equal(seen, 3, 'the stream ended at the abort');
+      const afterText = await engineIdle(QWEN);
+      const generated = metric(afterText, 'llmp_generation_tokens_total', QWEN) - generatedBefore;
+      assert.ok(generated < maxTokens, `the aborted request generated ${generated} of its ${maxTokens} tokens ` +
+                                        `(${Date.now() - started} ms after it started)`);
+      t.diagnostic(`the aborted stream generated ${generated} of ${maxTokens} tokens`);
+      const r = await client.chat.completions.create({ model: QWEN, messages: ASK, max_tokens: 2, ignore_eos: true });
+      assert.equal(r.usage.completion_tokens, 2, 'a following request succeeds');
+    });
+
+    test('an aborted non-streaming request stops generating too', T, async () => {
+      const beforeText = await engineIdle(LLAMA);
+      const generatedBefore = metric(beforeText, 'llmp_generation_tokens_total', LLAMA);
+      const maxTokens = CONTEXT - 64;
+      const controller = new AbortController();
+      const pending = client.chat.completions.create({ model: LLAMA, messages: ASK, max_tokens: maxTokens, ignore_eos: true },
+                                                     { signal: controller.signal });
+      // Abort once the engine has started on it.
+      const deadline = Date.now() + 10_000;
+      while ((metric(await metricsText(), 'llmp_generation_tokens_total', LLAMA) ?? 0) <= generatedBefore) {
+        assert.ok(Date.now() < deadline, 'the request started generating');
+        await sleep(5);
+      }
+      controller.abort();
+      await assert.rejects(pending, (e) => e instanceof APIUserAbortError || e.name === 'AbortError');
+      const afterText = await engineIdle(LLAMA);
+      const generated = metric(afterText, 'llmp_generation_tokens_total', LLAMA) - generatedBefore;
+      assert.ok(generated < maxTokens, `the aborted request generated all ${generated} of its ${maxTokens} tokens`);
+      const r = await client.chat.completions.create({ model: LLAMA, messages: ASK, max_tokens: 2, ignore_eos: true });
+      assert.equal(r.usage.completion_tokens, 2, 'a following request succeeds');
+    });
+  });
+});
