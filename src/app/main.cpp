@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <future>
 
 #include "cli.h"
 #include "llmp/api/openai_routes.h"
@@ -270,6 +271,7 @@ int serve(const Settings& settings, const std::string& config_source) {
 int run_model_command(int argc, char** argv) {
   const std::string_view usage_text =
       "usage: llmplatform model inspect PATH\n"
+      "       llmplatform model generate PATH [--prompt TEXT] [--max-tokens N] [--temperature T] [--seed N] [--ids]\n"
       "       llmplatform model create-test --arch llama|qwen2|mistral|bert --format gguf|hf --out PATH\n"
       "           [--dtype f32|f16|bf16|q8_0|q4_0|q4_k] [--layers N] [--hidden N] [--heads N] [--kv-heads N]\n"
       "           [--ffn N] [--vocab N] [--context N] [--rope-scaling none|llama3] [--tied-embeddings]\n"
@@ -286,6 +288,58 @@ int run_model_command(int argc, char** argv) {
       return kExitFailure;
     }
     std::fputs(text->c_str(), stdout);
+    return kExitOk;
+  }
+  if (sub == "generate" && argc >= 4) {
+    // A quick local run: prompt in, greedy (or sampled) continuation out.
+    std::string prompt = "Hello";
+    engine::SamplingParams sp;
+    sp.temperature = 0;
+    sp.max_tokens = 16;
+    bool print_ids = false;
+    for (int i = 4; i < argc; ++i) {
+      const std::string_view a = argv[i];
+      auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+      if (a == "--prompt") prompt = next();
+      else if (a == "--max-tokens") sp.max_tokens = std::atoll(next().c_str());
+      else if (a == "--temperature") sp.temperature = std::atof(next().c_str());
+      else if (a == "--seed") sp.seed = std::strtoull(next().c_str(), nullptr, 10);
+      else if (a == "--ids") print_ids = true;
+      else {
+        std::fprintf(stderr, "llmplatform: unknown argument '%s'\n", argv[i]);
+        return kExitUsage;
+      }
+    }
+    engine::EngineConfig cfg;
+    cfg.kv_cache_bytes = int64_t{256} << 20;
+    auto eng = engine::Engine::load(argv[3], cfg);
+    if (!eng) {
+      std::fprintf(stderr, "llmplatform: %s\n", eng.error().message().c_str());
+      return kExitFailure;
+    }
+    std::promise<void> done;
+    std::vector<engine::TokenId> out_ids;
+    std::string text;
+    engine::GenerationRequest r;
+    r.id = "generate";
+    r.prompt = (*eng)->tokenizer().encode(prompt, true);
+    r.sampling = sp;
+    r.on_event = [&](engine::TokenEvent&& e) {
+      out_ids.insert(out_ids.end(), e.tokens.begin(), e.tokens.end());
+      text += e.text;
+      if (e.finish) done.set_value();
+    };
+    if (auto ok = (*eng)->submit(std::move(r)); !ok) {
+      std::fprintf(stderr, "llmplatform: %s\n", ok.error().message().c_str());
+      return kExitUsage;
+    }
+    done.get_future().wait();
+    if (print_ids) {
+      for (size_t i = 0; i < out_ids.size(); ++i) std::printf("%s%d", i ? " " : "", out_ids[i]);
+      std::printf("\n");
+    } else {
+      std::printf("%s\n", text.c_str());
+    }
     return kExitOk;
   }
   if (sub == "create-test") {
