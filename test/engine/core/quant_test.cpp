@@ -127,3 +127,40 @@ TEST_CASE("matmul over many tokens matches a dequantised reference") {
     CHECK(std::sqrt(err / ref_sq) < tol);
   }
 }
+
+TEST_CASE("SIMD attention over f16 blocks agrees with the scalar reference") {
+  const DotKernels* simd = dot_kernels_avx512();
+  if (!simd) {
+    WARN("this CPU has no AVX-512 VNNI: only the scalar kernels run here");
+    return;
+  }
+  for (int64_t hd : {40, 64, 80, 128}) {
+    for (int64_t n_ctx : {1, 15, 16, 17, 250}) {
+      INFO("head_dim " << hd << " n_ctx " << n_ctx);
+      const int64_t bs = 16, n_blocks = (n_ctx + bs - 1) / bs;
+      std::vector<std::vector<uint16_t>> k(static_cast<size_t>(n_blocks)), v(static_cast<size_t>(n_blocks));
+      std::vector<const uint16_t*> kp, vp;
+      const auto kf = random_values(static_cast<size_t>(n_blocks * bs * hd), 21);
+      const auto vf = random_values(static_cast<size_t>(n_blocks * bs * hd), 22);
+      for (int64_t b = 0; b < n_blocks; ++b) {
+        for (int64_t i = 0; i < bs * hd; ++i) {
+          k[static_cast<size_t>(b)].push_back(f32_to_fp16(kf[static_cast<size_t>(b * bs * hd + i)]));
+          v[static_cast<size_t>(b)].push_back(f32_to_fp16(vf[static_cast<size_t>(b * bs * hd + i)]));
+        }
+      }
+      // Blocks in reverse order, as a block table may give them.
+      for (int64_t b = n_blocks - 1; b >= 0; --b) {
+        kp.push_back(k[static_cast<size_t>(b)].data());
+        vp.push_back(v[static_cast<size_t>(b)].data());
+      }
+      const auto q = random_values(static_cast<size_t>(hd), 23);
+      std::vector<float> s1(static_cast<size_t>(n_ctx)), s2(static_cast<size_t>(n_ctx));
+      std::vector<float> o1(static_cast<size_t>(hd) + 1, 7.0f), o2(static_cast<size_t>(hd) + 1, 7.0f);  // sentinel
+      const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+      dot_kernels_scalar().attend_f16(q.data(), kp.data(), vp.data(), bs, n_ctx, hd, scale, s1.data(), o1.data());
+      simd->attend_f16(q.data(), kp.data(), vp.data(), bs, n_ctx, hd, scale, s2.data(), o2.data());
+      for (int64_t i = 0; i < hd; ++i) CHECK(std::fabs(o1[static_cast<size_t>(i)] - o2[static_cast<size_t>(i)]) < 1e-4f);
+      CHECK(o2[static_cast<size_t>(hd)] == 7.0f);
+    }
+  }
+}

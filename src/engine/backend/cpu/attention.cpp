@@ -2,6 +2,9 @@
 
 #include <cmath>
 
+#include <vector>
+
+#include "backend/cpu/dot_kernels.h"
 #include "backend/cpu/half.h"
 #include "backend/cpu/ops.h"
 
@@ -10,20 +13,17 @@ namespace llmp::engine {
 void attend_one_head(const float* q, const KvStorage& kv, int64_t layer, int64_t kv_head, const int32_t* blocks,
                      int64_t n_ctx, int64_t head_dim, float* out, float* scores) {
   const int64_t bs = kv.block_size();
-  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-  for (int64_t p = 0; p < n_ctx; ++p) {
-    const uint16_t* k = kv.k(layer, blocks[p / bs], kv_head) + (p % bs) * head_dim;
-    float s = 0;
-    for (int64_t i = 0; i < head_dim; ++i) s += q[i] * fp16_to_f32(k[i]);
-    scores[p] = s * scale;
+  const int64_t n_blocks = (n_ctx + bs - 1) / bs;
+  // The kernels take plain pointers to each block's K and V of this head.
+  thread_local std::vector<const uint16_t*> k_blocks, v_blocks;
+  k_blocks.resize(static_cast<size_t>(n_blocks));
+  v_blocks.resize(static_cast<size_t>(n_blocks));
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    k_blocks[static_cast<size_t>(b)] = kv.k(layer, blocks[b], kv_head);
+    v_blocks[static_cast<size_t>(b)] = kv.v(layer, blocks[b], kv_head);
   }
-  softmax(scores, n_ctx);
-  for (int64_t i = 0; i < head_dim; ++i) out[i] = 0;
-  for (int64_t p = 0; p < n_ctx; ++p) {
-    const uint16_t* v = kv.v(layer, blocks[p / bs], kv_head) + (p % bs) * head_dim;
-    const float w = scores[p];
-    for (int64_t i = 0; i < head_dim; ++i) out[i] += w * fp16_to_f32(v[i]);
-  }
+  dot_kernels().attend_f16(q, k_blocks.data(), v_blocks.data(), bs, n_ctx, head_dim,
+                           1.0f / std::sqrt(static_cast<float>(head_dim)), scores, out);
 }
 
 void kv_store(KvStorage& kv, int64_t layer, const int32_t* blocks, int64_t pos, const float* k, const float* v,

@@ -3,6 +3,9 @@
 // internal linkage, so no AVX-512 code leaks into paths a CPU without it could run.
 #include <immintrin.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "backend/cpu/dot_kernels.h"
 #include "backend/cpu/quant.h"
 
@@ -154,10 +157,52 @@ float f32(const uint8_t* w, const float* x, int64_t n) {
   return sum;
 }
 
+// head_dim a multiple of 16 runs vectorised; others fall back to the masked tail.
+void attend_f16(const float* q, const uint16_t* const* k_blocks, const uint16_t* const* v_blocks, int64_t bs,
+                int64_t n_ctx, int64_t hd, float scale, float* scores, float* out) {
+  const int64_t nv = (hd + 15) / 16;
+  __m512 qv[16];  // head_dim up to 256
+  for (int64_t j = 0; j < nv; ++j) {
+    const __mmask16 m = static_cast<__mmask16>(hd - j * 16 >= 16 ? 0xFFFF : (1u << (hd - j * 16)) - 1);
+    qv[j] = _mm512_maskz_loadu_ps(m, q + j * 16);
+  }
+  float max = -INFINITY;
+  for (int64_t p = 0; p < n_ctx; ++p) {
+    const uint16_t* k = k_blocks[p / bs] + (p % bs) * hd;
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t j = 0; j < nv; ++j) {
+      const __mmask16 m = static_cast<__mmask16>(hd - j * 16 >= 16 ? 0xFFFF : (1u << (hd - j * 16)) - 1);
+      acc = _mm512_fmadd_ps(qv[j], _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, k + j * 16)), acc);
+    }
+    scores[p] = _mm512_reduce_add_ps(acc) * scale;
+    max = std::max(max, scores[p]);
+  }
+  float sum = 0;
+  for (int64_t p = 0; p < n_ctx; ++p) {
+    scores[p] = std::exp(scores[p] - max);
+    sum += scores[p];
+  }
+  const float inv = 1.0f / sum;
+  __m512 ov[16];
+  for (int64_t j = 0; j < nv; ++j) ov[j] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < n_ctx; ++p) {
+    const uint16_t* v = v_blocks[p / bs] + (p % bs) * hd;
+    const __m512 w = _mm512_set1_ps(scores[p] * inv);
+    for (int64_t j = 0; j < nv; ++j) {
+      const __mmask16 m = static_cast<__mmask16>(hd - j * 16 >= 16 ? 0xFFFF : (1u << (hd - j * 16)) - 1);
+      ov[j] = _mm512_fmadd_ps(w, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, v + j * 16)), ov[j]);
+    }
+  }
+  for (int64_t j = 0; j < nv; ++j) {
+    const __mmask16 m = static_cast<__mmask16>(hd - j * 16 >= 16 ? 0xFFFF : (1u << (hd - j * 16)) - 1);
+    _mm512_mask_storeu_ps(out + j * 16, m, ov[j]);
+  }
+}
+
 }  // namespace
 
 const DotKernels* dot_kernels_avx512_impl() {
-  static const DotKernels k{"avx512-vnni", q8_0, q4_0, q4_k, f16, bf16, f32};
+  static const DotKernels k{"avx512-vnni", q8_0, q4_0, q4_k, f16, bf16, f32, attend_f16};
   return &k;
 }
 

@@ -1,5 +1,8 @@
 // Reference dot products: plain loops in the same arithmetic order the SIMD kernels use per
 // block, so results agree to rounding.
+#include <algorithm>
+#include <cmath>
+
 #include "backend/cpu/dot_kernels.h"
 #include "backend/cpu/half.h"
 #include "backend/cpu/quant.h"
@@ -72,10 +75,33 @@ float f32(const uint8_t* w, const float* x, int64_t n) {
   return sum;
 }
 
+void attend_f16(const float* q, const uint16_t* const* k_blocks, const uint16_t* const* v_blocks, int64_t bs,
+                int64_t n_ctx, int64_t hd, float scale, float* scores, float* out) {
+  float max = -INFINITY;
+  for (int64_t p = 0; p < n_ctx; ++p) {
+    const uint16_t* k = k_blocks[p / bs] + (p % bs) * hd;
+    float s = 0;
+    for (int64_t i = 0; i < hd; ++i) s += q[i] * fp16_to_f32(k[i]);
+    scores[p] = s * scale;
+    max = std::max(max, scores[p]);
+  }
+  float sum = 0;
+  for (int64_t p = 0; p < n_ctx; ++p) {
+    scores[p] = std::exp(scores[p] - max);
+    sum += scores[p];
+  }
+  for (int64_t i = 0; i < hd; ++i) out[i] = 0;
+  for (int64_t p = 0; p < n_ctx; ++p) {
+    const uint16_t* v = v_blocks[p / bs] + (p % bs) * hd;
+    const float w = scores[p] / sum;
+    for (int64_t i = 0; i < hd; ++i) out[i] += w * fp16_to_f32(v[i]);
+  }
+}
+
 }  // namespace
 
 const DotKernels& dot_kernels_scalar() {
-  static const DotKernels k{"scalar", q8_0, q4_0, q4_k, f16, bf16, f32};
+  static const DotKernels k{"scalar", q8_0, q4_0, q4_k, f16, bf16, f32, attend_f16};
   return k;
 }
 
