@@ -1,5 +1,6 @@
 #include "jinja/builtins.h"
 
+#include <algorithm>
 #include <ctime>
 
 #include "jinja/args.h"
@@ -30,9 +31,14 @@ Result<void> Native::set_attr(std::string_view, Value) {
 // --- Namespace ---
 
 std::string Namespace::repr() const {
+  // A namespace can hold itself; Python's dict repr prints the repeat as {...}.
+  thread_local std::vector<const Namespace*> printing;
+  if (std::find(printing.begin(), printing.end(), this) != printing.end()) return "<Namespace {...}>";
+  printing.push_back(this);
   std::string out = "<Namespace ";
   append_repr(out, Value(attrs_));
   out += ">";
+  printing.pop_back();
   return out;
 }
 

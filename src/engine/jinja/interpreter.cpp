@@ -34,6 +34,20 @@ std::optional<int64_t> as_index(const Value& v) {
 
 Interpreter::Interpreter(const Program& program, const RenderOptions& options) : program_(program), options_(options) {}
 
+Interpreter::~Interpreter() {
+  // Unlink namespaces one by one, so that cycles are freed and long chains do not free
+  // recursively.
+  for (const auto& ns : namespaces_) ns->clear();
+}
+
+Result<void> Interpreter::check_depth(const Value& value) {
+  if (value.depth() > kMaxValueDepth) {
+    return error(StatusCode::resource_exhausted,
+                 "values nest deeper than " + std::to_string(kMaxValueDepth) + " levels");
+  }
+  return {};
+}
+
 Status Interpreter::locate(Status status, uint32_t offset) {
   // The innermost node that fails names the position; callers further up keep it.
   if (error_located_ || status.message().starts_with(kRaisedPrefix)) return status;

@@ -360,7 +360,13 @@ Result<Value> arithmetic(BinaryOp op, const Value& a, const Value& b, size_t max
         if (a.as_double() < 0 && std::floor(b.as_double()) != b.as_double()) {
           return type_error("complex results are not supported");
         }
-        return Value(std::pow(a.as_double(), b.as_double()));
+        {
+          const double result = std::pow(a.as_double(), b.as_double());
+          if (std::isinf(result) && std::isfinite(a.as_double()) && std::isfinite(b.as_double())) {
+            return error(StatusCode::out_of_range, "(34, 'Numerical result out of range')");
+          }
+          return Value(result);
+        }
     }
   }
 

@@ -1,8 +1,10 @@
 #include "jinja/printing.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <vector>
 
 #include "jinja/native.h"
 #include "jinja/text.h"
@@ -74,15 +76,25 @@ namespace {
 constexpr int kMaxPrintDepth = 600;
 thread_local int print_depth = 0;
 
+thread_local std::vector<const void*> printing;  // containers being printed, as Py_ReprEnter keeps
+
 void append_container(std::string& out, const Value& value) {
-  if (print_depth >= kMaxPrintDepth) {
-    out += "...";
+  const void* payload =
+      value.is_array() ? static_cast<const void*>(&value.as_array()) : static_cast<const void*>(&value.as_object());
+  if (print_depth >= kMaxPrintDepth || std::find(printing.begin(), printing.end(), payload) != printing.end()) {
+    out += value.is_array() ? (value.flavor() == Value::Flavor::tuple ? "(...)" : "[...]") : "{...}";
     return;
   }
-  struct DepthGuard {
-    DepthGuard() { ++print_depth; }
-    ~DepthGuard() { --print_depth; }
-  } guard;
+  struct Guard {
+    explicit Guard(const void* p) {
+      ++print_depth;
+      printing.push_back(p);
+    }
+    ~Guard() {
+      --print_depth;
+      printing.pop_back();
+    }
+  } guard(payload);
   if (value.is_array()) {
     const Array& items = value.as_array();
     if (value.flavor() == Value::Flavor::iterator) {

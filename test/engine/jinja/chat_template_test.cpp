@@ -1,10 +1,9 @@
 // render_chat and the built-in fallback templates.
 
-#include <catch2/catch.hpp>
-
-#include <string>
-
 #include "llmp/engine/chat_template.h"
+
+#include <catch2/catch.hpp>
+#include <string>
 
 using namespace llmp::engine;
 using jinja::Value;

@@ -1,7 +1,6 @@
 // Errors a caller can act on, and the limits that stop runaway templates.
 
 #include <catch2/catch.hpp>
-
 #include <string>
 #include <thread>
 #include <vector>
@@ -41,12 +40,13 @@ TEST_CASE("parse errors name line and column", "[jinja][errors]") {
 TEST_CASE("runtime errors say where they happened", "[jinja][errors]") {
   auto out = render("ok\n{{ 'a' + 1 }}");
   REQUIRE_FALSE(out);
-  CHECK(out.error().message() ==
-        "template error at line 2, column 4: can only concatenate str (not \"int\") to str");
+  CHECK(out.error().message() == "template error at line 2, column 4: can only concatenate str (not \"int\") to str");
 }
 
 TEST_CASE("raise_exception fails the render with the template's message", "[jinja][errors]") {
-  auto out = render("{% if true %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}");
+  auto out = render(
+      "{% if true %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% "
+      "endif %}");
   REQUIRE_FALSE(out);
   CHECK(out.error().code() == llmp::StatusCode::invalid_argument);
   CHECK(out.error().message() == "Conversation roles must alternate user/assistant/user/assistant/...");
@@ -97,7 +97,8 @@ TEST_CASE("limits stop runaway templates", "[jinja][limits]") {
 
 TEST_CASE("a template renders from many threads at once", "[jinja][threads]") {
   auto tmpl = jinja::Template::parse(
-      "{% set ns = namespace(n=0) %}{% for m in messages %}{% set ns.n = ns.n + 1 %}{{ m|upper }}{% endfor %}{{ ns.n }}");
+      "{% set ns = namespace(n=0) %}{% for m in messages %}{% set ns.n = ns.n + 1 %}{{ m|upper }}{% endfor %}{{ ns.n "
+      "}}");
   REQUIRE(tmpl);
   const Value context = Value::object({{"messages", Value::array({"a", "b", "c"})}});
   std::vector<std::thread> threads;
@@ -112,4 +113,24 @@ TEST_CASE("a template renders from many threads at once", "[jinja][threads]") {
   }
   for (auto& thread : threads) thread.join();
   for (int f : failures) CHECK(f == 0);
+}
+
+TEST_CASE("deeply nested and self-referencing values neither crash nor leak", "[jinja][limits]") {
+  // A namespace is the one mutable value: it can hold itself, or start a chain as long as the
+  // loop limit allows. Both must render (or fail) cleanly and be freed without deep recursion.
+  auto chain = render(
+      "{% set state = namespace(tail=namespace(next=none)) %}"
+      "{% for i in range(500) %}{% for j in range(400) %}{% set n = namespace(next=none) %}"
+      "{% set tail = state.tail %}{% set tail.next = n %}{% set state.tail = n %}{% endfor %}{% endfor %}done");
+  if (!chain) FAIL(chain.error().message());
+  CHECK(*chain == "done");
+
+  auto nested = render("{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}");
+  REQUIRE_FALSE(nested);
+  CHECK(nested.error().code() == llmp::StatusCode::resource_exhausted);
+  CHECK(nested.error().message().find("nest deeper") != std::string::npos);
+
+  auto cycle = render("{% set ns = namespace(a=1) %}{% set ns.me = ns %}{{ ns }}");
+  REQUIRE(cycle);
+  CHECK(*cycle == "<Namespace {'a': 1, 'me': <Namespace {...}>}>");
 }

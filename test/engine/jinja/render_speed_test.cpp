@@ -2,7 +2,6 @@
 // conversation must take tens of microseconds, not milliseconds.
 
 #include <catch2/catch.hpp>
-
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -89,7 +88,7 @@ TEST_CASE("rendering a 10-message conversation takes microseconds", "[jinja][spe
     const Timing t = measure(read_fixture(std::string("test/fixtures/templates/") + name + ".jinja"), in, 2000);
     std::printf("jinja render speed: %-40s parse %8.1f us, render %6.2f us (%zu bytes)\n", name, t.parse_us,
                 t.render_us, t.bytes);
-    // Generous bound so a loaded CI machine passes; the measured figure is printed above.
-    CHECK(t.render_us < 500.0);
+    // A gross bound (sanitizer and debug builds pass it too); the figure that matters is printed.
+    CHECK(t.render_us < 1000.0);
   }
 }

@@ -1,7 +1,6 @@
 // The value model: construction helpers, dict order, JSON in, Python printing out.
 
 #include <catch2/catch.hpp>
-
 #include <string>
 
 #include "llmp/engine/jinja.h"
@@ -61,7 +60,8 @@ TEST_CASE("dicts keep insertion order and a repeated key keeps its first place",
 }
 
 TEST_CASE("JSON parses into values like Python's json.loads", "[jinja][value]") {
-  auto v = jinja::value_from_json(R"({"b": [1, 1.0, 1e2, -0.5, true, null, "é😀"], "a": {"x": "y"}, "b2": 9007199254740993})");
+  auto v = jinja::value_from_json(
+      R"({"b": [1, 1.0, 1e2, -0.5, true, null, "é😀"], "a": {"x": "y"}, "b2": 9007199254740993})");
   REQUIRE(v);
   REQUIRE(v->is_object());
   const auto& items = v->as_object().items();
@@ -86,7 +86,8 @@ TEST_CASE("JSON parses into values like Python's json.loads", "[jinja][value]") 
 }
 
 TEST_CASE("tojson writes what json.dumps writes", "[jinja][value]") {
-  auto v = jinja::value_from_json(R"({"s": "line\nbreak \"q\" \\ é \u0001", "n": [0.1, 1e-7, 1e22, 12345678901234567, -0.0]})");
+  auto v = jinja::value_from_json(
+      R"({"s": "line\nbreak \"q\" \\ é \u0001", "n": [0.1, 1e-7, 1e22, 12345678901234567, -0.0]})");
   REQUIRE(v);
   CHECK(render("{{ v|tojson }}", Value::object({{"v", *v}})) ==
         R"({"s": "line\nbreak \"q\" \\ é \u0001", "n": [0.1, 1e-07, 1e+22, 12345678901234567, -0.0]})");
