@@ -11,6 +11,9 @@ namespace llmp::engine {
 
 //! True when this binary and CPU can run the packed kernels.
 bool packed_kernels_available();
+//! True when AMX tile multiplies run here (Sapphire Rapids and later, and the OS lets us);
+//! LLMP_CPU_KERNELS=avx512 turns them off.
+bool amx_available();
 
 //! y[t * ldy + r] = Σ_c W[r, c] · x[t, c] (+ bias[r]) for tokens [t0, t1) and row groups
 //! [g0, g1) (16 rows each; rows past W's end are not written).
