@@ -18,6 +18,7 @@ test_packages=(
   python3-torch python3-numpy   # the independent reference forward pass (run by /usr/bin/python3)
   python3-jinja2                # reference renderer for chat templates
   python3-sentencepiece         # reference SentencePiece tokenizer
+  python3-jsonschema            # independent validator of structured outputs
   nodejs npm                    # node-driven references (tokenizer vocabularies, the openai SDK)
 )
 

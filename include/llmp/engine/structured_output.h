@@ -16,8 +16,15 @@
 //   exponent, at most 12 integer and 6 fraction digits (integers: 16 digits);
 // - strings of valid UTF-8 (escapes \uXXXX only outside the surrogate range; none in keys);
 // - enum/const values written exactly as their compact JSON;
-// - nesting at most 64 frames deep (about 32 levels of containers);
-// - oneOf is treated as anyOf: a value matching two branches of a oneOf is not excluded.
+// - string formats date, time, date-time, uuid, ipv4 and email as strict subsets (years
+//   1000-9999 and never 29 February, no leap seconds, ...); other formats are rejected;
+// - nesting at most 64 frames deep (a frame per open container, plus the key, string or
+//   number being written: about 60 levels);
+// - oneOf is treated as anyOf: a value matching two branches of a oneOf is not excluded;
+//   branches that start alike are followed together, at most 8 at a time (later ones are
+//   dropped while the first 8 are alive);
+// - at most 8 values (containers, keys, strings) opened by one token ("[[[[[[[[[" is not
+//   offered).
 // Unsupported keywords ("pattern", "not", "if", ...) are rejected at compile time with the schema
 // path, never ignored.
 //
@@ -82,8 +89,10 @@ class GrammarMatcher {
   //! Writes the tokens allowed next as bits (token t: bit t % 64 of word t / 64); words past
   //! the vocabulary are cleared. `bits` must have token_mask_words(vocab_size()) words (fewer
   //! are filled as far as they go). End-of-generation tokens are allowed exactly when
-  //! can_end(). Never empty before the sequence ended: every allowed token keeps a complete
-  //! document reachable. Cached per recogniser state, shared by the grammar's matchers.
+  //! can_end(). Never empty before the document is complete: every allowed token keeps a
+  //! complete document reachable (once is_complete(), only end-of-generation tokens remain, so
+  //! with a vocabulary that has none the mask is empty: finish the sequence at is_complete()).
+  //! Cached per recogniser state, shared by the grammar's matchers.
   virtual void fill_mask(std::span<uint64_t> bits) = 0;
 
   //! Advances by a token. invalid_argument, the state unchanged, when the token is not allowed

@@ -50,11 +50,10 @@ void ByteTrie::freeze() {
 
 uint32_t ByteTrie::child(uint32_t node, uint8_t byte) const {
   const Node& n = nodes_[node];
-  for (uint32_t e = n.children_begin; e < n.children_end; ++e) {
-    if (edges_[e].byte == byte) return edges_[e].to;
-    if (edges_[e].byte > byte) break;
-  }
-  return kNone;
+  // Children are sorted by byte; an enum of thousands of strings has wide nodes.
+  const auto begin = edges_.begin() + n.children_begin, end = edges_.begin() + n.children_end;
+  const auto it = std::lower_bound(begin, end, byte, [](const Edge& e, uint8_t b) { return e.byte < b; });
+  return it != end && it->byte == byte ? it->to : kNone;
 }
 
 std::span<const int32_t> ByteTrie::subtree_values(uint32_t node) const {

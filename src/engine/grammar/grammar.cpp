@@ -252,7 +252,7 @@ Result<void> Grammar::finish(NodeId root, int max_whitespace) {
   }
   if (!fits(1, root_)) {
     return error(StatusCode::invalid_argument,
-                 "the schema at # needs nesting deeper than the supported " + std::to_string(kMaxStackFrames / 2) + " levels");
+                 "the schema at # needs nesting deeper than the supported " + std::to_string(kMaxStackFrames) + " frames");
   }
   return ok();
 }

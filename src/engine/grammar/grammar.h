@@ -22,8 +22,9 @@ using NodeId = uint32_t;
 inline constexpr NodeId kNoNode = 0xFFFFFFFF;
 //! min_depth of a node no finite value satisfies.
 inline constexpr uint32_t kNoValue = 0xFFFFFFFF;
-//! Recogniser frames one document may stack (about half as many levels of containers): deep
-//! enough for any sensible output, and a bound on what a looping model can nest.
+//! Recogniser frames one document may stack (one per open container, one for the key, string
+//! or number being written): deep enough for any sensible output, and a bound on what a looping
+//! model can nest.
 inline constexpr uint32_t kMaxStackFrames = 64;
 
 //! Limits on numbers without bounds (documented in structured_output.h).

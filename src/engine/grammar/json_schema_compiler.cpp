@@ -17,13 +17,6 @@ namespace {
 using simdjson::dom::element;
 using simdjson::dom::element_type;
 
-// Keywords that only describe: ignored.
-constexpr std::array<std::string_view, 20> kAnnotations = {
-    "title",           "description",      "default",       "examples", "$comment",   "$schema", "$id",
-    "$anchor",         "deprecated",       "readOnly",      "writeOnly", "contentEncoding",
-    "contentMediaType", "contentSchema",   "$defs",         "definitions", "discriminator", "example",
-    "externalDocs",    "xml"};
-
 // Assertions this compiler enforces.
 constexpr std::array<std::string_view, 21> kSupported = {
     "type",      "properties", "required",  "additionalProperties", "items",   "minItems",  "maxItems",
@@ -32,7 +25,9 @@ constexpr std::array<std::string_view, 21> kSupported = {
     "exclusiveMaximum"};
 
 // Assertions it cannot enforce: rejected rather than ignored, so an output never silently
-// breaks the schema. (Keywords known to no draft are annotations, as the specification says.)
+// breaks the schema. Every other keyword (title, description, default, examples, $defs, $schema,
+// vendor extensions, ...) only describes, and is ignored, as the specification says of
+// keywords a validator does not know.
 constexpr std::array<std::string_view, 25> kUnsupported = {
     "pattern",       "patternProperties", "propertyNames",  "if",           "then",
     "else",          "not",               "dependentSchemas", "dependentRequired", "dependencies",
@@ -172,27 +167,33 @@ class SchemaCompiler {
     const bool nullable = s["nullable"].get(nullable_value) == simdjson::SUCCESS &&
                           nullable_value.type() == element_type::BOOL && nullable_value.get_bool().value_unsafe();
 
+    // OpenAPI's nullable: null as one more alternative.
+    const auto or_null = [&](Result<NodeId> node) -> Result<NodeId> {
+      if (!node || !nullable) return node;
+      return g_.add_any_of(AnyOfNode{{*node, null_node(path)}}, path);
+    };
     if (has("$ref")) {
-      LLMP_TRY_VOID(only({}, "$ref"));
+      LLMP_TRY_VOID(only({"nullable"}, "$ref"));
       std::string_view ref;
       if (s["$ref"].get_string().get(ref) != simdjson::SUCCESS) return invalid(path, "'$ref' must be a string");
-      return reference(ref, path);
+      return or_null(reference(ref, path));
     }
     if (has("allOf")) {
-      LLMP_TRY_VOID(only({}, "allOf"));
+      // A single-schema allOf is how some generators attach a description to a $ref.
+      LLMP_TRY_VOID(only({"nullable"}, "allOf"));
       simdjson::dom::array all;
       if (s["allOf"].get_array().get(all) != simdjson::SUCCESS || all.size() == 0) {
         return invalid(path, "'allOf' must be a non-empty array");
       }
       if (all.size() != 1) return unsupported("allOf", path, "with more than one schema");
-      return compile(all.at(0).value_unsafe(), path + "/allOf/0");
+      return or_null(compile(all.at(0).value_unsafe(), path + "/allOf/0"));
     }
     if (has("anyOf") || has("oneOf")) {
       const std::string_view keyword = has("anyOf") ? "anyOf" : "oneOf";
       LLMP_TRY_VOID(only({"nullable"}, keyword));
       simdjson::dom::array alternatives;
       if (s[keyword].get_array().get(alternatives) != simdjson::SUCCESS || alternatives.size() == 0) {
-        return invalid(path, "'" + std::string(keyword) + "' must be a non-empty array");
+        return invalid(path, fmt::format("'{}' must be a non-empty array", keyword));
       }
       AnyOfNode any;
       size_t i = 0;
@@ -212,10 +213,10 @@ class SchemaCompiler {
       std::string_view name;
       if (t.get_string().get(name) == simdjson::SUCCESS) {
         types.push_back(name);
-      } else if (t.type() == element_type::ARRAY) {
-        for (const element item : t.get_array().value_unsafe()) {
+      } else if (simdjson::dom::array list; t.get_array().get(list) == simdjson::SUCCESS) {
+        for (const element item : list) {
           if (item.get_string().get(name) != simdjson::SUCCESS) return invalid(path + "/type", "type names must be strings");
-          types.push_back(name);
+          if (std::find(types.begin(), types.end(), name) == types.end()) types.push_back(name);
         }
       } else {
         return invalid(path + "/type", "'type' must be a string or an array of strings");
@@ -269,11 +270,11 @@ class SchemaCompiler {
 
   Result<NodeId> reference(std::string_view ref, const std::string& path) {
     if (ref.empty() || ref[0] != '#') {
-      return unsupported("$ref", path, "'" + std::string(ref) + "': only references inside the schema, such as #/$defs/name");
+      return unsupported("$ref", path, fmt::format("'{}': only references inside the schema, such as #/$defs/name", ref));
     }
     const std::string pointer = percent_decode(ref.substr(1));
     if (!pointer.empty() && pointer[0] != '/') {
-      return unsupported("$ref", path, "'" + std::string(ref) + "': anchors are not supported, use #/$defs/name");
+      return unsupported("$ref", path, fmt::format("'{}': anchors are not supported, use #/$defs/name", ref));
     }
     if (const auto it = refs_.find(pointer); it != refs_.end()) return it->second;
     element target = root_;
@@ -327,7 +328,7 @@ class SchemaCompiler {
       const double d = v.get_double().value_unsafe();
       if (d >= 0 && std::floor(d) == d) return static_cast<uint32_t>(std::min<double>(d, UINT32_MAX - 1));
     }
-    return invalid(path + "/" + std::string(key), "'" + std::string(key) + "' must be a non-negative integer");
+    return invalid(fmt::format("{}/{}", path, key), fmt::format("'{}' must be a non-negative integer", key));
   }
 
   Result<NodeId> object(const simdjson::dom::object& s, const std::string& path) {
@@ -434,7 +435,7 @@ class SchemaCompiler {
       if (format.get_string().get(name) != simdjson::SUCCESS) return invalid(path + "/format", "'format' must be a string");
       n.format = FormatAutomaton::find(name);
       if (n.format == nullptr) {
-        return unsupported("format", path, "'" + std::string(name) + "'; supported: " + FormatAutomaton::supported_names());
+        return unsupported("format", path, fmt::format("'{}'; supported: {}", name, FormatAutomaton::supported_names()));
       }
       if (n.min_length > 0 || n.max_length != UINT32_MAX) {
         return unsupported(n.min_length > 0 ? "minLength" : "maxLength", path, "together with 'format'");
@@ -464,7 +465,7 @@ class SchemaCompiler {
       element v;
       if (s[key].get(v) != simdjson::SUCCESS) return ok();
       if (v.type() == element_type::BOOL) return ok();  // the draft 4 flag, read with its partner
-      if (!is_number(v)) return invalid(path + "/" + std::string(key), "'" + std::string(key) + "' must be a number");
+      if (!is_number(v)) return invalid(fmt::format("{}/{}", path, key), fmt::format("'{}' must be a number", key));
       if (kind == BoundKind::minimum && flag("exclusiveMinimum")) kind = BoundKind::exclusive_minimum;
       if (kind == BoundKind::maximum && flag("exclusiveMaximum")) kind = BoundKind::exclusive_maximum;
       int64_t bound = 0;

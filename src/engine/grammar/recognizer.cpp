@@ -58,6 +58,18 @@ FrameKind frame_kind(NodeKind k) {
   }
 }
 
+// The declared properties a key may name when `lo` is the first that may come: up to and
+// including the first required one.
+uint32_t last_allowed(const ObjectNode& o, uint32_t lo) {
+  const auto n = static_cast<uint32_t>(o.properties.size());
+  return o.next_required[lo] < n ? o.next_required[lo] : n - 1;
+}
+
+// A key that names no declared property may come: only once no required one remains.
+bool additional_allowed(const Grammar& g, const ObjectNode& o, uint32_t lo, uint32_t object_size) {
+  return o.additional != kNoNode && o.next_required[lo] == o.properties.size() && g.fits(object_size, o.additional);
+}
+
 // Steps threads into `out`. Invariant: the stack being stepped is always out.threads[out.n],
 // the next free slot, so emit() only has to count it in.
 class Stepper {
@@ -154,17 +166,6 @@ class Stepper {
     start_value(s, f.node, c);
   }
 
-  // The declared properties a key may name when `lo` is the first that may come: up to and
-  // including the first required one.
-  static uint32_t last_allowed(const ObjectNode& o, uint32_t lo) {
-    const auto n = static_cast<uint32_t>(o.properties.size());
-    return o.next_required[lo] < n ? o.next_required[lo] : n - 1;
-  }
-
-  bool additional_allowed(const ObjectNode& o, uint32_t lo, uint32_t object_size) const {
-    return o.additional != kNoNode && o.next_required[lo] == o.properties.size() && g_.fits(object_size, o.additional);
-  }
-
   // Some allowed declared property has its name below `trie_node`.
   bool declared_reachable(const ObjectNode& o, uint32_t trie_node, uint32_t lo, uint32_t object_size) const {
     if (lo >= o.properties.size()) return false;
@@ -178,7 +179,7 @@ class Stepper {
   }
 
   bool key_possible(const ObjectNode& o, uint32_t lo, uint32_t object_size) const {
-    return declared_reachable(o, ByteTrie::kRoot, lo, object_size) || additional_allowed(o, lo, object_size);
+    return declared_reachable(o, ByteTrie::kRoot, lo, object_size) || additional_allowed(g_, o, lo, object_size);
   }
 
   void object(WalkStack& s, Frame& f, int c) {
@@ -252,7 +253,7 @@ class Stepper {
     const ObjectNode& o = g_.object(f.node);
     const uint32_t object_size = s.size() - 1;
     const uint32_t lo = f.b;
-    const bool additional = additional_allowed(o, lo, object_size);
+    const bool additional = additional_allowed(g_, o, lo, object_size);
     int decoded;
     if (f.scan == kScanEscape) {
       decoded = unescape(c);
@@ -280,8 +281,9 @@ class Stepper {
         // A backslash: some escape must lead on to an allowed name.
         if (!additional) {
           bool possible = false;
-          for (const int e : {'"', '\\', '/', 0x08, 0x0C, '\n', '\r', '\t'}) {
-            const uint32_t next = f.a == ByteTrie::kNone ? ByteTrie::kNone : o.keys.child(f.a, static_cast<uint8_t>(e));
+          static constexpr uint8_t kEscaped[] = {'"', '\\', '/', 0x08, 0x0C, '\n', '\r', '\t'};
+          for (const uint8_t e : kEscaped) {
+            const uint32_t next = f.a == ByteTrie::kNone ? ByteTrie::kNone : o.keys.child(f.a, e);
             if (next != ByteTrie::kNone && declared_reachable(o, next, lo, object_size)) {
               possible = true;
               break;
@@ -532,6 +534,20 @@ class Stepper {
 };
 
 }  // namespace
+
+int64_t text_capacity(const Grammar& g, const std::vector<Frame>& thread) {
+  if (thread.empty()) return -1;
+  const Frame& f = thread.back();
+  if (f.scan != kScanNormal) return -1;
+  if (f.kind == FrameKind::key) {
+    const ObjectNode& o = g.object(f.node);
+    return additional_allowed(g, o, f.b, static_cast<uint32_t>(thread.size() - 1)) ? INT64_MAX : -1;
+  }
+  if (f.kind != FrameKind::string || f.phase != kStrInside) return -1;
+  const StringNode& sn = g.string(f.node);
+  if (sn.format != nullptr) return -1;
+  return sn.max_length == UINT32_MAX ? INT64_MAX : static_cast<int64_t>(sn.max_length) - f.a;
+}
 
 bool advance(const Grammar& g, const WalkState& in, int byte, WalkState& out) {
   out.n = 0;

@@ -100,6 +100,13 @@ struct WalkState {
 //! none survives.
 bool advance(const Grammar& g, const WalkState& in, int byte, WalkState& out);
 
+//! Code points of plain text (a TokenVocabularyIndex text token: whole UTF-8 characters, no
+//! quote, backslash or control byte) that the thread's top frame takes as string content and
+//! stays as it is otherwise: -1 when the top is not such a string (not in a string, in an escape
+//! or a split character, under a format, or a key that must name a declared property);
+//! INT64_MAX when unbounded.
+int64_t text_capacity(const Grammar& g, const std::vector<Frame>& thread);
+
 //! A committed state: the threads that are still alive, each a plain stack.
 class Recognizer {
  public:

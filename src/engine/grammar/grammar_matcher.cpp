@@ -1,0 +1,73 @@
+#include "grammar/grammar_matcher.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "grammar/token_mask.h"
+
+namespace llmp::engine::grammar {
+
+JsonGrammarMatcher::JsonGrammarMatcher(std::shared_ptr<const OutputGrammar> grammar,
+                                       std::shared_ptr<const TokenVocabularyIndex> vocabulary)
+    : grammar_(std::move(grammar)), vocabulary_(std::move(vocabulary)), recognizer_(grammar_->grammar()) {}
+
+void JsonGrammarMatcher::fill_mask(std::span<uint64_t> bits) {
+  const size_t words = std::min(bits.size(), token_mask_words(vocabulary_->vocab_size()));
+  if (ended_) {
+    std::fill(bits.begin(), bits.end(), 0);
+    return;
+  }
+  key_.clear();
+  const uint64_t vocabulary_id = vocabulary_->id();
+  key_.append(reinterpret_cast<const char*>(&vocabulary_id), sizeof(vocabulary_id));
+  recognizer_.append_key(key_);
+  MaskCache& cache = grammar_->masks();
+  MaskCache::Mask mask = cache.find(key_);
+  if (mask == nullptr) {
+    auto computed = std::make_shared<std::vector<uint64_t>>(token_mask_words(vocabulary_->vocab_size()));
+    compute_token_mask(recognizer_, *vocabulary_, *computed);
+    mask = computed;
+    cache.insert(key_, mask);
+  }
+  std::memcpy(bits.data(), mask->data(), words * sizeof(uint64_t));
+  std::fill(bits.begin() + static_cast<std::ptrdiff_t>(words), bits.end(), 0);
+}
+
+Result<void> JsonGrammarMatcher::accept(TokenId token) {
+  if (ended_) return error(StatusCode::invalid_argument, "the structured output already ended");
+  if (token < 0 || static_cast<size_t>(token) >= vocabulary_->vocab_size()) {
+    return error(StatusCode::invalid_argument, "token " + std::to_string(token) + " is out of the vocabulary");
+  }
+  if (vocabulary_->is_end(token)) {
+    if (!can_end()) {
+      return error(StatusCode::invalid_argument, "end of generation before the JSON document is complete");
+    }
+    ended_ = true;
+    return ok();
+  }
+  if (vocabulary_->is_excluded(token)) {
+    return error(StatusCode::invalid_argument,
+                 "special token " + std::to_string(token) + " is not allowed in structured output");
+  }
+  if (!recognizer_.accept(vocabulary_->bytes(token))) {
+    return error(StatusCode::invalid_argument,
+                 "token " + std::to_string(token) + " does not continue the JSON document the schema allows");
+  }
+  can_end_.reset();
+  complete_.reset();
+  return ok();
+}
+
+bool JsonGrammarMatcher::can_end() const {
+  if (ended_) return true;
+  if (!can_end_) can_end_ = recognizer_.can_end();
+  return *can_end_;
+}
+
+bool JsonGrammarMatcher::is_complete() const {
+  if (ended_) return true;
+  if (!complete_) complete_ = recognizer_.is_complete();
+  return *complete_;
+}
+
+}  // namespace llmp::engine::grammar

@@ -1,0 +1,63 @@
+// The public entry points of structured output (llmp/engine/structured_output.h).
+#include "llmp/engine/structured_output.h"
+
+#include <cmath>
+#include <limits>
+
+#include "grammar/grammar_matcher.h"
+#include "grammar/json_schema_compiler.h"
+#include "grammar/output_grammar.h"
+#include "grammar/token_vocabulary_index.h"
+
+namespace llmp::engine {
+
+namespace {
+
+Result<void> check_options(const OutputGrammarOptions& options) {
+  if (options.max_whitespace < 0 || options.max_whitespace > 64) {
+    return error(StatusCode::invalid_argument, "max_whitespace must be in [0, 64]");
+  }
+  return ok();
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const OutputGrammar>> compile_json_schema(std::string_view schema_json,
+                                                                 const OutputGrammarOptions& options) {
+  LLMP_TRY_VOID(check_options(options));
+  grammar::Grammar g;
+  // simdjson is built without exceptions here, but any library throw must stay inside.
+  try {
+    LLMP_TRY_VOID(grammar::compile_json_schema_into(schema_json, options.max_whitespace, g));
+  } catch (const std::exception& e) {
+    return error(StatusCode::invalid_argument, std::string("cannot compile the schema: ") + e.what());
+  }
+  return std::make_shared<const OutputGrammar>(std::move(g));
+}
+
+Result<std::shared_ptr<const OutputGrammar>> compile_json_object(const OutputGrammarOptions& options) {
+  LLMP_TRY_VOID(check_options(options));
+  grammar::Grammar g;
+  const grammar::NodeId root = g.any_object();
+  LLMP_TRY_VOID(g.finish(root, options.max_whitespace));
+  return std::make_shared<const OutputGrammar>(std::move(g));
+}
+
+std::shared_ptr<const TokenVocabularyIndex> index_vocabulary(const Tokenizer& tokenizer) {
+  return std::make_shared<const TokenVocabularyIndex>(tokenizer);
+}
+
+void apply_token_mask(std::span<float> logits, std::span<const uint64_t> bits) {
+  const float blocked = -std::numeric_limits<float>::infinity();
+  for (size_t i = 0; i < logits.size(); ++i) {
+    const size_t word = i / 64;
+    if (word >= bits.size() || ((bits[word] >> (i % 64)) & 1) == 0) logits[i] = blocked;
+  }
+}
+
+std::unique_ptr<GrammarMatcher> make_matcher(std::shared_ptr<const OutputGrammar> grammar,
+                                             std::shared_ptr<const TokenVocabularyIndex> vocabulary) {
+  return std::make_unique<grammar::JsonGrammarMatcher>(std::move(grammar), std::move(vocabulary));
+}
+
+}  // namespace llmp::engine

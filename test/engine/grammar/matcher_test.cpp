@@ -1,0 +1,227 @@
+// GrammarMatcher over a real (test model) vocabulary: every mask equals "the tokens whose bytes
+// the state accepts, end of generation when it can end", however it was computed (trie walk,
+// text-token buckets, cache); special tokens never pass; split UTF-8 characters work.
+#include <catch2/catch.hpp>
+
+#include <bit>
+#include <cmath>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "grammar/grammar_matcher.h"
+#include "grammar/output_grammar.h"
+#include "grammar/token_mask.h"
+#include "grammar/token_vocabulary_index.h"
+#include "llmp/engine/structured_output.h"
+#include "test_tokenizers.h"
+
+using namespace llmp;
+using namespace llmp::engine;
+using namespace llmp::test;
+
+namespace {
+
+std::shared_ptr<const OutputGrammar> compile(const std::string& schema) {
+  auto g = compile_json_schema(schema);
+  INFO(schema << ": " << (g ? std::string() : g.error().message()));
+  REQUIRE(g);
+  return *g;
+}
+
+bool bit(const std::vector<uint64_t>& bits, TokenId t) {
+  return (bits[static_cast<size_t>(t) / 64] >> (t % 64)) & 1;
+}
+
+std::vector<TokenId> set_bits(const std::vector<uint64_t>& bits, size_t vocab) {
+  std::vector<TokenId> ids;
+  for (size_t t = 0; t < vocab; ++t) {
+    if (bit(bits, static_cast<TokenId>(t))) ids.push_back(static_cast<TokenId>(t));
+  }
+  return ids;
+}
+
+// The mask by definition: each token's bytes fed to a copy of the state.
+std::vector<uint64_t> brute_force_mask(const grammar::Recognizer& state, const TokenVocabularyIndex& vocab) {
+  std::vector<uint64_t> bits(token_mask_words(vocab.vocab_size()), 0);
+  const bool can_end = state.can_end();
+  for (size_t i = 0; i < vocab.vocab_size(); ++i) {
+    const auto t = static_cast<TokenId>(i);
+    bool allowed = false;
+    if (vocab.is_end(t)) {
+      allowed = can_end;
+    } else if (!vocab.is_excluded(t)) {
+      grammar::Recognizer copy = state;
+      allowed = copy.accept(vocab.bytes(t));
+    }
+    if (allowed) bits[i / 64] |= uint64_t{1} << (i % 64);
+  }
+  return bits;
+}
+
+const std::vector<std::string>& mask_schemas() {
+  static const std::vector<std::string> schemas = {
+      R"({"type":"object","properties":{"name":{"type":"string","maxLength":6},"age":{"type":"integer","minimum":0,"maximum":120},
+          "tags":{"type":"array","items":{"type":"string"},"maxItems":3}},"required":["name","age"],"additionalProperties":false})",
+      R"({"type":"object","additionalProperties":true})",
+      R"({"anyOf":[{"type":"object","properties":{"k":{"const":"a"},"x":{"type":"number"}},"required":["k","x"]},
+                   {"type":"object","properties":{"k":{"const":"b"},"y":{"type":"string","minLength":2}},"required":["k","y"]}]})",
+      R"({"$defs":{"n":{"type":"object","properties":{"v":{"enum":["x","yy",3,null]},"kids":{"type":"array","items":{"$ref":"#/$defs/n"}}},
+          "required":["v"]}},"$ref":"#/$defs/n"})",
+      R"({"type":"array","items":{"type":"string","format":"date"},"minItems":1})",
+      R"({"type":"number","minimum":-2.5,"maximum":100})",
+  };
+  return schemas;
+}
+
+}  // namespace
+
+TEST_CASE("matcher: masks equal the tokens the state accepts one by one", "[grammar][matcher]") {
+  const Tokenizer& tok = small_tokenizer();
+  const auto vocab = index_vocabulary(tok);
+  std::mt19937_64 rng(7);
+  size_t states = 0;
+  for (const std::string& schema : mask_schemas()) {
+    const auto g = compile(schema);
+    for (int walk = 0; walk < 3; ++walk) {
+      grammar::JsonGrammarMatcher matcher(g, vocab);
+      std::vector<uint64_t> bits(token_mask_words(tok.vocab_size()));
+      for (int step = 0; step < 40; ++step) {
+        matcher.fill_mask(bits);
+        const std::vector<uint64_t> expected = brute_force_mask(matcher.recognizer(), *vocab);
+        ++states;
+        if (bits != expected) {
+          for (size_t t = 0; t < tok.vocab_size(); ++t) {
+            if (bit(bits, TokenId(t)) != bit(expected, TokenId(t))) {
+              FAIL_CHECK(schema << "\nstep " << step << ": token " << t << " '" << tok.token_bytes(TokenId(t))
+                                << "' mask " << bit(bits, TokenId(t)) << " expected " << bit(expected, TokenId(t)));
+              break;
+            }
+          }
+          break;
+        }
+        const auto allowed = set_bits(bits, tok.vocab_size());
+        REQUIRE_FALSE(allowed.empty());
+        const TokenId t = allowed[rng() % allowed.size()];
+        if (tok.is_end_of_generation(t)) break;
+        REQUIRE(matcher.accept(t));
+      }
+    }
+  }
+  INFO(states << " states compared");
+  CHECK(states > 300);
+}
+
+TEST_CASE("matcher: end of generation only when complete, special tokens never", "[grammar][matcher]") {
+  const Tokenizer& tok = small_tokenizer();
+  const auto vocab = index_vocabulary(tok);
+  REQUIRE_FALSE(vocab->end_tokens().empty());
+  const TokenId eos = vocab->end_tokens()[0];
+  auto matcher = make_matcher(compile(R"({"type":"object","properties":{"a":{"type":"boolean"}},"required":["a"]})"), vocab);
+  std::vector<uint64_t> bits(token_mask_words(tok.vocab_size()));
+  matcher->fill_mask(bits);
+  CHECK_FALSE(bit(bits, eos));
+  CHECK_FALSE(matcher->accept(eos));
+  for (size_t t = 0; t < tok.vocab_size(); ++t) {
+    if (tok.is_special(TokenId(t)) && !tok.is_end_of_generation(TokenId(t))) {
+      CHECK_FALSE(bit(bits, TokenId(t)));
+      CHECK_FALSE(matcher->accept(TokenId(t)));
+    }
+  }
+  for (const TokenId t : tok.encode(R"({"a":true})", false)) REQUIRE(matcher->accept(t));
+  CHECK(matcher->can_end());
+  CHECK(matcher->is_complete());
+  matcher->fill_mask(bits);
+  const auto allowed = set_bits(bits, tok.vocab_size());
+  CHECK(allowed == std::vector<TokenId>(vocab->end_tokens().begin(), vocab->end_tokens().end()));
+  REQUIRE(matcher->accept(eos));
+  matcher->fill_mask(bits);
+  CHECK(set_bits(bits, tok.vocab_size()).empty());
+  CHECK_FALSE(matcher->accept(eos));
+}
+
+TEST_CASE("matcher: a rejected token leaves the state as it was", "[grammar][matcher]") {
+  const Tokenizer& tok = small_tokenizer();
+  const auto vocab = index_vocabulary(tok);
+  auto matcher = make_matcher(compile(R"({"type":"array","items":{"type":"integer"}})"), vocab);
+  for (const TokenId t : tok.encode("[1,", false)) REQUIRE(matcher->accept(t));
+  const TokenId letter = tok.encode("x", false).at(0);
+  auto r = matcher->accept(letter);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code() == StatusCode::invalid_argument);
+  for (const TokenId t : tok.encode("2]", false)) REQUIRE(matcher->accept(t));
+  CHECK(matcher->is_complete());
+}
+
+TEST_CASE("matcher: characters split across tokens", "[grammar][matcher]") {
+  const Tokenizer& tok = small_tokenizer();
+  const auto vocab = index_vocabulary(tok);
+  // Single-byte tokens for each byte of "€" (E2 82 AC), as byte-level BPE has them.
+  std::vector<TokenId> byte_token(256, -1);
+  for (size_t t = 0; t < tok.vocab_size(); ++t) {
+    const std::string b = tok.token_bytes(TokenId(t));
+    if (b.size() == 1 && !tok.is_special(TokenId(t)) && byte_token[static_cast<unsigned char>(b[0])] < 0) {
+      byte_token[static_cast<unsigned char>(b[0])] = TokenId(t);
+    }
+  }
+  for (const int b : {0xE2, 0x82, 0xAC, int('"'), 0x41}) REQUIRE(byte_token[static_cast<size_t>(b)] >= 0);
+  auto matcher = make_matcher(compile(R"({"type":"string","maxLength":2})"), vocab);
+  std::vector<uint64_t> bits(token_mask_words(tok.vocab_size()));
+  REQUIRE(matcher->accept(byte_token['"']));
+  REQUIRE(matcher->accept(byte_token[0xE2]));
+  matcher->fill_mask(bits);
+  // Only continuation bytes may follow a lead byte.
+  for (const TokenId t : set_bits(bits, tok.vocab_size())) {
+    const auto first = static_cast<unsigned char>(tok.token_bytes(t)[0]);
+    CHECK((first >= 0x80 && first <= 0xBF));
+  }
+  CHECK(bit(bits, byte_token[0x82]));
+  CHECK_FALSE(bit(bits, byte_token['"']));
+  REQUIRE(matcher->accept(byte_token[0x82]));
+  REQUIRE(matcher->accept(byte_token[0xAC]));
+  REQUIRE(matcher->accept(byte_token[0x41]));  // "€A": two code points, the most allowed
+  matcher->fill_mask(bits);
+  CHECK(set_bits(bits, tok.vocab_size()) == std::vector<TokenId>{byte_token['"']});
+}
+
+TEST_CASE("apply_token_mask blocks what the mask clears", "[grammar][matcher]") {
+  std::vector<float> logits(130, 1.0f);
+  std::vector<uint64_t> bits(token_mask_words(130), 0);
+  bits[0] = 0b101;
+  bits[2] = 1;  // token 128
+  apply_token_mask(logits, bits);
+  for (size_t i = 0; i < logits.size(); ++i) {
+    const bool allowed = i == 0 || i == 2 || i == 128;
+    CHECK(std::isinf(logits[i]) != allowed);
+  }
+}
+
+TEST_CASE("matcher: matchers on many threads share a grammar's masks", "[grammar][matcher]") {
+  const Tokenizer& tok = small_tokenizer();
+  const auto vocab = index_vocabulary(tok);
+  const auto g = compile(mask_schemas()[0]);
+  // Each thread runs the same random walk; all must see the same masks, cached or not.
+  const auto run = [&](std::vector<std::vector<uint64_t>>& masks) {
+    std::mt19937_64 rng(3);
+    for (int sample = 0; sample < 20; ++sample) {
+      auto matcher = make_matcher(g, vocab);
+      std::vector<uint64_t> bits(token_mask_words(tok.vocab_size()));
+      for (int step = 0; step < 60 && !matcher->is_complete(); ++step) {
+        matcher->fill_mask(bits);
+        masks.push_back(bits);
+        const auto allowed = set_bits(bits, tok.vocab_size());
+        if (allowed.empty()) return;
+        const TokenId t = allowed[rng() % allowed.size()];
+        if (tok.is_end_of_generation(t) || !matcher->accept(t)) break;
+      }
+    }
+  };
+  std::vector<std::vector<uint64_t>> first, second, third;
+  std::thread a([&] { run(first); }), b([&] { run(second); });
+  a.join();
+  b.join();
+  run(third);
+  CHECK(first == second);
+  CHECK(first == third);
+  CHECK(first.size() > 100);
+}

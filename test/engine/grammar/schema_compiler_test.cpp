@@ -1,0 +1,96 @@
+// Schemas the compiler rejects, with the path to blame, and the ones it takes.
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "llmp/engine/structured_output.h"
+
+using namespace llmp;
+using namespace llmp::engine;
+
+namespace {
+
+std::string compile_error(const std::string& schema) {
+  auto r = compile_json_schema(schema);
+  if (r) return "(compiled)";
+  CHECK(r.error().code() == StatusCode::invalid_argument);
+  return r.error().message();
+}
+
+}  // namespace
+
+TEST_CASE("schema compiler: unsupported features are rejected with their path", "[grammar][schema]") {
+  CHECK(compile_error(R"({"type":"object","properties":{"x":{"type":"string","pattern":"^a+$"}}})") ==
+        "unsupported schema feature 'pattern' at #/properties/x");
+  CHECK(compile_error(R"({"type":"object","patternProperties":{"^a":{}}})") ==
+        "unsupported schema feature 'patternProperties' at #");
+  CHECK(compile_error(R"({"type":"array","items":{"if":{},"then":{}}})") ==
+        "unsupported schema feature 'if' at #/items");
+  CHECK(compile_error(R"({"anyOf":[{"type":"string"},{"not":{"type":"null"}}]})") ==
+        "unsupported schema feature 'not' at #/anyOf/1");
+  CHECK(compile_error(R"({"$defs":{"a/b":{"type":"object","dependentSchemas":{}}},"$ref":"#/$defs/a~1b"})") ==
+        "unsupported schema feature 'dependentSchemas' at #/$defs/a~1b");
+  CHECK(compile_error(R"({"type":"array","uniqueItems":true})") == "unsupported schema feature 'uniqueItems' at #");
+  CHECK(compile_error(R"({"type":"number","multipleOf":2})") == "unsupported schema feature 'multipleOf' at #");
+  CHECK(compile_error(R"({"type":"object","minProperties":1})") == "unsupported schema feature 'minProperties' at #");
+  CHECK(compile_error(R"({"type":"array","prefixItems":[{}]})") == "unsupported schema feature 'prefixItems' at #");
+  CHECK(compile_error(R"({"type":"array","items":[{"type":"string"}]})") ==
+        "unsupported schema feature 'items' at # (an array of schemas (tuple validation))");
+  CHECK(compile_error(R"({"allOf":[{"type":"string"},{"maxLength":3}]})") ==
+        "unsupported schema feature 'allOf' at # (with more than one schema)");
+  CHECK(compile_error(R"({"type":"object","properties":{"u":{"type":"string","format":"uri"}}})")
+            .starts_with("unsupported schema feature 'format' at #/properties/u ('uri'; supported: date"));
+  CHECK(compile_error(R"({"$ref":"https://example.com/s.json"})").starts_with("unsupported schema feature '$ref' at #"));
+  CHECK(compile_error(R"({"$ref":"#/$defs/a","description":"d","type":"object"})") ==
+        "unsupported schema feature '$ref' at # (alongside 'type')");
+  CHECK(compile_error(R"({"type":"string","enum":["a"],"maxLength":3})") ==
+        "unsupported schema feature 'enum' at # (alongside 'maxLength')");
+  CHECK(compile_error(R"({"type":"string","format":"date","maxLength":3})") ==
+        "unsupported schema feature 'maxLength' at # (together with 'format')");
+}
+
+TEST_CASE("schema compiler: invalid and unsatisfiable schemas", "[grammar][schema]") {
+  CHECK(compile_error("{").starts_with("the schema is not valid JSON"));
+  CHECK(compile_error("[]") == "invalid schema at #: a schema must be an object or a boolean");
+  CHECK(compile_error(R"({"type":"strin"})") == "invalid schema at #/type: unknown type 'strin'");
+  CHECK(compile_error(R"({"type":"object","required":"a"})") == "invalid schema at #/required: 'required' must be an array of strings");
+  CHECK(compile_error(R"({"type":"array","minItems":-1})") == "invalid schema at #/minItems: 'minItems' must be a non-negative integer");
+  CHECK(compile_error(R"({"$ref":"#/$defs/missing"})") == "invalid schema at #: '$ref' target '#/$defs/missing' does not exist");
+  CHECK(compile_error(R"({"type":"array","minItems":3,"maxItems":2})") ==
+        "no JSON value satisfies the schema at #: minItems > maxItems");
+  CHECK(compile_error(R"({"type":"integer","minimum":5,"maximum":4.5})").starts_with("no JSON value satisfies the schema at #"));
+  CHECK(compile_error(R"({"type":"integer","enum":["a","b"]})").starts_with("no JSON value satisfies the schema at #"));
+  CHECK(compile_error(R"({"type":"object","required":["a"],"additionalProperties":false})")
+            .starts_with("no JSON value satisfies the schema at #: required property 'a'"));
+  // A required property that needs the object again, forever.
+  CHECK(compile_error(R"({"$defs":{"n":{"type":"object","properties":{"next":{"$ref":"#/$defs/n"}},"required":["next"]}},
+                          "$ref":"#/$defs/n"})")
+            .starts_with("no JSON value satisfies the schema at #/$defs/n"));
+  CHECK(compile_error(R"({"$defs":{"a":{"$ref":"#/$defs/b"},"b":{"$ref":"#/$defs/a"}},"$ref":"#/$defs/a"})")
+            .starts_with("circular $ref"));
+  CHECK(compile_error(R"({"type":"object","properties":{"x":false},"required":["x"]})")
+            .starts_with("unsupported schema feature 'false' at #/properties/x"));
+  auto bad_options = compile_json_object({.max_whitespace = 100});
+  CHECK_FALSE(bad_options);
+}
+
+TEST_CASE("schema compiler: what it takes", "[grammar][schema]") {
+  for (const char* schema : {
+           R"({})",
+           R"(true)",
+           R"({"type":"object","properties":{"a":{"type":"string","description":"x","title":"A","default":"q"}},
+               "required":["a"],"additionalProperties":false,"$schema":"https://json-schema.org/draft/2020-12/schema"})",
+           R"({"allOf":[{"$ref":"#/definitions/x"}],"definitions":{"x":{"type":"integer"}}})",
+           R"({"oneOf":[{"type":"string"},{"type":"null"}]})",
+           R"({"type":["string","integer","null"]})",
+           R"({"type":"array","uniqueItems":false,"items":{"type":"number","minimum":-1.5,"exclusiveMaximum":1e3}})",
+           R"({"type":"string","x-vendor-extension":{"anything":1}})",
+           R"({"properties":{"a":{}}})",
+           R"({"$defs":{"My Type":{"type":"boolean"}},"$ref":"#/$defs/My%20Type"})",
+       }) {
+    auto r = compile_json_schema(schema);
+    INFO(schema << ": " << (r ? std::string() : r.error().message()));
+    CHECK(r);
+  }
+  CHECK(compile_json_object());
+}
