@@ -201,6 +201,7 @@ int serve(const Settings& settings, const std::string& config_source) {
   api::add_generation_routes(server.router(), services);
   api::add_embedding_routes(server.router(), services);
   api::add_model_routes(server.router(), services);
+  api::add_unsupported_routes(server.router());
   api::add_engine_metrics(metrics, served);
 
   // Listen first, so /healthz and /readyz answer while state opens and models load.

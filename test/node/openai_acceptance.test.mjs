@@ -274,21 +274,6 @@ async function engineIdle(model, ms = 10_000) {
   }
 }
 
-// Structured output answered 501 until it lands: such tests are reported as todo meanwhile.
-let structuredStatus;
-async function structuredOutputStatus() {
-  structuredStatus ??= (await post('/v1/chat/completions', {
-    model: QWEN, messages: ASK, max_tokens: 1, response_format: { type: 'json_object' },
-  })).status;
-  return structuredStatus;
-}
-
-async function structuredOutputMissing(t) {
-  if (await structuredOutputStatus() === 501) {
-    t.todo('the server answers 501 for response_format json_object/json_schema (not landed yet)');
-  }
-}
-
 function isValidUtf8(bytes) {
   try {
     new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(bytes));
@@ -529,8 +514,7 @@ describe('openai SDK acceptance', () => {
                          BadRequestError, { status: 400, param: 'response_format' });
     });
 
-    test('response_format json_object gives a JSON object', T, async (t) => {
-      await structuredOutputMissing(t);
+    test('response_format json_object gives a JSON object', T, async () => {
       const r = await client.chat.completions.create({
         model: QWEN, messages: [{ role: 'user', content: 'Answer in JSON.' }], max_tokens: 200, temperature: 0,
         response_format: { type: 'json_object' },
@@ -558,8 +542,7 @@ describe('openai SDK acceptance', () => {
       },
     };
 
-    test('response_format json_schema gives an instance of the schema', T, async (t) => {
-      await structuredOutputMissing(t);
+    test('response_format json_schema gives an instance of the schema', T, async () => {
       const r = await client.chat.completions.create({
         model: LLAMA, messages: ASK, max_tokens: 100, temperature: 0, response_format: CITY_SCHEMA,
       });
@@ -569,13 +552,42 @@ describe('openai SDK acceptance', () => {
       assert.ok(['Paris', 'Berlin'].includes(value.city));
     });
 
-    test('response_format json_schema streaming: the deltas join into an instance', T, async (t) => {
-      await structuredOutputMissing(t);
+    test('response_format json_schema streaming: the deltas join into an instance', T, async () => {
       const parts = choiceParts(await collect(await client.chat.completions.create({
         model: QWEN, messages: ASK, max_tokens: 100, temperature: 0.7, seed: 5, response_format: CITY_SCHEMA, stream: true,
       })), 0);
       assert.deepEqual(parts.finishes, ['stop']);
       assert.ok(['Paris', 'Berlin'].includes(JSON.parse(parts.content).city));
+    });
+    test('json_schema with n = 2 and seeded sampling: every choice is an instance', T, async () => {
+      const r = await client.chat.completions.create({
+        model: LLAMA, messages: ASK, max_tokens: 100, temperature: 1, seed: 11, n: 2, response_format: CITY_SCHEMA,
+      });
+      assert.equal(r.choices.length, 2);
+      for (const c of r.choices) {
+        assert.equal(c.finish_reason, 'stop', c.message.content);
+        assert.ok(['Paris', 'Berlin'].includes(JSON.parse(c.message.content).city), c.message.content);
+      }
+    });
+
+    test('completions accept response_format and guided_json (vLLM) too', T, async () => {
+      const schema = { type: 'object', properties: { n: { type: 'integer', minimum: 1, maximum: 9 } }, required: ['n'], additionalProperties: false };
+      for (const extra of [{ response_format: { type: 'json_schema', json_schema: { name: 'n', schema } } }, { guided_json: schema }]) {
+        const r = await client.completions.create({ model: QWEN, prompt: 'A number:', max_tokens: 60, temperature: 0.8, seed: 3, ...extra });
+        assert.equal(r.choices[0].finish_reason, 'stop', r.choices[0].text);
+        const n = JSON.parse(r.choices[0].text).n;
+        assert.ok(Number.isInteger(n) && n >= 1 && n <= 9, r.choices[0].text);
+      }
+    });
+
+    test('a schema that cannot be enforced is BadRequestError naming the feature and the parameter', T, async () => {
+      const bad = { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object', properties: { x: { type: 'string', pattern: '^a+$' } } } } };
+      await rejectsWith(client.chat.completions.create({ model: QWEN, messages: ASK, response_format: bad }), BadRequestError,
+                        { status: 400, param: 'response_format.json_schema.schema', message: /'pattern' at #\/properties\/x/ });
+      await rejectsWith(client.chat.completions.create({ model: QWEN, messages: ASK, response_format: { type: 'json_schema' } }),
+                        BadRequestError, { status: 400, param: 'response_format.json_schema' });
+      await rejectsWith(client.chat.completions.create({ model: QWEN, messages: ASK, response_format: { type: 'yaml' } }),
+                        BadRequestError, { status: 400, param: 'response_format' });
     });
   });
 
@@ -946,13 +958,9 @@ describe('openai SDK acceptance', () => {
                          { status: 413, code: 'body_too_large' });
     });
 
-    test('a 5xx is surfaced as InternalServerError (structured output while it answers 501)', T, async (t) => {
-      if (await structuredOutputStatus() !== 501) {
-        t.skip('response_format is implemented: no 5xx left to provoke');
-        return;
-      }
-      await rejectsWith(client.chat.completions.create({ model: QWEN, messages: ASK, response_format: { type: 'json_object' } }),
-                         InternalServerError, { status: 501 });
+    test('a 5xx is surfaced as InternalServerError (an OpenAI API that is not served: 501)', T, async () => {
+      await rejectsWith(client.moderations.create({ model: QWEN, input: 'hello' }), InternalServerError,
+                         { status: 501, code: 'unsupported_endpoint' });
     });
   });
 

@@ -11,5 +11,7 @@ void add_generation_routes(net::Router& router, Services& services);
 void add_embedding_routes(net::Router& router, Services& services);
 //! /v1/models, /v1/models/{id}, /tokenize, /detokenize, /apply-template.
 void add_model_routes(net::Router& router, Services& services);
+//! 501 for OpenAI's APIs that are not served (/v1/audio, /v1/images, /v1/responses, ...).
+void add_unsupported_routes(net::Router& router);
 
 }  // namespace llmp::api

@@ -2,6 +2,7 @@
 // Sampling parameters of a generation request (OpenAI's names, plus vLLM's extensions).
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -11,6 +12,8 @@
 #include "llmp/engine/tokenizer.h"
 
 namespace llmp::engine {
+
+class OutputGrammar;  // llmp/engine/structured_output.h
 
 struct SamplingParams {
   double temperature = 1.0;         // 0: greedy
@@ -32,6 +35,9 @@ struct SamplingParams {
   int top_logprobs = 0;             // and of this many alternatives, [0, 20]
   int prompt_logprobs = -1;         // >= 0: logprobs of the prompt's tokens with this many
                                     // alternatives (turns off prefix caching for the request)
+  //! Structured output: only tokens the grammar allows are sampled, and the completion ends
+  //! (finish "stop") once the document is complete. Null: free text.
+  std::shared_ptr<const OutputGrammar> grammar;
 
   //! invalid_argument naming the parameter (OpenAI's name) when out of range.
   Result<void> validate(size_t vocab_size) const;

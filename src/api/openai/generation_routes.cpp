@@ -15,6 +15,7 @@
 #include "llmp/engine/chat_template.h"
 #include "llmp/net/errors.h"
 #include "openai/request_fields.h"
+#include "openai/response_format.h"
 #include "openai/tool_calls.h"
 
 namespace llmp::api {
@@ -577,19 +578,9 @@ void add_generation_routes(net::Router& router, Services& s) {
     auto sampling = parse_sampling(f, true, job.model->engine->tokenizer().vocab_size());
     if (!sampling) co_return response_for(sampling.error(), req);
     job.sampling = std::move(*sampling);
-    simdjson::dom::object format;
-    if (obj["response_format"].get(format) == simdjson::SUCCESS) {
-      std::string_view type;
-      if (format["type"].get(type) != simdjson::SUCCESS || (type != "text" && type != "json_object" && type != "json_schema")) {
-        co_return response_for(ApiError{Status(StatusCode::invalid_argument, "'response_format.type' must be text, json_object or json_schema"),
-                                        "response_format", ""}, req);
-      }
-      if (type != "text") {
-        co_return response_for(ApiError{Status(StatusCode::unimplemented,
-                                               "structured output (response_format json_object / json_schema) is not available yet"),
-                                        "response_format", ""}, req);
-      }
-    }
+    auto grammar = parse_response_format(f);
+    if (!grammar) co_return response_for(grammar.error(), req);
+    job.sampling.grammar = std::move(*grammar);
     bool has_tools = false;
     auto prompt = render_prompt(*job.model, f, &has_tools);
     if (!prompt) co_return response_for(prompt.error(), req);
@@ -625,6 +616,9 @@ void add_generation_routes(net::Router& router, Services& s) {
     auto sampling = parse_sampling(f, false, job.model->engine->tokenizer().vocab_size());
     if (!sampling) co_return response_for(sampling.error(), req);
     job.sampling = std::move(*sampling);
+    auto grammar = parse_response_format(f);
+    if (!grammar) co_return response_for(grammar.error(), req);
+    job.sampling.grammar = std::move(*grammar);
     auto echo = f.boolean("echo");
     if (!echo) co_return response_for(echo.error(), req);
     job.echo = echo->value_or(false);

@@ -173,4 +173,23 @@ void add_model_routes(net::Router& router, Services& s) {
   });
 }
 
+void add_unsupported_routes(net::Router& router) {
+  // OpenAI's other APIs: a clear 501 naming what is not served beats a 404 that reads like a
+  // typo in the client's base URL.
+  for (std::string_view family : {"audio", "images", "files", "uploads", "batches", "fine_tuning", "moderations",
+                                  "responses", "assistants", "threads", "vector_stores", "realtime"}) {
+    for (const std::string& pattern : {fmt::format("/v1/{}", family), fmt::format("/v1/{}/{{rest...}}", family)}) {
+      for (net::Method m : {net::Method::get, net::Method::post, net::Method::delete_}) {
+        router.add(m, pattern, [family](Request& req) -> Awaitable<Response> {
+          co_return response_for(api_error(StatusCode::unimplemented,
+                                           fmt::format("the /v1/{} API is not served by llmplatform; it serves chat "
+                                                       "completions, completions, embeddings, rerank and models",
+                                                       family),
+                                           "", "unsupported_endpoint").error(), req);
+        });
+      }
+    }
+  }
+}
+
 }  // namespace llmp::api

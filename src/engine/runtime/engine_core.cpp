@@ -136,6 +136,10 @@ Result<void> EngineCore::add(GenerationRequest request) {
     // Choice i of a seeded request uses seed + i: reproducible, and distinct per choice.
     const uint64_t seed = p.seed ? *p.seed + static_cast<uint64_t>(i) : seed_source_();
     s->sampler = std::make_unique<Sampler>(p, seed);
+    if (p.grammar) {
+      if (!vocabulary_index_) vocabulary_index_ = index_vocabulary(*model_->tokenizer);
+      s->grammar = make_matcher(p.grammar, vocabulary_index_);
+    }
     for (TokenId t : s->tokens) s->sampler->observe_prompt(t);
     s->detokenizer = std::make_unique<IncrementalDetokenizer>(*model_->tokenizer, true);
     waiting_.push_back(std::move(s));
@@ -365,8 +369,12 @@ void EngineCore::step() {
     if (s.choice == 0) s.request->leader_prefilled = true;
     const SamplingParams& sp = s.request->request.sampling;
     const bool suppress_eos = s.generated < sp.min_tokens;
+    if (s.grammar) {
+      s.allowed.assign(token_mask_words(static_cast<size_t>(vocab)), 0);
+      s.grammar->fill_mask(s.allowed);
+    }
     TokenLogprob lp;
-    const TokenId token = s.sampler->sample(row, sp.logprobs ? &lp : nullptr, suppress_eos, eos_ids_);
+    const TokenId token = s.sampler->sample(row, sp.logprobs ? &lp : nullptr, suppress_eos, eos_ids_, s.allowed);
     s.sampler->observe_output(token);
     ++generation_tokens_;
     on_token(s, token, sp.logprobs ? std::optional<TokenLogprob>(std::move(lp)) : std::nullopt);
@@ -388,6 +396,14 @@ void EngineCore::on_token(Sequence& s, TokenId token, std::optional<TokenLogprob
   if (s.generated == 1) {
     ev.queue_seconds = s.queue_seconds;
     ev.prompt_logprobs = std::move(s.prompt_logprobs);
+  }
+  if (s.grammar) {
+    // What the mask allowed is always accepted; anything else is a bug to report, not hide.
+    if (auto accepted = s.grammar->accept(token); !accepted) {
+      TokenEvent failed;
+      failed.error = accepted.error();
+      return finish(s, FinishReason::error, "", std::move(failed));
+    }
   }
   const bool is_eos = std::find(eos_ids_.begin(), eos_ids_.end(), token) != eos_ids_.end();
   if (is_eos && !sp.ignore_eos && s.generated > sp.min_tokens) {
@@ -412,6 +428,11 @@ void EngineCore::on_token(Sequence& s, TokenId token, std::optional<TokenLogprob
   if (stop_at != std::string::npos) {
     ev.text = text.substr(0, stop_at);
     return finish(s, FinishReason::stop, matched, std::move(ev));
+  }
+  if (s.grammar && s.grammar->is_complete()) {
+    // The document is whole: only end of generation could follow.
+    ev.text = std::move(text);
+    return finish(s, FinishReason::stop, "eos", std::move(ev));
   }
   const size_t hold = held_suffix(text, sp.stop);
   s.held_text = text.substr(text.size() - hold);

@@ -25,6 +25,7 @@
 #include "kv_cache/block_manager.h"
 #include "kv_cache/kv_storage.h"
 #include "llmp/engine/engine.h"
+#include "llmp/engine/structured_output.h"
 #include "model/decoder.h"
 #include "model/encoder.h"
 #include "model/loaded_model.h"
@@ -46,6 +47,8 @@ struct Sequence {
   int64_t cached_tokens = -1;    // prompt tokens found in the prefix cache at first admission
   int64_t generated = 0;
   std::unique_ptr<Sampler> sampler;
+  std::unique_ptr<GrammarMatcher> grammar;  // structured output: where the document stands
+  std::vector<uint64_t> allowed;            // the grammar's token bitset for this step
   std::unique_ptr<IncrementalDetokenizer> detokenizer;
   std::string held_text;         // text that may be the start of a stop string
   uint64_t order = 0;            // arrival order (ties broken by choice)
@@ -120,6 +123,7 @@ class EngineCore {
   std::unique_ptr<Encoder> encoder_;
   BlockManager blocks_;
   std::vector<TokenId> eos_ids_;
+  std::shared_ptr<const TokenVocabularyIndex> vocabulary_index_;  // built at the first grammar
 
   std::list<std::unique_ptr<Sequence>> running_;  // admission order
   std::list<std::unique_ptr<Sequence>> waiting_;

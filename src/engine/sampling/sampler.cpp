@@ -6,6 +6,8 @@
 #include <cmath>
 #include <limits>
 
+#include "llmp/engine/structured_output.h"
+
 namespace llmp::engine {
 
 Result<void> SamplingParams::validate(size_t vocab_size) const {
@@ -72,7 +74,8 @@ TokenLogprob Sampler::logprobs_of(std::span<const float> logits, TokenId token, 
   return out;
 }
 
-TokenId Sampler::sample(std::span<float> logits, TokenLogprob* logprob, bool suppress_eos, std::span<const TokenId> eos_ids) {
+TokenId Sampler::sample(std::span<float> logits, TokenLogprob* logprob, bool suppress_eos, std::span<const TokenId> eos_ids,
+                        std::span<const uint64_t> allowed) {
   const auto& p = params_;
   const float neg_inf = -std::numeric_limits<float>::infinity();
   // Logprobs describe the model, not the sampling parameters: taken from the raw logits after
@@ -80,6 +83,7 @@ TokenId Sampler::sample(std::span<float> logits, TokenLogprob* logprob, bool sup
   std::vector<float> raw;
   if (logprob && p.logprobs) raw.assign(logits.begin(), logits.end());
 
+  if (!allowed.empty()) apply_token_mask(logits, allowed);
   for (const auto& [id, bias] : p.logit_bias) logits[static_cast<size_t>(id)] += bias;
   if (p.repetition_penalty != 1.0) {
     const float rp = static_cast<float>(p.repetition_penalty);

@@ -22,8 +22,10 @@ class Sampler {
 
   //! Chooses the next token. `logits` [vocab] is modified in place. When `logprob` is
   //! non-null and logprobs were asked for, fills it from the raw logits (before any
-  //! sampling parameter, as vLLM reports them).
-  TokenId sample(std::span<float> logits, TokenLogprob* logprob, bool suppress_eos, std::span<const TokenId> eos_ids);
+  //! sampling parameter or grammar, as vLLM reports them). `allowed`, when not empty, is a
+  //! grammar's token bitset (token t: bit t % 64 of word t / 64) covering the logits.
+  TokenId sample(std::span<float> logits, TokenLogprob* logprob, bool suppress_eos, std::span<const TokenId> eos_ids,
+                 std::span<const uint64_t> allowed = {});
 
   //! Records a generated token (penalties, n-gram of repetition).
   void observe_output(TokenId t);
