@@ -21,8 +21,8 @@ namespace {
 std::vector<TokenId> prompt_for(int seq, int len, int64_t vocab, int shared_prefix = 0) {
   std::vector<TokenId> p;
   for (int i = 0; i < len; ++i) {
-    const int salt = i < shared_prefix ? 0 : seq + 1;
-    p.push_back(static_cast<TokenId>((i * 7919 + salt * 104729 + 13) % (vocab - 300)));
+    const int64_t salt = i < shared_prefix ? 0 : seq + 1;  // 64-bit: seq reaches 32,000
+    p.push_back(static_cast<TokenId>((i * int64_t{7919} + salt * 104729 + 13) % (vocab - 300)));
   }
   return p;
 }
