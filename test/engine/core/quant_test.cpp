@@ -138,7 +138,7 @@ TEST_CASE("packed weights (VNNI and AMX tiles) give the unpacked kernels' result
   ThreadPool pool(2);
   MatmulScratch scratch;
   const int64_t n_out = 37, n_in = 512;
-  for (DType t : {DType::q8_0, DType::q4_0, DType::q4_k}) {
+  for (DType t : {DType::q8_0, DType::q4_0, DType::q4_k, DType::f16, DType::bf16}) {
     const auto wf = random_values(static_cast<size_t>(n_out * n_in), 5);
     std::vector<uint8_t> wq(static_cast<size_t>(n_out) * row_bytes(t, n_in));
     for (int64_t r = 0; r < n_out; ++r) quantize_row(t, wf.data() + r * n_in, wq.data() + r * row_bytes(t, n_in), n_in);
@@ -149,8 +149,9 @@ TEST_CASE("packed weights (VNNI and AMX tiles) give the unpacked kernels' result
     to_pack.data = wq_for_packing.data();
     const LinearWeight packed = prepare_linear(&to_pack);
     REQUIRE(packed.packed);
-    // 1: decode; 16, 48: whole tiles; 37: tiles and a VNNI tail.
-    for (int64_t n_tok : {1, 16, 37, 48}) {
+    // 1, 2: decode; 16, 48: whole AMX tiles; 37: tiles and a VNNI tail (float: 8-token passes
+    // and a tail of 5).
+    for (int64_t n_tok : {1, 2, 16, 37, 48}) {
       INFO(dtype_info(t).name << ", " << n_tok << " tokens");
       const auto x = random_values(static_cast<size_t>(n_tok * n_in), 6);
       std::vector<float> bias(static_cast<size_t>(n_out), -0.5f);

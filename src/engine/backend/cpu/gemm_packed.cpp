@@ -14,6 +14,8 @@ void gemm_packed_amx(const PackedMatrix& w, const Q8Rows& x, int64_t t0, int64_t
 #endif
 
 #ifdef LLMP_HAVE_AVX512_KERNELS
+void gemm_packed_float_avx512(const PackedMatrix& w, const float* x, int64_t ldx, int64_t t0, int64_t t1, int64_t g0,
+                              int64_t g1, float* y, int64_t ldy, const float* bias);
 void gemm_packed_avx512(const PackedMatrix& w, const Q8Rows& x, int64_t t0, int64_t t1, int64_t g0, int64_t g1,
                         float* y, int64_t ldy, const float* bias);
 void quantize_activations_avx512(const float* x, int64_t begin, int64_t end, Q8Rows& out);
@@ -36,6 +38,15 @@ bool amx_available() {
   return available;
 #else
   return false;
+#endif
+}
+
+void gemm_packed_float(const PackedMatrix& w, const float* x, int64_t ldx, int64_t t0, int64_t t1, int64_t g0,
+                       int64_t g1, float* y, int64_t ldy, const float* bias) {
+#ifdef LLMP_HAVE_AVX512_KERNELS
+  gemm_packed_float_avx512(w, x, ldx, t0, t1, g0, g1, y, ldy, bias);
+#else
+  (void)w, (void)x, (void)ldx, (void)t0, (void)t1, (void)g0, (void)g1, (void)y, (void)ldy, (void)bias;
 #endif
 }
 

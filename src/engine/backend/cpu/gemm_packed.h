@@ -20,6 +20,11 @@ bool amx_available();
 void gemm_packed(const PackedMatrix& w, const Q8Rows& x, int64_t t0, int64_t t1, int64_t g0, int64_t g1, float* y,
                  int64_t ldy, const float* bias);
 
+//! The same for f16 / bf16 weights (PackedMatrix::is_float()) over float activations
+//! x[t * ldx + c].
+void gemm_packed_float(const PackedMatrix& w, const float* x, int64_t ldx, int64_t t0, int64_t t1, int64_t g0,
+                       int64_t g1, float* y, int64_t ldy, const float* bias);
+
 //! Vectorised quantize_activations (same results).
 void quantize_activations_fast(const float* x, int64_t begin, int64_t end, Q8Rows& out);
 

@@ -202,6 +202,8 @@ void gemm_packed_amx(const PackedMatrix& w, const Q8Rows& x, int64_t t0, int64_t
     case PackedMatrix::Kind::q8: gemm_groups<PackedMatrix::Kind::q8>(w, x, t0, t1, g0, g1, y, ldy, bias); break;
     case PackedMatrix::Kind::q4: gemm_groups<PackedMatrix::Kind::q4>(w, x, t0, t1, g0, g1, y, ldy, bias); break;
     case PackedMatrix::Kind::q4_min: gemm_groups<PackedMatrix::Kind::q4_min>(w, x, t0, t1, g0, g1, y, ldy, bias); break;
+    case PackedMatrix::Kind::f16:
+    case PackedMatrix::Kind::bf16: break;  // float activations: never here
   }
   _tile_release();
 }

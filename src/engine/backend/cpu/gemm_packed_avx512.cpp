@@ -2,6 +2,7 @@
 // with AVX-512 enabled; internal linkage throughout, called only after a CPU check.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -106,7 +107,48 @@ void run_group(const PackedMatrix& w, int64_t g, const Q8Rows& x, int64_t t0, fl
     case PackedMatrix::Kind::q4: q4_group<NT, false>(w, g, x, t0, y, ldy, bias, mask); break;
     case PackedMatrix::Kind::q4_min: q4_group<NT, true>(w, g, x, t0, y, ldy, bias, mask); break;
     case PackedMatrix::Kind::q8: q8_group<NT>(w, g, x, t0, y, ldy, bias, mask); break;
+    case PackedMatrix::Kind::f16:
+    case PackedMatrix::Kind::bf16: break;  // float activations: gemm_packed_float_avx512
   }
+}
+
+// NT tokens of float activations against an f16 / bf16 row group: per column, one vector of
+// 16 rows' weights times each token's broadcast activation. Few tokens split each sum over
+// several accumulators, so decode is not held up by the latency of one FMA chain.
+template <int NT, bool kBf16>
+void float_group(const PackedMatrix& w, int64_t g, const float* x, int64_t ldx, int64_t t0, float* y, int64_t ldy,
+                 const float* bias, __mmask16 rows_mask) {
+  constexpr int P = NT == 1 ? 4 : (NT == 2 ? 2 : 1);
+  __m512 acc[NT][P];
+  for (auto& a : acc) {
+    for (auto& v : a) v = _mm512_setzero_ps();
+  }
+  for (int64_t k = 0; k < w.n_blocks; ++k) {
+    const uint8_t* tile = w.tile(g, k);
+    prefetch_ahead(tile, w.tile_bytes);
+    for (int j = 0; j < 32; ++j) {
+      const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 32 * j));
+      const __m512 wv = kBf16 ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)) : _mm512_cvtph_ps(h);
+      for (int t = 0; t < NT; ++t) {
+        acc[t][j % P] = _mm512_fmadd_ps(wv, _mm512_set1_ps(x[(t0 + t) * ldx + k * 32 + j]), acc[t][j % P]);
+      }
+    }
+  }
+  const __m512 b = bias ? _mm512_maskz_loadu_ps(rows_mask, bias + g * 16) : _mm512_setzero_ps();
+  for (int t = 0; t < NT; ++t) {
+    __m512 sum = acc[t][0];
+    for (int q = 1; q < P; ++q) sum = _mm512_add_ps(sum, acc[t][q]);
+    _mm512_mask_storeu_ps(y + (t0 + t) * ldy + g * 16, rows_mask, _mm512_add_ps(sum, b));
+  }
+}
+
+template <int NT>
+void run_float_group(const PackedMatrix& w, int64_t g, const float* x, int64_t ldx, int64_t t0, float* y, int64_t ldy,
+                     const float* bias) {
+  const int64_t valid = std::min<int64_t>(16, w.rows - g * 16);
+  const __mmask16 mask = static_cast<__mmask16>(valid >= 16 ? 0xFFFF : (1u << valid) - 1);
+  if (w.kind == PackedMatrix::Kind::bf16) float_group<NT, true>(w, g, x, ldx, t0, y, ldy, bias, mask);
+  else float_group<NT, false>(w, g, x, ldx, t0, y, ldy, bias, mask);
 }
 
 }  // namespace
@@ -120,6 +162,25 @@ void gemm_packed_avx512(const PackedMatrix& w, const Q8Rows& x, int64_t t0, int6
       case 3: run_group<3>(w, g, x, t, y, ldy, bias); break;
       case 2: run_group<2>(w, g, x, t, y, ldy, bias); break;
       case 1: run_group<1>(w, g, x, t, y, ldy, bias); break;
+      default: break;
+    }
+  }
+}
+
+void gemm_packed_float_avx512(const PackedMatrix& w, const float* x, int64_t ldx, int64_t t0, int64_t t1, int64_t g0,
+                              int64_t g1, float* y, int64_t ldy, const float* bias) {
+  // Eight tokens per pass: each weight vector is widened once and used eight times.
+  for (int64_t g = g0; g < g1; ++g) {
+    int64_t t = t0;
+    for (; t + 8 <= t1; t += 8) run_float_group<8>(w, g, x, ldx, t, y, ldy, bias);
+    switch (t1 - t) {
+      case 7: run_float_group<7>(w, g, x, ldx, t, y, ldy, bias); break;
+      case 6: run_float_group<6>(w, g, x, ldx, t, y, ldy, bias); break;
+      case 5: run_float_group<5>(w, g, x, ldx, t, y, ldy, bias); break;
+      case 4: run_float_group<4>(w, g, x, ldx, t, y, ldy, bias); break;
+      case 3: run_float_group<3>(w, g, x, ldx, t, y, ldy, bias); break;
+      case 2: run_float_group<2>(w, g, x, ldx, t, y, ldy, bias); break;
+      case 1: run_float_group<1>(w, g, x, ldx, t, y, ldy, bias); break;
       default: break;
     }
   }

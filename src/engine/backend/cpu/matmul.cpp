@@ -61,6 +61,12 @@ void matmul(const LinearWeight& w, const float* bias, const float* x, int64_t n_
             ThreadPool& pool, MatmulScratch& scratch) {
   if (!w.packed) return matmul(*w.tensor, bias, x, n_tokens, y, ldy, pool, scratch);
   const PackedMatrix& p = *w.packed;
+  if (p.is_float()) {
+    pool.parallel_for(p.n_groups, 2, [&](int64_t g0, int64_t g1) {
+      gemm_packed_float(p, x, p.cols, 0, n_tokens, g0, g1, y, ldy, bias);
+    });
+    return;
+  }
   // Rows padded to a multiple of 16: AMX tiles read 16 tokens at a time.
   resize_q8(scratch.xq, (n_tokens + 15) / 16 * 16, p.cols);
   pool.parallel_for(n_tokens, 1, [&](int64_t b, int64_t e) { quantize_activations_fast(x, b, e, scratch.xq); });

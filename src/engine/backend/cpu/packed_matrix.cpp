@@ -75,8 +75,11 @@ std::optional<PackedMatrix> pack_matrices(std::span<const Tensor* const> parts) 
     case DType::q4_0: p.kind = PackedMatrix::Kind::q4; p.tile_bytes = 256 + 32; read = read_q4_0; break;
     case DType::q4_k: p.kind = PackedMatrix::Kind::q4_min; p.tile_bytes = 256 + 64; read = read_q4_k; break;
     case DType::q8_0: p.kind = PackedMatrix::Kind::q8; p.tile_bytes = 512 + 64; read = read_q8_0; break;
+    case DType::f16: p.kind = PackedMatrix::Kind::f16; p.tile_bytes = 1024; break;
+    case DType::bf16: p.kind = PackedMatrix::Kind::bf16; p.tile_bytes = 1024; break;
     default: return std::nullopt;
   }
+  if (w.cols() % 32 != 0) return std::nullopt;
   p.rows = total_rows;
   p.cols = w.cols();
   p.n_groups = (p.rows + kGroup - 1) / kGroup;
@@ -85,6 +88,18 @@ std::optional<PackedMatrix> pack_matrices(std::span<const Tensor* const> parts) 
   if (!mem) return std::nullopt;
   p.data = std::unique_ptr<uint8_t, void (*)(void*)>(static_cast<uint8_t*>(mem), &std::free);
   std::memset(mem, 0, p.bytes());
+  if (p.is_float()) {
+    // Both are 16-bit: tile value (column j, row r) at 2 · (16 j + r).
+    for (int64_t row = 0; row < p.rows; ++row) {
+      const auto* src = reinterpret_cast<const uint16_t*>(source_row(row));
+      const int64_t g = row / kGroup, r = row % kGroup;
+      for (int64_t k = 0; k < p.n_blocks; ++k) {
+        auto* tile = reinterpret_cast<uint16_t*>(p.data.get() + (static_cast<size_t>(g * p.n_blocks + k)) * p.tile_bytes);
+        for (int64_t j = 0; j < 32; ++j) tile[j * kGroup + r] = src[k * 32 + j];
+      }
+    }
+    return p;
+  }
   RowBlock rb;
   for (int64_t g = 0; g < p.n_groups; ++g) {
     for (int64_t k = 0; k < p.n_blocks; ++k) {

@@ -10,6 +10,8 @@
 //                16 f16 scales, and for q4_min 16 f16 mins     (288 / 320 bytes)
 //   q8:          8 × 64 bytes of int8 (vector j, lane r, byte b = row r, column 4j + b),
 //                16 f16 scales, 16 int16 row sums of the block (576 bytes)
+//   f16 / bf16:  32 × 16 values, column-major (column j: the 16 rows' values, 32 bytes), so
+//                one 32-byte load widens to a vector of 16 rows (1024 bytes)
 // value(r, c) = scale · q - min  (q4: q in 0..15 and min = 8 · scale; q4_min: Q4_K's per-32
 // scale and min), scale · q (q8).
 
@@ -23,7 +25,7 @@
 namespace llmp::engine {
 
 struct PackedMatrix {
-  enum class Kind { q4, q4_min, q8 };
+  enum class Kind { q4, q4_min, q8, f16, bf16 };
   Kind kind = Kind::q4;
   int64_t rows = 0, cols = 0;  // logical shape
   int64_t n_groups = 0;        // ceil(rows / 16)
@@ -35,9 +37,11 @@ struct PackedMatrix {
     return data.get() + (static_cast<size_t>(group) * static_cast<size_t>(n_blocks) + static_cast<size_t>(block)) * tile_bytes;
   }
   size_t bytes() const { return static_cast<size_t>(n_groups * n_blocks) * tile_bytes; }
+  //! f16 / bf16 tiles multiply float activations; the others int8-quantised ones.
+  bool is_float() const { return kind == Kind::f16 || kind == Kind::bf16; }
 };
 
-//! Repacks a q4_0, q4_k or q8_0 weight; nullopt for other types.
+//! Repacks a q4_0, q4_k, q8_0, f16 or bf16 weight; nullopt for other types.
 std::optional<PackedMatrix> pack_matrix(const Tensor& w);
 
 //! Repacks several weights of one type and width as one matrix, their rows stacked in order
