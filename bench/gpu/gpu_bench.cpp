@@ -1,0 +1,373 @@
+// Our side of bench/gpu/run.sh: decode and prefill throughput of the CUDA backend, time to
+// first token under load through the real scheduler, the device's copy bandwidth and the
+// decode roofline it implies. Prints a table and one JSON line per measurement.
+//
+//   gpu_bench create --shape 1b|8b --dtype bf16|q4_0|... --out PATH   (Llama-3.2-1B / 3.1-8B shapes, random weights)
+//   gpu_bench bandwidth
+//   gpu_bench run MODEL [--batches 1,8,64,256] [--ctx 256] [--steps 32] [--prefill 2048] [--ttft-prompt 512]
+//                       [--ttft-load 0,32] [--label NAME] [--gpu-fraction 0.9]
+#include <cuda_runtime.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "backend/cuda/cuda_backend.h"
+#include "backend/decoder_backend.h"
+#include "kv_cache/kv_storage.h"
+#include "llmp/engine/test_model.h"
+#include "memory_bandwidth.cuh"
+#include "model/loaded_model.h"
+#include "runtime/engine_core.h"
+
+using namespace llmp;
+using namespace llmp::engine;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+std::vector<int64_t> parse_list(const std::string& s) {
+  std::vector<int64_t> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (!item.empty()) out.push_back(std::atoll(item.c_str()));
+  }
+  return out;
+}
+
+void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) {
+    fmt::print(stderr, "gpu_bench: {}: {}\n", what, cudaGetErrorString(e));
+    std::exit(1);
+  }
+}
+
+// Device-to-device copy bandwidth (bytes read + bytes written per second), the number the
+// decode roofline divides by.
+double measure_bandwidth(double* gib_out = nullptr) {
+  const size_t bytes = size_t{1} << 30;
+  void *src = nullptr, *dst = nullptr;
+  check(cudaMalloc(&src, bytes), "cudaMalloc");
+  check(cudaMalloc(&dst, bytes), "cudaMalloc");
+  check(cudaMemset(src, 1, bytes), "cudaMemset");
+  cudaDeviceProp prop{};
+  check(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
+  cudaEvent_t a, b;
+  check(cudaEventCreate(&a), "event");
+  check(cudaEventCreate(&b), "event");
+  const size_t n = bytes / 16;
+  for (int i = 0; i < 3; ++i) check(kernels::launch_copy_vec16(static_cast<float4*>(src), static_cast<float4*>(dst), n, prop.multiProcessorCount, nullptr), "copy");
+  const int reps = 20;
+  check(cudaEventRecord(a), "record");
+  for (int i = 0; i < reps; ++i) check(kernels::launch_copy_vec16(static_cast<float4*>(src), static_cast<float4*>(dst), n, prop.multiProcessorCount, nullptr), "copy");
+  check(cudaEventRecord(b), "record");
+  check(cudaEventSynchronize(b), "sync");
+  float ms = 0;
+  check(cudaEventElapsedTime(&ms, a, b), "elapsed");
+  cudaFree(src);
+  cudaFree(dst);
+  if (gib_out) *gib_out = static_cast<double>(bytes) / (1 << 30);
+  return 2.0 * static_cast<double>(bytes) * reps / (ms / 1000.0);
+}
+
+// Device -> pageable host copy rate for logits-sized transfers (what the backend pays per step).
+double measure_d2h(size_t bytes) {
+  void* d = nullptr;
+  check(cudaMalloc(&d, bytes), "cudaMalloc");
+  std::vector<float> h(bytes / sizeof(float));
+  check(cudaMemcpy(h.data(), d, bytes, cudaMemcpyDeviceToHost), "warm");
+  const auto t0 = Clock::now();
+  for (int i = 0; i < 5; ++i) check(cudaMemcpy(h.data(), d, bytes, cudaMemcpyDeviceToHost), "d2h");
+  const double s = seconds_since(t0) / 5;
+  cudaFree(d);
+  return static_cast<double>(bytes) / s;
+}
+
+// Bytes a decode step reads from the weights: every matrix but the embedding table (only
+// gathered), as stored on the device (f32 files become 16-bit).
+int64_t weight_bytes_per_step(const LoadedModel& m) {
+  auto bytes = [](const Tensor* t) {
+    if (!t) return int64_t{0};
+    return t->dtype == DType::f32 ? t->numel() * 2 : static_cast<int64_t>(t->bytes);
+  };
+  int64_t total = bytes(m.weights.output);
+  for (const auto& l : m.weights.layers) {
+    for (const Tensor* t : {l.wq, l.wk, l.wv, l.wo, l.w_gate, l.w_up, l.w_down}) total += bytes(t);
+  }
+  return total;
+}
+
+class Blocks {
+ public:
+  explicit Blocks(int64_t n) : n_(n) {}
+  bool take(std::vector<int32_t>& table, int64_t positions, int64_t bs) {
+    while (static_cast<int64_t>(table.size()) * bs < positions) {
+      if (next_ >= n_) return false;
+      table.push_back(static_cast<int32_t>(next_++));
+    }
+    return true;
+  }
+  void reset() { next_ = 0; }
+
+ private:
+  int64_t n_, next_ = 0;
+};
+
+std::vector<TokenId> tokens_for(int64_t seq, int64_t n, int64_t vocab) {
+  std::vector<TokenId> t;
+  for (int64_t i = 0; i < n; ++i) t.push_back(static_cast<TokenId>((i * 7919 + seq * 104729 + 13) % (vocab - 300)));
+  return t;
+}
+
+int cmd_create(int argc, char** argv) {
+  TestModelSpec s;
+  std::string shape = "1b";
+  for (int i = 2; i + 1 < argc; i += 2) {
+    const std::string f = argv[i], v = argv[i + 1];
+    if (f == "--shape") shape = v;
+    else if (f == "--dtype") s.dtype = v;
+    else if (f == "--out") s.out = v;
+  }
+  s.arch = "llama";
+  s.vocab = 128256;
+  s.context = 8192;
+  if (shape == "1b") {
+    s.hidden = 2048, s.layers = 16, s.heads = 32, s.kv_heads = 8, s.ffn = 8192;
+    s.tied_embeddings = true;  // as Llama-3.2-1B
+  } else if (shape == "8b") {
+    s.hidden = 4096, s.layers = 32, s.heads = 32, s.kv_heads = 8, s.ffn = 14336;
+  } else if (shape == "tiny") {
+    s.hidden = 256, s.layers = 2, s.heads = 4, s.kv_heads = 2, s.ffn = 512, s.vocab = 4096;
+  } else {
+    fmt::print(stderr, "--shape must be 1b, 8b or tiny\n");
+    return 2;
+  }
+  const auto t0 = Clock::now();
+  if (auto r = create_test_model(s); !r) {
+    fmt::print(stderr, "{}\n", r.error().message());
+    return 1;
+  }
+  fmt::print("created {} ({} {}) in {:.1f} s\n", s.out, shape, s.dtype, seconds_since(t0));
+  return 0;
+}
+
+struct RunOptions {
+  std::vector<int64_t> batches = {1, 8, 64, 256};
+  int64_t ctx = 256, steps = 32, prefill = 2048, ttft_prompt = 512;
+  std::vector<int64_t> ttft_load = {0, 32};
+  double fraction = 0.9;
+  std::string label;
+};
+
+int cmd_run(const std::string& path, const RunOptions& o) {
+  const std::string label = o.label.empty() ? path : o.label;
+  int device_count = 0;
+  if (cudaGetDeviceCount(&device_count) != cudaSuccess || device_count == 0) {
+    fmt::print("SKIPPED: no usable CUDA device\n");
+    return 77;
+  }
+  cudaDeviceProp prop{};
+  check(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
+  const double bw = measure_bandwidth();
+  const auto t_load = Clock::now();
+  auto model = load_model(path);
+  if (!model) {
+    fmt::print(stderr, "{}\n", model.error().message());
+    return 1;
+  }
+  const LoadedModel& m = **model;
+  const ModelConfig& c = m.config;
+  const int64_t bs = 16;
+  auto backend = make_cuda_backend(m, 0, bs, o.fraction);
+  if (!backend) {
+    fmt::print(stderr, "{}\n", backend.error().message());
+    return 1;
+  }
+  const double load_s = seconds_since(t_load);
+  DecoderBackend& b = **backend;
+  const auto st = cuda::cuda_backend_stats(b);
+  const int64_t w_step = weight_bytes_per_step(m);
+  const int64_t kv_per_pos = 2 * c.n_layers * c.n_kv_heads * c.head_dim * 2;
+  fmt::print("\n## {} on {} ({} SMs)\n\nload {:.1f} s; weights {:.2f} GiB on the GPU ({} activations); KV cache {:.1f} GiB, {} blocks of {}\n",
+             label, prop.name, prop.multiProcessorCount, load_s, static_cast<double>(st.weight_bytes) / (1 << 30),
+             st.bf16 ? "bf16" : "f16", static_cast<double>(st.kv_bytes) / (1 << 30), b.kv_blocks(), bs);
+  fmt::print("device copy bandwidth {:.0f} GB/s (read + write); weight bytes per decode step {:.3f} GB\n\n", bw / 1e9, w_step / 1e9);
+  fmt::print("{{\"bench\":\"gpu_bandwidth\",\"device\":\"{}\",\"copy_gbps\":{:.1f}}}\n", prop.name, bw / 1e9);
+
+  std::vector<float> logits;
+  Blocks blocks(b.kv_blocks());
+
+  // Decode: B sequences of ctx tokens, prefilled, then timed single-token steps (the first
+  // three warm up: eager, capture, replay).
+  fmt::print("| model | batch | ctx | ms/step | tokens/s | roofline tokens/s | of roofline | logits D2H ms/step |\n");
+  fmt::print("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+  for (int64_t B : o.batches) {
+    blocks.reset();
+    std::vector<std::vector<TokenId>> toks(static_cast<size_t>(B));
+    std::vector<std::vector<int32_t>> tables(static_cast<size_t>(B));
+    bool room = true;
+    for (int64_t s = 0; s < B && room; ++s) {
+      toks[s] = tokens_for(s, o.ctx + o.steps + 4, c.vocab_size);
+      room = blocks.take(tables[s], o.ctx + o.steps + 4, bs);
+    }
+    if (!room) {
+      fmt::print("| {} | {} | {} | (KV cache too small) | | | | |\n", label, B, o.ctx);
+      continue;
+    }
+    // Prefill in batches of about 2048 tokens.
+    std::vector<SequenceChunk> batch;
+    int64_t in_batch = 0;
+    for (int64_t s = 0; s < B; ++s) {
+      batch.push_back({std::span<const TokenId>(toks[s].data(), static_cast<size_t>(o.ctx)), 0, tables[s], false, false});
+      in_batch += o.ctx;
+      if (in_batch >= 2048 || s + 1 == B) {
+        b.forward(batch, logits);
+        batch.clear();
+        in_batch = 0;
+      }
+    }
+    int64_t pos = o.ctx;
+    auto step = [&] {
+      batch.clear();
+      for (int64_t s = 0; s < B; ++s) batch.push_back({std::span<const TokenId>(toks[s].data() + pos, 1), pos, tables[s], false, false});
+      b.forward(batch, logits);
+      ++pos;
+    };
+    for (int i = 0; i < 3; ++i) step();
+    const auto t0 = Clock::now();
+    for (int64_t i = 0; i < o.steps; ++i) step();
+    const double sec = seconds_since(t0);
+    const double ms = sec * 1000 / static_cast<double>(o.steps);
+    const double tps = static_cast<double>(B * o.steps) / sec;
+    const double bytes_step = static_cast<double>(w_step) + static_cast<double>(B) * static_cast<double>(pos) * kv_per_pos;
+    const double roof = static_cast<double>(B) * bw / bytes_step;
+    const double d2h = static_cast<double>(B * c.vocab_size * 4) / measure_d2h(static_cast<size_t>(B * c.vocab_size * 4)) * 1000;
+    fmt::print("| {} | {} | {} | {:.2f} | {:.1f} | {:.1f} | {:.0f}% | {:.2f} |\n", label, B, o.ctx, ms, tps, roof, 100 * tps / roof, d2h);
+    fmt::print("{{\"bench\":\"gpu_decode\",\"model\":\"{}\",\"batch\":{},\"ctx\":{},\"ms_per_step\":{:.3f},\"tokens_per_s\":{:.1f},"
+               "\"roofline_tokens_per_s\":{:.1f},\"logits_d2h_ms\":{:.3f}}}\n",
+               label, B, o.ctx, ms, tps, roof, d2h);
+  }
+
+  // Prefill: one prompt of `prefill` tokens, logits for its last token only.
+  {
+    blocks.reset();
+    const auto prompt = tokens_for(7, o.prefill, c.vocab_size);
+    std::vector<int32_t> table;
+    if (blocks.take(table, o.prefill, bs)) {
+      SequenceChunk chunk{std::span<const TokenId>(prompt), 0, table, false, false};
+      b.forward(std::span<const SequenceChunk>(&chunk, 1), logits);  // warm-up
+      const int reps = 3;
+      const auto t0 = Clock::now();
+      for (int i = 0; i < reps; ++i) b.forward(std::span<const SequenceChunk>(&chunk, 1), logits);
+      const double sec = seconds_since(t0) / reps;
+      fmt::print("\nprefill {} tokens: {:.1f} ms, {:.0f} tokens/s\n", o.prefill, sec * 1000, static_cast<double>(o.prefill) / sec);
+      fmt::print("{{\"bench\":\"gpu_prefill\",\"model\":\"{}\",\"tokens\":{},\"ms\":{:.2f},\"tokens_per_s\":{:.1f}}}\n", label, o.prefill,
+                 sec * 1000, static_cast<double>(o.prefill) / sec);
+    }
+  }
+  backend->reset();
+
+  // TTFT under load, through the scheduler (chunked prefill beside running decodes, the host
+  // sampler, logits copies): `load` requests are decoding when the probe arrives.
+  for (int64_t load : o.ttft_load) {
+    auto mm = load_model(path);
+    if (!mm) return 1;
+    EngineConfig cfg;
+    cfg.device = "cuda:0";
+    cfg.gpu_memory_fraction = o.fraction;
+    cfg.max_batch_tokens = 512;
+    cfg.max_seqs = 256;
+    auto core = EngineCore::create(std::move(*mm), cfg);
+    if (!core) {
+      fmt::print(stderr, "{}\n", core.error().message());
+      return 1;
+    }
+    int64_t started = 0;
+    for (int64_t r = 0; r < load; ++r) {
+      GenerationRequest req;
+      req.id = fmt::format("load{}", r);
+      req.prompt = tokens_for(100 + r, 128, c.vocab_size);
+      req.sampling.temperature = 0;
+      req.sampling.max_tokens = 4096;
+      req.sampling.ignore_eos = true;
+      auto first = std::make_shared<bool>(true);
+      req.on_event = [&started, first](TokenEvent&& e) {
+        if (*first && !e.tokens.empty()) {
+          *first = false;
+          ++started;
+        }
+      };
+      if (auto ok = (*core)->add(std::move(req)); !ok) {
+        fmt::print(stderr, "{}\n", ok.error().message());
+        return 1;
+      }
+    }
+    while (started < load) (*core)->step();
+    for (int i = 0; i < 4; ++i) (*core)->step();  // steady decoding
+    GenerationRequest probe;
+    probe.id = "probe";
+    probe.prompt = tokens_for(999, o.ttft_prompt, c.vocab_size);
+    probe.sampling.temperature = 0;
+    probe.sampling.max_tokens = 1;
+    Clock::time_point first{};
+    probe.on_event = [&first](TokenEvent&& e) {
+      if (first == Clock::time_point{} && !e.tokens.empty()) first = Clock::now();
+    };
+    const auto t0 = Clock::now();
+    if (auto ok = (*core)->add(std::move(probe)); !ok) {
+      fmt::print(stderr, "{}\n", ok.error().message());
+      return 1;
+    }
+    while (first == Clock::time_point{}) (*core)->step();
+    const double ms = std::chrono::duration<double, std::milli>(first - t0).count();
+    fmt::print("TTFT of a {}-token prompt with {} sequences decoding: {:.1f} ms\n", o.ttft_prompt, load, ms);
+    fmt::print("{{\"bench\":\"gpu_ttft\",\"model\":\"{}\",\"prompt\":{},\"load\":{},\"ttft_ms\":{:.2f}}}\n", label, o.ttft_prompt, load, ms);
+    (*core)->cancel_all();
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    fmt::print(stderr, "usage: gpu_bench create|bandwidth|run ... (see the comment at the top of bench/gpu/gpu_bench.cpp)\n");
+    return 2;
+  }
+  const std::string cmd = argv[1];
+  if (cmd == "create") return cmd_create(argc, argv);
+  if (cmd == "bandwidth") {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
+      fmt::print("SKIPPED: no usable CUDA device\n");
+      return 77;
+    }
+    const double bw = measure_bandwidth();
+    fmt::print("device copy bandwidth {:.0f} GB/s\n{{\"bench\":\"gpu_bandwidth\",\"copy_gbps\":{:.1f}}}\n", bw / 1e9, bw / 1e9);
+    return 0;
+  }
+  if (cmd == "run" && argc >= 3) {
+    RunOptions o;
+    for (int i = 3; i + 1 < argc; i += 2) {
+      const std::string f = argv[i], v = argv[i + 1];
+      if (f == "--batches") o.batches = parse_list(v);
+      else if (f == "--ctx") o.ctx = std::atoll(v.c_str());
+      else if (f == "--steps") o.steps = std::atoll(v.c_str());
+      else if (f == "--prefill") o.prefill = std::atoll(v.c_str());
+      else if (f == "--ttft-prompt") o.ttft_prompt = std::atoll(v.c_str());
+      else if (f == "--ttft-load") o.ttft_load = parse_list(v);
+      else if (f == "--label") o.label = v;
+      else if (f == "--gpu-fraction") o.fraction = std::atof(v.c_str());
+    }
+    return cmd_run(argv[2], o);
+  }
+  fmt::print(stderr, "unknown command {}\n", cmd);
+  return 2;
+}

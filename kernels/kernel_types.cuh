@@ -1,0 +1,40 @@
+#pragma once
+// Types shared by the launch functions of kernels/ and their host callers. Host-safe: the
+// engine's .cpp files include this through the other .cuh headers.
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace llmp::kernels {
+
+//! Element type of the activations that feed GEMMs (and of dense weights on the device).
+enum class ActType : int { f16 = 0, bf16 = 1 };
+
+//! Weight storage on the device. Dense types are row-major [rows, cols]. Quantised types use
+//! the layouts of quant.cuh: q8_0 and q4_0 repacked into separate value and scale arrays (so
+//! every load is aligned), q4_k kept as ggml's 144-byte super-blocks (already 16-byte aligned).
+enum class WeightType : int { f32 = 0, f16 = 1, bf16 = 2, q8_0 = 3, q4_0 = 4, q4_k = 5 };
+
+//! A weight matrix on the device: [rows, cols], one output feature per row.
+//! f32/f16/bf16: `data` holds rows * cols values, row-major; `scales` is null.
+//! q8_0: `data` holds int8 values [rows, cols]; `scales` holds f16 [rows, cols / 32].
+//! q4_0: `data` holds packed nibbles [rows, cols / 2] (per block of 32: element j in the low
+//!       nibble of byte j, element j + 16 in the high nibble, as ggml); `scales` f16 [rows, cols / 32].
+//! q4_k: `data` holds ggml BlockQ4_K [rows, cols / 256]; `scales` is null.
+struct DeviceMatrix {
+  WeightType type = WeightType::f16;
+  const void* data = nullptr;
+  const uint16_t* scales = nullptr;
+  int64_t rows = 0;
+  int64_t cols = 0;
+};
+
+inline bool is_quantized(WeightType t) { return t == WeightType::q8_0 || t == WeightType::q4_0 || t == WeightType::q4_k; }
+
+//! Elements per quantisation block along a row (1 for dense types).
+inline int64_t block_elems(WeightType t) {
+  return t == WeightType::q4_k ? 256 : (t == WeightType::q8_0 || t == WeightType::q4_0) ? 32 : 1;
+}
+
+}  // namespace llmp::kernels

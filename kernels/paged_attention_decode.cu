@@ -1,0 +1,244 @@
+#include "device_utils.cuh"
+#include "paged_attention_decode.cuh"
+
+namespace llmp::kernels {
+namespace {
+
+using detail::unpack8;
+
+constexpr int kThreads = 128;
+constexpr int kWarps = kThreads / 32;
+constexpr int kTile = 64;  // positions scored, softmaxed and accumulated per step
+constexpr int kGroup = kDecodeHeadsPerBlock;
+
+// Grid: (n_splits, n_kv_heads * n_head_groups, n_items), block 128.
+// D: head_dim rounded up to 32, 64, 128 or 256; the padding lanes load nothing.
+//
+// Scores: each key is read with 16-byte loads by kChunks = D / 8 lanes (one key per lane
+// group, kKeysPerWarp keys per warp step) and dotted with up to 8 query heads, reduced with
+// log2(kChunks) shuffles. Values: thread (pos_lane, chunk) accumulates 8 dims of up to 8 heads
+// over positions pos_lane, pos_lane + kPosLanes, ...; the pos_lanes are summed at the end.
+template <int D, class T>
+__global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs a) {
+  constexpr int kChunks = D / 8;
+  constexpr int kKeysPerWarp = 32 / kChunks;
+  constexpr int kPosLanes = kThreads / kChunks;
+  __shared__ float q_s[kGroup][D];
+  __shared__ float s_s[kGroup][kTile];
+  __shared__ float m_s[kGroup], l_s[kGroup], alpha_s[kGroup];
+  __shared__ float red_s[kPosLanes][kGroup][D];
+
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int group = a.n_heads / a.n_kv_heads;
+  const int n_hgroups = (group + kGroup - 1) / kGroup;
+  const int kvh = blockIdx.y / n_hgroups, hg = blockIdx.y % n_hgroups;
+  const int h0 = kvh * group + hg * kGroup;
+  const int g_n = min(kGroup, group - hg * kGroup);
+  const int64_t item = blockIdx.z;
+  const int64_t row = a.rows ? a.rows[item] : item;
+  const int ctx = a.ctx_lens[item];
+  const int split = blockIdx.x, n_splits = gridDim.x;
+  // Each split takes a whole number of tiles; short contexts leave the last splits empty.
+  const int per = (((ctx + n_splits - 1) / n_splits) + kTile - 1) / kTile * kTile;
+  const int p0 = split * per, p1 = min(ctx, p0 + per);
+  const int hd = a.head_dim;
+
+  if (p0 >= p1) {
+    // Nothing to attend in this split (never split 0: ctx >= 1). The merge skips l == 0.
+    if (tid < g_n) {
+      float* ml = a.partial_ml + (((item * a.n_heads) + h0 + tid) * n_splits + split) * 2;
+      ml[0] = -INFINITY;
+      ml[1] = 0.0f;
+    }
+    return;
+  }
+
+  for (int j = tid; j < kGroup * D; j += kThreads) {
+    const int g = j / D, d = j % D;
+    q_s[g][d] = (g < g_n && d < hd) ? a.q[row * a.q_stride + static_cast<int64_t>(h0 + g) * hd + d] * a.scale : 0.0f;
+  }
+  if (tid < kGroup) {
+    m_s[tid] = -INFINITY;
+    l_s[tid] = 0.0f;
+  }
+
+  const auto* k_cache = reinterpret_cast<const __half*>(a.k_cache);
+  const auto* v_cache = reinterpret_cast<const __half*>(a.v_cache);
+  const int32_t* bt = a.block_tables + a.bt_offsets[item];
+  const int bs = a.block_size;
+  // Element offset of (block, kv head kvh, slot 0).
+  auto row_base = [&](int p) {
+    const int64_t blk = bt[p / bs];
+    return ((blk * a.n_kv_heads + kvh) * bs + p % bs) * static_cast<int64_t>(hd);
+  };
+
+  const int kk = lane / kChunks, kc = lane % kChunks;  // scores: key within the warp step, chunk
+  const int vc = tid % kChunks, vp = tid / kChunks;     // values: chunk, position lane
+  float acc[kGroup][8];
+#pragma unroll
+  for (int g = 0; g < kGroup; ++g) {
+#pragma unroll
+    for (int i = 0; i < 8; ++i) acc[g][i] = 0.0f;
+  }
+  __syncthreads();
+
+  for (int t0 = p0; t0 < p1; t0 += kTile) {
+    // 1) Scores of the tile's positions for every head of the group.
+    for (int base = warp * kKeysPerWarp; base < kTile; base += kWarps * kKeysPerWarp) {
+      const int pl = base + kk, p = t0 + pl;
+      const bool valid = p < p1;
+      float kv[8];
+      if (valid && kc * 8 < hd) {
+        unpack8<__half>(*reinterpret_cast<const uint4*>(k_cache + row_base(p) + kc * 8), kv);
+      } else {
+#pragma unroll
+        for (int i = 0; i < 8; ++i) kv[i] = 0.0f;
+      }
+#pragma unroll
+      for (int g = 0; g < kGroup; ++g) {
+        if (g < g_n) {  // uniform across the warp: the shuffles below see every lane
+          float s = 0.0f;
+#pragma unroll
+          for (int i = 0; i < 8; ++i) s += q_s[g][kc * 8 + i] * kv[i];
+#pragma unroll
+          for (int o = kChunks / 2; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+          if (kc == 0) s_s[g][pl] = valid ? s : -INFINITY;
+        }
+      }
+    }
+    __syncthreads();
+
+    // 2) Online softmax per head: new running max, rescale factor, probabilities in place.
+    for (int g = warp; g < g_n; g += kWarps) {
+      const float s0 = s_s[g][lane], s1 = s_s[g][lane + 32];
+      const float m_old = m_s[g];
+      const float m_new = fmaxf(m_old, detail::warp_max(fmaxf(s0, s1)));  // finite: position t0 is valid
+      const float e0 = expf(s0 - m_new), e1 = expf(s1 - m_new);
+      s_s[g][lane] = e0;
+      s_s[g][lane + 32] = e1;
+      const float sum = detail::warp_sum(e0 + e1);
+      if (lane == 0) {
+        const float alpha = expf(m_old - m_new);  // 0 on the first tile (m_old = -inf)
+        alpha_s[g] = alpha;
+        l_s[g] = l_s[g] * alpha + sum;
+        m_s[g] = m_new;
+      }
+    }
+    __syncthreads();
+
+    // 3) Values, weighted by the probabilities.
+#pragma unroll
+    for (int g = 0; g < kGroup; ++g) {
+      if (g < g_n) {
+        const float al = alpha_s[g];
+#pragma unroll
+        for (int i = 0; i < 8; ++i) acc[g][i] *= al;
+      }
+    }
+    if (vc * 8 < hd) {
+      for (int pl = vp; pl < kTile && t0 + pl < p1; pl += kPosLanes) {
+        float vv[8];
+        unpack8<__half>(*reinterpret_cast<const uint4*>(v_cache + row_base(t0 + pl) + vc * 8), vv);
+#pragma unroll
+        for (int g = 0; g < kGroup; ++g) {
+          if (g < g_n) {
+            const float w = s_s[g][pl];
+#pragma unroll
+            for (int i = 0; i < 8; ++i) acc[g][i] += w * vv[i];
+          }
+        }
+      }
+    }
+    __syncthreads();  // s_s is rewritten by the next tile
+  }
+
+  // Sum the position lanes.
+#pragma unroll
+  for (int g = 0; g < kGroup; ++g) {
+#pragma unroll
+    for (int i = 0; i < 8; ++i) red_s[vp][g][vc * 8 + i] = acc[g][i];
+  }
+  __syncthreads();
+  for (int j = tid; j < g_n * D; j += kThreads) {
+    const int g = j / D, d = j % D;
+    if (d >= hd) continue;
+    float o = 0.0f;
+#pragma unroll 4
+    for (int p = 0; p < kPosLanes; ++p) o += red_s[p][g][d];
+    const int h = h0 + g;
+    if (n_splits == 1) {
+      T* out = static_cast<T*>(a.out) + row * a.out_stride + static_cast<int64_t>(h) * hd;
+      out[d] = detail::from_f32<T>(o / l_s[g]);
+    } else {
+      const int64_t slot = (item * a.n_heads + h) * n_splits + split;
+      a.partial_o[slot * hd + d] = o;
+      if (d == 0) {
+        a.partial_ml[slot * 2] = m_s[g];
+        a.partial_ml[slot * 2 + 1] = l_s[g];
+      }
+    }
+  }
+}
+
+// Grid: (n_heads, n_items), block 128. Merges the splits of one (item, head):
+// out = Σ_s o_s · e^(m_s - M) / Σ_s l_s · e^(m_s - M), M = max_s m_s; empty splits (l = 0) skipped.
+template <class T>
+__global__ void __launch_bounds__(kThreads) paged_decode_merge_kernel(PagedDecodeArgs a) {
+  const int h = blockIdx.x;
+  const int64_t item = blockIdx.y;
+  const int64_t row = a.rows ? a.rows[item] : item;
+  const int n_splits = a.n_splits, hd = a.head_dim;
+  const int64_t slot0 = (item * a.n_heads + h) * n_splits;
+  float m = -INFINITY;
+  for (int s = 0; s < n_splits; ++s) {
+    if (a.partial_ml[(slot0 + s) * 2 + 1] > 0.0f) m = fmaxf(m, a.partial_ml[(slot0 + s) * 2]);
+  }
+  float l = 0.0f;
+  for (int s = 0; s < n_splits; ++s) {
+    const float ls = a.partial_ml[(slot0 + s) * 2 + 1];
+    if (ls > 0.0f) l += ls * expf(a.partial_ml[(slot0 + s) * 2] - m);
+  }
+  T* out = static_cast<T*>(a.out) + row * a.out_stride + static_cast<int64_t>(h) * hd;
+  for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+    float o = 0.0f;
+    for (int s = 0; s < n_splits; ++s) {
+      const float ls = a.partial_ml[(slot0 + s) * 2 + 1];
+      if (ls > 0.0f) o += a.partial_o[(slot0 + s) * hd + d] * expf(a.partial_ml[(slot0 + s) * 2] - m);
+    }
+    out[d] = detail::from_f32<T>(o / l);
+  }
+}
+
+template <int D, class T>
+cudaError_t launch_typed(const PagedDecodeArgs& a, cudaStream_t stream) {
+  const int group = a.n_heads / a.n_kv_heads;
+  const int n_hgroups = (group + kGroup - 1) / kGroup;
+  const dim3 grid(static_cast<unsigned>(a.n_splits), static_cast<unsigned>(a.n_kv_heads * n_hgroups),
+                  static_cast<unsigned>(a.n_items));
+  paged_decode_kernel<D, T><<<grid, kThreads, 0, stream>>>(a);
+  if (a.n_splits > 1) {
+    paged_decode_merge_kernel<T>
+        <<<dim3(static_cast<unsigned>(a.n_heads), static_cast<unsigned>(a.n_items)), kThreads, 0, stream>>>(a);
+  }
+  return cudaGetLastError();
+}
+
+}  // namespace
+
+cudaError_t launch_paged_attention_decode(const PagedDecodeArgs& a, cudaStream_t stream) {
+  if (a.n_items <= 0) return cudaSuccess;
+  if (a.head_dim <= 0 || a.head_dim % 8 != 0 || a.head_dim > kMaxHeadDim || a.n_kv_heads <= 0 ||
+      a.n_heads % a.n_kv_heads != 0 || a.n_splits < 1 || a.n_items > 65535 || a.block_size <= 0) {
+    return cudaErrorInvalidValue;
+  }
+  if (a.n_splits > 1 && (!a.partial_o || !a.partial_ml)) return cudaErrorInvalidValue;
+  return detail::with_act_type(a.out_type, [&](auto tag) {
+    using T = decltype(tag);
+    if (a.head_dim <= 32) return launch_typed<32, T>(a, stream);
+    if (a.head_dim <= 64) return launch_typed<64, T>(a, stream);
+    if (a.head_dim <= 128) return launch_typed<128, T>(a, stream);
+    return launch_typed<256, T>(a, stream);
+  });
+}
+
+}  // namespace llmp::kernels

@@ -1,0 +1,121 @@
+#include "quant.cuh"
+#include "quant_device.cuh"
+
+#include <algorithm>
+
+namespace llmp::kernels {
+namespace {
+
+using detail::ceil_div;
+
+// Grid: ceil(n_blocks / 256), block 256; one thread per ggml block of 32 elements.
+// src: [n_blocks] blocks of 34 (q8_0) or 18 (q4_0) bytes; values: [n_blocks, 32] int8 or
+// [n_blocks, 16] nibble bytes; scales: [n_blocks] f16.
+template <WeightType kType>
+__global__ void repack_ggml_kernel(const uint16_t* __restrict__ src, int64_t n_blocks, uint8_t* __restrict__ values,
+                                   uint16_t* __restrict__ scales) {
+  const int64_t b = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (b >= n_blocks) return;
+  constexpr int kHalves = kType == WeightType::q8_0 ? 17 : 9;  // block bytes / 2
+  constexpr int kValueWords = kHalves - 1;                      // 16 or 8 u16 of values
+  const uint16_t* s = src + b * kHalves;
+  scales[b] = s[0];
+  uint16_t v[kValueWords];
+#pragma unroll
+  for (int i = 0; i < kValueWords; ++i) v[i] = s[1 + i];
+  uint4* dst = reinterpret_cast<uint4*>(values + b * (kValueWords * 2));
+#pragma unroll
+  for (int i = 0; i < kValueWords / 8; ++i) dst[i] = *reinterpret_cast<const uint4*>(v + 8 * i);
+}
+
+template <class S, class D>
+__global__ void convert_kernel(const S* __restrict__ src, int64_t n, D* __restrict__ dst) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    dst[i] = detail::from_f32<D>(detail::to_f32<S>(src[i]));
+  }
+}
+
+// Grid-stride over n_rows * cols / 8 groups of 8 elements; block 256.
+// dst: [n_rows, cols] of T.
+template <class T>
+__global__ void dequantize_rows_kernel(DeviceMatrix w, int64_t row0, int64_t n_rows, T* __restrict__ dst) {
+  const int64_t groups_per_row = w.cols / 8, n = n_rows * groups_per_row;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t g = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; g < n; g += stride) {
+    const int64_t r = g / groups_per_row, c8 = (g % groups_per_row) * 8;
+    float v[8];
+    detail::load8(w, row0 + r, c8, v);
+    T out[8];
+#pragma unroll
+    for (int i = 0; i < 8; ++i) out[i] = detail::from_f32<T>(v[i]);
+    *reinterpret_cast<uint4*>(dst + r * w.cols + c8) = *reinterpret_cast<const uint4*>(out);
+  }
+}
+
+// Dense rows whose length is not a multiple of 8: one element per thread.
+template <class T>
+__global__ void dequantize_rows_scalar_kernel(DeviceMatrix w, int64_t row0, int64_t n_rows, T* __restrict__ dst) {
+  const int64_t n = n_rows * w.cols, stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    dst[i] = detail::from_f32<T>(detail::load_dense(w, row0 + i / w.cols, i % w.cols));
+  }
+}
+
+int grid_for(int64_t n, int block) { return static_cast<int>(std::min<int64_t>(ceil_div(n, block), 65535 * 4)); }
+
+template <class S>
+cudaError_t convert_from(const S* src, int64_t n, WeightType dst_type, void* dst, cudaStream_t stream) {
+  const int grid = grid_for(n, 256);
+  switch (dst_type) {
+    case WeightType::f32: convert_kernel<<<grid, 256, 0, stream>>>(src, n, static_cast<float*>(dst)); break;
+    case WeightType::f16: convert_kernel<<<grid, 256, 0, stream>>>(src, n, static_cast<__half*>(dst)); break;
+    case WeightType::bf16: convert_kernel<<<grid, 256, 0, stream>>>(src, n, static_cast<__nv_bfloat16*>(dst)); break;
+    default: return cudaErrorInvalidValue;
+  }
+  return cudaGetLastError();
+}
+
+}  // namespace
+
+cudaError_t launch_repack_ggml(WeightType type, const void* src, int64_t rows, int64_t cols, void* values, uint16_t* scales,
+                               cudaStream_t stream) {
+  if (cols % 32 != 0 || (type != WeightType::q8_0 && type != WeightType::q4_0)) return cudaErrorInvalidValue;
+  const int64_t n_blocks = rows * cols / 32;
+  if (n_blocks == 0) return cudaSuccess;
+  const auto grid = static_cast<unsigned>(ceil_div(n_blocks, 256));
+  const auto* s = static_cast<const uint16_t*>(src);
+  auto* v = static_cast<uint8_t*>(values);
+  if (type == WeightType::q8_0) repack_ggml_kernel<WeightType::q8_0><<<grid, 256, 0, stream>>>(s, n_blocks, v, scales);
+  else repack_ggml_kernel<WeightType::q4_0><<<grid, 256, 0, stream>>>(s, n_blocks, v, scales);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_convert(WeightType src_type, const void* src, int64_t n, WeightType dst_type, void* dst,
+                           cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  switch (src_type) {
+    case WeightType::f32: return convert_from(static_cast<const float*>(src), n, dst_type, dst, stream);
+    case WeightType::f16: return convert_from(static_cast<const __half*>(src), n, dst_type, dst, stream);
+    case WeightType::bf16: return convert_from(static_cast<const __nv_bfloat16*>(src), n, dst_type, dst, stream);
+    default: return cudaErrorInvalidValue;
+  }
+}
+
+cudaError_t launch_dequantize_rows(const DeviceMatrix& w, int64_t row0, int64_t n_rows, ActType dst_type, void* dst,
+                                   cudaStream_t stream) {
+  if (n_rows <= 0 || w.cols <= 0) return cudaSuccess;
+  if (is_quantized(w.type) && w.cols % block_elems(w.type) != 0) return cudaErrorInvalidValue;
+  const bool vector = w.cols % 8 == 0;
+  return detail::with_act_type(dst_type, [&](auto tag) {
+    using T = decltype(tag);
+    if (vector) {
+      dequantize_rows_kernel<T><<<grid_for(n_rows * w.cols / 8, 256), 256, 0, stream>>>(w, row0, n_rows, static_cast<T*>(dst));
+    } else {
+      dequantize_rows_scalar_kernel<T><<<grid_for(n_rows * w.cols, 256), 256, 0, stream>>>(w, row0, n_rows, static_cast<T*>(dst));
+    }
+    return cudaGetLastError();
+  });
+}
+
+}  // namespace llmp::kernels

@@ -1,0 +1,30 @@
+#pragma once
+// Weight formats on the device: ggml blocks repacked for aligned loads, dense conversions to
+// the activation type, and dequantisation to f16/bf16 so prefill can multiply with cuBLAS.
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "kernel_types.cuh"
+
+namespace llmp::kernels {
+
+//! Repacks ggml q8_0 (34-byte) or q4_0 (18-byte) blocks into the DeviceMatrix layout.
+//! src: [rows, cols / 32] ggml blocks, device memory, any alignment of 2 bytes;
+//! values: q8_0 [rows, cols] int8 or q4_0 [rows, cols / 2] nibbles, 16-byte aligned;
+//! scales: [rows, cols / 32] f16. cols a multiple of 32. Grid: ceil(rows * cols / 32 / 256), block 256.
+cudaError_t launch_repack_ggml(WeightType type, const void* src, int64_t rows, int64_t cols, void* values, uint16_t* scales,
+                               cudaStream_t stream);
+
+//! dst[i] = src[i] converted, for i < n. src: [n] f32/f16/bf16; dst: [n] of `dst_type`
+//! (f32 allowed for norms and biases). Grid-stride, block 256.
+cudaError_t launch_convert(WeightType src_type, const void* src, int64_t n, WeightType dst_type, void* dst,
+                           cudaStream_t stream);
+
+//! Rows [row0, row0 + n_rows) of `w` (any type; dense 16-bit types need cols % 8 == 0 only for
+//! speed) to dst [n_rows, w.cols] of `dst_type`. Grid-stride over 8-element groups, block 256.
+cudaError_t launch_dequantize_rows(const DeviceMatrix& w, int64_t row0, int64_t n_rows, ActType dst_type, void* dst,
+                                   cudaStream_t stream);
+
+}  // namespace llmp::kernels

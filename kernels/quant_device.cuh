@@ -1,0 +1,96 @@
+#pragma once
+// Device-side decoding of the weight layouts of kernel_types.cuh (DeviceMatrix), shared by the
+// dequantise, embedding and GEMV kernels. Never included by host code.
+
+#include "device_utils.cuh"
+
+namespace llmp::kernels::detail {
+
+// ggml's Q4_K super-block, as in the model file (src/engine/backend/cpu/quant.h).
+struct BlockQ4K {
+  uint16_t d;          // f16 scale of the 6-bit sub-block scales
+  uint16_t dmin;       // f16 scale of the 6-bit sub-block mins
+  uint8_t scales[12];  // 8 scales and 8 mins, 6 bits each
+  uint8_t qs[128];     // 64 elements per 32 bytes: low nibbles (sub-block 2i), then high (2i + 1)
+};
+static_assert(sizeof(BlockQ4K) == 144, "ggml BlockQ4_K is 144 bytes");
+
+//! Scale and min (6 bits each) of sub-block j (0..7) of a Q4_K super-block, as ggml.
+__device__ __forceinline__ void q4k_scale_min(int j, const uint8_t* q, float* sc, float* m) {
+  if (j < 4) {
+    *sc = static_cast<float>(q[j] & 63);
+    *m = static_cast<float>(q[j + 4] & 63);
+  } else {
+    *sc = static_cast<float>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+    *m = static_cast<float>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+  }
+}
+
+//! Elements [col8, col8 + 8) of row `row` (col8 a multiple of 8) as f32, for a matrix of
+//! type kType (dense 16-bit types need 16-byte aligned rows, i.e. cols % 8 == 0). The 8
+//! elements always come from one quantisation block: one 8-byte load of values, one scale.
+template <WeightType kType>
+__device__ __forceinline__ void load8_t(const DeviceMatrix& w, int64_t row, int64_t col8, float* out) {
+  if constexpr (kType == WeightType::q8_0) {
+    const int8_t* v = static_cast<const int8_t*>(w.data) + row * w.cols + col8;
+    const float d = half_bits_to_f32(w.scales[(row * w.cols + col8) / 32]);
+    const uint2 raw = *reinterpret_cast<const uint2*>(v);
+    const int8_t* q = reinterpret_cast<const int8_t*>(&raw);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) out[i] = static_cast<float>(q[i]) * d;
+  } else if constexpr (kType == WeightType::q4_0) {
+    const int64_t blk = col8 / 32, in_blk = col8 % 32;  // 0, 8: low nibbles; 16, 24: high
+    const uint8_t* v = static_cast<const uint8_t*>(w.data) + (row * w.cols / 32 + blk) * 16 + (in_blk % 16);
+    const float d = half_bits_to_f32(w.scales[row * w.cols / 32 + blk]);
+    const uint2 raw = *reinterpret_cast<const uint2*>(v);
+    const uint8_t* q = reinterpret_cast<const uint8_t*>(&raw);
+    const int shift = in_blk >= 16 ? 4 : 0;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) out[i] = static_cast<float>(((q[i] >> shift) & 0xF) - 8) * d;
+  } else if constexpr (kType == WeightType::q4_k) {
+    const auto* b = static_cast<const BlockQ4K*>(w.data) + (row * w.cols + col8) / 256;
+    const int in_sb = static_cast<int>(col8 % 256), sub = in_sb / 32, off = in_sb % 32;
+    float sc, m;
+    q4k_scale_min(sub, b->scales, &sc, &m);
+    const float d = half_bits_to_f32(b->d) * sc, mn = half_bits_to_f32(b->dmin) * m;
+    const uint2 raw = *reinterpret_cast<const uint2*>(b->qs + 32 * (sub / 2) + off);
+    const uint8_t* q = reinterpret_cast<const uint8_t*>(&raw);
+    const int shift = (sub & 1) ? 4 : 0;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) out[i] = d * static_cast<float>((q[i] >> shift) & 0xF) - mn;
+  } else if constexpr (kType == WeightType::f16) {
+    const uint4 raw = *reinterpret_cast<const uint4*>(static_cast<const __half*>(w.data) + row * w.cols + col8);
+    unpack8<__half>(raw, out);
+  } else if constexpr (kType == WeightType::bf16) {
+    const uint4 raw = *reinterpret_cast<const uint4*>(static_cast<const __nv_bfloat16*>(w.data) + row * w.cols + col8);
+    unpack8<__nv_bfloat16>(raw, out);
+  } else {
+    const float* v = static_cast<const float*>(w.data) + row * w.cols + col8;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) out[i] = v[i];
+  }
+}
+
+//! load8_t for a type known at run time.
+__device__ __forceinline__ void load8(const DeviceMatrix& w, int64_t row, int64_t col8, float* out) {
+  switch (w.type) {
+    case WeightType::q8_0: return load8_t<WeightType::q8_0>(w, row, col8, out);
+    case WeightType::q4_0: return load8_t<WeightType::q4_0>(w, row, col8, out);
+    case WeightType::q4_k: return load8_t<WeightType::q4_k>(w, row, col8, out);
+    case WeightType::f16: return load8_t<WeightType::f16>(w, row, col8, out);
+    case WeightType::bf16: return load8_t<WeightType::bf16>(w, row, col8, out);
+    case WeightType::f32: return load8_t<WeightType::f32>(w, row, col8, out);
+  }
+}
+
+//! One element of a dense matrix (f32/f16/bf16) as f32.
+__device__ __forceinline__ float load_dense(const DeviceMatrix& w, int64_t row, int64_t col) {
+  const int64_t i = row * w.cols + col;
+  switch (w.type) {
+    case WeightType::f16: return __half2float(static_cast<const __half*>(w.data)[i]);
+    case WeightType::bf16: return __bfloat162float(static_cast<const __nv_bfloat16*>(w.data)[i]);
+    default: return static_cast<const float*>(w.data)[i];
+  }
+}
+
+}  // namespace llmp::kernels::detail

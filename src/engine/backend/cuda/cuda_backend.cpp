@@ -1,0 +1,524 @@
+// The CUDA backend: the decoder's forward pass on one GPU. Weights are uploaded once
+// (device_weights), the paged KV cache lives in two device allocations in KvStorage's layout,
+// and each forward pass is one metadata copy, a fixed sequence of kernel and cuBLAS launches
+// on the backend's stream, and the logits copied back for the host sampler. All-decode
+// batches are padded to a bucket size and, from the second time a bucket is seen, replayed
+// from a CUDA graph captured for it.
+#include "backend/cuda/cuda_backend.h"
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdlib>
+#include <map>
+
+#include "activation.cuh"
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/device_buffer.h"
+#include "backend/cuda/device_weights.h"
+#include "backend/cuda/linear.h"
+#include "backend/cuda/step_plan.h"
+#include "embedding.cuh"
+#include "kv_cache.cuh"
+#include "kv_cache/kv_storage.h"
+#include "llmp/core/log.h"
+#include "paged_attention_decode.cuh"
+#include "paged_attention_prefill.cuh"
+#include "rms_norm.cuh"
+#include "rope.cuh"
+
+namespace llmp::engine {
+namespace cuda {
+namespace {
+
+using kernels::ActType;
+
+// Decode batch sizes a graph is captured for; a batch is padded up to the next one.
+constexpr std::array<int64_t, 19> kGraphBuckets = {1, 2, 4, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256};
+constexpr int kMaxDecodeSplits = 32;
+constexpr size_t kCublasWorkspaceBytes = size_t{32} << 20;  // set explicitly so graph capture never allocates
+constexpr int64_t kDequantScratchElems = int64_t{32} << 20;
+
+int64_t env_int(const char* name, int64_t fallback, int64_t lo, int64_t hi) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return fallback;
+  return std::clamp<int64_t>(std::atoll(v), lo, hi);
+}
+
+std::string gib(int64_t bytes) { return fmt::format("{:.2f} GiB", static_cast<double>(bytes) / (1 << 30)); }
+
+class CudaBackend final : public DecoderBackend {
+ public:
+  CudaBackend(const LoadedModel& model, int device, int64_t block_size) : model_ref_(model), device_(device), bs_(block_size) {
+    const ModelConfig& c = model.config;
+    hidden_ = c.hidden;
+    n_heads_ = static_cast<int>(c.n_heads);
+    n_kv_heads_ = static_cast<int>(c.n_kv_heads);
+    head_dim_ = static_cast<int>(c.head_dim);
+    q_dim_ = c.n_heads * c.head_dim;
+    kv_dim_ = c.n_kv_heads * c.head_dim;
+    qkv_w_ = q_dim_ + 2 * kv_dim_;
+    ffn_ = c.ffn;
+    vocab_ = c.vocab_size;
+    n_layers_ = c.n_layers;
+    eps_ = static_cast<float>(c.norm_eps);
+    interleaved_ = c.rope_layout == RopeLayout::interleaved;
+  }
+
+  ~CudaBackend() override {
+    if (!stream_) return;
+    LLMP_CUDA_CHECK(cudaSetDevice(device_));
+    LLMP_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    clear_graphs();
+    if (cublas_) LLMP_CUBLAS_CHECK(cublasDestroy(cublas_));
+    LLMP_CUDA_CHECK(cudaStreamDestroy(stream_));
+  }
+
+  Result<void> init(double free_memory_fraction);
+
+  std::string name() const override { return fmt::format("cuda:{}", device_); }
+  int64_t kv_blocks() const override { return n_blocks_; }
+  void forward(std::span<const SequenceChunk> batch, std::vector<float>& logits) override;
+  void copy_block(int64_t src, int64_t dst) override;
+
+  CudaBackendStats stats() const { return stats_; }
+
+ private:
+  struct Graph {
+    cudaGraphExec_t exec = nullptr;
+    int seen = 0;
+    bool failed = false;
+  };
+  // What one forward pass computes; the arrays are at `layout` in meta_dev_.
+  struct Shape {
+    int64_t rows = 0, n_dec = 0, n_tiles = 0, n_logits = 0;
+    int n_splits = 1;
+    MetaLayout layout;
+  };
+
+  Result<void> allocate(DeviceBuffer& b, size_t bytes, std::string_view what) {
+    auto r = DeviceBuffer::allocate(bytes, what);
+    if (!r) return error(r.error());
+    b = std::move(*r);
+    stats_.scratch_bytes += static_cast<int64_t>(bytes);
+    return ok();
+  }
+  void run_piece(std::span<const SequenceChunk> piece, float* logits, size_t& filled);
+  void enqueue(const Shape& s);
+  void ensure_meta(size_t bytes);
+  int decode_splits(int64_t items) const;
+  void clear_graphs();
+  size_t act_bytes() const { return 2; }
+  uint16_t* k_layer(int64_t l) const { return kv_k_.as<uint16_t>() + l * layer_elems_; }
+  uint16_t* v_layer(int64_t l) const { return kv_v_.as<uint16_t>() + l * layer_elems_; }
+
+  const LoadedModel& model_ref_;
+  int device_;
+  int64_t bs_;
+  int64_t hidden_ = 0, q_dim_ = 0, kv_dim_ = 0, qkv_w_ = 0, ffn_ = 0, vocab_ = 0, n_layers_ = 0;
+  int n_heads_ = 0, n_kv_heads_ = 0, head_dim_ = 0;
+  float eps_ = 1e-5f;
+  bool interleaved_ = false;
+
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t cublas_ = nullptr;
+  int sm_count_ = 0;
+  std::unique_ptr<DeviceModel> model_;
+  std::unique_ptr<LinearRunner> linear_;
+
+  int64_t rows_cap_ = 0, logits_cap_ = 0, partial_cap_ = 0, max_graph_batch_ = 0;
+  DeviceBuffer workspace_, x_, delta_, xn_, qkv_, attn_, gu_, act_, xn_out_, logits_dev_, partial_o_, partial_ml_, dequant_;
+  DeviceBuffer meta_dev_;
+  PinnedBuffer meta_host_;
+
+  int64_t n_blocks_ = 0, n_blocks_total_ = 0, layer_elems_ = 0;
+  int32_t trash_block_ = 0;
+  DeviceBuffer kv_k_, kv_v_;
+
+  bool graphs_enabled_ = true;
+  std::map<int64_t, Graph> graphs_;
+  StepPlan plan_;
+  CudaBackendStats stats_;
+};
+
+Result<void> CudaBackend::init(double free_memory_fraction) {
+  const std::string where = fmt::format("loading {} onto cuda:{}", model_ref_.path, device_);
+  if (cudaError_t e = cudaSetDevice(device_); e != cudaSuccess) return error(cuda_status(e, where));
+  cudaDeviceProp prop{};
+  if (cudaError_t e = cudaGetDeviceProperties(&prop, device_); e != cudaSuccess) return error(cuda_status(e, where));
+  sm_count_ = prop.multiProcessorCount;
+  if (cudaError_t e = cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking); e != cudaSuccess) {
+    stream_ = nullptr;
+    return error(cuda_status(e, where));
+  }
+  if (cublasStatus_t st = cublasCreate(&cublas_); st != CUBLAS_STATUS_SUCCESS) {
+    cublas_ = nullptr;
+    return error(StatusCode::unavailable, fmt::format("{}: cuBLAS: {}", where, cublasGetStatusString(st)));
+  }
+  LLMP_CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
+
+  // Weights first: when they do not fit, say how much they need against what is free.
+  const ActType act = choose_act_type(model_ref_.weights);
+  stats_.bf16 = act == ActType::bf16;
+  const int64_t weight_bytes = device_weight_bytes(model_ref_, act);
+  size_t free_bytes = 0, total_bytes = 0;
+  if (cudaError_t e = cudaMemGetInfo(&free_bytes, &total_bytes); e != cudaSuccess) return error(cuda_status(e, where));
+  if (weight_bytes > static_cast<int64_t>(free_bytes)) {
+    return error(StatusCode::resource_exhausted,
+                 fmt::format("{}: the weights need {} bytes ({}) of GPU memory, but {} bytes ({}) are free of {}", where,
+                             weight_bytes, gib(weight_bytes), free_bytes, gib(static_cast<int64_t>(free_bytes)),
+                             gib(static_cast<int64_t>(total_bytes))));
+  }
+  auto uploaded = upload_model(model_ref_, act, stream_);
+  if (!uploaded) return error(uploaded.error().with_context(where));
+  model_ = std::move(*uploaded);
+  stats_.weight_bytes = model_->bytes;
+
+  // Activations for the largest forward piece; bigger batches are cut into pieces.
+  rows_cap_ = env_int("LLMP_CUDA_MAX_BATCH_TOKENS", 2048, 64, 65535);
+  logits_cap_ = env_int("LLMP_CUDA_MAX_LOGIT_ROWS", 256, 1, 65535);
+  max_graph_batch_ = std::min({kGraphBuckets.back(), rows_cap_, logits_cap_});
+  graphs_enabled_ = env_int("LLMP_CUDA_GRAPHS", 1, 0, 1) == 1;
+  // Up to this many rows the quantised GEMV; past it, dequantise to f16 and run cuBLAS. The
+  // GEMV's cost grows with every row (~4.4 ms per row for the 8B Q4_0 model on an H200,
+  // against ~17 ms for dequantise + GEMM at any decode batch), so they cross near 2-3 rows
+  // (bench/gpu/NOTES.md). Raise it when the GEMV gets faster.
+  const int64_t gemv_rows = env_int("LLMP_CUDA_GEMV_MAX_ROWS", 2, 0, 4096);
+  // Splits only happen while items * kv heads * head groups < 2 * SMs (see decode_splits).
+  partial_cap_ = 4 * sm_count_ + 64;
+  // Quantised matrices are dequantised for large batches in row chunks of at most
+  // kDequantScratchElems elements (at least one row).
+  int64_t dequant_elems = 0;
+  auto need_dequant = [&](const DeviceLinear& l) {
+    for (const auto& p : l.parts) {
+      if (!kernels::is_quantized(p.m.type)) continue;
+      const int64_t chunk = std::min(p.m.rows * p.m.cols, std::max(kDequantScratchElems, p.m.cols));
+      dequant_elems = std::max(dequant_elems, chunk);
+    }
+  };
+  for (const auto& l : model_->layers) {
+    for (const DeviceLinear* lin : {&l.qkv, &l.wo, &l.gate_up, &l.down}) need_dequant(*lin);
+  }
+  need_dequant(model_->output);
+
+  const int64_t R = rows_cap_, Lc = logits_cap_;
+  const size_t f = sizeof(float), a = act_bytes();
+  struct Want {
+    DeviceBuffer* buf;
+    size_t bytes;
+    const char* what;
+  };
+  const Want wants[] = {
+      {&workspace_, kCublasWorkspaceBytes, "the cuBLAS workspace"},
+      {&x_, static_cast<size_t>(R * hidden_) * f, "the residual stream"},
+      {&delta_, static_cast<size_t>(R * hidden_) * f, "sublayer outputs"},
+      {&xn_, static_cast<size_t>(R * hidden_) * a, "normalised activations"},
+      {&qkv_, static_cast<size_t>(R * qkv_w_) * f, "q, k and v"},
+      {&attn_, static_cast<size_t>(R * q_dim_) * a, "attention outputs"},
+      {&gu_, static_cast<size_t>(R * 2 * ffn_) * f, "gate and up projections"},
+      {&act_, static_cast<size_t>(R * ffn_) * a, "SwiGLU outputs"},
+      {&xn_out_, static_cast<size_t>(Lc * hidden_) * a, "final norms"},
+      {&logits_dev_, static_cast<size_t>(Lc * vocab_) * f, "logits"},
+      {&partial_o_, static_cast<size_t>(partial_cap_ * n_heads_ * head_dim_) * f, "split attention partials"},
+      {&partial_ml_, static_cast<size_t>(partial_cap_ * n_heads_ * 2) * f, "split attention maxima"},
+      {&dequant_, static_cast<size_t>(dequant_elems) * a, "dequantised weights"},
+  };
+  for (const Want& w : wants) {
+    if (auto r = allocate(*w.buf, w.bytes, w.what); !r) return error(r.error().with_context(where));
+  }
+  LLMP_CUBLAS_CHECK(cublasSetWorkspace(cublas_, workspace_.as(), kCublasWorkspaceBytes));
+  linear_ = std::make_unique<LinearRunner>(cublas_, stream_, act, dequant_.as(), dequant_elems, gemv_rows);
+
+  // Metadata: room for the largest piece and block tables of a full cache (grown if needed).
+  const MetaLayout full = MetaLayout::make(R, R, Lc);
+  const size_t meta_bytes = full.bytes(R + 4096);
+  auto md = DeviceBuffer::allocate(meta_bytes, "step metadata");
+  if (!md) return error(md.error().with_context(where));
+  meta_dev_ = std::move(*md);
+  auto mh = PinnedBuffer::allocate(meta_bytes, "step metadata");
+  if (!mh) return error(mh.error().with_context(where));
+  meta_host_ = std::move(*mh);
+
+  // The KV cache: a fraction of what is free now, plus one block that padding rows write to.
+  if (cudaError_t e = cudaMemGetInfo(&free_bytes, &total_bytes); e != cudaSuccess) return error(cuda_status(e, where));
+  const int64_t per_block = KvStorage::bytes_per_block(n_layers_, n_kv_heads_, head_dim_, bs_);
+  const auto budget = static_cast<int64_t>(static_cast<double>(free_bytes) * std::clamp(free_memory_fraction, 0.0, 1.0));
+  n_blocks_total_ = budget / per_block;
+  n_blocks_ = n_blocks_total_ - 1;
+  if (n_blocks_ < 1) {
+    return error(StatusCode::resource_exhausted,
+                 fmt::format("{}: no room for the KV cache: {} of {} bytes free after the weights ({} bytes) is {} bytes, "
+                             "less than two blocks of {} bytes",
+                             where, free_memory_fraction, free_bytes, weight_bytes, budget, per_block));
+  }
+  trash_block_ = static_cast<int32_t>(n_blocks_);
+  layer_elems_ = n_blocks_total_ * n_kv_heads_ * bs_ * head_dim_;
+  const size_t kv_half = static_cast<size_t>(n_layers_ * layer_elems_) * 2;
+  auto k = DeviceBuffer::allocate(kv_half, "the K cache");
+  if (!k) return error(k.error().with_context(where));
+  auto v = DeviceBuffer::allocate(kv_half, "the V cache");
+  if (!v) return error(v.error().with_context(where));
+  kv_k_ = std::move(*k);
+  kv_v_ = std::move(*v);
+  stats_.kv_bytes = static_cast<int64_t>(2 * kv_half);
+  log::info("cuda backend ready",
+            {{"device", device_}, {"model", std::string_view(model_ref_.path)}, {"activations", act == ActType::bf16 ? "bf16" : "f16"},
+             {"weight_bytes", stats_.weight_bytes}, {"kv_blocks", n_blocks_}, {"kv_bytes", stats_.kv_bytes},
+             {"scratch_bytes", stats_.scratch_bytes}, {"graphs", graphs_enabled_}});
+  return ok();
+}
+
+int CudaBackend::decode_splits(int64_t items) const {
+  // Enough blocks for about two waves; each split takes at least one 64-position tile.
+  const int64_t group = n_heads_ / n_kv_heads_;
+  const int64_t per_item = n_kv_heads_ * ((group + kernels::kDecodeHeadsPerBlock - 1) / kernels::kDecodeHeadsPerBlock);
+  const int64_t target = 2 * static_cast<int64_t>(sm_count_);
+  int64_t s = (target + items * per_item - 1) / (items * per_item);
+  s = std::clamp<int64_t>(s, 1, kMaxDecodeSplits);
+  s = std::min<int64_t>(s, partial_cap_ / items);
+  return static_cast<int>(std::max<int64_t>(s, 1));
+}
+
+void CudaBackend::clear_graphs() {
+  for (auto& [b, g] : graphs_) {
+    if (g.exec) LLMP_CUDA_CHECK(cudaGraphExecDestroy(g.exec));
+  }
+  graphs_.clear();
+}
+
+void CudaBackend::ensure_meta(size_t bytes) {
+  if (bytes <= meta_dev_.bytes()) return;
+  // Longer block tables than planned for: grow. Captured graphs point at the old buffer.
+  LLMP_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  clear_graphs();
+  const size_t grown = std::max(bytes, meta_dev_.bytes() * 2);
+  auto md = DeviceBuffer::allocate(grown, "step metadata");
+  auto mh = PinnedBuffer::allocate(grown, "step metadata");
+  if (!md || !mh) {
+    cuda_fail("ensure_meta", __FILE__, __LINE__, "out of memory", "cannot grow the step metadata buffer");
+  }
+  meta_dev_ = std::move(*md);
+  meta_host_ = std::move(*mh);
+}
+
+void CudaBackend::forward(std::span<const SequenceChunk> batch, std::vector<float>& logits) {
+  LLMP_CUDA_CHECK(cudaSetDevice(device_));
+  // Sized once, up front: in steady decoding the size does not change and resize() writes
+  // nothing (clear() then resize() would zero-fill every row, 131 MB a step at batch 256
+  // with a 128k vocabulary, before the copy overwrites it).
+  int64_t rows = 0;
+  for (const auto& c : batch) {
+    const auto len = static_cast<int64_t>(c.tokens.size());
+    rows += c.all_logits ? len : (!c.no_logits && len > 0 ? 1 : 0);
+  }
+  logits.resize(static_cast<size_t>(rows * vocab_));
+  size_t filled = 0;
+  for (const auto& piece : split_batch(batch, rows_cap_, logits_cap_)) run_piece(piece, logits.data(), filled);
+  if (filled != logits.size()) {
+    cuda_fail("forward", __FILE__, __LINE__, "internal", "logit rows computed differ from the rows the batch asks for");
+  }
+}
+
+void CudaBackend::run_piece(std::span<const SequenceChunk> piece, float* logits, size_t& filled) {
+  // An all-decode piece is padded to its bucket (also when it runs eagerly), so a graph
+  // replay and an eager run of the same batch compute exactly the same thing.
+  bool decode_only = !piece.empty();
+  int64_t n_tokens = 0;
+  for (const auto& c : piece) {
+    decode_only = decode_only && c.tokens.size() == 1 && !c.no_logits;
+    n_tokens += static_cast<int64_t>(c.tokens.size());
+  }
+  int64_t bucket = 0;
+  if (decode_only && n_tokens <= max_graph_batch_) {
+    bucket = *std::lower_bound(kGraphBuckets.begin(), kGraphBuckets.end(), n_tokens);
+    if (bucket > rows_cap_ || bucket > logits_cap_) bucket = 0;
+  }
+  plan_step(piece, bs_, bucket, trash_block_, plan_);
+  if (plan_.n_rows() == 0) return;
+
+  Shape s;
+  s.rows = plan_.n_rows();
+  s.n_dec = static_cast<int64_t>(plan_.dec_rows.size());
+  s.n_tiles = static_cast<int64_t>(plan_.tile_n.size());
+  s.n_logits = static_cast<int64_t>(plan_.logit_rows.size());
+  s.n_splits = s.n_dec > 0 ? decode_splits(s.n_dec) : 1;
+  s.layout = bucket ? MetaLayout::make(bucket, 0, bucket) : MetaLayout::make(s.rows, s.n_tiles, s.n_logits);
+  const size_t meta_bytes = s.layout.bytes(static_cast<int64_t>(plan_.bt_flat.size()));
+  ensure_meta(meta_bytes);
+  pack_step(plan_, s.layout, meta_host_.as<uint8_t>());
+  LLMP_CUDA_CHECK(cudaMemcpyAsync(meta_dev_.as(), meta_host_.as(), meta_bytes, cudaMemcpyHostToDevice, stream_));
+
+  if (bucket && graphs_enabled_) {
+    Graph& g = graphs_[bucket];
+    if (!g.exec && !g.failed && ++g.seen >= 2) {
+      // Second sighting of this bucket: capture it once, replay from now on.
+      cudaGraph_t graph = nullptr;
+      LLMP_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+      enqueue(s);
+      const cudaError_t end = cudaStreamEndCapture(stream_, &graph);
+      cudaError_t inst = end;
+      if (end == cudaSuccess) inst = cudaGraphInstantiate(&g.exec, graph, 0);
+      if (graph) LLMP_CUDA_CHECK(cudaGraphDestroy(graph));
+      if (inst != cudaSuccess) {
+        g.exec = nullptr;
+        g.failed = true;
+        (void)cudaGetLastError();
+        log::warn("cuda graph capture failed; this batch size runs eagerly",
+                  {{"batch", bucket}, {"error", std::string_view(cudaGetErrorString(inst))}});
+      } else {
+        ++stats_.graph_captures;
+      }
+    }
+    if (g.exec) {
+      LLMP_CUDA_CHECK(cudaGraphLaunch(g.exec, stream_));
+      ++stats_.graph_replays;
+    } else {
+      enqueue(s);
+      ++stats_.eager_steps;
+    }
+  } else {
+    enqueue(s);
+    ++stats_.eager_steps;
+  }
+
+  if (plan_.n_real_logits > 0) {
+    const size_t n = static_cast<size_t>(plan_.n_real_logits * vocab_);
+    LLMP_CUDA_CHECK(cudaMemcpyAsync(logits + filled, logits_dev_.as(), n * sizeof(float), cudaMemcpyDeviceToHost, stream_));
+    filled += n;
+  }
+  // The caller samples from the logits; the pinned metadata is reused by the next piece.
+  LLMP_CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+void CudaBackend::enqueue(const Shape& s) {
+  const DeviceModel& m = *model_;
+  const auto* meta = meta_dev_.as<uint8_t>();
+  auto i32 = [&](size_t off) { return reinterpret_cast<const int32_t*>(meta + off); };
+  const MetaLayout& L = s.layout;
+  const int64_t n = s.rows;
+  auto* x = x_.as<float>();
+  auto* delta = delta_.as<float>();
+  auto* qkv = qkv_.as<float>();
+  auto* gu = gu_.as<float>();
+  const ActType act = m.act;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim_));
+
+  LLMP_CUDA_CHECK(kernels::launch_embedding_gather(m.tok_embd, i32(L.token_ids), n, x, stream_));
+  for (int64_t l = 0; l < n_layers_; ++l) {
+    const DeviceLayer& layer = m.layers[static_cast<size_t>(l)];
+    // x += previous layer's FFN output (none before layer 0); xn = norm(x).
+    LLMP_CUDA_CHECK(kernels::launch_rms_norm_residual(x, l == 0 ? nullptr : delta, nullptr, layer.attn_norm, n, hidden_,
+                                                      eps_, act, xn_.as(), stream_));
+    linear_->run(layer.qkv, xn_.as(), hidden_, n, qkv, qkv_w_, false);
+    LLMP_CUDA_CHECK(kernels::launch_rope_qk(qkv, qkv_w_, layer.qkv_bias, i32(L.positions), m.rope_freqs, m.rope_pos_scale,
+                                            interleaved_, n, n_heads_, n_kv_heads_, head_dim_, stream_));
+    LLMP_CUDA_CHECK(kernels::launch_kv_cache_write(qkv, qkv_w_, q_dim_, q_dim_ + kv_dim_,
+                                                   reinterpret_cast<const int64_t*>(meta + L.slots), n, n_kv_heads_, head_dim_,
+                                                   static_cast<int>(bs_), k_layer(l), v_layer(l), stream_));
+    if (s.n_dec > 0) {
+      kernels::PagedDecodeArgs d;
+      d.q = qkv;
+      d.q_stride = qkv_w_;
+      d.rows = i32(L.dec_rows);
+      d.k_cache = k_layer(l);
+      d.v_cache = v_layer(l);
+      d.block_tables = i32(L.bt_flat);
+      d.bt_offsets = i32(L.dec_bt);
+      d.ctx_lens = i32(L.dec_ctx);
+      d.n_items = s.n_dec;
+      d.n_heads = n_heads_;
+      d.n_kv_heads = n_kv_heads_;
+      d.head_dim = head_dim_;
+      d.block_size = static_cast<int>(bs_);
+      d.scale = scale;
+      d.n_splits = s.n_splits;
+      d.partial_o = partial_o_.as<float>();
+      d.partial_ml = partial_ml_.as<float>();
+      d.out_type = act;
+      d.out = attn_.as();
+      d.out_stride = q_dim_;
+      LLMP_CUDA_CHECK(kernels::launch_paged_attention_decode(d, stream_));
+    }
+    if (s.n_tiles > 0) {
+      kernels::PagedPrefillArgs p;
+      p.q = qkv;
+      p.q_stride = qkv_w_;
+      p.k_cache = k_layer(l);
+      p.v_cache = v_layer(l);
+      p.block_tables = i32(L.bt_flat);
+      p.tile_bt = i32(L.tile_bt);
+      p.tile_row = i32(L.tile_row);
+      p.tile_pos = i32(L.tile_pos);
+      p.tile_n = i32(L.tile_n);
+      p.n_tiles = s.n_tiles;
+      p.n_heads = n_heads_;
+      p.n_kv_heads = n_kv_heads_;
+      p.head_dim = head_dim_;
+      p.block_size = static_cast<int>(bs_);
+      p.scale = scale;
+      p.out_type = act;
+      p.out = attn_.as();
+      p.out_stride = q_dim_;
+      LLMP_CUDA_CHECK(kernels::launch_paged_attention_prefill(p, stream_));
+    }
+    linear_->run(layer.wo, attn_.as(), q_dim_, n, delta, hidden_, false);
+    LLMP_CUDA_CHECK(kernels::launch_rms_norm_residual(x, delta, nullptr, layer.ffn_norm, n, hidden_, eps_, act, xn_.as(), stream_));
+    linear_->run(layer.gate_up, xn_.as(), hidden_, n, gu, 2 * ffn_, false);
+    LLMP_CUDA_CHECK(kernels::launch_swiglu(gu, n, ffn_, act, act_.as(), stream_));
+    linear_->run(layer.down, act_.as(), ffn_, n, delta, hidden_, false);
+  }
+  if (s.n_logits > 0) {
+    // The last residual add only for the rows whose logits are wanted.
+    LLMP_CUDA_CHECK(kernels::launch_rms_norm_residual(x, delta, i32(L.logit_rows), m.output_norm, s.n_logits, hidden_, eps_, act,
+                                                      xn_out_.as(), stream_));
+    linear_->run(m.output, xn_out_.as(), hidden_, s.n_logits, logits_dev_.as<float>(), vocab_, false);
+  }
+}
+
+void CudaBackend::copy_block(int64_t src, int64_t dst) {
+  LLMP_CUDA_CHECK(cudaSetDevice(device_));
+  LLMP_CUDA_CHECK(kernels::launch_kv_cache_copy_block(kv_k_.as<uint16_t>(), kv_v_.as<uint16_t>(), n_layers_, n_blocks_total_,
+                                                      n_kv_heads_ * bs_ * head_dim_, src, dst, stream_));
+}
+
+}  // namespace
+
+CudaBackendStats cuda_backend_stats(const DecoderBackend& backend) {
+  if (const auto* b = dynamic_cast<const CudaBackend*>(&backend)) return b->stats();
+  return {};
+}
+
+}  // namespace cuda
+
+Result<std::unique_ptr<DecoderBackend>> make_cuda_backend(const LoadedModel& model, int device, int64_t block_size,
+                                                          double free_memory_fraction) {
+  const ModelConfig& c = model.config;
+  const std::string where = fmt::format("loading {} onto cuda:{}", model.path, device);
+  int count = 0;
+  if (cudaError_t e = cudaGetDeviceCount(&count); e != cudaSuccess) {
+    return error(cuda::cuda_status(e, fmt::format("{}: no usable CUDA device", where)));
+  }
+  if (device < 0 || device >= count) {
+    return error(StatusCode::unavailable, fmt::format("{}: this machine has {} CUDA device(s)", where, count));
+  }
+  if (c.is_encoder()) {
+    return error(StatusCode::unimplemented, fmt::format("{}: encoders run on the CPU backend", where));
+  }
+  if (c.head_dim % 8 != 0 || c.head_dim > kernels::kMaxHeadDim) {
+    return error(StatusCode::unimplemented,
+                 fmt::format("{}: head_dim {} is not supported by the CUDA kernels (a multiple of 8, at most {})", where,
+                             c.head_dim, kernels::kMaxHeadDim));
+  }
+  if (block_size < 1 || block_size > (1 << 16)) {
+    return error(StatusCode::invalid_argument, fmt::format("{}: block_size {} is out of range", where, block_size));
+  }
+  auto backend = std::make_unique<cuda::CudaBackend>(model, device, block_size);
+  if (auto r = backend->init(free_memory_fraction); !r) return error(r.error());
+  return std::unique_ptr<DecoderBackend>(std::move(backend));
+}
+
+}  // namespace llmp::engine

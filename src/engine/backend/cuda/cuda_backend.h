@@ -1,0 +1,24 @@
+#pragma once
+// The CUDA decoder backend (make_cuda_backend in backend/decoder_backend.h creates it). This
+// header adds what tests and benchmarks look at beyond the DecoderBackend interface.
+
+#include <cstdint>
+
+#include "backend/decoder_backend.h"
+
+namespace llmp::engine::cuda {
+
+struct CudaBackendStats {
+  int64_t eager_steps = 0;     // forward pieces run launch by launch
+  int64_t graph_captures = 0;  // decode graphs captured (one per batch bucket)
+  int64_t graph_replays = 0;   // forward pieces replayed from a graph
+  int64_t weight_bytes = 0;    // GPU memory of the weights
+  int64_t kv_bytes = 0;        // GPU memory of the KV blocks
+  int64_t scratch_bytes = 0;   // activations, logits, workspaces
+  bool bf16 = false;           // activation type bf16 (else f16)
+};
+
+//! The counters of a backend made by make_cuda_backend; all zero for any other backend.
+CudaBackendStats cuda_backend_stats(const DecoderBackend& backend);
+
+}  // namespace llmp::engine::cuda

@@ -1,0 +1,62 @@
+#include "backend/cuda/linear.h"
+
+#include <algorithm>
+
+#include "backend/cuda/cuda_check.h"
+#include "quant.cuh"
+#include "quant_gemv.cuh"
+
+namespace llmp::engine::cuda {
+
+LinearRunner::LinearRunner(cublasHandle_t cublas, cudaStream_t stream, kernels::ActType act, void* dequant_scratch,
+                           int64_t dequant_elems, int64_t gemv_max_rows)
+    : cublas_(cublas),
+      stream_(stream),
+      act_(act),
+      dequant_scratch_(dequant_scratch),
+      dequant_elems_(dequant_elems),
+      gemv_max_rows_(gemv_max_rows) {}
+
+void LinearRunner::gemm(const void* w, int64_t rows, int64_t cols, const void* x, int64_t ldx, int64_t n, float* y,
+                        int64_t ldy, bool accumulate) const {
+  // Row-major y[n, rows] = x[n, cols] · W[rows, cols]ᵀ, seen column-major: C (rows × n,
+  // ldc = ldy) = Aᵀ · B with A the weight as a cols × rows matrix (lda = cols) and B the
+  // activations as cols × n (ldb = ldx): cuBLAS's "TN" case, its fastest layout.
+  const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
+  const cudaDataType_t t = act_ == kernels::ActType::bf16 ? CUDA_R_16BF : CUDA_R_16F;
+  LLMP_CUBLAS_CHECK(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(rows), static_cast<int>(n),
+                                 static_cast<int>(cols), &alpha, w, t, static_cast<int>(cols), x, t, static_cast<int>(ldx),
+                                 &beta, y, CUDA_R_32F, static_cast<int>(ldy), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
+
+void LinearRunner::run(const DeviceLinear& w, const void* x, int64_t ldx, int64_t n, float* y, int64_t ldy,
+                       bool accumulate) const {
+  if (n <= 0) return;
+  const size_t act_bytes = 2;
+  for (const auto& part : w.parts) {
+    const kernels::DeviceMatrix& m = part.m;
+    float* yp = y + part.offset;
+    if (!kernels::is_quantized(m.type)) {
+      gemm(m.data, m.rows, m.cols, x, ldx, n, yp, ldy, accumulate);
+      continue;
+    }
+    if (n <= gemv_max_rows_) {
+      for (int64_t j = 0; j < n; j += kernels::kGemvMaxRows) {
+        const int rows = static_cast<int>(std::min<int64_t>(kernels::kGemvMaxRows, n - j));
+        LLMP_CUDA_CHECK(kernels::launch_quant_gemv(m, act_, static_cast<const uint8_t*>(x) + j * ldx * act_bytes, ldx, rows,
+                                                   yp + j * ldy, ldy, accumulate, stream_));
+      }
+      continue;
+    }
+    // Dequantise as many weight rows as the scratch holds, multiply them, repeat: the output
+    // columns of chunk [r, r + k) are columns [offset + r, offset + r + k) of y.
+    const int64_t chunk = std::max<int64_t>(1, std::min(m.rows, dequant_elems_ / m.cols));
+    for (int64_t r = 0; r < m.rows; r += chunk) {
+      const int64_t k = std::min(chunk, m.rows - r);
+      LLMP_CUDA_CHECK(kernels::launch_dequantize_rows(m, r, k, act_, dequant_scratch_, stream_));
+      gemm(dequant_scratch_, k, m.cols, x, ldx, n, yp + r, ldy, accumulate);
+    }
+  }
+}
+
+}  // namespace llmp::engine::cuda

@@ -1,0 +1,380 @@
+// Every element-wise and row-wise kernel against the CPU reference (src/engine/backend/cpu/),
+// on random inputs at odd sizes, with guard bytes around every output and normalised-error
+// thresholds per activation type.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <numeric>
+
+#include "activation.cuh"
+#include "backend/cpu/attention.h"
+#include "backend/cpu/ops.h"
+#include "backend/cpu/quant.h"
+#include "cuda_test_util.h"
+#include "embedding.cuh"
+#include "kv_cache.cuh"
+#include "memory_bandwidth.cuh"
+#include "quant.cuh"
+#include "quant_gemv.cuh"
+#include "rms_norm.cuh"
+#include "rope.cuh"
+#include "sampling.cuh"
+
+using namespace llmp;
+using namespace llmp::engine;
+using namespace llmp::test;
+using kernels::ActType;
+using kernels::DeviceMatrix;
+using kernels::WeightType;
+
+namespace {
+
+WeightType wtype(DType t) {
+  switch (t) {
+    case DType::f32: return WeightType::f32;
+    case DType::f16: return WeightType::f16;
+    case DType::bf16: return WeightType::bf16;
+    case DType::q8_0: return WeightType::q8_0;
+    case DType::q4_0: return WeightType::q4_0;
+    case DType::q4_k: return WeightType::q4_k;
+  }
+  return WeightType::f32;
+}
+
+// A [rows, cols] matrix quantised on the CPU (quant.h), its CPU dequantisation as the
+// reference, and the same bytes on the device in the kernels' layout.
+struct TestMatrix {
+  DType dtype;
+  int64_t rows, cols;
+  std::vector<float> ref;  // [rows, cols] as the CPU dequantises the file bytes
+  std::unique_ptr<GuardedArray<uint8_t>> raw, values, scales;
+  DeviceMatrix m;
+
+  TestMatrix(DType t, int64_t r, int64_t c, uint64_t seed) : dtype(t), rows(r), cols(c) {
+    const auto src = random_floats(static_cast<size_t>(r * c), seed, -0.5f, 0.5f);
+    const size_t rb = row_bytes(t, c);
+    std::vector<uint8_t> bytes(rb * static_cast<size_t>(r));
+    ref.resize(static_cast<size_t>(r * c));
+    for (int64_t i = 0; i < r; ++i) {
+      quantize_row(t, src.data() + i * c, bytes.data() + i * rb, c);
+      dequantize_row(t, bytes.data() + i * rb, ref.data() + i * c, c);
+    }
+    raw = std::make_unique<GuardedArray<uint8_t>>(bytes);
+    m.type = wtype(t);
+    m.rows = r;
+    m.cols = c;
+    if (t == DType::q8_0 || t == DType::q4_0) {
+      values = std::make_unique<GuardedArray<uint8_t>>(static_cast<size_t>(t == DType::q8_0 ? r * c : r * c / 2));
+      scales = std::make_unique<GuardedArray<uint8_t>>(static_cast<size_t>(r * c / 32 * 2));
+      CUDA_REQUIRE(kernels::launch_repack_ggml(m.type, raw->get(), r, c, values->get(),
+                                               reinterpret_cast<uint16_t*>(scales->get()), nullptr));
+      CHECK(values->guards_intact());
+      CHECK(scales->guards_intact());
+      m.data = values->get();
+      m.scales = reinterpret_cast<const uint16_t*>(scales->get());
+    } else {
+      m.data = raw->get();
+    }
+  }
+};
+
+}  // namespace
+
+TEST_CASE("dequantisation and the embedding gather match the CPU for every weight type", "[kernels][quant]") {
+  for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_k}) {
+    const bool quant = t == DType::q8_0 || t == DType::q4_0 || t == DType::q4_k;
+    for (int64_t cols : quant ? std::vector<int64_t>{256, 1280} : std::vector<int64_t>{769, 5125, 64}) {
+      if (t == DType::q4_k && cols % 256 != 0) continue;
+      INFO("dtype " << static_cast<int>(t) << " cols " << cols);
+      TestMatrix w(t, 7, cols, 11 + cols);
+
+      const std::vector<int32_t> ids = {3, 0, 6, 3, 1};
+      GuardedArray<int32_t> d_ids(ids);
+      GuardedArray<float> out(ids.size() * static_cast<size_t>(cols));
+      out.poison();
+      CUDA_REQUIRE(kernels::launch_embedding_gather(w.m, d_ids.get(), static_cast<int64_t>(ids.size()), out.get(), nullptr));
+      const auto got = out.download();
+      CHECK(out.guards_intact());
+      std::vector<float> want;
+      for (int32_t id : ids) want.insert(want.end(), w.ref.begin() + id * cols, w.ref.begin() + (id + 1) * cols);
+      CHECK(nerr(got, want) <= 1e-6);
+
+      for (bool bf16 : {false, true}) {
+        INFO("to " << (bf16 ? "bf16" : "f16"));
+        const int64_t r0 = 2, n = 4;
+        GuardedArray<uint16_t> dq(static_cast<size_t>(n * cols));
+        dq.poison();
+        CUDA_REQUIRE(kernels::launch_dequantize_rows(w.m, r0, n, bf16 ? ActType::bf16 : ActType::f16, dq.get(), nullptr));
+        const auto got16 = from_act(dq.download(), bf16);
+        CHECK(dq.guards_intact());
+        const std::vector<float> slice(w.ref.begin() + r0 * cols, w.ref.begin() + (r0 + n) * cols);
+        CHECK(nerr(got16, round_act(slice, bf16)) <= 1e-6);
+      }
+    }
+  }
+}
+
+TEST_CASE("dense conversions round to nearest even like the CPU", "[kernels][quant]") {
+  const auto src = random_floats(1001, 5, -70000.0f, 70000.0f);
+  GuardedArray<float> d_src(src);
+  for (bool bf16 : {false, true}) {
+    GuardedArray<uint16_t> dst(src.size());
+    CUDA_REQUIRE(kernels::launch_convert(WeightType::f32, d_src.get(), static_cast<int64_t>(src.size()),
+                                         bf16 ? WeightType::bf16 : WeightType::f16, dst.get(), nullptr));
+    const auto got = dst.download();
+    CHECK(dst.guards_intact());
+    int mismatches = 0;
+    for (size_t i = 0; i < src.size(); ++i) mismatches += got[i] != f32_to_act(src[i], bf16);
+    CHECK(mismatches == 0);
+  }
+}
+
+TEST_CASE("the dequantising GEMV matches a double-precision product", "[kernels][gemv]") {
+  struct Shape {
+    int64_t rows, cols;
+  };
+  for (DType t : {DType::q8_0, DType::q4_0, DType::q4_k}) {
+    for (Shape s : {Shape{37, 512}, Shape{4099, 2048}}) {
+      TestMatrix w(t, s.rows, s.cols, 100 + s.rows);
+      for (bool bf16 : {false, true}) {
+        for (int n : {1, 3, 8}) {
+          for (bool accumulate : {false, true}) {
+            INFO("dtype " << static_cast<int>(t) << " " << s.rows << "x" << s.cols << " n " << n << (bf16 ? " bf16" : " f16")
+                          << (accumulate ? " accumulate" : ""));
+            const int64_t ldx = s.cols + 8, ldy = s.rows + 5;
+            const auto x = round_act(random_floats(static_cast<size_t>(n * ldx), 7 + n), bf16);
+            GuardedArray<uint16_t> d_x(to_act(x, bf16));
+            const auto prior = random_floats(static_cast<size_t>(n * ldy), 9);
+            GuardedArray<float> y(prior);
+            CUDA_REQUIRE(kernels::launch_quant_gemv(w.m, bf16 ? ActType::bf16 : ActType::f16, d_x.get(), ldx, n, y.get(),
+                                                    ldy, accumulate, nullptr));
+            const auto got = y.download();
+            CHECK(y.guards_intact());
+            std::vector<float> want, have;
+            bool padding_kept = true;
+            for (int j = 0; j < n; ++j) {
+              for (int64_t o = 0; o < s.rows; ++o) {
+                double acc = accumulate ? prior[j * ldy + o] : 0.0;
+                for (int64_t i = 0; i < s.cols; ++i) acc += static_cast<double>(w.ref[o * s.cols + i]) * x[j * ldx + i];
+                want.push_back(static_cast<float>(acc));
+                have.push_back(got[j * ldy + o]);
+              }
+              for (int64_t o = s.rows; o < ldy; ++o) padding_kept = padding_kept && got[j * ldy + o] == prior[j * ldy + o];
+            }
+            CHECK(padding_kept);
+            CHECK(nerr(have, want) <= 1e-5);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("RMSNorm with the fused residual add matches the CPU", "[kernels][rms_norm]") {
+  for (int64_t hidden : {769, 5125, 64}) {
+    for (bool bf16 : {false, true}) {
+      for (int mode = 0; mode < 3; ++mode) {  // 0: no delta; 1: delta, all rows; 2: delta, gathered rows
+        INFO("hidden " << hidden << (bf16 ? " bf16" : " f16") << " mode " << mode);
+        const int64_t n_rows = 5;
+        const auto x0 = random_floats(static_cast<size_t>(n_rows * hidden), 21, -3.0f, 3.0f);
+        const auto delta = random_floats(x0.size(), 22, -1.0f, 1.0f);
+        const auto w = random_floats(static_cast<size_t>(hidden), 23, 0.5f, 1.5f);
+        const std::vector<int32_t> rows = mode == 2 ? std::vector<int32_t>{4, 1} : std::vector<int32_t>{0, 1, 2, 3, 4};
+        GuardedArray<float> d_x(x0), d_delta(delta), d_w(w);
+        GuardedArray<int32_t> d_rows(rows);
+        const auto n = static_cast<int64_t>(rows.size());
+        GuardedArray<uint16_t> out(static_cast<size_t>(n * hidden));
+        out.poison();
+        CUDA_REQUIRE(kernels::launch_rms_norm_residual(d_x.get(), mode ? d_delta.get() : nullptr, mode == 2 ? d_rows.get() : nullptr,
+                                                       d_w.get(), n, hidden, 1e-5f, bf16 ? ActType::bf16 : ActType::f16,
+                                                       out.get(), nullptr));
+        const auto got = from_act(out.download(), bf16);
+        const auto x1 = d_x.download();
+        CHECK(out.guards_intact());
+        CHECK(d_x.guards_intact());
+        std::vector<float> x_want = x0;
+        for (int32_t r : rows) {
+          if (mode) {
+            for (int64_t c = 0; c < hidden; ++c) x_want[r * hidden + c] += delta[r * hidden + c];
+          }
+        }
+        CHECK(x1 == x_want);  // the residual add is exact f32 and touches only the given rows
+        std::vector<float> want(static_cast<size_t>(n * hidden));
+        for (int64_t i = 0; i < n; ++i) rms_norm(x_want.data() + rows[i] * hidden, w.data(), want.data() + i * hidden, 1, hidden, 1e-5f);
+        CHECK(nerr(got, want) <= act_tol(bf16));
+      }
+    }
+  }
+}
+
+TEST_CASE("RoPE (both layouts, llama3 and linear scaling, q/k/v bias) matches the CPU", "[kernels][rope]") {
+  struct Heads {
+    int h, kv, hd;
+  };
+  for (Heads hs : {Heads{5, 1, 64}, Heads{8, 2, 128}, Heads{2, 2, 16}}) {
+    for (RopeLayout layout : {RopeLayout::rotate_half, RopeLayout::interleaved}) {
+      for (const char* scaling : {"none", "llama3", "linear"}) {
+        for (bool bias : {false, true}) {
+          INFO("heads " << hs.h << "/" << hs.kv << " hd " << hs.hd << " layout " << static_cast<int>(layout) << " " << scaling
+                        << (bias ? " bias" : ""));
+          ModelConfig c;
+          c.head_dim = hs.hd;
+          c.rope_theta = 500000.0;
+          c.rope_scaling.type = scaling;
+          c.rope_scaling.factor = std::string(scaling) == "linear" ? 4.0 : 8.0;
+          const auto freqs = rope_frequencies(c, nullptr);
+          const float pos_scale = std::string(scaling) == "linear" ? 0.25f : 1.0f;
+          const int64_t width = (hs.h + 2 * hs.kv) * hs.hd, ld = width + 4;
+          const std::vector<int32_t> pos = {0, 1, 17, 255, 4097, 100000, 131071};
+          const auto n = static_cast<int64_t>(pos.size());
+          const auto qkv0 = random_floats(static_cast<size_t>(n * ld), 31);
+          const auto b = random_floats(static_cast<size_t>(width), 32, -0.1f, 0.1f);
+          GuardedArray<float> d_qkv(qkv0), d_bias(b), d_freqs(freqs);
+          GuardedArray<int32_t> d_pos(pos);
+          CUDA_REQUIRE(kernels::launch_rope_qk(d_qkv.get(), ld, bias ? d_bias.get() : nullptr, d_pos.get(), d_freqs.get(), pos_scale,
+                                               layout == RopeLayout::interleaved, n, hs.h, hs.kv, hs.hd, nullptr));
+          const auto got = d_qkv.download();
+          CHECK(d_qkv.guards_intact());
+          auto want = qkv0;
+          for (int64_t t = 0; t < n; ++t) {
+            float* row = want.data() + t * ld;
+            if (bias) {
+              for (int64_t i = 0; i < width; ++i) row[i] += b[i];
+            }
+            for (int h = 0; h < hs.h + hs.kv; ++h) rope_apply(row + h * hs.hd, hs.hd, pos[t], freqs.data(), layout, pos_scale);
+          }
+          CHECK(nerr(got, want) <= 2e-6);
+          bool padding_kept = true;
+          for (int64_t t = 0; t < n; ++t) {
+            for (int64_t i = width; i < ld; ++i) padding_kept = padding_kept && got[t * ld + i] == qkv0[t * ld + i];
+          }
+          CHECK(padding_kept);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("SwiGLU matches the CPU", "[kernels][swiglu]") {
+  for (int64_t ffn : {5125, 64, 769}) {
+    for (bool bf16 : {false, true}) {
+      const int64_t n = 3;
+      const auto gu = random_floats(static_cast<size_t>(n * 2 * ffn), 41, -6.0f, 6.0f);
+      GuardedArray<float> d_gu(gu);
+      GuardedArray<uint16_t> out(static_cast<size_t>(n * ffn));
+      out.poison();
+      CUDA_REQUIRE(kernels::launch_swiglu(d_gu.get(), n, ffn, bf16 ? ActType::bf16 : ActType::f16, out.get(), nullptr));
+      const auto got = from_act(out.download(), bf16);
+      CHECK(out.guards_intact());
+      std::vector<float> want;
+      for (int64_t t = 0; t < n; ++t) {
+        std::vector<float> g(gu.begin() + t * 2 * ffn, gu.begin() + t * 2 * ffn + ffn);
+        silu_mul(g.data(), gu.data() + t * 2 * ffn + ffn, ffn);
+        want.insert(want.end(), g.begin(), g.end());
+      }
+      CHECK(nerr(got, want) <= act_tol(bf16));
+    }
+  }
+}
+
+TEST_CASE("KV cache writes land in the paged layout and block copies move whole blocks", "[kernels][kv_cache]") {
+  const int n_layers = 2, kvh = 3, hd = 64, bs = 16, n_blocks = 9, h = 6;
+  const int64_t block_elems = int64_t{kvh} * bs * hd, layer_elems = block_elems * n_blocks;
+  const int64_t q_dim = int64_t{h} * hd, kv_dim = int64_t{kvh} * hd, ld = q_dim + 2 * kv_dim + 8;
+  const std::vector<int32_t> table = {8, 5, 2};  // reversed: positions must go through the table
+  std::vector<int64_t> slots;
+  for (int64_t p = 0; p < 37; ++p) slots.push_back(int64_t{table[p / bs]} * bs + p % bs);  // ends mid-block
+  slots.push_back(-1);                                                                       // skipped
+  const auto n = static_cast<int64_t>(slots.size());
+  GuardedArray<uint16_t> k(static_cast<size_t>(n_layers * layer_elems)), v(static_cast<size_t>(n_layers * layer_elems));
+  k.poison();
+  v.poison();
+  std::vector<uint16_t> k_want(k.size()), v_want(v.size());
+  {
+    uint16_t pattern;
+    std::memset(&pattern, GuardedArray<uint16_t>::kPattern, sizeof pattern);
+    std::fill(k_want.begin(), k_want.end(), pattern);
+    std::fill(v_want.begin(), v_want.end(), pattern);
+  }
+  GuardedArray<int64_t> d_slots(slots);
+  for (int l = 0; l < n_layers; ++l) {
+    const auto src = random_floats(static_cast<size_t>(n * ld), 50 + l, -4.0f, 4.0f);
+    GuardedArray<float> d_src(src);
+    CUDA_REQUIRE(kernels::launch_kv_cache_write(d_src.get(), ld, q_dim, q_dim + kv_dim, d_slots.get(), n, kvh, hd, bs,
+                                                k.get() + l * layer_elems, v.get() + l * layer_elems, nullptr));
+    for (int64_t t = 0; t < n; ++t) {
+      if (slots[t] < 0) continue;
+      const int64_t blk = slots[t] / bs, off = slots[t] % bs;
+      for (int hh = 0; hh < kvh; ++hh) {
+        for (int d = 0; d < hd; ++d) {
+          const int64_t at = l * layer_elems + ((blk * kvh + hh) * bs + off) * hd + d;
+          k_want[at] = f32_to_fp16(src[t * ld + q_dim + hh * hd + d]);
+          v_want[at] = f32_to_fp16(src[t * ld + q_dim + kv_dim + hh * hd + d]);
+        }
+      }
+    }
+  }
+  CHECK(k.download() == k_want);
+  CHECK(v.download() == v_want);
+  CUDA_REQUIRE(kernels::launch_kv_cache_copy_block(k.get(), v.get(), n_layers, n_blocks, block_elems, 5, 1, nullptr));
+  for (int l = 0; l < n_layers; ++l) {
+    std::copy_n(k_want.begin() + l * layer_elems + 5 * block_elems, block_elems, k_want.begin() + l * layer_elems + block_elems);
+    std::copy_n(v_want.begin() + l * layer_elems + 5 * block_elems, block_elems, v_want.begin() + l * layer_elems + block_elems);
+  }
+  CHECK(k.download() == k_want);
+  CHECK(v.download() == v_want);
+  CHECK(k.guards_intact());
+  CHECK(v.guards_intact());
+}
+
+TEST_CASE("greedy argmax and top-k logprobs match the host", "[kernels][sampling]") {
+  const int64_t n = 4, vocab = 50021;
+  auto logits = random_floats(static_cast<size_t>(n * vocab), 61, -10.0f, 10.0f);
+  logits[1 * vocab + 7] = 50.0f;  // a tie: the lower index wins
+  logits[1 * vocab + 30000] = 50.0f;
+  std::fill(logits.begin() + 2 * vocab, logits.begin() + 3 * vocab, 1.0f);  // all equal: index 0
+  GuardedArray<float> d_logits(logits);
+  GuardedArray<int32_t> ids(static_cast<size_t>(n));
+  CUDA_REQUIRE(kernels::launch_argmax(d_logits.get(), n, vocab, ids.get(), nullptr));
+  const auto got = ids.download();
+  CHECK(ids.guards_intact());
+  for (int64_t r = 0; r < n; ++r) {
+    const auto* row = logits.data() + r * vocab;
+    CHECK(got[r] == std::max_element(row, row + vocab) - row);
+  }
+
+  const int k = 5;
+  GuardedArray<float> lse(static_cast<size_t>(n)), top_lp(static_cast<size_t>(n * k));
+  GuardedArray<int32_t> top_ids(static_cast<size_t>(n * k));
+  CUDA_REQUIRE(kernels::launch_logprobs_topk(d_logits.get(), n, vocab, k, lse.get(), top_ids.get(), top_lp.get(), nullptr));
+  const auto g_lse = lse.download();
+  const auto g_ids = top_ids.download();
+  const auto g_lp = top_lp.download();
+  CHECK(lse.guards_intact());
+  CHECK(top_ids.guards_intact());
+  CHECK(top_lp.guards_intact());
+  for (int64_t r = 0; r < n; ++r) {
+    const auto* row = logits.data() + r * vocab;
+    double mx = *std::max_element(row, row + vocab), s = 0;
+    for (int64_t i = 0; i < vocab; ++i) s += std::exp(static_cast<double>(row[i]) - mx);
+    const double want_lse = mx + std::log(s);
+    CHECK(std::abs(g_lse[r] - want_lse) <= 1e-4 * std::max(1.0, std::abs(want_lse)));
+    std::vector<int32_t> order(static_cast<size_t>(vocab));
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return row[a] > row[b]; });
+    for (int j = 0; j < k; ++j) {
+      CHECK(g_ids[r * k + j] == order[j]);
+      CHECK(std::abs(g_lp[r * k + j] - (row[order[j]] - want_lse)) <= 1e-4);
+    }
+  }
+}
+
+TEST_CASE("the bandwidth probe copies every vector", "[kernels][bandwidth]") {
+  const size_t n = (size_t{1} << 20) + 3;
+  const auto src = random_floats(n * 4, 71);
+  GuardedArray<float> d_src(src), d_dst(n * 4);
+  CUDA_REQUIRE(kernels::launch_copy_vec16(reinterpret_cast<const float4*>(d_src.get()), reinterpret_cast<float4*>(d_dst.get()), n,
+                                          132, nullptr));
+  CHECK(d_dst.download() == src);
+  CHECK(d_dst.guards_intact());
+}
