@@ -23,26 +23,38 @@ for dtype in f16 q8_0 q4_0; do
     --heads 32 --kv-heads 8 --ffn 8192 --vocab 128256 --context 8192 --tied-embeddings --out "$m" >/dev/null
 done
 
-echo "## prefill 128 / decode 32 tokens, $threads threads"
+# These shared 2-core machines are noisy: each engine runs ROUNDS times, alternating, and the
+# table gives the medians.
+rounds=${ROUNDS:-3}
+echo "## prefill 128 / decode 32 tokens, $threads threads, median of $rounds alternating rounds"
 echo
 echo "| model | llmplatform pp128 t/s | llama.cpp pp128 t/s | ratio | llmplatform tg32 t/s | llama.cpp tg32 t/s | ratio |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
 for dtype in f16 q8_0 q4_0; do
   m=$models/llama1b-$dtype.gguf
-  ours=$("$build/bench/engine_bench" "$m" --threads "$threads" --prompt 128 --gen 32 --reps 3 | grep '^{')
-  theirs=$("$llama/llama-bench" -m "$m" -t "$threads" -p 128 -n 32 -r 3 -o jsonl 2>/dev/null)
-  read -r opp otg < <(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["prefill_tps"], d["decode_tps"])' "$ours")
-  read -r lpp ltg < <(python3 -c '
-import json,sys
-pp=tg=0
-for line in sys.argv[1].splitlines():
-    d=json.loads(line)
-    if d["n_prompt"]>0 and d["n_gen"]==0: pp=d["avg_ts"]
-    if d["n_gen"]>0 and d["n_prompt"]==0: tg=d["avg_ts"]
-print(pp, tg)' "$theirs")
-  python3 -c 'import sys; o1,l1,o2,l2=map(float,sys.argv[2:]); print(f"| {sys.argv[1]} | {o1:.1f} | {l1:.1f} | {o1/l1:.2f} | {o2:.1f} | {l2:.1f} | {o2/l2:.2f} |")' \
-    "$dtype" "$opp" "$lpp" "$otg" "$ltg"
-  echo "{\"bench\":\"engine\",\"dtype\":\"$dtype\",\"threads\":$threads,\"llmp_pp128\":$opp,\"llamacpp_pp128\":$lpp,\"llmp_tg32\":$otg,\"llamacpp_tg32\":$ltg}" >&2
+  runs=()
+  for _ in $(seq "$rounds"); do
+    runs+=("$("$build/bench/engine_bench" "$m" --threads "$threads" --prompt 128 --gen 32 --reps 2 | grep '^{')")
+    runs+=("$("$llama/llama-bench" -m "$m" -t "$threads" -p 128 -n 32 -r 2 -o jsonl 2>/dev/null | tr '\n' ' ')")
+  done
+  python3 - "$dtype" "${runs[@]}" <<'PY'
+import json, statistics, sys
+dtype, runs = sys.argv[1], sys.argv[2:]
+opp, otg, lpp, ltg = [], [], [], []
+for i, run in enumerate(runs):
+    if i % 2 == 0:
+        d = json.loads(run)
+        opp.append(d["prefill_tps"]); otg.append(d["decode_tps"])
+    else:
+        for line in run.replace("} {", "}\n{").splitlines():
+            d = json.loads(line)
+            if d["n_prompt"] > 0 and d["n_gen"] == 0: lpp.append(d["avg_ts"])
+            if d["n_gen"] > 0 and d["n_prompt"] == 0: ltg.append(d["avg_ts"])
+m = statistics.median
+print(f"| {dtype} | {m(opp):.1f} | {m(lpp):.1f} | {m(opp)/m(lpp):.2f} | {m(otg):.1f} | {m(ltg):.1f} | {m(otg)/m(ltg):.2f} |")
+print(json.dumps({"bench": "engine", "dtype": dtype, "llmp_pp128": opp, "llamacpp_pp128": lpp, "llmp_tg32": otg,
+                  "llamacpp_tg32": ltg}), file=sys.stderr)
+PY
 done
 
 echo

@@ -9,8 +9,7 @@ namespace llmp::engine {
 
 #ifdef LLMP_HAVE_AMX_KERNELS
 bool amx_request_permission();
-void gemm_packed_amx(const PackedMatrix& w, const Q8Rows& x, int64_t t0, int64_t t1, int64_t g0, int64_t g1, float* y,
-                     int64_t ldy, const float* bias);
+size_t amx_activation_bytes(const PackedMatrix& w, int64_t n_tokens);
 #endif
 
 #ifdef LLMP_HAVE_AVX512_KERNELS
@@ -32,7 +31,8 @@ bool amx_available() {
     const char* force = std::getenv("LLMP_CPU_KERNELS");
     if (force && std::string_view(force) != "amx" && std::string_view(force) != "") return false;
     __builtin_cpu_init();
-    return packed_kernels_available() && __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-int8") &&
+    return packed_kernels_available() && __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-bf16") &&
+           __builtin_cpu_supports("avx512bf16") &&
            amx_request_permission();
   }();
   return available;
@@ -50,17 +50,21 @@ void gemm_packed_float(const PackedMatrix& w, const float* x, int64_t ldx, int64
 #endif
 }
 
+void resize_amx_activations(const PackedMatrix& w, int64_t n_tokens, AmxActivations& a) {
+#ifdef LLMP_HAVE_AMX_KERNELS
+  a.tiles.resize(amx_activation_bytes(w, n_tokens));
+#else
+  (void)w, (void)n_tokens, (void)a;
+#endif
+}
+
+#ifndef LLMP_HAVE_AMX_KERNELS
+void prepare_amx_activations(const PackedMatrix&, const float*, int64_t, int64_t, int64_t, AmxActivations&) {}
+void gemm_packed_amx(const PackedMatrix&, const AmxActivations&, int64_t, int64_t, int64_t, float*, int64_t, const float*) {}
+#endif
+
 void gemm_packed(const PackedMatrix& w, const Q8Rows& x, int64_t t0, int64_t t1, int64_t g0, int64_t g1, float* y,
                  int64_t ldy, const float* bias) {
-#ifdef LLMP_HAVE_AMX_KERNELS
-  // Tile multiplies pay from 16 tokens on; fewer go through VNNI.
-  if (t1 - t0 >= 16 && amx_available() && x.n_rows % 16 == 0) {
-    const int64_t t_tiles_end = t0 + (t1 - t0) / 16 * 16;
-    gemm_packed_amx(w, x, t0, t_tiles_end, g0, g1, y, ldy, bias);
-    if (t_tiles_end == t1) return;
-    t0 = t_tiles_end;
-  }
-#endif
 #ifdef LLMP_HAVE_AVX512_KERNELS
   gemm_packed_avx512(w, x, t0, t1, g0, g1, y, ldy, bias);
 #else

@@ -1,8 +1,10 @@
 #pragma once
-// Matrix products over PackedMatrix weights with AVX-512 VNNI (16 rows per vector, up to 4
-// tokens per pass over a weight tile, so prefill reuses each tile from L1).
+// Matrix products over PackedMatrix weights: AVX-512 VNNI for int8 kinds and FMA for f16/bf16
+// (16 rows per vector, a few tokens per pass over a weight tile: decode and small batches), and
+// AMX bf16 tiles for 16 tokens and more (prefill, large batches).
 
 #include <cstdint>
+#include <vector>
 
 #include "backend/cpu/packed_matrix.h"
 #include "backend/cpu/quant.h"
@@ -14,6 +16,21 @@ bool packed_kernels_available();
 //! True when AMX tile multiplies run here (Sapphire Rapids and later, and the OS lets us);
 //! LLMP_CPU_KERNELS=avx512 turns them off.
 bool amx_available();
+
+//! Activations as bf16 A tiles for gemm_packed_amx, laid out for one weight matrix's kind
+//! (f16 weights take each column twice: hi and lo halves).
+struct AmxActivations {
+  std::vector<uint8_t> tiles;
+};
+//! Sizes `a` for n_tokens tokens (padded to 16) against w.
+void resize_amx_activations(const PackedMatrix& w, int64_t n_tokens, AmxActivations& a);
+//! Fills token tiles [tile_begin, tile_end) (16 tokens each) from x [n_tokens, w.cols].
+void prepare_amx_activations(const PackedMatrix& w, const float* x, int64_t n_tokens, int64_t tile_begin,
+                             int64_t tile_end, AmxActivations& a);
+//! y[t * ldy + r] = Σ_c W[r, c] · x[t, c] (+ bias[r]) for every token and row groups [g0, g1),
+//! with AMX bf16 tiles (any packed kind). Only when amx_available().
+void gemm_packed_amx(const PackedMatrix& w, const AmxActivations& a, int64_t n_tokens, int64_t g0, int64_t g1,
+                     float* y, int64_t ldy, const float* bias);
 
 //! y[t * ldy + r] = Σ_c W[r, c] · x[t, c] (+ bias[r]) for tokens [t0, t1) and row groups
 //! [g0, g1) (16 rows each; rows past W's end are not written).

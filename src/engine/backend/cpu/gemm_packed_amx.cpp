@@ -1,15 +1,24 @@
-// AMX (TMUL) int8 kernels over PackedMatrix tiles, for batches of 16 tokens and more (prefill
-// and batched decode). Compiled with AMX and AVX-512 enabled; internal linkage throughout;
-// used only after amx_available() said yes.
+// AMX (TMUL) bf16 kernels over PackedMatrix weights, for batches of 16 tokens and more
+// (prefill, batched decode). Compiled with AMX and AVX-512 enabled; internal linkage
+// throughout; used only after amx_available() said yes.
 //
-// One tile multiply C[16 tokens × 16 rows] = A[16 tokens × 32 k] · B[32 k × 16 rows] per
-// 32-column block, with
-//   A = activations as signed bytes, read in place from Q8Rows::qs (row stride K),
-//   B = weights in VNNI order: B row j holds, for each of the 16 rows, its 4 weights of columns
-//       4j..4j+3. A Q8 tile is already exactly that (signed); Q4_0 nibbles are unpacked once per
-//       row group to signed q - 8; Q4_K nibbles stay unsigned and their block minimum is taken
-//       off through the activations' block sums.
-// The block's scales then turn C into floats: y += C · (weight scale · activation scale).
+// Why bf16 and not the int8 tiles: Q4_0 / Q8_0 carry a scale per 32 columns, so an int8 tile
+// product must be stored and scaled after every 32 columns, and those stores cost more than the
+// multiplies. Dequantised to bf16 once per row group, the weights need no scale at all: a C
+// tile accumulates in f32 across the whole row and is stored once.
+//
+// Precision. Activations are rounded to bf16 (relative error 2^-9 per element; the int8 path
+// rounds to 1/254 of a 32-column block's maximum, coarser). Quantised weights d · q are rounded
+// to bf16 (at most 1/64 of a Q4 step, 1/4 of a Q8 step); bf16 weights are exact; f16 weights
+// are split into bf16 hi + lo, exact to 2^-16, at twice the multiplies.
+//
+// Tiles (all 16 rows × 64 bytes):
+//   tmm0, tmm1: A, token tiles 0 and 1: 16 tokens × 32 bf16 of the step's columns;
+//   tmm2, tmm3: B, row groups 0 and 1, in VNNI pairs: B row i holds, for each of the 16 weight
+//               rows, the pair (k = 2i, 2i + 1) of the step's 32 columns;
+//   tmm4..7:    C[token tile][group], 16 tokens × 16 rows of f32.
+// A step covers 32 weight columns; for f16 (hi + lo) it covers 16 columns, the step's A holding
+// them twice and its B their hi halves in rows 0-7 and lo halves in rows 8-15.
 #include <immintrin.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -23,6 +32,8 @@
 namespace llmp::engine {
 namespace {
 
+constexpr size_t kStepBytes = 1024;  // one 16 × 64-byte tile
+
 struct alignas(64) TileConfig {
   uint8_t palette_id = 1;
   uint8_t start_row = 0;
@@ -31,162 +42,168 @@ struct alignas(64) TileConfig {
   uint8_t rows[16] = {};
 };
 
-// Two token tiles × two row groups per 32-column block, so four multiplies are in flight
-// between the stores the float epilogue waits on:
-//   tmm0, tmm1: A, tokens 0-15 and 16-31, 16 rows × 32 bytes;
-//   tmm2, tmm3: B, row groups 0 and 1, 8 rows × 64 bytes;
-//   tmm4..7:    C[token tile][group], 16 rows × 64 bytes (int32).
 void load_tile_config() {
   TileConfig cfg;
-  for (int a : {0, 1}) cfg.rows[a] = 16, cfg.colsb[a] = 32;
-  for (int b : {2, 3}) cfg.rows[b] = 8, cfg.colsb[b] = 64;
-  for (int c : {4, 5, 6, 7}) cfg.rows[c] = 16, cfg.colsb[c] = 64;
+  for (int t = 0; t < 8; ++t) cfg.rows[t] = 16, cfg.colsb[t] = 64;
   _tile_loadconfig(&cfg);
 }
 
-// The unpacked weights of one row group: per block, B (512 bytes), scales and mins.
-struct GroupWeights {
-  std::vector<uint8_t> b;      // [n_blocks][8][64]
-  std::vector<float> scales;   // [n_blocks][16]
-  std::vector<float> mins;     // [n_blocks][16], Q4_K only
-};
+bool split_weights(const PackedMatrix& w) { return w.kind == PackedMatrix::Kind::f16; }
+int64_t steps_of(const PackedMatrix& w) { return split_weights(w) ? 2 * w.n_blocks : w.n_blocks; }
 
-// Unpacks group g, or zeros (scale 0) when g is past the last group.
-void unpack_group(const PackedMatrix& w, int64_t g, GroupWeights& gw) {
-  const int64_t nb = w.n_blocks;
-  gw.b.resize(static_cast<size_t>(nb * 512));
-  gw.scales.resize(static_cast<size_t>(nb * 16));
-  gw.mins.resize(static_cast<size_t>(nb * 16));
+// Pairs (32-bit units) 0, 2, 4, ... of a then b, and 1, 3, 5, ...: the two B rows of a vector
+// holding, per weight row n, the units (n, h = 0) and (n, h = 1).
+const __m512i kEvenUnits = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+const __m512i kOddUnits = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+const __m512i kLanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+// 16-bit elements a0 b0 a1 b1 ... from [a0..a15, b0..b15].
+const __m512i kInterleave16 = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6,
+                                                21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+
+// One int8 VNNI vector (byte 4n + b = weight row n, column 4j + b) scaled per row to bf16, as B
+// rows 2j and 2j + 1. `min` is subtracted after scaling (Q4_K), zero otherwise.
+inline void int8_vector_to_b(__m512i v, __m512 scale, __m512 min, uint8_t* b, int j) {
+  __m512 f[4];
+  for (int c = 0; c < 4; ++c) {
+    // Lanes of chunk c: rows 4c + l / 4.
+    const __m512i rows = _mm512_add_epi32(_mm512_set1_epi32(4 * c), _mm512_srli_epi32(kLanes, 2));
+    const __m128i bytes = c == 0 ? _mm512_extracti32x4_epi32(v, 0)
+                        : c == 1 ? _mm512_extracti32x4_epi32(v, 1)
+                        : c == 2 ? _mm512_extracti32x4_epi32(v, 2)
+                                 : _mm512_extracti32x4_epi32(v, 3);
+    f[c] = _mm512_fmsub_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bytes)), _mm512_permutexvar_ps(rows, scale),
+                           _mm512_permutexvar_ps(rows, min));
+  }
+  // Units (pairs) of p01: rows 0-7 × h; of p23: rows 8-15 × h.
+  const __m512i p01 = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(f[1], f[0]));
+  const __m512i p23 = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(f[3], f[2]));
+  _mm512_storeu_si512(b + (2 * j) * 64, _mm512_permutex2var_epi32(p01, kEvenUnits, p23));
+  _mm512_storeu_si512(b + (2 * j + 1) * 64, _mm512_permutex2var_epi32(p01, kOddUnits, p23));
+}
+
+// B tiles of row group g, one per step. Past the last group: zeros.
+void unpack_group(const PackedMatrix& w, int64_t g, std::vector<uint8_t>& out) {
+  const int64_t steps = steps_of(w);
+  out.resize(static_cast<size_t>(steps) * kStepBytes);
   if (g >= w.n_groups) {
-    std::memset(gw.b.data(), 0, gw.b.size());
-    std::fill(gw.scales.begin(), gw.scales.end(), 0.0f);
-    std::fill(gw.mins.begin(), gw.mins.end(), 0.0f);
+    std::memset(out.data(), 0, out.size());
     return;
   }
   const __m512i low = _mm512_set1_epi8(0x0F);
-  // Q4_0 weights are scale · (q - 8): unpacked signed, they need no correction term.
-  const __m512i offset = _mm512_set1_epi8(w.kind == PackedMatrix::Kind::q4 ? 8 : 0);
-  for (int64_t k = 0; k < nb; ++k) {
+  for (int64_t k = 0; k < w.n_blocks; ++k) {
     const uint8_t* tile = w.tile(g, k);
-    uint8_t* b = gw.b.data() + k * 512;
-    if (w.kind == PackedMatrix::Kind::q8) {
-      std::memcpy(b, tile, 512);
-      _mm512_storeu_ps(gw.scales.data() + k * 16, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 512))));
-      continue;
-    }
-    // Vector m's low nibbles are the group-m weights, its high nibbles group m + 4.
-    for (int m = 0; m < 4; ++m) {
-      const __m512i p = _mm512_loadu_si512(tile + 64 * m);
-      const __m512i lo = _mm512_and_si512(p, low), hi = _mm512_and_si512(_mm512_srli_epi16(p, 4), low);
-      _mm512_storeu_si512(b + 64 * m, _mm512_sub_epi8(lo, offset));
-      _mm512_storeu_si512(b + 64 * (m + 4), _mm512_sub_epi8(hi, offset));
-    }
-    _mm512_storeu_ps(gw.scales.data() + k * 16, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 256))));
-    if (w.kind == PackedMatrix::Kind::q4_min) {
-      _mm512_storeu_ps(gw.mins.data() + k * 16, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 288))));
+    switch (w.kind) {
+      case PackedMatrix::Kind::q8: {
+        uint8_t* b = out.data() + k * kStepBytes;
+        const __m512 scale = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 512)));
+        for (int j = 0; j < 8; ++j) int8_vector_to_b(_mm512_loadu_si512(tile + 64 * j), scale, _mm512_setzero_ps(), b, j);
+        break;
+      }
+      case PackedMatrix::Kind::q4:
+      case PackedMatrix::Kind::q4_min: {
+        uint8_t* b = out.data() + k * kStepBytes;
+        const __m512 scale = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 256)));
+        const bool has_min = w.kind == PackedMatrix::Kind::q4_min;
+        // Q4_0: scale · (q - 8); Q4_K: scale · q - min.
+        const __m512 min = has_min ? _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 288)))
+                                   : _mm512_mul_ps(scale, _mm512_set1_ps(8.0f));
+        // Vector m's low nibbles are columns 4m + b, its high nibbles columns 16 + 4m + b.
+        for (int m = 0; m < 4; ++m) {
+          const __m512i p = _mm512_loadu_si512(tile + 64 * m);
+          int8_vector_to_b(_mm512_and_si512(p, low), scale, min, b, m);
+          int8_vector_to_b(_mm512_and_si512(_mm512_srli_epi16(p, 4), low), scale, min, b, m + 4);
+        }
+        break;
+      }
+      case PackedMatrix::Kind::bf16: {
+        // Columns 2i and 2i + 1 are 64 contiguous bytes: interleave them into pairs.
+        uint8_t* b = out.data() + k * kStepBytes;
+        for (int i = 0; i < 16; ++i) {
+          _mm512_storeu_si512(b + 64 * i, _mm512_permutexvar_epi16(kInterleave16, _mm512_loadu_si512(tile + 64 * i)));
+        }
+        break;
+      }
+      case PackedMatrix::Kind::f16: {
+        // Two steps per block: columns 16h..16h+15, hi pairs in B rows 0-7, lo pairs in 8-15.
+        for (int h = 0; h < 2; ++h) {
+          uint8_t* b = out.data() + (2 * k + h) * kStepBytes;
+          for (int i = 0; i < 8; ++i) {
+            const uint8_t* cols = tile + (16 * h + 2 * i) * 32;
+            const __m512 f0 = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(cols)));
+            const __m512 f1 = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(cols + 32)));
+            const __m512i hi = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(f1, f0));
+            const __m512 hi0 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(hi)), 16));
+            const __m512 hi1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(hi, 1)), 16));
+            const __m512i lo = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(_mm512_sub_ps(f1, hi1), _mm512_sub_ps(f0, hi0)));
+            _mm512_storeu_si512(b + 64 * i, _mm512_permutexvar_epi16(kInterleave16, hi));
+            _mm512_storeu_si512(b + 64 * (8 + i), _mm512_permutexvar_epi16(kInterleave16, lo));
+          }
+        }
+        break;
+      }
     }
   }
 }
 
 // C tile c += A · B for the four pairings used (the intrinsics paste tile numbers into the
-// assembly, so they are spelled out): 4: tokens 0-15 × group 0, 5: tokens 0-15 × group 1,
-// 6: tokens 16-31 × group 0, 7: tokens 16-31 × group 1. Q4_K: signed activations × unsigned nibbles.
-#define LLMP_TILE_DOT(C, A, B)  \
-  if constexpr (su) {            \
-    _tile_dpbsud(C, A, B);       \
-  } else {                       \
-    _tile_dpbssd(C, A, B);       \
-  }
-template <PackedMatrix::Kind kind, int c>
-inline void tile_dot() {
-  constexpr bool su = kind == PackedMatrix::Kind::q4_min;
-  if constexpr (c == 4) { LLMP_TILE_DOT(4, 0, 2) }
-  if constexpr (c == 5) { LLMP_TILE_DOT(5, 0, 3) }
-  if constexpr (c == 6) { LLMP_TILE_DOT(6, 1, 2) }
-  if constexpr (c == 7) { LLMP_TILE_DOT(7, 1, 3) }
+// assembly, so they are spelled out).
+inline void multiply_2x2() {
+  _tile_dpbf16ps(4, 0, 2);
+  _tile_dpbf16ps(5, 0, 3);
+  _tile_dpbf16ps(6, 1, 2);
+  _tile_dpbf16ps(7, 1, 3);
 }
-#undef LLMP_TILE_DOT
+inline void multiply_1x2() {
+  _tile_dpbf16ps(4, 0, 2);
+  _tile_dpbf16ps(5, 0, 3);
+}
 
-// y for 16 · n_token_tiles tokens from t0 (of which `valid` are real) and row groups g, g + 1
-// (gw[0], gw[1]; only the first `n_groups` of them are stored).
-template <PackedMatrix::Kind kind, int n_token_tiles>
-void block_32x32(const GroupWeights* gw, const PackedMatrix& w, int64_t g, int64_t n_groups, const Q8Rows& x,
-                 const int8_t* a_tiles, int64_t t0, int64_t valid, float* y, int64_t ldy, const float* bias) {
-  alignas(64) float acc[32][32] = {};         // [token][row of the two groups]
-  alignas(64) int32_t c[2][2][16][16];        // [token tile][group][token][row]
-  const int64_t K = x.n_cols, nb = K / 32;
-  const float* xd = x.d.data() + t0 * nb;
-  const int32_t* xs = x.sums.data() + t0 * nb;
-  for (int64_t k = 0; k < w.n_blocks; ++k) {
-    _tile_loadd(2, gw[0].b.data() + k * 512, 64);
-    _tile_loadd(3, gw[1].b.data() + k * 512, 64);
-    _tile_loadd(0, a_tiles + k * 512, 32);
-    _tile_zero(4);
-    _tile_zero(5);
-    tile_dot<kind, 4>();
-    tile_dot<kind, 5>();
-    _tile_stored(4, c[0][0], 64);
-    _tile_stored(5, c[0][1], 64);
+// y for token tiles [tt, tt + n_token_tiles) against row groups g, g + 1 (b[0], b[1]; the first
+// `n_groups` are stored). `valid`: real tokens from tile tt's first token.
+template <int n_token_tiles>
+void block(const AmxActivations& a, const uint8_t* const* b, int64_t steps, int64_t tt, int64_t t0, int64_t valid,
+           const PackedMatrix& w, int64_t g, int64_t n_groups, float* y, int64_t ldy, const float* bias) {
+  _tile_zero(4);
+  _tile_zero(5);
+  if constexpr (n_token_tiles == 2) {
+    _tile_zero(6);
+    _tile_zero(7);
+  }
+  const uint8_t* a0 = a.tiles.data() + static_cast<size_t>(tt * steps) * kStepBytes;
+  for (int64_t s = 0; s < steps; ++s) {
+    _tile_loadd(2, b[0] + s * kStepBytes, 64);
+    _tile_loadd(3, b[1] + s * kStepBytes, 64);
+    _tile_loadd(0, a0 + s * kStepBytes, 64);
     if constexpr (n_token_tiles == 2) {
-      _tile_loadd(1, a_tiles + (nb + k) * 512, 32);
-      _tile_zero(6);
-      _tile_zero(7);
-      tile_dot<kind, 6>();
-      tile_dot<kind, 7>();
-      _tile_stored(6, c[1][0], 64);
-      _tile_stored(7, c[1][1], 64);
+      _tile_loadd(1, a0 + (steps + s) * kStepBytes, 64);
+      multiply_2x2();
+    } else {
+      multiply_1x2();
     }
-    for (int gi = 0; gi < 2; ++gi) {
-      const __m512 scale = _mm512_loadu_ps(gw[gi].scales.data() + k * 16);
-      const __m512 min = _mm512_loadu_ps(gw[gi].mins.data() + k * 16);
-      for (int t = 0; t < 16 * n_token_tiles; ++t) {
-        const float dx = xd[t * nb + k];
-        const __m512 dot = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_load_si512(c[t / 16][gi][t % 16])), _mm512_set1_ps(dx));
-        __m512 a = _mm512_fmadd_ps(dot, scale, _mm512_load_ps(&acc[t][16 * gi]));
-        // Σ x (s q - m) = s Σ x q - m Σ x
-        if constexpr (kind == PackedMatrix::Kind::q4_min) a = _mm512_fnmadd_ps(min, _mm512_set1_ps(dx * static_cast<float>(xs[t * nb + k])), a);
-        _mm512_store_ps(&acc[t][16 * gi], a);
-      }
-    }
+  }
+  alignas(64) float c[2][2][16][16];  // [token tile][group][token][row]
+  _tile_stored(4, c[0][0], 64);
+  _tile_stored(5, c[0][1], 64);
+  if constexpr (n_token_tiles == 2) {
+    _tile_stored(6, c[1][0], 64);
+    _tile_stored(7, c[1][1], 64);
   }
   for (int gi = 0; gi < n_groups; ++gi) {
     const int64_t valid_rows = std::min<int64_t>(16, w.rows - (g + gi) * 16);
     const auto mask = static_cast<__mmask16>(valid_rows >= 16 ? 0xFFFF : (1u << valid_rows) - 1);
     const int64_t r0 = (g + gi) * 16;
-    const __m512 b = bias ? _mm512_maskz_loadu_ps(mask, bias + r0) : _mm512_setzero_ps();
-    for (int t = 0; t < valid; ++t) {
-      _mm512_mask_storeu_ps(y + (t0 + t) * ldy + r0, mask, _mm512_add_ps(_mm512_load_ps(&acc[t][16 * gi]), b));
+    const __m512 bv = bias ? _mm512_maskz_loadu_ps(mask, bias + r0) : _mm512_setzero_ps();
+    for (int64_t t = 0; t < std::min<int64_t>(valid, 16 * n_token_tiles); ++t) {
+      _mm512_mask_storeu_ps(y + (t0 + t) * ldy + r0, mask, _mm512_add_ps(_mm512_load_ps(c[t / 16][gi][t % 16]), bv));
     }
-  }
-}
-
-template <PackedMatrix::Kind kind>
-void gemm_groups(const PackedMatrix& w, const Q8Rows& x, int64_t t0, int64_t t1, int64_t g0, int64_t g1, float* y,
-                 int64_t ldy, const float* bias) {
-  thread_local GroupWeights gw[2];
-  // The activations as [token tile][block][16 tokens][32 bytes]: a tile load then reads 512
-  // contiguous bytes (rows K bytes apart would all fall in the same few L1 sets).
-  thread_local std::vector<int8_t> a_tiles;
-  const int64_t nb = w.n_blocks, n_tiles = (t1 - t0 + 15) / 16;
-  a_tiles.resize(static_cast<size_t>(n_tiles * nb * 512));
-  for (int64_t i = 0; i < n_tiles; ++i) {
-    for (int64_t r = 0; r < 16; ++r) {
-      const int8_t* src = x.row_qs(t0 + 16 * i + r);
-      for (int64_t k = 0; k < nb; ++k) std::memcpy(a_tiles.data() + ((i * nb + k) * 16 + r) * 32, src + 32 * k, 32);
-    }
-  }
-  for (int64_t g = g0; g < g1; g += 2) {
-    unpack_group(w, g, gw[0]);
-    // A lone last group of the range pairs with zeros; its outputs are not stored.
-    unpack_group(w, g + 1 < g1 ? g + 1 : w.n_groups, gw[1]);
-    const int64_t n_groups = std::min<int64_t>(2, g1 - g);
-    int64_t t = t0;
-    for (; t + 32 <= t1; t += 32) block_32x32<kind, 2>(gw, w, g, n_groups, x, a_tiles.data() + (t - t0) / 16 * nb * 512, t, 32, y, ldy, bias);
-    if (t < t1) block_32x32<kind, 1>(gw, w, g, n_groups, x, a_tiles.data() + (t - t0) / 16 * nb * 512, t, std::min<int64_t>(16, t1 - t), y, ldy, bias);
   }
 }
 
 }  // namespace
+
+size_t amx_activation_bytes(const PackedMatrix& w, int64_t n_tokens) {
+  return static_cast<size_t>((n_tokens + 15) / 16 * steps_of(w)) * kStepBytes;
+}
 
 bool amx_request_permission() {
   // Linux hands out the AMX tile state only on request (ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA).
@@ -194,16 +211,43 @@ bool amx_request_permission() {
   return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
 }
 
-// Q8Rows must hold a multiple of 16 rows (the last tile reads whole rows past t1).
-void gemm_packed_amx(const PackedMatrix& w, const Q8Rows& x, int64_t t0, int64_t t1, int64_t g0, int64_t g1, float* y,
-                     int64_t ldy, const float* bias) {
+void prepare_amx_activations(const PackedMatrix& w, const float* x, int64_t n_tokens, int64_t tile_begin,
+                                  int64_t tile_end, AmxActivations& a) {
+  const int64_t steps = steps_of(w), K = w.cols;
+  const bool split = split_weights(w);
+  for (int64_t tt = tile_begin; tt < tile_end; ++tt) {
+    for (int64_t r = 0; r < 16; ++r) {
+      const int64_t t = tt * 16 + r;
+      for (int64_t s = 0; s < steps; ++s) {
+        uint8_t* dst = a.tiles.data() + (static_cast<size_t>(tt * steps + s) * 16 + static_cast<size_t>(r)) * 64;
+        if (t >= n_tokens) {
+          std::memset(dst, 0, 64);  // padding tokens: zero rows, never stored
+        } else if (split) {
+          const __m512 v = _mm512_loadu_ps(x + t * K + 16 * s);
+          _mm512_storeu_si512(dst, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(v, v)));
+        } else {
+          const __m512 v0 = _mm512_loadu_ps(x + t * K + 32 * s), v1 = _mm512_loadu_ps(x + t * K + 32 * s + 16);
+          _mm512_storeu_si512(dst, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(v1, v0)));
+        }
+      }
+    }
+  }
+}
+
+void gemm_packed_amx(const PackedMatrix& w, const AmxActivations& a, int64_t n_tokens, int64_t g0, int64_t g1,
+                          float* y, int64_t ldy, const float* bias) {
   load_tile_config();
-  switch (w.kind) {
-    case PackedMatrix::Kind::q8: gemm_groups<PackedMatrix::Kind::q8>(w, x, t0, t1, g0, g1, y, ldy, bias); break;
-    case PackedMatrix::Kind::q4: gemm_groups<PackedMatrix::Kind::q4>(w, x, t0, t1, g0, g1, y, ldy, bias); break;
-    case PackedMatrix::Kind::q4_min: gemm_groups<PackedMatrix::Kind::q4_min>(w, x, t0, t1, g0, g1, y, ldy, bias); break;
-    case PackedMatrix::Kind::f16:
-    case PackedMatrix::Kind::bf16: break;  // float activations: never here
+  thread_local std::vector<uint8_t> b0, b1;
+  const int64_t steps = steps_of(w), n_tiles = (n_tokens + 15) / 16;
+  for (int64_t g = g0; g < g1; g += 2) {
+    const int64_t n_groups = std::min<int64_t>(2, g1 - g);
+    unpack_group(w, g, b0);
+    // A lone last group of the range pairs with zeros; its outputs are not stored.
+    unpack_group(w, n_groups == 2 ? g + 1 : w.n_groups, b1);
+    const uint8_t* b[2] = {b0.data(), b1.data()};
+    int64_t tt = 0;
+    for (; tt + 2 <= n_tiles; tt += 2) block<2>(a, b, steps, tt, tt * 16, n_tokens - tt * 16, w, g, n_groups, y, ldy, bias);
+    if (tt < n_tiles) block<1>(a, b, steps, tt, tt * 16, n_tokens - tt * 16, w, g, n_groups, y, ldy, bias);
   }
   _tile_release();
 }

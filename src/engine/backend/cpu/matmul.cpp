@@ -10,6 +10,9 @@ namespace llmp::engine {
 
 namespace {
 
+// Tile multiplies pay from a full tile of tokens on; fewer take the vector kernels.
+constexpr int64_t kAmxMinTokens = 16;
+
 // The mapping is read-only and file-backed: dropping the pages of a packed weight is safe,
 // and keeps the resident size at one copy of the weights.
 void drop_pages(const Tensor* t) {
@@ -61,16 +64,21 @@ void matmul(const LinearWeight& w, const float* bias, const float* x, int64_t n_
             ThreadPool& pool, MatmulScratch& scratch) {
   if (!w.packed) return matmul(*w.tensor, bias, x, n_tokens, y, ldy, pool, scratch);
   const PackedMatrix& p = *w.packed;
+  // Groups go in pairs: the AMX kernel multiplies two row groups at a time.
+  if (n_tokens >= kAmxMinTokens && amx_available()) {
+    resize_amx_activations(p, n_tokens, scratch.amx);
+    pool.parallel_for((n_tokens + 15) / 16, 1, [&](int64_t b, int64_t e) { prepare_amx_activations(p, x, n_tokens, b, e, scratch.amx); });
+    pool.parallel_for(p.n_groups, 2, [&](int64_t g0, int64_t g1) { gemm_packed_amx(p, scratch.amx, n_tokens, g0, g1, y, ldy, bias); });
+    return;
+  }
   if (p.is_float()) {
     pool.parallel_for(p.n_groups, 2, [&](int64_t g0, int64_t g1) {
       gemm_packed_float(p, x, p.cols, 0, n_tokens, g0, g1, y, ldy, bias);
     });
     return;
   }
-  // Rows padded to a multiple of 16: AMX tiles read 16 tokens at a time.
-  resize_q8(scratch.xq, (n_tokens + 15) / 16 * 16, p.cols);
+  resize_q8(scratch.xq, n_tokens, p.cols);
   pool.parallel_for(n_tokens, 1, [&](int64_t b, int64_t e) { quantize_activations_fast(x, b, e, scratch.xq); });
-  // Groups in pairs: the AMX kernel multiplies two row groups at a time.
   pool.parallel_for(p.n_groups, 2, [&](int64_t g0, int64_t g1) {
     gemm_packed(p, scratch.xq, 0, n_tokens, g0, g1, y, ldy, bias);
   });

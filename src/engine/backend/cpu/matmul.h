@@ -5,6 +5,7 @@
 #include <memory>
 #include <vector>
 
+#include "backend/cpu/gemm_packed.h"
 #include "backend/cpu/packed_matrix.h"
 #include "backend/cpu/quant.h"
 #include "backend/cpu/thread_pool.h"
@@ -12,9 +13,10 @@
 
 namespace llmp::engine {
 
-//! Per-caller buffers reused across calls (the activations quantised to int8).
+//! Per-caller buffers reused across calls: the activations quantised to int8, or as bf16 tiles.
 struct MatmulScratch {
   Q8Rows xq;
+  AmxActivations amx;
 };
 
 //! A weight matrix as the forward pass uses it: the tensor in the model file, and its
