@@ -159,6 +159,7 @@ void load_models(const Settings& settings, const engine::DeviceReport& devices, 
                                  {"max_context", limits.max_context},
                                  {"max_seqs", limits.max_seqs},
                                  {"max_batch_tokens", limits.max_batch_tokens},
+                                 {"max_waiting", limits.max_waiting},
                                  {"threads", static_cast<int64_t>(limits.threads)}});
     }
     served.add(std::move(*model));

@@ -36,6 +36,10 @@ void declare_settings(SettingsRegistry& r, EngineOptions& o) {
   r.add(IntSetting{.section = "engine", .key = "max_context", .target = &o.max_context, .default_value = 0, .min = 0,
                    .max = 1 << 24,
                    .help = "Longest sequence (prompt plus output) per request (0: the model's, capped by the budget)."});
+  r.add(IntSetting{.section = "engine", .key = "max_waiting", .target = &o.max_waiting, .default_value = 256,
+                   .min = 0, .max = 1 << 20,
+                   .help = "Requests queued per model beyond those running; more are refused with 503 and "
+                           "Retry-After (0: no limit)."});
 }
 
 EngineConfig EngineOptions::engine_config() const {
@@ -48,6 +52,7 @@ EngineConfig EngineOptions::engine_config() const {
   c.max_seqs = max_seqs;
   c.max_batch_tokens = max_batch_tokens;
   c.max_context = max_context;
+  c.max_waiting = max_waiting;
   return c;
 }
 

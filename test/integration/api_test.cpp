@@ -109,3 +109,42 @@ TEST_CASE("a client that disconnects mid-stream is cancelled and its KV blocks a
   CHECK(running == 0);
   CHECK(used == 0);
 }
+
+TEST_CASE("a model at capacity answers 503 with Retry-After and serves again once a slot frees") {
+  TempDir models;
+  auto made = run_binary_raw({"model", "create-test", "--arch", "llama", "--format", "gguf", "--vocab", "600",
+                              "--context", "4096", "--out", models / "m.gguf"});
+  REQUIRE(made.exit_code == 0);
+  // One running sequence and one queued request at most.
+  ServerProcess server(ServerProcess::Options{.args = {"--model", "m=" + (models / "m.gguf")},
+                                              .env = {"LLMP_ENGINE_MAX_SEQS=1", "LLMP_ENGINE_MAX_WAITING=1"}});
+  const std::string body =
+      R"({"model":"m","prompt":"tell me a very long story","max_tokens":3000,"ignore_eos":true,"stream":true})";
+  std::vector<std::unique_ptr<Connection>> held;
+  for (int i = 0; i < 2; ++i) {
+    held.push_back(std::make_unique<Connection>(server.port()));
+    held.back()->send("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+                      "\r\n\r\n" + body);
+  }
+  // One running, one waiting.
+  const auto queued_by = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < queued_by &&
+         metric(request(server.port(), "GET", "/metrics").body, R"(llmp_engine_requests_waiting{model="m"})") != 1) {
+    std::this_thread::sleep_for(10ms);
+  }
+  const std::string small = R"({"model":"m","prompt":"hi","max_tokens":2})";
+  auto refused = request(server.port(), "POST", "/v1/completions", small);
+  INFO(refused.body);
+  CHECK(refused.status == 503);
+  CHECK(refused.header("Retry-After") == "1");
+  CHECK(refused.body.find("at capacity") != std::string::npos);
+  held.clear();  // both clients go away: their sequences are cancelled
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  int status = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    status = request(server.port(), "POST", "/v1/completions", small).status;
+    if (status == 200) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  CHECK(status == 200);
+}

@@ -64,6 +64,7 @@ struct EngineConfig {
   int64_t max_seqs = 0;             // running sequences at most (0: derived from the budget)
   int64_t max_batch_tokens = 512;   // tokens computed per step at most (prefill chunks + decodes)
   int64_t max_context = 0;          // per sequence (0: the model's, capped by the budget)
+  int64_t max_waiting = 256;        // requests queued beyond max_seqs; more are refused (0: no limit)
 };
 
 struct EngineStats {
@@ -98,7 +99,8 @@ class Engine {
   const EngineConfig& limits() const;
 
   //! Queues a request. Errors (returned at once, nothing queued): invalid sampling
-  //! parameters, a prompt that can never fit (context or KV budget), an encoder model.
+  //! parameters, a prompt that can never fit (context or KV budget), an encoder model;
+  //! unavailable when max_seqs + max_waiting requests are already unfinished.
   Result<void> submit(GenerationRequest request);
   //! Cancels a request: its sequences stop and free their blocks within one step. No more
   //! events are delivered for it after its final (cancelled) one.

@@ -88,6 +88,10 @@ ApiResult<std::shared_ptr<EventChannel>> submit(Job& job, const asio::any_io_exe
     };
     if (auto done = job.model->engine->submit(std::move(r)); !done) {
       for (size_t q = 0; q < p; ++q) job.model->engine->cancel(job.prompts.size() == 1 ? job.id : fmt::format("{}-{}", job.id, q));
+      if (done.error().code() == StatusCode::unavailable) {
+        // At capacity: 503 with Retry-After, as llama-server and vLLM behind a proxy answer.
+        return api_error(StatusCode::unavailable, done.error().message(), "", "model_at_capacity");
+      }
       const bool context = done.error().code() == StatusCode::out_of_range;
       return api_error(StatusCode::invalid_argument, done.error().message(), context ? "messages" : "",
                        context ? "context_length_exceeded" : "");

@@ -2,12 +2,15 @@
 // encoder work to the loop through an inbox; the loop alone touches the core.
 #include "llmp/engine/engine.h"
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <future>
 #include <mutex>
 #include <thread>
 #include <variant>
+
+#include <fmt/format.h>
 
 #include "runtime/engine_core.h"
 
@@ -22,6 +25,7 @@ struct Engine::Impl {
   std::condition_variable wake;
   std::deque<std::function<void()>> inbox;  // run on the loop thread, in order
   bool stopping = false;
+  std::atomic<int64_t> unfinished{0};  // requests submitted and not yet finished
   mutable std::mutex stats_mu;
   EngineStats last_stats;
   std::thread loop;
@@ -105,6 +109,24 @@ Result<void> Engine::submit(GenerationRequest request) {
   // Validated on the caller's thread (it reads only immutable state), so a caller never waits
   // for a forward pass to learn that its request is bad.
   LLMP_TRY_VOID(impl_->core->validate(request));
+  const EngineConfig& limits = impl_->core->limits();
+  if (limits.max_waiting > 0) {
+    const int64_t capacity = limits.max_seqs + limits.max_waiting;
+    if (impl_->unfinished.fetch_add(1) >= capacity) {
+      impl_->unfinished.fetch_sub(1);
+      return error(StatusCode::unavailable,
+                   fmt::format("the model is at capacity ({} requests running or queued); retry shortly", capacity));
+    }
+  } else {
+    impl_->unfinished.fetch_add(1);
+  }
+  // The count drops when the last of the request's n completions has finished (engine thread).
+  auto remaining = std::make_shared<int>(request.sampling.n);
+  request.on_event = [impl = impl_.get(), remaining, sink = std::move(request.on_event)](TokenEvent&& ev) {
+    const bool last = ev.finish && (ev.finish == FinishReason::error || --*remaining == 0);
+    if (sink) sink(std::move(ev));
+    if (last) impl->unfinished.fetch_sub(1);
+  };
   impl_->post([this, req = std::move(request)]() mutable {
     EventSink sink = req.on_event;
     if (auto r = impl_->core->add(std::move(req)); !r) {
