@@ -57,6 +57,15 @@ print(json.dumps({"bench": "engine", "dtype": dtype, "llmp_pp128": opp, "llamacp
 PY
 done
 
+batched_table='
+import json, sys
+print("| seqs | prefill t/s | generation t/s |")
+print("| --- | --- | --- |")
+for line in sys.stdin:
+    if line.startswith("{"):
+        d = json.loads(line)
+        print("| %d | %.2f | %.2f |" % (d["pl"], d["speed_pp"], d["speed_tg"]))
+'
 echo
 echo "## aggregate decode (prompt 128, generate 128 per sequence), $threads threads"
 for dtype in q4_0 q8_0; do
@@ -67,13 +76,5 @@ for dtype in q4_0 q8_0; do
   echo
   echo "### $dtype: llama-batched-bench"
   "$llama/llama-batched-bench" -m "$m" -t "$threads" -c 16384 -b 2048 -ub 512 -npp 128 -ntg 128 -npl 1,8,16,32 \
-    --output-format jsonl 2>/dev/null | python3 -c '
-import json,sys
-print("| seqs | prefill t/s | generation t/s |")
-print("| --- | --- | --- |")
-for line in sys.stdin:
-    line=line.strip()
-    if not line.startswith("{"): continue
-    d=json.loads(line)
-    print(f"| {d[\"pl\"]} | {d[\"speed_pp\"]:.2f} | {d[\"speed_tg\"]:.2f} |")'
+    --output-format jsonl 2>/dev/null | python3 -c "$batched_table"
 done

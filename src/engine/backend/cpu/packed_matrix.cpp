@@ -1,5 +1,7 @@
 #include "backend/cpu/packed_matrix.h"
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -84,8 +86,13 @@ std::optional<PackedMatrix> pack_matrices(std::span<const Tensor* const> parts) 
   p.cols = w.cols();
   p.n_groups = (p.rows + kGroup - 1) / kGroup;
   p.n_blocks = p.cols / 32;
-  void* mem = std::aligned_alloc(64, (p.bytes() + 63) / 64 * 64);
+  // Decode streams every weight once per token: on 2 MiB pages the TLB stops being a cost
+  // (transparent huge pages are often "madvise" only, hence the advice).
+  constexpr size_t kHugePage = size_t{2} << 20;
+  const size_t alignment = p.bytes() >= kHugePage ? kHugePage : 64;
+  void* mem = std::aligned_alloc(alignment, (p.bytes() + alignment - 1) / alignment * alignment);
   if (!mem) return std::nullopt;
+  if (alignment == kHugePage) ::madvise(mem, (p.bytes() + kHugePage - 1) / kHugePage * kHugePage, MADV_HUGEPAGE);
   p.data = std::unique_ptr<uint8_t, void (*)(void*)>(static_cast<uint8_t*>(mem), &std::free);
   std::memset(mem, 0, p.bytes());
   if (p.is_float()) {
