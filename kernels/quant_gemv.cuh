@@ -1,7 +1,9 @@
 #pragma once
 // Matrix-vector products straight from quantised weights (decode): the weights are read once
-// per step in their compact form and dequantised in registers; a handful of activation rows
-// share each weight load.
+// per step in their compact form and decoded in registers; a handful of activation rows share
+// each weight load. Q8_0 and Q4_0 take the int8 path (activations quantised per 32 values as
+// ggml's q8_1, products with dp4a: 4 multiply-adds per instruction, so the kernel stays
+// memory-bound); Q4_K takes the f32 path (dequantise to f32 and FMA).
 
 #include <cuda_runtime.h>
 
@@ -13,6 +15,44 @@ namespace llmp::kernels {
 
 //! Activation rows one GEMV launch serves.
 constexpr int kGemvMaxRows = 8;
+
+//! Activation rows quantised for the int8 GEMV, as ggml's q8_1: for every block of 32 values
+//! x ≈ d · q with q int8 and d = max |x| / 127; `ds` keeps (d, d · Σ q) per block (the sum
+//! folds Q4_0's offset of 8 into one multiply).
+struct Q8Rows {
+  int8_t* q = nullptr;    //!< [n, cols], 16-byte aligned
+  float2* ds = nullptr;   //!< [n, cols / 32]
+  int64_t cols = 0;       //!< multiple of 32
+};
+
+//! Bytes of scratch a Q8Rows of n rows of `cols` values needs (q and ds, aligned).
+inline int64_t q8_rows_bytes(int n, int64_t cols) { return n * cols + ((n * (cols / 32) * 8 + 15) / 16) * 16; }
+
+//! Lays a Q8Rows of n rows over `scratch` (16-byte aligned, q8_rows_bytes(n, cols) bytes).
+inline Q8Rows q8_rows_at(void* scratch, int n, int64_t cols) {
+  auto* base = static_cast<uint8_t*>(scratch);
+  Q8Rows r;
+  r.ds = reinterpret_cast<float2*>(base);
+  r.q = reinterpret_cast<int8_t*>(base + ((n * (cols / 32) * 8 + 15) / 16) * 16);
+  r.cols = cols;
+  return r;
+}
+
+//! Whether the int8 GEMV (launch_q8_gemv) takes weights of type t.
+inline bool has_int8_gemv(WeightType t) { return t == WeightType::q8_0 || t == WeightType::q4_0; }
+
+//! out = x[:, :out.cols] quantised per block of 32 (see Q8Rows). x: [n, ldx] of x_type.
+//! Grid: (ceil(n · cols / 32 / 8)), block 256: one warp per block of 32 values.
+cudaError_t launch_quantize_q8_rows(ActType x_type, const void* x, int64_t ldx, int n, const Q8Rows& out,
+                                    cudaStream_t stream);
+
+//! y[j, o] = (accumulate ? y[j, o] : 0) + Σ_i W[o, i] · x[j, i] for j < n, o < w.rows, with x
+//! as quantised by launch_quantize_q8_rows (x.cols == w.cols). w: q8_0 or q4_0; y: [n, ldy]
+//! f32; 1 <= n <= kGemvMaxRows. Grid: (ceil(rows / 4)), block 128: one warp per output
+//! feature, lane l taking whole quantisation blocks l, l + 32, ... (16-byte weight loads, a
+//! warp reads 512 contiguous bytes of Q4_0).
+cudaError_t launch_q8_gemv(const DeviceMatrix& w, const Q8Rows& x, int n, float* y, int64_t ldy, bool accumulate,
+                           cudaStream_t stream);
 
 //! y[j, o] = (accumulate ? y[j, o] : 0) + Σ_i W[o, i] · x[j, i] for j < n, o < w.rows.
 //! w: q8_0, q4_0 or q4_k DeviceMatrix [rows, cols]; x: [n, ldx] of x_type, ldx % 8 == 0 and

@@ -77,16 +77,18 @@ double measure_bandwidth(double* gib_out = nullptr) {
   return 2.0 * static_cast<double>(bytes) * reps / (ms / 1000.0);
 }
 
-// Device -> pageable host copy rate for logits-sized transfers (what the backend pays per step).
+// Device -> pinned host copy rate for logits-sized transfers (what the backend pays per step:
+// its logits buffer is pinned).
 double measure_d2h(size_t bytes) {
-  void* d = nullptr;
+  void *d = nullptr, *h = nullptr;
   check(cudaMalloc(&d, bytes), "cudaMalloc");
-  std::vector<float> h(bytes / sizeof(float));
-  check(cudaMemcpy(h.data(), d, bytes, cudaMemcpyDeviceToHost), "warm");
+  check(cudaMallocHost(&h, bytes), "cudaMallocHost");
+  check(cudaMemcpy(h, d, bytes, cudaMemcpyDeviceToHost), "warm");
   const auto t0 = Clock::now();
-  for (int i = 0; i < 5; ++i) check(cudaMemcpy(h.data(), d, bytes, cudaMemcpyDeviceToHost), "d2h");
+  for (int i = 0; i < 5; ++i) check(cudaMemcpy(h, d, bytes, cudaMemcpyDeviceToHost), "d2h");
   const double s = seconds_since(t0) / 5;
   cudaFree(d);
+  cudaFreeHost(h);
   return static_cast<double>(bytes) / s;
 }
 
@@ -201,7 +203,6 @@ int cmd_run(const std::string& path, const RunOptions& o) {
   fmt::print("device copy bandwidth {:.0f} GB/s (read + write); weight bytes per decode step {:.3f} GB\n\n", bw / 1e9, w_step / 1e9);
   fmt::print("{{\"bench\":\"gpu_bandwidth\",\"device\":\"{}\",\"copy_gbps\":{:.1f}}}\n", prop.name, bw / 1e9);
 
-  std::vector<float> logits;
   Blocks blocks(b.kv_blocks());
 
   // Decode: B sequences of ctx tokens, prefilled, then timed single-token steps (the first
@@ -228,7 +229,7 @@ int cmd_run(const std::string& path, const RunOptions& o) {
       batch.push_back({std::span<const TokenId>(toks[s].data(), static_cast<size_t>(o.ctx)), 0, tables[s], false, false});
       in_batch += o.ctx;
       if (in_batch >= 2048 || s + 1 == B) {
-        b.forward(batch, logits);
+        b.forward(batch);
         batch.clear();
         in_batch = 0;
       }
@@ -237,7 +238,7 @@ int cmd_run(const std::string& path, const RunOptions& o) {
     auto step = [&] {
       batch.clear();
       for (int64_t s = 0; s < B; ++s) batch.push_back({std::span<const TokenId>(toks[s].data() + pos, 1), pos, tables[s], false, false});
-      b.forward(batch, logits);
+      b.forward(batch);
       ++pos;
     };
     for (int i = 0; i < 3; ++i) step();
@@ -262,10 +263,10 @@ int cmd_run(const std::string& path, const RunOptions& o) {
     std::vector<int32_t> table;
     if (blocks.take(table, o.prefill, bs)) {
       SequenceChunk chunk{std::span<const TokenId>(prompt), 0, table, false, false};
-      b.forward(std::span<const SequenceChunk>(&chunk, 1), logits);  // warm-up
+      b.forward(std::span<const SequenceChunk>(&chunk, 1));  // warm-up
       const int reps = 3;
       const auto t0 = Clock::now();
-      for (int i = 0; i < reps; ++i) b.forward(std::span<const SequenceChunk>(&chunk, 1), logits);
+      for (int i = 0; i < reps; ++i) b.forward(std::span<const SequenceChunk>(&chunk, 1));
       const double sec = seconds_since(t0) / reps;
       fmt::print("\nprefill {} tokens: {:.1f} ms, {:.0f} tokens/s\n", o.prefill, sec * 1000, static_cast<double>(o.prefill) / sec);
       fmt::print("{{\"bench\":\"gpu_prefill\",\"model\":\"{}\",\"tokens\":{},\"ms\":{:.2f},\"tokens_per_s\":{:.1f}}}\n", label, o.prefill,

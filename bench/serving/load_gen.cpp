@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <random>
 #include <string>
@@ -43,6 +44,7 @@ struct Sample {
   std::vector<double> itl;
   int tokens = 0;
   bool ok = false;
+  std::string failure;  // why a request did not finish: the response's first line, or what broke
 };
 
 const char* kWords[] = {"the", "model", "engine", "answers", "quickly", "with", "tokens", "and", "a", "platform",
@@ -80,7 +82,10 @@ int connect_to(int port) {
 Sample run_one(const Options& o, const std::string& prompt, int max_tokens) {
   Sample s;
   const int fd = connect_to(o.port);
-  if (fd < 0) return s;
+  if (fd < 0) {
+    s.failure = "connect failed";
+    return s;
+  }
   const std::string body = fmt::format(
       R"({{"model":"{}","messages":[{{"role":"user","content":"{}"}}],"max_tokens":{},"temperature":0.7,"ignore_eos":true,"stream":true}})",
       o.model, prompt, max_tokens);
@@ -91,6 +96,7 @@ Sample run_one(const Options& o, const std::string& prompt, int max_tokens) {
   const auto t0 = Clock::now();
   if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
     ::close(fd);
+    s.failure = "send failed";
     return s;
   }
   std::string buf;
@@ -125,6 +131,11 @@ Sample run_one(const Options& o, const std::string& prompt, int max_tokens) {
     }
   }
   ::close(fd);
+  if (!s.ok) {
+    const size_t eol = buf.find("\r\n");
+    s.failure = buf.empty() ? "connection closed without a response"
+                            : buf.substr(0, std::min(eol, size_t{80})) + (buf.find("\"error\"") != std::string::npos ? " (error body)" : "");
+  }
   return s;
 }
 
@@ -186,7 +197,9 @@ int main(int argc, char** argv) {
   std::vector<double> ttft, itl;
   int ok = 0;
   long tokens = 0;
+  std::map<std::string, int> failures;
   for (const auto& s : samples) {
+    if (!s.ok) ++failures[s.failure];
     if (!s.ok) continue;
     ++ok;
     tokens += s.tokens;
@@ -201,5 +214,6 @@ int main(int argc, char** argv) {
              "\"ttft_p50_ms\":{:.1f},\"ttft_p99_ms\":{:.1f},\"itl_p50_ms\":{:.2f},\"itl_p99_ms\":{:.2f}}}\n",
              o.label, o.concurrency, ok, static_cast<int>(samples.size()) - ok, ok / elapsed, tokens / elapsed,
              percentile(ttft, 0.5) * 1e3, percentile(ttft, 0.99) * 1e3, percentile(itl, 0.5) * 1e3, percentile(itl, 0.99) * 1e3);
+  for (const auto& [why, count] : failures) fmt::print(stderr, "{}: {} request(s) failed: {}\n", o.label, count, why);
   return ok == static_cast<int>(samples.size()) ? 0 : 1;
 }

@@ -33,7 +33,9 @@ for c in $levels; do
   wait_port 18301 readyz
   "$build/bench/load_gen" --port 18301 --model m --concurrency "$c" --requests "$requests" --rate 4 --label llmplatform
   stop
-  "$llama/llama-server" -m "$model" -t "$threads" -np "$c" -c $((c * 1024)) --port 18302 --host 127.0.0.1 \
+  # 2048 context positions per slot: the longest prompt (400 words of this model's tokenizer)
+  # plus 256 output tokens fits; with less, llama-server refuses the long prompts.
+  "$llama/llama-server" -m "$model" -t "$threads" -np "$c" -c $((c * 2048)) --port 18302 --host 127.0.0.1 \
     >"$work/llama.log" 2>&1 &
   pid=$!
   wait_port 18302 health

@@ -170,6 +170,83 @@ TEST_CASE("the dequantising GEMV matches a double-precision product", "[kernels]
   }
 }
 
+TEST_CASE("the int8 GEMV over q8-quantised activations matches a double-precision product", "[kernels][gemv]") {
+  struct Shape {
+    int64_t rows, cols;
+  };
+  for (DType t : {DType::q8_0, DType::q4_0}) {
+    for (Shape s : {Shape{37, 512}, Shape{4099, 2048}, Shape{130, 14336}}) {
+      TestMatrix w(t, s.rows, s.cols, 300 + s.rows);
+      for (bool bf16 : {false, true}) {
+        for (int n : {1, 3, 8}) {
+          INFO("dtype " << static_cast<int>(t) << " " << s.rows << "x" << s.cols << " n " << n << (bf16 ? " bf16" : " f16"));
+          const int64_t ldx = s.cols + 8, ldy = s.rows + 5;
+          auto x = round_act(random_floats(static_cast<size_t>(n * ldx), 17 + n, -2.0f, 2.0f), bf16);
+          for (int64_t i = 0; i < 32; ++i) x[i] = 0.0f;  // an all-zero block: scale 0, no division by it
+          GuardedArray<uint16_t> d_x(to_act(x, bf16));
+
+          // The quantised activations, exactly as the host computes them (same float ops).
+          GuardedArray<uint8_t> scratch(static_cast<size_t>(kernels::q8_rows_bytes(n, s.cols)));
+          scratch.poison();
+          const kernels::Q8Rows xq = kernels::q8_rows_at(scratch.get(), n, s.cols);
+          CUDA_REQUIRE(kernels::launch_quantize_q8_rows(bf16 ? ActType::bf16 : ActType::f16, d_x.get(), ldx, n, xq, nullptr));
+          const auto bytes = scratch.download();
+          CHECK(scratch.guards_intact());
+          const int64_t nb = s.cols / 32;
+          const auto* got_ds = reinterpret_cast<const float*>(bytes.data());
+          const auto* got_q = reinterpret_cast<const int8_t*>(bytes.data() + (reinterpret_cast<uint8_t*>(xq.q) - scratch.get()));
+          std::vector<float> xdq(static_cast<size_t>(n * s.cols));  // d · q, what the GEMV multiplies
+          int q_mismatch = 0, ds_mismatch = 0;
+          for (int j = 0; j < n; ++j) {
+            for (int64_t b = 0; b < nb; ++b) {
+              float amax = 0.0f;
+              for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[j * ldx + b * 32 + i]));
+              const float d = amax / 127.0f;
+              int sum = 0;
+              for (int i = 0; i < 32; ++i) {
+                const int q = amax == 0.0f ? 0 : static_cast<int>(std::nearbyint(x[j * ldx + b * 32 + i] / d));
+                sum += q;
+                q_mismatch += got_q[j * s.cols + b * 32 + i] != q;
+                xdq[j * s.cols + b * 32 + i] = d * static_cast<float>(q);
+              }
+              ds_mismatch += got_ds[2 * (j * nb + b)] != d || got_ds[2 * (j * nb + b) + 1] != d * static_cast<float>(sum);
+            }
+          }
+          CHECK(q_mismatch == 0);
+          CHECK(ds_mismatch == 0);
+
+          for (bool accumulate : {false, true}) {
+            INFO((accumulate ? "accumulate" : "overwrite"));
+            const auto prior = random_floats(static_cast<size_t>(n * ldy), 19);
+            GuardedArray<float> y(prior);
+            CUDA_REQUIRE(kernels::launch_q8_gemv(w.m, xq, n, y.get(), ldy, accumulate, nullptr));
+            const auto got = y.download();
+            CHECK(y.guards_intact());
+            std::vector<float> want, exact, have;
+            bool padding_kept = true;
+            for (int j = 0; j < n; ++j) {
+              for (int64_t o = 0; o < s.rows; ++o) {
+                double acc = accumulate ? prior[j * ldy + o] : 0.0, acc_exact = acc;
+                for (int64_t i = 0; i < s.cols; ++i) {
+                  acc += static_cast<double>(w.ref[o * s.cols + i]) * xdq[j * s.cols + i];
+                  acc_exact += static_cast<double>(w.ref[o * s.cols + i]) * x[j * ldx + i];
+                }
+                want.push_back(static_cast<float>(acc));
+                exact.push_back(static_cast<float>(acc_exact));
+                have.push_back(got[j * ldy + o]);
+              }
+              for (int64_t o = s.rows; o < ldy; ++o) padding_kept = padding_kept && got[j * ldy + o] == prior[j * ldy + o];
+            }
+            CHECK(padding_kept);
+            CHECK(nerr(have, want) <= 1e-5);   // the kernel's arithmetic
+            CHECK(nerr(have, exact) <= 1e-2);  // what quantising the activations costs
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("RMSNorm with the fused residual add matches the CPU", "[kernels][rms_norm]") {
   for (int64_t hidden : {769, 5125, 64}) {
     for (bool bf16 : {false, true}) {

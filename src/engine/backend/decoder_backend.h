@@ -23,9 +23,11 @@ class DecoderBackend {
   virtual std::string name() const = 0;
   //! KV blocks this backend holds (decided from its memory budget at creation).
   virtual int64_t kv_blocks() const = 0;
-  //! Runs a batch of sequence chunks; one logits row of vocab_size per requested token, in
-  //! batch order.
-  virtual void forward(std::span<const SequenceChunk> batch, std::vector<float>& logits) = 0;
+  //! Runs a batch of sequence chunks. Returns one logits row of vocab_size per requested
+  //! token, in batch order: [rows, vocab] f32 in host memory the backend owns (pinned for
+  //! the CUDA backend, so the copy off the device runs at full speed), valid and writable
+  //! until the next forward.
+  virtual std::span<float> forward(std::span<const SequenceChunk> batch) = 0;
   //! Copies block `src` to `dst` in every layer (copy-on-write).
   virtual void copy_block(int64_t src, int64_t dst) = 0;
 };

@@ -331,7 +331,7 @@ void EngineCore::step() {
                       s.n_computed, s.blocks, prompt_rows, !completes && !prompt_rows});
     if (s.queue_seconds < 0) s.queue_seconds = std::chrono::duration<double>(started - s.request->arrival).count();
   }
-  backend_->forward(chunks, logits_);
+  const std::span<float> logits = backend_->forward(chunks);
 
   // 4. Bookkeeping and sampling for sequences whose every token is now computed.
   const int64_t vocab = model_->config.vocab_size;
@@ -349,21 +349,21 @@ void EngineCore::step() {
       const int64_t start = s.n_computed - plan[i].n_tokens;
       const int top = s.request->request.sampling.prompt_logprobs;
       for (int64_t j = 0; j + 1 < plan[i].n_tokens; ++j) {
-        const std::span<const float> r(logits_.data() + (logit_row + static_cast<size_t>(j)) * static_cast<size_t>(vocab),
+        const std::span<const float> r(logits.data() + (logit_row + static_cast<size_t>(j)) * static_cast<size_t>(vocab),
                                        static_cast<size_t>(vocab));
         s.prompt_logprobs.push_back(Sampler::logprobs_of(r, s.tokens[static_cast<size_t>(start + j + 1)], top));
       }
       logit_row += static_cast<size_t>(plan[i].n_tokens - 1);
       if (s.n_computed < static_cast<int64_t>(s.tokens.size())) {
         // A middle chunk: its last row predicts the first token of the next chunk.
-        const std::span<const float> r(logits_.data() + logit_row * static_cast<size_t>(vocab), static_cast<size_t>(vocab));
+        const std::span<const float> r(logits.data() + logit_row * static_cast<size_t>(vocab), static_cast<size_t>(vocab));
         s.prompt_logprobs.push_back(Sampler::logprobs_of(r, s.tokens[static_cast<size_t>(s.n_computed)], top));
         ++logit_row;
         continue;
       }
       s.prompt_logprobs_done = true;
     }
-    std::span<float> row(logits_.data() + logit_row * static_cast<size_t>(vocab), static_cast<size_t>(vocab));
+    std::span<float> row(logits.data() + logit_row * static_cast<size_t>(vocab), static_cast<size_t>(vocab));
     ++logit_row;
     if (s.finished) continue;
     if (s.choice == 0) s.request->leader_prefilled = true;

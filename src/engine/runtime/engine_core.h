@@ -130,7 +130,6 @@ class EngineCore {
   std::map<std::string, double> tenant_served_;   // tokens served per tenant, decayed
   uint64_t next_order_ = 0;
   std::mt19937_64 seed_source_;
-  std::vector<float> logits_;
 
   Status init_error_;
   int64_t preemptions_ = 0, prompt_tokens_ = 0, generation_tokens_ = 0, steps_ = 0;

@@ -11,14 +11,16 @@ class CpuBackend final : public DecoderBackend {
 
   std::string name() const override { return "cpu"; }
   int64_t kv_blocks() const override { return kv_.n_blocks(); }
-  void forward(std::span<const SequenceChunk> batch, std::vector<float>& logits) override {
-    decoder_.forward(batch, kv_, logits);
+  std::span<float> forward(std::span<const SequenceChunk> batch) override {
+    decoder_.forward(batch, kv_, logits_);
+    return logits_;
   }
   void copy_block(int64_t src, int64_t dst) override { kv_.copy_block(src, dst); }
 
  private:
   Decoder decoder_;
   KvStorage kv_;
+  std::vector<float> logits_;  // [rows, vocab] of the last forward
 };
 
 }  // namespace

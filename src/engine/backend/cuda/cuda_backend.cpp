@@ -28,6 +28,7 @@
 #include "llmp/core/log.h"
 #include "paged_attention_decode.cuh"
 #include "paged_attention_prefill.cuh"
+#include "quant_gemv.cuh"
 #include "rms_norm.cuh"
 #include "rope.cuh"
 
@@ -82,7 +83,7 @@ class CudaBackend final : public DecoderBackend {
 
   std::string name() const override { return fmt::format("cuda:{}", device_); }
   int64_t kv_blocks() const override { return n_blocks_; }
-  void forward(std::span<const SequenceChunk> batch, std::vector<float>& logits) override;
+  std::span<float> forward(std::span<const SequenceChunk> batch) override;
   void copy_block(int64_t src, int64_t dst) override;
 
   CudaBackendStats stats() const { return stats_; }
@@ -134,6 +135,7 @@ class CudaBackend final : public DecoderBackend {
   DeviceBuffer workspace_, x_, delta_, xn_, qkv_, attn_, gu_, act_, xn_out_, logits_dev_, partial_o_, partial_ml_, dequant_;
   DeviceBuffer meta_dev_;
   PinnedBuffer meta_host_;
+  PinnedBuffer logits_host_;  // [rows, vocab] f32, what forward() returns
 
   int64_t n_blocks_ = 0, n_blocks_total_ = 0, layer_elems_ = 0;
   int32_t trash_block_ = 0;
@@ -183,11 +185,11 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
   logits_cap_ = env_int("LLMP_CUDA_MAX_LOGIT_ROWS", 256, 1, 65535);
   max_graph_batch_ = std::min({kGraphBuckets.back(), rows_cap_, logits_cap_});
   graphs_enabled_ = env_int("LLMP_CUDA_GRAPHS", 1, 0, 1) == 1;
-  // Up to this many rows the quantised GEMV; past it, dequantise to f16 and run cuBLAS. The
-  // GEMV's cost grows with every row (~4.4 ms per row for the 8B Q4_0 model on an H200,
-  // against ~17 ms for dequantise + GEMM at any decode batch), so they cross near 2-3 rows
-  // (bench/gpu/NOTES.md). Raise it when the GEMV gets faster.
-  const int64_t gemv_rows = env_int("LLMP_CUDA_GEMV_MAX_ROWS", 2, 0, 4096);
+  // Up to this many rows the quantised GEMV; past it, dequantise to the activation type and
+  // run cuBLAS. The int8 GEMV reads the weights once for up to kGemvMaxRows rows, and costs
+  // little per extra row (dp4a); dequantise + GEMM writes and reads the weights again in
+  // 16 bits (bench/gpu/NOTES.md).
+  const int64_t gemv_rows = env_int("LLMP_CUDA_GEMV_MAX_ROWS", kernels::kGemvMaxRows, 0, 4096);
   // Splits only happen while items * kv heads * head groups < 2 * SMs (see decode_splits).
   partial_cap_ = 4 * sm_count_ + 64;
   // Quantised matrices are dequantised for large batches in row chunks of at most
@@ -197,7 +199,8 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
     for (const auto& p : l.parts) {
       if (!kernels::is_quantized(p.m.type)) continue;
       const int64_t chunk = std::min(p.m.rows * p.m.cols, std::max(kDequantScratchElems, p.m.cols));
-      dequant_elems = std::max(dequant_elems, chunk);
+      const int64_t gemv_acts = kernels::q8_rows_bytes(kernels::kGemvMaxRows, p.m.cols) / static_cast<int64_t>(act_bytes()) + 1;
+      dequant_elems = std::max({dequant_elems, chunk, gemv_acts});
     }
   };
   for (const auto& l : model_->layers) {
@@ -305,22 +308,30 @@ void CudaBackend::ensure_meta(size_t bytes) {
   meta_host_ = std::move(*mh);
 }
 
-void CudaBackend::forward(std::span<const SequenceChunk> batch, std::vector<float>& logits) {
+std::span<float> CudaBackend::forward(std::span<const SequenceChunk> batch) {
   LLMP_CUDA_CHECK(cudaSetDevice(device_));
-  // Sized once, up front: in steady decoding the size does not change and resize() writes
-  // nothing (clear() then resize() would zero-fill every row, 131 MB a step at batch 256
-  // with a 128k vocabulary, before the copy overwrites it).
   int64_t rows = 0;
   for (const auto& c : batch) {
     const auto len = static_cast<int64_t>(c.tokens.size());
     rows += c.all_logits ? len : (!c.no_logits && len > 0 ? 1 : 0);
   }
-  logits.resize(static_cast<size_t>(rows * vocab_));
+  // Logits land in pinned host memory: a copy to pageable memory goes through a staging
+  // buffer at a fraction of the bus speed (measured on an H200: 33 MB of logits at batch 64
+  // took ~3 ms of a 6 ms decode step). Grown, never shrunk; a grown buffer is rare.
+  const size_t n = static_cast<size_t>(rows * vocab_);
+  if (n * sizeof(float) > logits_host_.bytes()) {
+    logits_host_ = PinnedBuffer();
+    auto grown = PinnedBuffer::allocate(std::max(n, static_cast<size_t>(logits_cap_ * vocab_)) * sizeof(float), "logits");
+    if (!grown) cuda_fail("forward", __FILE__, __LINE__, "out of memory", grown.error().message().c_str());
+    logits_host_ = std::move(*grown);
+  }
+  const std::span<float> logits(logits_host_.as<float>(), n);
   size_t filled = 0;
   for (const auto& piece : split_batch(batch, rows_cap_, logits_cap_)) run_piece(piece, logits.data(), filled);
-  if (filled != logits.size()) {
+  if (filled != n) {
     cuda_fail("forward", __FILE__, __LINE__, "internal", "logit rows computed differ from the rows the batch asks for");
   }
+  return logits;
 }
 
 void CudaBackend::run_piece(std::span<const SequenceChunk> piece, float* logits, size_t& filled) {

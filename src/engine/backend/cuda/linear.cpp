@@ -32,29 +32,49 @@ void LinearRunner::gemm(const void* w, int64_t rows, int64_t cols, const void* x
 void LinearRunner::run(const DeviceLinear& w, const void* x, int64_t ldx, int64_t n, float* y, int64_t ldy,
                        bool accumulate) const {
   if (n <= 0) return;
-  const size_t act_bytes = 2;
+  for (const auto& part : w.parts) {
+    if (!kernels::is_quantized(part.m.type)) gemm(part.m.data, part.m.rows, part.m.cols, x, ldx, n, y + part.offset, ldy, accumulate);
+  }
+  if (n <= gemv_max_rows_) {
+    gemv(w, x, ldx, n, y, ldy, accumulate);
+    return;
+  }
   for (const auto& part : w.parts) {
     const kernels::DeviceMatrix& m = part.m;
-    float* yp = y + part.offset;
-    if (!kernels::is_quantized(m.type)) {
-      gemm(m.data, m.rows, m.cols, x, ldx, n, yp, ldy, accumulate);
-      continue;
-    }
-    if (n <= gemv_max_rows_) {
-      for (int64_t j = 0; j < n; j += kernels::kGemvMaxRows) {
-        const int rows = static_cast<int>(std::min<int64_t>(kernels::kGemvMaxRows, n - j));
-        LLMP_CUDA_CHECK(kernels::launch_quant_gemv(m, act_, static_cast<const uint8_t*>(x) + j * ldx * act_bytes, ldx, rows,
-                                                   yp + j * ldy, ldy, accumulate, stream_));
-      }
-      continue;
-    }
+    if (!kernels::is_quantized(m.type)) continue;
     // Dequantise as many weight rows as the scratch holds, multiply them, repeat: the output
     // columns of chunk [r, r + k) are columns [offset + r, offset + r + k) of y.
     const int64_t chunk = std::max<int64_t>(1, std::min(m.rows, dequant_elems_ / m.cols));
     for (int64_t r = 0; r < m.rows; r += chunk) {
       const int64_t k = std::min(chunk, m.rows - r);
       LLMP_CUDA_CHECK(kernels::launch_dequantize_rows(m, r, k, act_, dequant_scratch_, stream_));
-      gemm(dequant_scratch_, k, m.cols, x, ldx, n, yp + r, ldy, accumulate);
+      gemm(dequant_scratch_, k, m.cols, x, ldx, n, y + part.offset + r, ldy, accumulate);
+    }
+  }
+}
+
+void LinearRunner::gemv(const DeviceLinear& w, const void* x, int64_t ldx, int64_t n, float* y, int64_t ldy,
+                        bool accumulate) const {
+  const size_t act_bytes = 2;
+  for (int64_t j = 0; j < n; j += kernels::kGemvMaxRows) {
+    const int rows = static_cast<int>(std::min<int64_t>(kernels::kGemvMaxRows, n - j));
+    const void* xj = static_cast<const uint8_t*>(x) + j * ldx * act_bytes;
+    float* yj = y + j * ldy;
+    // The parts share the input: quantise it once for all int8-GEMV parts (the scratch is
+    // free here, the dequantising path does not run in the same call).
+    kernels::Q8Rows xq;
+    for (const auto& part : w.parts) {
+      const kernels::DeviceMatrix& m = part.m;
+      if (!kernels::is_quantized(m.type)) continue;
+      if (!kernels::has_int8_gemv(m.type)) {
+        LLMP_CUDA_CHECK(kernels::launch_quant_gemv(m, act_, xj, ldx, rows, yj + part.offset, ldy, accumulate, stream_));
+        continue;
+      }
+      if (xq.cols != m.cols) {
+        xq = kernels::q8_rows_at(dequant_scratch_, rows, m.cols);
+        LLMP_CUDA_CHECK(kernels::launch_quantize_q8_rows(act_, xj, ldx, rows, xq, stream_));
+      }
+      LLMP_CUDA_CHECK(kernels::launch_q8_gemv(m, xq, rows, yj + part.offset, ldy, accumulate, stream_));
     }
   }
 }
