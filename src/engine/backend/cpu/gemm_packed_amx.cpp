@@ -96,7 +96,11 @@ void unpack_group(const PackedMatrix& w, int64_t g, std::vector<uint8_t>& out) {
       case PackedMatrix::Kind::q8: {
         uint8_t* b = out.data() + k * kStepBytes;
         const __m512 scale = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 512)));
-        for (int j = 0; j < 8; ++j) int8_vector_to_b(_mm512_loadu_si512(tile + 64 * j), scale, _mm512_setzero_ps(), b, j);
+        // Stored as q + 128: flipping the top bit gives q back as int8.
+        const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+        for (int j = 0; j < 8; ++j) {
+          int8_vector_to_b(_mm512_xor_si512(_mm512_loadu_si512(tile + 64 * j), flip), scale, _mm512_setzero_ps(), b, j);
+        }
         break;
       }
       case PackedMatrix::Kind::q4:

@@ -16,11 +16,6 @@ inline __m512i bcast4(const int8_t* p) {
   std::memcpy(&v, p, 4);
   return _mm512_set1_epi32(v);
 }
-inline __m512i bcast4u(const uint8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm512_set1_epi32(v);
-}
 
 // Decode streams the weights once from DRAM: every cache line of the tile ~4.5 KB ahead is
 // asked for (a tile spans 4.5 to 9 lines; one prefetch per tile left most to the hardware
@@ -82,16 +77,13 @@ void q8_group(const PackedMatrix& w, int64_t g, const Q8Rows& x, int64_t t0, flo
     const uint8_t* tile = w.tile(g, k);
     prefetch_ahead(tile, w.tile_bytes);
     const __m512 scale = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 512)));
-    // VNNI wants unsigned × signed: activations shifted by +128, and 128 · Σw taken back.
-    const __m512i bias128 =
-        _mm512_slli_epi32(_mm512_cvtepi16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 544))), 7);
+    __m512i wv[8];
+    for (int j = 0; j < 8; ++j) wv[j] = _mm512_loadu_si512(reinterpret_cast<const __m512i*>(tile + 64 * j));
     for (int t = 0; t < NT; ++t) {
-      const uint8_t* xb = x.row_qs_u8(t0 + t) + k * 32;
-      __m512i ia = _mm512_setzero_si512();
-      for (int j = 0; j < 8; ++j) {
-        ia = _mm512_dpbusd_epi32(ia, bcast4u(xb + 4 * j), _mm512_loadu_si512(reinterpret_cast<const __m512i*>(tile + 64 * j)));
-      }
-      ia = _mm512_sub_epi32(ia, bias128);
+      // Weights stored as q + 128 (unsigned × signed for VNNI): Σ (q + 128) · x − 128 · Σ x.
+      const int8_t* xb = x.row_qs(t0 + t) + k * 32;
+      __m512i ia = _mm512_set1_epi32(-128 * x.row_sums(t0 + t)[k]);
+      for (int j = 0; j < 8; ++j) ia = _mm512_dpbusd_epi32(ia, wv[j], bcast4(xb + 4 * j));
       acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia), _mm512_mul_ps(scale, _mm512_set1_ps(x.row_d(t0 + t)[k])), acc[t]);
     }
   }
@@ -191,7 +183,6 @@ void quantize_activations_avx512(const float* x, int64_t begin, int64_t end, Q8R
   for (int64_t r = begin; r < end; ++r) {
     const float* xr = x + r * n;
     int8_t* q = out.qs.data() + r * n;
-    uint8_t* qu = out.qs_u8.data() + r * n;
     float* d = out.d.data() + r * nb;
     int32_t* s = out.sums.data() + r * nb;
     for (int64_t k = 0; k < nb; ++k) {
@@ -205,9 +196,6 @@ void quantize_activations_avx512(const float* x, int64_t begin, int64_t end, Q8R
       const __m128i pa = _mm512_cvtsepi32_epi8(qa), pb = _mm512_cvtsepi32_epi8(qb);
       _mm_storeu_si128(reinterpret_cast<__m128i*>(q + k * 32), pa);
       _mm_storeu_si128(reinterpret_cast<__m128i*>(q + k * 32 + 16), pb);
-      const __m128i off = _mm_set1_epi8(static_cast<char>(0x80));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(qu + k * 32), _mm_xor_si128(pa, off));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(qu + k * 32 + 16), _mm_xor_si128(pb, off));
       s[k] = _mm512_reduce_add_epi32(_mm512_add_epi32(qa, qb));
     }
   }

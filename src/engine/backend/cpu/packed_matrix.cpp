@@ -76,7 +76,7 @@ std::optional<PackedMatrix> pack_matrices(std::span<const Tensor* const> parts) 
   switch (w.dtype) {
     case DType::q4_0: p.kind = PackedMatrix::Kind::q4; p.tile_bytes = 256 + 32; read = read_q4_0; break;
     case DType::q4_k: p.kind = PackedMatrix::Kind::q4_min; p.tile_bytes = 256 + 64; read = read_q4_k; break;
-    case DType::q8_0: p.kind = PackedMatrix::Kind::q8; p.tile_bytes = 512 + 64; read = read_q8_0; break;
+    case DType::q8_0: p.kind = PackedMatrix::Kind::q8; p.tile_bytes = 512 + 32; read = read_q8_0; break;
     case DType::f16: p.kind = PackedMatrix::Kind::f16; p.tile_bytes = 1024; break;
     case DType::bf16: p.kind = PackedMatrix::Kind::bf16; p.tile_bytes = 1024; break;
     default: return std::nullopt;
@@ -116,15 +116,10 @@ std::optional<PackedMatrix> pack_matrices(std::span<const Tensor* const> parts) 
         if (row >= p.rows) break;  // padding rows stay zero (scale 0)
         read(source_row(row), k, rb);
         if (p.kind == PackedMatrix::Kind::q8) {
-          int16_t sum = 0;
           for (int j = 0; j < 8; ++j) {
-            for (int b = 0; b < 4; ++b) {
-              tile[j * 64 + r * 4 + b] = static_cast<uint8_t>(rb.s[4 * j + b]);
-              sum = static_cast<int16_t>(sum + rb.s[4 * j + b]);
-            }
+            for (int b = 0; b < 4; ++b) tile[j * 64 + r * 4 + b] = static_cast<uint8_t>(rb.s[4 * j + b] + 128);
           }
           reinterpret_cast<uint16_t*>(tile + 512)[r] = f32_to_fp16(rb.scale);
-          reinterpret_cast<int16_t*>(tile + 544)[r] = sum;
         } else {
           for (int m = 0; m < 4; ++m) {
             for (int b = 0; b < 4; ++b) {

@@ -8,12 +8,15 @@
 //   q4 / q4_min: 4 × 64 bytes of nibbles (vector m, lane r, byte b: low nibble = row r,
 //                column 4m + b; high nibble = row r, column 16 + 4m + b),
 //                16 f16 scales, and for q4_min 16 f16 mins     (288 / 320 bytes)
-//   q8:          8 × 64 bytes of int8 (vector j, lane r, byte b = row r, column 4j + b),
-//                16 f16 scales, 16 int16 row sums of the block (576 bytes)
+//   q8:          8 × 64 bytes of q + 128 as uint8 (vector j, lane r, byte b = row r, column
+//                4j + b), 16 f16 scales (544 bytes, as many as the file's Q8_0 blocks: decode
+//                streams no more than it must). Unsigned weights let vpdpbusd take them as its
+//                unsigned operand against signed activations; the +128 is taken back once per
+//                token and block as 128 · Σ x.
 //   f16 / bf16:  32 × 16 values, column-major (column j: the 16 rows' values, 32 bytes), so
 //                one 32-byte load widens to a vector of 16 rows (1024 bytes)
 // value(r, c) = scale · q - min  (q4: q in 0..15 and min = 8 · scale; q4_min: Q4_K's per-32
-// scale and min), scale · q (q8).
+// scale and min), scale · (u - 128) (q8, u the stored byte).
 
 #include <cstdint>
 #include <memory>

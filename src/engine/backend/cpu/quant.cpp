@@ -176,7 +176,6 @@ void resize_q8(Q8Rows& q, int64_t n_rows, int64_t n_cols) {
   q.n_rows = n_rows;
   q.n_cols = n_cols;
   q.qs.resize(static_cast<size_t>(n_rows * n_cols));
-  q.qs_u8.resize(static_cast<size_t>(n_rows * n_cols));
   q.d.resize(static_cast<size_t>(n_rows * n_cols / 32));
   q.sums.resize(static_cast<size_t>(n_rows * n_cols / 32));
 }
@@ -197,7 +196,6 @@ void quantize_activations(const float* x, int64_t begin, int64_t end, Q8Rows& ou
       for (int j = 0; j < 32; ++j) {
         const int v = static_cast<int>(std::nearbyint(xr[k * 32 + j] * id));
         q[k * 32 + j] = static_cast<int8_t>(v);
-        out.qs_u8[static_cast<size_t>(r * n + k * 32 + j)] = static_cast<uint8_t>(v + 128);
         sum += v;
       }
       s[k] = sum;

@@ -50,12 +50,10 @@ void quantize_row(DType t, const float* src, uint8_t* dst, int64_t n);
 struct Q8Rows {
   int64_t n_rows = 0, n_cols = 0;     // n_cols a multiple of 32
   std::vector<int8_t> qs;             // [n_rows, n_cols]
-  std::vector<uint8_t> qs_u8;         // [n_rows, n_cols] qs + 128, for unsigned × signed VNNI dots
   std::vector<float> d;               // [n_rows, n_cols / 32]
   std::vector<int32_t> sums;          // [n_rows, n_cols / 32] sum of qs per block
 
   const int8_t* row_qs(int64_t r) const { return qs.data() + r * n_cols; }
-  const uint8_t* row_qs_u8(int64_t r) const { return qs_u8.data() + r * n_cols; }
   const float* row_d(int64_t r) const { return d.data() + r * (n_cols / 32); }
   const int32_t* row_sums(int64_t r) const { return sums.data() + r * (n_cols / 32); }
 };
