@@ -9,6 +9,8 @@
 #include "migrations.h"
 #include "rocks_db.h"
 #include "sqlite_db.h"
+#include "sqlite_api_key_repository.h"
+#include "sqlite_project_repository.h"
 #include "sqlite_tenant_repository.h"
 
 namespace llmp::store {
@@ -40,6 +42,8 @@ struct Store::Impl {
   std::unique_ptr<SqliteTenantRepository> tenants;
   std::vector<std::string> migrations;
   std::string rocks_path;
+  std::unique_ptr<SqliteProjectRepository> projects;
+  std::unique_ptr<SqliteApiKeyRepository> api_keys;
 };
 
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -71,6 +75,8 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   auto impl = std::make_unique<Impl>(Impl{std::move(*lock), std::move(*sqlite), std::move(*rocks), nullptr,
                                           std::move(applied), rocks_path});
   impl->tenants = std::make_unique<SqliteTenantRepository>(*impl->sqlite);
+  impl->projects = std::make_unique<SqliteProjectRepository>(*impl->sqlite);
+  impl->api_keys = std::make_unique<SqliteApiKeyRepository>(*impl->sqlite);
   log::info("store opened", {{"data_dir", options.data_dir},
                              {"sqlite", sqlite_path},
                              {"migrations", static_cast<int64_t>(impl->migrations.size())},
@@ -85,6 +91,8 @@ void Store::close() {
 }
 
 TenantRepository& Store::tenants() { return *impl_->tenants; }
+ProjectRepository& Store::projects() { return *impl_->projects; }
+ApiKeyRepository& Store::api_keys() { return *impl_->api_keys; }
 
 const std::vector<std::string>& Store::applied_migrations() const { return impl_->migrations; }
 

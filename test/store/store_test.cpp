@@ -81,6 +81,7 @@ TEST_CASE("migrations are applied and sizes reported") {
   auto store = Store::open(options_for(dir / "data"));
   REQUIRE(store);
   CHECK((*store)->applied_migrations().front() == "0001_init");
+  CHECK((*store)->applied_migrations().at(1) == "0002_projects_keys");
   CHECK((*store)->sqlite_bytes() > 0);
   CHECK((*store)->rocksdb_bytes() > 0);
 }

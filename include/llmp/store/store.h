@@ -17,6 +17,8 @@
 namespace llmp::store {
 
 class TenantRepository;
+class ProjectRepository;
+class ApiKeyRepository;
 
 struct StoreOptions {
   std::string data_dir;
@@ -44,6 +46,8 @@ class Store {
   void close();
 
   TenantRepository& tenants();
+  ProjectRepository& projects();
+  ApiKeyRepository& api_keys();
 
   //! Versions of the applied migrations, in order ("0001_init", ...).
   const std::vector<std::string>& applied_migrations() const;
