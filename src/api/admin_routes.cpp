@@ -1,8 +1,13 @@
-// Admin API: /admin/v1/*. Guarded by the platform admin key until the gateway's keys and roles
-// take over (issue: gateway).
+// Admin API: /admin/v1/*. The platform admin key may do everything; a tenant_admin key (with
+// the admin scope) manages its own tenant's projects and keys; app keys get 403.
 
 #include <fmt/format.h>
 
+#include <cctype>
+#include <cstdlib>
+#include <optional>
+
+#include "admin_common.h"
 #include "json_request.h"
 #include "llmp/api/routes.h"
 #include "llmp/api/status_response.h"
@@ -34,6 +39,8 @@ std::string tenant_json(const store::Tenant& t) {
   return out;
 }
 
+}  // namespace
+
 bool valid_name(std::string_view name) {
   if (name.empty() || name.size() > 128) return false;
   for (char c : name) {
@@ -42,83 +49,117 @@ bool valid_name(std::string_view name) {
   return true;
 }
 
-// Wraps a handler with the admin-key check.
-net::Handler admin_only(Services& s, net::Handler inner) {
+Result<PageParams> page_params(const net::Request& req) {
+  PageParams page;
+  if (const std::string text = req.query_param("limit"); !text.empty()) {
+    char* end = nullptr;
+    page.limit = std::strtoll(text.c_str(), &end, 10);
+    if (*end != '\0' || page.limit < 1 || page.limit > 1000) {
+      return error(StatusCode::invalid_argument, "'limit' must be an integer in [1, 1000]");
+    }
+  }
+  page.after = req.query_param("after");
+  return page;
+}
+
+net::Handler admin_route(Services& s, AdminHandler inner) {
   return [&s, inner = std::move(inner)](Request& req) -> Awaitable<Response> {
-    const auto token = gateway::bearer_token(req.headers.get("Authorization"));
-    if (token.empty()) {
-      Response res = net::error_response(401, {.message = "missing API key: send \"Authorization: Bearer <key>\"",
-                                               .type = "authentication_error", .code = "invalid_api_key"});
+    const std::string token(gateway::bearer_token(req.headers.get("Authorization")));
+    std::optional<Result<gateway::Identity>> resolved = s.keys->resolve_cached(token);
+    if (!resolved) {
+      // A key not seen lately: one indexed read on the blocking pool, then it is cached.
+      // Lambdas handed to co_await expressions are named first, and the result initialises a
+      // variable: GCC 12 destroys temporaries with non-trivial destructors in a co_await
+      // full-expression twice.
+      auto lookup = [&s, token] { return s.keys->resolve(token); };
+      auto looked_up = co_await run_blocking(s.blocking_pool->get_executor(), std::move(lookup));
+      resolved = std::move(looked_up);
+    }
+    if (!*resolved) {
+      const Status& st = resolved->error();
+      if (st.code() != StatusCode::unauthenticated) co_return response_for(st, req);
+      Response res = response_for(st, req, {}, "invalid_api_key");
       res.headers.set("WWW-Authenticate", "Bearer");
       co_return res;
     }
-    if (!s.admin_key->matches(token)) {
-      co_return net::error_response(401, {.message = "invalid API key", .type = "authentication_error",
-                                          .code = "invalid_api_key"});
+    const gateway::Identity& identity = **resolved;
+    if (auto allowed = gateway::authorize_admin_api(identity); !allowed) {
+      co_return response_for(allowed.error(), req);
     }
-    co_return co_await inner(req);
+    if (auto headers = gateway::check_scope_headers(identity, req.headers.get("X-Tenant-ID"),
+                                                    req.headers.get("X-Project-ID"));
+        !headers) {
+      co_return response_for(headers.error(), req);
+    }
+    req.ctx.tenant = identity.tenant_id;
+    co_return co_await inner(req, identity);
   };
 }
 
-}  // namespace
-
 void add_admin_routes(net::Router& router, Services& s) {
-  router.add(net::Method::post, "/admin/v1/tenants", admin_only(s, [&s](Request& req) -> Awaitable<Response> {
-    auto body = JsonBody::parse(req.body);
-    if (!body) co_return response_for(body.error(), req);
-    simdjson::dom::object obj;
-    if (body->root().get(obj) != simdjson::SUCCESS) {
-      co_return response_for(Status(StatusCode::invalid_argument, "the body must be a JSON object"), req);
-    }
-    if (auto extra = unknown_member(obj, {"name"})) {
-      co_return response_for(Status(StatusCode::invalid_argument, fmt::format("unknown field '{}'", *extra)), req,
-                             *extra);
-    }
-    auto name = optional_string(obj, "name");
-    if (!name) co_return response_for(name.error(), req, "name");
-    if (!*name || !valid_name(**name)) {
-      co_return response_for(Status(StatusCode::invalid_argument,
-                                    "'name' is required: 1-128 characters of letters, digits, '-', '_' or '.'"),
-                             req, "name");
-    }
-    // Lambdas handed to co_await expressions are named first: GCC 12 destroys temporaries with
-    // non-trivial destructors in a co_await full-expression twice.
-    auto create = [&s, tenant_name = std::string(**name)] { return s.store->tenants().create(tenant_name); };
-    auto created = co_await run_blocking(s.blocking_pool->get_executor(), std::move(create));
-    if (!created) co_return response_for(created.error(), req, "name");
-    co_return Response::json(201, tenant_json(*created));
-  }));
+  router.add(net::Method::post, "/admin/v1/tenants",
+             admin_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
+               if (auto allowed = gateway::authorize_platform(who); !allowed) {
+                 co_return response_for(allowed.error(), req);
+               }
+               auto body = JsonBody::parse(req.body);
+               if (!body) co_return response_for(body.error(), req);
+               simdjson::dom::object obj;
+               if (body->root().get(obj) != simdjson::SUCCESS) {
+                 co_return response_for(Status(StatusCode::invalid_argument, "the body must be a JSON object"), req);
+               }
+               if (auto extra = unknown_member(obj, {"name"})) {
+                 co_return response_for(
+                     Status(StatusCode::invalid_argument, fmt::format("unknown field '{}'", *extra)), req, *extra);
+               }
+               auto name = optional_string(obj, "name");
+               if (!name) co_return response_for(name.error(), req, "name");
+               if (!*name || !valid_name(**name)) {
+                 co_return response_for(
+                     Status(StatusCode::invalid_argument,
+                            "'name' is required: 1-128 characters of letters, digits, '-', '_' or '.'"),
+                     req, "name");
+               }
+               auto create = [&s, tenant_name = std::string(**name)] { return s.store->tenants().create(tenant_name); };
+               auto created = co_await run_blocking(s.blocking_pool->get_executor(), std::move(create));
+               if (!created) co_return response_for(created.error(), req, "name");
+               co_return Response::json(201, tenant_json(*created));
+             }));
 
-  router.add(net::Method::get, "/admin/v1/tenants", admin_only(s, [&s](Request& req) -> Awaitable<Response> {
-    int64_t limit = 100;
-    if (const std::string text = req.query_param("limit"); !text.empty()) {
-      char* end = nullptr;
-      limit = std::strtoll(text.c_str(), &end, 10);
-      if (*end != '\0' || limit < 1 || limit > 1000) {
-        co_return response_for(Status(StatusCode::invalid_argument, "'limit' must be an integer in [1, 1000]"), req,
-                               "limit");
-      }
-    }
-    const std::string after = req.query_param("after");
-    auto list = [&s, limit, after] { return s.store->tenants().list(limit + 1, after); };
-    auto page = co_await run_blocking(s.blocking_pool->get_executor(), std::move(list));
-    if (!page) co_return response_for(page.error(), req);
-    const bool has_more = static_cast<int64_t>(page->size()) > limit;
-    if (has_more) page->pop_back();
-    std::string out;
-    json::Writer w(out);
-    w.begin_object().field("object", "list").key("data").begin_array();
-    for (const auto& t : *page) write_tenant(w, t);
-    w.end_array().field("has_more", has_more).end_object();
-    co_return Response::json(200, std::move(out));
-  }));
+  router.add(net::Method::get, "/admin/v1/tenants",
+             admin_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
+               if (auto allowed = gateway::authorize_platform(who); !allowed) {
+                 co_return response_for(allowed.error(), req);
+               }
+               auto params = page_params(req);
+               if (!params) co_return response_for(params.error(), req, "limit");
+               auto list = [&s, p = *params] { return s.store->tenants().list(p.limit + 1, p.after); };
+               auto page = co_await run_blocking(s.blocking_pool->get_executor(), std::move(list));
+               if (!page) co_return response_for(page.error(), req);
+               const bool has_more = static_cast<int64_t>(page->size()) > params->limit;
+               if (has_more) page->pop_back();
+               std::string out;
+               json::Writer w(out);
+               w.begin_object().field("object", "list").key("data").begin_array();
+               for (const auto& t : *page) write_tenant(w, t);
+               w.end_array().field("has_more", has_more).end_object();
+               co_return Response::json(200, std::move(out));
+             }));
 
-  router.add(net::Method::get, "/admin/v1/tenants/{id}", admin_only(s, [&s](Request& req) -> Awaitable<Response> {
-    auto get = [&s, id = std::string(req.param("id"))] { return s.store->tenants().get(id); };
-    auto tenant = co_await run_blocking(s.blocking_pool->get_executor(), std::move(get));
-    if (!tenant) co_return response_for(tenant.error(), req);
-    co_return Response::json(200, tenant_json(*tenant));
-  }));
+  router.add(net::Method::get, "/admin/v1/tenants/{id}",
+             admin_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
+               const std::string id(req.param("id"));
+               if (auto allowed = gateway::authorize_tenant(who, id); !allowed) {
+                 co_return response_for(allowed.error(), req);
+               }
+               auto get = [&s, id] { return s.store->tenants().get(id); };
+               auto tenant = co_await run_blocking(s.blocking_pool->get_executor(), std::move(get));
+               if (!tenant) co_return response_for(tenant.error(), req);
+               co_return Response::json(200, tenant_json(*tenant));
+             }));
+
+  add_admin_project_routes(router, s);
+  add_admin_key_routes(router, s);
 }
 
 }  // namespace llmp::api

@@ -47,6 +47,24 @@ Result<std::optional<int64_t>> optional_int(simdjson::dom::object obj, std::stri
   return std::optional<int64_t>(v);
 }
 
+Result<std::optional<std::vector<std::string>>> optional_string_array(simdjson::dom::object obj, std::string_view key) {
+  auto field = obj[key];
+  if (field.error() == simdjson::NO_SUCH_FIELD) return std::optional<std::vector<std::string>>();
+  simdjson::dom::array array;
+  if (field.get(array) != simdjson::SUCCESS) {
+    return error(StatusCode::invalid_argument, fmt::format("'{}' must be an array of strings", key));
+  }
+  std::vector<std::string> out;
+  for (auto item : array) {
+    std::string_view v;
+    if (item.get(v) != simdjson::SUCCESS) {
+      return error(StatusCode::invalid_argument, fmt::format("'{}' must be an array of strings", key));
+    }
+    out.emplace_back(v);
+  }
+  return std::optional<std::vector<std::string>>(std::move(out));
+}
+
 std::optional<std::string_view> unknown_member(simdjson::dom::object obj, std::initializer_list<std::string_view> known) {
   for (auto [key, value] : obj) {
     if (std::find(known.begin(), known.end(), key) == known.end()) return key;

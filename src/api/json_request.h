@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "llmp/core/status.h"
 
@@ -31,6 +32,9 @@ class JsonBody {
 //! The object's string field `key`; nullopt if absent; an error if present and not a string.
 Result<std::optional<std::string_view>> optional_string(simdjson::dom::object obj, std::string_view key);
 Result<std::optional<int64_t>> optional_int(simdjson::dom::object obj, std::string_view key);
+//! The object's field `key` as an array of strings; nullopt if absent; an error naming `key` if
+//! it is present and not an array of strings.
+Result<std::optional<std::vector<std::string>>> optional_string_array(simdjson::dom::object obj, std::string_view key);
 
 //! The first member of `obj` not in `known`, if any (for rejecting unknown fields).
 std::optional<std::string_view> unknown_member(simdjson::dom::object obj, std::initializer_list<std::string_view> known);

@@ -24,6 +24,7 @@
 #include "llmp/engine/model_info.h"
 #include "llmp/engine/test_model.h"
 #include "llmp/gateway/admin_key.h"
+#include "llmp/gateway/key_resolver.h"
 #include "llmp/net/http_server.h"
 #include "llmp/store/store.h"
 #include "systemd_notify.h"
@@ -242,6 +243,8 @@ int serve(const Settings& settings, const std::string& config_source) {
     return kExitFailure;
   }
   services.admin_key = &*admin_key;
+  gateway::KeyResolver key_resolver(&*admin_key, (*store)->api_keys());
+  services.keys = &key_resolver;
   if (created_key) {
     log::warn("generated the platform admin key; read it from the file (it is not logged)",
               {{"path", admin_key->source()}});

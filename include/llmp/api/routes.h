@@ -7,6 +7,7 @@
 #include "llmp/api/served_models.h"
 #include "llmp/core/metrics.h"
 #include "llmp/gateway/admin_key.h"
+#include "llmp/gateway/key_resolver.h"
 #include "llmp/net/http_server.h"
 #include "llmp/store/store.h"
 
@@ -21,6 +22,7 @@ struct Services {
   boost::asio::thread_pool* blocking_pool = nullptr;  // SQLite, files: never on I/O threads
   store::Store* store = nullptr;
   const gateway::AdminKey* admin_key = nullptr;
+  gateway::KeyResolver* keys = nullptr;  // bearer token → identity (admin key and API keys)
   ServedModels* models = nullptr;
 };
 
@@ -31,7 +33,8 @@ void add_health_routes(net::Router& router, Services& services);
 //! preemptions, tokens).
 void add_engine_metrics(metrics::Registry& registry, const ServedModels& models);
 
-//! /admin/v1/tenants (admin key required).
+//! /admin/v1/tenants, their projects and API keys (platform admin key, or a tenant_admin key for
+//! its own tenant).
 void add_admin_routes(net::Router& router, Services& services);
 
 }  // namespace llmp::api

@@ -1,0 +1,42 @@
+#pragma once
+// What the admin API's route files share: authentication into an Identity, paging, names.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "llmp/api/routes.h"
+#include "llmp/core/status.h"
+#include "llmp/gateway/identity.h"
+#include "llmp/net/http.h"
+
+namespace llmp::api {
+
+using AdminHandler = std::function<net::Awaitable<net::Response>(net::Request&, const gateway::Identity&)>;
+
+//! Wraps `inner` with authentication: 401 (code invalid_api_key) for a missing, unknown, wrong,
+//! revoked or expired key; 403 for a key that may not use the admin API, or whose X-Tenant-ID /
+//! X-Project-ID headers name another tenant or project. `inner` still checks which tenant the
+//! identity may manage.
+net::Handler admin_route(Services& s, AdminHandler inner);
+
+struct PageParams {
+  int64_t limit = 100;
+  std::string after;
+};
+
+//! ?limit (an integer in [1, 1000], default 100) and ?after (an id); invalid_argument naming
+//! 'limit'.
+Result<PageParams> page_params(const net::Request& req);
+
+//! 1-128 characters of letters, digits, '-', '_' or '.'.
+bool valid_name(std::string_view name);
+
+//! /admin/v1/tenants/{id}/projects.
+void add_admin_project_routes(net::Router& router, Services& s);
+
+//! /admin/v1/tenants/{id}/keys and /admin/v1/keys/{id}.
+void add_admin_key_routes(net::Router& router, Services& s);
+
+}  // namespace llmp::api

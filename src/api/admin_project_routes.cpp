@@ -1,0 +1,115 @@
+// Admin API for projects: /admin/v1/tenants/{id}/projects.
+
+#include <fmt/format.h>
+
+#include "admin_common.h"
+#include "json_request.h"
+#include "llmp/api/status_response.h"
+#include "llmp/core/async.h"
+#include "llmp/core/json.h"
+#include "llmp/store/project_repository.h"
+#include "llmp/store/tenant_repository.h"
+
+namespace llmp::api {
+namespace {
+
+using net::Awaitable;
+using net::Request;
+using net::Response;
+
+void write_project(json::Writer& w, const store::Project& p) {
+  w.begin_object()
+      .field("id", p.id)
+      .field("object", "project")
+      .field("tenant_id", p.tenant_id)
+      .field("name", p.name)
+      .field("created_at", p.created_at_ms / 1000)
+      .end_object();
+}
+
+std::string project_json(const store::Project& p) {
+  std::string out;
+  json::Writer w(out);
+  write_project(w, p);
+  return out;
+}
+
+}  // namespace
+
+void add_admin_project_routes(net::Router& router, Services& s) {
+  router.add(net::Method::post, "/admin/v1/tenants/{id}/projects",
+             admin_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
+               const std::string tenant_id(req.param("id"));
+               if (auto allowed = gateway::authorize_tenant(who, tenant_id); !allowed) {
+                 co_return response_for(allowed.error(), req);
+               }
+               auto body = JsonBody::parse(req.body);
+               if (!body) co_return response_for(body.error(), req);
+               simdjson::dom::object obj;
+               if (body->root().get(obj) != simdjson::SUCCESS) {
+                 co_return response_for(Status(StatusCode::invalid_argument, "the body must be a JSON object"), req);
+               }
+               if (auto extra = unknown_member(obj, {"name"})) {
+                 co_return response_for(
+                     Status(StatusCode::invalid_argument, fmt::format("unknown field '{}'", *extra)), req, *extra);
+               }
+               auto name = optional_string(obj, "name");
+               if (!name) co_return response_for(name.error(), req, "name");
+               if (!*name || !valid_name(**name)) {
+                 co_return response_for(
+                     Status(StatusCode::invalid_argument,
+                            "'name' is required: 1-128 characters of letters, digits, '-', '_' or '.'"),
+                     req, "name");
+               }
+               auto create = [&s, tenant_id, project_name = std::string(**name)] {
+                 return s.store->projects().create(tenant_id, project_name);
+               };
+               auto created = co_await run_blocking(s.blocking_pool->get_executor(), std::move(create));
+               if (!created) {
+                 const bool duplicate = created.error().code() == StatusCode::already_exists;
+                 co_return response_for(created.error(), req, duplicate ? "name" : "");
+               }
+               co_return Response::json(201, project_json(*created));
+             }));
+
+  router.add(net::Method::get, "/admin/v1/tenants/{id}/projects",
+             admin_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
+               const std::string tenant_id(req.param("id"));
+               if (auto allowed = gateway::authorize_tenant(who, tenant_id); !allowed) {
+                 co_return response_for(allowed.error(), req);
+               }
+               auto params = page_params(req);
+               if (!params) co_return response_for(params.error(), req, "limit");
+               // A tenant that does not exist is a 404, not an empty list.
+               auto list = [&s, tenant_id, p = *params]() -> Result<std::vector<store::Project>> {
+                 if (auto tenant = s.store->tenants().get(tenant_id); !tenant) return error(tenant.error());
+                 return s.store->projects().list(tenant_id, p.limit + 1, p.after);
+               };
+               auto page = co_await run_blocking(s.blocking_pool->get_executor(), std::move(list));
+               if (!page) co_return response_for(page.error(), req);
+               const bool has_more = static_cast<int64_t>(page->size()) > params->limit;
+               if (has_more) page->pop_back();
+               std::string out;
+               json::Writer w(out);
+               w.begin_object().field("object", "list").key("data").begin_array();
+               for (const auto& p : *page) write_project(w, p);
+               w.end_array().field("has_more", has_more).end_object();
+               co_return Response::json(200, std::move(out));
+             }));
+
+  router.add(net::Method::get, "/admin/v1/tenants/{id}/projects/{project_id}",
+             admin_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
+               const std::string tenant_id(req.param("id"));
+               if (auto allowed = gateway::authorize_tenant(who, tenant_id); !allowed) {
+                 co_return response_for(allowed.error(), req);
+               }
+               auto get = [&s, tenant_id, id = std::string(req.param("project_id"))] {
+                 return s.store->projects().get(tenant_id, id);
+               };
+               auto project = co_await run_blocking(s.blocking_pool->get_executor(), std::move(get));
+               if (!project) co_return response_for(project.error(), req);
+               co_return Response::json(200, project_json(*project));
+             }));
+}
+
+}  // namespace llmp::api
