@@ -1,5 +1,6 @@
 // Engine figures on /metrics, per served model. Counters come from each engine's last step
-// (EngineStats), so a scrape never waits on an engine.
+// (EngineStats) and latencies from its lock-free histograms (EngineTimings), so a scrape never
+// waits on an engine.
 
 #include <fmt/format.h>
 
@@ -7,6 +8,65 @@
 #include "llmp/core/metrics.h"
 
 namespace llmp::api {
+namespace {
+
+using ModelList = std::vector<std::shared_ptr<ServedModel>>;
+
+void histogram_samples(std::string& out, std::string_view name, const std::string& model_label, const metrics::Histogram& h) {
+  uint64_t cumulative = 0;
+  const auto& bounds = h.upper_bounds();
+  for (size_t i = 0; i <= bounds.size(); ++i) {
+    cumulative += h.bucket_count(i);
+    const std::string le = i < bounds.size() ? fmt::format("{}", bounds[i]) : "+Inf";
+    out += fmt::format("{}_bucket{{model=\"{}\",le=\"{}\"}} {}\n", name, model_label, le, cumulative);
+  }
+  out += fmt::format("{}_sum{{model=\"{}\"}} {}\n", name, model_label, h.sum());
+  out += fmt::format("{}_count{{model=\"{}\"}} {}\n", name, model_label, h.count());
+}
+
+// Latency histograms, finishes by reason and load time (vLLM's request metrics, our names).
+void add_timing_families(std::string& out, const ModelList& all) {
+  struct Family {
+    const char* name;
+    const char* help;
+    const metrics::Histogram engine::EngineTimings::*member;
+  };
+  const Family families[] = {
+      {"llmp_request_queue_seconds", "Arrival to first scheduling, per sequence.", &engine::EngineTimings::queue},
+      {"llmp_time_to_first_token_seconds", "Arrival to first generated token, per sequence.",
+       &engine::EngineTimings::time_to_first_token},
+      {"llmp_inter_token_latency_seconds", "Time between consecutive tokens of a sequence.",
+       &engine::EngineTimings::inter_token},
+      {"llmp_request_duration_seconds", "Arrival to finish, per sequence.", &engine::EngineTimings::end_to_end},
+  };
+  auto label_of = [](const auto& m) {
+    std::string label;
+    metrics::append_label_value(label, m->id);
+    return label;
+  };
+  for (const auto& f : families) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} histogram\n", f.name, f.help, f.name);
+    for (const auto& m : all) {
+      if (m->engine->model().is_encoder) continue;
+      histogram_samples(out, f.name, label_of(m), m->engine->timings().*f.member);
+    }
+  }
+  out += "# HELP llmp_requests_finished_total Sequences finished, by reason (stop, length, cancelled, error).\n"
+         "# TYPE llmp_requests_finished_total counter\n";
+  for (const auto& m : all) {
+    if (m->engine->model().is_encoder) continue;
+    for (auto reason : {engine::FinishReason::stop, engine::FinishReason::length, engine::FinishReason::cancelled,
+                        engine::FinishReason::error}) {
+      out += fmt::format("llmp_requests_finished_total{{model=\"{}\",reason=\"{}\"}} {}\n", label_of(m),
+                         engine::to_string(reason), m->engine->timings().finished[static_cast<int>(reason)].value());
+    }
+  }
+  out += "# HELP llmp_model_load_seconds Time to load the model: read and check the weights, place them, size the KV cache.\n"
+         "# TYPE llmp_model_load_seconds gauge\n";
+  for (const auto& m : all) out += fmt::format("llmp_model_load_seconds{{model=\"{}\"}} {}\n", label_of(m), m->engine->model().load_seconds);
+}
+
+}  // namespace
 
 void add_engine_metrics(metrics::Registry& registry, const ServedModels& models) {
   registry.add_collector([&models](std::string& out) {
@@ -58,6 +118,7 @@ void add_engine_metrics(metrics::Registry& registry, const ServedModels& models)
         else if (name == "llmp_engine_busy_seconds_total") line(st.busy_seconds);
       }
     }
+    add_timing_families(out, all);
   });
 }
 

@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
+#include <fstream>
 #include <regex>
 #include <thread>
 
@@ -108,6 +110,37 @@ TEST_CASE("a client that disconnects mid-stream is cancelled and its KV blocks a
   }
   CHECK(running == 0);
   CHECK(used == 0);
+}
+
+TEST_CASE("engine latencies and finish reasons are on /metrics and pass promtool") {
+  TempDir models;
+  auto made = run_binary_raw({"model", "create-test", "--arch", "llama", "--format", "gguf", "--vocab", "600",
+                              "--context", "4096", "--out", models / "m.gguf"});
+  REQUIRE(made.exit_code == 0);
+  ServerProcess server(ServerProcess::Options{.args = {"--model", "m=" + (models / "m.gguf")}});
+  for (int i = 0; i < 2; ++i) {
+    auto res = request(server.port(), "POST", "/v1/completions", R"({"model":"m","prompt":"hi","max_tokens":4,"ignore_eos":true})");
+    REQUIRE(res.status == 200);
+  }
+  const std::string m = request(server.port(), "GET", "/metrics").body;
+  // Two sequences of 4 tokens: 2 first tokens, 6 gaps between tokens, 2 finishes by length.
+  CHECK(metric(m, R"(llmp_request_queue_seconds_count{model="m"})") == 2);
+  CHECK(metric(m, R"(llmp_time_to_first_token_seconds_count{model="m"})") == 2);
+  CHECK(metric(m, R"(llmp_time_to_first_token_seconds_bucket{model="m",le="+Inf"})") == 2);
+  CHECK(metric(m, R"(llmp_inter_token_latency_seconds_count{model="m"})") == 6);
+  CHECK(metric(m, R"(llmp_request_duration_seconds_count{model="m"})") == 2);
+  CHECK(metric(m, R"(llmp_time_to_first_token_seconds_sum{model="m"})") > 0);
+  CHECK(metric(m, R"(llmp_requests_finished_total{model="m",reason="length"})") == 2);
+  CHECK(metric(m, R"(llmp_requests_finished_total{model="m",reason="stop"})") == 0);
+  CHECK(metric(m, R"(llmp_model_load_seconds{model="m"})") > 0);
+
+  TempDir dir;
+  std::ofstream(dir / "metrics.txt") << m;
+  const std::string cmd = "promtool check metrics < " + (dir / "metrics.txt") + " > " + (dir / "promtool.out") + " 2>&1";
+  const int rc = std::system(cmd.c_str());
+  std::ifstream out(dir / "promtool.out");
+  INFO(std::string(std::istreambuf_iterator<char>(out), {}));
+  REQUIRE(WEXITSTATUS(rc) == 0);
 }
 
 TEST_CASE("a model at capacity answers 503 with Retry-After and serves again once a slot frees") {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "llmp/core/metrics.h"
 #include "llmp/core/status.h"
 #include "llmp/engine/sampling.h"
 #include "llmp/engine/tokenizer.h"
@@ -77,6 +78,16 @@ struct EngineStats {
   double busy_seconds = 0;
 };
 
+//! Request latencies (seconds) and outcomes since load, per sequence (each of n choices counts),
+//! written by the engine loop and read lock-free by /metrics.
+struct EngineTimings {
+  metrics::Histogram queue{metrics::latency_buckets()};                // arrival → first scheduled
+  metrics::Histogram time_to_first_token{metrics::latency_buckets()};  // arrival → first token
+  metrics::Histogram inter_token{metrics::latency_buckets()};          // between a sequence's tokens
+  metrics::Histogram end_to_end{metrics::latency_buckets()};           // arrival → finish
+  metrics::Counter finished[4];                                        // by FinishReason
+};
+
 struct ModelSummary {
   std::string path, name, architecture, format;
   int64_t vocab_size = 0, context_length = 0, hidden = 0;
@@ -85,6 +96,7 @@ struct ModelSummary {
   std::string chat_template;
   std::vector<TokenId> eos_ids;
   int64_t weight_bytes = 0;
+  double load_seconds = 0;  // reading, checking and placing the weights, sizing the KV cache
 };
 
 class Engine {
@@ -112,6 +124,7 @@ class Engine {
   Result<float> score(std::vector<TokenId> tokens, std::vector<int32_t> type_ids);
 
   EngineStats stats() const;
+  const EngineTimings& timings() const;
 
   struct Impl;
 

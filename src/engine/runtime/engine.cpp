@@ -3,6 +3,7 @@
 #include "llmp/engine/engine.h"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -75,6 +76,7 @@ Engine::~Engine() {
 }
 
 Result<std::unique_ptr<Engine>> Engine::load(const std::string& path, const EngineConfig& config) {
+  const auto load_started = std::chrono::steady_clock::now();
   auto model = load_model(path);
   if (!model) return error(model.error());
   auto impl = std::make_unique<Impl>();
@@ -96,6 +98,7 @@ Result<std::unique_ptr<Engine>> Engine::load(const std::string& path, const Engi
   impl->core = std::move(*core);
   impl->tokenizer = impl->core->model().tokenizer.get();
   impl->last_stats = impl->core->stats();
+  impl->summary.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_started).count();
   Impl* raw = impl.get();
   impl->loop = std::thread([raw] { raw->run(); });
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
@@ -159,6 +162,8 @@ Result<float> Engine::score(std::vector<TokenId> tokens, std::vector<int32_t> ty
   });
   return result.get();
 }
+
+const EngineTimings& Engine::timings() const { return impl_->core->timings(); }
 
 EngineStats Engine::stats() const {
   std::lock_guard lock(impl_->stats_mu);

@@ -329,7 +329,10 @@ void EngineCore::step() {
                              s.n_computed < s.prompt_len;
     chunks.push_back({std::span<const TokenId>(s.tokens).subspan(static_cast<size_t>(s.n_computed), static_cast<size_t>(p.n_tokens)),
                       s.n_computed, s.blocks, prompt_rows, !completes && !prompt_rows});
-    if (s.queue_seconds < 0) s.queue_seconds = std::chrono::duration<double>(started - s.request->arrival).count();
+    if (s.queue_seconds < 0) {
+      s.queue_seconds = std::chrono::duration<double>(started - s.request->arrival).count();
+      timings_.queue.observe(s.queue_seconds);
+    }
   }
   const std::span<float> logits = backend_->forward(chunks);
 
@@ -390,6 +393,10 @@ void EngineCore::on_token(Sequence& s, TokenId token, std::optional<TokenLogprob
   const SamplingParams& sp = s.request->request.sampling;
   ++s.generated;
   s.tokens.push_back(token);
+  const auto now = std::chrono::steady_clock::now();
+  if (s.generated == 1) timings_.time_to_first_token.observe(std::chrono::duration<double>(now - s.request->arrival).count());
+  else timings_.inter_token.observe(std::chrono::duration<double>(now - s.last_token_at).count());
+  s.last_token_at = now;
   TokenEvent ev;
   ev.tokens.push_back(token);
   if (logprob) ev.logprobs.push_back(std::move(*logprob));
@@ -446,6 +453,8 @@ void EngineCore::on_token(Sequence& s, TokenId token, std::optional<TokenLogprob
 void EngineCore::finish(Sequence& s, FinishReason reason, std::string stop_reason, TokenEvent&& ev) {
   if (s.finished) return;
   s.finished = true;
+  timings_.end_to_end.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - s.request->arrival).count());
+  timings_.finished[static_cast<int>(reason)].inc();
   if (reason != FinishReason::stop || stop_reason == "eos" || stop_reason == "stop_token") {
     // Nothing more can match a stop string: release what was held back.
     ev.text += s.held_text;

@@ -53,6 +53,7 @@ struct Sequence {
   std::string held_text;         // text that may be the start of a stop string
   uint64_t order = 0;            // arrival order (ties broken by choice)
   double queue_seconds = -1;     // arrival to first scheduling, reported with the first token
+  std::chrono::steady_clock::time_point last_token_at;  // for the inter-token latency
   std::vector<TokenLogprob> prompt_logprobs;  // collected during prefill when asked for
   bool prompt_logprobs_done = false;
   bool running = false;          // in running_ (else in waiting_)
@@ -93,6 +94,7 @@ class EngineCore {
   void step();
 
   EngineStats stats() const;
+  const EngineTimings& timings() const { return timings_; }
   int64_t free_blocks() const { return blocks_.available(); }
   //! Every sequence still held (tests check nothing leaks).
   int64_t live_sequences() const { return static_cast<int64_t>(running_.size() + waiting_.size()); }
@@ -134,6 +136,7 @@ class EngineCore {
   Status init_error_;
   int64_t preemptions_ = 0, prompt_tokens_ = 0, generation_tokens_ = 0, steps_ = 0;
   double busy_seconds_ = 0;
+  EngineTimings timings_;
 };
 
 }  // namespace llmp::engine
