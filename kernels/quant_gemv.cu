@@ -213,16 +213,12 @@ cudaError_t launch_q8_gemv(const DeviceMatrix& w, const Q8Rows& x, int n, float*
 cudaError_t launch_quant_gemv(const DeviceMatrix& w, ActType x_type, const void* x, int64_t ldx, int n, float* y,
                               int64_t ldy, bool accumulate, cudaStream_t stream) {
   if (w.rows <= 0 || n <= 0) return cudaSuccess;
-  if (n > kGemvMaxRows || ldx % 8 != 0 || !is_quantized(w.type) || w.cols % block_elems(w.type) != 0) {
+  if (n > kGemvMaxRows || ldx % 8 != 0 || w.type != WeightType::q4_k || w.cols % block_elems(w.type) != 0) {
     return cudaErrorInvalidValue;
   }
   return detail::with_act_type(x_type, [&](auto tag) {
     using T = decltype(tag);
-    switch (w.type) {
-      case WeightType::q8_0: return launch_typed<WeightType::q8_0, T>(w, x, ldx, n, y, ldy, accumulate, stream);
-      case WeightType::q4_0: return launch_typed<WeightType::q4_0, T>(w, x, ldx, n, y, ldy, accumulate, stream);
-      default: return launch_typed<WeightType::q4_k, T>(w, x, ldx, n, y, ldy, accumulate, stream);
-    }
+    return launch_typed<WeightType::q4_k, T>(w, x, ldx, n, y, ldy, accumulate, stream);
   });
 }
 

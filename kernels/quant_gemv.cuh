@@ -55,7 +55,7 @@ cudaError_t launch_q8_gemv(const DeviceMatrix& w, const Q8Rows& x, int n, float*
                            cudaStream_t stream);
 
 //! y[j, o] = (accumulate ? y[j, o] : 0) + Σ_i W[o, i] · x[j, i] for j < n, o < w.rows.
-//! w: q8_0, q4_0 or q4_k DeviceMatrix [rows, cols]; x: [n, ldx] of x_type, ldx % 8 == 0 and
+//! w: q4_k DeviceMatrix [rows, cols] (Q8_0 / Q4_0 take launch_q8_gemv); x: [n, ldx] of x_type, ldx % 8 == 0 and
 //! 16-byte aligned; y: [n, ldy] f32; 1 <= n <= kGemvMaxRows.
 //! Grid: (ceil(rows / 4)), block 128: one warp per output feature, each lane taking 8
 //! consecutive elements of every 256 (weights and activations read coalesced).
