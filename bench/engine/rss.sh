@@ -16,7 +16,7 @@ echo "| --- | --- | --- | --- | --- | --- |"
 for m in q4_0 q8_0 f16; do
   f=$models/llama1b-$m.gguf
   [[ -f $f ]] || { echo "missing $f (run bench/engine/run.sh first)" >&2; continue; }
-  LLMP_ENGINE_KV_CACHE_MB=$kv_mb LLMP_ENGINE_THREADS=2 "$build/llmplatform" --port 18311 --data-dir "$work/$m" \
+  LLMP_AUTH_MODE=open LLMP_ENGINE_KV_CACHE_MB=$kv_mb LLMP_ENGINE_THREADS=2 "$build/llmplatform" --port 18311 --data-dir "$work/$m" \
     --model "m=$f" --log-level warn >"$work/$m.log" 2>&1 &
   pid=$!
   for _ in $(seq 600); do curl -sf http://127.0.0.1:18311/readyz >/dev/null && break; sleep 0.2; done

@@ -27,7 +27,7 @@ echo "| server | concurrency | requests ok | req/s | output tok/s | TTFT p50 ms 
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 for c in $levels; do
   # llmplatform: max_batch_tokens keeps prefill chunks small enough not to stall decodes.
-  LLMP_ENGINE_THREADS=$threads "$build/llmplatform" --port 18301 --data-dir "$work/data" --model "m=$model" \
+  LLMP_AUTH_MODE=open LLMP_ENGINE_THREADS=$threads "$build/llmplatform" --port 18301 --data-dir "$work/data" --model "m=$model" \
     --log-level warn >"$work/llmp.log" 2>&1 &
   pid=$!
   wait_port 18301 readyz

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "admin_common.h"
+#include "authenticate.h"
 #include "json_request.h"
 #include "llmp/api/routes.h"
 #include "llmp/api/status_response.h"
@@ -64,25 +65,9 @@ Result<PageParams> page_params(const net::Request& req) {
 
 net::Handler admin_route(Services& s, AdminHandler inner) {
   return [&s, inner = std::move(inner)](Request& req) -> Awaitable<Response> {
-    const std::string token(gateway::bearer_token(req.headers.get("Authorization")));
-    std::optional<Result<gateway::Identity>> resolved = s.keys->resolve_cached(token);
-    if (!resolved) {
-      // A key not seen lately: one indexed read on the blocking pool, then it is cached.
-      // Lambdas handed to co_await expressions are named first, and the result initialises a
-      // variable: GCC 12 destroys temporaries with non-trivial destructors in a co_await
-      // full-expression twice.
-      auto lookup = [&s, token] { return s.keys->resolve(token); };
-      auto looked_up = co_await run_blocking(s.blocking_pool->get_executor(), std::move(lookup));
-      resolved = std::move(looked_up);
-    }
-    if (!*resolved) {
-      const Status& st = resolved->error();
-      if (st.code() != StatusCode::unauthenticated) co_return response_for(st, req);
-      Response res = response_for(st, req, {}, "invalid_api_key");
-      res.headers.set("WWW-Authenticate", "Bearer");
-      co_return res;
-    }
-    const gateway::Identity& identity = **resolved;
+    auto resolved = co_await authenticate(s, req);
+    if (!resolved) co_return authentication_failure(resolved.error(), req);
+    const gateway::Identity& identity = *resolved;
     if (auto allowed = gateway::authorize_admin_api(identity); !allowed) {
       co_return response_for(allowed.error(), req);
     }
@@ -92,6 +77,7 @@ net::Handler admin_route(Services& s, AdminHandler inner) {
       co_return response_for(headers.error(), req);
     }
     req.ctx.tenant = identity.tenant_id;
+    req.ctx.key_id = log_key_id(identity);
     co_return co_await inner(req, identity);
   };
 }

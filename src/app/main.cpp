@@ -13,6 +13,7 @@
 #include <future>
 
 #include "cli.h"
+#include "llmp/api/inference_auth.h"
 #include "llmp/api/openai_routes.h"
 #include "llmp/api/readiness.h"
 #include "llmp/api/routes.h"
@@ -46,6 +47,7 @@ struct LogOptions {
 
 struct Settings {
   net::ServerOptions server;
+  api::AuthOptions auth;
   store::StoreOptions store;
   engine::EngineOptions engine;
   LogOptions log;
@@ -53,6 +55,7 @@ struct Settings {
 
 void declare_all(SettingsRegistry& registry, Settings& s) {
   net::declare_settings(registry, s.server);
+  api::declare_settings(registry, s.auth);
   store::declare_settings(registry, s.store);
   engine::declare_settings(registry, s.engine);
   registry.describe_section("log", "Logging: JSON lines on stdout.");
@@ -79,6 +82,7 @@ Result<void> load_settings(SettingsRegistry& registry, Settings& settings, const
     return error(StatusCode::invalid_argument,
                  fmt::format("engine.device: \"{}\" is not \"auto\", \"cpu\" or \"cuda:N\"", device));
   }
+  LLMP_TRY_VOID(api::auth_mode_for(settings.auth, settings.server.host));
   return ok();
 }
 
@@ -196,14 +200,16 @@ int serve(const Settings& settings, const std::string& config_source) {
 
   net::HttpServer server(settings.server, metrics);
   api::ServedModels served;
+  // load_settings has refused an open API on a non-loopback address already.
+  const api::AuthMode auth_mode = api::auth_mode_for(settings.auth, settings.server.host).value_or(api::AuthMode::keys);
   api::Services services{.server = &server, .metrics = &metrics, .readiness = &readiness,
-                         .blocking_pool = &blocking_pool, .models = &served};
+                         .blocking_pool = &blocking_pool, .models = &served, .auth_mode = auth_mode};
   api::add_health_routes(server.router(), services);
   api::add_admin_routes(server.router(), services);
   api::add_generation_routes(server.router(), services);
   api::add_embedding_routes(server.router(), services);
   api::add_model_routes(server.router(), services);
-  api::add_unsupported_routes(server.router());
+  api::add_unsupported_routes(server.router(), services);
   api::add_engine_metrics(metrics, served);
 
   // Listen first, so /healthz and /readyz answer while state opens and models load.
@@ -214,6 +220,12 @@ int serve(const Settings& settings, const std::string& config_source) {
   }
   server.start();
   log::info("listening", {{"host", settings.server.host}, {"port", static_cast<int64_t>(server.port())}});
+  if (auth_mode == api::AuthMode::open) {
+    log::warn("auth.mode is \"open\": the inference API takes requests without an API key",
+              {{"auth_mode", api::to_string(auth_mode)}, {"host", settings.server.host}});
+  } else {
+    log::info("the inference API needs an API key", {{"auth_mode", api::to_string(auth_mode)}});
+  }
 
   auto store = store::Store::open(settings.store);
   if (!store) {

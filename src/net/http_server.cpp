@@ -891,6 +891,7 @@ asio::awaitable<void> HttpServer::Impl::session(std::shared_ptr<Connection> conn
                             {"bytes", static_cast<uint64_t>(bytes)},
                             {"latency_ms", seconds * 1000.0},
                             {"tenant", req.ctx.tenant},
+                            {"key_id", req.ctx.key_id},
                             {"model", req.ctx.model},
                             {"remote", remote}});
     }

@@ -29,7 +29,7 @@ try {
 }
 const {
   default: OpenAI, APIError, APIUserAbortError, AuthenticationError, BadRequestError, ConflictError, InternalServerError,
-  NotFoundError,
+  NotFoundError, PermissionDeniedError,
 } = sdk;
 
 const BINARY = process.env.LLMP_BINARY;
@@ -168,7 +168,7 @@ const toolToken = {};  // model -> id of its added tool-call token
 async function post(route, body, raw = false) {
   const res = await fetch(`${root}${route}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_KEY}` },
     body: raw ? body : JSON.stringify(body),
   });
   const text = await res.text();
@@ -291,7 +291,9 @@ describe('openai SDK acceptance', () => {
     const models = createModels(state.dir);
     state.port = await startServer(models);
     root = `http://127.0.0.1:${state.port}`;
-    client = new OpenAI({ baseURL: `${root}/v1`, apiKey: 'x', maxRetries: 0, timeout: 60_000 });
+    // The server runs with its default auth.mode ("keys"): the platform admin key may use the
+    // inference API.
+    client = new OpenAI({ baseURL: `${root}/v1`, apiKey: ADMIN_KEY, maxRetries: 0, timeout: 60_000 });
     for (const [model, text] of [[QWEN, QWEN_TOOL_TEXT], [LLAMA, LLAMA_TOOL_TEXT]]) {
       const ids = await tokenize(model, text, false);
       assert.equal(ids.length, 1, `${model}: the added tool-call text is one token`);
@@ -950,6 +952,25 @@ describe('openai SDK acceptance', () => {
       const tenant = await admin.post('/tenants', { body: { name: 'acceptance' } });
       assert.equal(tenant.name, 'acceptance');
       await rejectsWith(admin.post('/tenants', { body: { name: 'acceptance' } }), ConflictError, { status: 409 });
+    });
+
+    test('the inference API takes API keys: a wrong one is AuthenticationError, a model outside a key is PermissionDeniedError', T, async () => {
+      const bare = await fetch(`${root}/v1/models`);
+      assert.equal(bare.status, 401);
+      assert.equal(bare.headers.get('www-authenticate'), 'Bearer');
+      const wrong = new OpenAI({ baseURL: `${root}/v1`, apiKey: 'not-a-key', maxRetries: 0 });
+      await rejectsWith(wrong.models.list(), AuthenticationError, { status: 401, code: 'invalid_api_key' });
+      const admin = new OpenAI({ baseURL: `${root}/admin/v1`, apiKey: ADMIN_KEY, maxRetries: 0 });
+      const tenant = await admin.post('/tenants', { body: { name: 'acceptance-keys' } });
+      const key = await admin.post(`/tenants/${tenant.id}/keys`, { body: { name: 'llama-only', models: [LLAMA] } });
+      const app = new OpenAI({ baseURL: `${root}/v1`, apiKey: key.value, maxRetries: 0, timeout: 60_000 });
+      const listed = [];
+      for await (const m of app.models.list()) listed.push(m.id);
+      assert.deepEqual(listed, [LLAMA]);
+      const done = await app.completions.create({ model: LLAMA, prompt: 'hi', max_tokens: 2 });
+      assert.equal(done.model, LLAMA);
+      await rejectsWith(app.completions.create({ model: QWEN, prompt: 'hi', max_tokens: 2 }), PermissionDeniedError,
+                        { status: 403, code: 'model_not_allowed', param: 'model' });
     });
 
     test('a body over server.max_body_bytes is APIError 413 body_too_large', T, async () => {

@@ -38,6 +38,10 @@ class ServerProcess {
     std::string data_dir;                                       // empty: a fresh one in the work dir
     bool wait_ready = true;                                     // wait for the "ready" line
     std::vector<std::string> prefix;                            // e.g. {"prlimit", "--fsize=16384"}
+    //! LLMP_AUTH_MODE for the server: "open" lets tests that are not about keys call the
+    //! inference API without one; empty leaves the server's default ("keys"). An LLMP_AUTH_MODE
+    //! in `env` wins.
+    std::string auth_mode = "open";
   };
 
   explicit ServerProcess(Options options) : options_(std::move(options)) { start(); }
@@ -64,6 +68,9 @@ class ServerProcess {
       if (std::string_view(*e).starts_with("LLMP_") || std::string_view(*e).starts_with("NOTIFY_SOCKET=")) continue;
       env.emplace_back(*e);
     }
+    bool env_sets_auth = false;
+    for (const auto& e : options_.env) env_sets_auth |= e.starts_with("LLMP_AUTH_MODE=");
+    if (!options_.auth_mode.empty() && !env_sets_auth) env.push_back("LLMP_AUTH_MODE=" + options_.auth_mode);
     env.insert(env.end(), options_.env.begin(), options_.env.end());
 
     posix_spawn_file_actions_t actions;

@@ -1,5 +1,6 @@
 #pragma once
-// The OpenAI-compatible API and llama-server's extras over the served models.
+// The OpenAI-compatible API and llama-server's extras over the served models. Every route
+// checks the caller's API key as auth.mode says (see inference_auth.h).
 
 #include "llmp/api/routes.h"
 
@@ -12,6 +13,6 @@ void add_embedding_routes(net::Router& router, Services& services);
 //! /v1/models, /v1/models/{id}, /tokenize, /detokenize, /apply-template.
 void add_model_routes(net::Router& router, Services& services);
 //! 501 for OpenAI's APIs that are not served (/v1/audio, /v1/images, /v1/responses, ...).
-void add_unsupported_routes(net::Router& router);
+void add_unsupported_routes(net::Router& router, Services& services);
 
 }  // namespace llmp::api

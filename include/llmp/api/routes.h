@@ -3,6 +3,7 @@
 
 #include <boost/asio/thread_pool.hpp>
 
+#include "llmp/api/inference_auth.h"
 #include "llmp/api/readiness.h"
 #include "llmp/api/served_models.h"
 #include "llmp/core/metrics.h"
@@ -24,6 +25,7 @@ struct Services {
   const gateway::AdminKey* admin_key = nullptr;
   gateway::KeyResolver* keys = nullptr;  // bearer token → identity (admin key and API keys)
   ServedModels* models = nullptr;
+  AuthMode auth_mode = AuthMode::keys;  // who may call the inference API (auth.mode)
 };
 
 //! /healthz, /readyz, /metrics, /version.

@@ -49,6 +49,7 @@ struct RequestContext {
   trace::SpanId span_id;       // this request's own span in that trace
   // Filled in by handlers once known; they show up in the access log line.
   std::string tenant;
+  std::string key_id;  // the API key that authenticated the request; "admin" for the platform admin key
   std::string model;
 };
 

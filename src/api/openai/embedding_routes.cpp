@@ -9,6 +9,7 @@
 #include "llmp/api/openai_routes.h"
 #include "llmp/core/async.h"
 #include "llmp/core/json.h"
+#include "openai/inference_route.h"
 #include "openai/request_fields.h"
 
 namespace llmp::api {
@@ -18,10 +19,11 @@ using net::Awaitable;
 using net::Request;
 using net::Response;
 
-ApiResult<std::shared_ptr<ServedModel>> encoder_model(Services& s, const Fields& f, bool rerank) {
+ApiResult<std::shared_ptr<ServedModel>> encoder_model(Services& s, const Caller& caller, const Fields& f, bool rerank) {
   auto name = f.string("model");
   if (!name) return std::unexpected(name.error());
   if (!*name) return api_error(StatusCode::invalid_argument, "'model' is required", "model");
+  if (auto allowed = caller.check_model(**name); !allowed) return std::unexpected(allowed.error());
   auto m = s.models->find(**name);
   if (!m) return api_error(StatusCode::not_found, fmt::format("The model '{}' does not exist", **name), "model", "model_not_found");
   const auto& summary = m->engine->model();
@@ -51,7 +53,7 @@ std::string base64(const void* data, size_t n) {
 }  // namespace
 
 void add_embedding_routes(net::Router& router, Services& s) {
-  router.add(net::Method::post, "/v1/embeddings", [&s](Request& req) -> Awaitable<Response> {
+  router.add(net::Method::post, "/v1/embeddings", inference_route(s, [&s](Request& req, const Caller& caller) -> Awaitable<Response> {
     auto body = JsonBody::parse(req.body);
     if (!body) co_return api::response_for(body.error(), req);
     simdjson::dom::object obj;
@@ -59,7 +61,7 @@ void add_embedding_routes(net::Router& router, Services& s) {
       co_return api::response_for(Status(StatusCode::invalid_argument, "the body must be a JSON object"), req);
     }
     Fields f(obj);
-    auto model = encoder_model(s, f, false);
+    auto model = encoder_model(s, caller, f, false);
     if (!model) co_return response_for(model.error(), req);
     req.ctx.model = (*model)->id;
     const auto& tok = (*model)->engine->tokenizer();
@@ -156,9 +158,9 @@ void add_embedding_routes(net::Router& router, Services& s) {
     w.key("usage").begin_object().field("prompt_tokens", tokens).field("total_tokens", tokens).end_object();
     w.end_object();
     co_return Response::json(200, std::move(out));
-  });
+  }));
 
-  router.add(net::Method::post, "/v1/rerank", [&s](Request& req) -> Awaitable<Response> {
+  router.add(net::Method::post, "/v1/rerank", inference_route(s, [&s](Request& req, const Caller& caller) -> Awaitable<Response> {
     auto body = JsonBody::parse(req.body);
     if (!body) co_return api::response_for(body.error(), req);
     simdjson::dom::object obj;
@@ -166,7 +168,7 @@ void add_embedding_routes(net::Router& router, Services& s) {
       co_return api::response_for(Status(StatusCode::invalid_argument, "the body must be a JSON object"), req);
     }
     Fields f(obj);
-    auto model = encoder_model(s, f, true);
+    auto model = encoder_model(s, caller, f, true);
     if (!model) co_return response_for(model.error(), req);
     req.ctx.model = (*model)->id;
     auto query = f.string("query");
@@ -239,7 +241,7 @@ void add_embedding_routes(net::Router& router, Services& s) {
     w.key("usage").begin_object().field("prompt_tokens", tokens).field("total_tokens", tokens).end_object();
     w.end_object();
     co_return Response::json(200, std::move(out));
-  });
+  }));
 }
 
 }  // namespace llmp::api

@@ -14,6 +14,7 @@
 #include "llmp/core/json.h"
 #include "llmp/engine/chat_template.h"
 #include "llmp/net/errors.h"
+#include "openai/inference_route.h"
 #include "openai/request_fields.h"
 #include "openai/response_format.h"
 #include "openai/tool_calls.h"
@@ -398,17 +399,19 @@ Response answer_stream(Job job, std::shared_ptr<EventChannel> channel) {
   });
 }
 
-// Headers every generation request may carry, into the request context.
+// Who the job runs for (the tenant inference_route put in the request context), and its model
+// into the context too.
 void read_identity(Request& req, Job& job) {
-  job.tenant = std::string(req.headers.get("X-Tenant-ID"));
-  req.ctx.tenant = job.tenant;
+  job.tenant = req.ctx.tenant;
   req.ctx.model = job.model->id;
 }
 
-ApiResult<std::shared_ptr<ServedModel>> find_model(Services& s, const Fields& f, bool for_chat) {
+ApiResult<std::shared_ptr<ServedModel>> find_model(Services& s, const Caller& caller, const Fields& f, bool for_chat) {
   auto name = f.string("model");
   if (!name) return std::unexpected(name.error());
   if (!*name) return api_error(StatusCode::invalid_argument, "'model' is required", "model");
+  // Permission first: a key limited to some models learns nothing about the others.
+  if (auto allowed = caller.check_model(**name); !allowed) return std::unexpected(allowed.error());
   auto m = s.models->find(**name);
   if (!m) {
     return api_error(StatusCode::not_found, fmt::format("The model '{}' does not exist", **name), "model", "model_not_found");
@@ -562,7 +565,7 @@ ApiResult<std::string> render_prompt(const ServedModel& model, const Fields& f, 
 }
 
 void add_generation_routes(net::Router& router, Services& s) {
-  router.add(net::Method::post, "/v1/chat/completions", [&s](Request& req) -> Awaitable<Response> {
+  router.add(net::Method::post, "/v1/chat/completions", inference_route(s, [&s](Request& req, const Caller& caller) -> Awaitable<Response> {
     auto body = JsonBody::parse(req.body);
     if (!body) co_return api::response_for(body.error(), req);
     simdjson::dom::object obj;
@@ -570,7 +573,7 @@ void add_generation_routes(net::Router& router, Services& s) {
       co_return api::response_for(Status(StatusCode::invalid_argument, "the body must be a JSON object"), req);
     }
     Fields f(obj);
-    auto model = find_model(s, f, true);
+    auto model = find_model(s, caller, f, true);
     if (!model) co_return response_for(model.error(), req);
     Job job;
     job.model = *model;
@@ -598,9 +601,9 @@ void add_generation_routes(net::Router& router, Services& s) {
     if (job.stream) co_return answer_stream(std::move(job), *channel);
     auto whole = answer_whole(std::move(job), *channel, req.client);
     co_return co_await std::move(whole);
-  });
+  }));
 
-  router.add(net::Method::post, "/v1/completions", [&s](Request& req) -> Awaitable<Response> {
+  router.add(net::Method::post, "/v1/completions", inference_route(s, [&s](Request& req, const Caller& caller) -> Awaitable<Response> {
     auto body = JsonBody::parse(req.body);
     if (!body) co_return api::response_for(body.error(), req);
     simdjson::dom::object obj;
@@ -608,7 +611,7 @@ void add_generation_routes(net::Router& router, Services& s) {
       co_return api::response_for(Status(StatusCode::invalid_argument, "the body must be a JSON object"), req);
     }
     Fields f(obj);
-    auto model = find_model(s, f, false);
+    auto model = find_model(s, caller, f, false);
     if (!model) co_return response_for(model.error(), req);
     Job job;
     job.model = *model;
@@ -689,7 +692,7 @@ void add_generation_routes(net::Router& router, Services& s) {
     if (job.stream) co_return answer_stream(std::move(job), *channel);
     auto whole = answer_whole(std::move(job), *channel, req.client);
     co_return co_await std::move(whole);
-  });
+  }));
 }
 
 }  // namespace llmp::api

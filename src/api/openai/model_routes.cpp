@@ -7,6 +7,7 @@
 #include "json_request.h"
 #include "llmp/api/openai_routes.h"
 #include "llmp/core/json.h"
+#include "openai/inference_route.h"
 #include "openai/request_fields.h"
 
 namespace llmp::api {
@@ -30,17 +31,20 @@ void write_model(json::Writer& w, const ServedModel& m) {
 }
 
 // The model a utility request is about: "model" if given, else the only one served.
-ApiResult<std::shared_ptr<ServedModel>> target_model(Services& s, simdjson::dom::object obj) {
+ApiResult<std::shared_ptr<ServedModel>> target_model(Services& s, const Caller& caller, simdjson::dom::object obj) {
   Fields f(obj);
   auto name = f.string("model");
   if (!name) return std::unexpected(name.error());
   if (*name) {
+    // Permission first: a key limited to some models learns nothing about the others.
+    if (auto allowed = caller.check_model(**name); !allowed) return std::unexpected(allowed.error());
     auto m = s.models->find(**name);
     if (!m) return api_error(StatusCode::not_found, fmt::format("The model '{}' does not exist", **name), "model", "model_not_found");
     return m;
   }
   auto all = s.models->list();
   if (all.size() != 1) return api_error(StatusCode::invalid_argument, "'model' is required when several models are served", "model");
+  if (auto allowed = caller.check_model(all.front()->id); !allowed) return std::unexpected(allowed.error());
   return all.front();
 }
 
@@ -53,16 +57,20 @@ ApiResult<simdjson::dom::object> object_body(JsonBody& body) {
 }  // namespace
 
 void add_model_routes(net::Router& router, Services& s) {
-  router.add(net::Method::get, "/v1/models", [&s](Request&) -> Awaitable<Response> {
+  router.add(net::Method::get, "/v1/models", inference_route(s, [&s](Request&, const Caller& caller) -> Awaitable<Response> {
     std::string out;
     json::Writer w(out);
     w.begin_object().field("object", "list").key("data").begin_array();
-    for (const auto& m : s.models->list()) write_model(w, *m);
+    for (const auto& m : s.models->list()) {
+      if (caller.may_use(m->id)) write_model(w, *m);
+    }
     w.end_array().end_object();
     co_return Response::json(200, std::move(out));
-  });
+  }));
 
-  router.add(net::Method::get, "/v1/models/{id...}", [&s](Request& req) -> Awaitable<Response> {
+  router.add(net::Method::get, "/v1/models/{id...}", inference_route(s, [&s](Request& req, const Caller& caller) -> Awaitable<Response> {
+    // 403 for a model the key may not use, whether or not it exists, as on the other routes.
+    if (auto allowed = caller.check_model(req.param("id")); !allowed) co_return response_for(allowed.error(), req);
     auto m = s.models->find(req.param("id"));
     if (!m) {
       co_return response_for(api_error(StatusCode::not_found, fmt::format("The model '{}' does not exist", req.param("id")),
@@ -72,14 +80,14 @@ void add_model_routes(net::Router& router, Services& s) {
     json::Writer w(out);
     write_model(w, *m);
     co_return Response::json(200, std::move(out));
-  });
+  }));
 
-  router.add(net::Method::post, "/tokenize", [&s](Request& req) -> Awaitable<Response> {
+  router.add(net::Method::post, "/tokenize", inference_route(s, [&s](Request& req, const Caller& caller) -> Awaitable<Response> {
     auto body = JsonBody::parse(req.body);
     if (!body) co_return api::response_for(body.error(), req);
     auto obj = object_body(*body);
     if (!obj) co_return response_for(obj.error(), req);
-    auto model = target_model(s, *obj);
+    auto model = target_model(s, caller, *obj);
     if (!model) co_return response_for(model.error(), req);
     Fields f(*obj);
     const auto& tok = (*model)->engine->tokenizer();
@@ -123,14 +131,14 @@ void add_model_routes(net::Router& router, Services& s) {
     w.end_array().field("count", static_cast<int64_t>(ids.size())).field("max_model_len", (*model)->engine->limits().max_context);
     w.end_object();
     co_return Response::json(200, std::move(out));
-  });
+  }));
 
-  router.add(net::Method::post, "/detokenize", [&s](Request& req) -> Awaitable<Response> {
+  router.add(net::Method::post, "/detokenize", inference_route(s, [&s](Request& req, const Caller& caller) -> Awaitable<Response> {
     auto body = JsonBody::parse(req.body);
     if (!body) co_return api::response_for(body.error(), req);
     auto obj = object_body(*body);
     if (!obj) co_return response_for(obj.error(), req);
-    auto model = target_model(s, *obj);
+    auto model = target_model(s, caller, *obj);
     if (!model) co_return response_for(model.error(), req);
     const auto& tok = (*model)->engine->tokenizer();
     simdjson::dom::array tokens;
@@ -151,14 +159,14 @@ void add_model_routes(net::Router& router, Services& s) {
     json::Writer w(out);
     w.begin_object().field("content", text).field("prompt", text).end_object();
     co_return Response::json(200, std::move(out));
-  });
+  }));
 
-  router.add(net::Method::post, "/apply-template", [&s](Request& req) -> Awaitable<Response> {
+  router.add(net::Method::post, "/apply-template", inference_route(s, [&s](Request& req, const Caller& caller) -> Awaitable<Response> {
     auto body = JsonBody::parse(req.body);
     if (!body) co_return api::response_for(body.error(), req);
     auto obj = object_body(*body);
     if (!obj) co_return response_for(obj.error(), req);
-    auto model = target_model(s, *obj);
+    auto model = target_model(s, caller, *obj);
     if (!model) co_return response_for(model.error(), req);
     if (!(*model)->chat_template) {
       co_return response_for(api_error(StatusCode::invalid_argument, "this model has no chat template", "model").error(), req);
@@ -170,23 +178,24 @@ void add_model_routes(net::Router& router, Services& s) {
     json::Writer w(out);
     w.begin_object().field("prompt", *prompt).end_object();
     co_return Response::json(200, std::move(out));
-  });
+  }));
 }
 
-void add_unsupported_routes(net::Router& router) {
+void add_unsupported_routes(net::Router& router, Services& s) {
   // OpenAI's other APIs: a clear 501 naming what is not served beats a 404 that reads like a
   // typo in the client's base URL.
   for (std::string_view family : {"audio", "images", "files", "uploads", "batches", "fine_tuning", "moderations",
                                   "responses", "assistants", "threads", "vector_stores", "realtime"}) {
     for (const std::string& pattern : {fmt::format("/v1/{}", family), fmt::format("/v1/{}/{{rest...}}", family)}) {
       for (net::Method m : {net::Method::get, net::Method::post, net::Method::delete_}) {
-        router.add(m, pattern, [family](Request& req) -> Awaitable<Response> {
+        // Behind the key check too: without a key, every /v1 route answers 401 alike.
+        router.add(m, pattern, inference_route(s, [family](Request& req, const Caller&) -> Awaitable<Response> {
           co_return response_for(api_error(StatusCode::unimplemented,
                                            fmt::format("the /v1/{} API is not served by llmplatform; it serves chat "
                                                        "completions, completions, embeddings, rerank and models",
                                                        family),
                                            "", "unsupported_endpoint").error(), req);
-        });
+        }));
       }
     }
   }

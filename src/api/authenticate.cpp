@@ -1,0 +1,37 @@
+#include "authenticate.h"
+
+#include <optional>
+#include <string>
+
+#include "llmp/api/status_response.h"
+#include "llmp/core/async.h"
+
+namespace llmp::api {
+
+net::Awaitable<Result<gateway::Identity>> authenticate(Services& s, const net::Request& req) {
+  const std::string token(gateway::bearer_token(req.headers.get("Authorization")));
+  std::optional<Result<gateway::Identity>> resolved = s.keys->resolve_cached(token);
+  if (!resolved) {
+    // A key not seen lately: one indexed read on the blocking pool, then it is cached.
+    // Lambdas handed to co_await expressions are named first, and the result initialises a
+    // variable: GCC 12 destroys temporaries with non-trivial destructors in a co_await
+    // full-expression twice.
+    auto lookup = [&s, token] { return s.keys->resolve(token); };
+    auto looked_up = co_await run_blocking(s.blocking_pool->get_executor(), std::move(lookup));
+    resolved = std::move(looked_up);
+  }
+  co_return std::move(*resolved);
+}
+
+net::Response authentication_failure(const Status& status, const net::Request& req) {
+  if (status.code() != StatusCode::unauthenticated) return response_for(status, req);
+  net::Response res = response_for(status, req, {}, "invalid_api_key");
+  res.headers.set("WWW-Authenticate", "Bearer");
+  return res;
+}
+
+std::string log_key_id(const gateway::Identity& identity) {
+  return identity.role == gateway::Role::platform_admin ? "admin" : identity.key_id;
+}
+
+}  // namespace llmp::api

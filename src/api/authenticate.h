@@ -1,0 +1,27 @@
+#pragma once
+// Bearer token → Identity for the routes that need one (admin API, inference API), without
+// reading SQL on an I/O thread.
+
+#include <string>
+
+#include "llmp/api/routes.h"
+#include "llmp/core/status.h"
+#include "llmp/gateway/identity.h"
+#include "llmp/net/http.h"
+
+namespace llmp::api {
+
+//! Resolves the request's "Authorization: Bearer" key: from the resolver's cache when it can,
+//! else with one store read on the blocking pool. unauthenticated for a missing, unknown,
+//! wrong, revoked or expired key; store errors pass through.
+net::Awaitable<Result<gateway::Identity>> authenticate(Services& s, const net::Request& req);
+
+//! The answer for a failed authenticate(): 401 with code invalid_api_key and
+//! "WWW-Authenticate: Bearer" for unauthenticated, the usual mapping otherwise.
+net::Response authentication_failure(const Status& status, const net::Request& req);
+
+//! The key id the request log shows for `identity`: its key's id, or "admin" for the platform
+//! admin key (which has none).
+std::string log_key_id(const gateway::Identity& identity);
+
+}  // namespace llmp::api
