@@ -38,6 +38,9 @@ void add_timing_families(std::string& out, const ModelList& all) {
       {"llmp_inter_token_latency_seconds", "Time between consecutive tokens of a sequence.",
        &engine::EngineTimings::inter_token},
       {"llmp_request_duration_seconds", "Arrival to finish, per sequence.", &engine::EngineTimings::end_to_end},
+      {"llmp_request_prefill_seconds", "First scheduled to first token (prompt computation), per sequence.",
+       &engine::EngineTimings::prefill},
+      {"llmp_request_decode_seconds", "First token to finish, per sequence.", &engine::EngineTimings::decode},
   };
   auto label_of = [](const auto& m) {
     std::string label;

@@ -129,6 +129,8 @@ TEST_CASE("engine latencies and finish reasons are on /metrics and pass promtool
   CHECK(metric(m, R"(llmp_time_to_first_token_seconds_bucket{model="m",le="+Inf"})") == 2);
   CHECK(metric(m, R"(llmp_inter_token_latency_seconds_count{model="m"})") == 6);
   CHECK(metric(m, R"(llmp_request_duration_seconds_count{model="m"})") == 2);
+  CHECK(metric(m, R"(llmp_request_prefill_seconds_count{model="m"})") == 2);
+  CHECK(metric(m, R"(llmp_request_decode_seconds_count{model="m"})") == 2);
   CHECK(metric(m, R"(llmp_time_to_first_token_seconds_sum{model="m"})") > 0);
   CHECK(metric(m, R"(llmp_requests_finished_total{model="m",reason="length"})") == 2);
   CHECK(metric(m, R"(llmp_requests_finished_total{model="m",reason="stop"})") == 0);

@@ -85,6 +85,8 @@ struct EngineTimings {
   metrics::Histogram time_to_first_token{metrics::latency_buckets()};  // arrival → first token
   metrics::Histogram inter_token{metrics::latency_buckets()};          // between a sequence's tokens
   metrics::Histogram end_to_end{metrics::latency_buckets()};           // arrival → finish
+  metrics::Histogram prefill{metrics::latency_buckets()};              // first scheduled → first token
+  metrics::Histogram decode{metrics::latency_buckets()};               // first token → finish
   metrics::Counter finished[4];                                        // by FinishReason
 };
 

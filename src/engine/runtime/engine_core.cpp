@@ -331,6 +331,7 @@ void EngineCore::step() {
                       s.n_computed, s.blocks, prompt_rows, !completes && !prompt_rows});
     if (s.queue_seconds < 0) {
       s.queue_seconds = std::chrono::duration<double>(started - s.request->arrival).count();
+      s.scheduled_at = started;
       timings_.queue.observe(s.queue_seconds);
     }
   }
@@ -394,8 +395,13 @@ void EngineCore::on_token(Sequence& s, TokenId token, std::optional<TokenLogprob
   ++s.generated;
   s.tokens.push_back(token);
   const auto now = std::chrono::steady_clock::now();
-  if (s.generated == 1) timings_.time_to_first_token.observe(std::chrono::duration<double>(now - s.request->arrival).count());
-  else timings_.inter_token.observe(std::chrono::duration<double>(now - s.last_token_at).count());
+  if (s.generated == 1) {
+    timings_.time_to_first_token.observe(std::chrono::duration<double>(now - s.request->arrival).count());
+    timings_.prefill.observe(std::chrono::duration<double>(now - s.scheduled_at).count());
+    s.first_token_at = now;
+  } else {
+    timings_.inter_token.observe(std::chrono::duration<double>(now - s.last_token_at).count());
+  }
   s.last_token_at = now;
   TokenEvent ev;
   ev.tokens.push_back(token);
@@ -453,7 +459,9 @@ void EngineCore::on_token(Sequence& s, TokenId token, std::optional<TokenLogprob
 void EngineCore::finish(Sequence& s, FinishReason reason, std::string stop_reason, TokenEvent&& ev) {
   if (s.finished) return;
   s.finished = true;
-  timings_.end_to_end.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - s.request->arrival).count());
+  const auto now = std::chrono::steady_clock::now();
+  timings_.end_to_end.observe(std::chrono::duration<double>(now - s.request->arrival).count());
+  if (s.generated > 0) timings_.decode.observe(std::chrono::duration<double>(now - s.first_token_at).count());
   timings_.finished[static_cast<int>(reason)].inc();
   if (reason != FinishReason::stop || stop_reason == "eos" || stop_reason == "stop_token") {
     // Nothing more can match a stop string: release what was held back.

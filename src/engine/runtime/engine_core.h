@@ -53,6 +53,8 @@ struct Sequence {
   std::string held_text;         // text that may be the start of a stop string
   uint64_t order = 0;            // arrival order (ties broken by choice)
   double queue_seconds = -1;     // arrival to first scheduling, reported with the first token
+  std::chrono::steady_clock::time_point scheduled_at;   // first scheduled: prefill starts
+  std::chrono::steady_clock::time_point first_token_at;
   std::chrono::steady_clock::time_point last_token_at;  // for the inter-token latency
   std::vector<TokenLogprob> prompt_logprobs;  // collected during prefill when asked for
   bool prompt_logprobs_done = false;
