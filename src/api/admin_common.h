@@ -39,4 +39,7 @@ void add_admin_project_routes(net::Router& router, Services& s);
 //! /admin/v1/tenants/{id}/keys and /admin/v1/keys/{id}.
 void add_admin_key_routes(net::Router& router, Services& s);
 
+//! /admin/v1/limits and /admin/v1/limits/{id}.
+void add_admin_limit_routes(net::Router& router, Services& s);
+
 }  // namespace llmp::api

@@ -198,12 +198,15 @@ int serve(const Settings& settings, const std::string& config_source) {
   api::Readiness readiness;
   readiness.add_pending("migrations");
 
+  // Before the server: a stream that ends as the server goes away still settles with it.
+  gateway::Limiter limiter;
   net::HttpServer server(settings.server, metrics);
   api::ServedModels served;
   // load_settings has refused an open API on a non-loopback address already.
   const api::AuthMode auth_mode = api::auth_mode_for(settings.auth, settings.server.host).value_or(api::AuthMode::keys);
   api::Services services{.server = &server, .metrics = &metrics, .readiness = &readiness,
-                         .blocking_pool = &blocking_pool, .models = &served, .auth_mode = auth_mode};
+                         .blocking_pool = &blocking_pool, .models = &served, .auth_mode = auth_mode,
+                         .limiter = &limiter};
   api::add_health_routes(server.router(), services);
   api::add_admin_routes(server.router(), services);
   api::add_generation_routes(server.router(), services);
@@ -235,6 +238,14 @@ int serve(const Settings& settings, const std::string& config_source) {
     return kExitFailure;
   }
   services.store = store->get();
+  // The limits are in force before the first inference request: a limited key must never get
+  // through because the server was still starting.
+  if (auto loaded = api::load_limits(services); !loaded) {
+    log::error("cannot load the limits", {{"error", loaded.error().message()}});
+    server.stop();
+    log::flush();
+    return kExitFailure;
+  }
   readiness.resolve("migrations");
   metrics.add_collector([s = store->get()](std::string& out) {
     out += fmt::format(

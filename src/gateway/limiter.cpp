@@ -59,6 +59,15 @@ std::string_view to_string(LimitKind k) {
   return "unknown";
 }
 
+std::optional<LimitKind> parse_limit_kind(std::string_view text) {
+  for (int k = 0; k <= static_cast<int>(LimitKind::spend); ++k) {
+    if (to_string(static_cast<LimitKind>(k)) == text) return static_cast<LimitKind>(k);
+  }
+  return std::nullopt;
+}
+
+bool limit_counts_tokens(LimitKind k) { return counts_tokens(k); }
+
 struct Limiter::State {
   using Key = std::pair<std::string, LimitKind>;
   struct Rule {

@@ -9,6 +9,7 @@
 #include "llmp/core/metrics.h"
 #include "llmp/gateway/admin_key.h"
 #include "llmp/gateway/key_resolver.h"
+#include "llmp/gateway/limiter.h"
 #include "llmp/net/http_server.h"
 #include "llmp/store/store.h"
 
@@ -26,6 +27,7 @@ struct Services {
   gateway::KeyResolver* keys = nullptr;  // bearer token → identity (admin key and API keys)
   ServedModels* models = nullptr;
   AuthMode auth_mode = AuthMode::keys;  // who may call the inference API (auth.mode)
+  gateway::Limiter* limiter = nullptr;  // the limits on the inference API; null: none
 };
 
 //! /healthz, /readyz, /metrics, /version.
@@ -35,8 +37,13 @@ void add_health_routes(net::Router& router, Services& services);
 //! preemptions, tokens).
 void add_engine_metrics(metrics::Registry& registry, const ServedModels& models);
 
+//! Loads every limit rule from the store into `services.limiter` (the counters of rules that
+//! stay are kept). Reloads are serialised, so the last change wins. Blocks on SQLite: call it
+//! from the blocking pool, or at start before serving.
+Result<void> load_limits(Services& services);
+
 //! /admin/v1/tenants, their projects and API keys (platform admin key, or a tenant_admin key for
-//! its own tenant).
+//! its own tenant), and /admin/v1/limits.
 void add_admin_routes(net::Router& router, Services& services);
 
 }  // namespace llmp::api

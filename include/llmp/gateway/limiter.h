@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -31,6 +32,10 @@ enum class LimitKind {
 };
 
 std::string_view to_string(LimitKind k);
+//! The kind named `text` (as to_string writes it); nullopt for anything else.
+std::optional<LimitKind> parse_limit_kind(std::string_view text);
+//! Whether a rule of this kind counts tokens (tokens_per_minute, _day, _month).
+bool limit_counts_tokens(LimitKind k);
 
 struct LimitRule {
   std::string subject;  // "tenant:<id>", "project:<id>", "key:<id>", "model:<name>", ...

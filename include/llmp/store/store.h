@@ -19,6 +19,7 @@ namespace llmp::store {
 class TenantRepository;
 class ProjectRepository;
 class ApiKeyRepository;
+class LimitRepository;
 
 struct StoreOptions {
   std::string data_dir;
@@ -48,6 +49,7 @@ class Store {
   TenantRepository& tenants();
   ProjectRepository& projects();
   ApiKeyRepository& api_keys();
+  LimitRepository& limits();
 
   //! Versions of the applied migrations, in order ("0001_init", ...).
   const std::vector<std::string>& applied_migrations() const;

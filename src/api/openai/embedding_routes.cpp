@@ -9,6 +9,7 @@
 #include "llmp/api/openai_routes.h"
 #include "llmp/core/async.h"
 #include "llmp/core/json.h"
+#include "openai/admission.h"
 #include "openai/inference_route.h"
 #include "openai/request_fields.h"
 
@@ -117,6 +118,12 @@ void add_embedding_routes(net::Router& router, Services& s) {
     }
     if (inputs.size() > 2048) co_return response_for(api_error(StatusCode::invalid_argument, "at most 2048 inputs", "input").error(), req);
 
+    int64_t asked = 0;
+    for (const auto& ids : inputs) asked += static_cast<int64_t>(ids.size());
+    auto admitted = admit_request(s, caller, req, (*model)->id, asked);
+    if (!admitted) co_return std::move(admitted.error());
+    // Settles when the handler returns: the input tokens if the embeddings were made, else none.
+    const std::shared_ptr<LimitHold> hold = std::move(*admitted);
     engine::Engine* eng = (*model)->engine.get();
     auto compute = [eng, inputs]() -> Result<std::vector<std::vector<float>>> {
       std::vector<std::vector<float>> out;
@@ -128,9 +135,13 @@ void add_embedding_routes(net::Router& router, Services& s) {
       return out;
     };
     auto vectors = co_await run_blocking(s.blocking_pool->get_executor(), std::move(compute));
-    if (!vectors) co_return response_for(ApiError{vectors.error(), "input", ""}, req);
-    int64_t tokens = 0;
-    for (const auto& ids : inputs) tokens += static_cast<int64_t>(ids.size());
+    if (!vectors) {
+      Response failed = response_for(ApiError{vectors.error(), "input", ""}, req);
+      set_limit_headers(failed, hold.get());
+      co_return failed;
+    }
+    const int64_t tokens = asked;
+    if (hold) hold->add_used(tokens);
     std::string out;
     json::Writer w(out);
     w.begin_object().field("object", "list").key("data").begin_array();
@@ -157,7 +168,9 @@ void add_embedding_routes(net::Router& router, Services& s) {
     w.end_array().field("model", (*model)->id);
     w.key("usage").begin_object().field("prompt_tokens", tokens).field("total_tokens", tokens).end_object();
     w.end_object();
-    co_return Response::json(200, std::move(out));
+    Response embedded = Response::json(200, std::move(out));
+    set_limit_headers(embedded, hold.get());
+    co_return embedded;
   }));
 
   router.add(net::Method::post, "/v1/rerank", inference_route(s, [&s](Request& req, const Caller& caller) -> Awaitable<Response> {

@@ -14,6 +14,7 @@
 #include "llmp/core/json.h"
 #include "llmp/engine/chat_template.h"
 #include "llmp/net/errors.h"
+#include "openai/admission.h"
 #include "openai/inference_route.h"
 #include "openai/request_fields.h"
 #include "openai/response_format.h"
@@ -66,6 +67,7 @@ struct Job {
   std::vector<std::string> prompt_texts;
   std::string tenant;
   int priority = 0;
+  std::shared_ptr<LimitHold> limit;  // settles when the last copy of the job goes; null: no limits
 };
 
 // Submits every prompt; events arrive on the returned channel with choice = prompt · n + choice.
@@ -314,6 +316,7 @@ Awaitable<Response> answer_whole(Job job, std::shared_ptr<EventChannel> channel,
   size_t unfinished = choices.size();
   while (unfinished > 0) {
     TokenEvent e = co_await channel->next();
+    if (job.limit) job.limit->add_used(static_cast<int64_t>(e.tokens.size()));
     ChoiceState& c = choices[static_cast<size_t>(e.choice)];
     c.text += e.text;
     c.tokens.insert(c.tokens.end(), e.tokens.begin(), e.tokens.end());
@@ -349,6 +352,7 @@ Response answer_stream(Job job, std::shared_ptr<EventChannel> channel) {
     }
     while (unfinished > 0) {
       TokenEvent e = co_await channel->next();
+      if (job.limit) job.limit->add_used(static_cast<int64_t>(e.tokens.size()));
       const size_t index = static_cast<size_t>(e.choice);
       ChoiceState& c = choices[index];
       c.tokens.insert(c.tokens.end(), e.tokens.begin(), e.tokens.end());
@@ -397,6 +401,49 @@ Response answer_stream(Job job, std::shared_ptr<EventChannel> channel) {
     }
     co_await out.sse_event("[DONE]");
   });
+}
+
+// The most tokens a job may use: every prompt, and n completions of max_tokens each (up to
+// the context when max_tokens is absent, as submit has it).
+int64_t tokens_asked(const Job& job) {
+  const int64_t context = job.model->engine->limits().max_context;
+  int64_t total = 0;
+  for (const auto& p : job.prompts) {
+    const auto prompt = static_cast<int64_t>(p.size());
+    const int64_t max_tokens = job.sampling.max_tokens >= 1 ? job.sampling.max_tokens : std::max<int64_t>(1, context - prompt);
+    total += prompt + static_cast<int64_t>(job.sampling.n) * max_tokens;
+  }
+  return total;
+}
+
+// Admits the job against the limits, submits it and answers, whole or streamed, with the
+// rate-limit headers. The hold rides in the job, so it settles when the answer is done.
+Awaitable<Response> admit_and_run(Services& s, const Caller& caller, Request& req, Job job, bool chat) {
+  auto admitted = admit_request(s, caller, req, job.model->id, tokens_asked(job));
+  if (!admitted) co_return std::move(admitted.error());
+  job.limit = std::move(*admitted);
+  const std::shared_ptr<LimitHold> hold = job.limit;
+  const asio::any_io_executor ex = co_await asio::this_coro::executor;
+  auto channel = submit(job, ex);
+  if (!channel) {
+    ApiError e = channel.error();
+    if (!chat && e.code == "context_length_exceeded") e.param = "prompt";
+    Response refused = response_for(e, req);
+    set_limit_headers(refused, hold.get());
+    co_return refused;
+  }
+  if (hold) {
+    for (const auto& p : job.prompts) hold->add_used(static_cast<int64_t>(p.size()));
+  }
+  if (job.stream) {
+    Response streamed = answer_stream(std::move(job), *channel);
+    set_limit_headers(streamed, hold.get());
+    co_return streamed;
+  }
+  auto whole = answer_whole(std::move(job), *channel, req.client);
+  Response answered = co_await std::move(whole);
+  set_limit_headers(answered, hold.get());
+  co_return answered;
 }
 
 // Who the job runs for (the tenant inference_route put in the request context), and its model
@@ -595,12 +642,8 @@ void add_generation_routes(net::Router& router, Services& s) {
     job.prompts.push_back(job.model->engine->tokenizer().encode(*prompt, false));
     job.prompt_texts.push_back(*prompt);
     // Named values only around co_await (GCC 12 destroys temporaries there twice).
-    const asio::any_io_executor ex = co_await asio::this_coro::executor;
-    auto channel = submit(job, ex);
-    if (!channel) co_return response_for(channel.error(), req);
-    if (job.stream) co_return answer_stream(std::move(job), *channel);
-    auto whole = answer_whole(std::move(job), *channel, req.client);
-    co_return co_await std::move(whole);
+    auto run = admit_and_run(s, caller, req, std::move(job), true);
+    co_return co_await std::move(run);
   }));
 
   router.add(net::Method::post, "/v1/completions", inference_route(s, [&s](Request& req, const Caller& caller) -> Awaitable<Response> {
@@ -682,16 +725,8 @@ void add_generation_routes(net::Router& router, Services& s) {
     if (job.prompts.size() > 64) {
       co_return response_for(ApiError{Status(StatusCode::invalid_argument, "at most 64 prompts per request"), "prompt", ""}, req);
     }
-    const asio::any_io_executor ex = co_await asio::this_coro::executor;
-    auto channel = submit(job, ex);
-    if (!channel) {
-      ApiError e = channel.error();
-      if (e.code == "context_length_exceeded") e.param = "prompt";
-      co_return response_for(e, req);
-    }
-    if (job.stream) co_return answer_stream(std::move(job), *channel);
-    auto whole = answer_whole(std::move(job), *channel, req.client);
-    co_return co_await std::move(whole);
+    auto run = admit_and_run(s, caller, req, std::move(job), false);
+    co_return co_await std::move(run);
   }));
 }
 

@@ -1,0 +1,46 @@
+#pragma once
+// Limit rules as stored: one value per subject (tenant, project, key or model) and limit kind.
+// What the kinds mean and how they are enforced is the gateway's Limiter; this only keeps them.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "llmp/core/status.h"
+
+namespace llmp::store {
+
+struct LimitRecord {
+  std::string id;                        // "lim_" + 24 hex digits
+  std::string subject_kind;              // "tenant" | "project" | "key" | "model"
+  std::string subject_id;                // the tenant, project or key id, or the model name
+  std::optional<std::string> tenant_id;  // the subject's tenant; none for model rules
+  std::string kind;                      // a gateway::LimitKind name
+  double limit = 0;
+  int64_t period_seconds = 0;            // spend only; 0: the UTC month
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+};
+
+class LimitRepository {
+ public:
+  virtual ~LimitRepository() = default;
+  //! The tenant that owns a subject: the tenant itself, the project's or the key's tenant;
+  //! nullopt for a model. not_found when there is no such tenant, project or key;
+  //! invalid_argument for an unknown subject kind.
+  virtual Result<std::optional<std::string>> subject_tenant(const std::string& subject_kind,
+                                                            const std::string& subject_id) = 0;
+  //! Sets the rule for (subject, kind): creates it, or replaces the limit and period of the one
+  //! there (keeping its id). `rule.tenant_id` is filled in from the subject; not_found when the
+  //! subject does not exist.
+  virtual Result<LimitRecord> put(LimitRecord rule) = 0;
+  //! not_found when there is no such id.
+  virtual Result<LimitRecord> get(const std::string& id) = 0;
+  //! Every rule (nullopt) or the rules of one tenant's subjects, ordered by id.
+  virtual Result<std::vector<LimitRecord>> list(const std::optional<std::string>& tenant_id) = 0;
+  //! Deletes the rule; not_found when there is no such id.
+  virtual Result<void> remove(const std::string& id) = 0;
+};
+
+}  // namespace llmp::store

@@ -1,0 +1,89 @@
+// Admission of inference requests against the gateway's limits, and the rate-limit headers.
+
+#include "openai/admission.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "llmp/net/errors.h"
+
+namespace llmp::api {
+namespace {
+
+int64_t ceil_seconds(double seconds) { return static_cast<int64_t>(std::ceil(std::max(0.0, seconds))); }
+
+}  // namespace
+
+std::string reset_duration(double seconds) {
+  if (seconds < 1) return fmt::format("{}ms", static_cast<int64_t>(std::ceil(std::max(0.0, seconds) * 1000)));
+  const int64_t total = ceil_seconds(seconds);
+  const int64_t h = total / 3600, m = total / 60 % 60, sec = total % 60;
+  if (h > 0) return fmt::format("{}h{}m{}s", h, m, sec);
+  if (m > 0) return fmt::format("{}m{}s", m, sec);
+  return fmt::format("{}s", sec);
+}
+
+std::expected<std::shared_ptr<LimitHold>, net::Response> admit_request(Services& s, const Caller& caller,
+                                                                       const net::Request& req,
+                                                                       std::string_view model, int64_t tokens) {
+  if (!s.limiter) return nullptr;
+  const gateway::Identity* who = caller.identity;
+  // The tenant inference_route settled on: the key's, or the one the platform admin or an open
+  // caller named. An open caller that names none is not limited: there is nobody to count.
+  const std::string& tenant = req.ctx.tenant;
+  if (!who && tenant.empty()) return nullptr;
+  gateway::AdmissionRequest request;
+  request.tokens = tokens;
+  if (!tenant.empty()) request.subjects.push_back("tenant:" + tenant);
+  // A tenant-wide key may act for one of its projects through X-Project-ID (checked already).
+  std::string project = who ? who->project_id : std::string();
+  if (project.empty()) project = std::string(req.headers.get("X-Project-ID"));
+  if (!project.empty()) request.subjects.push_back("project:" + project);
+  if (who && !who->key_id.empty()) request.subjects.push_back("key:" + who->key_id);
+  request.subjects.push_back("model:" + std::string(model));
+
+  auto outcome = s.limiter->admit(request);
+  if (auto* refusal = std::get_if<gateway::Refusal>(&outcome)) {
+    // OpenAI's shapes: a rate answers type "requests" or "tokens" with code
+    // rate_limit_exceeded; an exhausted quota or budget type and code insufficient_quota.
+    const std::string_view type = !refusal->retryable                          ? "insufficient_quota"
+                                  : gateway::limit_counts_tokens(refusal->kind) ? "tokens"
+                                                                                : "requests";
+    net::Response res = net::error_response(
+        429, {.message = refusal->message,
+              .type = type,
+              .code = refusal->retryable ? "rate_limit_exceeded" : "insufficient_quota"});
+    if (refusal->retry_after_seconds > 0) {
+      res.headers.set("Retry-After", std::to_string(ceil_seconds(refusal->retry_after_seconds)));
+    }
+    return std::unexpected(std::move(res));
+  }
+  return std::make_shared<LimitHold>(*s.limiter, std::get<gateway::Reservation>(std::move(outcome)));
+}
+
+void set_limit_headers(net::Response& res, const LimitHold* hold) {
+  if (!hold) return;
+  std::string policy, state;
+  for (const auto& st : hold->reservation().status) {
+    const std::string_view what = gateway::limit_counts_tokens(st.kind) ? "tokens" : "requests";
+    const auto limit = static_cast<int64_t>(st.limit);
+    const auto remaining = static_cast<int64_t>(std::max(0.0, st.remaining));
+    res.headers.set(fmt::format("x-ratelimit-limit-{}", what), std::to_string(limit));
+    res.headers.set(fmt::format("x-ratelimit-remaining-{}", what), std::to_string(remaining));
+    res.headers.set(fmt::format("x-ratelimit-reset-{}", what), reset_duration(st.reset_seconds));
+    // The status holds per-minute rates only: every policy's window is 60 seconds.
+    if (!policy.empty()) policy += ", ";
+    policy += fmt::format("\"{}\";q={};w=60", what, limit);
+    if (!state.empty()) state += ", ";
+    state += fmt::format("\"{}\";r={};t={}", what, remaining, ceil_seconds(st.reset_seconds));
+  }
+  if (!policy.empty()) {
+    res.headers.set("RateLimit-Policy", std::move(policy));
+    res.headers.set("RateLimit", std::move(state));
+  }
+}
+
+}  // namespace llmp::api

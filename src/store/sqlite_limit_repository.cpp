@@ -1,0 +1,158 @@
+#include "sqlite_limit_repository.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+
+#include "llmp/core/ids.h"
+
+namespace llmp::store {
+namespace {
+
+constexpr std::string_view kColumns =
+    "id, subject_kind, subject_id, tenant_id, kind, limit_value, period_seconds, created_at_ms, updated_at_ms";
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+LimitRecord read_row(const Statement& stmt) {
+  LimitRecord r;
+  r.id = stmt.column_text(0);
+  r.subject_kind = stmt.column_text(1);
+  r.subject_id = stmt.column_text(2);
+  if (!stmt.column_is_null(3)) r.tenant_id = stmt.column_text(3);
+  r.kind = stmt.column_text(4);
+  r.limit = stmt.column_double(5);
+  r.period_seconds = stmt.column_int(6);
+  r.created_at_ms = stmt.column_int(7);
+  r.updated_at_ms = stmt.column_int(8);
+  return r;
+}
+
+// The owner tenant of a subject, on the caller's connection.
+Result<std::optional<std::string>> owner_of(Connection& conn, const std::string& kind, const std::string& id) {
+  if (kind == "model") return std::optional<std::string>{};
+  std::string_view sql;
+  if (kind == "tenant") sql = "SELECT id FROM tenants WHERE id = ?";
+  else if (kind == "project") sql = "SELECT tenant_id FROM projects WHERE id = ?";
+  else if (kind == "key") sql = "SELECT tenant_id FROM api_keys WHERE id = ?";
+  else return error(StatusCode::invalid_argument, fmt::format("unknown subject kind \"{}\"", kind));
+  auto stmt = conn.prepare(sql);
+  if (!stmt) return error(stmt.error());
+  stmt->bind(1, id);
+  auto row = stmt->step();
+  if (!row) return error(row.error());
+  if (!*row) return error(StatusCode::not_found, fmt::format("no {} with id \"{}\"", kind, id));
+  return std::optional<std::string>(stmt->column_text(0));
+}
+
+Result<std::optional<LimitRecord>> find(Connection& conn, std::string_view where, const std::string& a,
+                                        const std::string& b = {}, const std::string& c = {}) {
+  auto stmt = conn.prepare(fmt::format("SELECT {} FROM limits WHERE {}", kColumns, where));
+  if (!stmt) return error(stmt.error());
+  stmt->bind(1, a);
+  if (!b.empty()) stmt->bind(2, b);
+  if (!c.empty()) stmt->bind(3, c);
+  auto row = stmt->step();
+  if (!row) return error(row.error());
+  if (!*row) return std::optional<LimitRecord>{};
+  return std::optional<LimitRecord>(read_row(*stmt));
+}
+
+}  // namespace
+
+Result<std::optional<std::string>> SqliteLimitRepository::subject_tenant(const std::string& subject_kind,
+                                                                          const std::string& subject_id) {
+  std::optional<std::string> owner;
+  auto done = db_.read([&](Connection& conn) -> Result<void> {
+    auto o = owner_of(conn, subject_kind, subject_id);
+    if (!o) return error(o.error());
+    owner = std::move(*o);
+    return ok();
+  });
+  if (!done) return error(done.error());
+  return owner;
+}
+
+Result<LimitRecord> SqliteLimitRepository::put(LimitRecord rule) {
+  const int64_t now = now_ms();
+  auto done = db_.write([&](Connection& conn) -> Result<void> {
+    // The owner is looked up in the same transaction as the write: a subject cannot vanish
+    // between the check and the insert.
+    auto owner = owner_of(conn, rule.subject_kind, rule.subject_id);
+    if (!owner) return error(owner.error());
+    rule.tenant_id = std::move(*owner);
+    auto existing = find(conn, "subject_kind = ? AND subject_id = ? AND kind = ?", rule.subject_kind,
+                         rule.subject_id, rule.kind);
+    if (!existing) return error(existing.error());
+    if (*existing) {
+      rule.id = (*existing)->id;
+      rule.created_at_ms = (*existing)->created_at_ms;
+      rule.updated_at_ms = now;
+      auto stmt = conn.prepare("UPDATE limits SET limit_value = ?, period_seconds = ?, updated_at_ms = ? WHERE id = ?");
+      if (!stmt) return error(stmt.error());
+      return stmt->bind(1, rule.limit).bind(2, rule.period_seconds).bind(3, now).bind(4, rule.id).run();
+    }
+    rule.id = "lim_" + ids::random_hex(12);
+    rule.created_at_ms = rule.updated_at_ms = now;
+    auto stmt = conn.prepare(fmt::format("INSERT INTO limits({}) VALUES (?,?,?,?,?,?,?,?,?)", kColumns));
+    if (!stmt) return error(stmt.error());
+    stmt->bind(1, rule.id).bind(2, rule.subject_kind).bind(3, rule.subject_id);
+    if (rule.tenant_id) stmt->bind(4, *rule.tenant_id); else stmt->bind_null(4);
+    stmt->bind(5, rule.kind).bind(6, rule.limit).bind(7, rule.period_seconds).bind(8, now).bind(9, now);
+    return stmt->run();
+  });
+  if (!done) return error(done.error());
+  return rule;
+}
+
+Result<LimitRecord> SqliteLimitRepository::get(const std::string& id) {
+  std::optional<LimitRecord> found;
+  auto done = db_.read([&](Connection& conn) -> Result<void> {
+    auto r = find(conn, "id = ?", id);
+    if (!r) return error(r.error());
+    found = std::move(*r);
+    return ok();
+  });
+  if (!done) return error(done.error());
+  if (!found) return error(StatusCode::not_found, fmt::format("no limit with id \"{}\"", id));
+  return *found;
+}
+
+Result<std::vector<LimitRecord>> SqliteLimitRepository::list(const std::optional<std::string>& tenant_id) {
+  std::vector<LimitRecord> out;
+  auto done = db_.read([&](Connection& conn) -> Result<void> {
+    auto stmt = conn.prepare(fmt::format("SELECT {} FROM limits {} ORDER BY id", kColumns,
+                                         tenant_id ? "WHERE tenant_id = ?" : ""));
+    if (!stmt) return error(stmt.error());
+    if (tenant_id) stmt->bind(1, *tenant_id);
+    for (;;) {
+      auto row = stmt->step();
+      if (!row) return error(row.error());
+      if (!*row) return ok();
+      out.push_back(read_row(*stmt));
+    }
+  });
+  if (!done) return error(done.error());
+  return out;
+}
+
+Result<void> SqliteLimitRepository::remove(const std::string& id) {
+  bool deleted = false;
+  auto done = db_.write([&](Connection& conn) -> Result<void> {
+    auto existing = find(conn, "id = ?", id);
+    if (!existing) return error(existing.error());
+    if (!*existing) return ok();
+    auto stmt = conn.prepare("DELETE FROM limits WHERE id = ?");
+    if (!stmt) return error(stmt.error());
+    deleted = true;
+    return stmt->bind(1, id).run();
+  });
+  if (!done) return error(done.error());
+  if (!deleted) return error(StatusCode::not_found, fmt::format("no limit with id \"{}\"", id));
+  return ok();
+}
+
+}  // namespace llmp::store
