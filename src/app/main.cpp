@@ -26,6 +26,7 @@
 #include "llmp/engine/test_model.h"
 #include "llmp/gateway/admin_key.h"
 #include "llmp/gateway/key_resolver.h"
+#include "llmp/gateway/limit_flusher.h"
 #include "llmp/net/http_server.h"
 #include "llmp/store/store.h"
 #include "systemd_notify.h"
@@ -48,6 +49,7 @@ struct LogOptions {
 struct Settings {
   net::ServerOptions server;
   api::AuthOptions auth;
+  gateway::LimitFlushOptions limits;
   store::StoreOptions store;
   engine::EngineOptions engine;
   LogOptions log;
@@ -56,6 +58,7 @@ struct Settings {
 void declare_all(SettingsRegistry& registry, Settings& s) {
   net::declare_settings(registry, s.server);
   api::declare_settings(registry, s.auth);
+  gateway::declare_settings(registry, s.limits);
   store::declare_settings(registry, s.store);
   engine::declare_settings(registry, s.engine);
   registry.describe_section("log", "Logging: JSON lines on stdout.");
@@ -246,6 +249,16 @@ int serve(const Settings& settings, const std::string& config_source) {
     log::flush();
     return kExitFailure;
   }
+  // Quotas and spend used before a restart still count; from here on the counters are written
+  // in the background, never on the request path.
+  gateway::LimitFlusher limit_flusher(limiter, (*store)->limits(), std::chrono::seconds(settings.limits.flush_seconds));
+  if (auto restored = limit_flusher.restore(); !restored) {
+    log::error("cannot read the limit counters", {{"error", restored.error().message()}});
+    server.stop();
+    log::flush();
+    return kExitFailure;
+  }
+  limit_flusher.start();
   readiness.resolve("migrations");
   metrics.add_collector([s = store->get()](std::string& out) {
     out += fmt::format(
@@ -289,6 +302,7 @@ int serve(const Settings& settings, const std::string& config_source) {
   if (!drained) log::warn("drain deadline passed; closing the remaining requests", {{"in_flight", server.in_flight()}});
   server.stop();
   blocking_pool.join();
+  limit_flusher.stop();  // every request has settled: the last counts are final
   (*store)->close();
   log::info("stopped", {{"drained", drained}});
   log::flush();

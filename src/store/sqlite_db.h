@@ -32,6 +32,11 @@ class Statement {
   Statement& bind(int index, double v);
   Statement& bind(int index, std::string_view v);
   Statement& bind_null(int index);
+  //! Back to the start, for the next bind and step (bindings stay until rebound).
+  Statement& reset() {
+    sqlite3_reset(stmt_);
+    return *this;
+  }
 
   //! Advances: true with a row, false when done.
   Result<bool> step();

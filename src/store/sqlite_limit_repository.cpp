@@ -148,11 +148,56 @@ Result<void> SqliteLimitRepository::remove(const std::string& id) {
     auto stmt = conn.prepare("DELETE FROM limits WHERE id = ?");
     if (!stmt) return error(stmt.error());
     deleted = true;
-    return stmt->bind(1, id).run();
+    LLMP_TRY_VOID(stmt->bind(1, id).run());
+    // A rule set again later starts afresh, as it does in the running Limiter.
+    auto counters = conn.prepare("DELETE FROM limit_counters WHERE subject = ? AND kind = ?");
+    if (!counters) return error(counters.error());
+    return counters->bind(1, (*existing)->subject_kind + ":" + (*existing)->subject_id)
+        .bind(2, (*existing)->kind)
+        .run();
   });
   if (!done) return error(done.error());
   if (!deleted) return error(StatusCode::not_found, fmt::format("no limit with id \"{}\"", id));
   return ok();
+}
+
+Result<void> SqliteLimitRepository::save_counters(const std::vector<LimitCounterRecord>& counters) {
+  if (counters.empty()) return ok();
+  const int64_t now = now_ms();
+  return db_.write([&](Connection& conn) -> Result<void> {
+    auto upsert = conn.prepare(
+        "INSERT INTO limit_counters(subject, kind, window_start_ms, used, updated_at_ms) VALUES (?,?,?,?,?) "
+        "ON CONFLICT(subject, kind, window_start_ms) DO UPDATE SET used = excluded.used, "
+        "updated_at_ms = excluded.updated_at_ms");
+    if (!upsert) return error(upsert.error());
+    auto prune = conn.prepare("DELETE FROM limit_counters WHERE subject = ? AND kind = ? AND window_start_ms < ?");
+    if (!prune) return error(prune.error());
+    for (const auto& c : counters) {
+      upsert->reset();
+      LLMP_TRY_VOID(upsert->bind(1, c.subject).bind(2, c.kind).bind(3, c.window_start_ms).bind(4, c.used)
+                        .bind(5, now).run());
+      prune->reset();
+      LLMP_TRY_VOID(prune->bind(1, c.subject).bind(2, c.kind).bind(3, c.window_start_ms).run());
+    }
+    return ok();
+  });
+}
+
+Result<std::vector<LimitCounterRecord>> SqliteLimitRepository::counters() {
+  std::vector<LimitCounterRecord> out;
+  auto done = db_.read([&](Connection& conn) -> Result<void> {
+    auto stmt = conn.prepare(
+        "SELECT subject, kind, window_start_ms, used FROM limit_counters ORDER BY subject, kind, window_start_ms");
+    if (!stmt) return error(stmt.error());
+    for (;;) {
+      auto row = stmt->step();
+      if (!row) return error(row.error());
+      if (!*row) return ok();
+      out.push_back({stmt->column_text(0), stmt->column_text(1), stmt->column_int(2), stmt->column_double(3)});
+    }
+  });
+  if (!done) return error(done.error());
+  return out;
 }
 
 }  // namespace llmp::store

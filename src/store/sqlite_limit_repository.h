@@ -14,6 +14,8 @@ class SqliteLimitRepository final : public LimitRepository {
   Result<LimitRecord> get(const std::string& id) override;
   Result<std::vector<LimitRecord>> list(const std::optional<std::string>& tenant_id) override;
   Result<void> remove(const std::string& id) override;
+  Result<void> save_counters(const std::vector<LimitCounterRecord>& counters) override;
+  Result<std::vector<LimitCounterRecord>> counters() override;
 
  private:
   SqliteDb& db_;

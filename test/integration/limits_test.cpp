@@ -27,6 +27,13 @@ std::string string_field(const std::string& body, const std::string& field) {
   return body.substr(begin, body.find('"', begin) - begin);
 }
 
+int64_t int_field(const std::string& body, const std::string& field) {
+  const std::string needle = "\"" + field + "\":";
+  const size_t at = body.find(needle);
+  if (at == std::string::npos) return -1;
+  return std::stoll(body.substr(at + needle.size()));
+}
+
 std::string bearer(const std::string& key) { return "Authorization: Bearer " + key; }
 
 // A keyed server over a generated model "m", with helpers for the admin API.
@@ -34,12 +41,12 @@ struct LimitServer {
   TempDir models;
   std::unique_ptr<ServerProcess> server;
 
-  LimitServer() {
+  explicit LimitServer(std::vector<std::string> env = {}) {
     auto made = run_binary_raw({"model", "create-test", "--arch", "llama", "--format", "gguf", "--vocab", "600",
                                 "--context", "4096", "--out", models / "m.gguf"});
     REQUIRE(made.exit_code == 0);
     server = std::make_unique<ServerProcess>(
-        ServerProcess::Options{.args = {"--model", "m=" + (models / "m.gguf")}, .auth_mode = ""});
+        ServerProcess::Options{.args = {"--model", "m=" + (models / "m.gguf")}, .env = std::move(env), .auth_mode = ""});
   }
   uint16_t port() { return server->port(); }
   std::string admin() { return bearer(server->admin_key()); }
@@ -90,6 +97,11 @@ std::unique_ptr<Connection> start_stream(uint16_t port, const std::string& key, 
   c->send("POST /v1/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key +
           "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
   return c;
+}
+
+// Tokens a completion counted against the quota: its prompt and what it generated.
+int64_t tokens_used(const HttpResponse& res) {
+  return int_field(res.body, "prompt_tokens") + int_field(res.body, "completion_tokens");
 }
 
 // Polls until a small request of `key` is admitted again.
@@ -300,4 +312,70 @@ TEST_CASE("an open server limits by X-Tenant-ID and skips requests without it") 
   CHECK(request(server.port(), "POST", "/v1/completions", body, {"X-Tenant-ID: " + id}).status == 200);
   CHECK(request(server.port(), "POST", "/v1/completions", body, {"X-Tenant-ID: " + id}).status == 429);
   CHECK(request(server.port(), "POST", "/v1/completions", body).status == 200);
+}
+
+TEST_CASE("a tokens_per_day quota partly used keeps what is left across a SIGTERM restart") {
+  // Flushes are an hour apart: only the one at shutdown can have written the counter.
+  LimitServer srv({"LLMP_GATEWAY_LIMIT_FLUSH_SECONDS=3600"});
+  const std::string tenant = srv.create_tenant("durable");
+  const auto key = srv.create_key(tenant, R"({"name":"app"})");
+  constexpr int64_t kQuota = 200;
+  srv.put_limit("key:" + key.id, "tokens_per_day", kQuota);
+
+  auto first = srv.complete(key.value, 2);
+  INFO(first.body);
+  REQUIRE(first.status == 200);
+  const int64_t prompt = int_field(first.body, "prompt_tokens");
+  const int64_t used = tokens_used(first);
+  REQUIRE(prompt > 0);
+  const int64_t left = kQuota - used;
+  REQUIRE(left - prompt > 1);
+
+  srv.server->signal(SIGTERM);
+  REQUIRE(srv.server->wait_exit() == 0);
+  srv.server->start();
+
+  // One token more than what is left is refused; exactly what is left is admitted.
+  auto refused = srv.complete(key.value, static_cast<int>(left - prompt + 1));
+  INFO(refused.body);
+  CHECK(refused.status == 429);
+  CHECK_THAT(refused.body, Catch::Contains(R"("code":"insufficient_quota")"));
+  CHECK_THAT(refused.body, Catch::Contains("tokens_per_day of key:" + key.id));
+  auto fits = srv.complete(key.value, static_cast<int>(left - prompt));
+  INFO(fits.body);
+  CHECK(fits.status == 200);
+}
+
+TEST_CASE("after kill -9 a quota loses at most the counting of the last flush interval") {
+  LimitServer srv({"LLMP_GATEWAY_LIMIT_FLUSH_SECONDS=1"});
+  const std::string tenant = srv.create_tenant("crash");
+  const auto key = srv.create_key(tenant, R"({"name":"app"})");
+  constexpr int64_t kQuota = 200;
+  srv.put_limit("key:" + key.id, "tokens_per_day", kQuota);
+
+  auto flushed = srv.complete(key.value, 2);
+  INFO(flushed.body);
+  REQUIRE(flushed.status == 200);
+  const int64_t prompt = int_field(flushed.body, "prompt_tokens");
+  const int64_t used_flushed = tokens_used(flushed);
+  std::this_thread::sleep_for(2500ms);  // two flush intervals: this one is on disk
+  auto unflushed = srv.complete(key.value, 2);
+  REQUIRE(unflushed.status == 200);
+  // At most its reservation (prompt + max_tokens) counts: a flush may have caught it in flight.
+  const int64_t used_unflushed = prompt + 2;
+  srv.server->signal(SIGKILL);
+  srv.server->wait_exit();
+  srv.server->start();
+
+  // The flushed request still counts; the last one may or may not have been written.
+  const int64_t left_at_most = kQuota - used_flushed;
+  const int64_t left_at_least = left_at_most - used_unflushed;
+  REQUIRE(left_at_least - prompt > 1);
+  auto refused = srv.complete(key.value, static_cast<int>(left_at_most - prompt + 1));
+  INFO(refused.body);
+  CHECK(refused.status == 429);
+  CHECK_THAT(refused.body, Catch::Contains(R"("code":"insufficient_quota")"));
+  auto fits = srv.complete(key.value, static_cast<int>(left_at_least - prompt));
+  INFO(fits.body);
+  CHECK(fits.status == 200);
 }

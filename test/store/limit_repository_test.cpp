@@ -143,3 +143,45 @@ TEST_CASE("rules on missing subjects are not found and removal is by id") {
   REQUIRE_FALSE(again);
   CHECK(again.error().code() == StatusCode::not_found);
 }
+
+TEST_CASE("limit counters are upserted in a batch and read back after a reopen") {
+  test::TempDir dir;
+  {
+    auto store = Store::open(options_for(dir / "data"));
+    REQUIRE(store);
+    auto& limits = (*store)->limits();
+    REQUIRE(limits.save_counters({{"tenant:ten_a", "tokens_per_day", 1000, 40},
+                                  {"key:key_b", "spend", 2000, 1.5},
+                                  {"model:m", "requests_per_month", 3000, 7}}));
+    // The same window is replaced, not added to; a newer window deletes the older one.
+    REQUIRE(limits.save_counters({{"tenant:ten_a", "tokens_per_day", 1000, 55},
+                                  {"model:m", "requests_per_month", 4000, 1}}));
+    REQUIRE(limits.save_counters({}));
+  }
+  auto store = Store::open(options_for(dir / "data"));
+  REQUIRE(store);
+  auto& limits = (*store)->limits();
+  auto stored = limits.counters();
+  REQUIRE(stored);
+  REQUIRE(stored->size() == 3);
+  CHECK(stored->at(0).subject == "key:key_b");
+  CHECK(stored->at(0).kind == "spend");
+  CHECK(stored->at(0).window_start_ms == 2000);
+  CHECK(stored->at(0).used == 1.5);
+  CHECK(stored->at(1).subject == "model:m");
+  CHECK(stored->at(1).window_start_ms == 4000);
+  CHECK(stored->at(1).used == 1);
+  CHECK(stored->at(2).subject == "tenant:ten_a");
+  CHECK(stored->at(2).window_start_ms == 1000);
+  CHECK(stored->at(2).used == 55);
+
+  // Removing a rule removes its counters: set again, it starts afresh.
+  auto model = limits.put(rule("model", "m", "requests_per_month", 10));
+  REQUIRE(model);
+  REQUIRE(limits.remove(model->id));
+  auto left = limits.counters();
+  REQUIRE(left);
+  REQUIRE(left->size() == 2);
+  CHECK(left->at(0).subject == "key:key_b");
+  CHECK(left->at(1).subject == "tenant:ten_a");
+}

@@ -23,6 +23,14 @@ struct LimitRecord {
   int64_t updated_at_ms = 0;
 };
 
+//! A quota or spend counter of the gateway's Limiter in one window, as stored.
+struct LimitCounterRecord {
+  std::string subject;  // as the Limiter names it: "tenant:<id>", "key:<id>", "model:<name>", ...
+  std::string kind;     // a gateway::LimitKind name
+  int64_t window_start_ms = 0;
+  double used = 0;
+};
+
 class LimitRepository {
  public:
   virtual ~LimitRepository() = default;
@@ -39,8 +47,15 @@ class LimitRepository {
   virtual Result<LimitRecord> get(const std::string& id) = 0;
   //! Every rule (nullopt) or the rules of one tenant's subjects, ordered by id.
   virtual Result<std::vector<LimitRecord>> list(const std::optional<std::string>& tenant_id) = 0;
-  //! Deletes the rule; not_found when there is no such id.
+  //! Deletes the rule, and its stored counters; not_found when there is no such id.
   virtual Result<void> remove(const std::string& id) = 0;
+
+  //! Writes a batch of counters in one transaction: each replaces the count stored for its
+  //! (subject, kind, window_start_ms), and deletes the older windows of its (subject, kind).
+  virtual Result<void> save_counters(const std::vector<LimitCounterRecord>& counters) = 0;
+  //! Every stored counter (each (subject, kind) has only its latest window); the Limiter's
+  //! restore() drops those whose window has ended.
+  virtual Result<std::vector<LimitCounterRecord>> counters() = 0;
 };
 
 }  // namespace llmp::store
