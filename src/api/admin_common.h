@@ -42,4 +42,7 @@ void add_admin_key_routes(net::Router& router, Services& s);
 //! /admin/v1/limits and /admin/v1/limits/{id}.
 void add_admin_limit_routes(net::Router& router, Services& s);
 
+//! /admin/v1/prices (platform admin only).
+void add_admin_price_routes(net::Router& router, Services& s);
+
 }  // namespace llmp::api

@@ -147,6 +147,7 @@ void add_admin_routes(net::Router& router, Services& s) {
   add_admin_project_routes(router, s);
   add_admin_key_routes(router, s);
   add_admin_limit_routes(router, s);
+  add_admin_price_routes(router, s);
 }
 
 }  // namespace llmp::api

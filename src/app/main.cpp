@@ -203,13 +203,14 @@ int serve(const Settings& settings, const std::string& config_source) {
 
   // Before the server: a stream that ends as the server goes away still settles with it.
   gateway::Limiter limiter;
+  gateway::PriceBook prices;
   net::HttpServer server(settings.server, metrics);
   api::ServedModels served;
   // load_settings has refused an open API on a non-loopback address already.
   const api::AuthMode auth_mode = api::auth_mode_for(settings.auth, settings.server.host).value_or(api::AuthMode::keys);
   api::Services services{.server = &server, .metrics = &metrics, .readiness = &readiness,
                          .blocking_pool = &blocking_pool, .models = &served, .auth_mode = auth_mode,
-                         .limiter = &limiter};
+                         .limiter = &limiter, .prices = &prices};
   api::add_health_routes(server.router(), services);
   api::add_admin_routes(server.router(), services);
   api::add_generation_routes(server.router(), services);
@@ -245,6 +246,13 @@ int serve(const Settings& settings, const std::string& config_source) {
   // through because the server was still starting.
   if (auto loaded = api::load_limits(services); !loaded) {
     log::error("cannot load the limits", {{"error", loaded.error().message()}});
+    server.stop();
+    log::flush();
+    return kExitFailure;
+  }
+  // Prices too: a spend budget must count the first request after a restart.
+  if (auto loaded = api::load_prices(services); !loaded) {
+    log::error("cannot load the prices", {{"error", loaded.error().message()}});
     server.stop();
     log::flush();
     return kExitFailure;

@@ -11,6 +11,7 @@
 #include "sqlite_db.h"
 #include "sqlite_api_key_repository.h"
 #include "sqlite_limit_repository.h"
+#include "sqlite_price_repository.h"
 #include "sqlite_project_repository.h"
 #include "sqlite_tenant_repository.h"
 
@@ -46,6 +47,7 @@ struct Store::Impl {
   std::unique_ptr<SqliteProjectRepository> projects;
   std::unique_ptr<SqliteApiKeyRepository> api_keys;
   std::unique_ptr<SqliteLimitRepository> limits;
+  std::unique_ptr<SqlitePriceRepository> prices;
 };
 
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -80,6 +82,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   impl->projects = std::make_unique<SqliteProjectRepository>(*impl->sqlite);
   impl->api_keys = std::make_unique<SqliteApiKeyRepository>(*impl->sqlite);
   impl->limits = std::make_unique<SqliteLimitRepository>(*impl->sqlite);
+  impl->prices = std::make_unique<SqlitePriceRepository>(*impl->sqlite);
   log::info("store opened", {{"data_dir", options.data_dir},
                              {"sqlite", sqlite_path},
                              {"migrations", static_cast<int64_t>(impl->migrations.size())},
@@ -97,6 +100,7 @@ TenantRepository& Store::tenants() { return *impl_->tenants; }
 ProjectRepository& Store::projects() { return *impl_->projects; }
 ApiKeyRepository& Store::api_keys() { return *impl_->api_keys; }
 LimitRepository& Store::limits() { return *impl_->limits; }
+PriceRepository& Store::prices() { return *impl_->prices; }
 
 const std::vector<std::string>& Store::applied_migrations() const { return impl_->migrations; }
 

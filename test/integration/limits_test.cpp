@@ -1,7 +1,7 @@
 // Limits on the inference API through the real binary: rules set with /admin/v1/limits are
 // enforced per key and tenant (429 in OpenAI's shapes, with Retry-After and the x-ratelimit
 // headers), concurrency is released when a stream ends or its client leaves, and the rules
-// come back from SQLite after a restart.
+// come back from SQLite after a restart. Spend budgets are charged at /admin/v1/prices.
 
 #include <catch2/catch.hpp>
 
@@ -80,6 +80,12 @@ struct LimitServer {
     INFO(res.body);
     REQUIRE(res.status == 200);
     return string_field(res.body, "id");
+  }
+
+  void put_price(const std::string& body) {
+    auto res = call("PUT", "/admin/v1/prices", body, {admin()});
+    INFO(res.body);
+    REQUIRE(res.status == 200);
   }
 
   HttpResponse complete(const std::string& key, int max_tokens = 2) {
@@ -378,4 +384,117 @@ TEST_CASE("after kill -9 a quota loses at most the counting of the last flush in
   auto fits = srv.complete(key.value, static_cast<int>(left_at_least - prompt));
   INFO(fits.body);
   CHECK(fits.status == 200);
+}
+
+// Prices: PUT/GET /admin/v1/prices, and spend budgets charged with them.
+
+TEST_CASE("a spend budget on a key admits two priced requests and refuses the third with insufficient_quota") {
+  LimitServer srv;
+  const std::string tenant = srv.create_tenant("spend");
+  const auto probe = srv.create_key(tenant, R"({"name":"probe"})");
+  const auto key = srv.create_key(tenant, R"({"name":"app"})");
+  // 1 per prompt token, 2 per generated token (cached prompt tokens default to the input price).
+  srv.put_price(R"({"model":"m","input_per_million":1000000,"output_per_million":2000000})");
+  const std::string body = R"({"model":"m","prompt":"hello there","max_tokens":2,"ignore_eos":true})";
+  auto probed = srv.call("POST", "/v1/completions", body, {bearer(probe.value)});
+  REQUIRE(probed.status == 200);
+  const int64_t prompt = int_field(probed.body, "prompt_tokens");
+  REQUIRE(prompt > 0);
+  // Each request reserves and costs exactly prompt + 2 x 2: room for two and a half.
+  const int64_t cost = prompt + 4;
+  srv.put_limit("key:" + key.id, "spend", 2 * cost + cost / 2);
+
+  CHECK(srv.call("POST", "/v1/completions", body, {bearer(key.value)}).status == 200);
+  CHECK(srv.call("POST", "/v1/completions", body, {bearer(key.value)}).status == 200);
+  auto refused = srv.call("POST", "/v1/completions", body, {bearer(key.value)});
+  INFO(refused.body);
+  CHECK(refused.status == 429);
+  CHECK_THAT(refused.body, Catch::Contains(R"("code":"insufficient_quota")"));
+  CHECK_THAT(refused.body, Catch::Contains("spend of key:" + key.id));
+  // The probe key has no budget: a priced model alone refuses nobody.
+  CHECK(srv.call("POST", "/v1/completions", body, {bearer(probe.value)}).status == 200);
+}
+
+TEST_CASE("spend reserves max_tokens at admission but settles only the tokens generated") {
+  LimitServer srv;
+  const std::string tenant = srv.create_tenant("settle");
+  const auto key = srv.create_key(tenant, R"({"name":"app"})");
+  // Prompts are free, each generated token costs 1.
+  srv.put_price(R"({"model":"m","input_per_million":0,"output_per_million":1000000})");
+  srv.put_limit("key:" + key.id, "spend", 15);
+  // Every token id stops the generation: each request generates at most one token.
+  std::string stop_ids;
+  for (int id = 0; id < 600; ++id) {
+    if (id > 0) stop_ids += ',';
+    stop_ids += std::to_string(id);
+  }
+  auto ask = [&](int max_tokens) {
+    return srv.call("POST", "/v1/completions",
+                    R"({"model":"m","prompt":"hi","max_tokens":)" + std::to_string(max_tokens) +
+                        R"(,"stop_token_ids":[)" + stop_ids + "]}",
+                    {bearer(key.value)});
+  };
+  auto first = ask(10);
+  INFO(first.body);
+  REQUIRE(first.status == 200);
+  CHECK(int_field(first.body, "completion_tokens") <= 1);
+  // Reserved 10 of 15; had the first been charged its reservation, 10 + 10 would not fit.
+  auto second = ask(10);
+  INFO(second.body);
+  CHECK(second.status == 200);
+  // At most 2 spent, but 20 asked for is more than the 13 left: the reservation is max_tokens.
+  auto large = ask(20);
+  INFO(large.body);
+  CHECK(large.status == 429);
+  CHECK_THAT(large.body, Catch::Contains(R"("code":"insufficient_quota")"));
+  CHECK(ask(10).status == 200);
+}
+
+TEST_CASE("the prices admin API validates fields keeps dates and is the platform admin's only") {
+  LimitServer srv;
+  const std::string acme = srv.create_tenant("acme");
+  const auto boss = srv.create_key(acme, R"({"name":"boss","role":"tenant_admin"})");
+  auto put = [&](const std::string& body, const std::string& key) {
+    return srv.call("PUT", "/admin/v1/prices", body, {bearer(key)});
+  };
+  const std::string admin_key = srv.server->admin_key();
+  auto negative = put(R"({"model":"m","input_per_million":-1,"output_per_million":1})", admin_key);
+  CHECK(negative.status == 400);
+  CHECK_THAT(negative.body, Catch::Contains(R"("param":"input_per_million")"));
+  auto text = put(R"({"model":"m","input_per_million":1,"output_per_million":"2"})", admin_key);
+  CHECK(text.status == 400);
+  CHECK_THAT(text.body, Catch::Contains(R"("param":"output_per_million")"));
+  auto missing = put(R"({"model":"m","input_per_million":1})", admin_key);
+  CHECK(missing.status == 400);
+  CHECK_THAT(missing.body, Catch::Contains(R"("param":"output_per_million")"));
+  auto cached = put(R"({"model":"m","input_per_million":1,"output_per_million":1,"cached_input_per_million":-0.5})",
+                    admin_key);
+  CHECK(cached.status == 400);
+  CHECK_THAT(cached.body, Catch::Contains(R"("param":"cached_input_per_million")"));
+  auto no_model = put(R"({"input_per_million":1,"output_per_million":1})", admin_key);
+  CHECK(no_model.status == 400);
+  CHECK_THAT(no_model.body, Catch::Contains(R"("param":"model")"));
+  auto bad_date = put(R"({"model":"m","input_per_million":1,"output_per_million":1,"effective_from":-5})", admin_key);
+  CHECK(bad_date.status == 400);
+  CHECK_THAT(bad_date.body, Catch::Contains(R"("param":"effective_from")"));
+  CHECK(put(R"({"model":"m","input_per_million":1,"output_per_million":1})", boss.value).status == 403);
+
+  // cached_input_per_million defaults to the input price; two dates of one model both stay.
+  auto old = put(R"({"model":"m","input_per_million":2.5,"output_per_million":10,"effective_from":1000})", admin_key);
+  INFO(old.body);
+  REQUIRE(old.status == 200);
+  CHECK_THAT(old.body, Catch::Contains(R"("cached_input_per_million":2.5)"));
+  CHECK_THAT(old.body, Catch::Contains(R"("effective_from":1000)"));
+  REQUIRE(put(R"({"model":"m","input_per_million":3,"output_per_million":12,"cached_input_per_million":0.3})",
+              admin_key).status == 200);
+  REQUIRE(put(R"({"model":"other","input_per_million":1,"output_per_million":1})", admin_key).status == 200);
+  auto listed = srv.call("GET", "/admin/v1/prices?model=m", {}, {srv.admin()});
+  INFO(listed.body);
+  REQUIRE(listed.status == 200);
+  CHECK_THAT(listed.body, Catch::Contains(R"("effective_from":1000)"));
+  CHECK_THAT(listed.body, Catch::Contains(R"("cached_input_per_million":0.3)"));
+  CHECK_THAT(listed.body, !Catch::Contains("other"));
+  auto all = srv.call("GET", "/admin/v1/prices", {}, {srv.admin()});
+  CHECK_THAT(all.body, Catch::Contains(R"("model":"other")"));
+  CHECK(srv.call("GET", "/admin/v1/prices", {}, {bearer(boss.value)}).status == 403);
 }

@@ -84,6 +84,7 @@ TEST_CASE("migrations are applied and sizes reported") {
   CHECK((*store)->applied_migrations().at(1) == "0002_projects_keys");
   CHECK((*store)->applied_migrations().at(2) == "0003_limits");
   CHECK((*store)->applied_migrations().at(3) == "0004_limit_counters");
+  CHECK((*store)->applied_migrations().at(4) == "0005_prices");
   CHECK((*store)->sqlite_bytes() > 0);
   CHECK((*store)->rocksdb_bytes() > 0);
 }

@@ -10,6 +10,7 @@
 #include "llmp/gateway/admin_key.h"
 #include "llmp/gateway/key_resolver.h"
 #include "llmp/gateway/limiter.h"
+#include "llmp/gateway/price_book.h"
 #include "llmp/net/http_server.h"
 #include "llmp/store/store.h"
 
@@ -28,6 +29,7 @@ struct Services {
   ServedModels* models = nullptr;
   AuthMode auth_mode = AuthMode::keys;  // who may call the inference API (auth.mode)
   gateway::Limiter* limiter = nullptr;  // the limits on the inference API; null: none
+  gateway::PriceBook* prices = nullptr;  // what admission charges spend budgets; null: nothing
 };
 
 //! /healthz, /readyz, /metrics, /version.
@@ -42,8 +44,12 @@ void add_engine_metrics(metrics::Registry& registry, const ServedModels& models)
 //! from the blocking pool, or at start before serving.
 Result<void> load_limits(Services& services);
 
+//! Loads every price from the store into `services.prices`. Reloads are serialised, so the
+//! last change wins. Blocks on SQLite: call it from the blocking pool, or at start.
+Result<void> load_prices(Services& services);
+
 //! /admin/v1/tenants, their projects and API keys (platform admin key, or a tenant_admin key for
-//! its own tenant), and /admin/v1/limits.
+//! its own tenant), /admin/v1/limits and /admin/v1/prices.
 void add_admin_routes(net::Router& router, Services& services);
 
 }  // namespace llmp::api

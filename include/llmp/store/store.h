@@ -20,6 +20,7 @@ class TenantRepository;
 class ProjectRepository;
 class ApiKeyRepository;
 class LimitRepository;
+class PriceRepository;
 
 struct StoreOptions {
   std::string data_dir;
@@ -50,6 +51,7 @@ class Store {
   ProjectRepository& projects();
   ApiKeyRepository& api_keys();
   LimitRepository& limits();
+  PriceRepository& prices();
 
   //! Versions of the applied migrations, in order ("0001_init", ...).
   const std::vector<std::string>& applied_migrations() const;

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -12,6 +13,10 @@
 
 namespace llmp::api {
 namespace {
+
+int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 int64_t ceil_seconds(double seconds) { return static_cast<int64_t>(std::ceil(std::max(0.0, seconds))); }
 
@@ -28,7 +33,8 @@ std::string reset_duration(double seconds) {
 
 std::expected<std::shared_ptr<LimitHold>, net::Response> admit_request(Services& s, const Caller& caller,
                                                                        const net::Request& req,
-                                                                       std::string_view model, int64_t tokens) {
+                                                                       std::string_view model, int64_t prompt_tokens,
+                                                                       int64_t completion_tokens) {
   if (!s.limiter) return nullptr;
   const gateway::Identity* who = caller.identity;
   // The tenant inference_route settled on: the key's, or the one the platform admin or an open
@@ -36,7 +42,13 @@ std::expected<std::shared_ptr<LimitHold>, net::Response> admit_request(Services&
   const std::string& tenant = req.ctx.tenant;
   if (!who && tenant.empty()) return nullptr;
   gateway::AdmissionRequest request;
-  request.tokens = tokens;
+  request.tokens = prompt_tokens + completion_tokens;
+  // The price in force at admission prices the settlement too: a change while the request runs
+  // does not reprice it.
+  std::optional<gateway::Price> price;
+  if (s.prices) price = s.prices->price_at(model, now_seconds());
+  // Cached prompt tokens are known only after the engine ran: reserve them at the input price.
+  if (price) request.cost = gateway::cost_of(*price, prompt_tokens, 0, completion_tokens);
   if (!tenant.empty()) request.subjects.push_back("tenant:" + tenant);
   // A tenant-wide key may act for one of its projects through X-Project-ID (checked already).
   std::string project = who ? who->project_id : std::string();
@@ -61,7 +73,7 @@ std::expected<std::shared_ptr<LimitHold>, net::Response> admit_request(Services&
     }
     return std::unexpected(std::move(res));
   }
-  return std::make_shared<LimitHold>(*s.limiter, std::get<gateway::Reservation>(std::move(outcome)));
+  return std::make_shared<LimitHold>(*s.limiter, std::get<gateway::Reservation>(std::move(outcome)), std::move(price));
 }
 
 void set_limit_headers(net::Response& res, const LimitHold* hold) {

@@ -120,7 +120,7 @@ void add_embedding_routes(net::Router& router, Services& s) {
 
     int64_t asked = 0;
     for (const auto& ids : inputs) asked += static_cast<int64_t>(ids.size());
-    auto admitted = admit_request(s, caller, req, (*model)->id, asked);
+    auto admitted = admit_request(s, caller, req, (*model)->id, asked, 0);
     if (!admitted) co_return std::move(admitted.error());
     // Settles when the handler returns: the input tokens if the embeddings were made, else none.
     const std::shared_ptr<LimitHold> hold = std::move(*admitted);
@@ -141,7 +141,7 @@ void add_embedding_routes(net::Router& router, Services& s) {
       co_return failed;
     }
     const int64_t tokens = asked;
-    if (hold) hold->add_used(tokens);
+    if (hold) hold->add_prompt(tokens);
     std::string out;
     json::Writer w(out);
     w.begin_object().field("object", "list").key("data").begin_array();

@@ -308,6 +308,12 @@ std::string chunk_body(const Job& job, size_t index, ChoiceState& c, std::string
   return out;
 }
 
+// A finished choice's cached prompt tokens, to settle at the cached price. The prompt is counted
+// once per prompt (as the usage is): only its first choice reports it.
+void add_cached(const Job& job, const TokenEvent& e) {
+  if (job.limit && e.choice % std::max(1, job.sampling.n) == 0) job.limit->add_cached(e.usage.cached_tokens);
+}
+
 // Runs a job to completion and answers with one JSON body. A client that leaves (an SDK
 // timeout aborts this way) cancels the generation.
 Awaitable<Response> answer_whole(Job job, std::shared_ptr<EventChannel> channel, net::ClientWatch* client) {
@@ -316,7 +322,7 @@ Awaitable<Response> answer_whole(Job job, std::shared_ptr<EventChannel> channel,
   size_t unfinished = choices.size();
   while (unfinished > 0) {
     TokenEvent e = co_await channel->next();
-    if (job.limit) job.limit->add_used(static_cast<int64_t>(e.tokens.size()));
+    if (job.limit) job.limit->add_completion(static_cast<int64_t>(e.tokens.size()));
     ChoiceState& c = choices[static_cast<size_t>(e.choice)];
     c.text += e.text;
     c.tokens.insert(c.tokens.end(), e.tokens.begin(), e.tokens.end());
@@ -326,6 +332,7 @@ Awaitable<Response> answer_whole(Job job, std::shared_ptr<EventChannel> channel,
       c.finish = e.finish;
       c.usage = e.usage;
       c.error = e.error;
+      add_cached(job, e);
       --unfinished;
       if (*e.finish == engine::FinishReason::error) {
         cancel_all(job);
@@ -352,7 +359,7 @@ Response answer_stream(Job job, std::shared_ptr<EventChannel> channel) {
     }
     while (unfinished > 0) {
       TokenEvent e = co_await channel->next();
-      if (job.limit) job.limit->add_used(static_cast<int64_t>(e.tokens.size()));
+      if (job.limit) job.limit->add_completion(static_cast<int64_t>(e.tokens.size()));
       const size_t index = static_cast<size_t>(e.choice);
       ChoiceState& c = choices[index];
       c.tokens.insert(c.tokens.end(), e.tokens.begin(), e.tokens.end());
@@ -384,6 +391,7 @@ Response answer_stream(Job job, std::shared_ptr<EventChannel> channel) {
       if (e.finish) {
         c.finish = e.finish;
         c.usage = e.usage;
+        add_cached(job, e);
         --unfinished;
         const std::string last = chunk_body(job, index, c, "", {}, {}, 0, finish_name(*e.finish, !c.calls.empty()));
         if (!co_await out.sse_event(last)) co_return;
@@ -405,13 +413,17 @@ Response answer_stream(Job job, std::shared_ptr<EventChannel> channel) {
 
 // The most tokens a job may use: every prompt, and n completions of max_tokens each (up to
 // the context when max_tokens is absent, as submit has it).
-int64_t tokens_asked(const Job& job) {
+struct TokensAsked {
+  int64_t prompt = 0, completion = 0;
+};
+TokensAsked tokens_asked(const Job& job) {
   const int64_t context = job.model->engine->limits().max_context;
-  int64_t total = 0;
+  TokensAsked total;
   for (const auto& p : job.prompts) {
     const auto prompt = static_cast<int64_t>(p.size());
     const int64_t max_tokens = job.sampling.max_tokens >= 1 ? job.sampling.max_tokens : std::max<int64_t>(1, context - prompt);
-    total += prompt + static_cast<int64_t>(job.sampling.n) * max_tokens;
+    total.prompt += prompt;
+    total.completion += static_cast<int64_t>(job.sampling.n) * max_tokens;
   }
   return total;
 }
@@ -419,7 +431,8 @@ int64_t tokens_asked(const Job& job) {
 // Admits the job against the limits, submits it and answers, whole or streamed, with the
 // rate-limit headers. The hold rides in the job, so it settles when the answer is done.
 Awaitable<Response> admit_and_run(Services& s, const Caller& caller, Request& req, Job job, bool chat) {
-  auto admitted = admit_request(s, caller, req, job.model->id, tokens_asked(job));
+  const TokensAsked asked = tokens_asked(job);
+  auto admitted = admit_request(s, caller, req, job.model->id, asked.prompt, asked.completion);
   if (!admitted) co_return std::move(admitted.error());
   job.limit = std::move(*admitted);
   const std::shared_ptr<LimitHold> hold = job.limit;
@@ -433,7 +446,7 @@ Awaitable<Response> admit_and_run(Services& s, const Caller& caller, Request& re
     co_return refused;
   }
   if (hold) {
-    for (const auto& p : job.prompts) hold->add_used(static_cast<int64_t>(p.size()));
+    for (const auto& p : job.prompts) hold->add_prompt(static_cast<int64_t>(p.size()));
   }
   if (job.stream) {
     Response streamed = answer_stream(std::move(job), *channel);
