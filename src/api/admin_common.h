@@ -5,8 +5,10 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "llmp/api/routes.h"
+#include "llmp/core/json.h"
 #include "llmp/core/status.h"
 #include "llmp/gateway/identity.h"
 #include "llmp/net/http.h"
@@ -29,6 +31,20 @@ struct PageParams {
 //! ?limit (an integer in [1, 1000], default 100) and ?after (an id); invalid_argument naming
 //! 'limit'.
 Result<PageParams> page_params(const net::Request& req);
+
+//! OpenAI's list shape for one page: `page` holds up to limit + 1 items, the extra one (dropped
+//! here) saying that there is more.
+template <class T, class WriteItem>
+net::Response list_page(std::vector<T>& page, int64_t limit, WriteItem write_item) {
+  const bool has_more = static_cast<int64_t>(page.size()) > limit;
+  if (has_more) page.pop_back();
+  std::string out;
+  json::Writer w(out);
+  w.begin_object().field("object", "list").key("data").begin_array();
+  for (const auto& item : page) write_item(w, item);
+  w.end_array().field("has_more", has_more).end_object();
+  return net::Response::json(200, std::move(out));
+}
 
 //! 1-128 characters of letters, digits, '-', '_' or '.'.
 bool valid_name(std::string_view name);

@@ -87,14 +87,7 @@ void add_admin_project_routes(net::Router& router, Services& s) {
                };
                auto page = co_await run_blocking(s.blocking_pool->get_executor(), std::move(list));
                if (!page) co_return response_for(page.error(), req);
-               const bool has_more = static_cast<int64_t>(page->size()) > params->limit;
-               if (has_more) page->pop_back();
-               std::string out;
-               json::Writer w(out);
-               w.begin_object().field("object", "list").key("data").begin_array();
-               for (const auto& p : *page) write_project(w, p);
-               w.end_array().field("has_more", has_more).end_object();
-               co_return Response::json(200, std::move(out));
+               co_return list_page(*page, params->limit, [](json::Writer& w, const auto& item) { write_project(w, item); });
              }));
 
   router.add(net::Method::get, "/admin/v1/tenants/{id}/projects/{project_id}",

@@ -122,14 +122,7 @@ void add_admin_routes(net::Router& router, Services& s) {
                auto list = [&s, p = *params] { return s.store->tenants().list(p.limit + 1, p.after); };
                auto page = co_await run_blocking(s.blocking_pool->get_executor(), std::move(list));
                if (!page) co_return response_for(page.error(), req);
-               const bool has_more = static_cast<int64_t>(page->size()) > params->limit;
-               if (has_more) page->pop_back();
-               std::string out;
-               json::Writer w(out);
-               w.begin_object().field("object", "list").key("data").begin_array();
-               for (const auto& t : *page) write_tenant(w, t);
-               w.end_array().field("has_more", has_more).end_object();
-               co_return Response::json(200, std::move(out));
+               co_return list_page(*page, params->limit, [](json::Writer& w, const auto& item) { write_tenant(w, item); });
              }));
 
   router.add(net::Method::get, "/admin/v1/tenants/{id}",
