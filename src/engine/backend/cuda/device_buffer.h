@@ -13,22 +13,35 @@
 
 namespace llmp::engine::cuda {
 
-class DeviceBuffer {
+// Where a CudaBuffer's memory lives: how it is allocated, freed and named in errors.
+struct DeviceMemory {
+  static cudaError_t allocate(void** p, size_t bytes) { return cudaMalloc(p, bytes); }
+  static cudaError_t free(void* p) { return cudaFree(p); }
+  static constexpr const char* kWhere = "GPU memory";
+};
+struct PinnedHostMemory {
+  static cudaError_t allocate(void** p, size_t bytes) { return cudaMallocHost(p, bytes); }
+  static cudaError_t free(void* p) { return cudaFreeHost(p); }
+  static constexpr const char* kWhere = "pinned host memory";
+};
+
+template <class Memory>
+class CudaBuffer {
  public:
-  DeviceBuffer() = default;
-  //! `bytes` of device memory (0: an empty buffer); resource_exhausted names `what` and the size.
-  static Result<DeviceBuffer> allocate(size_t bytes, std::string_view what) {
-    DeviceBuffer b;
+  CudaBuffer() = default;
+  //! `bytes` of memory (0: an empty buffer); resource_exhausted names `what` and the size.
+  static Result<CudaBuffer> allocate(size_t bytes, std::string_view what) {
+    CudaBuffer b;
     if (bytes == 0) return b;
-    if (cudaError_t e = cudaMalloc(&b.ptr_, bytes); e != cudaSuccess) {
+    if (cudaError_t e = Memory::allocate(&b.ptr_, bytes); e != cudaSuccess) {
       b.ptr_ = nullptr;
-      return error(cuda_status(e, fmt::format("allocating {} bytes of GPU memory for {}", bytes, what)));
+      return error(cuda_status(e, fmt::format("allocating {} bytes of {} for {}", bytes, Memory::kWhere, what)));
     }
     b.bytes_ = bytes;
     return b;
   }
-  DeviceBuffer(DeviceBuffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
-  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
+  CudaBuffer(CudaBuffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
+  CudaBuffer& operator=(CudaBuffer&& o) noexcept {
     if (this != &o) {
       reset();
       ptr_ = std::exchange(o.ptr_, nullptr);
@@ -36,12 +49,12 @@ class DeviceBuffer {
     }
     return *this;
   }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  ~DeviceBuffer() { reset(); }
+  CudaBuffer(const CudaBuffer&) = delete;
+  CudaBuffer& operator=(const CudaBuffer&) = delete;
+  ~CudaBuffer() { reset(); }
 
   void reset() {
-    if (ptr_) LLMP_CUDA_CHECK(cudaFree(ptr_));
+    if (ptr_) LLMP_CUDA_CHECK(Memory::free(ptr_));
     ptr_ = nullptr;
     bytes_ = 0;
   }
@@ -56,46 +69,7 @@ class DeviceBuffer {
   size_t bytes_ = 0;
 };
 
-class PinnedBuffer {
- public:
-  PinnedBuffer() = default;
-  static Result<PinnedBuffer> allocate(size_t bytes, std::string_view what) {
-    PinnedBuffer b;
-    if (bytes == 0) return b;
-    if (cudaError_t e = cudaMallocHost(&b.ptr_, bytes); e != cudaSuccess) {
-      b.ptr_ = nullptr;
-      return error(cuda_status(e, fmt::format("allocating {} bytes of pinned host memory for {}", bytes, what)));
-    }
-    b.bytes_ = bytes;
-    return b;
-  }
-  PinnedBuffer(PinnedBuffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
-  PinnedBuffer& operator=(PinnedBuffer&& o) noexcept {
-    if (this != &o) {
-      reset();
-      ptr_ = std::exchange(o.ptr_, nullptr);
-      bytes_ = std::exchange(o.bytes_, 0);
-    }
-    return *this;
-  }
-  PinnedBuffer(const PinnedBuffer&) = delete;
-  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
-  ~PinnedBuffer() { reset(); }
-
-  void reset() {
-    if (ptr_) LLMP_CUDA_CHECK(cudaFreeHost(ptr_));
-    ptr_ = nullptr;
-    bytes_ = 0;
-  }
-  template <class T = void>
-  T* as() const {
-    return static_cast<T*>(ptr_);
-  }
-  size_t bytes() const { return bytes_; }
-
- private:
-  void* ptr_ = nullptr;
-  size_t bytes_ = 0;
-};
+using DeviceBuffer = CudaBuffer<DeviceMemory>;
+using PinnedBuffer = CudaBuffer<PinnedHostMemory>;
 
 }  // namespace llmp::engine::cuda
