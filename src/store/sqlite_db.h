@@ -42,6 +42,16 @@ class Statement {
   Result<bool> step();
   //! Steps to completion, for statements that return no rows.
   Result<void> run();
+  //! Steps through every row, appending read_row(*this) to `out`.
+  template <class T, class ReadRow>
+  Result<void> collect(std::vector<T>& out, ReadRow read_row) {
+    for (;;) {
+      auto row = step();
+      if (!row) return error(row.error());
+      if (!*row) return ok();
+      out.push_back(read_row(*this));
+    }
+  }
 
   int64_t column_int(int i) const { return sqlite3_column_int64(stmt_, i); }
   double column_double(int i) const { return sqlite3_column_double(stmt_, i); }

@@ -128,12 +128,7 @@ Result<std::vector<LimitRecord>> SqliteLimitRepository::list(const std::optional
                                          tenant_id ? "WHERE tenant_id = ?" : ""));
     if (!stmt) return error(stmt.error());
     if (tenant_id) stmt->bind(1, *tenant_id);
-    for (;;) {
-      auto row = stmt->step();
-      if (!row) return error(row.error());
-      if (!*row) return ok();
-      out.push_back(read_row(*stmt));
-    }
+    return stmt->collect(out, read_row);
   });
   if (!done) return error(done.error());
   return out;
@@ -189,12 +184,9 @@ Result<std::vector<LimitCounterRecord>> SqliteLimitRepository::counters() {
     auto stmt = conn.prepare(
         "SELECT subject, kind, window_start_ms, used FROM limit_counters ORDER BY subject, kind, window_start_ms");
     if (!stmt) return error(stmt.error());
-    for (;;) {
-      auto row = stmt->step();
-      if (!row) return error(row.error());
-      if (!*row) return ok();
-      out.push_back({stmt->column_text(0), stmt->column_text(1), stmt->column_int(2), stmt->column_double(3)});
-    }
+    return stmt->collect(out, [](Statement& s) {
+      return LimitCounterRecord{s.column_text(0), s.column_text(1), s.column_int(2), s.column_double(3)};
+    });
   });
   if (!done) return error(done.error());
   return out;

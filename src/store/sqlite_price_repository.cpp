@@ -68,12 +68,7 @@ Result<std::vector<PriceRecord>> SqlitePriceRepository::list(const std::optional
                                          model ? "WHERE model = ?" : ""));
     if (!stmt) return error(stmt.error());
     if (model) stmt->bind(1, *model);
-    for (;;) {
-      auto row = stmt->step();
-      if (!row) return error(row.error());
-      if (!*row) return ok();
-      out.push_back(read_row(*stmt));
-    }
+    return stmt->collect(out, read_row);
   });
   if (!done) return error(done.error());
   return out;

@@ -74,12 +74,7 @@ Result<std::vector<Project>> SqliteProjectRepository::list(const std::string& te
         "SELECT id, tenant_id, name, created_at_ms FROM projects WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?");
     if (!stmt) return error(stmt.error());
     stmt->bind(1, tenant_id).bind(2, after_id).bind(3, limit);
-    for (;;) {
-      auto row = stmt->step();
-      if (!row) return error(row.error());
-      if (!*row) return ok();
-      out.push_back(read_row(*stmt));
-    }
+    return stmt->collect(out, read_row);
   });
   if (!done) return error(done.error());
   return out;

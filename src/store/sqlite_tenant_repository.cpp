@@ -57,12 +57,7 @@ Result<std::vector<Tenant>> SqliteTenantRepository::list(int64_t limit, const st
     auto stmt = conn.prepare("SELECT id, name, created_at_ms FROM tenants WHERE id > ? ORDER BY id LIMIT ?");
     if (!stmt) return error(stmt.error());
     stmt->bind(1, after_id).bind(2, limit);
-    for (;;) {
-      auto row = stmt->step();
-      if (!row) return error(row.error());
-      if (!*row) return ok();
-      out.push_back(read_row(*stmt));
-    }
+    return stmt->collect(out, read_row);
   });
   if (!done) return error(done.error());
   return out;
