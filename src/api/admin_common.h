@@ -32,6 +32,15 @@ struct PageParams {
 //! 'limit'.
 Result<PageParams> page_params(const net::Request& req);
 
+//! One object as a response body, written by `write_item`.
+template <class T, class WriteItem>
+std::string object_json(const T& item, WriteItem write_item) {
+  std::string out;
+  json::Writer w(out);
+  write_item(w, item);
+  return out;
+}
+
 //! OpenAI's list shape for one page: `page` holds up to limit + 1 items, the extra one (dropped
 //! here) saying that there is more.
 template <class T, class WriteItem>

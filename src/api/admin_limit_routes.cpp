@@ -36,13 +36,6 @@ void write_limit(json::Writer& w, const store::LimitRecord& r) {
   w.field("created_at", r.created_at_ms / 1000).field("updated_at", r.updated_at_ms / 1000).end_object();
 }
 
-std::string limit_json(const store::LimitRecord& r) {
-  std::string out;
-  json::Writer w(out);
-  write_limit(w, r);
-  return out;
-}
-
 struct FieldError {
   Status status;
   std::string param;
@@ -163,7 +156,7 @@ void add_admin_limit_routes(net::Router& router, Services& s) {
       co_return response_for(stored.error(), req, missing ? "subject" : "");
     }
     co_await reload(s);
-    co_return Response::json(200, limit_json(*stored));
+    co_return Response::json(200, object_json(*stored, write_limit));
   };
   router.add(net::Method::put, "/admin/v1/limits", admin_route(s, put));
   router.add(net::Method::post, "/admin/v1/limits", admin_route(s, put));

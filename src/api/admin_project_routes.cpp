@@ -27,13 +27,6 @@ void write_project(json::Writer& w, const store::Project& p) {
       .end_object();
 }
 
-std::string project_json(const store::Project& p) {
-  std::string out;
-  json::Writer w(out);
-  write_project(w, p);
-  return out;
-}
-
 }  // namespace
 
 void add_admin_project_routes(net::Router& router, Services& s) {
@@ -69,7 +62,7 @@ void add_admin_project_routes(net::Router& router, Services& s) {
                  const bool duplicate = created.error().code() == StatusCode::already_exists;
                  co_return response_for(created.error(), req, duplicate ? "name" : "");
                }
-               co_return Response::json(201, project_json(*created));
+               co_return Response::json(201, object_json(*created, write_project));
              }));
 
   router.add(net::Method::get, "/admin/v1/tenants/{id}/projects",
@@ -101,7 +94,7 @@ void add_admin_project_routes(net::Router& router, Services& s) {
                };
                auto project = co_await run_blocking(s.blocking_pool->get_executor(), std::move(get));
                if (!project) co_return response_for(project.error(), req);
-               co_return Response::json(200, project_json(*project));
+               co_return Response::json(200, object_json(*project, write_project));
              }));
 }
 

@@ -33,13 +33,6 @@ void write_tenant(json::Writer& w, const store::Tenant& t) {
       .end_object();
 }
 
-std::string tenant_json(const store::Tenant& t) {
-  std::string out;
-  json::Writer w(out);
-  write_tenant(w, t);
-  return out;
-}
-
 }  // namespace
 
 bool valid_name(std::string_view name) {
@@ -109,7 +102,7 @@ void add_admin_routes(net::Router& router, Services& s) {
                auto create = [&s, tenant_name = std::string(**name)] { return s.store->tenants().create(tenant_name); };
                auto created = co_await run_blocking(s.blocking_pool->get_executor(), std::move(create));
                if (!created) co_return response_for(created.error(), req, "name");
-               co_return Response::json(201, tenant_json(*created));
+               co_return Response::json(201, object_json(*created, write_tenant));
              }));
 
   router.add(net::Method::get, "/admin/v1/tenants",
@@ -134,7 +127,7 @@ void add_admin_routes(net::Router& router, Services& s) {
                auto get = [&s, id] { return s.store->tenants().get(id); };
                auto tenant = co_await run_blocking(s.blocking_pool->get_executor(), std::move(get));
                if (!tenant) co_return response_for(tenant.error(), req);
-               co_return Response::json(200, tenant_json(*tenant));
+               co_return Response::json(200, object_json(*tenant, write_tenant));
              }));
 
   add_admin_project_routes(router, s);
