@@ -166,20 +166,21 @@ std::variant<Reservation, Refusal> Limiter::admit(const AdmissionRequest& reques
   for (const State::Rule* r : matched) {
     const double need = r->need(request.tokens, request.cost);
     const double limit = r->rule.limit;
-    const auto what = fmt::format("{} of {}", to_string(r->rule.kind), r->rule.subject);
+    // Formatted only on a refusal: admission itself allocates nothing per rule.
+    auto what = [r] { return fmt::format("{} of {}", to_string(r->rule.kind), r->rule.subject); };
     if (is_rate(r->rule.kind)) {
       if (need > limit) {
-        refuse(*r, false, 0, fmt::format("the request needs {} against {} (limit {}): it can never fit", need, what, limit));
+        refuse(*r, false, 0, fmt::format("the request needs {} against {} (limit {}): it can never fit", need, what(), limit));
       } else if (r->level < need) {
-        refuse(*r, true, (need - r->level) / r->per_ms() / 1000.0, fmt::format("{} exceeded (limit {})", what, limit));
+        refuse(*r, true, (need - r->level) / r->per_ms() / 1000.0, fmt::format("{} exceeded (limit {})", what(), limit));
       }
     } else if (r->rule.kind == LimitKind::concurrent_requests) {
       if (static_cast<double>(r->in_flight) + 1 > limit) {
-        refuse(*r, limit >= 1, 0, fmt::format("{} exceeded (limit {})", what, limit));
+        refuse(*r, limit >= 1, 0, fmt::format("{} exceeded (limit {})", what(), limit));
       }
     } else if (r->used + need > limit) {
       const double reset = static_cast<double>(r->window_end - now) / 1000.0;
-      refuse(*r, false, reset, fmt::format("{} exhausted: {} used of {}, resets in {:.0f} s", what, r->used, limit, reset));
+      refuse(*r, false, reset, fmt::format("{} exhausted: {} used of {}, resets in {:.0f} s", what(), r->used, limit, reset));
     }
   }
   if (refusal) return *refusal;
