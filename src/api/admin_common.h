@@ -12,6 +12,7 @@
 #include "llmp/core/status.h"
 #include "llmp/gateway/identity.h"
 #include "llmp/net/http.h"
+#include "llmp/store/audit_repository.h"
 
 namespace llmp::api {
 
@@ -55,6 +56,12 @@ net::Response list_page(std::vector<T>& page, int64_t limit, WriteItem write_ite
   return net::Response::json(200, std::move(out));
 }
 
+//! Who the audit log names for a change made by `who` in answer to `req`: the key id ("admin"
+//! for the platform admin key), its tenant and the request id. Every mutating admin route hands
+//! one to the repository call that makes its change, which writes the entry in the same
+//! transaction as the change.
+store::AuditActor audit_actor(const gateway::Identity& who, const net::Request& req);
+
 //! 1-128 characters of letters, digits, '-', '_' or '.'.
 bool valid_name(std::string_view name);
 
@@ -69,5 +76,8 @@ void add_admin_limit_routes(net::Router& router, Services& s);
 
 //! /admin/v1/prices (platform admin only).
 void add_admin_price_routes(net::Router& router, Services& s);
+
+//! /admin/v1/audit: the audit log (a tenant admin reads its own tenant's entries).
+void add_admin_audit_routes(net::Router& router, Services& s);
 
 }  // namespace llmp::api

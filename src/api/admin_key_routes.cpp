@@ -163,7 +163,8 @@ void add_admin_key_routes(net::Router& router, Services& s) {
                // Written by the blocking job before the coroutine resumes: which field a
                // "not found" is about.
                std::string missing_param;
-               auto issue = [&s, &missing_param, key = std::move(*spec)]() -> Result<gateway::IssuedKey> {
+               auto issue = [&s, &missing_param, key = std::move(*spec),
+                             by = audit_actor(who, req)]() -> Result<gateway::IssuedKey> {
                  if (auto tenant = s.store->tenants().get(key.tenant_id); !tenant) return error(tenant.error());
                  if (key.project_id) {
                    if (auto p = s.store->projects().get(key.tenant_id, *key.project_id); !p) {
@@ -171,7 +172,7 @@ void add_admin_key_routes(net::Router& router, Services& s) {
                      return error(p.error());
                    }
                  }
-                 return gateway::issue_api_key(s.store->api_keys(), key);
+                 return gateway::issue_api_key(s.store->api_keys(), key, &by);
                };
                auto issued = co_await run_blocking(s.blocking_pool->get_executor(), std::move(issue));
                if (!issued) co_return response_for(issued.error(), req, missing_param);
@@ -214,13 +215,13 @@ void add_admin_key_routes(net::Router& router, Services& s) {
              }));
 
   AdminHandler revoke = [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
-    auto job = [&s, who, id = std::string(req.param("id"))]() -> Result<store::ApiKey> {
+    auto job = [&s, who, id = std::string(req.param("id")), by = audit_actor(who, req)]() -> Result<store::ApiKey> {
       auto key = s.store->api_keys().get(id);
       if (!key) return key;
       if (!gateway::authorize_tenant(who, key->tenant_id)) {
         return error(StatusCode::not_found, fmt::format("no API key with id \"{}\"", id));
       }
-      return s.keys->revoke(id);
+      return s.keys->revoke(id, &by);
     };
     auto revoked = co_await run_blocking(s.blocking_pool->get_executor(), std::move(job));
     if (!revoked) co_return response_for(revoked.error(), req);

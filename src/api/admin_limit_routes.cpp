@@ -140,7 +140,7 @@ void add_admin_limit_routes(net::Router& router, Services& s) {
   AdminHandler put = [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
     auto spec = parse_limit(req.body);
     if (!spec) co_return response_for(spec.error().status, req, spec.error().param);
-    auto job = [&s, who, rule = std::move(*spec)]() -> Result<store::LimitRecord> {
+    auto job = [&s, who, rule = std::move(*spec), by = audit_actor(who, req)]() -> Result<store::LimitRecord> {
       auto owner = s.store->limits().subject_tenant(rule.subject_kind, rule.subject_id);
       if (!owner) return error(owner.error());
       // Another tenant's subjects are "not found" to a tenant admin, as their keys are.
@@ -148,7 +148,7 @@ void add_admin_limit_routes(net::Router& router, Services& s) {
         if (!*owner) return error(StatusCode::permission_denied, "only the platform admin may limit a model");
         return error(StatusCode::not_found, fmt::format("no {} with id \"{}\"", rule.subject_kind, rule.subject_id));
       }
-      return s.store->limits().put(rule);
+      return s.store->limits().put(rule, &by);
     };
     auto stored = co_await run_blocking(s.blocking_pool->get_executor(), std::move(job));
     if (!stored) {
@@ -179,13 +179,14 @@ void add_admin_limit_routes(net::Router& router, Services& s) {
 
   router.add(net::Method::delete_, "/admin/v1/limits/{id}",
              admin_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
-               auto job = [&s, who, id = std::string(req.param("id"))]() -> Result<store::LimitRecord> {
+               auto job = [&s, who, id = std::string(req.param("id")),
+                           by = audit_actor(who, req)]() -> Result<store::LimitRecord> {
                  auto rule = s.store->limits().get(id);
                  if (!rule) return rule;
                  if (!may_manage(who, rule->tenant_id)) {
                    return error(StatusCode::not_found, fmt::format("no limit with id \"{}\"", id));
                  }
-                 if (auto removed = s.store->limits().remove(id); !removed) return error(removed.error());
+                 if (auto removed = s.store->limits().remove(id, &by); !removed) return error(removed.error());
                  return rule;
                };
                auto removed = co_await run_blocking(s.blocking_pool->get_executor(), std::move(job));

@@ -129,7 +129,9 @@ void add_admin_price_routes(net::Router& router, Services& s) {
                }
                auto spec = parse_price(req.body, now_seconds());
                if (!spec) co_return response_for(spec.error().status, req, spec.error().param);
-               auto job = [&s, price = std::move(*spec)] { return s.store->prices().put(price); };
+               auto job = [&s, price = std::move(*spec), by = audit_actor(who, req)] {
+                 return s.store->prices().put(price, &by);
+               };
                auto stored = co_await run_blocking(s.blocking_pool->get_executor(), std::move(job));
                if (!stored) co_return response_for(stored.error(), req);
                co_await reload(s);

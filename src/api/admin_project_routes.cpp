@@ -54,8 +54,8 @@ void add_admin_project_routes(net::Router& router, Services& s) {
                             "'name' is required: 1-128 characters of letters, digits, '-', '_' or '.'"),
                      req, "name");
                }
-               auto create = [&s, tenant_id, project_name = std::string(**name)] {
-                 return s.store->projects().create(tenant_id, project_name);
+               auto create = [&s, tenant_id, project_name = std::string(**name), by = audit_actor(who, req)] {
+                 return s.store->projects().create(tenant_id, project_name, &by);
                };
                auto created = co_await run_blocking(s.blocking_pool->get_executor(), std::move(create));
                if (!created) {

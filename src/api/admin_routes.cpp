@@ -43,6 +43,12 @@ bool valid_name(std::string_view name) {
   return true;
 }
 
+store::AuditActor audit_actor(const gateway::Identity& who, const net::Request& req) {
+  store::AuditActor by{.actor = log_key_id(who), .tenant_id = std::nullopt, .request_id = req.ctx.request_id};
+  if (!who.tenant_id.empty()) by.tenant_id = who.tenant_id;
+  return by;
+}
+
 Result<PageParams> page_params(const net::Request& req) {
   PageParams page;
   if (const std::string text = req.query_param("limit"); !text.empty()) {
@@ -99,7 +105,9 @@ void add_admin_routes(net::Router& router, Services& s) {
                             "'name' is required: 1-128 characters of letters, digits, '-', '_' or '.'"),
                      req, "name");
                }
-               auto create = [&s, tenant_name = std::string(**name)] { return s.store->tenants().create(tenant_name); };
+               auto create = [&s, tenant_name = std::string(**name), by = audit_actor(who, req)] {
+                 return s.store->tenants().create(tenant_name, &by);
+               };
                auto created = co_await run_blocking(s.blocking_pool->get_executor(), std::move(create));
                if (!created) co_return response_for(created.error(), req, "name");
                co_return Response::json(201, object_json(*created, write_tenant));
@@ -134,6 +142,7 @@ void add_admin_routes(net::Router& router, Services& s) {
   add_admin_key_routes(router, s);
   add_admin_limit_routes(router, s);
   add_admin_price_routes(router, s);
+  add_admin_audit_routes(router, s);
 }
 
 }  // namespace llmp::api

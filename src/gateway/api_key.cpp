@@ -30,13 +30,13 @@ std::optional<std::string_view> api_key_prefix(std::string_view token) {
   return prefix;
 }
 
-Result<IssuedKey> issue_api_key(store::ApiKeyRepository& keys, store::ApiKey spec) {
+Result<IssuedKey> issue_api_key(store::ApiKeyRepository& keys, store::ApiKey spec, const store::AuditActor* by) {
   // 48-bit prefixes collide about once in 2^24 keys; three tries make a failure absurd.
   for (int attempt = 0;; ++attempt) {
     MintedKey minted = mint_api_key();
     spec.prefix = minted.prefix;
     spec.hash = minted.hash;
-    auto stored = keys.create(spec);
+    auto stored = keys.create(spec, by);
     if (stored) return IssuedKey{std::move(*stored), std::move(minted.key)};
     if (stored.error().code() != StatusCode::already_exists || attempt == 2) return error(stored.error());
   }

@@ -112,8 +112,8 @@ Result<Identity> KeyResolver::check(const Entry& entry, std::string_view token) 
   return entry.identity;
 }
 
-Result<store::ApiKey> KeyResolver::revoke(const std::string& key_id) {
-  auto key = keys_.revoke(key_id, now_ms());
+Result<store::ApiKey> KeyResolver::revoke(const std::string& key_id, const store::AuditActor* by) {
+  auto key = keys_.revoke(key_id, now_ms(), by);
   if (key) invalidate(key->prefix);
   return key;
 }

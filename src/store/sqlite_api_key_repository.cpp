@@ -4,7 +4,9 @@
 
 #include <chrono>
 
+#include "audit_snapshot.h"
 #include "llmp/core/ids.h"
+#include "sqlite_audit_repository.h"
 #include "sqlite_project_repository.h"
 
 namespace llmp::store {
@@ -77,7 +79,7 @@ Result<void> check_lists(const ApiKey& key) {
 
 }  // namespace
 
-Result<ApiKey> SqliteApiKeyRepository::create(ApiKey key) {
+Result<ApiKey> SqliteApiKeyRepository::create(ApiKey key, const AuditActor* by) {
   LLMP_TRY_VOID(check_lists(key));
   key.id = "key_" + ids::random_hex(12);
   key.created_at_ms = now_ms();
@@ -110,7 +112,8 @@ Result<ApiKey> SqliteApiKeyRepository::create(ApiKey key) {
     if (!r && r.error().code() == StatusCode::already_exists) {
       return error(StatusCode::already_exists, "an API key with this prefix exists already; mint another key");
     }
-    return r;
+    if (!r) return r;
+    return append_audit(conn, by, {"create", "api_key", key.id, key.tenant_id, std::nullopt, audit_snapshot(key)});
   });
   if (!done) return error(done.error());
   return key;
@@ -150,20 +153,32 @@ Result<std::vector<ApiKey>> SqliteApiKeyRepository::list(const std::string& tena
   return out;
 }
 
-Result<ApiKey> SqliteApiKeyRepository::revoke(const std::string& id, int64_t at_ms) {
+Result<ApiKey> SqliteApiKeyRepository::revoke(const std::string& id, int64_t at_ms, const AuditActor* by) {
   std::optional<ApiKey> found;
   auto done = db_.write([&](Connection& conn) -> Result<void> {
+    auto select = [&]() -> Result<std::optional<ApiKey>> {
+      auto stmt = conn.prepare(fmt::format("SELECT {} FROM api_keys WHERE id = ?", kColumns));
+      if (!stmt) return error(stmt.error());
+      stmt->bind(1, id);
+      auto row = stmt->step();
+      if (!row) return error(row.error());
+      if (!*row) return std::optional<ApiKey>{};
+      return std::optional<ApiKey>(read_row(*stmt));
+    };
+    // The key before, read in the same transaction as the change: what the audit entry shows.
+    auto before = select();
+    if (!before) return error(before.error());
+    if (!*before) return ok();
     auto update = conn.prepare("UPDATE api_keys SET revoked_at_ms = COALESCE(revoked_at_ms, ?) WHERE id = ?");
     if (!update) return error(update.error());
     LLMP_TRY_VOID(update->bind(1, at_ms).bind(2, id).run());
     // Read back on the writer's connection, inside the same transaction: the row as committed.
-    auto stmt = conn.prepare(fmt::format("SELECT {} FROM api_keys WHERE id = ?", kColumns));
-    if (!stmt) return error(stmt.error());
-    stmt->bind(1, id);
-    auto row = stmt->step();
-    if (!row) return error(row.error());
-    if (*row) found = read_row(*stmt);
-    return ok();
+    auto after = select();
+    if (!after) return error(after.error());
+    found = std::move(*after);
+    if (!found || (*before)->revoked_at_ms) return ok();  // revoked before: nothing changed
+    return append_audit(conn, by, {"revoke", "api_key", id, found->tenant_id, audit_snapshot(**before),
+                                   audit_snapshot(*found)});
   });
   if (!done) return error(done.error());
   if (!found) return error(StatusCode::not_found, fmt::format("no API key with id \"{}\"", id));

@@ -8,6 +8,11 @@ Status sqlite_status(sqlite3* db, int rc, std::string_view what) {
   const int primary = rc & 0xff;
   const std::string detail = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
   const std::string message = fmt::format("{}: {}", what, detail);
+  // A trigger's RAISE(ABORT) is a rule the schema enforces (the audit log is append-only),
+  // not a duplicate row.
+  if (primary == SQLITE_CONSTRAINT && db && sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_TRIGGER) {
+    return Status(StatusCode::failed_precondition, message);
+  }
   switch (primary) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED: return Status(StatusCode::unavailable, message, true);

@@ -79,7 +79,8 @@ class Connection {
 };
 
 //! A Status from SQLite's last error on `db`; busy and locked map to retryable `unavailable`,
-//! a full disk to `resource_exhausted`, constraint violations to `already_exists`.
+//! a full disk to `resource_exhausted`, constraint violations to `already_exists`, a trigger's
+//! RAISE (the append-only audit log) to `failed_precondition`.
 Status sqlite_status(sqlite3* db, int rc, std::string_view what);
 
 class SqliteDb {

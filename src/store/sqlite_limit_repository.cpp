@@ -4,7 +4,9 @@
 
 #include <chrono>
 
+#include "audit_snapshot.h"
 #include "llmp/core/ids.h"
+#include "sqlite_audit_repository.h"
 
 namespace llmp::store {
 namespace {
@@ -76,7 +78,7 @@ Result<std::optional<std::string>> SqliteLimitRepository::subject_tenant(const s
   return owner;
 }
 
-Result<LimitRecord> SqliteLimitRepository::put(LimitRecord rule) {
+Result<LimitRecord> SqliteLimitRepository::put(LimitRecord rule, const AuditActor* by) {
   const int64_t now = now_ms();
   auto done = db_.write([&](Connection& conn) -> Result<void> {
     // The owner is looked up in the same transaction as the write: a subject cannot vanish
@@ -93,7 +95,9 @@ Result<LimitRecord> SqliteLimitRepository::put(LimitRecord rule) {
       rule.updated_at_ms = now;
       auto stmt = conn.prepare("UPDATE limits SET limit_value = ?, period_seconds = ?, updated_at_ms = ? WHERE id = ?");
       if (!stmt) return error(stmt.error());
-      return stmt->bind(1, rule.limit).bind(2, rule.period_seconds).bind(3, now).bind(4, rule.id).run();
+      LLMP_TRY_VOID(stmt->bind(1, rule.limit).bind(2, rule.period_seconds).bind(3, now).bind(4, rule.id).run());
+      return append_audit(conn, by, {"update", "limit", rule.id, rule.tenant_id, audit_snapshot(**existing),
+                                     audit_snapshot(rule)});
     }
     rule.id = "lim_" + ids::random_hex(12);
     rule.created_at_ms = rule.updated_at_ms = now;
@@ -102,7 +106,8 @@ Result<LimitRecord> SqliteLimitRepository::put(LimitRecord rule) {
     stmt->bind(1, rule.id).bind(2, rule.subject_kind).bind(3, rule.subject_id);
     if (rule.tenant_id) stmt->bind(4, *rule.tenant_id); else stmt->bind_null(4);
     stmt->bind(5, rule.kind).bind(6, rule.limit).bind(7, rule.period_seconds).bind(8, now).bind(9, now);
-    return stmt->run();
+    LLMP_TRY_VOID(stmt->run());
+    return append_audit(conn, by, {"create", "limit", rule.id, rule.tenant_id, std::nullopt, audit_snapshot(rule)});
   });
   if (!done) return error(done.error());
   return rule;
@@ -134,7 +139,7 @@ Result<std::vector<LimitRecord>> SqliteLimitRepository::list(const std::optional
   return out;
 }
 
-Result<void> SqliteLimitRepository::remove(const std::string& id) {
+Result<void> SqliteLimitRepository::remove(const std::string& id, const AuditActor* by) {
   bool deleted = false;
   auto done = db_.write([&](Connection& conn) -> Result<void> {
     auto existing = find(conn, "id = ?", id);
@@ -147,9 +152,11 @@ Result<void> SqliteLimitRepository::remove(const std::string& id) {
     // A rule set again later starts afresh, as it does in the running Limiter.
     auto counters = conn.prepare("DELETE FROM limit_counters WHERE subject = ? AND kind = ?");
     if (!counters) return error(counters.error());
-    return counters->bind(1, (*existing)->subject_kind + ":" + (*existing)->subject_id)
-        .bind(2, (*existing)->kind)
-        .run();
+    LLMP_TRY_VOID(counters->bind(1, (*existing)->subject_kind + ":" + (*existing)->subject_id)
+                      .bind(2, (*existing)->kind)
+                      .run());
+    return append_audit(conn, by, {"delete", "limit", id, (*existing)->tenant_id, audit_snapshot(**existing),
+                                   std::nullopt});
   });
   if (!done) return error(done.error());
   if (!deleted) return error(StatusCode::not_found, fmt::format("no limit with id \"{}\"", id));

@@ -4,6 +4,9 @@
 
 #include <chrono>
 
+#include "audit_snapshot.h"
+#include "sqlite_audit_repository.h"
+
 namespace llmp::store {
 namespace {
 
@@ -30,9 +33,17 @@ PriceRecord read_row(const Statement& stmt) {
 
 }  // namespace
 
-Result<PriceRecord> SqlitePriceRepository::put(PriceRecord price) {
+Result<PriceRecord> SqlitePriceRepository::put(PriceRecord price, const AuditActor* by) {
   const int64_t now = now_ms();
   auto done = db_.write([&](Connection& conn) -> Result<void> {
+    // The price before, in the same transaction as the change: what the audit entry shows.
+    std::optional<PriceRecord> before;
+    auto old = conn.prepare(fmt::format("SELECT {} FROM prices WHERE model = ? AND effective_from = ?", kColumns));
+    if (!old) return error(old.error());
+    old->bind(1, price.model).bind(2, price.effective_from);
+    auto old_row = old->step();
+    if (!old_row) return error(old_row.error());
+    if (*old_row) before = read_row(*old);
     // created_at_ms survives a replacement: the upsert leaves it alone and we read it back.
     auto upsert = conn.prepare(fmt::format(
         "INSERT INTO prices({}) VALUES (?,?,?,?,?,?,?) ON CONFLICT(model, effective_from) DO UPDATE SET "
@@ -55,7 +66,10 @@ Result<PriceRecord> SqlitePriceRepository::put(PriceRecord price) {
     if (!row) return error(row.error());
     price.created_at_ms = *row ? back->column_int(0) : now;
     price.updated_at_ms = now;
-    return ok();
+    // Prices are platform-wide: the entry concerns no tenant.
+    return append_audit(conn, by, {before ? "update" : "create", "price", price_object_id(price), std::nullopt,
+                                   before ? std::optional<std::string>(audit_snapshot(*before)) : std::nullopt,
+                                   audit_snapshot(price)});
   });
   if (!done) return error(done.error());
   return price;

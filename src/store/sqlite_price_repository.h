@@ -8,7 +8,7 @@ namespace llmp::store {
 class SqlitePriceRepository final : public PriceRepository {
  public:
   explicit SqlitePriceRepository(SqliteDb& db) : db_(db) {}
-  Result<PriceRecord> put(PriceRecord price) override;
+  Result<PriceRecord> put(PriceRecord price, const AuditActor* by) override;
   Result<std::vector<PriceRecord>> list(const std::optional<std::string>& model) override;
   Result<std::optional<PriceRecord>> in_force(const std::string& model, int64_t at) override;
 

@@ -5,7 +5,9 @@
 #include <chrono>
 #include <optional>
 
+#include "audit_snapshot.h"
 #include "llmp/core/ids.h"
+#include "sqlite_audit_repository.h"
 
 namespace llmp::store {
 namespace {
@@ -28,7 +30,8 @@ Result<bool> row_exists(Connection& conn, std::string_view table, const std::str
   return stmt->step();
 }
 
-Result<Project> SqliteProjectRepository::create(const std::string& tenant_id, const std::string& name) {
+Result<Project> SqliteProjectRepository::create(const std::string& tenant_id, const std::string& name,
+                                                const AuditActor* by) {
   Project project{"prj_" + ids::random_hex(12), tenant_id, name, now_ms()};
   auto done = db_.write([&](Connection& conn) -> Result<void> {
     // Checked here rather than left to the foreign key, whose violation reads like a duplicate.
@@ -42,7 +45,8 @@ Result<Project> SqliteProjectRepository::create(const std::string& tenant_id, co
       return error(StatusCode::already_exists,
                    fmt::format("tenant \"{}\" already has a project named \"{}\"", tenant_id, name));
     }
-    return r;
+    if (!r) return r;
+    return append_audit(conn, by, {"create", "project", project.id, tenant_id, std::nullopt, audit_snapshot(project)});
   });
   if (!done) return error(done.error());
   return project;

@@ -8,7 +8,7 @@ namespace llmp::store {
 class SqliteProjectRepository final : public ProjectRepository {
  public:
   explicit SqliteProjectRepository(SqliteDb& db) : db_(db) {}
-  Result<Project> create(const std::string& tenant_id, const std::string& name) override;
+  Result<Project> create(const std::string& tenant_id, const std::string& name, const AuditActor* by) override;
   Result<Project> get(const std::string& tenant_id, const std::string& id) override;
   Result<std::vector<Project>> list(const std::string& tenant_id, int64_t limit, const std::string& after_id) override;
 

@@ -4,7 +4,9 @@
 
 #include <chrono>
 
+#include "audit_snapshot.h"
 #include "llmp/core/ids.h"
+#include "sqlite_audit_repository.h"
 
 namespace llmp::store {
 namespace {
@@ -20,7 +22,7 @@ Tenant read_row(const Statement& stmt) {
 
 }  // namespace
 
-Result<Tenant> SqliteTenantRepository::create(const std::string& name) {
+Result<Tenant> SqliteTenantRepository::create(const std::string& name, const AuditActor* by) {
   Tenant tenant{"ten_" + ids::random_hex(12), name, now_ms()};
   auto done = db_.write([&](Connection& conn) -> Result<void> {
     auto stmt = conn.prepare("INSERT INTO tenants(id, name, created_at_ms) VALUES (?,?,?)");
@@ -29,7 +31,8 @@ Result<Tenant> SqliteTenantRepository::create(const std::string& name) {
     if (!r && r.error().code() == StatusCode::already_exists) {
       return error(StatusCode::already_exists, fmt::format("a tenant named \"{}\" already exists", name));
     }
-    return r;
+    if (!r) return r;
+    return append_audit(conn, by, {"create", "tenant", tenant.id, tenant.id, std::nullopt, audit_snapshot(tenant)});
   });
   if (!done) return error(done.error());
   return tenant;

@@ -8,7 +8,7 @@ namespace llmp::store {
 class SqliteTenantRepository final : public TenantRepository {
  public:
   explicit SqliteTenantRepository(SqliteDb& db) : db_(db) {}
-  Result<Tenant> create(const std::string& name) override;
+  Result<Tenant> create(const std::string& name, const AuditActor* by) override;
   Result<Tenant> get(const std::string& id) override;
   Result<std::vector<Tenant>> list(int64_t limit, const std::string& after_id) override;
 

@@ -10,6 +10,7 @@
 #include "rocks_db.h"
 #include "sqlite_db.h"
 #include "sqlite_api_key_repository.h"
+#include "sqlite_audit_repository.h"
 #include "sqlite_limit_repository.h"
 #include "sqlite_price_repository.h"
 #include "sqlite_project_repository.h"
@@ -48,6 +49,7 @@ struct Store::Impl {
   std::unique_ptr<SqliteApiKeyRepository> api_keys;
   std::unique_ptr<SqliteLimitRepository> limits;
   std::unique_ptr<SqlitePriceRepository> prices;
+  std::unique_ptr<SqliteAuditRepository> audit;
 };
 
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -83,6 +85,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   impl->api_keys = std::make_unique<SqliteApiKeyRepository>(*impl->sqlite);
   impl->limits = std::make_unique<SqliteLimitRepository>(*impl->sqlite);
   impl->prices = std::make_unique<SqlitePriceRepository>(*impl->sqlite);
+  impl->audit = std::make_unique<SqliteAuditRepository>(*impl->sqlite);
   log::info("store opened", {{"data_dir", options.data_dir},
                              {"sqlite", sqlite_path},
                              {"migrations", static_cast<int64_t>(impl->migrations.size())},
@@ -101,6 +104,7 @@ ProjectRepository& Store::projects() { return *impl_->projects; }
 ApiKeyRepository& Store::api_keys() { return *impl_->api_keys; }
 LimitRepository& Store::limits() { return *impl_->limits; }
 PriceRepository& Store::prices() { return *impl_->prices; }
+AuditRepository& Store::audit() { return *impl_->audit; }
 
 const std::vector<std::string>& Store::applied_migrations() const { return impl_->migrations; }
 

@@ -26,12 +26,12 @@ struct FakeCounters final : store::LimitRepository {
   Result<std::optional<std::string>> subject_tenant(const std::string&, const std::string&) override {
     return std::optional<std::string>{};
   }
-  Result<store::LimitRecord> put(store::LimitRecord r) override { return r; }
+  Result<store::LimitRecord> put(store::LimitRecord r, const store::AuditActor*) override { return r; }
   Result<store::LimitRecord> get(const std::string&) override { return error(StatusCode::not_found, "none"); }
   Result<std::vector<store::LimitRecord>> list(const std::optional<std::string>&) override {
     return std::vector<store::LimitRecord>{};
   }
-  Result<void> remove(const std::string&) override { return ok(); }
+  Result<void> remove(const std::string&, const store::AuditActor*) override { return ok(); }
   Result<void> save_counters(const std::vector<store::LimitCounterRecord>& counters) override {
     if (fail) return error(StatusCode::unavailable, "disk full");
     batches.push_back(counters);

@@ -49,7 +49,8 @@ Result<void> load_limits(Services& services);
 Result<void> load_prices(Services& services);
 
 //! /admin/v1/tenants, their projects and API keys (platform admin key, or a tenant_admin key for
-//! its own tenant), /admin/v1/limits and /admin/v1/prices.
+//! its own tenant), /admin/v1/limits, /admin/v1/prices and /admin/v1/audit (every change the
+//! others make, written to the append-only audit log).
 void add_admin_routes(net::Router& router, Services& services);
 
 }  // namespace llmp::api

@@ -35,8 +35,10 @@ struct IssuedKey {
 };
 
 //! Mints a key and stores `spec` (tenant, project, name, role, scopes, models, expiry) with its
-//! prefix and hash; another prefix is tried on the rare collision. Blocks on the store.
-Result<IssuedKey> issue_api_key(store::ApiKeyRepository& keys, store::ApiKey spec);
+//! prefix and hash; another prefix is tried on the rare collision. Audited when `by` is set.
+//! Blocks on the store.
+Result<IssuedKey> issue_api_key(store::ApiKeyRepository& keys, store::ApiKey spec,
+                                const store::AuditActor* by = nullptr);
 
 //! How a key is named once its secret is gone: "sk-llmp-<prefix>-...".
 std::string redacted_api_key(std::string_view prefix);

@@ -45,8 +45,9 @@ class KeyResolver {
   //! and an expired one; store errors (unavailable) pass through.
   Result<Identity> resolve(std::string_view token);
 
-  //! Revokes the key in the store and drops its cached entry, so its next use fails.
-  Result<store::ApiKey> revoke(const std::string& key_id);
+  //! Revokes the key in the store and drops its cached entry, so its next use fails. Audited
+  //! when `by` is set.
+  Result<store::ApiKey> revoke(const std::string& key_id, const store::AuditActor* by = nullptr);
 
   //! Drops the cached entry of a key (by prefix), e.g. after it was changed in the store.
   void invalidate(std::string_view prefix);

@@ -26,13 +26,16 @@ struct ApiKey {
   int64_t created_at_ms = 0;
 };
 
+struct AuditActor;
+
 class ApiKeyRepository {
  public:
   virtual ~ApiKeyRepository() = default;
   //! Stores `key` with a new id and creation time, returned filled in. not_found when the
   //! tenant, or the project within that tenant, does not exist; already_exists when the prefix
-  //! is taken (mint a new key). Model ids must not contain '\n' (invalid_argument).
-  virtual Result<ApiKey> create(ApiKey key) = 0;
+  //! is taken (mint a new key). Model ids must not contain '\n' (invalid_argument). Audited
+  //! when `by` is set (without the hash).
+  virtual Result<ApiKey> create(ApiKey key, const AuditActor* by = nullptr) = 0;
   //! not_found when there is no such id.
   virtual Result<ApiKey> get(const std::string& id) = 0;
   //! The key with this prefix; not_found when there is none.
@@ -41,8 +44,9 @@ class ApiKeyRepository {
   virtual Result<std::vector<ApiKey>> list(const std::string& tenant_id, int64_t limit,
                                            const std::string& after_id) = 0;
   //! Marks the key revoked at `at_ms` and returns it; a key revoked before keeps its first
-  //! revocation time. not_found when there is no such id.
-  virtual Result<ApiKey> revoke(const std::string& id, int64_t at_ms) = 0;
+  //! revocation time. not_found when there is no such id. Audited when `by` is set and the key
+  //! was not revoked before (a repeated revoke changes nothing).
+  virtual Result<ApiKey> revoke(const std::string& id, int64_t at_ms, const AuditActor* by = nullptr) = 0;
 };
 
 }  // namespace llmp::store

@@ -31,6 +31,8 @@ struct LimitCounterRecord {
   double used = 0;
 };
 
+struct AuditActor;
+
 class LimitRepository {
  public:
   virtual ~LimitRepository() = default;
@@ -41,14 +43,15 @@ class LimitRepository {
                                                             const std::string& subject_id) = 0;
   //! Sets the rule for (subject, kind): creates it, or replaces the limit and period of the one
   //! there (keeping its id). `rule.tenant_id` is filled in from the subject; not_found when the
-  //! subject does not exist.
-  virtual Result<LimitRecord> put(LimitRecord rule) = 0;
+  //! subject does not exist. Audited (create or update) when `by` is set.
+  virtual Result<LimitRecord> put(LimitRecord rule, const AuditActor* by = nullptr) = 0;
   //! not_found when there is no such id.
   virtual Result<LimitRecord> get(const std::string& id) = 0;
   //! Every rule (nullopt) or the rules of one tenant's subjects, ordered by id.
   virtual Result<std::vector<LimitRecord>> list(const std::optional<std::string>& tenant_id) = 0;
-  //! Deletes the rule, and its stored counters; not_found when there is no such id.
-  virtual Result<void> remove(const std::string& id) = 0;
+  //! Deletes the rule, and its stored counters; not_found when there is no such id. Audited
+  //! when `by` is set.
+  virtual Result<void> remove(const std::string& id, const AuditActor* by = nullptr) = 0;
 
   //! Writes a batch of counters in one transaction: each replaces the count stored for its
   //! (subject, kind, window_start_ms), and deletes the older windows of its (subject, kind).

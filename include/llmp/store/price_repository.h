@@ -21,12 +21,15 @@ struct PriceRecord {
   int64_t updated_at_ms = 0;
 };
 
+struct AuditActor;
+
 class PriceRepository {
  public:
   virtual ~PriceRepository() = default;
   //! Sets the price of (model, effective_from): creates it, or replaces the amounts of the one
-  //! there. Earlier and later prices of the model stay.
-  virtual Result<PriceRecord> put(PriceRecord price) = 0;
+  //! there. Earlier and later prices of the model stay. Audited (create or update) when `by` is
+  //! set.
+  virtual Result<PriceRecord> put(PriceRecord price, const AuditActor* by = nullptr) = 0;
   //! Every price (nullopt) or one model's, ordered by model, then effective_from.
   virtual Result<std::vector<PriceRecord>> list(const std::optional<std::string>& model) = 0;
   //! The price of `model` in force at `at` (unix seconds): the latest effective_from <= at;

@@ -16,12 +16,15 @@ struct Project {
   int64_t created_at_ms = 0;
 };
 
+struct AuditActor;
+
 class ProjectRepository {
  public:
   virtual ~ProjectRepository() = default;
   //! Creates a project; not_found when the tenant does not exist, already_exists when the
-  //! tenant has a project of that name.
-  virtual Result<Project> create(const std::string& tenant_id, const std::string& name) = 0;
+  //! tenant has a project of that name. Audited when `by` is set.
+  virtual Result<Project> create(const std::string& tenant_id, const std::string& name,
+                                 const AuditActor* by = nullptr) = 0;
   //! The project `id` of tenant `tenant_id`; not_found when there is none (a project of another
   //! tenant is not found either).
   virtual Result<Project> get(const std::string& tenant_id, const std::string& id) = 0;

@@ -21,6 +21,7 @@ class ProjectRepository;
 class ApiKeyRepository;
 class LimitRepository;
 class PriceRepository;
+class AuditRepository;
 
 struct StoreOptions {
   std::string data_dir;
@@ -52,6 +53,8 @@ class Store {
   ApiKeyRepository& api_keys();
   LimitRepository& limits();
   PriceRepository& prices();
+  //! The admin API's append-only audit log.
+  AuditRepository& audit();
 
   //! Versions of the applied migrations, in order ("0001_init", ...).
   const std::vector<std::string>& applied_migrations() const;

@@ -16,11 +16,13 @@ struct Tenant {
   int64_t created_at_ms = 0;
 };
 
+struct AuditActor;
+
 class TenantRepository {
  public:
   virtual ~TenantRepository() = default;
-  //! Creates a tenant; already_exists when the name is taken.
-  virtual Result<Tenant> create(const std::string& name) = 0;
+  //! Creates a tenant; already_exists when the name is taken. Audited when `by` is set.
+  virtual Result<Tenant> create(const std::string& name, const AuditActor* by = nullptr) = 0;
   //! not_found when there is no such id.
   virtual Result<Tenant> get(const std::string& id) = 0;
   //! Up to `limit` tenants ordered by id, starting after `after_id` (empty: from the start).
