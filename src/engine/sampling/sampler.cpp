@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 
 #include "llmp/engine/structured_output.h"
@@ -46,12 +47,17 @@ Result<void> SamplingParams::validate(size_t vocab_size) const {
 Sampler::Sampler(const SamplingParams& params, uint64_t seed) : params_(params), rng_(seed) {}
 
 void Sampler::observe_prompt(TokenId t) {
-  if (params_.repetition_penalty != 1.0) seen_[t] = true;
+  if (params_.repetition_penalty != 1.0 && seen_set_.emplace(t, true).second) seen_.push_back(t);
 }
 
 void Sampler::observe_output(TokenId t) {
-  ++output_counts_[t];
-  if (params_.repetition_penalty != 1.0) seen_[t] = true;
+  const auto [it, inserted] = output_index_.emplace(t, output_ids_.size());
+  if (inserted) {
+    output_ids_.push_back(t);
+    output_counts_.push_back(0);
+  }
+  ++output_counts_[it->second];
+  if (params_.repetition_penalty != 1.0 && seen_set_.emplace(t, true).second) seen_.push_back(t);
 }
 
 TokenLogprob Sampler::logprobs_of(std::span<const float> logits, TokenId token, int top) {
@@ -87,14 +93,14 @@ TokenId Sampler::sample(std::span<float> logits, TokenLogprob* logprob, bool sup
   for (const auto& [id, bias] : p.logit_bias) logits[static_cast<size_t>(id)] += bias;
   if (p.repetition_penalty != 1.0) {
     const float rp = static_cast<float>(p.repetition_penalty);
-    for (const auto& [id, _] : seen_) {
+    for (TokenId id : seen_) {
       float& l = logits[static_cast<size_t>(id)];
       l = l > 0 ? l / rp : l * rp;
     }
   }
   if (p.presence_penalty != 0.0 || p.frequency_penalty != 0.0) {
-    for (const auto& [id, count] : output_counts_) {
-      logits[static_cast<size_t>(id)] -= static_cast<float>(p.presence_penalty + p.frequency_penalty * count);
+    for (size_t i = 0; i < output_ids_.size(); ++i) {
+      logits[static_cast<size_t>(output_ids_[i])] -= static_cast<float>(p.presence_penalty + p.frequency_penalty * output_counts_[i]);
     }
   }
   if (suppress_eos) {
@@ -108,58 +114,63 @@ TokenId Sampler::sample(std::span<float> logits, TokenLogprob* logprob, bool sup
     const float inv_t = static_cast<float>(1.0 / p.temperature);
     float max = neg_inf;
     for (float l : logits) max = std::max(max, l);
-    // Candidates with their unnormalised probabilities; min_p drops those below
-    // min_p · p(max) at once (p_i / p_max = exp((l_i - l_max) / T)).
+    // Candidates in vocabulary order with their unnormalised probabilities; min_p drops
+    // those below min_p · p(max) at once (p_i / p_max = exp((l_i - l_max) / T)).
     const float min_ratio = p.min_p > 0 ? static_cast<float>(p.min_p) : 0.0f;
     candidates_.clear();
     for (size_t i = 0; i < logits.size(); ++i) {
       const float w = std::exp((logits[i] - max) * inv_t);
       if (w > 0 && w >= min_ratio) candidates_.emplace_back(w, static_cast<TokenId>(i));
     }
-    auto by_weight = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
-    size_t keep = candidates_.size();
-    if (p.top_k > 0 && static_cast<size_t>(p.top_k) < keep) {
-      keep = static_cast<size_t>(p.top_k);
-      std::partial_sort(candidates_.begin(), candidates_.begin() + static_cast<long>(keep), candidates_.end(), by_weight);
-      candidates_.resize(keep);
+    // The kept set is every candidate at or above one weight threshold (see the header).
+    float threshold = 0;
+    if (p.top_k > 0 && static_cast<size_t>(p.top_k) < candidates_.size()) {
+      weights_.clear();
+      for (const auto& c : candidates_) weights_.push_back(c.first);
+      const auto kth = weights_.begin() + (p.top_k - 1);
+      std::nth_element(weights_.begin(), kth, weights_.end(), std::greater<>());
+      threshold = *kth;
     }
     if (p.top_p < 1.0) {
+      weights_.clear();
+      for (const auto& c : candidates_) {
+        if (c.first >= threshold) weights_.push_back(c.first);
+      }
       double total = 0;
-      for (const auto& c : candidates_) total += c.first;
+      for (float w : weights_) total += w;
       // Sort only as far as needed: most distributions put top_p of their mass in a few tokens.
       size_t sorted = 0;
       double cumulative = 0;
-      size_t cut = candidates_.size();
       for (size_t window = 64;; window *= 4) {
-        const size_t upto = std::min(window, candidates_.size());
-        std::partial_sort(candidates_.begin() + static_cast<long>(sorted), candidates_.begin() + static_cast<long>(upto),
-                          candidates_.end(), by_weight);
+        const size_t upto = std::min(window, weights_.size());
+        std::partial_sort(weights_.begin() + static_cast<long>(sorted), weights_.begin() + static_cast<long>(upto),
+                          weights_.end(), std::greater<>());
         bool found = false;
         for (size_t i = sorted; i < upto; ++i) {
-          cumulative += candidates_[i].first;
+          cumulative += weights_[i];
           if (cumulative >= p.top_p * total) {
-            cut = i + 1;
+            threshold = std::max(threshold, weights_[i]);
             found = true;
             break;
           }
         }
         sorted = upto;
-        if (found || upto == candidates_.size()) break;
+        if (found || upto == weights_.size()) break;
       }
-      candidates_.resize(cut);
     }
     double total = 0;
-    for (const auto& c : candidates_) total += c.first;
-    // One uniform draw per token from this sequence's own stream: reproducible per seed.
-    const double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng_) * total;
-    double acc = 0;
-    chosen = candidates_.back().second;
     for (const auto& c : candidates_) {
+      if (c.first >= threshold) total += c.first;
+    }
+    // One uniform draw per token from this sequence's own stream: reproducible per seed.
+    const double u = next_uniform() * total;
+    double acc = 0;
+    chosen = 0;  // no candidate at all: every logit is -inf (a mask that allows nothing)
+    for (const auto& c : candidates_) {
+      if (c.first < threshold) continue;
       acc += c.first;
-      if (acc > u) {
-        chosen = c.second;
-        break;
-      }
+      chosen = c.second;
+      if (acc > u) break;
     }
   }
   if (logprob && p.logprobs) *logprob = logprobs_of(raw, chosen, p.top_logprobs);
