@@ -90,7 +90,259 @@ __global__ void logprobs_topk_kernel(const float* __restrict__ logits, int64_t v
   }
 }
 
+// ---- Sampling one row per block (launch_sample_rows) ----
+
+constexpr int kSampleThreads = 512;
+constexpr int kBins = 256;        // radix digits of 8 bits, most significant first
+constexpr int kHistCopies = 8;    // warps w and w + 8 share a histogram copy: fewer same-address atomics
+
+// Weights are positive floats, so their bit patterns order like their values; 0 marks a token
+// outside the candidate set.
+struct RadixShared {
+  uint32_t count[kHistCopies][kBins];
+  double mass[kHistCopies][kBins];
+  uint32_t bin;
+  uint32_t rank;
+};
+
+__device__ __forceinline__ void clear_histograms(RadixShared& sh) {
+  for (int i = threadIdx.x; i < kHistCopies * kBins; i += blockDim.x) {
+    (&sh.count[0][0])[i] = 0;
+    (&sh.mass[0][0])[i] = 0.0;
+  }
+}
+
+// Folds the copies into copy 0.
+__device__ __forceinline__ void merge_histograms(RadixShared& sh) {
+  if (threadIdx.x < kBins) {
+    uint32_t c = 0;
+    double m = 0;
+    for (int k = 0; k < kHistCopies; ++k) {
+      c += sh.count[k][threadIdx.x];
+      m += sh.mass[k][threadIdx.x];
+    }
+    sh.count[0][threadIdx.x] = c;
+    sh.mass[0][threadIdx.x] = m;
+  }
+}
+
+// The bits of the k-th largest nonzero weight (1 <= k <= number of nonzero weights).
+__device__ uint32_t select_kth_largest(const float* __restrict__ w, int64_t vocab, uint32_t k, RadixShared& sh) {
+  const int copy = (threadIdx.x >> 5) % kHistCopies;
+  uint32_t prefix = 0, mask = 0;
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    clear_histograms(sh);
+    __syncthreads();
+#pragma unroll 4
+    for (int64_t c = threadIdx.x; c < vocab; c += blockDim.x) {
+      const uint32_t bits = __float_as_uint(w[c]);
+      if (bits != 0 && (bits & mask) == prefix) atomicAdd(&sh.count[copy][(bits >> shift) & 255u], 1u);
+    }
+    __syncthreads();
+    merge_histograms(sh);
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      uint32_t above = 0, bin = 0;
+      for (int b = kBins - 1; b >= 0; --b) {
+        if (above + sh.count[0][b] >= k) {
+          bin = static_cast<uint32_t>(b);
+          break;
+        }
+        above += sh.count[0][b];
+      }
+      sh.bin = bin;
+      sh.rank = k - above;
+    }
+    __syncthreads();
+    prefix |= sh.bin << shift;
+    mask |= 255u << shift;
+    k = sh.rank;
+    __syncthreads();  // sh.bin and sh.rank are read before the next round writes them
+  }
+  return prefix;
+}
+
+// The top-p cut among the weights with bits >= floor: the largest weight v such that the
+// weights >= v hold at least top_p of the total (the host walks the sorted weights until the
+// running sum reaches top_p · total; v is the weight where it stops).
+__device__ uint32_t select_top_p(const float* __restrict__ w, int64_t vocab, uint32_t floor, double top_p, RadixShared& sh) {
+  const int copy = (threadIdx.x >> 5) % kHistCopies;
+  uint32_t prefix = 0, mask = 0;
+  double above = 0, target = 0;  // thread 0's
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    clear_histograms(sh);
+    __syncthreads();
+#pragma unroll 4
+    for (int64_t c = threadIdx.x; c < vocab; c += blockDim.x) {
+      const float v = w[c];
+      const uint32_t bits = __float_as_uint(v);
+      if (bits != 0 && bits >= floor && (bits & mask) == prefix) {
+        const uint32_t b = (bits >> shift) & 255u;
+        atomicAdd(&sh.count[copy][b], 1u);
+        atomicAdd(&sh.mass[copy][b], static_cast<double>(v));
+      }
+    }
+    __syncthreads();
+    merge_histograms(sh);
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      if (shift == 24) {
+        double total = 0;
+        for (int b = 0; b < kBins; ++b) total += sh.mass[0][b];
+        target = top_p * total;
+      }
+      // Rounding can leave the sub-bins a hair short of their parent: then the lowest
+      // non-empty bin is the cut.
+      int bin = -1, lowest = 0;
+      for (int b = kBins - 1; b >= 0; --b) {
+        if (sh.count[0][b] == 0) continue;
+        lowest = b;
+        if (above + sh.mass[0][b] >= target) {
+          bin = b;
+          break;
+        }
+        above += sh.mass[0][b];
+      }
+      sh.bin = static_cast<uint32_t>(bin >= 0 ? bin : lowest);
+    }
+    __syncthreads();
+    prefix |= sh.bin << shift;
+    mask |= 255u << shift;
+    __syncthreads();
+  }
+  return prefix;
+}
+
+// Grid: (n), block kSampleThreads. See launch_sample_rows.
+__global__ void __launch_bounds__(kSampleThreads)
+    sample_rows_kernel(const float* __restrict__ logits, int64_t vocab, const SampleRow* __restrict__ rows,
+                       const int32_t* __restrict__ ids, const float* __restrict__ values, const uint64_t* __restrict__ masks,
+                       float* __restrict__ work, const float* __restrict__ lse, int32_t* __restrict__ out_ids,
+                       float* __restrict__ out_logprobs) {
+  __shared__ RadixShared radix;
+  __shared__ double partial[kSampleThreads];
+  __shared__ float scratch[32];
+  __shared__ float sv[32];
+  __shared__ int32_t si[32];
+  __shared__ int32_t chosen_shared;
+
+  const SampleRow R = rows[blockIdx.x];
+  const float* raw = logits + static_cast<int64_t>(blockIdx.x) * vocab;
+  float* w = work + static_cast<int64_t>(blockIdx.x) * vocab;
+  const int tid = static_cast<int>(threadIdx.x);
+
+  // 1. The logits as the host sampler modifies them, in its order. __syncthreads() makes each
+  //    step's global writes visible to the whole block before the next.
+  const uint64_t* mask = masks && R.mask_word >= 0 ? masks + R.mask_word : nullptr;
+#pragma unroll 4
+  for (int64_t c = tid; c < vocab; c += blockDim.x) {
+    float v = raw[c];
+    if (mask && ((mask[c >> 6] >> (c & 63)) & 1u) == 0) v = -INFINITY;
+    w[c] = v;
+  }
+  __syncthreads();
+  for (int i = tid; i < R.bias_count; i += blockDim.x) w[ids[R.bias_begin + i]] += values[R.bias_begin + i];
+  __syncthreads();
+  if (R.repetition_penalty != 1.0f) {
+    for (int i = tid; i < R.seen_count; i += blockDim.x) {
+      float& l = w[ids[R.seen_begin + i]];
+      l = l > 0 ? l / R.repetition_penalty : l * R.repetition_penalty;
+    }
+    __syncthreads();
+  }
+  for (int i = tid; i < R.output_count; i += blockDim.x) w[ids[R.output_begin + i]] -= values[R.output_begin + i];
+  __syncthreads();
+  for (int i = tid; i < R.banned_count; i += blockDim.x) w[ids[R.banned_begin + i]] = -INFINITY;
+  __syncthreads();
+
+  int32_t chosen = 0;
+  if (R.inv_temperature == 0.0f) {
+    // 2a. Greedy: the first index of the largest value.
+    Best b{-INFINITY, -1};
+    for (int64_t c = tid; c < vocab; c += blockDim.x) {
+      const float v = w[c];
+      if (!isnan(v)) b = better(b, Best{v, static_cast<int32_t>(c)});
+    }
+    b = block_best(b, sv, si);
+    chosen = b.i < 0 ? 0 : b.i;
+  } else {
+    // 2b. Weights w = exp((l - max) / T), 0 for tokens min_p drops.
+    float mx = -INFINITY;
+    for (int64_t c = tid; c < vocab; c += blockDim.x) mx = fmaxf(mx, w[c]);
+    mx = detail::block_max(mx, scratch);
+    float kept = 0;
+#pragma unroll 4
+    for (int64_t c = tid; c < vocab; c += blockDim.x) {
+      const float x = expf((w[c] - mx) * R.inv_temperature);
+      const bool keep = x > 0 && x >= R.min_p;
+      w[c] = keep ? x : 0.0f;
+      kept += keep ? 1.0f : 0.0f;
+    }
+    const float n_candidates = detail::block_sum(kept, scratch);  // exact: counts below 2^24
+    __syncthreads();
+
+    // 3. One threshold for top-k and top-p.
+    uint32_t floor = 1;  // the smallest positive weight's bits: every candidate
+    if (R.top_k > 0 && static_cast<float>(R.top_k) < n_candidates) {
+      floor = select_kth_largest(w, vocab, static_cast<uint32_t>(R.top_k), radix);
+    }
+    if (R.top_p < 1.0) floor = max(floor, select_top_p(w, vocab, floor, R.top_p, radix));
+
+    // 4. The first token in vocabulary order whose running sum exceeds uniform · total: each
+    //    thread sums a contiguous range, thread 0 finds the range and walks it.
+    const int64_t span = (vocab + blockDim.x - 1) / blockDim.x;
+    const int64_t lo = tid * span < vocab ? tid * span : vocab, hi = lo + span < vocab ? lo + span : vocab;
+    double part = 0;
+    for (int64_t c = lo; c < hi; ++c) {
+      const float v = w[c];
+      if (__float_as_uint(v) >= floor) part += v;
+    }
+    partial[tid] = part;
+    __syncthreads();
+    if (tid == 0) {
+      double total = 0;
+      int last = -1;
+      for (int t = 0; t < static_cast<int>(blockDim.x); ++t) {
+        total += partial[t];
+        if (partial[t] > 0) last = t;
+      }
+      const double u = R.uniform * total;
+      double acc = 0;
+      int t = 0;
+      while (t < last && acc + partial[t] <= u) acc += partial[t++];
+      int32_t pick = 0;
+      if (last >= 0) {
+        const int64_t end = (t + 1) * span < vocab ? (t + 1) * span : vocab;
+        for (int64_t c = t * span; c < end; ++c) {
+          const float v = w[c];
+          if (__float_as_uint(v) < floor) continue;
+          acc += v;
+          pick = static_cast<int32_t>(c);
+          if (acc > u) break;
+        }
+      }
+      chosen_shared = pick;
+    }
+    __syncthreads();
+    chosen = chosen_shared;
+  }
+  if (tid == 0) {
+    out_ids[blockIdx.x] = chosen;
+    if (lse && out_logprobs) out_logprobs[blockIdx.x] = raw[chosen] - lse[blockIdx.x];
+  }
+}
+
 }  // namespace
+
+cudaError_t launch_sample_rows(const float* logits, int64_t n, int64_t vocab, const SampleRow* rows, const int32_t* ids,
+                               const float* values, const uint64_t* masks, float* work, const float* lse,
+                               int32_t* out_ids, float* out_logprobs, cudaStream_t stream) {
+  if (n <= 0) return cudaSuccess;
+  if (vocab <= 0 || vocab > INT32_MAX) return cudaErrorInvalidValue;
+  sample_rows_kernel<<<static_cast<unsigned>(n), kSampleThreads, 0, stream>>>(logits, vocab, rows, ids, values, masks, work,
+                                                                             lse, out_ids, out_logprobs);
+  return cudaGetLastError();
+}
 
 cudaError_t launch_argmax(const float* logits, int64_t n, int64_t vocab, int32_t* ids, cudaStream_t stream) {
   if (n <= 0) return cudaSuccess;

@@ -4,6 +4,9 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cstdio>
+#include <map>
+#include <random>
 #include <numeric>
 
 #include "activation.cuh"
@@ -19,6 +22,7 @@
 #include "rms_norm.cuh"
 #include "rope.cuh"
 #include "sampling.cuh"
+#include "sampling/sampler.h"
 
 using namespace llmp;
 using namespace llmp::engine;
@@ -326,6 +330,25 @@ TEST_CASE("RoPE (both layouts, llama3 and linear scaling, q/k/v bias) matches th
             for (int64_t i = width; i < ld; ++i) padding_kept = padding_kept && got[t * ld + i] == qkv0[t * ld + i];
           }
           CHECK(padding_kept);
+
+          // The fused cache write stores exactly what rope + launch_kv_cache_write store.
+          const int bs = 16, n_blocks = 3;
+          const std::vector<int64_t> slots = {5, 16, -1, 47, 0, 31, 20};
+          const size_t cache = static_cast<size_t>(n_blocks * hs.kv * bs * hs.hd);
+          GuardedArray<float> f_qkv(qkv0);
+          GuardedArray<int64_t> d_slots(slots);
+          GuardedArray<uint16_t> fk(cache), fv(cache), uk(cache), uv(cache);
+          for (auto* a : {&fk, &fv, &uk, &uv}) a->poison();
+          const kernels::RopeKvWrite kv{d_slots.get(), bs, fk.get(), fv.get()};
+          CUDA_REQUIRE(kernels::launch_rope_qk(f_qkv.get(), ld, bias ? d_bias.get() : nullptr, d_pos.get(), d_freqs.get(), pos_scale,
+                                               layout == RopeLayout::interleaved, n, hs.h, hs.kv, hs.hd, nullptr, kv));
+          CHECK(f_qkv.download() == got);
+          CUDA_REQUIRE(kernels::launch_kv_cache_write(d_qkv.get(), ld, hs.h * hs.hd, (hs.h + hs.kv) * hs.hd, d_slots.get(), n, hs.kv,
+                                                      hs.hd, bs, uk.get(), uv.get(), nullptr));
+          CHECK(fk.download() == uk.download());
+          CHECK(fv.download() == uv.download());
+          CHECK(fk.guards_intact());
+          CHECK(fv.guards_intact());
         }
       }
     }
@@ -444,6 +467,199 @@ TEST_CASE("greedy argmax and top-k logprobs match the host", "[kernels][sampling
       CHECK(std::abs(g_lp[r * k + j] - (row[order[j]] - want_lse)) <= 1e-4);
     }
   }
+}
+
+namespace {
+
+// One row of the device sampler's input, packed as the CUDA backend does (sample_piece).
+struct SampleCase {
+  SamplingParams params;
+  std::vector<TokenId> prompt, output;  // penalty state, observed by both samplers
+  std::vector<uint64_t> allowed;        // grammar bitset or empty
+  bool suppress_eos = false;
+};
+
+void pack_row(const SampleCase& c, const Sampler& state, double uniform, const std::vector<TokenId>& eos, int64_t mask_at,
+              kernels::SampleRow& d, std::vector<int32_t>& ids, std::vector<float>& values) {
+  const SamplingParams& p = c.params;
+  d.uniform = uniform;
+  d.inv_temperature = p.greedy() ? 0.0f : static_cast<float>(1.0 / p.temperature);
+  d.top_p = p.top_p;
+  d.min_p = p.min_p > 0 ? static_cast<float>(p.min_p) : 0.0f;
+  d.top_k = static_cast<int32_t>(p.top_k);
+  d.repetition_penalty = static_cast<float>(p.repetition_penalty);
+  auto add = [&](TokenId id, float v) {
+    ids.push_back(id);
+    values.push_back(v);
+  };
+  d.bias_begin = static_cast<int32_t>(ids.size());
+  for (const auto& [id, b] : p.logit_bias) add(id, b);
+  d.bias_count = static_cast<int32_t>(ids.size()) - d.bias_begin;
+  d.seen_begin = static_cast<int32_t>(ids.size());
+  if (p.repetition_penalty != 1.0) {
+    for (TokenId t : state.seen_tokens()) add(t, 0);
+  }
+  d.seen_count = static_cast<int32_t>(ids.size()) - d.seen_begin;
+  d.output_begin = static_cast<int32_t>(ids.size());
+  const auto toks = state.output_tokens();
+  const auto counts = state.output_counts();
+  if (p.presence_penalty != 0 || p.frequency_penalty != 0) {
+    for (size_t i = 0; i < toks.size(); ++i) add(toks[i], static_cast<float>(p.presence_penalty + p.frequency_penalty * counts[i]));
+  }
+  d.output_count = static_cast<int32_t>(ids.size()) - d.output_begin;
+  d.banned_begin = static_cast<int32_t>(ids.size());
+  if (c.suppress_eos) {
+    for (TokenId t : eos) add(t, 0);
+  }
+  d.banned_count = static_cast<int32_t>(ids.size()) - d.banned_begin;
+  d.mask_word = c.allowed.empty() ? -1 : mask_at;
+}
+
+// Runs every case through the host Sampler and the device kernel with the same uniform draw;
+// returns the number of rows whose tokens differ (each printed).
+int compare_samplers(const std::vector<SampleCase>& cases, int64_t vocab, uint64_t seed) {
+  const auto n = static_cast<int64_t>(cases.size());
+  const std::vector<TokenId> eos = {1, 2};
+  const int64_t words = (vocab + 63) / 64;
+  std::vector<float> logits(static_cast<size_t>(n * vocab));
+  std::mt19937_64 rng(seed);
+  for (int64_t r = 0; r < n; ++r) {
+    // Peaked rows with a long tail, as a language model's are: a few tokens far above the rest.
+    std::normal_distribution<float> tail(0.0f, 2.0f + static_cast<float>(r % 3));
+    float* row = logits.data() + r * vocab;
+    for (int64_t i = 0; i < vocab; ++i) row[i] = tail(rng);
+    for (int j = 0; j < 8; ++j) row[rng() % static_cast<uint64_t>(vocab)] += 6.0f + static_cast<float>(j);
+  }
+  std::vector<kernels::SampleRow> rows(static_cast<size_t>(n));
+  std::vector<int32_t> ids;
+  std::vector<float> values;
+  std::vector<uint64_t> masks;
+  std::vector<int32_t> want(static_cast<size_t>(n));
+  std::vector<float> want_lp(static_cast<size_t>(n));
+  for (int64_t r = 0; r < n; ++r) {
+    const SampleCase& c = cases[static_cast<size_t>(r)];
+    Sampler host(c.params, seed + static_cast<uint64_t>(r)), device(c.params, seed + static_cast<uint64_t>(r));
+    for (Sampler* s : {&host, &device}) {
+      for (TokenId t : c.prompt) s->observe_prompt(t);
+      for (TokenId t : c.output) s->observe_output(t);
+    }
+    std::vector<float> row(logits.begin() + r * vocab, logits.begin() + (r + 1) * vocab);
+    TokenLogprob lp;
+    want[static_cast<size_t>(r)] = host.sample(row, &lp, c.suppress_eos, eos, c.allowed);
+    want_lp[static_cast<size_t>(r)] = lp.logprob;
+    const double u = c.params.greedy() ? 0.0 : device.next_uniform();
+    pack_row(c, device, u, eos, static_cast<int64_t>(masks.size()), rows[static_cast<size_t>(r)], ids, values);
+    if (!c.allowed.empty()) {
+      masks.insert(masks.end(), c.allowed.begin(), c.allowed.end());
+      masks.resize(masks.size() + static_cast<size_t>(words) - c.allowed.size(), 0);
+    }
+  }
+  ids.push_back(0);  // never empty
+  values.push_back(0);
+  masks.push_back(0);
+  GuardedArray<float> d_logits(logits), work(static_cast<size_t>(n * vocab)), lse(static_cast<size_t>(n)),
+      out_lp(static_cast<size_t>(n)), d_values(values), top_lp(static_cast<size_t>(n));
+  GuardedArray<int32_t> d_ids(ids), out(static_cast<size_t>(n)), top_ids(static_cast<size_t>(n));
+  GuardedArray<uint64_t> d_masks(masks);
+  GuardedArray<kernels::SampleRow> d_rows(rows);
+  CUDA_REQUIRE(kernels::launch_logprobs_topk(d_logits.get(), n, vocab, 1, lse.get(), top_ids.get(), top_lp.get(), nullptr));
+  CUDA_REQUIRE(kernels::launch_sample_rows(d_logits.get(), n, vocab, d_rows.get(), d_ids.get(), d_values.get(), d_masks.get(),
+                                           work.get(), lse.get(), out.get(), out_lp.get(), nullptr));
+  const auto got = out.download();
+  const auto got_lp = out_lp.download();
+  CHECK(out.guards_intact());
+  CHECK(work.guards_intact());
+  CHECK(out_lp.guards_intact());
+  int differ = 0;
+  for (int64_t r = 0; r < n; ++r) {
+    const auto i = static_cast<size_t>(r);
+    CHECK(std::abs(got_lp[i] - want_lp[i]) <= 1e-3f * std::max(1.0f, std::abs(want_lp[i])));
+    if (got[i] != want[i]) {
+      ++differ;
+      const SamplingParams& p = cases[i].params;
+      std::printf("device sampler row %lld (vocab %lld, T %.2f top_k %lld top_p %.2f min_p %.2f): host %d, device %d\n",
+                  static_cast<long long>(r), static_cast<long long>(vocab), p.temperature, static_cast<long long>(p.top_k),
+                  p.top_p, p.min_p, want[i], got[i]);
+    }
+  }
+  return differ;
+}
+
+std::vector<SampleCase> sample_cases(int64_t vocab, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  auto tok = [&] { return static_cast<TokenId>(rng() % static_cast<uint64_t>(vocab)); };
+  std::vector<SampleCase> cases;
+  for (int i = 0; i < 96; ++i) {
+    SampleCase c;
+    SamplingParams& p = c.params;
+    p.logprobs = true;  // the host reports the chosen token's raw logprob only when asked
+    const int kind = i % 12;
+    p.temperature = kind == 0 ? 0.0 : 0.3 + 0.15 * (i % 8);
+    if (kind == 2 || kind == 6 || kind == 9) p.top_k = 1 + static_cast<int64_t>(rng() % 60);
+    if (kind == 3 || kind == 6 || kind == 10) p.top_p = 0.5 + 0.05 * static_cast<double>(rng() % 10);
+    if (kind == 4 || kind == 9 || kind == 10) p.min_p = 0.01 * static_cast<double>(1 + rng() % 20);
+    if (kind == 5 || kind == 11) {
+      p.repetition_penalty = 1.3;
+      p.presence_penalty = 0.5;
+      p.frequency_penalty = 0.8;
+    }
+    if (kind == 7) p.logit_bias = {{tok(), 30.0f}, {tok(), -100.0f}};
+    if (kind == 8 || kind == 11) {
+      c.allowed.assign(static_cast<size_t>((vocab + 63) / 64), 0);
+      for (int j = 0; j < 300; ++j) {
+        const TokenId t = tok();
+        c.allowed[static_cast<size_t>(t / 64)] |= uint64_t{1} << (t % 64);
+      }
+    }
+    c.suppress_eos = i % 5 == 0;
+    for (int j = 0; j < 20; ++j) c.prompt.push_back(tok());
+    for (int j = 0; j < 30; ++j) c.output.push_back(j % 3 == 0 && !c.output.empty() ? c.output.front() : tok());
+    cases.push_back(std::move(c));
+  }
+  return cases;
+}
+
+}  // namespace
+
+TEST_CASE("the device sampler picks the host Sampler's token for the same draw", "[kernels][sampling]") {
+  // Greedy, temperature, top-k, top-p, min-p and their mixes, penalties, logit bias, grammar
+  // masks and banned end-of-generation ids, at an odd vocabulary and at Llama 3's. A row may
+  // differ only where the draw falls within rounding of a boundary: at most one in 192.
+  int differ = 0;
+  for (int64_t vocab : {int64_t{5125}, int64_t{128256}}) differ += compare_samplers(sample_cases(vocab, 7 + static_cast<uint64_t>(vocab)), vocab, 11);
+  CHECK(differ <= 1);
+}
+
+TEST_CASE("the device sampler follows the distribution", "[kernels][sampling]") {
+  // 4000 draws of one row under top-k 3 at T 1: frequencies within 3% of the kept weights.
+  const int64_t vocab = 1000, n = 4000;
+  std::vector<float> row(static_cast<size_t>(vocab), -5.0f);
+  row[10] = 2.0f;
+  row[500] = 1.5f;
+  row[999] = 1.0f;
+  row[3] = 0.5f;  // fourth: cut by top-k
+  std::vector<float> logits;
+  for (int64_t r = 0; r < n; ++r) logits.insert(logits.end(), row.begin(), row.end());
+  std::vector<kernels::SampleRow> rows(static_cast<size_t>(n));
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  for (auto& d : rows) {
+    d.inv_temperature = 1.0f;
+    d.top_k = 3;
+    d.uniform = u(rng);
+  }
+  GuardedArray<float> d_logits(logits), work(static_cast<size_t>(n * vocab)), values(std::vector<float>{0});
+  GuardedArray<int32_t> ids(std::vector<int32_t>{0}), out(static_cast<size_t>(n));
+  GuardedArray<kernels::SampleRow> d_rows(rows);
+  CUDA_REQUIRE(kernels::launch_sample_rows(d_logits.get(), n, vocab, d_rows.get(), ids.get(), values.get(), nullptr, work.get(),
+                                           nullptr, out.get(), nullptr, nullptr));
+  std::map<int32_t, int> counts;
+  for (int32_t t : out.download()) ++counts[t];
+  const double z = std::exp(2.0) + std::exp(1.5) + std::exp(1.0);
+  CHECK(counts.size() == 3);
+  CHECK(std::abs(counts[10] / static_cast<double>(n) - std::exp(2.0) / z) < 0.03);
+  CHECK(std::abs(counts[500] / static_cast<double>(n) - std::exp(1.5) / z) < 0.03);
+  CHECK(std::abs(counts[999] / static_cast<double>(n) - std::exp(1.0) / z) < 0.03);
 }
 
 TEST_CASE("the bandwidth probe copies every vector", "[kernels][bandwidth]") {

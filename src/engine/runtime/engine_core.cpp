@@ -335,7 +335,40 @@ void EngineCore::step() {
       timings_.queue.observe(s.queue_seconds);
     }
   }
-  const std::span<float> logits = backend_->forward(chunks);
+  // Sampling on the device when the backend can and no chunk needs whole logits rows (prompt
+  // logprobs): the host draws each sequence's uniform and hands over its penalty state and
+  // grammar mask; only ids and logprobs come back.
+  const bool device_sampling =
+      backend_->samples_on_device() && std::none_of(chunks.begin(), chunks.end(), [](const SequenceChunk& c) { return c.all_logits; });
+  std::span<float> logits;
+  std::vector<TokenId> sampled_ids;
+  std::vector<TokenLogprob> sampled_logprobs;
+  if (device_sampling) {
+    std::vector<RowSampling> rows;
+    for (size_t i = 0; i < plan.size(); ++i) {
+      if (chunks[i].no_logits) continue;
+      Sequence& s = *plan[i].seq;
+      const SamplingParams& sp = s.request->request.sampling;
+      if (s.grammar) {
+        s.allowed.assign(token_mask_words(static_cast<size_t>(model_->config.vocab_size)), 0);
+        s.grammar->fill_mask(s.allowed);
+      }
+      RowSampling r;
+      r.params = &sp;
+      r.uniform = sp.greedy() ? 0.0 : s.sampler->next_uniform();
+      r.seen = s.sampler->seen_tokens();
+      r.output_tokens = s.sampler->output_tokens();
+      r.output_counts = s.sampler->output_counts();
+      r.allowed = s.allowed;
+      r.suppress_eos = s.generated < sp.min_tokens;
+      rows.push_back(r);
+    }
+    sampled_ids.resize(rows.size());
+    sampled_logprobs.resize(rows.size());
+    backend_->forward_sampled(chunks, rows, eos_ids_, sampled_ids, sampled_logprobs);
+  } else {
+    logits = backend_->forward(chunks);
+  }
 
   // 4. Bookkeeping and sampling for sequences whose every token is now computed.
   const int64_t vocab = model_->config.vocab_size;
@@ -367,18 +400,23 @@ void EngineCore::step() {
       }
       s.prompt_logprobs_done = true;
     }
-    std::span<float> row(logits.data() + logit_row * static_cast<size_t>(vocab), static_cast<size_t>(vocab));
-    ++logit_row;
+    const size_t row_index = logit_row++;
     if (s.finished) continue;
     if (s.choice == 0) s.request->leader_prefilled = true;
     const SamplingParams& sp = s.request->request.sampling;
-    const bool suppress_eos = s.generated < sp.min_tokens;
-    if (s.grammar) {
-      s.allowed.assign(token_mask_words(static_cast<size_t>(vocab)), 0);
-      s.grammar->fill_mask(s.allowed);
-    }
     TokenLogprob lp;
-    const TokenId token = s.sampler->sample(row, sp.logprobs ? &lp : nullptr, suppress_eos, eos_ids_, s.allowed);
+    TokenId token = 0;
+    if (device_sampling) {
+      token = sampled_ids[row_index];
+      if (sp.logprobs) lp = std::move(sampled_logprobs[row_index]);
+    } else {
+      if (s.grammar) {
+        s.allowed.assign(token_mask_words(static_cast<size_t>(vocab)), 0);
+        s.grammar->fill_mask(s.allowed);
+      }
+      const std::span<float> row(logits.data() + row_index * static_cast<size_t>(vocab), static_cast<size_t>(vocab));
+      token = s.sampler->sample(row, sp.logprobs ? &lp : nullptr, s.generated < sp.min_tokens, eos_ids_, s.allowed);
+    }
     s.sampler->observe_output(token);
     ++generation_tokens_;
     on_token(s, token, sp.logprobs ? std::optional<TokenLogprob>(std::move(lp)) : std::nullopt);

@@ -1,7 +1,8 @@
 // The CUDA backend: the decoder's forward pass on one GPU. Weights are uploaded once
 // (device_weights), the paged KV cache lives in two device allocations in KvStorage's layout,
 // and each forward pass is one metadata copy, a fixed sequence of kernel and cuBLAS launches
-// on the backend's stream, and the logits copied back for the host sampler. All-decode
+// on the backend's stream, and either the logits copied back for the host sampler or each row
+// sampled on the device (forward_sampled: only ids and logprobs come back). All-decode
 // batches are padded to a bucket size and, from the second time a bucket is seen, replayed
 // from a CUDA graph captured for it.
 #include "backend/cuda/cuda_backend.h"
@@ -31,6 +32,7 @@
 #include "quant_gemv.cuh"
 #include "rms_norm.cuh"
 #include "rope.cuh"
+#include "sampling.cuh"
 
 namespace llmp::engine {
 namespace cuda {
@@ -49,6 +51,26 @@ int64_t env_int(const char* name, int64_t fallback, int64_t lo, int64_t hi) {
   if (!v || !*v) return fallback;
   return std::clamp<int64_t>(std::atoll(v), lo, hi);
 }
+
+// What comes back from sampling n rows: ids [n] i32, chosen logprobs [n] f32, log-sum-exp [n]
+// f32, top ids [n, kMaxTopK] i32, top logprobs [n, kMaxTopK] f32, at these offsets.
+struct SampleOut {
+  size_t ids, logprob, lse, top_ids, top_logprobs, bytes;
+};
+SampleOut sample_out_layout(int64_t n) {
+  const auto u = static_cast<size_t>(n);
+  SampleOut o{};
+  o.ids = 0;
+  o.logprob = o.ids + 4 * u;
+  o.lse = o.logprob + 4 * u;
+  o.top_ids = o.lse + 4 * u;
+  o.top_logprobs = o.top_ids + 4 * u * kernels::kMaxTopK;
+  o.bytes = o.top_logprobs + 4 * u * kernels::kMaxTopK;
+  return o;
+}
+size_t sample_out_bytes(int64_t n) { return sample_out_layout(n).bytes; }
+
+size_t align16(size_t v) { return (v + 15) / 16 * 16; }
 
 std::string gib(int64_t bytes) { return fmt::format("{:.2f} GiB", static_cast<double>(bytes) / (1 << 30)); }
 
@@ -84,6 +106,9 @@ class CudaBackend final : public DecoderBackend {
   std::string name() const override { return fmt::format("cuda:{}", device_); }
   int64_t kv_blocks() const override { return n_blocks_; }
   std::span<float> forward(std::span<const SequenceChunk> batch) override;
+  bool samples_on_device() const override { return device_sampling_; }
+  void forward_sampled(std::span<const SequenceChunk> batch, std::span<const RowSampling> rows,
+                       std::span<const TokenId> eos_ids, std::span<TokenId> ids, std::span<TokenLogprob> logprobs) override;
   void copy_block(int64_t src, int64_t dst) override;
 
   CudaBackendStats stats() const { return stats_; }
@@ -108,7 +133,17 @@ class CudaBackend final : public DecoderBackend {
     stats_.scratch_bytes += static_cast<int64_t>(bytes);
     return ok();
   }
-  void run_piece(std::span<const SequenceChunk> piece, float* logits, size_t& filled);
+  // Where forward_sampled's results go; `done` rows are sampled so far.
+  struct SampleJob {
+    std::span<const RowSampling> rows;
+    std::span<const TokenId> eos_ids;
+    std::span<TokenId> ids;
+    std::span<TokenLogprob> logprobs;
+    size_t done = 0;
+  };
+  // Runs one piece; its logits rows are copied to logits + filled, or sampled into `job`.
+  void run_piece(std::span<const SequenceChunk> piece, float* logits, size_t& filled, SampleJob* job);
+  void sample_piece(int64_t n, SampleJob& job);
   void enqueue(const Shape& s);
   void ensure_meta(size_t bytes);
   int decode_splits(int64_t items) const;
@@ -136,6 +171,13 @@ class CudaBackend final : public DecoderBackend {
   DeviceBuffer meta_dev_;
   PinnedBuffer meta_host_;
   PinnedBuffer logits_host_;  // [rows, vocab] f32, what forward() returns
+
+  // Sampling on the device: per-row parameters, sparse lists and grammar masks go up in one
+  // copy (staging grown as needed); ids, chosen logprobs and top alternatives come back.
+  bool device_sampling_ = true;
+  DeviceBuffer sample_work_;                  // [logits_cap, vocab] f32
+  DeviceBuffer sample_in_dev_, sample_out_dev_;
+  PinnedBuffer sample_in_host_, sample_out_host_;
 
   int64_t n_blocks_ = 0, n_blocks_total_ = 0, layer_elems_ = 0;
   int32_t trash_block_ = 0;
@@ -229,11 +271,17 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
       {&partial_o_, static_cast<size_t>(partial_cap_ * n_heads_ * head_dim_) * f, "split attention partials"},
       {&partial_ml_, static_cast<size_t>(partial_cap_ * n_heads_ * 2) * f, "split attention maxima"},
       {&dequant_, static_cast<size_t>(dequant_elems) * a, "dequantised weights"},
+      {&sample_work_, static_cast<size_t>(Lc * vocab_) * f, "sampling scratch"},
+      {&sample_out_dev_, sample_out_bytes(Lc), "sampled ids and logprobs"},
   };
   for (const Want& w : wants) {
     if (auto r = allocate(*w.buf, w.bytes, w.what); !r) return error(r.error().with_context(where));
   }
   LLMP_CUBLAS_CHECK(cublasSetWorkspace(cublas_, workspace_.as(), kCublasWorkspaceBytes));
+  device_sampling_ = env_int("LLMP_CUDA_DEVICE_SAMPLING", 1, 0, 1) == 1;
+  auto so = PinnedBuffer::allocate(sample_out_bytes(Lc), "sampled ids and logprobs");
+  if (!so) return error(so.error().with_context(where));
+  sample_out_host_ = std::move(*so);
   linear_ = std::make_unique<LinearRunner>(cublas_, stream_, act, dequant_.as(), dequant_elems, gemv_rows);
 
   // Metadata: room for the largest piece and block tables of a full cache (grown if needed).
@@ -327,14 +375,25 @@ std::span<float> CudaBackend::forward(std::span<const SequenceChunk> batch) {
   }
   const std::span<float> logits(logits_host_.as<float>(), n);
   size_t filled = 0;
-  for (const auto& piece : split_batch(batch, rows_cap_, logits_cap_)) run_piece(piece, logits.data(), filled);
+  for (const auto& piece : split_batch(batch, rows_cap_, logits_cap_)) run_piece(piece, logits.data(), filled, nullptr);
   if (filled != n) {
     cuda_fail("forward", __FILE__, __LINE__, "internal", "logit rows computed differ from the rows the batch asks for");
   }
   return logits;
 }
 
-void CudaBackend::run_piece(std::span<const SequenceChunk> piece, float* logits, size_t& filled) {
+void CudaBackend::forward_sampled(std::span<const SequenceChunk> batch, std::span<const RowSampling> rows,
+                                  std::span<const TokenId> eos_ids, std::span<TokenId> ids, std::span<TokenLogprob> logprobs) {
+  LLMP_CUDA_CHECK(cudaSetDevice(device_));
+  SampleJob job{rows, eos_ids, ids, logprobs, 0};
+  size_t filled = 0;
+  for (const auto& piece : split_batch(batch, rows_cap_, logits_cap_)) run_piece(piece, nullptr, filled, &job);
+  if (job.done != rows.size() || ids.size() != rows.size() || logprobs.size() != rows.size()) {
+    cuda_fail("forward_sampled", __FILE__, __LINE__, "internal", "rows sampled differ from the rows the batch asks for");
+  }
+}
+
+void CudaBackend::run_piece(std::span<const SequenceChunk> piece, float* logits, size_t& filled, SampleJob* job) {
   // An all-decode piece is padded to its bucket (also when it runs eagerly), so a graph
   // replay and an eager run of the same batch compute exactly the same thing.
   bool decode_only = !piece.empty();
@@ -396,6 +455,10 @@ void CudaBackend::run_piece(std::span<const SequenceChunk> piece, float* logits,
     ++stats_.eager_steps;
   }
 
+  if (plan_.n_real_logits > 0 && job) {
+    sample_piece(plan_.n_real_logits, *job);
+    return;
+  }
   if (plan_.n_real_logits > 0) {
     const size_t n = static_cast<size_t>(plan_.n_real_logits * vocab_);
     LLMP_CUDA_CHECK(cudaMemcpyAsync(logits + filled, logits_dev_.as(), n * sizeof(float), cudaMemcpyDeviceToHost, stream_));
@@ -403,6 +466,150 @@ void CudaBackend::run_piece(std::span<const SequenceChunk> piece, float* logits,
   }
   // The caller samples from the logits; the pinned metadata is reused by the next piece.
   LLMP_CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+void CudaBackend::sample_piece(int64_t n, SampleJob& job) {
+  // The piece's n logits rows (logits_dev_[0, n)) are rows [done, done + n) of the job.
+  if (job.done + static_cast<size_t>(n) > job.rows.size()) {
+    cuda_fail("forward_sampled", __FILE__, __LINE__, "internal", "more logits rows than sampling rows");
+  }
+  const std::span<const RowSampling> rows = job.rows.subspan(job.done, static_cast<size_t>(n));
+  const int64_t words = (vocab_ + 63) / 64;
+  size_t n_list = 0, n_mask_words = 0;
+  int top = -1;  // alternatives to compute: the most any row asks for; -1: no row wants logprobs
+  for (const RowSampling& r : rows) {
+    const SamplingParams& p = *r.params;
+    n_list += p.logit_bias.size() + (p.repetition_penalty != 1.0 ? r.seen.size() : 0) +
+              (p.presence_penalty != 0.0 || p.frequency_penalty != 0.0 ? r.output_tokens.size() : 0) +
+              (r.suppress_eos ? job.eos_ids.size() : 0);
+    if (!r.allowed.empty()) n_mask_words += static_cast<size_t>(words);
+    if (p.logprobs) top = std::max(top, std::min(p.top_logprobs, kernels::kMaxTopK));
+  }
+  // Staging: rows | ids | values | masks, each 16-byte aligned.
+  const size_t off_ids = align16(static_cast<size_t>(n) * sizeof(kernels::SampleRow));
+  const size_t off_values = off_ids + align16(n_list * sizeof(int32_t));
+  const size_t off_masks = off_values + align16(n_list * sizeof(float));
+  const size_t bytes = off_masks + n_mask_words * sizeof(uint64_t);
+  if (bytes > sample_in_host_.bytes()) {
+    LLMP_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    const size_t grown = std::max(bytes, sample_in_host_.bytes() * 2);
+    sample_in_host_ = PinnedBuffer();
+    sample_in_dev_ = DeviceBuffer();
+    auto h = PinnedBuffer::allocate(grown, "sampling parameters");
+    auto d = DeviceBuffer::allocate(grown, "sampling parameters");
+    if (!h || !d) cuda_fail("forward_sampled", __FILE__, __LINE__, "out of memory", "cannot grow the sampling parameters");
+    sample_in_host_ = std::move(*h);
+    sample_in_dev_ = std::move(*d);
+  }
+  auto* base = sample_in_host_.as<uint8_t>();
+  auto* out_rows = reinterpret_cast<kernels::SampleRow*>(base);
+  auto* ids = reinterpret_cast<int32_t*>(base + off_ids);
+  auto* values = reinterpret_cast<float*>(base + off_values);
+  auto* masks = reinterpret_cast<uint64_t*>(base + off_masks);
+  int32_t k = 0;
+  int64_t mask_at = 0;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const RowSampling& r = rows[i];
+    const SamplingParams& p = *r.params;
+    kernels::SampleRow d;
+    // The same float conversions as the host Sampler.
+    d.uniform = r.uniform;
+    d.inv_temperature = p.greedy() ? 0.0f : static_cast<float>(1.0 / p.temperature);
+    d.top_p = p.top_p;
+    d.min_p = p.min_p > 0 ? static_cast<float>(p.min_p) : 0.0f;
+    d.top_k = static_cast<int32_t>(std::min<int64_t>(p.top_k, INT32_MAX));
+    d.repetition_penalty = static_cast<float>(p.repetition_penalty);
+    d.bias_begin = k;
+    for (const auto& [id, bias] : p.logit_bias) {
+      ids[k] = id;
+      values[k++] = bias;
+    }
+    d.bias_count = k - d.bias_begin;
+    d.seen_begin = k;
+    if (p.repetition_penalty != 1.0) {
+      for (TokenId t : r.seen) {
+        ids[k] = t;
+        values[k++] = 0;
+      }
+    }
+    d.seen_count = k - d.seen_begin;
+    d.output_begin = k;
+    if (p.presence_penalty != 0.0 || p.frequency_penalty != 0.0) {
+      for (size_t j = 0; j < r.output_tokens.size(); ++j) {
+        ids[k] = r.output_tokens[j];
+        values[k++] = static_cast<float>(p.presence_penalty + p.frequency_penalty * r.output_counts[j]);
+      }
+    }
+    d.output_count = k - d.output_begin;
+    d.banned_begin = k;
+    if (r.suppress_eos) {
+      for (TokenId t : job.eos_ids) {
+        ids[k] = t;
+        values[k++] = 0;
+      }
+    }
+    d.banned_count = k - d.banned_begin;
+    if (!r.allowed.empty()) {
+      // Words past the grammar's bitset block their tokens, as apply_token_mask does.
+      const size_t have = std::min(r.allowed.size(), static_cast<size_t>(words));
+      std::copy_n(r.allowed.begin(), have, masks + mask_at);
+      std::fill(masks + mask_at + static_cast<int64_t>(have), masks + mask_at + words, uint64_t{0});
+      d.mask_word = mask_at;
+      mask_at += words;
+    }
+    out_rows[i] = d;
+  }
+  uint8_t* dev = sample_in_dev_.as<uint8_t>();
+  LLMP_CUDA_CHECK(cudaMemcpyAsync(dev, base, bytes, cudaMemcpyHostToDevice, stream_));
+
+  const SampleOut o = sample_out_layout(logits_cap_);
+  uint8_t* out = sample_out_dev_.as<uint8_t>();
+  uint8_t* out_host = sample_out_host_.as<uint8_t>();
+  const auto* logits = logits_dev_.as<float>();
+  float* lse = nullptr;
+  if (top >= 0) {
+    lse = reinterpret_cast<float*>(out + o.lse);
+    LLMP_CUDA_CHECK(kernels::launch_logprobs_topk(logits, n, vocab_, top, lse, reinterpret_cast<int32_t*>(out + o.top_ids),
+                                                  reinterpret_cast<float*>(out + o.top_logprobs), stream_));
+  }
+  LLMP_CUDA_CHECK(kernels::launch_sample_rows(logits, n, vocab_, reinterpret_cast<const kernels::SampleRow*>(dev),
+                                              reinterpret_cast<const int32_t*>(dev + off_ids),
+                                              reinterpret_cast<const float*>(dev + off_values),
+                                              n_mask_words ? reinterpret_cast<const uint64_t*>(dev + off_masks) : nullptr,
+                                              sample_work_.as<float>(), lse, reinterpret_cast<int32_t*>(out + o.ids),
+                                              reinterpret_cast<float*>(out + o.logprob), stream_));
+  const auto un = static_cast<size_t>(n);
+  // ids and chosen logprobs are adjacent only when laid out for n rows; copy each part.
+  LLMP_CUDA_CHECK(cudaMemcpyAsync(out_host + o.ids, out + o.ids, 4 * un, cudaMemcpyDeviceToHost, stream_));
+  if (top >= 0) {
+    LLMP_CUDA_CHECK(cudaMemcpyAsync(out_host + o.logprob, out + o.logprob, 4 * un, cudaMemcpyDeviceToHost, stream_));
+    if (top > 0) {
+      // Rows of `top` entries at a stride of `top` (launch_logprobs_topk's layout for k = top).
+      const size_t t = static_cast<size_t>(top);
+      LLMP_CUDA_CHECK(cudaMemcpyAsync(out_host + o.top_ids, out + o.top_ids, 4 * un * t, cudaMemcpyDeviceToHost, stream_));
+      LLMP_CUDA_CHECK(cudaMemcpyAsync(out_host + o.top_logprobs, out + o.top_logprobs, 4 * un * t, cudaMemcpyDeviceToHost, stream_));
+    }
+  }
+  LLMP_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  const auto* got_ids = reinterpret_cast<const int32_t*>(out_host + o.ids);
+  const auto* got_lp = reinterpret_cast<const float*>(out_host + o.logprob);
+  const auto* got_top_ids = reinterpret_cast<const int32_t*>(out_host + o.top_ids);
+  const auto* got_top_lp = reinterpret_cast<const float*>(out_host + o.top_logprobs);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const SamplingParams& p = *rows[i].params;
+    const size_t at = job.done + i;
+    job.ids[at] = got_ids[i];
+    if (!p.logprobs) continue;
+    TokenLogprob& lp = job.logprobs[at];
+    lp.token = got_ids[i];
+    lp.logprob = got_lp[i];
+    lp.top.clear();
+    for (int j = 0; j < std::min(p.top_logprobs, top); ++j) {
+      const size_t e = i * static_cast<size_t>(top) + static_cast<size_t>(j);
+      lp.top.emplace_back(got_top_ids[e], got_top_lp[e]);
+    }
+  }
+  job.done += rows.size();
 }
 
 void CudaBackend::enqueue(const Shape& s) {
@@ -425,11 +632,11 @@ void CudaBackend::enqueue(const Shape& s) {
     LLMP_CUDA_CHECK(kernels::launch_rms_norm_residual(x, l == 0 ? nullptr : delta, nullptr, layer.attn_norm, n, hidden_,
                                                       eps_, act, xn_.as(), stream_));
     linear_->run(layer.qkv, xn_.as(), hidden_, n, qkv, qkv_w_, false);
+    // RoPE on q and k, and k and v stored in this layer's cache, in one launch.
+    const kernels::RopeKvWrite kv_write{reinterpret_cast<const int64_t*>(meta + L.slots), static_cast<int>(bs_), k_layer(l),
+                                        v_layer(l)};
     LLMP_CUDA_CHECK(kernels::launch_rope_qk(qkv, qkv_w_, layer.qkv_bias, i32(L.positions), m.rope_freqs, m.rope_pos_scale,
-                                            interleaved_, n, n_heads_, n_kv_heads_, head_dim_, stream_));
-    LLMP_CUDA_CHECK(kernels::launch_kv_cache_write(qkv, qkv_w_, q_dim_, q_dim_ + kv_dim_,
-                                                   reinterpret_cast<const int64_t*>(meta + L.slots), n, n_kv_heads_, head_dim_,
-                                                   static_cast<int>(bs_), k_layer(l), v_layer(l), stream_));
+                                            interleaved_, n, n_heads_, n_kv_heads_, head_dim_, stream_, kv_write));
     if (s.n_dec > 0) {
       kernels::PagedDecodeArgs d;
       d.q = qkv;
