@@ -6,11 +6,14 @@
 //   gpu_bench bandwidth
 //   gpu_bench run MODEL [--batches 1,8,64,256] [--ctx 256] [--steps 32] [--prefill 2048] [--ttft-prompt 512]
 //                       [--ttft-load 0,32] [--label NAME] [--gpu-fraction 0.9]
+//   gpu_bench soak MODEL [--requests 10000] [--concurrency 64] [--max-tokens 8]
+//       (leak check: device memory and host RSS after a warm-up and after all requests)
 #include <cuda_runtime.h>
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <sstream>
 #include <string>
@@ -23,6 +26,7 @@
 #include "memory_bandwidth.cuh"
 #include "model/loaded_model.h"
 #include "runtime/engine_core.h"
+#include "sampling/sampler.h"
 
 using namespace llmp;
 using namespace llmp::engine;
@@ -215,8 +219,9 @@ int cmd_run(const std::string& path, const RunOptions& o) {
     std::vector<std::vector<int32_t>> tables(static_cast<size_t>(B));
     bool room = true;
     for (int64_t s = 0; s < B && room; ++s) {
-      toks[s] = tokens_for(s, o.ctx + o.steps + 4, c.vocab_size);
-      room = blocks.take(tables[s], o.ctx + o.steps + 4, bs);
+      // Positions for the raw steps and the two sampled runs after them.
+      toks[s] = tokens_for(s, o.ctx + 3 * (o.steps + 3) + 4, c.vocab_size);
+      room = blocks.take(tables[s], o.ctx + 3 * (o.steps + 3) + 4, bs);
     }
     if (!room) {
       fmt::print("| {} | {} | {} | (KV cache too small) | | | | |\n", label, B, o.ctx);
@@ -254,6 +259,51 @@ int cmd_run(const std::string& path, const RunOptions& o) {
     fmt::print("{{\"bench\":\"gpu_decode\",\"model\":\"{}\",\"batch\":{},\"ctx\":{},\"ms_per_step\":{:.3f},\"tokens_per_s\":{:.1f},"
                "\"roofline_tokens_per_s\":{:.1f},\"logits_d2h_ms\":{:.3f}}}\n",
                label, B, o.ctx, ms, tps, roof, d2h);
+
+    // The same steps sampled (T 0.8, top-p 0.95): on the device, where only ids cross, and on
+    // the host from the copied logits with the shared Sampler (one thread, as EngineCore).
+    SamplingParams sp;
+    sp.temperature = 0.8;
+    sp.top_p = 0.95;
+    std::vector<std::unique_ptr<Sampler>> samplers;
+    for (int64_t s = 0; s < B; ++s) samplers.push_back(std::make_unique<Sampler>(sp, static_cast<uint64_t>(s)));
+    std::vector<RowSampling> rows(static_cast<size_t>(B));
+    std::vector<TokenId> ids(static_cast<size_t>(B));
+    std::vector<TokenLogprob> lps(static_cast<size_t>(B));
+    auto run_steps = [&](bool on_device, int64_t n_steps) {
+      for (int64_t i = 0; i < n_steps; ++i) {
+        batch.clear();
+        for (int64_t s = 0; s < B; ++s) batch.push_back({std::span<const TokenId>(toks[s].data() + pos, 1), pos, tables[s], false, false});
+        if (on_device) {
+          for (int64_t s = 0; s < B; ++s) rows[s] = RowSampling{&sp, samplers[s]->next_uniform(), {}, {}, {}, {}, false};
+          b.forward_sampled(batch, rows, {}, ids, lps);
+        } else {
+          const std::span<float> logits = b.forward(batch);
+          for (int64_t s = 0; s < B; ++s) {
+            samplers[s]->sample(logits.subspan(static_cast<size_t>(s * c.vocab_size), static_cast<size_t>(c.vocab_size)), nullptr,
+                                false, {});
+          }
+        }
+        ++pos;
+      }
+    };
+    double dev_ms = 0;
+    if (b.samples_on_device()) {
+      run_steps(true, 3);  // warm-up
+      const auto t_dev = Clock::now();
+      run_steps(true, o.steps);
+      dev_ms = seconds_since(t_dev) * 1000 / static_cast<double>(o.steps);
+    }
+    const int64_t host_steps = std::min<int64_t>(o.steps, 8);
+    run_steps(false, 2);
+    const auto t_host = Clock::now();
+    run_steps(false, host_steps);
+    const double host_ms = seconds_since(t_host) * 1000 / static_cast<double>(host_steps);
+    fmt::print("sampling at batch {}: {:.2f} ms/step on the device, {:.2f} ms/step on the host (forward alone {:.2f})\n", B, dev_ms,
+               host_ms, ms);
+    fmt::print("{{\"bench\":\"gpu_sampling\",\"model\":\"{}\",\"batch\":{},\"forward_ms_per_step\":{:.3f},\"device_sampled_ms_per_step\":{:.3f},"
+               "\"host_sampled_ms_per_step\":{:.3f}}}\n",
+               label, B, ms, dev_ms, host_ms);
   }
 
   // Prefill: one prompt of `prefill` tokens, logits for its last token only.
@@ -335,6 +385,105 @@ int cmd_run(const std::string& path, const RunOptions& o) {
   return 0;
 }
 
+
+// Resident set size of this process in bytes (/proc/self/statm: pages).
+int64_t rss_bytes() {
+  long pages = 0, resident = 0;
+  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return static_cast<int64_t>(resident) * 4096;
+}
+
+// Many short requests through the real scheduler and the device sampler (mixed sampling
+// parameters, some with logprobs, some cancelled), with `concurrency` in flight: device
+// memory in use and host RSS must not grow between a warm-up and the end.
+int cmd_soak(const std::string& path, int64_t requests, int64_t concurrency, int64_t max_tokens) {
+  int device_count = 0;
+  if (cudaGetDeviceCount(&device_count) != cudaSuccess || device_count == 0) {
+    fmt::print("SKIPPED: no usable CUDA device\n");
+    return 77;
+  }
+  auto mm = load_model(path);
+  if (!mm) {
+    fmt::print(stderr, "{}\n", mm.error().message());
+    return 1;
+  }
+  const int64_t vocab = (*mm)->config.vocab_size;
+  EngineConfig cfg;
+  cfg.device = "cuda:0";
+  cfg.gpu_memory_fraction = 0.2;
+  cfg.max_batch_tokens = 2048;
+  cfg.max_seqs = concurrency;
+  auto core = EngineCore::create(std::move(*mm), cfg);
+  if (!core) {
+    fmt::print(stderr, "{}\n", core.error().message());
+    return 1;
+  }
+  EngineCore& e = **core;
+  int64_t submitted = 0, finished = 0, errors = 0, tokens = 0;
+  auto submit = [&](int64_t i) {
+    GenerationRequest req;
+    req.id = fmt::format("soak{}", i);
+    req.prompt = tokens_for(i, 16 + i % 48, vocab);
+    SamplingParams& p = req.sampling;
+    p.max_tokens = max_tokens;
+    p.ignore_eos = true;
+    p.seed = static_cast<uint64_t>(i);
+    p.temperature = i % 4 == 0 ? 0.0 : 0.8;
+    if (i % 3 == 0) p.top_k = 40;
+    if (i % 5 == 0) p.top_p = 0.9;
+    if (i % 7 == 0) p.frequency_penalty = 0.5;
+    if (i % 11 == 0) {
+      p.logprobs = true;
+      p.top_logprobs = 5;
+    }
+    req.on_event = [&](TokenEvent&& ev) {
+      tokens += static_cast<int64_t>(ev.tokens.size());
+      if (ev.finish) {
+        ++finished;
+        if (*ev.finish == FinishReason::error) ++errors;
+      }
+    };
+    if (auto ok = e.add(std::move(req)); !ok) {
+      fmt::print(stderr, "{}\n", ok.error().message());
+      ++errors;
+      ++finished;
+    }
+    ++submitted;
+  };
+  auto device_used = [] {
+    size_t free_b = 0, total_b = 0;
+    cudaMemGetInfo(&free_b, &total_b);
+    return static_cast<int64_t>(total_b - free_b);
+  };
+  const int64_t warmup = std::min<int64_t>(requests, 2 * concurrency);
+  int64_t dev0 = 0, rss0 = 0;
+  const auto t0 = Clock::now();
+  while (finished < requests) {
+    while (submitted < requests && submitted - finished < concurrency) submit(submitted);
+    if (submitted % 97 == 0 && submitted - finished > 1) e.cancel(fmt::format("soak{}", submitted - 1));  // some cancelled mid-way
+    e.step();
+    if (dev0 == 0 && finished >= warmup) {
+      dev0 = device_used();
+      rss0 = rss_bytes();
+    }
+  }
+  while (e.has_work()) e.step();
+  const double sec = seconds_since(t0);
+  const int64_t dev1 = device_used(), rss1 = rss_bytes();
+  fmt::print("soak: {} requests ({} tokens, {} errors) in {:.1f} s; device memory in use {} -> {} MiB, host RSS {} -> {} MiB; "
+             "live sequences at the end {}\n",
+             finished, tokens, errors, sec, dev0 >> 20, dev1 >> 20, rss0 >> 20, rss1 >> 20, e.live_sequences());
+  fmt::print("{{\"bench\":\"gpu_soak\",\"requests\":{},\"tokens\":{},\"errors\":{},\"seconds\":{:.2f},\"device_mib_after_warmup\":{},"
+             "\"device_mib_end\":{},\"rss_mib_after_warmup\":{},\"rss_mib_end\":{},\"live_sequences\":{}}}\n",
+             finished, tokens, errors, sec, dev0 >> 20, dev1 >> 20, rss0 >> 20, rss1 >> 20, e.live_sequences());
+  // Device memory must not move at all (every buffer is allocated up front or grown once);
+  // host RSS may drift by allocator noise, not by per-request leaks.
+  const bool leak = dev1 > dev0 || rss1 - rss0 > (int64_t{64} << 20) || e.live_sequences() != 0;
+  return leak ? 1 : 0;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -368,6 +517,16 @@ int main(int argc, char** argv) {
       else if (f == "--gpu-fraction") o.fraction = std::atof(v.c_str());
     }
     return cmd_run(argv[2], o);
+  }
+  if (cmd == "soak" && argc >= 3) {
+    int64_t requests = 10000, concurrency = 64, max_tokens = 8;
+    for (int i = 3; i + 1 < argc; i += 2) {
+      const std::string f = argv[i], v = argv[i + 1];
+      if (f == "--requests") requests = std::atoll(v.c_str());
+      else if (f == "--concurrency") concurrency = std::atoll(v.c_str());
+      else if (f == "--max-tokens") max_tokens = std::atoll(v.c_str());
+    }
+    return cmd_soak(argv[2], requests, concurrency, max_tokens);
   }
   fmt::print(stderr, "unknown command {}\n", cmd);
   return 2;
