@@ -2,11 +2,13 @@
 # The CUDA backend's checks and benchmarks in one run on a GPU machine:
 #  1. builds test_cuda and gpu_bench (Release, CUDA on), or takes prebuilt ones;
 #  2. runs test_cuda (every kernel and whole models against the CPU), then compute-sanitizer
-#     memcheck over a smoke subset;
+#     memcheck over a smoke subset and over a short soak with --leak-check full;
 #  3. measures the device copy bandwidth, then for generated models with Llama-3.2-1B and
 #     Llama-3.1-8B shapes (random weights) in bf16 and Q4_0: decode tokens/s at batch 1, 8,
 #     64 and 256 beside the roofline (weight + KV bytes per step / bandwidth), prefill
-#     tokens/s, and time to first token with 0 and 32 sequences decoding;
+#     tokens/s, time to first token with 0 and 32 sequences decoding, and decode steps sampled on
+#     the device vs on the host; then the leak run: 10,000 requests through the scheduler
+#     (gpu_bench soak), device memory and host RSS compared after a warm-up and at the end;
 #  4. the same GGUF files through llama.cpp's CUDA build (llama-bench, llama-batched-bench),
 #     built here from LLAMA_CPP_SRC (the GPU machine has no network: carry the source in);
 #  5. PyTorch eager as a floor (bf16 shapes), or "not available" when this Python has no CUDA torch.
@@ -79,6 +81,15 @@ if [[ -z ${SKIP_SANITIZER:-} ]]; then
       [[ $rc -eq 0 ]] || status=1
       echo "{\"bench\":\"memcheck\",\"filter\":\"$filter\",\"exit\":$rc}" >>"$results"
     done
+    # Leaks and errors over whole requests (scheduler, graphs, device sampling, cancellation).
+    tiny=$models/llama-tiny-f16.gguf
+    [[ -f $tiny ]] || "$gpu_bench" create --shape tiny --dtype f16 --out "$tiny" >/dev/null
+    compute-sanitizer --tool memcheck --leak-check full --error-exitcode 9 "$gpu_bench" soak "$tiny" --requests 300 \
+      --concurrency 16 --max-tokens 6 >"$build.sanitizer.soak.log" 2>&1
+    rc=$?
+    echo "memcheck soak: exit $rc; $(grep 'LEAK SUMMARY\|ERROR SUMMARY' "$build.sanitizer.soak.log" | paste -sd' ')"
+    [[ $rc -eq 0 ]] || status=1
+    echo "{\"bench\":\"memcheck_soak\",\"exit\":$rc}" >>"$results"
   else
     echo "compute-sanitizer not found"
   fi
@@ -105,6 +116,14 @@ for shape in $shapes; do
     [[ $rc -eq 0 ]] || { echo "gpu_bench exit $rc"; status=1; }
   done
 done
+note "leak run: 10,000 requests"
+m=$models/llama-1b-bf16.gguf
+[[ -f $m ]] || "$gpu_bench" create --shape 1b --dtype bf16 --out "$m" >/dev/null
+"$gpu_bench" soak "$m" --requests 10000 --concurrency 64 --max-tokens 8 >"$build.soak.log" 2>&1
+rc=$?
+grep -v '^{' "$build.soak.log"
+grep '^{' "$build.soak.log" >>"$results"
+[[ $rc -eq 0 ]] || { echo "soak exit $rc (growth or errors)"; status=1; }
 fi
 
 # 4. llama.cpp on the same files.
