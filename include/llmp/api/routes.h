@@ -11,6 +11,7 @@
 #include "llmp/gateway/key_resolver.h"
 #include "llmp/gateway/limiter.h"
 #include "llmp/gateway/price_book.h"
+#include "llmp/gateway/routing.h"
 #include "llmp/net/http_server.h"
 #include "llmp/store/store.h"
 
@@ -30,6 +31,7 @@ struct Services {
   AuthMode auth_mode = AuthMode::keys;  // who may call the inference API (auth.mode)
   gateway::Limiter* limiter = nullptr;  // the limits on the inference API; null: none
   gateway::PriceBook* prices = nullptr;  // what admission charges spend budgets; null: nothing
+  gateway::RouteTable* routes = nullptr;  // model aliases → deployments; null: model ids only
 };
 
 //! /healthz, /readyz, /metrics, /version.
@@ -47,6 +49,11 @@ Result<void> load_limits(Services& services);
 //! Loads every price from the store into `services.prices`. Reloads are serialised, so the
 //! last change wins. Blocks on SQLite: call it from the blocking pool, or at start.
 Result<void> load_prices(Services& services);
+
+//! Loads every route and upstream from the store into `services.routes`. Reloads are
+//! serialised, so the last change wins. Blocks on SQLite: call it from the blocking pool, or at
+//! start before serving.
+Result<void> load_routes(Services& services);
 
 //! /admin/v1/tenants, their projects and API keys (platform admin key, or a tenant_admin key for
 //! its own tenant), /admin/v1/limits, /admin/v1/prices and /admin/v1/audit (every change the

@@ -1,0 +1,168 @@
+#pragma once
+// Model routing: a model alias clients send → deployments (a model this process serves, or a
+// model behind an OpenAI-compatible upstream), chosen per request by strategy and weights,
+// balanced among replicas, skipped while their circuit breaker is open, with fallback aliases
+// when every deployment fails. The table is rebuilt whole from the store on every change and
+// swapped in; per-deployment health (breaker, outstanding requests, latency) survives rebuilds.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "llmp/core/status.h"
+#include "llmp/store/routing_repository.h"
+
+namespace llmp::gateway {
+
+enum class Strategy { stable, canary, ab_test };
+enum class Balance { least_outstanding, lowest_latency, engine_load };
+
+std::optional<Strategy> parse_strategy(std::string_view s);
+std::optional<Balance> parse_balance(std::string_view s);
+std::string_view to_string(Strategy s);
+
+using Clock = std::chrono::steady_clock;
+
+struct BreakerOptions {
+  int consecutive_failures = 5;       // open after this many failures in a row
+  double error_rate = 0.5;            // or when this share of the window's requests failed ...
+  int min_requests = 20;              // ... and the window holds at least this many
+  std::chrono::milliseconds window{30000};
+  std::chrono::milliseconds cooldown{10000};  // open this long, then half-open
+  int half_open_probes = 2;           // requests let through half-open; all must succeed to close
+};
+
+//! closed → open (consecutive failures, or error rate over the window: outlier ejection) →
+//! half-open after the cooldown, letting a limited number of probes through → closed when they
+//! all succeed, open again on the first failure. Thread-safe.
+class CircuitBreaker {
+ public:
+  enum class State { closed, open, half_open };
+  explicit CircuitBreaker(BreakerOptions o = {}) : o_(o) {}
+
+  //! Whether a request may go now; in half-open this takes one of the probe slots.
+  bool allow(Clock::time_point now);
+  //! The outcome of a request that allow() let through.
+  void record(bool success, Clock::time_point now);
+  State state(Clock::time_point now) const;
+
+ private:
+  void trim(Clock::time_point now);
+  void open(Clock::time_point now);
+
+  BreakerOptions o_;
+  mutable std::mutex mu_;
+  State state_ = State::closed;
+  Clock::time_point opened_at_{};
+  int consecutive_ = 0;
+  int probes_out_ = 0, probes_ok_ = 0;
+  struct Outcome {
+    Clock::time_point at;
+    bool ok;
+  };
+  std::vector<Outcome> window_;
+};
+
+std::string_view to_string(CircuitBreaker::State s);
+
+//! Live figures of one deployment, shared by every table that lists it.
+struct DeploymentHealth {
+  explicit DeploymentHealth(BreakerOptions o) : breaker(o) {}
+  CircuitBreaker breaker;
+  std::mutex mu;
+  int64_t outstanding = 0;
+  double latency_ewma_ms = 0;  // of successful requests; 0 until the first
+};
+
+struct Upstream {
+  std::string name;
+  std::string base_url;
+  std::string bearer_token;  // resolved from api_key or api_key_env at load
+  std::chrono::milliseconds connect_timeout{2000}, first_byte_timeout{60000}, total_timeout{600000};
+  int max_retries = 2;
+};
+
+struct Deployment {
+  std::string route_alias;
+  std::string name;
+  bool local = true;
+  std::shared_ptr<const Upstream> upstream;  // when !local
+  std::string model;                         // local model id, or the model sent upstream
+  int64_t weight = 1;
+  std::vector<std::string> labels;
+  std::shared_ptr<DeploymentHealth> health;
+
+  bool has_label(std::string_view l) const;
+  //! "alias/name", as reported in the x-llmp-route header.
+  std::string id() const { return route_alias + "/" + name; }
+};
+
+struct Route {
+  std::string alias;
+  Strategy strategy = Strategy::canary;
+  Balance balance = Balance::least_outstanding;
+  bool header_strategy = false;
+  std::vector<std::string> fallbacks;
+  std::vector<Deployment> deployments;
+};
+
+//! For engine_load balancing: the load (queue depth plus KV usage, any monotone figure) of a
+//! local model, lower is better.
+using EngineLoad = std::function<double(std::string_view model)>;
+
+class RouteTable {
+ public:
+  explicit RouteTable(BreakerOptions breaker = {}) : breaker_(breaker) {}
+
+  //! Rebuilds the table from the store (blocking: call from the blocking pool). Tokens named by
+  //! api_key_env are read through `getenv` now. Errors leave the current table in place.
+  Result<void> load(store::RoutingRepository& repo, const std::function<const char*(const char*)>& getenv_fn);
+  //! The same from records (tests, and load()).
+  void replace(const std::vector<store::RouteRecord>& routes, const std::vector<store::UpstreamRecord>& upstreams,
+               const std::function<const char*(const char*)>& getenv_fn);
+
+  //! The route for `alias`, or null: the alias is then a plain local model id.
+  std::shared_ptr<const Route> find(std::string_view alias) const;
+
+  //! The deployments to try for one request, in order: the strategy's choice first (weighted
+  //! for canary, sticky by `sticky_key` for ab_test, the "stable"-labelled ones for stable),
+  //! then the route's other deployments by the balance rule. Deployments whose breaker does not
+  //! allow a request now are left out (allow() is not called here: see DeploymentGuard).
+  //! `uniform` in [0, 1) drives the weighted choice.
+  std::vector<const Deployment*> plan(const Route& route, Strategy strategy, std::string_view sticky_key, double uniform,
+                                      const EngineLoad& load = {}) const;
+
+ private:
+  BreakerOptions breaker_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<const Route>, std::less<>> routes_;
+  std::map<std::string, std::shared_ptr<DeploymentHealth>> health_;  // by "alias/name", kept across loads
+};
+
+//! Counts a request against a deployment while it runs, and records its outcome in the
+//! deployment's breaker and latency when finished.
+class DeploymentGuard {
+ public:
+  //! nullopt when the deployment's breaker refuses a request now.
+  static std::optional<DeploymentGuard> enter(const Deployment& d);
+  DeploymentGuard(DeploymentGuard&& o) noexcept;
+  DeploymentGuard& operator=(DeploymentGuard&&) = delete;
+  ~DeploymentGuard();
+  //! Marks the outcome (default: failure, e.g. when the request is abandoned).
+  void succeed() { success_ = true; }
+
+ private:
+  explicit DeploymentGuard(std::shared_ptr<DeploymentHealth> h) : health_(std::move(h)), started_(Clock::now()) {}
+  std::shared_ptr<DeploymentHealth> health_;
+  Clock::time_point started_;
+  bool success_ = false;
+};
+
+}  // namespace llmp::gateway
