@@ -1,0 +1,757 @@
+// The HTTP client: connections and their pool, deadlines, and response parsing with Beast's
+// parser fed from our own reads (as the server does). Everything that touches a connection
+// runs on the client's strand; the public calls hop there with co_spawn and back.
+#include <utility>  // before Asio: Boost 1.74's Asio forgets it; harmless with 1.81
+
+#include "llmp/net/http_client.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <charconv>
+#include <strings.h>
+#include <unordered_map>
+#include <vector>
+
+namespace llmp::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using ErrorCode = boost::system::error_code;
+using Parser = http::response_parser<http::string_body>;
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+constexpr Clock::time_point kNever = Clock::time_point::max();
+
+namespace {
+
+// The kind travels in the message as "(http_client.<kind>)": Status has no payload, and a
+// suffix survives with_context().
+constexpr std::string_view kKindTag = "(http_client.";
+
+struct KindName {
+  ClientErrorKind kind;
+  std::string_view name;
+};
+constexpr std::array<KindName, 11> kKindNames = {{
+    {ClientErrorKind::other, "other"},
+    {ClientErrorKind::invalid_request, "invalid_request"},
+    {ClientErrorKind::connect_refused, "connect_refused"},
+    {ClientErrorKind::connect_failed, "connect_failed"},
+    {ClientErrorKind::connect_timeout, "connect_timeout"},
+    {ClientErrorKind::first_byte_timeout, "first_byte_timeout"},
+    {ClientErrorKind::total_timeout, "total_timeout"},
+    {ClientErrorKind::closed_before_headers, "closed_before_headers"},
+    {ClientErrorKind::closed_mid_body, "closed_mid_body"},
+    {ClientErrorKind::malformed_response, "malformed_response"},
+    {ClientErrorKind::body_too_large, "body_too_large"},
+}};
+
+}  // namespace
+
+std::string_view to_string(ClientErrorKind kind) {
+  for (const auto& k : kKindNames) {
+    if (k.kind == kind) return k.name;
+  }
+  return "other";
+}
+
+ClientErrorKind kind_of(const Status& status) {
+  if (status.ok()) return ClientErrorKind::other;
+  const std::string& m = status.message();
+  const size_t at = m.rfind(kKindTag);
+  if (at == std::string::npos) return ClientErrorKind::other;
+  const size_t start = at + kKindTag.size();
+  const size_t end = m.find(')', start);
+  if (end == std::string::npos) return ClientErrorKind::other;
+  const std::string_view name(m.data() + start, end - start);
+  for (const auto& k : kKindNames) {
+    if (k.name == name) return k.kind;
+  }
+  return ClientErrorKind::other;
+}
+
+bool safe_to_retry(ClientErrorKind kind) {
+  return kind == ClientErrorKind::connect_refused || kind == ClientErrorKind::connect_failed ||
+         kind == ClientErrorKind::connect_timeout;
+}
+
+std::optional<std::chrono::seconds> retry_after(const Headers& headers) {
+  std::string_view v = headers.get("Retry-After");
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  int64_t seconds = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), seconds);
+  if (v.empty() || ec != std::errc() || end != v.data() + v.size() || seconds < 0) return std::nullopt;
+  return std::chrono::seconds(seconds);
+}
+
+namespace {
+
+Status client_error(ClientErrorKind kind, std::string_view message) {
+  StatusCode code = StatusCode::unavailable;
+  bool retryable = false;
+  switch (kind) {
+    case ClientErrorKind::other:
+    case ClientErrorKind::invalid_request: code = StatusCode::invalid_argument; break;
+    case ClientErrorKind::connect_refused:
+    case ClientErrorKind::connect_failed:
+    case ClientErrorKind::closed_before_headers:
+    case ClientErrorKind::closed_mid_body:
+      code = StatusCode::unavailable;
+      retryable = true;
+      break;
+    case ClientErrorKind::connect_timeout:
+    case ClientErrorKind::first_byte_timeout:
+    case ClientErrorKind::total_timeout:
+      code = StatusCode::deadline_exceeded;
+      retryable = true;
+      break;
+    case ClientErrorKind::malformed_response: code = StatusCode::unavailable; break;
+    case ClientErrorKind::body_too_large: code = StatusCode::resource_exhausted; break;
+  }
+  return Status(code, fmt::format("{} {}{})", message, kKindTag, to_string(kind)), retryable);
+}
+
+std::unexpected<Status> fail(ClientErrorKind kind, std::string_view message) {
+  return std::unexpected<Status>(client_error(kind, message));
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+struct Url {
+  std::string host;         // without brackets for IPv6
+  uint16_t port = 80;
+  std::string authority;    // as written: the Host header
+  std::string target;       // path and query, at least "/"
+  std::string pool_key;     // host:port
+};
+
+Result<Url> parse_url(std::string_view url) {
+  constexpr std::string_view kHttp = "http://";
+  constexpr std::string_view kHttps = "https://";
+  if (url.size() >= kHttps.size() && iequals(url.substr(0, kHttps.size()), kHttps)) {
+    return error(Status(StatusCode::unimplemented,
+                        fmt::format("https is not implemented by the HTTP client yet; cannot call {} {}invalid_request)",
+                                    url, kKindTag)));
+  }
+  if (url.size() < kHttp.size() || !iequals(url.substr(0, kHttp.size()), kHttp)) {
+    return fail(ClientErrorKind::invalid_request, fmt::format("not an http:// URL: {}", url));
+  }
+  std::string_view rest = url.substr(kHttp.size());
+  if (const size_t hash = rest.find('#'); hash != std::string_view::npos) rest = rest.substr(0, hash);
+  const size_t path_at = rest.find_first_of("/?");
+  const std::string_view authority = rest.substr(0, path_at);
+  const std::string_view target = path_at == std::string_view::npos ? std::string_view() : rest.substr(path_at);
+  for (char c : rest) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
+      return fail(ClientErrorKind::invalid_request, fmt::format("a space or control character in URL {}", url));
+    }
+  }
+  if (authority.find('@') != std::string_view::npos) {
+    return fail(ClientErrorKind::invalid_request, fmt::format("credentials in a URL are not supported: {}", url));
+  }
+  Url out;
+  out.authority = std::string(authority);
+  std::string_view host = authority;
+  std::string_view port;
+  if (host.starts_with('[')) {
+    const size_t close = host.find(']');
+    if (close == std::string_view::npos) {
+      return fail(ClientErrorKind::invalid_request, fmt::format("unterminated IPv6 address in URL {}", url));
+    }
+    const std::string_view after = host.substr(close + 1);
+    if (!after.empty() && !after.starts_with(':')) {
+      return fail(ClientErrorKind::invalid_request, fmt::format("bad authority in URL {}", url));
+    }
+    if (!after.empty()) port = after.substr(1);
+    host = host.substr(1, close - 1);
+  } else if (const size_t colon = host.rfind(':'); colon != std::string_view::npos) {
+    port = host.substr(colon + 1);
+    host = host.substr(0, colon);
+  }
+  if (host.empty()) return fail(ClientErrorKind::invalid_request, fmt::format("no host in URL {}", url));
+  if (!port.empty()) {
+    unsigned value = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (ec != std::errc() || end != port.data() + port.size() || value == 0 || value > 65535) {
+      return fail(ClientErrorKind::invalid_request, fmt::format("bad port in URL {}", url));
+    }
+    out.port = static_cast<uint16_t>(value);
+  }
+  out.host = std::string(host);
+  out.target = target.empty() || target.front() == '?' ? "/" + std::string(target) : std::string(target);
+  out.pool_key = fmt::format("{}:{}", out.host, out.port);
+  return out;
+}
+
+bool is_token_char(char c) {
+  if (c >= 'a' && c <= 'z') return true;
+  if (c >= 'A' && c <= 'Z') return true;
+  if (c >= '0' && c <= '9') return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+// The request line and headers. The body goes out as a second buffer of the same write.
+Result<std::string> serialize_head(const ClientRequest& req, const Url& url) {
+  if (req.method == Method::other) {
+    return fail(ClientErrorKind::invalid_request, fmt::format("no HTTP method given for {}", req.url));
+  }
+  std::string out;
+  out.reserve(256);
+  out.append(to_string(req.method));
+  out.push_back(' ');
+  out.append(url.target);
+  out.append(" HTTP/1.1\r\n");
+  if (!req.headers.has("Host")) {
+    out.append("Host: ");
+    out.append(url.authority);
+    out.append("\r\n");
+  }
+  for (const auto& [name, value] : req.headers.fields()) {
+    // The framing is ours: a caller's length or encoding could only contradict it.
+    if (iequals(name, "Content-Length") || iequals(name, "Transfer-Encoding")) continue;
+    if (name.empty() || !std::all_of(name.begin(), name.end(), is_token_char)) {
+      return fail(ClientErrorKind::invalid_request, fmt::format("bad header name \"{}\" for {}", name, req.url));
+    }
+    if (value.find_first_of("\r\n") != std::string::npos) {
+      return fail(ClientErrorKind::invalid_request, fmt::format("a line break in header {} for {}", name, req.url));
+    }
+    out.append(name);
+    out.append(": ");
+    out.append(value);
+    out.append("\r\n");
+  }
+  if (!req.headers.has("User-Agent")) out.append("User-Agent: llmplatform\r\n");
+  const bool body_expected = req.method == Method::post || req.method == Method::put || req.method == Method::patch;
+  if (!req.body.empty() || body_expected) {
+    out.append(fmt::format("Content-Length: {}\r\n", req.body.size()));
+  }
+  out.append("\r\n");
+  return out;
+}
+
+Clock::time_point deadline_after(Clock::time_point now, std::chrono::milliseconds d) {
+  return d.count() > 0 ? now + d : kNever;
+}
+
+// One connection: its socket, its leftover bytes and the one deadline ahead of it. Shared
+// with its timer's handler, which may run after the connection was dropped.
+struct Conn : std::enable_shared_from_this<Conn> {
+  Conn(const asio::any_io_executor& ex, std::string key)
+      : socket(ex), resolver(ex), timer(ex), pool_key(std::move(key)) {}
+
+  tcp::socket socket;
+  tcp::resolver resolver;
+  asio::steady_timer timer;
+  beast::flat_buffer buffer;
+  std::string pool_key;
+  Clock::time_point idle_since{};
+  bool reused = false;
+  Clock::time_point deadline = kNever;
+  ClientErrorKind deadline_kind = ClientErrorKind::other;
+  ClientErrorKind fired = ClientErrorKind::other;  // the deadline that cancelled our I/O
+
+  // Starts a phase: its own deadline (`phase`, of `kind`) or the total one, whichever is first.
+  void arm(Clock::time_point phase, ClientErrorKind kind, Clock::time_point total) {
+    fired = ClientErrorKind::other;
+    if (total <= phase) {
+      deadline = total;
+      deadline_kind = ClientErrorKind::total_timeout;
+    } else {
+      deadline = phase;
+      deadline_kind = kind;
+    }
+    if (deadline == kNever) {
+      timer.cancel();
+      return;
+    }
+    timer.expires_at(deadline);
+    timer.async_wait([weak = weak_from_this()](ErrorCode ec) {
+      if (ec) return;
+      if (auto self = weak.lock()) self->check_deadline();
+    });
+  }
+
+  // A handler of an earlier arm() may still run: only the current deadline counts.
+  void check_deadline() {
+    if (fired != ClientErrorKind::other || deadline == kNever || Clock::now() < deadline) return;
+    fired = deadline_kind;
+    ErrorCode ignored;
+    resolver.cancel();
+    socket.cancel(ignored);
+  }
+
+  void close() {
+    deadline = kNever;
+    timer.cancel();
+    resolver.cancel();
+    ErrorCode ignored;
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
+  }
+
+  // An idle connection is alive when a read would block: EOF, a reset or stray bytes all mean
+  // it cannot carry a request.
+  bool idle_alive() {
+    if (!socket.is_open()) return false;
+    ErrorCode ec;
+    socket.non_blocking(true, ec);
+    if (ec) return false;
+    char byte = 0;
+    socket.receive(asio::buffer(&byte, 1), 0, ec);
+    ErrorCode ignored;
+    socket.non_blocking(false, ignored);
+    return ec == asio::error::would_block || ec == asio::error::try_again;
+  }
+};
+
+// One read into the connection's buffer. When a deadline cancelled it, conn.fired says which.
+Awaitable<ErrorCode> read_some(Conn& conn) {
+  if (conn.fired != ClientErrorKind::other) co_return asio::error::timed_out;
+  auto [ec, n] = co_await conn.socket.async_read_some(conn.buffer.prepare(16384), kNoThrow);
+  if (!ec) conn.buffer.commit(n);
+  if (conn.fired != ClientErrorKind::other) co_return asio::error::timed_out;
+  if (!ec && n == 0) co_return asio::error::eof;
+  co_return ec;
+}
+
+}  // namespace
+
+struct HttpClient::Core {
+  Core(asio::any_io_executor ex, ClientOptions o) : strand(asio::make_strand(std::move(ex))), options(std::move(o)) {}
+  ~Core() {
+    for (auto& [key, conns] : idle) {
+      for (auto& c : conns) c->close();
+    }
+  }
+
+  asio::strand<asio::any_io_executor> strand;
+  ClientOptions options;
+  // Touched on the strand only. Most recently used last: the likeliest to be alive.
+  std::unordered_map<std::string, std::vector<std::shared_ptr<Conn>>> idle;
+
+  std::shared_ptr<Conn> take_idle(const std::string& key) {
+    auto it = idle.find(key);
+    if (it == idle.end()) return nullptr;
+    const auto now = Clock::now();
+    auto& conns = it->second;
+    while (!conns.empty()) {
+      std::shared_ptr<Conn> c = std::move(conns.back());
+      conns.pop_back();
+      const bool stale = options.pool_idle_timeout.count() > 0 && now - c->idle_since > options.pool_idle_timeout;
+      if (stale || !c->idle_alive()) {
+        c->close();
+        continue;
+      }
+      c->reused = true;
+      return c;
+    }
+    return nullptr;
+  }
+
+  void give_back(std::shared_ptr<Conn> c) {
+    if (options.max_idle_per_host == 0 || c->buffer.size() > 0 || !c->socket.is_open()) {
+      c->close();
+      return;
+    }
+    c->deadline = kNever;
+    c->timer.cancel();
+    c->idle_since = Clock::now();
+    auto& conns = idle[c->pool_key];
+    conns.push_back(std::move(c));
+    if (conns.size() > options.max_idle_per_host) {
+      conns.front()->close();
+      conns.erase(conns.begin());
+    }
+  }
+};
+
+struct ClientStream::State {
+  std::shared_ptr<HttpClient::Core> core;
+  std::shared_ptr<Conn> conn;  // null once the body ended or failed
+  std::unique_ptr<Parser> parser;
+  int status = 0;
+  Headers headers;
+  std::string url;
+  std::chrono::milliseconds total_timeout{0};
+  bool finished = false;
+
+  // The body ended: the connection goes back to the pool when its framing allows.
+  void finish(bool reusable) {
+    finished = true;
+    if (!conn) return;
+    auto c = std::move(conn);
+    if (reusable && parser->is_done() && parser->keep_alive()) {
+      core->give_back(std::move(c));
+    } else {
+      c->close();
+    }
+  }
+  void abandon() {
+    finished = true;
+    if (conn) conn->close();
+    conn.reset();
+  }
+};
+
+namespace {
+
+using StatePtr = std::shared_ptr<ClientStream::State>;
+using HttpCore = HttpClient::Core;
+
+Status timeout_error(ClientErrorKind kind, const Url& url, std::string_view full_url,
+                     std::chrono::milliseconds phase_ms, std::chrono::milliseconds total_ms) {
+  switch (kind) {
+    case ClientErrorKind::connect_timeout:
+      return client_error(kind, fmt::format("no connection to {}:{} within {} ms", url.host, url.port, phase_ms.count()));
+    case ClientErrorKind::first_byte_timeout:
+      return client_error(kind, fmt::format("no response headers from {} within {} ms of sending the request",
+                                            full_url, phase_ms.count()));
+    default:
+      return client_error(ClientErrorKind::total_timeout,
+                          fmt::format("the request to {} did not complete within {} ms", full_url, total_ms.count()));
+  }
+}
+
+Awaitable<Result<void>> connect(Conn& conn, const Url& url, Clock::time_point connect_deadline,
+                                Clock::time_point total_deadline) {
+  conn.arm(connect_deadline, ClientErrorKind::connect_timeout, total_deadline);
+  ErrorCode ec;
+  const auto address = asio::ip::make_address(url.host, ec);
+  if (!ec) {
+    const tcp::endpoint endpoint(address, url.port);
+    auto [cec] = co_await conn.socket.async_connect(endpoint, kNoThrow);
+    ec = cec;
+  } else {
+    const std::string service = std::to_string(url.port);
+    auto [rec, results] = co_await conn.resolver.async_resolve(url.host, service, kNoThrow);
+    if (rec && conn.fired == ClientErrorKind::other) {
+      co_return fail(ClientErrorKind::connect_failed, fmt::format("cannot resolve {}: {}", url.host, rec.message()));
+    }
+    if (!rec) {
+      auto [cec, endpoint] = co_await asio::async_connect(conn.socket, results, kNoThrow);
+      ec = cec;
+    }
+  }
+  if (conn.fired != ClientErrorKind::other) co_return error(Status(StatusCode::deadline_exceeded, "timeout"));
+  if (ec == asio::error::connection_refused) {
+    co_return fail(ClientErrorKind::connect_refused, fmt::format("connection refused by {}:{}", url.host, url.port));
+  }
+  if (ec) {
+    co_return fail(ClientErrorKind::connect_failed,
+                   fmt::format("cannot connect to {}:{}: {}", url.host, url.port, ec.message()));
+  }
+  ErrorCode ignored;
+  conn.socket.set_option(tcp::no_delay(true), ignored);
+  co_return ok();
+}
+
+std::chrono::milliseconds or_default(const std::optional<std::chrono::milliseconds>& given,
+                                     std::chrono::milliseconds fallback) {
+  return given ? *given : fallback;
+}
+
+// Connects (or reuses), sends, and reads up to the end of the response headers. `buffered`:
+// the body will be collected whole, so it is held to max_response_body_bytes.
+Awaitable<Result<StatePtr>> start_exchange(std::shared_ptr<HttpCore> core, const ClientRequest& req, bool buffered) {
+  auto url = parse_url(req.url);
+  if (!url) co_return error(url.error());
+  auto head = serialize_head(req, *url);
+  if (!head) co_return error(head.error());
+  const ClientOptions& o = core->options;
+  const auto connect_ms = or_default(req.connect_timeout, o.connect_timeout);
+  const auto first_byte_ms = or_default(req.first_byte_timeout, o.first_byte_timeout);
+  const auto total_ms = or_default(req.total_timeout, o.total_timeout);
+  const auto started = Clock::now();
+  const auto total_deadline = deadline_after(started, total_ms);
+
+  // A second attempt only when a pooled connection turned out dead before any response byte.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::shared_ptr<Conn> conn = attempt == 0 ? core->take_idle(url->pool_key) : nullptr;
+    if (!conn) {
+      conn = std::make_shared<Conn>(core->strand, url->pool_key);
+      const auto connect_deadline = deadline_after(Clock::now(), connect_ms);
+      auto connect_op = connect(*conn, *url, connect_deadline, total_deadline);
+      auto connected = co_await std::move(connect_op);
+      if (!connected) {
+        const ClientErrorKind fired = conn->fired;
+        conn->close();
+        if (fired != ClientErrorKind::other) co_return error(timeout_error(fired, *url, req.url, connect_ms, total_ms));
+        co_return error(connected.error());
+      }
+    }
+
+    conn->arm(kNever, ClientErrorKind::other, total_deadline);
+    const std::array<asio::const_buffer, 2> out = {asio::buffer(*head), asio::buffer(req.body)};
+    auto [wec, written] = co_await asio::async_write(conn->socket, out, kNoThrow);
+    if (conn->fired != ClientErrorKind::other) {
+      conn->close();
+      co_return error(timeout_error(conn->fired, *url, req.url, connect_ms, total_ms));
+    }
+    if (wec) {
+      conn->close();
+      if (conn->reused && attempt == 0) continue;
+      co_return fail(ClientErrorKind::closed_before_headers,
+                     fmt::format("sending the request to {} failed: {}", req.url, wec.message()));
+    }
+
+    conn->arm(deadline_after(Clock::now(), first_byte_ms), ClientErrorKind::first_byte_timeout, total_deadline);
+    auto parser = std::make_unique<Parser>();
+    parser->header_limit(static_cast<std::uint32_t>(o.max_response_header_bytes));
+    if (buffered) {
+      parser->body_limit(static_cast<std::uint64_t>(o.max_response_body_bytes));
+    } else {
+      parser->body_limit(boost::none);
+    }
+    if (req.method == Method::head) parser->skip(true);
+    bool received = false;
+    bool retry = false;
+    int informational = 0;
+    for (;;) {
+      if (conn->buffer.size() > 0) {
+        ErrorCode pec;
+        const size_t used = parser->put(conn->buffer.data(), pec);
+        conn->buffer.consume(used);
+        if (pec == http::error::body_limit) {
+          conn->close();
+          co_return fail(ClientErrorKind::body_too_large,
+                         fmt::format("the response from {} declares a body over the limit of {} bytes", req.url,
+                                     o.max_response_body_bytes));
+        }
+        if (pec && pec != http::error::need_more) {
+          conn->close();
+          const std::string why = pec == http::error::header_limit
+                                      ? fmt::format("headers over {} bytes", o.max_response_header_bytes)
+                                      : pec.message();
+          co_return fail(ClientErrorKind::malformed_response,
+                         fmt::format("malformed response from {}: {}", req.url, why));
+        }
+        if (parser->is_header_done()) {
+          const int status = parser->get().result_int();
+          if (status >= 100 && status < 200 && status != 101) {
+            // 100 Continue and friends precede the real response; a server sending them
+            // without end gets cut off.
+            if (++informational > 8) {
+              conn->close();
+              co_return fail(ClientErrorKind::malformed_response,
+                             fmt::format("malformed response from {}: too many 1xx responses", req.url));
+            }
+            parser = std::make_unique<Parser>();
+            parser->header_limit(static_cast<std::uint32_t>(o.max_response_header_bytes));
+            if (buffered) {
+              parser->body_limit(static_cast<std::uint64_t>(o.max_response_body_bytes));
+            } else {
+              parser->body_limit(boost::none);
+            }
+            if (req.method == Method::head) parser->skip(true);
+            continue;
+          }
+          break;
+        }
+        if (!pec && used > 0) continue;
+      }
+      const ErrorCode rec = co_await read_some(*conn);
+      if (conn->fired != ClientErrorKind::other) {
+        conn->close();
+        co_return error(timeout_error(conn->fired, *url, req.url, first_byte_ms, total_ms));
+      }
+      if (rec) {
+        conn->close();
+        if (!received && conn->reused && attempt == 0) {
+          retry = true;
+          break;
+        }
+        co_return fail(ClientErrorKind::closed_before_headers,
+                       fmt::format("the connection to {} ended before the response headers: {}", req.url,
+                                   rec.message()));
+      }
+      received = true;
+    }
+    if (retry) continue;
+
+    auto state = std::make_shared<ClientStream::State>();
+    state->core = core;
+    state->status = parser->get().result_int();
+    state->headers.reserve(static_cast<size_t>(std::distance(parser->get().begin(), parser->get().end())));
+    for (const auto& field : parser->get()) {
+      state->headers.add(std::string(field.name_string()), std::string(field.value()));
+    }
+    state->url = req.url;
+    state->total_timeout = total_ms;
+    parser->eager(true);
+    state->parser = std::move(parser);
+    conn->arm(kNever, ClientErrorKind::other, total_deadline);  // the body runs on the total clock
+    state->conn = std::move(conn);
+    if (state->parser->is_done()) state->finish(true);  // no body (HEAD, 204, 304)
+    co_return state;
+  }
+  co_return fail(ClientErrorKind::closed_before_headers, fmt::format("no usable connection to {}", req.url));
+}
+
+// The next piece of the body, on the strand.
+Awaitable<Result<std::optional<std::string>>> next_piece(StatePtr st) {
+  if (st->finished || !st->conn) co_return std::nullopt;
+  Parser& p = *st->parser;
+  Conn& conn = *st->conn;
+  const size_t limit = st->core->options.max_response_body_bytes;
+  for (;;) {
+    bool progressed = false;
+    if (conn.buffer.size() > 0 && !p.is_done()) {
+      ErrorCode pec;
+      const size_t used = p.put(conn.buffer.data(), pec);
+      conn.buffer.consume(used);
+      progressed = used > 0;
+      if (pec == http::error::body_limit) {
+        st->abandon();
+        co_return fail(ClientErrorKind::body_too_large,
+                       fmt::format("the response body from {} exceeds the limit of {} bytes", st->url, limit));
+      }
+      if (pec && pec != http::error::need_more) {
+        st->abandon();
+        co_return fail(ClientErrorKind::malformed_response,
+                       fmt::format("malformed response body from {}: {}", st->url, pec.message()));
+      }
+    }
+    std::string& body = p.get().body();
+    if (!body.empty()) {
+      std::string piece = std::move(body);
+      body.clear();
+      if (p.is_done()) st->finish(true);
+      co_return piece;
+    }
+    if (p.is_done()) {
+      st->finish(true);
+      co_return std::nullopt;
+    }
+    if (progressed && conn.buffer.size() > 0) continue;
+    const ErrorCode rec = co_await read_some(conn);
+    if (conn.fired != ClientErrorKind::other) {
+      st->abandon();
+      co_return fail(ClientErrorKind::total_timeout,
+                     fmt::format("the request to {} did not complete within {} ms", st->url,
+                                 st->total_timeout.count()));
+    }
+    if (rec) {
+      if (rec == asio::error::eof) {
+        // A body without length or chunks ends with the connection; any other ends early.
+        ErrorCode eec;
+        p.put_eof(eec);
+        if (!eec) {
+          st->finish(false);
+          co_return std::nullopt;
+        }
+      }
+      st->abandon();
+      co_return fail(ClientErrorKind::closed_mid_body,
+                     fmt::format("the response from {} was cut off before its end: {}", st->url, rec.message()));
+    }
+  }
+}
+
+Awaitable<Result<StatePtr>> open_on_strand(std::shared_ptr<HttpCore> core, ClientRequest req) {
+  auto op = start_exchange(std::move(core), req, false);
+  co_return co_await std::move(op);
+}
+
+Awaitable<Result<ClientResponse>> request_on_strand(std::shared_ptr<HttpCore> core, ClientRequest req) {
+  auto start_op = start_exchange(std::move(core), req, true);
+  auto started = co_await std::move(start_op);
+  if (!started) co_return error(started.error());
+  StatePtr st = std::move(*started);
+  ClientResponse res;
+  res.status = st->status;
+  res.headers = std::move(st->headers);
+  for (;;) {
+    auto next_op = next_piece(st);
+    auto piece = co_await std::move(next_op);
+    if (!piece) co_return error(piece.error());
+    if (!*piece) break;
+    if (res.body.empty()) {
+      res.body = std::move(**piece);
+    } else {
+      res.body += **piece;
+    }
+  }
+  co_return res;
+}
+
+// Drops a stream's connection on the strand, where its I/O objects live.
+void abandon_on_strand(StatePtr st) {
+  if (!st || st->finished) return;
+  auto strand = st->core->strand;
+  asio::post(strand, [st = std::move(st)] { st->abandon(); });
+}
+
+}  // namespace
+
+ClientStream::ClientStream() = default;
+ClientStream::ClientStream(std::shared_ptr<State> state) : state_(std::move(state)) {}
+ClientStream::ClientStream(ClientStream&&) noexcept = default;
+ClientStream& ClientStream::operator=(ClientStream&& other) noexcept {
+  if (this != &other) {
+    abandon_on_strand(std::move(state_));
+    state_ = std::move(other.state_);
+  }
+  return *this;
+}
+ClientStream::~ClientStream() { abandon_on_strand(std::move(state_)); }
+
+int ClientStream::status() const { return state_ ? state_->status : 0; }
+
+const Headers& ClientStream::headers() const {
+  static const Headers kNone;
+  return state_ ? state_->headers : kNone;
+}
+
+Awaitable<Result<std::optional<std::string>>> ClientStream::next() {
+  if (!state_) {
+    co_return error(StatusCode::failed_precondition, "next() on an empty ClientStream (moved from, or never opened)");
+  }
+  if (state_->finished) co_return std::nullopt;
+  auto st = state_;
+  auto strand = st->core->strand;
+  auto op = asio::co_spawn(strand, next_piece(std::move(st)), asio::use_awaitable);
+  co_return co_await std::move(op);
+}
+
+HttpClient::HttpClient(asio::any_io_executor executor, ClientOptions options)
+    : core_(std::make_shared<Core>(std::move(executor), std::move(options))) {}
+
+HttpClient::~HttpClient() = default;
+
+Awaitable<Result<ClientResponse>> HttpClient::request(ClientRequest request) {
+  auto core = core_;
+  auto strand = core->strand;
+  auto op = asio::co_spawn(strand, request_on_strand(std::move(core), std::move(request)), asio::use_awaitable);
+  co_return co_await std::move(op);
+}
+
+Awaitable<Result<ClientStream>> HttpClient::open(ClientRequest request) {
+  auto core = core_;
+  auto strand = core->strand;
+  auto op = asio::co_spawn(strand, open_on_strand(std::move(core), std::move(request)), asio::use_awaitable);
+  auto opened = co_await std::move(op);
+  if (!opened) co_return error(opened.error());
+  co_return ClientStream(std::move(*opened));
+}
+
+}  // namespace llmp::net
