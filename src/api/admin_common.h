@@ -77,6 +77,9 @@ void add_admin_limit_routes(net::Router& router, Services& s);
 //! /admin/v1/prices (platform admin only).
 void add_admin_price_routes(net::Router& router, Services& s);
 
+//! /admin/v1/upstreams and /admin/v1/routes (platform admin only).
+void add_admin_routing_routes(net::Router& router, Services& s);
+
 //! /admin/v1/audit: the audit log (a tenant admin reads its own tenant's entries).
 void add_admin_audit_routes(net::Router& router, Services& s);
 

@@ -142,6 +142,7 @@ void add_admin_routes(net::Router& router, Services& s) {
   add_admin_key_routes(router, s);
   add_admin_limit_routes(router, s);
   add_admin_price_routes(router, s);
+  add_admin_routing_routes(router, s);
   add_admin_audit_routes(router, s);
 }
 

@@ -204,13 +204,14 @@ int serve(const Settings& settings, const std::string& config_source) {
   // Before the server: a stream that ends as the server goes away still settles with it.
   gateway::Limiter limiter;
   gateway::PriceBook prices;
+  gateway::RouteTable routes;
   net::HttpServer server(settings.server, metrics);
   api::ServedModels served;
   // load_settings has refused an open API on a non-loopback address already.
   const api::AuthMode auth_mode = api::auth_mode_for(settings.auth, settings.server.host).value_or(api::AuthMode::keys);
   api::Services services{.server = &server, .metrics = &metrics, .readiness = &readiness,
                          .blocking_pool = &blocking_pool, .models = &served, .auth_mode = auth_mode,
-                         .limiter = &limiter, .prices = &prices};
+                         .limiter = &limiter, .prices = &prices, .routes = &routes};
   api::add_health_routes(server.router(), services);
   api::add_admin_routes(server.router(), services);
   api::add_generation_routes(server.router(), services);
@@ -253,6 +254,13 @@ int serve(const Settings& settings, const std::string& config_source) {
   // Prices too: a spend budget must count the first request after a restart.
   if (auto loaded = api::load_prices(services); !loaded) {
     log::error("cannot load the prices", {{"error", loaded.error().message()}});
+    server.stop();
+    log::flush();
+    return kExitFailure;
+  }
+  // Routes too: a model alias must reach its deployments from the first request on.
+  if (auto loaded = api::load_routes(services); !loaded) {
+    log::error("cannot load the routes", {{"error", loaded.error().message()}});
     server.stop();
     log::flush();
     return kExitFailure;

@@ -85,6 +85,44 @@ std::string audit_snapshot(const PriceRecord& r) {
   return out;
 }
 
+std::string audit_snapshot(const UpstreamRecord& u) {
+  std::string out;
+  json::Writer w(out);
+  w.begin_object()
+      .field("name", u.name)
+      .field("base_url", u.base_url)
+      .field("api_key_env", u.api_key_env)
+      .field("api_key_set", !u.api_key.empty())
+      .field("connect_timeout_ms", u.connect_timeout_ms)
+      .field("first_byte_timeout_ms", u.first_byte_timeout_ms)
+      .field("total_timeout_ms", u.total_timeout_ms)
+      .field("max_retries", u.max_retries)
+      .field("created_at_ms", u.created_at_ms)
+      .field("updated_at_ms", u.updated_at_ms)
+      .end_object();
+  return out;
+}
+
+std::string audit_snapshot(const RouteRecord& r) {
+  std::string out;
+  json::Writer w(out);
+  w.begin_object()
+      .field("alias", r.alias)
+      .field("strategy", r.strategy)
+      .field("balance", r.balance)
+      .field("header_strategy", r.header_strategy);
+  string_array(w, "fallbacks", r.fallbacks);
+  w.key("deployments").begin_array();
+  for (const auto& d : r.deployments) {
+    w.begin_object().field("name", d.name).field("kind", d.kind).field("upstream", d.upstream).field("model", d.model);
+    w.field("weight", d.weight);
+    string_array(w, "labels", d.labels);
+    w.end_object();
+  }
+  w.end_array().field("created_at_ms", r.created_at_ms).field("updated_at_ms", r.updated_at_ms).end_object();
+  return out;
+}
+
 std::string price_object_id(const PriceRecord& price) { return fmt::format("{}@{}", price.model, price.effective_from); }
 
 }  // namespace llmp::store

@@ -9,6 +9,7 @@
 #include "llmp/store/limit_repository.h"
 #include "llmp/store/price_repository.h"
 #include "llmp/store/project_repository.h"
+#include "llmp/store/routing_repository.h"
 #include "llmp/store/tenant_repository.h"
 
 namespace llmp::store {
@@ -19,6 +20,10 @@ std::string audit_snapshot(const Project& project);
 std::string audit_snapshot(const ApiKey& key);
 std::string audit_snapshot(const LimitRecord& rule);
 std::string audit_snapshot(const PriceRecord& price);
+//! Without the api_key itself: "api_key_set" says whether there is one.
+std::string audit_snapshot(const UpstreamRecord& upstream);
+//! With its deployments, in order.
+std::string audit_snapshot(const RouteRecord& route);
 
 //! The id an audit entry gives a price, which has none of its own: "<model>@<effective_from>".
 std::string price_object_id(const PriceRecord& price);

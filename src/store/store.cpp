@@ -14,6 +14,7 @@
 #include "sqlite_limit_repository.h"
 #include "sqlite_price_repository.h"
 #include "sqlite_project_repository.h"
+#include "sqlite_routing_repository.h"
 #include "sqlite_tenant_repository.h"
 
 namespace llmp::store {
@@ -50,6 +51,7 @@ struct Store::Impl {
   std::unique_ptr<SqliteLimitRepository> limits;
   std::unique_ptr<SqlitePriceRepository> prices;
   std::unique_ptr<SqliteAuditRepository> audit;
+  std::unique_ptr<SqliteRoutingRepository> routing;
 };
 
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -86,6 +88,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   impl->limits = std::make_unique<SqliteLimitRepository>(*impl->sqlite);
   impl->prices = std::make_unique<SqlitePriceRepository>(*impl->sqlite);
   impl->audit = std::make_unique<SqliteAuditRepository>(*impl->sqlite);
+  impl->routing = std::make_unique<SqliteRoutingRepository>(*impl->sqlite);
   log::info("store opened", {{"data_dir", options.data_dir},
                              {"sqlite", sqlite_path},
                              {"migrations", static_cast<int64_t>(impl->migrations.size())},
@@ -105,6 +108,7 @@ ApiKeyRepository& Store::api_keys() { return *impl_->api_keys; }
 LimitRepository& Store::limits() { return *impl_->limits; }
 PriceRepository& Store::prices() { return *impl_->prices; }
 AuditRepository& Store::audit() { return *impl_->audit; }
+RoutingRepository& Store::routing() { return *impl_->routing; }
 
 const std::vector<std::string>& Store::applied_migrations() const { return impl_->migrations; }
 

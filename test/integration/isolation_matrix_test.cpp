@@ -83,6 +83,14 @@ const std::vector<RouteSpec>& route_table() {
         {"PUT", "/admin/v1/prices"},
         {"GET", "/admin/v1/prices"},
         {"GET", "/admin/v1/audit"},
+        {"PUT", "/admin/v1/upstreams/{name}"},
+        {"GET", "/admin/v1/upstreams"},
+        {"GET", "/admin/v1/upstreams/{name}"},
+        {"DELETE", "/admin/v1/upstreams/{name}"},
+        {"PUT", "/admin/v1/routes/{alias}"},
+        {"GET", "/admin/v1/routes"},
+        {"GET", "/admin/v1/routes/{alias}"},
+        {"DELETE", "/admin/v1/routes/{alias}"},
     };
     for (const auto& family : kUnsupportedFamilies) {
       for (const auto& method : kUnsupportedMethods) {
@@ -701,6 +709,44 @@ std::vector<RouteCase> route_cases() {
       Victim::none, fixed("/admin/v1/prices", R"({"model":"m1","input_per_million":0,"output_per_million":0})"));
   add("GET", "/admin/v1/prices", Target::none, Access::admin_platform, ModelRoute::none, 200, ListKind::none,
       Victim::none, fixed("/admin/v1/prices"));
+  // Upstreams and routes are the platform's. A DELETE cell deletes a fresh one, made here.
+  const std::string upstream_body = R"({"base_url":"http://127.0.0.1:9/v1","api_key":"iso-secret"})";
+  const std::string route_body = R"({"deployments":[{"name":"d","kind":"local","model":"m1"}]})";
+  auto put_fresh = [](Fixture& f, const std::string& path, const std::string& body) {
+    auto res = f.call("PUT", path, body, "platform", {});
+    INFO(path << " " << res.body);
+    REQUIRE(res.status == 200);
+  };
+  add("PUT", "/admin/v1/upstreams/{name}", Target::none, Access::admin_platform, ModelRoute::none, 200,
+      ListKind::none, Victim::none, fixed("/admin/v1/upstreams/iso-up", upstream_body));
+  add("GET", "/admin/v1/upstreams", Target::none, Access::admin_platform, ModelRoute::none, 200, ListKind::none,
+      Victim::none, fixed("/admin/v1/upstreams"));
+  add("GET", "/admin/v1/upstreams/{name}", Target::none, Access::admin_platform, ModelRoute::none, 200,
+      ListKind::none, Victim::none, [put_fresh, upstream_body](Fixture& f, const std::string&) {
+        put_fresh(f, "/admin/v1/upstreams/iso-up", upstream_body);
+        return P{"/admin/v1/upstreams/iso-up", ""};
+      });
+  add("DELETE", "/admin/v1/upstreams/{name}", Target::none, Access::admin_platform, ModelRoute::none, 200,
+      ListKind::none, Victim::none, [put_fresh, upstream_body](Fixture& f, const std::string&) {
+        const std::string path = "/admin/v1/upstreams/iso-victim-" + std::to_string(++f.serial);
+        put_fresh(f, path, upstream_body);
+        return P{path, ""};
+      });
+  add("PUT", "/admin/v1/routes/{alias}", Target::none, Access::admin_platform, ModelRoute::none, 200, ListKind::none,
+      Victim::none, fixed("/admin/v1/routes/iso-route", route_body));
+  add("GET", "/admin/v1/routes", Target::none, Access::admin_platform, ModelRoute::none, 200, ListKind::none,
+      Victim::none, fixed("/admin/v1/routes"));
+  add("GET", "/admin/v1/routes/{alias}", Target::none, Access::admin_platform, ModelRoute::none, 200, ListKind::none,
+      Victim::none, [put_fresh, route_body](Fixture& f, const std::string&) {
+        put_fresh(f, "/admin/v1/routes/iso-route", route_body);
+        return P{"/admin/v1/routes/iso-route", ""};
+      });
+  add("DELETE", "/admin/v1/routes/{alias}", Target::none, Access::admin_platform, ModelRoute::none, 200,
+      ListKind::none, Victim::none, [put_fresh, route_body](Fixture& f, const std::string&) {
+        const std::string path = "/admin/v1/routes/iso-victim-" + std::to_string(++f.serial);
+        put_fresh(f, path, route_body);
+        return P{path, ""};
+      });
   return cases;
 }
 

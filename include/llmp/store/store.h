@@ -21,6 +21,7 @@ class ProjectRepository;
 class ApiKeyRepository;
 class LimitRepository;
 class PriceRepository;
+class RoutingRepository;
 class AuditRepository;
 
 struct StoreOptions {
@@ -53,6 +54,8 @@ class Store {
   ApiKeyRepository& api_keys();
   LimitRepository& limits();
   PriceRepository& prices();
+  //! Upstream providers and model routes.
+  RoutingRepository& routing();
   //! The admin API's append-only audit log.
   AuditRepository& audit();
 
