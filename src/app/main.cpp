@@ -5,14 +5,18 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <future>
+#include <thread>
 
 #include "cli.h"
+#include "llmp/api/idempotency.h"
 #include "llmp/api/inference_auth.h"
 #include "llmp/api/openai_routes.h"
 #include "llmp/api/readiness.h"
@@ -27,6 +31,7 @@
 #include "llmp/gateway/admin_key.h"
 #include "llmp/gateway/key_resolver.h"
 #include "llmp/gateway/limit_flusher.h"
+#include "llmp/net/http_client.h"
 #include "llmp/net/http_server.h"
 #include "llmp/store/store.h"
 #include "systemd_notify.h"
@@ -175,6 +180,19 @@ void load_models(const Settings& settings, const engine::DeviceReport& devices, 
   }
 }
 
+// One I/O thread of its own for calls to upstream providers, so a slow upstream never holds
+// the server's threads. Stops and joins on every way out of serve().
+struct UpstreamIo {
+  boost::asio::io_context io{1};
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work = boost::asio::make_work_guard(io);
+  std::thread thread{[this] { io.run(); }};
+  ~UpstreamIo() {
+    work.reset();
+    io.stop();
+    thread.join();
+  }
+};
+
 int serve(const Settings& settings, const std::string& config_source) {
   // Signals are taken synchronously by this thread (sigwait); every thread started from here
   // on inherits the mask, so none of them is interrupted.
@@ -205,13 +223,17 @@ int serve(const Settings& settings, const std::string& config_source) {
   gateway::Limiter limiter;
   gateway::PriceBook prices;
   gateway::RouteTable routes;
+  UpstreamIo upstream_io;
+  net::HttpClient upstream_client(upstream_io.io.get_executor(), net::ClientOptions{});
+  api::IdempotencyCache idempotency;
   net::HttpServer server(settings.server, metrics);
   api::ServedModels served;
   // load_settings has refused an open API on a non-loopback address already.
   const api::AuthMode auth_mode = api::auth_mode_for(settings.auth, settings.server.host).value_or(api::AuthMode::keys);
   api::Services services{.server = &server, .metrics = &metrics, .readiness = &readiness,
                          .blocking_pool = &blocking_pool, .models = &served, .auth_mode = auth_mode,
-                         .limiter = &limiter, .prices = &prices, .routes = &routes};
+                         .limiter = &limiter, .prices = &prices, .routes = &routes,
+                         .upstream_client = &upstream_client, .idempotency = &idempotency};
   api::add_health_routes(server.router(), services);
   api::add_admin_routes(server.router(), services);
   api::add_generation_routes(server.router(), services);

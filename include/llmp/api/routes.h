@@ -15,7 +15,13 @@
 #include "llmp/net/http_server.h"
 #include "llmp/store/store.h"
 
+namespace llmp::net {
+class HttpClient;
+}
+
 namespace llmp::api {
+
+class IdempotencyCache;
 
 //! What the handlers need. Pointers are filled in by main as services start; a route that
 //! needs one is only reachable once the server is ready, by which time it is set.
@@ -32,6 +38,8 @@ struct Services {
   gateway::Limiter* limiter = nullptr;  // the limits on the inference API; null: none
   gateway::PriceBook* prices = nullptr;  // what admission charges spend budgets; null: nothing
   gateway::RouteTable* routes = nullptr;  // model aliases → deployments; null: model ids only
+  net::HttpClient* upstream_client = nullptr;  // calls to upstream providers
+  IdempotencyCache* idempotency = nullptr;  // Idempotency-Key replays; null: the header is ignored
 };
 
 //! /healthz, /readyz, /metrics, /version.

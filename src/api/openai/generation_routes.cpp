@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "event_channel.h"
+#include "llmp/api/idempotency.h"
 #include "json_request.h"
 #include "llmp/api/openai_routes.h"
 #include "llmp/core/ids.h"
@@ -18,6 +19,7 @@
 #include "openai/inference_route.h"
 #include "openai/request_fields.h"
 #include "openai/response_format.h"
+#include "openai/routed_generation.h"
 #include "openai/tool_calls.h"
 
 namespace llmp::api {
@@ -55,17 +57,18 @@ struct ChoiceState {
 
 struct Job {
   std::shared_ptr<ServedModel> model;
-  std::string id;                 // "chatcmpl-..." / "cmpl-..."
+  std::string id;  // "chatcmpl-..." / "cmpl-..."
   int64_t created = 0;
   std::vector<std::vector<TokenId>> prompts;
   engine::SamplingParams sampling;
   bool stream = false;
   bool include_usage = false;
   bool chat = true;
-  bool parse_tools = false;       // the request offered tools
-  bool echo = false;              // completions: prompt text before the output
+  bool parse_tools = false;  // the request offered tools
+  bool echo = false;         // completions: prompt text before the output
   std::vector<std::string> prompt_texts;
   std::string tenant;
+  std::string limit_model;  // the model limits and prices apply to: the name the client sent
   int priority = 0;
   std::shared_ptr<LimitHold> limit;  // settles when the last copy of the job goes; null: no limits
 };
@@ -80,7 +83,8 @@ ApiResult<std::shared_ptr<EventChannel>> submit(Job& job, const asio::any_io_exe
     r.sampling = job.sampling;
     if (r.sampling.max_tokens < 1) {
       // Not given: up to the context, as vLLM does.
-      r.sampling.max_tokens = std::max<int64_t>(1, job.model->engine->limits().max_context - static_cast<int64_t>(r.prompt.size()));
+      r.sampling.max_tokens =
+          std::max<int64_t>(1, job.model->engine->limits().max_context - static_cast<int64_t>(r.prompt.size()));
     }
     r.priority = job.priority;
     r.tenant = job.tenant;
@@ -90,7 +94,8 @@ ApiResult<std::shared_ptr<EventChannel>> submit(Job& job, const asio::any_io_exe
       channel->push(std::move(e));
     };
     if (auto done = job.model->engine->submit(std::move(r)); !done) {
-      for (size_t q = 0; q < p; ++q) job.model->engine->cancel(job.prompts.size() == 1 ? job.id : fmt::format("{}-{}", job.id, q));
+      for (size_t q = 0; q < p; ++q)
+        job.model->engine->cancel(job.prompts.size() == 1 ? job.id : fmt::format("{}-{}", job.id, q));
       if (done.error().code() == StatusCode::unavailable) {
         // At capacity: 503 with Retry-After, as llama-server and vLLM behind a proxy answer.
         return api_error(StatusCode::unavailable, done.error().message(), "", "model_at_capacity");
@@ -179,8 +184,10 @@ void write_completion_logprobs(json::Writer& w, const engine::Tokenizer& tok, co
   for (const auto& e : entries) w.value(tok.token_bytes(e.token));
   w.end_array().key("token_logprobs").begin_array();
   for (const auto& e : entries) {
-    if (e.lp) w.value(static_cast<double>(e.lp->logprob));
-    else w.null();
+    if (e.lp)
+      w.value(static_cast<double>(e.lp->logprob));
+    else
+      w.null();
   }
   w.end_array().key("top_logprobs").begin_array();
   for (const auto& e : entries) {
@@ -238,12 +245,16 @@ std::string final_body(const Job& job, std::vector<ChoiceState>& choices) {
       }
       has_calls = !calls.empty();
       w.key("message").begin_object().field("role", "assistant");
-      if (has_calls && blank(content)) w.key("content").null();
-      else w.field("content", content);
+      if (has_calls && blank(content))
+        w.key("content").null();
+      else
+        w.field("content", content);
       if (has_calls) write_tool_calls(w, calls, job.id.substr(job.id.find('-') + 1, 8) + std::to_string(i) + "_");
       w.end_object();
-      if (job.sampling.logprobs) write_chat_logprobs(w, tok, c.logprobs);
-      else w.key("logprobs").null();
+      if (job.sampling.logprobs)
+        write_chat_logprobs(w, tok, c.logprobs);
+      else
+        w.key("logprobs").null();
     } else {
       const std::string& prompt_text = job.prompt_texts[i / static_cast<size_t>(job.sampling.n)];
       w.field("text", job.echo ? prompt_text + c.text : c.text);
@@ -287,21 +298,31 @@ std::string chunk_body(const Job& job, size_t index, ChoiceState& c, std::string
         w.begin_object().field("index", static_cast<int64_t>(first_call_index + k));
         w.field("id", fmt::format("call_{}{}_{}", job.id.substr(job.id.find('-') + 1, 8), index, first_call_index + k));
         w.field("type", "function");
-        w.key("function").begin_object().field("name", new_calls[k].name).field("arguments", new_calls[k].arguments).end_object();
+        w.key("function")
+            .begin_object()
+            .field("name", new_calls[k].name)
+            .field("arguments", new_calls[k].arguments)
+            .end_object();
         w.end_object();
       }
       w.end_array();
     }
     w.end_object();
-    if (job.sampling.logprobs && !lps.empty()) write_chat_logprobs(w, tok, lps);
-    else w.key("logprobs").null();
+    if (job.sampling.logprobs && !lps.empty())
+      write_chat_logprobs(w, tok, lps);
+    else
+      w.key("logprobs").null();
   } else {
     w.field("text", text);
-    if (job.sampling.logprobs && !lps.empty()) write_completion_logprobs(w, tok, {}, {}, lps);
-    else w.key("logprobs").null();
+    if (job.sampling.logprobs && !lps.empty())
+      write_completion_logprobs(w, tok, {}, {}, lps);
+    else
+      w.key("logprobs").null();
   }
-  if (finish) w.field("finish_reason", *finish);
-  else w.key("finish_reason").null();
+  if (finish)
+    w.field("finish_reason", *finish);
+  else
+    w.key("finish_reason").null();
   w.end_object().end_array();
   if (job.include_usage) w.key("usage").null();
   w.end_object();
@@ -336,7 +357,8 @@ Awaitable<Response> answer_whole(Job job, std::shared_ptr<EventChannel> channel,
       --unfinished;
       if (*e.finish == engine::FinishReason::error) {
         cancel_all(job);
-        co_return net::error_response(500, {.message = "generation failed: " + e.error.message(), .type = "server_error"});
+        co_return net::error_response(500,
+                                      {.message = "generation failed: " + e.error.message(), .type = "server_error"});
       }
     }
   }
@@ -377,9 +399,11 @@ Response answer_stream(Job job, std::shared_ptr<EventChannel> channel) {
       }
       const size_t first_call = c.calls.size();
       c.calls.insert(c.calls.end(), calls.begin(), calls.end());
-      if (job.echo && c.tokens.size() == e.tokens.size()) text = job.prompt_texts[index / static_cast<size_t>(job.sampling.n)] + text;
+      if (job.echo && c.tokens.size() == e.tokens.size())
+        text = job.prompt_texts[index / static_cast<size_t>(job.sampling.n)] + text;
       if (e.finish && *e.finish == engine::FinishReason::error) {
-        const std::string err = R"({"error":{"message":")" + e.error.message() + R"(","type":"server_error","param":null,"code":null}})";
+        const std::string err =
+            R"({"error":{"message":")" + e.error.message() + R"(","type":"server_error","param":null,"code":null}})";
         co_await out.sse_event(err);
         cancel_all(job);
         co_return;
@@ -421,7 +445,8 @@ TokensAsked tokens_asked(const Job& job) {
   TokensAsked total;
   for (const auto& p : job.prompts) {
     const auto prompt = static_cast<int64_t>(p.size());
-    const int64_t max_tokens = job.sampling.max_tokens >= 1 ? job.sampling.max_tokens : std::max<int64_t>(1, context - prompt);
+    const int64_t max_tokens =
+        job.sampling.max_tokens >= 1 ? job.sampling.max_tokens : std::max<int64_t>(1, context - prompt);
     total.prompt += prompt;
     total.completion += static_cast<int64_t>(job.sampling.n) * max_tokens;
   }
@@ -432,7 +457,7 @@ TokensAsked tokens_asked(const Job& job) {
 // rate-limit headers. The hold rides in the job, so it settles when the answer is done.
 Awaitable<Response> admit_and_run(Services& s, const Caller& caller, Request& req, Job job, bool chat) {
   const TokensAsked asked = tokens_asked(job);
-  auto admitted = admit_request(s, caller, req, job.model->id, asked.prompt, asked.completion);
+  auto admitted = admit_request(s, caller, req, job.limit_model, asked.prompt, asked.completion);
   if (!admitted) co_return std::move(admitted.error());
   job.limit = std::move(*admitted);
   const std::shared_ptr<LimitHold> hold = job.limit;
@@ -466,25 +491,33 @@ void read_identity(Request& req, Job& job) {
   req.ctx.model = job.model->id;
 }
 
-ApiResult<std::shared_ptr<ServedModel>> find_model(Services& s, const Caller& caller, const Fields& f, bool for_chat) {
-  auto name = f.string("model");
-  if (!name) return std::unexpected(name.error());
-  if (!*name) return api_error(StatusCode::invalid_argument, "'model' is required", "model");
-  // Permission first: a key limited to some models learns nothing about the others.
-  if (auto allowed = caller.check_model(**name); !allowed) return std::unexpected(allowed.error());
-  auto m = s.models->find(**name);
+// A model this process serves, by id, usable for chat or completions.
+ApiResult<std::shared_ptr<ServedModel>> local_model(Services& s, std::string_view id, bool for_chat) {
+  auto m = s.models->find(id);
   if (!m) {
-    return api_error(StatusCode::not_found, fmt::format("The model '{}' does not exist", **name), "model", "model_not_found");
+    return api_error(StatusCode::not_found, fmt::format("The model '{}' does not exist", id), "model",
+                     "model_not_found");
   }
   if (m->engine->model().is_encoder) {
     return api_error(StatusCode::invalid_argument,
-                     fmt::format("the model '{}' is an embedding model: use /v1/embeddings or /v1/rerank", m->id), "model");
+                     fmt::format("the model '{}' is an embedding model: use /v1/embeddings or /v1/rerank", m->id),
+                     "model");
   }
   if (for_chat && !m->chat_template) {
     return api_error(StatusCode::invalid_argument,
                      fmt::format("the model '{}' has no chat template: use /v1/completions", m->id), "model");
   }
   return m;
+}
+
+// The "model" the client sent, once the caller may use it.
+ApiResult<std::string> requested_model(const Caller& caller, const Fields& f) {
+  auto name = f.string("model");
+  if (!name) return std::unexpected(name.error());
+  if (!*name) return api_error(StatusCode::invalid_argument, "'model' is required", "model");
+  // Permission first: a key limited to some models learns nothing about the others.
+  if (auto allowed = caller.check_model(**name); !allowed) return std::unexpected(allowed.error());
+  return std::string(**name);
 }
 
 ApiResult<bool> read_stream_options(const Fields& f, Job& job) {
@@ -624,123 +657,207 @@ ApiResult<std::string> render_prompt(const ServedModel& model, const Fields& f, 
   return *prompt;
 }
 
-void add_generation_routes(net::Router& router, Services& s) {
-  router.add(net::Method::post, "/v1/chat/completions", inference_route(s, [&s](Request& req, const Caller& caller) -> Awaitable<Response> {
-    auto body = JsonBody::parse(req.body);
-    if (!body) co_return api::response_for(body.error(), req);
-    simdjson::dom::object obj;
-    if (body->root().get(obj) != simdjson::SUCCESS) {
-      co_return api::response_for(Status(StatusCode::invalid_argument, "the body must be a JSON object"), req);
-    }
-    Fields f(obj);
-    auto model = find_model(s, caller, f, true);
-    if (!model) co_return response_for(model.error(), req);
-    Job job;
-    job.model = *model;
-    job.chat = true;
-    job.id = "chatcmpl-" + ids::random_hex(12);
-    job.created = unix_now();
-    read_identity(req, job);
-    if (auto r = read_stream_options(f, job); !r) co_return response_for(r.error(), req);
-    auto sampling = parse_sampling(f, true, job.model->engine->tokenizer().vocab_size());
-    if (!sampling) co_return response_for(sampling.error(), req);
-    job.sampling = std::move(*sampling);
-    auto grammar = parse_response_format(f);
-    if (!grammar) co_return response_for(grammar.error(), req);
-    job.sampling.grammar = std::move(*grammar);
-    bool has_tools = false;
-    auto prompt = render_prompt(*job.model, f, &has_tools);
-    if (!prompt) co_return response_for(prompt.error(), req);
-    job.parse_tools = has_tools;
-    job.prompts.push_back(job.model->engine->tokenizer().encode(*prompt, false));
-    job.prompt_texts.push_back(*prompt);
-    // Named values only around co_await (GCC 12 destroys temporaries there twice).
-    auto run = admit_and_run(s, caller, req, std::move(job), true);
-    co_return co_await std::move(run);
-  }));
+namespace {
 
-  router.add(net::Method::post, "/v1/completions", inference_route(s, [&s](Request& req, const Caller& caller) -> Awaitable<Response> {
-    auto body = JsonBody::parse(req.body);
-    if (!body) co_return api::response_for(body.error(), req);
-    simdjson::dom::object obj;
-    if (body->root().get(obj) != simdjson::SUCCESS) {
-      co_return api::response_for(Status(StatusCode::invalid_argument, "the body must be a JSON object"), req);
+// POST /v1/chat/completions with a model this process serves. `limit_model`: the name limits
+// and prices apply to (the model the client sent: an alias when routed).
+Awaitable<Response> serve_chat(Services& s, const Caller& caller, Request& req, Fields f,
+                               std::shared_ptr<ServedModel> model, std::string limit_model) {
+  Job job;
+  job.model = std::move(model);
+  job.limit_model = std::move(limit_model);
+  job.chat = true;
+  job.id = "chatcmpl-" + ids::random_hex(12);
+  job.created = unix_now();
+  read_identity(req, job);
+  if (auto r = read_stream_options(f, job); !r) co_return response_for(r.error(), req);
+  auto sampling = parse_sampling(f, true, job.model->engine->tokenizer().vocab_size());
+  if (!sampling) co_return response_for(sampling.error(), req);
+  job.sampling = std::move(*sampling);
+  auto grammar = parse_response_format(f);
+  if (!grammar) co_return response_for(grammar.error(), req);
+  job.sampling.grammar = std::move(*grammar);
+  bool has_tools = false;
+  auto prompt = render_prompt(*job.model, f, &has_tools);
+  if (!prompt) co_return response_for(prompt.error(), req);
+  job.parse_tools = has_tools;
+  job.prompts.push_back(job.model->engine->tokenizer().encode(*prompt, false));
+  job.prompt_texts.push_back(*prompt);
+  // Named values only around co_await (GCC 12 destroys temporaries there twice).
+  auto run = admit_and_run(s, caller, req, std::move(job), true);
+  co_return co_await std::move(run);
+}
+
+// POST /v1/completions with a model this process serves.
+Awaitable<Response> serve_completion(Services& s, const Caller& caller, Request& req, Fields f,
+                                     std::shared_ptr<ServedModel> model, std::string limit_model) {
+  Job job;
+  job.model = std::move(model);
+  job.limit_model = std::move(limit_model);
+  job.chat = false;
+  job.id = "cmpl-" + ids::random_hex(12);
+  job.created = unix_now();
+  read_identity(req, job);
+  if (auto r = read_stream_options(f, job); !r) co_return response_for(r.error(), req);
+  auto sampling = parse_sampling(f, false, job.model->engine->tokenizer().vocab_size());
+  if (!sampling) co_return response_for(sampling.error(), req);
+  job.sampling = std::move(*sampling);
+  auto grammar = parse_response_format(f);
+  if (!grammar) co_return response_for(grammar.error(), req);
+  job.sampling.grammar = std::move(*grammar);
+  auto echo = f.boolean("echo");
+  if (!echo) co_return response_for(echo.error(), req);
+  job.echo = echo->value_or(false);
+  // echo with logprobs reports the prompt's tokens too, as OpenAI does.
+  if (job.echo && job.sampling.logprobs) job.sampling.prompt_logprobs = job.sampling.top_logprobs;
+  const auto& tok = job.model->engine->tokenizer();
+  // prompt: a string, an array of strings, an array of token ids, or an array of those.
+  auto prompt = f.object()["prompt"];
+  std::string_view text;
+  simdjson::dom::array list;
+  const std::string bad =
+      "'prompt' must be a string, an array of strings, an array of token ids or an array of arrays of token ids";
+  auto ids_of = [&](simdjson::dom::array a) -> std::optional<std::vector<TokenId>> {
+    std::vector<TokenId> ids;
+    for (auto v : a) {
+      int64_t id;
+      if (v.get(id) != simdjson::SUCCESS || id < 0 || id >= static_cast<int64_t>(tok.vocab_size())) return std::nullopt;
+      ids.push_back(static_cast<TokenId>(id));
     }
-    Fields f(obj);
-    auto model = find_model(s, caller, f, false);
-    if (!model) co_return response_for(model.error(), req);
-    Job job;
-    job.model = *model;
-    job.chat = false;
-    job.id = "cmpl-" + ids::random_hex(12);
-    job.created = unix_now();
-    read_identity(req, job);
-    if (auto r = read_stream_options(f, job); !r) co_return response_for(r.error(), req);
-    auto sampling = parse_sampling(f, false, job.model->engine->tokenizer().vocab_size());
-    if (!sampling) co_return response_for(sampling.error(), req);
-    job.sampling = std::move(*sampling);
-    auto grammar = parse_response_format(f);
-    if (!grammar) co_return response_for(grammar.error(), req);
-    job.sampling.grammar = std::move(*grammar);
-    auto echo = f.boolean("echo");
-    if (!echo) co_return response_for(echo.error(), req);
-    job.echo = echo->value_or(false);
-    // echo with logprobs reports the prompt's tokens too, as OpenAI does.
-    if (job.echo && job.sampling.logprobs) job.sampling.prompt_logprobs = job.sampling.top_logprobs;
-    const auto& tok = job.model->engine->tokenizer();
-    // prompt: a string, an array of strings, an array of token ids, or an array of those.
-    auto prompt = obj["prompt"];
-    std::string_view text;
-    simdjson::dom::array list;
-    const std::string bad = "'prompt' must be a string, an array of strings, an array of token ids or an array of arrays of token ids";
-    auto ids_of = [&](simdjson::dom::array a) -> std::optional<std::vector<TokenId>> {
-      std::vector<TokenId> ids;
-      for (auto v : a) {
-        int64_t id;
-        if (v.get(id) != simdjson::SUCCESS || id < 0 || id >= static_cast<int64_t>(tok.vocab_size())) return std::nullopt;
-        ids.push_back(static_cast<TokenId>(id));
-      }
-      return ids;
-    };
-    if (prompt.error() != simdjson::SUCCESS) {
-      co_return response_for(ApiError{Status(StatusCode::invalid_argument, "'prompt' is required"), "prompt", ""}, req);
-    }
-    if (prompt.get(text) == simdjson::SUCCESS) {
-      job.prompts.push_back(tok.encode(text, true));
-      job.prompt_texts.emplace_back(text);
-    } else if (prompt.get(list) == simdjson::SUCCESS && list.size() > 0) {
-      auto first = list.at(0);
-      int64_t probe;
-      if (first.get(probe) == simdjson::SUCCESS) {
-        auto ids = ids_of(list);
-        if (!ids) co_return response_for(ApiError{Status(StatusCode::invalid_argument, bad), "prompt", ""}, req);
-        job.prompt_texts.push_back(tok.decode(*ids, false));
-        job.prompts.push_back(std::move(*ids));
-      } else {
-        for (auto item : list) {
-          simdjson::dom::array inner;
-          if (item.get(text) == simdjson::SUCCESS) {
-            job.prompts.push_back(tok.encode(text, true));
-            job.prompt_texts.emplace_back(text);
-          } else if (item.get(inner) == simdjson::SUCCESS) {
-            auto ids = ids_of(inner);
-            if (!ids) co_return response_for(ApiError{Status(StatusCode::invalid_argument, bad), "prompt", ""}, req);
-            job.prompt_texts.push_back(tok.decode(*ids, false));
-            job.prompts.push_back(std::move(*ids));
-          } else {
-            co_return response_for(ApiError{Status(StatusCode::invalid_argument, bad), "prompt", ""}, req);
-          }
+    return ids;
+  };
+  if (prompt.error() != simdjson::SUCCESS) {
+    co_return response_for(ApiError{Status(StatusCode::invalid_argument, "'prompt' is required"), "prompt", ""}, req);
+  }
+  if (prompt.get(text) == simdjson::SUCCESS) {
+    job.prompts.push_back(tok.encode(text, true));
+    job.prompt_texts.emplace_back(text);
+  } else if (prompt.get(list) == simdjson::SUCCESS && list.size() > 0) {
+    auto first = list.at(0);
+    int64_t probe;
+    if (first.get(probe) == simdjson::SUCCESS) {
+      auto ids = ids_of(list);
+      if (!ids) co_return response_for(ApiError{Status(StatusCode::invalid_argument, bad), "prompt", ""}, req);
+      job.prompt_texts.push_back(tok.decode(*ids, false));
+      job.prompts.push_back(std::move(*ids));
+    } else {
+      for (auto item : list) {
+        simdjson::dom::array inner;
+        if (item.get(text) == simdjson::SUCCESS) {
+          job.prompts.push_back(tok.encode(text, true));
+          job.prompt_texts.emplace_back(text);
+        } else if (item.get(inner) == simdjson::SUCCESS) {
+          auto ids = ids_of(inner);
+          if (!ids) co_return response_for(ApiError{Status(StatusCode::invalid_argument, bad), "prompt", ""}, req);
+          job.prompt_texts.push_back(tok.decode(*ids, false));
+          job.prompts.push_back(std::move(*ids));
+        } else {
+          co_return response_for(ApiError{Status(StatusCode::invalid_argument, bad), "prompt", ""}, req);
         }
       }
-    } else {
-      co_return response_for(ApiError{Status(StatusCode::invalid_argument, bad), "prompt", ""}, req);
     }
-    if (job.prompts.size() > 64) {
-      co_return response_for(ApiError{Status(StatusCode::invalid_argument, "at most 64 prompts per request"), "prompt", ""}, req);
+  } else {
+    co_return response_for(ApiError{Status(StatusCode::invalid_argument, bad), "prompt", ""}, req);
+  }
+  if (job.prompts.size() > 64) {
+    co_return response_for(
+        ApiError{Status(StatusCode::invalid_argument, "at most 64 prompts per request"), "prompt", ""}, req);
+  }
+  auto run = admit_and_run(s, caller, req, std::move(job), false);
+  co_return co_await std::move(run);
+}
+
+// The body as a JSON object, or the answer to send instead.
+std::expected<simdjson::dom::object, Response> body_object(const JsonBody& body, const Request& req) {
+  simdjson::dom::object obj;
+  if (body.root().get(obj) != simdjson::SUCCESS) {
+    return std::unexpected(
+        api::response_for(Status(StatusCode::invalid_argument, "the body must be a JSON object"), req));
+  }
+  return obj;
+}
+
+// Both generation routes: the model the client sent is a route alias (served by the route's
+// deployments) or a local model id.
+InferenceHandler generation_handler(Services& s, bool chat) {
+  return [&s, chat](Request& req, const Caller& caller) -> Awaitable<Response> {
+    auto body = JsonBody::parse(req.body);
+    if (!body) co_return api::response_for(body.error(), req);
+    auto obj = body_object(*body, req);
+    if (!obj) co_return std::move(obj.error());
+    const Fields f(*obj);
+    auto name = requested_model(caller, f);
+    if (!name) co_return response_for(name.error(), req);
+    auto serve_local = [&s, &caller, &req, f, chat](std::string id, std::string limit_model) -> Awaitable<Response> {
+      auto model = local_model(s, id, chat);
+      if (!model) co_return response_for(model.error(), req);
+      if (chat) {
+        auto run = serve_chat(s, caller, req, f, std::move(*model), std::move(limit_model));
+        co_return co_await std::move(run);
+      }
+      auto run = serve_completion(s, caller, req, f, std::move(*model), std::move(limit_model));
+      co_return co_await std::move(run);
+    };
+    auto serve = [&]() -> Awaitable<Response> {
+      if (auto route = s.routes ? s.routes->find(*name) : nullptr) {
+        auto routed = serve_routed(s, caller, req, *obj, *route, chat, serve_local);
+        co_return co_await std::move(routed);
+      }
+      auto local = serve_local(*name, *name);
+      co_return co_await std::move(local);
+    };
+    // Idempotency-Key, for answers that are whole (a stream cannot be replayed): a repeat gets
+    // the first answer without running or billing again.
+    bool stream = false;
+    if ((*obj)["stream"].get(stream) != simdjson::SUCCESS) stream = false;
+    const std::string_view idem = req.headers.get("Idempotency-Key");
+    if (!s.idempotency || idem.empty() || stream) {
+      auto answer = serve();
+      co_return co_await std::move(answer);
     }
-    auto run = admit_and_run(s, caller, req, std::move(job), false);
-    co_return co_await std::move(run);
-  }));
+    if (idem.size() > 255) {
+      co_return response_for(
+          Status(StatusCode::invalid_argument, "the Idempotency-Key header is longer than 255 bytes"), req);
+    }
+    const std::string key = fmt::format("{}\x1f{}\x1f{}\x1f{}", req.ctx.tenant, req.ctx.key_id, req.path, idem);
+    const auto begun = s.idempotency->begin(key, std::hash<std::string_view>{}(req.body));
+    switch (begun.outcome) {
+      case IdempotencyCache::Outcome::replay: {
+        Response again = begun.stored;
+        again.headers.set("Idempotent-Replayed", "true");
+        co_return again;
+      }
+      case IdempotencyCache::Outcome::in_progress:
+        co_return response_for(Status(StatusCode::aborted, "a request with this Idempotency-Key is still in progress"),
+                               req);
+      case IdempotencyCache::Outcome::mismatch:
+        co_return response_for(
+            Status(StatusCode::invalid_argument, "this Idempotency-Key was used with a different request body"), req);
+      case IdempotencyCache::Outcome::run:
+        break;
+    }
+    // Released if this coroutine ends without an answer (cancelled with its connection).
+    struct Claim {
+      IdempotencyCache& cache;
+      const std::string& key;
+      bool done = false;
+      ~Claim() {
+        if (!done) cache.abandon(key);
+      }
+    } claim{*s.idempotency, key};
+    auto run = serve();
+    Response answer = co_await std::move(run);
+    s.idempotency->finish(key, answer);
+    claim.done = true;
+    co_return answer;
+  };
+}
+
+}  // namespace
+
+void add_generation_routes(net::Router& router, Services& s) {
+  router.add(net::Method::post, "/v1/chat/completions", inference_route(s, generation_handler(s, true)));
+  router.add(net::Method::post, "/v1/completions", inference_route(s, generation_handler(s, false)));
 }
 
 }  // namespace llmp::api
