@@ -70,11 +70,8 @@ net::Handler admin_route(Services& s, AdminHandler inner) {
     if (auto allowed = gateway::authorize_admin_api(identity); !allowed) {
       co_return response_for(allowed.error(), req);
     }
-    if (auto headers = gateway::check_scope_headers(identity, req.headers.get("X-Tenant-ID"),
-                                                    req.headers.get("X-Project-ID"));
-        !headers) {
-      co_return response_for(headers.error(), req);
-    }
+    auto scoped = co_await check_scope_headers(s, identity, req);
+    if (!scoped) co_return response_for(scoped.error(), req);
     req.ctx.tenant = identity.tenant_id;
     req.ctx.key_id = log_key_id(identity);
     co_return co_await inner(req, identity);

@@ -3,8 +3,11 @@
 #include <optional>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "llmp/api/status_response.h"
 #include "llmp/core/async.h"
+#include "llmp/store/project_repository.h"
 
 namespace llmp::api {
 
@@ -32,6 +35,27 @@ net::Response authentication_failure(const Status& status, const net::Request& r
 
 std::string log_key_id(const gateway::Identity& identity) {
   return identity.role == gateway::Role::platform_admin ? "admin" : identity.key_id;
+}
+
+net::Awaitable<Result<void>> check_scope_headers(Services& s, const gateway::Identity& identity, const net::Request& req) {
+  const std::string_view project_header = req.headers.get("X-Project-ID");
+  if (auto headers = gateway::check_scope_headers(identity, req.headers.get("X-Tenant-ID"), project_header); !headers) {
+    co_return headers;
+  }
+  // A tenant-wide key may name one of its tenant's projects (limits and usage are then charged
+  // to it), never another tenant's.
+  if (identity.role == gateway::Role::platform_admin || !identity.project_id.empty() || project_header.empty() || !s.store) {
+    co_return ok();
+  }
+  auto lookup = [&s, tenant = identity.tenant_id, project = std::string(project_header)] {
+    return s.store->projects().get(tenant, project);
+  };
+  auto found = co_await run_blocking(s.blocking_pool->get_executor(), std::move(lookup));
+  if (found) co_return ok();
+  if (found.error().code() != StatusCode::not_found) co_return error(found.error());
+  co_return error(StatusCode::permission_denied,
+                  fmt::format("X-Project-ID is \"{}\", which is not a project of this API key's tenant \"{}\"",
+                              project_header, identity.tenant_id));
 }
 
 }  // namespace llmp::api

@@ -20,6 +20,11 @@ net::Awaitable<Result<gateway::Identity>> authenticate(Services& s, const net::R
 //! "WWW-Authenticate: Bearer" for unauthenticated, the usual mapping otherwise.
 net::Response authentication_failure(const Status& status, const net::Request& req);
 
+//! X-Tenant-ID / X-Project-ID against what `identity` may act for (gateway::check_scope_headers),
+//! and, for a tenant-wide key naming a project, that the project is its tenant's (one store read
+//! on the blocking pool, only when the header is sent): permission_denied otherwise.
+net::Awaitable<Result<void>> check_scope_headers(Services& s, const gateway::Identity& identity, const net::Request& req);
+
 //! The key id the request log shows for `identity`: its key's id, or "admin" for the platform
 //! admin key (which has none).
 std::string log_key_id(const gateway::Identity& identity);

@@ -373,23 +373,11 @@ struct KnownFailure {
   std::string why;
 };
 
-// KNOWN ISOLATION BUG (reported, not fixed here): gateway::check_scope_headers lets a
-// tenant-wide key (tenant admin, or an app key without a project) name any project in
-// X-Project-ID, "whoever uses it must look the project up within the identity's tenant", and
-// nobody does: the request goes through as if the header were absent, and on the inference API
-// admit_request() charges it to "project:<the other tenant's project>" (see the [!mayfail] test
-// below). The policy says 403.
-std::optional<KnownFailure> known_failure(const KeySpec& k, const RouteCase& r, const HeaderVariant& h,
-                                          ModelChoice m) {
-  if (k.role == Role::platform_admin || k.project != Project::none || h.project == Project::none) return std::nullopt;
-  if (tenant_of(h.project) == k.tenant) return std::nullopt;
-  const HeaderVariant without{h.label, h.tenant, Project::none};
-  const int status = expected_status(k, r, without, m);
-  if (status == expected_status(k, r, h, m)) return std::nullopt;
-  return KnownFailure{status, r.access == Access::inference
-                                  ? "X-Project-ID of another tenant accepted from a tenant-wide key (inference: charged "
-                                    "to that project's limits)"
-                                  : "X-Project-ID of another tenant accepted from a tenant-wide key (admin: ignored)"};
+// Cells where the server is known to differ from the policy, each with the reason: none today.
+// (The one this test found, a tenant-wide key naming another tenant's project in X-Project-ID,
+// is refused since api::check_scope_headers looks the project up in the key's tenant.)
+std::optional<KnownFailure> known_failure(const KeySpec&, const RouteCase&, const HeaderVariant&, ModelChoice) {
+  return std::nullopt;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -984,8 +972,7 @@ TEST_CASE("isolation matrix - each key reaches exactly what its tenant project s
   if (n_wrong > 0 || show_known) std::cout << summary << "\n" << render(show_known) << std::flush;
   CHECK(n_wrong == 0);
   if (n_known > 0) {
-    // The known isolation bug (see known_failure()): reported and documented, not fixed here.
-    // It stays a warning, not a failure, until the gateway refuses these headers.
+    // Known differences (see known_failure()) are reported, not failed.
     std::set<std::string> reasons;
     for (const auto& c : results) {
       if (cell_mark(c) == 'k') reasons.insert(c.known->why);
@@ -998,12 +985,9 @@ TEST_CASE("isolation matrix - each key reaches exactly what its tenant project s
   CHECK(seconds < 30);
 }
 
-// The consequence of the known bug above, shown on the limits: a tenant-wide key of tenant A that
-// names tenant B's project in X-Project-ID should be refused; today it is admitted and charged to
-// B's project, so A can spend B's quota. Expected to fail until the gateway checks the project's
-// tenant.
-TEST_CASE("a tenant-wide key naming another tenant's project in X-Project-ID is refused and not charged to it",
-          "[!mayfail]") {
+// What the matrix found once, shown on the limits: a tenant-wide key of tenant A that names tenant
+// B's project in X-Project-ID is refused, so A cannot spend B's quota.
+TEST_CASE("a tenant-wide key naming another tenant's project in X-Project-ID is refused and not charged to it") {
   Fixture f;
   auto limit = f.call("PUT", "/admin/v1/limits",
                       R"({"subject":"project:)" + f.project_b1 + R"(","kind":"requests_per_day","limit":1})",

@@ -9,6 +9,7 @@
 #include "authenticate.h"
 #include "llmp/api/status_response.h"
 
+
 namespace llmp::api {
 
 ApiResult<void> Caller::check_model(std::string_view id) const {
@@ -33,10 +34,8 @@ net::Handler inference_route(Services& s, InferenceHandler inner) {
           req);
     }
     const std::string_view tenant_header = req.headers.get("X-Tenant-ID");
-    if (auto headers = gateway::check_scope_headers(identity, tenant_header, req.headers.get("X-Project-ID"));
-        !headers) {
-      co_return response_for(headers.error(), req);
-    }
+    auto scoped = co_await check_scope_headers(s, identity, req);
+    if (!scoped) co_return response_for(scoped.error(), req);
     // The platform admin belongs to no tenant: it acts for the one it names, if any.
     req.ctx.tenant = identity.role == gateway::Role::platform_admin ? std::string(tenant_header) : identity.tenant_id;
     req.ctx.key_id = log_key_id(identity);
