@@ -222,6 +222,12 @@ void add_embedding_routes(net::Router& router, Services& s) {
       }
       pairs.emplace_back(std::move(ids), std::move(types));
     }
+    int64_t asked = 0;
+    for (const auto& p : pairs) asked += static_cast<int64_t>(p.first.size());
+    auto admitted = admit_request(s, caller, req, (*model)->id, asked, 0);
+    if (!admitted) co_return std::move(admitted.error());
+    // Settles when the handler returns: the scored tokens if the scores were made, else none.
+    const std::shared_ptr<LimitHold> hold = std::move(*admitted);
     auto compute = [eng, pairs]() -> Result<std::vector<float>> {
       std::vector<float> scores;
       for (const auto& [ids, types] : pairs) {
@@ -232,13 +238,17 @@ void add_embedding_routes(net::Router& router, Services& s) {
       return scores;
     };
     auto scores = co_await run_blocking(s.blocking_pool->get_executor(), std::move(compute));
-    if (!scores) co_return response_for(ApiError{scores.error(), "documents", ""}, req);
+    if (!scores) {
+      Response failed = response_for(ApiError{scores.error(), "documents", ""}, req);
+      set_limit_headers(failed, hold.get());
+      co_return failed;
+    }
     std::vector<size_t> order(texts.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return (*scores)[a] > (*scores)[b]; });
     const size_t n = top_n->value_or(static_cast<int64_t>(texts.size()));
-    int64_t tokens = 0;
-    for (const auto& p : pairs) tokens += static_cast<int64_t>(p.first.size());
+    const int64_t tokens = asked;
+    if (hold) hold->add_prompt(tokens);
     std::string out;
     json::Writer w(out);
     w.begin_object().field("model", (*model)->id).field("object", "list").key("results").begin_array();
@@ -253,7 +263,9 @@ void add_embedding_routes(net::Router& router, Services& s) {
     w.end_array();
     w.key("usage").begin_object().field("prompt_tokens", tokens).field("total_tokens", tokens).end_object();
     w.end_object();
-    co_return Response::json(200, std::move(out));
+    Response answer = Response::json(200, std::move(out));
+    set_limit_headers(answer, hold.get());
+    co_return answer;
   }));
 }
 
