@@ -10,9 +10,11 @@
 #include "llmp/gateway/admin_key.h"
 #include "llmp/gateway/key_resolver.h"
 #include "llmp/gateway/limiter.h"
+#include "llmp/gateway/oidc.h"
 #include "llmp/gateway/price_book.h"
 #include "llmp/gateway/routing.h"
 #include "llmp/net/http_server.h"
+#include "llmp/obs/call_record.h"
 #include "llmp/store/store.h"
 
 namespace llmp::net {
@@ -33,6 +35,7 @@ struct Services {
   store::Store* store = nullptr;
   const gateway::AdminKey* admin_key = nullptr;
   gateway::KeyResolver* keys = nullptr;  // bearer token → identity (admin key and API keys)
+  gateway::OidcVerifier* oidc = nullptr;  // JWT bearer tokens (auth.oidc_*); null: OIDC off
   ServedModels* models = nullptr;
   AuthMode auth_mode = AuthMode::keys;  // who may call the inference API (auth.mode)
   gateway::Limiter* limiter = nullptr;  // the limits on the inference API; null: none
@@ -40,6 +43,7 @@ struct Services {
   gateway::RouteTable* routes = nullptr;  // model aliases → deployments; null: model ids only
   net::HttpClient* upstream_client = nullptr;  // calls to upstream providers
   IdempotencyCache* idempotency = nullptr;  // Idempotency-Key replays; null: the header is ignored
+  obs::CallSink* calls = nullptr;  // every finished inference call (records, usage ledger); null: none
 };
 
 //! /healthz, /readyz, /metrics, /version.
