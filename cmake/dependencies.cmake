@@ -6,7 +6,7 @@ find_package(simdjson REQUIRED)            # simdjson::simdjson
 find_package(SQLite3 REQUIRED)             # SQLite::SQLite3
 find_package(RocksDB REQUIRED CONFIG)      # RocksDB::rocksdb
 find_package(tomlplusplus REQUIRED)        # tomlplusplus::tomlplusplus: TOML with source positions
-find_package(OpenSSL REQUIRED)             # OpenSSL::Crypto: SHA-256, CSPRNG
+find_package(OpenSSL REQUIRED)             # OpenSSL::Crypto: SHA-256, CSPRNG; OpenSSL::SSL: https (net)
 find_package(OpenMP REQUIRED)              # must precede faiss: its config uses OpenMP::OpenMP_CXX
 find_package(faiss REQUIRED CONFIG)        # faiss (CPU, BLAS through Debian's alternatives)
 find_package(PkgConfig REQUIRED)

@@ -1,6 +1,11 @@
 // The HTTP client: connections and their pool, deadlines, and response parsing with Beast's
 // parser fed from our own reads (as the server does). Everything that touches a connection
 // runs on the client's strand; the public calls hop there with co_spawn and back.
+//
+// https: a TLS connection is the same TCP socket with a Beast ssl_stream over it (by
+// reference), so deadlines, pooling and close act on the socket alike for both schemes. The
+// handshake belongs to the connect phase. Closing sends no close_notify: the server has
+// already framed or ended what we read, and a graceful shutdown would only cost a round trip.
 #include <utility>  // before Asio: Boost 1.74's Asio forgets it; harmless with 1.81
 
 #include "llmp/net/http_client.h"
@@ -14,6 +19,8 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -22,10 +29,16 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <charconv>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 #include <strings.h>
 #include <unordered_map>
 #include <vector>
+
+#include "llmp/core/log.h"
 
 namespace llmp::net {
 
@@ -36,6 +49,8 @@ using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using ErrorCode = boost::system::error_code;
 using Parser = http::response_parser<http::string_body>;
+// Over the connection's own socket, so that cancel() and close() on it reach TLS I/O too.
+using TlsStream = beast::ssl_stream<tcp::socket&>;
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 constexpr Clock::time_point kNever = Clock::time_point::max();
 
@@ -49,7 +64,7 @@ struct KindName {
   ClientErrorKind kind;
   std::string_view name;
 };
-constexpr std::array<KindName, 11> kKindNames = {{
+constexpr std::array<KindName, 12> kKindNames = {{
     {ClientErrorKind::other, "other"},
     {ClientErrorKind::invalid_request, "invalid_request"},
     {ClientErrorKind::connect_refused, "connect_refused"},
@@ -61,6 +76,7 @@ constexpr std::array<KindName, 11> kKindNames = {{
     {ClientErrorKind::closed_mid_body, "closed_mid_body"},
     {ClientErrorKind::malformed_response, "malformed_response"},
     {ClientErrorKind::body_too_large, "body_too_large"},
+    {ClientErrorKind::tls_failed, "tls_failed"},
 }};
 
 }  // namespace
@@ -125,6 +141,7 @@ Status client_error(ClientErrorKind kind, std::string_view message) {
       break;
     case ClientErrorKind::malformed_response: code = StatusCode::unavailable; break;
     case ClientErrorKind::body_too_large: code = StatusCode::resource_exhausted; break;
+    case ClientErrorKind::tls_failed: code = StatusCode::unavailable; break;  // not retryable
   }
   return Status(code, fmt::format("{} {}{})", message, kKindTag, to_string(kind)), retryable);
 }
@@ -138,25 +155,28 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 struct Url {
+  bool tls = false;         // https
   std::string host;         // without brackets for IPv6
   uint16_t port = 80;
   std::string authority;    // as written: the Host header
   std::string target;       // path and query, at least "/"
-  std::string pool_key;     // host:port
+  std::string pool_key;     // scheme://host:port: an http and an https connection never mix
 };
 
 Result<Url> parse_url(std::string_view url) {
   constexpr std::string_view kHttp = "http://";
   constexpr std::string_view kHttps = "https://";
+  Url out;
+  std::string_view rest;
   if (url.size() >= kHttps.size() && iequals(url.substr(0, kHttps.size()), kHttps)) {
-    return error(Status(StatusCode::unimplemented,
-                        fmt::format("https is not implemented by the HTTP client yet; cannot call {} {}invalid_request)",
-                                    url, kKindTag)));
+    out.tls = true;
+    out.port = 443;
+    rest = url.substr(kHttps.size());
+  } else if (url.size() >= kHttp.size() && iequals(url.substr(0, kHttp.size()), kHttp)) {
+    rest = url.substr(kHttp.size());
+  } else {
+    return fail(ClientErrorKind::invalid_request, fmt::format("not an http:// or https:// URL: {}", url));
   }
-  if (url.size() < kHttp.size() || !iequals(url.substr(0, kHttp.size()), kHttp)) {
-    return fail(ClientErrorKind::invalid_request, fmt::format("not an http:// URL: {}", url));
-  }
-  std::string_view rest = url.substr(kHttp.size());
   if (const size_t hash = rest.find('#'); hash != std::string_view::npos) rest = rest.substr(0, hash);
   const size_t path_at = rest.find_first_of("/?");
   const std::string_view authority = rest.substr(0, path_at);
@@ -169,7 +189,6 @@ Result<Url> parse_url(std::string_view url) {
   if (authority.find('@') != std::string_view::npos) {
     return fail(ClientErrorKind::invalid_request, fmt::format("credentials in a URL are not supported: {}", url));
   }
-  Url out;
   out.authority = std::string(authority);
   std::string_view host = authority;
   std::string_view port;
@@ -199,7 +218,7 @@ Result<Url> parse_url(std::string_view url) {
   }
   out.host = std::string(host);
   out.target = target.empty() || target.front() == '?' ? "/" + std::string(target) : std::string(target);
-  out.pool_key = fmt::format("{}:{}", out.host, out.port);
+  out.pool_key = fmt::format("{}://{}:{}", out.tls ? "https" : "http", out.host, out.port);
   return out;
 }
 
@@ -260,6 +279,7 @@ struct Conn : std::enable_shared_from_this<Conn> {
       : socket(ex), resolver(ex), timer(ex), pool_key(std::move(key)) {}
 
   tcp::socket socket;
+  std::unique_ptr<TlsStream> tls;  // https only; declared after the socket it refers to
   tcp::resolver resolver;
   asio::steady_timer timer;
   beast::flat_buffer buffer;
@@ -310,24 +330,48 @@ struct Conn : std::enable_shared_from_this<Conn> {
   }
 
   // An idle connection is alive when a read would block: EOF, a reset or stray bytes all mean
-  // it cannot carry a request.
+  // it cannot carry a request. Over TLS the read goes through the TLS stream: records that
+  // carry no data (TLS 1.3 session tickets) arrive on an idle connection and are consumed
+  // here, while a close_notify, a broken record or application data still mean dead.
   bool idle_alive() {
     if (!socket.is_open()) return false;
+    if (tls && SSL_pending(tls->native_handle()) > 0) return false;
     ErrorCode ec;
     socket.non_blocking(true, ec);
     if (ec) return false;
     char byte = 0;
-    socket.receive(asio::buffer(&byte, 1), 0, ec);
+    if (tls) {
+      tls->read_some(asio::buffer(&byte, 1), ec);
+    } else {
+      socket.receive(asio::buffer(&byte, 1), 0, ec);
+    }
     ErrorCode ignored;
     socket.non_blocking(false, ignored);
     return ec == asio::error::would_block || ec == asio::error::try_again;
   }
 };
 
+// The end of the peer's data: a TCP FIN, a TLS close_notify (eof) or a TLS connection closed
+// without one ("stream truncated"). Whether that ends the body cleanly is the parser's call,
+// as for plain http: only a body framed by the connection's end may end this way.
+bool is_end_of_stream(const ErrorCode& ec) {
+  return ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
+}
+
 // One read into the connection's buffer. When a deadline cancelled it, conn.fired says which.
 Awaitable<ErrorCode> read_some(Conn& conn) {
   if (conn.fired != ClientErrorKind::other) co_return asio::error::timed_out;
-  auto [ec, n] = co_await conn.socket.async_read_some(conn.buffer.prepare(16384), kNoThrow);
+  ErrorCode ec;
+  size_t n = 0;
+  if (conn.tls) {
+    auto [rec, rn] = co_await conn.tls->async_read_some(conn.buffer.prepare(16384), kNoThrow);
+    ec = rec;
+    n = rn;
+  } else {
+    auto [rec, rn] = co_await conn.socket.async_read_some(conn.buffer.prepare(16384), kNoThrow);
+    ec = rec;
+    n = rn;
+  }
   if (!ec) conn.buffer.commit(n);
   if (conn.fired != ClientErrorKind::other) co_return asio::error::timed_out;
   if (!ec && n == 0) co_return asio::error::eof;
@@ -346,8 +390,51 @@ struct HttpClient::Core {
 
   asio::strand<asio::any_io_executor> strand;
   ClientOptions options;
+  // The TLS settings every https connection shares, made by the first https request (loading
+  // the system trust store costs milliseconds an http-only client need not pay). On the
+  // strand only; tls_error keeps a failure to make it, so each request reports the same.
+  std::unique_ptr<asio::ssl::context> tls_context;
+  std::optional<Status> tls_error;
   // Touched on the strand only. Most recently used last: the likeliest to be alive.
   std::unordered_map<std::string, std::vector<std::shared_ptr<Conn>>> idle;
+
+  Result<asio::ssl::context*> tls() {
+    if (tls_context) return tls_context.get();
+    if (tls_error) return error(*tls_error);
+    auto made = make_tls_context();
+    if (!made) {
+      tls_error = made.error();
+      return error(made.error());
+    }
+    tls_context = std::move(*made);
+    return tls_context.get();
+  }
+
+  Result<std::unique_ptr<asio::ssl::context>> make_tls_context() const {
+    std::unique_ptr<asio::ssl::context> ctx;
+    try {
+      ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+    } catch (const std::exception& e) {
+      return fail(ClientErrorKind::tls_failed, fmt::format("cannot set up TLS: {}", e.what()));
+    }
+    SSL_CTX* native = ctx->native_handle();
+    if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1) {
+      return fail(ClientErrorKind::tls_failed, "cannot set up TLS: TLS 1.2 is not available");
+    }
+    // A missing system store is no error here: verification then fails and says so.
+    (void)SSL_CTX_set_default_verify_paths(native);
+    ERR_clear_error();
+    if (!options.ca_file.empty()) {
+      ErrorCode ec;
+      ctx->load_verify_file(options.ca_file, ec);
+      if (ec) {
+        return fail(ClientErrorKind::tls_failed,
+                    fmt::format("cannot load the CA bundle ca_file {}: {}", options.ca_file, ec.message()));
+      }
+    }
+    ctx->set_verify_mode(options.verify_peer ? asio::ssl::verify_peer : asio::ssl::verify_none);
+    return ctx;
+  }
 
   std::shared_ptr<Conn> take_idle(const std::string& key) {
     auto it = idle.find(key);
@@ -369,7 +456,8 @@ struct HttpClient::Core {
   }
 
   void give_back(std::shared_ptr<Conn> c) {
-    if (options.max_idle_per_host == 0 || c->buffer.size() > 0 || !c->socket.is_open()) {
+    const bool tls_leftover = c->tls && SSL_pending(c->tls->native_handle()) > 0;
+    if (options.max_idle_per_host == 0 || c->buffer.size() > 0 || tls_leftover || !c->socket.is_open()) {
       c->close();
       return;
     }
@@ -432,12 +520,57 @@ Status timeout_error(ClientErrorKind kind, const Url& url, std::string_view full
   }
 }
 
-Awaitable<Result<void>> connect(Conn& conn, const Url& url, Clock::time_point connect_deadline,
-                                Clock::time_point total_deadline) {
+// The TLS handshake over a connected socket, on the connect phase's clock. The peer must
+// present a chain to a trusted CA naming url.host: a DNS name (also sent as SNI), or an IP
+// address, checked against the certificate's IP entries.
+Awaitable<Result<void>> handshake(Conn& conn, const Url& url, asio::ssl::context& context, bool verify_peer,
+                                  bool host_is_ip) {
+  std::string not_made;
+  try {
+    conn.tls = std::make_unique<TlsStream>(conn.socket, context);
+  } catch (const std::exception& e) {  // SSL_new failed: Asio throws
+    not_made = e.what();
+  }
+  if (!conn.tls) co_return fail(ClientErrorKind::tls_failed, fmt::format("cannot set up TLS: {}", not_made));
+  SSL* ssl = conn.tls->native_handle();
+  // SNI carries DNS names only (RFC 6066).
+  if (!host_is_ip && SSL_set_tlsext_host_name(ssl, url.host.c_str()) != 1) {
+    co_return fail(ClientErrorKind::invalid_request, fmt::format("cannot send {} as the TLS server name", url.host));
+  }
+  if (verify_peer) {
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    const int set = host_is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, url.host.c_str())
+                               : X509_VERIFY_PARAM_set1_host(param, url.host.c_str(), url.host.size());
+    if (set != 1) {
+      co_return fail(ClientErrorKind::invalid_request, fmt::format("cannot verify a certificate for {}", url.host));
+    }
+  }
+  auto [ec] = co_await conn.tls->async_handshake(asio::ssl::stream_base::client, kNoThrow);
+  if (conn.fired != ClientErrorKind::other) co_return error(Status(StatusCode::deadline_exceeded, "timeout"));
+  if (!ec) co_return ok();
+  if (const long verified = SSL_get_verify_result(ssl); verify_peer && verified != X509_V_OK) {
+    co_return fail(ClientErrorKind::tls_failed,
+                   fmt::format("TLS handshake with {}:{} failed: certificate verify failed: {}", url.host, url.port,
+                               X509_verify_cert_error_string(verified)));
+  }
+  if (ec.category() == asio::error::get_ssl_category()) {
+    co_return fail(ClientErrorKind::tls_failed,
+                   fmt::format("TLS handshake with {}:{} failed: {}", url.host, url.port, ec.message()));
+  }
+  // Closed or reset before the handshake finished: a server at its connection limit does
+  // that as much as one that will never speak TLS, and nothing was sent.
+  co_return fail(ClientErrorKind::connect_failed,
+                 fmt::format("the TLS handshake with {}:{} ended early: {}", url.host, url.port, ec.message()));
+}
+
+Awaitable<Result<void>> connect(Conn& conn, const Url& url, asio::ssl::context* tls_context, bool verify_peer,
+                                Clock::time_point connect_deadline, Clock::time_point total_deadline) {
   conn.arm(connect_deadline, ClientErrorKind::connect_timeout, total_deadline);
   ErrorCode ec;
   const auto address = asio::ip::make_address(url.host, ec);
-  if (!ec) {
+  const bool host_is_ip = !ec;
+  if (host_is_ip) {
     const tcp::endpoint endpoint(address, url.port);
     auto [cec] = co_await conn.socket.async_connect(endpoint, kNoThrow);
     ec = cec;
@@ -462,7 +595,9 @@ Awaitable<Result<void>> connect(Conn& conn, const Url& url, Clock::time_point co
   }
   ErrorCode ignored;
   conn.socket.set_option(tcp::no_delay(true), ignored);
-  co_return ok();
+  if (tls_context == nullptr) co_return ok();
+  auto handshake_op = handshake(conn, url, *tls_context, verify_peer, host_is_ip);
+  co_return co_await std::move(handshake_op);
 }
 
 std::chrono::milliseconds or_default(const std::optional<std::chrono::milliseconds>& given,
@@ -483,6 +618,12 @@ Awaitable<Result<StatePtr>> start_exchange(std::shared_ptr<HttpCore> core, const
   const auto total_ms = or_default(req.total_timeout, o.total_timeout);
   const auto started = Clock::now();
   const auto total_deadline = deadline_after(started, total_ms);
+  asio::ssl::context* tls_context = nullptr;
+  if (url->tls) {
+    auto made = core->tls();
+    if (!made) co_return error(made.error());
+    tls_context = *made;
+  }
 
   // A second attempt only when a pooled connection turned out dead before any response byte.
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -490,7 +631,7 @@ Awaitable<Result<StatePtr>> start_exchange(std::shared_ptr<HttpCore> core, const
     if (!conn) {
       conn = std::make_shared<Conn>(core->strand, url->pool_key);
       const auto connect_deadline = deadline_after(Clock::now(), connect_ms);
-      auto connect_op = connect(*conn, *url, connect_deadline, total_deadline);
+      auto connect_op = connect(*conn, *url, tls_context, o.verify_peer, connect_deadline, total_deadline);
       auto connected = co_await std::move(connect_op);
       if (!connected) {
         const ClientErrorKind fired = conn->fired;
@@ -502,7 +643,15 @@ Awaitable<Result<StatePtr>> start_exchange(std::shared_ptr<HttpCore> core, const
 
     conn->arm(kNever, ClientErrorKind::other, total_deadline);
     const std::array<asio::const_buffer, 2> out = {asio::buffer(*head), asio::buffer(req.body)};
-    auto [wec, written] = co_await asio::async_write(conn->socket, out, kNoThrow);
+    ErrorCode wec;
+    if (conn->tls) {
+      // Beast's ssl_stream gathers the two buffers into one TLS record where they fit.
+      auto [tec, written] = co_await asio::async_write(*conn->tls, out, kNoThrow);
+      wec = tec;
+    } else {
+      auto [pec, written] = co_await asio::async_write(conn->socket, out, kNoThrow);
+      wec = pec;
+    }
     if (conn->fired != ClientErrorKind::other) {
       conn->close();
       co_return error(timeout_error(conn->fired, *url, req.url, connect_ms, total_ms));
@@ -651,7 +800,7 @@ Awaitable<Result<std::optional<std::string>>> next_piece(StatePtr st) {
                                  st->total_timeout.count()));
     }
     if (rec) {
-      if (rec == asio::error::eof) {
+      if (is_end_of_stream(rec)) {
         // A body without length or chunks ends with the connection; any other ends early.
         ErrorCode eec;
         p.put_eof(eec);
@@ -734,7 +883,12 @@ Awaitable<Result<std::optional<std::string>>> ClientStream::next() {
 }
 
 HttpClient::HttpClient(asio::any_io_executor executor, ClientOptions options)
-    : core_(std::make_shared<Core>(std::move(executor), std::move(options))) {}
+    : core_(std::make_shared<Core>(std::move(executor), std::move(options))) {
+  if (!core_->options.verify_peer) {
+    log::warn("HTTP client created with TLS certificate verification off (verify_peer = false): https peers "
+              "are not authenticated; for tests and development only");
+  }
+}
 
 HttpClient::~HttpClient() = default;
 

@@ -1,12 +1,14 @@
 #pragma once
 // The async HTTP/1.1 client: what the gateway calls upstream providers with (and later MCP,
-// webhooks, OTLP export). Plain http only. Keep-alive pool per host, three timeouts, a size
-// limit on buffered bodies, and streamed bodies handed over piece by piece as they arrive.
+// webhooks, OTLP export). http:// and https:// (TLS 1.2+, the peer's certificate and name
+// verified against the system trust store by default). Keep-alive pool per scheme, host and
+// port, three timeouts, a size limit on buffered bodies, and streamed bodies handed over piece
+// by piece as they arrive.
 //
 // Errors are Status values whose cause kind_of() recovers, so a caller can decide on a retry:
 // the kinds marked "nothing sent" are always safe to retry; the others are safe only when
 // repeating the request upstream is harmless (an idempotent call, or one whose only cost is
-// the upstream's work). Beast stays in src/net/http_client.cpp.
+// the upstream's work). Beast, Asio's ssl and OpenSSL stay in src/net/http_client.cpp.
 
 #include <chrono>
 #include <cstdint>
@@ -23,12 +25,13 @@
 namespace llmp::net {
 
 struct ClientOptions {
-  //! Idle kept-alive connections kept per host:port (0: every connection closes after use).
+  //! Idle kept-alive connections kept per scheme://host:port (0: every connection closes after
+  //! use).
   size_t max_idle_per_host = 8;
   //! A pooled connection idle longer than this is closed instead of reused: servers drop idle
   //! connections on their own clock, and a reuse racing that close costs a retry.
   std::chrono::milliseconds pool_idle_timeout{30000};
-  //! Resolving and connecting. 0 means no limit, here and below.
+  //! Resolving, connecting and the TLS handshake. 0 means no limit, here and below.
   std::chrono::milliseconds connect_timeout{5000};
   //! From the request written to the response's status line and headers received.
   std::chrono::milliseconds first_byte_timeout{60000};
@@ -38,11 +41,20 @@ struct ClientOptions {
   size_t max_response_body_bytes = 64u << 20;
   //! Largest status line plus headers.
   size_t max_response_header_bytes = 64u << 10;
+  //! A PEM bundle of CA certificates trusted for https besides the system's (a private CA).
+  //! Read when the first https request is made; if it cannot be loaded, every https request
+  //! fails with tls_failed and says why.
+  std::string ca_file;
+  //! Verify an https peer's certificate chain and that it names the URL's host (or IP). Off
+  //! only for tests and development: the peer is then not authenticated at all, and creating
+  //! such a client logs a warning.
+  bool verify_peer = true;
 };
 
 struct ClientRequest {
   Method method = Method::get;
-  //! http://host[:port]/path?query. https:// is refused as unimplemented.
+  //! http://host[:port]/path?query or https://host[:port]/path?query (ports 80 and 443 by
+  //! default).
   std::string url;
   //! Sent as given, after Host (unless given here) and before Content-Length (always ours).
   Headers headers;
@@ -62,9 +74,10 @@ struct ClientResponse {
 //! Why a request failed. Every error the client returns has one besides `other`.
 enum class ClientErrorKind {
   other,                  // not an error of this client (or not an error)
-  invalid_request,        // a bad or unsupported URL (https), a bad header: never retry as is
+  invalid_request,        // a bad or unsupported URL, a bad header: never retry as is
   connect_refused,        // nothing sent: safe to retry
-  connect_failed,         // resolution or connect failed otherwise: nothing sent, safe to retry
+  connect_failed,         // resolution or connect failed otherwise, or the peer ended the TLS
+                          // handshake by closing: nothing sent, safe to retry
   connect_timeout,        // nothing sent: safe to retry
   first_byte_timeout,     // sent; no response headers in time
   total_timeout,          // the whole exchange ran out of time (before or after the headers)
@@ -72,12 +85,17 @@ enum class ClientErrorKind {
   closed_mid_body,        // the headers came, then the connection ended before the body did
   malformed_response,     // not HTTP/1.x as we understand it (headers over the size limit too)
   body_too_large,         // a buffered body over max_response_body_bytes
+  tls_failed,             // the TLS handshake failed (protocol, or the certificate or its name did
+                          // not verify; the message gives OpenSSL's reason), or ca_file did not
+                          // load. Nothing of the request was sent, yet it is not safe_to_retry
+                          // nor retryable(): the same peer will fail the same way
 };
 
 //! The kind of an error returned by HttpClient or ClientStream (kept through with_context:
 //! the message ends in "(http_client.<kind>)").
 ClientErrorKind kind_of(const Status& status);
-//! True for the kinds where nothing reached the server: a retry cannot repeat any work.
+//! True for the kinds where nothing reached the server: a retry cannot repeat any work
+//! (tls_failed sent nothing either, but is false: a retry would fail the same way).
 //! Status::retryable() is wider: it says a retry may help (timeouts and closes too), not
 //! that it is harmless.
 bool safe_to_retry(ClientErrorKind kind);
