@@ -11,8 +11,28 @@
 
 namespace llmp::api {
 
+namespace {
+
+// An OIDC JWT: from the verifier's cache when it can, else (after fetching the JWKS URL when it
+// is due) verified on the blocking pool, where the JWKS file may be re-read and the tenant looked
+// up. The token itself is never logged.
+net::Awaitable<Result<gateway::Identity>> authenticate_jwt(Services& s, const std::string& token) {
+  if (auto cached = s.oidc->verify_cached(token)) co_return std::move(*cached);
+  auto refresh = s.oidc->refresh_if_due(token);
+  co_await std::move(refresh);
+  auto verify = [&s, token] { return s.oidc->verify(token); };
+  auto verified = co_await run_blocking(s.blocking_pool->get_executor(), std::move(verify));
+  co_return verified;
+}
+
+}  // namespace
+
 net::Awaitable<Result<gateway::Identity>> authenticate(Services& s, const net::Request& req) {
   const std::string token(gateway::bearer_token(req.headers.get("Authorization")));
+  if (s.oidc && gateway::looks_like_jwt(token)) {
+    auto verified = co_await authenticate_jwt(s, token);
+    co_return verified;
+  }
   std::optional<Result<gateway::Identity>> resolved = s.keys->resolve_cached(token);
   if (!resolved) {
     // A key not seen lately: one indexed read on the blocking pool, then it is cached.
@@ -34,7 +54,8 @@ net::Response authentication_failure(const Status& status, const net::Request& r
 }
 
 std::string log_key_id(const gateway::Identity& identity) {
-  return identity.role == gateway::Role::platform_admin ? "admin" : identity.key_id;
+  // A platform admin JWT carries its subject ("jwt:<sub>"); the admin key has no id.
+  return identity.role == gateway::Role::platform_admin && identity.key_id.empty() ? "admin" : identity.key_id;
 }
 
 net::Awaitable<Result<void>> check_scope_headers(Services& s, const gateway::Identity& identity, const net::Request& req) {

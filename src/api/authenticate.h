@@ -13,7 +13,9 @@ namespace llmp::api {
 
 //! Resolves the request's "Authorization: Bearer" key: from the resolver's cache when it can,
 //! else with one store read on the blocking pool. unauthenticated for a missing, unknown,
-//! wrong, revoked or expired key; store errors pass through.
+//! wrong, revoked or expired key; store errors pass through. With OIDC on, a token with exactly
+//! two dots is a JWT: verified by services.oidc (cached until its exp), unauthenticated saying
+//! why it was refused (expired, bad signature, wrong audience, unknown kid, alg not allowed...).
 net::Awaitable<Result<gateway::Identity>> authenticate(Services& s, const net::Request& req);
 
 //! The answer for a failed authenticate(): 401 with code invalid_api_key and
@@ -25,8 +27,8 @@ net::Response authentication_failure(const Status& status, const net::Request& r
 //! on the blocking pool, only when the header is sent): permission_denied otherwise.
 net::Awaitable<Result<void>> check_scope_headers(Services& s, const gateway::Identity& identity, const net::Request& req);
 
-//! The key id the request log shows for `identity`: its key's id, or "admin" for the platform
-//! admin key (which has none).
+//! The key id the request log shows for `identity`: its key's id, "jwt:<sub>" for an OIDC
+//! token, or "admin" for the platform admin key (which has none).
 std::string log_key_id(const gateway::Identity& identity);
 
 }  // namespace llmp::api

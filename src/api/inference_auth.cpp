@@ -1,4 +1,5 @@
-// auth.mode: declared once here, checked against server.host at start.
+// auth.mode and auth.oidc_*: declared once here, checked at start (the mode against
+// server.host, the OIDC keys against each other).
 
 #include "llmp/api/inference_auth.h"
 
@@ -6,6 +7,7 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <string>
+#include <utility>
 
 namespace llmp::api {
 
@@ -20,6 +22,115 @@ void declare_settings(SettingsRegistry& r, AuthOptions& o) {
               "(Authorization: Bearer <key>). \"open\": no key is checked; allowed only when server.host is a "
               "loopback address. /healthz, /readyz, /metrics and /version are always open.",
       .choices = {"keys", "open"}});
+  r.add(StringSetting{
+      .section = "auth",
+      .key = "oidc_issuer",
+      .target = &o.oidc_issuer,
+      .default_value = "",
+      .help = "OIDC issuer whose JWTs (RS256 or ES256) are taken as bearer tokens besides API keys, on the "
+              "inference and admin APIs; a token's \"iss\" must equal it exactly. Empty: OIDC is off.",
+  });
+  r.add(StringSetting{.section = "auth",
+                      .key = "oidc_audience",
+                      .target = &o.oidc_audience,
+                      .default_value = "",
+                      .help = "The audience a token's \"aud\" (a string, or an array) must hold. Required "
+                              "with oidc_issuer."});
+  r.add(StringSetting{.section = "auth",
+                      .key = "oidc_jwks_file",
+                      .target = &o.oidc_jwks_file,
+                      .default_value = "",
+                      .help = "A local JWKS (JSON) with the issuer's public keys; re-read when it changes. "
+                              "oidc_issuer needs this, oidc_jwks_url, or both."});
+  r.add(StringSetting{.section = "auth",
+                      .key = "oidc_jwks_url",
+                      .target = &o.oidc_jwks_url,
+                      .default_value = "",
+                      .help = "An http(s) URL serving the issuer's JWKS (its jwks_uri); fetched at start, every "
+                              "oidc_jwks_refresh_seconds, and on a token with an unknown kid (at most once a "
+                              "minute)."});
+  r.add(IntSetting{.section = "auth",
+                   .key = "oidc_jwks_refresh_seconds",
+                   .target = &o.oidc_jwks_refresh_seconds,
+                   .default_value = 300,
+                   .min = 10,
+                   .max = 86400,
+                   .help = "How often oidc_jwks_url is fetched again."});
+  r.add(StringSetting{.section = "auth",
+                      .key = "oidc_tenant_claim",
+                      .target = &o.oidc_tenant_claim,
+                      .default_value = "tenant_id",
+                      .help = "The claim holding the tenant id; required in every token but a platform_admin's, "
+                              "and the tenant must exist."});
+  r.add(StringSetting{.section = "auth",
+                      .key = "oidc_role_claim",
+                      .target = &o.oidc_role_claim,
+                      .default_value = "role",
+                      .help = "The claim holding the role: platform_admin, tenant_admin or app (when missing)."});
+  r.add(StringSetting{.section = "auth",
+                      .key = "oidc_scope_claim",
+                      .target = &o.oidc_scope_claim,
+                      .default_value = "scope",
+                      .help = "The claim holding space-separated scopes (inference, rag, agents, admin; others "
+                              "are ignored); when missing: inference only."});
+  r.add(StringSetting{.section = "auth",
+                      .key = "oidc_models_claim",
+                      .target = &o.oidc_models_claim,
+                      .default_value = "models",
+                      .help = "The claim holding an array of the model ids the token may use; when missing: "
+                              "every model."});
+  r.add(StringSetting{.section = "auth",
+                      .key = "oidc_project_claim",
+                      .target = &o.oidc_project_claim,
+                      .default_value = "project_id",
+                      .help = "The claim holding a project id of the tenant the token is bound to; when "
+                              "missing: the whole tenant."});
+}
+
+Result<std::optional<gateway::OidcOptions>> oidc_options_for(const AuthOptions& o) {
+  if (o.oidc_issuer.empty()) {
+    for (const auto& [key, value] : {std::pair{"oidc_audience", &o.oidc_audience},
+                                     std::pair{"oidc_jwks_file", &o.oidc_jwks_file},
+                                     std::pair{"oidc_jwks_url", &o.oidc_jwks_url}}) {
+      if (!value->empty()) {
+        return error(StatusCode::invalid_argument,
+                     fmt::format("auth.{} is set but auth.oidc_issuer is empty; set the issuer to turn OIDC on", key));
+      }
+    }
+    return std::optional<gateway::OidcOptions>();
+  }
+  if (o.oidc_audience.empty()) {
+    return error(StatusCode::invalid_argument,
+                 "auth.oidc_audience: empty, but auth.oidc_issuer is set; name the audience the tokens are for");
+  }
+  if (o.oidc_jwks_file.empty() && o.oidc_jwks_url.empty()) {
+    return error(StatusCode::invalid_argument,
+                 "auth.oidc_jwks_file and auth.oidc_jwks_url: both empty, but auth.oidc_issuer is set; name where "
+                 "the issuer's keys are");
+  }
+  if (!o.oidc_jwks_url.empty() && !o.oidc_jwks_url.starts_with("http://") && !o.oidc_jwks_url.starts_with("https://")) {
+    return error(StatusCode::invalid_argument,
+                 fmt::format("auth.oidc_jwks_url: \"{}\" is not an http:// or https:// URL", o.oidc_jwks_url));
+  }
+  for (const auto& [key, value] : {std::pair{"oidc_tenant_claim", &o.oidc_tenant_claim},
+                                   std::pair{"oidc_role_claim", &o.oidc_role_claim},
+                                   std::pair{"oidc_scope_claim", &o.oidc_scope_claim},
+                                   std::pair{"oidc_models_claim", &o.oidc_models_claim},
+                                   std::pair{"oidc_project_claim", &o.oidc_project_claim}}) {
+    if (value->empty()) return error(StatusCode::invalid_argument, fmt::format("auth.{}: a claim name cannot be empty", key));
+  }
+  gateway::OidcOptions out;
+  out.policy.issuer = o.oidc_issuer;
+  out.policy.audience = o.oidc_audience;
+  out.policy.claims = {.tenant = o.oidc_tenant_claim,
+                       .role = o.oidc_role_claim,
+                       .scope = o.oidc_scope_claim,
+                       .models = o.oidc_models_claim,
+                       .project = o.oidc_project_claim};
+  out.jwks_file = o.oidc_jwks_file;
+  out.jwks_url = o.oidc_jwks_url;
+  out.jwks_refresh_seconds = o.oidc_jwks_refresh_seconds;
+  return std::optional<gateway::OidcOptions>(std::move(out));
 }
 
 std::string_view to_string(AuthMode mode) {

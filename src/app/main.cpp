@@ -5,14 +5,17 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_future.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <future>
+#include <optional>
 #include <thread>
 
 #include "cli.h"
@@ -31,6 +34,7 @@
 #include "llmp/gateway/admin_key.h"
 #include "llmp/gateway/key_resolver.h"
 #include "llmp/gateway/limit_flusher.h"
+#include "llmp/gateway/oidc.h"
 #include "llmp/net/http_client.h"
 #include "llmp/net/http_server.h"
 #include "llmp/store/store.h"
@@ -91,6 +95,7 @@ Result<void> load_settings(SettingsRegistry& registry, Settings& settings, const
                  fmt::format("engine.device: \"{}\" is not \"auto\", \"cpu\" or \"cuda:N\"", device));
   }
   LLMP_TRY_VOID(api::auth_mode_for(settings.auth, settings.server.host));
+  LLMP_TRY_VOID(api::oidc_options_for(settings.auth));
   return ok();
 }
 
@@ -319,6 +324,24 @@ int serve(const Settings& settings, const std::string& config_source) {
   services.admin_key = &*admin_key;
   gateway::KeyResolver key_resolver(&*admin_key, (*store)->api_keys());
   services.keys = &key_resolver;
+  // OIDC JWTs besides API keys: the JWKS is read (and fetched) before the server is ready, so the
+  // first token is checked against the issuer's keys, not refused for want of them.
+  std::optional<gateway::OidcVerifier> oidc;
+  if (auto oidc_options = api::oidc_options_for(settings.auth).value_or(std::nullopt)) {
+    oidc.emplace(std::move(*oidc_options), &(*store)->tenants(), &(*store)->projects(), &upstream_client);
+    if (auto loaded = oidc->load(); !loaded) {
+      log::error("cannot load the OIDC keys", {{"error", loaded.error().message()}});
+      server.stop();
+      log::flush();
+      return kExitFailure;
+    }
+    if (!settings.auth.oidc_jwks_url.empty()) {
+      boost::asio::co_spawn(upstream_io.io, oidc->refresh_if_due(""), boost::asio::use_future).get();
+    }
+    services.oidc = &*oidc;
+    log::info("OIDC bearer tokens accepted", {{"issuer", settings.auth.oidc_issuer},
+                                              {"audience", settings.auth.oidc_audience}});
+  }
   if (created_key) {
     log::warn("generated the platform admin key; read it from the file (it is not logged)",
               {{"path", admin_key->source()}});
