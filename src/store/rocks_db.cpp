@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <rocksdb/write_batch.h>
+
 #include <filesystem>
 
 namespace llmp::store {
@@ -98,6 +100,47 @@ Result<std::vector<std::pair<std::string, std::string>>> RocksDb::scan(std::stri
   }
   if (!it->status().ok()) return error(rocks_status(it->status(), "rocksdb scan"));
   return out;
+}
+
+Result<void> RocksDb::write(std::string_view cf, const std::vector<Change>& changes) {
+  auto* h = handle(cf);
+  if (!h) return error(StatusCode::internal, fmt::format("unknown column family {}", cf));
+  rocksdb::WriteBatch batch;
+  for (const auto& c : changes) {
+    rocksdb::Status s = c.value ? batch.Put(h, c.key, *c.value) : batch.Delete(h, c.key);
+    if (!s.ok()) return error(rocks_status(s, "rocksdb batch"));
+  }
+  auto s = db_->Write(write_options_, &batch);
+  if (!s.ok()) return error(rocks_status(s, "rocksdb write"));
+  return ok();
+}
+
+Result<void> RocksDb::for_each(std::string_view cf, std::string_view from, std::string_view to, bool reverse,
+                               const std::function<bool(std::string_view, std::string_view)>& visit) {
+  auto* h = handle(cf);
+  if (!h) return error(StatusCode::internal, fmt::format("unknown column family {}", cf));
+  const rocksdb::Slice lower(from.data(), from.size());
+  const rocksdb::Slice upper(to.data(), to.size());
+  rocksdb::ReadOptions read_options;
+  // Bounds let RocksDB skip tombstones outside the range (retention leaves many behind).
+  read_options.iterate_lower_bound = &lower;
+  if (!to.empty()) read_options.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, h));
+  if (reverse) {
+    if (to.empty()) it->SeekToLast(); else it->SeekForPrev(upper);
+    // SeekForPrev lands on `to` itself when it is stored; the range excludes it.
+    if (it->Valid() && !to.empty() && it->key() == upper) it->Prev();
+  } else {
+    it->Seek(lower);
+  }
+  for (; it->Valid(); reverse ? it->Prev() : it->Next()) {
+    const rocksdb::Slice k = it->key();
+    if (k.compare(lower) < 0 || (!to.empty() && k.compare(upper) >= 0)) break;
+    const rocksdb::Slice v = it->value();
+    if (!visit(std::string_view(k.data(), k.size()), std::string_view(v.data(), v.size()))) break;
+  }
+  if (!it->status().ok()) return error(rocks_status(it->status(), "rocksdb scan"));
+  return ok();
 }
 
 int64_t RocksDb::disk_bytes() {

@@ -3,8 +3,10 @@
 
 #include <rocksdb/db.h>
 
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +29,17 @@ class RocksDb {
   //! Key/value pairs whose key starts with `prefix`, in key order, at most `limit`.
   Result<std::vector<std::pair<std::string, std::string>>> scan(std::string_view cf, std::string_view prefix,
                                                                  size_t limit);
+  //! One change of an atomic write(): a put, or a delete when `value` is nullopt.
+  struct Change {
+    std::string key;
+    std::optional<std::string> value;
+  };
+  //! Applies every change to `cf` in one atomic batch.
+  Result<void> write(std::string_view cf, const std::vector<Change>& changes);
+  //! Calls `visit(key, value)` for the keys in [from, to) (`to` empty: up to the end), in key
+  //! order, or from the last down when `reverse`, until it returns false.
+  Result<void> for_each(std::string_view cf, std::string_view from, std::string_view to, bool reverse,
+                        const std::function<bool(std::string_view key, std::string_view value)>& visit);
   //! Bytes of live SST files plus the WAL.
   int64_t disk_bytes();
   //! Flushes memtables and the WAL, then closes. Idempotent.

@@ -9,7 +9,9 @@
 #include "migrations.h"
 #include "rocks_db.h"
 #include "sqlite_db.h"
+#include "rocks_call_record_repository.h"
 #include "sqlite_api_key_repository.h"
+#include "sqlite_capture_repository.h"
 #include "sqlite_audit_repository.h"
 #include "sqlite_limit_repository.h"
 #include "sqlite_price_repository.h"
@@ -52,6 +54,8 @@ struct Store::Impl {
   std::unique_ptr<SqlitePriceRepository> prices;
   std::unique_ptr<SqliteAuditRepository> audit;
   std::unique_ptr<SqliteRoutingRepository> routing;
+  std::unique_ptr<RocksCallRecordRepository> calls;
+  std::unique_ptr<SqliteCaptureRepository> capture;
 };
 
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -89,6 +93,10 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   impl->prices = std::make_unique<SqlitePriceRepository>(*impl->sqlite);
   impl->audit = std::make_unique<SqliteAuditRepository>(*impl->sqlite);
   impl->routing = std::make_unique<SqliteRoutingRepository>(*impl->sqlite);
+  auto calls = RocksCallRecordRepository::open(*impl->rocks);
+  if (!calls) return error(calls.error());
+  impl->calls = std::move(*calls);
+  impl->capture = std::make_unique<SqliteCaptureRepository>(*impl->sqlite);
   log::info("store opened", {{"data_dir", options.data_dir},
                              {"sqlite", sqlite_path},
                              {"migrations", static_cast<int64_t>(impl->migrations.size())},
@@ -109,6 +117,8 @@ LimitRepository& Store::limits() { return *impl_->limits; }
 PriceRepository& Store::prices() { return *impl_->prices; }
 AuditRepository& Store::audit() { return *impl_->audit; }
 RoutingRepository& Store::routing() { return *impl_->routing; }
+CallRecordRepository& Store::calls() { return *impl_->calls; }
+CaptureRepository& Store::capture() { return *impl_->capture; }
 
 const std::vector<std::string>& Store::applied_migrations() const { return impl_->migrations; }
 

@@ -23,6 +23,8 @@ class LimitRepository;
 class PriceRepository;
 class RoutingRepository;
 class AuditRepository;
+class CallRecordRepository;
+class CaptureRepository;
 
 struct StoreOptions {
   std::string data_dir;
@@ -58,6 +60,10 @@ class Store {
   RoutingRepository& routing();
   //! The admin API's append-only audit log.
   AuditRepository& audit();
+  //! LLM call records and their scores (RocksDB, "calls").
+  CallRecordRepository& calls();
+  //! Each tenant's choice of how much call content to keep.
+  CaptureRepository& capture();
 
   //! Versions of the applied migrations, in order ("0001_init", ...).
   const std::vector<std::string>& applied_migrations() const;
