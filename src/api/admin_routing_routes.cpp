@@ -80,10 +80,11 @@ bool valid_token(std::string_view token) {
   return std::all_of(token.begin(), token.end(), [](char c) { return c > 0x20 && c < 0x7f; });
 }
 
-// "http://host[:port][/path]"; https is not spoken to upstreams.
+// "http[s]://host[:port][/path]".
 bool valid_base_url(std::string_view url) {
-  if (!url.starts_with("http://") || url.size() > 2048) return false;
-  const std::string_view rest = url.substr(7);
+  const size_t scheme = url.starts_with("https://") ? 8 : url.starts_with("http://") ? 7 : 0;
+  if (scheme == 0 || url.size() > 2048) return false;
+  const std::string_view rest = url.substr(scheme);
   if (rest.empty() || rest.front() == '/' || rest.front() == ':') return false;
   return std::all_of(url.begin(), url.end(), [](char c) { return c > 0x20 && c < 0x7f; });
 }
@@ -157,8 +158,8 @@ Parsed<store::UpstreamRecord> parse_upstream(std::string_view name, std::string_
   auto base_url = string_at(*obj, "base_url", "base_url");
   if (!base_url) return std::unexpected(base_url.error());
   if (!*base_url || !valid_base_url(**base_url)) {
-    return field_error("base_url", "'base_url' is required: an http:// URL such as \"http://10.0.0.5:8000/v1\" "
-                                   "(requests go to base_url + \"/chat/completions\"; https is not supported)");
+    return field_error("base_url", "'base_url' is required: an http:// or https:// URL such as "
+                                   "\"http://10.0.0.5:8000/v1\" (requests go to base_url + \"/chat/completions\")");
   }
   u.base_url = std::string(**base_url);
 

@@ -169,7 +169,7 @@ TEST_CASE("bad upstream and route fields are refused naming the field") {
   const std::string good_deployment = R"({"name":"a","kind":"local","model":"m"})";
   const std::vector<Case> cases = {
       {"/admin/v1/upstreams/rt-x", R"({})", "base_url"},
-      {"/admin/v1/upstreams/rt-x", R"({"base_url":"https://api.example.com/v1"})", "base_url"},
+      {"/admin/v1/upstreams/rt-x", R"({"base_url":"https://"})", "base_url"},
       {"/admin/v1/upstreams/rt-x", R"({"base_url":"ftp://x"})", "base_url"},
       {"/admin/v1/upstreams/rt-x", R"({"base_url":7})", "base_url"},
       {"/admin/v1/upstreams/Bad%20Name", R"({"base_url":"http://h/v1"})", "name"},

@@ -7,9 +7,10 @@
 #include <boost/asio/this_coro.hpp>
 #include <chrono>
 
+#include "call_log.h"
 #include "event_channel.h"
-#include "llmp/api/idempotency.h"
 #include "json_request.h"
+#include "llmp/api/idempotency.h"
 #include "llmp/api/openai_routes.h"
 #include "llmp/core/ids.h"
 #include "llmp/core/json.h"
@@ -71,6 +72,7 @@ struct Job {
   std::string limit_model;  // the model limits and prices apply to: the name the client sent
   int priority = 0;
   std::shared_ptr<LimitHold> limit;  // settles when the last copy of the job goes; null: no limits
+  std::shared_ptr<CallLog> call;     // recorded when the last copy of the job goes; null: not recorded
 };
 
 // Submits every prompt; events arrive on the returned channel with choice = prompt · n + choice.
@@ -137,6 +139,48 @@ void write_total_usage(json::Writer& w, const Job& job, const std::vector<Choice
   }
   for (const auto& c : choices) completion += c.usage.completion_tokens;
   write_usage(w, prompt, completion, cached);
+}
+
+// What the call log keeps of a finished job: the output, the tool calls, the finish reason and
+// the usage (counted as write_total_usage counts it).
+void log_outcome(const Job& job, const std::vector<ChoiceState>& choices) {
+  if (!job.call) return;
+  obs::CallRecord& r = job.call->rec;
+  int64_t prompt = 0, completion = 0, cached = 0;
+  for (size_t p = 0; p < job.prompts.size(); ++p) {
+    prompt += static_cast<int64_t>(job.prompts[p].size());
+    cached += choices[p * static_cast<size_t>(job.sampling.n)].usage.cached_tokens;
+  }
+  std::string calls;
+  json::Writer w(calls);
+  w.begin_array();
+  r.output_text.clear();
+  for (size_t i = 0; i < choices.size(); ++i) {
+    const ChoiceState& c = choices[i];
+    completion += c.usage.completion_tokens;
+    std::string text = c.text;
+    std::vector<ToolCall> parsed = c.calls;
+    if (job.parse_tools && parsed.empty()) {
+      ToolCallOutput out = parse_tool_calls(c.text);
+      text = std::move(out.content);
+      parsed = std::move(out.calls);
+    }
+    if (i > 0) r.output_text += "\n";
+    r.output_text += text;
+    for (const auto& call : parsed)
+      w.begin_object().field("name", call.name).field("arguments", call.arguments).end_object();
+  }
+  w.end_array();
+  if (calls != "[]") r.tool_calls_json = std::move(calls);
+  r.prompt_tokens = prompt;
+  r.completion_tokens = completion;
+  r.cached_tokens = cached;
+  if (!choices.empty() && choices[0].finish) {
+    r.finish_reason = *choices[0].finish == engine::FinishReason::error ? "error"
+                      : *choices[0].finish == engine::FinishReason::cancelled
+                          ? "cancelled"
+                          : std::string(finish_name(*choices[0].finish, r.tool_calls_json.size() > 2));
+  }
 }
 
 void write_token_bytes(json::Writer& w, std::string_view bytes) {
@@ -344,6 +388,7 @@ Awaitable<Response> answer_whole(Job job, std::shared_ptr<EventChannel> channel,
   while (unfinished > 0) {
     TokenEvent e = co_await channel->next();
     if (job.limit) job.limit->add_completion(static_cast<int64_t>(e.tokens.size()));
+    if (job.call && !e.tokens.empty()) job.call->first_token();
     ChoiceState& c = choices[static_cast<size_t>(e.choice)];
     c.text += e.text;
     c.tokens.insert(c.tokens.end(), e.tokens.begin(), e.tokens.end());
@@ -357,11 +402,13 @@ Awaitable<Response> answer_whole(Job job, std::shared_ptr<EventChannel> channel,
       --unfinished;
       if (*e.finish == engine::FinishReason::error) {
         cancel_all(job);
+        log_outcome(job, choices);
         co_return net::error_response(500,
                                       {.message = "generation failed: " + e.error.message(), .type = "server_error"});
       }
     }
   }
+  log_outcome(job, choices);
   co_return Response::json(200, final_body(job, choices));
 }
 
@@ -382,10 +429,12 @@ Response answer_stream(Job job, std::shared_ptr<EventChannel> channel) {
     while (unfinished > 0) {
       TokenEvent e = co_await channel->next();
       if (job.limit) job.limit->add_completion(static_cast<int64_t>(e.tokens.size()));
+      if (job.call && !e.tokens.empty()) job.call->first_token();
       const size_t index = static_cast<size_t>(e.choice);
       ChoiceState& c = choices[index];
       c.tokens.insert(c.tokens.end(), e.tokens.begin(), e.tokens.end());
       std::string text = std::move(e.text);
+      c.text += text;  // for the call log
       std::vector<ToolCall> calls;
       if (job.parse_tools) {
         ToolCallOutput part = c.tools.push(text);
@@ -402,6 +451,8 @@ Response answer_stream(Job job, std::shared_ptr<EventChannel> channel) {
       if (job.echo && c.tokens.size() == e.tokens.size())
         text = job.prompt_texts[index / static_cast<size_t>(job.sampling.n)] + text;
       if (e.finish && *e.finish == engine::FinishReason::error) {
+        c.finish = e.finish;
+        log_outcome(job, choices);
         const std::string err =
             R"({"error":{"message":")" + e.error.message() + R"(","type":"server_error","param":null,"code":null}})";
         co_await out.sse_event(err);
@@ -421,6 +472,7 @@ Response answer_stream(Job job, std::shared_ptr<EventChannel> channel) {
         if (!co_await out.sse_event(last)) co_return;
       }
     }
+    log_outcome(job, choices);
     if (job.include_usage) {
       std::string usage;
       json::Writer w(usage);
@@ -550,14 +602,16 @@ ApiResult<std::string> normalise_messages(simdjson::dom::element messages) {
   for (auto m : arr) {
     simdjson::dom::object obj;
     const std::string param = fmt::format("messages[{}]", i);
-    if (m.get(obj) != simdjson::SUCCESS) return api_error(StatusCode::invalid_argument, param + " must be an object", param);
+    if (m.get(obj) != simdjson::SUCCESS)
+      return api_error(StatusCode::invalid_argument, param + " must be an object", param);
     std::string_view role;
     if (obj["role"].get(role) != simdjson::SUCCESS) {
       return api_error(StatusCode::invalid_argument, param + ".role must be a string", param + ".role");
     }
     if (role != "system" && role != "user" && role != "assistant" && role != "tool" && role != "developer") {
       return api_error(StatusCode::invalid_argument,
-                       fmt::format("{}.role '{}' is not system, developer, user, assistant or tool", param, role), param + ".role");
+                       fmt::format("{}.role '{}' is not system, developer, user, assistant or tool", param, role),
+                       param + ".role");
     }
     w.begin_object();
     for (auto [key, value] : obj) {
@@ -616,18 +670,22 @@ ApiResult<std::string> render_prompt(const ServedModel& model, const Fields& f, 
     tool_choice = "named";
   }
   if (tool_choice != "auto" && tool_choice != "none" && tool_choice != "required" && tool_choice != "named") {
-    return api_error(StatusCode::invalid_argument, "'tool_choice' must be auto, none, required or a named function", "tool_choice");
+    return api_error(StatusCode::invalid_argument, "'tool_choice' must be auto, none, required or a named function",
+                     "tool_choice");
   }
   simdjson::dom::array tool_list;
   if (tools.error() == simdjson::SUCCESS && !tools.is_null()) {
-    if (tools.get(tool_list) != simdjson::SUCCESS) return api_error(StatusCode::invalid_argument, "'tools' must be an array", "tools");
+    if (tools.get(tool_list) != simdjson::SUCCESS)
+      return api_error(StatusCode::invalid_argument, "'tools' must be an array", "tools");
     size_t k = 0;
     for (auto t : tool_list) {
       std::string_view type, name;
-      if (t["type"].get(type) != simdjson::SUCCESS || type != "function" || t["function"]["name"].get(name) != simdjson::SUCCESS) {
-        return api_error(StatusCode::invalid_argument,
-                         fmt::format("tools[{}] must be {{\"type\": \"function\", \"function\": {{\"name\": ...}}}}", k),
-                         fmt::format("tools[{}]", k));
+      if (t["type"].get(type) != simdjson::SUCCESS || type != "function" ||
+          t["function"]["name"].get(name) != simdjson::SUCCESS) {
+        return api_error(
+            StatusCode::invalid_argument,
+            fmt::format("tools[{}] must be {{\"type\": \"function\", \"function\": {{\"name\": ...}}}}", k),
+            fmt::format("tools[{}]", k));
       }
       ++k;
     }
@@ -651,8 +709,8 @@ ApiResult<std::string> render_prompt(const ServedModel& model, const Fields& f, 
   }
   auto prompt = engine::render_chat(*model.chat_template, in);
   if (!prompt) {
-    return api_error(StatusCode::invalid_argument, fmt::format("the chat template refused the messages: {}", prompt.error().message()),
-                     "messages");
+    return api_error(StatusCode::invalid_argument,
+                     fmt::format("the chat template refused the messages: {}", prompt.error().message()), "messages");
   }
   return *prompt;
 }
@@ -662,10 +720,12 @@ namespace {
 // POST /v1/chat/completions with a model this process serves. `limit_model`: the name limits
 // and prices apply to (the model the client sent: an alias when routed).
 Awaitable<Response> serve_chat(Services& s, const Caller& caller, Request& req, Fields f,
-                               std::shared_ptr<ServedModel> model, std::string limit_model) {
+                               std::shared_ptr<ServedModel> model, std::string limit_model,
+                               std::shared_ptr<CallLog> call) {
   Job job;
   job.model = std::move(model);
   job.limit_model = std::move(limit_model);
+  job.call = std::move(call);
   job.chat = true;
   job.id = "chatcmpl-" + ids::random_hex(12);
   job.created = unix_now();
@@ -690,10 +750,12 @@ Awaitable<Response> serve_chat(Services& s, const Caller& caller, Request& req, 
 
 // POST /v1/completions with a model this process serves.
 Awaitable<Response> serve_completion(Services& s, const Caller& caller, Request& req, Fields f,
-                                     std::shared_ptr<ServedModel> model, std::string limit_model) {
+                                     std::shared_ptr<ServedModel> model, std::string limit_model,
+                                     std::shared_ptr<CallLog> call) {
   Job job;
   job.model = std::move(model);
   job.limit_model = std::move(limit_model);
+  job.call = std::move(call);
   job.chat = false;
   job.id = "cmpl-" + ids::random_hex(12);
   job.created = unix_now();
@@ -767,6 +829,29 @@ Awaitable<Response> serve_completion(Services& s, const Caller& caller, Request&
   co_return co_await std::move(run);
 }
 
+// What the call log keeps of the request: the model asked for, the input (messages or prompt)
+// and every other field as the parameters.
+void describe_call(obs::CallRecord& r, simdjson::dom::object body, const std::string& model, bool chat, bool stream) {
+  r.model = model;
+  r.stream = stream;
+  std::string_view v;
+  if (body["user"].get(v) == simdjson::SUCCESS) r.user = std::string(v);
+  if (r.session_id.empty() && body["metadata"]["session_id"].get(v) == simdjson::SUCCESS) r.session_id = std::string(v);
+  const std::string_view input_key = chat ? "messages" : "prompt";
+  std::string params;
+  json::Writer w(params);
+  w.begin_object();
+  for (auto field : body) {
+    if (field.key == input_key) {
+      r.input_json = simdjson::minify(field.value);
+    } else if (field.key != "model" && field.key != "user" && field.key != "stream") {
+      w.key(field.key).raw(simdjson::minify(field.value));
+    }
+  }
+  w.end_object();
+  r.params_json = std::move(params);
+}
+
 // The body as a JSON object, or the answer to send instead.
 std::expected<simdjson::dom::object, Response> body_object(const JsonBody& body, const Request& req) {
   simdjson::dom::object obj;
@@ -788,28 +873,37 @@ InferenceHandler generation_handler(Services& s, bool chat) {
     const Fields f(*obj);
     auto name = requested_model(caller, f);
     if (!name) co_return response_for(name.error(), req);
-    auto serve_local = [&s, &caller, &req, f, chat](std::string id, std::string limit_model) -> Awaitable<Response> {
+    bool stream = false;
+    if ((*obj)["stream"].get(stream) != simdjson::SUCCESS) stream = false;
+    std::shared_ptr<CallLog> call;  // set when serving starts (a replayed answer is no new call)
+    auto serve_local = [&s, &caller, &req, f, chat, &call](std::string id,
+                                                           std::string limit_model) -> Awaitable<Response> {
+      if (call && call->rec.served_by.empty()) call->rec.served_by = id;
       auto model = local_model(s, id, chat);
       if (!model) co_return response_for(model.error(), req);
       if (chat) {
-        auto run = serve_chat(s, caller, req, f, std::move(*model), std::move(limit_model));
+        auto run = serve_chat(s, caller, req, f, std::move(*model), std::move(limit_model), call);
         co_return co_await std::move(run);
       }
-      auto run = serve_completion(s, caller, req, f, std::move(*model), std::move(limit_model));
+      auto run = serve_completion(s, caller, req, f, std::move(*model), std::move(limit_model), call);
       co_return co_await std::move(run);
     };
     auto serve = [&]() -> Awaitable<Response> {
+      call = start_call_log(s, req, caller, chat ? "chat" : "completion");
+      if (call) describe_call(call->rec, *obj, *name, chat, stream);
+      Response answer;
       if (auto route = s.routes ? s.routes->find(*name) : nullptr) {
-        auto routed = serve_routed(s, caller, req, *obj, *route, chat, serve_local);
-        co_return co_await std::move(routed);
+        auto routed = serve_routed(s, caller, req, *obj, *route, chat, serve_local, call);
+        answer = co_await std::move(routed);
+      } else {
+        auto local = serve_local(*name, *name);
+        answer = co_await std::move(local);
       }
-      auto local = serve_local(*name, *name);
-      co_return co_await std::move(local);
+      if (call) call->answered(answer);
+      co_return answer;
     };
     // Idempotency-Key, for answers that are whole (a stream cannot be replayed): a repeat gets
     // the first answer without running or billing again.
-    bool stream = false;
-    if ((*obj)["stream"].get(stream) != simdjson::SUCCESS) stream = false;
     const std::string_view idem = req.headers.get("Idempotency-Key");
     if (!s.idempotency || idem.empty() || stream) {
       auto answer = serve();

@@ -77,9 +77,8 @@ std::string upstream_body(simdjson::dom::object body, const std::string& model, 
   return out;
 }
 
-// Usage from an answer or a stream's usage chunk into the hold.
-void bill_usage(simdjson::dom::element doc, LimitHold* hold) {
-  if (!hold) return;
+// Usage from an answer or a stream's usage chunk into the hold and the call log.
+void bill_usage(simdjson::dom::element doc, LimitHold* hold, CallLog* call) {
   simdjson::dom::object usage;
   if (doc["usage"].get(usage) != simdjson::SUCCESS) return;
   int64_t prompt = 0, completion = 0, cached = 0;
@@ -87,9 +86,37 @@ void bill_usage(simdjson::dom::element doc, LimitHold* hold) {
   if (usage["prompt_tokens"].get(prompt) != simdjson::SUCCESS) prompt = 0;
   if (usage["completion_tokens"].get(completion) != simdjson::SUCCESS) completion = 0;
   if (usage["prompt_tokens_details"]["cached_tokens"].get(cached) != simdjson::SUCCESS) cached = 0;
+  if (call) {
+    call->rec.prompt_tokens = prompt;
+    call->rec.completion_tokens = completion;
+    call->rec.cached_tokens = cached;
+  }
+  if (!hold) return;
   hold->add_prompt(prompt);
   hold->add_cached(cached);
   hold->add_completion(completion);
+}
+
+// An upstream's whole answer into the call log: the choices' text or message content, tool
+// calls and the first finish reason.
+void log_answer(simdjson::dom::element doc, CallLog* call) {
+  if (!call) return;
+  simdjson::dom::array choices;
+  if (doc["choices"].get(choices) != simdjson::SUCCESS) return;
+  std::string text;
+  bool first = true;
+  for (auto c : choices) {
+    std::string_view v;
+    if (!first) text += "\n";
+    if (c["message"]["content"].get(v) == simdjson::SUCCESS || c["text"].get(v) == simdjson::SUCCESS) text += v;
+    simdjson::dom::array calls;
+    if (c["message"]["tool_calls"].get(calls) == simdjson::SUCCESS && call->rec.tool_calls_json.empty()) {
+      call->rec.tool_calls_json = simdjson::minify(calls);
+    }
+    if (first && c["finish_reason"].get(v) == simdjson::SUCCESS) call->rec.finish_reason = std::string(v);
+    first = false;
+  }
+  call->rec.output_text = std::move(text);
 }
 
 int64_t requested_max_tokens(simdjson::dom::object body) {
@@ -115,6 +142,7 @@ struct Passthrough {
   net::ClientStream stream;
   std::optional<DeploymentGuard> guard;
   std::shared_ptr<LimitHold> hold;
+  std::shared_ptr<CallLog> call;  // recorded when the stream ends
   bool client_wants_usage = false;
   std::string pending;  // bytes of an event not complete yet
 };
@@ -126,9 +154,22 @@ Awaitable<bool> forward_event(net::StreamWriter& out, Passthrough& p, std::strin
     simdjson::dom::parser parser;
     simdjson::dom::element doc;
     if (parser.parse(event.substr(kData.size())).get(doc) == simdjson::SUCCESS) {
+      if (p.call) {
+        // Deltas into the call log: content, and the finish reason when it comes.
+        std::string_view v;
+        simdjson::dom::array choices;
+        if (doc["choices"].get(choices) == simdjson::SUCCESS && choices.size() > 0) {
+          auto c = choices.at(0);
+          if (c["delta"]["content"].get(v) == simdjson::SUCCESS || c["text"].get(v) == simdjson::SUCCESS) {
+            if (!v.empty()) p.call->first_token();
+            p.call->rec.output_text += v;
+          }
+          if (c["finish_reason"].get(v) == simdjson::SUCCESS) p.call->rec.finish_reason = std::string(v);
+        }
+      }
       simdjson::dom::object usage;
       if (doc["usage"].get(usage) == simdjson::SUCCESS) {
-        bill_usage(doc, p.hold.get());
+        bill_usage(doc, p.hold.get(), p.call.get());
         simdjson::dom::array choices;
         const bool only_usage = doc["choices"].get(choices) == simdjson::SUCCESS && choices.size() == 0;
         if (only_usage && !p.client_wants_usage) co_return true;
@@ -149,6 +190,11 @@ Response stream_answer(std::shared_ptr<Passthrough> p, const std::string& route_
       if (!piece) {
         // Cut mid-stream: nothing can be retried once the client has bytes; say so in-band.
         log::warn("upstream stream ended early", {{"error", piece.error().message()}});
+        if (p->call) {
+          p->call->rec.finish_reason = "error";
+          p->call->rec.error_code = "upstream_stream_cut";
+          p->call->rec.error_message = piece.error().message();
+        }
         std::string event = "data: ";
         json::Writer w(event);
         w.begin_object().key("error").begin_object();
@@ -183,7 +229,8 @@ Response stream_answer(std::shared_ptr<Passthrough> p, const std::string& route_
 // safe (connect errors; 429 and 5xx, honouring Retry-After). nullopt-free: always an answer,
 // which the caller may pass on to another deployment (worth_another).
 Awaitable<Response> call_upstream(Services& s, const Caller& caller, Request& req, simdjson::dom::object body,
-                                  const Deployment& d, DeploymentGuard guard, bool chat, const std::string& alias) {
+                                  const Deployment& d, DeploymentGuard guard, bool chat, const std::string& alias,
+                                  std::shared_ptr<CallLog> call) {
   const gateway::Upstream& up = *d.upstream;
   const bool stream = [&] {
     bool v = false;
@@ -225,7 +272,7 @@ Awaitable<Response> call_upstream(Services& s, const Caller& caller, Request& re
       auto opened = co_await std::move(open);
       if (opened && opened->status() < 300) {
         auto p = std::make_shared<Passthrough>(
-            Passthrough{std::move(*opened), std::move(guard), hold, client_wants_usage, {}});
+            Passthrough{std::move(*opened), std::move(guard), hold, std::move(call), client_wants_usage, {}});
         Response r = stream_answer(std::move(p), d.id());
         set_limit_headers(r, hold.get());
         co_return r;
@@ -256,12 +303,15 @@ Awaitable<Response> call_upstream(Services& s, const Caller& caller, Request& re
         if (!net::safe_to_retry(kind)) break;
       }
     } else {
-      auto call = s.upstream_client->request(cr);
-      auto answered = co_await std::move(call);
+      auto sent = s.upstream_client->request(cr);
+      auto answered = co_await std::move(sent);
       if (answered && answered->status < 300) {
         simdjson::dom::parser parser;
         simdjson::dom::element doc;
-        if (parser.parse(answered->body).get(doc) == simdjson::SUCCESS) bill_usage(doc, hold.get());
+        if (parser.parse(answered->body).get(doc) == simdjson::SUCCESS) {
+          bill_usage(doc, hold.get(), call.get());
+          log_answer(doc, call.get());
+        }
         guard.succeed();
         Response r = Response::json(answered->status, std::move(answered->body));
         r.headers.set("x-llmp-route", d.id());
@@ -303,7 +353,8 @@ std::string sticky_key(simdjson::dom::object body, const Request& req) {
 }  // namespace
 
 Awaitable<Response> serve_routed(Services& s, const Caller& caller, Request& req, simdjson::dom::object body,
-                                 const gateway::Route& route, bool chat, LocalServe local) {
+                                 const gateway::Route& route, bool chat, LocalServe local,
+                                 std::shared_ptr<CallLog> call) {
   gateway::Strategy strategy = route.strategy;
   if (route.header_strategy) {
     if (auto h = gateway::parse_strategy(req.headers.get("x-routing-strategy"))) strategy = *h;
@@ -317,7 +368,8 @@ Awaitable<Response> serve_routed(Services& s, const Caller& caller, Request& req
     auto m = s.models->find(model);
     if (!m) return 1e18;  // not loaded here: last
     const engine::EngineStats st = m->engine->stats();
-    const double kv = st.kv_blocks_total > 0 ? static_cast<double>(st.kv_blocks_used) / static_cast<double>(st.kv_blocks_total) : 0;
+    const double kv =
+        st.kv_blocks_total > 0 ? static_cast<double>(st.kv_blocks_used) / static_cast<double>(st.kv_blocks_total) : 0;
     return static_cast<double>(st.waiting + st.running) + kv;
   };
   std::set<std::string> tried;
@@ -327,6 +379,7 @@ Awaitable<Response> serve_routed(Services& s, const Caller& caller, Request& req
     auto r = s.routes->find(alias);
     if (!r) {
       // A fallback may name a plain local model.
+      if (call) call->rec.served_by = alias;
       auto serve = local(alias, asked);
       Response answer = co_await std::move(serve);
       if (!worth_another(answer)) {
@@ -341,6 +394,7 @@ Awaitable<Response> serve_routed(Services& s, const Caller& caller, Request& req
       auto guard = DeploymentGuard::enter(*d);
       if (!guard) continue;  // its breaker is open, or its half-open probes are all out
       Response answer;
+      if (call) call->rec.served_by = d->id();
       if (d->local) {
         auto serve = local(d->model, asked);
         answer = co_await std::move(serve);
@@ -348,8 +402,8 @@ Awaitable<Response> serve_routed(Services& s, const Caller& caller, Request& req
         if (answer.status < 500) guard->succeed();
         guard.reset();
       } else {
-        auto call = call_upstream(s, caller, req, body, *d, std::move(*guard), chat, asked);
-        answer = co_await std::move(call);
+        auto attempt = call_upstream(s, caller, req, body, *d, std::move(*guard), chat, asked, call);
+        answer = co_await std::move(attempt);
       }
       if (!worth_another(answer)) {
         answer.headers.set("x-llmp-route", d->id());

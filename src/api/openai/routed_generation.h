@@ -9,6 +9,7 @@
 #include <functional>
 #include <string>
 
+#include "call_log.h"
 #include "llmp/api/routes.h"
 #include "llmp/gateway/routing.h"
 #include "llmp/net/http.h"
@@ -25,8 +26,10 @@ using LocalServe = std::function<net::Awaitable<net::Response>(std::string model
 //! aliases in order (each once). The answer carries x-llmp-route ("alias/deployment") and,
 //! after a fallback, x-llmp-fallback-from (the alias first asked for). Each client request is
 //! admitted and billed once per deployment attempt that answers: failed attempts settle with
-//! nothing used.
+//! nothing used. `call` (may be null) learns where the request was served and, from an
+//! upstream, its output and usage.
 net::Awaitable<net::Response> serve_routed(Services& s, const Caller& caller, net::Request& req, simdjson::dom::object body,
-                                           const gateway::Route& route, bool chat, LocalServe local);
+                                           const gateway::Route& route, bool chat, LocalServe local,
+                                           std::shared_ptr<CallLog> call);
 
 }  // namespace llmp::api
