@@ -83,4 +83,8 @@ void add_admin_routing_routes(net::Router& router, Services& s);
 //! /admin/v1/audit: the audit log (a tenant admin reads its own tenant's entries).
 void add_admin_audit_routes(net::Router& router, Services& s);
 
+//! /admin/v1/usage (JSON or CSV), /admin/v1/usage/alerts and /admin/v1/tenants/{id}/budget-alert
+//! (a tenant admin reads and sets its own tenant's).
+void add_admin_usage_routes(net::Router& router, Services& s);
+
 }  // namespace llmp::api

@@ -30,6 +30,7 @@ void write_price(json::Writer& w, const store::PriceRecord& r) {
       .field("input_per_million", r.input_per_million)
       .field("output_per_million", r.output_per_million)
       .field("cached_input_per_million", r.cached_input_per_million)
+      .field("per_gpu_hour", r.per_gpu_hour)
       .field("effective_from", r.effective_from)
       .field("created_at", r.created_at_ms / 1000)
       .field("updated_at", r.updated_at_ms / 1000)
@@ -58,14 +59,15 @@ std::expected<std::optional<double>, FieldError> amount(simdjson::dom::object ob
 }
 
 // {"model", "input_per_million", "output_per_million", "cached_input_per_million" (default:
-// the input price), "effective_from" (unix seconds; default: now)}.
+// the input price), "per_gpu_hour" (a local model's engine time; default 0), "effective_from"
+// (unix seconds; default: now)}.
 std::expected<store::PriceRecord, FieldError> parse_price(std::string_view text, int64_t now) {
   auto body = JsonBody::parse(text);
   if (!body) return std::unexpected<FieldError>(FieldError{body.error(), ""});
   simdjson::dom::object obj;
   if (body->root().get(obj) != simdjson::SUCCESS) return field_error("", "the body must be a JSON object");
   if (auto extra = unknown_member(obj, {"model", "input_per_million", "output_per_million",
-                                        "cached_input_per_million", "effective_from"})) {
+                                        "cached_input_per_million", "per_gpu_hour", "effective_from"})) {
     return field_error(std::string(*extra), fmt::format("unknown field '{}'", *extra));
   }
   store::PriceRecord r;
@@ -85,6 +87,9 @@ std::expected<store::PriceRecord, FieldError> parse_price(std::string_view text,
   auto cached = amount(obj, "cached_input_per_million");
   if (!cached) return std::unexpected(cached.error());
   r.cached_input_per_million = cached->value_or(r.input_per_million);
+  auto gpu_hour = amount(obj, "per_gpu_hour");
+  if (!gpu_hour) return std::unexpected(gpu_hour.error());
+  r.per_gpu_hour = gpu_hour->value_or(0);
   auto from = optional_int(obj, "effective_from");
   if (!from) return std::unexpected<FieldError>(FieldError{from.error(), "effective_from"});
   if (*from && **from < 0) return field_error("effective_from", "'effective_from' must be unix seconds, 0 or more");
@@ -115,7 +120,8 @@ Result<void> load_prices(Services& s) {
   std::vector<gateway::Price> prices;
   prices.reserve(records->size());
   for (const auto& r : *records) {
-    prices.push_back({r.model, r.input_per_million, r.output_per_million, r.cached_input_per_million, r.effective_from});
+    prices.push_back({r.model, r.input_per_million, r.output_per_million, r.cached_input_per_million, r.effective_from,
+                      r.per_gpu_hour});
   }
   s.prices->set_prices(std::move(prices));
   return ok();

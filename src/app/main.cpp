@@ -37,6 +37,8 @@
 #include "llmp/gateway/oidc.h"
 #include "llmp/net/http_client.h"
 #include "llmp/net/http_server.h"
+#include "llmp/obs/call_record.h"
+#include "llmp/obs/usage_ledger.h"
 #include "llmp/store/store.h"
 #include "systemd_notify.h"
 
@@ -60,6 +62,7 @@ struct Settings {
   api::AuthOptions auth;
   gateway::LimitFlushOptions limits;
   store::StoreOptions store;
+  obs::UsageLedgerOptions usage;
   engine::EngineOptions engine;
   LogOptions log;
 };
@@ -69,6 +72,7 @@ void declare_all(SettingsRegistry& registry, Settings& s) {
   api::declare_settings(registry, s.auth);
   gateway::declare_settings(registry, s.limits);
   store::declare_settings(registry, s.store);
+  obs::declare_settings(registry, s.usage);
   engine::declare_settings(registry, s.engine);
   registry.describe_section("log", "Logging: JSON lines on stdout.");
   registry.add(StringSetting{.section = "log", .key = "level", .target = &s.log.level, .default_value = "info",
@@ -231,6 +235,8 @@ int serve(const Settings& settings, const std::string& config_source) {
   UpstreamIo upstream_io;
   net::HttpClient upstream_client(upstream_io.io.get_executor(), net::ClientOptions{});
   api::IdempotencyCache idempotency;
+  // Every finished inference call goes to each sink here (the usage ledger, call records).
+  obs::CallSinks calls;
   net::HttpServer server(settings.server, metrics);
   api::ServedModels served;
   // load_settings has refused an open API on a non-loopback address already.
@@ -238,7 +244,7 @@ int serve(const Settings& settings, const std::string& config_source) {
   api::Services services{.server = &server, .metrics = &metrics, .readiness = &readiness,
                          .blocking_pool = &blocking_pool, .models = &served, .auth_mode = auth_mode,
                          .limiter = &limiter, .prices = &prices, .routes = &routes,
-                         .upstream_client = &upstream_client, .idempotency = &idempotency};
+                         .upstream_client = &upstream_client, .idempotency = &idempotency, .calls = &calls};
   api::add_health_routes(server.router(), services);
   api::add_admin_routes(server.router(), services);
   api::add_generation_routes(server.router(), services);
@@ -302,6 +308,12 @@ int serve(const Settings& settings, const std::string& config_source) {
     return kExitFailure;
   }
   limit_flusher.start();
+  // Usage and cost per hour, tenant, project, key and model: counted in memory as calls end,
+  // added into SQLite in the background. Joined to the sinks before the server is ready.
+  obs::UsageLedger usage_ledger((*store)->usage(), prices, settings.usage);
+  calls.add(&usage_ledger);
+  services.usage = &usage_ledger;
+  usage_ledger.start();
   readiness.resolve("migrations");
   metrics.add_collector([s = store->get()](std::string& out) {
     out += fmt::format(
@@ -364,6 +376,7 @@ int serve(const Settings& settings, const std::string& config_source) {
   server.stop();
   blocking_pool.join();
   limit_flusher.stop();  // every request has settled: the last counts are final
+  usage_ledger.stop();
   (*store)->close();
   log::info("stopped", {{"drained", drained}});
   log::flush();

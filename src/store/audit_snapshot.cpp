@@ -78,6 +78,7 @@ std::string audit_snapshot(const PriceRecord& r) {
       .field("input_per_million", r.input_per_million)
       .field("output_per_million", r.output_per_million)
       .field("cached_input_per_million", r.cached_input_per_million)
+      .field("per_gpu_hour", r.per_gpu_hour)
       .field("effective_from", r.effective_from)
       .field("created_at_ms", r.created_at_ms)
       .field("updated_at_ms", r.updated_at_ms)

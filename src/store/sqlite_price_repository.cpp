@@ -12,7 +12,7 @@ namespace {
 
 constexpr std::string_view kColumns =
     "model, input_per_million, output_per_million, cached_input_per_million, effective_from, created_at_ms, "
-    "updated_at_ms";
+    "updated_at_ms, per_gpu_hour";
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -28,6 +28,7 @@ PriceRecord read_row(const Statement& stmt) {
   r.effective_from = stmt.column_int(4);
   r.created_at_ms = stmt.column_int(5);
   r.updated_at_ms = stmt.column_int(6);
+  r.per_gpu_hour = stmt.column_double(7);
   return r;
 }
 
@@ -46,9 +47,10 @@ Result<PriceRecord> SqlitePriceRepository::put(PriceRecord price, const AuditAct
     if (*old_row) before = read_row(*old);
     // created_at_ms survives a replacement: the upsert leaves it alone and we read it back.
     auto upsert = conn.prepare(fmt::format(
-        "INSERT INTO prices({}) VALUES (?,?,?,?,?,?,?) ON CONFLICT(model, effective_from) DO UPDATE SET "
+        "INSERT INTO prices({}) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(model, effective_from) DO UPDATE SET "
         "input_per_million = excluded.input_per_million, output_per_million = excluded.output_per_million, "
-        "cached_input_per_million = excluded.cached_input_per_million, updated_at_ms = excluded.updated_at_ms",
+        "cached_input_per_million = excluded.cached_input_per_million, per_gpu_hour = excluded.per_gpu_hour, "
+        "updated_at_ms = excluded.updated_at_ms",
         kColumns));
     if (!upsert) return error(upsert.error());
     LLMP_TRY_VOID(upsert->bind(1, price.model)
@@ -58,6 +60,7 @@ Result<PriceRecord> SqlitePriceRepository::put(PriceRecord price, const AuditAct
                       .bind(5, price.effective_from)
                       .bind(6, now)
                       .bind(7, now)
+                      .bind(8, price.per_gpu_hour)
                       .run());
     auto back = conn.prepare("SELECT created_at_ms FROM prices WHERE model = ? AND effective_from = ?");
     if (!back) return error(back.error());

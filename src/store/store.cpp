@@ -18,6 +18,7 @@
 #include "sqlite_project_repository.h"
 #include "sqlite_routing_repository.h"
 #include "sqlite_tenant_repository.h"
+#include "sqlite_usage_repository.h"
 
 namespace llmp::store {
 
@@ -56,6 +57,7 @@ struct Store::Impl {
   std::unique_ptr<SqliteRoutingRepository> routing;
   std::unique_ptr<RocksCallRecordRepository> calls;
   std::unique_ptr<SqliteCaptureRepository> capture;
+  std::unique_ptr<SqliteUsageRepository> usage;
 };
 
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -97,6 +99,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   if (!calls) return error(calls.error());
   impl->calls = std::move(*calls);
   impl->capture = std::make_unique<SqliteCaptureRepository>(*impl->sqlite);
+  impl->usage = std::make_unique<SqliteUsageRepository>(*impl->sqlite);
   log::info("store opened", {{"data_dir", options.data_dir},
                              {"sqlite", sqlite_path},
                              {"migrations", static_cast<int64_t>(impl->migrations.size())},
@@ -119,6 +122,7 @@ AuditRepository& Store::audit() { return *impl_->audit; }
 RoutingRepository& Store::routing() { return *impl_->routing; }
 CallRecordRepository& Store::calls() { return *impl_->calls; }
 CaptureRepository& Store::capture() { return *impl_->capture; }
+UsageRepository& Store::usage() { return *impl_->usage; }
 
 const std::vector<std::string>& Store::applied_migrations() const { return impl_->migrations; }
 

@@ -83,6 +83,11 @@ const std::vector<RouteSpec>& route_table() {
         {"PUT", "/admin/v1/prices"},
         {"GET", "/admin/v1/prices"},
         {"GET", "/admin/v1/audit"},
+        {"GET", "/admin/v1/usage"},
+        {"GET", "/admin/v1/usage/alerts"},
+        {"PUT", "/admin/v1/tenants/{id}/budget-alert"},
+        {"GET", "/admin/v1/tenants/{id}/budget-alert"},
+        {"DELETE", "/admin/v1/tenants/{id}/budget-alert"},
         {"PUT", "/admin/v1/upstreams/{name}"},
         {"GET", "/admin/v1/upstreams"},
         {"GET", "/admin/v1/upstreams/{name}"},
@@ -653,6 +658,29 @@ std::vector<RouteCase> route_cases() {
         [t](Fixture& f, const std::string&) {
           return P{"/admin/v1/audit?limit=1000&tenant_id=" + f.id_of(owner_of(t)), ""};
         });
+    // Usage: what it lists depends on which calls other cells made, so only who may read it is
+    // checked here (usage_test.cpp checks that a tenant admin sees only its own tenant's rows).
+    add("GET", "/admin/v1/usage", t, Access::admin_tenant_path, ModelRoute::none, 200, ListKind::none, Victim::none,
+        [t](Fixture& f, const std::string&) {
+          return P{"/admin/v1/usage?group_by=tenant&tenant_id=" + f.id_of(owner_of(t)), ""};
+        });
+    // A budget alert is put first by the platform admin, so GET and DELETE have one to find.
+    const std::string budget_body = R"({"monthly_spend":1000000000})";
+    auto put_budget = [path, budget_body](Fixture& f) {
+      auto res = f.call("PUT", path(f) + "/budget-alert", budget_body, "platform", {});
+      INFO(res.body);
+      REQUIRE(res.status == 200);
+    };
+    add("PUT", "/admin/v1/tenants/{id}/budget-alert", t, Access::admin_tenant_path, ModelRoute::none, 200,
+        ListKind::none, Victim::none,
+        [path, budget_body](Fixture& f, const std::string&) { return P{path(f) + "/budget-alert", budget_body}; });
+    for (const char* method : {"GET", "DELETE"}) {
+      add(method, "/admin/v1/tenants/{id}/budget-alert", t, Access::admin_tenant_path, ModelRoute::none, 200,
+          ListKind::none, Victim::none, [path, put_budget](Fixture& f, const std::string&) {
+            put_budget(f);
+            return P{path(f) + "/budget-alert", ""};
+          });
+    }
   }
   for (Target t : {Target::a, Target::b, Target::a_path_b_object}) {
     const auto path = tenant_path(t);
@@ -693,6 +721,10 @@ std::vector<RouteCase> route_cases() {
       Victim::none, fixed("/admin/v1/limits"));
   add("GET", "/admin/v1/audit", Target::none, Access::admin_any, ModelRoute::none, 200, ListKind::owned, Victim::none,
       fixed("/admin/v1/audit?limit=1000"));
+  add("GET", "/admin/v1/usage", Target::none, Access::admin_any, ModelRoute::none, 200, ListKind::none, Victim::none,
+      fixed("/admin/v1/usage?group_by=tenant,key"));
+  add("GET", "/admin/v1/usage/alerts", Target::none, Access::admin_any, ModelRoute::none, 200, ListKind::none,
+      Victim::none, fixed("/admin/v1/usage/alerts"));
   add("PUT", "/admin/v1/prices", Target::none, Access::admin_platform, ModelRoute::none, 200, ListKind::none,
       Victim::none, fixed("/admin/v1/prices", R"({"model":"m1","input_per_million":0,"output_per_million":0})"));
   add("GET", "/admin/v1/prices", Target::none, Access::admin_platform, ModelRoute::none, 200, ListKind::none,

@@ -21,6 +21,10 @@ namespace llmp::net {
 class HttpClient;
 }
 
+namespace llmp::obs {
+class UsageLedger;
+}
+
 namespace llmp::api {
 
 class IdempotencyCache;
@@ -44,6 +48,7 @@ struct Services {
   net::HttpClient* upstream_client = nullptr;  // calls to upstream providers
   IdempotencyCache* idempotency = nullptr;  // Idempotency-Key replays; null: the header is ignored
   obs::CallSink* calls = nullptr;  // every finished inference call (records, usage ledger); null: none
+  obs::UsageLedger* usage = nullptr;  // /admin/v1/usage and its alerts; null: those answer 503
 };
 
 //! /healthz, /readyz, /metrics, /version.

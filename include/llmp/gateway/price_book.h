@@ -20,6 +20,7 @@ struct Price {
   double output_per_million = 0;
   double cached_input_per_million = 0;
   int64_t effective_from = 0;  // unix seconds
+  double per_gpu_hour = 0;     // engine time of a local model (the usage ledger charges it)
 };
 
 //! What a request's tokens cost at `price`: uncached prompt tokens at the input price, cached

@@ -47,6 +47,7 @@ struct CallRecord {
   double ttft_ms = -1;        // time to first token; -1 when none was produced
   double latency_ms = 0;      // arrival to the last byte of the answer
   double cost = 0;            // at the price in force when admitted; 0 when the model has none
+  double gpu_seconds = 0;  // engine busy time attributed to this call by its share of each step
 };
 
 //! Where finished calls go. record() must not block or fail the request: a sink queues and

@@ -1,5 +1,6 @@
 #pragma once
-// Model prices as stored: currency-neutral amounts per 1M tokens, each in force from a time on.
+// Model prices as stored: currency-neutral amounts per 1M tokens (and per GPU-hour for local
+// models), each in force from a time on.
 // What a request costs is the gateway's PriceBook; this only keeps the prices.
 
 #include <cstdint>
@@ -16,6 +17,7 @@ struct PriceRecord {
   double input_per_million = 0;
   double output_per_million = 0;
   double cached_input_per_million = 0;
+  double per_gpu_hour = 0;  // engine time of a local model; 0 for upstream ones
   int64_t effective_from = 0;  // unix seconds
   int64_t created_at_ms = 0;
   int64_t updated_at_ms = 0;

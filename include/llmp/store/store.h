@@ -25,6 +25,7 @@ class RoutingRepository;
 class AuditRepository;
 class CallRecordRepository;
 class CaptureRepository;
+class UsageRepository;
 
 struct StoreOptions {
   std::string data_dir;
@@ -64,6 +65,8 @@ class Store {
   CallRecordRepository& calls();
   //! Each tenant's choice of how much call content to keep.
   CaptureRepository& capture();
+  //! The usage ledger's hourly counters and the tenants' budget alerts.
+  UsageRepository& usage();
 
   //! Versions of the applied migrations, in order ("0001_init", ...).
   const std::vector<std::string>& applied_migrations() const;
