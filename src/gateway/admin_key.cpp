@@ -62,7 +62,11 @@ Result<AdminKey> AdminKey::load_or_create(const std::string& data_dir, std::stri
 
 bool AdminKey::matches(std::string_view presented) const {
   if (presented.empty()) return false;
-  return crypto::constant_time_equal(crypto::sha256_hex(presented), hash_);
+  return matches_hash(crypto::sha256_hex(presented));
+}
+
+bool AdminKey::matches_hash(std::string_view presented_hash) const {
+  return crypto::constant_time_equal(presented_hash, hash_);
 }
 
 }  // namespace llmp::gateway

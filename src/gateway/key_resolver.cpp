@@ -45,7 +45,14 @@ std::optional<Result<Identity>> KeyResolver::resolve_cached(std::string_view tok
   if (token.empty()) {
     return error(StatusCode::unauthenticated, "missing API key: send \"Authorization: Bearer <key>\"");
   }
-  if (admin_key_ && admin_key_->matches(token)) return platform_admin_identity();
+  return resolve_cached_hashed(token, crypto::sha256_hex(token));
+}
+
+std::optional<Result<Identity>> KeyResolver::resolve_cached_hashed(std::string_view token, const std::string& hash) {
+  if (token.empty()) {
+    return error(StatusCode::unauthenticated, "missing API key: send \"Authorization: Bearer <key>\"");
+  }
+  if (admin_key_ && admin_key_->matches_hash(hash)) return platform_admin_identity();
   const auto prefix = api_key_prefix(token);
   if (!prefix) return invalid_key();
   std::optional<Entry> entry;
@@ -61,11 +68,12 @@ std::optional<Result<Identity>> KeyResolver::resolve_cached(std::string_view tok
     lru_.splice(lru_.begin(), lru_, it->second);
     entry = *it->second;
   }
-  return check(*entry, token);
+  return check(*entry, hash);
 }
 
 Result<Identity> KeyResolver::resolve(std::string_view token) {
-  if (auto answer = resolve_cached(token)) return std::move(*answer);
+  const std::string hash = crypto::sha256_hex(token);
+  if (auto answer = resolve_cached_hashed(token, hash)) return std::move(*answer);
   const std::string prefix(*api_key_prefix(token));  // resolve_cached answered for malformed tokens
   uint64_t epoch;
   {
@@ -94,12 +102,12 @@ Result<Identity> KeyResolver::resolve(std::string_view token) {
       }
     }
   }
-  return check(entry, token);
+  return check(entry, hash);
 }
 
-Result<Identity> KeyResolver::check(const Entry& entry, std::string_view token) const {
+Result<Identity> KeyResolver::check(const Entry& entry, const std::string& hash) const {
   // The hash is compared first: without the secret, nobody learns whether a key was revoked.
-  if (!crypto::constant_time_equal(crypto::sha256_hex(token), entry.hash)) return invalid_key();
+  if (!crypto::constant_time_equal(hash, entry.hash)) return invalid_key();
   if (entry.revoked_at_ms) {
     return error(StatusCode::unauthenticated,
                  fmt::format("API key {} was revoked", redacted_api_key(entry.prefix)));

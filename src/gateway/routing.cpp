@@ -39,10 +39,29 @@ std::string_view to_string(CircuitBreaker::State s) {
 
 // ---- CircuitBreaker ----
 
-void CircuitBreaker::trim(Clock::time_point now) {
-  const auto horizon = now - o_.window;
-  window_.erase(window_.begin(),
-                std::find_if(window_.begin(), window_.end(), [&](const Outcome& x) { return x.at >= horizon; }));
+namespace {
+
+int64_t second_of(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+}  // namespace
+
+void CircuitBreaker::expire(int64_t second) {
+  const int64_t window_s = std::clamp<int64_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(o_.window).count(), 1, kBuckets - 1);
+  for (Bucket& b : buckets_) {
+    if (b.second >= 0 && b.second <= second - window_s) {
+      window_ok_ -= b.ok;
+      window_failed_ -= b.failed;
+      b = Bucket{};
+    }
+  }
+}
+
+void CircuitBreaker::clear_window() {
+  buckets_.fill(Bucket{});
+  window_ok_ = window_failed_ = 0;
 }
 
 void CircuitBreaker::open(Clock::time_point now) {
@@ -50,7 +69,7 @@ void CircuitBreaker::open(Clock::time_point now) {
   opened_at_ = now;
   consecutive_ = 0;
   probes_out_ = probes_ok_ = 0;
-  window_.clear();  // a fresh window after recovery: old failures must not re-open it at once
+  clear_window();  // a fresh window after recovery: old failures must not re-open it at once
 }
 
 bool CircuitBreaker::allow(Clock::time_point now) {
@@ -74,18 +93,31 @@ void CircuitBreaker::record(bool success, Clock::time_point now) {
     if (++probes_ok_ >= o_.half_open_probes) {
       state_ = State::closed;
       consecutive_ = 0;
-      window_.clear();
+      clear_window();
     }
     return;
   }
   if (state_ == State::open) return;  // a request let through before it opened
-  trim(now);
-  window_.push_back({now, success});
+  const int64_t second = second_of(now);
+  Bucket& b = buckets_[static_cast<size_t>(second % kBuckets)];
+  if (b.second != second) {
+    // Last used a full turn of the ring ago (or never): its counts left the window long since.
+    window_ok_ -= b.ok;
+    window_failed_ -= b.failed;
+    b = Bucket{second, 0, 0};
+  }
+  (success ? b.ok : b.failed) += 1;
+  (success ? window_ok_ : window_failed_) += 1;
+  // Buckets older than the window leave it; a scan of the ring only once per second.
+  if (second != last_expired_) {
+    expire(second);
+    last_expired_ = second;
+  }
   consecutive_ = success ? 0 : consecutive_ + 1;
   if (consecutive_ >= o_.consecutive_failures) return open(now);
-  if (static_cast<int>(window_.size()) >= o_.min_requests) {
-    const auto failed = std::count_if(window_.begin(), window_.end(), [](const Outcome& x) { return !x.ok; });
-    if (static_cast<double>(failed) >= o_.error_rate * static_cast<double>(window_.size())) open(now);
+  const int64_t total = window_ok_ + window_failed_;
+  if (total >= o_.min_requests && static_cast<double>(window_failed_) >= o_.error_rate * static_cast<double>(total)) {
+    open(now);
   }
 }
 

@@ -908,4 +908,11 @@ Awaitable<Result<ClientStream>> HttpClient::open(ClientRequest request) {
   co_return ClientStream(std::move(*opened));
 }
 
+HttpClient& HttpClients::here(const boost::asio::any_io_executor& executor) {
+  std::lock_guard lock(mu_);
+  auto& client = clients_[std::this_thread::get_id()];
+  if (!client) client = std::make_unique<HttpClient>(executor, options_);
+  return *client;
+}
+
 }  // namespace llmp::net

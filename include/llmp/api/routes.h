@@ -19,6 +19,7 @@
 
 namespace llmp::net {
 class HttpClient;
+class HttpClients;
 }
 
 namespace llmp::obs {
@@ -45,7 +46,8 @@ struct Services {
   gateway::Limiter* limiter = nullptr;  // the limits on the inference API; null: none
   gateway::PriceBook* prices = nullptr;  // what admission charges spend budgets; null: nothing
   gateway::RouteTable* routes = nullptr;  // model aliases → deployments; null: model ids only
-  net::HttpClient* upstream_client = nullptr;  // calls to upstream providers
+  net::HttpClient* upstream_client = nullptr;  // calls to upstream providers off the hot path (replays, JWKS)
+  net::HttpClients* upstream_clients = nullptr;  // routed requests' upstream calls, one client per I/O thread
   IdempotencyCache* idempotency = nullptr;  // Idempotency-Key replays; null: the header is ignored
   obs::CallSink* calls = nullptr;  // every finished inference call (records, usage ledger); null: none
   obs::UsageLedger* usage = nullptr;  // /admin/v1/usage and its alerts; null: those answer 503

@@ -18,6 +18,8 @@ class AdminKey {
 
   //! True when `presented` (the bearer token) is the admin key. Constant-time.
   bool matches(std::string_view presented) const;
+  //! The same for a key already hashed (sha256_hex), so a request hashes its key once.
+  bool matches_hash(std::string_view presented_hash) const;
 
   //! Where the key lives ("env LLMP_ADMIN_KEY" or the file path), for the start log.
   const std::string& source() const { return source_; }

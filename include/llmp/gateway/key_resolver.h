@@ -69,7 +69,9 @@ class KeyResolver {
   };
 
   int64_t now_ms() const;
-  Result<Identity> check(const Entry& entry, std::string_view token) const;
+  // `hash`: sha256_hex of the token, computed once per request.
+  std::optional<Result<Identity>> resolve_cached_hashed(std::string_view token, const std::string& hash);
+  Result<Identity> check(const Entry& entry, const std::string& hash) const;
 
   const AdminKey* admin_key_;
   store::ApiKeyRepository& keys_;

@@ -5,6 +5,7 @@
 // when every deployment fails. The table is rebuilt whole from the store on every change and
 // swapped in; per-deployment health (breaker, outstanding requests, latency) survives rebuilds.
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -34,7 +35,7 @@ struct BreakerOptions {
   int consecutive_failures = 5;       // open after this many failures in a row
   double error_rate = 0.5;            // or when this share of the window's requests failed ...
   int min_requests = 20;              // ... and the window holds at least this many
-  std::chrono::milliseconds window{30000};
+  std::chrono::milliseconds window{30000};  // at most 128 s
   std::chrono::milliseconds cooldown{10000};  // open this long, then half-open
   int half_open_probes = 2;           // requests let through half-open; all must succeed to close
 };
@@ -54,7 +55,9 @@ class CircuitBreaker {
   State state(Clock::time_point now) const;
 
  private:
-  void trim(Clock::time_point now);
+  // Drops the buckets that left the window; clears them all.
+  void expire(int64_t second);
+  void clear_window();
   void open(Clock::time_point now);
 
   BreakerOptions o_;
@@ -63,11 +66,16 @@ class CircuitBreaker {
   Clock::time_point opened_at_{};
   int consecutive_ = 0;
   int probes_out_ = 0, probes_ok_ = 0;
-  struct Outcome {
-    Clock::time_point at;
-    bool ok;
+  // Outcomes over the window in one-second buckets (a ring indexed by second), with running
+  // totals, so record() costs the same however busy the deployment is.
+  static constexpr int kBuckets = 128;  // windows up to two minutes
+  struct Bucket {
+    int64_t second = -1;
+    int64_t ok = 0, failed = 0;
   };
-  std::vector<Outcome> window_;
+  std::array<Bucket, kBuckets> buckets_{};
+  int64_t window_ok_ = 0, window_failed_ = 0;
+  int64_t last_expired_ = -1;
 };
 
 std::string_view to_string(CircuitBreaker::State s);

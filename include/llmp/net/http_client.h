@@ -13,9 +13,12 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <unordered_map>
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -152,6 +155,26 @@ class HttpClient {
 
  private:
   std::shared_ptr<Core> core_;
+};
+
+}  // namespace llmp::net
+
+namespace llmp::net {
+
+//! One HttpClient per calling thread, each on that thread's executor: a hot path (the gateway's
+//! upstream calls) then never hops to another thread or queues on one strand for all threads.
+//! Clients are made on first use and live until this object goes, which must be before the
+//! executors they were made on are destroyed (their io_contexts may be stopped).
+class HttpClients {
+ public:
+  explicit HttpClients(ClientOptions options) : options_(options) {}
+  //! The calling thread's client, made on `executor` (the caller's own) the first time.
+  HttpClient& here(const boost::asio::any_io_executor& executor);
+
+ private:
+  ClientOptions options_;
+  std::mutex mu_;
+  std::unordered_map<std::thread::id, std::unique_ptr<HttpClient>> clients_;
 };
 
 }  // namespace llmp::net

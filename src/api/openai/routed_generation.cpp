@@ -263,12 +263,15 @@ Awaitable<Response> call_upstream(Services& s, const Caller& caller, Request& re
   cr.first_byte_timeout = up.first_byte_timeout;
   cr.total_timeout = up.total_timeout;
 
+  // The calling I/O thread's own client: no hop to another thread per call.
+  const asio::any_io_executor ex = co_await asio::this_coro::executor;
+  net::HttpClient& client = s.upstream_clients ? s.upstream_clients->here(ex) : *s.upstream_client;
   std::optional<Response> failed;
   for (int attempt = 0;; ++attempt) {
     std::optional<std::chrono::milliseconds> wait;
     const bool may_retry = attempt < up.max_retries;
     if (stream) {
-      auto open = s.upstream_client->open(cr);
+      auto open = client.open(cr);
       auto opened = co_await std::move(open);
       if (opened && opened->status() < 300) {
         auto p = std::make_shared<Passthrough>(
@@ -303,7 +306,7 @@ Awaitable<Response> call_upstream(Services& s, const Caller& caller, Request& re
         if (!net::safe_to_retry(kind)) break;
       }
     } else {
-      auto sent = s.upstream_client->request(cr);
+      auto sent = client.request(cr);
       auto answered = co_await std::move(sent);
       if (answered && answered->status < 300) {
         simdjson::dom::parser parser;
