@@ -8,6 +8,7 @@
 #     DURATION  seconds per wrk run (default 10)
 #     ROUNDS    alternating rounds per point, median reported (default 3)
 #     LIMIT     requests_per_day of the key in the limit run (default 2000)
+#     PERF_OUT  when set: `perf record -g` of the gateway during its 64-connection runs, to this file
 #
 # The upstream is nginx returning a fixed chat completion (with usage) from `return 200`. Three
 # targets, the same POST (post.lua) to each:
@@ -105,7 +106,8 @@ nginx -c "$work/proxy.conf" -p "$work"
 # --- llmplatform: tenant, keys, upstream, routes, limits ---------------------------------------
 LLMP_ENGINE_DEMO_MODEL=false LLMP_SERVER_IO_THREADS=2 \
   "$bin" --port 0 --data-dir "$work/data" >"$work/llmp.log" 2>&1 &
-pids+=($!)
+gw_pid=$!
+pids+=($gw_pid)
 gw_port=
 for _ in $(seq 100); do
   gw_port=$(grep -m1 '"msg":"listening"' "$work/llmp.log" 2>/dev/null | sed -n 's/.*"port":\([0-9]*\).*/\1/p' || true)
@@ -174,14 +176,19 @@ to_ms() {
 
 # One wrk run: prints "requests_per_s p50_ms p99_ms non2xx".
 measure() {
-  local target=$1 conns=$2 threads=2 out rps p50 p99 bad
+  local target=$1 conns=$2 threads=2 out rps p50 p99 bad perf_pid=
   ((conns < 2)) && threads=1
+  if [[ -n ${PERF_OUT:-} && $target == gateway && $conns -gt 1 ]]; then
+    perf record -g -o "$PERF_OUT" -p "$gw_pid" -- sleep "$duration" >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
   out=$(BENCH_KEY=$key BENCH_MODEL=bench wrk -t$threads -c"$conns" -d"${duration}s" --timeout 10s --latency \
     -s "$here/post.lua" "${url[$target]}")
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(to_ms "$(awk '/^ +50%/ {print $2}' <<<"$out")")
   p99=$(to_ms "$(awk '/^ +99%/ {print $2}' <<<"$out")")
   bad=$(awk '/Non-2xx or 3xx responses/ {print $5}' <<<"$out")
+  [[ -n $perf_pid ]] && wait "$perf_pid"
   echo "$rps $p50 $p99 ${bad:-0}"
 }
 
