@@ -83,6 +83,10 @@ void add_admin_routing_routes(net::Router& router, Services& s);
 //! /admin/v1/audit: the audit log (a tenant admin reads its own tenant's entries).
 void add_admin_audit_routes(net::Router& router, Services& s);
 
+//! /admin/v1/calls (LLM call records: search, fetch, scores, replay), the end user's
+//! POST /v1/calls/{id}/feedback, and /admin/v1/tenants/{id}/capture.
+void add_admin_call_routes(net::Router& router, Services& s);
+
 //! /admin/v1/usage (JSON or CSV), /admin/v1/usage/alerts and /admin/v1/tenants/{id}/budget-alert
 //! (a tenant admin reads and sets its own tenant's).
 void add_admin_usage_routes(net::Router& router, Services& s);

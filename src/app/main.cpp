@@ -38,6 +38,7 @@
 #include "llmp/net/http_client.h"
 #include "llmp/net/http_server.h"
 #include "llmp/obs/call_record.h"
+#include "llmp/obs/call_recorder.h"
 #include "llmp/obs/usage_ledger.h"
 #include "llmp/store/store.h"
 #include "systemd_notify.h"
@@ -63,6 +64,7 @@ struct Settings {
   gateway::LimitFlushOptions limits;
   store::StoreOptions store;
   obs::UsageLedgerOptions usage;
+  obs::CallRecorderOptions call_records;
   engine::EngineOptions engine;
   LogOptions log;
 };
@@ -73,6 +75,7 @@ void declare_all(SettingsRegistry& registry, Settings& s) {
   gateway::declare_settings(registry, s.limits);
   store::declare_settings(registry, s.store);
   obs::declare_settings(registry, s.usage);
+  obs::declare_settings(registry, s.call_records);
   engine::declare_settings(registry, s.engine);
   registry.describe_section("log", "Logging: JSON lines on stdout.");
   registry.add(StringSetting{.section = "log", .key = "level", .target = &s.log.level, .default_value = "info",
@@ -319,6 +322,10 @@ int serve(const Settings& settings, const std::string& config_source) {
   calls.add(&usage_ledger);
   services.usage = &usage_ledger;
   usage_ledger.start();
+  // Searchable call records: queued as calls end, written in batches by their own thread.
+  obs::CallRecorder call_recorder((*store)->calls(), &(*store)->capture(), metrics, settings.call_records);
+  calls.add(&call_recorder);
+  call_recorder.start();
   readiness.resolve("migrations");
   metrics.add_collector([s = store->get()](std::string& out) {
     out += fmt::format(
@@ -382,6 +389,7 @@ int serve(const Settings& settings, const std::string& config_source) {
   blocking_pool.join();
   limit_flusher.stop();  // every request has settled: the last counts are final
   usage_ledger.stop();
+  call_recorder.stop();  // writes the calls still queued before the store closes
   (*store)->close();
   log::info("stopped", {{"drained", drained}});
   log::flush();

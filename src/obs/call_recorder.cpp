@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "llmp/core/ids.h"
 #include "llmp/core/log.h"
 #include "llmp/obs/redact.h"
 
@@ -207,7 +208,12 @@ void CallRecorder::write_batch(std::vector<CallRecord>& batch) {
   for (size_t begin = 0; begin < batch.size(); begin += static_cast<size_t>(options_.batch_max)) {
     const size_t end = std::min(batch.size(), begin + static_cast<size_t>(options_.batch_max));
     stored.clear();
-    for (size_t i = begin; i < end; ++i) stored.push_back(to_stored(batch[i], mode_for(batch[i].tenant_id)));
+    for (size_t i = begin; i < end; ++i) {
+      stored.push_back(to_stored(batch[i], mode_for(batch[i].tenant_id)));
+      // The id is how a record is fetched, scored and replayed: one without (a call that
+      // failed before it got a response id) gets one of its own, as CallRecord promises.
+      if (stored.back().id.empty()) stored.back().id = "call-" + ids::random_hex(12);
+    }
     if (auto written = calls_.append(stored); !written) {
       write_errors_->inc(stored.size());
       log::warn("cannot write call records; they are lost",

@@ -88,6 +88,14 @@ const std::vector<RouteSpec>& route_table() {
         {"PUT", "/admin/v1/tenants/{id}/budget-alert"},
         {"GET", "/admin/v1/tenants/{id}/budget-alert"},
         {"DELETE", "/admin/v1/tenants/{id}/budget-alert"},
+        {"GET", "/admin/v1/calls"},
+        {"GET", "/admin/v1/calls/{id}"},
+        {"POST", "/admin/v1/calls/{id}/scores"},
+        {"POST", "/admin/v1/calls/{id}/replay"},
+        {"POST", "/v1/calls/{id}/feedback"},
+        {"PUT", "/admin/v1/tenants/{id}/capture"},
+        {"GET", "/admin/v1/tenants/{id}/capture"},
+        {"DELETE", "/admin/v1/tenants/{id}/capture"},
         {"PUT", "/admin/v1/upstreams/{name}"},
         {"GET", "/admin/v1/upstreams"},
         {"GET", "/admin/v1/upstreams/{name}"},
@@ -681,6 +689,54 @@ std::vector<RouteCase> route_cases() {
             return P{path(f) + "/budget-alert", ""};
           });
     }
+    // Call records: what the list holds depends on other cells' calls, so only who may read it
+    // is checked here (call_records_test.cpp checks that a tenant admin sees only its own).
+    add("GET", "/admin/v1/calls", t, Access::admin_tenant_path, ModelRoute::none, 200, ListKind::none, Victim::none,
+        [t](Fixture& f, const std::string&) { return P{"/admin/v1/calls?tenant_id=" + f.id_of(owner_of(t)), ""}; });
+    // One recorded call of the target's tenant, made once by its app key and found through the
+    // platform admin's list (the recorder writes every 200 ms).
+    auto call_of = [t](Fixture& f) -> std::string {
+      static std::map<std::string, std::string> made;  // tenant id -> call id
+      const std::string tenant = f.id_of(owner_of(t));
+      if (auto it = made.find(tenant); it != made.end()) return it->second;
+      const std::string app = t == Target::a ? "appA1-m1" : "appB1";
+      auto chat = f.call("POST", "/v1/chat/completions",
+                         R"({"model":"m1","messages":[{"role":"user","content":"iso-call"}],"max_tokens":1})", app, {});
+      INFO(chat.body);
+      REQUIRE(chat.status == 200);
+      for (int i = 0; i < 100; ++i) {
+        auto listed = f.call("GET", "/admin/v1/calls?limit=1&q=iso-call&tenant_id=" + tenant, "", "platform", {});
+        const std::string id = string_field(listed.body, "id");
+        if (!id.empty()) return made[tenant] = id;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      FAIL("the call of tenant " << tenant << " was never recorded");
+      return {};
+    };
+    add("GET", "/admin/v1/calls/{id}", t, Access::admin_tenant_path, ModelRoute::none, 200, ListKind::none,
+        Victim::none, [call_of](Fixture& f, const std::string&) { return P{"/admin/v1/calls/" + call_of(f), ""}; });
+    add("POST", "/admin/v1/calls/{id}/scores", t, Access::admin_tenant_path, ModelRoute::none, 201, ListKind::none,
+        Victim::none, [call_of](Fixture& f, const std::string&) {
+          return P{"/admin/v1/calls/" + call_of(f) + "/scores", R"({"name":"iso","value":1})"};
+        });
+    // The replay's own answer is in its body: the route answers 200 whenever it may replay.
+    add("POST", "/admin/v1/calls/{id}/replay", t, Access::admin_tenant_path, ModelRoute::none, 200, ListKind::none,
+        Victim::none, [call_of](Fixture& f, const std::string&) {
+          return P{"/admin/v1/calls/" + call_of(f) + "/replay", "{}"};
+        });
+    const std::string capture_body = R"({"mode":"full"})";
+    add("PUT", "/admin/v1/tenants/{id}/capture", t, Access::admin_tenant_path, ModelRoute::none, 200, ListKind::none,
+        Victim::none,
+        [path, capture_body](Fixture& f, const std::string&) { return P{path(f) + "/capture", capture_body}; });
+    for (const char* method : {"GET", "DELETE"}) {
+      add(method, "/admin/v1/tenants/{id}/capture", t, Access::admin_tenant_path, ModelRoute::none, 200,
+          ListKind::none, Victim::none, [path, capture_body](Fixture& f, const std::string&) {
+            auto res = f.call("PUT", path(f) + "/capture", capture_body, "platform", {});
+            INFO(res.body);
+            REQUIRE(res.status == 200);
+            return P{path(f) + "/capture", ""};
+          });
+    }
   }
   for (Target t : {Target::a, Target::b, Target::a_path_b_object}) {
     const auto path = tenant_path(t);
@@ -723,6 +779,12 @@ std::vector<RouteCase> route_cases() {
       fixed("/admin/v1/audit?limit=1000"));
   add("GET", "/admin/v1/usage", Target::none, Access::admin_any, ModelRoute::none, 200, ListKind::none, Victim::none,
       fixed("/admin/v1/usage?group_by=tenant,key"));
+  add("GET", "/admin/v1/calls", Target::none, Access::admin_any, ModelRoute::none, 200, ListKind::none, Victim::none,
+      fixed("/admin/v1/calls"));
+  // End-user feedback is for the call's own tenant (call_records_test.cpp checks that); here, on a
+  // call that does not exist, only that it takes an inference key like the rest of /v1.
+  add("POST", "/v1/calls/{id}/feedback", Target::none, Access::inference, ModelRoute::none, 404, ListKind::none,
+      Victim::none, fixed("/v1/calls/chatcmpl-none/feedback", R"({"score":1})"));
   add("GET", "/admin/v1/usage/alerts", Target::none, Access::admin_any, ModelRoute::none, 200, ListKind::none,
       Victim::none, fixed("/admin/v1/usage/alerts"));
   add("PUT", "/admin/v1/prices", Target::none, Access::admin_platform, ModelRoute::none, 200, ListKind::none,

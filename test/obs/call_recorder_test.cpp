@@ -259,3 +259,18 @@ TEST_CASE("retention runs with the configured age and size") {
   CHECK(std::abs(older_than - (now_ms - 2 * 86'400'000)) < 5000);
   CHECK(max_bytes == 3 << 20);
 }
+
+TEST_CASE("a call without an id is given one of its own") {
+  FakeCalls calls;
+  metrics::Registry registry;
+  CallRecorder recorder(calls, nullptr, registry, fast_options());
+  recorder.start();
+  recorder.record(call(""));
+  recorder.record(call(""));
+  recorder.stop();
+  auto all = calls.all();
+  REQUIRE(all.size() == 2);
+  CHECK(all[0].id.starts_with("call-"));
+  CHECK(all[1].id.starts_with("call-"));
+  CHECK(all[0].id != all[1].id);
+}
