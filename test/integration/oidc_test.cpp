@@ -127,11 +127,12 @@ TEST_CASE("a tenant_admin JWT with the admin scope manages its own tenant only")
 }
 
 TEST_CASE("a platform_admin JWT may list every tenant and is logged by subject") {
+  const std::string& listed = tenant();  // created before the list is read (ctest runs each case alone)
   const std::string token = rsa_key().sign(claims(R"("role":"platform_admin")"));
   auto res = request(oidc_server().port(), "GET", "/admin/v1/tenants", {}, {bearer(token), "X-Request-ID: oidc-platform-1"});
   INFO(res.body);
   CHECK(res.status == 200);
-  CHECK_THAT(res.body, Catch::Contains(tenant()));
+  CHECK_THAT(res.body, Catch::Contains(listed));
   auto line = oidc_server().wait_for_log("\"request_id\":\"oidc-platform-1\"", std::chrono::seconds(5));
   REQUIRE(line.has_value());
   CHECK_THAT(*line, Catch::Contains("\"key_id\":\"jwt:carol\""));
