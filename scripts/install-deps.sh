@@ -11,6 +11,7 @@ build_packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libsimdjson-dev libsqlite3-dev librocksdb-dev libfaiss-dev libopenblas-openmp-dev
   libfmt-dev libtomlplusplus-dev libssl-dev libpcre2-dev libicu-dev catch2
+  libmimalloc-dev  # the binary's malloc (cmake/dependencies.cmake says why)
 )
 test_packages=(
   prometheus       # promtool checks /metrics

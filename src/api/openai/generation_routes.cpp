@@ -728,6 +728,7 @@ Awaitable<Response> serve_chat(Services& s, const Caller& caller, Request& req, 
   job.call = std::move(call);
   job.chat = true;
   job.id = "chatcmpl-" + ids::random_hex(12);
+  if (job.call) job.call->rec.id = job.id;
   job.created = unix_now();
   read_identity(req, job);
   if (auto r = read_stream_options(f, job); !r) co_return response_for(r.error(), req);
@@ -758,6 +759,7 @@ Awaitable<Response> serve_completion(Services& s, const Caller& caller, Request&
   job.call = std::move(call);
   job.chat = false;
   job.id = "cmpl-" + ids::random_hex(12);
+  if (job.call) job.call->rec.id = job.id;
   job.created = unix_now();
   read_identity(req, job);
   if (auto r = read_stream_options(f, job); !r) co_return response_for(r.error(), req);

@@ -101,6 +101,8 @@ void bill_usage(simdjson::dom::element doc, LimitHold* hold, CallLog* call) {
 // calls and the first finish reason.
 void log_answer(simdjson::dom::element doc, CallLog* call) {
   if (!call) return;
+  std::string_view id;
+  if (doc["id"].get(id) == simdjson::SUCCESS) call->rec.id = std::string(id);
   simdjson::dom::array choices;
   if (doc["choices"].get(choices) != simdjson::SUCCESS) return;
   std::string text;
@@ -158,6 +160,7 @@ Awaitable<bool> forward_event(net::StreamWriter& out, Passthrough& p, std::strin
         // Deltas into the call log: content, and the finish reason when it comes.
         std::string_view v;
         simdjson::dom::array choices;
+        if (p.call->rec.id.empty() && doc["id"].get(v) == simdjson::SUCCESS) p.call->rec.id = std::string(v);
         if (doc["choices"].get(choices) == simdjson::SUCCESS && choices.size() > 0) {
           auto c = choices.at(0);
           if (c["delta"]["content"].get(v) == simdjson::SUCCESS || c["text"].get(v) == simdjson::SUCCESS) {
