@@ -3,15 +3,47 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "llmp/core/json.h"
 
 namespace llmp::api {
 
+namespace {
+
+// Parsers kept per thread; bodies are parsed and dropped on the same I/O thread.
+constexpr size_t kPooledParsers = 16;
+// A pooled parser that grew for a large body is dropped rather than kept.
+constexpr size_t kPooledCapacity = size_t{1} << 20;
+
+std::vector<std::unique_ptr<simdjson::dom::parser>>& parser_pool() {
+  thread_local std::vector<std::unique_ptr<simdjson::dom::parser>> pool;
+  return pool;
+}
+
+}  // namespace
+
+std::unique_ptr<simdjson::dom::parser> acquire_parser() {
+  auto& pool = parser_pool();
+  if (pool.empty()) return std::make_unique<simdjson::dom::parser>();
+  auto p = std::move(pool.back());
+  pool.pop_back();
+  return p;
+}
+
+void release_parser(std::unique_ptr<simdjson::dom::parser> parser) {
+  auto& pool = parser_pool();
+  if (parser && pool.size() < kPooledParsers && parser->capacity() <= kPooledCapacity) pool.push_back(std::move(parser));
+}
+
+JsonBody::~JsonBody() { release_parser(std::move(parser_)); }
+
 Result<JsonBody> JsonBody::parse(std::string_view text) {
   JsonBody body;
-  body.parser_ = std::make_unique<simdjson::dom::parser>();
-  if (body.parser_->allocate(std::max<size_t>(text.size(), 64), kMaxJsonDepth) != simdjson::SUCCESS) {
+  body.parser_ = acquire_parser();
+  const size_t need = std::max<size_t>(text.size(), 64);
+  if ((body.parser_->capacity() < need || body.parser_->max_depth() != kMaxJsonDepth) &&
+      body.parser_->allocate(need, kMaxJsonDepth) != simdjson::SUCCESS) {
     return error(StatusCode::resource_exhausted, "request body too large to parse");
   }
   auto parsed = body.parser_->parse(text.data(), text.size(), true);

@@ -9,6 +9,7 @@
 #include <random>
 #include <set>
 
+#include "json_request.h"
 #include "llmp/api/status_response.h"
 #include "llmp/core/json.h"
 #include "llmp/core/log.h"
@@ -149,35 +150,44 @@ struct Passthrough {
   std::string pending;  // bytes of an event not complete yet
 };
 
+// One event's data into the call log and the bill. True when it is a usage-only chunk the
+// client did not ask for (it is then not passed on).
+bool absorb_event(Passthrough& p, std::string_view data) {
+  auto parser = acquire_parser();
+  bool hide = false;
+  simdjson::dom::element doc;
+  if (parser->parse(data).get(doc) == simdjson::SUCCESS) {
+    if (p.call) {
+      // Deltas into the call log: content, and the finish reason when it comes.
+      std::string_view v;
+      simdjson::dom::array choices;
+      if (p.call->rec.id.empty() && doc["id"].get(v) == simdjson::SUCCESS) p.call->rec.id = std::string(v);
+      if (doc["choices"].get(choices) == simdjson::SUCCESS && choices.size() > 0) {
+        auto c = choices.at(0);
+        if (c["delta"]["content"].get(v) == simdjson::SUCCESS || c["text"].get(v) == simdjson::SUCCESS) {
+          if (!v.empty()) p.call->first_token();
+          p.call->rec.output_text += v;
+        }
+        if (c["finish_reason"].get(v) == simdjson::SUCCESS) p.call->rec.finish_reason = std::string(v);
+      }
+    }
+    simdjson::dom::object usage;
+    if (doc["usage"].get(usage) == simdjson::SUCCESS) {
+      bill_usage(doc, p.hold.get(), p.call.get());
+      simdjson::dom::array choices;
+      const bool only_usage = doc["choices"].get(choices) == simdjson::SUCCESS && choices.size() == 0;
+      hide = only_usage && !p.client_wants_usage;
+    }
+  }
+  release_parser(std::move(parser));
+  return hide;
+}
+
 // Forwards one SSE event; usage chunks are billed, and dropped when the client did not ask.
 Awaitable<bool> forward_event(net::StreamWriter& out, Passthrough& p, std::string_view event) {
   constexpr std::string_view kData = "data: ";
-  if (event.starts_with(kData) && event.substr(kData.size()) != "[DONE]") {
-    simdjson::dom::parser parser;
-    simdjson::dom::element doc;
-    if (parser.parse(event.substr(kData.size())).get(doc) == simdjson::SUCCESS) {
-      if (p.call) {
-        // Deltas into the call log: content, and the finish reason when it comes.
-        std::string_view v;
-        simdjson::dom::array choices;
-        if (p.call->rec.id.empty() && doc["id"].get(v) == simdjson::SUCCESS) p.call->rec.id = std::string(v);
-        if (doc["choices"].get(choices) == simdjson::SUCCESS && choices.size() > 0) {
-          auto c = choices.at(0);
-          if (c["delta"]["content"].get(v) == simdjson::SUCCESS || c["text"].get(v) == simdjson::SUCCESS) {
-            if (!v.empty()) p.call->first_token();
-            p.call->rec.output_text += v;
-          }
-          if (c["finish_reason"].get(v) == simdjson::SUCCESS) p.call->rec.finish_reason = std::string(v);
-        }
-      }
-      simdjson::dom::object usage;
-      if (doc["usage"].get(usage) == simdjson::SUCCESS) {
-        bill_usage(doc, p.hold.get(), p.call.get());
-        simdjson::dom::array choices;
-        const bool only_usage = doc["choices"].get(choices) == simdjson::SUCCESS && choices.size() == 0;
-        if (only_usage && !p.client_wants_usage) co_return true;
-      }
-    }
+  if (event.starts_with(kData) && event.substr(kData.size()) != "[DONE]" && absorb_event(p, event.substr(kData.size()))) {
+    co_return true;
   }
   std::string framed(event);
   framed += "\n\n";
@@ -245,7 +255,9 @@ Awaitable<Response> call_upstream(Services& s, const Caller& caller, Request& re
   // Admitted once per deployment attempt, billed from the upstream's usage: retries inside it
   // and failed attempts add nothing.
   const auto prompt_estimate = static_cast<int64_t>(req.body.size()) / kBytesPerToken + 1;
+  const int64_t limits_start = call && call->traced() ? trace::now_unix_nanos() : 0;
   auto admitted = admit_request(s, caller, req, alias, prompt_estimate, requested_max_tokens(body));
+  if (call) call->limits_checked(limits_start, admitted.has_value());
   if (!admitted) {
     guard.succeed();  // our limit, not the deployment's failure
     co_return std::move(admitted.error());
@@ -258,6 +270,7 @@ Awaitable<Response> call_upstream(Services& s, const Caller& caller, Request& re
   cr.headers.add("Content-Type", "application/json");
   cr.headers.add("Accept", stream ? "text/event-stream" : "application/json");
   if (!up.bearer_token.empty()) cr.headers.add("Authorization", "Bearer " + up.bearer_token);
+  // Set per try below: each try is its own provider.call span, the parent upstream.
   cr.headers.add("traceparent",
                  trace::format_traceparent({req.ctx.trace.trace_id, req.ctx.span_id, req.ctx.trace.sampled}));
   cr.headers.add("X-Request-ID", req.ctx.request_id);
@@ -273,9 +286,13 @@ Awaitable<Response> call_upstream(Services& s, const Caller& caller, Request& re
   for (int attempt = 0;; ++attempt) {
     std::optional<std::chrono::milliseconds> wait;
     const bool may_retry = attempt < up.max_retries;
+    const size_t span = call ? call->provider_begin(d, attempt) : 0;
+    if (call && call->traced()) cr.headers.set("traceparent", call->provider_traceparent(span));
     if (stream) {
       auto open = client.open(cr);
       auto opened = co_await std::move(open);
+      if (call) call->provider_end(span, opened ? opened->status() : 0, opened ? "" : opened.error().message(),
+                                   opened && opened->status() < 300);
       if (opened && opened->status() < 300) {
         auto p = std::make_shared<Passthrough>(
             Passthrough{std::move(*opened), std::move(guard), hold, std::move(call), client_wants_usage, {}});
@@ -311,13 +328,15 @@ Awaitable<Response> call_upstream(Services& s, const Caller& caller, Request& re
     } else {
       auto sent = client.request(cr);
       auto answered = co_await std::move(sent);
+      if (call) call->provider_end(span, answered ? answered->status : 0, answered ? "" : answered.error().message(), false);
       if (answered && answered->status < 300) {
-        simdjson::dom::parser parser;
+        auto parser = acquire_parser();
         simdjson::dom::element doc;
-        if (parser.parse(answered->body).get(doc) == simdjson::SUCCESS) {
+        if (parser->parse(answered->body).get(doc) == simdjson::SUCCESS) {
           bill_usage(doc, hold.get(), call.get());
           log_answer(doc, call.get());
         }
+        release_parser(std::move(parser));
         guard.succeed();
         Response r = Response::json(answered->status, std::move(answered->body));
         r.headers.set("x-llmp-route", d.id());
@@ -380,12 +399,14 @@ Awaitable<Response> serve_routed(Services& s, const Caller& caller, Request& req
   };
   std::set<std::string> tried;
   std::optional<Response> last;
+  const int64_t route_start = call && call->traced() ? trace::now_unix_nanos() : 0;
   for (const std::string& alias : chain) {
     if (!tried.insert(alias).second) continue;
     auto r = s.routes->find(alias);
     if (!r) {
       // A fallback may name a plain local model.
       if (call) call->rec.served_by = alias;
+      if (call) call->route_decided(route_start, asked, alias);
       auto serve = local(alias, asked);
       Response answer = co_await std::move(serve);
       if (!worth_another(answer)) {
@@ -401,6 +422,7 @@ Awaitable<Response> serve_routed(Services& s, const Caller& caller, Request& req
       if (!guard) continue;  // its breaker is open, or its half-open probes are all out
       Response answer;
       if (call) call->rec.served_by = d->id();
+      if (call) call->route_decided(route_start, asked, d->id());
       if (d->local) {
         auto serve = local(d->model, asked);
         answer = co_await std::move(serve);
