@@ -498,3 +498,18 @@ TEST_CASE("the prices admin API validates fields keeps dates and is the platform
   CHECK_THAT(all.body, Catch::Contains(R"("model":"other")"));
   CHECK(srv.call("GET", "/admin/v1/prices", {}, {bearer(boss.value)}).status == 403);
 }
+
+TEST_CASE("tokenize and the other model helpers count against the request limits") {
+  LimitServer srv;
+  const std::string tenant = srv.create_tenant("helpers");
+  const auto key = srv.create_key(tenant, R"({"name":"app"})");
+  srv.put_limit("key:" + key.id, "requests_per_minute", 2);
+  auto first = srv.call("POST", "/tokenize", R"({"model":"m","prompt":"hello"})", {bearer(key.value)});
+  INFO(first.body);
+  REQUIRE(first.status == 200);
+  CHECK(srv.call("POST", "/detokenize", R"({"model":"m","tokens":[1,2]})", {bearer(key.value)}).status == 200);
+  auto third = srv.call("POST", "/tokenize", R"({"model":"m","prompt":"hello"})", {bearer(key.value)});
+  INFO(third.body);
+  CHECK(third.status == 429);
+  CHECK(third.body.find("rate_limit_exceeded") != std::string::npos);
+}

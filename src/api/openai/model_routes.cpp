@@ -7,6 +7,7 @@
 #include "json_request.h"
 #include "llmp/api/openai_routes.h"
 #include "llmp/core/json.h"
+#include "openai/admission.h"
 #include "openai/inference_route.h"
 #include "openai/request_fields.h"
 
@@ -89,6 +90,9 @@ void add_model_routes(net::Router& router, Services& s) {
     if (!obj) co_return response_for(obj.error(), req);
     auto model = target_model(s, caller, *obj);
     if (!model) co_return response_for(model.error(), req);
+    // Counted against the request limits like every inference route (no tokens are generated).
+    auto admitted = admit_request(s, caller, req, (*model)->id, 0, 0);
+    if (!admitted) co_return std::move(admitted.error());
     Fields f(*obj);
     const auto& tok = (*model)->engine->tokenizer();
     std::string text;
@@ -140,6 +144,9 @@ void add_model_routes(net::Router& router, Services& s) {
     if (!obj) co_return response_for(obj.error(), req);
     auto model = target_model(s, caller, *obj);
     if (!model) co_return response_for(model.error(), req);
+    // Counted against the request limits like every inference route (no tokens are generated).
+    auto admitted = admit_request(s, caller, req, (*model)->id, 0, 0);
+    if (!admitted) co_return std::move(admitted.error());
     const auto& tok = (*model)->engine->tokenizer();
     simdjson::dom::array tokens;
     if ((*obj)["tokens"].get(tokens) != simdjson::SUCCESS) {
@@ -168,6 +175,9 @@ void add_model_routes(net::Router& router, Services& s) {
     if (!obj) co_return response_for(obj.error(), req);
     auto model = target_model(s, caller, *obj);
     if (!model) co_return response_for(model.error(), req);
+    // Counted against the request limits like every inference route (no tokens are generated).
+    auto admitted = admit_request(s, caller, req, (*model)->id, 0, 0);
+    if (!admitted) co_return std::move(admitted.error());
     if (!(*model)->chat_template) {
       co_return response_for(api_error(StatusCode::invalid_argument, "this model has no chat template", "model").error(), req);
     }
