@@ -91,4 +91,8 @@ void add_admin_call_routes(net::Router& router, Services& s);
 //! (a tenant admin reads and sets its own tenant's).
 void add_admin_usage_routes(net::Router& router, Services& s);
 
+//! /admin/v1/alerts (SLO, threshold and spend alerts with their state) and /admin/v1/slos (a
+//! tenant admin sees those scoped to its own tenant).
+void add_admin_alert_routes(net::Router& router, Services& s);
+
 }  // namespace llmp::api

@@ -10,7 +10,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_future.hpp>
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -38,7 +40,12 @@
 #include "llmp/net/http_client.h"
 #include "llmp/net/http_server.h"
 #include "llmp/obs/call_record.h"
+#include "llmp/obs/alerts.h"
 #include "llmp/obs/call_recorder.h"
+#include "llmp/obs/notifier.h"
+#include "llmp/obs/slo.h"
+#include "llmp/obs/slo_evaluator.h"
+#include "llmp/obs/slo_rules.h"
 #include "llmp/obs/usage_ledger.h"
 #include "llmp/store/store.h"
 #include "systemd_notify.h"
@@ -65,6 +72,7 @@ struct Settings {
   store::StoreOptions store;
   obs::UsageLedgerOptions usage;
   obs::CallRecorderOptions call_records;
+  obs::AlertOptions alerts;
   engine::EngineOptions engine;
   LogOptions log;
 };
@@ -76,6 +84,7 @@ void declare_all(SettingsRegistry& registry, Settings& s) {
   store::declare_settings(registry, s.store);
   obs::declare_settings(registry, s.usage);
   obs::declare_settings(registry, s.call_records);
+  obs::declare_settings(registry, s.alerts);
   engine::declare_settings(registry, s.engine);
   registry.describe_section("log", "Logging: JSON lines on stdout.");
   registry.add(StringSetting{.section = "log", .key = "level", .target = &s.log.level, .default_value = "info",
@@ -103,6 +112,9 @@ Result<void> load_settings(SettingsRegistry& registry, Settings& settings, const
   }
   LLMP_TRY_VOID(api::auth_mode_for(settings.auth, settings.server.host));
   LLMP_TRY_VOID(api::oidc_options_for(settings.auth));
+  // A bad SLO or rule stops the start, naming its entry, rather than going unwatched.
+  LLMP_TRY_VOID(obs::parse_slo_specs(settings.alerts.slos));
+  LLMP_TRY_VOID(obs::parse_threshold_rules(settings.alerts.rules));
   return ok();
 }
 
@@ -326,6 +338,26 @@ int serve(const Settings& settings, const std::string& config_source) {
   obs::CallRecorder call_recorder((*store)->calls(), &(*store)->capture(), metrics, settings.call_records);
   calls.add(&call_recorder);
   call_recorder.start();
+  // SLOs: every call counted per minute as it ends; the SLO burn-rate and threshold rules are
+  // evaluated every alerts.evaluation_seconds, and each alert change is posted to the
+  // configured webhooks from the notifier's thread (over the upstream client's I/O thread).
+  const double window_scale = settings.alerts.window_scale;
+  obs::SloEvaluator slo_evaluator(obs::parse_slo_specs(settings.alerts.slos).value_or(std::vector<obs::SloSpec>{}),
+                                  window_scale, &metrics);
+  calls.add(&slo_evaluator);
+  obs::Notifier notifier(obs::notify_targets(settings.alerts),
+                         obs::http_post(upstream_client, upstream_io.io.get_executor(), settings.alerts.notify_timeout_ms),
+                         {.retries = settings.alerts.notify_retries, .backoff_ms = settings.alerts.retry_backoff_ms},
+                         &metrics);
+  notifier.start();
+  obs::AlertCenter alert_center(
+      &slo_evaluator, obs::parse_threshold_rules(settings.alerts.rules).value_or(std::vector<obs::ThresholdRule>{}),
+      [&metrics] { return metrics.render(); }, &notifier,
+      {.evaluation_ms = std::max<int64_t>(10, std::llround(settings.alerts.evaluation_seconds * 1000 * window_scale)),
+       .window_scale = window_scale,
+       .repeat_interval_ms = settings.alerts.repeat_interval_seconds * 1000});
+  services.alerts = &alert_center;
+  alert_center.start();
   readiness.resolve("migrations");
   metrics.add_collector([s = store->get()](std::string& out) {
     out += fmt::format(
@@ -390,6 +422,8 @@ int serve(const Settings& settings, const std::string& config_source) {
   limit_flusher.stop();  // every request has settled: the last counts are final
   usage_ledger.stop();
   call_recorder.stop();  // writes the calls still queued before the store closes
+  alert_center.stop();
+  notifier.stop();  // sends what is queued (no more waiting on retries)
   (*store)->close();
   log::info("stopped", {{"drained", drained}});
   log::flush();
@@ -488,8 +522,45 @@ int run_model_command(int argc, char** argv) {
   return kExitUsage;
 }
 
+// `llmplatform slo rules [--config PATH]`: the configured SLOs and threshold rules as a
+// Prometheus rules file on stdout (the environment's LLMP_ALERTS_* apply too).
+int run_slo_command(int argc, char** argv) {
+  const char* usage_text = "usage: llmplatform slo rules [--config PATH]\n";
+  std::optional<std::string> config_path;
+  if (argc < 3 || std::string_view(argv[2]) != "rules") {
+    std::fputs(usage_text, stderr);
+    return kExitUsage;
+  }
+  for (int i = 3; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--config" && i + 1 < argc) {
+      config_path = argv[++i];
+    } else if (a.starts_with("--config=")) {
+      config_path = std::string(a.substr(9));
+    } else {
+      std::fprintf(stderr, "llmplatform: unknown argument '%s'\n%s", argv[i], usage_text);
+      return kExitUsage;
+    }
+  }
+  SettingsRegistry registry;
+  Settings settings;
+  declare_all(registry, settings);
+  Result<void> loaded = ok();
+  if (config_path) loaded = registry.load_file(*config_path);
+  if (loaded) loaded = registry.load_env([](const char* name) { return std::getenv(name); });
+  auto slos = loaded ? obs::parse_slo_specs(settings.alerts.slos) : std::unexpected(loaded.error());
+  auto rules = slos ? obs::parse_threshold_rules(settings.alerts.rules) : std::unexpected(slos.error());
+  if (!rules) {
+    std::fprintf(stderr, "llmplatform: config error: %s\n", rules.error().message().c_str());
+    return kExitUsage;
+  }
+  std::fputs(obs::prometheus_rules(*slos, *rules).c_str(), stdout);
+  return kExitOk;
+}
+
 int run(int argc, char** argv) {
   if (argc >= 2 && std::string_view(argv[1]) == "model") return run_model_command(argc, argv);
+  if (argc >= 2 && std::string_view(argv[1]) == "slo") return run_slo_command(argc, argv);
   auto cli = parse_cli(argc, argv);
   if (!cli) {
     std::fprintf(stderr, "llmplatform: %s\n", cli.error().message().c_str());

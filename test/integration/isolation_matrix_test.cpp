@@ -85,6 +85,8 @@ const std::vector<RouteSpec>& route_table() {
         {"GET", "/admin/v1/audit"},
         {"GET", "/admin/v1/usage"},
         {"GET", "/admin/v1/usage/alerts"},
+        {"GET", "/admin/v1/alerts"},
+        {"GET", "/admin/v1/slos"},
         {"PUT", "/admin/v1/tenants/{id}/budget-alert"},
         {"GET", "/admin/v1/tenants/{id}/budget-alert"},
         {"DELETE", "/admin/v1/tenants/{id}/budget-alert"},
@@ -787,6 +789,11 @@ std::vector<RouteCase> route_cases() {
       Victim::none, fixed("/v1/calls/chatcmpl-none/feedback", R"({"score":1})"));
   add("GET", "/admin/v1/usage/alerts", Target::none, Access::admin_any, ModelRoute::none, 200, ListKind::none,
       Victim::none, fixed("/admin/v1/usage/alerts"));
+  // SLO and rule alerts: a tenant admin sees only those scoped to its tenant (slo_alerts_test.cpp).
+  add("GET", "/admin/v1/alerts", Target::none, Access::admin_any, ModelRoute::none, 200, ListKind::none,
+      Victim::none, fixed("/admin/v1/alerts"));
+  add("GET", "/admin/v1/slos", Target::none, Access::admin_any, ModelRoute::none, 200, ListKind::none,
+      Victim::none, fixed("/admin/v1/slos"));
   add("PUT", "/admin/v1/prices", Target::none, Access::admin_platform, ModelRoute::none, 200, ListKind::none,
       Victim::none, fixed("/admin/v1/prices", R"({"model":"m1","input_per_million":0,"output_per_million":0})"));
   add("GET", "/admin/v1/prices", Target::none, Access::admin_platform, ModelRoute::none, 200, ListKind::none,

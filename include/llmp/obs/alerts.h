@@ -1,0 +1,137 @@
+#pragma once
+// The alert center: every `evaluation_seconds` it evaluates the SLO burn-rate rules (over the
+// SloEvaluator's counts) and the threshold rules (over the metrics registry's current text),
+// moves each alert through inactive → pending → firing → resolved, and hands each change to
+// the notifier: one notification when an alert starts firing, one when it resolves, and a
+// repeat every `repeat_interval_seconds` while it keeps firing. Its own thread; start()/stop().
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "llmp/core/settings.h"
+#include "llmp/obs/alert_rule.h"
+#include "llmp/obs/slo.h"
+#include "llmp/obs/slo_evaluator.h"
+
+namespace llmp::obs {
+
+//! [alerts]: SLOs, threshold rules, notifier targets and timing.
+struct AlertOptions {
+  std::vector<std::string> slos;
+  std::vector<std::string> rules;
+  int64_t evaluation_seconds = 30;
+  double window_scale = 1.0;
+  std::vector<std::string> webhook_urls;
+  std::vector<std::string> slack_webhook_urls;
+  std::vector<std::string> wecom_webhook_urls;
+  std::vector<std::string> dingtalk_webhook_urls;
+  int64_t repeat_interval_seconds = 4 * 3600;
+  int64_t notify_retries = 3;
+  int64_t retry_backoff_ms = 1000;
+  int64_t notify_timeout_ms = 10000;
+};
+
+void declare_settings(SettingsRegistry& registry, AlertOptions& options);
+
+enum class AlertState { inactive, pending, firing, resolved };
+std::string_view to_string(AlertState state);
+
+//! One window's burn rate, shown with an SLO alert.
+struct AlertWindow {
+  std::string window;  // "1h", "5m", ...
+  double burn_rate = 0;
+};
+
+struct Alert {
+  std::string id;        // "slo:<slo>:<rule>" or "rule:<name>"
+  std::string kind;      // "slo_burn_rate" | "threshold"
+  std::string name;      // the SLO's or the rule's name
+  std::string rule;      // SLO alerts: "fast_burn" | "slow_burn" | "budget_burn"
+  std::string severity;  // "page" | "ticket" | a threshold rule's severity
+  std::string tenant_id;  // an SLO's tenant scope; empty: platform-wide
+  AlertState state = AlertState::inactive;
+  int64_t since_ms = 0;        // when it entered its state (0: never active)
+  int64_t active_since_ms = 0;  // firing/resolved: when the condition started to hold
+  double value = 0;            // threshold rules: the last value; SLO alerts: the long window's burn rate
+  double threshold = 0;        // the rule's value, or the burn-rate factor
+  std::vector<AlertWindow> windows;  // SLO alerts: long, then short
+  std::string summary;     // English
+  std::string summary_zh;  // 简体中文
+};
+
+//! A change worth telling someone about.
+struct AlertEvent {
+  Alert alert;          // state is firing or resolved
+  bool repeat = false;  // a reminder of an alert that is still firing
+  int64_t at_ms = 0;
+};
+
+//! Where events go (the notifier; tests collect them). Must not block.
+class AlertSink {
+ public:
+  virtual ~AlertSink() = default;
+  virtual void notify(const AlertEvent& event) = 0;
+};
+
+struct AlertCenterOptions {
+  int64_t evaluation_ms = 30000;  // already scaled
+  double window_scale = 1.0;      // for threshold rules' `for` and rate windows
+  int64_t repeat_interval_ms = 4 * 3600 * 1000;  // 0: no repeats
+};
+
+class AlertCenter {
+ public:
+  using Clock = std::function<int64_t()>;            // unix milliseconds
+  using Scrape = std::function<std::string()>;  // the metrics as Prometheus text
+
+  //! `slos` may be null (no SLOs); `sink` may be null (state only).
+  AlertCenter(SloEvaluator* slos, std::vector<ThresholdRule> rules, Scrape scrape, AlertSink* sink,
+              AlertCenterOptions options, Clock now_ms = {});
+  ~AlertCenter();
+
+  void start();
+  //! Stops the evaluation thread. Idempotent.
+  void stop();
+
+  //! One evaluation of every rule now (the thread calls it; tests too).
+  void evaluate();
+
+  //! Every alert known, by id: SLO alerts first (by SLO, then rule), then threshold rules.
+  std::vector<Alert> alerts() const;
+
+  const SloEvaluator* slo_evaluator() const { return slos_; }
+
+ private:
+  struct Tracked {
+    Alert alert;
+    int64_t last_notified_ms = 0;
+  };
+  void update(Tracked& t, bool active, int64_t for_ms, int64_t now);
+  void loop();
+  int64_t now_ms() const;
+
+  SloEvaluator* slos_;
+  std::vector<ThresholdRule> rules_;
+  std::vector<RateWindow> rates_;  // per rule
+  Scrape scrape_;
+  AlertSink* sink_;
+  AlertCenterOptions options_;
+  Clock clock_;
+
+  std::mutex eval_mu_;  // one evaluation at a time
+  mutable std::mutex mu_;
+  std::vector<Tracked> tracked_;  // SLO alerts (slo × rule), then rules
+
+  std::mutex thread_mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace llmp::obs

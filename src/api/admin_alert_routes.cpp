@@ -1,0 +1,144 @@
+// Admin API for SLOs and alerts: GET /admin/v1/alerts (the SLO burn-rate alerts with their
+// windows' burn rates, the threshold rules' alerts and the usage ledger's spend alerts, each
+// with its state) and GET /admin/v1/slos (each SLO's error ratio and burn rate per window and
+// its error budget left). The platform admin sees everything; a tenant admin only the SLOs
+// scoped to its tenant and their alerts, and its own spend alerts.
+
+#include <fmt/format.h>
+
+#include "admin_common.h"
+#include "llmp/api/status_response.h"
+#include "llmp/core/json.h"
+#include "llmp/obs/alerts.h"
+#include "llmp/obs/slo_evaluator.h"
+#include "llmp/obs/usage_ledger.h"
+
+namespace llmp::api {
+namespace {
+
+using net::Awaitable;
+using net::Request;
+using net::Response;
+
+bool visible_to(const gateway::Identity& who, const std::string& tenant_id) {
+  return who.tenant_id.empty() || (!tenant_id.empty() && tenant_id == who.tenant_id);
+}
+
+void write_alert(json::Writer& w, const obs::Alert& a) {
+  w.begin_object()
+      .field("object", "alert")
+      .field("id", a.id)
+      .field("kind", a.kind)
+      .field("name", a.name);
+  if (!a.rule.empty()) w.field("rule", a.rule);
+  w.field("severity", a.severity)
+      .field("tenant_id", a.tenant_id)
+      .field("state", obs::to_string(a.state))
+      .field("since", a.since_ms / 1000)
+      .field("since_ms", a.since_ms)
+      .field("active_since", a.active_since_ms / 1000)
+      .field("value", a.value)
+      .field("threshold", a.threshold);
+  if (a.kind == "slo_burn_rate") {
+    w.key("windows").begin_array();
+    for (const auto& win : a.windows) {
+      w.begin_object().field("window", win.window).field("burn_rate", win.burn_rate).end_object();
+    }
+    w.end_array();
+  }
+  w.field("summary", a.summary).field("summary_zh", a.summary_zh).end_object();
+}
+
+void write_slo(json::Writer& w, const obs::SloStatus& s) {
+  const auto& spec = s.spec;
+  w.begin_object()
+      .field("object", "slo")
+      .field("name", spec.name)
+      .field("kind", spec.kind == obs::SloKind::availability ? "availability" : "latency")
+      .field("objective", spec.objective);
+  if (spec.kind == obs::SloKind::latency) {
+    w.field("field", spec.field == obs::LatencyField::ttft ? "ttft" : "latency").field("threshold_ms", spec.threshold_ms);
+  }
+  w.field("model", spec.model)
+      .field("tenant_id", spec.tenant)
+      .field("operation", spec.operation)
+      .field("spec", spec.to_string());
+  w.key("windows").begin_array();
+  for (const auto& win : s.windows) {
+    w.begin_object()
+        .field("window", obs::window_name(win.minutes))
+        .field("good", win.good)
+        .field("total", win.total)
+        .field("error_ratio", win.error_ratio)
+        .field("burn_rate", win.burn_rate)
+        .end_object();
+  }
+  w.end_array().field("error_budget_remaining", s.error_budget_remaining).end_object();
+}
+
+}  // namespace
+
+void add_admin_alert_routes(net::Router& router, Services& s) {
+  router.add(net::Method::get, "/admin/v1/alerts",
+             admin_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
+               const std::string state = req.query_param("state");
+               if (!state.empty() && state != "inactive" && state != "pending" && state != "firing" &&
+                   state != "resolved") {
+                 co_return response_for(Status(StatusCode::invalid_argument,
+                                               "'state' must be inactive, pending, firing or resolved"),
+                                        req, "state");
+               }
+               std::string out;
+               json::Writer w(out);
+               w.begin_object().field("object", "list").key("data").begin_array();
+               if (s.alerts) {
+                 for (const auto& a : s.alerts->alerts()) {
+                   if (!visible_to(who, a.tenant_id)) continue;
+                   if (!state.empty() && obs::to_string(a.state) != state) continue;
+                   write_alert(w, a);
+                 }
+               }
+               // The usage ledger's spend alerts are listed while they fire.
+               if (s.usage && (state.empty() || state == "firing")) {
+                 for (const auto& u : s.usage->alerts()) {
+                   if (!visible_to(who, u.tenant_id)) continue;
+                   w.begin_object()
+                       .field("object", "alert")
+                       .field("id", fmt::format("usage:{}:{}", u.tenant_id, u.kind))
+                       .field("kind", "usage")
+                       .field("name", u.kind)
+                       .field("severity", "warning")
+                       .field("tenant_id", u.tenant_id)
+                       .field("state", "firing")
+                       .field("since", u.since_ms / 1000)
+                       .field("since_ms", u.since_ms)
+                       .field("active_since", u.since_ms / 1000)
+                       .field("value", u.value)
+                       .field("threshold", u.threshold)
+                       .field("summary", fmt::format("tenant {} {}: {:g} over {:g}", u.tenant_id, u.kind, u.value,
+                                                     u.threshold))
+                       .end_object();
+                 }
+               }
+               w.end_array().field("has_more", false).end_object();
+               co_return Response::json(200, std::move(out));
+             }));
+
+  router.add(net::Method::get, "/admin/v1/slos",
+             admin_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
+               (void)req;
+               std::string out;
+               json::Writer w(out);
+               w.begin_object().field("object", "list").key("data").begin_array();
+               if (s.alerts && s.alerts->slo_evaluator()) {
+                 for (const auto& slo : s.alerts->slo_evaluator()->status()) {
+                   if (!visible_to(who, slo.spec.tenant)) continue;
+                   write_slo(w, slo);
+                 }
+               }
+               w.end_array().field("has_more", false).end_object();
+               co_return Response::json(200, std::move(out));
+             }));
+}
+
+}  // namespace llmp::api

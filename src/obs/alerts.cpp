@@ -1,0 +1,296 @@
+#include "llmp/obs/alerts.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "llmp/core/log.h"
+
+namespace llmp::obs {
+
+void declare_settings(SettingsRegistry& r, AlertOptions& o) {
+  r.describe_section("alerts", "SLOs, alert rules and where alerts are sent.");
+  r.add(StringListSetting{
+      .section = "alerts", .key = "slos", .target = &o.slos, .default_value = {},
+      .help = "SLOs over inference calls, one spec each: \"NAME: availability OBJECTIVE [FILTERS]\" (good: HTTP "
+              "status under 500) or \"NAME: latency OBJECTIVE latency<=800ms|ttft<=800ms [FILTERS]\" (good: within "
+              "the threshold; calls that failed or, for ttft, made no token are not counted). OBJECTIVE: 0.995 or "
+              "99.5%. FILTERS: model=, tenant=, operation= (chat, completion, embeddings, rerank) or route= (an "
+              "inference path). Each SLO pages when its error budget burns 14.4x over 1h and 5m, or 6x over 6h and "
+              "30m, and opens a ticket at 1x over 3d and 6h."});
+  r.add(StringListSetting{
+      .section = "alerts", .key = "rules", .target = &o.rules, .default_value = {},
+      .help = "Threshold rules on any metric of /metrics, one each: \"NAME: METRIC{LABEL=\\\"V\\\"} OP VALUE [for "
+              "5m] [severity=page]\" or \"NAME: rate(METRIC{...}[5m]) OP VALUE ...\"; OP is >, >=, <, <=, == or "
+              "!=. The value is the sum of the matching series; no match, no alert."});
+  r.add(IntSetting{.section = "alerts", .key = "evaluation_seconds", .target = &o.evaluation_seconds,
+                   .default_value = 30, .min = 1, .max = 3600,
+                   .help = "How often the SLO and threshold rules are evaluated."});
+  r.add(NumberSetting{.section = "alerts", .key = "window_scale", .target = &o.window_scale, .default_value = 1.0,
+                      .min = 0.0001, .max = 1.0,
+                      .help = "For tests only: multiplies every window, the evaluation interval and the rules' "
+                              "'for' durations (0.001 makes the 1h window 3.6 s)."});
+  r.add(StringListSetting{.section = "alerts", .key = "webhook_urls", .target = &o.webhook_urls, .default_value = {},
+                          .help = "URLs that get every alert change as a generic JSON body (POST)."});
+  r.add(StringListSetting{.section = "alerts", .key = "slack_webhook_urls", .target = &o.slack_webhook_urls,
+                          .default_value = {}, .help = "Slack incoming-webhook URLs (text and blocks)."});
+  r.add(StringListSetting{.section = "alerts", .key = "wecom_webhook_urls", .target = &o.wecom_webhook_urls,
+                          .default_value = {},
+                          .help = "企业微信 (WeCom) group robot webhook URLs (markdown, in Chinese and English)."});
+  r.add(StringListSetting{.section = "alerts", .key = "dingtalk_webhook_urls", .target = &o.dingtalk_webhook_urls,
+                          .default_value = {},
+                          .help = "钉钉 (DingTalk) robot webhook URLs (markdown, in Chinese and English)."});
+  r.add(IntSetting{.section = "alerts", .key = "repeat_interval_seconds", .target = &o.repeat_interval_seconds,
+                   .default_value = 4 * 3600, .min = 0, .max = 30 * 86400,
+                   .help = "A still-firing alert is sent again this often. 0: only when it starts and resolves."});
+  r.add(IntSetting{.section = "alerts", .key = "notify_retries", .target = &o.notify_retries, .default_value = 3,
+                   .min = 0, .max = 10,
+                   .help = "Retries of a notification that got no answer, a 5xx or a 429, with doubling backoff."});
+  r.add(IntSetting{.section = "alerts", .key = "retry_backoff_ms", .target = &o.retry_backoff_ms, .default_value = 1000,
+                   .min = 1, .max = 600000, .help = "The wait before the first retry; each further one doubles it."});
+  r.add(IntSetting{.section = "alerts", .key = "notify_timeout_ms", .target = &o.notify_timeout_ms,
+                   .default_value = 10000, .min = 100, .max = 600000, .help = "The limit on one notification's POST."});
+}
+
+std::string_view to_string(AlertState state) {
+  switch (state) {
+    case AlertState::inactive: return "inactive";
+    case AlertState::pending: return "pending";
+    case AlertState::firing: return "firing";
+    case AlertState::resolved: return "resolved";
+  }
+  return "inactive";
+}
+
+namespace {
+
+std::string_view rule_title(std::string_view rule) {
+  if (rule == "fast_burn") return "fast burn";
+  if (rule == "slow_burn") return "slow burn";
+  return "budget burn";
+}
+
+std::string_view rule_title_zh(std::string_view rule) {
+  if (rule == "fast_burn") return "错误预算快速消耗";
+  if (rule == "slow_burn") return "错误预算持续消耗";
+  return "错误预算将耗尽";
+}
+
+std::string objective_text(const SloSpec& slo) {
+  const std::string pct = fmt::format("{:g}%", slo.objective * 100);
+  if (slo.kind == SloKind::availability) return "availability " + pct;
+  return fmt::format("{} {}<={:g}ms", pct, slo.field == LatencyField::ttft ? "ttft" : "latency", slo.threshold_ms);
+}
+
+std::string objective_text_zh(const SloSpec& slo) {
+  const std::string pct = fmt::format("{:g}%", slo.objective * 100);
+  if (slo.kind == SloKind::availability) return "可用性 " + pct;
+  return fmt::format("{} 的请求{} ≤ {:g}ms", pct, slo.field == LatencyField::ttft ? "首字延迟" : "延迟",
+                     slo.threshold_ms);
+}
+
+}  // namespace
+
+AlertCenter::AlertCenter(SloEvaluator* slos, std::vector<ThresholdRule> rules, Scrape scrape, AlertSink* sink,
+                         AlertCenterOptions options, Clock now_ms)
+    : slos_(slos),
+      rules_(std::move(rules)),
+      rates_(rules_.size()),
+      scrape_(std::move(scrape)),
+      sink_(sink),
+      options_(options),
+      clock_(std::move(now_ms)) {
+  if (slos_) {
+    for (const auto& slo : slos_->slos()) {
+      for (const auto& rule : kBurnRateRules) {
+        Tracked t;
+        t.alert.id = fmt::format("slo:{}:{}", slo.name, rule.name);
+        t.alert.kind = "slo_burn_rate";
+        t.alert.name = slo.name;
+        t.alert.rule = std::string(rule.name);
+        t.alert.severity = std::string(rule.severity);
+        t.alert.tenant_id = slo.tenant;
+        t.alert.threshold = rule.factor;
+        tracked_.push_back(std::move(t));
+      }
+    }
+  }
+  for (const auto& rule : rules_) {
+    Tracked t;
+    t.alert.id = "rule:" + rule.name;
+    t.alert.kind = "threshold";
+    t.alert.name = rule.name;
+    t.alert.severity = rule.severity;
+    t.alert.threshold = rule.value;
+    tracked_.push_back(std::move(t));
+  }
+}
+
+AlertCenter::~AlertCenter() { stop(); }
+
+int64_t AlertCenter::now_ms() const {
+  if (clock_) return clock_();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void AlertCenter::start() {
+  std::lock_guard lock(thread_mu_);
+  if (thread_.joinable() || stopping_) return;
+  thread_ = std::thread([this] { loop(); });
+}
+
+void AlertCenter::stop() {
+  {
+    std::lock_guard lock(thread_mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void AlertCenter::loop() {
+  std::unique_lock lock(thread_mu_);
+  while (!stopping_) {
+    cv_.wait_for(lock, std::chrono::milliseconds(options_.evaluation_ms), [this] { return stopping_; });
+    if (stopping_) break;
+    lock.unlock();
+    evaluate();
+    lock.lock();
+  }
+}
+
+void AlertCenter::update(Tracked& t, bool active, int64_t for_ms, int64_t now) {
+  Alert& a = t.alert;
+  auto fire = [&] {
+    a.active_since_ms = a.state == AlertState::pending ? a.since_ms : now;
+    a.state = AlertState::firing;
+    a.since_ms = now;
+    t.last_notified_ms = now;
+  };
+  std::optional<AlertEvent> event;
+  switch (a.state) {
+    case AlertState::inactive:
+    case AlertState::resolved:
+      if (!active) break;
+      if (for_ms <= 0) {
+        fire();
+        event = AlertEvent{.alert = a, .at_ms = now};
+      } else {
+        a.state = AlertState::pending;
+        a.since_ms = now;
+      }
+      break;
+    case AlertState::pending:
+      if (!active) {
+        a.state = AlertState::inactive;
+        a.since_ms = now;
+      } else if (now - a.since_ms >= for_ms) {
+        fire();
+        event = AlertEvent{.alert = a, .at_ms = now};
+      }
+      break;
+    case AlertState::firing:
+      if (!active) {
+        a.state = AlertState::resolved;
+        a.since_ms = now;
+        event = AlertEvent{.alert = a, .at_ms = now};
+      } else if (options_.repeat_interval_ms > 0 && now - t.last_notified_ms >= options_.repeat_interval_ms) {
+        t.last_notified_ms = now;
+        event = AlertEvent{.alert = a, .repeat = true, .at_ms = now};
+      }
+      break;
+  }
+  if (event) {
+    if (event->alert.state == AlertState::firing && !event->repeat) {
+      log::warn("alert firing", {{"alert", a.id}, {"severity", a.severity}, {"summary", a.summary}});
+    } else if (event->alert.state == AlertState::resolved) {
+      log::info("alert resolved", {{"alert", a.id}, {"summary", a.summary}});
+    }
+    if (sink_) sink_->notify(*event);
+  }
+}
+
+void AlertCenter::evaluate() {
+  std::lock_guard eval_lock(eval_mu_);
+  const int64_t now = now_ms();
+  // What each alert's condition reads now, computed before taking the state lock.
+  struct Reading {
+    bool active = false;
+    int64_t for_ms = 0;
+    double value = 0;
+    std::vector<AlertWindow> windows;
+    std::string summary, summary_zh;
+  };
+  std::vector<Reading> readings;
+  readings.reserve(tracked_.size());
+  if (slos_) {
+    const auto& specs = slos_->slos();
+    for (size_t i = 0; i < specs.size(); ++i) {
+      const auto& slo = specs[i];
+      for (const auto& rule : kBurnRateRules) {
+        const auto long_w = slos_->window(i, rule.long_minutes);
+        const auto short_w = slos_->window(i, rule.short_minutes);
+        Reading r;
+        r.active = long_w.burn_rate > rule.factor && short_w.burn_rate > rule.factor;
+        r.value = long_w.burn_rate;
+        const std::string ln = window_name(rule.long_minutes), sn = window_name(rule.short_minutes);
+        r.windows = {{ln, long_w.burn_rate}, {sn, short_w.burn_rate}};
+        r.summary = fmt::format("SLO {} ({}) {}: error budget burning {:.1f}x over {} and {:.1f}x over {} "
+                                "({} above {:g}x)",
+                                slo.name, objective_text(slo), rule_title(rule.name), long_w.burn_rate, ln,
+                                short_w.burn_rate, sn, rule.severity, rule.factor);
+        r.summary_zh = fmt::format("SLO {}（{}）{}：{} 内消耗速率 {:.1f} 倍，{} 内 {:.1f} 倍（超过 {:g} 倍告警）", slo.name,
+                                   objective_text_zh(slo), rule_title_zh(rule.name), ln, long_w.burn_rate, sn,
+                                   short_w.burn_rate, rule.factor);
+        readings.push_back(std::move(r));
+      }
+    }
+  }
+  if (!rules_.empty()) {
+    const std::string text = scrape_ ? scrape_() : std::string();
+    for (size_t k = 0; k < rules_.size(); ++k) {
+      const auto& rule = rules_[k];
+      Reading r;
+      r.for_ms = std::llround(static_cast<double>(rule.for_s) * 1000 * options_.window_scale);
+      std::optional<double> v = sample_sum(text, rule.metric, rule.labels);
+      if (rule.rate) {
+        if (v) {
+          rates_[k].add(now, *v, std::llround(static_cast<double>(rule.rate_window_s) * 1000 * options_.window_scale));
+        }
+        v = rates_[k].rate();
+      }
+      r.active = v && compare(*v, rule.op, rule.value);
+      r.value = v && std::isfinite(*v) ? *v : 0;
+      const std::string current = v ? fmt::format("{:g}", *v) : "no data";
+      r.summary = fmt::format("rule {}: {} is {} (alert when {} {:g}{})", rule.name, rule.expr(), current,
+                              to_string(rule.op), rule.value,
+                              rule.for_s > 0 ? fmt::format(" for {}s", rule.for_s) : "");
+      r.summary_zh = fmt::format("规则 {}：{} 当前值 {}（条件 {} {:g}{}）", rule.name, rule.expr(),
+                                 v ? current : "无数据", to_string(rule.op), rule.value,
+                                 rule.for_s > 0 ? fmt::format("，持续 {} 秒", rule.for_s) : "");
+      readings.push_back(std::move(r));
+    }
+  }
+  std::lock_guard lock(mu_);
+  for (size_t i = 0; i < tracked_.size() && i < readings.size(); ++i) {
+    auto& t = tracked_[i];
+    auto& r = readings[i];
+    t.alert.value = r.value;
+    t.alert.windows = std::move(r.windows);
+    t.alert.summary = std::move(r.summary);
+    t.alert.summary_zh = std::move(r.summary_zh);
+    update(t, r.active, r.for_ms, now);
+  }
+}
+
+std::vector<Alert> AlertCenter::alerts() const {
+  std::lock_guard lock(mu_);
+  std::vector<Alert> out;
+  out.reserve(tracked_.size());
+  for (const auto& t : tracked_) out.push_back(t.alert);
+  return out;
+}
+
+}  // namespace llmp::obs

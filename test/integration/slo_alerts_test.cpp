@@ -1,0 +1,315 @@
+// SLOs and alerts through the real binary: an availability SLO over a route whose upstream
+// refuses every connection, with every window shrunk (alerts.window_scale) so the 1h window is
+// 7.2 s. Failing requests make the fast-burn page fire; GET /admin/v1/alerts and /admin/v1/slos
+// show it; a loopback webhook receiver gets exactly one "firing" notification however many
+// evaluations see it firing (its first post is answered 503, so that one is retried), and one
+// "resolved" once the errors stop. Also: `llmplatform slo rules` passes `promtool check rules`,
+// and a bad SLO entry stops the start, naming the entry.
+
+#include <catch2/catch.hpp>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/http_client.h"
+#include "support/server_process.h"
+#include "support/temp_dir.h"
+
+using namespace llmp::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Takes webhook posts on loopback and keeps their bodies; answers the first `fail_first` with
+// 503 (kept apart) and the rest with 200.
+class WebhookReceiver {
+ public:
+  explicit WebhookReceiver(int fail_first) : fail_left_(fail_first) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    REQUIRE(fd_ >= 0);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    REQUIRE(::listen(fd_, 16) == 0);
+    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~WebhookReceiver() {
+    stop_ = true;
+    thread_.join();
+    ::close(fd_);
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook"; }
+  std::vector<std::string> accepted() {
+    std::lock_guard lock(mu_);
+    return accepted_;
+  }
+  int refused() const { return refused_; }
+
+ private:
+  void run() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      const int conn = ::accept(fd_, nullptr, nullptr);
+      if (conn < 0) continue;
+      // Keep-alive: serve requests on this connection until the client closes it.
+      std::string buf;
+      while (!stop_) {
+        size_t head_end;
+        while ((head_end = buf.find("\r\n\r\n")) == std::string::npos) {
+          if (!read_more(conn, buf)) break;
+        }
+        if (head_end == std::string::npos) break;
+        size_t length = 0;
+        const size_t cl = lower(buf.substr(0, head_end)).find("content-length:");
+        if (cl != std::string::npos) length = std::stoul(buf.substr(cl + 15));
+        while (buf.size() < head_end + 4 + length) {
+          if (!read_more(conn, buf)) break;
+        }
+        if (buf.size() < head_end + 4 + length) break;
+        const std::string body = buf.substr(head_end + 4, length);
+        buf.erase(0, head_end + 4 + length);
+        int status = 200;
+        if (fail_left_ > 0) {
+          --fail_left_;
+          ++refused_;
+          status = 503;
+        } else {
+          std::lock_guard lock(mu_);
+          accepted_.push_back(body);
+        }
+        const std::string response = "HTTP/1.1 " + std::to_string(status) +
+                                     (status == 200 ? " OK" : " Service Unavailable") +
+                                     "\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+        if (::send(conn, response.data(), response.size(), MSG_NOSIGNAL) < 0) break;
+      }
+      ::close(conn);
+    }
+  }
+  bool read_more(int conn, std::string& buf) {
+    pollfd c{conn, POLLIN, 0};
+    if (::poll(&c, 1, 2000) <= 0) return false;
+    char chunk[4096];
+    const ssize_t n = ::recv(conn, chunk, sizeof chunk, 0);
+    if (n <= 0) return false;
+    buf.append(chunk, static_cast<size_t>(n));
+    return true;
+  }
+  static std::string lower(std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  }
+
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<int> fail_left_;
+  std::atomic<int> refused_{0};
+  std::mutex mu_;
+  std::vector<std::string> accepted_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// A port with nothing listening: bound, then closed.
+uint16_t closed_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+std::string string_field(const std::string& body, const std::string& field) {
+  const std::string needle = "\"" + field + "\":\"";
+  const size_t at = body.find(needle);
+  if (at == std::string::npos) return {};
+  const size_t begin = at + needle.size();
+  return body.substr(begin, body.find('"', begin) - begin);
+}
+
+// The object of alert `id` in a /admin/v1/alerts answer; empty when it is not listed.
+std::string alert_object(const std::string& list, const std::string& id) {
+  const size_t at = list.find("\"id\":\"" + id + "\"");
+  if (at == std::string::npos) return {};
+  const size_t begin = list.rfind("{\"object\":\"alert\"", at);
+  const size_t end = list.find("{\"object\":\"alert\"", at);
+  return list.substr(begin, (end == std::string::npos ? list.size() : end) - begin);
+}
+
+int count_with(const std::vector<std::string>& bodies, const std::vector<std::string>& needles) {
+  int n = 0;
+  for (const auto& b : bodies) {
+    bool all = true;
+    for (const auto& needle : needles) all = all && b.find(needle) != std::string::npos;
+    n += all;
+  }
+  return n;
+}
+
+bool promtool_present() { return std::system("command -v promtool > /dev/null 2>&1") == 0; }
+
+}  // namespace
+
+TEST_CASE("an slo fast burn fires once to the webhook then resolves once") {
+  WebhookReceiver hook(1);
+  ServerProcess srv(ServerProcess::Options{
+      .env = {"LLMP_ALERTS_SLOS=avail: availability 0.99 model=r-down", "LLMP_ALERTS_WINDOW_SCALE=0.002",
+              "LLMP_ALERTS_WEBHOOK_URLS=" + hook.url(), "LLMP_ALERTS_REPEAT_INTERVAL_SECONDS=0",
+              "LLMP_ALERTS_RETRY_BACKOFF_MS=50", "LLMP_ENGINE_DEMO_MODEL=false"}});
+  const std::string admin = "Authorization: Bearer " + srv.admin_key();
+  auto call = [&](const std::string& method, const std::string& path, const std::string& body = "",
+                  const std::string& auth = "") {
+    return request(srv.port(), method, path, body, {auth.empty() ? admin : auth});
+  };
+  {
+    const std::string up = R"({"base_url":"http://127.0.0.1:)" + std::to_string(closed_port()) + R"(/v1","max_retries":0})";
+    auto res = call("PUT", "/admin/v1/upstreams/down", up);
+    INFO(res.body);
+    REQUIRE(res.status == 200);
+    res = call("PUT", "/admin/v1/routes/r-down",
+               R"({"deployments":[{"name":"d","kind":"upstream","upstream":"down","model":"x","weight":1}]})");
+    INFO(res.body);
+    REQUIRE(res.status == 200);
+  }
+
+  // Before any traffic the SLO is listed, untouched, and its alerts are inactive.
+  auto slos = call("GET", "/admin/v1/slos");
+  REQUIRE(slos.status == 200);
+  CHECK_THAT(slos.body, Catch::Contains(R"("name":"avail","kind":"availability","objective":0.99)"));
+  CHECK_THAT(slos.body, Catch::Contains(R"("error_budget_remaining":1)"));
+  auto alerts = call("GET", "/admin/v1/alerts");
+  REQUIRE(alerts.status == 200);
+  CHECK(string_field(alert_object(alerts.body, "slo:avail:fast_burn"), "state") == "inactive");
+
+  // Failing requests until the page fires.
+  const std::string chat = R"({"model":"r-down","messages":[{"role":"user","content":"hi"}],"max_tokens":3})";
+  std::string firing;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  int failed = 0;
+  while (std::chrono::steady_clock::now() < deadline && firing.empty()) {
+    auto res = request(srv.port(), "POST", "/v1/chat/completions", chat);
+    INFO(res.body);
+    REQUIRE(res.status >= 500);
+    ++failed;
+    alerts = call("GET", "/admin/v1/alerts?state=firing");
+    firing = alert_object(alerts.body, "slo:avail:fast_burn");
+    if (firing.empty()) std::this_thread::sleep_for(20ms);
+  }
+  INFO("failed requests: " << failed << "; alerts: " << alerts.body);
+  REQUIRE_FALSE(firing.empty());
+  CHECK(string_field(firing, "state") == "firing");
+  CHECK(string_field(firing, "severity") == "page");
+  CHECK_THAT(firing, Catch::Contains(R"("windows":[{"window":"1h","burn_rate":100})"));
+  CHECK_THAT(firing, Catch::Contains(R"({"window":"5m","burn_rate":100})"));
+  slos = call("GET", "/admin/v1/slos");
+  CHECK_THAT(slos.body, Catch::Contains(R"({"window":"5m","good":0,"total":)"));
+  CHECK_THAT(slos.body, Catch::Contains(R"("error_ratio":1,"burn_rate":100})"));
+
+  // A tenant admin sees neither the platform-wide SLO nor its alerts.
+  {
+    auto tenant = call("POST", "/admin/v1/tenants", R"({"name":"acme"})");
+    REQUIRE(tenant.status == 201);
+    auto key = call("POST", "/admin/v1/tenants/" + string_field(tenant.body, "id") + "/keys",
+                    R"({"name":"ops","role":"tenant_admin"})");
+    REQUIRE(key.status == 201);
+    const std::string tenant_auth = "Authorization: Bearer " + string_field(key.body, "value");
+    auto own = call("GET", "/admin/v1/alerts", "", tenant_auth);
+    REQUIRE(own.status == 200);
+    CHECK(own.body.find("slo:avail") == std::string::npos);
+    own = call("GET", "/admin/v1/slos", "", tenant_auth);
+    REQUIRE(own.status == 200);
+    CHECK(own.body.find("\"avail\"") == std::string::npos);
+  }
+
+  // The errors stop: within the 5m window (600 ms here) the page resolves.
+  std::string resolved;
+  const auto resolve_deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < resolve_deadline) {
+    alerts = call("GET", "/admin/v1/alerts");
+    resolved = alert_object(alerts.body, "slo:avail:fast_burn");
+    if (string_field(resolved, "state") == "resolved") break;
+    std::this_thread::sleep_for(50ms);
+  }
+  INFO(alerts.body);
+  REQUIRE(string_field(resolved, "state") == "resolved");
+
+  // The receiver: one firing and one resolved notification for the page, however many
+  // evaluations saw it (the first post was refused with 503 and retried).
+  const std::vector<std::string> fast_firing = {R"("status":"firing")", R"("id":"slo:avail:fast_burn")"};
+  const std::vector<std::string> fast_resolved = {R"("status":"resolved")", R"("id":"slo:avail:fast_burn")"};
+  const auto notified_deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < notified_deadline && count_with(hook.accepted(), fast_resolved) == 0) {
+    std::this_thread::sleep_for(50ms);
+  }
+  std::this_thread::sleep_for(500ms);  // time for any duplicate to arrive
+  const auto bodies = hook.accepted();
+  INFO(Catch::Detail::stringify(bodies));
+  CHECK(hook.refused() == 1);
+  CHECK(count_with(bodies, fast_firing) == 1);
+  CHECK(count_with(bodies, fast_resolved) == 1);
+  CHECK(count_with(bodies, {R"("repeat":true)"}) == 0);
+
+  auto metrics = request(srv.port(), "GET", "/metrics");
+  CHECK_THAT(metrics.body, Catch::Contains("llmp_slo_requests_total{slo=\"avail\",outcome=\"bad\"} " + std::to_string(failed)));
+  CHECK_THAT(metrics.body, Catch::Contains(R"(llmp_alert_notifications_total{format="webhook",outcome="sent"})"));
+}
+
+TEST_CASE("slo rules prints a prometheus rules file that promtool accepts") {
+  TempDir dir;
+  std::ofstream(dir / "cfg.toml") << "[alerts]\n"
+                                     "slos = [\"chat-availability: availability 0.995 model=chat\", "
+                                     "\"chat-latency: latency 0.99 ttft<=800ms model=chat tenant=acme\"]\n"
+                                     "rules = ['kv-full: llmp_kv_cache_usage_ratio{model=\"chat\"} > 0.95 for 5m', "
+                                     "'errors: rate(llmp_http_requests_total{code=\"503\"}[5m]) > 1 severity=page']\n";
+  auto r = run_binary_raw({"slo", "rules", "--config", dir / "cfg.toml"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("slo:llmp_slo_errors:ratio_rate3d"));
+  CHECK_THAT(r.out, Catch::Contains("LlmpSloFastBurn"));
+  CHECK_THAT(r.out, Catch::Contains("LlmpRule_kv_full"));
+  if (!promtool_present()) {
+    WARN("SKIPPED: promtool is not installed (scripts/install-deps.sh --test installs it)");
+    return;
+  }
+  std::ofstream(dir / "rules.yml") << r.out;
+  const std::string cmd = "promtool check rules " + (dir / "rules.yml") + " > " + (dir / "promtool.out") + " 2>&1";
+  const int rc = std::system(cmd.c_str());
+  INFO(r.out);
+  INFO(read_file(dir / "promtool.out"));
+  CHECK(WEXITSTATUS(rc) == 0);
+  CHECK_THAT(read_file(dir / "promtool.out"), Catch::Contains("SUCCESS: 18 rules found"));
+}
+
+TEST_CASE("a bad slo or rule entry stops the start naming the entry") {
+  TempDir dir;
+  std::ofstream(dir / "cfg.toml") << "[alerts]\nslos = [\"ok: availability 0.99\", \"broken: availability 2\"]\n";
+  auto r = run_binary_raw({"--config", dir / "cfg.toml", "--check-config"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("alerts.slos[1] \"broken: availability 2\": objective '2'"));
+  auto rules = run_binary_raw({"slo", "rules", "--config", dir / "cfg.toml"});
+  CHECK(rules.exit_code == 2);
+  CHECK_THAT(rules.err, Catch::Contains("alerts.slos[1]"));
+  std::ofstream(dir / "rules.toml") << "[alerts]\nrules = [\"x: up >> 1\"]\n";
+  r = run_binary_raw({"--config", dir / "rules.toml", "--check-config"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("alerts.rules[0] \"x: up >> 1\""));
+}

@@ -1,0 +1,318 @@
+// The alert center's state machine over SLO burn rates and threshold rules (fake clock, no
+// thread), and the notifier: each target's body, retries with backoff, and deduplication.
+
+#include <catch2/catch.hpp>
+
+#include <mutex>
+
+#include "llmp/core/json.h"
+#include "llmp/obs/alerts.h"
+#include "llmp/obs/notifier.h"
+#include "llmp/obs/slo_evaluator.h"
+#include "llmp/obs/slo_rules.h"
+
+using namespace llmp;
+using namespace llmp::obs;
+
+namespace {
+
+constexpr int64_t kMinute = 60'000;
+constexpr int64_t kT0 = 1'741'564'800'000;
+
+struct Collect final : AlertSink {
+  std::vector<AlertEvent> events;
+  void notify(const AlertEvent& e) override { events.push_back(e); }
+  int count(const std::string& id, AlertState state, bool repeat = false) const {
+    int n = 0;
+    for (const auto& e : events) n += e.alert.id == id && e.alert.state == state && e.repeat == repeat;
+    return n;
+  }
+};
+
+CallRecord call(int status) {
+  CallRecord c;
+  c.http_status = status;
+  c.model = "chat";
+  c.operation = "chat";
+  return c;
+}
+
+const Alert& find(const std::vector<Alert>& all, const std::string& id) {
+  for (const auto& a : all) {
+    if (a.id == id) return a;
+  }
+  FAIL("no alert " << id);
+  return all.front();
+}
+
+}  // namespace
+
+TEST_CASE("the fast burn alert needs both windows and resolves on the short one") {
+  int64_t now = kT0;
+  SloEvaluator slos({*parse_slo_spec("avail: availability 0.99 model=chat")}, 1.0, nullptr, [&] { return now; });
+  Collect sink;
+  AlertCenter center(&slos, {}, {}, &sink, {.repeat_interval_ms = 0}, [&] { return now; });
+
+  // An hour of good traffic, then a burst of errors ten minutes ago: the 1h window burns, the
+  // 5m window is clean, so the fast-burn page stays quiet; the 30m/6h one fires.
+  for (int m = 0; m < 60; ++m) {
+    now = kT0 + m * kMinute;
+    for (int i = 0; i < 10; ++i) slos.record(call(200));
+  }
+  now = kT0 + 50 * kMinute;
+  for (int i = 0; i < 300; ++i) slos.record(call(503));
+  now = kT0 + 60 * kMinute;
+  center.evaluate();
+  auto all = center.alerts();
+  CHECK(find(all, "slo:avail:fast_burn").state == AlertState::inactive);
+  CHECK(find(all, "slo:avail:slow_burn").state == AlertState::firing);
+  CHECK(find(all, "slo:avail:fast_burn").windows[0].window == "1h");
+  CHECK(find(all, "slo:avail:fast_burn").windows[0].burn_rate > 14.4);
+  CHECK(find(all, "slo:avail:fast_burn").windows[1].burn_rate == 0);
+
+  // Errors now: both windows of the fast rule burn over 14.4x.
+  for (int i = 0; i < 100; ++i) slos.record(call(500));
+  center.evaluate();
+  all = center.alerts();
+  CHECK(find(all, "slo:avail:fast_burn").state == AlertState::firing);
+  CHECK(find(all, "slo:avail:fast_burn").since_ms == now);
+  CHECK(sink.count("slo:avail:fast_burn", AlertState::firing) == 1);
+  CHECK_THAT(find(all, "slo:avail:fast_burn").summary, Catch::Contains("fast burn"));
+  CHECK_THAT(find(all, "slo:avail:fast_burn").summary_zh, Catch::Contains("错误预算快速消耗"));
+
+  // Evaluating again while it fires sends nothing more.
+  now += 30'000;
+  center.evaluate();
+  center.evaluate();
+  CHECK(sink.count("slo:avail:fast_burn", AlertState::firing) == 1);
+  CHECK(sink.count("slo:avail:slow_burn", AlertState::firing) == 1);
+
+  // Five minutes without errors: the short window is clean, the page resolves although the
+  // 1h window still burns.
+  now = kT0 + 66 * kMinute;
+  for (int i = 0; i < 10; ++i) slos.record(call(200));
+  center.evaluate();
+  all = center.alerts();
+  CHECK(find(all, "slo:avail:fast_burn").state == AlertState::resolved);
+  CHECK(find(all, "slo:avail:fast_burn").active_since_ms == kT0 + 60 * kMinute);
+  CHECK(find(all, "slo:avail:fast_burn").windows[0].burn_rate > 14.4);
+  CHECK(sink.count("slo:avail:fast_burn", AlertState::resolved) == 1);
+  CHECK(find(all, "slo:avail:slow_burn").state == AlertState::firing);
+}
+
+TEST_CASE("a still firing alert is repeated once per repeat interval") {
+  int64_t now = kT0;
+  SloEvaluator slos({*parse_slo_spec("avail: availability 0.99")}, 1.0, nullptr, [&] { return now; });
+  Collect sink;
+  AlertCenter center(&slos, {}, {}, &sink, {.repeat_interval_ms = 10 * kMinute}, [&] { return now; });
+  for (int i = 0; i < 50; ++i) slos.record(call(500));
+  center.evaluate();
+  CHECK(sink.count("slo:avail:fast_burn", AlertState::firing) == 1);
+  for (int s = 1; s <= 4; ++s) {
+    now = kT0 + s * 2 * kMinute;
+    slos.record(call(500));
+    center.evaluate();
+  }
+  CHECK(sink.count("slo:avail:fast_burn", AlertState::firing, true) == 0);
+  now = kT0 + 10 * kMinute;
+  slos.record(call(500));
+  center.evaluate();
+  center.evaluate();
+  CHECK(sink.count("slo:avail:fast_burn", AlertState::firing, true) == 1);
+  CHECK(sink.count("slo:avail:fast_burn", AlertState::firing) == 1);
+}
+
+TEST_CASE("threshold rules go pending then fire after their for duration and resolve") {
+  int64_t now = kT0;
+  double value = 7;
+  auto rules = parse_threshold_rules({R"(queue: llmp_queue{model="a"} > 5 for 60s)"});
+  REQUIRE(rules);
+  Collect sink;
+  AlertCenter center(nullptr, *rules, [&] { return "llmp_queue{model=\"a\"} " + std::to_string(value) + "\n"; }, &sink,
+                     {}, [&] { return now; });
+  center.evaluate();
+  CHECK(center.alerts()[0].state == AlertState::pending);
+  CHECK(center.alerts()[0].value == Approx(7));
+  now += 30'000;
+  center.evaluate();
+  CHECK(center.alerts()[0].state == AlertState::pending);
+  CHECK(sink.events.empty());
+  now += 30'000;
+  center.evaluate();
+  CHECK(center.alerts()[0].state == AlertState::firing);
+  CHECK(center.alerts()[0].active_since_ms == kT0);
+  CHECK(sink.count("rule:queue", AlertState::firing) == 1);
+  value = 2;
+  now += 30'000;
+  center.evaluate();
+  CHECK(center.alerts()[0].state == AlertState::resolved);
+  CHECK(sink.count("rule:queue", AlertState::resolved) == 1);
+  // A blip shorter than `for` goes back to inactive without a word.
+  value = 9;
+  now += 30'000;
+  center.evaluate();
+  value = 1;
+  now += 30'000;
+  center.evaluate();
+  CHECK(center.alerts()[0].state == AlertState::inactive);
+  CHECK(sink.events.size() == 2);
+}
+
+TEST_CASE("rate rules read counters as a per second rate over their window") {
+  int64_t now = kT0;
+  double total = 0;
+  auto rules = parse_threshold_rules({R"(errors: rate(errors_total{code="500"}[1m]) > 5)"});
+  REQUIRE(rules);
+  Collect sink;
+  AlertCenter center(nullptr, *rules,
+                     [&] { return "errors_total{code=\"500\",route=\"/x\"} " + std::to_string(total) + "\n"; }, &sink,
+                     {}, [&] { return now; });
+  center.evaluate();  // one sample: no rate yet
+  CHECK(center.alerts()[0].state == AlertState::inactive);
+  for (int i = 0; i < 3; ++i) {
+    now += 10'000;
+    total += 100;  // 10 a second
+    center.evaluate();
+  }
+  CHECK(center.alerts()[0].state == AlertState::firing);
+  CHECK(center.alerts()[0].value == Approx(10));
+  for (int i = 0; i < 7; ++i) {
+    now += 10'000;
+    total += 10;  // 1 a second
+    center.evaluate();
+  }
+  CHECK(center.alerts()[0].state == AlertState::resolved);
+}
+
+namespace {
+
+AlertEvent sample_event(AlertState state = AlertState::firing) {
+  AlertEvent e;
+  e.alert.id = "slo:avail:fast_burn";
+  e.alert.kind = "slo_burn_rate";
+  e.alert.name = "avail";
+  e.alert.rule = "fast_burn";
+  e.alert.severity = "page";
+  e.alert.tenant_id = "acme";
+  e.alert.state = state;
+  e.alert.since_ms = kT0;
+  e.alert.active_since_ms = kT0 - kMinute;
+  e.alert.value = 50;
+  e.alert.threshold = 14.4;
+  e.alert.windows = {{"1h", 50}, {"5m", 80}};
+  e.alert.summary = "SLO avail (availability 99%) fast burn: \"quoted\"";
+  e.alert.summary_zh = "SLO avail（可用性 99%）错误预算快速消耗";
+  e.at_ms = kT0;
+  return e;
+}
+
+void check_json(const std::string& body) {
+  INFO(body);
+  CHECK_FALSE(json::find_syntax_error(body, 64));
+}
+
+}  // namespace
+
+TEST_CASE("notification bodies follow each target's format") {
+  const auto e = sample_event();
+  const std::string generic = notification_body(NotifyFormat::webhook, e);
+  check_json(generic);
+  CHECK_THAT(generic, Catch::StartsWith(R"({"version":"1","status":"firing","repeat":false)"));
+  CHECK_THAT(generic, Catch::Contains(R"("id":"slo:avail:fast_burn")"));
+  CHECK_THAT(generic, Catch::Contains(R"("windows":[{"window":"1h","burn_rate":50})"));
+  CHECK_THAT(generic, Catch::Contains(R"(\"quoted\")"));
+
+  const std::string slack = notification_body(NotifyFormat::slack, e);
+  check_json(slack);
+  CHECK_THAT(slack, Catch::StartsWith(R"({"text":"[FIRING] avail fast_burn (page): )"));
+  CHECK_THAT(slack, Catch::Contains(R"("blocks":[{"type":"section","text":{"type":"mrkdwn","text":"*[FIRING])"));
+  CHECK_THAT(slack, Catch::Contains("tenant acme"));
+
+  const std::string wecom = notification_body(NotifyFormat::wecom, e);
+  check_json(wecom);
+  CHECK_THAT(wecom, Catch::StartsWith(R"({"msgtype":"markdown","markdown":{"content":"### 【告警】avail fast_burn（page）)"));
+  CHECK_THAT(wecom, Catch::Contains("错误预算快速消耗"));
+  CHECK_THAT(wecom, Catch::Contains("租户：acme"));
+  CHECK_THAT(wecom, Catch::Contains("[FIRING] avail fast_burn (page)"));  // English too
+
+  const std::string ding = notification_body(NotifyFormat::dingtalk, e);
+  check_json(ding);
+  CHECK_THAT(ding, Catch::StartsWith(R"({"msgtype":"markdown","markdown":{"title":"【告警】avail fast_burn（page）","text":"### )"));
+
+  const auto resolved = sample_event(AlertState::resolved);
+  CHECK_THAT(notification_body(NotifyFormat::slack, resolved), Catch::Contains("[RESOLVED]"));
+  CHECK_THAT(notification_body(NotifyFormat::wecom, resolved), Catch::Contains("【恢复】"));
+  CHECK_THAT(notification_body(NotifyFormat::dingtalk, resolved), Catch::Contains("恢复于"));
+  CHECK_THAT(notification_body(NotifyFormat::webhook, resolved), Catch::Contains(R"("status":"resolved")"));
+}
+
+TEST_CASE("the notifier retries failed posts with doubling backoff and dedups events") {
+  std::mutex mu;
+  std::vector<std::string> posts;
+  std::vector<int64_t> waits;
+  int failures_left = 2;
+  auto post = [&](const std::string& url, const std::string&) -> Result<int> {
+    std::lock_guard lock(mu);
+    posts.push_back(url);
+    if (url.ends_with("/gone")) return 404;
+    if (url.ends_with("/down")) return error(StatusCode::unavailable, "connection refused");
+    if (failures_left > 0) {
+      --failures_left;
+      return 503;
+    }
+    return 200;
+  };
+  auto sleep = [&](int64_t ms) {
+    std::lock_guard lock(mu);
+    waits.push_back(ms);
+    return true;
+  };
+  metrics::Registry registry;
+  Notifier n({{NotifyFormat::webhook, "http://h/ok"}}, post, {.retries = 3, .backoff_ms = 100}, &registry, sleep);
+  n.start();
+  n.notify(sample_event());
+  n.notify(sample_event());  // the same state change again: dropped
+  n.flush();
+  CHECK(posts.size() == 3);
+  CHECK(waits == std::vector<int64_t>{100, 200});
+  CHECK(n.sent() == 1);
+  CHECK_THAT(registry.render(), Catch::Contains(R"(llmp_alert_notifications_total{format="webhook",outcome="sent"} 1)"));
+
+  // A resolve is a new state: sent; a repeat of a firing alert is sent too.
+  n.notify(sample_event(AlertState::resolved));
+  auto repeat = sample_event();
+  repeat.repeat = true;
+  n.notify(repeat);
+  n.flush();
+  CHECK(posts.size() == 5);
+  CHECK(n.sent() == 3);
+  n.stop();
+
+  posts.clear();
+  waits.clear();
+  Notifier failing({{NotifyFormat::slack, "http://h/gone"}, {NotifyFormat::wecom, "http://h/down"}}, post,
+                   {.retries = 2, .backoff_ms = 10}, nullptr, sleep);
+  failing.start();
+  failing.notify(sample_event());
+  failing.flush();
+  // 404 is not retried; a refused connection is, twice.
+  CHECK(posts == std::vector<std::string>{"http://h/gone", "http://h/down", "http://h/down", "http://h/down"});
+  CHECK(waits == std::vector<int64_t>{10, 20});
+  CHECK(failing.failed() == 2);
+}
+
+TEST_CASE("the prometheus rules hold every window and burn rate rule") {
+  auto slos = parse_slo_specs({"chat-availability: availability 0.995 model=chat tenant=acme"});
+  auto rules = parse_threshold_rules({R"(kv: llmp_kv_cache_usage_ratio{model="chat"} > 0.9 for 5m)"});
+  REQUIRE(slos);
+  REQUIRE(rules);
+  const std::string yaml = prometheus_rules(*slos, *rules);
+  CHECK_THAT(yaml, Catch::Contains("- record: slo:llmp_slo_errors:ratio_rate3d"));
+  CHECK_THAT(yaml, Catch::Contains(R"(llmp_slo_requests_total{slo="chat-availability",outcome="bad"}[5m])"));
+  CHECK_THAT(yaml, Catch::Contains(R"(slo:llmp_slo_errors:ratio_rate1h{slo="chat-availability"} > (14.4 * (1 - 0.995)))"));
+  CHECK_THAT(yaml, Catch::Contains(R"(and slo:llmp_slo_errors:ratio_rate6h{slo="chat-availability"} > (1 * (1 - 0.995)))"));
+  CHECK_THAT(yaml, Catch::Contains("- alert: LlmpSloBudgetBurn"));
+  CHECK_THAT(yaml, Catch::Contains("tenant: 'acme'"));
+  CHECK_THAT(yaml, Catch::Contains("- alert: LlmpRule_kv"));
+  CHECK_THAT(yaml, Catch::Contains("for: 300s"));
+}
