@@ -25,6 +25,10 @@ struct Usage {
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
   int64_t cached_tokens = 0;  // prompt tokens served from the prefix cache
+  //! Forward-pass time (GPU or CPU) attributed to this completion: of every step it took part
+  //! in, the share its tokens had of the step's tokens. Summed over calls it is the engine's
+  //! busy time, so it prices local inference per device-hour.
+  double engine_seconds = 0;
 };
 
 //! What one completion of a request produced since its last event. Delivered on the engine

@@ -155,9 +155,11 @@ void log_outcome(const Job& job, const std::vector<ChoiceState>& choices) {
   json::Writer w(calls);
   w.begin_array();
   r.output_text.clear();
+  r.gpu_seconds = 0;
   for (size_t i = 0; i < choices.size(); ++i) {
     const ChoiceState& c = choices[i];
     completion += c.usage.completion_tokens;
+    r.gpu_seconds += c.usage.engine_seconds;
     std::string text = c.text;
     std::vector<ToolCall> parsed = c.calls;
     if (job.parse_tools && parsed.empty()) {
@@ -388,7 +390,7 @@ Awaitable<Response> answer_whole(Job job, std::shared_ptr<EventChannel> channel,
   while (unfinished > 0) {
     TokenEvent e = co_await channel->next();
     if (job.limit) job.limit->add_completion(static_cast<int64_t>(e.tokens.size()));
-    if (job.call && !e.tokens.empty()) job.call->first_token();
+    if (job.call) job.call->engine_event(e);  // the first token, and the engine's timings for the trace
     ChoiceState& c = choices[static_cast<size_t>(e.choice)];
     c.text += e.text;
     c.tokens.insert(c.tokens.end(), e.tokens.begin(), e.tokens.end());
@@ -429,7 +431,7 @@ Response answer_stream(Job job, std::shared_ptr<EventChannel> channel) {
     while (unfinished > 0) {
       TokenEvent e = co_await channel->next();
       if (job.limit) job.limit->add_completion(static_cast<int64_t>(e.tokens.size()));
-      if (job.call && !e.tokens.empty()) job.call->first_token();
+      if (job.call) job.call->engine_event(e);
       const size_t index = static_cast<size_t>(e.choice);
       ChoiceState& c = choices[index];
       c.tokens.insert(c.tokens.end(), e.tokens.begin(), e.tokens.end());
@@ -509,11 +511,14 @@ TokensAsked tokens_asked(const Job& job) {
 // rate-limit headers. The hold rides in the job, so it settles when the answer is done.
 Awaitable<Response> admit_and_run(Services& s, const Caller& caller, Request& req, Job job, bool chat) {
   const TokensAsked asked = tokens_asked(job);
+  const int64_t limits_start = job.call && job.call->traced() ? trace::now_unix_nanos() : 0;
   auto admitted = admit_request(s, caller, req, job.limit_model, asked.prompt, asked.completion);
+  if (job.call) job.call->limits_checked(limits_start, admitted.has_value());
   if (!admitted) co_return std::move(admitted.error());
   job.limit = std::move(*admitted);
   const std::shared_ptr<LimitHold> hold = job.limit;
   const asio::any_io_executor ex = co_await asio::this_coro::executor;
+  if (job.call) job.call->engine_submitted(job.model->id);
   auto channel = submit(job, ex);
   if (!channel) {
     ApiError e = channel.error();

@@ -370,6 +370,16 @@ void EngineCore::step() {
     logits = backend_->forward(chunks);
   }
 
+  // Each sequence's share of the forward pass, by the tokens it put in.
+  {
+    const double forward_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    int64_t step_tokens = 0;
+    for (const auto& p : plan) step_tokens += p.n_tokens;
+    for (const auto& p : plan) {
+      if (step_tokens > 0) p.seq->engine_seconds += forward_seconds * static_cast<double>(p.n_tokens) / static_cast<double>(step_tokens);
+    }
+  }
+
   // 4. Bookkeeping and sampling for sequences whose every token is now computed.
   const int64_t vocab = model_->config.vocab_size;
   size_t logit_row = 0;
@@ -512,6 +522,7 @@ void EngineCore::finish(Sequence& s, FinishReason reason, std::string stop_reaso
   ev.usage.prompt_tokens = s.prompt_len;
   ev.usage.completion_tokens = s.generated;
   ev.usage.cached_tokens = std::max<int64_t>(0, s.cached_tokens);
+  ev.usage.engine_seconds = s.engine_seconds;
   blocks_.release_all(s.blocks);
   s.blocks.clear();
   --s.request->unfinished;

@@ -46,6 +46,7 @@ struct Sequence {
   uint64_t last_hash = 0;        // chained hash of block n_registered - 1
   int64_t cached_tokens = -1;    // prompt tokens found in the prefix cache at first admission
   int64_t generated = 0;
+  double engine_seconds = 0;     // its share of the forward passes it was in (Usage::engine_seconds)
   std::unique_ptr<Sampler> sampler;
   std::unique_ptr<GrammarMatcher> grammar;  // structured output: where the document stands
   std::vector<uint64_t> allowed;            // the grammar's token bitset for this step

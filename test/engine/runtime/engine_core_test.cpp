@@ -347,3 +347,19 @@ TEST_CASE("soak: thousands of random requests with random cancellations leave no
   CHECK(core->free_blocks() == core->stats().kv_blocks_total);
   CHECK(core->stats().kv_blocks_used == 0);
 }
+
+TEST_CASE("each completion is charged its share of the forward passes and the shares add up to the busy time") {
+  Fixture f;
+  auto core = f.core();
+  Collected a, b;
+  REQUIRE(core->add(f.request("a", prompt_of(40, 1), greedy(12), a)));
+  REQUIRE(core->add(f.request("b", prompt_of(8, 2), greedy(4), b)));
+  run_all(*core);
+  const double sa = a.usage[0].engine_seconds, sb = b.usage[0].engine_seconds;
+  CHECK(sa > 0);
+  CHECK(sb > 0);
+  CHECK(sa > sb);  // more prompt and more tokens generated: a larger share
+  // The shares cover the forward passes only; the busy time also counts sampling and planning.
+  CHECK(sa + sb <= core->stats().busy_seconds * 1.0001);
+  CHECK(sa + sb >= core->stats().busy_seconds * 0.5);
+}
