@@ -7,6 +7,7 @@
 
 #include "llmp/api/status_response.h"
 #include "llmp/core/async.h"
+#include "llmp/core/span.h"
 #include "llmp/store/project_repository.h"
 
 namespace llmp::api {
@@ -16,23 +17,32 @@ namespace {
 // An OIDC JWT: from the verifier's cache when it can, else (after fetching the JWKS URL when it
 // is due) verified on the blocking pool, where the JWKS file may be re-read and the tenant looked
 // up. The token itself is never logged.
-net::Awaitable<Result<gateway::Identity>> authenticate_jwt(Services& s, const std::string& token) {
+net::Awaitable<Result<gateway::Identity>> authenticate_jwt(Services& s, const std::string& token,
+                                                           obs::AuthTiming* timing) {
   if (auto cached = s.oidc->verify_cached(token)) co_return std::move(*cached);
   auto refresh = s.oidc->refresh_if_due(token);
   co_await std::move(refresh);
   auto verify = [&s, token] { return s.oidc->verify(token); };
+  if (timing) timing->store_start_ns = trace::now_unix_nanos();
   auto verified = co_await run_blocking(s.blocking_pool->get_executor(), std::move(verify));
+  if (timing) {
+    timing->store_end_ns = trace::now_unix_nanos();
+    timing->store_operation = "oidc.verify";
+  }
   co_return verified;
 }
 
 }  // namespace
 
-net::Awaitable<Result<gateway::Identity>> authenticate(Services& s, const net::Request& req) {
+net::Awaitable<Result<gateway::Identity>> authenticate(Services& s, const net::Request& req,
+                                                       obs::AuthTiming* timing) {
   const std::string token(gateway::bearer_token(req.headers.get("Authorization")));
   if (s.oidc && gateway::looks_like_jwt(token)) {
-    auto verified = co_await authenticate_jwt(s, token);
+    if (timing) timing->method = "jwt";
+    auto verified = co_await authenticate_jwt(s, token, timing);
     co_return verified;
   }
+  if (timing) timing->method = "api_key";
   std::optional<Result<gateway::Identity>> resolved = s.keys->resolve_cached(token);
   if (!resolved) {
     // A key not seen lately: one indexed read on the blocking pool, then it is cached.
@@ -40,7 +50,12 @@ net::Awaitable<Result<gateway::Identity>> authenticate(Services& s, const net::R
     // variable: GCC 12 destroys temporaries with non-trivial destructors in a co_await
     // full-expression twice.
     auto lookup = [&s, token] { return s.keys->resolve(token); };
+    if (timing) timing->store_start_ns = trace::now_unix_nanos();
     auto looked_up = co_await run_blocking(s.blocking_pool->get_executor(), std::move(lookup));
+    if (timing) {
+      timing->store_end_ns = trace::now_unix_nanos();
+      timing->store_operation = "api_keys.get";
+    }
     resolved = std::move(looked_up);
   }
   co_return std::move(*resolved);

@@ -8,6 +8,7 @@
 #include "llmp/core/status.h"
 #include "llmp/gateway/identity.h"
 #include "llmp/net/http.h"
+#include "llmp/obs/call_spans.h"
 
 namespace llmp::api {
 
@@ -16,7 +17,10 @@ namespace llmp::api {
 //! wrong, revoked or expired key; store errors pass through. With OIDC on, a token with exactly
 //! two dots is a JWT: verified by services.oidc (cached until its exp), unauthenticated saying
 //! why it was refused (expired, bad signature, wrong audience, unknown kid, alg not allowed...).
-net::Awaitable<Result<gateway::Identity>> authenticate(Services& s, const net::Request& req);
+//! `timing` (may be null) learns the method and when a store read or JWT verification ran off
+//! the I/O thread, for the request's trace.
+net::Awaitable<Result<gateway::Identity>> authenticate(Services& s, const net::Request& req,
+                                                       obs::AuthTiming* timing = nullptr);
 
 //! The answer for a failed authenticate(): 401 with code invalid_api_key and
 //! "WWW-Authenticate: Bearer" for unauthenticated, the usual mapping otherwise.

@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include "llmp/gateway/price_book.h"
+#include "llmp/obs/span_sink.h"
 
 namespace llmp::api {
 
@@ -21,6 +22,22 @@ CallLog::CallLog(Services& s, const net::Request& req, const Caller& caller, std
                        : std::string(req.headers.get("X-Project-ID"));
   rec.session_id = std::string(req.headers.get("X-Session-ID"));
   rec.operation = std::move(operation);
+
+  trace_ = {req.ctx.trace.trace_id, req.ctx.span_id, req.ctx.trace.sampled};
+  traced_ = s.spans && req.ctx.trace.sampled;
+  if (traced_) {
+    timeline.trace_id = req.ctx.trace.trace_id;
+    timeline.server_span_id = req.ctx.span_id;
+    // The caller's span is the parent only when its traceparent started this trace.
+    if (auto incoming = trace::parse_traceparent(req.headers.get("traceparent"));
+        incoming && incoming->trace_id == req.ctx.trace.trace_id) {
+      timeline.parent_span_id = incoming->span_id;
+    }
+    timeline.http_method = req.method_text;
+    timeline.http_route = std::string(req.route);
+    timeline.auth = caller.auth;
+    timeline.start_ns = caller.auth.start_ns > 0 ? caller.auth.start_ns : trace::now_unix_nanos();
+  }
 }
 
 CallLog::~CallLog() {
@@ -33,6 +50,67 @@ CallLog::~CallLog() {
     }
   }
   if (s_.calls) s_.calls->record(rec);
+  if (traced_) {
+    timeline.end_ns = trace::now_unix_nanos();
+    s_.spans->record(obs::call_spans(rec, timeline));
+  }
+}
+
+void CallLog::limits_checked(int64_t start_ns, bool admitted) {
+  if (traced_) timeline.limits.push_back({start_ns, trace::now_unix_nanos(), admitted});
+}
+
+void CallLog::route_decided(int64_t start_ns, std::string alias, std::string deployment) {
+  if (!traced_ || timeline.route_start_ns > 0) return;
+  timeline.route_start_ns = start_ns;
+  timeline.route_end_ns = trace::now_unix_nanos();
+  timeline.route_alias = std::move(alias);
+  timeline.route_deployment = std::move(deployment);
+}
+
+size_t CallLog::provider_begin(const gateway::Deployment& d, int attempt) {
+  if (!traced_) return 0;
+  obs::ProviderAttempt a;
+  a.span_id = trace::SpanId::random();
+  a.deployment = d.id();
+  if (d.upstream) {
+    a.provider = d.upstream->name;
+    a.server_address = d.upstream->base_url;
+  }
+  a.model = d.model;
+  a.attempt = attempt;
+  a.start_ns = trace::now_unix_nanos();
+  timeline.attempts.push_back(std::move(a));
+  return timeline.attempts.size() - 1;
+}
+
+std::string CallLog::provider_traceparent(size_t index) const {
+  const trace::SpanId& parent =
+      traced_ && index < timeline.attempts.size() ? timeline.attempts[index].span_id : trace_.span_id;
+  return trace::format_traceparent({trace_.trace_id, parent, trace_.sampled});
+}
+
+void CallLog::provider_end(size_t index, int http_status, std::string error, bool stream_opened) {
+  if (!traced_ || index >= timeline.attempts.size()) return;
+  obs::ProviderAttempt& a = timeline.attempts[index];
+  a.http_status = http_status;
+  a.error = std::move(error);
+  if (!stream_opened) a.end_ns = trace::now_unix_nanos();
+}
+
+void CallLog::engine_submitted(std::string model) {
+  if (!traced_ || timeline.engine_submit_ns > 0) return;
+  timeline.engine_model = std::move(model);
+  timeline.engine_submit_ns = trace::now_unix_nanos();
+}
+
+void CallLog::engine_event(const engine::TokenEvent& e) {
+  if (!e.tokens.empty()) first_token();
+  if (!traced_) return;
+  const int64_t now = trace::now_unix_nanos();
+  if (timeline.engine_queue_seconds < 0 && e.queue_seconds >= 0) timeline.engine_queue_seconds = e.queue_seconds;
+  if (!e.tokens.empty() && timeline.engine_first_token_ns == 0) timeline.engine_first_token_ns = now;
+  if (e.finish) timeline.engine_end_ns = now;
 }
 
 void CallLog::first_token() {
@@ -59,8 +137,15 @@ void CallLog::answered(const net::Response& r) {
 
 std::shared_ptr<CallLog> start_call_log(Services& s, const net::Request& req, const Caller& caller,
                                         std::string operation) {
-  if (!s.calls) return nullptr;
+  if (!s.calls && !s.spans) return nullptr;
   return std::make_shared<CallLog>(s, req, caller, std::move(operation));
+}
+
+void decide_sampling(const Services& s, net::Request& req) {
+  if (!s.spans) return;
+  auto incoming = trace::parse_traceparent(req.headers.get("traceparent"));
+  if (incoming && incoming->trace_id == req.ctx.trace.trace_id) return;  // the caller decided
+  req.ctx.trace.sampled = obs::sample_trace(req.ctx.trace.trace_id, s.spans->sample_ratio());
 }
 
 }  // namespace llmp::api

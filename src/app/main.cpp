@@ -42,6 +42,8 @@
 #include "llmp/obs/call_record.h"
 #include "llmp/obs/alerts.h"
 #include "llmp/obs/call_recorder.h"
+#include "llmp/obs/span_sink.h"
+#include "llmp/api/trace_routes.h"
 #include "llmp/obs/notifier.h"
 #include "llmp/obs/slo.h"
 #include "llmp/obs/slo_evaluator.h"
@@ -72,6 +74,7 @@ struct Settings {
   store::StoreOptions store;
   obs::UsageLedgerOptions usage;
   obs::CallRecorderOptions call_records;
+  obs::SpanSinkOptions spans;
   obs::AlertOptions alerts;
   engine::EngineOptions engine;
   LogOptions log;
@@ -84,6 +87,7 @@ void declare_all(SettingsRegistry& registry, Settings& s) {
   store::declare_settings(registry, s.store);
   obs::declare_settings(registry, s.usage);
   obs::declare_settings(registry, s.call_records);
+  obs::declare_settings(registry, s.spans);
   obs::declare_settings(registry, s.alerts);
   engine::declare_settings(registry, s.engine);
   registry.describe_section("log", "Logging: JSON lines on stdout.");
@@ -271,6 +275,7 @@ int serve(const Settings& settings, const std::string& config_source) {
   api::add_embedding_routes(server.router(), services);
   api::add_model_routes(server.router(), services);
   api::add_unsupported_routes(server.router(), services);
+  api::add_trace_routes(server.router(), services);
   api::add_engine_metrics(metrics, served);
 
   // Listen first, so /healthz and /readyz answer while state opens and models load.
@@ -338,6 +343,11 @@ int serve(const Settings& settings, const std::string& config_source) {
   obs::CallRecorder call_recorder((*store)->calls(), &(*store)->capture(), metrics, settings.call_records);
   calls.add(&call_recorder);
   call_recorder.start();
+  // Spans of sampled requests (and those applications send to /v1/traces): stored by trace id
+  // and, with an OTLP endpoint, exported, each by a thread of its own.
+  obs::SpanSink span_sink(&(*store)->spans(), metrics, settings.spans);
+  services.spans = &span_sink;
+  span_sink.start();
   // SLOs: every call counted per minute as it ends; the SLO burn-rate and threshold rules are
   // evaluated every alerts.evaluation_seconds, and each alert change is posted to the
   // configured webhooks from the notifier's thread (over the upstream client's I/O thread).
@@ -422,6 +432,7 @@ int serve(const Settings& settings, const std::string& config_source) {
   limit_flusher.stop();  // every request has settled: the last counts are final
   usage_ledger.stop();
   call_recorder.stop();  // writes the calls still queued before the store closes
+  span_sink.stop();      // stores the spans still queued, one last export
   alert_center.stop();
   notifier.stop();  // sends what is queued (no more waiting on retries)
   (*store)->close();

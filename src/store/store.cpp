@@ -10,6 +10,7 @@
 #include "rocks_db.h"
 #include "sqlite_db.h"
 #include "rocks_call_record_repository.h"
+#include "rocks_span_repository.h"
 #include "sqlite_api_key_repository.h"
 #include "sqlite_capture_repository.h"
 #include "sqlite_audit_repository.h"
@@ -58,6 +59,7 @@ struct Store::Impl {
   std::unique_ptr<RocksCallRecordRepository> calls;
   std::unique_ptr<SqliteCaptureRepository> capture;
   std::unique_ptr<SqliteUsageRepository> usage;
+  std::unique_ptr<RocksSpanRepository> spans;
 };
 
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -100,6 +102,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   impl->calls = std::move(*calls);
   impl->capture = std::make_unique<SqliteCaptureRepository>(*impl->sqlite);
   impl->usage = std::make_unique<SqliteUsageRepository>(*impl->sqlite);
+  impl->spans = std::make_unique<RocksSpanRepository>(*impl->rocks);
   log::info("store opened", {{"data_dir", options.data_dir},
                              {"sqlite", sqlite_path},
                              {"migrations", static_cast<int64_t>(impl->migrations.size())},
@@ -123,6 +126,7 @@ RoutingRepository& Store::routing() { return *impl_->routing; }
 CallRecordRepository& Store::calls() { return *impl_->calls; }
 CaptureRepository& Store::capture() { return *impl_->capture; }
 UsageRepository& Store::usage() { return *impl_->usage; }
+SpanRepository& Store::spans() { return *impl_->spans; }
 
 const std::vector<std::string>& Store::applied_migrations() const { return impl_->migrations; }
 

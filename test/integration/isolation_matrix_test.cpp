@@ -95,6 +95,8 @@ const std::vector<RouteSpec>& route_table() {
         {"POST", "/admin/v1/calls/{id}/scores"},
         {"POST", "/admin/v1/calls/{id}/replay"},
         {"POST", "/v1/calls/{id}/feedback"},
+        {"GET", "/admin/v1/traces/{trace_id}"},
+        {"POST", "/v1/traces"},
         {"PUT", "/admin/v1/tenants/{id}/capture"},
         {"GET", "/admin/v1/tenants/{id}/capture"},
         {"DELETE", "/admin/v1/tenants/{id}/capture"},
@@ -789,6 +791,13 @@ std::vector<RouteCase> route_cases() {
       Victim::none, fixed("/v1/calls/chatcmpl-none/feedback", R"({"score":1})"));
   add("GET", "/admin/v1/usage/alerts", Target::none, Access::admin_any, ModelRoute::none, 200, ListKind::none,
       Victim::none, fixed("/admin/v1/usage/alerts"));
+  // Traces: a tenant admin sees only its own tenant's spans (traces_test.cpp); here, on a trace
+  // nobody made, only who may ask. Spans sent by applications take an inference key.
+  add("GET", "/admin/v1/traces/{trace_id}", Target::none, Access::admin_any, ModelRoute::none, 404, ListKind::none,
+      Victim::none, fixed("/admin/v1/traces/0123456789abcdef0123456789abcdef"));
+  add("POST", "/v1/traces", Target::none, Access::inference, ModelRoute::none, 200, ListKind::none, Victim::none,
+      fixed("/v1/traces", R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0123456789abcdef0123456789abcdee",)"
+                          R"("spanId":"0123456789abcdef","name":"iso","startTimeUnixNano":"1","endTimeUnixNano":"2"}]}]}]})"));
   // SLO and rule alerts: a tenant admin sees only those scoped to its tenant (slo_alerts_test.cpp).
   add("GET", "/admin/v1/alerts", Target::none, Access::admin_any, ModelRoute::none, 200, ListKind::none,
       Victim::none, fixed("/admin/v1/alerts"));

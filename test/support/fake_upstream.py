@@ -14,7 +14,7 @@ the behaviour, so one process serves every scenario: POST /<scenario>/v1/chat/co
   bad            400 (the request's fault: never retried nor failed over)
 
 GET /stats answers {"<scenario>": requests received, ...}; the bearer token of the last request
-per scenario is in {"auth": {...}}. Prints "port <n>" on its first line once listening.
+per scenario is in {"auth": {...}}, its traceparent header in {"traceparent": {...}}. Prints "port <n>" on its first line once listening.
 """
 import json
 import socket
@@ -25,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 counts = {}
 auth = {}
+traceparents = {}
 lock = threading.Lock()
 
 
@@ -62,7 +63,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/stats":
             with lock:
-                self.send_json(200, dict(counts, auth=dict(auth)))
+                self.send_json(200, dict(counts, auth=dict(auth), traceparent=dict(traceparents)))
             return
         self.send_json(404, {"error": {"message": "not found"}})
 
@@ -74,6 +75,7 @@ class Handler(BaseHTTPRequestHandler):
             counts[scenario] = counts.get(scenario, 0) + 1
             n = counts[scenario]
             auth[scenario] = self.headers.get("Authorization", "")
+            traceparents[scenario] = self.headers.get("traceparent", "")
         model = body.get("model", "")
         if scenario == "fail":
             return self.send_json(500, {"error": {"message": "upstream exploded", "type": "server_error"}})

@@ -25,6 +25,7 @@ class HttpClients;
 namespace llmp::obs {
 class UsageLedger;
 class AlertCenter;
+class SpanSink;
 }
 
 namespace llmp::api {
@@ -52,6 +53,7 @@ struct Services {
   IdempotencyCache* idempotency = nullptr;  // Idempotency-Key replays; null: the header is ignored
   obs::CallSink* calls = nullptr;  // every finished inference call (records, usage ledger); null: none
   obs::UsageLedger* usage = nullptr;  // /admin/v1/usage and its alerts; null: those answer 503
+  obs::SpanSink* spans = nullptr;  // finished spans (stored, exported); null: no traces recorded
   obs::AlertCenter* alerts = nullptr;  // /admin/v1/alerts and /admin/v1/slos; null: no SLOs or rules
 };
 

@@ -26,6 +26,7 @@ class AuditRepository;
 class CallRecordRepository;
 class CaptureRepository;
 class UsageRepository;
+class SpanRepository;
 
 struct StoreOptions {
   std::string data_dir;
@@ -67,6 +68,8 @@ class Store {
   CaptureRepository& capture();
   //! The usage ledger's hourly counters and the tenants' budget alerts.
   UsageRepository& usage();
+  //! Spans of traces, by trace id (RocksDB, "spans").
+  SpanRepository& spans();
 
   //! Versions of the applied migrations, in order ("0001_init", ...).
   const std::vector<std::string>& applied_migrations() const;

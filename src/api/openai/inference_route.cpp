@@ -7,6 +7,7 @@
 #include <string>
 
 #include "authenticate.h"
+#include "call_log.h"
 #include "llmp/api/status_response.h"
 
 
@@ -20,12 +21,20 @@ ApiResult<void> Caller::check_model(std::string_view id) const {
 
 net::Handler inference_route(Services& s, InferenceHandler inner) {
   return [&s, inner = std::move(inner)](net::Request& req) -> net::Awaitable<net::Response> {
+    // The request's trace: sampled or not, and when authentication began (its spans' start).
+    obs::AuthTiming timing;
+    if (s.spans) {
+      decide_sampling(s, req);
+      timing.start_ns = trace::now_unix_nanos();
+    }
     if (s.auth_mode == AuthMode::open) {
       req.ctx.tenant = std::string(req.headers.get("X-Tenant-ID"));
-      const Caller anyone;
+      timing.end_ns = timing.start_ns;
+      timing.method = "open";
+      const Caller anyone{nullptr, std::move(timing)};
       co_return co_await inner(req, anyone);
     }
-    auto resolved = co_await authenticate(s, req);
+    auto resolved = co_await authenticate(s, req, s.spans ? &timing : nullptr);
     if (!resolved) co_return authentication_failure(resolved.error(), req);
     const gateway::Identity& identity = *resolved;
     if (!identity.has(gateway::Scope::inference)) {
@@ -39,7 +48,8 @@ net::Handler inference_route(Services& s, InferenceHandler inner) {
     // The platform admin belongs to no tenant: it acts for the one it names, if any.
     req.ctx.tenant = identity.role == gateway::Role::platform_admin ? std::string(tenant_header) : identity.tenant_id;
     req.ctx.key_id = log_key_id(identity);
-    const Caller caller{&identity};
+    if (s.spans) timing.end_ns = trace::now_unix_nanos();
+    const Caller caller{&identity, std::move(timing)};
     co_return co_await inner(req, caller);
   };
 }

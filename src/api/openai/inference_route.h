@@ -9,6 +9,7 @@
 #include "llmp/api/routes.h"
 #include "llmp/gateway/identity.h"
 #include "llmp/net/http.h"
+#include "llmp/obs/call_spans.h"
 #include "openai/request_fields.h"
 
 namespace llmp::api {
@@ -16,6 +17,7 @@ namespace llmp::api {
 //! Who an inference request acts for.
 struct Caller {
   const gateway::Identity* identity = nullptr;  // null: auth.mode = "open", anyone may use any model
+  obs::AuthTiming auth;  // when the request came in and how it was authenticated (its trace); 0s: not traced
 
   //! Whether the caller may use model `id`; permission_denied naming the model (code
   //! model_not_allowed, param "model") when not.
