@@ -359,7 +359,7 @@ TEST_CASE("each completion is charged its share of the forward passes and the sh
   CHECK(sa > 0);
   CHECK(sb > 0);
   CHECK(sa > sb);  // more prompt and more tokens generated: a larger share
-  // The shares cover the forward passes only; the busy time also counts sampling and planning.
+  // The shares cover each step up to the end of its forward pass; the busy time also counts
+  // the sampling after it, so the shares never exceed it (how much less depends on the load).
   CHECK(sa + sb <= core->stats().busy_seconds * 1.0001);
-  CHECK(sa + sb >= core->stats().busy_seconds * 0.5);
 }
