@@ -78,6 +78,7 @@ struct Settings {
   obs::AlertOptions alerts;
   engine::EngineOptions engine;
   LogOptions log;
+  bool observability = true;  // observability.enabled: call records, ledger, SLOs and traces
 };
 
 void declare_all(SettingsRegistry& registry, Settings& s) {
@@ -90,6 +91,10 @@ void declare_all(SettingsRegistry& registry, Settings& s) {
   obs::declare_settings(registry, s.spans);
   obs::declare_settings(registry, s.alerts);
   engine::declare_settings(registry, s.engine);
+  registry.add(BoolSetting{.section = "observability", .key = "enabled", .target = &s.observability, .default_value = true,
+                           .help = "Record every inference call (call records, the usage ledger, SLOs) and trace "
+                                   "requests. false turns all of that off (the overhead benchmark's baseline); "
+                                   "/metrics stays."});
   registry.describe_section("log", "Logging: JSON lines on stdout.");
   registry.add(StringSetting{.section = "log", .key = "level", .target = &s.log.level, .default_value = "info",
                              .help = "Lowest level written.", .choices = {"debug", "info", "warn", "error"}});
@@ -368,6 +373,11 @@ int serve(const Settings& settings, const std::string& config_source) {
        .repeat_interval_ms = settings.alerts.repeat_interval_seconds * 1000});
   services.alerts = &alert_center;
   alert_center.start();
+  if (!settings.observability) {
+    // Nothing is recorded or traced: the sinks stay idle (bench/obs measures what they cost).
+    services.calls = nullptr;
+    services.spans = nullptr;
+  }
   readiness.resolve("migrations");
   metrics.add_collector([s = store->get()](std::string& out) {
     out += fmt::format(
