@@ -15,6 +15,7 @@ build_packages=(
 )
 test_packages=(
   prometheus       # promtool checks /metrics
+  python3-prometheus-client     # its strict OpenMetrics parser checks /metrics (test/support/check_openmetrics.py)
   util-linux       # setpriv and prlimit simulate read-only and full data dirs
   python3-torch python3-numpy   # the independent reference forward pass (run by /usr/bin/python3)
   python3-jinja2                # reference renderer for chat templates

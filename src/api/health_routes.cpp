@@ -2,6 +2,7 @@
 
 #include "llmp/api/routes.h"
 #include "llmp/core/json.h"
+#include "llmp/core/metrics.h"
 
 #ifndef LLMP_VERSION
 #define LLMP_VERSION "0.0.0"
@@ -46,8 +47,10 @@ void add_health_routes(net::Router& router, Services& s) {
     co_return res;
   }, always);
 
-  router.add(net::Method::get, "/metrics", [&s](net::Request&) -> net::Awaitable<net::Response> {
-    co_return net::Response::text(200, s.metrics->render(), "text/plain; version=0.0.4; charset=utf-8");
+  // OpenMetrics (with exemplars) for a scraper that asks for it; the text format otherwise.
+  router.add(net::Method::get, "/metrics", [&s](net::Request& req) -> net::Awaitable<net::Response> {
+    const metrics::Format format = metrics::negotiate(req.headers.get("Accept"));
+    co_return net::Response::text(200, s.metrics->render(format), metrics::content_type(format));
   }, always);
 
   router.add(net::Method::get, "/version", [](net::Request&) -> net::Awaitable<net::Response> {

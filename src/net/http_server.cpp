@@ -876,7 +876,7 @@ asio::awaitable<void> HttpServer::Impl::session(std::shared_ptr<Connection> conn
     const double seconds = std::chrono::duration<double>(now - started).count();
     RouteStats& stats = stats_for(route, req.method);
     stats.counter(metrics, res.status).inc();
-    stats.duration->observe(seconds);
+    stats.duration->observe(seconds, {req.ctx.trace.trace_id, req.ctx.span_id});
     if (in_flight.fetch_sub(1) == 1 && draining) {
       std::lock_guard lock(drain_mu);
       drain_cv.notify_all();
