@@ -31,6 +31,7 @@
 #include "llmp/core/settings.h"
 #include "llmp/engine/devices.h"
 #include "llmp/engine/engine_options.h"
+#include "llmp/engine/gpu_metrics.h"
 #include "llmp/engine/model_info.h"
 #include "llmp/engine/test_model.h"
 #include "llmp/gateway/admin_key.h"
@@ -248,6 +249,7 @@ int serve(const Settings& settings, const std::string& config_source) {
 
   auto& metrics = metrics::default_registry();
   metrics::add_process_collector(metrics);
+  engine::add_gpu_metrics(metrics);  // nothing without NVML (one info line says so)
   boost::asio::thread_pool blocking_pool(4);
   api::Readiness readiness;
   readiness.add_pending("migrations");
