@@ -9,6 +9,8 @@
 #include <cstring>
 #include <random>
 
+#include "binary_codec.h"
+
 namespace llmp::store {
 namespace {
 
@@ -25,16 +27,6 @@ constexpr size_t kRetentionBatch = 1000;
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-void put_u64_be(std::string& out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
-}
-
-uint64_t get_u64_be(std::string_view in) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(in[i]);
-  return v;
 }
 
 std::string time_key(char prefix, int64_t ms) {
@@ -57,72 +49,6 @@ std::string score_prefix(std::string_view call_id) {
   k.push_back('\0');
   return k;
 }
-
-// Little binary writer and reader for the values.
-class Encoder {
- public:
-  explicit Encoder(std::string& out) : out_(out) {}
-  void u8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
-  void i64(int64_t v) { put_u64_be(out_, static_cast<uint64_t>(v)); }
-  void f64(double v) { i64(std::bit_cast<int64_t>(v)); }
-  void str(std::string_view s) {
-    // Length as a LEB128 varint: most fields are short.
-    uint64_t n = s.size();
-    while (n >= 0x80) {
-      out_.push_back(static_cast<char>((n & 0x7f) | 0x80));
-      n >>= 7;
-    }
-    out_.push_back(static_cast<char>(n));
-    out_.append(s);
-  }
-
- private:
-  std::string& out_;
-};
-
-class Decoder {
- public:
-  explicit Decoder(std::string_view in) : in_(in) {}
-  bool at_end() const { return pos_ >= in_.size(); }
-  bool ok() const { return ok_; }
-  uint8_t u8() {
-    if (!need(1)) return 0;
-    return static_cast<uint8_t>(in_[pos_++]);
-  }
-  int64_t i64() {
-    if (!need(8)) return 0;
-    const uint64_t v = get_u64_be(in_.substr(pos_, 8));
-    pos_ += 8;
-    return static_cast<int64_t>(v);
-  }
-  double f64() { return std::bit_cast<double>(i64()); }
-  std::string str() {
-    uint64_t n = 0;
-    for (int shift = 0;; shift += 7) {
-      if (!need(1) || shift > 63) {
-        ok_ = false;
-        return {};
-      }
-      const uint8_t b = static_cast<uint8_t>(in_[pos_++]);
-      n |= static_cast<uint64_t>(b & 0x7f) << shift;
-      if (!(b & 0x80)) break;
-    }
-    if (!need(n)) return {};
-    std::string s(in_.substr(pos_, n));
-    pos_ += n;
-    return s;
-  }
-
- private:
-  bool need(uint64_t n) {
-    if (ok_ && in_.size() - pos_ >= n) return true;
-    ok_ = false;
-    return false;
-  }
-  std::string_view in_;
-  size_t pos_ = 0;
-  bool ok_ = true;
-};
 
 std::string encode_score(const CallScore& s) {
   std::string out;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <bit>
 
+#include "binary_codec.h"
+
 namespace llmp::store {
 namespace {
 
@@ -14,16 +16,6 @@ constexpr char kByAge = 'a';
 constexpr uint8_t kSpanVersion = 1;
 // Deletions per atomic batch during retention: bounded memory, and progress survives a crash.
 constexpr size_t kRetentionBatch = 1000;
-
-void put_u64_be(std::string& out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
-}
-
-uint64_t get_u64_be(std::string_view in) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(in[i]);
-  return v;
-}
 
 uint64_t key_time(int64_t ns) { return static_cast<uint64_t>(std::max<int64_t>(ns, 0)); }
 
@@ -42,68 +34,6 @@ std::string age_key(const trace::Span& s) {
   k.append(s.span_id.view());
   return k;
 }
-
-// The same little binary writer and reader as the call records' (varint-prefixed strings,
-// big-endian integers), kept here so each repository owns its format.
-class Encoder {
- public:
-  explicit Encoder(std::string& out) : out_(out) {}
-  void u8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
-  void i64(int64_t v) { put_u64_be(out_, static_cast<uint64_t>(v)); }
-  void f64(double v) { i64(std::bit_cast<int64_t>(v)); }
-  void str(std::string_view s) {
-    uint64_t n = s.size();
-    while (n >= 0x80) {
-      out_.push_back(static_cast<char>((n & 0x7f) | 0x80));
-      n >>= 7;
-    }
-    out_.push_back(static_cast<char>(n));
-    out_.append(s);
-  }
-
- private:
-  std::string& out_;
-};
-
-class Decoder {
- public:
-  explicit Decoder(std::string_view in) : in_(in) {}
-  bool ok() const { return ok_; }
-  uint8_t u8() { return need(1) ? static_cast<uint8_t>(in_[pos_++]) : 0; }
-  int64_t i64() {
-    if (!need(8)) return 0;
-    const uint64_t v = get_u64_be(in_.substr(pos_, 8));
-    pos_ += 8;
-    return static_cast<int64_t>(v);
-  }
-  double f64() { return std::bit_cast<double>(i64()); }
-  std::string str() {
-    uint64_t n = 0;
-    for (int shift = 0;; shift += 7) {
-      if (!need(1) || shift > 63) {
-        ok_ = false;
-        return {};
-      }
-      const uint8_t b = static_cast<uint8_t>(in_[pos_++]);
-      n |= static_cast<uint64_t>(b & 0x7f) << shift;
-      if (!(b & 0x80)) break;
-    }
-    if (!need(n)) return {};
-    std::string s(in_.substr(pos_, n));
-    pos_ += n;
-    return s;
-  }
-
- private:
-  bool need(uint64_t n) {
-    if (ok_ && in_.size() - pos_ >= n) return true;
-    ok_ = false;
-    return false;
-  }
-  std::string_view in_;
-  size_t pos_ = 0;
-  bool ok_ = true;
-};
 
 void encode_attributes(Encoder& e, const std::vector<trace::Attribute>& attributes) {
   e.i64(static_cast<int64_t>(attributes.size()));

@@ -6,17 +6,14 @@
 // POST /v1/traces join the same trace; a traceparent that is not sampled records nothing.
 
 #include <catch2/catch.hpp>
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <csignal>
 #include <memory>
 #include <string>
 #include <thread>
 
+#include "support/fake_upstream.h"
 #include "support/http_client.h"
 #include "support/otlp_collector.h"
 #include "support/server_process.h"
@@ -43,44 +40,6 @@ std::string span_id_of(const std::string& body, const std::string& name) {
   const size_t id = body.rfind("\"spanId\":\"", at);
   return id == std::string::npos ? std::string() : body.substr(id + 10, 16);
 }
-
-// The fake provider (test/support/fake_upstream.py), as its own process.
-class FakeUpstream {
- public:
-  FakeUpstream() {
-    out_ = dir_ / "stdout.log";
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::string python = "/usr/bin/python3", script = std::string(LLMP_SOURCE_DIR) + "/test/support/fake_upstream.py";
-    char* argv[] = {python.data(), script.data(), nullptr};
-    REQUIRE(posix_spawn(&pid_, argv[0], &actions, nullptr, argv, environ) == 0);
-    posix_spawn_file_actions_destroy(&actions);
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      const std::string text = read_file(out_);
-      if (text.starts_with("port ") && text.find('\n') != std::string::npos) {
-        port_ = static_cast<uint16_t>(std::stoi(text.substr(5)));
-        return;
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-    FAIL("the fake upstream did not start");
-  }
-  ~FakeUpstream() {
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-  }
-  uint16_t port() const { return port_; }
-  std::string stats() { return request(port_, "GET", "/stats").body; }
-
- private:
-  TempDir dir_;
-  std::string out_;
-  pid_t pid_ = -1;
-  uint16_t port_ = 0;
-};
 
 struct Traced {
   OtlpCollector collector;

@@ -6,20 +6,17 @@
 // through, Idempotency-Key replays, and tokens billed once however many attempts a request took.
 
 #include <catch2/catch.hpp>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <csignal>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "support/fake_upstream.h"
 #include "support/http_client.h"
 #include "support/server_process.h"
 
@@ -28,13 +25,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-int64_t int_field(const std::string& body, const std::string& field) {
-  const std::string needle = "\"" + field + "\":";
-  const size_t at = body.find(needle);
-  if (at == std::string::npos) return -1;
-  return std::stoll(body.substr(at + needle.size()));
-}
-
 std::string string_field(const std::string& body, const std::string& field) {
   const std::string needle = "\"" + field + "\":\"";
   const size_t at = body.find(needle);
@@ -42,50 +32,6 @@ std::string string_field(const std::string& body, const std::string& field) {
   const size_t begin = at + needle.size();
   return body.substr(begin, body.find('"', begin) - begin);
 }
-
-// The fake provider, as its own process.
-class FakeUpstream {
- public:
-  FakeUpstream() {
-    out_ = dir_ / "stdout.log";
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::string python = "/usr/bin/python3", script = std::string(LLMP_SOURCE_DIR) + "/test/support/fake_upstream.py";
-    char* argv[] = {python.data(), script.data(), nullptr};
-    REQUIRE(posix_spawn(&pid_, argv[0], &actions, nullptr, argv, environ) == 0);
-    posix_spawn_file_actions_destroy(&actions);
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      const std::string text = read_file(out_);
-      if (text.starts_with("port ") && text.find('\n') != std::string::npos) {
-        port_ = static_cast<uint16_t>(std::stoi(text.substr(5)));
-        return;
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-    FAIL("the fake upstream did not start");
-  }
-  ~FakeUpstream() {
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-  }
-  uint16_t port() const { return port_; }
-  //! Requests received by `scenario` so far.
-  int64_t count(const std::string& scenario) {
-    auto res = request(port_, "GET", "/stats");
-    const int64_t n = int_field(res.body, scenario);
-    return n < 0 ? 0 : n;
-  }
-  std::string stats() { return request(port_, "GET", "/stats").body; }
-
- private:
-  TempDir dir_;
-  std::string out_;
-  pid_t pid_ = -1;
-  uint16_t port_ = 0;
-};
 
 // A port with nothing listening: bound, then closed.
 uint16_t closed_port() {

@@ -1,0 +1,87 @@
+#pragma once
+// The little binary format of the RocksDB-backed repositories' keys and values: big-endian
+// integers (so keys sort by them) and strings prefixed by their length as a LEB128 varint.
+// Each repository puts a version byte first and owns the layout of its own records.
+
+#include <bit>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace llmp::store {
+
+inline void put_u64_be(std::string& out, uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+}
+
+//! The big-endian u64 at the start of `in` (at least 8 bytes).
+inline uint64_t get_u64_be(std::string_view in) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(in[i]);
+  return v;
+}
+
+class Encoder {
+ public:
+  explicit Encoder(std::string& out) : out_(out) {}
+  void u8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
+  void i64(int64_t v) { put_u64_be(out_, static_cast<uint64_t>(v)); }
+  void f64(double v) { i64(std::bit_cast<int64_t>(v)); }
+  void str(std::string_view s) {
+    uint64_t n = s.size();
+    while (n >= 0x80) {
+      out_.push_back(static_cast<char>((n & 0x7f) | 0x80));
+      n >>= 7;
+    }
+    out_.push_back(static_cast<char>(n));
+    out_.append(s);
+  }
+
+ private:
+  std::string& out_;
+};
+
+//! Reads what Encoder wrote. A read past the end (or a malformed length) returns a zero value
+//! and turns ok() false for good, so a decoder checks ok() once at the end.
+class Decoder {
+ public:
+  explicit Decoder(std::string_view in) : in_(in) {}
+  bool at_end() const { return pos_ >= in_.size(); }
+  bool ok() const { return ok_; }
+  uint8_t u8() { return need(1) ? static_cast<uint8_t>(in_[pos_++]) : 0; }
+  int64_t i64() {
+    if (!need(8)) return 0;
+    const uint64_t v = get_u64_be(in_.substr(pos_, 8));
+    pos_ += 8;
+    return static_cast<int64_t>(v);
+  }
+  double f64() { return std::bit_cast<double>(i64()); }
+  std::string str() {
+    uint64_t n = 0;
+    for (int shift = 0;; shift += 7) {
+      if (!need(1) || shift > 63) {
+        ok_ = false;
+        return {};
+      }
+      const uint8_t b = static_cast<uint8_t>(in_[pos_++]);
+      n |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) break;
+    }
+    if (!need(n)) return {};
+    std::string s(in_.substr(pos_, n));
+    pos_ += n;
+    return s;
+  }
+
+ private:
+  bool need(uint64_t n) {
+    if (ok_ && in_.size() - pos_ >= n) return true;
+    ok_ = false;
+    return false;
+  }
+  std::string_view in_;
+  size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+}  // namespace llmp::store
