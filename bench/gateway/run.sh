@@ -9,6 +9,9 @@
 #     ROUNDS    alternating rounds per point, median reported (default 3)
 #     LIMIT     requests_per_day of the key in the limit run (default 2000)
 #     PERF_OUT  when set: `perf record -g` of the gateway during its 64-connection runs, to this file
+#     OBSERVABILITY  true (default) or false: the gateway's observability.enabled (call records,
+#               usage ledger, SLO counting and traces of every request); false measures auth +
+#               limits + routing alone, the gateway issue's definition (bench/obs measures the rest)
 #
 # The upstream is nginx returning a fixed chat completion (with usage) from `return 200`. Three
 # targets, the same POST (post.lua) to each:
@@ -104,7 +107,7 @@ CONF
 nginx -c "$work/proxy.conf" -p "$work"
 
 # --- llmplatform: tenant, keys, upstream, routes, limits ---------------------------------------
-LLMP_ENGINE_DEMO_MODEL=false LLMP_SERVER_IO_THREADS=2 \
+LLMP_ENGINE_DEMO_MODEL=false LLMP_SERVER_IO_THREADS=2 LLMP_OBSERVABILITY_ENABLED=${OBSERVABILITY:-true} \
   "$bin" --port 0 --data-dir "$work/data" >"$work/llmp.log" 2>&1 &
 gw_pid=$!
 pids+=($gw_pid)
@@ -266,7 +269,7 @@ if ((upstream_seen != ok)); then echo "FAIL: the upstream saw $upstream_seen req
 if ((non2xx_total > 0)); then echo "FAIL: $non2xx_total non-2xx answers in the throughput runs" >&2; fail=1; fi
 ((fail == 0)) && echo "goal no limit exceeded under 256 connections: met"
 
-printf '{"bench":"gateway","duration_s":%s,"rounds":%s' "$duration" "$rounds"
+printf '{"bench":"gateway","observability":%s,"duration_s":%s,"rounds":%s' "${OBSERVABILITY:-true}" "$duration" "$rounds"
 for conns in 1 64; do
   for target in direct nginx gateway; do
     printf ',"%s_c%s":{"rps":%s,"p50_ms":%s,"p99_ms":%s}' "$target" "$conns" "${rps[$target,$conns]}" \
