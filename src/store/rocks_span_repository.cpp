@@ -14,6 +14,10 @@ constexpr std::string_view kCf = "spans";
 constexpr char kByTrace = 't';
 constexpr char kByAge = 'a';
 constexpr uint8_t kSpanVersion = 1;
+// A stored value is one span (kSpanVersion) or a group: the consecutive spans of one trace that
+// one append() was given (a request's span tree), written as one value under its earliest span's
+// key, so a traced request costs one write and one index entry, not two per span.
+constexpr uint8_t kGroupVersion = 2;
 // Deletions per atomic batch during retention: bounded memory, and progress survives a crash.
 constexpr size_t kRetentionBatch = 1000;
 
@@ -154,10 +158,26 @@ Result<trace::Span> decode_span(std::string_view bytes) {
 
 Result<void> RocksSpanRepository::append(const std::vector<trace::Span>& spans) {
   std::vector<RocksDb::Change> changes;
-  changes.reserve(spans.size() * 2);
-  for (const auto& s : spans) {
-    changes.push_back({trace_key(s), encode_span(s)});
-    changes.push_back({age_key(s), std::string()});
+  for (size_t i = 0; i < spans.size();) {
+    size_t end = i + 1;
+    while (end < spans.size() && spans[end].trace_id == spans[i].trace_id) ++end;
+    // The group's key and index entry are its earliest span's.
+    size_t first = i;
+    for (size_t j = i; j < end; ++j) {
+      if (spans[j].start_unix_nano < spans[first].start_unix_nano) first = j;
+    }
+    if (end - i == 1) {
+      changes.push_back({trace_key(spans[i]), encode_span(spans[i])});
+    } else {
+      std::string group;
+      Encoder e(group);
+      e.u8(kGroupVersion);
+      e.i64(static_cast<int64_t>(end - i));
+      for (size_t j = i; j < end; ++j) e.str(encode_span(spans[j]));
+      changes.push_back({trace_key(spans[first]), std::move(group)});
+    }
+    changes.push_back({age_key(spans[first]), std::string()});
+    i = end;
   }
   return db_.write(kCf, changes);
 }
@@ -170,10 +190,26 @@ Result<std::vector<trace::Span>> RocksSpanRepository::trace(const trace::TraceId
   std::vector<trace::Span> out;
   out.reserve(rows->size());
   for (const auto& [key, value] : *rows) {
+    if (!value.empty() && static_cast<uint8_t>(value[0]) == kGroupVersion) {
+      Decoder d(value);
+      d.u8();
+      const int64_t n = d.i64();
+      if (!d.ok() || n < 0 || n > (1 << 20)) return error(StatusCode::data_loss, "a stored span group does not decode");
+      for (int64_t j = 0; j < n; ++j) {
+        auto span = decode_span(d.str());
+        if (!span || !d.ok()) return error(StatusCode::data_loss, "a stored span group does not decode");
+        out.push_back(std::move(*span));
+      }
+      continue;
+    }
     auto span = decode_span(value);
     if (!span) return error(span.error());
     out.push_back(std::move(*span));
   }
+  // Groups are keyed by their earliest span: restore start order across them.
+  std::stable_sort(out.begin(), out.end(),
+                   [](const trace::Span& a, const trace::Span& b) { return a.start_unix_nano < b.start_unix_nano; });
+  if (out.size() > limit) out.resize(limit);
   return out;
 }
 

@@ -96,9 +96,8 @@ TEST_CASE("span retention removes the spans that started before the cutoff") {
   REQUIRE(opened);
   store::SpanRepository& repo = (*opened)->spans();
   const auto t = trace::TraceId::random();
-  std::vector<trace::Span> spans;
-  for (int i = 0; i < 2500; ++i) spans.push_back(span(t, "s" + std::to_string(i), 1000 + i));
-  REQUIRE(repo.append(spans));
+  // One record per span (appended one by one); spans appended together go as one record.
+  for (int i = 0; i < 2500; ++i) REQUIRE(repo.append({span(t, "s" + std::to_string(i), 1000 + i)}));
   auto removed = repo.apply_retention(1000 + 2200);
   REQUIRE(removed);
   CHECK(*removed == 2200);
@@ -106,6 +105,27 @@ TEST_CASE("span retention removes the spans that started before the cutoff") {
   REQUIRE(left);
   REQUIRE(left->size() == 300);
   CHECK(left->front().name == "s2200");
+}
+
+TEST_CASE("a request's spans are stored as one record and come back in start order") {
+  test::TempDir dir;
+  auto opened = store::Store::open(options_for(dir.path()));
+  REQUIRE(opened);
+  store::SpanRepository& repo = (*opened)->spans();
+  const auto a = trace::TraceId::random(), b = trace::TraceId::random();
+  // Two requests' trees, each written consecutively, listed out of start order.
+  REQUIRE(repo.append({span(a, "a-child", 20), span(a, "a-root", 10), span(b, "b-root", 15), span(b, "b-child", 16)}));
+  auto ta = repo.trace(a, 100);
+  REQUIRE(ta);
+  REQUIRE(ta->size() == 2);
+  CHECK((*ta)[0].name == "a-root");
+  CHECK((*ta)[1].name == "a-child");
+  // Retention goes by the record's earliest span: a's tree (10) before 15, b's (15) stays.
+  auto removed = repo.apply_retention(15);
+  REQUIRE(removed);
+  CHECK(*removed == 1);
+  CHECK(repo.trace(a, 100)->empty());
+  CHECK(repo.trace(b, 100)->size() == 2);
 }
 
 TEST_CASE("a span that does not decode is reported as data loss") {

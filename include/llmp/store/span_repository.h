@@ -14,12 +14,14 @@ namespace llmp::store {
 class SpanRepository {
  public:
   virtual ~SpanRepository() = default;
-  //! Writes `spans` in one atomic batch. A span stored before under the same trace id, start
-  //! time and span id is replaced.
+  //! Writes `spans` in one atomic batch. Consecutive spans of one trace (a request's span tree)
+  //! are stored as one record under the earliest one's key; a record stored before under the
+  //! same key is replaced.
   virtual Result<void> append(const std::vector<trace::Span>& spans) = 0;
   //! The spans of `trace_id` in start order, at most `limit` (none: an empty list).
   virtual Result<std::vector<trace::Span>> trace(const trace::TraceId& trace_id, size_t limit) = 0;
-  //! Removes the spans that started before `older_than_unix_nano`; returns how many.
+  //! Removes the records whose earliest span started before `older_than_unix_nano` (a request's
+  //! spans go together); returns how many records.
   virtual Result<int64_t> apply_retention(int64_t older_than_unix_nano) = 0;
 };
 
