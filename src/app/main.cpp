@@ -214,8 +214,9 @@ void load_models(const Settings& settings, const engine::DeviceReport& devices, 
   }
 }
 
-// One I/O thread of its own for calls to upstream providers, so a slow upstream never holds
-// the server's threads. Stops and joins on every way out of serve().
+// One I/O thread of its own for the outgoing calls off the request path (call replays, the JWKS
+// URL, alert notifications); routed requests call upstreams from their own I/O thread
+// (net::HttpClients). Stops and joins on every way out of serve().
 struct UpstreamIo {
   boost::asio::io_context io{1};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work = boost::asio::make_work_guard(io);
