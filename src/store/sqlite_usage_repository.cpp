@@ -101,8 +101,8 @@ Result<std::vector<UsageRow>> SqliteUsageRepository::query(const UsageFilter& f)
   auto done = db_.read([&](Connection& conn) -> Result<void> {
     auto stmt = conn.prepare(sql);
     if (!stmt) return error(stmt.error());
-    int i = 1;
-    stmt->bind(i++, f.from_hour).bind(i++, f.to);
+    stmt->bind(1, f.from_hour).bind(2, f.to);
+    int i = 3;
     for (const auto* v : {&f.tenant_id, &f.project_id, &f.key_id, &f.model}) {
       if (*v) stmt->bind(i++, **v);
     }
