@@ -245,6 +245,27 @@ void Notifier::loop() {
   }
 }
 
+namespace {
+
+// The errcode of a 企业微信 / 钉钉 answer ({"errcode":0,"errmsg":"ok"}); 0 for other formats and
+// for answers without one.
+int64_t body_errcode(NotifyFormat format, std::string_view body) {
+  if (format != NotifyFormat::wecom && format != NotifyFormat::dingtalk) return 0;
+  const size_t at = body.find("\"errcode\"");
+  if (at == std::string_view::npos) return 0;
+  size_t i = body.find(':', at);
+  if (i == std::string_view::npos) return 0;
+  ++i;
+  while (i < body.size() && (body[i] == ' ' || body[i] == '\t')) ++i;
+  const bool negative = i < body.size() && body[i] == '-';
+  if (negative) ++i;
+  int64_t v = 0;
+  for (; i < body.size() && body[i] >= '0' && body[i] <= '9'; ++i) v = v * 10 + (body[i] - '0');
+  return negative ? -v : v;
+}
+
+}  // namespace
+
 bool Notifier::wait_ms(int64_t ms) {
   if (sleep_) return sleep_(ms);
   std::unique_lock lock(mu_);
@@ -258,15 +279,19 @@ void Notifier::deliver(const AlertEvent& event) {
     std::string last_error;
     for (int64_t attempt = 0; attempt <= options_.retries; ++attempt) {
       if (attempt > 0 && !wait_ms(options_.backoff_ms << std::min<int64_t>(attempt - 1, 20))) break;
-      auto status = post_ ? post_(target.url, body) : Result<int>(error(StatusCode::internal, "no transport"));
-      if (status && *status >= 200 && *status < 300) {
+      auto reply = post_ ? post_(target.url, body) : Result<Reply>(error(StatusCode::internal, "no transport"));
+      // 企业微信 and 钉钉 answer 200 even when they refuse: the refusal is a non-zero errcode.
+      const int64_t errcode = reply ? body_errcode(target.format, reply->body) : 0;
+      if (reply && reply->status >= 200 && reply->status < 300 && errcode == 0) {
         delivered = true;
         break;
       }
-      last_error = status ? fmt::format("HTTP {}", *status) : status.error().message();
+      last_error = !reply        ? reply.error().message()
+                   : errcode != 0 ? fmt::format("errcode {}: {}", errcode, reply->body.substr(0, 200))
+                                  : fmt::format("HTTP {}", reply->status);
       // A 4xx other than 429 says the request is wrong (a bad URL or token): sending it again
       // cannot help.
-      if (status && *status >= 400 && *status < 500 && *status != 429) break;
+      if (reply && reply->status >= 400 && reply->status < 500 && reply->status != 429) break;
     }
     if (registry_) {
       registry_
@@ -286,7 +311,7 @@ void Notifier::deliver(const AlertEvent& event) {
 }
 
 Notifier::Post http_post(net::HttpClient& client, boost::asio::any_io_executor executor, int64_t timeout_ms) {
-  return [&client, executor, timeout_ms](const std::string& url, const std::string& body) -> Result<int> {
+  return [&client, executor, timeout_ms](const std::string& url, const std::string& body) -> Result<Notifier::Reply> {
     net::ClientRequest req;
     req.method = net::Method::post;
     req.url = url;
@@ -294,11 +319,11 @@ Notifier::Post http_post(net::HttpClient& client, boost::asio::any_io_executor e
     req.body = body;
     req.total_timeout = std::chrono::milliseconds(timeout_ms);
     try {
-      auto call = [&client, req = std::move(req)]() mutable -> net::Awaitable<Result<int>> {
+      auto call = [&client, req = std::move(req)]() mutable -> net::Awaitable<Result<Notifier::Reply>> {
         net::ClientRequest sending = std::move(req);
         auto res = co_await client.request(std::move(sending));
         if (!res) co_return std::unexpected(res.error());
-        co_return res->status;
+        co_return Notifier::Reply{res->status, std::move(res->body)};
       };
       return boost::asio::co_spawn(executor, std::move(call), boost::asio::use_future).get();
     } catch (const std::exception& e) {

@@ -246,21 +246,51 @@ TEST_CASE("notification bodies follow each target's format") {
   CHECK_THAT(notification_body(NotifyFormat::webhook, resolved), Catch::Contains(R"("status":"resolved")"));
 }
 
+TEST_CASE("a 企业微信 or 钉钉 answer of 200 with a non-zero errcode is a failure") {
+  int wecom_posts = 0, dingtalk_posts = 0, generic_posts = 0;
+  auto post = [&](const std::string& url, const std::string&) -> Result<Notifier::Reply> {
+    if (url.ends_with("/wecom")) {
+      ++wecom_posts;
+      return Notifier::Reply{200, R"({"errcode":93000,"errmsg":"invalid webhook url"})"};
+    }
+    if (url.ends_with("/dingtalk")) {
+      ++dingtalk_posts;
+      return Notifier::Reply{200, R"({"errcode": 0, "errmsg": "ok"})"};
+    }
+    ++generic_posts;
+    return Notifier::Reply{200, R"({"errcode":1})"};  // not a WeCom/DingTalk target: only the status counts
+  };
+  metrics::Registry registry;
+  Notifier n({{NotifyFormat::wecom, "http://h/wecom"}, {NotifyFormat::dingtalk, "http://h/dingtalk"},
+              {NotifyFormat::webhook, "http://h/generic"}},
+             post, {.retries = 2, .backoff_ms = 1}, &registry, [](int64_t) { return true; });
+  n.start();
+  n.notify(sample_event());
+  n.flush();
+  n.stop();
+  CHECK(wecom_posts == 3);  // refused every time: retried, then counted failed
+  CHECK(dingtalk_posts == 1);
+  CHECK(generic_posts == 1);
+  const std::string text = registry.render();
+  CHECK_THAT(text, Catch::Contains(R"(llmp_alert_notifications_total{format="wecom",outcome="failed"} 1)"));
+  CHECK_THAT(text, Catch::Contains(R"(llmp_alert_notifications_total{format="dingtalk",outcome="sent"} 1)"));
+}
+
 TEST_CASE("the notifier retries failed posts with doubling backoff and dedups events") {
   std::mutex mu;
   std::vector<std::string> posts;
   std::vector<int64_t> waits;
   int failures_left = 2;
-  auto post = [&](const std::string& url, const std::string&) -> Result<int> {
+  auto post = [&](const std::string& url, const std::string&) -> Result<Notifier::Reply> {
     std::lock_guard lock(mu);
     posts.push_back(url);
-    if (url.ends_with("/gone")) return 404;
+    if (url.ends_with("/gone")) return Notifier::Reply{404, ""};
     if (url.ends_with("/down")) return error(StatusCode::unavailable, "connection refused");
     if (failures_left > 0) {
       --failures_left;
-      return 503;
+      return Notifier::Reply{503, ""};
     }
-    return 200;
+    return Notifier::Reply{200, ""};
   };
   auto sleep = [&](int64_t ms) {
     std::lock_guard lock(mu);

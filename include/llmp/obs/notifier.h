@@ -41,8 +41,13 @@ std::vector<NotifyTarget> notify_targets(const AlertOptions& options);
 
 class Notifier final : public AlertSink {
  public:
-  //! Posts `body` (JSON) to `url`; the HTTP status, or an error when none came back.
-  using Post = std::function<Result<int>(const std::string& url, const std::string& body)>;
+  //! What a target answered.
+  struct Reply {
+    int status = 0;
+    std::string body;
+  };
+  //! Posts `body` (JSON) to `url`; the answer, or an error when none came back.
+  using Post = std::function<Result<Reply>(const std::string& url, const std::string& body)>;
   //! Waits between attempts (tests pass one that does not sleep). Returns false to give up
   //! (stopping).
   using Sleep = std::function<bool(int64_t ms)>;
