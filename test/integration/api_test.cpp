@@ -96,7 +96,12 @@ TEST_CASE("a client that disconnects mid-stream is cancelled and its KV blocks a
   c.send("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
   REQUIRE(c.read_head());
   REQUIRE_FALSE(c.read_chunk().empty());
-  auto running = metric(request(api().port(), "GET", "/metrics").body, R"(llmp_engine_requests_running{model="m"})");
+  // The engine's figures are published once per step: give a loaded machine a moment.
+  double running = -1;
+  for (int i = 0; i < 100 && running != 1; ++i) {
+    running = metric(request(api().port(), "GET", "/metrics").body, R"(llmp_engine_requests_running{model="m"})");
+    if (running != 1) std::this_thread::sleep_for(20ms);
+  }
   CHECK(running == 1);
   c.close();
   const auto deadline = std::chrono::steady_clock::now() + 5s;

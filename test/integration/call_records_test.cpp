@@ -288,3 +288,37 @@ TEST_CASE("tenant admins see only their own tenant's calls") {
   // An app key may not use the admin API at all.
   CHECK(call("GET", "/admin/v1/calls", {}, {bearer(my_app)}).status == 403);
 }
+
+TEST_CASE("embeddings and rerank calls are recorded with their input and tokens") {
+  TempDir models;
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"--arch", "bert", "--pooling", "mean", "--out", models / "embed.gguf"},
+           {"--arch", "bert", "--cross-encoder", "--out", models / "rerank.gguf"}}) {
+    std::vector<std::string> cmd = {"model", "create-test", "--format", "gguf", "--vocab", "600", "--context", "128"};
+    cmd.insert(cmd.end(), args.begin(), args.end());
+    REQUIRE(run_binary_raw(cmd).exit_code == 0);
+  }
+  ServerProcess server({.args = {"--model", "e=" + (models / "embed.gguf"), "--model", "r=" + (models / "rerank.gguf")},
+                        .auth_mode = ""});
+  const std::string auth = "Authorization: Bearer " + server.admin_key();
+  auto tenant = request(server.port(), "POST", "/admin/v1/tenants", R"({"name":"encoders"})", {auth});
+  REQUIRE(tenant.status == 201);
+  const std::string tenant_id = string_field(tenant.body, "id");
+  const std::vector<std::string> as_tenant = {auth, "X-Tenant-ID: " + tenant_id};
+  REQUIRE(request(server.port(), "POST", "/v1/embeddings", R"({"model":"e","input":"embedme please"})", as_tenant).status == 200);
+  REQUIRE(request(server.port(), "POST", "/v1/rerank", R"({"model":"r","query":"rankme","documents":["a","b"]})", as_tenant)
+              .status == 200);
+  for (const auto& [text, operation] : std::vector<std::pair<std::string, std::string>>{{"embedme", "embeddings"},
+                                                                                        {"rankme", "rerank"}}) {
+    INFO(operation);
+    std::string body;
+    for (int i = 0; i < 100 && body.find("\"object\":\"llm_call\"") == std::string::npos; ++i) {
+      body = request(server.port(), "GET", "/admin/v1/calls?tenant_id=" + tenant_id + "&q=" + text, {}, {auth}).body;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    INFO(body);
+    CHECK(body.find("\"operation\":\"" + operation + "\"") != std::string::npos);
+    CHECK(body.find("\"prompt_tokens\":") != std::string::npos);
+    CHECK(body.find("\"prompt_tokens\":0,") == std::string::npos);
+  }
+}
