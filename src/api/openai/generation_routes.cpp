@@ -722,27 +722,37 @@ ApiResult<std::string> render_prompt(const ServedModel& model, const Fields& f, 
 
 namespace {
 
+// What chat and completions jobs share: the model, the id (also the call's), the caller, the
+// stream options, the sampling parameters and the response format.
+ApiResult<Job> start_job(Request& req, const Fields& f, std::shared_ptr<ServedModel> model, std::string limit_model,
+                         std::shared_ptr<CallLog> call, bool chat) {
+  Job job;
+  job.model = std::move(model);
+  job.limit_model = std::move(limit_model);
+  job.call = std::move(call);
+  job.chat = chat;
+  job.id = (chat ? "chatcmpl-" : "cmpl-") + ids::random_hex(12);
+  if (job.call) job.call->rec.id = job.id;
+  job.created = unix_now();
+  read_identity(req, job);
+  if (auto r = read_stream_options(f, job); !r) return std::unexpected(r.error());
+  auto sampling = parse_sampling(f, chat, job.model->engine->tokenizer().vocab_size());
+  if (!sampling) return std::unexpected(sampling.error());
+  job.sampling = std::move(*sampling);
+  auto grammar = parse_response_format(f);
+  if (!grammar) return std::unexpected(grammar.error());
+  job.sampling.grammar = std::move(*grammar);
+  return job;
+}
+
 // POST /v1/chat/completions with a model this process serves. `limit_model`: the name limits
 // and prices apply to (the model the client sent: an alias when routed).
 Awaitable<Response> serve_chat(Services& s, const Caller& caller, Request& req, Fields f,
                                std::shared_ptr<ServedModel> model, std::string limit_model,
                                std::shared_ptr<CallLog> call) {
-  Job job;
-  job.model = std::move(model);
-  job.limit_model = std::move(limit_model);
-  job.call = std::move(call);
-  job.chat = true;
-  job.id = "chatcmpl-" + ids::random_hex(12);
-  if (job.call) job.call->rec.id = job.id;
-  job.created = unix_now();
-  read_identity(req, job);
-  if (auto r = read_stream_options(f, job); !r) co_return response_for(r.error(), req);
-  auto sampling = parse_sampling(f, true, job.model->engine->tokenizer().vocab_size());
-  if (!sampling) co_return response_for(sampling.error(), req);
-  job.sampling = std::move(*sampling);
-  auto grammar = parse_response_format(f);
-  if (!grammar) co_return response_for(grammar.error(), req);
-  job.sampling.grammar = std::move(*grammar);
+  auto started = start_job(req, f, std::move(model), std::move(limit_model), std::move(call), true);
+  if (!started) co_return response_for(started.error(), req);
+  Job job = std::move(*started);
   bool has_tools = false;
   auto prompt = render_prompt(*job.model, f, &has_tools);
   if (!prompt) co_return response_for(prompt.error(), req);
@@ -758,22 +768,9 @@ Awaitable<Response> serve_chat(Services& s, const Caller& caller, Request& req, 
 Awaitable<Response> serve_completion(Services& s, const Caller& caller, Request& req, Fields f,
                                      std::shared_ptr<ServedModel> model, std::string limit_model,
                                      std::shared_ptr<CallLog> call) {
-  Job job;
-  job.model = std::move(model);
-  job.limit_model = std::move(limit_model);
-  job.call = std::move(call);
-  job.chat = false;
-  job.id = "cmpl-" + ids::random_hex(12);
-  if (job.call) job.call->rec.id = job.id;
-  job.created = unix_now();
-  read_identity(req, job);
-  if (auto r = read_stream_options(f, job); !r) co_return response_for(r.error(), req);
-  auto sampling = parse_sampling(f, false, job.model->engine->tokenizer().vocab_size());
-  if (!sampling) co_return response_for(sampling.error(), req);
-  job.sampling = std::move(*sampling);
-  auto grammar = parse_response_format(f);
-  if (!grammar) co_return response_for(grammar.error(), req);
-  job.sampling.grammar = std::move(*grammar);
+  auto started = start_job(req, f, std::move(model), std::move(limit_model), std::move(call), false);
+  if (!started) co_return response_for(started.error(), req);
+  Job job = std::move(*started);
   auto echo = f.boolean("echo");
   if (!echo) co_return response_for(echo.error(), req);
   job.echo = echo->value_or(false);
@@ -859,24 +856,14 @@ void describe_call(obs::CallRecord& r, simdjson::dom::object body, const std::st
   r.params_json = std::move(params);
 }
 
-// The body as a JSON object, or the answer to send instead.
-std::expected<simdjson::dom::object, Response> body_object(const JsonBody& body, const Request& req) {
-  simdjson::dom::object obj;
-  if (body.root().get(obj) != simdjson::SUCCESS) {
-    return std::unexpected(
-        api::response_for(Status(StatusCode::invalid_argument, "the body must be a JSON object"), req));
-  }
-  return obj;
-}
-
 // Both generation routes: the model the client sent is a route alias (served by the route's
 // deployments) or a local model id.
 InferenceHandler generation_handler(Services& s, bool chat) {
   return [&s, chat](Request& req, const Caller& caller) -> Awaitable<Response> {
     auto body = JsonBody::parse(req.body);
     if (!body) co_return api::response_for(body.error(), req);
-    auto obj = body_object(*body, req);
-    if (!obj) co_return std::move(obj.error());
+    auto obj = body->object();
+    if (!obj) co_return response_for(obj.error(), req);
     const Fields f(*obj);
     auto name = requested_model(caller, f);
     if (!name) co_return response_for(name.error(), req);
