@@ -250,10 +250,9 @@ Awaitable<Response> replay(Services& s, Request& req, const gateway::Identity& w
   if (!req.body.empty()) {
     auto body = JsonBody::parse(req.body);
     if (!body) co_return response_for(body.error(), req);
-    simdjson::dom::object obj;
-    if (body->root().get(obj) != simdjson::SUCCESS) {
-      co_return response_for(Status(StatusCode::invalid_argument, "the body must be a JSON object"), req);
-    }
+    auto as_object = body->object();
+    if (!as_object) co_return response_for(as_object.error(), req);
+    const simdjson::dom::object obj = *as_object;
     if (auto extra = unknown_member(obj, {"model"})) {
       co_return response_for(Status(StatusCode::invalid_argument, fmt::format("unknown field '{}'", *extra)), req,
                              *extra);
@@ -408,10 +407,9 @@ void add_admin_call_routes(net::Router& router, Services& s) {
                const std::string id(req.param("id"));
                auto body = JsonBody::parse(req.body);
                if (!body) co_return response_for(body.error(), req);
-               simdjson::dom::object obj;
-               if (body->root().get(obj) != simdjson::SUCCESS) {
-                 co_return response_for(Status(StatusCode::invalid_argument, "the body must be a JSON object"), req);
-               }
+               auto as_object = body->object();
+               if (!as_object) co_return response_for(as_object.error(), req);
+               const simdjson::dom::object obj = *as_object;
                if (auto extra = unknown_member(obj, {"name", "value", "comment"})) {
                  co_return response_for(
                      Status(StatusCode::invalid_argument, fmt::format("unknown field '{}'", *extra)), req, *extra);
@@ -451,10 +449,9 @@ void add_admin_call_routes(net::Router& router, Services& s) {
                const std::string id(req.param("id"));
                auto body = JsonBody::parse(req.body);
                if (!body) co_return response_for(body.error(), req);
-               simdjson::dom::object obj;
-               if (body->root().get(obj) != simdjson::SUCCESS) {
-                 co_return response_for(Status(StatusCode::invalid_argument, "the body must be a JSON object"), req);
-               }
+               auto as_object = body->object();
+               if (!as_object) co_return response_for(as_object.error(), req);
+               const simdjson::dom::object obj = *as_object;
                if (auto extra = unknown_member(obj, {"score", "comment", "name"})) {
                  co_return response_for(
                      Status(StatusCode::invalid_argument, fmt::format("unknown field '{}'", *extra)), req, *extra);
@@ -516,10 +513,9 @@ void add_admin_call_routes(net::Router& router, Services& s) {
                }
                auto body = JsonBody::parse(req.body);
                if (!body) co_return response_for(body.error(), req);
-               simdjson::dom::object obj;
-               if (body->root().get(obj) != simdjson::SUCCESS) {
-                 co_return response_for(Status(StatusCode::invalid_argument, "the body must be a JSON object"), req);
-               }
+               auto as_object = body->object();
+               if (!as_object) co_return response_for(as_object.error(), req);
+               const simdjson::dom::object obj = *as_object;
                if (auto extra = unknown_member(obj, {"mode"})) {
                  co_return response_for(
                      Status(StatusCode::invalid_argument, fmt::format("unknown field '{}'", *extra)), req, *extra);

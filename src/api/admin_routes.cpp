@@ -86,10 +86,9 @@ void add_admin_routes(net::Router& router, Services& s) {
                }
                auto body = JsonBody::parse(req.body);
                if (!body) co_return response_for(body.error(), req);
-               simdjson::dom::object obj;
-               if (body->root().get(obj) != simdjson::SUCCESS) {
-                 co_return response_for(Status(StatusCode::invalid_argument, "the body must be a JSON object"), req);
-               }
+               auto as_object = body->object();
+               if (!as_object) co_return response_for(as_object.error(), req);
+               const simdjson::dom::object obj = *as_object;
                if (auto extra = unknown_member(obj, {"name"})) {
                  co_return response_for(
                      Status(StatusCode::invalid_argument, fmt::format("unknown field '{}'", *extra)), req, *extra);

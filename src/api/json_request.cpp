@@ -38,6 +38,12 @@ void release_parser(std::unique_ptr<simdjson::dom::parser> parser) {
 
 JsonBody::~JsonBody() { release_parser(std::move(parser_)); }
 
+Result<simdjson::dom::object> JsonBody::object() const {
+  simdjson::dom::object obj;
+  if (root_.get(obj) != simdjson::SUCCESS) return error(StatusCode::invalid_argument, "the body must be a JSON object");
+  return obj;
+}
+
 Result<JsonBody> JsonBody::parse(std::string_view text) {
   JsonBody body;
   body.parser_ = acquire_parser();

@@ -25,6 +25,8 @@ class JsonBody {
   //! invalid_argument "malformed JSON at byte N: reason" when `text` is not valid JSON.
   static Result<JsonBody> parse(std::string_view text);
   simdjson::dom::element root() const { return root_; }
+  //! The root as an object; invalid_argument "the body must be a JSON object" otherwise.
+  Result<simdjson::dom::object> object() const;
 
   JsonBody() = default;
   JsonBody(JsonBody&&) noexcept = default;

@@ -59,10 +59,9 @@ std::string base64(const void* data, size_t n) {
 Awaitable<Response> serve_embeddings(Services& s, Request& req, const Caller& caller, CallLog* call) {
   auto body = JsonBody::parse(req.body);
   if (!body) co_return api::response_for(body.error(), req);
-  simdjson::dom::object obj;
-  if (body->root().get(obj) != simdjson::SUCCESS) {
-    co_return api::response_for(Status(StatusCode::invalid_argument, "the body must be a JSON object"), req);
-  }
+  auto as_object = body->object();
+  if (!as_object) co_return response_for(as_object.error(), req);
+  const simdjson::dom::object obj = *as_object;
   Fields f(obj);
   auto model = encoder_model(s, caller, f, false);
   if (!model) co_return response_for(model.error(), req);
@@ -194,10 +193,9 @@ Awaitable<Response> serve_embeddings(Services& s, Request& req, const Caller& ca
 Awaitable<Response> serve_rerank(Services& s, Request& req, const Caller& caller, CallLog* call) {
   auto body = JsonBody::parse(req.body);
   if (!body) co_return api::response_for(body.error(), req);
-  simdjson::dom::object obj;
-  if (body->root().get(obj) != simdjson::SUCCESS) {
-    co_return api::response_for(Status(StatusCode::invalid_argument, "the body must be a JSON object"), req);
-  }
+  auto as_object = body->object();
+  if (!as_object) co_return response_for(as_object.error(), req);
+  const simdjson::dom::object obj = *as_object;
   Fields f(obj);
   auto model = encoder_model(s, caller, f, true);
   if (!model) co_return response_for(model.error(), req);

@@ -49,12 +49,6 @@ ApiResult<std::shared_ptr<ServedModel>> target_model(Services& s, const Caller& 
   return all.front();
 }
 
-ApiResult<simdjson::dom::object> object_body(JsonBody& body) {
-  simdjson::dom::object obj;
-  if (body.root().get(obj) != simdjson::SUCCESS) return api_error(StatusCode::invalid_argument, "the body must be a JSON object");
-  return obj;
-}
-
 }  // namespace
 
 void add_model_routes(net::Router& router, Services& s) {
@@ -86,7 +80,7 @@ void add_model_routes(net::Router& router, Services& s) {
   router.add(net::Method::post, "/tokenize", inference_route(s, [&s](Request& req, const Caller& caller) -> Awaitable<Response> {
     auto body = JsonBody::parse(req.body);
     if (!body) co_return api::response_for(body.error(), req);
-    auto obj = object_body(*body);
+    auto obj = body->object();
     if (!obj) co_return response_for(obj.error(), req);
     auto model = target_model(s, caller, *obj);
     if (!model) co_return response_for(model.error(), req);
@@ -140,7 +134,7 @@ void add_model_routes(net::Router& router, Services& s) {
   router.add(net::Method::post, "/detokenize", inference_route(s, [&s](Request& req, const Caller& caller) -> Awaitable<Response> {
     auto body = JsonBody::parse(req.body);
     if (!body) co_return api::response_for(body.error(), req);
-    auto obj = object_body(*body);
+    auto obj = body->object();
     if (!obj) co_return response_for(obj.error(), req);
     auto model = target_model(s, caller, *obj);
     if (!model) co_return response_for(model.error(), req);
@@ -171,7 +165,7 @@ void add_model_routes(net::Router& router, Services& s) {
   router.add(net::Method::post, "/apply-template", inference_route(s, [&s](Request& req, const Caller& caller) -> Awaitable<Response> {
     auto body = JsonBody::parse(req.body);
     if (!body) co_return api::response_for(body.error(), req);
-    auto obj = object_body(*body);
+    auto obj = body->object();
     if (!obj) co_return response_for(obj.error(), req);
     auto model = target_model(s, caller, *obj);
     if (!model) co_return response_for(model.error(), req);
