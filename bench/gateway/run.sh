@@ -177,13 +177,37 @@ to_ms() {
     printf "%.4f", v }'
 }
 
-# One wrk run: prints "requests_per_s p50_ms p99_ms non2xx".
+# The proxy's own processes per target (the gateway's one, nginx's workers), for CPU accounting.
+proxy_pids() {
+  case $1 in
+    direct) pgrep -P "$(cat "$work/nginx-upstream.pid")" | tr '\n' ' ' ;;
+    nginx) pgrep -P "$(cat "$work/nginx-proxy.pid")" | tr '\n' ' ' ;;
+    gateway) echo "$gw_pid" ;;
+  esac
+}
+# CPU ticks (user + system) the given processes have used so far.
+cpu_ticks() {
+  local total=0 p f
+  for p in "$@"; do
+    read -ra f <"/proc/$p/stat"
+    total=$((total + f[13] + f[14]))
+  done
+  echo $total
+}
+tick_hz=$(getconf CLK_TCK)
+
+# One wrk run: prints "requests_per_s p50_ms p99_ms cpu_us_per_request non2xx".
 measure() {
-  local target=$1 conns=$2 threads=2 out rps p50 p99 bad perf_pid=
+  local target=$1 conns=$2 threads=2 out rps p50 p99 bad perf_pid= pids t0 t1 cpu_us
   ((conns < 2)) && threads=1
   if [[ -n ${PERF_OUT:-} && $target == gateway && $conns -gt 1 ]]; then
     perf record -g -o "$PERF_OUT" -p "$gw_pid" -- sleep "$duration" >/dev/null 2>&1 &
     perf_pid=$!
+  fi
+  read -ra pids <<<"$(proxy_pids "$target")"
+  t0=$(cpu_ticks "${pids[@]}")
+  if [[ -n ${STRACE_OUT:-} && $target == gateway && $conns -gt 1 ]]; then
+    timeout -s INT "$duration" strace -c -f -o "$STRACE_OUT" -p "$gw_pid" >/dev/null 2>&1 &
   fi
   out=$(BENCH_KEY=$key BENCH_MODEL=bench wrk -t$threads -c"$conns" -d"${duration}s" --timeout 10s --latency \
     -s "$here/post.lua" "${url[$target]}")
@@ -191,25 +215,27 @@ measure() {
   p50=$(to_ms "$(awk '/^ +50%/ {print $2}' <<<"$out")")
   p99=$(to_ms "$(awk '/^ +99%/ {print $2}' <<<"$out")")
   bad=$(awk '/Non-2xx or 3xx responses/ {print $5}' <<<"$out")
+  t1=$(cpu_ticks "${pids[@]}")
+  cpu_us=$(awk -v t=$((t1 - t0)) -v hz="$tick_hz" -v r="$rps" -v d="$duration" 'BEGIN {printf "%.2f", t / hz * 1e6 / (r * d)}')
   [[ -n $perf_pid ]] && wait "$perf_pid"
-  echo "$rps $p50 $p99 ${bad:-0}"
+  echo "$rps $p50 $p99 $cpu_us ${bad:-0}"
 }
 
-# Column-wise median of "rps p50 p99 non2xx" lines (the last column summed).
+# Column-wise median of "rps p50 p99 cpu_us non2xx" lines (the last column summed).
 median_cols() {
   printf '%s\n' "$@" | awk '
-    {for (i = 1; i <= 3; i++) col[i, NR] = $i; bad += $4}
+    {for (i = 1; i <= 4; i++) col[i, NR] = $i; bad += $5}
     END {
-      for (i = 1; i <= 3; i++) {
+      for (i = 1; i <= 4; i++) {
         n = 0; for (r = 1; r <= NR; r++) v[++n] = col[i, r]
         for (a = 1; a <= n; a++) for (b = a + 1; b <= n; b++) if (v[b] < v[a]) {t = v[a]; v[a] = v[b]; v[b] = t}
         m[i] = v[int((n + 1) / 2)]
       }
-      printf "%s %s %s %d\n", m[1], m[2], m[3], bad
+      printf "%s %s %s %s %d\n", m[1], m[2], m[3], m[4], bad
     }'
 }
 
-declare -A rps p50 p99
+declare -A rps p50 p99 cpu
 for conns in 1 64; do
   declare -A runs=([direct]="" [nginx]="" [gateway]="")
   for _ in $(seq "$rounds"); do
@@ -219,8 +245,8 @@ for conns in 1 64; do
   done
   for target in direct nginx gateway; do
     mapfile -t lines < <(printf '%s' "${runs[$target]}")
-    read -r r a b bad < <(median_cols "${lines[@]}")
-    rps[$target,$conns]=$r p50[$target,$conns]=$a p99[$target,$conns]=$b
+    read -r r a b c bad < <(median_cols "${lines[@]}")
+    rps[$target,$conns]=$r p50[$target,$conns]=$a p99[$target,$conns]=$b cpu[$target,$conns]=$c
     non2xx_total=$((non2xx_total + bad))
   done
 done
@@ -239,16 +265,16 @@ offered=$(tr ' ' '\n' <<<"$statuses" | awk -F= 'NF == 2 {s += $2} END {print s +
 # --- report --------------------------------------------------------------------------------------
 f2() { awk -v v="$1" 'BEGIN {printf "%.3f", v}'; }
 echo
-echo "| target | conns | req/s | p50 ms | p99 ms | added p50 ms | added p99 ms |"
-echo "| --- | --- | --- | --- | --- | --- | --- |"
+echo "| target | conns | req/s | p50 ms | p99 ms | added p50 ms | added p99 ms | CPU µs/request |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
 for conns in 1 64; do
   for target in direct nginx gateway; do
     if [[ $target == direct ]]; then add50="" add99=""; else
       add50=$(awk -v a="${p50[$target,$conns]}" -v b="${p50[direct,$conns]}" 'BEGIN {printf "%.3f", a - b}')
       add99=$(awk -v a="${p99[$target,$conns]}" -v b="${p99[direct,$conns]}" 'BEGIN {printf "%.3f", a - b}')
     fi
-    printf "| %s | %s | %.0f | %s | %s | %s | %s |\n" "$target" "$conns" "${rps[$target,$conns]}" \
-      "$(f2 "${p50[$target,$conns]}")" "$(f2 "${p99[$target,$conns]}")" "$add50" "$add99"
+    printf "| %s | %s | %.0f | %s | %s | %s | %s | %s |\n" "$target" "$conns" "${rps[$target,$conns]}" \
+      "$(f2 "${p50[$target,$conns]}")" "$(f2 "${p99[$target,$conns]}")" "$add50" "$add99" "${cpu[$target,$conns]}"
   done
 done
 ratio1=$(awk -v a="${rps[gateway,1]}" -v b="${rps[nginx,1]}" 'BEGIN {printf "%.2f", a/b}')
@@ -272,8 +298,8 @@ if ((non2xx_total > 0)); then echo "FAIL: $non2xx_total non-2xx answers in the t
 printf '{"bench":"gateway","observability":%s,"duration_s":%s,"rounds":%s' "${OBSERVABILITY:-true}" "$duration" "$rounds"
 for conns in 1 64; do
   for target in direct nginx gateway; do
-    printf ',"%s_c%s":{"rps":%s,"p50_ms":%s,"p99_ms":%s}' "$target" "$conns" "${rps[$target,$conns]}" \
-      "${p50[$target,$conns]}" "${p99[$target,$conns]}"
+    printf ',"%s_c%s":{"rps":%s,"p50_ms":%s,"p99_ms":%s,"cpu_us_per_request":%s}' "$target" "$conns" \
+      "${rps[$target,$conns]}" "${p50[$target,$conns]}" "${p99[$target,$conns]}" "${cpu[$target,$conns]}"
   done
 done
 printf ',"rps_ratio_c1":%s,"rps_ratio_c64":%s,"added_p50_ms_c1":%s' "$ratio1" "$ratio64" "$added_p50"

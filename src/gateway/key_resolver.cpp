@@ -55,12 +55,13 @@ std::optional<Result<Identity>> KeyResolver::resolve_cached_hashed(std::string_v
   if (admin_key_ && admin_key_->matches_hash(hash)) return platform_admin_identity();
   const auto prefix = api_key_prefix(token);
   if (!prefix) return invalid_key();
-  std::optional<Entry> entry;
+  EntryPtr entry;
+  const int64_t now = now_ms();
   {
     std::lock_guard lock(mu_);
     auto it = by_prefix_.find(std::string(*prefix));
     if (it == by_prefix_.end()) return std::nullopt;
-    if (now_ms() - it->second->loaded_at_ms >= options_.cache_ttl_ms) {
+    if (now - (*it->second)->loaded_at_ms >= options_.cache_ttl_ms) {
       lru_.erase(it->second);
       by_prefix_.erase(it);
       return std::nullopt;
@@ -68,7 +69,7 @@ std::optional<Result<Identity>> KeyResolver::resolve_cached_hashed(std::string_v
     lru_.splice(lru_.begin(), lru_, it->second);
     entry = *it->second;
   }
-  return check(*entry, hash);
+  return check(*entry, hash, now);
 }
 
 Result<Identity> KeyResolver::resolve(std::string_view token) {
@@ -86,7 +87,8 @@ Result<Identity> KeyResolver::resolve(std::string_view token) {
     if (key.error().code() == StatusCode::not_found) return invalid_key();
     return error(key.error());
   }
-  Entry entry{prefix, key->hash, identity_of(*key), key->expires_at_ms, key->revoked_at_ms, now_ms()};
+  auto entry = std::make_shared<const Entry>(
+      Entry{prefix, key->hash, identity_of(*key), key->expires_at_ms, key->revoked_at_ms, now_ms()});
   {
     std::lock_guard lock(mu_);
     if (epoch == epoch_) {
@@ -97,22 +99,22 @@ Result<Identity> KeyResolver::resolve(std::string_view token) {
       lru_.push_front(entry);
       by_prefix_.emplace(prefix, lru_.begin());
       while (lru_.size() > options_.cache_capacity) {
-        by_prefix_.erase(lru_.back().prefix);
+        by_prefix_.erase(lru_.back()->prefix);
         lru_.pop_back();
       }
     }
   }
-  return check(entry, hash);
+  return check(*entry, hash, now_ms());
 }
 
-Result<Identity> KeyResolver::check(const Entry& entry, const std::string& hash) const {
+Result<Identity> KeyResolver::check(const Entry& entry, const std::string& hash, int64_t now) const {
   // The hash is compared first: without the secret, nobody learns whether a key was revoked.
   if (!crypto::constant_time_equal(hash, entry.hash)) return invalid_key();
   if (entry.revoked_at_ms) {
     return error(StatusCode::unauthenticated,
                  fmt::format("API key {} was revoked", redacted_api_key(entry.prefix)));
   }
-  if (entry.expires_at_ms && now_ms() >= *entry.expires_at_ms) {
+  if (entry.expires_at_ms && now >= *entry.expires_at_ms) {
     return error(StatusCode::unauthenticated,
                  fmt::format("API key {} expired at {} (unix time)", redacted_api_key(entry.prefix),
                              *entry.expires_at_ms / 1000));

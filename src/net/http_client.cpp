@@ -30,11 +30,13 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+#include <cerrno>
 #include <charconv>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unordered_map>
 #include <vector>
 
@@ -262,7 +264,11 @@ Result<std::string> serialize_head(const ClientRequest& req, const Url& url) {
   if (!req.headers.has("User-Agent")) out.append("User-Agent: llmplatform\r\n");
   const bool body_expected = req.method == Method::post || req.method == Method::put || req.method == Method::patch;
   if (!req.body.empty() || body_expected) {
-    out.append(fmt::format("Content-Length: {}\r\n", req.body.size()));
+    char len[24];
+    const auto [end, ec] = std::to_chars(len, len + sizeof len, req.body.size());
+    out.append("Content-Length: ");
+    out.append(len, end);
+    out.append("\r\n");
   }
   out.append("\r\n");
   return out;
@@ -289,8 +295,12 @@ struct Conn : std::enable_shared_from_this<Conn> {
   Clock::time_point deadline = kNever;
   ClientErrorKind deadline_kind = ClientErrorKind::other;
   ClientErrorKind fired = ClientErrorKind::other;  // the deadline that cancelled our I/O
+  Clock::time_point timer_expiry = kNever;          // when the pending wait ends; kNever: none
 
   // Starts a phase: its own deadline (`phase`, of `kind`) or the total one, whichever is first.
+  // The timer is touched only when the new deadline comes before the pending wait: a later
+  // one is picked up when that wait ends (on_timer), so the usual request, whose deadlines
+  // lie seconds ahead, re-arms nothing.
   void arm(Clock::time_point phase, ClientErrorKind kind, Clock::time_point total) {
     fired = ClientErrorKind::other;
     if (total <= phase) {
@@ -300,20 +310,27 @@ struct Conn : std::enable_shared_from_this<Conn> {
       deadline = phase;
       deadline_kind = kind;
     }
-    if (deadline == kNever) {
-      timer.cancel();
-      return;
-    }
-    timer.expires_at(deadline);
+    if (deadline < timer_expiry) start_timer(deadline);
+  }
+
+  // A wait until `at`, replacing a pending one (whose handler then sees operation_aborted).
+  void start_timer(Clock::time_point at) {
+    timer_expiry = at;
+    timer.expires_at(at);
     timer.async_wait([weak = weak_from_this()](ErrorCode ec) {
       if (ec) return;
-      if (auto self = weak.lock()) self->check_deadline();
+      if (auto self = weak.lock()) self->on_timer();
     });
   }
 
-  // A handler of an earlier arm() may still run: only the current deadline counts.
-  void check_deadline() {
-    if (fired != ClientErrorKind::other || deadline == kNever || Clock::now() < deadline) return;
+  // The pending wait ended: the deadline may have moved on since it was set.
+  void on_timer() {
+    timer_expiry = kNever;
+    if (fired != ClientErrorKind::other || deadline == kNever) return;
+    if (Clock::now() < deadline) {
+      start_timer(deadline);
+      return;
+    }
     fired = deadline_kind;
     ErrorCode ignored;
     resolver.cancel();
@@ -322,6 +339,7 @@ struct Conn : std::enable_shared_from_this<Conn> {
 
   void close() {
     deadline = kNever;
+    timer_expiry = kNever;
     timer.cancel();
     resolver.cancel();
     ErrorCode ignored;
@@ -335,19 +353,21 @@ struct Conn : std::enable_shared_from_this<Conn> {
   // here, while a close_notify, a broken record or application data still mean dead.
   bool idle_alive() {
     if (!socket.is_open()) return false;
-    if (tls && SSL_pending(tls->native_handle()) > 0) return false;
     ErrorCode ec;
-    socket.non_blocking(true, ec);
-    if (ec) return false;
-    char byte = 0;
     if (tls) {
+      if (SSL_pending(tls->native_handle()) > 0) return false;
+      socket.non_blocking(true, ec);
+      if (ec) return false;
+      char byte = 0;
       tls->read_some(asio::buffer(&byte, 1), ec);
-    } else {
-      socket.receive(asio::buffer(&byte, 1), 0, ec);
+      ErrorCode ignored;
+      socket.non_blocking(false, ignored);
+      return ec == asio::error::would_block || ec == asio::error::try_again;
     }
-    ErrorCode ignored;
-    socket.non_blocking(false, ignored);
-    return ec == asio::error::would_block || ec == asio::error::try_again;
+    // Plain: one peek that does not block, instead of toggling the socket's mode around a read.
+    char byte = 0;
+    const ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
   }
 };
 
@@ -381,14 +401,21 @@ Awaitable<ErrorCode> read_some(Conn& conn) {
 }  // namespace
 
 struct HttpClient::Core {
-  Core(asio::any_io_executor ex, ClientOptions o) : strand(asio::make_strand(std::move(ex))), options(std::move(o)) {}
+  Core(asio::any_io_executor ex, ClientOptions o, bool confined_to_caller)
+      : strand(confined_to_caller ? std::move(ex) : asio::any_io_executor(asio::make_strand(std::move(ex)))),
+        confined(confined_to_caller),
+        options(std::move(o)) {}
   ~Core() {
     for (auto& [key, conns] : idle) {
       for (auto& c : conns) c->close();
     }
   }
 
-  asio::strand<asio::any_io_executor> strand;
+  // Where the connections, timers and pool live: a strand of the given executor, or for a
+  // client confined to one thread (HttpClients), that executor itself.
+  asio::any_io_executor strand;
+  // Only ever called from the thread that runs `strand`: calls run inline, with no hop.
+  bool confined;
   ClientOptions options;
   // The TLS settings every https connection shares, made by the first https request (loading
   // the system trust store costs milliseconds an http-only client need not pay). On the
@@ -461,8 +488,7 @@ struct HttpClient::Core {
       c->close();
       return;
     }
-    c->deadline = kNever;
-    c->timer.cancel();
+    c->deadline = kNever;  // a pending wait then ends doing nothing
     c->idle_since = Clock::now();
     auto& conns = idle[c->pool_key];
     conns.push_back(std::move(c));
@@ -877,13 +903,18 @@ Awaitable<Result<std::optional<std::string>>> ClientStream::next() {
   }
   if (state_->finished) co_return std::nullopt;
   auto st = state_;
+  if (st->core->confined) {
+    auto op = next_piece(std::move(st));
+    co_return co_await std::move(op);
+  }
   auto strand = st->core->strand;
   auto op = asio::co_spawn(strand, next_piece(std::move(st)), asio::use_awaitable);
   co_return co_await std::move(op);
 }
 
-HttpClient::HttpClient(asio::any_io_executor executor, ClientOptions options)
-    : core_(std::make_shared<Core>(std::move(executor), std::move(options))) {
+HttpClient::HttpClient(asio::any_io_executor executor, ClientOptions options, Confinement confinement)
+    : core_(std::make_shared<Core>(std::move(executor), std::move(options),
+                                   confinement == Confinement::calling_thread)) {
   if (!core_->options.verify_peer) {
     log::warn("HTTP client created with TLS certificate verification off (verify_peer = false): https peers "
               "are not authenticated; for tests and development only");
@@ -894,6 +925,10 @@ HttpClient::~HttpClient() = default;
 
 Awaitable<Result<ClientResponse>> HttpClient::request(ClientRequest request) {
   auto core = core_;
+  if (core->confined) {
+    auto op = request_on_strand(std::move(core), std::move(request));
+    co_return co_await std::move(op);
+  }
   auto strand = core->strand;
   auto op = asio::co_spawn(strand, request_on_strand(std::move(core), std::move(request)), asio::use_awaitable);
   co_return co_await std::move(op);
@@ -901,17 +936,35 @@ Awaitable<Result<ClientResponse>> HttpClient::request(ClientRequest request) {
 
 Awaitable<Result<ClientStream>> HttpClient::open(ClientRequest request) {
   auto core = core_;
-  auto strand = core->strand;
-  auto op = asio::co_spawn(strand, open_on_strand(std::move(core), std::move(request)), asio::use_awaitable);
-  auto opened = co_await std::move(op);
+  Result<StatePtr> opened;
+  if (core->confined) {
+    auto op = open_on_strand(std::move(core), std::move(request));
+    opened = co_await std::move(op);
+  } else {
+    auto strand = core->strand;
+    auto op = asio::co_spawn(strand, open_on_strand(std::move(core), std::move(request)), asio::use_awaitable);
+    opened = co_await std::move(op);
+  }
   if (!opened) co_return error(opened.error());
   co_return ClientStream(std::move(*opened));
 }
 
+namespace {
+std::atomic<uint64_t> next_clients_id{1};
+}  // namespace
+
+HttpClients::HttpClients(ClientOptions options) : options_(std::move(options)), id_(next_clients_id.fetch_add(1)) {}
+
 HttpClient& HttpClients::here(const boost::asio::any_io_executor& executor) {
+  // The last lookup on this thread, by the set's id (an address could be reused by a new set).
+  thread_local uint64_t cached_id = 0;
+  thread_local HttpClient* cached = nullptr;
+  if (cached_id == id_) return *cached;
   std::lock_guard lock(mu_);
   auto& client = clients_[std::this_thread::get_id()];
-  if (!client) client = std::make_unique<HttpClient>(executor, options_);
+  if (!client) client = std::make_unique<HttpClient>(executor, options_, HttpClient::Confinement::calling_thread);
+  cached_id = id_;
+  cached = client.get();
   return *client;
 }
 

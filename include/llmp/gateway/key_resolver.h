@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <list>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -71,15 +72,17 @@ class KeyResolver {
   int64_t now_ms() const;
   // `hash`: sha256_hex of the token, computed once per request.
   std::optional<Result<Identity>> resolve_cached_hashed(std::string_view token, const std::string& hash);
-  Result<Identity> check(const Entry& entry, const std::string& hash) const;
+  Result<Identity> check(const Entry& entry, const std::string& hash, int64_t now) const;
 
   const AdminKey* admin_key_;
   store::ApiKeyRepository& keys_;
   Options options_;
 
   mutable std::mutex mu_;
-  std::list<Entry> lru_;  // most recently used first
-  std::unordered_map<std::string, std::list<Entry>::iterator> by_prefix_;
+  // Shared and immutable: a lookup copies a pointer under the lock, not the entry's strings.
+  using EntryPtr = std::shared_ptr<const Entry>;
+  std::list<EntryPtr> lru_;  // most recently used first
+  std::unordered_map<std::string, std::list<EntryPtr>::iterator> by_prefix_;
   // Bumped by every invalidation: a store read that started before one does not fill the cache,
   // so a lookup racing a revoke cannot put the unrevoked row back.
   uint64_t epoch_ = 0;

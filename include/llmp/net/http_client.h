@@ -10,6 +10,7 @@
 // repeating the request upstream is harmless (an idempotent call, or one whose only cost is
 // the upstream's work). Beast, Asio's ssl and OpenSSL stay in src/net/http_client.cpp.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -136,10 +137,14 @@ class ClientStream {
 };
 
 //! An HTTP/1.1 client. Its connections, timers and pool live on a strand of the executor it
-//! was given, so it may be called from coroutines on any executor, from any thread.
+//! was given, so it may be called from coroutines on any executor, from any thread; or, made
+//! `calling_thread`, on that executor itself, for calls only ever made from the one thread
+//! that runs it (they then run inline: no hop to the strand and back per request).
 class HttpClient {
  public:
-  HttpClient(boost::asio::any_io_executor executor, ClientOptions options);
+  enum class Confinement { any_thread, calling_thread };
+  HttpClient(boost::asio::any_io_executor executor, ClientOptions options,
+             Confinement confinement = Confinement::any_thread);
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
@@ -161,18 +166,20 @@ class HttpClient {
 
 namespace llmp::net {
 
-//! One HttpClient per calling thread, each on that thread's executor: a hot path (the gateway's
-//! upstream calls) then never hops to another thread or queues on one strand for all threads.
-//! Clients are made on first use and live until this object goes, which must be before the
-//! executors they were made on are destroyed (their io_contexts may be stopped).
+//! One HttpClient per calling thread, each confined to that thread's executor: a hot path (the
+//! gateway's upstream calls) then never hops to another thread or queues on one strand for all
+//! threads. Clients are made on first use and live until this object goes, which must be before
+//! the executors they were made on are destroyed (their io_contexts may be stopped).
 class HttpClients {
  public:
-  explicit HttpClients(ClientOptions options) : options_(options) {}
-  //! The calling thread's client, made on `executor` (the caller's own) the first time.
+  explicit HttpClients(ClientOptions options);
+  //! The calling thread's client, made on `executor` the first time: the executor that runs
+  //! this thread (an I/O thread's own io_context), since its calls run inline there.
   HttpClient& here(const boost::asio::any_io_executor& executor);
 
  private:
   ClientOptions options_;
+  uint64_t id_;
   std::mutex mu_;
   std::unordered_map<std::thread::id, std::unique_ptr<HttpClient>> clients_;
 };

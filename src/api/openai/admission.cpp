@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <string>
@@ -78,19 +79,34 @@ std::expected<std::shared_ptr<LimitHold>, net::Response> admit_request(Services&
 
 void set_limit_headers(net::Response& res, const LimitHold* hold) {
   if (!hold) return;
+  // Per request on every answer: built with appends, not format strings.
+  static constexpr std::string_view kNames[2][3] = {
+      {"x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"},
+      {"x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"}};
+  const auto append_int = [](std::string& out, int64_t v) {
+    char buf[24];
+    const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, end);
+  };
   std::string policy, state;
   for (const auto& st : hold->reservation().status) {
-    const std::string_view what = gateway::limit_counts_tokens(st.kind) ? "tokens" : "requests";
+    const bool tokens = gateway::limit_counts_tokens(st.kind);
+    const std::string_view what = tokens ? "tokens" : "requests";
     const auto limit = static_cast<int64_t>(st.limit);
     const auto remaining = static_cast<int64_t>(std::max(0.0, st.remaining));
-    res.headers.set(fmt::format("x-ratelimit-limit-{}", what), std::to_string(limit));
-    res.headers.set(fmt::format("x-ratelimit-remaining-{}", what), std::to_string(remaining));
-    res.headers.set(fmt::format("x-ratelimit-reset-{}", what), reset_duration(st.reset_seconds));
+    res.headers.set(kNames[tokens][0], std::to_string(limit));
+    res.headers.set(kNames[tokens][1], std::to_string(remaining));
+    res.headers.set(kNames[tokens][2], reset_duration(st.reset_seconds));
     // The status holds per-minute rates only: every policy's window is 60 seconds.
     if (!policy.empty()) policy += ", ";
-    policy += fmt::format("\"{}\";q={};w=60", what, limit);
+    policy.append("\"").append(what).append("\";q=");
+    append_int(policy, limit);
+    policy.append(";w=60");
     if (!state.empty()) state += ", ";
-    state += fmt::format("\"{}\";r={};t={}", what, remaining, ceil_seconds(st.reset_seconds));
+    state.append("\"").append(what).append("\";r=");
+    append_int(state, remaining);
+    state.append(";t=");
+    append_int(state, ceil_seconds(st.reset_seconds));
   }
   if (!policy.empty()) {
     res.headers.set("RateLimit-Policy", std::move(policy));
