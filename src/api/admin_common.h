@@ -95,4 +95,8 @@ void add_admin_usage_routes(net::Router& router, Services& s);
 //! tenant admin sees those scoped to its own tenant).
 void add_admin_alert_routes(net::Router& router, Services& s);
 
+//! /admin/v1/models: the model repository (import, list, delete) and hot load / unload of its
+//! versions (platform admin only).
+void add_admin_model_routes(net::Router& router, Services& s);
+
 }  // namespace llmp::api

@@ -16,7 +16,33 @@ void ServedModels::add(std::shared_ptr<ServedModel> model) {
   models_.push_back(std::move(model));
 }
 
+std::shared_ptr<ServedModel> ServedModels::remove(std::string_view id) {
+  std::unique_lock lock(mu_);
+  for (auto it = models_.begin(); it != models_.end(); ++it) {
+    if ((*it)->id == id) {
+      auto m = std::move(*it);
+      models_.erase(it);
+      return m;
+    }
+  }
+  return nullptr;
+}
+
 std::shared_ptr<ServedModel> ServedModels::find(std::string_view id) const {
+  std::shared_lock lock(mu_);
+  for (const auto& m : models_) {
+    if (m->id == id) {
+      m->last_used_ms.store(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::steady_clock::now().time_since_epoch())
+                                .count(),
+                            std::memory_order_relaxed);
+      return m;
+    }
+  }
+  return nullptr;
+}
+
+std::shared_ptr<ServedModel> ServedModels::find_quietly(std::string_view id) const {
   std::shared_lock lock(mu_);
   for (const auto& m : models_) {
     if (m->id == id) return m;

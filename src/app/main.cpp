@@ -13,10 +13,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <future>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -25,6 +27,7 @@
 #include "llmp/api/inference_auth.h"
 #include "llmp/api/openai_routes.h"
 #include "llmp/api/readiness.h"
+#include "llmp/api/model_manager.h"
 #include "llmp/api/routes.h"
 #include "llmp/core/log.h"
 #include "llmp/core/metrics.h"
@@ -50,6 +53,7 @@
 #include "llmp/obs/slo_evaluator.h"
 #include "llmp/obs/slo_rules.h"
 #include "llmp/obs/usage_ledger.h"
+#include "llmp/registry/repository.h"
 #include "llmp/store/store.h"
 #include "systemd_notify.h"
 
@@ -78,6 +82,7 @@ struct Settings {
   obs::SpanSinkOptions spans;
   obs::AlertOptions alerts;
   engine::EngineOptions engine;
+  api::RegistryOptions registry;
   LogOptions log;
   bool observability = true;  // observability.enabled: call records, ledger, SLOs and traces
 };
@@ -92,6 +97,7 @@ void declare_all(SettingsRegistry& registry, Settings& s) {
   obs::declare_settings(registry, s.spans);
   obs::declare_settings(registry, s.alerts);
   engine::declare_settings(registry, s.engine);
+  api::declare_settings(registry, s.registry);
   registry.add(BoolSetting{.section = "observability", .key = "enabled", .target = &s.observability, .default_value = true,
                            .help = "Record every inference call (call records, the usage ledger, SLOs) and trace "
                                    "requests. false turns all of that off (the overhead benchmark's baseline); "
@@ -122,6 +128,12 @@ Result<void> load_settings(SettingsRegistry& registry, Settings& settings, const
   }
   LLMP_TRY_VOID(api::auth_mode_for(settings.auth, settings.server.host));
   LLMP_TRY_VOID(api::oidc_options_for(settings.auth));
+  LLMP_TRY_VOID(api::repository_options(settings.registry, settings.store.data_dir));
+  for (const auto& ref : settings.registry.load) {
+    if (auto parsed = api::parse_version_ref(ref); !parsed) {
+      return error(parsed.error().with_context("registry.load"));
+    }
+  }
   // A bad SLO or rule stops the start, naming its entry, rather than going unwatched.
   LLMP_TRY_VOID(obs::parse_slo_specs(settings.alerts.slos));
   LLMP_TRY_VOID(obs::parse_threshold_rules(settings.alerts.rules));
@@ -213,6 +225,44 @@ void load_models(const Settings& settings, const engine::DeviceReport& devices, 
     readiness.resolve("model " + id);
   }
 }
+
+uint64_t physical_memory_bytes() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : uint64_t{8} << 30;
+}
+
+// Checks for idle registry models every few seconds on a thread of its own (an unload waits for
+// the model's last requests, which must not hold up anything else).
+class IdleUnloader {
+ public:
+  IdleUnloader(api::ModelManager& manager, int64_t idle_seconds) {
+    if (idle_seconds <= 0) return;
+    const auto period = std::chrono::milliseconds(std::clamp<int64_t>(idle_seconds * 1000 / 4, 100, 10000));
+    thread_ = std::thread([this, &manager, period] {
+      std::unique_lock lock(mu_);
+      while (!cv_.wait_for(lock, period, [this] { return stopping_; })) {
+        lock.unlock();
+        manager.unload_idle();
+        lock.lock();
+      }
+    });
+  }
+  ~IdleUnloader() { stop(); }
+  void stop() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
 
 // One I/O thread of its own for the outgoing calls off the request path (call replays, the JWKS
 // URL, alert notifications); routed requests call upstreams from their own I/O thread
@@ -428,6 +478,41 @@ int serve(const Settings& settings, const std::string& config_source) {
 
   load_models(settings, devices, served, readiness);
 
+  // The model registry: versions imported into <data_dir>/models, loaded and unloaded while the
+  // server runs (admin API), within the memory budget.
+  auto repository = registry::ModelRepository::open(*api::repository_options(settings.registry, settings.store.data_dir));
+  if (!repository) {
+    log::error("cannot open the model registry", {{"error", repository.error().message()}});
+    server.stop();
+    log::flush();
+    return kExitFailure;
+  }
+  api::ModelManager::Options manager_options;
+  manager_options.memory_budget_bytes = settings.registry.memory_budget_mib > 0
+                                            ? static_cast<uint64_t>(settings.registry.memory_budget_mib) << 20
+                                            : physical_memory_bytes() / 4 * 3;
+  manager_options.idle_unload_seconds = settings.registry.idle_unload_seconds;
+  manager_options.engine = settings.engine.engine_config();
+  if (settings.engine.device == "auto") manager_options.engine.device = devices.cuda.empty() ? "cpu" : "cuda:0";
+  manager_options.chat_template_fallback = settings.engine.chat_template_fallback;
+  manager_options.devices = devices;
+  api::ModelManager model_manager(**repository, served, std::move(manager_options));
+  services.model_repository = repository->get();
+  services.model_manager = &model_manager;
+  for (const auto& ref : settings.registry.load) readiness.add_pending("model " + ref);
+  for (const auto& ref : settings.registry.load) {
+    const auto [org, model, version] = *api::parse_version_ref(ref);
+    auto manifest = (*repository)->get(org, model, version);
+    auto loaded = manifest ? model_manager.load(*manifest, ref) : Result<api::LoadedModelState>(error(manifest.error()));
+    if (loaded) {
+      readiness.resolve("model " + ref);
+    } else {
+      readiness.fail("model " + ref, loaded.error().message());
+    }
+  }
+  // Idle models leave on a timer of their own (registry.idle_unload_seconds).
+  IdleUnloader idle_unloader(model_manager, settings.registry.idle_unload_seconds);
+
   server.set_state(net::ServerState::ready);
   log::info("ready", {{"port", static_cast<int64_t>(server.port())}});
   notify_systemd("READY=1");
@@ -441,6 +526,7 @@ int serve(const Settings& settings, const std::string& config_source) {
   const bool drained = server.drain(std::chrono::milliseconds(settings.server.drain_timeout_ms));
   if (!drained) log::warn("drain deadline passed; closing the remaining requests", {{"in_flight", server.in_flight()}});
   server.stop();
+  idle_unloader.stop();
   blocking_pool.join();
   limit_flusher.stop();  // every request has settled: the last counts are final
   usage_ledger.stop();
@@ -458,6 +544,8 @@ int serve(const Settings& settings, const std::string& config_source) {
 int run_model_command(int argc, char** argv) {
   const std::string_view usage_text =
       "usage: llmplatform model inspect PATH\n"
+      "       llmplatform model import SOURCE ORG/MODEL:VERSION [--data-dir DIR] [--link] [--signature BASE64]\n"
+      "           [--trusted-key ID=BASE64]...\n"
       "       llmplatform model generate PATH [--prompt TEXT] [--max-tokens N] [--temperature T] [--seed N] [--ids]\n"
       "       llmplatform model create-test --arch llama|qwen2|mistral|bert --format gguf|hf --out PATH\n"
       "           [--dtype f32|f16|bf16|q8_0|q4_0|q4_k] [--layers N] [--hidden N] [--heads N] [--kv-heads N]\n"
@@ -527,6 +615,53 @@ int run_model_command(int argc, char** argv) {
     } else {
       std::printf("%s\n", text.c_str());
     }
+    return kExitOk;
+  }
+  if (sub == "import" && argc >= 5) {
+    // Into the repository under the data dir, as POST /admin/v1/models does (a running server
+    // sees the new version at once: the repository is its files).
+    api::RegistryOptions options;
+    std::string data_dir = "./data";
+    registry::ModelRepository::ImportRequest request;
+    request.source = argv[3];
+    auto ref = api::parse_version_ref(argv[4]);
+    if (!ref) {
+      std::fprintf(stderr, "llmplatform: %s\n", ref.error().message().c_str());
+      return kExitUsage;
+    }
+    std::tie(request.org, request.model, request.version) = *ref;
+    for (int i = 5; i < argc; ++i) {
+      const std::string_view a = argv[i];
+      auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+      if (a == "--data-dir") data_dir = next();
+      else if (a == "--link") request.link = true;
+      else if (a == "--signature") request.signature = next();
+      else if (a == "--trusted-key") options.trusted_keys.push_back(next());
+      else {
+        std::fprintf(stderr, "llmplatform: unknown argument '%s'\n", argv[i]);
+        return kExitUsage;
+      }
+    }
+    auto repo_options = api::repository_options(options, data_dir);
+    if (!repo_options) {
+      std::fprintf(stderr, "llmplatform: %s\n", repo_options.error().message().c_str());
+      return kExitUsage;
+    }
+    auto repository = registry::ModelRepository::open(*repo_options);
+    if (!repository) {
+      std::fprintf(stderr, "llmplatform: %s\n", repository.error().message().c_str());
+      return kExitFailure;
+    }
+    auto manifest = (*repository)->import_model(request);
+    if (!manifest) {
+      std::fprintf(stderr, "llmplatform: %s\n", manifest.error().message().c_str());
+      return kExitFailure;
+    }
+    std::printf("imported %s (%zu files, %s %s, %.1f MiB to load)\n", api::served_id_of(*manifest).c_str(),
+                manifest->files.size(), manifest->architecture.c_str(), manifest->dtype.c_str(),
+                static_cast<double>(manifest->spec.memory_bytes) / (1 << 20));
+    for (const auto& f : manifest->files) std::printf("  %s  %s  %llu bytes\n", f.sha256.c_str(), f.path.c_str(),
+                                                     static_cast<unsigned long long>(f.size));
     return kExitOk;
   }
   if (sub == "create-test") {

@@ -108,6 +108,13 @@ const std::vector<RouteSpec>& route_table() {
         {"GET", "/admin/v1/routes"},
         {"GET", "/admin/v1/routes/{alias}"},
         {"DELETE", "/admin/v1/routes/{alias}"},
+        {"POST", "/admin/v1/models"},
+        {"GET", "/admin/v1/models"},
+        {"GET", "/admin/v1/models/{org}/{model}/{version}"},
+        {"DELETE", "/admin/v1/models/{org}/{model}/{version}"},
+        {"POST", "/admin/v1/models/{org}/{model}/{version}/load"},
+        {"POST", "/admin/v1/models/{org}/{model}/{version}/unload"},
+        {"GET", "/admin/v1/loaded-models"},
     };
     for (const auto& family : kUnsupportedFamilies) {
       for (const auto& method : kUnsupportedMethods) {
@@ -845,6 +852,22 @@ std::vector<RouteCase> route_cases() {
         put_fresh(f, path, route_body);
         return P{path, ""};
       });
+  // The model registry is the platform's. Nothing is imported here (registry_test.cpp does the
+  // life cycle): a body missing its source, and a version that does not exist.
+  add("POST", "/admin/v1/models", Target::none, Access::admin_platform, ModelRoute::none, 400, ListKind::none,
+      Victim::none, fixed("/admin/v1/models", R"({"org":"iso","model":"m","version":"1"})"));
+  add("GET", "/admin/v1/models", Target::none, Access::admin_platform, ModelRoute::none, 200, ListKind::none,
+      Victim::none, fixed("/admin/v1/models"));
+  add("GET", "/admin/v1/models/{org}/{model}/{version}", Target::none, Access::admin_platform, ModelRoute::none, 404,
+      ListKind::none, Victim::none, fixed("/admin/v1/models/iso/none/1"));
+  add("DELETE", "/admin/v1/models/{org}/{model}/{version}", Target::none, Access::admin_platform, ModelRoute::none,
+      404, ListKind::none, Victim::none, fixed("/admin/v1/models/iso/none/1"));
+  add("POST", "/admin/v1/models/{org}/{model}/{version}/load", Target::none, Access::admin_platform,
+      ModelRoute::none, 404, ListKind::none, Victim::none, fixed("/admin/v1/models/iso/none/1/load"));
+  add("POST", "/admin/v1/models/{org}/{model}/{version}/unload", Target::none, Access::admin_platform,
+      ModelRoute::none, 404, ListKind::none, Victim::none, fixed("/admin/v1/models/iso/none/1/unload"));
+  add("GET", "/admin/v1/loaded-models", Target::none, Access::admin_platform, ModelRoute::none, 200, ListKind::none,
+      Victim::none, fixed("/admin/v1/loaded-models"));
   return cases;
 }
 

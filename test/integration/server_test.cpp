@@ -30,7 +30,7 @@ TEST_CASE("healthz and readyz answer") {
   CHECK(health.header("Content-Type") == "application/json");
   auto ready = request(s.port(), "GET", "/readyz");
   CHECK(ready.status == 200);
-  CHECK(ready.body == R"({"status":"ready","pending":[]})");
+  CHECK(ready.body == R"({"status":"ready","pending":[],"models":[{"id":"demo-random-weights","status":"ready"}]})");
   auto head = request(s.port(), "HEAD", "/healthz");
   CHECK(head.status == 200);
   CHECK(head.header("Content-Length") == "15");

@@ -28,9 +28,14 @@ class AlertCenter;
 class SpanSink;
 }
 
+namespace llmp::registry {
+class ModelRepository;
+}
+
 namespace llmp::api {
 
 class IdempotencyCache;
+class ModelManager;
 
 //! What the handlers need. Pointers are filled in by main as services start; a route that
 //! needs one is only reachable once the server is ready, by which time it is set.
@@ -55,6 +60,8 @@ struct Services {
   obs::UsageLedger* usage = nullptr;  // /admin/v1/usage and its alerts; null: those answer 503
   obs::SpanSink* spans = nullptr;  // finished spans (stored, exported); null: no traces recorded
   obs::AlertCenter* alerts = nullptr;  // /admin/v1/alerts and /admin/v1/slos; null: no SLOs or rules
+  registry::ModelRepository* model_repository = nullptr;  // /admin/v1/models; null: those answer 503
+  ModelManager* model_manager = nullptr;  // hot load and unload of registry versions
 };
 
 //! /healthz, /readyz, /metrics, /version.

@@ -1,0 +1,193 @@
+// The model registry through the real binary: import a generated model version over the admin
+// API, load it while another model serves a steady stream of requests (none of which may fail),
+// call it, refuse to delete it while loaded, unload it, delete it; a tampered weight file refused
+// on load naming the file; a load past the memory budget refused saying what is short; every
+// step in the audit log.
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "support/http_client.h"
+#include "support/server_process.h"
+#include "support/temp_dir.h"
+
+using namespace llmp::test;
+
+namespace {
+
+std::string make_model(const TempDir& dir, const std::string& name, int seed) {
+  const std::string path = dir / name;
+  auto made = run_binary_raw({"model", "create-test", "--arch", "llama", "--format", "gguf", "--vocab", "600",
+                              "--context", "256", "--seed", std::to_string(seed), "--out", path});
+  REQUIRE(made.exit_code == 0);
+  return path;
+}
+
+std::string string_field(const std::string& body, const std::string& field) {
+  const std::string needle = "\"" + field + "\":\"";
+  const size_t at = body.find(needle);
+  if (at == std::string::npos) return {};
+  const size_t begin = at + needle.size();
+  return body.substr(begin, body.find('"', begin) - begin);
+}
+
+std::string chat_body(const std::string& model) {
+  return R"({"model":")" + model + R"(","messages":[{"role":"user","content":"hi"}],"max_tokens":4,"temperature":0})";
+}
+
+struct Registry {
+  TempDir dir;
+  std::string other, tiny;
+  std::unique_ptr<ServerProcess> server;
+  explicit Registry(std::vector<std::string> env = {}) {
+    other = make_model(dir, "other.gguf", 7);
+    tiny = make_model(dir, "tiny.gguf", 11);
+    env.push_back("LLMP_ENGINE_DEMO_MODEL=false");
+    server = std::make_unique<ServerProcess>(ServerProcess::Options{.args = {"--model", "other=" + other}, .env = env});
+  }
+  HttpResponse admin(const std::string& method, const std::string& path, const std::string& body = {}) {
+    return request(server->port(), method, path, body, {"Authorization: Bearer " + server->admin_key()});
+  }
+  HttpResponse chat(const std::string& model) {
+    return request(server->port(), "POST", "/v1/chat/completions", chat_body(model), {"Content-Type: application/json"});
+  }
+  HttpResponse import(const std::string& source, const std::string& version) {
+    return admin("POST", "/admin/v1/models",
+                 R"({"source":")" + source + R"(","org":"acme","model":"tiny","version":")" + version + R"("})");
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a registry version is imported loaded served unloaded and deleted with no failed request for another model") {
+  Registry r;
+  auto imported = r.import(r.tiny, "1");
+  INFO(imported.body);
+  REQUIRE(imported.status == 201);
+  CHECK_THAT(imported.body, Catch::Contains(R"("id":"acme/tiny:1")"));
+  CHECK_THAT(imported.body, Catch::Contains(R"("sha256":")"));
+  CHECK_THAT(imported.body, Catch::Contains(R"("architecture":"llama")"));
+  CHECK(r.import(r.tiny, "1").status == 409);  // versions are immutable
+
+  auto listed = r.admin("GET", "/admin/v1/models");
+  REQUIRE(listed.status == 200);
+  CHECK_THAT(listed.body, Catch::Contains(R"("id":"acme/tiny:1")"));
+  CHECK(r.chat("acme/tiny:1").status == 404);  // imported, not loaded
+
+  // Another model serves requests without pause while the version loads and unloads.
+  std::atomic<bool> stop{false};
+  std::atomic<int> sent{0}, failed{0};
+  std::thread traffic([&] {
+    while (!stop.load()) {
+      auto res = r.chat("other");
+      ++sent;
+      if (res.status != 200) ++failed;
+    }
+  });
+
+  auto loaded = r.admin("POST", "/admin/v1/models/acme/tiny/1/load");
+  INFO(loaded.body);
+  REQUIRE(loaded.status == 200);
+  CHECK_THAT(loaded.body, Catch::Contains(R"("state":"ready")"));
+  CHECK(request(r.server->port(), "GET", "/readyz?model=acme%2Ftiny%3A1").status == 200);
+  CHECK_THAT(request(r.server->port(), "GET", "/readyz").body, Catch::Contains(R"("id":"acme/tiny:1","status":"ready")"));
+  CHECK_THAT(request(r.server->port(), "GET", "/v1/models").body, Catch::Contains(R"("id":"acme/tiny:1")"));
+  CHECK(r.chat("acme/tiny:1").status == 200);
+  CHECK(r.admin("POST", "/admin/v1/models/acme/tiny/1/load").status == 409);  // already loaded
+
+  auto refused = r.admin("DELETE", "/admin/v1/models/acme/tiny/1");
+  CHECK(refused.status == 400);  // in use
+  CHECK_THAT(refused.body, Catch::Contains("in use"));
+
+  auto unloaded = r.admin("POST", "/admin/v1/models/acme/tiny/1/unload");
+  INFO(unloaded.body);
+  REQUIRE(unloaded.status == 200);
+  CHECK(r.chat("acme/tiny:1").status == 404);
+  CHECK(request(r.server->port(), "GET", "/readyz?model=acme%2Ftiny%3A1").status == 503);
+
+  // Load and unload once more under the traffic, then stop it.
+  REQUIRE(r.admin("POST", "/admin/v1/models/acme/tiny/1/load").status == 200);
+  REQUIRE(r.admin("POST", "/admin/v1/models/acme/tiny/1/unload").status == 200);
+  stop = true;
+  traffic.join();
+  CHECK(sent.load() > 5);
+  CHECK(failed.load() == 0);
+
+  auto deleted = r.admin("DELETE", "/admin/v1/models/acme/tiny/1");
+  INFO(deleted.body);
+  CHECK(deleted.status == 200);
+  CHECK(r.admin("GET", "/admin/v1/models/acme/tiny/1").status == 404);
+
+  auto audit = r.admin("GET", "/admin/v1/audit?object_type=model_load");
+  REQUIRE(audit.status == 200);
+  CHECK_THAT(audit.body, Catch::Contains(R"("object_id":"acme/tiny:1")"));
+  auto versions = r.admin("GET", "/admin/v1/audit?object_type=model_version");
+  REQUIRE(versions.status == 200);
+  CHECK_THAT(versions.body, Catch::Contains(R"("action":"create")"));
+  CHECK_THAT(versions.body, Catch::Contains(R"("action":"delete")"));
+}
+
+TEST_CASE("a tampered weight file is refused on load naming the file") {
+  Registry r;
+  auto imported = r.import(r.tiny, "2");
+  REQUIRE(imported.status == 201);
+  const std::string file = string_field(imported.body, "path");
+  REQUIRE_FALSE(file.empty());
+  const auto stored = std::filesystem::path(r.server->data_dir()) / "models" / "acme" / "tiny" / "2" / file;
+  REQUIRE(std::filesystem::exists(stored));
+  {
+    std::fstream f(stored, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(-100, std::ios::end);
+    char c = 0;
+    f.read(&c, 1);
+    f.seekp(-100, std::ios::end);
+    c = static_cast<char>(c ^ 0x5a);
+    f.write(&c, 1);
+  }
+  auto loaded = r.admin("POST", "/admin/v1/models/acme/tiny/2/load");
+  INFO(loaded.body);
+  CHECK(loaded.status == 400);
+  CHECK_THAT(loaded.body, Catch::Contains("refusing to load acme/tiny:2"));
+  CHECK_THAT(loaded.body, Catch::Contains(file));
+  CHECK_THAT(loaded.body, Catch::Contains("sha256"));
+  CHECK(r.chat("acme/tiny:2").status == 404);
+  CHECK(r.chat("other").status == 200);
+}
+
+TEST_CASE("a load past the memory budget is refused saying what is short") {
+  Registry r({"LLMP_REGISTRY_MEMORY_BUDGET_MIB=1"});
+  REQUIRE(r.import(r.tiny, "3").status == 201);
+  auto loaded = r.admin("POST", "/admin/v1/models/acme/tiny/3/load");
+  INFO(loaded.body);
+  CHECK(loaded.status == 429);
+  CHECK_THAT(loaded.body, Catch::Contains("budget"));
+  auto states = r.admin("GET", "/admin/v1/loaded-models");
+  REQUIRE(states.status == 200);
+  CHECK_THAT(states.body, Catch::Contains(R"("memory_budget_bytes":1048576,"memory_in_use_bytes":0)"));
+}
+
+TEST_CASE("llmplatform model import puts a version in the repository a server loads") {
+  TempDir dir;
+  const std::string model = make_model(dir, "cli.gguf", 5);
+  const std::string data = dir / "data";
+  auto imported = run_binary_raw({"model", "import", model, "acme/cli:1", "--data-dir", data});
+  INFO(imported.out << imported.err);
+  REQUIRE(imported.exit_code == 0);
+  CHECK_THAT(imported.out, Catch::Contains("imported acme/cli:1"));
+  CHECK_THAT(imported.out, Catch::Contains("cli.gguf"));
+  auto again = run_binary_raw({"model", "import", model, "acme/cli:1", "--data-dir", data});
+  CHECK(again.exit_code != 0);
+  CHECK_THAT(again.err, Catch::Contains("acme"));
+  CHECK(run_binary_raw({"model", "import", model, "not-a-ref", "--data-dir", data}).exit_code != 0);
+
+  ServerProcess server({.env = {"LLMP_ENGINE_DEMO_MODEL=false", "LLMP_REGISTRY_LOAD=acme/cli:1"}, .data_dir = data});
+  auto models = request(server.port(), "GET", "/v1/models");
+  CHECK_THAT(models.body, Catch::Contains(R"("id":"acme/cli:1")"));
+  CHECK(request(server.port(), "POST", "/v1/chat/completions", chat_body("acme/cli:1"),
+                {"Content-Type: application/json"}).status == 200);
+}
