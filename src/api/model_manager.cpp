@@ -95,7 +95,7 @@ Result<std::tuple<std::string, std::string, std::string>> parse_version_ref(std:
   return std::tuple{std::move(org), std::move(model), std::move(version)};
 }
 
-std::string served_id_of(const registry::Manifest& m) { return fmt::format("{}/{}:{}", m.org, m.model, m.version); }
+std::string served_id_of(const registry::Manifest& m) { return m.ref(); }
 
 ModelManager::ModelManager(registry::ModelRepository& repository, ServedModels& served, Options options)
     : repository_(repository), served_(served), options_(std::move(options)) {}

@@ -151,7 +151,7 @@ bool lower_hex_sha256(std::string_view s) {
 }  // namespace
 
 std::string Manifest::ref() const {
-  return fmt::format("{}/{}@{}", org, model, version);
+  return fmt::format("{}/{}:{}", org, model, version);
 }
 
 std::string signing_payload(const Manifest& m) {

@@ -60,7 +60,7 @@ TEST_CASE("a manifest round-trips through json") {
   auto back = parse_manifest(text);
   INFO((back ? std::string() : back.error().message()));
   REQUIRE(back);
-  CHECK(back->ref() == "acme/llama-3.2-1b@2024.10_1");
+  CHECK(back->ref() == "acme/llama-3.2-1b:2024.10_1");
   CHECK(back->created_at_ms == m.created_at_ms);
   CHECK(back->source == m.source);
   CHECK(back->mode == "link");

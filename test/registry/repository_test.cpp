@@ -93,7 +93,7 @@ TEST_CASE("a gguf model imports by copy and reads back from get and list") {
   auto repo = open_repo(dir / "models");
   const Manifest m = import_ok(*repo, request(model));
 
-  CHECK(m.ref() == "acme/tiny@1");
+  CHECK(m.ref() == "acme/tiny:1");
   CHECK(m.format == "gguf");
   CHECK(m.architecture == "llama");
   CHECK(m.dtype == "f32");
@@ -124,7 +124,7 @@ TEST_CASE("a gguf model imports by copy and reads back from get and list") {
   auto listed = repo->list();
   REQUIRE(listed);
   REQUIRE(listed->size() == 1);
-  CHECK((*listed)[0].ref() == "acme/tiny@1");
+  CHECK((*listed)[0].ref() == "acme/tiny:1");
 
   CHECK(repo->verify(m));
   auto path = repo->load_path(m);
@@ -205,7 +205,7 @@ TEST_CASE("a second import of the same version is refused as already_exists") {
   auto second = repo->import_model(request(model));
   REQUIRE_FALSE(second);
   CHECK(second.error().code() == StatusCode::already_exists);
-  CHECK(contains(second.error().message(), "acme/tiny@1"));
+  CHECK(contains(second.error().message(), "acme/tiny:1"));
   // The first version is untouched, and another version imports beside it.
   auto again = repo->get("acme", "tiny", "1");
   REQUIRE(again);
@@ -403,7 +403,7 @@ TEST_CASE("remove is refused while the version is in use and allowed otherwise")
   auto busy = repo->remove("acme", "tiny", "1", [](const Manifest& m) { return m.version == "1"; });
   REQUIRE_FALSE(busy);
   CHECK(busy.error().code() == StatusCode::failed_precondition);
-  CHECK(contains(busy.error().message(), "acme/tiny@1 is in use"));
+  CHECK(contains(busy.error().message(), "acme/tiny:1 is in use"));
   CHECK(repo->get("acme", "tiny", "1"));
 
   auto idle = [](const Manifest&) { return false; };
@@ -476,7 +476,7 @@ TEST_CASE("list sorts by org and model and numeric version") {
   REQUIRE(listed);
   std::vector<std::string> refs;
   for (const auto& m : *listed) refs.push_back(m.ref());
-  CHECK(refs == std::vector<std::string>{"aaa/tiny@1", "acme/tiny@v2.1", "acme/tiny@v9", "acme/tiny@v10"});
+  CHECK(refs == std::vector<std::string>{"aaa/tiny:1", "acme/tiny:v2.1", "acme/tiny:v9", "acme/tiny:v10"});
 }
 
 TEST_CASE("open clears temporary folders that an interrupted import left a day ago") {

@@ -33,7 +33,7 @@ struct Manifest {
   std::string signed_by;  // id of the trusted key that verified it, or empty
 
   //! "org/model@version".
-  std::string ref() const;
+  std::string ref() const;  // "org/model:version", also the id a loaded version is served as
 };
 
 //! The canonical bytes a signature covers: identity, files (path, size, sha256; by path) and
