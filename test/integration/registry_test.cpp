@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -190,4 +191,20 @@ TEST_CASE("llmplatform model import puts a version in the repository a server lo
   CHECK_THAT(models.body, Catch::Contains(R"("id":"acme/cli:1")"));
   CHECK(request(server.port(), "POST", "/v1/chat/completions", chat_body("acme/cli:1"),
                 {"Content-Type: application/json"}).status == 200);
+}
+
+TEST_CASE("a registry model no request uses is unloaded after idle_unload_seconds") {
+  Registry r({"LLMP_REGISTRY_IDLE_UNLOAD_SECONDS=1"});
+  REQUIRE(r.import(r.tiny, "4").status == 201);
+  REQUIRE(r.admin("POST", "/admin/v1/models/acme/tiny/4/load").status == 200);
+  CHECK(r.chat("acme/tiny:4").status == 200);
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    gone = request(r.server->port(), "GET", "/readyz?model=acme%2Ftiny%3A4").status == 503;
+  }
+  CHECK(gone);
+  CHECK(r.chat("acme/tiny:4").status == 404);
+  CHECK(r.chat("other").status == 200);  // a model from --model is never unloaded for idleness
+  CHECK_THAT(r.admin("GET", "/admin/v1/loaded-models").body, Catch::Contains(R"("memory_in_use_bytes":0)"));
 }
