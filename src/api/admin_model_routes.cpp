@@ -160,6 +160,15 @@ std::string state_json(const LoadedModelState& st) {
   return out;
 }
 
+// The platform admin's routes: anyone else gets 403 before `inner` runs.
+net::Handler platform_route(Services& s, AdminHandler inner) {
+  return admin_route(s, [inner = std::move(inner)](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
+    if (auto allowed = gateway::authorize_platform(who); !allowed) co_return response_for(allowed.error(), req);
+    auto answer = inner(req, who);
+    co_return co_await std::move(answer);
+  });
+}
+
 Response unavailable(const Request& req) {
   return response_for(Status(StatusCode::unavailable, "the model registry is not open on this server"), req);
 }
@@ -168,8 +177,7 @@ Response unavailable(const Request& req) {
 
 void add_admin_model_routes(net::Router& router, Services& s) {
   router.add(net::Method::post, "/admin/v1/models",
-             admin_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
-               if (auto allowed = gateway::authorize_platform(who); !allowed) co_return response_for(allowed.error(), req);
+             platform_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
                if (!s.model_repository) co_return unavailable(req);
                auto parsed = parse_import(req.body);
                if (!parsed) co_return response_for(parsed.error().first, req, parsed.error().second);
@@ -189,8 +197,7 @@ void add_admin_model_routes(net::Router& router, Services& s) {
              }));
 
   router.add(net::Method::get, "/admin/v1/models",
-             admin_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
-               if (auto allowed = gateway::authorize_platform(who); !allowed) co_return response_for(allowed.error(), req);
+             platform_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
                if (!s.model_repository) co_return unavailable(req);
                auto job = [&s] { return s.model_repository->list(); };
                auto all = co_await run_blocking(s.blocking_pool->get_executor(), std::move(job));
@@ -205,8 +212,7 @@ void add_admin_model_routes(net::Router& router, Services& s) {
              }));
 
   router.add(net::Method::get, "/admin/v1/models/{org}/{model}/{version}",
-             admin_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
-               if (auto allowed = gateway::authorize_platform(who); !allowed) co_return response_for(allowed.error(), req);
+             platform_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
                if (!s.model_repository) co_return unavailable(req);
                auto job = [&s, org = std::string(req.param("org")), model = std::string(req.param("model")),
                            version = std::string(req.param("version"))] {
@@ -222,8 +228,7 @@ void add_admin_model_routes(net::Router& router, Services& s) {
              }));
 
   router.add(net::Method::delete_, "/admin/v1/models/{org}/{model}/{version}",
-             admin_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
-               if (auto allowed = gateway::authorize_platform(who); !allowed) co_return response_for(allowed.error(), req);
+             platform_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
                if (!s.model_repository) co_return unavailable(req);
                auto job = [&s, org = std::string(req.param("org")), model = std::string(req.param("model")),
                            version = std::string(req.param("version")), by = audit_actor(who, req)]() -> Result<std::string> {
@@ -246,8 +251,7 @@ void add_admin_model_routes(net::Router& router, Services& s) {
              }));
 
   router.add(net::Method::post, "/admin/v1/models/{org}/{model}/{version}/load",
-             admin_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
-               if (auto allowed = gateway::authorize_platform(who); !allowed) co_return response_for(allowed.error(), req);
+             platform_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
                if (!s.model_repository || !s.model_manager) co_return unavailable(req);
                std::string id;
                if (!req.body.empty()) {
@@ -279,8 +283,7 @@ void add_admin_model_routes(net::Router& router, Services& s) {
              }));
 
   router.add(net::Method::post, "/admin/v1/models/{org}/{model}/{version}/unload",
-             admin_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
-               if (auto allowed = gateway::authorize_platform(who); !allowed) co_return response_for(allowed.error(), req);
+             platform_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
                if (!s.model_manager) co_return unavailable(req);
                const std::string ref = fmt::format("{}/{}:{}", req.param("org"), req.param("model"), req.param("version"));
                auto job = [&s, ref, by = audit_actor(who, req)]() -> Result<std::vector<LoadedModelState>> {
@@ -307,8 +310,7 @@ void add_admin_model_routes(net::Router& router, Services& s) {
              }));
 
   router.add(net::Method::get, "/admin/v1/loaded-models",
-             admin_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
-               if (auto allowed = gateway::authorize_platform(who); !allowed) co_return response_for(allowed.error(), req);
+             platform_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
                if (!s.model_manager) co_return unavailable(req);
                std::string out;
                json::Writer w(out);
