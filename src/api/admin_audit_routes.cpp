@@ -103,15 +103,9 @@ void add_admin_audit_routes(net::Router& router, Services& s) {
                std::string param;
                auto filter = parse_filter(req, param);
                if (!filter) co_return response_for(filter.error(), req, param);
-               if (who.role != gateway::Role::platform_admin) {
-                 // A tenant admin reads its own tenant's entries only, and is told so when it
-                 // asks for another's rather than handed an empty list.
-                 if (filter->tenant_id) {
-                   if (auto allowed = gateway::authorize_tenant(who, *filter->tenant_id); !allowed) {
-                     co_return response_for(allowed.error(), req, "tenant_id");
-                   }
-                 }
-                 filter->tenant_id = who.tenant_id;
+               // A tenant admin reads its own tenant's entries only.
+               if (auto scoped = scope_to_own_tenant(who, filter->tenant_id); !scoped) {
+                 co_return response_for(scoped.error(), req, "tenant_id");
                }
                const int64_t limit = filter->limit - 1;
                auto list = [&s, f = *filter] { return s.store->audit().list(f); };

@@ -372,13 +372,8 @@ void add_admin_call_routes(net::Router& router, Services& s) {
                std::string param;
                auto query = parse_query(req, param);
                if (!query) co_return response_for(query.error(), req, param);
-               if (who.role != gateway::Role::platform_admin) {
-                 if (query->tenant_id) {
-                   if (auto allowed = gateway::authorize_tenant(who, *query->tenant_id); !allowed) {
-                     co_return response_for(allowed.error(), req, "tenant_id");
-                   }
-                 }
-                 query->tenant_id = who.tenant_id;
+               if (auto scoped = scope_to_own_tenant(who, query->tenant_id); !scoped) {
+                 co_return response_for(scoped.error(), req, "tenant_id");
                }
                const int64_t limit = query->limit - 1;
                auto search = [&s, q = *query] { return s.store->calls().search(q); };

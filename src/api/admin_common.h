@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +24,11 @@ using AdminHandler = std::function<net::Awaitable<net::Response>(net::Request&, 
 //! X-Project-ID headers name another tenant or project. `inner` still checks which tenant the
 //! identity may manage.
 net::Handler admin_route(Services& s, AdminHandler inner);
+
+//! Who may call an admin route besides being an admin: any admin key (the handler checks which
+//! tenant it may manage), or the platform admin only (403 for everyone else, before `inner`).
+enum class AdminAccess { any_admin, platform };
+net::Handler admin_route(Services& s, AdminAccess access, AdminHandler inner);
 
 struct PageParams {
   int64_t limit = 100;
@@ -61,6 +67,10 @@ net::Response list_page(std::vector<T>& page, int64_t limit, WriteItem write_ite
 //! one to the repository call that makes its change, which writes the entry in the same
 //! transaction as the change.
 store::AuditActor audit_actor(const gateway::Identity& who, const net::Request& req);
+
+//! A list's tenant filter as `who` may have it: the platform admin's stands; a tenant admin
+//! naming another tenant gets permission_denied, and is held to its own tenant either way.
+Result<void> scope_to_own_tenant(const gateway::Identity& who, std::optional<std::string>& tenant_id);
 
 //! 1-128 characters of letters, digits, '-', '_' or '.'.
 bool valid_name(std::string_view name);

@@ -35,11 +35,11 @@ void write_state(json::Writer& w, const LoadedModelState& st) {
 
 // A manifest as stored, with the object name and the version's load state beside it.
 void write_version(json::Writer& w, const registry::Manifest& m, const std::vector<LoadedModelState>& loaded) {
-  w.begin_object().field("object", "model.version").field("id", served_id_of(m));
+  w.begin_object().field("object", "model.version").field("id", m.ref());
   w.key("manifest").raw(registry::manifest_json(m));
   w.key("loaded_as").begin_array();
   for (const auto& st : loaded) {
-    if (st.ref == served_id_of(m)) write_state(w, st);
+    if (st.ref == m.ref()) write_state(w, st);
   }
   w.end_array().end_object();
 }
@@ -160,15 +160,6 @@ std::string state_json(const LoadedModelState& st) {
   return out;
 }
 
-// The platform admin's routes: anyone else gets 403 before `inner` runs.
-net::Handler platform_route(Services& s, AdminHandler inner) {
-  return admin_route(s, [inner = std::move(inner)](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
-    if (auto allowed = gateway::authorize_platform(who); !allowed) co_return response_for(allowed.error(), req);
-    auto answer = inner(req, who);
-    co_return co_await std::move(answer);
-  });
-}
-
 Response unavailable(const Request& req) {
   return response_for(Status(StatusCode::unavailable, "the model registry is not open on this server"), req);
 }
@@ -177,7 +168,7 @@ Response unavailable(const Request& req) {
 
 void add_admin_model_routes(net::Router& router, Services& s) {
   router.add(net::Method::post, "/admin/v1/models",
-             platform_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
+             admin_route(s, AdminAccess::platform, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
                if (!s.model_repository) co_return unavailable(req);
                auto parsed = parse_import(req.body);
                if (!parsed) co_return response_for(parsed.error().first, req, parsed.error().second);
@@ -185,7 +176,7 @@ void add_admin_model_routes(net::Router& router, Services& s) {
                  auto m = s.model_repository->import_model(r);
                  if (!m) return m;
                  (void)s.store->audit().append(
-                     audit_entry(by, "create", "model_version", served_id_of(*m), std::nullopt, registry::manifest_json(*m)));
+                     audit_entry(by, "create", "model_version", m->ref(), std::nullopt, registry::manifest_json(*m)));
                  return m;
                };
                auto imported = co_await run_blocking(s.blocking_pool->get_executor(), std::move(job));
@@ -197,7 +188,7 @@ void add_admin_model_routes(net::Router& router, Services& s) {
              }));
 
   router.add(net::Method::get, "/admin/v1/models",
-             platform_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
+             admin_route(s, AdminAccess::platform, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
                if (!s.model_repository) co_return unavailable(req);
                auto job = [&s] { return s.model_repository->list(); };
                auto all = co_await run_blocking(s.blocking_pool->get_executor(), std::move(job));
@@ -212,7 +203,7 @@ void add_admin_model_routes(net::Router& router, Services& s) {
              }));
 
   router.add(net::Method::get, "/admin/v1/models/{org}/{model}/{version}",
-             platform_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
+             admin_route(s, AdminAccess::platform, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
                if (!s.model_repository) co_return unavailable(req);
                auto job = [&s, org = std::string(req.param("org")), model = std::string(req.param("model")),
                            version = std::string(req.param("version"))] {
@@ -228,7 +219,7 @@ void add_admin_model_routes(net::Router& router, Services& s) {
              }));
 
   router.add(net::Method::delete_, "/admin/v1/models/{org}/{model}/{version}",
-             platform_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
+             admin_route(s, AdminAccess::platform, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
                if (!s.model_repository) co_return unavailable(req);
                auto job = [&s, org = std::string(req.param("org")), model = std::string(req.param("model")),
                            version = std::string(req.param("version")), by = audit_actor(who, req)]() -> Result<std::string> {
@@ -239,8 +230,8 @@ void add_admin_model_routes(net::Router& router, Services& s) {
                  });
                  if (!removed) return error(removed.error());
                  (void)s.store->audit().append(
-                     audit_entry(by, "delete", "model_version", served_id_of(*m), registry::manifest_json(*m), std::nullopt));
-                 return served_id_of(*m);
+                     audit_entry(by, "delete", "model_version", m->ref(), registry::manifest_json(*m), std::nullopt));
+                 return m->ref();
                };
                auto removed = co_await run_blocking(s.blocking_pool->get_executor(), std::move(job));
                if (!removed) co_return response_for(removed.error(), req);
@@ -251,7 +242,7 @@ void add_admin_model_routes(net::Router& router, Services& s) {
              }));
 
   router.add(net::Method::post, "/admin/v1/models/{org}/{model}/{version}/load",
-             platform_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
+             admin_route(s, AdminAccess::platform, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
                if (!s.model_repository || !s.model_manager) co_return unavailable(req);
                std::string id;
                if (!req.body.empty()) {
@@ -283,7 +274,7 @@ void add_admin_model_routes(net::Router& router, Services& s) {
              }));
 
   router.add(net::Method::post, "/admin/v1/models/{org}/{model}/{version}/unload",
-             platform_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
+             admin_route(s, AdminAccess::platform, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
                if (!s.model_manager) co_return unavailable(req);
                const std::string ref = fmt::format("{}/{}:{}", req.param("org"), req.param("model"), req.param("version"));
                auto job = [&s, ref, by = audit_actor(who, req)]() -> Result<std::vector<LoadedModelState>> {
@@ -310,7 +301,7 @@ void add_admin_model_routes(net::Router& router, Services& s) {
              }));
 
   router.add(net::Method::get, "/admin/v1/loaded-models",
-             platform_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
+             admin_route(s, AdminAccess::platform, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
                if (!s.model_manager) co_return unavailable(req);
                std::string out;
                json::Writer w(out);

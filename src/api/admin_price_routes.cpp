@@ -129,10 +129,7 @@ Result<void> load_prices(Services& s) {
 
 void add_admin_price_routes(net::Router& router, Services& s) {
   router.add(net::Method::put, "/admin/v1/prices",
-             admin_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
-               if (auto allowed = gateway::authorize_platform(who); !allowed) {
-                 co_return response_for(allowed.error(), req);
-               }
+             admin_route(s, AdminAccess::platform, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
                auto spec = parse_price(req.body, now_seconds());
                if (!spec) co_return response_for(spec.error().status, req, spec.error().param);
                auto job = [&s, price = std::move(*spec), by = audit_actor(who, req)] {
@@ -148,10 +145,7 @@ void add_admin_price_routes(net::Router& router, Services& s) {
              }));
 
   router.add(net::Method::get, "/admin/v1/prices",
-             admin_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
-               if (auto allowed = gateway::authorize_platform(who); !allowed) {
-                 co_return response_for(allowed.error(), req);
-               }
+             admin_route(s, AdminAccess::platform, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
                std::optional<std::string> model;
                if (std::string m = req.query_param("model"); !m.empty()) model = std::move(m);
                auto list = [&s, model] { return s.store->prices().list(model); };

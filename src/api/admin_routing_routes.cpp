@@ -417,10 +417,7 @@ Result<void> load_routes(Services& s) {
 
 void add_admin_routing_routes(net::Router& router, Services& s) {
   router.add(net::Method::put, "/admin/v1/upstreams/{name}",
-             admin_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
-               if (auto allowed = gateway::authorize_platform(who); !allowed) {
-                 co_return response_for(allowed.error(), req);
-               }
+             admin_route(s, AdminAccess::platform, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
                auto spec = parse_upstream(req.param("name"), req.body);
                if (!spec) co_return response_for(spec.error().status, req, spec.error().param);
                auto job = [&s, upstream = std::move(*spec), by = audit_actor(who, req)] {
@@ -433,10 +430,7 @@ void add_admin_routing_routes(net::Router& router, Services& s) {
              }));
 
   router.add(net::Method::get, "/admin/v1/upstreams",
-             admin_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
-               if (auto allowed = gateway::authorize_platform(who); !allowed) {
-                 co_return response_for(allowed.error(), req);
-               }
+             admin_route(s, AdminAccess::platform, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
                auto params = page_params(req);
                if (!params) co_return response_for(params.error(), req, "limit");
                auto list = [&s] { return s.store->routing().list_upstreams(); };
@@ -447,10 +441,7 @@ void add_admin_routing_routes(net::Router& router, Services& s) {
              }));
 
   router.add(net::Method::get, "/admin/v1/upstreams/{name}",
-             admin_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
-               if (auto allowed = gateway::authorize_platform(who); !allowed) {
-                 co_return response_for(allowed.error(), req);
-               }
+             admin_route(s, AdminAccess::platform, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
                auto get = [&s, name = std::string(req.param("name"))]() -> Result<store::UpstreamRecord> {
                  auto all = s.store->routing().list_upstreams();
                  if (!all) return error(all.error());
@@ -465,10 +456,7 @@ void add_admin_routing_routes(net::Router& router, Services& s) {
              }));
 
   router.add(net::Method::delete_, "/admin/v1/upstreams/{name}",
-             admin_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
-               if (auto allowed = gateway::authorize_platform(who); !allowed) {
-                 co_return response_for(allowed.error(), req);
-               }
+             admin_route(s, AdminAccess::platform, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
                const std::string name(req.param("name"));
                auto job = [&s, name, by = audit_actor(who, req)] { return s.store->routing().delete_upstream(name, &by); };
                auto removed = co_await run_blocking(s.blocking_pool->get_executor(), std::move(job));
@@ -478,10 +466,7 @@ void add_admin_routing_routes(net::Router& router, Services& s) {
              }));
 
   router.add(net::Method::put, "/admin/v1/routes/{alias}",
-             admin_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
-               if (auto allowed = gateway::authorize_platform(who); !allowed) {
-                 co_return response_for(allowed.error(), req);
-               }
+             admin_route(s, AdminAccess::platform, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
                auto spec = parse_route(req.param("alias"), req.body);
                if (!spec) co_return response_for(spec.error().status, req, spec.error().param);
                auto job = [&s, route = std::move(*spec), by = audit_actor(who, req)]() -> Parsed<store::RouteRecord> {
@@ -515,10 +500,7 @@ void add_admin_routing_routes(net::Router& router, Services& s) {
              }));
 
   router.add(net::Method::get, "/admin/v1/routes",
-             admin_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
-               if (auto allowed = gateway::authorize_platform(who); !allowed) {
-                 co_return response_for(allowed.error(), req);
-               }
+             admin_route(s, AdminAccess::platform, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
                auto params = page_params(req);
                if (!params) co_return response_for(params.error(), req, "limit");
                auto list = [&s] { return s.store->routing().list_routes(); };
@@ -529,10 +511,7 @@ void add_admin_routing_routes(net::Router& router, Services& s) {
              }));
 
   router.add(net::Method::get, "/admin/v1/routes/{alias}",
-             admin_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
-               if (auto allowed = gateway::authorize_platform(who); !allowed) {
-                 co_return response_for(allowed.error(), req);
-               }
+             admin_route(s, AdminAccess::platform, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
                auto get = [&s, alias = std::string(req.param("alias"))]() -> Result<store::RouteRecord> {
                  auto all = s.store->routing().list_routes();
                  if (!all) return error(all.error());
@@ -547,10 +526,7 @@ void add_admin_routing_routes(net::Router& router, Services& s) {
              }));
 
   router.add(net::Method::delete_, "/admin/v1/routes/{alias}",
-             admin_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
-               if (auto allowed = gateway::authorize_platform(who); !allowed) {
-                 co_return response_for(allowed.error(), req);
-               }
+             admin_route(s, AdminAccess::platform, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
                const std::string alias(req.param("alias"));
                auto job = [&s, alias, by = audit_actor(who, req)] { return s.store->routing().delete_route(alias, &by); };
                auto removed = co_await run_blocking(s.blocking_pool->get_executor(), std::move(job));

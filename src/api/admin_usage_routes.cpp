@@ -127,9 +127,7 @@ std::expected<UsageParams, ParamError> parse_usage_params(const Request& req, in
 
 // A tenant admin sees its own tenant (and project, when its key has one) whatever it asks.
 Result<void> scope_to(const gateway::Identity& who, obs::UsageQuery& q) {
-  if (who.tenant_id.empty()) return ok();
-  if (q.tenant_id) LLMP_TRY_VOID(gateway::authorize_tenant(who, *q.tenant_id));
-  q.tenant_id = who.tenant_id;
+  LLMP_TRY_VOID(scope_to_own_tenant(who, q.tenant_id));
   if (!who.project_id.empty()) {
     if (q.project_id && *q.project_id != who.project_id) {
       return error(StatusCode::permission_denied, "this key may only read its own project's usage");

@@ -56,35 +56,30 @@ void declare_settings(SettingsRegistry& r, AuthOptions& o) {
                    .min = 10,
                    .max = 86400,
                    .help = "How often oidc_jwks_url is fetched again."});
-  r.add(StringSetting{.section = "auth",
-                      .key = "oidc_tenant_claim",
-                      .target = &o.oidc_tenant_claim,
-                      .default_value = "tenant_id",
-                      .help = "The claim holding the tenant id; required in every token but a platform_admin's, "
-                              "and the tenant must exist."});
-  r.add(StringSetting{.section = "auth",
-                      .key = "oidc_role_claim",
-                      .target = &o.oidc_role_claim,
-                      .default_value = "role",
-                      .help = "The claim holding the role: platform_admin, tenant_admin or app (when missing)."});
-  r.add(StringSetting{.section = "auth",
-                      .key = "oidc_scope_claim",
-                      .target = &o.oidc_scope_claim,
-                      .default_value = "scope",
-                      .help = "The claim holding space-separated scopes (inference, rag, agents, admin; others "
-                              "are ignored); when missing: inference only."});
-  r.add(StringSetting{.section = "auth",
-                      .key = "oidc_models_claim",
-                      .target = &o.oidc_models_claim,
-                      .default_value = "models",
-                      .help = "The claim holding an array of the model ids the token may use; when missing: "
-                              "every model."});
-  r.add(StringSetting{.section = "auth",
-                      .key = "oidc_project_claim",
-                      .target = &o.oidc_project_claim,
-                      .default_value = "project_id",
-                      .help = "The claim holding a project id of the tenant the token is bound to; when "
-                              "missing: the whole tenant."});
+  // The claims a token's tenant, role, scopes, models and project are read from.
+  struct Claim {
+    std::string_view key;
+    std::string* target;
+    std::string_view default_value, help;
+  };
+  for (const Claim& c : {
+           Claim{"oidc_tenant_claim", &o.oidc_tenant_claim, "tenant_id",
+                 "The claim holding the tenant id; required in every token but a platform_admin's, and the tenant "
+                 "must exist."},
+           Claim{"oidc_role_claim", &o.oidc_role_claim, "role",
+                 "The claim holding the role: platform_admin, tenant_admin or app (when missing)."},
+           Claim{"oidc_scope_claim", &o.oidc_scope_claim, "scope",
+                 "The claim holding space-separated scopes (inference, rag, agents, admin; others are ignored); "
+                 "when missing: inference only."},
+           Claim{"oidc_models_claim", &o.oidc_models_claim, "models",
+                 "The claim holding an array of the model ids the token may use; when missing: every model."},
+           Claim{"oidc_project_claim", &o.oidc_project_claim, "project_id",
+                 "The claim holding a project id of the tenant the token is bound to; when missing: the whole "
+                 "tenant."},
+       }) {
+    r.add(StringSetting{.section = "auth", .key = c.key, .target = c.target, .default_value = c.default_value,
+                        .help = c.help});
+  }
 }
 
 Result<std::optional<gateway::OidcOptions>> oidc_options_for(const AuthOptions& o) {

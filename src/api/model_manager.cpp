@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <thread>
@@ -20,14 +19,6 @@ int64_t wall_ms() {
 int64_t steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
-}
-
-bool valid_part(std::string_view s) {
-  if (s.empty() || s.size() > 64 || s == "." || s == "..") return false;
-  for (char c : s) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -77,31 +68,11 @@ Result<registry::ModelRepository::Options> repository_options(const RegistryOpti
   return out;
 }
 
-Result<std::tuple<std::string, std::string, std::string>> parse_version_ref(std::string_view ref) {
-  const size_t slash = ref.find('/');
-  const size_t colon = ref.rfind(':');
-  if (slash == std::string_view::npos || colon == std::string_view::npos || colon < slash) {
-    return error(StatusCode::invalid_argument,
-                 fmt::format("\"{}\" is not a model version: expected \"org/model:version\"", ref));
-  }
-  std::string org(ref.substr(0, slash)), model(ref.substr(slash + 1, colon - slash - 1)),
-      version(ref.substr(colon + 1));
-  for (const auto& [what, part] : {std::pair{"org", &org}, std::pair{"model", &model}, std::pair{"version", &version}}) {
-    if (!valid_part(*part)) {
-      return error(StatusCode::invalid_argument,
-                   fmt::format("\"{}\": the {} \"{}\" must be 1-64 letters, digits, '.', '_' or '-'", ref, what, *part));
-    }
-  }
-  return std::tuple{std::move(org), std::move(model), std::move(version)};
-}
-
-std::string served_id_of(const registry::Manifest& m) { return m.ref(); }
-
 ModelManager::ModelManager(registry::ModelRepository& repository, ServedModels& served, Options options)
     : repository_(repository), served_(served), options_(std::move(options)) {}
 
 Result<LoadedModelState> ModelManager::load(const registry::Manifest& manifest, std::string id) {
-  if (id.empty()) id = served_id_of(manifest);
+  if (id.empty()) id = manifest.ref();
   const uint64_t need = manifest.spec.memory_bytes;
   {
     // Reserved before the slow part, so two loads at once cannot both fit in the same room.
@@ -110,14 +81,14 @@ Result<LoadedModelState> ModelManager::load(const registry::Manifest& manifest, 
       return error(StatusCode::already_exists,
                    fmt::format("model '{}' is already {} (version {})", id, it->second.state.state, it->second.state.ref));
     }
-    if (served_.find(id)) return error(StatusCode::already_exists, fmt::format("model '{}' is already served", id));
+    if (served_.find_quietly(id)) return error(StatusCode::already_exists, fmt::format("model '{}' is already served", id));
     if (auto fits = registry::check_fits(manifest.spec, options_.devices, options_.memory_budget_bytes, reserved_bytes_);
         !fits) {
-      return error(fits.error().with_context(fmt::format("cannot load {}", served_id_of(manifest))));
+      return error(fits.error().with_context(fmt::format("cannot load {}", manifest.ref())));
     }
     reserved_bytes_ += need;
     Entry e;
-    e.state = {.id = id, .ref = served_id_of(manifest), .state = "loading", .memory_bytes = need, .changed_at_ms = wall_ms()};
+    e.state = {.id = id, .ref = manifest.ref(), .state = "loading", .memory_bytes = need, .changed_at_ms = wall_ms()};
     e.org = manifest.org;
     e.model = manifest.model;
     e.version = manifest.version;
@@ -140,13 +111,13 @@ Result<LoadedModelState> ModelManager::load(const registry::Manifest& manifest, 
     // as a refusal (not a 500 whose message is withheld), naming the file.
     if (path.error().code() == StatusCode::data_loss) {
       return failed(Status(StatusCode::failed_precondition,
-                           fmt::format("refusing to load {}: {}", served_id_of(manifest), path.error().message())));
+                           fmt::format("refusing to load {}: {}", manifest.ref(), path.error().message())));
     }
     return failed(path.error());
   }
   auto model = load_served_model(id, *path, options_.engine, options_.chat_template_fallback);
   if (!model) return failed(model.error());
-  (*model)->version = served_id_of(manifest);
+  (*model)->version = manifest.ref();
   (*model)->last_used_ms.store(steady_ms());
   served_.add(*model);
   std::lock_guard lock(mu_);

@@ -130,7 +130,7 @@ Result<void> load_settings(SettingsRegistry& registry, Settings& settings, const
   LLMP_TRY_VOID(api::oidc_options_for(settings.auth));
   LLMP_TRY_VOID(api::repository_options(settings.registry, settings.store.data_dir));
   for (const auto& ref : settings.registry.load) {
-    if (auto parsed = api::parse_version_ref(ref); !parsed) {
+    if (auto parsed = registry::parse_ref(ref); !parsed) {
       return error(parsed.error().with_context("registry.load"));
     }
   }
@@ -501,8 +501,8 @@ int serve(const Settings& settings, const std::string& config_source) {
   services.model_manager = &model_manager;
   for (const auto& ref : settings.registry.load) readiness.add_pending("model " + ref);
   for (const auto& ref : settings.registry.load) {
-    const auto [org, model, version] = *api::parse_version_ref(ref);
-    auto manifest = (*repository)->get(org, model, version);
+    const auto parts = *registry::parse_ref(ref);
+    auto manifest = (*repository)->get(parts.org, parts.model, parts.version);
     auto loaded = manifest ? model_manager.load(*manifest, ref) : Result<api::LoadedModelState>(error(manifest.error()));
     if (loaded) {
       readiness.resolve("model " + ref);
@@ -624,12 +624,14 @@ int run_model_command(int argc, char** argv) {
     std::string data_dir = "./data";
     registry::ModelRepository::ImportRequest request;
     request.source = argv[3];
-    auto ref = api::parse_version_ref(argv[4]);
+    auto ref = registry::parse_ref(argv[4]);
     if (!ref) {
       std::fprintf(stderr, "llmplatform: %s\n", ref.error().message().c_str());
       return kExitUsage;
     }
-    std::tie(request.org, request.model, request.version) = *ref;
+    request.org = ref->org;
+    request.model = ref->model;
+    request.version = ref->version;
     for (int i = 5; i < argc; ++i) {
       const std::string_view a = argv[i];
       auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -657,7 +659,7 @@ int run_model_command(int argc, char** argv) {
       std::fprintf(stderr, "llmplatform: %s\n", manifest.error().message().c_str());
       return kExitFailure;
     }
-    std::printf("imported %s (%zu files, %s %s, %.1f MiB to load)\n", api::served_id_of(*manifest).c_str(),
+    std::printf("imported %s (%zu files, %s %s, %.1f MiB to load)\n", manifest->ref().c_str(),
                 manifest->files.size(), manifest->architecture.c_str(), manifest->dtype.c_str(),
                 static_cast<double>(manifest->spec.memory_bytes) / (1 << 20));
     for (const auto& f : manifest->files) std::printf("  %s  %s  %llu bytes\n", f.sha256.c_str(), f.path.c_str(),

@@ -154,6 +154,24 @@ std::string Manifest::ref() const {
   return fmt::format("{}/{}:{}", org, model, version);
 }
 
+Result<VersionRef> parse_ref(std::string_view ref) {
+  const size_t slash = ref.find('/');
+  const size_t colon = ref.rfind(':');
+  if (slash == std::string_view::npos || colon == std::string_view::npos || colon < slash) {
+    return error(StatusCode::invalid_argument,
+                 fmt::format("\"{}\" is not a model version: expected \"org/model:version\"", ref));
+  }
+  VersionRef out{std::string(ref.substr(0, slash)), std::string(ref.substr(slash + 1, colon - slash - 1)),
+                 std::string(ref.substr(colon + 1))};
+  for (const auto& [what, part] : {std::pair{"org", &out.org}, std::pair{"model", &out.model},
+                                   std::pair{"version", &out.version}}) {
+    if (auto checked = check_name(what, *part); !checked) {
+      return error(checked.error().with_context(fmt::format("\"{}\"", ref)));
+    }
+  }
+  return out;
+}
+
 std::string signing_payload(const Manifest& m) {
   std::string out;
   json::Writer w(out);

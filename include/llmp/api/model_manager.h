@@ -36,9 +36,6 @@ void declare_settings(SettingsRegistry& r, RegistryOptions& o);
 //! The repository's options from the settings and the data dir; errors name the setting.
 Result<registry::ModelRepository::Options> repository_options(const RegistryOptions& o, const std::string& data_dir);
 
-//! "org/model:version" → (org, model, version); invalid_argument saying what is wrong.
-Result<std::tuple<std::string, std::string, std::string>> parse_version_ref(std::string_view ref);
-std::string served_id_of(const registry::Manifest& m);
 
 struct LoadedModelState {
   std::string id;        // served id
@@ -60,7 +57,7 @@ class ModelManager {
   };
   ModelManager(registry::ModelRepository& repository, ServedModels& served, Options options);
 
-  //! Verifies, checks the fit, builds the engine and serves it as `id` (served_id_of when
+  //! Verifies, checks the fit, builds the engine and serves it as `id` (the manifest's ref() when
   //! empty). Blocks for the whole load: call from a blocking pool. already_exists when `id` is
   //! served or loading; resource_exhausted / failed_precondition when it does not fit (the
   //! message says what is short); data_loss for a file that does not match its manifest.

@@ -41,6 +41,14 @@ struct Manifest {
 //! format/architecture/dtype (derived from the files) and the signature fields themselves.
 std::string signing_payload(const Manifest& manifest);
 
+//! A version as it is named on the command line, in settings and as a served model id.
+struct VersionRef {
+  std::string org, model, version;
+};
+//! "org/model:version" into its parts, each checked as the repository checks names;
+//! invalid_argument saying what is wrong.
+Result<VersionRef> parse_ref(std::string_view ref);
+
 //! Parses and checks manifest.json text. Errors name the key ("files[1].sha256") and, for a
 //! JSON syntax error, the byte offset.
 Result<Manifest> parse_manifest(std::string_view json);
