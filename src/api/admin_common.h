@@ -109,4 +109,7 @@ void add_admin_alert_routes(net::Router& router, Services& s);
 //! versions (platform admin only).
 void add_admin_model_routes(net::Router& router, Services& s);
 
+//! /admin/v1/releases: model aliases with a stable version and a canary (platform admin only).
+void add_admin_release_routes(net::Router& router, Services& s);
+
 }  // namespace llmp::api

@@ -153,6 +153,7 @@ void add_admin_routes(net::Router& router, Services& s) {
   add_admin_usage_routes(router, s);
   add_admin_alert_routes(router, s);
   add_admin_model_routes(router, s);
+  add_admin_release_routes(router, s);
 }
 
 }  // namespace llmp::api

@@ -34,6 +34,10 @@ void declare_settings(SettingsRegistry& r, RegistryOptions& o) {
   r.add(IntSetting{.section = "registry", .key = "idle_unload_seconds", .target = &o.idle_unload_seconds,
                    .default_value = 0, .min = 0, .max = 86400 * 365,
                    .help = "Unload a registry model no request has used for this long. 0: never."});
+  r.add(IntSetting{.section = "registry", .key = "release_check_ms", .target = &o.release_check_ms,
+                   .default_value = 5000, .min = 100, .max = 3600000,
+                   .help = "How often each release's canary is compared with its stable version (error rate, "
+                           "latency, circuit breaker) and rolled back when it does worse by the release's margins."});
   r.add(BoolSetting{.section = "registry", .key = "verify_on_load", .target = &o.verify_on_load, .default_value = true,
                     .help = "Hash every file of a version against its manifest before loading it: a tampered or "
                             "corrupt file is refused, naming the file."});

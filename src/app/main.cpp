@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <optional>
@@ -231,23 +232,22 @@ uint64_t physical_memory_bytes() {
   return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : uint64_t{8} << 30;
 }
 
-// Checks for idle registry models every few seconds on a thread of its own (an unload waits for
-// the model's last requests, which must not hold up anything else).
-class IdleUnloader {
+// Runs `task` every `period` on a thread of its own until stopped (idle unloads and release
+// checks block on their work, which must not hold up anything else). A zero period runs nothing.
+class PeriodicTask {
  public:
-  IdleUnloader(api::ModelManager& manager, int64_t idle_seconds) {
-    if (idle_seconds <= 0) return;
-    const auto period = std::chrono::milliseconds(std::clamp<int64_t>(idle_seconds * 1000 / 4, 100, 10000));
-    thread_ = std::thread([this, &manager, period] {
+  PeriodicTask(std::chrono::milliseconds period, std::function<void()> task) {
+    if (period.count() <= 0) return;
+    thread_ = std::thread([this, period, task = std::move(task)] {
       std::unique_lock lock(mu_);
       while (!cv_.wait_for(lock, period, [this] { return stopping_; })) {
         lock.unlock();
-        manager.unload_idle();
+        task();
         lock.lock();
       }
     });
   }
-  ~IdleUnloader() { stop(); }
+  ~PeriodicTask() { stop(); }
   void stop() {
     {
       std::lock_guard lock(mu_);
@@ -510,8 +510,13 @@ int serve(const Settings& settings, const std::string& config_source) {
       readiness.fail("model " + ref, loaded.error().message());
     }
   }
-  // Idle models leave on a timer of their own (registry.idle_unload_seconds).
-  IdleUnloader idle_unloader(model_manager, settings.registry.idle_unload_seconds);
+  // Idle models leave on a timer of their own (registry.idle_unload_seconds), checked a few
+  // times per idle period; canaries doing worse than stable are rolled back on another.
+  const int64_t idle_s = settings.registry.idle_unload_seconds;
+  PeriodicTask idle_unloader(std::chrono::milliseconds(idle_s > 0 ? std::clamp<int64_t>(idle_s * 1000 / 4, 100, 10000) : 0),
+                             [&model_manager] { model_manager.unload_idle(); });
+  PeriodicTask release_checker(std::chrono::milliseconds(settings.registry.release_check_ms),
+                               [&services] { api::check_releases(services); });
 
   server.set_state(net::ServerState::ready);
   log::info("ready", {{"port", static_cast<int64_t>(server.port())}});
@@ -527,6 +532,7 @@ int serve(const Settings& settings, const std::string& config_source) {
   if (!drained) log::warn("drain deadline passed; closing the remaining requests", {{"in_flight", server.in_flight()}});
   server.stop();
   idle_unloader.stop();
+  release_checker.stop();
   blocking_pool.join();
   limit_flusher.stop();  // every request has settled: the last counts are final
   usage_ledger.stop();

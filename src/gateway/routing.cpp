@@ -1,5 +1,7 @@
 #include "llmp/gateway/routing.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstdlib>
 
@@ -127,6 +129,12 @@ CircuitBreaker::State CircuitBreaker::state(Clock::time_point now) const {
   return state_;
 }
 
+CircuitBreaker::Window CircuitBreaker::window(Clock::time_point now) {
+  std::lock_guard lock(mu_);
+  expire(second_of(now));
+  return Window{window_ok_, window_failed_};
+}
+
 // ---- Deployments and the table ----
 
 bool Deployment::has_label(std::string_view l) const { return std::find(labels.begin(), labels.end(), l) != labels.end(); }
@@ -193,6 +201,50 @@ void RouteTable::replace(const std::vector<store::RouteRecord>& routes, const st
   }
   routes_ = std::move(table);
   health_ = std::move(health);
+}
+
+std::shared_ptr<DeploymentHealth> RouteTable::health(std::string_view deployment_id) const {
+  std::lock_guard lock(mu_);
+  // By the routes as loaded now: the health map's keys also carry where a deployment points.
+  for (const auto& [alias, route] : routes_) {
+    if (!deployment_id.starts_with(alias)) continue;
+    for (const auto& d : route->deployments) {
+      if (d.id() == deployment_id) return d.health;
+    }
+  }
+  return nullptr;
+}
+
+DeploymentFigures figures_of(DeploymentHealth& health, Clock::time_point now) {
+  DeploymentFigures f;
+  f.breaker = health.breaker.state(now);
+  const auto w = health.breaker.window(now);
+  f.ok = w.ok;
+  f.failed = w.failed;
+  std::lock_guard lock(health.mu);
+  f.latency_ms = health.latency_ewma_ms;
+  return f;
+}
+
+std::optional<std::string> judge_canary(const DeploymentFigures& stable, const DeploymentFigures& canary,
+                                        const CanaryPolicy& policy) {
+  if (canary.breaker != CircuitBreaker::State::closed) {
+    return fmt::format("the canary's circuit breaker is {} (its requests kept failing)", to_string(canary.breaker));
+  }
+  const int64_t n = canary.ok + canary.failed;
+  if (n < std::max<int64_t>(1, policy.min_requests)) return std::nullopt;
+  const double canary_rate = static_cast<double>(canary.failed) / static_cast<double>(n);
+  const int64_t stable_n = stable.ok + stable.failed;
+  const double stable_rate = stable_n > 0 ? static_cast<double>(stable.failed) / static_cast<double>(stable_n) : 0.0;
+  if (canary_rate - stable_rate > policy.max_error_rate_increase) {
+    return fmt::format("the canary's error rate {:.1f}% over {} requests exceeds stable's {:.1f}% by more than {:.1f} points",
+                       100 * canary_rate, n, 100 * stable_rate, 100 * policy.max_error_rate_increase);
+  }
+  if (stable.latency_ms > 0 && canary.latency_ms > stable.latency_ms * policy.max_latency_ratio) {
+    return fmt::format("the canary's latency {:.1f} ms is over {:.2g} times stable's {:.1f} ms", canary.latency_ms,
+                       policy.max_latency_ratio, stable.latency_ms);
+  }
+  return std::nullopt;
 }
 
 std::shared_ptr<const Route> RouteTable::find(std::string_view alias) const {

@@ -390,6 +390,13 @@ HttpServer::~HttpServer() { stop(); }
 Router& HttpServer::router() { return impl_->router; }
 void HttpServer::use(Middleware middleware) { impl_->middlewares.push_back(std::move(middleware)); }
 uint16_t HttpServer::port() const { return impl_->bound_port; }
+std::string HttpServer::self_url() const {
+  const std::string& host = impl_->options.host;
+  if (host.empty() || host == "0.0.0.0" || host == "localhost") return fmt::format("http://127.0.0.1:{}", port());
+  if (host == "::") return fmt::format("http://[::1]:{}", port());
+  if (host.find(':') != std::string::npos) return fmt::format("http://[{}]:{}", host, port());
+  return fmt::format("http://{}:{}", host, port());
+}
 void HttpServer::set_state(ServerState s) { impl_->state.store(static_cast<int>(s), std::memory_order_release); }
 ServerState HttpServer::state() const { return impl_->current_state(); }
 int64_t HttpServer::in_flight() const { return impl_->in_flight.load(); }

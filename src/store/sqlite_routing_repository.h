@@ -16,6 +16,12 @@ class SqliteRoutingRepository final : public RoutingRepository {
   Result<void> delete_route(const std::string& alias, const AuditActor* by) override;
   Result<std::vector<RouteRecord>> list_routes() override;
 
+  Result<ReleaseRecord> put_release(ReleaseRecord r, const std::string& action, const std::string& reason,
+                                    const AuditActor* by, const std::string& actor) override;
+  Result<void> delete_release(const std::string& alias, const AuditActor* by) override;
+  Result<std::vector<ReleaseRecord>> list_releases() override;
+  Result<std::vector<ReleaseEvent>> release_history(const std::string& alias) override;
+
  private:
   SqliteDb& db_;
 };

@@ -5,6 +5,8 @@
 #include <string>
 
 #include "llmp/gateway/routing.h"
+#include "llmp/store/store.h"
+#include "support/temp_dir.h"
 
 using namespace llmp;
 using namespace llmp::gateway;
@@ -188,4 +190,67 @@ TEST_CASE("an upstream's token comes from its api_key or the environment variabl
   REQUIRE(r);
   CHECK(r->deployments[0].upstream->bearer_token == "sk-direct");
   CHECK(r->deployments[1].upstream->bearer_token == "sk-env");
+}
+
+TEST_CASE("a canary is judged worse than stable by its breaker error rate or latency and not before enough requests") {
+  const CanaryPolicy policy{.max_error_rate_increase = 0.05, .max_latency_ratio = 2.0, .min_requests = 20};
+  const DeploymentFigures stable{.ok = 200, .failed = 2, .latency_ms = 100};
+  // The breaker has judged already.
+  auto open = judge_canary(stable, {.breaker = CircuitBreaker::State::open}, policy);
+  REQUIRE(open);
+  CHECK_THAT(*open, Catch::Contains("circuit breaker is open"));
+  // Too few requests to tell, however bad.
+  CHECK_FALSE(judge_canary(stable, {.ok = 0, .failed = 19, .latency_ms = 900}, policy));
+  // 3 of 20 failed (15 %) against 1 % for stable: over the five points allowed.
+  auto errors = judge_canary(stable, {.ok = 17, .failed = 3, .latency_ms = 100}, policy);
+  REQUIRE(errors);
+  CHECK_THAT(*errors, Catch::Contains("15.0%"));
+  // 1 of 20 (5 %) against 1 %: within the margin.
+  CHECK_FALSE(judge_canary(stable, {.ok = 19, .failed = 1, .latency_ms = 100}, policy));
+  // Latency: 201 ms against 100 is over twice; 199 is not.
+  auto slow = judge_canary(stable, {.ok = 20, .failed = 0, .latency_ms = 201}, policy);
+  REQUIRE(slow);
+  CHECK_THAT(*slow, Catch::Contains("latency"));
+  CHECK_FALSE(judge_canary(stable, {.ok = 20, .failed = 0, .latency_ms = 199}, policy));
+}
+
+TEST_CASE("the breaker window counts outcomes and empties when the breaker opens") {
+  CircuitBreaker b({.consecutive_failures = 3});
+  const auto t = Clock::now();
+  for (int i = 0; i < 4; ++i) b.record(true, t);
+  b.record(false, t);
+  auto w = b.window(t);
+  CHECK(w.ok == 4);
+  CHECK(w.failed == 1);
+  b.record(false, t);
+  b.record(false, t);  // the third in a row opens it
+  CHECK(b.state(t) == CircuitBreaker::State::open);
+  w = b.window(t);
+  CHECK(w.ok + w.failed == 0);
+}
+
+TEST_CASE("a release written to the store splits its alias within 2 percent over 10000 routed requests") {
+  test::TempDir dir;
+  auto store = store::Store::open({.data_dir = dir / "data", .sqlite_readers = 1, .sqlite_synchronous = "normal",
+                                   .sqlite_busy_timeout_ms = 1000, .rocksdb_sync = false, .min_free_mb = 1});
+  REQUIRE(store);
+  REQUIRE((*store)->routing().put_release(
+      {.alias = "tiny", .stable = "acme/tiny:1", .canary = "acme/tiny:2", .canary_weight = 25}, "canary", "", nullptr));
+  RouteTable table;
+  REQUIRE(table.load((*store)->routing(), no_env));
+  auto r = table.find("tiny");
+  REQUIRE(r);
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  int canary = 0;
+  for (int i = 0; i < 10000; ++i) {
+    auto plan = table.plan(*r, r->strategy, "", u(rng));
+    REQUIRE(plan.size() == 2);
+    if (plan.front()->model == "acme/tiny:2") ++canary;
+  }
+  CHECK(canary >= 2300);
+  CHECK(canary <= 2700);
+  // Each version's health is found by its deployment id, for the rollback check.
+  CHECK(table.health("tiny/acme/tiny:2"));
+  CHECK_FALSE(table.health("tiny/acme/tiny:3"));
 }

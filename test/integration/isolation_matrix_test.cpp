@@ -115,6 +115,13 @@ const std::vector<RouteSpec>& route_table() {
         {"POST", "/admin/v1/models/{org}/{model}/{version}/load"},
         {"POST", "/admin/v1/models/{org}/{model}/{version}/unload"},
         {"GET", "/admin/v1/loaded-models"},
+        {"PUT", "/admin/v1/releases/{alias}"},
+        {"GET", "/admin/v1/releases"},
+        {"GET", "/admin/v1/releases/{alias}"},
+        {"POST", "/admin/v1/releases/{alias}/weight"},
+        {"POST", "/admin/v1/releases/{alias}/promote"},
+        {"POST", "/admin/v1/releases/{alias}/rollback"},
+        {"DELETE", "/admin/v1/releases/{alias}"},
     };
     for (const auto& family : kUnsupportedFamilies) {
       for (const auto& method : kUnsupportedMethods) {
@@ -868,6 +875,22 @@ std::vector<RouteCase> route_cases() {
       ModelRoute::none, 404, ListKind::none, Victim::none, fixed("/admin/v1/models/iso/none/1/unload"));
   add("GET", "/admin/v1/loaded-models", Target::none, Access::admin_platform, ModelRoute::none, 200, ListKind::none,
       Victim::none, fixed("/admin/v1/loaded-models"));
+  // Releases are the platform's (registry_test.cpp runs a whole cycle): a stable version that is
+  // not loaded, and a release that does not exist.
+  add("PUT", "/admin/v1/releases/{alias}", Target::none, Access::admin_platform, ModelRoute::none, 400,
+      ListKind::none, Victim::none, fixed("/admin/v1/releases/iso-release", R"({"stable":"iso/none:1"})"));
+  add("GET", "/admin/v1/releases", Target::none, Access::admin_platform, ModelRoute::none, 200, ListKind::none,
+      Victim::none, fixed("/admin/v1/releases"));
+  add("GET", "/admin/v1/releases/{alias}", Target::none, Access::admin_platform, ModelRoute::none, 404,
+      ListKind::none, Victim::none, fixed("/admin/v1/releases/iso-release"));
+  add("POST", "/admin/v1/releases/{alias}/weight", Target::none, Access::admin_platform, ModelRoute::none, 404,
+      ListKind::none, Victim::none, fixed("/admin/v1/releases/iso-release/weight", R"({"canary_weight":5})"));
+  add("POST", "/admin/v1/releases/{alias}/promote", Target::none, Access::admin_platform, ModelRoute::none, 404,
+      ListKind::none, Victim::none, fixed("/admin/v1/releases/iso-release/promote"));
+  add("POST", "/admin/v1/releases/{alias}/rollback", Target::none, Access::admin_platform, ModelRoute::none, 404,
+      ListKind::none, Victim::none, fixed("/admin/v1/releases/iso-release/rollback"));
+  add("DELETE", "/admin/v1/releases/{alias}", Target::none, Access::admin_platform, ModelRoute::none, 404,
+      ListKind::none, Victim::none, fixed("/admin/v1/releases/iso-release"));
   return cases;
 }
 

@@ -208,3 +208,78 @@ TEST_CASE("a registry model no request uses is unloaded after idle_unload_second
   CHECK(r.chat("other").status == 200);  // a model from --model is never unloaded for idleness
   CHECK_THAT(r.admin("GET", "/admin/v1/loaded-models").body, Catch::Contains(R"("memory_in_use_bytes":0)"));
 }
+
+TEST_CASE("a release shifts a validated canary promotes it and rolls a failing canary back on its own") {
+  Registry r({"LLMP_REGISTRY_RELEASE_CHECK_MS=200"});
+  REQUIRE(r.import(r.tiny, "1").status == 201);
+  REQUIRE(r.import(r.other, "2").status == 201);
+  REQUIRE(r.admin("POST", "/admin/v1/models/acme/tiny/1/load").status == 200);
+  auto needs_load = r.admin("PUT", "/admin/v1/releases/tiny", R"({"stable":"acme/tiny:1","canary":"acme/tiny:2"})");
+  CHECK(needs_load.status == 400);  // the canary is not loaded yet
+  CHECK_THAT(needs_load.body, Catch::Contains("load it first"));
+  REQUIRE(r.admin("POST", "/admin/v1/models/acme/tiny/2/load").status == 200);
+
+  auto created = r.admin("PUT", "/admin/v1/releases/tiny", R"({"stable":"acme/tiny:1"})");
+  INFO(created.body);
+  REQUIRE(created.status == 200);
+  auto first = r.chat("tiny");
+  CHECK(first.status == 200);
+  CHECK(first.header("x-llmp-route") == "tiny/acme/tiny:1");
+
+  // A canary whose answers miss the validation set never gets traffic.
+  auto refused = r.admin("PUT", "/admin/v1/releases/tiny",
+                         R"({"canary":"acme/tiny:2","canary_weight":25,)"
+                         R"("validation":[{"prompt":"hi","max_tokens":2,"contains":"no such text in noise"}]})");
+  CHECK(refused.status == 400);
+  CHECK_THAT(refused.body, Catch::Contains("does not contain"));
+  // Latency is left out of the rollback rule here: two random-weight models answering in a few
+  // milliseconds differ by more than 2x on scheduling noise alone (gateway tests cover it).
+  auto canary = r.admin("PUT", "/admin/v1/releases/tiny",
+                        R"({"canary":"acme/tiny:2","canary_weight":25,"max_latency_ratio":1000,)"
+                        R"("validation":[{"prompt":"hi","max_tokens":2,"max_latency_ms":30000}]})");
+  INFO(canary.body);
+  REQUIRE(canary.status == 200);
+  CHECK_THAT(canary.body, Catch::Contains(R"("canary":"acme/tiny:2","canary_weight":25)"));
+
+  // The split through the whole server (the 10,000-request bound is in the gateway unit tests).
+  int to_canary = 0;
+  for (int i = 0; i < 400; ++i) {
+    auto res = r.chat("tiny");
+    REQUIRE(res.status == 200);
+    if (res.header("x-llmp-route") == "tiny/acme/tiny:2") ++to_canary;
+  }
+  CHECK(to_canary > 60);   // 100 expected; 4.6 standard deviations either side
+  CHECK(to_canary < 140);
+
+  REQUIRE(r.admin("POST", "/admin/v1/releases/tiny/weight", R"({"canary_weight":50})").status == 200);
+  auto promoted = r.admin("POST", "/admin/v1/releases/tiny/promote");
+  REQUIRE(promoted.status == 200);
+  CHECK_THAT(promoted.body, Catch::Contains(R"("stable":"acme/tiny:2","canary":null,"canary_weight":0)"));
+
+  // Version 1 back as a canary at half the traffic, then made to fail: unloaded under it.
+  REQUIRE(r.admin("PUT", "/admin/v1/releases/tiny", R"({"canary":"acme/tiny:1","canary_weight":50})").status == 200);
+  REQUIRE(r.admin("POST", "/admin/v1/models/acme/tiny/1/unload").status == 200);
+  for (int i = 0; i < 40; ++i) CHECK(r.chat("tiny").status == 200);  // the stable version answers for it
+  std::string release;
+  for (int i = 0; i < 100; ++i) {
+    release = r.admin("GET", "/admin/v1/releases/tiny").body;
+    if (release.find(R"("action":"auto_rollback")") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  INFO(release);
+  CHECK_THAT(release, Catch::Contains(R"("stable":"acme/tiny:2","canary":null)"));
+  CHECK_THAT(release, Catch::Contains(R"("action":"auto_rollback")"));
+  CHECK_THAT(release, Catch::Contains("circuit breaker"));
+  CHECK_THAT(release, Catch::Contains(R"("actor":"auto-rollback")"));
+  // The whole history, in order.
+  size_t at = 0;
+  for (const char* action : {"create", "canary", "weight", "promote", "canary", "auto_rollback"}) {
+    at = release.find(std::string(R"("action":")") + action + "\"", at);
+    CHECK(at != std::string::npos);
+  }
+  CHECK(r.chat("tiny").header("x-llmp-route") == "tiny/acme/tiny:2");
+
+  REQUIRE(r.admin("DELETE", "/admin/v1/releases/tiny").status == 200);
+  CHECK(r.chat("tiny").status == 404);
+  CHECK(r.admin("GET", "/admin/v1/releases/tiny").status == 404);
+}

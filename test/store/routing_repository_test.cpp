@@ -296,3 +296,68 @@ TEST_CASE("routing changes are audited and the audit log never holds an upstream
   CHECK((*rs)[2].action == "delete");
   CHECK_FALSE((*rs)[2].after_json);
 }
+
+TEST_CASE("a release writes its route and history in one step and its history outlives it") {
+  test::TempDir dir;
+  auto store = Store::open(options_for(dir / "data"));
+  REQUIRE(store);
+  const AuditActor by{.actor = "admin", .request_id = "req_1"};
+  ReleaseRecord r{.alias = "tiny", .stable = "acme/tiny:1"};
+  REQUIRE((*store)->routing().put_release(r, "create", "", &by));
+  auto rs = routes(**store);
+  REQUIRE(rs.size() == 1);
+  REQUIRE(rs[0].deployments.size() == 1);
+  CHECK(rs[0].deployments[0].name == "acme/tiny:1");
+  CHECK(rs[0].deployments[0].model == "acme/tiny:1");
+  CHECK(rs[0].deployments[0].weight == 100);
+  CHECK(rs[0].deployments[0].labels == std::vector<std::string>{"stable"});
+
+  r.canary = "acme/tiny:2";
+  r.canary_weight = 10;
+  REQUIRE((*store)->routing().put_release(r, "canary", "validation passed", &by));
+  rs = routes(**store);
+  REQUIRE(rs[0].deployments.size() == 2);
+  CHECK(rs[0].strategy == "canary");
+  CHECK(rs[0].deployments[0].weight == 90);
+  CHECK(rs[0].deployments[1].name == "acme/tiny:2");
+  CHECK(rs[0].deployments[1].weight == 10);
+  CHECK(rs[0].deployments[1].labels == std::vector<std::string>{"canary"});
+
+  // Refused whole: neither the release nor its route changes.
+  ReleaseRecord same = r;
+  same.canary = same.stable;
+  CHECK((*store)->routing().put_release(same, "canary", "", &by).error().code() == StatusCode::invalid_argument);
+  ReleaseRecord heavy = r;
+  heavy.canary_weight = 101;
+  CHECK((*store)->routing().put_release(heavy, "weight", "", &by).error().code() == StatusCode::invalid_argument);
+  CHECK(routes(**store)[0].deployments[1].weight == 10);
+
+  // Rolled back without an actor key: the event names the given actor.
+  ReleaseRecord back = r;
+  back.canary.clear();
+  REQUIRE((*store)->routing().put_release(back, "auto_rollback", "acme/tiny:2: breaker open", nullptr, "auto-rollback"));
+  CHECK(routes(**store)[0].deployments.size() == 1);
+  auto listed = (*store)->routing().list_releases();
+  REQUIRE(listed);
+  REQUIRE(listed->size() == 1);
+  CHECK((*listed)[0].canary.empty());
+  CHECK((*listed)[0].canary_weight == 0);
+
+  REQUIRE((*store)->routing().delete_release("tiny", &by));
+  CHECK(routes(**store).empty());
+  CHECK((*store)->routing().delete_release("tiny", &by).error().code() == StatusCode::not_found);
+  auto history = (*store)->routing().release_history("tiny");
+  REQUIRE(history);
+  REQUIRE(history->size() == 4);
+  CHECK((*history)[0].action == "create");
+  CHECK((*history)[1].action == "canary");
+  CHECK((*history)[1].reason == "validation passed");
+  CHECK((*history)[1].canary_weight == 10);
+  CHECK((*history)[2].action == "auto_rollback");
+  CHECK((*history)[2].actor == "auto-rollback");
+  CHECK((*history)[3].action == "delete");
+  CHECK((*history)[3].actor == "admin");
+  auto audited = (*store)->audit().list({.object_type = "release", .object_id = "tiny"});
+  REQUIRE(audited);
+  CHECK(audited->size() == 3);  // create, update (canary), delete: the rollback had no actor key
+}

@@ -26,6 +26,7 @@ namespace llmp::api {
 struct RegistryOptions {
   int64_t memory_budget_mib = 0;       // 0: the machine's memory less a quarter
   int64_t idle_unload_seconds = 0;     // 0: never
+  int64_t release_check_ms = 5000;     // how often canaries are compared with stable
   bool verify_on_load = true;
   bool require_signature = false;
   std::vector<std::string> trusted_keys;  // "key-id=<base64 of the 32-byte ed25519 public key>"

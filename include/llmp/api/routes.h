@@ -85,6 +85,11 @@ Result<void> load_prices(Services& services);
 //! start before serving.
 Result<void> load_routes(Services& services);
 
+//! Rolls back every auto_rollback release whose canary does worse than its stable version by the
+//! release's margins (gateway::judge_canary), recording why in its history. Blocks on SQLite:
+//! call from a thread of its own. Returns the aliases rolled back.
+std::vector<std::string> check_releases(Services& services);
+
 //! /admin/v1/tenants, their projects and API keys (platform admin key, or a tenant_admin key for
 //! its own tenant), /admin/v1/limits, /admin/v1/prices and /admin/v1/audit (every change the
 //! others make, written to the append-only audit log).

@@ -53,6 +53,11 @@ class CircuitBreaker {
   //! The outcome of a request that allow() let through.
   void record(bool success, Clock::time_point now);
   State state(Clock::time_point now) const;
+  //! Outcomes in the window now (emptied when the breaker opens).
+  struct Window {
+    int64_t ok = 0, failed = 0;
+  };
+  Window window(Clock::time_point now);
 
  private:
   // Drops the buckets that left the window; clears them all.
@@ -147,12 +152,35 @@ class RouteTable {
   std::vector<const Deployment*> plan(const Route& route, Strategy strategy, std::string_view sticky_key, double uniform,
                                       const EngineLoad& load = {}) const;
 
+  //! The live figures of a deployment by its id ("alias/name"); null when no table listed it.
+  std::shared_ptr<DeploymentHealth> health(std::string_view deployment_id) const;
+
  private:
   BreakerOptions breaker_;
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<const Route>, std::less<>> routes_;
   std::map<std::string, std::shared_ptr<DeploymentHealth>> health_;  // by "alias/name", kept across loads
 };
+
+//! How a deployment does now, for comparing a canary with its stable version.
+struct DeploymentFigures {
+  CircuitBreaker::State breaker = CircuitBreaker::State::closed;
+  int64_t ok = 0, failed = 0;  // in the breaker's window
+  double latency_ms = 0;       // recent successful requests (exponentially weighted); 0: none yet
+};
+DeploymentFigures figures_of(DeploymentHealth& health, Clock::time_point now);
+
+struct CanaryPolicy {
+  double max_error_rate_increase = 0.05;
+  double max_latency_ratio = 2.0;
+  int64_t min_requests = 20;
+};
+
+//! Why a canary should be rolled back, or nullopt while it does as well as stable within the
+//! policy's margins (or has had too few requests to tell). An open (or half-open) breaker is
+//! reason enough on its own: the breaker has judged already.
+std::optional<std::string> judge_canary(const DeploymentFigures& stable, const DeploymentFigures& canary,
+                                        const CanaryPolicy& policy);
 
 //! Counts a request against a deployment while it runs, and records its outcome in the
 //! deployment's breaker and latency when finished.

@@ -51,6 +51,8 @@ class HttpServer {
   //! Binds and listens (errors name the address). Port 0 takes a free port; see port().
   Result<void> listen();
   uint16_t port() const;
+  //! "http://host:port" this process can call itself at (loopback for a wildcard bind).
+  std::string self_url() const;
   //! Starts the I/O threads and accepting. Returns at once.
   void start();
 

@@ -45,6 +45,35 @@ struct RouteRecord {
   int64_t updated_at_ms = 0;
 };
 
+//! A model alias released as a stable version plus, optionally, a canary with a share of the
+//! requests. Stored beside the alias's route, which put_release writes from it: deployments
+//! named by the model ids, labelled "stable" and "canary", weighted 100 - w and w.
+struct ReleaseRecord {
+  std::string alias;
+  std::string stable;          // served model id ("org/model:version")
+  std::string canary;          // empty: none
+  int64_t canary_weight = 0;   // percent of requests, 0-100 (0 without a canary)
+  bool auto_rollback = true;   // roll the canary back when it does worse than stable
+  double max_error_rate_increase = 0.05;  // by this much error rate (0.05: five points)
+  double max_latency_ratio = 2.0;         // or this many times stable's latency
+  int64_t min_requests = 20;              // canary requests in the window before judging latency or errors
+  std::string validation_json = "[]";     // the validation prompt set, JSON as given
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+};
+
+//! One step of a release, with why it was taken.
+struct ReleaseEvent {
+  int64_t id = 0;
+  std::string alias;
+  int64_t at_ms = 0;
+  std::string action;  // create, update, canary, weight, promote, rollback, auto_rollback, delete
+  std::string stable, canary;
+  int64_t canary_weight = 0;
+  std::string reason;
+  std::string actor;   // the admin key id, "admin", or "auto-rollback"
+};
+
 struct AuditActor;
 
 class RoutingRepository {
@@ -61,6 +90,17 @@ class RoutingRepository {
   virtual Result<RouteRecord> put_route(RouteRecord r, const AuditActor* by = nullptr) = 0;
   virtual Result<void> delete_route(const std::string& alias, const AuditActor* by = nullptr) = 0;
   virtual Result<std::vector<RouteRecord>> list_routes() = 0;
+
+  //! Creates or replaces a release, its route and one history event (`action`, `reason`) in one
+  //! transaction; audited ("release") when `by` is set, the event's actor being by->actor or
+  //! `actor` without one. invalid_argument for a canary equal to stable, a weight out of range.
+  virtual Result<ReleaseRecord> put_release(ReleaseRecord r, const std::string& action, const std::string& reason,
+                                            const AuditActor* by, const std::string& actor = {}) = 0;
+  //! Deletes a release and its route; its history stays. not_found when there is none.
+  virtual Result<void> delete_release(const std::string& alias, const AuditActor* by = nullptr) = 0;
+  virtual Result<std::vector<ReleaseRecord>> list_releases() = 0;
+  //! Oldest first.
+  virtual Result<std::vector<ReleaseEvent>> release_history(const std::string& alias) = 0;
 };
 
 }  // namespace llmp::store

@@ -42,9 +42,15 @@ double uniform01() {
   return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
 }
 
+// A local deployment naming a model this process does not serve (unloaded, or never loaded):
+// the deployment is broken, whatever the request.
+bool model_missing(const Response& r) {
+  return r.status == 404 && r.body.find("\"model_not_found\"") != std::string::npos;
+}
+
 // Whether another deployment should get the request after this answer.
 bool worth_another(const Response& r) {
-  return r.status == 429 || r.status >= 500 ||
+  return r.status == 429 || r.status >= 500 || model_missing(r) ||
          (r.status == 400 && r.body.find("\"context_length_exceeded\"") != std::string::npos);
 }
 
@@ -426,8 +432,9 @@ Awaitable<Response> serve_routed(Services& s, const Caller& caller, Request& req
       if (d->local) {
         auto serve = local(d->model, asked);
         answer = co_await std::move(serve);
-        // Our limits and a prompt too long are not the deployment's failure.
-        if (answer.status < 500) guard->succeed();
+        // Our limits and a prompt too long are not the deployment's failure; a model it names
+        // that is not served is.
+        if (answer.status < 500 && !model_missing(answer)) guard->succeed();
         guard.reset();
       } else {
         auto attempt = call_upstream(s, caller, req, body, *d, std::move(*guard), chat, asked, call);
