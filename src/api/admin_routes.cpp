@@ -5,6 +5,7 @@
 
 #include <cctype>
 #include <cstdlib>
+#include <mutex>
 #include <optional>
 
 #include "admin_common.h"
@@ -93,6 +94,33 @@ Result<void> scope_to_own_tenant(const gateway::Identity& who, std::optional<std
   return ok();
 }
 
+Result<void> load_tenant_grants(Services& s) {
+  if (!s.grants || !s.store) return ok();
+  static std::mutex mu;  // two reloads racing must not leave the older grants in place
+  std::lock_guard lock(mu);
+  auto all = s.store->tenants().list_models();
+  if (!all) return error(all.error());
+  s.grants->replace(*all);
+  return ok();
+}
+
+namespace {
+
+// A tenant's grant; "models": null for a tenant without one (every model).
+void write_tenant_models(json::Writer& w, const store::TenantModels& m) {
+  w.begin_object().field("object", "tenant.models").field("tenant_id", m.tenant_id).key("models");
+  if (m.models.empty()) {
+    w.null();
+  } else {
+    w.begin_array();
+    for (const auto& id : m.models) w.value(id);
+    w.end_array();
+  }
+  w.end_object();
+}
+
+}  // namespace
+
 void add_admin_routes(net::Router& router, Services& s) {
   router.add(net::Method::post, "/admin/v1/tenants",
              admin_route(s, AdminAccess::platform, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
@@ -141,6 +169,66 @@ void add_admin_routes(net::Router& router, Services& s) {
                auto tenant = co_await run_blocking(s.blocking_pool->get_executor(), std::move(get));
                if (!tenant) co_return response_for(tenant.error(), req);
                co_return Response::json(200, object_json(*tenant, write_tenant));
+             }));
+
+  // The models a tenant is granted: set and removed by the platform admin, read by the tenant's
+  // admins too. Every change reloads the grants the inference API checks.
+  router.add(net::Method::put, "/admin/v1/tenants/{id}/models",
+             admin_route(s, AdminAccess::platform, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
+               auto body = JsonBody::parse(req.body);
+               if (!body) co_return response_for(body.error(), req);
+               auto obj = body->object();
+               if (!obj) co_return response_for(obj.error(), req);
+               if (auto extra = unknown_member(*obj, {"models"})) {
+                 co_return response_for(
+                     Status(StatusCode::invalid_argument, fmt::format("unknown field '{}'", *extra)), req, *extra);
+               }
+               auto models = optional_string_array(*obj, "models");
+               if (!models) co_return response_for(models.error(), req, "models");
+               if (!*models) {
+                 co_return response_for(Status(StatusCode::invalid_argument, "'models' is required: the model ids granted"),
+                                        req, "models");
+               }
+               auto put = [&s, id = std::string(req.param("id")), m = std::move(**models),
+                           by = audit_actor(who, req)]() -> Result<store::TenantModels> {
+                 auto stored = s.store->tenants().put_models(id, m, &by);
+                 if (!stored) return stored;
+                 LLMP_TRY_VOID(load_tenant_grants(s));
+                 return stored;
+               };
+               auto stored = co_await run_blocking(s.blocking_pool->get_executor(), std::move(put));
+               if (!stored) co_return response_for(stored.error(), req, "models");
+               co_return Response::json(200, object_json(*stored, write_tenant_models));
+             }));
+
+  router.add(net::Method::get, "/admin/v1/tenants/{id}/models",
+             admin_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
+               const std::string id(req.param("id"));
+               if (auto allowed = gateway::authorize_tenant(who, id); !allowed) co_return response_for(allowed.error(), req);
+               auto get = [&s, id]() -> Result<store::TenantModels> {
+                 LLMP_TRY_VOID(s.store->tenants().get(id));
+                 auto all = s.store->tenants().list_models();
+                 if (!all) return error(all.error());
+                 for (auto& g : *all) {
+                   if (g.tenant_id == id) return std::move(g);
+                 }
+                 return store::TenantModels{.tenant_id = id};  // no grant: every model
+               };
+               auto found = co_await run_blocking(s.blocking_pool->get_executor(), std::move(get));
+               if (!found) co_return response_for(found.error(), req);
+               co_return Response::json(200, object_json(*found, write_tenant_models));
+             }));
+
+  router.add(net::Method::delete_, "/admin/v1/tenants/{id}/models",
+             admin_route(s, AdminAccess::platform, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
+               auto remove = [&s, id = std::string(req.param("id")), by = audit_actor(who, req)]() -> Result<void> {
+                 LLMP_TRY_VOID(s.store->tenants().remove_models(id, &by));
+                 return load_tenant_grants(s);
+               };
+               auto removed = co_await run_blocking(s.blocking_pool->get_executor(), std::move(remove));
+               if (!removed) co_return response_for(removed.error(), req);
+               co_return Response::json(200, object_json(store::TenantModels{.tenant_id = std::string(req.param("id"))},
+                                                         write_tenant_models));
              }));
 
   add_admin_project_routes(router, s);

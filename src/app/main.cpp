@@ -309,6 +309,7 @@ int serve(const Settings& settings, const std::string& config_source) {
   gateway::Limiter limiter;
   gateway::PriceBook prices;
   gateway::RouteTable routes;
+  gateway::TenantGrants grants;
   UpstreamIo upstream_io;
   net::HttpClient upstream_client(upstream_io.io.get_executor(), net::ClientOptions{});
   api::IdempotencyCache idempotency;
@@ -325,7 +326,7 @@ int serve(const Settings& settings, const std::string& config_source) {
   const api::AuthMode auth_mode = api::auth_mode_for(settings.auth, settings.server.host).value_or(api::AuthMode::keys);
   api::Services services{.server = &server, .metrics = &metrics, .readiness = &readiness,
                          .blocking_pool = &blocking_pool, .models = &served, .auth_mode = auth_mode,
-                         .limiter = &limiter, .prices = &prices, .routes = &routes,
+                         .limiter = &limiter, .prices = &prices, .routes = &routes, .grants = &grants,
                          .upstream_client = &upstream_client, .upstream_clients = &upstream_clients, .idempotency = &idempotency, .calls = &calls};
   api::add_health_routes(server.router(), services);
   api::add_admin_routes(server.router(), services);
@@ -370,6 +371,13 @@ int serve(const Settings& settings, const std::string& config_source) {
   // Prices too: a spend budget must count the first request after a restart.
   if (auto loaded = api::load_prices(services); !loaded) {
     log::error("cannot load the prices", {{"error", loaded.error().message()}});
+    server.stop();
+    log::flush();
+    return kExitFailure;
+  }
+  // Tenants' model grants too: a tenant must never reach a model it was not granted.
+  if (auto loaded = api::load_tenant_grants(services); !loaded) {
+    log::error("cannot load the tenants' model grants", {{"error", loaded.error().message()}});
     server.stop();
     log::flush();
     return kExitFailure;

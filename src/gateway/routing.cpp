@@ -247,6 +247,14 @@ std::optional<std::string> judge_canary(const DeploymentFigures& stable, const D
   return std::nullopt;
 }
 
+std::vector<std::string> RouteTable::aliases() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  out.reserve(routes_.size());
+  for (const auto& [alias, route] : routes_) out.push_back(alias);
+  return out;
+}
+
 std::shared_ptr<const Route> RouteTable::find(std::string_view alias) const {
   std::lock_guard lock(mu_);
   auto it = routes_.find(alias);

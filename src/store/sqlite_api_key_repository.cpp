@@ -7,6 +7,7 @@
 #include "audit_snapshot.h"
 #include "llmp/core/ids.h"
 #include "sqlite_audit_repository.h"
+#include "text_list.h"
 #include "sqlite_project_repository.h"
 
 namespace llmp::store {
@@ -21,28 +22,6 @@ int64_t now_ms() {
       .count();
 }
 
-// Lists are kept in one column: scopes space-separated, model ids newline-separated (a model
-// id may hold spaces, never a line break).
-std::string join(const std::vector<std::string>& items, char sep) {
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) out += sep;
-    out += item;
-  }
-  return out;
-}
-
-std::vector<std::string> split(std::string_view text, char sep) {
-  std::vector<std::string> out;
-  while (!text.empty()) {
-    const size_t at = text.find(sep);
-    out.emplace_back(text.substr(0, at));
-    if (at == std::string_view::npos) break;
-    text.remove_prefix(at + 1);
-  }
-  return out;
-}
-
 ApiKey read_row(const Statement& stmt) {
   ApiKey k;
   k.id = stmt.column_text(0);
@@ -51,8 +30,8 @@ ApiKey read_row(const Statement& stmt) {
   k.name = stmt.column_text(3);
   k.prefix = stmt.column_text(4);
   k.hash = stmt.column_text(5);
-  k.scopes = split(stmt.column_text(6), ' ');
-  k.models = split(stmt.column_text(7), '\n');
+  k.scopes = split_list(stmt.column_text(6), ' ');
+  k.models = split_list(stmt.column_text(7), '\n');
   k.role = stmt.column_text(8);
   if (!stmt.column_is_null(9)) k.expires_at_ms = stmt.column_int(9);
   if (!stmt.column_is_null(10)) k.revoked_at_ms = stmt.column_int(10);
@@ -104,8 +83,8 @@ Result<ApiKey> SqliteApiKeyRepository::create(ApiKey key, const AuditActor* by) 
     if (!stmt) return error(stmt.error());
     stmt->bind(1, key.id).bind(2, key.tenant_id);
     if (key.project_id) stmt->bind(3, *key.project_id); else stmt->bind_null(3);
-    stmt->bind(4, key.name).bind(5, key.prefix).bind(6, key.hash).bind(7, join(key.scopes, ' '))
-        .bind(8, join(key.models, '\n')).bind(9, key.role);
+    stmt->bind(4, key.name).bind(5, key.prefix).bind(6, key.hash).bind(7, join_list(key.scopes, ' '))
+        .bind(8, join_list(key.models, '\n')).bind(9, key.role);
     if (key.expires_at_ms) stmt->bind(10, *key.expires_at_ms); else stmt->bind_null(10);
     stmt->bind(11, key.created_at_ms);
     auto r = stmt->run();

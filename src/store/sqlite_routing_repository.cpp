@@ -10,6 +10,7 @@
 #include "audit_snapshot.h"
 #include "llmp/core/json.h"
 #include "sqlite_audit_repository.h"
+#include "text_list.h"
 
 namespace llmp::store {
 namespace {
@@ -24,27 +25,6 @@ constexpr std::string_view kDeploymentColumns = "route_alias, name, kind, upstre
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-// Labels and fallbacks are names: newline-separated in one column (put checks they hold none).
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) out += '\n';
-    out += items[i];
-  }
-  return out;
-}
-
-std::vector<std::string> split(std::string_view text) {
-  std::vector<std::string> out;
-  while (!text.empty()) {
-    const size_t at = text.find('\n');
-    out.emplace_back(text.substr(0, at));
-    if (at == std::string_view::npos) break;
-    text.remove_prefix(at + 1);
-  }
-  return out;
 }
 
 // Empty items and line breaks would not survive join/split.
@@ -78,7 +58,7 @@ RouteRecord read_route(const Statement& stmt) {
   r.strategy = stmt.column_text(1);
   r.balance = stmt.column_text(2);
   r.header_strategy = stmt.column_int(3) != 0;
-  r.fallbacks = split(stmt.column_text(4));
+  r.fallbacks = split_list(stmt.column_text(4));
   r.created_at_ms = stmt.column_int(5);
   r.updated_at_ms = stmt.column_int(6);
   return r;
@@ -92,7 +72,7 @@ std::pair<std::string, DeploymentRecord> read_deployment(const Statement& stmt) 
   if (!stmt.column_is_null(3)) d.upstream = stmt.column_text(3);
   d.model = stmt.column_text(4);
   d.weight = stmt.column_int(5);
-  d.labels = split(stmt.column_text(6));
+  d.labels = split_list(stmt.column_text(6));
   return {stmt.column_text(0), std::move(d)};
 }
 
@@ -200,7 +180,7 @@ Result<void> write_route(Connection& conn, RouteRecord& r, const AuditActor* by)
                     .bind(2, r.strategy)
                     .bind(3, r.balance)
                     .bind(4, static_cast<int64_t>(r.header_strategy ? 1 : 0))
-                    .bind(5, join(r.fallbacks))
+                    .bind(5, join_list(r.fallbacks))
                     .bind(6, r.created_at_ms)
                     .bind(7, r.updated_at_ms)
                     .run());
@@ -214,7 +194,7 @@ Result<void> write_route(Connection& conn, RouteRecord& r, const AuditActor* by)
     const auto& d = r.deployments[i];
     insert->reset().bind(1, r.alias).bind(2, d.name).bind(3, d.kind);
     if (d.upstream.empty()) insert->bind_null(4); else insert->bind(4, d.upstream);
-    insert->bind(5, d.model).bind(6, d.weight).bind(7, join(d.labels)).bind(8, static_cast<int64_t>(i));
+    insert->bind(5, d.model).bind(6, d.weight).bind(7, join_list(d.labels)).bind(8, static_cast<int64_t>(i));
     LLMP_TRY_VOID(insert->run());
   }
   return append_audit(conn, by, {replacing ? "update" : "create", "route", r.alias, std::nullopt,

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "llmp/gateway/routing.h"
+#include "llmp/gateway/tenant_grants.h"
 #include "llmp/store/store.h"
 #include "support/temp_dir.h"
 
@@ -253,4 +254,16 @@ TEST_CASE("a release written to the store splits its alias within 2 percent over
   // Each version's health is found by its deployment id, for the rollback check.
   CHECK(table.health("tiny/acme/tiny:2"));
   CHECK_FALSE(table.health("tiny/acme/tiny:3"));
+}
+
+TEST_CASE("tenant grants allow only the granted models and everything for tenants without one") {
+  TenantGrants grants;
+  grants.replace({{.tenant_id = "ten_a", .models = {"m1", "acme/tiny:1"}}});
+  CHECK(grants.allows("ten_a", "m1"));
+  CHECK(grants.allows("ten_a", "acme/tiny:1"));
+  CHECK_FALSE(grants.allows("ten_a", "m2"));
+  CHECK(grants.allows("ten_b", "m2"));  // no grant: every model
+  CHECK(grants.allows("", "m2"));       // no tenant (the platform admin)
+  grants.replace({});
+  CHECK(grants.allows("ten_a", "m2"));
 }

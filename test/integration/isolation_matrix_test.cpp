@@ -115,6 +115,9 @@ const std::vector<RouteSpec>& route_table() {
         {"POST", "/admin/v1/models/{org}/{model}/{version}/load"},
         {"POST", "/admin/v1/models/{org}/{model}/{version}/unload"},
         {"GET", "/admin/v1/loaded-models"},
+        {"PUT", "/admin/v1/tenants/{id}/models"},
+        {"GET", "/admin/v1/tenants/{id}/models"},
+        {"DELETE", "/admin/v1/tenants/{id}/models"},
         {"PUT", "/admin/v1/releases/{alias}"},
         {"GET", "/admin/v1/releases"},
         {"GET", "/admin/v1/releases/{alias}"},
@@ -746,6 +749,17 @@ std::vector<RouteCase> route_cases() {
     add("PUT", "/admin/v1/tenants/{id}/capture", t, Access::admin_tenant_path, ModelRoute::none, 200, ListKind::none,
         Victim::none,
         [path, capture_body](Fixture& f, const std::string&) { return P{path(f) + "/capture", capture_body}; });
+    // A tenant's model grant: its admins read it; only the platform grants or removes one
+    // (platform-only cells below, with bodies that change nothing: the other cells need every
+    // model).
+    add("GET", "/admin/v1/tenants/{id}/models", t, Access::admin_tenant_path, ModelRoute::none, 200, ListKind::none,
+        Victim::none, [path](Fixture& f, const std::string&) { return P{path(f) + "/models", ""}; });
+    if (t == Target::a) {
+      add("PUT", "/admin/v1/tenants/{id}/models", t, Access::admin_platform, ModelRoute::none, 400, ListKind::none,
+          Victim::none, [path](Fixture& f, const std::string&) { return P{path(f) + "/models", R"({"models":[]})"}; });
+      add("DELETE", "/admin/v1/tenants/{id}/models", t, Access::admin_platform, ModelRoute::none, 404, ListKind::none,
+          Victim::none, [path](Fixture& f, const std::string&) { return P{path(f) + "/models", ""}; });
+    }
     for (const char* method : {"GET", "DELETE"}) {
       add(method, "/admin/v1/tenants/{id}/capture", t, Access::admin_tenant_path, ModelRoute::none, 200,
           ListKind::none, Victim::none, [path, capture_body](Fixture& f, const std::string&) {

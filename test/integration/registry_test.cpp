@@ -283,3 +283,57 @@ TEST_CASE("a release shifts a validated canary promotes it and rolls a failing c
   CHECK(r.chat("tiny").status == 404);
   CHECK(r.admin("GET", "/admin/v1/releases/tiny").status == 404);
 }
+
+TEST_CASE("a tenant sees and calls only the models it is granted") {
+  TempDir dir;
+  const std::string a = make_model(dir, "a.gguf", 21), b = make_model(dir, "b.gguf", 22);
+  ServerProcess server({.args = {"--model", "a=" + a, "--model", "b=" + b},
+                        .env = {"LLMP_ENGINE_DEMO_MODEL=false"}, .auth_mode = ""});
+  const std::string admin = "Authorization: Bearer " + server.admin_key();
+  auto call = [&](const std::string& method, const std::string& path, const std::string& body, const std::string& auth) {
+    return request(server.port(), method, path, body, {auth, "Content-Type: application/json"});
+  };
+  auto tenant = call("POST", "/admin/v1/tenants", R"({"name":"granted"})", admin);
+  REQUIRE(tenant.status == 201);
+  const std::string tenant_id = string_field(tenant.body, "id");
+  auto app = call("POST", "/admin/v1/tenants/" + tenant_id + "/keys", R"({"name":"app"})", admin);
+  REQUIRE(app.status == 201);
+  const std::string app_key = "Authorization: Bearer " + string_field(app.body, "value");
+  auto ops = call("POST", "/admin/v1/tenants/" + tenant_id + "/keys", R"({"name":"ops","role":"tenant_admin"})", admin);
+  REQUIRE(ops.status == 201);
+  const std::string ops_key = "Authorization: Bearer " + string_field(ops.body, "value");
+
+  // No grant yet: every model.
+  CHECK_THAT(call("GET", "/admin/v1/tenants/" + tenant_id + "/models", "", ops_key).body,
+             Catch::Contains(R"("models":null)"));
+  CHECK(call("POST", "/v1/chat/completions", chat_body("b"), app_key).status == 200);
+
+  // Only the platform admin grants; the tenant's admin reads its own grant.
+  CHECK(call("PUT", "/admin/v1/tenants/" + tenant_id + "/models", R"({"models":["a"]})", ops_key).status == 403);
+  auto granted = call("PUT", "/admin/v1/tenants/" + tenant_id + "/models", R"({"models":["a"]})", admin);
+  INFO(granted.body);
+  REQUIRE(granted.status == 200);
+  CHECK_THAT(call("GET", "/admin/v1/tenants/" + tenant_id + "/models", "", ops_key).body,
+             Catch::Contains(R"("models":["a"])"));
+  CHECK(call("PUT", "/admin/v1/tenants/ten_000000000000000000000000/models", R"({"models":["a"]})", admin).status == 404);
+
+  auto listed = call("GET", "/v1/models", "", app_key);
+  REQUIRE(listed.status == 200);
+  CHECK_THAT(listed.body, Catch::Contains(R"("id":"a")"));
+  CHECK_THAT(listed.body, !Catch::Contains(R"("id":"b")"));
+  CHECK(call("POST", "/v1/chat/completions", chat_body("a"), app_key).status == 200);
+  auto refused = call("POST", "/v1/chat/completions", chat_body("b"), app_key);
+  CHECK(refused.status == 403);
+  CHECK_THAT(refused.body, Catch::Contains("the tenant is not granted the model 'b'"));
+  CHECK_THAT(refused.body, Catch::Contains(R"("code":"model_not_allowed")"));
+  // The platform admin is not held to any tenant's grant.
+  CHECK(call("POST", "/v1/chat/completions", chat_body("b"), admin).status == 200);
+
+  // Removed: every model again, and both steps are in the tenant's audit log.
+  REQUIRE(call("DELETE", "/admin/v1/tenants/" + tenant_id + "/models", "", admin).status == 200);
+  CHECK(call("POST", "/v1/chat/completions", chat_body("b"), app_key).status == 200);
+  auto audit = call("GET", "/admin/v1/audit?object_type=tenant_models", "", ops_key);
+  REQUIRE(audit.status == 200);
+  CHECK_THAT(audit.body, Catch::Contains(R"("action":"create")"));
+  CHECK_THAT(audit.body, Catch::Contains(R"("action":"delete")"));
+}

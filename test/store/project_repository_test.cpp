@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "llmp/store/audit_repository.h"
 #include "llmp/store/project_repository.h"
 #include "llmp/store/store.h"
 #include "llmp/store/tenant_repository.h"
@@ -71,4 +72,32 @@ TEST_CASE("a project of a tenant that does not exist is not found") {
   REQUIRE_FALSE(p);
   CHECK(p.error().code() == StatusCode::not_found);
   CHECK_THAT(p.error().message(), Catch::Contains("no tenant with id \"ten_nope\""));
+}
+
+TEST_CASE("a tenant's model grant is put listed replaced and removed with its audit") {
+  test::TempDir dir;
+  auto store = Store::open(options_for(dir / "data"));
+  REQUIRE(store);
+  auto tenant = (*store)->tenants().create("grants");
+  REQUIRE(tenant);
+  const AuditActor by{.actor = "admin", .request_id = "req_1"};
+  CHECK((*store)->tenants().put_models("ten_none", {"a"}, &by).error().code() == StatusCode::not_found);
+  CHECK((*store)->tenants().put_models(tenant->id, {}, &by).error().code() == StatusCode::invalid_argument);
+  CHECK((*store)->tenants().put_models(tenant->id, {"a\nb"}, &by).error().code() == StatusCode::invalid_argument);
+  REQUIRE((*store)->tenants().put_models(tenant->id, {"a", "acme/tiny:1"}, &by));
+  REQUIRE((*store)->tenants().put_models(tenant->id, {"b"}, &by));
+  auto all = (*store)->tenants().list_models();
+  REQUIRE(all);
+  REQUIRE(all->size() == 1);
+  CHECK((*all)[0].models == std::vector<std::string>{"b"});
+  REQUIRE((*store)->tenants().remove_models(tenant->id, &by));
+  CHECK((*store)->tenants().remove_models(tenant->id, &by).error().code() == StatusCode::not_found);
+  CHECK((*store)->tenants().list_models()->empty());
+  auto audited = (*store)->audit().list({.object_type = "tenant_models"});
+  REQUIRE(audited);
+  REQUIRE(audited->size() == 3);
+  CHECK((*audited)[0].action == "create");
+  CHECK((*audited)[1].action == "update");
+  CHECK((*audited)[2].action == "delete");
+  CHECK((*audited)[2].tenant_id == tenant->id);
 }

@@ -13,6 +13,7 @@
 #include "llmp/gateway/oidc.h"
 #include "llmp/gateway/price_book.h"
 #include "llmp/gateway/routing.h"
+#include "llmp/gateway/tenant_grants.h"
 #include "llmp/net/http_server.h"
 #include "llmp/obs/call_record.h"
 #include "llmp/store/store.h"
@@ -53,6 +54,7 @@ struct Services {
   gateway::Limiter* limiter = nullptr;  // the limits on the inference API; null: none
   gateway::PriceBook* prices = nullptr;  // what admission charges spend budgets; null: nothing
   gateway::RouteTable* routes = nullptr;  // model aliases → deployments; null: model ids only
+  gateway::TenantGrants* grants = nullptr;  // the models each tenant may use; null: every model
   net::HttpClient* upstream_client = nullptr;  // calls to upstream providers off the hot path (replays, JWKS)
   net::HttpClients* upstream_clients = nullptr;  // routed requests' upstream calls, one client per I/O thread
   IdempotencyCache* idempotency = nullptr;  // Idempotency-Key replays; null: the header is ignored
@@ -84,6 +86,9 @@ Result<void> load_prices(Services& services);
 //! serialised, so the last change wins. Blocks on SQLite: call it from the blocking pool, or at
 //! start before serving.
 Result<void> load_routes(Services& services);
+
+//! Loads every tenant's model grant from the store into `services.grants`. Blocks on SQLite.
+Result<void> load_tenant_grants(Services& services);
 
 //! Rolls back every auto_rollback release whose canary does worse than its stable version by the
 //! release's margins (gateway::judge_canary), recording why in its history. Blocks on SQLite:

@@ -143,6 +143,8 @@ class RouteTable {
 
   //! The route for `alias`, or null: the alias is then a plain local model id.
   std::shared_ptr<const Route> find(std::string_view alias) const;
+  //! Every route's alias, sorted.
+  std::vector<std::string> aliases() const;
 
   //! The deployments to try for one request, in order: the strategy's choice first (weighted
   //! for canary, sticky by `sticky_key` for ab_test, the "stable"-labelled ones for stable),

@@ -15,8 +15,11 @@ namespace llmp::api {
 
 ApiResult<void> Caller::check_model(std::string_view id) const {
   if (may_use(id)) return {};
-  return api_error(StatusCode::permission_denied, fmt::format("this API key may not use the model '{}'", id), "model",
-                   "model_not_allowed");
+  const bool by_key = identity && !identity->allows_model(id);
+  return api_error(StatusCode::permission_denied,
+                   by_key ? fmt::format("this API key may not use the model '{}'", id)
+                          : fmt::format("the tenant is not granted the model '{}'", id),
+                   "model", "model_not_allowed");
 }
 
 net::Handler inference_route(Services& s, InferenceHandler inner) {
@@ -49,7 +52,8 @@ net::Handler inference_route(Services& s, InferenceHandler inner) {
     req.ctx.tenant = identity.role == gateway::Role::platform_admin ? std::string(tenant_header) : identity.tenant_id;
     req.ctx.key_id = log_key_id(identity);
     if (s.spans) timing.end_ns = trace::now_unix_nanos();
-    const Caller caller{&identity, std::move(timing)};
+    const Caller caller{&identity, std::move(timing),
+                        identity.role == gateway::Role::platform_admin ? nullptr : s.grants};
     co_return co_await inner(req, caller);
   };
 }

@@ -8,6 +8,7 @@
 
 #include "llmp/api/routes.h"
 #include "llmp/gateway/identity.h"
+#include "llmp/gateway/tenant_grants.h"
 #include "llmp/net/http.h"
 #include "llmp/obs/call_spans.h"
 #include "openai/request_fields.h"
@@ -18,11 +19,15 @@ namespace llmp::api {
 struct Caller {
   const gateway::Identity* identity = nullptr;  // null: auth.mode = "open", anyone may use any model
   obs::AuthTiming auth;  // when the request came in and how it was authenticated (its trace); 0s: not traced
+  // The models the caller's tenant is granted (null: no grants to check, e.g. the platform admin).
+  const gateway::TenantGrants* grants = nullptr;
 
-  //! Whether the caller may use model `id`; permission_denied naming the model (code
-  //! model_not_allowed, param "model") when not.
+  //! Whether the caller may use model `id`: the key's own list and its tenant's grant both;
+  //! permission_denied naming the model (code model_not_allowed, param "model") when not.
   ApiResult<void> check_model(std::string_view id) const;
-  bool may_use(std::string_view id) const { return !identity || identity->allows_model(id); }
+  bool may_use(std::string_view id) const {
+    return !identity || (identity->allows_model(id) && (!grants || grants->allows(identity->tenant_id, id)));
+  }
 };
 
 using InferenceHandler = std::function<net::Awaitable<net::Response>(net::Request&, const Caller&)>;

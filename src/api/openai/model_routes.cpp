@@ -59,6 +59,15 @@ void add_model_routes(net::Router& router, Services& s) {
     for (const auto& m : s.models->list()) {
       if (caller.may_use(m->id)) write_model(w, *m);
     }
+    // Route aliases (releases among them) are models clients call by name too.
+    if (s.routes) {
+      for (const auto& alias : s.routes->aliases()) {
+        if (!caller.may_use(alias) || s.models->find_quietly(alias)) continue;
+        w.begin_object().field("id", alias).field("object", "model").field("created", int64_t{0});
+        w.field("owned_by", "llmplatform").key("llmplatform").begin_object().field("kind", "route").end_object();
+        w.end_object();
+      }
+    }
     w.end_array().end_object();
     co_return Response::json(200, std::move(out));
   }));
