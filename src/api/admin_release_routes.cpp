@@ -293,8 +293,9 @@ std::vector<std::string> check_releases(Services& s) {
     ReleaseRecord back = r;
     back.canary.clear();
     back.canary_weight = 0;
-    auto stored = s.store->routing().put_release(back, "auto_rollback", fmt::format("{}: {}", r.canary, *why), nullptr,
-                                                 "auto-rollback");
+    // Audited like an operator's rollback, under the rollback check's own name.
+    const store::AuditActor by{.actor = "auto-rollback"};
+    auto stored = s.store->routing().put_release(back, "auto_rollback", fmt::format("{}: {}", r.canary, *why), &by);
     if (!stored) {
       log::error("cannot roll back a canary", {{"release", r.alias}, {"error", stored.error().message()}});
       continue;

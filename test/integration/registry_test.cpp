@@ -37,6 +37,12 @@ std::string string_field(const std::string& body, const std::string& field) {
   return body.substr(begin, body.find('"', begin) - begin);
 }
 
+size_t count_of(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
 std::string chat_body(const std::string& model) {
   return R"({"model":")" + model + R"(","messages":[{"role":"user","content":"hi"}],"max_tokens":4,"temperature":0})";
 }
@@ -285,6 +291,11 @@ TEST_CASE("a release shifts a validated canary promotes it and rolls a failing c
     CHECK(at != std::string::npos);
   }
   CHECK(r.chat("tiny").header("x-llmp-route") == "tiny/acme/tiny:2");
+  // Every step is in the audit log too, the automatic one under its own name.
+  auto audit = r.admin("GET", "/admin/v1/audit?object_type=release&limit=1000");
+  REQUIRE(audit.status == 200);
+  CHECK_THAT(audit.body, Catch::Contains(R"("actor":"auto-rollback")"));
+  CHECK(count_of(audit.body, R"("object_type":"release")") == 6);
 
   REQUIRE(r.admin("DELETE", "/admin/v1/releases/tiny").status == 200);
   CHECK(r.chat("tiny").status == 404);
