@@ -103,7 +103,9 @@ TEST_CASE("a registry version is imported loaded served unloaded and deleted wit
   CHECK_THAT(loaded.body, Catch::Contains(R"("state":"ready")"));
   CHECK(request(r.server->port(), "GET", "/readyz?model=acme%2Ftiny%3A1").status == 200);
   CHECK_THAT(request(r.server->port(), "GET", "/readyz").body, Catch::Contains(R"("id":"acme/tiny:1","status":"ready")"));
-  CHECK_THAT(request(r.server->port(), "GET", "/v1/models").body, Catch::Contains(R"("id":"acme/tiny:1")"));
+  const std::string models = request(r.server->port(), "GET", "/v1/models").body;
+  CHECK_THAT(models, Catch::Contains(R"("id":"acme/tiny:1")"));
+  CHECK_THAT(models, Catch::Contains(R"("status":"ready","version":"acme/tiny:1")"));
   CHECK(r.chat("acme/tiny:1").status == 200);
   CHECK(r.admin("POST", "/admin/v1/models/acme/tiny/1/load").status == 409);  // already loaded
 

@@ -27,7 +27,11 @@ void write_model(json::Writer& w, const ServedModel& m) {
   w.key("llmplatform").begin_object();
   const auto& s = m.engine->model();
   w.field("architecture", s.architecture).field("format", s.format).field("kind", s.is_encoder ? (s.n_labels > 0 ? "rerank" : "embedding") : "generate");
-  w.field("chat_template", m.chat_template_origin).end_object();
+  w.field("chat_template", m.chat_template_origin);
+  // Listed models serve: loading, failed and unloading ones are in /readyz (registry versions).
+  w.field("status", "ready");
+  if (!m.version.empty()) w.field("version", m.version);
+  w.end_object();
   w.end_object();
 }
 
