@@ -2,6 +2,7 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <chrono>
 
 namespace llmp::engine {
@@ -11,6 +12,9 @@ namespace {
 constexpr auto kSpin = std::chrono::microseconds(200);
 constexpr auto kYield = std::chrono::microseconds(2000);
 inline uint32_t generation_of(uint64_t s) { return static_cast<uint32_t>(s >> 32); }
+inline int64_t chunk_count_of(uint64_t s) { return static_cast<int64_t>((s >> 16) & 0xffffu); }
+inline int64_t next_chunk_of(uint64_t s) { return static_cast<int64_t>(s & 0xffffu); }
+constexpr int64_t kMaxChunks = 0xffff;
 }  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
@@ -31,8 +35,10 @@ void ThreadPool::work_on(uint32_t gen) {
   for (;;) {
     uint64_t s = state_.load(std::memory_order_acquire);
     if (generation_of(s) != gen) return;
-    const int64_t chunk = static_cast<int64_t>(s & 0xffffffffu);
-    if (chunk >= chunks_.load(std::memory_order_relaxed)) return;
+    const int64_t chunk = next_chunk_of(s);
+    if (chunk >= chunk_count_of(s)) return;
+    // The acquire load of s saw this region's state, stored after its task; a successful CAS
+    // proves the region was still open, so the task is still this region's.
     const auto* task = task_.load(std::memory_order_relaxed);
     if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) {
       (*task)(chunk);
@@ -79,19 +85,18 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
     return;
   }
   // Several chunks per thread so a late or descheduled thread costs little.
-  const int64_t chunks = std::min<int64_t>(units, static_cast<int64_t>(n_threads_) * 4);
+  const int64_t chunks = std::min({units, static_cast<int64_t>(n_threads_) * 4, kMaxChunks});
   const std::function<void(int64_t)> run_chunk = [&](int64_t c) {
     const int64_t begin = units * c / chunks * grain;
     const int64_t end = std::min(n, units * (c + 1) / chunks * grain);
     if (begin < end) fn(begin, end);
   };
   task_.store(&run_chunk, std::memory_order_relaxed);
-  chunks_.store(chunks, std::memory_order_relaxed);
   done_.store(0, std::memory_order_relaxed);
   const uint32_t gen = generation_of(state_.load()) + 1;
   // seq_cst here and in the sleeper's predicate: a worker going to sleep either sees the new
   // generation or is seen in sleepers_.
-  state_.store(static_cast<uint64_t>(gen) << 32);
+  state_.store((static_cast<uint64_t>(gen) << 32) | (static_cast<uint64_t>(chunks) << 16));
   if (sleepers_.load() > 0) {
     std::lock_guard lock(sleep_mu_);
     sleep_cv_.notify_all();

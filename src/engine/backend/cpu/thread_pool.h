@@ -36,11 +36,14 @@ class ThreadPool {
 
   int n_threads_;
   std::vector<std::thread> workers_;
-  // (generation << 32) | next unclaimed chunk. Claims are CAS on the whole word, so a worker
-  // still holding an old generation can never take a chunk of a newer region.
+  // (generation << 32) | (chunk count << 16) | next unclaimed chunk. A claim is a CAS on the
+  // whole word and checks the count it read in the same word: a worker holding an old
+  // generation can never take a chunk of a newer region, nor one past the end of its own while
+  // the next region is being set up (with the count in a separate atomic it could read the new
+  // region's larger count against the old region's state, and run a chunk after
+  // parallel_for had returned).
   std::atomic<uint64_t> state_{0};
   std::atomic<const std::function<void(int64_t)>*> task_{nullptr};
-  std::atomic<int64_t> chunks_{0};
   std::atomic<int64_t> done_{0};
   std::atomic<bool> stop_{false};
   std::mutex sleep_mu_;
