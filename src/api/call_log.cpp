@@ -100,6 +100,7 @@ void CallLog::provider_end(size_t index, int http_status, std::string error, boo
 
 void CallLog::engine_submitted(std::string model) {
   if (!traced_ || timeline.engine_submit_ns > 0) return;
+  if (s_.models) engine_model_ = s_.models->find_quietly(model);
   timeline.engine_model = std::move(model);
   timeline.engine_submit_ns = trace::now_unix_nanos();
 }
@@ -111,6 +112,17 @@ void CallLog::engine_event(const engine::TokenEvent& e) {
   if (timeline.engine_queue_seconds < 0 && e.queue_seconds >= 0) timeline.engine_queue_seconds = e.queue_seconds;
   if (!e.tokens.empty() && timeline.engine_first_token_ns == 0) timeline.engine_first_token_ns = now;
   if (e.finish) timeline.engine_end_ns = now;
+  if (engine_model_) {
+    // The engine counted these values; only this call knows their trace. Sampled calls only, so
+    // an exemplar always leads to a stored trace.
+    const metrics::Exemplar exemplar{rec.trace_id, rec.span_id};
+    const engine::EngineTimings& timings = engine_model_->engine->timings();
+    if (e.time_to_first_token_seconds >= 0) {
+      timings.time_to_first_token.keep_exemplar(e.time_to_first_token_seconds, exemplar);
+    }
+    if (e.inter_token_seconds >= 0) timings.inter_token.keep_exemplar(e.inter_token_seconds, exemplar);
+    if (e.end_to_end_seconds >= 0) timings.end_to_end.keep_exemplar(e.end_to_end_seconds, exemplar);
+  }
 }
 
 void CallLog::first_token() {

@@ -53,7 +53,9 @@ class CallLog {
   void provider_end(size_t index, int http_status, std::string error, bool stream_opened);
   //! The local engine took the request for `model`.
   void engine_submitted(std::string model);
-  //! An event from the engine: the queue time on the first, the first token, the last.
+  //! An event from the engine: the queue time on the first, the first token, the last. A traced
+  //! call's latencies (first token, between tokens, end to end) get its trace as their
+  //! exemplars in the model's histograms.
   void engine_event(const engine::TokenEvent& e);
 
  private:
@@ -62,6 +64,7 @@ class CallLog {
   trace::TraceContext trace_;  // the request's trace, with its own span id
   std::chrono::steady_clock::time_point t0_;
   bool first_token_seen_ = false;
+  std::shared_ptr<ServedModel> engine_model_;  // traced local calls: whose histograms take exemplars
 };
 
 //! A CallLog for `req` when the services record calls or spans, else null (every use checks).

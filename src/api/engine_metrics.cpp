@@ -1,6 +1,7 @@
 // Engine figures on /metrics, per served model. Counters come from each engine's last step
 // (EngineStats) and latencies from its lock-free histograms (EngineTimings), so a scrape never
-// waits on an engine.
+// waits on an engine. In OpenMetrics a latency bucket carries, as its exemplar, the trace of the
+// latest traced call counted in it.
 
 #include <fmt/format.h>
 
@@ -12,20 +13,8 @@ namespace {
 
 using ModelList = std::vector<std::shared_ptr<ServedModel>>;
 
-void histogram_samples(std::string& out, std::string_view name, const std::string& model_label, const metrics::Histogram& h) {
-  uint64_t cumulative = 0;
-  const auto& bounds = h.upper_bounds();
-  for (size_t i = 0; i <= bounds.size(); ++i) {
-    cumulative += h.bucket_count(i);
-    const std::string le = i < bounds.size() ? fmt::format("{}", bounds[i]) : "+Inf";
-    out += fmt::format("{}_bucket{{model=\"{}\",le=\"{}\"}} {}\n", name, model_label, le, cumulative);
-  }
-  out += fmt::format("{}_sum{{model=\"{}\"}} {}\n", name, model_label, h.sum());
-  out += fmt::format("{}_count{{model=\"{}\"}} {}\n", name, model_label, h.count());
-}
-
 // Latency histograms, finishes by reason and load time (vLLM's request metrics, our names).
-void add_timing_families(std::string& out, const ModelList& all) {
+void add_timing_families(std::string& out, const ModelList& all, metrics::Format format) {
   struct Family {
     const char* name;
     const char* help;
@@ -51,7 +40,7 @@ void add_timing_families(std::string& out, const ModelList& all) {
     out += fmt::format("# HELP {} {}\n# TYPE {} histogram\n", f.name, f.help, f.name);
     for (const auto& m : all) {
       if (m->engine->model().is_encoder) continue;
-      histogram_samples(out, f.name, label_of(m), m->engine->timings().*f.member);
+      metrics::append_histogram(out, f.name, "model=\"" + label_of(m) + "\"", m->engine->timings().*f.member, format);
     }
   }
   out += "# HELP llmp_requests_finished_total Sequences finished, by reason (stop, length, cancelled, error).\n"
@@ -72,7 +61,9 @@ void add_timing_families(std::string& out, const ModelList& all) {
 }  // namespace
 
 void add_engine_metrics(metrics::Registry& registry, const ServedModels& models) {
-  registry.add_collector([&models](std::string& out) {
+  // With the format: for OpenMetrics the latency buckets carry the exemplars that traced calls
+  // attached (api::CallLog).
+  registry.add_collector([&models](std::string& out, metrics::Format format) {
     const auto all = models.list();
     struct Family {
       const char* name;
@@ -121,7 +112,7 @@ void add_engine_metrics(metrics::Registry& registry, const ServedModels& models)
         else if (name == "llmp_engine_busy_seconds_total") line(st.busy_seconds);
       }
     }
-    add_timing_families(out, all);
+    add_timing_families(out, all, format);
   });
 }
 

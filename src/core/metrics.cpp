@@ -44,6 +44,10 @@ size_t Histogram::bucket_of(double v) const {
 
 void Histogram::observe(double v, const Exemplar& exemplar) {
   observe(v);
+  keep_exemplar(v, exemplar);
+}
+
+void Histogram::keep_exemplar(double v, const Exemplar& exemplar) const {
   if (exemplar.trace_id.empty() || exemplar.trace_id.size() > sizeof(ExemplarSlot::trace_id) ||
       exemplar.span_id.size() > sizeof(ExemplarSlot::span_id)) {
     return;
@@ -149,6 +153,10 @@ Histogram& Registry::histogram(std::string_view name, std::string_view help, std
 }
 
 void Registry::add_collector(std::function<void(std::string& out)> collector) {
+  add_collector([c = std::move(collector)](std::string& out, Format) { c(out); });
+}
+
+void Registry::add_collector(std::function<void(std::string& out, Format format)> collector) {
   std::lock_guard lock(mu_);
   collectors_.push_back(std::move(collector));
 }
@@ -401,11 +409,30 @@ std::string text_to_openmetrics(std::string_view text) {
   return out;
 }
 
+void append_histogram(std::string& out, std::string_view name, std::string_view labels, const Histogram& h,
+                      Format format) {
+  const std::string_view comma = labels.empty() ? "" : ",";
+  uint64_t cumulative = 0;
+  const auto& bounds = h.upper_bounds();
+  for (size_t i = 0; i <= bounds.size(); ++i) {
+    cumulative += h.bucket_count(i);
+    out += fmt::format("{}_bucket{{{}{}le=\"{}\"}} {}", name, labels, comma,
+                       i < bounds.size() ? format_value(bounds[i]) : "+Inf", cumulative);
+    if (format == Format::openmetrics_1_0_0) {
+      if (auto e = h.exemplar(i)) append_exemplar(out, *e);
+    }
+    out.push_back('\n');
+  }
+  // _count is the +Inf bucket, so the two always agree in one scrape.
+  const std::string braced = labels.empty() ? std::string() : fmt::format("{{{}}}", labels);
+  out += fmt::format("{}_sum{} {}\n{}_count{} {}\n", name, braced, format_value(h.sum()), name, braced, cumulative);
+}
+
 std::string Registry::render(Format format) const {
   const bool om = format == Format::openmetrics_1_0_0;
   std::string out;
   out.reserve(16 * 1024);
-  std::vector<std::function<void(std::string&)>> collectors;
+  std::vector<std::function<void(std::string&, Format)>> collectors;
   {
     std::lock_guard lock(mu_);
     for (const auto& f : families_) {
@@ -448,11 +475,11 @@ std::string Registry::render(Format format) const {
     collectors = collectors_;
   }
   if (!om) {
-    for (const auto& c : collectors) c(out);
+    for (const auto& c : collectors) c(out, format);
     return out;
   }
   std::string collected;
-  for (const auto& c : collectors) c(collected);
+  for (const auto& c : collectors) c(collected, format);
   out += text_to_openmetrics(collected);
   out += "# EOF\n";
   return out;

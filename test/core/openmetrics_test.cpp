@@ -187,3 +187,35 @@ TEST_CASE("exemplars written concurrently are never torn") {
   stop = true;
   for (auto& t : writers) t.join();
 }
+
+TEST_CASE("a collector's histogram carries exemplars kept without counting, in OpenMetrics only") {
+  Registry r;
+  // As the engine counts a latency and the api layer, which knows the trace, adds the exemplar.
+  Histogram h({0.1, 1});
+  h.observe(0.5);
+  const Histogram& counted = h;
+  counted.keep_exemplar(0.5, {kTrace, kSpan, 1700000000});
+  CHECK(h.count() == 1);
+  CHECK(h.bucket_count(1) == 1);
+  r.add_collector([&h](std::string& out, Format format) {
+    out += "# HELP llmp_engine_seconds Timed by an engine.\n# TYPE llmp_engine_seconds histogram\n";
+    append_histogram(out, "llmp_engine_seconds", "model=\"m\"", h, format);
+  });
+  const std::string text = r.render();
+  CHECK_THAT(text, Catch::Contains("llmp_engine_seconds_bucket{model=\"m\",le=\"1\"} 1\n"));
+  CHECK_THAT(text, Catch::Contains("llmp_engine_seconds_count{model=\"m\"} 1\n"));
+  CHECK_THAT(text, !Catch::Contains("trace_id"));
+  const auto promtool = check_promtool(text);
+  INFO(promtool.output);
+  CHECK(promtool.exit_code == 0);
+
+  const std::string om = r.render(Format::openmetrics_1_0_0);
+  CHECK_THAT(om, Catch::Contains("llmp_engine_seconds_bucket{model=\"m\",le=\"1.0\"} 1 # {trace_id=\"" +
+                                 std::string(kTrace) + "\",span_id=\"" + std::string(kSpan) +
+                                 "\"} 0.5 1700000000.000\n"));
+  const auto verdict = check_openmetrics(om);
+  INFO(verdict.output);
+  REQUIRE(verdict.exit_code == 0);
+  CHECK_THAT(verdict.output, Catch::Contains("exemplar llmp_engine_seconds_bucket le=1.0 trace_id=" +
+                                             std::string(kTrace) + " span_id=" + std::string(kSpan) + " value=0.5\n"));
+}

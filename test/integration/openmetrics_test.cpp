@@ -1,5 +1,6 @@
 // /metrics in OpenMetrics for a scraper that asks for it: the trace of a request shows up as an
-// exemplar on the HTTP duration histogram.
+// exemplar on the HTTP duration histogram, and a traced chat completion's trace on the model's
+// latency histograms (time to first token, between tokens, end to end).
 
 #include <catch2/catch.hpp>
 
@@ -38,11 +39,38 @@ TEST_CASE("GET /metrics in OpenMetrics carries the trace of a request as an exem
   CHECK_THAT(verdict.output, Catch::Contains("exemplar llmp_http_request_duration_seconds_bucket le="));
   CHECK_THAT(verdict.output, Catch::Contains("trace_id=" + trace_id + " span_id="));
 
+  // A traced chat completion (sampled: -01), at least two tokens so one is timed after another.
+  const std::string chat_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+  auto chat = request(server.port(), "POST", "/v1/chat/completions",
+                      R"({"model":"demo-random-weights","messages":[{"role":"user","content":"hi"}],)"
+                      R"("max_tokens":4,"min_tokens":4,"temperature":0})",
+                      {"traceparent: 00-" + chat_trace + "-00f067aa0ba902b7-01"});
+  INFO(chat.body);
+  REQUIRE(chat.status == 200);
+  auto with_model = request(server.port(), "GET", "/metrics", {}, {"Accept: application/openmetrics-text"});
+  REQUIRE(with_model.status == 200);
+  const auto model_verdict = check_openmetrics(with_model.body);
+  INFO(model_verdict.output);
+  REQUIRE(model_verdict.exit_code == 0);
+  for (const std::string family : {"llmp_time_to_first_token_seconds", "llmp_inter_token_latency_seconds",
+                                   "llmp_request_duration_seconds"}) {
+    INFO(family);
+    // The parser's line: "exemplar <family>_bucket le=<bound> trace_id=<id> span_id=<id> value=<v>".
+    CHECK_THAT(model_verdict.output, Catch::Contains("exemplar " + family + "_bucket le="));
+    const size_t at = model_verdict.output.find("exemplar " + family + "_bucket le=");
+    const std::string line = model_verdict.output.substr(at, model_verdict.output.find('\n', at) - at);
+    CHECK_THAT(line, Catch::Contains("trace_id=" + chat_trace + " span_id="));
+    // On the model's series, as the text of the scrape shows.
+    CHECK_THAT(with_model.body,
+               Catch::Contains(family + "_bucket{model=\"demo-random-weights\",le=\""));
+  }
+
   // Without the Accept header, the text format exactly as before: no exemplars, no EOF.
   auto plain = request(server.port(), "GET", "/metrics");
   CHECK(plain.header("Content-Type") == "text/plain; version=0.0.4; charset=utf-8");
   CHECK_THAT(plain.body, !Catch::Contains("# {trace_id="));
   CHECK_THAT(plain.body, !Catch::Contains(trace_id));
+  CHECK_THAT(plain.body, !Catch::Contains(chat_trace));
   CHECK_THAT(plain.body, !Catch::Contains("# EOF"));
   const auto promtool = check_promtool(plain.body);
   INFO(promtool.output);

@@ -69,6 +69,11 @@ class Histogram {
   void observe(double v);
   //! Observes `v` and keeps `exemplar` as its bucket's latest (a short spinlock; no allocation).
   void observe(double v, const Exemplar& exemplar);
+  //! Keeps `exemplar` as the latest of the bucket `v` falls in, without counting `v`: for an
+  //! observation counted by code that did not know its trace (the engine counts a sequence's
+  //! latencies; the api layer, which knows the request's trace, adds the exemplar). An exemplar
+  //! annotates what was counted and changes no count, so a const histogram takes one.
+  void keep_exemplar(double v, const Exemplar& exemplar) const;
   const std::vector<double>& upper_bounds() const { return bounds_; }
   //! Non-cumulative count of bucket i (i == bounds().size() is the +Inf bucket).
   uint64_t bucket_count(size_t i) const { return buckets_[i].load(std::memory_order_relaxed); }
@@ -118,6 +123,9 @@ class Registry {
   //! render. For OpenMetrics its lines are re-framed (counter families named without `_total`,
   //! HELP re-escaped, canonical `le`), so a collector writes one format and serves both.
   void add_collector(std::function<void(std::string& out)> collector);
+  //! As above, for a collector that adds exemplars when `format` is OpenMetrics (after bucket
+  //! samples, as append_histogram writes them); it writes the text format otherwise.
+  void add_collector(std::function<void(std::string& out, Format format)> collector);
 
   //! The whole registry in `format`; OpenMetrics ends with `# EOF`.
   std::string render(Format format = Format::text_0_0_4) const;
@@ -127,7 +135,7 @@ class Registry {
   Family& family(std::string_view name, std::string_view help, std::string_view type);
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<Family>> families_;
-  std::vector<std::function<void(std::string&)>> collectors_;
+  std::vector<std::function<void(std::string&, Format)>> collectors_;
 };
 
 //! The process-wide registry that /metrics renders.
@@ -139,6 +147,12 @@ void add_process_collector(Registry& registry);
 
 //! Appends a label value escaped for the text format (and OpenMetrics, which escapes the same).
 void append_label_value(std::string& out, std::string_view value);
+
+//! A histogram's samples as a collector writes them (text format): NAME_bucket per bound, then
+//! NAME_sum and NAME_count, each with `labels` (escaped, without braces: `model="m"`; may be
+//! empty). For OpenMetrics each bucket's latest exemplar follows its count.
+void append_histogram(std::string& out, std::string_view name, std::string_view labels, const Histogram& h,
+                      Format format);
 
 //! Text-format families (as collectors write them) re-framed for OpenMetrics, without `# EOF`.
 std::string text_to_openmetrics(std::string_view text);

@@ -46,6 +46,11 @@ struct TokenEvent {
   Usage usage;                          // totals for this completion, on its last event
   Status error;                         // when finish == error
   double queue_seconds = 0;             // on the first event: arrival to first scheduling
+  //! This completion's latencies as EngineTimings counted them (-1: none in this event), so that
+  //! whoever knows the request's trace can attach it to those histograms as an exemplar.
+  double time_to_first_token_seconds = -1;  // on the event of the first token
+  double inter_token_seconds = -1;          // on each later token's event: the gap before it
+  double end_to_end_seconds = -1;           // on the last event: arrival to finish
 };
 
 using EventSink = std::function<void(TokenEvent&&)>;

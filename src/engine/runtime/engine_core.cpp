@@ -443,15 +443,17 @@ void EngineCore::on_token(Sequence& s, TokenId token, std::optional<TokenLogprob
   ++s.generated;
   s.tokens.push_back(token);
   const auto now = std::chrono::steady_clock::now();
+  TokenEvent ev;
   if (s.generated == 1) {
-    timings_.time_to_first_token.observe(std::chrono::duration<double>(now - s.request->arrival).count());
+    ev.time_to_first_token_seconds = std::chrono::duration<double>(now - s.request->arrival).count();
+    timings_.time_to_first_token.observe(ev.time_to_first_token_seconds);
     timings_.prefill.observe(std::chrono::duration<double>(now - s.scheduled_at).count());
     s.first_token_at = now;
   } else {
-    timings_.inter_token.observe(std::chrono::duration<double>(now - s.last_token_at).count());
+    ev.inter_token_seconds = std::chrono::duration<double>(now - s.last_token_at).count();
+    timings_.inter_token.observe(ev.inter_token_seconds);
   }
   s.last_token_at = now;
-  TokenEvent ev;
   ev.tokens.push_back(token);
   if (logprob) ev.logprobs.push_back(std::move(*logprob));
   if (s.generated == 1) {
@@ -508,7 +510,8 @@ void EngineCore::finish(Sequence& s, FinishReason reason, std::string stop_reaso
   if (s.finished) return;
   s.finished = true;
   const auto now = std::chrono::steady_clock::now();
-  timings_.end_to_end.observe(std::chrono::duration<double>(now - s.request->arrival).count());
+  ev.end_to_end_seconds = std::chrono::duration<double>(now - s.request->arrival).count();
+  timings_.end_to_end.observe(ev.end_to_end_seconds);
   if (s.generated > 0) timings_.decode.observe(std::chrono::duration<double>(now - s.first_token_at).count());
   timings_.finished[static_cast<int>(reason)].inc();
   if (reason != FinishReason::stop || stop_reason == "eos" || stop_reason == "stop_token") {
