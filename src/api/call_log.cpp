@@ -131,7 +131,9 @@ void CallLog::first_token() {
   rec.ttft_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0_).count();
 }
 
-void CallLog::answered(const net::Response& r) {
+void CallLog::answered(const net::Response& r) { note_answer(rec, r); }
+
+void note_answer(obs::CallRecord& rec, const net::Response& r) {
   rec.http_status = r.status;
   if (r.status < 400 || r.body.empty()) return;
   // OpenAI's error body: {"error": {"message", "type", "param", "code"}}.

@@ -67,6 +67,10 @@ class CallLog {
   std::shared_ptr<ServedModel> engine_model_;  // traced local calls: whose histograms take exemplars
 };
 
+//! `r`'s status into `rec`, and its error code (else type) and message when `r` is an OpenAI
+//! error body.
+void note_answer(obs::CallRecord& rec, const net::Response& r);
+
 //! A CallLog for `req` when the services record calls or spans, else null (every use checks).
 std::shared_ptr<CallLog> start_call_log(Services& s, const net::Request& req, const Caller& caller,
                                         std::string operation);

@@ -28,6 +28,7 @@
 #include "llmp/api/inference_auth.h"
 #include "llmp/api/openai_routes.h"
 #include "llmp/api/readiness.h"
+#include "llmp/api/refused_requests.h"
 #include "llmp/api/model_manager.h"
 #include "llmp/api/routes.h"
 #include "llmp/core/log.h"
@@ -330,10 +331,16 @@ int serve(const Settings& settings, const std::string& config_source) {
                          .upstream_client = &upstream_client, .upstream_clients = &upstream_clients, .idempotency = &idempotency, .calls = &calls};
   api::add_health_routes(server.router(), services);
   api::add_admin_routes(server.router(), services);
-  api::add_generation_routes(server.router(), services);
-  api::add_embedding_routes(server.router(), services);
-  api::add_model_routes(server.router(), services);
-  api::add_unsupported_routes(server.router(), services);
+  {
+    // The inference API's routes, wrapped so that the requests they refuse (401, 403) are traced
+    // and, from a known key, recorded as failed calls.
+    net::Router inference;
+    api::add_generation_routes(inference, services);
+    api::add_embedding_routes(inference, services);
+    api::add_model_routes(inference, services);
+    api::add_unsupported_routes(inference, services);
+    api::add_observing_refusals(server.router(), inference, services);
+  }
   api::add_trace_routes(server.router(), services);
   api::add_engine_metrics(metrics, served);
 

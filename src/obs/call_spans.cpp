@@ -18,10 +18,10 @@ trace::Span child_of(const trace::Span& parent, std::string name, trace::SpanKin
   return s;
 }
 
-// tenant.id on every span (the admin API shows a tenant admin only its own), project.id when
-// there is one.
+// tenant.id on every span whose tenant is known (the admin API shows a tenant admin only its
+// own; one without is the platform admin's to see), project.id when there is one.
 void add_owner(trace::Span& s, const CallRecord& c) {
-  s.set("tenant.id", c.tenant_id);
+  if (!c.tenant_id.empty()) s.set("tenant.id", c.tenant_id);
   if (!c.project_id.empty()) s.set("project.id", c.project_id);
 }
 
@@ -67,7 +67,7 @@ std::vector<trace::Span> call_spans(const CallRecord& c, const CallTimeline& t) 
   add_owner(root, c);
   if (!c.request_id.empty()) root.set("llmp.request_id", c.request_id);
   if (!c.key_id.empty()) root.set("llmp.key_id", c.key_id);
-  root.set("gen_ai.operation.name", std::string(operation));
+  if (!operation.empty()) root.set("gen_ai.operation.name", std::string(operation));
   if (!c.model.empty()) root.set("gen_ai.request.model", c.model);
   if (!c.served_by.empty()) root.set("llmp.served_by", c.served_by);
   if (!t.engine_model.empty()) {
@@ -90,6 +90,7 @@ std::vector<trace::Span> call_spans(const CallRecord& c, const CallTimeline& t) 
     add_owner(auth, c);
     if (!t.auth.method.empty()) auth.set("llmp.auth.method", t.auth.method);
     if (!c.key_id.empty()) auth.set("llmp.key_id", c.key_id);
+    if (!t.auth.error_type.empty()) mark_error(auth, t.auth.error_type, t.auth.error_message);
     out.push_back(auth);
     if (t.auth.store_start_ns > 0) {
       trace::Span read = child_of(auth, "store." + t.auth.store_operation, trace::SpanKind::client,

@@ -163,6 +163,41 @@ TEST_CASE("a failed call marks its server span as an error") {
   CHECK(spans.front().string_attribute("error.type") == "model_at_capacity");
 }
 
+TEST_CASE("a refused request marks gateway.auth as an error and names no tenant it does not know") {
+  // A 401: nobody is known, nothing was served.
+  obs::CallRecord c;
+  c.http_status = 401;
+  c.finish_reason = "error";
+  c.error_code = "invalid_api_key";
+  c.error_message = "no such key";
+  obs::CallTimeline t;
+  t.trace_id = *trace::TraceId::parse("4bf92f3577b34da6a3ce929d0e0e4736");
+  t.server_span_id = *trace::SpanId::parse("1111111111111111");
+  t.http_route = "/v1/models";
+  t.start_ns = 1000;
+  t.end_ns = 2000;
+  t.auth = {.start_ns = 1000, .end_ns = 2000, .method = "api_key", .error_type = "invalid_api_key",
+            .error_message = "no such key"};
+  const auto spans = obs::call_spans(c, t);
+  REQUIRE(spans.size() == 2);
+  const trace::Span* auth = find(spans, "gateway.auth");
+  REQUIRE(auth);
+  CHECK(auth->status == trace::SpanStatus::error);
+  CHECK(auth->status_message == "no such key");
+  CHECK(auth->string_attribute("error.type") == "invalid_api_key");
+  for (const auto& s : spans) CHECK_FALSE(s.attribute("tenant.id"));
+  // Not an LLM call: no GenAI operation either.
+  CHECK_FALSE(spans.front().attribute("gen_ai.operation.name"));
+  CHECK(spans.front().status == trace::SpanStatus::error);
+
+  // A 403 of a known key: its tenant on every span.
+  c.http_status = 403;
+  c.tenant_id = "ten_1";
+  c.operation = "chat";
+  t.auth.error_type = "model_not_allowed";
+  for (const auto& s : obs::call_spans(c, t)) CHECK(s.string_attribute("tenant.id") == "ten_1");
+}
+
 TEST_CASE("spans encode as OTLP JSON with hex ids and typed attribute values") {
   trace::Span s;
   s.trace_id = *trace::TraceId::parse("5b8efff798038103d269b633813fc60c");

@@ -4,7 +4,8 @@
 // OpenTelemetry GenAI attributes (gen_ai.*) and tenant.id / project.id / model.version:
 //
 //   POST /v1/chat/completions   server, child of the incoming traceparent's span
-//   ├─ gateway.auth             (└─ store.api_keys.get when the key was read from the store)
+//   ├─ gateway.auth             (└─ store.api_keys.get when the key was read from the store);
+//   │                           status error with error.type when the request was refused (401/403)
 //   ├─ gateway.limits           one per admission (a routed request: one per deployment tried)
 //   ├─ gateway.route            alias → deployment
 //   ├─ provider.call <dep>      client, one per upstream attempt (its id is the traceparent sent)
@@ -32,6 +33,9 @@ struct AuthTiming {
   //! I/O thread).
   int64_t store_start_ns = 0, store_end_ns = 0;
   std::string store_operation;  // "api_keys.get" | "oidc.verify"
+  //! Set when authentication or authorization refused the request: the OpenAI error code
+  //! ("invalid_api_key", "model_not_allowed", ...) or type, and its message.
+  std::string error_type, error_message;
 };
 
 //! One upstream attempt: a "provider.call" client span.
