@@ -9,6 +9,7 @@
 #     ROUNDS    alternating rounds per point, median reported (default 3)
 #     LIMIT     requests_per_day of the key in the limit run (default 2000)
 #     PERF_OUT  when set: `perf record -g` of the gateway during its 64-connection runs, to this file
+#     PERF_ARGS perf record options instead of -g (e.g. "--call-graph dwarf -F 2000")
 #     OBSERVABILITY  true (default) or false: the gateway's observability.enabled (call records,
 #               usage ledger, SLO counting and traces of every request); false measures auth +
 #               limits + routing alone, the gateway issue's definition (bench/obs measures the rest)
@@ -201,7 +202,7 @@ measure() {
   local target=$1 conns=$2 threads=2 out rps p50 p99 bad perf_pid= pids t0 t1 cpu_us
   ((conns < 2)) && threads=1
   if [[ -n ${PERF_OUT:-} && $target == gateway && $conns -gt 1 ]]; then
-    perf record -g -o "$PERF_OUT" -p "$gw_pid" -- sleep "$duration" >/dev/null 2>&1 &
+    perf record ${PERF_ARGS:--g} -o "$PERF_OUT" -p "$gw_pid" -- sleep "$duration" >/dev/null 2>&1 &
     perf_pid=$!
   fi
   read -ra pids <<<"$(proxy_pids "$target")"

@@ -45,7 +45,26 @@ std::optional<Result<Identity>> KeyResolver::resolve_cached(std::string_view tok
   if (token.empty()) {
     return error(StatusCode::unauthenticated, "missing API key: send \"Authorization: Bearer <key>\"");
   }
+  if (auto answer = resolve_verified(token)) return answer;
   return resolve_cached_hashed(token, crypto::sha256_hex(token));
+}
+
+std::optional<Result<Identity>> KeyResolver::resolve_verified(std::string_view token) {
+  const auto prefix = api_key_prefix(token);
+  if (!prefix) return std::nullopt;
+  EntryPtr entry;
+  const int64_t now = now_ms();
+  {
+    std::lock_guard lock(mu_);
+    auto it = by_prefix_.find(std::string(*prefix));
+    if (it == by_prefix_.end()) return std::nullopt;
+    const EntryPtr& found = *it->second;
+    if (now - found->loaded_at_ms >= options_.cache_ttl_ms || found->verified_token.empty()) return std::nullopt;
+    if (!crypto::constant_time_equal(token, found->verified_token)) return std::nullopt;
+    lru_.splice(lru_.begin(), lru_, it->second);
+    entry = found;
+  }
+  return check_state(*entry, now);
 }
 
 std::optional<Result<Identity>> KeyResolver::resolve_cached_hashed(std::string_view token, const std::string& hash) {
@@ -87,8 +106,10 @@ Result<Identity> KeyResolver::resolve(std::string_view token) {
     if (key.error().code() == StatusCode::not_found) return invalid_key();
     return error(key.error());
   }
-  auto entry = std::make_shared<const Entry>(
-      Entry{prefix, key->hash, identity_of(*key), key->expires_at_ms, key->revoked_at_ms, now_ms()});
+  // The presented token is kept only when it is the key's secret (see Entry::verified_token).
+  std::string verified = crypto::constant_time_equal(hash, key->hash) ? std::string(token) : std::string();
+  auto entry = std::make_shared<const Entry>(Entry{prefix, key->hash, std::move(verified), identity_of(*key),
+                                                   key->expires_at_ms, key->revoked_at_ms, now_ms()});
   {
     std::lock_guard lock(mu_);
     if (epoch == epoch_) {
@@ -110,6 +131,10 @@ Result<Identity> KeyResolver::resolve(std::string_view token) {
 Result<Identity> KeyResolver::check(const Entry& entry, const std::string& hash, int64_t now) const {
   // The hash is compared first: without the secret, nobody learns whether a key was revoked.
   if (!crypto::constant_time_equal(hash, entry.hash)) return invalid_key();
+  return check_state(entry, now);
+}
+
+Result<Identity> KeyResolver::check_state(const Entry& entry, int64_t now) const {
   if (entry.revoked_at_ms) {
     return error(StatusCode::unauthenticated,
                  fmt::format("API key {} was revoked", redacted_api_key(entry.prefix)));

@@ -55,6 +55,8 @@ using Parser = http::response_parser<http::string_body>;
 using TlsStream = beast::ssl_stream<tcp::socket&>;
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 constexpr Clock::time_point kNever = Clock::time_point::max();
+// How long a pooled connection may sit idle before it is probed on reuse (see take_idle).
+constexpr auto kProbeAfterIdle = std::chrono::milliseconds(100);
 
 namespace {
 
@@ -471,8 +473,12 @@ struct HttpClient::Core {
     while (!conns.empty()) {
       std::shared_ptr<Conn> c = std::move(conns.back());
       conns.pop_back();
-      const bool stale = options.pool_idle_timeout.count() > 0 && now - c->idle_since > options.pool_idle_timeout;
-      if (stale || !c->idle_alive()) {
+      const auto idle_for = now - c->idle_since;
+      const bool stale = options.pool_idle_timeout.count() > 0 && idle_for > options.pool_idle_timeout;
+      // A connection back in the pool for less than kProbeAfterIdle skips the liveness probe (a
+      // syscall per request under load): a peer that closed it in that moment fails the send or
+      // the read before any response byte, and the exchange retries once on a new connection.
+      if (stale || (idle_for >= kProbeAfterIdle && !c->idle_alive())) {
         c->close();
         continue;
       }
@@ -633,9 +639,26 @@ std::chrono::milliseconds or_default(const std::optional<std::chrono::millisecon
 
 // Connects (or reuses), sends, and reads up to the end of the response headers. `buffered`:
 // the body will be collected whole, so it is held to max_response_body_bytes.
+// parse_url through a small per-thread cache: a gateway calls the same few upstream URLs over
+// and over, and parsing one costs four strings. Entries are immutable and shared.
+Result<std::shared_ptr<const Url>> parse_url_cached(std::string_view text) {
+  constexpr size_t kEntries = 16;
+  thread_local std::vector<std::pair<std::string, std::shared_ptr<const Url>>> cache;
+  for (const auto& [known, url] : cache) {
+    if (known == text) return url;
+  }
+  auto parsed = parse_url(text);
+  if (!parsed) return error(parsed.error());
+  auto url = std::make_shared<const Url>(std::move(*parsed));
+  if (cache.size() == kEntries) cache.erase(cache.begin());
+  cache.emplace_back(std::string(text), url);
+  return url;
+}
+
 Awaitable<Result<StatePtr>> start_exchange(std::shared_ptr<HttpCore> core, const ClientRequest& req, bool buffered) {
-  auto url = parse_url(req.url);
-  if (!url) co_return error(url.error());
+  auto parsed_url = parse_url_cached(req.url);
+  if (!parsed_url) co_return error(parsed_url.error());
+  const std::shared_ptr<const Url> url = std::move(*parsed_url);
   auto head = serialize_head(req, *url);
   if (!head) co_return error(head.error());
   const ClientOptions& o = core->options;

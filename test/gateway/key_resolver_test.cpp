@@ -190,6 +190,17 @@ TEST_CASE("resolved keys are served from the cache without the store") {
   }
   CHECK(resolver.stats().store_lookups == 1);
   CHECK(resolver.stats().cached_keys == 1);
+  // The cached key's secret is compared as given: one wrong character is refused without the
+  // store, and the right key still works after it.
+  std::string wrong = k.key;
+  wrong.back() = wrong.back() == '0' ? '1' : '0';
+  auto guessed = resolver.resolve_cached(wrong);
+  REQUIRE(guessed.has_value());
+  REQUIRE_FALSE(*guessed);
+  CHECK(guessed->error().message() == "invalid API key");
+  CHECK_FALSE(resolver.resolve_cached(k.key + "x").value_or(Result<Identity>(Identity{})));
+  CHECK(resolver.resolve_cached(k.key).value_or(error(StatusCode::internal, "not cached")));
+  CHECK(resolver.stats().store_lookups == 1);
 }
 
 TEST_CASE("revoking through the resolver drops the cached key at once") {

@@ -295,7 +295,8 @@ Awaitable<Response> call_upstream(Services& s, const Caller& caller, Request& re
     const size_t span = call ? call->provider_begin(d, attempt) : 0;
     if (call && call->traced()) cr.headers.set("traceparent", call->provider_traceparent(span));
     if (stream) {
-      auto open = client.open(cr);
+      // The last try hands the request over: a copy (body and headers) only where a retry needs it.
+      auto open = may_retry ? client.open(cr) : client.open(std::move(cr));
       auto opened = co_await std::move(open);
       if (call) call->provider_end(span, opened ? opened->status() : 0, opened ? "" : opened.error().message(),
                                    opened && opened->status() < 300);
@@ -332,7 +333,7 @@ Awaitable<Response> call_upstream(Services& s, const Caller& caller, Request& re
         if (!net::safe_to_retry(kind)) break;
       }
     } else {
-      auto sent = client.request(cr);
+      auto sent = may_retry ? client.request(cr) : client.request(std::move(cr));
       auto answered = co_await std::move(sent);
       if (call) call->provider_end(span, answered ? answered->status : 0, answered ? "" : answered.error().message(), false);
       if (answered && answered->status < 300) {
