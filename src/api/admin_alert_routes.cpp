@@ -37,6 +37,8 @@ void write_alert(json::Writer& w, const obs::Alert& a) {
       .field("since", a.since_ms / 1000)
       .field("since_ms", a.since_ms)
       .field("active_since", a.active_since_ms / 1000)
+      .field("last_notified", a.notified_ms / 1000)
+      .field("last_notified_ms", a.notified_ms)
       .field("value", a.value)
       .field("threshold", a.threshold);
   if (a.kind == "slo_burn_rate") {

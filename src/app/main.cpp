@@ -440,6 +440,11 @@ int serve(const Settings& settings, const std::string& config_source) {
        .window_scale = window_scale,
        .repeat_interval_ms = settings.alerts.repeat_interval_seconds * 1000});
   services.alerts = &alert_center;
+  // Which alerts fire, since when and when they were last announced, as the last run left them.
+  if (auto restored = alert_center.restore((*store)->alert_states()); !restored) {
+    log::warn("cannot read the alert states back; alerts start inactive and are kept in memory only",
+              {{"error", restored.error().message()}});
+  }
   alert_center.start();
   if (!settings.observability) {
     // Nothing is recorded or traced: the sinks stay idle (bench/obs measures what they cost).

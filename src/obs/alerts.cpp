@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <iterator>
 
 #include "llmp/core/log.h"
 
@@ -63,7 +65,25 @@ std::string_view to_string(AlertState state) {
   return "inactive";
 }
 
+std::optional<AlertState> parse_alert_state(std::string_view text) {
+  for (AlertState s : {AlertState::inactive, AlertState::pending, AlertState::firing, AlertState::resolved}) {
+    if (text == to_string(s)) return s;
+  }
+  return std::nullopt;
+}
+
 namespace {
+
+store::AlertStateRecord record_of(const Alert& a) {
+  return store::AlertStateRecord{.alert_id = a.id,
+                                 .state = std::string(to_string(a.state)),
+                                 .since_ms = a.since_ms,
+                                 .active_since_ms = a.active_since_ms,
+                                 .notified_ms = a.notified_ms,
+                                 .value = a.value,
+                                 .summary = a.summary,
+                                 .summary_zh = a.summary_zh};
+}
 
 std::string_view rule_title(std::string_view rule) {
   if (rule == "fast_burn") return "fast burn";
@@ -161,13 +181,57 @@ void AlertCenter::loop() {
   }
 }
 
-void AlertCenter::update(Tracked& t, bool active, int64_t for_ms, int64_t now) {
+Result<void> AlertCenter::restore(store::AlertStateRepository& states) {
+  auto records = states.list();
+  if (!records) return error(records.error());
+  const int64_t now = now_ms();
+  std::vector<std::string> ids;
+  int64_t firing = 0;
+  {
+    std::lock_guard lock(mu_);
+    const size_t slo_alerts = slos_ ? slos_->slos().size() * std::size(kBurnRateRules) : 0;
+    for (size_t i = 0; i < tracked_.size(); ++i) {
+      Tracked& t = tracked_[i];
+      ids.push_back(t.alert.id);
+      auto r = std::find_if(records->begin(), records->end(),
+                            [&](const store::AlertStateRecord& x) { return x.alert_id == t.alert.id; });
+      if (r == records->end()) continue;
+      auto state = parse_alert_state(r->state);
+      if (!state) continue;
+      Alert& a = t.alert;
+      a.state = *state;
+      a.since_ms = r->since_ms;
+      a.active_since_ms = r->active_since_ms;
+      a.notified_ms = r->notified_ms;
+      a.value = r->value;
+      a.summary = r->summary;
+      a.summary_zh = r->summary_zh;
+      if (a.state != AlertState::pending && a.state != AlertState::firing) continue;
+      firing += a.state == AlertState::firing;
+      // What this process must have counted before it reads the condition as a whole again.
+      int64_t hold_ms = 0;
+      if (i < slo_alerts) {
+        hold_ms = kBurnRateRules[i % std::size(kBurnRateRules)].short_minutes * slos_->bucket_ms();
+      } else if (const ThresholdRule& rule = rules_[i - slo_alerts]; rule.rate) {
+        hold_ms = std::llround(static_cast<double>(rule.rate_window_s) * 1000 * options_.window_scale);
+      }
+      if (hold_ms > 0) t.judge_from_ms = now + hold_ms;
+    }
+  }
+  LLMP_TRY_VOID(states.retain(ids));
+  states_ = &states;
+  log::info("alert states read back", {{"alerts", static_cast<int64_t>(records->size())}, {"firing", firing}});
+  return ok();
+}
+
+std::optional<AlertEvent> AlertCenter::update(Tracked& t, bool active, int64_t for_ms, int64_t now, bool& changed) {
   Alert& a = t.alert;
+  const AlertState before = a.state;
   auto fire = [&] {
     a.active_since_ms = a.state == AlertState::pending ? a.since_ms : now;
     a.state = AlertState::firing;
     a.since_ms = now;
-    t.last_notified_ms = now;
+    a.notified_ms = now;
   };
   std::optional<AlertEvent> event;
   switch (a.state) {
@@ -195,21 +259,23 @@ void AlertCenter::update(Tracked& t, bool active, int64_t for_ms, int64_t now) {
       if (!active) {
         a.state = AlertState::resolved;
         a.since_ms = now;
+        a.notified_ms = now;
         event = AlertEvent{.alert = a, .at_ms = now};
-      } else if (options_.repeat_interval_ms > 0 && now - t.last_notified_ms >= options_.repeat_interval_ms) {
-        t.last_notified_ms = now;
+      } else if (options_.repeat_interval_ms > 0 && now - a.notified_ms >= options_.repeat_interval_ms) {
+        a.notified_ms = now;
         event = AlertEvent{.alert = a, .repeat = true, .at_ms = now};
       }
       break;
   }
+  changed = a.state != before || event.has_value();
   if (event) {
     if (event->alert.state == AlertState::firing && !event->repeat) {
       log::warn("alert firing", {{"alert", a.id}, {"severity", a.severity}, {"summary", a.summary}});
     } else if (event->alert.state == AlertState::resolved) {
       log::info("alert resolved", {{"alert", a.id}, {"summary", a.summary}});
     }
-    if (sink_) sink_->notify(*event);
   }
+  return event;
 }
 
 void AlertCenter::evaluate() {
@@ -218,6 +284,7 @@ void AlertCenter::evaluate() {
   // What each alert's condition reads now, computed before taking the state lock.
   struct Reading {
     bool active = false;
+    bool has_value = false;  // a threshold rule's metric (or rate) was read
     int64_t for_ms = 0;
     double value = 0;
     std::vector<AlertWindow> windows;
@@ -261,6 +328,7 @@ void AlertCenter::evaluate() {
         }
         v = rates_[k].rate();
       }
+      r.has_value = v.has_value();
       r.active = v && compare(*v, rule.op, rule.value);
       r.value = v && std::isfinite(*v) ? *v : 0;
       const std::string current = v ? fmt::format("{:g}", *v) : "no data";
@@ -273,15 +341,37 @@ void AlertCenter::evaluate() {
       readings.push_back(std::move(r));
     }
   }
-  std::lock_guard lock(mu_);
-  for (size_t i = 0; i < tracked_.size() && i < readings.size(); ++i) {
-    auto& t = tracked_[i];
-    auto& r = readings[i];
-    t.alert.value = r.value;
-    t.alert.windows = std::move(r.windows);
-    t.alert.summary = std::move(r.summary);
-    t.alert.summary_zh = std::move(r.summary_zh);
-    update(t, r.active, r.for_ms, now);
+  std::vector<AlertEvent> events;
+  std::vector<store::AlertStateRecord> changed;
+  {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < tracked_.size() && i < readings.size(); ++i) {
+      auto& t = tracked_[i];
+      auto& r = readings[i];
+      if (t.judge_from_ms > 0) {
+        // Read back firing or pending: it keeps what it showed until its condition is whole.
+        if (now < t.judge_from_ms && !r.has_value) continue;
+        t.judge_from_ms = 0;
+      }
+      t.alert.value = r.value;
+      t.alert.windows = std::move(r.windows);
+      t.alert.summary = std::move(r.summary);
+      t.alert.summary_zh = std::move(r.summary_zh);
+      bool stored_changed = false;
+      if (auto event = update(t, r.active, r.for_ms, now, stored_changed)) events.push_back(std::move(*event));
+      if (stored_changed && states_) changed.push_back(record_of(t.alert));
+    }
+  }
+  // Stored before it is announced: a crash in between loses at most that notification, and
+  // never sends one twice after the restart.
+  if (!changed.empty()) {
+    if (auto written = states_->put(changed); !written) {
+      log::warn("cannot store the alert states; they are kept in memory",
+                {{"alerts", static_cast<int64_t>(changed.size())}, {"error", written.error().message()}});
+    }
+  }
+  if (sink_) {
+    for (const auto& e : events) sink_->notify(e);
   }
 }
 

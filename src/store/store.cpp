@@ -12,6 +12,7 @@
 #include "rocks_call_record_repository.h"
 #include "rocks_span_repository.h"
 #include "sqlite_api_key_repository.h"
+#include "sqlite_alert_state_repository.h"
 #include "sqlite_capture_repository.h"
 #include "sqlite_audit_repository.h"
 #include "sqlite_limit_repository.h"
@@ -60,6 +61,7 @@ struct Store::Impl {
   std::unique_ptr<SqliteCaptureRepository> capture;
   std::unique_ptr<SqliteUsageRepository> usage;
   std::unique_ptr<RocksSpanRepository> spans;
+  std::unique_ptr<SqliteAlertStateRepository> alert_states;
 };
 
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -103,6 +105,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   impl->capture = std::make_unique<SqliteCaptureRepository>(*impl->sqlite);
   impl->usage = std::make_unique<SqliteUsageRepository>(*impl->sqlite);
   impl->spans = std::make_unique<RocksSpanRepository>(*impl->rocks);
+  impl->alert_states = std::make_unique<SqliteAlertStateRepository>(*impl->sqlite);
   log::info("store opened", {{"data_dir", options.data_dir},
                              {"sqlite", sqlite_path},
                              {"migrations", static_cast<int64_t>(impl->migrations.size())},
@@ -125,6 +128,7 @@ AuditRepository& Store::audit() { return *impl_->audit; }
 RoutingRepository& Store::routing() { return *impl_->routing; }
 CallRecordRepository& Store::calls() { return *impl_->calls; }
 CaptureRepository& Store::capture() { return *impl_->capture; }
+AlertStateRepository& Store::alert_states() { return *impl_->alert_states; }
 UsageRepository& Store::usage() { return *impl_->usage; }
 SpanRepository& Store::spans() { return *impl_->spans; }
 

@@ -4,7 +4,9 @@
 // show it; a loopback webhook receiver gets exactly one "firing" notification however many
 // evaluations see it firing (its first post is answered 503, so that one is retried), and one
 // "resolved" once the errors stop. Also: `llmplatform slo rules` passes `promtool check rules`,
-// and a bad SLO entry stops the start, naming the entry.
+// and a bad SLO entry stops the start, naming the entry. Across a restart (the alert states are
+// in the store): a still-firing page is not announced again and resolves once; one whose errors
+// stopped while the server was down resolves once after it comes back.
 
 #include <catch2/catch.hpp>
 #include <arpa/inet.h>
@@ -12,6 +14,8 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <signal.h>
 
 #include <atomic>
 #include <chrono>
@@ -167,6 +171,80 @@ int count_with(const std::vector<std::string>& bodies, const std::vector<std::st
 
 bool promtool_present() { return std::system("command -v promtool > /dev/null 2>&1") == 0; }
 
+int64_t int_field(const std::string& body, const std::string& field) {
+  const std::string needle = "\"" + field + "\":";
+  const size_t at = body.find(needle);
+  if (at == std::string::npos) return -1;
+  return std::stoll(body.substr(at + needle.size()));
+}
+
+// A server whose SLO "avail" covers the route r-down, whose only upstream refuses connections;
+// every window shrunk 500 times (the 5m window is 600 ms, the 1h one 7.2 s). State in the
+// server's data dir, which a restart keeps.
+struct DownRoute {
+  WebhookReceiver hook{0};
+  ServerProcess srv{ServerProcess::Options{
+      .env = {"LLMP_ALERTS_SLOS=avail: availability 0.99 model=r-down", "LLMP_ALERTS_WINDOW_SCALE=0.002",
+              "LLMP_ALERTS_WEBHOOK_URLS=" + hook.url(), "LLMP_ALERTS_REPEAT_INTERVAL_SECONDS=0",
+              "LLMP_ALERTS_RETRY_BACKOFF_MS=50", "LLMP_ENGINE_DEMO_MODEL=false"}}};
+  const std::string fast = "slo:avail:fast_burn";
+  const std::vector<std::string> fast_firing = {R"("status":"firing")", R"("id":"slo:avail:fast_burn")"};
+  const std::vector<std::string> fast_resolved = {R"("status":"resolved")", R"("id":"slo:avail:fast_burn")"};
+
+  DownRoute() {
+    const std::string up = R"({"base_url":"http://127.0.0.1:)" + std::to_string(closed_port()) + R"(/v1","max_retries":0})";
+    REQUIRE(admin("PUT", "/admin/v1/upstreams/down", up).status == 200);
+    REQUIRE(admin("PUT", "/admin/v1/routes/r-down",
+                  R"({"deployments":[{"name":"d","kind":"upstream","upstream":"down","model":"x","weight":1}]})")
+                .status == 200);
+  }
+  HttpResponse admin(const std::string& method, const std::string& path, const std::string& body = "") {
+    return request(srv.port(), method, path, body, {"Authorization: Bearer " + srv.admin_key()});
+  }
+  void fail_once() {
+    auto res = request(srv.port(), "POST", "/v1/chat/completions",
+                       R"({"model":"r-down","messages":[{"role":"user","content":"hi"}],"max_tokens":3})");
+    REQUIRE(res.status >= 500);
+  }
+  // The fast-burn alert's object in GET /admin/v1/alerts.
+  std::string fast_alert() { return alert_object(admin("GET", "/admin/v1/alerts").body, fast); }
+  // Failing requests until the page fires and its notification arrives; returns its since_ms.
+  int64_t fire() {
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (std::chrono::steady_clock::now() < deadline && string_field(fast_alert(), "state") != "firing") {
+      fail_once();
+      std::this_thread::sleep_for(20ms);
+    }
+    REQUIRE(string_field(fast_alert(), "state") == "firing");
+    wait_for(fast_firing);
+    return int_field(fast_alert(), "since_ms");
+  }
+  void wait_for(const std::vector<std::string>& needles) {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline && count_with(hook.accepted(), needles) == 0) {
+      std::this_thread::sleep_for(50ms);
+    }
+    INFO(Catch::Detail::stringify(hook.accepted()));
+    REQUIRE(count_with(hook.accepted(), needles) > 0);
+  }
+  // Stops the server (SIGTERM: drained, stores closed) and starts it again on the same data dir.
+  void restart() {
+    srv.signal(SIGTERM);
+    REQUIRE(srv.wait_exit() == 0);
+    srv.start();
+  }
+  std::string wait_resolved() {
+    std::string a;
+    const auto deadline = std::chrono::steady_clock::now() + 15s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      a = fast_alert();
+      if (string_field(a, "state") == "resolved") break;
+      std::this_thread::sleep_for(50ms);
+    }
+    return a;
+  }
+};
+
 }  // namespace
 
 TEST_CASE("an slo fast burn fires once to the webhook then resolves once") {
@@ -312,4 +390,65 @@ TEST_CASE("a bad slo or rule entry stops the start naming the entry") {
   r = run_binary_raw({"--config", dir / "rules.toml", "--check-config"});
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.err, Catch::Contains("alerts.rules[0] \"x: up >> 1\""));
+}
+
+TEST_CASE("a firing slo alert is not announced again after a restart and resolves once") {
+  DownRoute d;
+  const int64_t fired_since = d.fire();
+  REQUIRE(fired_since > 0);
+
+  d.restart();
+  // Read back as it was: firing since then, last announced then.
+  std::string after = d.fast_alert();
+  INFO(after);
+  CHECK(string_field(after, "state") == "firing");
+  CHECK(int_field(after, "since_ms") == fired_since);
+  CHECK(int_field(after, "last_notified_ms") == fired_since);
+
+  // Still failing, for longer than the 5m window (600 ms) the restart must count again: it stays
+  // the same firing alert, announced once.
+  const auto still = std::chrono::steady_clock::now() + 2s;
+  while (std::chrono::steady_clock::now() < still) {
+    d.fail_once();
+    std::this_thread::sleep_for(20ms);
+  }
+  after = d.fast_alert();
+  CHECK(string_field(after, "state") == "firing");
+  CHECK(int_field(after, "since_ms") == fired_since);
+
+  // The errors stop: it resolves, announced once.
+  const std::string resolved = d.wait_resolved();
+  INFO(resolved);
+  REQUIRE(string_field(resolved, "state") == "resolved");
+  CHECK(int_field(resolved, "active_since") == fired_since / 1000);
+  d.wait_for(d.fast_resolved);
+  std::this_thread::sleep_for(500ms);  // time for any duplicate to arrive
+  const auto bodies = d.hook.accepted();
+  INFO(Catch::Detail::stringify(bodies));
+  CHECK(count_with(bodies, d.fast_firing) == 1);
+  CHECK(count_with(bodies, d.fast_resolved) == 1);
+}
+
+TEST_CASE("an slo alert whose errors stopped while the server was down resolves once after the restart") {
+  DownRoute d;
+  const int64_t fired_since = d.fire();
+  d.restart();
+  // No traffic at all: once the restarted server has counted a whole 5m window, the page resolves.
+  const std::string resolved = d.wait_resolved();
+  INFO(resolved);
+  REQUIRE(string_field(resolved, "state") == "resolved");
+  CHECK(int_field(resolved, "active_since") == fired_since / 1000);
+  CHECK(int_field(resolved, "since_ms") > fired_since);
+  d.wait_for(d.fast_resolved);
+  std::this_thread::sleep_for(500ms);
+  const auto bodies = d.hook.accepted();
+  INFO(Catch::Detail::stringify(bodies));
+  CHECK(count_with(bodies, d.fast_firing) == 1);
+  CHECK(count_with(bodies, d.fast_resolved) == 1);
+  // Restarted once more, the page stays resolved, with nothing more to say about it.
+  d.restart();
+  CHECK(string_field(d.fast_alert(), "state") == "resolved");
+  std::this_thread::sleep_for(1s);
+  CHECK(count_with(d.hook.accepted(), d.fast_firing) == 1);
+  CHECK(count_with(d.hook.accepted(), d.fast_resolved) == 1);
 }

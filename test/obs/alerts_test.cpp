@@ -1,8 +1,10 @@
 // The alert center's state machine over SLO burn rates and threshold rules (fake clock, no
-// thread), and the notifier: each target's body, retries with backoff, and deduplication.
+// thread), its state across a restart (a store in memory), and the notifier: each target's
+// body, retries with backoff, and deduplication.
 
 #include <catch2/catch.hpp>
 
+#include <map>
 #include <mutex>
 
 #include "llmp/core/json.h"
@@ -36,6 +38,24 @@ CallRecord call(int status) {
   c.operation = "chat";
   return c;
 }
+
+// The store's alert states, in memory: what one run leaves for the next.
+struct MemoryStates final : store::AlertStateRepository {
+  std::map<std::string, store::AlertStateRecord> rows;
+  Result<void> put(const std::vector<store::AlertStateRecord>& records) override {
+    for (const auto& r : records) rows[r.alert_id] = r;
+    return ok();
+  }
+  Result<std::vector<store::AlertStateRecord>> list() override {
+    std::vector<store::AlertStateRecord> out;
+    for (const auto& [id, r] : rows) out.push_back(r);
+    return out;
+  }
+  Result<void> retain(const std::vector<std::string>& keep) override {
+    std::erase_if(rows, [&](const auto& row) { return std::find(keep.begin(), keep.end(), row.first) == keep.end(); });
+    return ok();
+  }
+};
 
 const Alert& find(const std::vector<Alert>& all, const std::string& id) {
   for (const auto& a : all) {
@@ -120,6 +140,115 @@ TEST_CASE("a still firing alert is repeated once per repeat interval") {
   center.evaluate();
   CHECK(sink.count("slo:avail:fast_burn", AlertState::firing, true) == 1);
   CHECK(sink.count("slo:avail:fast_burn", AlertState::firing) == 1);
+}
+
+TEST_CASE("a restart neither announces a still firing alert again nor misses its resolution") {
+  int64_t now = kT0;
+  MemoryStates states;
+  const std::string fast = "slo:avail:fast_burn";
+  int64_t fired_at = 0;
+  {
+    SloEvaluator slos({*parse_slo_spec("avail: availability 0.99")}, 1.0, nullptr, [&] { return now; });
+    Collect sink;
+    AlertCenter center(&slos, {}, {}, &sink, {.repeat_interval_ms = 60 * kMinute}, [&] { return now; });
+    REQUIRE(center.restore(states));
+    for (int i = 0; i < 50; ++i) slos.record(call(500));
+    center.evaluate();
+    REQUIRE(sink.count(fast, AlertState::firing) == 1);
+    fired_at = now;
+    REQUIRE(states.rows.count(fast) == 1);
+    CHECK(states.rows[fast].state == "firing");
+    CHECK(states.rows[fast].since_ms == fired_at);
+    CHECK(states.rows[fast].notified_ms == fired_at);
+  }
+
+  // The next run: its SLO counts start empty, its state is read back.
+  now += kMinute;
+  SloEvaluator slos({*parse_slo_spec("avail: availability 0.99")}, 1.0, nullptr, [&] { return now; });
+  Collect sink;
+  AlertCenter center(&slos, {}, {}, &sink, {.repeat_interval_ms = 60 * kMinute}, [&] { return now; });
+  REQUIRE(center.restore(states));
+  CHECK(find(center.alerts(), fast).state == AlertState::firing);
+  CHECK(find(center.alerts(), fast).since_ms == fired_at);
+  CHECK(find(center.alerts(), fast).notified_ms == fired_at);
+  // Nothing counted yet: the alert keeps firing, silently, until its 5m window is counted whole.
+  center.evaluate();
+  CHECK(find(center.alerts(), fast).state == AlertState::firing);
+  for (int m = 1; m <= 5; ++m) {
+    now += kMinute;
+    for (int i = 0; i < 10; ++i) slos.record(call(500));
+    center.evaluate();
+  }
+  CHECK(find(center.alerts(), fast).state == AlertState::firing);
+  CHECK(find(center.alerts(), fast).since_ms == fired_at);
+  CHECK(sink.events.empty());
+  // The errors stop: one resolution, stored.
+  for (int m = 1; m <= 6; ++m) {
+    now += kMinute;
+    for (int i = 0; i < 100; ++i) slos.record(call(200));
+    center.evaluate();
+  }
+  CHECK(find(center.alerts(), fast).state == AlertState::resolved);
+  CHECK(find(center.alerts(), fast).active_since_ms == fired_at);
+  CHECK(sink.count(fast, AlertState::resolved) == 1);
+  CHECK(sink.count(fast, AlertState::firing) == 0);
+  CHECK(states.rows[fast].state == "resolved");
+  CHECK(states.rows[fast].notified_ms == states.rows[fast].since_ms);
+}
+
+TEST_CASE("an alert whose condition cleared while the process was down resolves once after the restart") {
+  int64_t now = kT0;
+  MemoryStates states;
+  const std::string fast = "slo:avail:fast_burn";
+  {
+    SloEvaluator slos({*parse_slo_spec("avail: availability 0.99")}, 1.0, nullptr, [&] { return now; });
+    AlertCenter center(&slos, {}, {}, nullptr, {.repeat_interval_ms = 0}, [&] { return now; });
+    REQUIRE(center.restore(states));
+    for (int i = 0; i < 50; ++i) slos.record(call(500));
+    center.evaluate();
+    REQUIRE(states.rows[fast].state == "firing");
+  }
+  now += 30 * kMinute;
+  SloEvaluator slos({*parse_slo_spec("avail: availability 0.99")}, 1.0, nullptr, [&] { return now; });
+  Collect sink;
+  AlertCenter center(&slos, {}, {}, &sink, {.repeat_interval_ms = 0}, [&] { return now; });
+  REQUIRE(center.restore(states));
+  for (int s = 0; s < 20; ++s) {
+    now += kMinute / 2;
+    center.evaluate();
+  }
+  CHECK(find(center.alerts(), fast).state == AlertState::resolved);
+  CHECK(sink.count(fast, AlertState::resolved) == 1);
+  CHECK(sink.count(fast, AlertState::firing) == 0);
+  // Held for the 5m window first: resolved only once it was counted whole.
+  CHECK(find(center.alerts(), fast).since_ms >= kT0 + 35 * kMinute);
+}
+
+TEST_CASE("a pending rule keeps its start across a restart and records of removed rules go") {
+  int64_t now = kT0;
+  MemoryStates states;
+  states.rows["rule:gone"] = {.alert_id = "rule:gone", .state = "firing", .since_ms = kT0 - kMinute};
+  auto rules = parse_threshold_rules({R"(queue: llmp_queue > 5 for 60s)"});
+  REQUIRE(rules);
+  auto scrape = [] { return std::string("llmp_queue 7\n"); };
+  {
+    AlertCenter center(nullptr, *rules, scrape, nullptr, {}, [&] { return now; });
+    REQUIRE(center.restore(states));
+    CHECK(states.rows.count("rule:gone") == 0);
+    center.evaluate();
+    REQUIRE(states.rows["rule:queue"].state == "pending");
+  }
+  now += 40'000;
+  Collect sink;
+  AlertCenter center(nullptr, *rules, scrape, &sink, {}, [&] { return now; });
+  REQUIRE(center.restore(states));
+  CHECK(center.alerts()[0].state == AlertState::pending);
+  CHECK(center.alerts()[0].since_ms == kT0);
+  now += 20'000;  // 60 s after it went pending, 20 s after the restart
+  center.evaluate();
+  CHECK(center.alerts()[0].state == AlertState::firing);
+  CHECK(center.alerts()[0].active_since_ms == kT0);
+  CHECK(sink.count("rule:queue", AlertState::firing) == 1);
 }
 
 TEST_CASE("threshold rules go pending then fire after their for duration and resolve") {

@@ -4,12 +4,17 @@
 // moves each alert through inactive → pending → firing → resolved, and hands each change to
 // the notifier: one notification when an alert starts firing, one when it resolves, and a
 // repeat every `repeat_interval_seconds` while it keeps firing. Its own thread; start()/stop().
+//
+// With a store (restore()), each alert's state outlives the process: every change is written
+// before its notification is queued, and the next start reads it back, so a restart neither
+// announces a still-firing alert again nor forgets to announce one that resolved meanwhile.
 
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,6 +23,7 @@
 #include "llmp/obs/alert_rule.h"
 #include "llmp/obs/slo.h"
 #include "llmp/obs/slo_evaluator.h"
+#include "llmp/store/alert_state_repository.h"
 
 namespace llmp::obs {
 
@@ -41,6 +47,8 @@ void declare_settings(SettingsRegistry& registry, AlertOptions& options);
 
 enum class AlertState { inactive, pending, firing, resolved };
 std::string_view to_string(AlertState state);
+//! "inactive", ... → the state; nullopt for anything else.
+std::optional<AlertState> parse_alert_state(std::string_view text);
 
 //! One window's burn rate, shown with an SLO alert.
 struct AlertWindow {
@@ -58,6 +66,7 @@ struct Alert {
   AlertState state = AlertState::inactive;
   int64_t since_ms = 0;        // when it entered its state (0: never active)
   int64_t active_since_ms = 0;  // firing/resolved: when the condition started to hold
+  int64_t notified_ms = 0;     // when its last notification was sent off (0: never)
   double value = 0;            // threshold rules: the last value; SLO alerts: the long window's burn rate
   double threshold = 0;        // the rule's value, or the burn-rate factor
   std::vector<AlertWindow> windows;  // SLO alerts: long, then short
@@ -99,6 +108,16 @@ class AlertCenter {
   //! Stops the evaluation thread. Idempotent.
   void stop();
 
+  //! Reads each configured alert's state back from `states` (before start()) and writes every
+  //! change there from then on; records of alerts no longer configured are removed. An alert
+  //! read back as pending or firing keeps that state, and sends nothing, until its condition can
+  //! be read in full again: an SLO alert once this process has counted its short window (the
+  //! counts of the one before are gone), a rate rule once it has a rate (or its window has
+  //! passed), a plain threshold rule at the first evaluation. Then it goes on as if never
+  //! stopped: resolved (and announced) if the condition cleared, still firing (repeats on the
+  //! schedule its last notification set) if not.
+  Result<void> restore(store::AlertStateRepository& states);
+
   //! One evaluation of every rule now (the thread calls it; tests too).
   void evaluate();
 
@@ -110,9 +129,12 @@ class AlertCenter {
  private:
   struct Tracked {
     Alert alert;
-    int64_t last_notified_ms = 0;
+    //! Read back pending or firing by restore(): not judged before this time (0: judged now).
+    int64_t judge_from_ms = 0;
   };
-  void update(Tracked& t, bool active, int64_t for_ms, int64_t now);
+  //! Moves `t` on; the event to send when it changed in a way worth telling, and whether its
+  //! stored state changed in `changed`.
+  std::optional<AlertEvent> update(Tracked& t, bool active, int64_t for_ms, int64_t now, bool& changed);
   void loop();
   int64_t now_ms() const;
 
@@ -123,6 +145,7 @@ class AlertCenter {
   AlertSink* sink_;
   AlertCenterOptions options_;
   Clock clock_;
+  store::AlertStateRepository* states_ = nullptr;  // set by restore(); written by evaluate()
 
   std::mutex eval_mu_;  // one evaluation at a time
   mutable std::mutex mu_;

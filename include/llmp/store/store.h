@@ -27,6 +27,7 @@ class CallRecordRepository;
 class CaptureRepository;
 class UsageRepository;
 class SpanRepository;
+class AlertStateRepository;
 
 struct StoreOptions {
   std::string data_dir;
@@ -70,6 +71,8 @@ class Store {
   UsageRepository& usage();
   //! Spans of traces, by trace id (RocksDB, "spans").
   SpanRepository& spans();
+  //! The alert center's state per alert, kept across restarts.
+  AlertStateRepository& alert_states();
 
   //! Versions of the applied migrations, in order ("0001_init", ...).
   const std::vector<std::string>& applied_migrations() const;
