@@ -80,9 +80,8 @@ std::string chat_body(const std::string& content) {
 // A trace id of its own for each use (Catch runs a test case once per section).
 std::string fresh_trace_id() {
   static int made = 0;
-  char id[33];
-  std::snprintf(id, sizeof id, "5bf92f3577b34da6a3ce929d%08d", ++made);
-  return id;
+  const std::string n = std::to_string(++made);
+  return "5bf92f3577b34da6a3ce929d" + std::string(8 - n.size(), '0') + n;
 }
 
 std::string traceparent(const std::string& trace_id) { return "traceparent: 00-" + trace_id + "-00f067aa0ba902b7-01"; }
