@@ -124,9 +124,18 @@ Result<std::vector<std::pair<std::string, std::string>>> RocksDb::scan(std::stri
 Result<void> RocksDb::write(std::string_view cf, const std::vector<Change>& changes) {
   auto* h = handle(cf);
   if (!h) return error(StatusCode::internal, fmt::format("unknown column family {}", cf));
+  // Applied in key order: the memtable's skiplist starts each insert from where the last one
+  // went, and recomputing that position from higher levels was the largest single cost of
+  // storing spans (a request's random trace id, then its time-ordered index key, alternating
+  // through a batch: 15 % of a span-store microbenchmark's time, 12.5 % sorted). Stable, so
+  // changes to one key keep their order.
+  std::vector<const Change*> ordered;
+  ordered.reserve(changes.size());
+  for (const auto& c : changes) ordered.push_back(&c);
+  std::stable_sort(ordered.begin(), ordered.end(), [](const Change* a, const Change* b) { return a->key < b->key; });
   rocksdb::WriteBatch batch;
-  for (const auto& c : changes) {
-    rocksdb::Status s = c.value ? batch.Put(h, c.key, *c.value) : batch.Delete(h, c.key);
+  for (const Change* c : ordered) {
+    rocksdb::Status s = c->value ? batch.Put(h, c->key, *c->value) : batch.Delete(h, c->key);
     if (!s.ok()) return error(rocks_status(s, "rocksdb batch"));
   }
   auto s = db_->Write(write_options_, &batch);
