@@ -231,6 +231,24 @@ void add_admin_routes(net::Router& router, Services& s) {
                                                          write_tenant_models));
              }));
 
+  // Who the bearer token is: what a client (the web console) needs to know before it shows a
+  // tenant admin its own tenant only. Answers any admin key; no store read.
+  router.add(net::Method::get, "/admin/v1/me",
+             admin_route(s, [](Request&, const gateway::Identity& who) -> Awaitable<Response> {
+               std::string out;
+               json::Writer w(out);
+               w.begin_object().field("object", "identity").field("role", gateway::to_string(who.role)).key("tenant_id");
+               if (who.tenant_id.empty()) w.null(); else w.value(who.tenant_id);
+               w.key("project_id");
+               if (who.project_id.empty()) w.null(); else w.value(who.project_id);
+               w.field("key_id", log_key_id(who)).key("scopes").begin_array();
+               for (const auto& name : gateway::scope_names(who.scopes)) w.value(name);
+               w.end_array().key("models").begin_array();
+               for (const auto& m : who.models) w.value(m);
+               w.end_array().end_object();
+               co_return Response::json(200, std::move(out));
+             }));
+
   add_admin_project_routes(router, s);
   add_admin_key_routes(router, s);
   add_admin_limit_routes(router, s);

@@ -83,6 +83,7 @@ const std::vector<RouteSpec>& route_table() {
         {"PUT", "/admin/v1/prices"},
         {"GET", "/admin/v1/prices"},
         {"GET", "/admin/v1/audit"},
+        {"GET", "/admin/v1/me"},
         {"GET", "/admin/v1/usage"},
         {"GET", "/admin/v1/usage/alerts"},
         {"GET", "/admin/v1/alerts"},
@@ -823,6 +824,9 @@ std::vector<RouteCase> route_cases() {
       Victim::none, fixed("/v1/calls/chatcmpl-none/feedback", R"({"score":1})"));
   add("GET", "/admin/v1/usage/alerts", Target::none, Access::admin_any, ModelRoute::none, 200, ListKind::none,
       Victim::none, fixed("/admin/v1/usage/alerts"));
+  // Who the key is (the web console asks before it shows anything): any admin key, its own identity.
+  add("GET", "/admin/v1/me", Target::none, Access::admin_any, ModelRoute::none, 200, ListKind::none, Victim::none,
+      fixed("/admin/v1/me"));
   // Traces: a tenant admin sees only its own tenant's spans (traces_test.cpp); here, on a trace
   // nobody made, only who may ask. Spans sent by applications take an inference key.
   add("GET", "/admin/v1/traces/{trace_id}", Target::none, Access::admin_any, ModelRoute::none, 404, ListKind::none,
