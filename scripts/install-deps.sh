@@ -12,6 +12,7 @@ build_packages=(
   libboost1.81-dev libsimdjson-dev libsqlite3-dev librocksdb-dev libfaiss-dev libopenblas-openmp-dev
   libfmt-dev libtomlplusplus-dev libssl-dev libpcre2-dev libicu-dev catch2
   libmimalloc-dev  # the binary's malloc (cmake/dependencies.cmake says why)
+  nodejs npm       # the web console's build (web/: TypeScript and Vite, run by cmake/console.cmake)
 )
 test_packages=(
   prometheus       # promtool checks /metrics
@@ -21,7 +22,8 @@ test_packages=(
   python3-jinja2                # reference renderer for chat templates
   python3-sentencepiece         # reference SentencePiece tokenizer
   python3-jsonschema            # independent validator of structured outputs
-  nodejs npm                    # node-driven references (tokenizer vocabularies, the openai SDK)
+  chromium                      # the console's browser suite (test/web, driven by playwright-core)
+  fonts-wqy-microhei            # CJK glyphs for its 简体中文 screenshots
 )
 
 packages=("${build_packages[@]}")
@@ -31,14 +33,23 @@ if [[ "${1:-}" == "--test" ]]; then
   packages+=("${test_packages[@]}")
 fi
 
-# Node packages the tests drive (test/node/package-lock.json pins them).
+# Node packages: the console's build tools (web/package-lock.json) always; with --test, what the
+# tests drive (test/node: references and the openai SDK; test/web: playwright-core). Each is
+# `npm ci`, pinned by its package-lock.json, and skipped while node_modules is newer than the lock.
+npm_ci() {
+  local dir=$1
+  [[ -f $dir/package-lock.json ]] || return 0
+  if [[ ! -d $dir/node_modules ]] || [[ $dir/package-lock.json -nt $dir/node_modules ]]; then
+    if ! command -v npm >/dev/null; then echo "npm is missing" >&2; exit 1; fi
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >&2
+    touch "$dir/node_modules"
+  fi
+}
 install_node_packages() {
-  if ((testing)) && [[ -f test/node/package-lock.json ]]; then
-    if [[ ! -d test/node/node_modules ]] || [[ test/node/package-lock.json -nt test/node/node_modules ]]; then
-      if ! command -v npm >/dev/null; then echo "npm is missing" >&2; exit 1; fi
-      npm ci --prefix test/node --no-audit --no-fund --loglevel=error >&2
-      touch test/node/node_modules
-    fi
+  npm_ci web
+  if ((testing)); then
+    npm_ci test/node
+    npm_ci test/web
   fi
 }
 
