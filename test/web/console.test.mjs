@@ -401,9 +401,26 @@ describe('web console', { concurrency: false }, () => {
     await go('tenants');
     assert.equal((await page.getByTestId('tenant-id').innerText()).trim(), tenantId);
     assert.equal(await page.getByText(other.id).count(), 0);
+    // A few calls of its own, which its overview (built from its call records) then shows.
+    let ownCall = '';
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(base() + '/v1/chat/completions', {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${key.value}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Hi from acme' }], max_tokens: 8 }),
+      });
+      assert.equal(res.status, 200);
+      ownCall = (await res.json()).id;
+    }
     await go('overview');
+    await page.getByTestId('stat-rps').waitFor({ timeout: 30_000 }); // refreshed every 5 s
     await shot('16-tenant-admin-overview');
-    await go('calls');
+    for (let i = 0; ; i++) {
+      await go('calls');
+      if (await page.locator(`a[href="#/calls/${ownCall}"]`).count()) break;
+      assert.ok(i < 20, `the tenant's call ${ownCall} never appeared in its list`);
+      await page.waitForTimeout(500);
+    }
     await shot('17-tenant-admin-calls');
     // The admin's playground call belongs to no tenant: this tenant's list must not show it.
     assert.equal(await page.locator(`a[href="#/calls/${callId}"]`).count(), 0);

@@ -170,7 +170,7 @@ export const zh: Record<keyof typeof en, string> = {
   'calls.no_trace': '此链路没有存储的 span',
   'calls.no_trace_hint': '它未被采样（observability.trace_sample_ratio），或其 span 已超过保留期。',
   'calls.span': 'Span',
-  'calls.span_total': '共 {ms} 毫秒',
+  'calls.span_total': '共 {ms} ms',
   'calls.span_start': '开始于',
   'calls.replay': '重放',
   'calls.replay_model': '目标模型',

@@ -7,6 +7,8 @@ import { useLang } from '../i18n';
 import { href, navigate, type Route } from '../router';
 import { isPlatform, useSession } from '../session';
 
+const kRoleLabel = { system: 'role.msg.system', user: 'role.msg.user', assistant: 'role.msg.assistant', tool: 'role.msg.tool' } as const;
+
 export function Calls({ route }: { route: Route }) {
   return route.rest[0] ? <CallDetail id={route.rest[0]} /> : <CallList route={route} />;
 }
@@ -298,7 +300,7 @@ function CallBody({ call: c, reload }: { call: CallRecord; reload: () => void })
             <div class="messages">
               {messages.map((m, i) => (
                 <div key={i} class={`msg msg-${m.role}`}>
-                  <div class="msg-role">{m.role}</div>
+                  <div class="msg-role">{m.role in kRoleLabel ? t(kRoleLabel[m.role as keyof typeof kRoleLabel]) : m.role}</div>
                   <div class="msg-content">{pretty(m.content ?? '')}</div>
                   {m.tool_calls ? <pre class="tool-call">{pretty(m.tool_calls)}</pre> : null}
                 </div>
