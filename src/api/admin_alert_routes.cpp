@@ -1,17 +1,14 @@
 // Admin API for SLOs and alerts: GET /admin/v1/alerts (the SLO burn-rate alerts with their
-// windows' burn rates, the threshold rules' alerts and the usage ledger's spend alerts, each
-// with its state) and GET /admin/v1/slos (each SLO's error ratio and burn rate per window and
-// its error budget left). The platform admin sees everything; a tenant admin only the SLOs
-// scoped to its tenant and their alerts, and its own spend alerts.
-
-#include <fmt/format.h>
+// windows' burn rates, the threshold rules' alerts and the spend alerts of every tenant that has
+// had one, each with its state) and GET /admin/v1/slos (each SLO's error ratio and burn rate per
+// window and its error budget left). The platform admin sees everything; a tenant admin only the
+// SLOs scoped to its tenant and their alerts, and its own spend alerts.
 
 #include "admin_common.h"
 #include "llmp/api/status_response.h"
 #include "llmp/core/json.h"
 #include "llmp/obs/alerts.h"
 #include "llmp/obs/slo_evaluator.h"
-#include "llmp/obs/usage_ledger.h"
 
 namespace llmp::api {
 namespace {
@@ -98,28 +95,6 @@ void add_admin_alert_routes(net::Router& router, Services& s) {
                    if (!visible_to(who, a.tenant_id)) continue;
                    if (!state.empty() && obs::to_string(a.state) != state) continue;
                    write_alert(w, a);
-                 }
-               }
-               // The usage ledger's spend alerts are listed while they fire.
-               if (s.usage && (state.empty() || state == "firing")) {
-                 for (const auto& u : s.usage->alerts()) {
-                   if (!visible_to(who, u.tenant_id)) continue;
-                   w.begin_object()
-                       .field("object", "alert")
-                       .field("id", fmt::format("usage:{}:{}", u.tenant_id, u.kind))
-                       .field("kind", "usage")
-                       .field("name", u.kind)
-                       .field("severity", "warning")
-                       .field("tenant_id", u.tenant_id)
-                       .field("state", "firing")
-                       .field("since", u.since_ms / 1000)
-                       .field("since_ms", u.since_ms)
-                       .field("active_since", u.since_ms / 1000)
-                       .field("value", u.value)
-                       .field("threshold", u.threshold)
-                       .field("summary", fmt::format("tenant {} {}: {:g} over {:g}", u.tenant_id, u.kind, u.value,
-                                                     u.threshold))
-                       .end_object();
                  }
                }
                w.end_array().field("has_more", false).end_object();

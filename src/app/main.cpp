@@ -406,12 +406,6 @@ int serve(const Settings& settings, const std::string& config_source) {
     return kExitFailure;
   }
   limit_flusher.start();
-  // Usage and cost per hour, tenant, project, key and model: counted in memory as calls end,
-  // added into SQLite in the background. Joined to the sinks before the server is ready.
-  obs::UsageLedger usage_ledger((*store)->usage(), prices, settings.usage);
-  calls.add(&usage_ledger);
-  services.usage = &usage_ledger;
-  usage_ledger.start();
   // Searchable call records: queued as calls end, written in batches by their own thread.
   obs::CallRecorder call_recorder((*store)->calls(), &(*store)->capture(), metrics, settings.call_records);
   calls.add(&call_recorder);
@@ -422,8 +416,9 @@ int serve(const Settings& settings, const std::string& config_source) {
   services.spans = &span_sink;
   span_sink.start();
   // SLOs: every call counted per minute as it ends; the SLO burn-rate and threshold rules are
-  // evaluated every alerts.evaluation_seconds, and each alert change is posted to the
-  // configured webhooks from the notifier's thread (over the upstream client's I/O thread).
+  // evaluated every alerts.evaluation_seconds, the usage ledger's spend alerts at each of its
+  // flushes, and each alert change is posted to the configured webhooks from the notifier's
+  // thread (over the upstream client's I/O thread).
   const double window_scale = settings.alerts.window_scale;
   obs::SloEvaluator slo_evaluator(obs::parse_slo_specs(settings.alerts.slos).value_or(std::vector<obs::SloSpec>{}),
                                   window_scale, &metrics);
@@ -446,6 +441,14 @@ int serve(const Settings& settings, const std::string& config_source) {
               {{"error", restored.error().message()}});
   }
   alert_center.start();
+  // Usage and cost per hour, tenant, project, key and model: counted in memory as calls end,
+  // added into SQLite in the background. Joined to the sinks before the server is ready. Its
+  // spend alerts go to the alert center, which must outlive it: so the ledger is declared after.
+  obs::UsageLedger usage_ledger((*store)->usage(), prices, settings.usage);
+  calls.add(&usage_ledger);
+  services.usage = &usage_ledger;
+  usage_ledger.report_to(&alert_center);
+  usage_ledger.start();
   if (!settings.observability) {
     // Nothing is recorded or traced: the sinks stay idle (bench/obs measures what they cost).
     services.calls = nullptr;

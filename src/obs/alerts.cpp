@@ -81,6 +81,7 @@ store::AlertStateRecord record_of(const Alert& a) {
                                  .active_since_ms = a.active_since_ms,
                                  .notified_ms = a.notified_ms,
                                  .value = a.value,
+                                 .threshold = a.threshold,
                                  .summary = a.summary,
                                  .summary_zh = a.summary_zh};
 }
@@ -110,7 +111,67 @@ std::string objective_text_zh(const SloSpec& slo) {
                      slo.threshold_ms);
 }
 
+constexpr std::string_view kSpendPrefix = "usage:";
+constexpr std::string_view kMonthlySpend = "monthly_spend";
+constexpr std::string_view kSpendGrowth = "spend_growth";
+
+// A spend alert that the ledger no longer reads (its budget removed, growth alerts turned off,
+// nothing spent the week before): what it says as it resolves.
+void describe_unread_spend(Alert& a) {
+  if (a.name == kMonthlySpend) {
+    a.summary = fmt::format("tenant {} monthly_spend: no budget alert is set any more", a.tenant_id);
+    a.summary_zh = fmt::format("租户 {} 月度花费（monthly_spend）：已不再设置预算告警", a.tenant_id);
+  } else {
+    a.summary = fmt::format("tenant {} {}: no week-over-week growth to compare (growth alerts off, or nothing "
+                            "spent the week before)",
+                            a.tenant_id, a.name);
+    a.summary_zh = fmt::format("租户 {} 花费周环比增长（{}）：没有可比较的周环比数据", a.tenant_id, a.name);
+  }
+}
+
 }  // namespace
+
+std::string spend_alert_id(std::string_view tenant_id, std::string_view kind) {
+  return fmt::format("{}{}:{}", kSpendPrefix, tenant_id, kind);
+}
+
+std::optional<std::pair<std::string, std::string>> parse_spend_alert_id(std::string_view id) {
+  if (!id.starts_with(kSpendPrefix)) return std::nullopt;
+  id.remove_prefix(kSpendPrefix.size());
+  // The kind is the part after the last colon, so a tenant id may hold one.
+  const size_t colon = id.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  const std::string_view kind = id.substr(colon + 1);
+  if (kind != kMonthlySpend && kind != kSpendGrowth) return std::nullopt;
+  return std::make_pair(std::string(id.substr(0, colon)), std::string(kind));
+}
+
+Alert spend_alert(const SpendReading& r) {
+  Alert a;
+  a.id = spend_alert_id(r.tenant_id, r.kind);
+  a.kind = "usage";
+  a.name = r.kind;
+  a.severity = "warning";
+  a.tenant_id = r.tenant_id;
+  a.value = r.value;
+  a.threshold = r.threshold;
+  if (r.kind == kMonthlySpend) {
+    a.summary = fmt::format("tenant {} monthly_spend: {:g} spent this month (UTC), {} its budget of {:g}", r.tenant_id,
+                            r.value, r.active ? "over" : "within", r.threshold);
+    a.summary_zh = fmt::format("租户 {} 月度花费（monthly_spend）：本月（UTC）已花费 {:g}，{}预算 {:g}", r.tenant_id,
+                               r.value, r.active ? "超过" : "未超过", r.threshold);
+  } else if (r.kind == kSpendGrowth) {
+    a.summary = fmt::format("tenant {} spend_growth: the last 7 days' spend is {:.2f}x the 7 days before, {} the "
+                            "alert factor of {:g}x",
+                            r.tenant_id, r.value, r.active ? "over" : "within", r.threshold);
+    a.summary_zh = fmt::format("租户 {} 花费周环比增长（spend_growth）：近 7 天花费是前 7 天的 {:.2f} 倍，{}告警倍数 {:g}",
+                               r.tenant_id, r.value, r.active ? "超过" : "未超过", r.threshold);
+  } else {
+    a.summary = fmt::format("tenant {} {}: {:g} (alert over {:g})", r.tenant_id, r.kind, r.value, r.threshold);
+    a.summary_zh = fmt::format("租户 {} {}：{:g}（超过 {:g} 告警）", r.tenant_id, r.kind, r.value, r.threshold);
+  }
+  return a;
+}
 
 AlertCenter::AlertCenter(SloEvaluator* slos, std::vector<ThresholdRule> rules, Scrape scrape, AlertSink* sink,
                          AlertCenterOptions options, Clock now_ms)
@@ -182,6 +243,7 @@ void AlertCenter::loop() {
 }
 
 Result<void> AlertCenter::restore(store::AlertStateRepository& states) {
+  std::lock_guard eval_lock(eval_mu_);
   auto records = states.list();
   if (!records) return error(records.error());
   const int64_t now = now_ms();
@@ -216,6 +278,27 @@ Result<void> AlertCenter::restore(store::AlertStateRepository& states) {
         hold_ms = std::llround(static_cast<double>(rule.rate_window_s) * 1000 * options_.window_scale);
       }
       if (hold_ms > 0) t.judge_from_ms = now + hold_ms;
+    }
+    // Spend alerts are not in the configuration: every one stored is read back. Their condition
+    // is read whole from the ledger's store, so the ledger's next evaluation judges them at once.
+    spend_.clear();
+    for (const auto& r : *records) {
+      auto spend = parse_spend_alert_id(r.alert_id);
+      auto state = parse_alert_state(r.state);
+      if (!spend || !state) continue;
+      Tracked t;
+      t.alert = spend_alert({.tenant_id = spend->first, .kind = spend->second, .value = r.value,
+                             .threshold = r.threshold});
+      Alert& a = t.alert;
+      a.state = *state;
+      a.since_ms = r.since_ms;
+      a.active_since_ms = r.active_since_ms;
+      a.notified_ms = r.notified_ms;
+      a.summary = r.summary;
+      a.summary_zh = r.summary_zh;
+      firing += a.state == AlertState::firing;
+      ids.push_back(r.alert_id);
+      spend_.insert_or_assign(std::move(*spend), std::move(t));
     }
   }
   LLMP_TRY_VOID(states.retain(ids));
@@ -362,6 +445,44 @@ void AlertCenter::evaluate() {
       if (stored_changed && states_) changed.push_back(record_of(t.alert));
     }
   }
+  store_and_send(changed, events);
+}
+
+void AlertCenter::update_spend(const std::vector<SpendReading>& readings) {
+  std::lock_guard eval_lock(eval_mu_);
+  const int64_t now = now_ms();
+  std::map<std::pair<std::string, std::string>, const SpendReading*> read;
+  for (const auto& r : readings) read[{r.tenant_id, r.kind}] = &r;
+  std::vector<AlertEvent> events;
+  std::vector<store::AlertStateRecord> changed;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [key, r] : read) {
+      if (r->active && !spend_.contains(key)) spend_.emplace(key, Tracked{.alert = spend_alert(*r)});
+    }
+    for (auto& [key, t] : spend_) {
+      Alert& a = t.alert;
+      bool active = false;
+      if (auto it = read.find(key); it != read.end()) {
+        Alert shown = spend_alert(*it->second);
+        a.value = shown.value;
+        a.threshold = shown.threshold;
+        a.summary = std::move(shown.summary);
+        a.summary_zh = std::move(shown.summary_zh);
+        active = it->second->active;
+      } else if (a.state == AlertState::firing || a.state == AlertState::pending) {
+        describe_unread_spend(a);
+      }
+      bool stored_changed = false;
+      if (auto event = update(t, active, 0, now, stored_changed)) events.push_back(std::move(*event));
+      if (stored_changed && states_) changed.push_back(record_of(a));
+    }
+  }
+  store_and_send(changed, events);
+}
+
+void AlertCenter::store_and_send(const std::vector<store::AlertStateRecord>& changed,
+                                 const std::vector<AlertEvent>& events) {
   // Stored before it is announced: a crash in between loses at most that notification, and
   // never sends one twice after the restart.
   if (!changed.empty()) {
@@ -378,8 +499,9 @@ void AlertCenter::evaluate() {
 std::vector<Alert> AlertCenter::alerts() const {
   std::lock_guard lock(mu_);
   std::vector<Alert> out;
-  out.reserve(tracked_.size());
+  out.reserve(tracked_.size() + spend_.size());
   for (const auto& t : tracked_) out.push_back(t.alert);
+  for (const auto& [key, t] : spend_) out.push_back(t.alert);
   return out;
 }
 

@@ -32,16 +32,21 @@ std::string_view status_word_zh(const AlertEvent& e) {
   return e.repeat ? "持续告警" : "告警";
 }
 
+// What the alert is about: the SLO and its rule, the rule, or a spend alert's kind and tenant
+// (one name for many tenants' alerts, so the title says whose it is).
+std::string subject(const Alert& a, std::string_view tenant_word) {
+  if (a.kind == "usage") return fmt::format("{} {} {}", a.name, tenant_word, a.tenant_id);
+  return a.rule.empty() ? a.name : fmt::format("{} {}", a.name, a.rule);
+}
+
 std::string title(const AlertEvent& e) {
   const Alert& a = e.alert;
-  const std::string what = a.rule.empty() ? a.name : fmt::format("{} {}", a.name, a.rule);
-  return fmt::format("[{}] {} ({})", status_word(e), what, a.severity);
+  return fmt::format("[{}] {} ({})", status_word(e), subject(a, "tenant"), a.severity);
 }
 
 std::string title_zh(const AlertEvent& e) {
   const Alert& a = e.alert;
-  const std::string what = a.rule.empty() ? a.name : fmt::format("{} {}", a.name, a.rule);
-  return fmt::format("【{}】{}（{}）", status_word_zh(e), what, a.severity);
+  return fmt::format("【{}】{}（{}）", status_word_zh(e), subject(a, "租户"), a.severity);
 }
 
 // The time line: since when it fires, or when it fired and resolved.

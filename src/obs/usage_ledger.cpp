@@ -171,7 +171,10 @@ Result<UsageReport> UsageLedger::query(const UsageQuery& q) {
   return report;
 }
 
+void UsageLedger::report_to(AlertCenter* center) { center_ = center; }
+
 Result<void> UsageLedger::evaluate_alerts() {
+  std::lock_guard evaluate_lock(evaluate_mu_);
   const int64_t now = now_ms();
   const int64_t now_s = now / 1000;
   const int64_t next_hour = hour_of(now_s) + kHour;
@@ -184,69 +187,82 @@ Result<void> UsageLedger::evaluate_alerts() {
   auto budgets = repository_.budget_alerts();
   if (!budgets) return error(budgets.error());
   const bool growth = options_.growth_alert_factor > 0;
-  if (budgets->empty() && !growth) {
-    std::lock_guard lock(alerts_mu_);
-    firing_.clear();
-    return ok();
-  }
-  auto rows = repository_.query({.from_hour = std::min(this_month, prior_week_start), .to = next_hour,
-                                 .by_tenant = true, .by_project = false, .by_key = false});
-  if (!rows) return error(rows.error());
-  struct Spend {
-    double month = 0, week = 0, prior_week = 0;
-  };
-  std::map<std::string, Spend> spend;
-  for (const auto& r : *rows) {
-    const double cost = usage_cost(prices_.price_at(r.model, r.hour), r.counts);
-    if (cost == 0) continue;
-    Spend& s = spend[r.tenant_id];
-    if (r.hour >= this_month) s.month += cost;
-    if (r.hour >= week_start) s.week += cost;
-    else if (r.hour >= prior_week_start) s.prior_week += cost;
-  }
-
-  std::map<std::pair<std::string, std::string>, UsageAlert> now_firing;
-  for (const auto& b : *budgets) {
-    const double month = spend.contains(b.tenant_id) ? spend[b.tenant_id].month : 0;
-    if (month > b.monthly_spend) {
-      now_firing[{b.tenant_id, "monthly_spend"}] = {b.tenant_id, "monthly_spend", month, b.monthly_spend, now};
+  // Every condition that could be read, active or not: the alert center resolves a firing one
+  // that reads inactive, or is not read at all any more.
+  std::vector<SpendReading> readings;
+  if (!budgets->empty() || growth) {
+    auto rows = repository_.query({.from_hour = std::min(this_month, prior_week_start), .to = next_hour,
+                                   .by_tenant = true, .by_project = false, .by_key = false});
+    if (!rows) return error(rows.error());
+    struct Spend {
+      double month = 0, week = 0, prior_week = 0;
+    };
+    std::map<std::string, Spend> spend;
+    for (const auto& r : *rows) {
+      const double cost = usage_cost(prices_.price_at(r.model, r.hour), r.counts);
+      if (cost == 0) continue;
+      Spend& s = spend[r.tenant_id];
+      if (r.hour >= this_month) s.month += cost;
+      if (r.hour >= week_start) s.week += cost;
+      else if (r.hour >= prior_week_start) s.prior_week += cost;
     }
-  }
-  if (growth) {
-    for (const auto& [tenant, s] : spend) {
-      // A tenant with nothing the week before has no growth to speak of (a new tenant is not
-      // an anomaly); the minimum keeps pennies that double out of the alerts.
-      if (s.prior_week <= 0 || s.week < options_.growth_alert_min_spend) continue;
-      const double ratio = s.week / s.prior_week;
-      if (ratio > options_.growth_alert_factor) {
-        now_firing[{tenant, "spend_growth"}] = {tenant, "spend_growth", ratio, options_.growth_alert_factor, now};
+    for (const auto& b : *budgets) {
+      const double month = spend.contains(b.tenant_id) ? spend[b.tenant_id].month : 0;
+      readings.push_back({.tenant_id = b.tenant_id, .kind = "monthly_spend", .value = month,
+                          .threshold = b.monthly_spend, .active = month > b.monthly_spend});
+    }
+    if (growth) {
+      for (const auto& [tenant, s] : spend) {
+        // A tenant with nothing the week before has no growth to speak of (a new tenant is not
+        // an anomaly); the minimum keeps pennies that double out of the alerts.
+        if (s.prior_week <= 0) continue;
+        const double ratio = s.week / s.prior_week;
+        readings.push_back({.tenant_id = tenant, .kind = "spend_growth", .value = ratio,
+                            .threshold = options_.growth_alert_factor,
+                            .active = s.week >= options_.growth_alert_min_spend &&
+                                      ratio > options_.growth_alert_factor});
       }
     }
   }
 
-  std::lock_guard lock(alerts_mu_);
-  for (auto& [key, alert] : now_firing) {
-    if (auto was = firing_.find(key); was != firing_.end()) {
-      alert.since_ms = was->second.since_ms;
-    } else {
-      log::warn("usage alert firing", {{"tenant_id", alert.tenant_id},
-                                       {"kind", alert.kind},
-                                       {"value", alert.value},
-                                       {"threshold", alert.threshold}});
-    }
+  std::map<std::pair<std::string, std::string>, UsageAlert> now_firing;
+  for (const auto& r : readings) {
+    if (r.active) now_firing[{r.tenant_id, r.kind}] = {r.tenant_id, r.kind, r.value, r.threshold, now};
   }
-  for (const auto& [key, alert] : firing_) {
-    if (!now_firing.contains(key)) {
-      log::info("usage alert resolved", {{"tenant_id", alert.tenant_id}, {"kind", alert.kind}});
+  {
+    std::lock_guard lock(alerts_mu_);
+    for (auto& [key, alert] : now_firing) {
+      if (auto was = firing_.find(key); was != firing_.end()) {
+        alert.since_ms = was->second.since_ms;
+      } else if (!center_) {  // the alert center logs its own
+        log::warn("usage alert firing", {{"tenant_id", alert.tenant_id},
+                                         {"kind", alert.kind},
+                                         {"value", alert.value},
+                                         {"threshold", alert.threshold}});
+      }
     }
+    for (const auto& [key, alert] : firing_) {
+      if (!now_firing.contains(key) && !center_) {
+        log::info("usage alert resolved", {{"tenant_id", alert.tenant_id}, {"kind", alert.kind}});
+      }
+    }
+    firing_ = std::move(now_firing);
   }
-  firing_ = std::move(now_firing);
+  if (center_) center_->update_spend(readings);
   return ok();
 }
 
 std::vector<UsageAlert> UsageLedger::alerts() const {
-  std::lock_guard lock(alerts_mu_);
   std::vector<UsageAlert> out;
+  if (center_) {
+    for (const auto& a : center_->alerts()) {
+      if (a.kind != "usage" || a.state != AlertState::firing) continue;
+      out.push_back({.tenant_id = a.tenant_id, .kind = a.name, .value = a.value, .threshold = a.threshold,
+                     .since_ms = a.since_ms});
+    }
+    return out;
+  }
+  std::lock_guard lock(alerts_mu_);
   out.reserve(firing_.size());
   for (const auto& [key, alert] : firing_) out.push_back(alert);
   return out;

@@ -20,9 +20,10 @@ AlertStateRecord read_row(const Statement& stmt) {
                           .active_since_ms = stmt.column_int(3),
                           .notified_ms = stmt.column_int(4),
                           .value = stmt.column_double(5),
-                          .summary = stmt.column_text(6),
-                          .summary_zh = stmt.column_text(7),
-                          .updated_at_ms = stmt.column_int(8)};
+                          .threshold = stmt.column_double(6),
+                          .summary = stmt.column_text(7),
+                          .summary_zh = stmt.column_text(8),
+                          .updated_at_ms = stmt.column_int(9)};
 }
 
 }  // namespace
@@ -38,11 +39,11 @@ Result<void> SqliteAlertStateRepository::put(const std::vector<AlertStateRecord>
   const int64_t now = now_ms();
   return db_.write([&](Connection& conn) -> Result<void> {
     auto upsert = conn.prepare(
-        "INSERT INTO alert_state(alert_id, state, since_ms, active_since_ms, notified_ms, value, summary, summary_zh, "
-        "updated_at_ms) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(alert_id) DO UPDATE SET state = excluded.state, "
-        "since_ms = excluded.since_ms, active_since_ms = excluded.active_since_ms, "
-        "notified_ms = excluded.notified_ms, value = excluded.value, summary = excluded.summary, "
-        "summary_zh = excluded.summary_zh, updated_at_ms = excluded.updated_at_ms");
+        "INSERT INTO alert_state(alert_id, state, since_ms, active_since_ms, notified_ms, value, threshold, summary, "
+        "summary_zh, updated_at_ms) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(alert_id) DO UPDATE SET "
+        "state = excluded.state, since_ms = excluded.since_ms, active_since_ms = excluded.active_since_ms, "
+        "notified_ms = excluded.notified_ms, value = excluded.value, threshold = excluded.threshold, "
+        "summary = excluded.summary, summary_zh = excluded.summary_zh, updated_at_ms = excluded.updated_at_ms");
     if (!upsert) return error(upsert.error());
     for (const auto& r : records) {
       LLMP_TRY_VOID(upsert->reset()
@@ -52,9 +53,10 @@ Result<void> SqliteAlertStateRepository::put(const std::vector<AlertStateRecord>
                         .bind(4, r.active_since_ms)
                         .bind(5, r.notified_ms)
                         .bind(6, r.value)
-                        .bind(7, r.summary)
-                        .bind(8, r.summary_zh)
-                        .bind(9, now)
+                        .bind(7, r.threshold)
+                        .bind(8, r.summary)
+                        .bind(9, r.summary_zh)
+                        .bind(10, now)
                         .run());
     }
     return ok();
@@ -65,8 +67,8 @@ Result<std::vector<AlertStateRecord>> SqliteAlertStateRepository::list() {
   std::vector<AlertStateRecord> out;
   auto done = db_.read([&](Connection& conn) -> Result<void> {
     auto stmt = conn.prepare(
-        "SELECT alert_id, state, since_ms, active_since_ms, notified_ms, value, summary, summary_zh, updated_at_ms "
-        "FROM alert_state ORDER BY alert_id");
+        "SELECT alert_id, state, since_ms, active_since_ms, notified_ms, value, threshold, summary, summary_zh, "
+        "updated_at_ms FROM alert_state ORDER BY alert_id");
     if (!stmt) return error(stmt.error());
     return stmt->collect(out, read_row);
   });

@@ -1,6 +1,6 @@
-// The alert center's state machine over SLO burn rates and threshold rules (fake clock, no
-// thread), its state across a restart (a store in memory), and the notifier: each target's
-// body, retries with backoff, and deduplication.
+// The alert center's state machine over SLO burn rates, threshold rules and the usage ledger's
+// spend readings (fake clock, no thread), its state across a restart (a store in memory), and
+// the notifier: each target's body, retries with backoff, and deduplication.
 
 #include <catch2/catch.hpp>
 
@@ -373,6 +373,137 @@ TEST_CASE("notification bodies follow each target's format") {
   CHECK_THAT(notification_body(NotifyFormat::wecom, resolved), Catch::Contains("【恢复】"));
   CHECK_THAT(notification_body(NotifyFormat::dingtalk, resolved), Catch::Contains("恢复于"));
   CHECK_THAT(notification_body(NotifyFormat::webhook, resolved), Catch::Contains(R"("status":"resolved")"));
+}
+
+TEST_CASE("spend readings map to alerts that name the tenant the kind the value and the threshold") {
+  const Alert budget =
+      spend_alert({.tenant_id = "acme", .kind = "monthly_spend", .value = 12.5, .threshold = 10, .active = true});
+  CHECK(budget.id == "usage:acme:monthly_spend");
+  CHECK(budget.kind == "usage");
+  CHECK(budget.name == "monthly_spend");
+  CHECK(budget.rule.empty());
+  CHECK(budget.severity == "warning");
+  CHECK(budget.tenant_id == "acme");
+  CHECK(budget.state == AlertState::inactive);
+  CHECK(budget.value == 12.5);
+  CHECK(budget.threshold == 10);
+  CHECK(budget.summary == "tenant acme monthly_spend: 12.5 spent this month (UTC), over its budget of 10");
+  CHECK(budget.summary_zh == "租户 acme 月度花费（monthly_spend）：本月（UTC）已花费 12.5，超过预算 10");
+  CHECK_THAT(spend_alert({.tenant_id = "acme", .kind = "monthly_spend", .value = 3, .threshold = 10}).summary,
+             Catch::EndsWith("3 spent this month (UTC), within its budget of 10"));
+
+  const Alert growth =
+      spend_alert({.tenant_id = "t:1", .kind = "spend_growth", .value = 2.5, .threshold = 2, .active = true});
+  CHECK(growth.id == "usage:t:1:spend_growth");
+  CHECK(growth.name == "spend_growth");
+  CHECK(growth.summary ==
+        "tenant t:1 spend_growth: the last 7 days' spend is 2.50x the 7 days before, over the alert factor of 2x");
+
+  // Ids parse back (a colon in a tenant id included); other ids are not spend alerts.
+  CHECK(parse_spend_alert_id("usage:acme:monthly_spend") == std::make_pair(std::string("acme"), std::string("monthly_spend")));
+  CHECK(parse_spend_alert_id(growth.id) == std::make_pair(std::string("t:1"), std::string("spend_growth")));
+  CHECK_FALSE(parse_spend_alert_id("usage::monthly_spend"));
+  CHECK_FALSE(parse_spend_alert_id("usage:acme:other"));
+  CHECK_FALSE(parse_spend_alert_id("rule:monthly_spend"));
+  CHECK_FALSE(parse_spend_alert_id("slo:avail:fast_burn"));
+
+  // Every notifier format says whose spend it is, and the generic body carries the figures.
+  AlertEvent e{.alert = budget, .at_ms = kT0};
+  e.alert.state = AlertState::firing;
+  e.alert.since_ms = kT0;
+  const std::string generic = notification_body(NotifyFormat::webhook, e);
+  check_json(generic);
+  CHECK_THAT(generic, Catch::Contains(R"("id":"usage:acme:monthly_spend","kind":"usage","name":"monthly_spend",)"
+                                      R"("severity":"warning","tenant_id":"acme","state":"firing")"));
+  CHECK_THAT(generic, Catch::Contains(R"("value":12.5,"threshold":10,"windows":[])"));
+  const std::string slack = notification_body(NotifyFormat::slack, e);
+  check_json(slack);
+  CHECK_THAT(slack, Catch::StartsWith(R"({"text":"[FIRING] monthly_spend tenant acme (warning): tenant acme )"));
+  const std::string wecom = notification_body(NotifyFormat::wecom, e);
+  check_json(wecom);
+  CHECK_THAT(wecom, Catch::Contains("【告警】monthly_spend 租户 acme（warning）"));
+  CHECK_THAT(wecom, Catch::Contains("超过预算 10"));
+  CHECK_THAT(notification_body(NotifyFormat::dingtalk, e), Catch::Contains("租户：acme"));
+}
+
+TEST_CASE("a spend alert fires once and resolves once and a restart does not announce it again") {
+  int64_t now = kT0;
+  MemoryStates states;
+  const std::string id = "usage:acme:monthly_spend";
+  const SpendReading over{.tenant_id = "acme", .kind = "monthly_spend", .value = 12, .threshold = 10, .active = true};
+  const SpendReading other_under{.tenant_id = "other", .kind = "monthly_spend", .value = 1, .threshold = 10};
+  int64_t fired_at = 0;
+  {
+    Collect sink;
+    AlertCenter center(nullptr, {}, {}, &sink, {.repeat_interval_ms = 0}, [&] { return now; });
+    REQUIRE(center.restore(states));
+    // A budget never exceeded is no alert yet.
+    center.update_spend({other_under});
+    CHECK(center.alerts().empty());
+    center.update_spend({over, other_under});
+    REQUIRE(center.alerts().size() == 1);
+    CHECK(find(center.alerts(), id).state == AlertState::firing);
+    CHECK(sink.count(id, AlertState::firing) == 1);
+    fired_at = now;
+    // Read again and again: one notification, the value followed.
+    for (int i = 0; i < 3; ++i) {
+      now += kMinute;
+      SpendReading more = over;
+      more.value += i + 1;
+      center.update_spend({more, other_under});
+    }
+    CHECK(sink.events.size() == 1);
+    CHECK(find(center.alerts(), id).value == 15);
+    CHECK(find(center.alerts(), id).since_ms == fired_at);
+    // Its own evaluation leaves spend alerts alone.
+    center.evaluate();
+    CHECK(find(center.alerts(), id).state == AlertState::firing);
+    REQUIRE(states.rows.count(id) == 1);
+    CHECK(states.rows[id].state == "firing");
+    CHECK(states.rows[id].threshold == 10);
+    CHECK(states.rows[id].notified_ms == fired_at);
+  }
+
+  // The next run reads it back firing, with its figures, and stays silent while it still holds.
+  now += kMinute;
+  Collect sink;
+  AlertCenter center(nullptr, {}, {}, &sink, {.repeat_interval_ms = 0}, [&] { return now; });
+  REQUIRE(center.restore(states));
+  REQUIRE(center.alerts().size() == 1);
+  const Alert back = center.alerts()[0];
+  CHECK(back.id == id);
+  CHECK(back.kind == "usage");
+  CHECK(back.name == "monthly_spend");
+  CHECK(back.tenant_id == "acme");
+  CHECK(back.state == AlertState::firing);
+  CHECK(back.since_ms == fired_at);
+  CHECK(back.threshold == 10);
+  CHECK(states.rows.count(id) == 1);  // not removed as an alert no longer configured
+  center.update_spend({over});
+  CHECK(sink.events.empty());
+
+  // The budget rises above the spend: resolved, once.
+  SpendReading raised = over;
+  raised.threshold = 20;
+  raised.active = false;
+  now += kMinute;
+  center.update_spend({raised});
+  center.update_spend({raised});
+  CHECK(sink.count(id, AlertState::resolved) == 1);
+  CHECK(sink.events.size() == 1);
+  CHECK(find(center.alerts(), id).active_since_ms == fired_at);
+  CHECK(find(center.alerts(), id).threshold == 20);
+  CHECK_THAT(sink.events[0].alert.summary, Catch::Contains("within its budget of 20"));
+  CHECK(states.rows[id].state == "resolved");
+
+  // Over again, then its budget removed (no reading at all): fires, then resolves saying why.
+  now += kMinute;
+  center.update_spend({over});
+  now += kMinute;
+  center.update_spend({});
+  CHECK(sink.count(id, AlertState::firing) == 1);
+  CHECK(sink.count(id, AlertState::resolved) == 2);
+  CHECK_THAT(sink.events.back().alert.summary, Catch::Contains("no budget alert is set any more"));
 }
 
 TEST_CASE("a 企业微信 or 钉钉 answer of 200 with a non-zero errcode is a failure") {

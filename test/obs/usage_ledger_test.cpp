@@ -1,13 +1,16 @@
 // The usage ledger: calls into hourly buckets, flushed as deltas, priced at the price in force
-// at each bucket's hour, exported as JSON and CSV, and its budget and growth alerts.
+// at each bucket's hour, exported as JSON and CSV, and its budget and growth alerts (alone, and
+// handed to the alert center, across a restart).
 
 #include <catch2/catch.hpp>
 
 #include <atomic>
 
 #include "llmp/gateway/price_book.h"
+#include "llmp/obs/alerts.h"
 #include "llmp/obs/usage_export.h"
 #include "llmp/obs/usage_ledger.h"
+#include "llmp/store/alert_state_repository.h"
 #include "llmp/store/store.h"
 #include "llmp/store/tenant_repository.h"
 #include "llmp/store/usage_repository.h"
@@ -343,6 +346,86 @@ TEST_CASE("spend that more than doubles week over week fires a growth alert") {
   CHECK(firing[0].kind == "spend_growth");
   CHECK(firing[0].value == Approx(2.5));
   CHECK(firing[0].threshold == 2.0);
+}
+
+namespace {
+
+struct Collect final : AlertSink {
+  std::vector<AlertEvent> events;
+  void notify(const AlertEvent& e) override { events.push_back(e); }
+  int count(AlertState state) const {
+    int n = 0;
+    for (const auto& e : events) n += e.alert.state == state;
+    return n;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("the ledger's spend alerts are the alert center's and a restart does not announce them again") {
+  test::TempDir dir;
+  gateway::PriceBook prices;
+  prices.set_prices({price("m", 1, 1, 1, 0)});  // 1 per 1M tokens
+  std::atomic<int64_t> now_ms{(kT0 + 5 * kDay) * 1000};
+  auto clock = [&] { return now_ms.load(); };
+  std::string t;  // the tenant's id
+  int64_t fired_at = 0;
+  {
+    auto store = store::Store::open(options_for(dir / "data"));
+    REQUIRE(store);
+    auto tenant = (*store)->tenants().create("acme");
+    REQUIRE(tenant);
+    t = tenant->id;
+    Collect sink;
+    AlertCenter center(nullptr, {}, {}, &sink, {.repeat_interval_ms = 0}, clock);
+    REQUIRE(center.restore((*store)->alert_states()));
+    UsageLedger ledger((*store)->usage(), prices, {.growth_alert_factor = 0}, clock);
+    ledger.report_to(&center);
+    REQUIRE((*store)->usage().put_budget_alert({.tenant_id = t, .monthly_spend = 10}));
+    ledger.record(call(kT0 + kDay, t, "k", "m", 11'000'000, 0));  // 11 > 10
+    REQUIRE(ledger.flush());
+    REQUIRE(ledger.evaluate_alerts());
+    fired_at = now_ms.load();
+    now_ms += 60'000;
+    REQUIRE(ledger.evaluate_alerts());
+    REQUIRE(sink.events.size() == 1);
+    const Alert& fired = sink.events[0].alert;
+    CHECK(fired.id == "usage:" + t + ":monthly_spend");
+    CHECK(fired.state == AlertState::firing);
+    CHECK(fired.tenant_id == t);
+    CHECK(fired.value == Approx(11));
+    CHECK(fired.threshold == 10);
+    // The ledger's own list is a view of the center's.
+    REQUIRE(ledger.alerts().size() == 1);
+    CHECK(ledger.alerts()[0].kind == "monthly_spend");
+    CHECK(ledger.alerts()[0].since_ms == fired_at);
+    ledger.stop();
+  }
+
+  // The next run: firing since then, before the ledger has read anything, and silent after.
+  now_ms += 3600'000;
+  auto store = store::Store::open(options_for(dir / "data"));
+  REQUIRE(store);
+  Collect sink;
+  AlertCenter center(nullptr, {}, {}, &sink, {.repeat_interval_ms = 0}, clock);
+  REQUIRE(center.restore((*store)->alert_states()));
+  UsageLedger ledger((*store)->usage(), prices, {.growth_alert_factor = 0}, clock);
+  ledger.report_to(&center);
+  REQUIRE(ledger.alerts().size() == 1);
+  CHECK(ledger.alerts()[0].since_ms == fired_at);
+  CHECK(ledger.alerts()[0].threshold == 10);
+  REQUIRE(ledger.evaluate_alerts());
+  CHECK(sink.events.empty());
+  CHECK(ledger.alerts()[0].since_ms == fired_at);
+
+  // The budget rises above the spend: one resolution.
+  REQUIRE((*store)->usage().put_budget_alert({.tenant_id = t, .monthly_spend = 20}));
+  REQUIRE(ledger.evaluate_alerts());
+  REQUIRE(ledger.evaluate_alerts());
+  CHECK(ledger.alerts().empty());
+  CHECK(sink.count(AlertState::resolved) == 1);
+  CHECK(sink.events.size() == 1);
+  CHECK(center.alerts().at(0).state == AlertState::resolved);
 }
 
 TEST_CASE("usage group names parse and unknown ones are refused") {

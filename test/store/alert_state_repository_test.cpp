@@ -1,5 +1,5 @@
-// The alert states in SQLite: written, replaced, listed back after a reopen, stale ones removed,
-// an unknown state refused.
+// The alert states in SQLite: written, replaced, listed back after a reopen (a spend alert's
+// threshold with them), stale ones removed, an unknown state refused.
 
 #include <catch2/catch.hpp>
 
@@ -27,7 +27,9 @@ TEST_CASE("alert states are kept across a reopen and stale ones can be removed")
     REQUIRE(states.put({{.alert_id = "slo:avail:fast_burn", .state = "firing", .since_ms = 1000,
                          .active_since_ms = 1000, .notified_ms = 1000, .value = 14.5, .summary = "burning",
                          .summary_zh = "消耗"},
-                        {.alert_id = "rule:gone", .state = "pending", .since_ms = 5}}));
+                        {.alert_id = "rule:gone", .state = "pending", .since_ms = 5},
+                        {.alert_id = "usage:acme:monthly_spend", .state = "firing", .since_ms = 3000,
+                         .value = 12.5, .threshold = 10}}));
     // A later change replaces the row.
     REQUIRE(states.put({{.alert_id = "slo:avail:fast_burn", .state = "resolved", .since_ms = 2000,
                          .active_since_ms = 1000, .notified_ms = 2000, .value = 0.5}}));
@@ -40,7 +42,7 @@ TEST_CASE("alert states are kept across a reopen and stale ones can be removed")
   auto& states = (*store)->alert_states();
   auto all = states.list();
   REQUIRE(all);
-  REQUIRE(all->size() == 2);
+  REQUIRE(all->size() == 3);
   CHECK(all->at(0).alert_id == "rule:gone");
   const auto& fast = all->at(1);
   CHECK(fast.alert_id == "slo:avail:fast_burn");
@@ -50,6 +52,10 @@ TEST_CASE("alert states are kept across a reopen and stale ones can be removed")
   CHECK(fast.notified_ms == 2000);
   CHECK(fast.value == 0.5);
   CHECK(fast.updated_at_ms > 0);
+  // A spend alert's threshold is not in the configuration: it is kept with its state.
+  CHECK(all->at(2).alert_id == "usage:acme:monthly_spend");
+  CHECK(all->at(2).value == 12.5);
+  CHECK(all->at(2).threshold == 10);
   REQUIRE(states.retain({"slo:avail:fast_burn"}));
   all = states.list();
   REQUIRE(all);

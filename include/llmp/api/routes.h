@@ -61,7 +61,7 @@ struct Services {
   obs::CallSink* calls = nullptr;  // every finished inference call (records, usage ledger); null: none
   obs::UsageLedger* usage = nullptr;  // /admin/v1/usage and its alerts; null: those answer 503
   obs::SpanSink* spans = nullptr;  // finished spans (stored, exported); null: no traces recorded
-  obs::AlertCenter* alerts = nullptr;  // /admin/v1/alerts and /admin/v1/slos; null: no SLOs or rules
+  obs::AlertCenter* alerts = nullptr;  // /admin/v1/alerts and /admin/v1/slos; null: no SLO, rule or spend alerts
   registry::ModelRepository* model_repository = nullptr;  // /admin/v1/models; null: those answer 503
   ModelManager* model_manager = nullptr;  // hot load and unload of registry versions
 };

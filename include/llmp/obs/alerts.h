@@ -5,6 +5,10 @@
 // the notifier: one notification when an alert starts firing, one when it resolves, and a
 // repeat every `repeat_interval_seconds` while it keeps firing. Its own thread; start()/stop().
 //
+// Spend alerts go through the same states and notifications, but their conditions are read by
+// the usage ledger (at each of its flushes, and when a budget changes), which hands them in with
+// update_spend(): one alert per tenant and kind, from the first time it fires.
+//
 // With a store (restore()), each alert's state outlives the process: every change is written
 // before its notification is queued, and the next start reads it back, so a restart neither
 // announces a still-firing alert again nor forgets to announce one that resolved meanwhile.
@@ -16,7 +20,9 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "llmp/core/settings.h"
@@ -57,22 +63,43 @@ struct AlertWindow {
 };
 
 struct Alert {
-  std::string id;        // "slo:<slo>:<rule>" or "rule:<name>"
-  std::string kind;      // "slo_burn_rate" | "threshold"
-  std::string name;      // the SLO's or the rule's name
+  std::string id;        // "slo:<slo>:<rule>", "rule:<name>" or "usage:<tenant>:<spend kind>"
+  std::string kind;      // "slo_burn_rate" | "threshold" | "usage"
+  std::string name;      // the SLO's or the rule's name; spend alerts: "monthly_spend" | "spend_growth"
   std::string rule;      // SLO alerts: "fast_burn" | "slow_burn" | "budget_burn"
-  std::string severity;  // "page" | "ticket" | a threshold rule's severity
-  std::string tenant_id;  // an SLO's tenant scope; empty: platform-wide
+  std::string severity;  // "page" | "ticket" | a threshold rule's severity | "warning" (spend)
+  std::string tenant_id;  // an SLO's tenant scope, a spend alert's tenant; empty: platform-wide
   AlertState state = AlertState::inactive;
   int64_t since_ms = 0;        // when it entered its state (0: never active)
   int64_t active_since_ms = 0;  // firing/resolved: when the condition started to hold
   int64_t notified_ms = 0;     // when its last notification was sent off (0: never)
-  double value = 0;            // threshold rules: the last value; SLO alerts: the long window's burn rate
-  double threshold = 0;        // the rule's value, or the burn-rate factor
+  double value = 0;            // threshold rules: the last value; SLO alerts: the long window's burn rate;
+                               // spend alerts: the month's spend, or the week-over-week ratio
+  double threshold = 0;        // the rule's value, the burn-rate factor, the budget or the growth factor
   std::vector<AlertWindow> windows;  // SLO alerts: long, then short
   std::string summary;     // English
   std::string summary_zh;  // 简体中文
 };
+
+//! One tenant's spend condition as the usage ledger read it at one evaluation.
+struct SpendReading {
+  std::string tenant_id;
+  std::string kind;       // "monthly_spend" | "spend_growth"
+  double value = 0;       // the month's spend (UTC), or the last 7 days' spend over the 7 days before
+  double threshold = 0;   // the tenant's budget, or usage.growth_alert_factor
+  bool active = false;    // over the threshold (growth: and the last 7 days reached the minimum spend)
+};
+
+//! "usage:<tenant>:<kind>", the id of a tenant's spend alert.
+std::string spend_alert_id(std::string_view tenant_id, std::string_view kind);
+
+//! The tenant and kind of a spend alert's id; nullopt for any other id.
+std::optional<std::pair<std::string, std::string>> parse_spend_alert_id(std::string_view id);
+
+//! The alert `reading` is shown as: its id, kind "usage", the spend kind as its name, severity
+//! "warning", the tenant, value, threshold, and summaries that name all four. Its state fields
+//! are left as for an alert never active.
+Alert spend_alert(const SpendReading& reading);
 
 //! A change worth telling someone about.
 struct AlertEvent {
@@ -121,7 +148,15 @@ class AlertCenter {
   //! One evaluation of every rule now (the thread calls it; tests too).
   void evaluate();
 
-  //! Every alert known, by id: SLO alerts first (by SLO, then rule), then threshold rules.
+  //! Takes every spend condition the usage ledger read at one evaluation (each budget, each
+  //! tenant whose growth could be measured). A spend alert is tracked from the first reading
+  //! that is active, and from then on listed in every state; one not among `readings` (its
+  //! budget removed, growth alerts turned off) reads as cleared. Spend alerts have no `for`:
+  //! they fire and resolve at once, stored and notified like the others. Blocks on the store.
+  void update_spend(const std::vector<SpendReading>& readings);
+
+  //! Every alert known, by id: SLO alerts first (by SLO, then rule), then threshold rules, then
+  //! spend alerts (by tenant, then kind).
   std::vector<Alert> alerts() const;
 
   const SloEvaluator* slo_evaluator() const { return slos_; }
@@ -135,6 +170,8 @@ class AlertCenter {
   //! Moves `t` on; the event to send when it changed in a way worth telling, and whether its
   //! stored state changed in `changed`.
   std::optional<AlertEvent> update(Tracked& t, bool active, int64_t for_ms, int64_t now, bool& changed);
+  //! Stores `changed` (before anything is announced), then hands `events` to the sink.
+  void store_and_send(const std::vector<store::AlertStateRecord>& changed, const std::vector<AlertEvent>& events);
   void loop();
   int64_t now_ms() const;
 
@@ -150,6 +187,7 @@ class AlertCenter {
   std::mutex eval_mu_;  // one evaluation at a time
   mutable std::mutex mu_;
   std::vector<Tracked> tracked_;  // SLO alerts (slo × rule), then rules
+  std::map<std::pair<std::string, std::string>, Tracked> spend_;  // spend alerts, by (tenant, kind)
 
   std::mutex thread_mu_;
   std::condition_variable cv_;

@@ -8,7 +8,9 @@
 //
 // At each flush the ledger also evaluates its alerts: a tenant's spend this calendar month
 // (UTC) over its budget threshold, and a tenant's spend over the last 7 days more than
-// `growth_alert_factor` times the 7 days before. An alert that starts firing is logged once.
+// `growth_alert_factor` times the 7 days before. It hands what it read to the alert center
+// (report_to()), which keeps each spend alert's state with the others' (stored, so a restart
+// does not announce it again) and notifies when one starts firing and when it resolves.
 
 #include <chrono>
 #include <condition_variable>
@@ -25,6 +27,7 @@
 #include "llmp/core/settings.h"
 #include "llmp/core/status.h"
 #include "llmp/gateway/price_book.h"
+#include "llmp/obs/alerts.h"
 #include "llmp/obs/call_record.h"
 #include "llmp/store/usage_repository.h"
 
@@ -80,6 +83,7 @@ struct UsageReport {
 //! input and output tokens per 1M, GPU-seconds per GPU-hour.
 double usage_cost(const std::optional<gateway::Price>& price, const store::UsageCounts& counts);
 
+//! A spend alert that is firing.
 struct UsageAlert {
   std::string tenant_id;
   std::string kind;        // "monthly_spend" (budget) | "spend_growth" (week over week)
@@ -101,6 +105,10 @@ class UsageLedger final : public CallSink {
   //! on I/O.
   void record(const CallRecord& call) override;
 
+  //! Hands every evaluation's spend readings to `center` (set before start(); may be null),
+  //! whose spend alerts are then what alerts() lists.
+  void report_to(AlertCenter* center);
+
   //! Starts the periodic flush (and alert evaluation).
   void start();
   //! Stops the thread, then flushes a last time (call once requests have settled). Idempotent.
@@ -108,14 +116,16 @@ class UsageLedger final : public CallSink {
   //! Adds the buckets that changed since the last flush into the store. Blocks on the disk. A
   //! failed flush keeps its deltas for the next one.
   Result<void> flush();
-  //! Re-reads the budgets and the spend, and updates the firing alerts. Blocks on the disk.
+  //! Re-reads the budgets and the spend, updates the firing alerts and hands the readings to
+  //! the alert center. One at a time, in order. Blocks on the disk.
   Result<void> evaluate_alerts();
 
   //! Flushes (so the report includes every call recorded so far), then sums the stored buckets
   //! by the query's groups and prices them. Blocks on the disk.
   Result<UsageReport> query(const UsageQuery& query);
 
-  //! The alerts firing as of the last evaluation, by tenant, then kind.
+  //! The spend alerts firing, by tenant, then kind: the alert center's (firing since they first
+  //! fired, across restarts) when it reports to one, else as of its own last evaluation.
   std::vector<UsageAlert> alerts() const;
 
   //! Calls recorded but not yet flushed (buckets, not calls).
@@ -135,6 +145,11 @@ class UsageLedger final : public CallSink {
   std::map<BucketKey, store::UsageCounts> pending_;  // deltas since the last flush
 
   std::mutex flush_mu_;  // one flush at a time: the loop's, stop()'s and query()'s
+
+  // Held through an evaluation, from reading the budgets to handing the readings on: the
+  // evaluation after a budget change must not be overtaken by one that read the old budget.
+  std::mutex evaluate_mu_;
+  AlertCenter* center_ = nullptr;
 
   mutable std::mutex alerts_mu_;
   std::map<std::pair<std::string, std::string>, UsageAlert> firing_;  // (tenant, kind)
