@@ -3,7 +3,7 @@
 // POST /v1/calls/{id}/feedback), replay (POST /admin/v1/calls/{id}/replay) and each tenant's
 // capture mode (/admin/v1/tenants/{id}/capture). The records are written by obs::CallRecorder;
 // these routes only read them and attach scores. The platform admin sees every call; a tenant
-// admin its own tenant's, and 403 for another's.
+// admin its own tenant's (another tenant's call is answered as if it did not exist).
 
 #include <fmt/format.h>
 
@@ -155,13 +155,14 @@ Result<store::CallQuery> parse_query(const Request& req, std::string& param) {
   return q;
 }
 
-// A call the identity may see: 404 when there is none, 403 when it is another tenant's.
+// A call the identity may see: 404 when there is none, and the same 404 when it is another
+// tenant's (or the platform's): a 403 would confirm that the id exists and name its tenant.
 Awaitable<Result<store::StoredCall>> visible_call(Services& s, const gateway::Identity& who, const std::string& id) {
   auto get = [&s, id] { return s.store->calls().get(id); };
   auto found = co_await run_blocking(s.blocking_pool->get_executor(), std::move(get));
   if (!found) co_return found;
-  if (who.role != gateway::Role::platform_admin) {
-    if (auto allowed = gateway::authorize_tenant(who, found->tenant_id); !allowed) co_return error(allowed.error());
+  if (who.role != gateway::Role::platform_admin && !gateway::authorize_tenant(who, found->tenant_id)) {
+    co_return error(StatusCode::not_found, fmt::format("no call record with id '{}'", id));
   }
   co_return found;
 }

@@ -279,10 +279,13 @@ TEST_CASE("tenant admins see only their own tenant's calls") {
   CHECK_THAT(listed.body, Catch::Contains(my_call));
   CHECK_THAT(listed.body, !Catch::Contains(their_call));
   CHECK(call("GET", "/admin/v1/calls?tenant_id=" + theirs, {}, {bearer(ops)}).status == 403);
-  CHECK(call("GET", "/admin/v1/calls/" + their_call, {}, {bearer(ops)}).status == 403);
+  // Another tenant's call is answered as a missing one: no 403 to confirm the id or its tenant.
+  auto theirs_fetched = call("GET", "/admin/v1/calls/" + their_call, {}, {bearer(ops)});
+  CHECK(theirs_fetched.status == 404);
+  CHECK_THAT(theirs_fetched.body, !Catch::Contains(theirs));
   CHECK(call("GET", "/admin/v1/calls/" + my_call, {}, {bearer(ops)}).status == 200);
   CHECK(call("POST", "/admin/v1/calls/" + their_call + "/scores", R"({"name":"x","value":1})", {bearer(ops)}).status ==
-        403);
+        404);
   CHECK(call("PUT", "/admin/v1/tenants/" + theirs + "/capture", R"({"mode":"off"})", {bearer(ops)}).status == 403);
   CHECK(call("PUT", "/admin/v1/tenants/" + mine + "/capture", R"({"mode":"full"})", {bearer(ops)}).status == 200);
   // An app key may not use the admin API at all.

@@ -739,14 +739,15 @@ std::vector<RouteCase> route_cases() {
       FAIL("the call of tenant " << tenant << " was never recorded");
       return {};
     };
-    add("GET", "/admin/v1/calls/{id}", t, Access::admin_tenant_path, ModelRoute::none, 200, ListKind::none,
+    add("GET", "/admin/v1/calls/{id}", t, Access::admin_owned_object, ModelRoute::none, 200, ListKind::none,
         Victim::none, [call_of](Fixture& f, const std::string&) { return P{"/admin/v1/calls/" + call_of(f), ""}; });
-    add("POST", "/admin/v1/calls/{id}/scores", t, Access::admin_tenant_path, ModelRoute::none, 201, ListKind::none,
+    add("POST", "/admin/v1/calls/{id}/scores", t, Access::admin_owned_object, ModelRoute::none, 201, ListKind::none,
         Victim::none, [call_of](Fixture& f, const std::string&) {
           return P{"/admin/v1/calls/" + call_of(f) + "/scores", R"({"name":"iso","value":1})"};
         });
+    // A call is an object its tenant owns: another tenant's admin gets the 404 of a missing id.
     // The replay's own answer is in its body: the route answers 200 whenever it may replay.
-    add("POST", "/admin/v1/calls/{id}/replay", t, Access::admin_tenant_path, ModelRoute::none, 200, ListKind::none,
+    add("POST", "/admin/v1/calls/{id}/replay", t, Access::admin_owned_object, ModelRoute::none, 200, ListKind::none,
         Victim::none, [call_of](Fixture& f, const std::string&) {
           return P{"/admin/v1/calls/" + call_of(f) + "/replay", "{}"};
         });
