@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <vector>
 
 #include "llmp/core/json.h"
@@ -108,6 +109,54 @@ std::optional<std::string_view> unknown_member(simdjson::dom::object obj, std::i
     if (std::find(known.begin(), known.end(), key) == known.end()) return key;
   }
   return std::nullopt;
+}
+
+void append_json(std::string& out, simdjson::dom::element e) {
+  using Type = simdjson::dom::element_type;
+  switch (e.type()) {
+    case Type::OBJECT: {
+      out.push_back('{');
+      bool first = true;
+      for (auto field : simdjson::dom::object(e)) {
+        if (!first) out.push_back(',');
+        first = false;
+        json::append_string(out, field.key);
+        out.push_back(':');
+        append_json(out, field.value);
+      }
+      out.push_back('}');
+      return;
+    }
+    case Type::ARRAY: {
+      out.push_back('[');
+      bool first = true;
+      for (auto item : simdjson::dom::array(e)) {
+        if (!first) out.push_back(',');
+        first = false;
+        append_json(out, item);
+      }
+      out.push_back(']');
+      return;
+    }
+    case Type::STRING: json::append_string(out, std::string_view(e)); return;
+    case Type::INT64:
+    case Type::UINT64: {
+      char buf[24];
+      const auto [end, ec] = e.type() == Type::INT64 ? std::to_chars(buf, buf + sizeof buf, int64_t(e))
+                                                     : std::to_chars(buf, buf + sizeof buf, uint64_t(e));
+      out.append(buf, end);
+      return;
+    }
+    case Type::DOUBLE: {
+      // Parsed numbers are finite. A double stays one ("1.0" is not written back as "1").
+      const size_t at = out.size();
+      json::append_number(out, double(e));
+      if (out.find_first_of(".eE", at) == std::string::npos) out.append(".0");
+      return;
+    }
+    case Type::BOOL: out.append(bool(e) ? "true" : "false"); return;
+    case Type::NULL_VALUE: out.append("null"); return;
+  }
 }
 
 }  // namespace llmp::api

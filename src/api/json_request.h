@@ -38,6 +38,11 @@ class JsonBody {
   simdjson::dom::element root_;
 };
 
+//! Appends `e` to `out` as compact JSON: strings re-escaped, numbers in their shortest exact
+//! form. For passing parts of a request on; simdjson::minify builds each value in its own
+//! buffer grown a byte at a time, which showed as a tenth of a routed request's allocations.
+void append_json(std::string& out, simdjson::dom::element e);
+
 //! A parser from the calling thread's pool, for a parse whose results are used before the
 //! caller next suspends (no co_await between parse and last use); give it back with
 //! release_parser.

@@ -64,11 +64,12 @@ Response no_deployment(const Request& req, const std::string& alias) {
 
 // The client's body with "model" set to the deployment's model, and for streams usage asked
 // for (the answer is billed from it; the usage chunk is passed on only if the client asked).
-std::string upstream_body(simdjson::dom::object body, const std::string& model, bool stream, bool* client_wants_usage) {
+std::string upstream_body(simdjson::dom::object body, size_t body_bytes, const std::string& model, bool stream,
+                          bool* client_wants_usage) {
   *client_wants_usage = false;
   std::string out;
-  json::Writer w(out);
-  w.begin_object();
+  out.reserve(body_bytes + model.size() + 64);
+  out.push_back('{');
   for (auto field : body) {
     if (field.key == "model") continue;
     if (field.key == "stream_options" && stream) {
@@ -76,11 +77,15 @@ std::string upstream_body(simdjson::dom::object body, const std::string& model, 
       if (field.value["include_usage"].get(usage) == simdjson::SUCCESS) *client_wants_usage = usage;
       continue;
     }
-    w.key(field.key).raw(simdjson::minify(field.value));
+    json::append_string(out, field.key);
+    out.push_back(':');
+    append_json(out, field.value);
+    out.push_back(',');
   }
-  w.field("model", model);
-  if (stream) w.key("stream_options").begin_object().field("include_usage", true).end_object();
-  w.end_object();
+  out.append("\"model\":");
+  json::append_string(out, model);
+  if (stream) out.append(",\"stream_options\":{\"include_usage\":true}");
+  out.push_back('}');
   return out;
 }
 
@@ -256,7 +261,7 @@ Awaitable<Response> call_upstream(Services& s, const Caller& caller, Request& re
     return body["stream"].get(v) == simdjson::SUCCESS && v;
   }();
   bool client_wants_usage = false;
-  std::string payload = upstream_body(body, d.model, stream, &client_wants_usage);
+  std::string payload = upstream_body(body, req.body.size(), d.model, stream, &client_wants_usage);
 
   // Admitted once per deployment attempt, billed from the upstream's usage: retries inside it
   // and failed attempts add nothing.
