@@ -1,10 +1,17 @@
 // Admin API for SLOs and alerts: GET /admin/v1/alerts (the SLO burn-rate alerts with their
 // windows' burn rates, the threshold rules' alerts and the spend alerts of every tenant that has
 // had one, each with its state) and GET /admin/v1/slos (each SLO's error ratio and burn rate per
-// window and its error budget left). The platform admin sees everything; a tenant admin only the
-// SLOs scoped to its tenant and their alerts, and its own spend alerts.
+// window and its error budget left), and GET /admin/v1/alerts/history (each fired and resolved
+// transition stored, newest first). The platform admin sees everything; a tenant admin only the
+// SLOs scoped to its tenant and their alerts, and its own spend alerts, in the history too.
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstdlib>
 
 #include "admin_common.h"
+#include "llmp/core/async.h"
 #include "llmp/api/status_response.h"
 #include "llmp/core/json.h"
 #include "llmp/obs/alerts.h"
@@ -46,6 +53,67 @@ void write_alert(json::Writer& w, const obs::Alert& a) {
     w.end_array();
   }
   w.field("summary", a.summary).field("summary_zh", a.summary_zh).end_object();
+}
+
+void write_transition(json::Writer& w, const store::AlertTransitionRecord& t) {
+  w.begin_object()
+      .field("object", "alert.transition")
+      .field("id", t.id)
+      .field("alert_id", t.alert_id)
+      .field("event", t.event)
+      .field("kind", t.kind)
+      .field("name", t.name);
+  if (!t.rule.empty()) w.field("rule", t.rule);
+  w.field("severity", t.severity)
+      .field("tenant_id", t.tenant_id)
+      .field("value", t.value)
+      .field("threshold", t.threshold)
+      .field("at", t.at_ms / 1000)
+      .field("at_ms", t.at_ms)
+      .field("summary", t.summary)
+      .field("summary_zh", t.summary_zh)
+      .end_object();
+}
+
+// A query parameter that must be a whole number in [0, max]; nullopt when absent.
+Result<std::optional<int64_t>> whole_param(const Request& req, std::string_view name, int64_t max,
+                                           std::string_view what) {
+  const std::string text = req.query_param(name);
+  if (text.empty()) return std::optional<int64_t>{};
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  if (*end != '\0' || errno == ERANGE || v < 0 || v > max) {
+    return error(StatusCode::invalid_argument, fmt::format("'{}' must be {}", name, what));
+  }
+  return std::optional<int64_t>(v);
+}
+
+// ?alert_id, ?since (unix seconds), ?limit, ?after (the id of the last transition of the page
+// before); the failing parameter's name goes to `param`. The tenant rule is applied by the caller.
+Result<store::AlertHistoryQuery> parse_history_query(const Request& req, std::string& param) {
+  store::AlertHistoryQuery q;
+  auto page = page_params(req);
+  if (!page) {
+    param = "limit";
+    return error(page.error());
+  }
+  q.limit = page->limit + 1;  // one more than asked: list_page() reads it as has_more
+  constexpr int64_t kMaxSeconds = 100'000'000'000;  // far from overflow in ms
+  auto since = whole_param(req, "since", kMaxSeconds, "a time in seconds since the Unix epoch");
+  if (!since) {
+    param = "since";
+    return error(since.error());
+  }
+  if (*since) q.since_ms = **since * 1000;
+  auto after = whole_param(req, "after", INT64_MAX, "the id of an alert transition");
+  if (!after) {
+    param = "after";
+    return error(after.error());
+  }
+  if (*after) q.before_id = **after;
+  if (std::string id = req.query_param("alert_id"); !id.empty()) q.alert_id = std::move(id);
+  return q;
 }
 
 void write_slo(json::Writer& w, const obs::SloStatus& s) {
@@ -99,6 +167,22 @@ void add_admin_alert_routes(net::Router& router, Services& s) {
                }
                w.end_array().field("has_more", false).end_object();
                co_return Response::json(200, std::move(out));
+             }));
+
+  router.add(net::Method::get, "/admin/v1/alerts/history",
+             admin_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
+               std::string param;
+               auto query = parse_history_query(req, param);
+               if (!query) co_return response_for(query.error(), req, param);
+               // As GET /admin/v1/alerts: a tenant admin reads only its own tenant's alerts.
+               if (!who.tenant_id.empty()) query->tenant_id = who.tenant_id;
+               const int64_t limit = query->limit - 1;
+               std::vector<store::AlertTransitionRecord> none;
+               if (!s.alerts) co_return list_page(none, limit, write_transition);
+               auto read = [&s, q = *query] { return s.alerts->history(q); };
+               auto page = co_await run_blocking(s.blocking_pool->get_executor(), std::move(read));
+               if (!page) co_return response_for(page.error(), req);
+               co_return list_page(*page, limit, write_transition);
              }));
 
   router.add(net::Method::get, "/admin/v1/slos",

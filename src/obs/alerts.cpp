@@ -86,6 +86,23 @@ store::AlertStateRecord record_of(const Alert& a) {
                                  .summary_zh = a.summary_zh};
 }
 
+// The history row of an announced change (a repeat is none: nothing changed).
+store::AlertTransitionRecord transition_of(const AlertEvent& e) {
+  const Alert& a = e.alert;
+  return store::AlertTransitionRecord{.alert_id = a.id,
+                                      .event = a.state == AlertState::firing ? "fired" : "resolved",
+                                      .kind = a.kind,
+                                      .name = a.name,
+                                      .rule = a.rule,
+                                      .severity = a.severity,
+                                      .tenant_id = a.tenant_id,
+                                      .value = a.value,
+                                      .threshold = a.threshold,
+                                      .summary = a.summary,
+                                      .summary_zh = a.summary_zh,
+                                      .at_ms = e.at_ms};
+}
+
 std::string_view rule_title(std::string_view rule) {
   if (rule == "fast_burn") return "fast burn";
   if (rule == "slow_burn") return "slow burn";
@@ -484,9 +501,16 @@ void AlertCenter::update_spend(const std::vector<SpendReading>& readings) {
 void AlertCenter::store_and_send(const std::vector<store::AlertStateRecord>& changed,
                                  const std::vector<AlertEvent>& events) {
   // Stored before it is announced: a crash in between loses at most that notification, and
-  // never sends one twice after the restart.
-  if (!changed.empty()) {
-    if (auto written = states_->put(changed); !written) {
+  // never sends one twice after the restart. Each announced change goes to the history with its
+  // state, in the same transaction, so the two never disagree.
+  std::vector<store::AlertTransitionRecord> transitions;
+  if (states_) {
+    for (const auto& e : events) {
+      if (!e.repeat) transitions.push_back(transition_of(e));
+    }
+  }
+  if (!changed.empty() || !transitions.empty()) {
+    if (auto written = states_->put(changed, transitions); !written) {
       log::warn("cannot store the alert states; they are kept in memory",
                 {{"alerts", static_cast<int64_t>(changed.size())}, {"error", written.error().message()}});
     }
@@ -494,6 +518,11 @@ void AlertCenter::store_and_send(const std::vector<store::AlertStateRecord>& cha
   if (sink_) {
     for (const auto& e : events) sink_->notify(e);
   }
+}
+
+Result<std::vector<store::AlertTransitionRecord>> AlertCenter::history(const store::AlertHistoryQuery& query) const {
+  if (!states_) return std::vector<store::AlertTransitionRecord>{};
+  return states_->history(query);
 }
 
 std::vector<Alert> AlertCenter::alerts() const {

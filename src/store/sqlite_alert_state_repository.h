@@ -9,6 +9,9 @@ class SqliteAlertStateRepository final : public AlertStateRepository {
  public:
   explicit SqliteAlertStateRepository(SqliteDb& db) : db_(db) {}
   Result<void> put(const std::vector<AlertStateRecord>& records) override;
+  Result<void> put(const std::vector<AlertStateRecord>& records,
+                   const std::vector<AlertTransitionRecord>& transitions) override;
+  Result<std::vector<AlertTransitionRecord>> history(const AlertHistoryQuery& query) override;
   Result<std::vector<AlertStateRecord>> list() override;
   Result<void> retain(const std::vector<std::string>& keep) override;
 

@@ -87,6 +87,7 @@ const std::vector<RouteSpec>& route_table() {
         {"GET", "/admin/v1/usage"},
         {"GET", "/admin/v1/usage/alerts"},
         {"GET", "/admin/v1/alerts"},
+        {"GET", "/admin/v1/alerts/history"},
         {"GET", "/admin/v1/slos"},
         {"PUT", "/admin/v1/tenants/{id}/budget-alert"},
         {"GET", "/admin/v1/tenants/{id}/budget-alert"},
@@ -838,6 +839,9 @@ std::vector<RouteCase> route_cases() {
   // SLO and rule alerts: a tenant admin sees only those scoped to its tenant (slo_alerts_test.cpp).
   add("GET", "/admin/v1/alerts", Target::none, Access::admin_any, ModelRoute::none, 200, ListKind::none,
       Victim::none, fixed("/admin/v1/alerts"));
+  // Their history: the same tenant rule (slo_alerts_test.cpp, spend_alerts_test.cpp).
+  add("GET", "/admin/v1/alerts/history", Target::none, Access::admin_any, ModelRoute::none, 200, ListKind::none,
+      Victim::none, fixed("/admin/v1/alerts/history"));
   add("GET", "/admin/v1/slos", Target::none, Access::admin_any, ModelRoute::none, 200, ListKind::none,
       Victim::none, fixed("/admin/v1/slos"));
   add("PUT", "/admin/v1/prices", Target::none, Access::admin_platform, ModelRoute::none, 200, ListKind::none,

@@ -4,7 +4,8 @@
 // show it; a loopback webhook receiver gets exactly one "firing" notification however many
 // evaluations see it firing (its first post is answered 503, so that one is retried), and one
 // "resolved" once the errors stop. Also: `llmplatform slo rules` passes `promtool check rules`,
-// and a bad SLO entry stops the start, naming the entry. Across a restart (the alert states are
+// and a bad SLO entry stops the start, naming the entry. GET /admin/v1/alerts/history has the
+// page's fired and resolved transitions (and, to a tenant admin, nothing of the platform's). Across a restart (the alert states are
 // in the store): a still-firing page is not announced again and resolves once; one whose errors
 // stopped while the server was down resolves once after it comes back.
 
@@ -61,6 +62,12 @@ std::string alert_object(const std::string& list, const std::string& id) {
   const size_t begin = list.rfind("{\"object\":\"alert\"", at);
   const size_t end = list.find("{\"object\":\"alert\"", at);
   return list.substr(begin, (end == std::string::npos ? list.size() : end) - begin);
+}
+
+int count_of(const std::string& text, const std::string& needle) {
+  int n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size())) ++n;
+  return n;
 }
 
 int count_with(const std::vector<std::string>& bodies, const std::vector<std::string>& needles) {
@@ -207,13 +214,14 @@ TEST_CASE("an slo fast burn fires once to the webhook then resolves once") {
   CHECK_THAT(slos.body, Catch::Contains(R"("error_ratio":1,"burn_rate":100})"));
 
   // A tenant admin sees neither the platform-wide SLO nor its alerts.
+  std::string tenant_auth;
   {
     auto tenant = call("POST", "/admin/v1/tenants", R"({"name":"acme"})");
     REQUIRE(tenant.status == 201);
     auto key = call("POST", "/admin/v1/tenants/" + string_field(tenant.body, "id") + "/keys",
                     R"({"name":"ops","role":"tenant_admin"})");
     REQUIRE(key.status == 201);
-    const std::string tenant_auth = "Authorization: Bearer " + string_field(key.body, "value");
+    tenant_auth = "Authorization: Bearer " + string_field(key.body, "value");
     auto own = call("GET", "/admin/v1/alerts", "", tenant_auth);
     REQUIRE(own.status == 200);
     CHECK(own.body.find("slo:avail") == std::string::npos);
@@ -249,6 +257,33 @@ TEST_CASE("an slo fast burn fires once to the webhook then resolves once") {
   CHECK(count_with(bodies, fast_firing) == 1);
   CHECK(count_with(bodies, fast_resolved) == 1);
   CHECK(count_with(bodies, {R"("repeat":true)"}) == 0);
+
+  // The history: the page fired, then resolved, newest first, each once; the platform-wide
+  // alert is not the tenant admin's to see.
+  auto history = call("GET", "/admin/v1/alerts/history?alert_id=slo:avail:fast_burn");
+  INFO(history.body);
+  REQUIRE(history.status == 200);
+  CHECK(count_of(history.body, R"("object":"alert.transition")") == 2);
+  const size_t resolved_at = history.body.find(R"("event":"resolved")");
+  const size_t fired_at = history.body.find(R"("event":"fired")");
+  REQUIRE(resolved_at != std::string::npos);
+  REQUIRE(fired_at != std::string::npos);
+  CHECK(resolved_at < fired_at);
+  CHECK_THAT(history.body, Catch::Contains(R"("kind":"slo_burn_rate","name":"avail","rule":"fast_burn","severity":"page")"));
+  CHECK_THAT(history.body, Catch::Contains(R"("threshold":14.4)"));
+  CHECK_THAT(history.body, Catch::Contains(R"("has_more":false)"));
+  // Every alert's transitions, newest first, a page at a time.
+  history = call("GET", "/admin/v1/alerts/history?limit=1");
+  REQUIRE(history.status == 200);
+  CHECK(count_of(history.body, R"("object":"alert.transition")") == 1);
+  CHECK_THAT(history.body, Catch::Contains(R"("has_more":true)"));
+  history = call("GET", "/admin/v1/alerts/history?since=4000000000");
+  CHECK_THAT(history.body, Catch::Contains(R"("data":[])"));
+  CHECK(call("GET", "/admin/v1/alerts/history?limit=0").status == 400);
+  CHECK(call("GET", "/admin/v1/alerts/history?since=yesterday").status == 400);
+  history = call("GET", "/admin/v1/alerts/history", "", tenant_auth);
+  REQUIRE(history.status == 200);
+  CHECK_THAT(history.body, Catch::Contains(R"("data":[])"));
 
   auto metrics = request(srv.port(), "GET", "/metrics");
   CHECK_THAT(metrics.body, Catch::Contains("llmp_slo_requests_total{slo=\"avail\",outcome=\"bad\"} " + std::to_string(failed)));

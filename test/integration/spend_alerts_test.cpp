@@ -5,7 +5,8 @@
 // the spend and the budget however many flushes see it, GET /admin/v1/alerts lists it (to its
 // own tenant's admin, not to another's) and GET /admin/v1/usage/alerts still does. A restart
 // reads it back firing since the same time and announces nothing; raising the budget above the
-// spend (PUT) resolves it, announced exactly once.
+// spend (PUT) resolves it, announced exactly once. GET /admin/v1/alerts/history has the one fired
+// and the one resolved transition, to the platform and the tenant's own admin, not to another's.
 
 #include <catch2/catch.hpp>
 
@@ -50,6 +51,12 @@ std::string alert_object(const std::string& list, const std::string& id) {
   const size_t begin = list.rfind("{\"object\":\"alert\"", at);
   const size_t end = list.find("{\"object\":\"alert\"", at);
   return list.substr(begin, (end == std::string::npos ? list.size() : end) - begin);
+}
+
+int count_of(const std::string& text, const std::string& needle) {
+  int n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size())) ++n;
+  return n;
 }
 
 int count_with(const std::vector<std::string>& bodies, const std::vector<std::string>& needles) {
@@ -257,4 +264,28 @@ TEST_CASE("a tenant over its monthly budget alert is notified once and resolved 
   CHECK(count_with(bodies, resolved) == 1);
   CHECK(count_with(bodies, {"\"tenant_id\":\"" + tenant + "\""}) == 2);
   CHECK_THAT(srv.call("GET", "/admin/v1/usage/alerts").body, Catch::Contains("\"data\":[]"));
+
+  // The history keeps both transitions, across the restart (which added none), newest first;
+  // the tenant's own admin sees them, another tenant's admin does not.
+  for (const std::string& auth : {std::string(), bearer(own_admin)}) {
+    auto history = srv.call("GET", "/admin/v1/alerts/history?alert_id=" + id, "", auth);
+    INFO(history.body);
+    REQUIRE(history.status == 200);
+    CHECK(count_of(history.body, R"("object":"alert.transition")") == 2);
+    CHECK(count_of(history.body, R"("event":"fired")") == 1);
+    CHECK(count_of(history.body, R"("event":"resolved")") == 1);
+    CHECK(history.body.find(R"("event":"resolved")") < history.body.find(R"("event":"fired")"));
+    CHECK(count_of(history.body, "\"tenant_id\":\"" + tenant + "\"") == 2);
+    CHECK_THAT(history.body, Catch::Contains(R"("kind":"usage","name":"monthly_spend")"));
+    CHECK_THAT(history.body, Catch::Contains("\"at_ms\":" + std::to_string(fired_since)));
+    CHECK_THAT(history.body, Catch::Contains(R"("threshold":1000)"));  // resolved by the raised budget
+  }
+  auto own_history = srv.call("GET", "/admin/v1/alerts/history", "", bearer(own_admin));
+  CHECK(count_of(own_history.body, R"("object":"alert.transition")") == 2);
+  auto other_history = srv.call("GET", "/admin/v1/alerts/history", "", bearer(other_admin));
+  INFO(other_history.body);
+  REQUIRE(other_history.status == 200);
+  CHECK_THAT(other_history.body, Catch::Contains("\"data\":[]"));
+  CHECK_THAT(srv.call("GET", "/admin/v1/alerts/history?alert_id=" + id, "", bearer(other_admin)).body,
+             Catch::Contains("\"data\":[]"));
 }

@@ -46,6 +46,25 @@ struct MemoryStates final : store::AlertStateRepository {
     for (const auto& r : records) rows[r.alert_id] = r;
     return ok();
   }
+  std::vector<store::AlertTransitionRecord> transitions;  // oldest first
+  Result<void> put(const std::vector<store::AlertStateRecord>& records,
+                   const std::vector<store::AlertTransitionRecord>& appended) override {
+    for (const auto& r : records) rows[r.alert_id] = r;
+    for (const auto& t : appended) {
+      transitions.push_back(t);
+      transitions.back().id = static_cast<int64_t>(transitions.size());
+    }
+    return ok();
+  }
+  Result<std::vector<store::AlertTransitionRecord>> history(const store::AlertHistoryQuery& q) override {
+    std::vector<store::AlertTransitionRecord> out;
+    for (auto it = transitions.rbegin(); it != transitions.rend(); ++it) {
+      if (q.alert_id && it->alert_id != *q.alert_id) continue;
+      if (q.tenant_id && it->tenant_id != *q.tenant_id) continue;
+      if (static_cast<int64_t>(out.size()) < q.limit) out.push_back(*it);
+    }
+    return out;
+  }
   Result<std::vector<store::AlertStateRecord>> list() override {
     std::vector<store::AlertStateRecord> out;
     for (const auto& [id, r] : rows) out.push_back(r);
@@ -194,6 +213,20 @@ TEST_CASE("a restart neither announces a still firing alert again nor misses its
   CHECK(sink.count(fast, AlertState::firing) == 0);
   CHECK(states.rows[fast].state == "resolved");
   CHECK(states.rows[fast].notified_ms == states.rows[fast].since_ms);
+  // The history has what was announced, across both runs: fired once (not again at the restart),
+  // resolved once, newest first.
+  auto history = center.history({.alert_id = fast});
+  REQUIRE(history);
+  REQUIRE(history->size() == 2);
+  CHECK(history->at(0).event == "resolved");
+  CHECK(history->at(0).at_ms == states.rows[fast].since_ms);
+  CHECK(history->at(1).event == "fired");
+  CHECK(history->at(1).at_ms == fired_at);
+  CHECK(history->at(1).kind == "slo_burn_rate");
+  CHECK(history->at(1).name == "avail");
+  CHECK(history->at(1).rule == "fast_burn");
+  CHECK(history->at(1).threshold == 14.4);
+  CHECK(history->at(1).value > 14.4);
 }
 
 TEST_CASE("an alert whose condition cleared while the process was down resolves once after the restart") {

@@ -61,6 +61,9 @@ function startServer(modelFile) {
     LLMP_SERVER_WEB_ROOT: WEB_ROOT,
     LLMP_SERVER_DRAIN_TIMEOUT_MS: '3000',
     LLMP_ALERTS_SLOS: `tiny-availability: availability 0.995 model=${MODEL}`,
+    // A rule the alerts step makes fire (a 404), so the history has a row; evaluated every second.
+    LLMP_ALERTS_RULES: 'console-not-found: llmp_http_requests_total{code="404"} > 0 severity=ticket',
+    LLMP_ALERTS_EVALUATION_SECONDS: '1',
   });
   const data = path.join(state.dir, 'data');
   const args = ['--host', '127.0.0.1', '--port', '0', '--data-dir', data, '--log-level', 'info', '--model', `${MODEL}=${modelFile}`];
@@ -364,6 +367,33 @@ describe('web console', { concurrency: false }, () => {
     await go('alerts');
     await state.page.getByTestId('slos-table').getByText('tiny-availability').first().waitFor();
     await shot('12-alerts');
+  });
+
+  test('alert history: a rule that fired is listed newest first and can be filtered', T, async () => {
+    const page = state.page;
+    // A 404 makes the console-not-found rule fire at its next evaluation (every second).
+    assert.equal((await fetch(`${base()}/admin/v1/no-such-route`)).status, 404);
+    const id = 'rule:console-not-found';
+    for (let i = 0; i < 100; ++i) {
+      const history = await admin('GET', `/admin/v1/alerts/history?alert_id=${encodeURIComponent(id)}`);
+      if (history.data.length) {
+        assert.equal(history.data[0].event, 'fired');
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await go('alerts');
+    const section = page.getByTestId('alert-history');
+    await section.getByText('History').first().waitFor();
+    await section.getByTestId('alert-history-table').getByText('console-not-found').first().waitFor();
+    await section.getByTestId('alert-history-table').getByText('fired').first().waitFor();
+    await section.scrollIntoViewIfNeeded();
+    await shot('12b-alert-history');
+    // Filtered to an SLO alert that never fired: the empty state.
+    await section.getByTestId('alert-history-filter').selectOption('slo:tiny-availability:fast_burn');
+    await section.getByText('This alert has not fired yet').waitFor();
+    await section.getByTestId('alert-history-filter').selectOption('');
+    await section.getByTestId('alert-history-table').waitFor();
   });
 
   test('switch the language to Simplified Chinese, and every page still renders', T, async () => {

@@ -271,6 +271,24 @@ export interface Alert {
   summary_zh: string;
 }
 
+//! One row of GET /admin/v1/alerts/history: an alert fired or resolved.
+export interface AlertTransition {
+  id: number;
+  alert_id: string;
+  event: 'fired' | 'resolved' | string;
+  kind: string;
+  name: string;
+  rule?: string;
+  severity: string;
+  tenant_id: string;
+  value: number;
+  threshold: number;
+  at: number;
+  at_ms: number;
+  summary: string;
+  summary_zh: string;
+}
+
 export interface Slo {
   name: string;
   kind: string;

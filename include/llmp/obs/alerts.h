@@ -11,7 +11,8 @@
 //
 // With a store (restore()), each alert's state outlives the process: every change is written
 // before its notification is queued, and the next start reads it back, so a restart neither
-// announces a still-firing alert again nor forgets to announce one that resolved meanwhile.
+// announces a still-firing alert again nor forgets to announce one that resolved meanwhile; and
+// every announced change (fired, resolved) is appended to the alert history with it.
 
 #include <condition_variable>
 #include <cstdint>
@@ -159,6 +160,10 @@ class AlertCenter {
   //! spend alerts (by tenant, then kind).
   std::vector<Alert> alerts() const;
 
+  //! The transitions (fired, resolved) stored since the store was first used, newest first, as
+  //! `query` filters them; empty without a store (restore() never called). Blocks on the store.
+  Result<std::vector<store::AlertTransitionRecord>> history(const store::AlertHistoryQuery& query) const;
+
   const SloEvaluator* slo_evaluator() const { return slos_; }
 
  private:
@@ -182,7 +187,7 @@ class AlertCenter {
   AlertSink* sink_;
   AlertCenterOptions options_;
   Clock clock_;
-  store::AlertStateRepository* states_ = nullptr;  // set by restore(); written by evaluate()
+  store::AlertStateRepository* states_ = nullptr;  // set by restore() before start(); then only used
 
   std::mutex eval_mu_;  // one evaluation at a time
   mutable std::mutex mu_;

@@ -1,8 +1,8 @@
-import { useState } from 'preact/hooks';
-import { api, type Alert, type ListPage, type Slo } from '../api';
-import { Async, Badge, Empty, PageHeader } from '../components/ui';
+import { useEffect, useState } from 'preact/hooks';
+import { api, qs, type Alert, type AlertTransition, type ListPage, type Slo } from '../api';
+import { Async, Badge, Empty, InlineError, PageHeader } from '../components/ui';
 import { fmtNumber, fmtPercent, fmtTime } from '../format';
-import { useLoad } from '../hooks';
+import { useAction, useLoad } from '../hooks';
 import { useLang, type MsgKey } from '../i18n';
 
 interface SpendAlert {
@@ -21,6 +21,7 @@ function tone(state: string): 'bad' | 'warn' | 'ok' | 'muted' {
 
 export function Alerts() {
   const { t } = useLang();
+  const [refreshed, setRefreshed] = useState(0);
   const data = useLoad(
     async (signal) => {
       const [alerts, slos, spend] = await Promise.all([
@@ -36,7 +37,7 @@ export function Alerts() {
   return (
     <div>
       <PageHeader title={t('alerts.title')}>
-        <button type="button" class="btn" onClick={data.reload}>{t('common.refresh')}</button>
+        <button type="button" class="btn" onClick={() => { data.reload(); setRefreshed((n) => n + 1); }}>{t('common.refresh')}</button>
       </PageHeader>
       <Async state={data}>
         {(d) => (
@@ -47,6 +48,7 @@ export function Alerts() {
           </>
         )}
       </Async>
+      <HistoryTable alerts={data.data?.alerts ?? []} refreshed={refreshed} />
     </div>
   );
 }
@@ -192,6 +194,111 @@ function SpendTable({ spend }: { spend: SpendAlert[] }) {
           </tbody>
         </table>
       )}
+    </section>
+  );
+}
+
+const kHistoryPage = 50;
+
+//! Every fired and resolved transition the server stored, newest first, with its own loading,
+//! error and empty states (it is a separate request from the tables above), filtered by alert,
+//! a page at a time. It refreshes with the page, but not while older pages are shown (a refresh
+//! starts again from the newest).
+function HistoryTable({ alerts, refreshed }: { alerts: Alert[]; refreshed: number }) {
+  const { t, lang } = useLang();
+  const [alertId, setAlertId] = useState('');
+  const [older, setOlder] = useState<AlertTransition[]>([]);
+  const [hasMore, setHasMore] = useState<boolean | undefined>(undefined);
+  const first = useLoad(
+    async (signal) => {
+      const page = await api<ListPage<AlertTransition>>(
+        `/admin/v1/alerts/history${qs({ alert_id: alertId, limit: kHistoryPage })}`,
+        { signal },
+      );
+      setOlder([]);
+      setHasMore(undefined);
+      return page;
+    },
+    [alertId],
+    older.length ? 0 : 10000,
+  );
+  useEffect(() => {
+    if (refreshed) first.reload();
+  }, [refreshed]);
+  const loadMore = useAction(async () => {
+    const rows = [...(first.data?.data ?? []), ...older];
+    const last = rows[rows.length - 1];
+    if (!last) return;
+    const page = await api<ListPage<AlertTransition>>(
+      `/admin/v1/alerts/history${qs({ alert_id: alertId, limit: kHistoryPage, after: last.id })}`,
+    );
+    setOlder((o) => [...o, ...page.data]);
+    setHasMore(page.has_more);
+  });
+  return (
+    <section class="card" data-testid="alert-history">
+      <div class="row-between">
+        <div>
+          <h2>{t('alerts.history')}</h2>
+          <p class="muted small">{t('alerts.history_hint')}</p>
+        </div>
+        <label class="row">
+          <span>{t('alerts.history_alert')}</span>
+          <select value={alertId} onChange={(e) => setAlertId((e.target as HTMLSelectElement).value)} data-testid="alert-history-filter">
+            <option value="">{t('common.all')}</option>
+            {alerts.map((a) => <option key={a.id} value={a.id}>{a.id}</option>)}
+          </select>
+        </label>
+      </div>
+      <Async state={first}>
+        {(page) => {
+          const rows = [...page.data, ...older];
+          const more = hasMore ?? page.has_more;
+          if (!rows.length) {
+            return <Empty title={t(alertId ? 'alerts.history_empty_one' : 'alerts.history_empty')} hint={t('alerts.history_empty_hint')} />;
+          }
+          return (
+            <>
+              <div class="table-wrap">
+                <table data-testid="alert-history-table">
+                  <thead>
+                    <tr>
+                      <th>{t('alerts.at')}</th>
+                      <th>{t('alerts.event')}</th>
+                      <th>{t('common.name')}</th>
+                      <th>{t('alerts.kind')}</th>
+                      <th>{t('alerts.severity')}</th>
+                      <th class="num">{t('alerts.value')}</th>
+                      <th>{t('alerts.summary')}</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {rows.map((h) => (
+                      <tr key={h.id}>
+                        <td>{fmtTime(h.at_ms || h.at * 1000, lang)}</td>
+                        <td><Badge tone={h.event === 'fired' ? 'bad' : 'ok'}>{t(h.event === 'fired' ? 'alerts.event.fired' : 'alerts.event.resolved')}</Badge></td>
+                        <td><strong>{h.name}</strong>{h.rule && <div class="muted small"><code>{h.rule}</code></div>}{h.tenant_id && <div class="muted small">{h.tenant_id}</div>}</td>
+                        <td>{h.kind}</td>
+                        <td>{h.severity}</td>
+                        <td class="num">{fmtNumber(h.value, lang, 3)} / {fmtNumber(h.threshold, lang, 3)}</td>
+                        <td>{(lang === 'zh-CN' ? h.summary_zh : h.summary) || '—'}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+              <InlineError error={loadMore.error} />
+              {more && (
+                <div class="row-end">
+                  <button type="button" class="btn" onClick={() => loadMore.run()} disabled={loadMore.busy}>
+                    {loadMore.busy ? t('common.loading') : t('alerts.history_more')}
+                  </button>
+                </div>
+              )}
+            </>
+          );
+        }}
+      </Async>
     </section>
   );
 }
