@@ -1,5 +1,7 @@
 #include "llmp/gateway/limiter.h"
 
+#include <boost/container/small_vector.hpp>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -70,6 +72,16 @@ bool limit_counts_tokens(LimitKind k) { return counts_tokens(k); }
 
 struct Limiter::State {
   using Key = std::pair<std::string, LimitKind>;
+  // Orders keys, and finds them by a subject that is only viewed: admission looks up every
+  // subject of every request, and building a Key copied the subject each time.
+  struct KeyLess {
+    using is_transparent = void;
+    using View = std::pair<std::string_view, LimitKind>;
+    static View view(const Key& k) { return {k.first, k.second}; }
+    bool operator()(const Key& a, const Key& b) const { return view(a) < view(b); }
+    bool operator()(const Key& a, const View& b) const { return view(a) < b; }
+    bool operator()(const View& a, const Key& b) const { return a < view(b); }
+  };
   struct Rule {
     LimitRule rule;
     double level = 0;         // rates: what the bucket holds now (may be negative: debt)
@@ -104,7 +116,7 @@ struct Limiter::State {
 
   std::function<int64_t()> now_ms;
   mutable std::mutex mu;
-  std::map<Key, Rule> rules;
+  std::map<Key, Rule, KeyLess> rules;
   std::map<uint64_t, Held> held;
   uint64_t next_id = 1;
 };
@@ -120,7 +132,7 @@ Limiter::~Limiter() = default;
 void Limiter::set_rules(std::vector<LimitRule> rules) {
   std::lock_guard lock(state_->mu);
   const int64_t now = state_->now_ms();
-  std::map<State::Key, State::Rule> next;
+  std::map<State::Key, State::Rule, State::KeyLess> next;
   for (auto& r : rules) {
     State::Key key{r.subject, r.kind};
     auto old = state_->rules.find(key);
@@ -144,9 +156,10 @@ void Limiter::set_rules(std::vector<LimitRule> rules) {
 std::variant<Reservation, Refusal> Limiter::admit(const AdmissionRequest& request) {
   std::lock_guard lock(state_->mu);
   const int64_t now = state_->now_ms();
-  std::vector<State::Rule*> matched;
+  boost::container::small_vector<State::Rule*, 8> matched;  // a request meets a few rules: no allocation
   for (const auto& subject : request.subjects) {
-    for (auto it = state_->rules.lower_bound({subject, LimitKind{}}); it != state_->rules.end() && it->first.first == subject;
+    const State::KeyLess::View first{subject, LimitKind{}};
+    for (auto it = state_->rules.lower_bound(first); it != state_->rules.end() && it->first.first == subject;
          ++it) {
       it->second.roll(now);
       matched.push_back(&it->second);
