@@ -371,3 +371,19 @@ export interface ServedModel {
   max_model_len?: number;
   llmplatform?: { kind?: string; status?: string; version?: string; architecture?: string; format?: string };
 }
+
+//! GET /admin/v1/tenants/{id}/budget-alert: a tenant's monthly spend threshold (404: none set).
+export interface BudgetAlert {
+  object: 'budget_alert';
+  tenant_id: string;
+  monthly_spend: number;
+  created_at: number;
+  updated_at: number;
+}
+
+//! GET /admin/v1/tenants/{id}/models: the models a tenant is granted; null: every model.
+export interface TenantModels {
+  object: 'tenant.models';
+  tenant_id: string;
+  models: string[] | null;
+}

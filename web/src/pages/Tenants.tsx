@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { api, qs, type ApiKey, type Limit, type ListPage, type Project, type Tenant, type UsageAnswer, type UsageRow } from '../api';
+import { api, ApiError, qs, type ApiKey, type BudgetAlert, type TenantModels, type Limit, type ListPage, type Project, type Tenant, type UsageAnswer, type UsageRow } from '../api';
 import { Async, Badge, Confirm, CopyButton, Empty, Field, InlineError, PageHeader } from '../components/ui';
 import { fmtCost, fmtNumber, fmtTime } from '../format';
 import { useAction, useLoad } from '../hooks';
@@ -121,6 +121,8 @@ function TenantDetail({ id }: { id: string }) {
             <Projects tenantId={id} projects={d.projects} reload={data.reload} />
             <Keys tenantId={id} data={d} reload={data.reload} />
             <Limits tenantId={id} data={d} reload={data.reload} />
+            <BudgetAlertCard tenantId={id} />
+            <ModelGrants tenantId={id} canEdit={isPlatform(session)} />
           </>
         )}
       </Async>
@@ -438,6 +440,171 @@ function Limits({ tenantId, data, reload }: { tenantId: string; data: TenantData
         error={remove.error}
         onConfirm={() => deleting && remove.run(deleting)}
         onCancel={() => setDeleting(null)}
+      />
+    </section>
+  );
+}
+
+// A tenant's monthly spend alert: GET answers 404 while none is set, which is "none set" here.
+function BudgetAlertCard({ tenantId }: { tenantId: string }) {
+  const { t, lang } = useLang();
+  const path = `/admin/v1/tenants/${encodeURIComponent(tenantId)}/budget-alert`;
+  const alert = useLoad(async (signal): Promise<BudgetAlert | null> => {
+    try {
+      return await api<BudgetAlert>(path, { signal });
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) return null;
+      throw e;
+    }
+  }, [tenantId]);
+  const [value, setValue] = useState('');
+  const [removing, setRemoving] = useState(false);
+  const save = useAction(async () => {
+    await api(path, { method: 'PUT', body: { monthly_spend: Number(value) } });
+    setValue('');
+    alert.reload();
+  });
+  const remove = useAction(async () => {
+    await api(path, { method: 'DELETE' });
+    setRemoving(false);
+    alert.reload();
+  });
+  return (
+    <section class="card" data-testid="budget-alert">
+      <h2>{t('budget.title')}</h2>
+      <Async state={alert}>
+        {(a) =>
+          a ? (
+            <div class="row wrap-row">
+              <p data-testid="budget-alert-value">
+                {t('budget.current', { amount: fmtCost(a.monthly_spend, lang) })}
+              </p>
+              <button type="button" class="btn btn-small" onClick={() => setValue(String(a.monthly_spend))}>{t('common.edit')}</button>
+              <button type="button" class="btn btn-small btn-danger" onClick={() => { remove.clearError(); setRemoving(true); }} data-testid="budget-alert-delete">
+                {t('common.delete')}
+              </button>
+            </div>
+          ) : (
+            <p class="muted" data-testid="budget-alert-none">{t('budget.none')}</p>
+          )
+        }
+      </Async>
+      <form class="row wrap-row" onSubmit={(e) => { e.preventDefault(); save.run(); }}>
+        <Field label={t('budget.amount')} hint={t('budget.amount_hint')}>
+          <input type="number" min="0" step="0.01" required value={value}
+                 onInput={(e) => setValue((e.target as HTMLInputElement).value)} data-testid="budget-alert-input" />
+        </Field>
+        <button type="submit" class="btn btn-primary" disabled={save.busy} data-testid="budget-alert-save">
+          {save.busy ? t('common.working') : alert.data ? t('budget.change') : t('budget.set')}
+        </button>
+      </form>
+      <InlineError error={save.error} />
+      <Confirm
+        open={removing}
+        title={t('budget.delete_title')}
+        body={t('budget.delete_body')}
+        confirmLabel={t('common.delete')}
+        danger
+        busy={remove.busy}
+        error={remove.error}
+        onConfirm={() => remove.run()}
+        onCancel={() => setRemoving(false)}
+      />
+    </section>
+  );
+}
+
+// The models a tenant is granted. PUT replaces the whole list, so granting or taking back one
+// model sends the new list; taking back the last one, or "every model", is a DELETE.
+function ModelGrants({ tenantId, canEdit }: { tenantId: string; canEdit: boolean }) {
+  const { t } = useLang();
+  const path = `/admin/v1/tenants/${encodeURIComponent(tenantId)}/models`;
+  const grants = useLoad((signal) => api<TenantModels>(path, { signal }), [tenantId]);
+  const served = useLoad(
+    (signal) => (canEdit ? api<ListPage<{ id: string }>>('/v1/models', { signal }).then((p) => p.data.map((m) => m.id)) : Promise.resolve([] as string[])),
+    [canEdit],
+  );
+  const [model, setModel] = useState('');
+  const [confirm, setConfirm] = useState<{ remove: string | null } | null>(null);
+  const current = grants.data?.models ?? [];
+  const grant = useAction(async () => {
+    const id = model.trim();
+    if (!id) return;
+    if (!current.includes(id)) await api(path, { method: 'PUT', body: { models: [...current, id] } });
+    setModel('');
+    grants.reload();
+  });
+  const revoke = useAction(async (id: string | null) => {
+    const rest = id === null ? [] : current.filter((m) => m !== id);
+    if (rest.length) await api(path, { method: 'PUT', body: { models: rest } });
+    else await api(path, { method: 'DELETE' });
+    setConfirm(null);
+    grants.reload();
+  });
+  const ask = (remove: string | null) => { revoke.clearError(); setConfirm({ remove }); };
+  const listId = `grant-models-${tenantId}`;
+  return (
+    <section class="card" data-testid="model-grants">
+      <h2>{t('grants.title')}</h2>
+      <Async state={grants}>
+        {(g) =>
+          g.models && g.models.length ? (
+            <>
+              <table data-testid="grants-table">
+                <thead>
+                  <tr><th>{t('common.model')}</th>{canEdit && <th />}</tr>
+                </thead>
+                <tbody>
+                  {g.models.map((m) => (
+                    <tr key={m}>
+                      <td><code>{m}</code></td>
+                      {canEdit && (
+                        <td><div class="cell-actions">
+                          <button type="button" class="btn btn-small btn-danger" onClick={() => ask(m)}>{t('grants.remove')}</button>
+                        </div></td>
+                      )}
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+              {canEdit && (
+                <p><button type="button" class="btn btn-small" onClick={() => ask(null)} data-testid="grants-reset">{t('grants.reset')}</button></p>
+              )}
+            </>
+          ) : (
+            <p class="muted" data-testid="grants-all">{t('grants.all')}</p>
+          )
+        }
+      </Async>
+      {canEdit ? (
+        <>
+          <form class="row wrap-row" onSubmit={(e) => { e.preventDefault(); grant.run(); }}>
+            <Field label={t('grants.model')} hint={t('grants.model_hint')}>
+              <input type="text" required list={listId} value={model}
+                     onInput={(e) => setModel((e.target as HTMLInputElement).value)} data-testid="grant-model" />
+            </Field>
+            <datalist id={listId}>
+              {(served.data ?? []).filter((m) => !current.includes(m)).map((m) => <option key={m} value={m} />)}
+            </datalist>
+            <button type="submit" class="btn btn-primary" disabled={grant.busy || grants.data === undefined} data-testid="grant-add">
+              {grant.busy ? t('common.working') : t('grants.add')}
+            </button>
+          </form>
+          <InlineError error={grant.error} />
+        </>
+      ) : (
+        <p class="muted small">{t('grants.read_only')}</p>
+      )}
+      <Confirm
+        open={confirm !== null}
+        title={confirm?.remove ? t('grants.remove_title', { model: confirm.remove }) : t('grants.reset_title')}
+        body={confirm?.remove && current.length > 1 ? t('grants.remove_body') : t('grants.reset_body')}
+        confirmLabel={confirm?.remove ? t('grants.remove') : t('grants.reset')}
+        danger
+        busy={revoke.busy}
+        error={revoke.error}
+        onConfirm={() => confirm && revoke.run(confirm.remove)}
+        onCancel={() => setConfirm(null)}
       />
     </section>
   );
