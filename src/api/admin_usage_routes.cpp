@@ -241,8 +241,13 @@ void add_admin_usage_routes(net::Router& router, Services& s) {
                auto found = co_await run_blocking(s.blocking_pool->get_executor(), std::move(job));
                if (!found) co_return response_for(found.error(), req);
                if (!*found) {
-                 co_return response_for(
-                     Status(StatusCode::not_found, fmt::format("tenant \"{}\" has no budget alert", id)), req);
+                 // None set is an answer, not an error (as /tenants/{id}/models answers null for
+                 // no grant): a console or script reads "none" without a failed request.
+                 std::string out;
+                 json::Writer w(out);
+                 w.begin_object().field("object", "budget_alert").field("tenant_id", id).key("monthly_spend").null();
+                 w.end_object();
+                 co_return Response::json(200, std::move(out));
                }
                co_return Response::json(200, object_json(**found, write_budget));
              }));

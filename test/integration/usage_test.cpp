@@ -162,6 +162,11 @@ TEST_CASE("chat calls show up in the usage ledger as JSON and CSV with their tok
   // An app key may not read usage at all.
   CHECK(srv.call("GET", "/admin/v1/usage", "", {bearer(key)}).status == 403);
 
+  // None set yet: an answer with a null threshold, not a 404.
+  auto none = srv.call("GET", "/admin/v1/tenants/" + tenant + "/budget-alert", "", {srv.admin()});
+  CHECK(none.status == 200);
+  CHECK_THAT(none.body, Catch::Contains(R"("monthly_spend":null)"));
+
   // A budget below the spend fires at once (the PUT re-evaluates the alerts).
   auto bad_budget = srv.call("PUT", "/admin/v1/tenants/" + tenant + "/budget-alert", R"({"monthly_spend":-1})",
                              {srv.admin()});

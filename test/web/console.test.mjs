@@ -178,11 +178,8 @@ describe('web console', { concurrency: false }, () => {
     state.page.setDefaultTimeout(20_000);
     // "No console errors": every error the page logs or throws fails the suite at the end,
     // except while a step expects one (a refused sign-in logs its 401).
-    // One 404 is an answer, not a failure: a tenant's budget alert while none is set (the console
-    // shows "none set"); chromium still logs the response as a failed resource load.
-    const expected404 = (msg) => /status of 404/.test(msg.text()) && /\/admin\/v1\/tenants\/[^/]+\/budget-alert$/.test(msg.location().url);
     state.page.on('console', (msg) => {
-      if (msg.type() === 'error' && !state.allowErrors && !expected404(msg)) state.consoleErrors.push(`${msg.text()} (${msg.location().url})`);
+      if (msg.type() === 'error' && !state.allowErrors) state.consoleErrors.push(`${msg.text()} (${msg.location().url})`);
     });
     state.page.on('pageerror', (err) => state.consoleErrors.push(`uncaught: ${err.message}`));
   });

@@ -372,13 +372,13 @@ export interface ServedModel {
   llmplatform?: { kind?: string; status?: string; version?: string; architecture?: string; format?: string };
 }
 
-//! GET /admin/v1/tenants/{id}/budget-alert: a tenant's monthly spend threshold (404: none set).
+//! GET /admin/v1/tenants/{id}/budget-alert: a tenant's monthly spend threshold (null: none set).
 export interface BudgetAlert {
   object: 'budget_alert';
   tenant_id: string;
-  monthly_spend: number;
-  created_at: number;
-  updated_at: number;
+  monthly_spend: number | null;
+  created_at?: number;
+  updated_at?: number;
 }
 
 //! GET /admin/v1/tenants/{id}/models: the models a tenant is granted; null: every model.

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { api, ApiError, qs, type ApiKey, type BudgetAlert, type TenantModels, type Limit, type ListPage, type Project, type Tenant, type UsageAnswer, type UsageRow } from '../api';
+import { api, qs, type ApiKey, type BudgetAlert, type TenantModels, type Limit, type ListPage, type Project, type Tenant, type UsageAnswer, type UsageRow } from '../api';
 import { Async, Badge, Confirm, CopyButton, Empty, Field, InlineError, PageHeader } from '../components/ui';
 import { fmtCost, fmtNumber, fmtTime } from '../format';
 import { useAction, useLoad } from '../hooks';
@@ -445,17 +445,13 @@ function Limits({ tenantId, data, reload }: { tenantId: string; data: TenantData
   );
 }
 
-// A tenant's monthly spend alert: GET answers 404 while none is set, which is "none set" here.
+// A tenant's monthly spend alert: GET answers monthly_spend null while none is set.
 function BudgetAlertCard({ tenantId }: { tenantId: string }) {
   const { t, lang } = useLang();
   const path = `/admin/v1/tenants/${encodeURIComponent(tenantId)}/budget-alert`;
-  const alert = useLoad(async (signal): Promise<BudgetAlert | null> => {
-    try {
-      return await api<BudgetAlert>(path, { signal });
-    } catch (e) {
-      if (e instanceof ApiError && e.status === 404) return null;
-      throw e;
-    }
+  const alert = useLoad(async (signal): Promise<(BudgetAlert & { monthly_spend: number }) | null> => {
+    const got = await api<BudgetAlert>(path, { signal });
+    return got.monthly_spend === null ? null : { ...got, monthly_spend: got.monthly_spend };
   }, [tenantId]);
   const [value, setValue] = useState('');
   const [removing, setRemoving] = useState(false);
