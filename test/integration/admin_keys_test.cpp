@@ -6,6 +6,7 @@
 #include <string>
 
 #include "support/http_client.h"
+#include "support/response_text.h"
 #include "support/server_process.h"
 
 using namespace llmp::test;
@@ -20,16 +21,6 @@ ServerProcess& keys_server() {
 
 // The first string value of `field` in a flat JSON text ("" when absent). Ids and keys hold
 // no escapes.
-std::string string_field(const std::string& body, const std::string& field) {
-  const std::string needle = "\"" + field + "\":\"";
-  const size_t at = body.find(needle);
-  if (at == std::string::npos) return {};
-  const size_t begin = at + needle.size();
-  return body.substr(begin, body.find('"', begin) - begin);
-}
-
-std::string bearer(const std::string& key) { return "Authorization: Bearer " + key; }
-
 std::string admin() { return bearer(keys_server().admin_key()); }
 
 HttpResponse post(const std::string& path, const std::string& body, const std::string& auth,

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "support/http_client.h"
+#include "support/response_text.h"
 #include "support/server_process.h"
 
 using namespace llmp::test;
@@ -22,21 +23,6 @@ ServerProcess& audit_server() {
 
 // The first string value of `field` at or after `from` in a JSON text ("" when absent). Ids and
 // keys hold no escapes.
-std::string string_field(const std::string& body, const std::string& field, size_t from = 0) {
-  const std::string needle = "\"" + field + "\":\"";
-  const size_t at = body.find(needle, from);
-  if (at == std::string::npos) return {};
-  const size_t begin = at + needle.size();
-  return body.substr(begin, body.find('"', begin) - begin);
-}
-
-size_t count(const std::string& text, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
-}
-
-std::string bearer(const std::string& key) { return "Authorization: Bearer " + key; }
 std::string admin() { return bearer(audit_server().admin_key()); }
 
 HttpResponse call(const std::string& method, const std::string& path, const std::string& body, const std::string& auth,
@@ -94,7 +80,7 @@ TEST_CASE("admin API changes are audited with who what and before and after") {
     auto tenant_created = audit("?object_type=tenant&object_id=" + acme, admin());
     REQUIRE(tenant_created.status == 200);
     CHECK_THAT(tenant_created.body, Catch::StartsWith("{\"object\":\"list\""));
-    CHECK(count(tenant_created.body, "\"object\":\"audit_entry\"") == 1);
+    CHECK(count_of(tenant_created.body, "\"object\":\"audit_entry\"") == 1);
     CHECK_THAT(tenant_created.body, Catch::Contains("\"actor\":\"admin\",\"actor_tenant_id\":null,\"tenant_id\":\"" +
                                                     acme + "\",\"action\":\"create\""));
     CHECK_THAT(tenant_created.body, Catch::Contains("\"before\":null,\"after\":{\"id\":\"" + acme + "\""));
@@ -107,24 +93,24 @@ TEST_CASE("admin API changes are audited with who what and before and after") {
 
     auto key_history = audit("?object_type=api_key&object_id=" + app_id, admin());
     REQUIRE(key_history.status == 200);
-    CHECK(count(key_history.body, "\"object\":\"audit_entry\"") == 2);
+    CHECK(count_of(key_history.body, "\"object\":\"audit_entry\"") == 2);
     const size_t revoke_at = key_history.body.find("\"action\":\"revoke\"");
     REQUIRE(revoke_at != std::string::npos);
     CHECK(key_history.body.find("\"action\":\"create\"") < revoke_at);
     CHECK_THAT(key_history.body.substr(revoke_at), Catch::Contains("\"before\":{"));
     CHECK_THAT(key_history.body.substr(revoke_at), Catch::Contains("\"revoked_at_ms\":null"));
-    CHECK(count(key_history.body.substr(revoke_at), "\"revoked_at_ms\":null") == 1);  // before only
+    CHECK(count_of(key_history.body.substr(revoke_at), "\"revoked_at_ms\":null") == 1);  // before only
 
     auto limit_history = audit("?object_id=" + limit_id, admin());
     REQUIRE(limit_history.status == 200);
-    CHECK(count(limit_history.body, "\"object\":\"audit_entry\"") == 3);
+    CHECK(count_of(limit_history.body, "\"object\":\"audit_entry\"") == 3);
     CHECK_THAT(limit_history.body, Catch::Contains("\"action\":\"update\""));
     CHECK_THAT(limit_history.body, Catch::Contains("\"action\":\"delete\""));
     CHECK_THAT(limit_history.body, Catch::Contains("\"after\":null"));
 
     auto by_actor = audit("?actor=" + ops_id, admin());
     REQUIRE(by_actor.status == 200);
-    CHECK(count(by_actor.body, "\"object\":\"audit_entry\"") == 6);
+    CHECK(count_of(by_actor.body, "\"object\":\"audit_entry\"") == 6);
 
     auto prices = audit("?object_type=price", admin());
     CHECK_THAT(prices.body, Catch::Contains("\"tenant_id\":null,\"action\":\"create\",\"object_type\":\"price\","
@@ -134,10 +120,10 @@ TEST_CASE("admin API changes are audited with who what and before and after") {
   {  // A tenant admin sees only its own tenant's entries and is refused another's.
     auto own = audit("?limit=1000", bearer(ops));
     REQUIRE(own.status == 200);
-    const size_t n = count(own.body, "\"object\":\"audit_entry\"");
+    const size_t n = count_of(own.body, "\"object\":\"audit_entry\"");
     // Its tenant's creation, its own key's, and its six changes.
     CHECK(n == 8);
-    CHECK(count(own.body, "\"tenant_id\":\"" + acme + "\",\"action\"") == n);
+    CHECK(count_of(own.body, "\"tenant_id\":\"" + acme + "\",\"action\"") == n);
     CHECK_THAT(own.body, !Catch::Contains(globex));
     CHECK_THAT(own.body, !Catch::Contains("\"object_type\":\"price\""));
     CHECK(audit("?tenant_id=" + acme, bearer(ops)).status == 200);
@@ -168,7 +154,7 @@ TEST_CASE("the audit list pages like the other admin lists and checks its filter
   }
   auto first = audit("?tenant_id=" + tenant + "&object_type=project&limit=2", admin());
   REQUIRE(first.status == 200);
-  CHECK(count(first.body, "\"object\":\"audit_entry\"") == 2);
+  CHECK(count_of(first.body, "\"object\":\"audit_entry\"") == 2);
   CHECK_THAT(first.body, Catch::EndsWith("\"has_more\":true}"));
   // The id of the second entry (the last on the page): the cursor for the next page.
   const std::string entry_start = "{\"id\":";
@@ -179,14 +165,14 @@ TEST_CASE("the audit list pages like the other admin lists and checks its filter
   REQUIRE_FALSE(cursor.empty());
   auto rest = audit("?tenant_id=" + tenant + "&object_type=project&limit=2&after=" + cursor, admin());
   REQUIRE(rest.status == 200);
-  CHECK(count(rest.body, "\"object\":\"audit_entry\"") == 1);
+  CHECK(count_of(rest.body, "\"object\":\"audit_entry\"") == 1);
   CHECK_THAT(rest.body, Catch::Contains("\"name\":\"c\""));
   CHECK_THAT(rest.body, Catch::EndsWith("\"has_more\":false}"));
 
   // Time window, in unix seconds: everything is after 0 and before the far future.
-  CHECK(count(audit("?tenant_id=" + tenant + "&since=0&until=99999999999", admin()).body,
+  CHECK(count_of(audit("?tenant_id=" + tenant + "&since=0&until=99999999999", admin()).body,
               "\"object\":\"audit_entry\"") == 4);
-  CHECK(count(audit("?tenant_id=" + tenant + "&until=1", admin()).body, "\"object\":\"audit_entry\"") == 0);
+  CHECK(count_of(audit("?tenant_id=" + tenant + "&until=1", admin()).body, "\"object\":\"audit_entry\"") == 0);
 
   auto bad_since = audit("?since=yesterday", admin());
   CHECK(bad_since.status == 400);

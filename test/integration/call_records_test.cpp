@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "support/http_client.h"
+#include "support/response_text.h"
 #include "support/server_process.h"
 
 using namespace llmp::test;
@@ -25,21 +26,6 @@ ServerProcess& calls_server() {
   return server;
 }
 
-std::string string_field(const std::string& body, const std::string& field, size_t from = 0) {
-  const std::string needle = "\"" + field + "\":\"";
-  const size_t at = body.find(needle, from);
-  if (at == std::string::npos) return {};
-  const size_t begin = at + needle.size();
-  return body.substr(begin, body.find('"', begin) - begin);
-}
-
-size_t count(const std::string& text, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
-}
-
-std::string bearer(const std::string& key) { return "Authorization: Bearer " + key; }
 std::string admin() { return bearer(calls_server().admin_key()); }
 
 HttpResponse call(const std::string& method, const std::string& path, const std::string& body,
@@ -129,21 +115,21 @@ TEST_CASE("chat calls are recorded and searchable by the admin API") {
   auto listed = call("GET", "/admin/v1/calls?tenant_id=" + tenant, {}, {admin()});
   INFO(listed.body);
   REQUIRE(listed.status == 200);
-  CHECK(count(listed.body, "\"object\":\"llm_call\"") == 2);
+  CHECK(count_of(listed.body, "\"object\":\"llm_call\"") == 2);
   // Newest first.
   CHECK(listed.body.find(second) < listed.body.find(first));
 
   auto by_text = call("GET", "/admin/v1/calls?tenant_id=" + tenant + "&q=ALPACAS", {}, {admin()});
-  CHECK(count(by_text.body, "\"object\":\"llm_call\"") == 1);
+  CHECK(count_of(by_text.body, "\"object\":\"llm_call\"") == 1);
   CHECK_THAT(by_text.body, Catch::Contains(second));
   auto by_session = call("GET", "/admin/v1/calls?session_id=sess-42", {}, {admin()});
-  CHECK(count(by_session.body, "\"object\":\"llm_call\"") == 1);
+  CHECK(count_of(by_session.body, "\"object\":\"llm_call\"") == 1);
   auto errors = call("GET", "/admin/v1/calls?tenant_id=" + tenant + "&status=error", {}, {admin()});
-  CHECK(count(errors.body, "\"object\":\"llm_call\"") == 0);
+  CHECK(count_of(errors.body, "\"object\":\"llm_call\"") == 0);
   auto by_model = call("GET", "/admin/v1/calls?tenant_id=" + tenant + "&model=no-such-model", {}, {admin()});
-  CHECK(count(by_model.body, "\"object\":\"llm_call\"") == 0);
+  CHECK(count_of(by_model.body, "\"object\":\"llm_call\"") == 0);
   auto paged = call("GET", "/admin/v1/calls?tenant_id=" + tenant + "&limit=1", {}, {admin()});
-  CHECK(count(paged.body, "\"object\":\"llm_call\"") == 1);
+  CHECK(count_of(paged.body, "\"object\":\"llm_call\"") == 1);
   CHECK_THAT(paged.body, Catch::Contains("\"has_more\":true"));
   auto rest = call("GET", "/admin/v1/calls?tenant_id=" + tenant + "&limit=1&after=" + second, {}, {admin()});
   CHECK_THAT(rest.body, Catch::Contains(first));
@@ -188,7 +174,7 @@ TEST_CASE("scores from the admin API and end-user feedback are shown with the ca
   CHECK(call("POST", "/v1/calls/" + id + "/feedback", R"({"score":false})", {bearer(other_key)}).status == 404);
 
   auto one = call("GET", "/admin/v1/calls/" + id, {}, {admin()});
-  CHECK(count(one.body, "\"object\":\"call_score\"") == 3);
+  CHECK(count_of(one.body, "\"object\":\"call_score\"") == 3);
   CHECK_THAT(one.body, Catch::Contains("\"value\":true"));
   CHECK_THAT(one.body, Catch::Contains("\"value\":\"great\""));
 }
@@ -234,7 +220,7 @@ TEST_CASE("capture modes per tenant keep nothing or redacted content and are aud
   CHECK_THAT(replay.body, Catch::Contains("not captured"));
 
   auto audit = call("GET", "/admin/v1/audit?object_type=call_capture&tenant_id=" + tenant, {}, {admin()});
-  CHECK(count(audit.body, "\"object\":\"audit_entry\"") == 2);
+  CHECK(count_of(audit.body, "\"object\":\"audit_entry\"") == 2);
   auto shown = call("GET", "/admin/v1/tenants/" + tenant + "/capture", {}, {admin()});
   CHECK(string_field(shown.body, "mode") == "off");
 }

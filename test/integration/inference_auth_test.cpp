@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "support/http_client.h"
+#include "support/response_text.h"
 #include "support/server_process.h"
 
 using namespace llmp::test;
@@ -23,17 +24,6 @@ ServerProcess& keyed_server() {
   return server;
 }
 
-std::string string_field(const std::string& body, const std::string& field) {
-  const std::string needle = "\"" + field + "\":\"";
-  const size_t at = body.find(needle);
-  if (at == std::string::npos) return {};
-  const size_t begin = at + needle.size();
-  return body.substr(begin, body.find('"', begin) - begin);
-}
-
-std::string bearer(const std::string& key) {
-  return "Authorization: Bearer " + key;
-}
 std::string admin() {
   return bearer(keyed_server().admin_key());
 }

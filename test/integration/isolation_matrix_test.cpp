@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "support/http_client.h"
+#include "support/response_text.h"
 #include "support/server_process.h"
 
 using namespace llmp::test;
@@ -422,16 +423,6 @@ std::optional<KnownFailure> known_failure(const KeySpec&, const RouteCase&, cons
 
 // ---------------------------------------------------------------------------------------------
 // The server and the objects the matrix reaches for.
-
-std::string string_field(const std::string& body, const std::string& field) {
-  const std::string needle = "\"" + field + "\":\"";
-  const size_t at = body.find(needle);
-  if (at == std::string::npos) return {};
-  const size_t begin = at + needle.size();
-  return body.substr(begin, body.find('"', begin) - begin);
-}
-
-std::string bearer(const std::string& key) { return "Authorization: Bearer " + key; }
 
 int64_t unix_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())

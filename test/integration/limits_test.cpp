@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "support/http_client.h"
+#include "support/response_text.h"
 #include "support/server_process.h"
 
 using namespace llmp::test;
@@ -19,22 +20,12 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string string_field(const std::string& body, const std::string& field) {
-  const std::string needle = "\"" + field + "\":\"";
-  const size_t at = body.find(needle);
-  if (at == std::string::npos) return {};
-  const size_t begin = at + needle.size();
-  return body.substr(begin, body.find('"', begin) - begin);
-}
-
 int64_t int_field(const std::string& body, const std::string& field) {
   const std::string needle = "\"" + field + "\":";
   const size_t at = body.find(needle);
   if (at == std::string::npos) return -1;
   return std::stoll(body.substr(at + needle.size()));
 }
-
-std::string bearer(const std::string& key) { return "Authorization: Bearer " + key; }
 
 // A keyed server over a generated model "m", with helpers for the admin API.
 struct LimitServer {

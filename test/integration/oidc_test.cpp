@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "support/http_client.h"
+#include "support/response_text.h"
 #include "support/jwt_signer.h"
 #include "support/server_process.h"
 #include "support/static_http_server.h"
@@ -38,18 +39,6 @@ int64_t now_s() {
 std::string claims(const std::string& extra, int64_t exp_in = 600, const std::string& aud = kAudience) {
   return std::string("{\"iss\":\"") + kIssuer + "\",\"aud\":\"" + aud + "\",\"sub\":\"carol\",\"exp\":" +
          std::to_string(now_s() + exp_in) + (extra.empty() ? "" : "," + extra) + "}";
-}
-
-std::string bearer(const std::string& token) {
-  return "Authorization: Bearer " + token;
-}
-
-std::string string_field(const std::string& body, const std::string& field) {
-  const std::string needle = "\"" + field + "\":\"";
-  const size_t at = body.find(needle);
-  if (at == std::string::npos) return {};
-  const size_t begin = at + needle.size();
-  return body.substr(begin, body.find('"', begin) - begin);
 }
 
 std::vector<std::string> oidc_env(const std::string& source) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "support/http_client.h"
+#include "support/response_text.h"
 #include "support/server_process.h"
 
 using namespace llmp::test;
@@ -29,21 +30,6 @@ ServerProcess& keyed_server() {
   return server;
 }
 
-std::string string_field(const std::string& body, const std::string& field, size_t from = 0) {
-  const std::string needle = "\"" + field + "\":\"";
-  const size_t at = body.find(needle, from);
-  if (at == std::string::npos) return {};
-  const size_t begin = at + needle.size();
-  return body.substr(begin, body.find('"', begin) - begin);
-}
-
-size_t count(const std::string& text, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
-}
-
-std::string bearer(const std::string& key) { return "Authorization: Bearer " + key; }
 std::string admin() { return bearer(keyed_server().admin_key()); }
 
 HttpResponse call(const std::string& method, const std::string& path, const std::string& body,
@@ -126,7 +112,7 @@ TEST_CASE("a 403 from a known key is one failed call record and a trace under th
 
   const std::string listed = calls_listed("tenant_id=" + tenant + "&status=403");
   INFO(listed);
-  REQUIRE(count(listed, "\"object\":\"llm_call\"") == 1);
+  REQUIRE(count_of(listed, "\"object\":\"llm_call\"") == 1);
   CHECK(string_field(listed, "tenant_id") == tenant);
   CHECK(string_field(listed, "project_id") == project_id);
   CHECK(string_field(listed, "key_id") == narrow.id);
@@ -163,14 +149,14 @@ TEST_CASE("a 403 from a known key is one failed call record and a trace under th
     REQUIRE(emb.status == 403);
     for (int i = 0; i < 100; ++i) {
       const auto listed_now = call("GET", "/admin/v1/calls?tenant_id=" + tenant + "&status=403", {}, {admin()});
-      if (count(listed_now.body, "\"operation\":\"embeddings\"") > 0) break;
+      if (count_of(listed_now.body, "\"operation\":\"embeddings\"") > 0) break;
       std::this_thread::sleep_for(50ms);
     }
     std::this_thread::sleep_for(500ms);  // time for a duplicate to be written
     const std::string again = call("GET", "/admin/v1/calls?tenant_id=" + tenant + "&status=403", {}, {admin()}).body;
     INFO(again);
-    CHECK(count(again, "\"object\":\"llm_call\"") == 2);
-    CHECK(count(again, "\"operation\":\"embeddings\"") == 1);
+    CHECK(count_of(again, "\"object\":\"llm_call\"") == 2);
+    CHECK(count_of(again, "\"operation\":\"embeddings\"") == 1);
   }
 
   SECTION("another tenant's X-Tenant-ID is recorded under the key's own tenant") {
@@ -182,12 +168,12 @@ TEST_CASE("a 403 from a known key is one failed call record and a trace under th
     REQUIRE(wrong.status == 403);
     const std::string mine = calls_listed("tenant_id=" + tenant + "&status=403&q=wrong%20tenant");
     INFO(mine);
-    REQUIRE(count(mine, "\"object\":\"llm_call\"") == 1);
+    REQUIRE(count_of(mine, "\"object\":\"llm_call\"") == 1);
     CHECK(string_field(mine, "key_id") == app.id);
     CHECK(string_field(mine, "project_id").empty());
     CHECK_THAT(mine, Catch::Contains(R"("status":403,"error":{"code":"permission_error")"));
     auto theirs = call("GET", "/admin/v1/calls?tenant_id=" + other, {}, {admin()});
-    CHECK(count(theirs.body, "\"object\":\"llm_call\"") == 0);
+    CHECK(count_of(theirs.body, "\"object\":\"llm_call\"") == 0);
   }
 
   SECTION("a key without the inference scope is recorded too") {
@@ -197,7 +183,7 @@ TEST_CASE("a 403 from a known key is one failed call record and a trace under th
     REQUIRE(no_scope.status == 403);
     const std::string listed_ops = calls_listed("tenant_id=" + tenant + "&status=403&q=no%20scope");
     INFO(listed_ops);
-    REQUIRE(count(listed_ops, "\"object\":\"llm_call\"") == 1);
+    REQUIRE(count_of(listed_ops, "\"object\":\"llm_call\"") == 1);
     CHECK(string_field(listed_ops, "key_id") == rag_only.id);
   }
 }
@@ -210,7 +196,7 @@ TEST_CASE("a 403 of a tenant that captures nothing keeps no content") {
   REQUIRE(refused.status == 403);
   const std::string listed = calls_listed("tenant_id=" + tenant);
   INFO(listed);
-  REQUIRE(count(listed, "\"object\":\"llm_call\"") == 1);
+  REQUIRE(count_of(listed, "\"object\":\"llm_call\"") == 1);
   CHECK(string_field(listed, "capture") == "off");
   CHECK_THAT(listed, Catch::Contains("\"status\":403"));
   CHECK_THAT(listed, !Catch::Contains("a secret that stays out"));
@@ -240,10 +226,10 @@ TEST_CASE("a 401 is traced without a tenant and never recorded as a call") {
   const std::string tenant = create_tenant("refused-after-401");
   const Key narrow = create_key(tenant, R"({"name":"narrow","models":["some-other-model"]})");
   REQUIRE(call("POST", "/v1/chat/completions", chat_body("after"), {bearer(narrow.value)}).status == 403);
-  REQUIRE(count(calls_listed("tenant_id=" + tenant), "\"object\":\"llm_call\"") == 1);
+  REQUIRE(count_of(calls_listed("tenant_id=" + tenant), "\"object\":\"llm_call\"") == 1);
   auto unauthenticated = call("GET", "/admin/v1/calls?status=401", {}, {admin()});
   REQUIRE(unauthenticated.status == 200);
-  CHECK(count(unauthenticated.body, "\"object\":\"llm_call\"") == 0);
+  CHECK(count_of(unauthenticated.body, "\"object\":\"llm_call\"") == 0);
   CHECK(unauthenticated.body.find(no_key) == std::string::npos);
 
   // Both refusals are counted by code, as every answer is.

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "support/http_client.h"
+#include "support/response_text.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
 
@@ -27,20 +28,6 @@ std::string make_model(const TempDir& dir, const std::string& name, int seed) {
                               "--context", "256", "--seed", std::to_string(seed), "--out", path});
   REQUIRE(made.exit_code == 0);
   return path;
-}
-
-std::string string_field(const std::string& body, const std::string& field) {
-  const std::string needle = "\"" + field + "\":\"";
-  const size_t at = body.find(needle);
-  if (at == std::string::npos) return {};
-  const size_t begin = at + needle.size();
-  return body.substr(begin, body.find('"', begin) - begin);
-}
-
-size_t count_of(const std::string& text, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
 }
 
 std::string chat_body(const std::string& model) {

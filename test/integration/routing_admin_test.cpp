@@ -9,6 +9,7 @@
 #include <string>
 
 #include "support/http_client.h"
+#include "support/response_text.h"
 #include "support/server_process.h"
 
 using namespace llmp::test;
@@ -21,21 +22,6 @@ ServerProcess& routing_server() {
   return server;
 }
 
-std::string string_field(const std::string& body, const std::string& field, size_t from = 0) {
-  const std::string needle = "\"" + field + "\":\"";
-  const size_t at = body.find(needle, from);
-  if (at == std::string::npos) return {};
-  const size_t begin = at + needle.size();
-  return body.substr(begin, body.find('"', begin) - begin);
-}
-
-size_t count(const std::string& text, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
-}
-
-std::string bearer(const std::string& key) { return "Authorization: Bearer " + key; }
 std::string admin() { return bearer(routing_server().admin_key()); }
 
 HttpResponse call(const std::string& method, const std::string& path, const std::string& body,
@@ -82,7 +68,7 @@ TEST_CASE("upstreams and routes are created read replaced and deleted through th
     CHECK_THAT(list.body, !Catch::Contains("sk-routing-secret"));
     auto paged = call("GET", "/admin/v1/upstreams?limit=1&after=rt-azure", {}, admin());
     REQUIRE(paged.status == 200);
-    CHECK(count(paged.body, "\"object\":\"upstream\"") == 1);
+    CHECK(count_of(paged.body, "\"object\":\"upstream\"") == 1);
     CHECK_THAT(paged.body, Catch::Contains("\"name\":\"rt-openai\""));
     CHECK(call("GET", "/admin/v1/upstreams/rt-nothing", {}, admin()).status == 404);
   }
@@ -98,7 +84,7 @@ TEST_CASE("upstreams and routes are created read replaced and deleted through th
                                          R"("upstream":"rt-openai","model":"gpt-4o-mini","weight":1,"labels":["canary"]}])"));
     auto one = call("GET", "/admin/v1/routes/rt-chat", {}, admin());
     REQUIRE(one.status == 200);
-    CHECK(count(one.body, "\"kind\":") == 2);
+    CHECK(count_of(one.body, "\"kind\":") == 2);
     auto list = call("GET", "/admin/v1/routes", {}, admin());
     REQUIRE(list.status == 200);
     CHECK_THAT(list.body, Catch::StartsWith(R"({"object":"list","data":[{"object":"route","alias":"rt-chat")"));
@@ -117,7 +103,7 @@ TEST_CASE("upstreams and routes are created read replaced and deleted through th
     REQUIRE(replaced.status == 200);
     CHECK_THAT(replaced.body, Catch::Contains(R"("strategy":"stable","balance":"least_outstanding","header_strategy":false,)"
                                               R"("fallbacks":[],"deployments":[{"name":"only")"));
-    CHECK(count(call("GET", "/admin/v1/routes/rt-chat", {}, admin()).body, "\"kind\":") == 1);
+    CHECK(count_of(call("GET", "/admin/v1/routes/rt-chat", {}, admin()).body, "\"kind\":") == 1);
 
     // Now nothing uses the upstream.
     auto removed = call("DELETE", "/admin/v1/upstreams/rt-openai", {}, admin());
@@ -146,14 +132,14 @@ TEST_CASE("upstreams and routes are created read replaced and deleted through th
   {  // Every change is in the audit log, and no api_key is.
     auto upstream_history = call("GET", "/admin/v1/audit?object_type=upstream&object_id=rt-openai", {}, admin());
     REQUIRE(upstream_history.status == 200);
-    CHECK(count(upstream_history.body, "\"object\":\"audit_entry\"") == 2);
+    CHECK(count_of(upstream_history.body, "\"object\":\"audit_entry\"") == 2);
     CHECK_THAT(upstream_history.body, Catch::Contains(R"("actor":"admin","actor_tenant_id":null,"tenant_id":null,)"
                                                       R"("action":"create","object_type":"upstream")"));
     CHECK_THAT(upstream_history.body, Catch::Contains(R"("action":"delete")"));
     CHECK_THAT(upstream_history.body, Catch::Contains(R"("api_key_set":true)"));
     auto route_history = call("GET", "/admin/v1/audit?object_type=route&object_id=rt-chat", {}, admin());
     REQUIRE(route_history.status == 200);
-    CHECK(count(route_history.body, "\"object\":\"audit_entry\"") == 3);
+    CHECK(count_of(route_history.body, "\"object\":\"audit_entry\"") == 3);
     CHECK_THAT(route_history.body, Catch::Contains(R"("action":"update")"));
     auto everything = call("GET", "/admin/v1/audit?limit=1000", {}, admin());
     REQUIRE(everything.status == 200);

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "support/http_client.h"
+#include "support/response_text.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
 #include "support/webhook_receiver.h"
@@ -47,14 +48,6 @@ uint16_t closed_port() {
   return ntohs(a.sin_port);
 }
 
-std::string string_field(const std::string& body, const std::string& field) {
-  const std::string needle = "\"" + field + "\":\"";
-  const size_t at = body.find(needle);
-  if (at == std::string::npos) return {};
-  const size_t begin = at + needle.size();
-  return body.substr(begin, body.find('"', begin) - begin);
-}
-
 // The object of alert `id` in a /admin/v1/alerts answer; empty when it is not listed.
 std::string alert_object(const std::string& list, const std::string& id) {
   const size_t at = list.find("\"id\":\"" + id + "\"");
@@ -62,12 +55,6 @@ std::string alert_object(const std::string& list, const std::string& id) {
   const size_t begin = list.rfind("{\"object\":\"alert\"", at);
   const size_t end = list.find("{\"object\":\"alert\"", at);
   return list.substr(begin, (end == std::string::npos ? list.size() : end) - begin);
-}
-
-int count_of(const std::string& text, const std::string& needle) {
-  int n = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size())) ++n;
-  return n;
 }
 
 int count_with(const std::vector<std::string>& bodies, const std::vector<std::string>& needles) {

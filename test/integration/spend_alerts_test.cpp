@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "support/http_client.h"
+#include "support/response_text.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
 #include "support/webhook_receiver.h"
@@ -27,14 +28,6 @@ using namespace llmp::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::string string_field(const std::string& body, const std::string& field) {
-  const std::string needle = "\"" + field + "\":\"";
-  const size_t at = body.find(needle);
-  if (at == std::string::npos) return {};
-  const size_t begin = at + needle.size();
-  return body.substr(begin, body.find('"', begin) - begin);
-}
 
 // The number after the first "field":; -1 when absent.
 double number_field(const std::string& body, const std::string& field) {
@@ -53,12 +46,6 @@ std::string alert_object(const std::string& list, const std::string& id) {
   return list.substr(begin, (end == std::string::npos ? list.size() : end) - begin);
 }
 
-int count_of(const std::string& text, const std::string& needle) {
-  int n = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size())) ++n;
-  return n;
-}
-
 int count_with(const std::vector<std::string>& bodies, const std::vector<std::string>& needles) {
   int n = 0;
   for (const auto& b : bodies) {
@@ -68,8 +55,6 @@ int count_with(const std::vector<std::string>& bodies, const std::vector<std::st
   }
   return n;
 }
-
-std::string bearer(const std::string& key) { return "Authorization: Bearer " + key; }
 
 constexpr double kBudget = 0.05;
 

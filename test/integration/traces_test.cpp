@@ -15,6 +15,7 @@
 
 #include "support/fake_upstream.h"
 #include "support/http_client.h"
+#include "support/response_text.h"
 #include "support/otlp_collector.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
@@ -23,14 +24,6 @@ using namespace llmp::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::string string_field(const std::string& body, const std::string& field) {
-  const std::string needle = "\"" + field + "\":\"";
-  const size_t at = body.find(needle);
-  if (at == std::string::npos) return {};
-  const size_t begin = at + needle.size();
-  return body.substr(begin, body.find('"', begin) - begin);
-}
 
 // The spanId of the span named `name` in a GET /admin/v1/traces answer (ids come before the
 // name in each span object).

@@ -18,20 +18,13 @@
 
 #include "support/fake_upstream.h"
 #include "support/http_client.h"
+#include "support/response_text.h"
 #include "support/server_process.h"
 
 using namespace llmp::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::string string_field(const std::string& body, const std::string& field) {
-  const std::string needle = "\"" + field + "\":\"";
-  const size_t at = body.find(needle);
-  if (at == std::string::npos) return {};
-  const size_t begin = at + needle.size();
-  return body.substr(begin, body.find('"', begin) - begin);
-}
 
 // A port with nothing listening: bound, then closed.
 uint16_t closed_port() {

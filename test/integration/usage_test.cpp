@@ -13,20 +13,13 @@
 #include <vector>
 
 #include "support/http_client.h"
+#include "support/response_text.h"
 #include "support/server_process.h"
 
 using namespace llmp::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::string string_field(const std::string& body, const std::string& field) {
-  const std::string needle = "\"" + field + "\":\"";
-  const size_t at = body.find(needle);
-  if (at == std::string::npos) return {};
-  const size_t begin = at + needle.size();
-  return body.substr(begin, body.find('"', begin) - begin);
-}
 
 // The number after the first "field": at or after `from`; -1 when absent.
 double number_field(const std::string& body, const std::string& field, size_t from = 0) {
@@ -35,8 +28,6 @@ double number_field(const std::string& body, const std::string& field, size_t fr
   if (at == std::string::npos) return -1;
   return std::stod(body.substr(at + needle.size()));
 }
-
-std::string bearer(const std::string& key) { return "Authorization: Bearer " + key; }
 
 struct UsageServer {
   TempDir models;
