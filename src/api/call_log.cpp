@@ -52,7 +52,13 @@ CallLog::~CallLog() {
   if (s_.calls) s_.calls->record(rec);
   if (traced_) {
     timeline.end_ns = trace::now_unix_nanos();
-    s_.spans->record(obs::call_spans(rec, timeline));
+    // The record is done with: it moves into the trace, less the content spans do not show.
+    obs::CallTrace traced{std::move(rec), std::move(timeline)};
+    for (std::string* content : {&traced.call.params_json, &traced.call.input_json, &traced.call.output_text,
+                                 &traced.call.tool_calls_json}) {
+      std::string().swap(*content);
+    }
+    s_.spans->record(std::move(traced));
   }
 }
 

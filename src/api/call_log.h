@@ -4,8 +4,8 @@
 // sink when its last holder lets go — the handler returning, a stream ending, or its client
 // leaving — so every call is recorded exactly once, however it ends. It also notes when each
 // step of the request happened (authentication, limits, routing, each upstream attempt, the
-// engine's queue, first and last token) and, when the trace is sampled, hands the call's span
-// tree (obs::call_spans) to the span sink as it ends.
+// engine's queue, first and last token) and, when the trace is sampled, hands those times with
+// the call's facts (obs::CallTrace) to the span sink as it ends, which derives the span tree.
 
 #include <chrono>
 #include <memory>

@@ -173,7 +173,7 @@ net::Awaitable<void> observe_refusal(Services& s, TraceBudget& budget, net::Requ
   t.auth.method = s.oidc && gateway::looks_like_jwt(token) ? "jwt" : "api_key";
   t.auth.error_type = rec.error_code.empty() ? std::to_string(res.status) : rec.error_code;
   t.auth.error_message = rec.error_message;
-  s.spans->record(obs::call_spans(rec, t));
+  s.spans->record(obs::CallTrace{std::move(rec), std::move(t)});
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "llmp/core/json.h"
 #include "llmp/obs/otlp.h"
 #include "llmp/obs/span_sink.h"
+#include "llmp/obs/trace_records.h"
 #include "llmp/store/span_repository.h"
 #include "openai/inference_route.h"
 #include "otlp_ingest.h"
@@ -58,7 +59,7 @@ void add_trace_routes(net::Router& router, Services& s) {
                auto read = [&s, id = *id] {
                  // What the sink still holds is stored first, so a trace just made reads whole.
                  if (s.spans) s.spans->flush(/*wait_for_export=*/false);
-                 return s.store->spans().trace(id, kMaxSpansPerTrace);
+                 return obs::read_trace(s.store->spans(), id, kMaxSpansPerTrace);
                };
                auto spans = co_await run_blocking(s.blocking_pool->get_executor(), std::move(read));
                if (!spans) co_return response_for(spans.error(), req);

@@ -16,11 +16,27 @@ struct Parent {
 
 Parent parent_of(const trace::Span& s) { return {s.trace_id, s.span_id, s.end_unix_nano}; }
 
-trace::Span child_of(const Parent& parent, std::string name, trace::SpanKind kind, int64_t start, int64_t end) {
+// The id of the server span's `ordinal`-th derived child: its bits mixed with the ordinal
+// (splitmix64's finaliser), never zero. Stable, so a stored call reads back with the same ids.
+trace::SpanId derived_span_id(const trace::SpanId& server, uint64_t ordinal) {
+  uint64_t v = 0;
+  for (char c : server.view()) v = (v << 4) | static_cast<uint64_t>(c <= '9' ? c - '0' : c - 'a' + 10);
+  v += (ordinal + 1) * 0x9e3779b97f4a7c15ULL;
+  v = (v ^ (v >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  v = (v ^ (v >> 27)) * 0x94d049bb133111ebULL;
+  v ^= v >> 31;
+  if (v == 0) v = 1;
+  char hex[16];
+  for (int i = 15; i >= 0; --i, v >>= 4) hex[i] = "0123456789abcdef"[v & 0xf];
+  return *trace::SpanId::parse(std::string_view(hex, 16));
+}
+
+trace::Span child_of(const Parent& parent, trace::SpanId id, std::string name, trace::SpanKind kind, int64_t start,
+                     int64_t end) {
   trace::Span s;
   s.attributes.reserve(8);
   s.trace_id = parent.trace_id;
-  s.span_id = trace::SpanId::random();
+  s.span_id = id;
   s.parent_span_id = parent.span_id;
   s.name = std::move(name);
   s.kind = kind;
@@ -60,9 +76,19 @@ std::string_view genai_operation(std::string_view operation) {
   return operation;
 }
 
+size_t span_count(const CallTimeline& t) {
+  size_t n = 1 + t.limits.size() + t.attempts.size();
+  if (t.auth.start_ns > 0) n += t.auth.store_start_ns > 0 ? 2 : 1;
+  if (t.route_start_ns > 0) ++n;
+  if (t.engine_submit_ns > 0) n += 1 + (t.engine_queue_seconds >= 0 ? 1 : 0) + (t.engine_first_token_ns > 0 ? 2 : 0);
+  return n;
+}
+
 std::vector<trace::Span> call_spans(const CallRecord& c, const CallTimeline& t) {
+  uint64_t derived = 0;
+  const auto next_id = [&] { return derived_span_id(t.server_span_id, derived++); };
   std::vector<trace::Span> out;
-  out.reserve(8);
+  out.reserve(span_count(t));
   const std::string_view operation = genai_operation(c.operation);
 
   trace::Span root;
@@ -100,7 +126,7 @@ std::vector<trace::Span> call_spans(const CallRecord& c, const CallTimeline& t) 
   out.push_back(std::move(root));
 
   if (t.auth.start_ns > 0) {
-    trace::Span auth = child_of(server, "gateway.auth", trace::SpanKind::internal, t.auth.start_ns, t.auth.end_ns);
+    trace::Span auth = child_of(server, next_id(), "gateway.auth", trace::SpanKind::internal, t.auth.start_ns, t.auth.end_ns);
     add_owner(auth, c);
     if (!t.auth.method.empty()) auth.set("llmp.auth.method", t.auth.method);
     if (!c.key_id.empty()) auth.set("llmp.key_id", c.key_id);
@@ -108,7 +134,7 @@ std::vector<trace::Span> call_spans(const CallRecord& c, const CallTimeline& t) 
     const Parent auth_parent = parent_of(auth);
     out.push_back(std::move(auth));
     if (t.auth.store_start_ns > 0) {
-      trace::Span read = child_of(auth_parent, "store." + t.auth.store_operation, trace::SpanKind::client,
+      trace::Span read = child_of(auth_parent, next_id(), "store." + t.auth.store_operation, trace::SpanKind::client,
                                   t.auth.store_start_ns, t.auth.store_end_ns);
       add_owner(read, c);
       read.set("db.system.name", "sqlite");
@@ -118,7 +144,7 @@ std::vector<trace::Span> call_spans(const CallRecord& c, const CallTimeline& t) 
   }
 
   for (const auto& l : t.limits) {
-    trace::Span limits = child_of(server, "gateway.limits", trace::SpanKind::internal, l.start_ns, l.end_ns);
+    trace::Span limits = child_of(server, next_id(), "gateway.limits", trace::SpanKind::internal, l.start_ns, l.end_ns);
     add_owner(limits, c);
     limits.set("llmp.limits.admitted", l.admitted);
     if (!l.admitted) limits.set("error.type", "rate_limited");
@@ -126,7 +152,7 @@ std::vector<trace::Span> call_spans(const CallRecord& c, const CallTimeline& t) 
   }
 
   if (t.route_start_ns > 0) {
-    trace::Span route = child_of(server, "gateway.route", trace::SpanKind::internal, t.route_start_ns, t.route_end_ns);
+    trace::Span route = child_of(server, next_id(), "gateway.route", trace::SpanKind::internal, t.route_start_ns, t.route_end_ns);
     add_owner(route, c);
     route.set("llmp.route.alias", t.route_alias);
     route.set("llmp.route.deployment", t.route_deployment);
@@ -135,9 +161,9 @@ std::vector<trace::Span> call_spans(const CallRecord& c, const CallTimeline& t) 
 
   for (size_t i = 0; i < t.attempts.size(); ++i) {
     const ProviderAttempt& a = t.attempts[i];
-    trace::Span call = child_of(server, "provider.call " + a.deployment, trace::SpanKind::client, a.start_ns,
+    // Its id is the one its traceparent carried upstream.
+    trace::Span call = child_of(server, a.span_id, "provider.call " + a.deployment, trace::SpanKind::client, a.start_ns,
                                 a.end_ns > 0 ? a.end_ns : server.end_unix_nano);
-    call.span_id = a.span_id;  // the id its traceparent carried upstream
     add_owner(call, c);
     call.set("gen_ai.operation.name", std::string(operation));
     call.set("gen_ai.provider.name", a.provider);
@@ -163,7 +189,7 @@ std::vector<trace::Span> call_spans(const CallRecord& c, const CallTimeline& t) 
 
   if (t.engine_submit_ns > 0) {
     const int64_t end = t.engine_end_ns > 0 ? t.engine_end_ns : server.end_unix_nano;
-    trace::Span gen = child_of(server, std::string(operation) + " " + t.engine_model, trace::SpanKind::internal,
+    trace::Span gen = child_of(server, next_id(), std::string(operation) + " " + t.engine_model, trace::SpanKind::internal,
                                t.engine_submit_ns, end);
     add_owner(gen, c);
     gen.set("gen_ai.operation.name", std::string(operation));
@@ -177,18 +203,18 @@ std::vector<trace::Span> call_spans(const CallRecord& c, const CallTimeline& t) 
     int64_t scheduled = t.engine_submit_ns;
     if (t.engine_queue_seconds >= 0) {
       scheduled = t.engine_submit_ns + static_cast<int64_t>(std::llround(t.engine_queue_seconds * 1e9));
-      trace::Span queue = child_of(generation, "engine.queue", trace::SpanKind::internal, t.engine_submit_ns, scheduled);
+      trace::Span queue = child_of(generation, next_id(), "engine.queue", trace::SpanKind::internal, t.engine_submit_ns, scheduled);
       add_owner(queue, c);
       out.push_back(std::move(queue));
     }
     if (t.engine_first_token_ns > 0) {
-      trace::Span prefill = child_of(generation, "engine.prefill", trace::SpanKind::internal,
+      trace::Span prefill = child_of(generation, next_id(), "engine.prefill", trace::SpanKind::internal,
                                      std::min(scheduled, t.engine_first_token_ns), t.engine_first_token_ns);
       add_owner(prefill, c);
       prefill.set("gen_ai.usage.input_tokens", c.prompt_tokens);
       if (c.cached_tokens > 0) prefill.set("gen_ai.usage.cache_read.input_tokens", c.cached_tokens);
       out.push_back(std::move(prefill));
-      trace::Span decode = child_of(generation, "engine.decode", trace::SpanKind::internal, t.engine_first_token_ns, end);
+      trace::Span decode = child_of(generation, next_id(), "engine.decode", trace::SpanKind::internal, t.engine_first_token_ns, end);
       add_owner(decode, c);
       decode.set("gen_ai.usage.output_tokens", c.completion_tokens);
       out.push_back(std::move(decode));

@@ -11,6 +11,7 @@
 #include "llmp/core/log.h"
 #include "llmp/net/http_client.h"
 #include "llmp/obs/otlp.h"
+#include "llmp/obs/trace_records.h"
 
 namespace llmp::obs {
 
@@ -88,9 +89,10 @@ void SpanSink::stop() {
   stopped_ = true;
   // Never started: nothing will store what was queued.
   if (!queue_.empty()) {
-    dropped_->inc(queue_.size());
-    handled_ += queue_.size();
+    dropped_->inc(queued_spans_);
+    handled_ += queued_spans_;
     queue_.clear();
+    queued_spans_ = 0;
   }
   export_dropped_->inc(static_cast<uint64_t>(export_queued_));
   export_handled_ += static_cast<uint64_t>(export_queued_);
@@ -101,21 +103,65 @@ void SpanSink::stop() {
 
 bool SpanSink::record(std::vector<trace::Span> spans) {
   if (spans.empty()) return true;
+  const size_t n = spans.size();
+  return enqueue(std::move(spans), n);
+}
+
+bool SpanSink::record(CallTrace call) {
+  const size_t n = span_count(call.timeline);
+  return enqueue(std::move(call), n);
+}
+
+bool SpanSink::enqueue(Item item, size_t spans) {
   bool wake = false;
   {
     std::lock_guard lock(mu_);
-    if (stopping_ || static_cast<int64_t>(queue_.size() + spans.size()) > options_.queue_capacity) {
-      dropped_->inc(spans.size());
+    if (stopping_ || static_cast<int64_t>(queued_spans_ + spans) > options_.queue_capacity) {
+      dropped_->inc(spans);
       return false;
     }
-    const bool was_below = static_cast<int64_t>(queue_.size()) < options_.batch_max;
-    for (auto& s : spans) queue_.push_back(std::move(s));
-    accepted_ += spans.size();
-    wake = was_below && static_cast<int64_t>(queue_.size()) >= options_.batch_max;
+    const bool was_below = static_cast<int64_t>(queued_spans_) < options_.batch_max;
+    queue_.push_back(std::move(item));
+    queued_spans_ += spans;
+    accepted_ += spans;
+    wake = was_below && static_cast<int64_t>(queued_spans_) >= options_.batch_max;
   }
   if (wake) wake_.notify_one();
   return true;
 }
+
+namespace {
+
+// SpanSink::Item.
+using Item = std::variant<std::vector<trace::Span>, CallTrace>;
+
+// The store's records of a batch: a call each, and a record per run of one trace's spans.
+std::vector<store::TraceRecord> records_of(const std::vector<Item>& batch) {
+  std::vector<store::TraceRecord> records;
+  records.reserve(batch.size());
+  for (const auto& item : batch) {
+    if (const auto* call = std::get_if<CallTrace>(&item)) {
+      records.push_back(call_trace_record(*call));
+      continue;
+    }
+    for (auto& r : span_records(std::get<std::vector<trace::Span>>(item))) records.push_back(std::move(r));
+  }
+  return records;
+}
+
+// The spans of a batch, for the exporter: calls' span trees derived, the rest moved.
+std::vector<trace::Span> spans_of(std::vector<Item>& batch) {
+  std::vector<trace::Span> out;
+  for (auto& item : batch) {
+    std::vector<trace::Span> spans = std::holds_alternative<CallTrace>(item)
+                                         ? call_spans(std::get<CallTrace>(item).call, std::get<CallTrace>(item).timeline)
+                                         : std::move(std::get<std::vector<trace::Span>>(item));
+    for (auto& s : spans) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace
 
 void SpanSink::flush(bool wait_for_export) {
   std::unique_lock lock(mu_);
@@ -135,39 +181,42 @@ void SpanSink::flush(bool wait_for_export) {
 }
 
 void SpanSink::write_loop() {
-  std::vector<trace::Span> batch;
+  std::vector<SpanSink::Item> batch;
   std::unique_lock lock(mu_);
   for (;;) {
     wake_.wait_for(lock, options_.flush_interval, [&] {
       return stopping_ || (flush_waiters_ > 0 && handled_ < accepted_) ||
-             static_cast<int64_t>(queue_.size()) >= options_.batch_max;
+             static_cast<int64_t>(queued_spans_) >= options_.batch_max;
     });
     const bool last = stopping_;
     batch.clear();
     batch.swap(queue_);
+    const size_t spans = queued_spans_;
+    queued_spans_ = 0;
     lock.unlock();
     if (!batch.empty() && store_) {
-      if (auto written = store_->append(batch); written) {
-        written_->inc(batch.size());
+      if (auto written = store_->append(records_of(batch)); written) {
+        written_->inc(spans);
       } else {
-        write_errors_->inc(batch.size());
+        write_errors_->inc(spans);
         log::warn("cannot store spans; they are lost",
-                  {{"spans", static_cast<int64_t>(batch.size())}, {"error", written.error().message()}});
+                  {{"spans", static_cast<int64_t>(spans)}, {"error", written.error().message()}});
       }
     }
     maybe_apply_retention();
+    std::vector<trace::Span> to_export;
+    if (!batch.empty() && exporter_.joinable()) to_export = spans_of(batch);
     lock.lock();
-    handled_ += batch.size();
-    if (!batch.empty() && exporter_.joinable()) {
+    handled_ += spans;
+    if (!to_export.empty()) {
       // The export backlog is bounded like the queue: a collector that is down must not hold
       // memory without end.
-      if (export_queued_ + static_cast<int64_t>(batch.size()) > options_.queue_capacity) {
-        export_dropped_->inc(batch.size());
+      if (export_queued_ + static_cast<int64_t>(to_export.size()) > options_.queue_capacity) {
+        export_dropped_->inc(to_export.size());
       } else {
-        export_queued_ += static_cast<int64_t>(batch.size());
-        export_accepted_ += batch.size();
-        export_queue_.push_back(std::move(batch));
-        batch = {};
+        export_queued_ += static_cast<int64_t>(to_export.size());
+        export_accepted_ += to_export.size();
+        export_queue_.push_back(std::move(to_export));
         export_wake_.notify_one();
       }
     }

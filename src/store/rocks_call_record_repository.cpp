@@ -9,10 +9,15 @@
 #include <cstring>
 #include <random>
 
-#include "binary_codec.h"
+#include "llmp/core/binary_codec.h"
 
 namespace llmp::store {
 namespace {
+
+using binary::Decoder;
+using binary::Encoder;
+using binary::get_u64_be;
+using binary::put_u64_be;
 
 constexpr std::string_view kCf = "calls";
 constexpr std::string_view kBytesKey = "m:bytes";

@@ -75,12 +75,25 @@ struct CallTimeline {
   double engine_queue_seconds = -1;
 };
 
+//! A finished, traced call as the span sink takes it: its spans are derived from this when they
+//! are stored or exported (obs/trace_records.h), not built on the request's thread. `call`'s
+//! content fields (input, output, parameters, tool calls) are left empty.
+struct CallTrace {
+  CallRecord call;
+  CallTimeline timeline;
+};
+
+//! How many spans call_spans() makes of `timeline` (the span sink counts spans).
+size_t span_count(const CallTimeline& timeline);
+
 //! "chat" → "chat", "completion" → "text_completion", "embeddings" → "embeddings" (GenAI's
 //! gen_ai.operation.name values).
 std::string_view genai_operation(std::string_view operation);
 
 //! The spans of a finished call: the server span first, then its children in start order.
-//! Every span carries tenant.id (the admin API filters by it) and project.id when known.
+//! Every span carries tenant.id (the admin API filters by it) and project.id when known. The
+//! children's ids are derived from the server span's id (the provider calls keep the ids their
+//! traceparents carried upstream), so the same call always gives the same spans.
 std::vector<trace::Span> call_spans(const CallRecord& call, const CallTimeline& timeline);
 
 }  // namespace llmp::obs

@@ -16,11 +16,13 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include "llmp/core/metrics.h"
 #include "llmp/core/settings.h"
 #include "llmp/core/span.h"
+#include "llmp/obs/call_spans.h"
 #include "llmp/store/span_repository.h"
 
 namespace llmp::obs {
@@ -68,6 +70,9 @@ class SpanSink {
   //! Queues `spans` (all or none); never waits. Drops (and counts) when the queue would go past
   //! its capacity or the sink is stopped: false then.
   bool record(std::vector<trace::Span> spans);
+  //! Queues a traced call under the same rules (it counts as the spans it makes); its spans are
+  //! derived on the writer's thread, not the request's (obs/trace_records.h).
+  bool record(CallTrace call);
   //! Blocks until every span queued before it is stored and, with an endpoint and
   //! `wait_for_export`, exported or given up on. For tests and for readers of their own spans.
   void flush(bool wait_for_export = true);
@@ -78,6 +83,9 @@ class SpanSink {
   uint64_t exported() const { return exported_->value(); }
 
  private:
+  // What record() took: spans as they are, or a call whose spans are derived later.
+  using Item = std::variant<std::vector<trace::Span>, CallTrace>;
+  bool enqueue(Item item, size_t spans);
   void write_loop();
   void export_loop();
   //! POSTs one batch with retries; true when the collector took it.
@@ -97,7 +105,8 @@ class SpanSink {
   std::condition_variable wake_;         // the writer: a full batch, a flush, a stop
   std::condition_variable export_wake_;  // the exporter: a batch to send, a stop
   std::condition_variable progress_;     // flush(): a batch was stored or exported
-  std::vector<trace::Span> queue_;
+  std::vector<Item> queue_;
+  size_t queued_spans_ = 0;  // spans in queue_
   std::deque<std::vector<trace::Span>> export_queue_;
   int64_t export_queued_ = 0;  // spans in export_queue_
   bool started_ = false;

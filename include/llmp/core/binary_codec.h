@@ -1,14 +1,14 @@
 #pragma once
-// The little binary format of the RocksDB-backed repositories' keys and values: big-endian
-// integers (so keys sort by them) and strings prefixed by their length as a LEB128 varint.
-// Each repository puts a version byte first and owns the layout of its own records.
+// The little binary format of stored keys and values (the RocksDB-backed repositories, and obs's
+// trace records): big-endian integers (so keys sort by them) and strings prefixed by their length
+// as a LEB128 varint. Each owner of a record puts a version byte first and owns its layout.
 
 #include <bit>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
-namespace llmp::store {
+namespace llmp::binary {
 
 inline void put_u64_be(std::string& out, uint64_t v) {
   for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
@@ -84,4 +84,4 @@ class Decoder {
   bool ok_ = true;
 };
 
-}  // namespace llmp::store
+}  // namespace llmp::binary
