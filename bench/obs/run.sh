@@ -36,8 +36,10 @@ cp "$src_bin" "$work/llmplatform"
 bin=$work/llmplatform
 
 # --- the fast upstream -------------------------------------------------------------------------
+# Each answer has its own id (nginx's $request_id), as a real provider's do: call records are
+# indexed by it.
 up_port=$(free_port)
-completion='{"id":"chatcmpl-bench","object":"chat.completion","created":1764115200,"model":"x","choices":[{"index":0,"message":{"role":"assistant","content":"hello from upstream"},"finish_reason":"stop"}],"usage":{"prompt_tokens":7,"completion_tokens":5,"total_tokens":12}}'
+completion='{"id":"chatcmpl-$request_id","object":"chat.completion","created":1764115200,"model":"x","choices":[{"index":0,"message":{"role":"assistant","content":"hello from upstream"},"finish_reason":"stop"}],"usage":{"prompt_tokens":7,"completion_tokens":5,"total_tokens":12}}'
 cat >"$work/upstream.conf" <<CONF
 worker_processes 1;
 pid $work/nginx.pid;

@@ -1,5 +1,6 @@
 #include "llmp/core/trace.h"
 
+#include <chrono>
 #include <cstring>
 
 #include "llmp/core/ids.h"
@@ -65,6 +66,22 @@ std::string format_traceparent(const TraceContext& ctx) {
   return out;
 }
 
-TraceContext new_trace() { return TraceContext{TraceId::random(), SpanId::random(), true}; }
+TraceId new_trace_id() {
+  static constexpr char kHex[] = "0123456789abcdef";
+  // 48 bits of time in 1/65536 s (unix seconds in the top 32: good until 2106), then 80 random.
+  const auto ns = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  const uint64_t ticks = (ns / 1'000'000'000) << 16 | (ns % 1'000'000'000) * 65536 / 1'000'000'000;
+  char text[32];
+  uint64_t bits = ticks;
+  for (int i = 11; i >= 0; --i, bits >>= 4) text[i] = kHex[bits & 15];
+  bits = ids::random_u64();
+  for (int i = 12; i < 28; ++i, bits >>= 4) text[i] = kHex[bits & 15];
+  bits = ids::random_u64();
+  for (int i = 28; i < 32; ++i, bits >>= 4) text[i] = kHex[bits & 15];
+  return *TraceId::parse(std::string_view(text, 32));  // the time part is never zero
+}
+
+TraceContext new_trace() { return TraceContext{new_trace_id(), SpanId::random(), true}; }
 
 }  // namespace llmp::trace

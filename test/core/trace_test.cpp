@@ -1,5 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <thread>
+
 #include "llmp/core/ids.h"
 #include "llmp/core/trace.h"
 
@@ -41,4 +46,16 @@ TEST_CASE("new traces have well-formed random ids") {
   CHECK_FALSE(a.trace_id == b.trace_id);
   CHECK(trace::parse_traceparent(trace::format_traceparent(a)));
   CHECK(ids::new_request_id().rfind("req_", 0) == 0);
+}
+
+TEST_CASE("new trace ids grow with time and end in random bits") {
+  const auto a = trace::new_trace_id();
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  const auto b = trace::new_trace_id();
+  CHECK(a.view() < b.view());
+  // The first 8 hex digits are unix seconds.
+  const auto seconds = std::stoll(std::string(a.view().substr(0, 8)), nullptr, 16);
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+  CHECK(std::abs(now.count() - seconds) <= 2);
+  CHECK(a.view().substr(12) != b.view().substr(12));
 }
