@@ -49,17 +49,12 @@ CallLog::~CallLog() {
       rec.cost = gateway::cost_of(*price, rec.prompt_tokens, rec.cached_tokens, rec.completion_tokens);
     }
   }
-  if (s_.calls) s_.calls->record(rec);
   if (traced_) {
     timeline.end_ns = trace::now_unix_nanos();
-    // The record is done with: it moves into the trace, less the content spans do not show.
-    obs::CallTrace traced{std::move(rec), std::move(timeline)};
-    for (std::string* content : {&traced.call.params_json, &traced.call.input_json, &traced.call.output_text,
-                                 &traced.call.tool_calls_json}) {
-      std::string().swap(*content);
-    }
-    s_.spans->record(std::move(traced));
+    s_.spans->record(obs::CallTrace{obs::trace_facts(rec), std::move(timeline)});
   }
+  // Done with the record: the call sinks take it without a copy of its content.
+  if (s_.calls) s_.calls->take(std::move(rec));
 }
 
 void CallLog::limits_checked(int64_t start_ns, bool admitted) {

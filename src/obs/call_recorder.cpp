@@ -24,28 +24,28 @@ std::string_view to_string(CaptureMode mode) {
   return "off";
 }
 
-store::StoredCall to_stored(const CallRecord& c, CaptureMode mode) {
+store::StoredCall to_stored(CallRecord&& c, CaptureMode mode) {
   store::StoredCall s;
-  s.id = c.id;
-  s.request_id = c.request_id;
-  s.trace_id = c.trace_id;
-  s.span_id = c.span_id;
+  s.id = std::move(c.id);
+  s.request_id = std::move(c.request_id);
+  s.trace_id = std::move(c.trace_id);
+  s.span_id = std::move(c.span_id);
   s.started_at_ms = c.started_at_ms;
-  s.tenant_id = c.tenant_id;
-  s.project_id = c.project_id;
-  s.key_id = c.key_id;
-  s.user = c.user;
-  s.session_id = c.session_id;
-  s.operation = c.operation;
-  s.model = c.model;
-  s.served_by = c.served_by;
-  s.model_version = c.model_version;
+  s.tenant_id = std::move(c.tenant_id);
+  s.project_id = std::move(c.project_id);
+  s.key_id = std::move(c.key_id);
+  s.user = std::move(c.user);
+  s.session_id = std::move(c.session_id);
+  s.operation = std::move(c.operation);
+  s.model = std::move(c.model);
+  s.served_by = std::move(c.served_by);
+  s.model_version = std::move(c.model_version);
   s.stream = c.stream;
-  s.params_json = c.params_json;
-  s.finish_reason = c.finish_reason;
+  s.params_json = std::move(c.params_json);
+  s.finish_reason = std::move(c.finish_reason);
   s.http_status = c.http_status;
-  s.error_code = c.error_code;
-  s.error_message = c.error_message;
+  s.error_code = std::move(c.error_code);
+  s.error_message = std::move(c.error_message);
   s.prompt_tokens = c.prompt_tokens;
   s.completion_tokens = c.completion_tokens;
   s.cached_tokens = c.cached_tokens;
@@ -62,12 +62,12 @@ store::StoredCall to_stored(const CallRecord& c, CaptureMode mode) {
       s.input_json = redact(c.input_json);
       s.output_text = redact(c.output_text);
       s.tool_calls_json = redact(c.tool_calls_json);
-      s.error_message = redact(c.error_message);
+      s.error_message = redact(s.error_message);
       break;
     case CaptureMode::full:
-      s.input_json = c.input_json;
-      s.output_text = c.output_text;
-      s.tool_calls_json = c.tool_calls_json;
+      s.input_json = std::move(c.input_json);
+      s.output_text = std::move(c.output_text);
+      s.tool_calls_json = std::move(c.tool_calls_json);
       break;
   }
   return s;
@@ -137,7 +137,9 @@ void CallRecorder::stop() {
   progress_.notify_all();
 }
 
-void CallRecorder::record(const CallRecord& call) {
+void CallRecorder::record(const CallRecord& call) { take(CallRecord(call)); }
+
+void CallRecorder::take(CallRecord&& call) {
   bool wake = false;
   {
     std::lock_guard lock(mu_);
@@ -145,7 +147,7 @@ void CallRecorder::record(const CallRecord& call) {
       dropped_->inc();
       return;
     }
-    queue_.push_back(call);
+    queue_.push_back(std::move(call));
     ++accepted_;
     wake = static_cast<int64_t>(queue_.size()) == options_.batch_max;
   }
@@ -209,7 +211,8 @@ void CallRecorder::write_batch(std::vector<CallRecord>& batch) {
     const size_t end = std::min(batch.size(), begin + static_cast<size_t>(options_.batch_max));
     stored.clear();
     for (size_t i = begin; i < end; ++i) {
-      stored.push_back(to_stored(batch[i], mode_for(batch[i].tenant_id)));
+      const CaptureMode mode = mode_for(batch[i].tenant_id);
+      stored.push_back(to_stored(std::move(batch[i]), mode));
       // The id is how a record is fetched, scored and replayed: one without (a call that
       // failed before it got a response id) gets one of its own, as CallRecord promises.
       if (stored.back().id.empty()) stored.back().id = "call-" + ids::random_hex(12);

@@ -76,6 +76,31 @@ std::string_view genai_operation(std::string_view operation) {
   return operation;
 }
 
+CallRecord trace_facts(const CallRecord& c) {
+  CallRecord f;
+  f.id = c.id;
+  f.request_id = c.request_id;
+  f.trace_id = c.trace_id;
+  f.span_id = c.span_id;
+  f.tenant_id = c.tenant_id;
+  f.project_id = c.project_id;
+  f.key_id = c.key_id;
+  f.operation = c.operation;
+  f.model = c.model;
+  f.served_by = c.served_by;
+  f.model_version = c.model_version;
+  f.stream = c.stream;
+  f.finish_reason = c.finish_reason;
+  f.http_status = c.http_status;
+  f.error_code = c.error_code;
+  f.error_message = c.error_message;
+  f.prompt_tokens = c.prompt_tokens;
+  f.completion_tokens = c.completion_tokens;
+  f.cached_tokens = c.cached_tokens;
+  f.ttft_ms = c.ttft_ms;
+  return f;
+}
+
 size_t span_count(const CallTimeline& t) {
   size_t n = 1 + t.limits.size() + t.attempts.size();
   if (t.auth.start_ns > 0) n += t.auth.store_start_ns > 0 ? 2 : 1;

@@ -198,6 +198,13 @@ TEST_CASE("a traced call is one compact record that reads back as the spans call
 
   const auto expected = obs::call_spans(c, t);
   CHECK(obs::span_count(t) == expected.size());
+  // What a CallTrace keeps of a call is all its spans need.
+  c.input_json = R"([{"role":"user","content":"hi"}])";
+  c.output_text = "hello";
+  c.user = "u1";
+  const auto from_facts = obs::call_spans(obs::trace_facts(c), t);
+  REQUIRE(from_facts.size() == expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) CHECK(obs::encode_span(from_facts[i]) == obs::encode_span(expected[i]));
   // The same call gives the same span ids every time: stored and exported spans agree.
   const auto again = obs::call_spans(c, t);
   for (size_t i = 0; i < expected.size(); ++i) CHECK(again[i].span_id == expected[i].span_id);

@@ -56,6 +56,8 @@ class CallSink {
  public:
   virtual ~CallSink() = default;
   virtual void record(const CallRecord& call) = 0;
+  //! record() for a caller done with `call`: a sink that keeps calls takes it without a copy.
+  virtual void take(CallRecord&& call) { record(call); }
 };
 
 //! Hands every call to each of its sinks in order.
@@ -64,6 +66,12 @@ class CallSinks final : public CallSink {
   void add(CallSink* sink) { sinks_.push_back(sink); }
   void record(const CallRecord& call) override {
     for (CallSink* s : sinks_) s->record(call);
+  }
+  //! The others see `call` first; then the sink added first takes it.
+  void take(CallRecord&& call) override {
+    if (sinks_.empty()) return;
+    for (size_t i = 1; i < sinks_.size(); ++i) sinks_[i]->record(call);
+    sinks_.front()->take(std::move(call));
   }
 
  private:

@@ -35,8 +35,8 @@ std::optional<CaptureMode> parse_capture_mode(std::string_view text);
 std::string_view to_string(CaptureMode mode);
 
 //! `call` as stored under `mode`: off empties the input, output and tool calls; redacted runs
-//! them through redact(); full keeps them.
-store::StoredCall to_stored(const CallRecord& call, CaptureMode mode);
+//! them through redact(); full keeps them. What is kept is moved out of `call`.
+store::StoredCall to_stored(CallRecord&& call, CaptureMode mode);
 
 struct CallRecorderOptions {
   //! [observability] capture: the mode of tenants that have not chosen one (and of calls
@@ -73,6 +73,7 @@ class CallRecorder final : public CallSink {
   //! Queues a copy of `call`; never waits on the writer. Drops (and counts) when the queue is
   //! full or the recorder is stopped.
   void record(const CallRecord& call) override;
+  void take(CallRecord&& call) override;
   //! Blocks until every call queued before it has been written (or failed to be). For tests and
   //! for callers that need to read their own records back at once.
   void flush();

@@ -76,12 +76,16 @@ struct CallTimeline {
 };
 
 //! A finished, traced call as the span sink takes it: its spans are derived from this when they
-//! are stored or exported (obs/trace_records.h), not built on the request's thread. `call`'s
-//! content fields (input, output, parameters, tool calls) are left empty.
+//! are stored or exported (obs/trace_records.h), not built on the request's thread. `call`
+//! needs only what trace_facts() keeps.
 struct CallTrace {
   CallRecord call;
   CallTimeline timeline;
 };
+
+//! The fields of `call` that its spans show (call_spans() reads nothing else): what a CallTrace
+//! keeps of a call whose record went to the call sinks.
+CallRecord trace_facts(const CallRecord& call);
 
 //! How many spans call_spans() makes of `timeline` (the span sink counts spans).
 size_t span_count(const CallTimeline& timeline);
