@@ -10,6 +10,7 @@
 #include "llmp/obs/call_spans.h"
 #include "llmp/obs/trace_records.h"
 #include "llmp/store/store.h"
+#include "sample_call.h"
 #include "support/temp_dir.h"
 
 using namespace llmp;
@@ -143,58 +144,23 @@ TEST_CASE("a traced call is one compact record that reads back as the spans call
   REQUIRE(opened);
   store::SpanRepository& repo = (*opened)->spans();
 
-  obs::CallTrace call;
+  // The sample call, streamed, with cached tokens, a refused admission and a second upstream
+  // try still streaming when the call ended.
+  auto [sample_record, sample_timeline] = test::sample_call();
+  obs::CallTrace call{std::move(sample_record), std::move(sample_timeline)};
   obs::CallRecord& c = call.call;
-  c.id = "chatcmpl-1";
-  c.request_id = "req-1";
-  c.tenant_id = "ten_1";
-  c.project_id = "proj_1";
-  c.key_id = "key_1";
-  c.operation = "chat";
-  c.model = "alias";
-  c.served_by = "alias/remote";
-  c.model_version = "v3";
-  c.finish_reason = "stop";
-  c.stream = true;
-  c.http_status = 200;
-  c.prompt_tokens = 11;
-  c.completion_tokens = 5;
-  c.cached_tokens = 4;
-  c.ttft_ms = 7.5;
   obs::CallTimeline& t = call.timeline;
-  t.trace_id = trace::TraceId::random();
-  t.server_span_id = trace::SpanId::random();
-  t.parent_span_id = trace::SpanId::random();
-  t.http_route = "/v1/chat/completions";
-  t.start_ns = 1000;
-  t.end_ns = 9000;
-  t.auth = {.start_ns = 1000, .end_ns = 1500, .method = "api_key", .store_start_ns = 1100, .store_end_ns = 1400,
-            .store_operation = "api_keys.get"};
-  t.limits.push_back({1600, 1700, true});
+  c.stream = true;
+  c.cached_tokens = 4;
   t.limits.push_back({2600, 2700, false});
-  t.route_start_ns = 1700;
-  t.route_end_ns = 1800;
-  t.route_alias = "alias";
-  t.route_deployment = "alias/remote";
-  for (int i = 0; i < 2; ++i) {
-    obs::ProviderAttempt a;
-    a.span_id = trace::SpanId::random();
-    a.deployment = "alias/remote";
-    a.provider = "vllm-east";
-    a.model = "up-model";
-    a.server_address = "http://127.0.0.1:9/v1";
-    a.attempt = i;
-    a.start_ns = 1800 + 1000 * i;
-    a.end_ns = i == 0 ? 2500 : 0;  // the second still streaming when the call ended
-    a.http_status = i == 0 ? 503 : 200;
-    a.error = i == 0 ? "warming up" : "";
-    t.attempts.push_back(a);
-  }
-  t.engine_model = "m";
-  t.engine_submit_ns = 3000;
-  t.engine_queue_seconds = 0.000001;
-  t.engine_first_token_ns = 5000;
-  t.engine_end_ns = 8000;
+  obs::ProviderAttempt second = t.attempts.front();
+  second.span_id = trace::SpanId::random();
+  second.attempt = 1;
+  second.start_ns = 2800;
+  second.end_ns = 0;
+  second.http_status = 200;
+  second.error.clear();
+  t.attempts.push_back(second);
 
   const auto expected = obs::call_spans(c, t);
   CHECK(obs::span_count(t) == expected.size());

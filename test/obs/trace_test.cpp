@@ -10,6 +10,7 @@
 #include "llmp/obs/call_spans.h"
 #include "llmp/obs/otlp.h"
 #include "llmp/obs/span_sink.h"
+#include "sample_call.h"
 #include "support/otlp_collector.h"
 
 using namespace llmp;
@@ -23,60 +24,10 @@ const trace::Span* find(const std::vector<trace::Span>& spans, std::string_view 
   return nullptr;
 }
 
-// A call served locally after auth (with a key read), limits and a route, and one upstream
-// attempt that failed before it.
-std::pair<obs::CallRecord, obs::CallTimeline> sample_call() {
-  obs::CallRecord c;
-  c.id = "chatcmpl-1";
-  c.request_id = "req-1";
-  c.tenant_id = "ten_1";
-  c.project_id = "proj_1";
-  c.key_id = "key_1";
-  c.operation = "chat";
-  c.model = "alias";
-  c.served_by = "alias/local";
-  c.model_version = "v3";
-  c.finish_reason = "stop";
-  c.prompt_tokens = 11;
-  c.completion_tokens = 5;
-  c.ttft_ms = 7;
-  obs::CallTimeline t;
-  t.trace_id = *trace::TraceId::parse("4bf92f3577b34da6a3ce929d0e0e4736");
-  t.server_span_id = *trace::SpanId::parse("1111111111111111");
-  t.parent_span_id = trace::SpanId::parse("00f067aa0ba902b7");
-  t.http_route = "/v1/chat/completions";
-  t.start_ns = 1000;
-  t.end_ns = 9000;
-  t.auth = {.start_ns = 1000, .end_ns = 1500, .method = "api_key", .store_start_ns = 1100, .store_end_ns = 1400,
-            .store_operation = "api_keys.get"};
-  t.limits.push_back({1600, 1700, true});
-  t.route_start_ns = 1700;
-  t.route_end_ns = 1800;
-  t.route_alias = "alias";
-  t.route_deployment = "alias/remote";
-  obs::ProviderAttempt a;
-  a.span_id = *trace::SpanId::parse("2222222222222222");
-  a.deployment = "alias/remote";
-  a.provider = "vllm-east";
-  a.model = "up-model";
-  a.server_address = "http://127.0.0.1:9/v1";
-  a.start_ns = 1800;
-  a.end_ns = 2500;
-  a.http_status = 503;
-  a.error = "warming up";
-  t.attempts.push_back(a);
-  t.engine_model = "m";
-  t.engine_submit_ns = 3000;
-  t.engine_queue_seconds = 0.000001;  // 1000 ns
-  t.engine_first_token_ns = 5000;
-  t.engine_end_ns = 8000;
-  return {c, t};
-}
-
 }  // namespace
 
 TEST_CASE("a call becomes a span tree under the server span with the GenAI attributes") {
-  auto [c, t] = sample_call();
+  auto [c, t] = test::sample_call();
   const auto spans = obs::call_spans(c, t);
   REQUIRE(spans.size() == 10);
   const trace::Span& root = spans.front();
@@ -150,7 +101,7 @@ TEST_CASE("a call becomes a span tree under the server span with the GenAI attri
 }
 
 TEST_CASE("a failed call marks its server span as an error") {
-  auto [c, t] = sample_call();
+  auto [c, t] = test::sample_call();
   c.http_status = 503;
   c.finish_reason = "error";
   c.error_code = "model_at_capacity";
