@@ -2,6 +2,8 @@
 
 #include <strings.h>
 
+#include <functional>
+
 namespace llmp::net {
 
 std::string_view to_string(Method m) {
@@ -36,22 +38,48 @@ bool iequals(std::string_view a, std::string_view b) {
 }  // namespace
 
 std::string_view Headers::get(std::string_view name) const {
-  for (const auto& [k, v] : fields_) {
-    if (iequals(k, name)) return v;
+  for (size_t i = 0; i < fields_.size(); ++i) {
+    const Field f = field(i);
+    if (iequals(f.name, name)) return f.value;
   }
   return {};
 }
 
 bool Headers::has(std::string_view name) const {
-  for (const auto& [k, v] : fields_) {
-    if (iequals(k, name)) return true;
+  for (const Slot& s : fields_) {
+    if (iequals(std::string_view(text_).substr(s.at, s.name_size), name)) return true;
   }
   return false;
 }
 
-void Headers::set(std::string_view name, std::string value) {
-  std::erase_if(fields_, [&](const auto& f) { return iequals(f.first, name); });
-  fields_.emplace_back(std::string(name), std::move(value));
+void Headers::reserve(size_t fields, size_t bytes) {
+  fields_.reserve(fields);
+  text_.reserve(bytes);
+}
+
+void Headers::add(std::string_view name, std::string_view value) {
+  const auto inside = [this](std::string_view s) {
+    const std::less<const char*> before;  // a total order, also for pointers into other objects
+    return !s.empty() && !before(s.data(), text_.data()) && before(s.data(), text_.data() + text_.size());
+  };
+  if (inside(name) || inside(value)) {
+    // Growing the buffer would move what they view: copy them out first (rare).
+    const std::string copy = std::string(name).append(value);
+    add(std::string_view(copy).substr(0, name.size()), std::string_view(copy).substr(name.size()));
+    return;
+  }
+  // A response carries a handful of fields of ~40 bytes: start with room for them, so the
+  // buffer and the slots are one allocation each instead of one per doubling.
+  if (fields_.empty() && fields_.capacity() == 0) reserve(8, 256);
+  fields_.push_back(Slot{static_cast<uint32_t>(text_.size()), static_cast<uint32_t>(name.size()),
+                         static_cast<uint32_t>(value.size())});
+  text_.append(name).append(value);
+}
+
+void Headers::set(std::string_view name, std::string_view value) {
+  // Fields removed here keep their bytes in text_: values set again may view them.
+  std::erase_if(fields_, [&](const Slot& s) { return iequals(std::string_view(text_).substr(s.at, s.name_size), name); });
+  add(name, value);
 }
 
 std::string percent_decode(std::string_view s, bool plus_as_space, bool* ok) {

@@ -27,8 +27,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <cerrno>
 #include <charconv>
@@ -50,7 +49,6 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using ErrorCode = boost::system::error_code;
-using Parser = http::response_parser<http::string_body>;
 // Over the connection's own socket, so that cancel() and close() on it reach TLS I/O too.
 using TlsStream = beast::ssl_stream<tcp::socket&>;
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
@@ -159,6 +157,7 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 struct Url {
+  std::string text;         // the URL as given: for messages
   bool tls = false;         // https
   std::string host;         // without brackets for IPv6
   uint16_t port = 80;
@@ -223,14 +222,25 @@ Result<Url> parse_url(std::string_view url) {
   out.host = std::string(host);
   out.target = target.empty() || target.front() == '?' ? "/" + std::string(target) : std::string(target);
   out.pool_key = fmt::format("{}://{}:{}", out.tls ? "https" : "http", out.host, out.port);
+  out.text = std::string(url);
   return out;
 }
 
-bool is_token_char(char c) {
-  if (c >= 'a' && c <= 'z') return true;
-  if (c >= 'A' && c <= 'Z') return true;
-  if (c >= '0' && c <= '9') return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+// RFC 9110's tchar: letters, digits and !#$%&'*+-.^_`|~. Looked up: every byte of every name.
+constexpr std::array<bool, 256> kTokenChars = [] {
+  std::array<bool, 256> t{};
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+
+bool is_token_char(char c) { return kTokenChars[static_cast<unsigned char>(c)]; }
+
+// One pass over the value: find_first_of("\r\n") called memchr once per byte of it.
+bool has_line_break(std::string_view v) {
+  return std::any_of(v.begin(), v.end(), [](char c) { return c == '\r' || c == '\n'; });
 }
 
 // The request line and headers. The body goes out as a second buffer of the same write.
@@ -239,7 +249,7 @@ Result<std::string> serialize_head(const ClientRequest& req, const Url& url) {
     return fail(ClientErrorKind::invalid_request, fmt::format("no HTTP method given for {}", req.url));
   }
   std::string out;
-  out.reserve(256);
+  out.reserve(512);  // a proxied call's head (traceparent, request id) outgrew 256 bytes
   out.append(to_string(req.method));
   out.push_back(' ');
   out.append(url.target);
@@ -249,13 +259,13 @@ Result<std::string> serialize_head(const ClientRequest& req, const Url& url) {
     out.append(url.authority);
     out.append("\r\n");
   }
-  for (const auto& [name, value] : req.headers.fields()) {
+  for (const auto [name, value] : req.headers) {
     // The framing is ours: a caller's length or encoding could only contradict it.
     if (iequals(name, "Content-Length") || iequals(name, "Transfer-Encoding")) continue;
     if (name.empty() || !std::all_of(name.begin(), name.end(), is_token_char)) {
       return fail(ClientErrorKind::invalid_request, fmt::format("bad header name \"{}\" for {}", name, req.url));
     }
-    if (value.find_first_of("\r\n") != std::string::npos) {
+    if (has_line_break(value)) {
       return fail(ClientErrorKind::invalid_request, fmt::format("a line break in header {} for {}", name, req.url));
     }
     out.append(name);
@@ -400,6 +410,45 @@ Awaitable<ErrorCode> read_some(Conn& conn) {
   co_return ec;
 }
 
+// Parses a response straight into our Headers and a body string. Beast's response_parser
+// builds its own message first (a node per header field) that we then copied field by field.
+class ResponseReader final : public http::basic_parser<false> {
+ public:
+  int status() const { return status_; }
+  Headers& headers() { return headers_; }
+  //! The body bytes parsed and not taken yet.
+  std::string& body() { return body_; }
+
+ private:
+  void on_request_impl(http::verb, beast::string_view, beast::string_view, int, ErrorCode& ec) override {
+    ec = http::error::bad_method;  // a response parser never sees a request line
+  }
+  void on_response_impl(int code, beast::string_view, int, ErrorCode&) override { status_ = code; }
+  void on_field_impl(http::field, beast::string_view name, beast::string_view value, ErrorCode&) override {
+    headers_.add(name, value);
+  }
+  void on_header_impl(ErrorCode&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length, ErrorCode&) override {
+    // Room for a declared length up to 1 MiB: a streamed body has no limit, and a length an
+    // upstream claims is no reason to allocate it before it comes.
+    if (length) body_.reserve(static_cast<size_t>(std::min<std::uint64_t>(*length, 1 << 20)));
+  }
+  size_t on_body_impl(beast::string_view body, ErrorCode&) override {
+    body_.append(body);
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, ErrorCode&) override {}
+  size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, ErrorCode&) override {
+    body_.append(body);
+    return body.size();
+  }
+  void on_finish_impl(ErrorCode&) override {}
+
+  int status_ = 0;
+  Headers headers_;
+  std::string body_;
+};
+
 }  // namespace
 
 struct HttpClient::Core {
@@ -508,12 +557,24 @@ struct HttpClient::Core {
 struct ClientStream::State {
   std::shared_ptr<HttpClient::Core> core;
   std::shared_ptr<Conn> conn;  // null once the body ended or failed
-  std::unique_ptr<Parser> parser;
-  int status = 0;
-  Headers headers;
-  std::string url;
+  // In place, not behind a pointer of its own; made again for each response read (a retry on
+  // a new connection, a 1xx before the real answer).
+  std::optional<ResponseReader> parser;
+  std::shared_ptr<const Url> url;
   std::chrono::milliseconds total_timeout{0};
   bool finished = false;
+
+  ResponseReader& new_parser(const ClientOptions& o, bool buffered, Method method) {
+    ResponseReader& p = parser.emplace();
+    p.header_limit(static_cast<std::uint32_t>(o.max_response_header_bytes));
+    if (buffered) {
+      p.body_limit(static_cast<std::uint64_t>(o.max_response_body_bytes));
+    } else {
+      p.body_limit(boost::none);
+    }
+    if (method == Method::head) p.skip(true);
+    return p;
+  }
 
   // The body ended: the connection goes back to the pool when its framing allows.
   void finish(bool reusable) {
@@ -643,15 +704,15 @@ std::chrono::milliseconds or_default(const std::optional<std::chrono::millisecon
 // and over, and parsing one costs four strings. Entries are immutable and shared.
 Result<std::shared_ptr<const Url>> parse_url_cached(std::string_view text) {
   constexpr size_t kEntries = 16;
-  thread_local std::vector<std::pair<std::string, std::shared_ptr<const Url>>> cache;
-  for (const auto& [known, url] : cache) {
-    if (known == text) return url;
+  thread_local std::vector<std::shared_ptr<const Url>> cache;
+  for (const auto& url : cache) {
+    if (url->text == text) return url;
   }
   auto parsed = parse_url(text);
   if (!parsed) return error(parsed.error());
   auto url = std::make_shared<const Url>(std::move(*parsed));
   if (cache.size() == kEntries) cache.erase(cache.begin());
-  cache.emplace_back(std::string(text), url);
+  cache.push_back(url);
   return url;
 }
 
@@ -673,6 +734,10 @@ Awaitable<Result<StatePtr>> start_exchange(std::shared_ptr<HttpCore> core, const
     if (!made) co_return error(made.error());
     tls_context = *made;
   }
+  auto state = std::make_shared<ClientStream::State>();
+  state->core = core;
+  state->url = url;
+  state->total_timeout = total_ms;
 
   // A second attempt only when a pooled connection turned out dead before any response byte.
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -713,14 +778,7 @@ Awaitable<Result<StatePtr>> start_exchange(std::shared_ptr<HttpCore> core, const
     }
 
     conn->arm(deadline_after(Clock::now(), first_byte_ms), ClientErrorKind::first_byte_timeout, total_deadline);
-    auto parser = std::make_unique<Parser>();
-    parser->header_limit(static_cast<std::uint32_t>(o.max_response_header_bytes));
-    if (buffered) {
-      parser->body_limit(static_cast<std::uint64_t>(o.max_response_body_bytes));
-    } else {
-      parser->body_limit(boost::none);
-    }
-    if (req.method == Method::head) parser->skip(true);
+    ResponseReader* parser = &state->new_parser(o, buffered, req.method);
     bool received = false;
     bool retry = false;
     int informational = 0;
@@ -744,7 +802,7 @@ Awaitable<Result<StatePtr>> start_exchange(std::shared_ptr<HttpCore> core, const
                          fmt::format("malformed response from {}: {}", req.url, why));
         }
         if (parser->is_header_done()) {
-          const int status = parser->get().result_int();
+          const int status = parser->status();
           if (status >= 100 && status < 200 && status != 101) {
             // 100 Continue and friends precede the real response; a server sending them
             // without end gets cut off.
@@ -753,14 +811,7 @@ Awaitable<Result<StatePtr>> start_exchange(std::shared_ptr<HttpCore> core, const
               co_return fail(ClientErrorKind::malformed_response,
                              fmt::format("malformed response from {}: too many 1xx responses", req.url));
             }
-            parser = std::make_unique<Parser>();
-            parser->header_limit(static_cast<std::uint32_t>(o.max_response_header_bytes));
-            if (buffered) {
-              parser->body_limit(static_cast<std::uint64_t>(o.max_response_body_bytes));
-            } else {
-              parser->body_limit(boost::none);
-            }
-            if (req.method == Method::head) parser->skip(true);
+            parser = &state->new_parser(o, buffered, req.method);
             continue;
           }
           break;
@@ -786,17 +837,7 @@ Awaitable<Result<StatePtr>> start_exchange(std::shared_ptr<HttpCore> core, const
     }
     if (retry) continue;
 
-    auto state = std::make_shared<ClientStream::State>();
-    state->core = core;
-    state->status = parser->get().result_int();
-    state->headers.reserve(static_cast<size_t>(std::distance(parser->get().begin(), parser->get().end())));
-    for (const auto& field : parser->get()) {
-      state->headers.add(std::string(field.name_string()), std::string(field.value()));
-    }
-    state->url = req.url;
-    state->total_timeout = total_ms;
     parser->eager(true);
-    state->parser = std::move(parser);
     conn->arm(kNever, ClientErrorKind::other, total_deadline);  // the body runs on the total clock
     state->conn = std::move(conn);
     if (state->parser->is_done()) state->finish(true);  // no body (HEAD, 204, 304)
@@ -808,7 +849,7 @@ Awaitable<Result<StatePtr>> start_exchange(std::shared_ptr<HttpCore> core, const
 // The next piece of the body, on the strand.
 Awaitable<Result<std::optional<std::string>>> next_piece(StatePtr st) {
   if (st->finished || !st->conn) co_return std::nullopt;
-  Parser& p = *st->parser;
+  ResponseReader& p = *st->parser;
   Conn& conn = *st->conn;
   const size_t limit = st->core->options.max_response_body_bytes;
   for (;;) {
@@ -821,15 +862,15 @@ Awaitable<Result<std::optional<std::string>>> next_piece(StatePtr st) {
       if (pec == http::error::body_limit) {
         st->abandon();
         co_return fail(ClientErrorKind::body_too_large,
-                       fmt::format("the response body from {} exceeds the limit of {} bytes", st->url, limit));
+                       fmt::format("the response body from {} exceeds the limit of {} bytes", st->url->text, limit));
       }
       if (pec && pec != http::error::need_more) {
         st->abandon();
         co_return fail(ClientErrorKind::malformed_response,
-                       fmt::format("malformed response body from {}: {}", st->url, pec.message()));
+                       fmt::format("malformed response body from {}: {}", st->url->text, pec.message()));
       }
     }
-    std::string& body = p.get().body();
+    std::string& body = p.body();
     if (!body.empty()) {
       std::string piece = std::move(body);
       body.clear();
@@ -845,7 +886,7 @@ Awaitable<Result<std::optional<std::string>>> next_piece(StatePtr st) {
     if (conn.fired != ClientErrorKind::other) {
       st->abandon();
       co_return fail(ClientErrorKind::total_timeout,
-                     fmt::format("the request to {} did not complete within {} ms", st->url,
+                     fmt::format("the request to {} did not complete within {} ms", st->url->text,
                                  st->total_timeout.count()));
     }
     if (rec) {
@@ -860,7 +901,7 @@ Awaitable<Result<std::optional<std::string>>> next_piece(StatePtr st) {
       }
       st->abandon();
       co_return fail(ClientErrorKind::closed_mid_body,
-                     fmt::format("the response from {} was cut off before its end: {}", st->url, rec.message()));
+                     fmt::format("the response from {} was cut off before its end: {}", st->url->text, rec.message()));
     }
   }
 }
@@ -876,8 +917,8 @@ Awaitable<Result<ClientResponse>> request_on_strand(std::shared_ptr<HttpCore> co
   if (!started) co_return error(started.error());
   StatePtr st = std::move(*started);
   ClientResponse res;
-  res.status = st->status;
-  res.headers = std::move(st->headers);
+  res.status = st->parser->status();
+  res.headers = std::move(st->parser->headers());
   for (;;) {
     auto next_op = next_piece(st);
     auto piece = co_await std::move(next_op);
@@ -913,11 +954,11 @@ ClientStream& ClientStream::operator=(ClientStream&& other) noexcept {
 }
 ClientStream::~ClientStream() { abandon_on_strand(std::move(state_)); }
 
-int ClientStream::status() const { return state_ ? state_->status : 0; }
+int ClientStream::status() const { return state_ ? state_->parser->status() : 0; }
 
 const Headers& ClientStream::headers() const {
   static const Headers kNone;
-  return state_ ? state_->headers : kNone;
+  return state_ ? state_->parser->headers() : kNone;
 }
 
 Awaitable<Result<std::optional<std::string>>> ClientStream::next() {
@@ -946,15 +987,11 @@ HttpClient::HttpClient(asio::any_io_executor executor, ClientOptions options, Co
 
 HttpClient::~HttpClient() = default;
 
+// Not a coroutine itself: it hands back request_on_strand's awaitable (or the strand hop's),
+// so a call costs one coroutine frame fewer.
 Awaitable<Result<ClientResponse>> HttpClient::request(ClientRequest request) {
-  auto core = core_;
-  if (core->confined) {
-    auto op = request_on_strand(std::move(core), std::move(request));
-    co_return co_await std::move(op);
-  }
-  auto strand = core->strand;
-  auto op = asio::co_spawn(strand, request_on_strand(std::move(core), std::move(request)), asio::use_awaitable);
-  co_return co_await std::move(op);
+  if (core_->confined) return request_on_strand(core_, std::move(request));
+  return asio::co_spawn(core_->strand, request_on_strand(core_, std::move(request)), asio::use_awaitable);
 }
 
 Awaitable<Result<ClientStream>> HttpClient::open(ClientRequest request) {

@@ -101,13 +101,13 @@ bool acceptable_request_id(std::string_view id) {
 }
 
 // Header values from handlers must not break the framing: CR and LF become spaces. Appended
-// whole and mended in place in the rare case (a byte-by-byte copy showed in the profile).
+// whole, then mended in one pass over the copy (a byte-by-byte copy, and then two memchr calls
+// per value, showed in the profile).
 void append_header_value(std::string& out, std::string_view v) {
   const size_t at = out.size();
   out.append(v);
-  if (std::memchr(v.data(), '\r', v.size()) == nullptr && std::memchr(v.data(), '\n', v.size()) == nullptr) return;
-  for (size_t i = at; i < out.size(); ++i) {
-    if (out[i] == '\r' || out[i] == '\n') out[i] = ' ';
+  for (auto it = out.begin() + static_cast<std::ptrdiff_t>(at); it != out.end(); ++it) {
+    if (*it == '\r' || *it == '\n') *it = ' ';
   }
 }
 
@@ -134,7 +134,7 @@ void serialize_head(std::string& out, const Response& res, const RequestContext&
     append_header_value(out, res.content_type);
     out.append("\r\n");
   }
-  for (const auto& [k, v] : res.headers.fields()) {
+  for (const auto [k, v] : res.headers) {
     out.append(k);
     out.append(": ");
     append_header_value(out, v);
@@ -176,7 +176,7 @@ class RequestReader final : public http::basic_parser<true> {
     ec = http::error::bad_method;  // a request parser never sees a status line
   }
   void on_field_impl(http::field, beast::string_view name, beast::string_view value, beast::error_code&) override {
-    req_.headers.add(std::string(name.data(), name.size()), std::string(value.data(), value.size()));
+    req_.headers.add(name, value);
   }
   void on_header_impl(beast::error_code&) override {}
   void on_body_init_impl(const boost::optional<std::uint64_t>& length, beast::error_code&) override {

@@ -65,7 +65,7 @@ void Router::add(Method method, std::string pattern, Handler handler, RouteOptio
 
 Router::Match Router::match(Method method, std::string_view path) const {
   Match m;
-  if (auto it = literal_routes_.find(std::string(path)); it != literal_routes_.end()) {
+  if (auto it = literal_routes_.find(path); it != literal_routes_.end()) {
     for (const Route* route : it->second) {
       if (route->method == method || (method == Method::head && route->method == Method::get)) {
         m.route = route;

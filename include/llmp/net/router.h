@@ -1,6 +1,7 @@
 #pragma once
 // Routes: method + path pattern with {name} segments → handler.
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -41,8 +42,13 @@ class Router {
 
  private:
   std::vector<std::unique_ptr<Route>> routes_;
+  // Finds a std::string key by a viewed path, without copying the path per request.
+  struct PathHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
   // Routes without parameters by their exact path: most requests match in one lookup.
-  std::unordered_map<std::string, std::vector<const Route*>> literal_routes_;
+  std::unordered_map<std::string, std::vector<const Route*>, PathHash, std::equal_to<>> literal_routes_;
 };
 
 }  // namespace llmp::net
