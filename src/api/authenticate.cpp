@@ -34,6 +34,14 @@ net::Awaitable<Result<gateway::Identity>> authenticate_jwt(Services& s, const st
 
 }  // namespace
 
+std::optional<Result<gateway::Identity>> authenticate_now(Services& s, const net::Request& req,
+                                                          obs::AuthTiming* timing) {
+  const std::string_view token = gateway::bearer_token(req.headers.get("Authorization"));
+  if (s.oidc && gateway::looks_like_jwt(token)) return std::nullopt;
+  if (timing) timing->method = "api_key";
+  return s.keys->resolve_cached(token);
+}
+
 net::Awaitable<Result<gateway::Identity>> authenticate(Services& s, const net::Request& req,
                                                        obs::AuthTiming* timing) {
   const std::string token(gateway::bearer_token(req.headers.get("Authorization")));
@@ -73,16 +81,23 @@ std::string log_key_id(const gateway::Identity& identity) {
   return identity.role == gateway::Role::platform_admin && identity.key_id.empty() ? "admin" : identity.key_id;
 }
 
-net::Awaitable<Result<void>> check_scope_headers(Services& s, const gateway::Identity& identity, const net::Request& req) {
+std::optional<Result<void>> check_scope_headers_now(Services& s, const gateway::Identity& identity,
+                                                    const net::Request& req) {
   const std::string_view project_header = req.headers.get("X-Project-ID");
   if (auto headers = gateway::check_scope_headers(identity, req.headers.get("X-Tenant-ID"), project_header); !headers) {
-    co_return headers;
+    return headers;
   }
   // A tenant-wide key may name one of its tenant's projects (limits and usage are then charged
-  // to it), never another tenant's.
+  // to it), never another tenant's: that takes a store read.
   if (identity.role == gateway::Role::platform_admin || !identity.project_id.empty() || project_header.empty() || !s.store) {
-    co_return ok();
+    return ok();
   }
+  return std::nullopt;
+}
+
+net::Awaitable<Result<void>> check_scope_headers(Services& s, const gateway::Identity& identity, const net::Request& req) {
+  if (auto now = check_scope_headers_now(s, identity, req)) co_return std::move(*now);
+  const std::string_view project_header = req.headers.get("X-Project-ID");
   auto lookup = [&s, tenant = identity.tenant_id, project = std::string(project_header)] {
     return s.store->projects().get(tenant, project);
   };

@@ -2,6 +2,7 @@
 // Bearer token → Identity for the routes that need one (admin API, inference API), without
 // reading SQL on an I/O thread.
 
+#include <optional>
 #include <string>
 
 #include "llmp/api/routes.h"
@@ -22,6 +23,12 @@ namespace llmp::api {
 net::Awaitable<Result<gateway::Identity>> authenticate(Services& s, const net::Request& req,
                                                        obs::AuthTiming* timing = nullptr);
 
+//! authenticate()'s answer when it needs no wait (an API key the resolver has cached, or a
+//! malformed one); nullopt when only authenticate() can tell (a store read, a JWT). The hot
+//! path calls this first: no coroutine frame, no copy of the token.
+std::optional<Result<gateway::Identity>> authenticate_now(Services& s, const net::Request& req,
+                                                          obs::AuthTiming* timing = nullptr);
+
 //! The answer for a failed authenticate(): 401 with code invalid_api_key and
 //! "WWW-Authenticate: Bearer" for unauthenticated, the usual mapping otherwise.
 net::Response authentication_failure(const Status& status, const net::Request& req);
@@ -30,6 +37,11 @@ net::Response authentication_failure(const Status& status, const net::Request& r
 //! and, for a tenant-wide key naming a project, that the project is its tenant's (one store read
 //! on the blocking pool, only when the header is sent): permission_denied otherwise.
 net::Awaitable<Result<void>> check_scope_headers(Services& s, const gateway::Identity& identity, const net::Request& req);
+
+//! check_scope_headers()'s answer when it needs no store read (the usual case: no X-Project-ID
+//! to look up); nullopt when only check_scope_headers() can tell.
+std::optional<Result<void>> check_scope_headers_now(Services& s, const gateway::Identity& identity,
+                                                    const net::Request& req);
 
 //! The key id the request log shows for `identity`: its key's id, "jwt:<sub>" for an OIDC
 //! token, or "admin" for the platform admin key (which has none).

@@ -176,22 +176,32 @@ net::Awaitable<void> observe_refusal(Services& s, TraceBudget& budget, net::Requ
   s.spans->record(obs::CallTrace{std::move(rec), std::move(t)});
 }
 
+// Runs `inner` and observes the refusal it may answer with.
+net::Awaitable<net::Response> serve_observed(Services& s, TraceBudget& budget, const net::Handler& inner,
+                                             net::Request& req) {
+  // Wall clock, as span times are: the refusal's record and spans start here.
+  const int64_t start_ns = trace::now_unix_nanos();
+  auto serve = inner(req);
+  net::Response res = co_await std::move(serve);
+  if (res.status == 401 || res.status == 403) {
+    auto observed = observe_refusal(s, budget, req, res, start_ns);
+    co_await std::move(observed);
+  }
+  co_return std::move(res);  // a streamed answer's producer goes with it, never copied
+}
+
 }  // namespace
 
 void add_observing_refusals(net::Router& router, const net::Router& inference, Services& s) {
   // One budget for the process: every route's unauthenticated refusals share it.
   auto budget = std::make_shared<TraceBudget>();
   for (const auto& route : inference.routes()) {
+    // Not a coroutine itself: with nothing to observe (observability off, or an open API, as
+    // observe_refusal decides), the route's own awaitable is returned, and a request costs no
+    // coroutine frame and no clock read of ours.
     net::Handler wrapped = [&s, budget, inner = route->handler](net::Request& req) -> net::Awaitable<net::Response> {
-      // Wall clock, as span times are: the refusal's record and spans start here.
-      const int64_t start_ns = trace::now_unix_nanos();
-      auto serve = inner(req);
-      net::Response res = co_await std::move(serve);
-      if (res.status == 401 || res.status == 403) {
-        auto observed = observe_refusal(s, *budget, req, res, start_ns);
-        co_await std::move(observed);
-      }
-      co_return std::move(res);  // a streamed answer's producer goes with it, never copied
+      if (s.auth_mode == AuthMode::open || (!s.calls && !s.spans)) return inner(req);
+      return serve_observed(s, *budget, inner, req);
     };
     router.add(route->method, route->pattern, std::move(wrapped), route->options);
   }

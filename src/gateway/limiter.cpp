@@ -111,7 +111,8 @@ struct Limiter::State {
   struct Held {
     int64_t tokens = 0;
     double cost = 0;
-    std::vector<std::pair<Key, int64_t>> applied;  // rule and, for windows, the window charged
+    // Rule and, for windows, the window charged. Inline: a request meets a few rules.
+    boost::container::small_vector<std::pair<Key, int64_t>, 4> applied;
   };
 
   std::function<int64_t()> now_ms;

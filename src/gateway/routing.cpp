@@ -274,7 +274,7 @@ uint64_t stable_hash(std::string_view s) {
 }
 
 // Index into `ds` by weight at `u` in [0, 1); nullopt when every weight is 0.
-std::optional<size_t> weighted(const std::vector<const Deployment*>& ds, double u) {
+std::optional<size_t> weighted(const DeploymentPlan& ds, double u) {
   int64_t total = 0;
   for (const Deployment* d : ds) total += d->weight;
   if (total <= 0) return std::nullopt;
@@ -289,10 +289,10 @@ std::optional<size_t> weighted(const std::vector<const Deployment*>& ds, double 
 
 }  // namespace
 
-std::vector<const Deployment*> RouteTable::plan(const Route& route, Strategy strategy, std::string_view sticky_key,
-                                                double uniform, const EngineLoad& load) const {
+DeploymentPlan RouteTable::plan(const Route& route, Strategy strategy, std::string_view sticky_key, double uniform,
+                                const EngineLoad& load) const {
   const auto now = Clock::now();
-  std::vector<const Deployment*> usable;
+  DeploymentPlan usable;
   for (const auto& d : route.deployments) {
     if (d.health->breaker.state(now) != CircuitBreaker::State::open) usable.push_back(&d);
   }
@@ -316,8 +316,8 @@ std::vector<const Deployment*> RouteTable::plan(const Route& route, Strategy str
     }
     return 0;
   };
-  auto by_balance = [&](std::vector<const Deployment*> ds) {
-    std::vector<std::pair<double, const Deployment*>> keyed;
+  auto by_balance = [&](DeploymentPlan ds) {
+    boost::container::small_vector<std::pair<double, const Deployment*>, 4> keyed;
     for (const Deployment* d : ds) keyed.emplace_back(cost(d), d);
     std::stable_sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     ds.clear();
@@ -325,9 +325,9 @@ std::vector<const Deployment*> RouteTable::plan(const Route& route, Strategy str
     return ds;
   };
 
-  std::vector<const Deployment*> out;
+  DeploymentPlan out;
   if (strategy == Strategy::stable) {
-    std::vector<const Deployment*> stable, rest;
+    DeploymentPlan stable, rest;
     for (const Deployment* d : usable) (d->has_label("stable") ? stable : rest).push_back(d);
     if (stable.empty() && !route.deployments.empty() && !usable.empty()) {
       // No deployment says "stable": the route's first one is.
@@ -343,7 +343,7 @@ std::vector<const Deployment*> RouteTable::plan(const Route& route, Strategy str
                        : std::clamp(uniform, 0.0, 0.999999999);
   std::optional<size_t> first = weighted(usable, u);
   if (first) out.push_back(usable[*first]);
-  std::vector<const Deployment*> rest;
+  DeploymentPlan rest;
   for (size_t i = 0; i < usable.size(); ++i) {
     if (!first || i != *first) rest.push_back(usable[i]);
   }
@@ -354,12 +354,13 @@ std::vector<const Deployment*> RouteTable::plan(const Route& route, Strategy str
 // ---- DeploymentGuard ----
 
 std::optional<DeploymentGuard> DeploymentGuard::enter(const Deployment& d) {
-  if (!d.health->breaker.allow(Clock::now())) return std::nullopt;
+  const auto now = Clock::now();  // read once: clock reads are a visible cost per request
+  if (!d.health->breaker.allow(now)) return std::nullopt;
   {
     std::lock_guard lock(d.health->mu);
     ++d.health->outstanding;
   }
-  return DeploymentGuard(d.health);
+  return DeploymentGuard(d.health, now);
 }
 
 DeploymentGuard::DeploymentGuard(DeploymentGuard&& o) noexcept

@@ -9,6 +9,8 @@
 // no burst at a window edge; quotas and budgets count in calendar windows (UTC day, UTC month)
 // or in fixed periods from the epoch, and say when they reset.
 
+#include <boost/container/small_vector.hpp>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -46,7 +48,9 @@ struct LimitRule {
 
 //! What one request asks for.
 struct AdmissionRequest {
-  std::vector<std::string> subjects;  // every subject it counts against
+  // Every subject it counts against, viewed (the caller keeps the text until admit returns): a
+  // request has up to four (tenant, project, key, model), built per request without allocating.
+  boost::container::small_vector<std::string_view, 4> subjects;
   int64_t tokens = 0;                 // reserved: prompt tokens + max tokens
   double cost = 0;                    // reserved: `tokens` priced
 };

@@ -5,6 +5,8 @@
 // when every deployment fails. The table is rebuilt whole from the store on every change and
 // swapped in; per-deployment health (breaker, outstanding requests, latency) survives rebuilds.
 
+#include <boost/container/small_vector.hpp>
+
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -130,6 +132,10 @@ struct Route {
 //! local model, lower is better.
 using EngineLoad = std::function<double(std::string_view model)>;
 
+//! Deployments in the order to try them. Inline up to four: planned per request, and a route
+//! rarely has more.
+using DeploymentPlan = boost::container::small_vector<const Deployment*, 4>;
+
 class RouteTable {
  public:
   explicit RouteTable(BreakerOptions breaker = {}) : breaker_(breaker) {}
@@ -151,8 +157,8 @@ class RouteTable {
   //! then the route's other deployments by the balance rule. Deployments whose breaker does not
   //! allow a request now are left out (allow() is not called here: see DeploymentGuard).
   //! `uniform` in [0, 1) drives the weighted choice.
-  std::vector<const Deployment*> plan(const Route& route, Strategy strategy, std::string_view sticky_key, double uniform,
-                                      const EngineLoad& load = {}) const;
+  DeploymentPlan plan(const Route& route, Strategy strategy, std::string_view sticky_key, double uniform,
+                      const EngineLoad& load = {}) const;
 
   //! The live figures of a deployment by its id ("alias/name"); null when no table listed it.
   std::shared_ptr<DeploymentHealth> health(std::string_view deployment_id) const;
@@ -197,7 +203,8 @@ class DeploymentGuard {
   void succeed() { success_ = true; }
 
  private:
-  explicit DeploymentGuard(std::shared_ptr<DeploymentHealth> h) : health_(std::move(h)), started_(Clock::now()) {}
+  DeploymentGuard(std::shared_ptr<DeploymentHealth> h, Clock::time_point started)
+      : health_(std::move(h)), started_(started) {}
   std::shared_ptr<DeploymentHealth> health_;
   Clock::time_point started_;
   bool success_ = false;

@@ -24,12 +24,23 @@ int64_t ceil_seconds(double seconds) { return static_cast<int64_t>(std::ceil(std
 }  // namespace
 
 std::string reset_duration(double seconds) {
-  if (seconds < 1) return fmt::format("{}ms", static_cast<int64_t>(std::ceil(std::max(0.0, seconds) * 1000)));
+  // Per request on every answer: appended, not formatted (fmt::format showed in the profile).
+  std::string out;
+  const auto append = [&out](int64_t v, std::string_view unit) {
+    char buf[24];
+    const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, end).append(unit);
+  };
+  if (seconds < 1) {
+    append(static_cast<int64_t>(std::ceil(std::max(0.0, seconds) * 1000)), "ms");
+    return out;
+  }
   const int64_t total = ceil_seconds(seconds);
   const int64_t h = total / 3600, m = total / 60 % 60, sec = total % 60;
-  if (h > 0) return fmt::format("{}h{}m{}s", h, m, sec);
-  if (m > 0) return fmt::format("{}m{}s", m, sec);
-  return fmt::format("{}s", sec);
+  if (h > 0) append(h, "h");
+  if (h > 0 || m > 0) append(m, "m");
+  append(sec, "s");
+  return out;
 }
 
 std::expected<std::shared_ptr<LimitHold>, net::Response> admit_request(Services& s, const Caller& caller,
@@ -50,13 +61,23 @@ std::expected<std::shared_ptr<LimitHold>, net::Response> admit_request(Services&
   if (s.prices) price = s.prices->price_at(model, now_seconds());
   // Cached prompt tokens are known only after the engine ran: reserve them at the input price.
   if (price) request.cost = gateway::cost_of(*price, prompt_tokens, 0, completion_tokens);
-  if (!tenant.empty()) request.subjects.push_back("tenant:" + tenant);
   // A tenant-wide key may act for one of its projects through X-Project-ID (checked already).
-  std::string project = who ? who->project_id : std::string();
-  if (project.empty()) project = std::string(req.headers.get("X-Project-ID"));
-  if (!project.empty()) request.subjects.push_back("project:" + project);
-  if (who && !who->key_id.empty()) request.subjects.push_back("key:" + who->key_id);
-  request.subjects.push_back("model:" + std::string(model));
+  std::string_view project = who ? std::string_view(who->project_id) : std::string_view();
+  if (project.empty()) project = req.headers.get("X-Project-ID");
+  const std::string_view key_id = who ? std::string_view(who->key_id) : std::string_view();
+  // The subjects' text in one buffer, reserved whole so that the views into it stay valid: a
+  // string per subject was four allocations per request.
+  std::string subjects;
+  subjects.reserve(tenant.size() + project.size() + key_id.size() + model.size() + 32);
+  const auto add_subject = [&](std::string_view kind, std::string_view id) {
+    const size_t at = subjects.size();
+    subjects.append(kind).append(id);
+    request.subjects.push_back(std::string_view(subjects).substr(at));
+  };
+  if (!tenant.empty()) add_subject("tenant:", tenant);
+  if (!project.empty()) add_subject("project:", project);
+  if (!key_id.empty()) add_subject("key:", key_id);
+  add_subject("model:", model);
 
   auto outcome = s.limiter->admit(request);
   if (auto* refusal = std::get_if<gateway::Refusal>(&outcome)) {
@@ -79,38 +100,49 @@ std::expected<std::shared_ptr<LimitHold>, net::Response> admit_request(Services&
 
 void set_limit_headers(net::Response& res, const LimitHold* hold) {
   if (!hold) return;
-  // Per request on every answer: built with appends, not format strings.
+  // Per request on every answer: built with appends into buffers on the stack, not format
+  // strings or a string per value.
   static constexpr std::string_view kNames[2][3] = {
       {"x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"},
       {"x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"}};
-  const auto append_int = [](std::string& out, int64_t v) {
+  const auto append_int = [](fmt::memory_buffer& out, int64_t v) {
     char buf[24];
     const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
     out.append(buf, end);
   };
-  std::string policy, state;
+  const auto append = [](fmt::memory_buffer& out, std::string_view text) { out.append(text.data(), text.data() + text.size()); };
+  const auto view = [](const fmt::memory_buffer& b) { return std::string_view(b.data(), b.size()); };
+  fmt::memory_buffer policy, state, value;
   for (const auto& st : hold->reservation().status) {
     const bool tokens = gateway::limit_counts_tokens(st.kind);
     const std::string_view what = tokens ? "tokens" : "requests";
     const auto limit = static_cast<int64_t>(st.limit);
     const auto remaining = static_cast<int64_t>(std::max(0.0, st.remaining));
-    res.headers.set(kNames[tokens][0], std::to_string(limit));
-    res.headers.set(kNames[tokens][1], std::to_string(remaining));
+    value.clear();
+    append_int(value, limit);
+    res.headers.set(kNames[tokens][0], view(value));
+    value.clear();
+    append_int(value, remaining);
+    res.headers.set(kNames[tokens][1], view(value));
     res.headers.set(kNames[tokens][2], reset_duration(st.reset_seconds));
     // The status holds per-minute rates only: every policy's window is 60 seconds.
-    if (!policy.empty()) policy += ", ";
-    policy.append("\"").append(what).append("\";q=");
+    if (policy.size() > 0) append(policy, ", ");
+    append(policy, "\"");
+    append(policy, what);
+    append(policy, "\";q=");
     append_int(policy, limit);
-    policy.append(";w=60");
-    if (!state.empty()) state += ", ";
-    state.append("\"").append(what).append("\";r=");
+    append(policy, ";w=60");
+    if (state.size() > 0) append(state, ", ");
+    append(state, "\"");
+    append(state, what);
+    append(state, "\";r=");
     append_int(state, remaining);
-    state.append(";t=");
+    append(state, ";t=");
     append_int(state, ceil_seconds(st.reset_seconds));
   }
-  if (!policy.empty()) {
-    res.headers.set("RateLimit-Policy", std::move(policy));
-    res.headers.set("RateLimit", std::move(state));
+  if (policy.size() > 0) {
+    res.headers.set("RateLimit-Policy", view(policy));
+    res.headers.set("RateLimit", view(state));
   }
 }
 

@@ -37,17 +37,28 @@ net::Handler inference_route(Services& s, InferenceHandler inner) {
       const Caller anyone{nullptr, std::move(timing)};
       co_return co_await inner(req, anyone);
     }
-    auto resolved = co_await authenticate(s, req, s.spans ? &timing : nullptr);
-    if (!resolved) co_return authentication_failure(resolved.error(), req);
-    const gateway::Identity& identity = *resolved;
+    // A cached key answers at once; only a store read or a JWT takes authenticate()'s coroutine.
+    std::optional<Result<gateway::Identity>> resolved = authenticate_now(s, req, s.spans ? &timing : nullptr);
+    if (!resolved) {
+      auto waiting = authenticate(s, req, s.spans ? &timing : nullptr);
+      auto waited = co_await std::move(waiting);
+      resolved = std::move(waited);
+    }
+    if (!*resolved) co_return authentication_failure(resolved->error(), req);
+    const gateway::Identity& identity = **resolved;
     if (!identity.has(gateway::Scope::inference)) {
       co_return response_for(
           Status(StatusCode::permission_denied, "this API key lacks the 'inference' scope needed by the inference API"),
           req);
     }
     const std::string_view tenant_header = req.headers.get("X-Tenant-ID");
-    auto scoped = co_await check_scope_headers(s, identity, req);
-    if (!scoped) co_return response_for(scoped.error(), req);
+    std::optional<Result<void>> scoped = check_scope_headers_now(s, identity, req);
+    if (!scoped) {
+      auto checking = check_scope_headers(s, identity, req);
+      auto checked = co_await std::move(checking);
+      scoped = std::move(checked);
+    }
+    if (!*scoped) co_return response_for(scoped->error(), req);
     // The platform admin belongs to no tenant: it acts for the one it names, if any.
     req.ctx.tenant = identity.role == gateway::Role::platform_admin ? std::string(tenant_header) : identity.tenant_id;
     req.ctx.key_id = log_key_id(identity);

@@ -6,8 +6,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/container/small_vector.hpp>
 #include <random>
-#include <set>
 
 #include "json_request.h"
 #include "llmp/api/status_response.h"
@@ -277,7 +277,9 @@ Awaitable<Response> call_upstream(Services& s, const Caller& caller, Request& re
 
   net::ClientRequest cr;
   cr.method = net::Method::post;
-  cr.url = up.base_url + (chat ? "/chat/completions" : "/completions");
+  const std::string_view endpoint = chat ? "/chat/completions" : "/completions";
+  cr.url.reserve(up.base_url.size() + endpoint.size());  // one allocation, not two
+  cr.url.append(up.base_url).append(endpoint);
   cr.headers.add("Content-Type", "application/json");
   cr.headers.add("Accept", stream ? "text/event-stream" : "application/json");
   if (!up.bearer_token.empty()) cr.headers.add("Authorization", "Bearer " + up.bearer_token);
@@ -380,9 +382,10 @@ Awaitable<Response> call_upstream(Services& s, const Caller& caller, Request& re
   co_return std::move(*failed);  // the guard records the failure as it goes
 }
 
-std::string sticky_key(simdjson::dom::object body, const Request& req) {
+// Viewed: the body's text and the request outlive the routing of the request.
+std::string_view sticky_key(simdjson::dom::object body, const Request& req) {
   std::string_view user;
-  if (body["user"].get(user) == simdjson::SUCCESS && !user.empty()) return std::string(user);
+  if (body["user"].get(user) == simdjson::SUCCESS && !user.empty()) return user;
   if (!req.ctx.key_id.empty()) return req.ctx.key_id;
   return req.remote_address;
 }
@@ -396,9 +399,10 @@ Awaitable<Response> serve_routed(Services& s, const Caller& caller, Request& req
   if (route.header_strategy) {
     if (auto h = gateway::parse_strategy(req.headers.get("x-routing-strategy"))) strategy = *h;
   }
-  const std::string sticky = sticky_key(body, req);
-  const std::string asked = route.alias;
-  std::vector<std::string> chain = {route.alias};
+  const std::string_view sticky = sticky_key(body, req);
+  const std::string& asked = route.alias;  // `route` outlives this call (the caller holds it)
+  // Aliases viewed in `route`, inline: routing allocated a vector and a set of copies per request.
+  boost::container::small_vector<std::string_view, 4> chain = {route.alias};
   chain.insert(chain.end(), route.fallbacks.begin(), route.fallbacks.end());
   // For engine_load balancing: requests queued and running, plus the share of KV blocks in use.
   const gateway::EngineLoad engine_load = [&s](std::string_view model) {
@@ -409,17 +413,20 @@ Awaitable<Response> serve_routed(Services& s, const Caller& caller, Request& req
         st.kv_blocks_total > 0 ? static_cast<double>(st.kv_blocks_used) / static_cast<double>(st.kv_blocks_total) : 0;
     return static_cast<double>(st.waiting + st.running) + kv;
   };
-  std::set<std::string> tried;
+  boost::container::small_vector<std::string_view, 4> tried;
   std::optional<Response> last;
   const int64_t route_start = call && call->traced() ? trace::now_unix_nanos() : 0;
-  for (const std::string& alias : chain) {
-    if (!tried.insert(alias).second) continue;
-    auto r = s.routes->find(alias);
+  for (const std::string_view alias : chain) {
+    if (std::find(tried.begin(), tried.end(), alias) != tried.end()) continue;
+    tried.push_back(alias);
+    // The alias asked for is `route` itself, found by the caller: not looked up twice.
+    std::shared_ptr<const gateway::Route> fallback = alias == asked ? nullptr : s.routes->find(alias);
+    const gateway::Route* r = alias == asked ? &route : fallback.get();
     if (!r) {
       // A fallback may name a plain local model.
       if (call) call->rec.served_by = alias;
-      if (call) call->route_decided(route_start, asked, alias);
-      auto serve = local(alias, asked);
+      if (call) call->route_decided(route_start, asked, std::string(alias));
+      auto serve = local(std::string(alias), asked);
       Response answer = co_await std::move(serve);
       if (!worth_another(answer)) {
         answer.headers.set("x-llmp-route", alias);
