@@ -185,6 +185,9 @@ void CallRecorder::run() {
 
 void CallRecorder::refresh_modes() {
   if (!capture_) return;
+  // A SQLite read per batch showed in the profile: read again only after a change.
+  const uint64_t version = capture_->version();
+  if (version == modes_version_) return;
   auto list = capture_->list();
   if (!list) {
     // Keep the modes read last: a passing SQLite error must not widen what is kept.
@@ -195,6 +198,7 @@ void CallRecorder::refresh_modes() {
   for (const auto& c : *list) {
     if (auto mode = parse_capture_mode(c.mode)) modes_[c.tenant_id] = *mode;
   }
+  modes_version_ = version;
 }
 
 CaptureMode CallRecorder::mode_for(const std::string& tenant_id) const {
@@ -203,7 +207,7 @@ CaptureMode CallRecorder::mode_for(const std::string& tenant_id) const {
 }
 
 void CallRecorder::write_batch(std::vector<CallRecord>& batch) {
-  // Read per batch, so a change through the admin API applies from the next batch on.
+  // Checked per batch, so a change through the admin API applies from the next batch on.
   refresh_modes();
   std::vector<store::StoredCall> stored;
   stored.reserve(std::min<size_t>(batch.size(), static_cast<size_t>(options_.batch_max)));

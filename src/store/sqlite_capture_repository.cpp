@@ -69,11 +69,12 @@ Result<CaptureSetting> SqliteCaptureRepository::put(const std::string& tenant_id
                          *before ? std::optional<std::string>(snapshot(**before)) : std::nullopt, snapshot(after)});
   });
   if (!done) return error(done.error());
+  version_.fetch_add(1, std::memory_order_release);
   return after;
 }
 
 Result<void> SqliteCaptureRepository::remove(const std::string& tenant_id, const AuditActor* by) {
-  return db_.write([&](Connection& conn) -> Result<void> {
+  auto done = db_.write([&](Connection& conn) -> Result<void> {
     auto before = read_one(conn, tenant_id);
     if (!before) return error(before.error());
     if (!*before) {
@@ -85,6 +86,8 @@ Result<void> SqliteCaptureRepository::remove(const std::string& tenant_id, const
     return append_audit(conn, by,
                         {"delete", "call_capture", tenant_id, tenant_id, snapshot(**before), std::nullopt});
   });
+  if (done) version_.fetch_add(1, std::memory_order_release);
+  return done;
 }
 
 Result<std::optional<CaptureSetting>> SqliteCaptureRepository::get(const std::string& tenant_id) {

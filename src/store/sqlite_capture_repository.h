@@ -1,5 +1,7 @@
 #pragma once
 
+#include <atomic>
+
 #include "llmp/store/capture_repository.h"
 #include "sqlite_db.h"
 
@@ -12,9 +14,11 @@ class SqliteCaptureRepository final : public CaptureRepository {
   Result<void> remove(const std::string& tenant_id, const AuditActor* by) override;
   Result<std::optional<CaptureSetting>> get(const std::string& tenant_id) override;
   Result<std::vector<CaptureSetting>> list() override;
+  uint64_t version() const override { return version_.load(std::memory_order_acquire); }
 
  private:
   SqliteDb& db_;
+  std::atomic<uint64_t> version_{1};
 };
 
 }  // namespace llmp::store

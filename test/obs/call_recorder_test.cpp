@@ -65,11 +65,13 @@ class FakeCapture final : public store::CaptureRepository {
                                     const store::AuditActor*) override {
     std::lock_guard lock(mu);
     modes[tenant] = mode;
+    ++changes;
     return store::CaptureSetting{.tenant_id = tenant, .mode = mode};
   }
   Result<void> remove(const std::string& tenant, const store::AuditActor*) override {
     std::lock_guard lock(mu);
     modes.erase(tenant);
+    ++changes;
     return ok();
   }
   Result<std::optional<store::CaptureSetting>> get(const std::string&) override {
@@ -81,8 +83,10 @@ class FakeCapture final : public store::CaptureRepository {
     for (const auto& [t, m] : modes) out.push_back({.tenant_id = t, .mode = m});
     return out;
   }
+  uint64_t version() const override { return changes.load(); }
   std::mutex mu;
   std::map<std::string, std::string> modes;
+  std::atomic<uint64_t> changes{1};
 };
 
 CallRecord call(std::string id, std::string tenant = "ten_a") {

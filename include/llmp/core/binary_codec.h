@@ -11,7 +11,10 @@
 namespace llmp::binary {
 
 inline void put_u64_be(std::string& out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+  // One append of 8 bytes: push_back per byte showed in the profile of encoding call records.
+  char bytes[8];
+  for (int i = 7; i >= 0; --i, v >>= 8) bytes[i] = static_cast<char>(v & 0xff);
+  out.append(bytes, 8);
 }
 
 //! The big-endian u64 at the start of `in` (at least 8 bytes).
@@ -28,12 +31,15 @@ class Encoder {
   void i64(int64_t v) { put_u64_be(out_, static_cast<uint64_t>(v)); }
   void f64(double v) { i64(std::bit_cast<int64_t>(v)); }
   void str(std::string_view s) {
+    char length[10];
+    size_t used = 0;
     uint64_t n = s.size();
     while (n >= 0x80) {
-      out_.push_back(static_cast<char>((n & 0x7f) | 0x80));
+      length[used++] = static_cast<char>((n & 0x7f) | 0x80);
       n >>= 7;
     }
-    out_.push_back(static_cast<char>(n));
+    length[used++] = static_cast<char>(n);
+    out_.append(length, used);
     out_.append(s);
   }
 

@@ -111,6 +111,7 @@ class CallRecorder final : public CallSink {
 
   // The writer thread's own.
   std::map<std::string, CaptureMode, std::less<>> modes_;
+  uint64_t modes_version_ = 0;  // the capture settings' version modes_ was read at (0: never)
   std::chrono::steady_clock::time_point next_retention_{};
 };
 

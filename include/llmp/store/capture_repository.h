@@ -2,6 +2,7 @@
 // How much of each call's content a tenant's call records keep ("off", "redacted", "full"),
 // when the tenant has chosen; tenants without a row take [observability] capture.
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -33,6 +34,9 @@ class CaptureRepository {
   virtual Result<std::optional<CaptureSetting>> get(const std::string& tenant_id) = 0;
   //! Every tenant's choice (small: at most one row per tenant).
   virtual Result<std::vector<CaptureSetting>> list() = 0;
+  //! A number that changes whenever put() or remove() changed a setting: a reader of list()
+  //! reads again only when it moved (read it before list()).
+  virtual uint64_t version() const = 0;
 };
 
 }  // namespace llmp::store
