@@ -994,6 +994,13 @@ Awaitable<Result<ClientResponse>> HttpClient::request(ClientRequest request) {
   return asio::co_spawn(core_->strand, request_on_strand(core_, std::move(request)), asio::use_awaitable);
 }
 
+void HttpClient::close_idle() {
+  for (auto& [key, conns] : core_->idle) {
+    for (auto& c : conns) c->close();
+  }
+  core_->idle.clear();
+}
+
 Awaitable<Result<ClientStream>> HttpClient::open(ClientRequest request) {
   auto core = core_;
   Result<StatePtr> opened;
@@ -1026,6 +1033,11 @@ HttpClient& HttpClients::here(const boost::asio::any_io_executor& executor) {
   cached_id = id_;
   cached = client.get();
   return *client;
+}
+
+void HttpClients::close_idle_here() {
+  std::lock_guard lock(mu_);
+  if (auto it = clients_.find(std::this_thread::get_id()); it != clients_.end()) it->second->close_idle();
 }
 
 }  // namespace llmp::net

@@ -390,6 +390,8 @@ struct HttpServer::Impl {
   std::mutex drain_mu;
   std::condition_variable drain_cv;
 
+  std::vector<std::function<void()>> at_stop;  // run on every I/O thread by stop()
+
   // Every live connection, per context, so stop() can close them on their own threads.
   std::vector<std::vector<std::weak_ptr<Connection>>> live;
 
@@ -509,11 +511,14 @@ bool HttpServer::drain(std::chrono::milliseconds deadline) {
   return s.drain_cv.wait_for(lock, deadline, [&] { return s.in_flight.load() == 0; });
 }
 
+void HttpServer::at_stop(std::function<void()> on_each_thread) { impl_->at_stop.push_back(std::move(on_each_thread)); }
+
 void HttpServer::stop() {
   Impl& s = *impl_;
   if (s.threads.empty()) return;
   for (size_t i = 0; i < s.contexts.size(); ++i) {
     asio::post(*s.contexts[i], [&s, i] {
+      for (const auto& hook : s.at_stop) hook();
       if (i == 0 && s.acceptor) {
         boost::system::error_code ignored;
         s.acceptor->close(ignored);

@@ -233,3 +233,16 @@ TEST_CASE("routed requests reach upstreams with retries failover breakers and si
     CHECK(other.status == 400);
   }
 }
+
+TEST_CASE("a server that called upstreams stops at once on SIGTERM") {
+  Gateway g;
+  g.upstream("good", "/ok/v1", R"(,"api_key_env":"UPSTREAM_TOKEN")");
+  g.route("r-ok", one_upstream("good"));
+  for (int i = 0; i < 3; ++i) REQUIRE(g.chat("r-ok").status == 200);
+  // Its pooled upstream connections kept their last deadline (first_byte_timeout, 60 s) pending,
+  // which held the I/O threads, and the exit, that long.
+  const auto asked = std::chrono::steady_clock::now();
+  g.server->signal(SIGTERM);
+  CHECK(g.server->wait_exit(90s) == 0);
+  CHECK(std::chrono::steady_clock::now() - asked < 10s);
+}

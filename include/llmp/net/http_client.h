@@ -155,6 +155,10 @@ class HttpClient {
   Awaitable<Result<ClientResponse>> request(ClientRequest request);
   //! Sends the request and returns once the status line and headers have arrived.
   Awaitable<Result<ClientStream>> open(ClientRequest request);
+  //! Closes the pooled idle connections. A confined client: on its own thread only. A pooled
+  //! connection may keep a timer pending (its last deadline), which keeps its event loop from
+  //! running out of work: closing them lets a stopping loop end at once.
+  void close_idle();
 
   struct Core;
 
@@ -176,6 +180,9 @@ class HttpClients {
   //! The calling thread's client, made on `executor` the first time: the executor that runs
   //! this thread (an I/O thread's own io_context), since its calls run inline there.
   HttpClient& here(const boost::asio::any_io_executor& executor);
+  //! close_idle() on the calling thread's client, if it has one (call it on that thread, e.g.
+  //! from HttpServer::at_stop).
+  void close_idle_here();
 
  private:
   ClientOptions options_;

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -65,6 +66,10 @@ class HttpServer {
   bool drain(std::chrono::milliseconds deadline);
   //! Closes every connection and joins the I/O threads.
   void stop();
+  //! Runs `on_each_thread` on every I/O thread as stop() begins, before the threads are joined:
+  //! to close what other parts keep on those threads (pooled client connections). Call before
+  //! start().
+  void at_stop(std::function<void()> on_each_thread);
 
   int64_t in_flight() const;
 
