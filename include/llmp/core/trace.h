@@ -44,7 +44,8 @@ std::optional<TraceContext> parse_traceparent(std::string_view header);
 //! "00-<trace_id>-<span_id>-<01|00>".
 std::string format_traceparent(const TraceContext& ctx);
 
-//! A new trace id: the time in its first 12 hex digits (1/65536 s), 80 random bits after. Valid
+//! A new trace id: the time in its first 12 hex digits (1/65536 s, from the coarse clock: a few
+//! ms), 80 random bits after. Valid
 //! per W3C Trace Context (its right-most 7 bytes random, as level 2 asks; AWS X-Ray ids are made
 //! the same way). Stored traces are keyed by trace id, and ids that grow with time land next to
 //! each other in the store's sorted memtable instead of at random places in it (inserting at
