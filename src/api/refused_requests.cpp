@@ -104,10 +104,14 @@ void describe_refused(obs::CallRecord& rec, const net::Request& req) {
   if (rec.operation == "rerank") rec.input_json = std::move(rerank_input);
 }
 
+// Refusals are recorded and traced only with keys (an open API refuses no one) and with
+// somewhere to put them.
+bool refusals_observed(const Services& s) { return s.auth_mode != AuthMode::open && (s.calls || s.spans); }
+
 // Traces and records the refusal `res` of `req`, which arrived at `start_ns`.
 net::Awaitable<void> observe_refusal(Services& s, TraceBudget& budget, net::Request& req, const net::Response& res,
                                      int64_t start_ns) {
-  if (s.auth_mode == AuthMode::open || (!s.calls && !s.spans)) co_return;
+  if (!refusals_observed(s)) co_return;
   obs::CallRecord rec;
   note_answer(rec, res);
   rec.operation = std::string(operation_of(req.route));
@@ -173,7 +177,7 @@ net::Awaitable<void> observe_refusal(Services& s, TraceBudget& budget, net::Requ
   t.auth.method = s.oidc && gateway::looks_like_jwt(token) ? "jwt" : "api_key";
   t.auth.error_type = rec.error_code.empty() ? std::to_string(res.status) : rec.error_code;
   t.auth.error_message = rec.error_message;
-  s.spans->record(obs::CallTrace{std::move(rec), std::move(t)});
+  s.spans->record(obs::CallTrace{obs::trace_facts(rec), std::move(t)});
 }
 
 // Runs `inner` and observes the refusal it may answer with.
@@ -196,11 +200,10 @@ void add_observing_refusals(net::Router& router, const net::Router& inference, S
   // One budget for the process: every route's unauthenticated refusals share it.
   auto budget = std::make_shared<TraceBudget>();
   for (const auto& route : inference.routes()) {
-    // Not a coroutine itself: with nothing to observe (observability off, or an open API, as
-    // observe_refusal decides), the route's own awaitable is returned, and a request costs no
-    // coroutine frame and no clock read of ours.
+    // Not a coroutine itself: with nothing to observe, the route's own awaitable is returned,
+    // and a request costs no coroutine frame and no clock read of ours.
     net::Handler wrapped = [&s, budget, inner = route->handler](net::Request& req) -> net::Awaitable<net::Response> {
-      if (s.auth_mode == AuthMode::open || (!s.calls && !s.spans)) return inner(req);
+      if (!refusals_observed(s)) return inner(req);
       return serve_observed(s, *budget, inner, req);
     };
     router.add(route->method, route->pattern, std::move(wrapped), route->options);

@@ -44,6 +44,12 @@ std::optional<HexId<N>> HexId<N>::parse(std::string_view text) {
 template class HexId<32>;
 template class HexId<16>;
 
+uint64_t hex_value(std::string_view digits) {
+  uint64_t v = 0;
+  for (char c : digits) v = (v << 4) | static_cast<uint64_t>(c <= '9' ? c - '0' : c - 'a' + 10);
+  return v;
+}
+
 std::optional<TraceContext> parse_traceparent(std::string_view h) {
   // version(2) - trace-id(32) - parent-id(16) - flags(2); a future version may append "-..."
   if (h.size() < 55 || h[2] != '-' || h[35] != '-' || h[52] != '-') return std::nullopt;

@@ -473,6 +473,8 @@ struct HttpClient::Core {
   // strand only; tls_error keeps a failure to make it, so each request reports the same.
   std::unique_ptr<asio::ssl::context> tls_context;
   std::optional<Status> tls_error;
+  // Set by close_idle(): connections are closed when given back, not pooled. On the strand.
+  bool closing = false;
   // Touched on the strand only. Most recently used last: the likeliest to be alive.
   std::unordered_map<std::string, std::vector<std::shared_ptr<Conn>>> idle;
 
@@ -539,7 +541,9 @@ struct HttpClient::Core {
 
   void give_back(std::shared_ptr<Conn> c) {
     const bool tls_leftover = c->tls && SSL_pending(c->tls->native_handle()) > 0;
-    if (options.max_idle_per_host == 0 || c->buffer.size() > 0 || tls_leftover || !c->socket.is_open()) {
+    // Closing (close_idle): a request that ends after it must not pool its connection, whose
+    // pending deadline would hold the stopping event loop.
+    if (closing || options.max_idle_per_host == 0 || c->buffer.size() > 0 || tls_leftover || !c->socket.is_open()) {
       c->close();
       return;
     }
@@ -995,6 +999,7 @@ Awaitable<Result<ClientResponse>> HttpClient::request(ClientRequest request) {
 }
 
 void HttpClient::close_idle() {
+  core_->closing = true;
   for (auto& [key, conns] : core_->idle) {
     for (auto& c : conns) c->close();
   }

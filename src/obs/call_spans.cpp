@@ -19,8 +19,7 @@ Parent parent_of(const trace::Span& s) { return {s.trace_id, s.span_id, s.end_un
 // The id of the server span's `ordinal`-th derived child: its bits mixed with the ordinal
 // (splitmix64's finaliser), never zero. Stable, so a stored call reads back with the same ids.
 trace::SpanId derived_span_id(const trace::SpanId& server, uint64_t ordinal) {
-  uint64_t v = 0;
-  for (char c : server.view()) v = (v << 4) | static_cast<uint64_t>(c <= '9' ? c - '0' : c - 'a' + 10);
+  uint64_t v = trace::hex_value(server.view());
   v += (ordinal + 1) * 0x9e3779b97f4a7c15ULL;
   v = (v ^ (v >> 30)) * 0xbf58476d1ce4e5b9ULL;
   v = (v ^ (v >> 27)) * 0x94d049bb133111ebULL;

@@ -42,10 +42,8 @@ void declare_settings(SettingsRegistry& r, SpanSinkOptions& o) {
 bool sample_trace(const trace::TraceId& trace_id, double ratio) {
   if (ratio >= 1.0) return true;
   if (ratio <= 0.0) return false;
-  const std::string_view low = trace_id.view().substr(16);
-  uint64_t v = 0;
-  for (char c : low) v = (v << 4) | static_cast<uint64_t>(c <= '9' ? c - '0' : c - 'a' + 10);
-  return static_cast<double>(v) < std::ldexp(ratio, 64);
+  const uint64_t low = trace::hex_value(trace_id.view().substr(16));
+  return static_cast<double>(low) < std::ldexp(ratio, 64);
 }
 
 SpanSink::SpanSink(store::SpanRepository* store, metrics::Registry& metrics, SpanSinkOptions options)

@@ -1,7 +1,8 @@
 #pragma once
 // The little binary format of stored keys and values (the RocksDB-backed repositories, and obs's
 // trace records): big-endian integers (so keys sort by them) and strings prefixed by their length
-// as a LEB128 varint. Each owner of a record puts a version byte first and owns its layout.
+// as a LEB128 varint. Each owner of a record puts a version byte first and owns its layout. An
+// internal storage format shared by store and obs, not an API.
 
 #include <bit>
 #include <cstdint>

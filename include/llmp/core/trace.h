@@ -2,6 +2,7 @@
 // W3C Trace Context (https://www.w3.org/TR/trace-context/): the `traceparent` header.
 
 #include <array>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,6 +37,9 @@ struct TraceContext {
   SpanId span_id;  // the parent span for an incoming request
   bool sampled = false;
 };
+
+//! The value of up to 16 lowercase hex digits (an id's, already validated).
+uint64_t hex_value(std::string_view digits);
 
 //! Parses "00-<trace-id>-<span-id>-<flags>". Returns nullopt for anything not valid per the
 //! spec (wrong lengths, uppercase hex, all-zero ids, version ff), which callers then replace.

@@ -41,7 +41,8 @@ class Headers {
   bool has(std::string_view name) const;
   //! Adds a field. `name` and `value` may view this object's own fields.
   void add(std::string_view name, std::string_view value);
-  //! Replaces every field called `name` with one.
+  //! Replaces every field called `name` with one. The replaced fields' bytes stay in the buffer
+  //! until the object goes: made for one message's headers, not for a long-lived table.
   void set(std::string_view name, std::string_view value);
   size_t size() const { return fields_.size(); }
   bool empty() const { return fields_.empty(); }

@@ -155,9 +155,10 @@ class HttpClient {
   Awaitable<Result<ClientResponse>> request(ClientRequest request);
   //! Sends the request and returns once the status line and headers have arrived.
   Awaitable<Result<ClientStream>> open(ClientRequest request);
-  //! Closes the pooled idle connections. A confined client: on its own thread only. A pooled
-  //! connection may keep a timer pending (its last deadline), which keeps its event loop from
-  //! running out of work: closing them lets a stopping loop end at once.
+  //! Closes the pooled idle connections, and from now on each connection as its request ends
+  //! (for a stop). A confined client: on its own thread only. A pooled connection may keep a
+  //! timer pending (its last deadline), which keeps its event loop from running out of work:
+  //! closing them lets a stopping loop end at once.
   void close_idle();
 
   struct Core;

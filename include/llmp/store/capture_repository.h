@@ -35,7 +35,8 @@ class CaptureRepository {
   //! Every tenant's choice (small: at most one row per tenant).
   virtual Result<std::vector<CaptureSetting>> list() = 0;
   //! A number that changes whenever put() or remove() changed a setting: a reader of list()
-  //! reads again only when it moved (read it before list()).
+  //! reads again only when it moved (read it before list()). This process's writes only: the
+  //! data directory belongs to one process.
   virtual uint64_t version() const = 0;
 };
 

@@ -37,7 +37,8 @@ net::Handler inference_route(Services& s, InferenceHandler inner) {
       const Caller anyone{nullptr, std::move(timing)};
       co_return co_await inner(req, anyone);
     }
-    // A cached key answers at once; only a store read or a JWT takes authenticate()'s coroutine.
+    // A cached key answers at once; only a store read or a JWT takes authenticate()'s coroutine
+    // (which looks in the cache once more: a miss is rare and pays a store read anyway).
     std::optional<Result<gateway::Identity>> resolved = authenticate_now(s, req, s.spans ? &timing : nullptr);
     if (!resolved) {
       auto waiting = authenticate(s, req, s.spans ? &timing : nullptr);
