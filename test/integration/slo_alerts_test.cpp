@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "support/http_client.h"
+#include "support/ports.h"
 #include "support/response_text.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
@@ -34,38 +35,6 @@ using namespace llmp::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-// A port with nothing listening: bound, then closed.
-uint16_t closed_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-// The object of alert `id` in a /admin/v1/alerts answer; empty when it is not listed.
-std::string alert_object(const std::string& list, const std::string& id) {
-  const size_t at = list.find("\"id\":\"" + id + "\"");
-  if (at == std::string::npos) return {};
-  const size_t begin = list.rfind("{\"object\":\"alert\"", at);
-  const size_t end = list.find("{\"object\":\"alert\"", at);
-  return list.substr(begin, (end == std::string::npos ? list.size() : end) - begin);
-}
-
-int count_with(const std::vector<std::string>& bodies, const std::vector<std::string>& needles) {
-  int n = 0;
-  for (const auto& b : bodies) {
-    bool all = true;
-    for (const auto& needle : needles) all = all && b.find(needle) != std::string::npos;
-    n += all;
-  }
-  return n;
-}
 
 bool promtool_present() { return std::system("command -v promtool > /dev/null 2>&1") == 0; }
 

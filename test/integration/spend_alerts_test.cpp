@@ -37,25 +37,6 @@ double number_field(const std::string& body, const std::string& field) {
   return std::stod(body.substr(at + needle.size()));
 }
 
-// The object of alert `id` in a /admin/v1/alerts answer; empty when it is not listed.
-std::string alert_object(const std::string& list, const std::string& id) {
-  const size_t at = list.find("\"id\":\"" + id + "\"");
-  if (at == std::string::npos) return {};
-  const size_t begin = list.rfind("{\"object\":\"alert\"", at);
-  const size_t end = list.find("{\"object\":\"alert\"", at);
-  return list.substr(begin, (end == std::string::npos ? list.size() : end) - begin);
-}
-
-int count_with(const std::vector<std::string>& bodies, const std::vector<std::string>& needles) {
-  int n = 0;
-  for (const auto& b : bodies) {
-    bool all = true;
-    for (const auto& needle : needles) all = all && b.find(needle) != std::string::npos;
-    n += all;
-  }
-  return n;
-}
-
 constexpr double kBudget = 0.05;
 
 struct SpendServer {

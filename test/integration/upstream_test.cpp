@@ -18,6 +18,7 @@
 
 #include "support/fake_upstream.h"
 #include "support/http_client.h"
+#include "support/ports.h"
 #include "support/response_text.h"
 #include "support/server_process.h"
 
@@ -25,19 +26,6 @@ using namespace llmp::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-// A port with nothing listening: bound, then closed.
-uint16_t closed_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 struct Gateway {
   FakeUpstream up;

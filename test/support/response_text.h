@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 namespace llmp::test {
 
@@ -20,6 +21,26 @@ inline std::string string_field(const std::string& body, const std::string& fiel
 inline size_t count_of(const std::string& text, const std::string& needle) {
   size_t n = 0;
   for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+//! The object of alert `id` in a /admin/v1/alerts answer; empty when it is not listed.
+inline std::string alert_object(const std::string& list, const std::string& id) {
+  const size_t at = list.find("\"id\":\"" + id + "\"");
+  if (at == std::string::npos) return {};
+  const size_t begin = list.rfind("{\"object\":\"alert\"", at);
+  const size_t end = list.find("{\"object\":\"alert\"", at);
+  return list.substr(begin, (end == std::string::npos ? list.size() : end) - begin);
+}
+
+//! How many of `bodies` contain every one of `needles`.
+inline int count_with(const std::vector<std::string>& bodies, const std::vector<std::string>& needles) {
+  int n = 0;
+  for (const auto& b : bodies) {
+    bool all = true;
+    for (const auto& needle : needles) all = all && b.find(needle) != std::string::npos;
+    n += all;
+  }
   return n;
 }
 
