@@ -14,11 +14,11 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
+import { launch, recentLog as logTail, stop } from '../support/llmplatform_process.mjs';
 
 let sdk;
 try {
@@ -86,7 +86,7 @@ function createModels(dir) {
 }
 
 function recentLog() {
-  return state.log.slice(-40).join('\n');
+  return logTail(state);
 }
 
 // Starts the server; resolves with its port once it logs "ready".
@@ -100,52 +100,11 @@ function startServer(models) {
   });
   const args = ['--host', '127.0.0.1', '--port', '0', '--data-dir', path.join(state.dir, 'data'), '--log-level', 'info'];
   for (const [name, file] of Object.entries(models)) args.push('--model', `${name}=${file}`);
-  const child = spawn(BINARY, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  state.child = child;
-  return new Promise((resolve, reject) => {
-    let port = 0;
-    const timer = setTimeout(() => reject(new Error(`the server was not ready within 60 s:\n${recentLog()}`)), 60_000);
-    // Keep reading both pipes for the whole run: a full pipe would block the server's logging.
-    const keep = (line) => {
-      state.log.push(line);
-      if (state.log.length > 400) state.log.shift();
-    };
-    createInterface({ input: child.stderr }).on('line', keep);
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      keep(line);
-      let entry;
-      try {
-        entry = JSON.parse(line);
-      } catch {
-        return;
-      }
-      if (entry.msg === 'listening') port = entry.port;
-      if (entry.msg === 'ready') {
-        clearTimeout(timer);
-        resolve(port || entry.port);
-      }
-    });
-    child.on('exit', (code, signal) => {
-      state.exit = { code, signal };
-      clearTimeout(timer);
-      reject(new Error(`the server exited (code ${code}, signal ${signal}) before it was ready:\n${recentLog()}`));
-    });
-  });
+  return launch(state, BINARY, args, env);
 }
 
-// SIGTERM by PID, then wait (bounded) for a clean exit; SIGKILL if it does not come.
-async function stopServer() {
-  const child = state.child;
-  if (!child || state.exit) return state.exit;
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  process.kill(child.pid, 'SIGTERM');
-  let timer;
-  const result = await Promise.race([exited, new Promise((resolve) => { timer = setTimeout(() => resolve(null), 15_000); })]);
-  clearTimeout(timer);
-  if (result) return result;
-  process.kill(child.pid, 'SIGKILL');
-  await exited;
-  return { code: null, signal: 'SIGKILL (no exit within 15 s of SIGTERM)' };
+function stopServer() {
+  return stop(state, 15_000);
 }
 
 process.on('exit', () => {

@@ -12,12 +12,12 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { launch, stop } from '../support/llmplatform_process.mjs';
 
 const CHROMIUM = process.env.LLMP_CHROMIUM ?? '/usr/bin/chromium';
 if (!existsSync(CHROMIUM)) {
@@ -53,7 +53,7 @@ function runBinary(args) {
   execFileSync(BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
 }
 
-function startServer(modelFile) {
+async function startServer(modelFile) {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('LLMP_')));
   Object.assign(env, {
     LLMP_ENGINE_DEMO_MODEL: 'false',
@@ -67,51 +67,13 @@ function startServer(modelFile) {
   });
   const data = path.join(state.dir, 'data');
   const args = ['--host', '127.0.0.1', '--port', '0', '--data-dir', data, '--log-level', 'info', '--model', `${MODEL}=${modelFile}`];
-  const child = spawn(BINARY, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  state.child = child;
-  return new Promise((resolve, reject) => {
-    let port = 0;
-    const timer = setTimeout(() => reject(new Error(`the server was not ready within 60 s:\n${state.log.slice(-40).join('\n')}`)), 60_000);
-    const keep = (line) => {
-      state.log.push(line);
-      if (state.log.length > 400) state.log.shift();
-    };
-    createInterface({ input: child.stderr }).on('line', keep);
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      keep(line);
-      let entry;
-      try {
-        entry = JSON.parse(line);
-      } catch {
-        return;
-      }
-      if (entry.msg === 'listening') port = entry.port;
-      if (entry.msg === 'ready') {
-        clearTimeout(timer);
-        state.adminKey = readFileSync(path.join(data, 'admin.key'), 'utf8').trim();
-        resolve(port || entry.port);
-      }
-    });
-    child.on('exit', (code, signal) => {
-      state.exit = { code, signal };
-      clearTimeout(timer);
-      reject(new Error(`the server exited (code ${code}, signal ${signal}) before it was ready:\n${state.log.slice(-40).join('\n')}`));
-    });
-  });
+  const port = await launch(state, BINARY, args, env);
+  state.adminKey = readFileSync(path.join(data, 'admin.key'), 'utf8').trim();
+  return port;
 }
 
 async function stopServer() {
-  const child = state.child;
-  if (!child || state.exit) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  process.kill(child.pid, 'SIGTERM');
-  let timer;
-  const done = await Promise.race([exited.then(() => true), new Promise((r) => { timer = setTimeout(() => r(false), 10_000); })]);
-  clearTimeout(timer);
-  if (!done) {
-    process.kill(child.pid, 'SIGKILL');
-    await exited;
-  }
+  await stop(state, 10_000);
 }
 
 const base = () => `http://127.0.0.1:${state.port}`;
@@ -142,6 +104,23 @@ async function settled() {
 async function go(hash) {
   await state.page.goto(`${base()}/#/${hash}`);
   await settled();
+}
+
+// Call records are written in batches by their own thread: shows the Calls page at `hash` until
+// it lists `callId` (10 s at most). Going to the same #/ address again changes nothing (no
+// hashchange, no new search), so later tries reload the page.
+async function untilListed(hash, callId, why) {
+  for (let i = 0; ; i++) {
+    if (i === 0) {
+      await go(hash);
+    } else {
+      await state.page.reload();
+      await settled();
+    }
+    if (await state.page.locator(`a[href="#/calls/${callId}"]`).count()) return;
+    assert.ok(i < 20, why);
+    await state.page.waitForTimeout(500);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -315,13 +294,7 @@ describe('web console', { concurrency: false }, () => {
 
   test('find that call in Calls with its span waterfall', T, async () => {
     const page = state.page;
-    // Call records are written in batches by their own thread: search until it is there.
-    for (let i = 0; ; i++) {
-      await go(`calls?model=${MODEL}`);
-      if (await page.locator(`a[href="#/calls/${callId}"]`).count()) break;
-      assert.ok(i < 20, `call ${callId} never appeared in the list`);
-      await page.waitForTimeout(500);
-    }
+    await untilListed(`calls?model=${MODEL}`, callId, `call ${callId} never appeared in the list`);
     await shot('06-calls');
     await page.locator(`a[href="#/calls/${callId}"]`).click();
     await page.getByTestId('call-id').waitFor();
@@ -464,12 +437,7 @@ describe('web console', { concurrency: false }, () => {
     await go('overview');
     await page.getByTestId('stat-rps').waitFor({ timeout: 30_000 }); // refreshed every 5 s
     await shot('16-tenant-admin-overview');
-    for (let i = 0; ; i++) {
-      await go('calls');
-      if (await page.locator(`a[href="#/calls/${ownCall}"]`).count()) break;
-      assert.ok(i < 20, `the tenant's call ${ownCall} never appeared in its list`);
-      await page.waitForTimeout(500);
-    }
+    await untilListed('calls', ownCall, `the tenant's call ${ownCall} never appeared in its list`);
     await shot('17-tenant-admin-calls');
     // The admin's playground call belongs to no tenant: this tenant's list must not show it.
     assert.equal(await page.locator(`a[href="#/calls/${callId}"]`).count(), 0);
