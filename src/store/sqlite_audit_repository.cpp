@@ -81,6 +81,15 @@ Result<void> append_audit(Connection& conn, const AuditActor* by, AuditChange ch
   return insert(conn, entry);
 }
 
+Result<void> delete_audited(Connection& conn, const AuditActor* by, std::string_view delete_sql, AuditedDelete row) {
+  auto del = conn.prepare(delete_sql);
+  if (!del) return error(del.error());
+  LLMP_TRY_VOID(del->bind(1, row.object_id).run());
+  return append_audit(conn, by,
+                      {"delete", std::move(row.object_type), std::move(row.object_id), std::move(row.tenant_id),
+                       std::move(row.before_json), std::nullopt});
+}
+
 Result<AuditEntry> SqliteAuditRepository::append(AuditEntry entry) {
   if (entry.at_ms == 0) entry.at_ms = now_ms();
   auto done = db_.write([&](Connection& conn) { return insert(conn, entry); });

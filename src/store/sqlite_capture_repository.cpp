@@ -80,11 +80,8 @@ Result<void> SqliteCaptureRepository::remove(const std::string& tenant_id, const
     if (!*before) {
       return error(StatusCode::not_found, fmt::format("tenant \"{}\" has no capture mode of its own", tenant_id));
     }
-    auto del = conn.prepare("DELETE FROM call_capture WHERE tenant_id = ?");
-    if (!del) return error(del.error());
-    LLMP_TRY_VOID(del->bind(1, tenant_id).run());
-    return append_audit(conn, by,
-                        {"delete", "call_capture", tenant_id, tenant_id, snapshot(**before), std::nullopt});
+    return delete_audited(conn, by, "DELETE FROM call_capture WHERE tenant_id = ?",
+                          {"call_capture", tenant_id, tenant_id, snapshot(**before)});
   });
   if (done) version_.fetch_add(1, std::memory_order_release);
   return done;

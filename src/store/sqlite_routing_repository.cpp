@@ -320,10 +320,8 @@ Result<void> SqliteRoutingRepository::delete_upstream(const std::string& name, c
                                routes.size() == 1 ? "" : "s", fmt::format("\"{}\"", fmt::join(routes, "\", \"")),
                                routes.size() == 1 ? "it" : "them"));
     }
-    auto stmt = conn.prepare("DELETE FROM upstreams WHERE name = ?");
-    if (!stmt) return error(stmt.error());
-    LLMP_TRY_VOID(stmt->bind(1, name).run());
-    return append_audit(conn, by, {"delete", "upstream", name, std::nullopt, audit_snapshot(**existing), std::nullopt});
+    return delete_audited(conn, by, "DELETE FROM upstreams WHERE name = ?",
+                          {"upstream", name, std::nullopt, audit_snapshot(**existing)});
   });
 }
 
@@ -350,11 +348,8 @@ Result<void> SqliteRoutingRepository::delete_route(const std::string& alias, con
     if (!existing) return error(existing.error());
     if (existing->empty()) return error(StatusCode::not_found, fmt::format("no route with alias \"{}\"", alias));
     // The deployments follow (ON DELETE CASCADE).
-    auto stmt = conn.prepare("DELETE FROM routes WHERE alias = ?");
-    if (!stmt) return error(stmt.error());
-    LLMP_TRY_VOID(stmt->bind(1, alias).run());
-    return append_audit(conn, by, {"delete", "route", alias, std::nullopt, audit_snapshot(existing->front()),
-                                   std::nullopt});
+    return delete_audited(conn, by, "DELETE FROM routes WHERE alias = ?",
+                          {"route", alias, std::nullopt, audit_snapshot(existing->front())});
   });
 }
 

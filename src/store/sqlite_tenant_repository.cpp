@@ -88,11 +88,8 @@ Result<void> SqliteTenantRepository::remove_models(const std::string& tenant_id,
     if (!*before) {
       return error(StatusCode::not_found, fmt::format("tenant \"{}\" has no model grant of its own", tenant_id));
     }
-    auto del = conn.prepare("DELETE FROM tenant_models WHERE tenant_id = ?");
-    if (!del) return error(del.error());
-    LLMP_TRY_VOID(del->bind(1, tenant_id).run());
-    return append_audit(conn, by,
-                        {"delete", "tenant_models", tenant_id, tenant_id, models_snapshot(**before), std::nullopt});
+    return delete_audited(conn, by, "DELETE FROM tenant_models WHERE tenant_id = ?",
+                          {"tenant_models", tenant_id, tenant_id, models_snapshot(**before)});
   });
 }
 

@@ -158,11 +158,8 @@ Result<void> SqliteUsageRepository::delete_budget_alert(const std::string& tenan
     auto before = find_budget(conn, tenant_id);
     if (!before) return error(before.error());
     if (!*before) return error(StatusCode::not_found, fmt::format("tenant \"{}\" has no budget alert", tenant_id));
-    auto del = conn.prepare("DELETE FROM budget_alerts WHERE tenant_id = ?");
-    if (!del) return error(del.error());
-    LLMP_TRY_VOID(del->bind(1, tenant_id).run());
-    return append_audit(conn, by,
-                        {"delete", "budget_alert", tenant_id, tenant_id, budget_snapshot(**before), std::nullopt});
+    return delete_audited(conn, by, "DELETE FROM budget_alerts WHERE tenant_id = ?",
+                          {"budget_alert", tenant_id, tenant_id, budget_snapshot(**before)});
   });
 }
 
