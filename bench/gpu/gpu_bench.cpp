@@ -6,12 +6,17 @@
 //   gpu_bench bandwidth
 //   gpu_bench run MODEL [--batches 1,8,64,256] [--ctx 256] [--steps 32] [--prefill 2048] [--ttft-prompt 512]
 //                       [--ttft-load 0,32] [--label NAME] [--gpu-fraction 0.9]
+//   gpu_bench profile MODEL [--batch 1] [--ctx 256] [--steps 20] [--label NAME]
+//       (CUPTI: each kernel's device time per decode step, and the device's idle time between them)
 //   gpu_bench soak MODEL [--requests 10000] [--concurrency 64] [--max-tokens 8]
 //       (leak check: device memory and host RSS after a warm-up and after all requests)
 #include <cuda_runtime.h>
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
+#include <optional>
+#include <string_view>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +24,9 @@
 #include <string>
 #include <vector>
 
+#ifdef LLMP_HAVE_CUPTI
+#include "kernel_trace.h"
+#endif
 #include "backend/cuda/cuda_backend.h"
 #include "backend/decoder_backend.h"
 #include "kv_cache/kv_storage.h"
@@ -132,6 +140,52 @@ std::vector<TokenId> tokens_for(int64_t seq, int64_t n, int64_t vocab) {
   return t;
 }
 
+// B sequences with `ctx` cached tokens each (prefilled in pieces of about 2048 tokens), then
+// stepped one token per sequence: next() is one decode step's batch.
+class DecodeBatch {
+ public:
+  //! False when the KV cache has no room for B sequences of ctx + extra positions.
+  bool prepare(DecoderBackend& b, Blocks& blocks, int64_t B, int64_t ctx, int64_t extra, int64_t vocab, int64_t bs) {
+    blocks.reset();
+    toks_.assign(static_cast<size_t>(B), {});
+    tables_.assign(static_cast<size_t>(B), {});
+    for (int64_t s = 0; s < B; ++s) {
+      toks_[s] = tokens_for(s, ctx + extra, vocab);
+      if (!blocks.take(tables_[s], ctx + extra, bs)) return false;
+    }
+    int64_t in_batch = 0;
+    for (int64_t s = 0; s < B; ++s) {
+      batch_.push_back({std::span<const TokenId>(toks_[s].data(), static_cast<size_t>(ctx)), 0, tables_[s], false, false});
+      in_batch += ctx;
+      if (in_batch >= 2048 || s + 1 == B) {
+        b.forward(batch_);
+        batch_.clear();
+        in_batch = 0;
+      }
+    }
+    pos_ = ctx;
+    return true;
+  }
+
+  //! The next token of every sequence, at the next position.
+  std::span<const SequenceChunk> next() {
+    batch_.clear();
+    for (size_t s = 0; s < toks_.size(); ++s) {
+      batch_.push_back({std::span<const TokenId>(toks_[s].data() + pos_, 1), pos_, tables_[s], false, false});
+    }
+    ++pos_;
+    return batch_;
+  }
+
+  int64_t position() const { return pos_; }
+
+ private:
+  std::vector<std::vector<TokenId>> toks_;
+  std::vector<std::vector<int32_t>> tables_;
+  std::vector<SequenceChunk> batch_;
+  int64_t pos_ = 0;
+};
+
 int cmd_create(int argc, char** argv) {
   TestModelSpec s;
   std::string shape = "1b";
@@ -172,32 +226,50 @@ struct RunOptions {
   std::string label;
 };
 
-int cmd_run(const std::string& path, const RunOptions& o) {
-  const std::string label = o.label.empty() ? path : o.label;
+bool have_gpu() {
   int device_count = 0;
   if (cudaGetDeviceCount(&device_count) != cudaSuccess || device_count == 0) {
     fmt::print("SKIPPED: no usable CUDA device\n");
-    return 77;
+    return false;
   }
-  cudaDeviceProp prop{};
-  check(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
-  const double bw = measure_bandwidth();
-  const auto t_load = Clock::now();
+  return true;
+}
+
+// A model file on cuda:0 through the CUDA backend (the backend reads the model: it lives as long).
+struct OnGpu {
+  std::unique_ptr<LoadedModel> model;
+  std::unique_ptr<DecoderBackend> backend;
+  double load_seconds = 0;
+};
+
+std::optional<OnGpu> open_on_gpu(const std::string& path, int64_t block_size, double fraction) {
+  const auto t0 = Clock::now();
   auto model = load_model(path);
   if (!model) {
     fmt::print(stderr, "{}\n", model.error().message());
-    return 1;
+    return std::nullopt;
   }
-  const LoadedModel& m = **model;
-  const ModelConfig& c = m.config;
-  const int64_t bs = 16;
-  auto backend = make_cuda_backend(m, 0, bs, o.fraction);
+  auto backend = make_cuda_backend(**model, 0, block_size, fraction);
   if (!backend) {
     fmt::print(stderr, "{}\n", backend.error().message());
-    return 1;
+    return std::nullopt;
   }
-  const double load_s = seconds_since(t_load);
-  DecoderBackend& b = **backend;
+  return OnGpu{std::move(*model), std::move(*backend), seconds_since(t0)};
+}
+
+int cmd_run(const std::string& path, const RunOptions& o) {
+  const std::string label = o.label.empty() ? path : o.label;
+  if (!have_gpu()) return 77;
+  cudaDeviceProp prop{};
+  check(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
+  const double bw = measure_bandwidth();
+  const int64_t bs = 16;
+  auto gpu = open_on_gpu(path, bs, o.fraction);
+  if (!gpu) return 1;
+  const LoadedModel& m = *gpu->model;
+  const ModelConfig& c = m.config;
+  const double load_s = gpu->load_seconds;
+  DecoderBackend& b = *gpu->backend;
   const auto st = cuda::cuda_backend_stats(b);
   const int64_t w_step = weight_bytes_per_step(m);
   const int64_t kv_per_pos = 2 * c.n_layers * c.n_kv_heads * c.head_dim * 2;
@@ -214,45 +286,20 @@ int cmd_run(const std::string& path, const RunOptions& o) {
   fmt::print("| model | batch | ctx | ms/step | tokens/s | roofline tokens/s | of roofline | logits D2H ms/step |\n");
   fmt::print("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
   for (int64_t B : o.batches) {
-    blocks.reset();
-    std::vector<std::vector<TokenId>> toks(static_cast<size_t>(B));
-    std::vector<std::vector<int32_t>> tables(static_cast<size_t>(B));
-    bool room = true;
-    for (int64_t s = 0; s < B && room; ++s) {
-      // Positions for the raw steps and the two sampled runs after them.
-      toks[s] = tokens_for(s, o.ctx + 3 * (o.steps + 3) + 4, c.vocab_size);
-      room = blocks.take(tables[s], o.ctx + 3 * (o.steps + 3) + 4, bs);
-    }
-    if (!room) {
+    DecodeBatch db;
+    // Positions for the raw steps and the two sampled runs after them.
+    if (!db.prepare(b, blocks, B, o.ctx, 3 * (o.steps + 3) + 4, c.vocab_size, bs)) {
       fmt::print("| {} | {} | {} | (KV cache too small) | | | | |\n", label, B, o.ctx);
       continue;
     }
-    // Prefill in batches of about 2048 tokens.
-    std::vector<SequenceChunk> batch;
-    int64_t in_batch = 0;
-    for (int64_t s = 0; s < B; ++s) {
-      batch.push_back({std::span<const TokenId>(toks[s].data(), static_cast<size_t>(o.ctx)), 0, tables[s], false, false});
-      in_batch += o.ctx;
-      if (in_batch >= 2048 || s + 1 == B) {
-        b.forward(batch);
-        batch.clear();
-        in_batch = 0;
-      }
-    }
-    int64_t pos = o.ctx;
-    auto step = [&] {
-      batch.clear();
-      for (int64_t s = 0; s < B; ++s) batch.push_back({std::span<const TokenId>(toks[s].data() + pos, 1), pos, tables[s], false, false});
-      b.forward(batch);
-      ++pos;
-    };
+    auto step = [&] { b.forward(db.next()); };
     for (int i = 0; i < 3; ++i) step();
     const auto t0 = Clock::now();
     for (int64_t i = 0; i < o.steps; ++i) step();
     const double sec = seconds_since(t0);
     const double ms = sec * 1000 / static_cast<double>(o.steps);
     const double tps = static_cast<double>(B * o.steps) / sec;
-    const double bytes_step = static_cast<double>(w_step) + static_cast<double>(B) * static_cast<double>(pos) * kv_per_pos;
+    const double bytes_step = static_cast<double>(w_step) + static_cast<double>(B) * static_cast<double>(db.position()) * kv_per_pos;
     const double roof = static_cast<double>(B) * bw / bytes_step;
     const double d2h = static_cast<double>(B * c.vocab_size * 4) / measure_d2h(static_cast<size_t>(B * c.vocab_size * 4)) * 1000;
     fmt::print("| {} | {} | {} | {:.2f} | {:.1f} | {:.1f} | {:.0f}% | {:.2f} |\n", label, B, o.ctx, ms, tps, roof, 100 * tps / roof, d2h);
@@ -272,8 +319,7 @@ int cmd_run(const std::string& path, const RunOptions& o) {
     std::vector<TokenLogprob> lps(static_cast<size_t>(B));
     auto run_steps = [&](bool on_device, int64_t n_steps) {
       for (int64_t i = 0; i < n_steps; ++i) {
-        batch.clear();
-        for (int64_t s = 0; s < B; ++s) batch.push_back({std::span<const TokenId>(toks[s].data() + pos, 1), pos, tables[s], false, false});
+        const std::span<const SequenceChunk> batch = db.next();
         if (on_device) {
           for (int64_t s = 0; s < B; ++s) rows[s] = RowSampling{&sp, samplers[s]->next_uniform(), {}, {}, {}, {}, false};
           b.forward_sampled(batch, rows, {}, ids, lps);
@@ -284,7 +330,6 @@ int cmd_run(const std::string& path, const RunOptions& o) {
                                 false, {});
           }
         }
-        ++pos;
       }
     };
     double dev_ms = 0;
@@ -323,7 +368,7 @@ int cmd_run(const std::string& path, const RunOptions& o) {
                  sec * 1000, static_cast<double>(o.prefill) / sec);
     }
   }
-  backend->reset();
+  gpu->backend.reset();  // its device memory back before the engines below load the model again
 
   // TTFT under load, through the scheduler (chunked prefill beside running decodes, the host
   // sampler, logits copies): `load` requests are decoding when the probe arrives.
@@ -400,11 +445,7 @@ int64_t rss_bytes() {
 // parameters, some with logprobs, some cancelled), with `concurrency` in flight: device
 // memory in use and host RSS must not grow between a warm-up and the end.
 int cmd_soak(const std::string& path, int64_t requests, int64_t concurrency, int64_t max_tokens) {
-  int device_count = 0;
-  if (cudaGetDeviceCount(&device_count) != cudaSuccess || device_count == 0) {
-    fmt::print("SKIPPED: no usable CUDA device\n");
-    return 77;
-  }
+  if (!have_gpu()) return 77;
   auto mm = load_model(path);
   if (!mm) {
     fmt::print(stderr, "{}\n", mm.error().message());
@@ -484,6 +525,116 @@ int cmd_soak(const std::string& path, int64_t requests, int64_t concurrency, int
   const bool leak = dev1 > dev0 || rss1 - rss0 > (int64_t{64} << 20) || e.live_sequences() != 0;
   return leak ? 1 : 0;
 }
+
+#ifdef LLMP_HAVE_CUPTI
+std::string json_escaped(std::string_view v) {
+  std::string out;
+  for (char ch : v) {
+    if (ch == '"' || ch == '\\') out += '\\';
+    out += ch;
+  }
+  return out;
+}
+
+// Where a decode step's time goes: B sequences with ctx cached tokens, `steps` steps replayed
+// as the server runs them (a CUDA graph per bucket unless LLMP_CUDA_GRAPHS=0), every kernel
+// and copy traced by CUPTI. Per step: wall time on the host, time the device was busy (the
+// union of kernel and copy intervals), idle time between them (launch latency, host work),
+// and the kernels by name.
+int cmd_profile(const std::string& path, int64_t B, int64_t ctx, int64_t steps, std::string label, double fraction) {
+  if (!have_gpu()) return 77;
+  if (label.empty()) label = path;
+  const double bw = measure_bandwidth();
+  const int64_t bs = 16;
+  auto gpu = open_on_gpu(path, bs, fraction);
+  if (!gpu) return 1;
+  DecoderBackend& b = *gpu->backend;
+  Blocks blocks(b.kv_blocks());
+  DecodeBatch db;
+  if (!db.prepare(b, blocks, B, ctx, steps + 8, gpu->model->config.vocab_size, bs)) {
+    fmt::print(stderr, "gpu_bench profile: the KV cache has no room for {} sequences of {} tokens\n", B, ctx);
+    return 1;
+  }
+  // Tracing starts before the warm-up steps, so the graph is captured and instantiated while
+  // CUPTI is on (its kernel nodes then report one record each); only what runs after t0 counts.
+  bench::KernelTrace trace;
+  if (std::string e = trace.start(); !e.empty()) {
+    fmt::print(stderr, "gpu_bench profile: {}\n", e);
+    return 1;
+  }
+  for (int i = 0; i < 4; ++i) b.forward(db.next());
+  const uint64_t t0 = bench::KernelTrace::now_ns();
+  const auto wall0 = Clock::now();
+  for (int64_t i = 0; i < steps; ++i) b.forward(db.next());
+  const double wall_us = seconds_since(wall0) * 1e6 / static_cast<double>(steps);
+  if (std::string e = trace.stop(); !e.empty()) {
+    fmt::print(stderr, "gpu_bench profile: {}\n", e);
+    return 1;
+  }
+
+  struct ByName {
+    int64_t calls = 0;
+    double ns = 0;
+  };
+  std::map<std::string, ByName> by_name;
+  double kernel_ns = 0, busy_ns = 0, gap_ns = 0;
+  int64_t n = 0, gaps = 0;
+  uint64_t covered_to = 0, first = 0, last = 0;
+  for (const bench::DeviceActivity& a : trace.activities()) {
+    if (a.start_ns < t0) continue;
+    if (n++ == 0) first = covered_to = a.start_ns;
+    ByName& e = by_name[a.name];
+    ++e.calls;
+    e.ns += static_cast<double>(a.end_ns - a.start_ns);
+    kernel_ns += static_cast<double>(a.end_ns - a.start_ns);
+    // Busy time is the union of intervals (kernels may overlap); a gap is time nothing ran.
+    if (a.start_ns > covered_to) {
+      gap_ns += static_cast<double>(a.start_ns - covered_to);
+      ++gaps;
+      covered_to = a.start_ns;
+    }
+    if (a.end_ns > covered_to) {
+      busy_ns += static_cast<double>(a.end_ns - covered_to);
+      covered_to = a.end_ns;
+    }
+    last = std::max(last, a.end_ns);
+  }
+  if (n == 0) {
+    fmt::print(stderr, "gpu_bench profile: CUPTI reported no kernels\n");
+    return 1;
+  }
+  const double per = 1e-3 / static_cast<double>(steps);  // ns in total -> µs per step
+  const double weights_us = static_cast<double>(weight_bytes_per_step(*gpu->model)) / bw * 1e6;
+  fmt::print("\n## profile: {} batch {} ctx {} ({} steps, graphs {})\n\n", label, B, ctx, steps,
+             std::getenv("LLMP_CUDA_GRAPHS") && std::string_view(std::getenv("LLMP_CUDA_GRAPHS")) == "0" ? "off" : "on");
+  fmt::print("per step: wall {:.1f} us on the host; device busy {:.1f} us ({} kernels and copies, {:.1f} us summed), idle between "
+             "them {:.1f} us in {:.1f} gaps, span first-to-last {:.1f} us; reading the weights once at the copy bandwidth: {:.1f} us\n\n",
+             wall_us, busy_ns * per, n / steps, kernel_ns * per, gap_ns * per, static_cast<double>(gaps) / static_cast<double>(steps),
+             static_cast<double>(last - first) * per, weights_us);
+  std::vector<std::pair<std::string, ByName>> rows(by_name.begin(), by_name.end());
+  std::sort(rows.begin(), rows.end(), [](const auto& x, const auto& y) { return x.second.ns > y.second.ns; });
+  fmt::print("| kernel | calls/step | us/step | mean us | share of busy |\n| --- | --- | --- | --- | --- |\n");
+  std::string top;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto& [name, e] = rows[i];
+    const double calls = static_cast<double>(e.calls) / static_cast<double>(steps);
+    if (i < 30) {
+      fmt::print("| {} | {:.1f} | {:.1f} | {:.2f} | {:.1f}% |\n", name.size() > 110 ? name.substr(0, 107) + "..." : name, calls,
+                 e.ns * per, e.ns / 1e3 / static_cast<double>(e.calls), 100 * e.ns / busy_ns);
+    }
+    if (i < 40) {
+      top += fmt::format("{}{{\"name\":\"{}\",\"calls_per_step\":{:.2f},\"us_per_step\":{:.2f}}}", top.empty() ? "" : ",",
+                         json_escaped(name), calls, e.ns * per);
+    }
+  }
+  fmt::print("{{\"bench\":\"gpu_profile\",\"model\":\"{}\",\"batch\":{},\"ctx\":{},\"graphs\":{},\"wall_us_per_step\":{:.2f},"
+             "\"busy_us_per_step\":{:.2f},\"kernel_us_per_step\":{:.2f},\"idle_us_per_step\":{:.2f},\"activities_per_step\":{:.1f},"
+             "\"weights_at_copy_bandwidth_us\":{:.2f},\"top\":[{}]}}\n",
+             json_escaped(label), B, ctx, std::getenv("LLMP_CUDA_GRAPHS") ? std::getenv("LLMP_CUDA_GRAPHS") : "1", wall_us,
+             busy_ns * per, kernel_ns * per, gap_ns * per, static_cast<double>(n) / static_cast<double>(steps), weights_us, top);
+  return 0;
+}
+#endif
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -494,11 +645,7 @@ int main(int argc, char** argv) {
   const std::string cmd = argv[1];
   if (cmd == "create") return cmd_create(argc, argv);
   if (cmd == "bandwidth") {
-    int n = 0;
-    if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
-      fmt::print("SKIPPED: no usable CUDA device\n");
-      return 77;
-    }
+    if (!have_gpu()) return 77;
     const double bw = measure_bandwidth();
     fmt::print("device copy bandwidth {:.0f} GB/s\n{{\"bench\":\"gpu_bandwidth\",\"copy_gbps\":{:.1f}}}\n", bw / 1e9, bw / 1e9);
     return 0;
@@ -527,6 +674,25 @@ int main(int argc, char** argv) {
       else if (f == "--max-tokens") max_tokens = std::atoll(v.c_str());
     }
     return cmd_soak(argv[2], requests, concurrency, max_tokens);
+  }
+  if (cmd == "profile" && argc >= 3) {
+#ifdef LLMP_HAVE_CUPTI
+    int64_t batch = 1, ctx = 256, steps = 20;
+    double fraction = 0.9;
+    std::string label;
+    for (int i = 3; i + 1 < argc; i += 2) {
+      const std::string f = argv[i], v = argv[i + 1];
+      if (f == "--batch") batch = std::atoll(v.c_str());
+      else if (f == "--ctx") ctx = std::atoll(v.c_str());
+      else if (f == "--steps") steps = std::max<int64_t>(1, std::atoll(v.c_str()));
+      else if (f == "--label") label = v;
+      else if (f == "--gpu-fraction") fraction = std::atof(v.c_str());
+    }
+    return cmd_profile(argv[2], batch, ctx, steps, label, fraction);
+#else
+    fmt::print("SKIPPED: gpu_bench was built without CUPTI\n");
+    return 77;
+#endif
   }
   fmt::print(stderr, "unknown command {}\n", cmd);
   return 2;
