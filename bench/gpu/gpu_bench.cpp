@@ -351,8 +351,8 @@ int cmd_run(const std::string& path, const RunOptions& o) {
                label, B, ms, dev_ms, host_ms);
   }
 
-  // Prefill: one prompt of `prefill` tokens, logits for its last token only.
-  {
+  // Prefill: one prompt of `prefill` tokens, logits for its last token only (--prefill 0: none).
+  if (o.prefill > 0) {
     blocks.reset();
     const auto prompt = tokens_for(7, o.prefill, c.vocab_size);
     std::vector<int32_t> table;

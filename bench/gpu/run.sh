@@ -9,6 +9,8 @@
 #     tokens/s, time to first token with 0 and 32 sequences decoding, and decode steps sampled on
 #     the device vs on the host; then the leak run: 10,000 requests through the scheduler
 #     (gpu_bench soak), device memory and host RSS compared after a warm-up and at the end;
+#     quantised models again with the int8 tensor-core MMA for 9-256 rows; and a CUPTI
+#     profile of decode steps (gpu_bench profile: kernels by name, the device's idle time);
 #  4. the same GGUF files through llama.cpp's CUDA build (llama-bench, llama-batched-bench),
 #     built here from LLAMA_CPP_SRC (the GPU machine has no network: carry the source in);
 #  5. PyTorch eager as a floor (bf16 shapes), or "not available" when this Python has no CUDA torch.
@@ -19,11 +21,13 @@
 #   BUILD_DIR=build/gpu        where to configure and build (and build llama.cpp, under llama.cpp/)
 #   BIN_DIR=...                use prebuilt test_cuda and gpu_bench from here instead of building
 #   SHAPES="1b 8b"  DTYPES="bf16 q4_0"  BATCHES=1,8,64,256  CTX=256  STEPS=32  PREFILL=2048
+#   MMQ_BATCHES=16,64,256  PROFILE="1b-bf16:1 1b-bf16:64 8b-q4_0:64" (model:batch pairs)
 #   MODELS_DIR=bench/.work/gpu/models  RESULTS=bench/.work/gpu/results.jsonl
 #   LLAMA_CPP_SRC=/path/to/llama.cpp   LLAMA_CUDA_ARCH=90   LLAMA_CPP_BIN=prebuilt/bin (skips the build)
 #   PYTHON=python3   SKIP_TESTS=1 SKIP_SANITIZER=1 SKIP_OURS=1 SKIP_TORCH=1   APPEND_RESULTS=1
 #   LD_LIBRARY_PATH as needed for prebuilt binaries (libcublas*.so.13, and the build host's
-#   libfmt/libsimdjson/libpcre2/libicu when they are not installed here)
+#   libfmt/libsimdjson/libpcre2/libicu when they are not installed here, and libcupti.so.13
+#   for gpu_bench profile: the CUDA toolkit's lib64 or extras/CUPTI/lib64)
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD_DIR:-$root/build/gpu}
@@ -114,6 +118,38 @@ for shape in $shapes; do
     grep -v '^{' "$build.bench.$shape-$dtype.log"
     grep '^{' "$build.bench.$shape-$dtype.log" >>"$results"
     [[ $rc -eq 0 ]] || { echo "gpu_bench exit $rc"; status=1; }
+  done
+done
+# Quantised decode at large batches through the int8 tensor-core MMA instead of dequantise +
+# cuBLAS (LLMP_CUDA_MMQ_MAX_ROWS, off by default until these figures say it wins).
+for shape in $shapes; do
+  for dtype in $dtypes; do
+    [[ $dtype == q8_0 || $dtype == q4_0 ]] || continue
+    m=$models/llama-$shape-$dtype.gguf
+    [[ -f $m ]] || continue
+    note "llmplatform CUDA backend: llama-$shape-$dtype, products of 9-256 rows through the int8 MMA"
+    LLMP_CUDA_MMQ_MAX_ROWS=256 "$gpu_bench" run "$m" --label "llama-$shape-$dtype+mmq" --batches "${MMQ_BATCHES:-16,64,256}" \
+      --ctx "$ctx" --steps "$steps" --prefill 0 --ttft-load "" >"$build.bench.$shape-$dtype-mmq.log" 2>&1
+    rc=$?
+    grep -v '^{' "$build.bench.$shape-$dtype-mmq.log"
+    grep '^{' "$build.bench.$shape-$dtype-mmq.log" >>"$results"
+    [[ $rc -eq 0 ]] || { echo "gpu_bench exit $rc"; status=1; }
+  done
+done
+# Where a decode step's time goes (CUPTI): kernels by name and the device's idle time.
+for spec in ${PROFILE:-1b-bf16:1 1b-bf16:64 8b-q4_0:64}; do
+  m=$models/llama-${spec%%:*}.gguf
+  [[ -f $m ]] || continue
+  for env in "" "LLMP_CUDA_GRAPHS=0" "LLMP_CUDA_MMQ_MAX_ROWS=256"; do
+    [[ $env == LLMP_CUDA_GRAPHS=0 && ${spec##*:} != 1 ]] && continue
+    [[ $env == LLMP_CUDA_MMQ* && $spec != *q4_0* && $spec != *q8_0* ]] && continue
+    note "profile llama-$spec ${env:-(defaults)}"
+    env $env "$gpu_bench" profile "$m" --batch "${spec##*:}" --ctx "$ctx" --label "llama-${spec%%:*}${env:+ $env}" \
+      >"$build.profile.log" 2>&1
+    rc=$?
+    grep -v '^{' "$build.profile.log" | head -45
+    grep '^{' "$build.profile.log" >>"$results"
+    [[ $rc -eq 0 || $rc -eq 77 ]] || { echo "gpu_bench profile exit $rc"; status=1; }
   done
 done
 note "leak run: 10,000 requests"
@@ -218,7 +254,8 @@ fmt = lambda v: f"{v:.1f}" if isinstance(v, (int, float)) else "n/a"
 for (m, b), r in sorted(ours.items(), key=lambda kv: (kv[0][0], kv[0][1])):
     shape, dtype = m.split("-")[1], m.split("-")[2]
     t = torch.get((shape, b)) if dtype == "bf16" else None
-    print(f"| {m} | {b} | {r['tokens_per_s']:.1f} | {r['roofline_tokens_per_s']:.1f} | {fmt(lb.get((m, b)))} | {fmt(t)} |")
+    base = m.split("+")[0]  # "+mmq" rows: the same model with another product path
+    print(f"| {m} | {b} | {r['tokens_per_s']:.1f} | {r['roofline_tokens_per_s']:.1f} | {fmt(lb.get((base, b)))} | {fmt(t)} |")
 for m, r in sorted(pre.items()):
     shape, dtype = m.split("-")[1], m.split("-")[2]
     t = torch.get((shape, "pp")) if dtype == "bf16" else None

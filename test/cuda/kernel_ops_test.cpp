@@ -19,6 +19,7 @@
 #include "memory_bandwidth.cuh"
 #include "quant.cuh"
 #include "quant_gemv.cuh"
+#include "quant_mmq.cuh"
 #include "rms_norm.cuh"
 #include "rope.cuh"
 #include "sampling.cuh"
@@ -249,6 +250,87 @@ TEST_CASE("the int8 GEMV over q8-quantised activations matches a double-precisio
       }
     }
   }
+}
+
+TEST_CASE("the int8 tensor-core product over q8-quantised activations matches a double-precision product",
+          "[kernels][gemv][mmq]") {
+  // Odd sizes: rows that end mid-tile, 25 blocks per row (the last stage half full), activation
+  // rows that end mid-tile and span several tiles, and splits of the shared dimension forced
+  // and chosen as the backend chooses them for this device's SM count.
+  struct Shape {
+    int64_t rows, cols;
+    std::vector<int> ns;
+  };
+  int device = 0, sm_count = 0;
+  CUDA_REQUIRE(cudaGetDevice(&device));
+  CUDA_REQUIRE(cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, device));
+  for (DType t : {DType::q8_0, DType::q4_0}) {
+    for (const Shape& s : {Shape{37, 512, {9, 64, 65, 256}}, Shape{769, 800, {33, 130}}, Shape{4099, 2048, {64}},
+                           Shape{130, 14336, {65}}}) {
+      TestMatrix w(t, s.rows, s.cols, 500 + s.rows);
+      for (int n : s.ns) {
+        const bool bf16 = n % 2 == 1;
+        const int64_t ldx = s.cols + 8, ldy = s.rows + 5;
+        auto x = round_act(random_floats(static_cast<size_t>(n * ldx), 31 + n, -2.0f, 2.0f), bf16);
+        for (int64_t i = 0; i < 32; ++i) x[i] = 0.0f;  // an all-zero block: scale 0
+        GuardedArray<uint16_t> d_x(to_act(x, bf16));
+        GuardedArray<uint8_t> scratch(static_cast<size_t>(kernels::q8_rows_bytes(n, s.cols)));
+        const kernels::Q8Rows xq = kernels::q8_rows_at(scratch.get(), n, s.cols);
+        CUDA_REQUIRE(kernels::launch_quantize_q8_rows(bf16 ? ActType::bf16 : ActType::f16, d_x.get(), ldx, n, xq, nullptr));
+        // What the product multiplies: d · q per activation, from the quantised bytes themselves.
+        const auto bytes = scratch.download();
+        const int64_t nb = s.cols / 32;
+        const auto* ds = reinterpret_cast<const float*>(bytes.data());
+        const auto* q = reinterpret_cast<const int8_t*>(bytes.data() + (reinterpret_cast<uint8_t*>(xq.q) - scratch.get()));
+        std::vector<double> xdq(static_cast<size_t>(n * s.cols));
+        for (int j = 0; j < n; ++j) {
+          for (int64_t i = 0; i < s.cols; ++i) {
+            xdq[j * s.cols + i] = static_cast<double>(ds[2 * (j * nb + i / 32)]) * q[j * s.cols + i];
+          }
+        }
+        const auto prior = random_floats(static_cast<size_t>(n * ldy), 23);
+        std::vector<double> product(static_cast<size_t>(n * s.rows));
+        for (int j = 0; j < n; ++j) {
+          for (int64_t o = 0; o < s.rows; ++o) {
+            double acc = 0.0;
+            for (int64_t i = 0; i < s.cols; ++i) acc += static_cast<double>(w.ref[o * s.cols + i]) * xdq[j * s.cols + i];
+            product[j * s.rows + o] = acc;
+          }
+        }
+        const int chosen = kernels::mmq_splits(s.rows, s.cols, n, sm_count);
+        for (int splits : {1, 3, chosen}) {
+          for (bool accumulate : {false, true}) {
+            INFO("dtype " << static_cast<int>(t) << " " << s.rows << "x" << s.cols << " n " << n << " splits " << splits
+                          << (accumulate ? " accumulate" : " overwrite"));
+            GuardedArray<float> y(prior);
+            GuardedArray<float> partial(static_cast<size_t>(std::max<int64_t>(1, kernels::mmq_partial_bytes(splits, n, s.rows) / 4)));
+            partial.poison();
+            CUDA_REQUIRE(kernels::launch_q8_mmq(w.m, xq, n, y.get(), ldy, accumulate, splits, partial.get(), nullptr));
+            const auto got = y.download();
+            CHECK(y.guards_intact());
+            CHECK(partial.guards_intact());
+            std::vector<float> want, have;
+            bool padding_kept = true;
+            for (int j = 0; j < n; ++j) {
+              for (int64_t o = 0; o < s.rows; ++o) {
+                want.push_back(static_cast<float>((accumulate ? prior[j * ldy + o] : 0.0) + product[j * s.rows + o]));
+                have.push_back(got[j * ldy + o]);
+              }
+              for (int64_t o = s.rows; o < ldy; ++o) padding_kept = padding_kept && got[j * ldy + o] == prior[j * ldy + o];
+            }
+            CHECK(padding_kept);
+            CHECK(nerr(have, want) <= 1e-5);
+            // The same launch again gives the same bits (the split parts are added in order).
+            GuardedArray<float> again(prior);
+            CUDA_REQUIRE(kernels::launch_q8_mmq(w.m, xq, n, again.get(), ldy, accumulate, splits, partial.get(), nullptr));
+            CHECK(again.download() == got);
+          }
+        }
+      }
+    }
+  }
+  CHECK(kernels::mmq_splits(4096, 14336, 64, 132) > 1);   // an 8B model's down projection: 32 tiles
+  CHECK(kernels::mmq_splits(28672, 4096, 64, 132) == 1);  // its gate/up: 224 tiles, a wave already
 }
 
 TEST_CASE("RMSNorm with the fused residual add matches the CPU", "[kernels][rms_norm]") {

@@ -175,7 +175,9 @@ std::vector<TokenId> prompt(int64_t n, uint64_t seed, int64_t vocab) {
 
 // The scenario: three prompts (one prefilled in two chunks), decode steps for all, a fourth
 // sequence forked from the third by copying its partial last block.
-void run_case(const Case& c, bool graphs) {
+// mmq: quantised products of more than one row through the int8 tensor-core MMA (decode
+// steps in graphs, and prefill chunks up to 256 tokens), not the GEMV or dequantise + cuBLAS.
+void run_case(const Case& c, bool graphs, bool mmq = false) {
   TempDir dir;
   const std::string path = dir / (c.format == "gguf" ? "m.gguf" : "m");
   auto created = create_test_model(spec_for(c, path));
@@ -194,10 +196,12 @@ void run_case(const Case& c, bool graphs) {
   // With graphs: decode batches (bucket 4) through the quantised GEMV (the default up to 8
   // rows); without: through dequantise + cuBLAS, as prefill always does.
   if (!graphs) ::setenv("LLMP_CUDA_GRAPHS", "0", 1);
-  if (!graphs) ::setenv("LLMP_CUDA_GEMV_MAX_ROWS", "0", 1);
+  if (!graphs || mmq) ::setenv("LLMP_CUDA_GEMV_MAX_ROWS", "0", 1);
+  if (mmq) ::setenv("LLMP_CUDA_MMQ_MAX_ROWS", "256", 1);
   auto gpu = make_cuda_backend(model, 0, Runner::kBlock, 0.02);
   ::unsetenv("LLMP_CUDA_GRAPHS");
   ::unsetenv("LLMP_CUDA_GEMV_MAX_ROWS");
+  ::unsetenv("LLMP_CUDA_MMQ_MAX_ROWS");
   INFO((gpu ? std::string() : gpu.error().message()));
   REQUIRE(gpu);
   REQUIRE((*gpu)->kv_blocks() >= Runner::kBlocks);
@@ -234,8 +238,8 @@ void run_case(const Case& c, bool graphs) {
     for (size_t k = 0; k < items.size(); ++k) items[k].seq->tokens.push_back(argmax(rows[k]));
   }
   const auto st = cuda::cuda_backend_stats(**gpu);
-  std::printf("parity %-28s graphs %-3s rows %3d  max nerr %.2e (limit %.0e)  greedy ties %d mismatches %d  act %s  eager %lld captures %lld replays %lld\n",
-              label(c).c_str(), graphs ? "on" : "off", run.rows(), run.max_err(), tolerance(c.dtype).logits, run.ties(),
+  std::printf("parity %-28s graphs %-3s%s rows %3d  max nerr %.2e (limit %.0e)  greedy ties %d mismatches %d  act %s  eager %lld captures %lld replays %lld\n",
+              label(c).c_str(), graphs ? "on" : "off", mmq ? " mmq" : "", run.rows(), run.max_err(), tolerance(c.dtype).logits, run.ties(),
               run.mismatches(), st.bf16 ? "bf16" : "f16", static_cast<long long>(st.eager_steps),
               static_cast<long long>(st.graph_captures), static_cast<long long>(st.graph_replays));
   if (graphs) {
@@ -265,6 +269,12 @@ TEST_CASE("the CUDA backend matches the CPU backend on every architecture and we
 TEST_CASE("eager runs (no CUDA graphs) match the CPU backend too", "[model][parity][eager]") {
   for (const Case& c : {Case{"llama", "f16"}, Case{"qwen2", "q8_0"}, Case{"mistral", "q4_k"}}) {
     SECTION(label(c)) { run_case(c, false); }
+  }
+}
+
+TEST_CASE("quantised products through the int8 tensor-core MMA match the CPU backend", "[model][parity][mmq]") {
+  for (const Case& c : {Case{"llama", "q8_0"}, Case{"qwen2", "q4_0"}, Case{"llama", "q4_0", "gguf", "llama3", true}}) {
+    SECTION(label(c)) { run_case(c, true, true); }
   }
 }
 

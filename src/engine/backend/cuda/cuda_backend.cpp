@@ -227,28 +227,39 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
   logits_cap_ = env_int("LLMP_CUDA_MAX_LOGIT_ROWS", 256, 1, 65535);
   max_graph_batch_ = std::min({kGraphBuckets.back(), rows_cap_, logits_cap_});
   graphs_enabled_ = env_int("LLMP_CUDA_GRAPHS", 1, 0, 1) == 1;
-  // Up to this many rows the quantised GEMV; past it, dequantise to the activation type and
-  // run cuBLAS. The int8 GEMV reads the weights once for up to kGemvMaxRows rows, and costs
-  // little per extra row (dp4a); dequantise + GEMM writes and reads the weights again in
-  // 16 bits (bench/gpu/NOTES.md).
-  const int64_t gemv_rows = env_int("LLMP_CUDA_GEMV_MAX_ROWS", kernels::kGemvMaxRows, 0, 4096);
+  // Which path multiplies quantised weights (linear.h), by activation rows. The int8 GEMV reads
+  // the weights once for up to kGemvMaxRows rows and costs little per extra row (dp4a). The
+  // int8 MMA (Q8_0/Q4_0) reads them once per 64 rows; off by default until measured against
+  // the dequantising path on a GPU (bench/gpu/run.sh runs both). Past both, dequantise to the
+  // activation type and run cuBLAS, which writes and reads the weights again in 16 bits
+  // (bench/gpu/NOTES.md) but is the faster GEMM for prefill-sized pieces.
+  LinearRunner::Paths paths;
+  paths.gemv_max_rows = env_int("LLMP_CUDA_GEMV_MAX_ROWS", kernels::kGemvMaxRows, 0, 4096);
+  // (mma.sync on int8 and cp.async need compute capability 8.0.)
+  paths.mmq_max_rows = prop.major >= 8 ? env_int("LLMP_CUDA_MMQ_MAX_ROWS", 0, 0, 4096) : 0;
+  paths.sm_count = sm_count_;
   // Splits only happen while items * kv heads * head groups < 2 * SMs (see decode_splits).
   partial_cap_ = 4 * sm_count_ + 64;
-  // Quantised matrices are dequantised for large batches in row chunks of at most
-  // kDequantScratchElems elements (at least one row).
+  // Scratch for quantised matrices: row chunks of at most kDequantScratchElems elements (at
+  // least one row) for the dequantising path; the GEMV's and the MMA's quantised activations
+  // and split sums for every row count that reaches them.
   int64_t dequant_elems = 0;
-  auto need_dequant = [&](const DeviceLinear& l) {
+  const int64_t int8_rows = std::min<int64_t>(std::max(paths.gemv_max_rows, paths.mmq_max_rows), rows_cap_);
+  auto need_scratch = [&](const DeviceLinear& l) {
     for (const auto& p : l.parts) {
       if (!kernels::is_quantized(p.m.type)) continue;
-      const int64_t chunk = std::min(p.m.rows * p.m.cols, std::max(kDequantScratchElems, p.m.cols));
-      const int64_t gemv_acts = kernels::q8_rows_bytes(kernels::kGemvMaxRows, p.m.cols) / static_cast<int64_t>(act_bytes()) + 1;
-      dequant_elems = std::max({dequant_elems, chunk, gemv_acts});
+      const auto a = static_cast<int64_t>(act_bytes());
+      int64_t bytes = std::min(p.m.rows * p.m.cols, std::max(kDequantScratchElems, p.m.cols)) * a;
+      for (int64_t n = 1; n <= int8_rows; ++n) {
+        bytes = std::max(bytes, LinearRunner::scratch_bytes(paths, p.m.type, p.m.rows, p.m.cols, n));
+      }
+      dequant_elems = std::max(dequant_elems, (bytes + a - 1) / a);
     }
   };
   for (const auto& l : model_->layers) {
-    for (const DeviceLinear* lin : {&l.qkv, &l.wo, &l.gate_up, &l.down}) need_dequant(*lin);
+    for (const DeviceLinear* lin : {&l.qkv, &l.wo, &l.gate_up, &l.down}) need_scratch(*lin);
   }
-  need_dequant(model_->output);
+  need_scratch(model_->output);
 
   const int64_t R = rows_cap_, Lc = logits_cap_;
   const size_t f = sizeof(float), a = act_bytes();
@@ -270,7 +281,7 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
       {&logits_dev_, static_cast<size_t>(Lc * vocab_) * f, "logits"},
       {&partial_o_, static_cast<size_t>(partial_cap_ * n_heads_ * head_dim_) * f, "split attention partials"},
       {&partial_ml_, static_cast<size_t>(partial_cap_ * n_heads_ * 2) * f, "split attention maxima"},
-      {&dequant_, static_cast<size_t>(dequant_elems) * a, "dequantised weights"},
+      {&dequant_, static_cast<size_t>(dequant_elems) * a, "quantised matrices' scratch"},
       {&sample_work_, static_cast<size_t>(Lc * vocab_) * f, "sampling scratch"},
       {&sample_out_dev_, sample_out_bytes(Lc), "sampled ids and logprobs"},
   };
@@ -282,7 +293,7 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
   auto so = PinnedBuffer::allocate(sample_out_bytes(Lc), "sampled ids and logprobs");
   if (!so) return error(so.error().with_context(where));
   sample_out_host_ = std::move(*so);
-  linear_ = std::make_unique<LinearRunner>(cublas_, stream_, act, dequant_.as(), dequant_elems, gemv_rows);
+  linear_ = std::make_unique<LinearRunner>(cublas_, stream_, act, dequant_.as(), dequant_elems, paths);
 
   // Metadata: room for the largest piece and block tables of a full cache (grown if needed).
   const MetaLayout full = MetaLayout::make(R, R, Lc);

@@ -5,17 +5,27 @@
 #include "backend/cuda/cuda_check.h"
 #include "quant.cuh"
 #include "quant_gemv.cuh"
+#include "quant_mmq.cuh"
 
 namespace llmp::engine::cuda {
 
-LinearRunner::LinearRunner(cublasHandle_t cublas, cudaStream_t stream, kernels::ActType act, void* dequant_scratch,
-                           int64_t dequant_elems, int64_t gemv_max_rows)
-    : cublas_(cublas),
-      stream_(stream),
-      act_(act),
-      dequant_scratch_(dequant_scratch),
-      dequant_elems_(dequant_elems),
-      gemv_max_rows_(gemv_max_rows) {}
+namespace {
+
+int64_t align16(int64_t bytes) { return (bytes + 15) / 16 * 16; }
+
+}  // namespace
+
+int64_t LinearRunner::scratch_bytes(const Paths& paths, kernels::WeightType type, int64_t rows, int64_t cols, int64_t n) {
+  if (!kernels::has_int8_gemv(type)) return 0;
+  if (n <= paths.gemv_max_rows) return kernels::q8_rows_bytes(static_cast<int>(std::min<int64_t>(n, kernels::kGemvMaxRows)), cols);
+  if (n > paths.mmq_max_rows) return 0;
+  const int splits = kernels::mmq_splits(rows, cols, static_cast<int>(n), paths.sm_count);
+  return align16(kernels::q8_rows_bytes(static_cast<int>(n), cols)) + kernels::mmq_partial_bytes(splits, static_cast<int>(n), rows);
+}
+
+LinearRunner::LinearRunner(cublasHandle_t cublas, cudaStream_t stream, kernels::ActType act, void* scratch, int64_t dequant_elems,
+                           Paths paths)
+    : cublas_(cublas), stream_(stream), act_(act), scratch_(scratch), dequant_elems_(dequant_elems), paths_(paths) {}
 
 void LinearRunner::gemm(const void* w, int64_t rows, int64_t cols, const void* x, int64_t ldx, int64_t n, float* y,
                         int64_t ldy, bool accumulate) const {
@@ -35,22 +45,45 @@ void LinearRunner::run(const DeviceLinear& w, const void* x, int64_t ldx, int64_
   for (const auto& part : w.parts) {
     if (!kernels::is_quantized(part.m.type)) gemm(part.m.data, part.m.rows, part.m.cols, x, ldx, n, y + part.offset, ldy, accumulate);
   }
-  if (n <= gemv_max_rows_) {
+  if (n <= paths_.gemv_max_rows) {
     gemv(w, x, ldx, n, y, ldy, accumulate);
     return;
   }
+  const bool mmq_rows = n <= paths_.mmq_max_rows;
+  if (mmq_rows) {
+    // The parts share the input: quantise it once (scratch_bytes: it lies at the scratch's start).
+    kernels::Q8Rows xq;
+    for (const auto& part : w.parts) {
+      if (!kernels::has_int8_gemv(part.m.type)) continue;
+      if (xq.cols != part.m.cols) {
+        xq = kernels::q8_rows_at(scratch_, static_cast<int>(n), part.m.cols);
+        LLMP_CUDA_CHECK(kernels::launch_quantize_q8_rows(act_, x, ldx, static_cast<int>(n), xq, stream_));
+      }
+      mmq(part.m, xq, n, y + part.offset, ldy, accumulate);
+    }
+  }
+  // The rest dequantised (the scratch is free again: the MMA products before are stream-ordered).
   for (const auto& part : w.parts) {
     const kernels::DeviceMatrix& m = part.m;
-    if (!kernels::is_quantized(m.type)) continue;
+    if (!kernels::is_quantized(m.type) || (mmq_rows && kernels::has_int8_gemv(m.type))) continue;
     // Dequantise as many weight rows as the scratch holds, multiply them, repeat: the output
     // columns of chunk [r, r + k) are columns [offset + r, offset + r + k) of y.
     const int64_t chunk = std::max<int64_t>(1, std::min(m.rows, dequant_elems_ / m.cols));
     for (int64_t r = 0; r < m.rows; r += chunk) {
       const int64_t k = std::min(chunk, m.rows - r);
-      LLMP_CUDA_CHECK(kernels::launch_dequantize_rows(m, r, k, act_, dequant_scratch_, stream_));
-      gemm(dequant_scratch_, k, m.cols, x, ldx, n, y + part.offset + r, ldy, accumulate);
+      LLMP_CUDA_CHECK(kernels::launch_dequantize_rows(m, r, k, act_, scratch_, stream_));
+      gemm(scratch_, k, m.cols, x, ldx, n, y + part.offset + r, ldy, accumulate);
     }
   }
+}
+
+void LinearRunner::mmq(const kernels::DeviceMatrix& m, const kernels::Q8Rows& xq, int64_t n, float* y, int64_t ldy,
+                       bool accumulate) const {
+  // The split parts' f32 sums follow the quantised activations in the scratch (scratch_bytes).
+  const int rows = static_cast<int>(n);
+  auto* partial = reinterpret_cast<float*>(static_cast<uint8_t*>(scratch_) + align16(kernels::q8_rows_bytes(rows, m.cols)));
+  const int splits = kernels::mmq_splits(m.rows, m.cols, rows, paths_.sm_count);
+  LLMP_CUDA_CHECK(kernels::launch_q8_mmq(m, xq, rows, y, ldy, accumulate, splits, partial, stream_));
 }
 
 void LinearRunner::gemv(const DeviceLinear& w, const void* x, int64_t ldx, int64_t n, float* y, int64_t ldy,
@@ -71,7 +104,7 @@ void LinearRunner::gemv(const DeviceLinear& w, const void* x, int64_t ldx, int64
         continue;
       }
       if (xq.cols != m.cols) {
-        xq = kernels::q8_rows_at(dequant_scratch_, rows, m.cols);
+        xq = kernels::q8_rows_at(scratch_, rows, m.cols);
         LLMP_CUDA_CHECK(kernels::launch_quantize_q8_rows(act_, xj, ldx, rows, xq, stream_));
       }
       LLMP_CUDA_CHECK(kernels::launch_q8_gemv(m, xq, rows, yj + part.offset, ldy, accumulate, stream_));

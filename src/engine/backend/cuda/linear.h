@@ -1,9 +1,10 @@
 #pragma once
 // y = x · Wᵀ on the GPU for every weight form: cuBLAS (f16/bf16 inputs, f32 accumulate and
-// output) for dense matrices; for quantised ones a GEMV straight from the quantised weights
-// when there are few rows (decode: int8 dp4a for Q8_0/Q4_0 over activations quantised per 32
-// values, f32 for Q4_K), else dequantisation to the activation type in row chunks followed by
-// cuBLAS (prefill, large decode batches).
+// output) for dense matrices; for quantised ones, by the number of activation rows n:
+//   n <= gemv_max_rows: a GEMV straight from the quantised weights (int8 dp4a for Q8_0/Q4_0
+//     over activations quantised per 32 values, f32 for Q4_K);
+//   n <= mmq_max_rows (Q8_0/Q4_0): int8 tensor-core MMA over the same quantised activations;
+//   else: dequantisation to the activation type in row chunks followed by cuBLAS (prefill).
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -12,35 +13,48 @@
 
 #include "backend/cuda/device_weights.h"
 #include "kernel_types.cuh"
+#include "quant_gemv.cuh"
 
 namespace llmp::engine::cuda {
 
 class LinearRunner {
  public:
-  //! dequant_scratch: [dequant_elems] of `act`, 16-byte aligned, for the row chunks of
-  //! quantised matrices, and for the GEMV's quantised activations (at least
-  //! kernels::q8_rows_bytes(kGemvMaxRows, cols) bytes for every quantised matrix).
-  //! gemv_max_rows: the most activation rows that still go through the GEMV.
-  LinearRunner(cublasHandle_t cublas, cudaStream_t stream, kernels::ActType act, void* dequant_scratch, int64_t dequant_elems,
-               int64_t gemv_max_rows);
+  //! Which path takes how many activation rows (see the top of this file), and the SMs the
+  //! int8 MMA fills (it splits narrow matrices' rows into parts to reach a wave).
+  struct Paths {
+    int64_t gemv_max_rows = 0;
+    int64_t mmq_max_rows = 0;
+    int sm_count = 1;
+  };
+
+  //! Scratch bytes one product of n rows through `paths` needs for an [rows, cols] quantised
+  //! matrix of `type`: the row chunks of the dequantising path are sized by the caller.
+  static int64_t scratch_bytes(const Paths& paths, kernels::WeightType type, int64_t rows, int64_t cols, int64_t n);
+
+  //! scratch: 16-byte aligned, at least scratch_bytes() for every quantised matrix and every n
+  //! that reaches the GEMV or the MMA, and dequant_elems elements of `act` for the row chunks
+  //! of the dequantising path.
+  LinearRunner(cublasHandle_t cublas, cudaStream_t stream, kernels::ActType act, void* scratch, int64_t dequant_elems,
+               Paths paths);
 
   //! y[t, o] (+)= Σ_i x[t, i] · W[o, i] for t < n, o < w.rows.
   //! x: [n, ldx] of the activation type; y: [n, ldy] f32 (accumulate: add to what is there).
   void run(const DeviceLinear& w, const void* x, int64_t ldx, int64_t n, float* y, int64_t ldy, bool accumulate) const;
 
-  int64_t gemv_max_rows() const { return gemv_max_rows_; }
+  const Paths& paths() const { return paths_; }
 
  private:
   void gemm(const void* w, int64_t rows, int64_t cols, const void* x, int64_t ldx, int64_t n, float* y, int64_t ldy,
             bool accumulate) const;
   void gemv(const DeviceLinear& w, const void* x, int64_t ldx, int64_t n, float* y, int64_t ldy, bool accumulate) const;
+  void mmq(const kernels::DeviceMatrix& m, const kernels::Q8Rows& xq, int64_t n, float* y, int64_t ldy, bool accumulate) const;
 
   cublasHandle_t cublas_;
   cudaStream_t stream_;
   kernels::ActType act_;
-  void* dequant_scratch_;
+  void* scratch_;
   int64_t dequant_elems_;
-  int64_t gemv_max_rows_;
+  Paths paths_;
 };
 
 }  // namespace llmp::engine::cuda

@@ -1,0 +1,295 @@
+#include <algorithm>
+
+#include "quant_device.cuh"
+#include "quant_mmq.cuh"
+
+namespace llmp::kernels {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int kStageBlocks = 2;  // quantisation blocks (32 values each) per pipeline stage
+static_assert(kMmqRows * kStageBlocks == kThreads, "one weight scale per thread per stage");
+static_assert(kMmqTokens * kStageBlocks <= kThreads, "one activation scale per thread per stage");
+
+// Weight bytes per row per block, and per row per stage in shared memory. Rows are padded by
+// 16 bytes so that the 8 rows one fragment load touches (4 lanes each) fall in 32 distinct
+// banks: a row stride of 12 or 20 words walks every bank for 8 rows.
+template <WeightType kType>
+constexpr int kBlockBytes = kType == WeightType::q4_0 ? 16 : 32;
+template <WeightType kType>
+constexpr int kWRow = kBlockBytes<kType> * kStageBlocks + 16;
+constexpr int kXRow = 32 * kStageBlocks + 16;
+
+template <WeightType kType>
+struct Stage {
+  alignas(16) uint8_t w[kMmqRows * kWRow<kType>];  // [128 rows][stage blocks] weight bytes
+  alignas(16) uint8_t x[kMmqTokens * kXRow];       // [64 rows][stage blocks × 32] int8 activations
+  float wd[kMmqRows][kStageBlocks];                // weight scales
+  float2 xds[kMmqTokens][kStageBlocks];            // activation (d, d · Σq)
+};
+
+// cp.async (sm_80+): 16 bytes global -> shared without passing through registers; valid
+// false stores 16 zero bytes and reads nothing (src-size 0). Older targets copy directly
+// (they never run the kernel: the backend turns the MMA path off below compute 8.0).
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool valid) {
+#if __CUDA_ARCH__ >= 800
+  const auto s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(valid ? 16 : 0));
+#else
+  *static_cast<uint4*>(smem) = valid ? *static_cast<const uint4*>(gmem) : make_uint4(0, 0, 0, 0);
+#endif
+}
+__device__ __forceinline__ void cp_async_commit() {
+#if __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.commit_group;\n" ::);
+#endif
+}
+__device__ __forceinline__ void cp_async_wait_all() {
+#if __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_group 0;\n" ::: "memory");
+#endif
+}
+
+// D = A · B + D for A 16×32 int8 (row-major), B 32×8 int8 (column-major), D 16×8 int32.
+// Fragments (PTX ISA, mma.m16n8k32 .s8), g = lane / 4, t = lane % 4:
+//   a[0]: A[g][4t .. 4t+3]   a[1]: A[g+8][4t ..]   a[2]: A[g][16+4t ..]   a[3]: A[g+8][16+4t ..]
+//   b[0]: B[4t .. 4t+3][g]   b[1]: B[16+4t ..][g]
+//   d[0], d[1]: D[g][2t], D[g][2t+1]   d[2], d[3]: D[g+8][2t], D[g+8][2t+1]
+__device__ __forceinline__ void mma_s8(int (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
+#if __CUDA_ARCH__ >= 800
+  asm volatile(
+      "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+      : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#else
+  __trap();
+#endif
+}
+
+// Grid (ceil(n / 64), ceil(rows / 128), splits), block 256. CTA (bx, by, bz) computes output
+// features [128 by, +128) for activation rows [64 bx, +64) over quantisation blocks
+// [bz · per_split, +per_split). Activation-row tiles vary fastest, so the CTAs that run at
+// the same time share weight tiles through L2 and the weights come from memory about once. Warp w covers features 32 (w % 4) + [0, 32) and activation
+// rows 32 (w / 4) + [0, 32): 2 × 4 MMA tiles, 32 f32 sums per lane.
+template <WeightType kType>
+__global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 registers
+    q8_mmq_kernel(DeviceMatrix w, Q8Rows x, int n, float* __restrict__ y, int64_t ldy, bool accumulate,
+                  float* __restrict__ partial, int64_t per_split) {
+  constexpr int B = kBlockBytes<kType>, WR = kWRow<kType>;
+  __shared__ Stage<kType> stage[2];
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int g = lane >> 2, t = lane & 3;
+  const int warp_m = warp & 3, warp_n = warp >> 2;
+  const int64_t row0 = static_cast<int64_t>(blockIdx.y) * kMmqRows;
+  const int tok0 = static_cast<int>(blockIdx.x) * kMmqTokens;
+  const int64_t nb = w.cols / 32;
+  const int64_t kb_begin = static_cast<int64_t>(blockIdx.z) * per_split;
+  const int64_t kb_end = min(nb, kb_begin + per_split);
+  const int n_stages = static_cast<int>((kb_end - kb_begin + kStageBlocks - 1) / kStageBlocks);
+  const auto* wq = static_cast<const uint8_t*>(w.data);
+
+  // One stage's weight and activation bytes, copied asynchronously; out-of-range rows and
+  // blocks read as zeros (with zero scales they add nothing).
+  auto copy_stage = [&](int s, Stage<kType>& st) {
+    const int64_t kb0 = kb_begin + static_cast<int64_t>(s) * kStageBlocks;
+    constexpr int kWChunks = kMmqRows * kStageBlocks * B / 16, kPerRow = kStageBlocks * B / 16;
+#pragma unroll
+    for (int c = tid; c < kWChunks; c += kThreads) {
+      const int r = c / kPerRow, blk = (c % kPerRow) / (B / 16), part = c % (B / 16);
+      const int64_t row = row0 + r, kb = kb0 + blk;
+      const bool ok = row < w.rows && kb < kb_end;
+      cp_async16(st.w + r * WR + blk * B + part * 16, ok ? wq + (row * nb + kb) * B + part * 16 : wq, ok);
+    }
+    constexpr int kXChunks = kMmqTokens * kStageBlocks * 2;
+#pragma unroll
+    for (int c = tid; c < kXChunks; c += kThreads) {
+      const int j = c / (kStageBlocks * 2), blk = (c / 2) % kStageBlocks, part = c % 2;
+      const int64_t kb = kb0 + blk;
+      const bool ok = tok0 + j < n && kb < kb_end;
+      cp_async16(st.x + j * kXRow + blk * 32 + part * 16, ok ? x.q + (tok0 + j) * x.cols + kb * 32 + part * 16 : x.q, ok);
+    }
+    cp_async_commit();
+  };
+  // One stage's scales: read into registers before the previous stage's MMAs, stored after.
+  auto fetch_scales = [&](int s, float& wd, float2& xds) {
+    const int64_t kb0 = kb_begin + static_cast<int64_t>(s) * kStageBlocks;
+    const int64_t row = row0 + tid / kStageBlocks, kb = kb0 + tid % kStageBlocks;
+    wd = row < w.rows && kb < kb_end ? detail::half_bits_to_f32(__ldg(w.scales + row * nb + kb)) : 0.0f;
+    const int tok = tok0 + tid / kStageBlocks;
+    xds = tid < kMmqTokens * kStageBlocks && tok < n && kb < kb_end ? x.ds[tok * nb + kb] : make_float2(0.0f, 0.0f);
+  };
+  auto store_scales = [&](Stage<kType>& st, float wd, float2 xds) {
+    st.wd[tid / kStageBlocks][tid % kStageBlocks] = wd;
+    if (tid < kMmqTokens * kStageBlocks) st.xds[tid / kStageBlocks][tid % kStageBlocks] = xds;
+  };
+
+  float acc[2][4][4];
+#pragma unroll
+  for (int mi = 0; mi < 2; ++mi) {
+#pragma unroll
+    for (int ni = 0; ni < 4; ++ni) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) acc[mi][ni][i] = 0.0f;
+    }
+  }
+
+  if (n_stages > 0) {
+    copy_stage(0, stage[0]);
+    float wd;
+    float2 xds;
+    fetch_scales(0, wd, xds);
+    store_scales(stage[0], wd, xds);
+    cp_async_wait_all();
+    __syncthreads();
+  }
+  for (int s = 0; s < n_stages; ++s) {
+    Stage<kType>& cur = stage[s & 1];
+    Stage<kType>& next = stage[(s + 1) & 1];
+    const bool more = s + 1 < n_stages;
+    float wd_next = 0.0f;
+    float2 xds_next = make_float2(0.0f, 0.0f);
+    if (more) {
+      copy_stage(s + 1, next);
+      fetch_scales(s + 1, wd_next, xds_next);
+    }
+#pragma unroll
+    for (int kb = 0; kb < kStageBlocks; ++kb) {
+      unsigned a[2][4];
+      float dw[2][2];  // [tile][row g, row g + 8]
+#pragma unroll
+      for (int mi = 0; mi < 2; ++mi) {
+        const int r = warp_m * 32 + mi * 16 + g;
+        const uint8_t* p0 = cur.w + r * WR + kb * B + 4 * t;
+        const uint8_t* p1 = p0 + 8 * WR;
+        if constexpr (kType == WeightType::q4_0) {
+          // Byte j of a block holds value j (low nibble) and j + 16 (high): the lane's 4 bytes
+          // give columns 4t.. (a[0], a[1]) and 16 + 4t.. (a[2], a[3]) as unsigned 0..15; the
+          // offset of 8 is taken out with the activations' sums below.
+          constexpr unsigned kLow = 0x0F0F0F0Fu;
+          const unsigned v0 = *reinterpret_cast<const unsigned*>(p0), v1 = *reinterpret_cast<const unsigned*>(p1);
+          a[mi][0] = v0 & kLow;
+          a[mi][1] = v1 & kLow;
+          a[mi][2] = (v0 >> 4) & kLow;
+          a[mi][3] = (v1 >> 4) & kLow;
+        } else {
+          a[mi][0] = *reinterpret_cast<const unsigned*>(p0);
+          a[mi][1] = *reinterpret_cast<const unsigned*>(p1);
+          a[mi][2] = *reinterpret_cast<const unsigned*>(p0 + 16);
+          a[mi][3] = *reinterpret_cast<const unsigned*>(p1 + 16);
+        }
+        dw[mi][0] = cur.wd[r][kb];
+        dw[mi][1] = cur.wd[r + 8][kb];
+      }
+#pragma unroll
+      for (int ni = 0; ni < 4; ++ni) {
+        const uint8_t* q = cur.x + (warp_n * 32 + ni * 8 + g) * kXRow + kb * 32 + 4 * t;
+        const unsigned b[2] = {*reinterpret_cast<const unsigned*>(q), *reinterpret_cast<const unsigned*>(q + 16)};
+        const int jc = warp_n * 32 + ni * 8 + 2 * t;  // activation rows of d[0], d[2] (jc) and d[1], d[3] (jc + 1)
+        const float2 x0 = cur.xds[jc][kb], x1 = cur.xds[jc + 1][kb];
+#pragma unroll
+        for (int mi = 0; mi < 2; ++mi) {
+          int d[4] = {0, 0, 0, 0};
+          mma_s8(d, a[mi], b);
+          if constexpr (kType == WeightType::q4_0) {
+            // Σ (q - 8) · d_x · q_x = d_x · Σ q · q_x - 8 · d_x · Σ q_x, as the GEMV.
+            acc[mi][ni][0] += dw[mi][0] * (x0.x * static_cast<float>(d[0]) - 8.0f * x0.y);
+            acc[mi][ni][1] += dw[mi][0] * (x1.x * static_cast<float>(d[1]) - 8.0f * x1.y);
+            acc[mi][ni][2] += dw[mi][1] * (x0.x * static_cast<float>(d[2]) - 8.0f * x0.y);
+            acc[mi][ni][3] += dw[mi][1] * (x1.x * static_cast<float>(d[3]) - 8.0f * x1.y);
+          } else {
+            acc[mi][ni][0] += dw[mi][0] * x0.x * static_cast<float>(d[0]);
+            acc[mi][ni][1] += dw[mi][0] * x1.x * static_cast<float>(d[1]);
+            acc[mi][ni][2] += dw[mi][1] * x0.x * static_cast<float>(d[2]);
+            acc[mi][ni][3] += dw[mi][1] * x1.x * static_cast<float>(d[3]);
+          }
+        }
+      }
+    }
+    if (more) store_scales(next, wd_next, xds_next);
+    cp_async_wait_all();
+    __syncthreads();
+  }
+
+#pragma unroll
+  for (int mi = 0; mi < 2; ++mi) {
+#pragma unroll
+    for (int ni = 0; ni < 4; ++ni) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const int64_t row = row0 + warp_m * 32 + mi * 16 + g + (i >= 2 ? 8 : 0);
+        const int tok = tok0 + warp_n * 32 + ni * 8 + 2 * t + (i & 1);
+        if (row >= w.rows || tok >= n) continue;
+        const float v = acc[mi][ni][i];
+        if (partial) {
+          partial[(static_cast<int64_t>(blockIdx.z) * n + tok) * w.rows + row] = v;
+        } else {
+          float* dst = y + tok * ldy + row;
+          *dst = accumulate ? *dst + v : v;
+        }
+      }
+    }
+  }
+}
+
+// y[j, o] (+)= Σ_s partial[s, j, o], the parts in order. Grid-stride over n · rows, block 256.
+__global__ void mmq_reduce_kernel(const float* __restrict__ partial, int splits, int n, int64_t rows, float* __restrict__ y,
+                                  int64_t ldy, bool accumulate) {
+  const int64_t total = static_cast<int64_t>(n) * rows;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    float s = 0.0f;
+    for (int k = 0; k < splits; ++k) s += partial[k * total + i];
+    float* dst = y + (i / rows) * ldy + i % rows;
+    *dst = accumulate ? *dst + s : s;
+  }
+}
+
+// Quantisation blocks per split, a whole number of stages.
+int64_t blocks_per_split(int64_t nb, int splits) {
+  const int64_t per = (nb + splits - 1) / splits;
+  return (per + kStageBlocks - 1) / kStageBlocks * kStageBlocks;
+}
+
+}  // namespace
+
+int mmq_splits(int64_t rows, int64_t cols, int n, int sm_count) {
+  const int64_t tiles = detail::ceil_div(rows, int64_t{kMmqRows}) * detail::ceil_div(static_cast<int64_t>(n), int64_t{kMmqTokens});
+  const int64_t nb = cols / 32;
+  // At least 16 blocks (512 values, 8 stages) per part, at most 8 parts.
+  const int64_t most = std::min<int64_t>(8, nb / 16);
+  const int64_t want = detail::ceil_div(static_cast<int64_t>(sm_count), std::max<int64_t>(tiles, 1));
+  return static_cast<int>(std::clamp<int64_t>(want, 1, std::max<int64_t>(most, 1)));
+}
+
+cudaError_t launch_q8_mmq(const DeviceMatrix& w, const Q8Rows& x, int n, float* y, int64_t ldy, bool accumulate, int splits,
+                          float* partial, cudaStream_t stream) {
+  if (w.rows <= 0 || n <= 0) return cudaSuccess;
+  if (!has_int8_gemv(w.type) || w.cols % 32 != 0 || x.cols != w.cols || splits < 1 || (splits > 1 && !partial)) {
+    return cudaErrorInvalidValue;
+  }
+  const int64_t nb = w.cols / 32;
+  if (nb == 0) {  // an empty sum
+    if (accumulate) return cudaSuccess;
+    return cudaMemset2DAsync(y, static_cast<size_t>(ldy) * sizeof(float), 0, static_cast<size_t>(w.rows) * sizeof(float),
+                             static_cast<size_t>(n), stream);
+  }
+  const int64_t per = blocks_per_split(nb, splits);
+  const auto parts = static_cast<unsigned>(detail::ceil_div(nb, per));  // <= splits, none empty
+  const int64_t row_tiles = detail::ceil_div(w.rows, int64_t{kMmqRows});
+  if (row_tiles > 65535) return cudaErrorInvalidValue;  // gridDim.y
+  const dim3 grid(static_cast<unsigned>(detail::ceil_div(static_cast<int64_t>(n), int64_t{kMmqTokens})),
+                  static_cast<unsigned>(row_tiles), parts);
+  float* part_out = parts > 1 ? partial : nullptr;
+  if (w.type == WeightType::q4_0) {
+    q8_mmq_kernel<WeightType::q4_0><<<grid, kThreads, 0, stream>>>(w, x, n, y, ldy, accumulate, part_out, per);
+  } else {
+    q8_mmq_kernel<WeightType::q8_0><<<grid, kThreads, 0, stream>>>(w, x, n, y, ldy, accumulate, part_out, per);
+  }
+  if (cudaError_t e = cudaGetLastError(); e != cudaSuccess || parts == 1) return e;
+  const int64_t total = static_cast<int64_t>(n) * w.rows;
+  const auto blocks = static_cast<unsigned>(std::min<int64_t>(detail::ceil_div(total, int64_t{256}), 4096));
+  mmq_reduce_kernel<<<blocks, 256, 0, stream>>>(partial, static_cast<int>(parts), n, w.rows, y, ldy, accumulate);
+  return cudaGetLastError();
+}
+
+}  // namespace llmp::kernels

@@ -1,0 +1,44 @@
+#pragma once
+// Matrix products straight from Q8_0 / Q4_0 weights for more activation rows than the GEMV
+// serves (decode batches past kGemvMaxRows): int8 tensor-core MMA (mma.sync m16n8k32, one
+// quantisation block of 32 values per MMA) over activations quantised per 32 values as the
+// GEMV's (Q8Rows), each block's integer dot scaled and summed in f32, as ggml's "mmq". The
+// weights are read once per 64 activation rows in their compact form; the alternative,
+// dequantising to f16 for cuBLAS, writes and reads every weight again at 16 bits per step.
+// Needs sm_80 or newer (the build targets 80;90).
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "kernel_types.cuh"
+#include "quant_gemv.cuh"
+
+namespace llmp::kernels {
+
+//! Output features and activation rows per CTA tile.
+constexpr int kMmqRows = 128;
+constexpr int kMmqTokens = 64;
+
+//! How many parts to split the shared dimension (cols) into so that an [n, rows] product
+//! fills about one wave of `sm_count` SMs: 1 for wide matrices, up to 8 for narrow ones with
+//! long rows (an 8B model's attention output and down projections).
+int mmq_splits(int64_t rows, int64_t cols, int n, int sm_count);
+
+//! f32 scratch for the split parts of an [n, rows] product (0 when splits is 1).
+inline int64_t mmq_partial_bytes(int splits, int n, int64_t rows) {
+  return splits > 1 ? int64_t{splits} * n * rows * static_cast<int64_t>(sizeof(float)) : 0;
+}
+
+//! y[j, o] = (accumulate ? y[j, o] : 0) + Σ_i W[o, i] · x[j, i] for j < n, o < w.rows.
+//! w: q8_0 or q4_0 (has_int8_gemv); x quantised by launch_quantize_q8_rows (x.cols == w.cols);
+//! y: [n, ldy] f32. splits > 1: CTA z of a tile sums its contiguous range of quantisation
+//! blocks into partial [splits, n, w.rows] (mmq_partial_bytes, 4-byte aligned), and one
+//! reduction adds the parts in a fixed order: the result does not depend on scheduling.
+//! Grid: (ceil(n / 64), ceil(rows / 128) <= 65535, splits), block 256: 8 warps, each 32
+//! output features × 32 activation rows; two-stage cp.async pipeline of 2 blocks per stage.
+//! Compute capability 8.0 or newer.
+cudaError_t launch_q8_mmq(const DeviceMatrix& w, const Q8Rows& x, int n, float* y, int64_t ldy, bool accumulate, int splits,
+                          float* partial, cudaStream_t stream);
+
+}  // namespace llmp::kernels
