@@ -105,6 +105,16 @@ note "device bandwidth"
 "$gpu_bench" bandwidth >"$build.bandwidth.log" 2>&1
 grep -v '^{' "$build.bandwidth.log"
 grep '^{' "$build.bandwidth.log" >>"$results"
+# One gpu_bench run: LOG_NAME, then its arguments; tables printed, JSON lines kept.
+bench_run() {
+  local log=$build.bench.$1.log
+  shift
+  "$gpu_bench" run "$@" >"$log" 2>&1
+  local rc=$?
+  grep -v '^{' "$log"
+  grep '^{' "$log" >>"$results"
+  [[ $rc -eq 0 ]] || { echo "gpu_bench exit $rc"; status=1; }
+}
 for shape in $shapes; do
   for dtype in $dtypes; do
     m=$models/llama-$shape-$dtype.gguf
@@ -112,28 +122,15 @@ for shape in $shapes; do
       "$gpu_bench" create --shape "$shape" --dtype "$dtype" --out "$m" || { status=1; continue; }
     fi
     note "llmplatform CUDA backend: llama-$shape-$dtype"
-    "$gpu_bench" run "$m" --label "llama-$shape-$dtype" --batches "$batches" --ctx "$ctx" --steps "$steps" --prefill "$prefill" \
-      --ttft-prompt 512 --ttft-load 0,32 >"$build.bench.$shape-$dtype.log" 2>&1
-    rc=$?
-    grep -v '^{' "$build.bench.$shape-$dtype.log"
-    grep '^{' "$build.bench.$shape-$dtype.log" >>"$results"
-    [[ $rc -eq 0 ]] || { echo "gpu_bench exit $rc"; status=1; }
-  done
-done
-# Quantised decode at large batches through the int8 tensor-core MMA instead of dequantise +
-# cuBLAS (LLMP_CUDA_MMQ_MAX_ROWS, off by default until these figures say it wins).
-for shape in $shapes; do
-  for dtype in $dtypes; do
-    [[ $dtype == q8_0 || $dtype == q4_0 ]] || continue
-    m=$models/llama-$shape-$dtype.gguf
-    [[ -f $m ]] || continue
-    note "llmplatform CUDA backend: llama-$shape-$dtype, products of 9-256 rows through the int8 MMA"
-    LLMP_CUDA_MMQ_MAX_ROWS=256 "$gpu_bench" run "$m" --label "llama-$shape-$dtype+mmq" --batches "${MMQ_BATCHES:-16,64,256}" \
-      --ctx "$ctx" --steps "$steps" --prefill 0 --ttft-load "" >"$build.bench.$shape-$dtype-mmq.log" 2>&1
-    rc=$?
-    grep -v '^{' "$build.bench.$shape-$dtype-mmq.log"
-    grep '^{' "$build.bench.$shape-$dtype-mmq.log" >>"$results"
-    [[ $rc -eq 0 ]] || { echo "gpu_bench exit $rc"; status=1; }
+    bench_run "$shape-$dtype" "$m" --label "llama-$shape-$dtype" --batches "$batches" --ctx "$ctx" --steps "$steps" \
+      --prefill "$prefill" --ttft-prompt 512 --ttft-load 0,32
+    # Quantised decode at large batches through the int8 tensor-core MMA instead of dequantise
+    # + cuBLAS (LLMP_CUDA_MMQ_MAX_ROWS, off by default until these figures say it wins).
+    if [[ $dtype == q8_0 || $dtype == q4_0 ]]; then
+      note "llmplatform CUDA backend: llama-$shape-$dtype, products of 9-256 rows through the int8 MMA"
+      LLMP_CUDA_MMQ_MAX_ROWS=256 bench_run "$shape-$dtype-mmq" "$m" --label "llama-$shape-$dtype+mmq" \
+        --batches "${MMQ_BATCHES:-16,64,256}" --ctx "$ctx" --steps "$steps" --prefill 0 --ttft-load ""
+    fi
   done
 done
 # Where a decode step's time goes (CUPTI): kernels by name and the device's idle time.
