@@ -1,7 +1,8 @@
 #pragma once
-// UTF-8 checks shared by JSON, logging and (later) incremental detokenisation.
+// UTF-8 checks and encoding shared by JSON, logging, the tokenizers and the Jinja interpreter.
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace llmp::utf8 {
@@ -15,5 +16,8 @@ bool is_valid(std::string_view s);
 
 //! Offset of the first byte that is not part of well-formed UTF-8, or s.size() if none.
 size_t first_invalid(std::string_view s);
+
+//! Appends `cp` encoded as UTF-8 (1-4 bytes); `cp` is not checked to be a scalar value.
+void append(std::string& out, char32_t cp);
 
 }  // namespace llmp::utf8

@@ -12,6 +12,7 @@
 #include "jinja/printing.h"
 #include "jinja/string_format.h"
 #include "jinja/text.h"
+#include "llmp/core/utf8.h"
 
 namespace llmp::engine::jinja::detail {
 
@@ -144,11 +145,11 @@ Result<Value> f_title(Interpreter&, const Value& v, CallArgs& args) {
     }
     if (at_piece_start) {
       std::string one;
-      text::append_utf8(one, cp);
+      utf8::append(one, cp);
       out += text::upper(one);
       at_piece_start = false;
     } else {
-      text::append_utf8(out, text::to_lower_cp(cp));
+      utf8::append(out, text::to_lower_cp(cp));
     }
   }
   return Value(std::move(out));

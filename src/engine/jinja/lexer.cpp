@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "jinja/text.h"
+#include "llmp/core/utf8.h"
 
 namespace llmp::engine::jinja::detail {
 
@@ -229,7 +230,7 @@ struct Lexer {
             }
           }
           if (cp > 0x10FFFF) return fail(offset, "illegal Unicode character");
-          text::append_utf8(out, cp);
+          utf8::append(out, cp);
           break;
         }
         case 'N':
@@ -240,7 +241,7 @@ struct Lexer {
             for (int k = 0; k < 2 && i + 1 < body.size() && body[i + 1] >= '0' && body[i + 1] <= '7'; ++k) {
               cp = cp * 8 + static_cast<char32_t>(body[++i] - '0');
             }
-            text::append_utf8(out, cp);
+            utf8::append(out, cp);
           } else {
             out.push_back('\\');
             out.push_back(e);
@@ -368,7 +369,7 @@ struct Lexer {
       if (!matched) {
         size_t probe = pos;
         std::string ch;
-        text::append_utf8(ch, text::next_code_point(s, probe));
+        utf8::append(ch, text::next_code_point(s, probe));
         return fail(pos, "unexpected char '" + ch + "'");
       }
     }

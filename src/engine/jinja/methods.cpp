@@ -9,6 +9,7 @@
 #include "jinja/printing.h"
 #include "jinja/string_format.h"
 #include "jinja/text.h"
+#include "llmp/core/utf8.h"
 
 namespace llmp::engine::jinja::detail {
 
@@ -176,7 +177,7 @@ Result<Value> str_swapcase(Interpreter&, const Value& self, CallArgs& args) {
   std::string out;
   for (size_t pos = 0; pos < s.size();) {
     const char32_t cp = text::next_code_point(s, pos);
-    text::append_utf8(out, text::is_upper_cp(cp) ? text::to_lower_cp(cp) : text::to_upper_cp(cp));
+    utf8::append(out, text::is_upper_cp(cp) ? text::to_lower_cp(cp) : text::to_upper_cp(cp));
   }
   return Value(std::move(out));
 }

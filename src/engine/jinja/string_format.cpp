@@ -6,6 +6,7 @@
 
 #include "jinja/printing.h"
 #include "jinja/text.h"
+#include "llmp/core/utf8.h"
 
 namespace llmp::engine::jinja::detail {
 
@@ -39,7 +40,7 @@ std::string pad(std::string body, int64_t width, char align, char32_t fill) {
   if (width <= len) return body;
   const size_t missing = static_cast<size_t>(width - len);
   std::string fill_text;
-  text::append_utf8(fill_text, fill);
+  utf8::append(fill_text, fill);
   std::string out;
   size_t left = 0;
   if (align == '>') left = missing;
@@ -201,7 +202,7 @@ Result<std::string> percent_format(std::string_view fmt, const Value& args) {
         if (arg.is_string()) {
           body = arg.as_string();
         } else if (arg.is_int()) {
-          text::append_utf8(body, static_cast<char32_t>(arg.as_int()));
+          utf8::append(body, static_cast<char32_t>(arg.as_int()));
         }
         out += pad(std::move(body), width_n, left ? '<' : '>', U' ');
         break;
@@ -320,7 +321,7 @@ Result<std::string> format_value(const Value& value, std::string_view spec_text)
   } else if (integer && (type == 'x' || type == 'X' || type == 'o' || type == 'b' || type == 'c')) {
     int64_t v = value.as_int();
     if (type == 'c') {
-      text::append_utf8(body, static_cast<char32_t>(v));
+      utf8::append(body, static_cast<char32_t>(v));
     } else {
       if (v < 0)
         sign = "-";
@@ -378,7 +379,7 @@ Result<std::string> format_value(const Value& value, std::string_view spec_text)
   if ((spec.zero && !spec.align) || spec.align == '=') {
     const char32_t fill = (spec.zero && !spec.align) ? U'0' : spec.fill;
     std::string fill_text;
-    text::append_utf8(fill_text, fill);
+    utf8::append(fill_text, fill);
     std::string padding;
     for (int64_t i = len; i < spec.width; ++i) padding += fill_text;
     return sign + padding + body;

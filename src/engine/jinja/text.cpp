@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "llmp/core/utf8.h"
+
 namespace llmp::engine::jinja::text {
 
 char32_t next_code_point(std::string_view s, size_t& pos) {
@@ -39,24 +41,6 @@ char32_t next_code_point(std::string_view s, size_t& pos) {
   }
   pos += n + 1;
   return cp;
-}
-
-void append_utf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
 }
 
 bool is_ascii(std::string_view s) {
@@ -361,7 +345,7 @@ void append_upper(std::string& out, char32_t cp) {
     out += "SS";
     return;
   }
-  append_utf8(out, to_upper_cp(cp));
+  utf8::append(out, to_upper_cp(cp));
 }
 
 void append_title(std::string& out, char32_t cp) {
@@ -369,7 +353,7 @@ void append_title(std::string& out, char32_t cp) {
     out += "Ss";
     return;
   }
-  append_utf8(out, to_upper_cp(cp));
+  utf8::append(out, to_upper_cp(cp));
 }
 
 }  // namespace
@@ -384,7 +368,7 @@ std::string upper(std::string_view s) {
 std::string lower(std::string_view s) {
   std::string out;
   out.reserve(s.size());
-  for (size_t pos = 0; pos < s.size();) append_utf8(out, to_lower_cp(next_code_point(s, pos)));
+  for (size_t pos = 0; pos < s.size();) utf8::append(out, to_lower_cp(next_code_point(s, pos)));
   return out;
 }
 
@@ -395,7 +379,7 @@ std::string title(std::string_view s) {
   for (size_t pos = 0; pos < s.size();) {
     char32_t cp = next_code_point(s, pos);
     if (previous_cased) {
-      append_utf8(out, to_lower_cp(cp));
+      utf8::append(out, to_lower_cp(cp));
     } else {
       append_title(out, cp);
     }
@@ -414,7 +398,7 @@ std::string capitalize(std::string_view s) {
       append_title(out, cp);
       first = false;
     } else {
-      append_utf8(out, to_lower_cp(cp));
+      utf8::append(out, to_lower_cp(cp));
     }
   }
   return out;
@@ -470,7 +454,7 @@ void append_repr(std::string& out, std::string_view s) {
       out.push_back('\\');
       out.push_back(quote);
     } else if (is_printable(cp)) {
-      append_utf8(out, cp);
+      utf8::append(out, cp);
     } else if (cp < 0x100) {
       out += "\\x";
       append_hex(out, cp, 2);

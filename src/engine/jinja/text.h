@@ -13,8 +13,6 @@ namespace llmp::engine::jinja::text {
 
 //! Decodes the code point at `pos` and advances `pos` (an invalid byte reads as itself).
 char32_t next_code_point(std::string_view s, size_t& pos);
-//! Appends `cp` as UTF-8.
-void append_utf8(std::string& out, char32_t cp);
 //! Number of code points (Python's len()).
 size_t length(std::string_view s);
 //! True when every byte is ASCII (then byte and code point offsets agree).

@@ -13,19 +13,6 @@
 namespace llmp::engine {
 namespace {
 
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
 // Splits UTF-8 text into characters (invalid bytes stand alone).
 std::vector<std::string> characters(std::string_view s) {
   std::vector<std::string> out;
@@ -330,7 +317,7 @@ const std::vector<std::string>& byte_level_alphabet() {
     uint32_t next = 256;
     for (uint32_t b = 0; b < 256; ++b) {
       const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-      append_utf8(t[b], printable ? b : next++);
+      utf8::append(t[b], printable ? b : next++);
     }
     return t;
   }();

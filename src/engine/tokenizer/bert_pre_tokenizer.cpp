@@ -1,5 +1,6 @@
 #include "tokenizer/bert_pre_tokenizer.h"
 
+#include "llmp/core/utf8.h"
 #include "tokenizer/unicode_text.h"
 #include "tokenizer/utf8_chars.h"
 
@@ -23,10 +24,10 @@ void bert_pre_tokenize(std::u32string_view text, std::vector<std::string>& words
       finish_word();
     } else if (is_bert_punctuation(cp)) {
       finish_word();
-      append_utf8(word, cp);
+      utf8::append(word, cp);
       finish_word();
     } else {
-      append_utf8(word, cp);
+      utf8::append(word, cp);
     }
   }
   finish_word();

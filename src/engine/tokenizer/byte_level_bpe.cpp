@@ -4,6 +4,7 @@
 #include <cstring>
 #include <queue>
 
+#include "llmp/core/utf8.h"
 #include "tokenizer/byte_unicode.h"
 #include "tokenizer/pre_tokenizer_presets.h"
 #include "tokenizer/unicode_text.h"
@@ -33,7 +34,7 @@ Result<void> ByteLevelBpe::init() {
 
   for (int b = 0; b < 256; ++b) {
     std::string piece;
-    append_utf8(piece, byte_to_code_point(static_cast<unsigned char>(b)));
+    utf8::append(piece, byte_to_code_point(static_cast<unsigned char>(b)));
     byte_ids_[static_cast<size_t>(b)] = pieces_.find(piece);
   }
 
@@ -159,7 +160,7 @@ void ByteLevelBpe::encode_word(std::string_view word, std::vector<TokenId>& out)
 }
 
 size_t ByteLevelBpe::merge_short(TokenId* ids, size_t n) const {
-  int32_t ranks[kShortWord];     // ranks[i]: the merge of ids[i] and ids[i + 1]
+  int32_t ranks[kShortWord];  // ranks[i]: the merge of ids[i] and ids[i + 1]
   TokenId results[kShortWord];
   const auto look_up = [&](size_t i) {
     const PairMap::Value* merge = ids[i] >= 0 && ids[i + 1] >= 0 ? merges_.find(ids[i], ids[i + 1]) : nullptr;

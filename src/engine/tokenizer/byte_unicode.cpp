@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "llmp/core/utf8.h"
 #include "tokenizer/utf8_chars.h"
 
 namespace llmp::engine::tokenizer {
@@ -39,7 +40,7 @@ int code_point_to_byte(char32_t cp) {
 }
 
 void append_byte_level_piece(std::string& out, std::string_view bytes) {
-  for (const char c : bytes) append_utf8(out, kByteToCodePoint[static_cast<unsigned char>(c)]);
+  for (const char c : bytes) utf8::append(out, kByteToCodePoint[static_cast<unsigned char>(c)]);
 }
 
 void append_piece_bytes(std::string& out, std::string_view piece) {

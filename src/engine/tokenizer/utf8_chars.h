@@ -15,9 +15,6 @@ size_t char_length_at(std::string_view s, size_t pos);
 //! well-formed sequence gives U+FFFD and advances by one.
 char32_t next_code_point(std::string_view s, size_t& pos);
 
-//! Appends `cp` as UTF-8.
-void append_utf8(std::string& out, char32_t cp);
-
 //! Length of the tail of `s` that is the start of a well-formed sequence still missing bytes
 //! (0 when `s` ends on a character boundary or with bytes that can never become valid).
 size_t incomplete_tail_length(std::string_view s);
