@@ -7,26 +7,39 @@ namespace llmp::kernels {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kStageBlocks = 2;  // quantisation blocks (32 values each) per pipeline stage
-static_assert(kMmqRows * kStageBlocks == kThreads, "one weight scale per thread per stage");
-static_assert(kMmqTokens * kStageBlocks <= kThreads, "one activation scale per thread per stage");
 
-// Weight bytes per row per block, and per row per stage in shared memory. Rows are padded by
-// 16 bytes so that the 8 rows one fragment load touches (4 lanes each) fall in 32 distinct
-// banks: a row stride of 12 or 20 words walks every bank for 8 rows.
+// Quantisation blocks (32 values each) per pipeline stage: 4 for Q4_0, 2 for Q8_0 (the same
+// bytes, 8 KB of weights per stage, about what an SM needs in flight to stream at full
+// bandwidth with two CTAs; both fit the 48 KB of static shared memory double-buffered).
+template <WeightType kType>
+constexpr int kStage = kType == WeightType::q4_0 ? 4 : 2;
+constexpr int kMaxStage = 4;
+
+// Weight bytes per row per block, and per row per stage in shared memory; activation bytes
+// per row per stage. Rows are padded by 16 bytes so that the 8 rows one fragment load
+// touches (4 lanes each) fall in 32 distinct banks: a row stride of 20 or 36 words (80 or
+// 144 bytes) walks every bank for 8 rows.
 template <WeightType kType>
 constexpr int kBlockBytes = kType == WeightType::q4_0 ? 16 : 32;
 template <WeightType kType>
-constexpr int kWRow = kBlockBytes<kType> * kStageBlocks + 16;
-constexpr int kXRow = 32 * kStageBlocks + 16;
+constexpr int kWRow = kBlockBytes<kType> * kStage<kType> + 16;
+template <WeightType kType>
+constexpr int kXRow = 32 * kStage<kType> + 16;
 
 template <WeightType kType>
 struct Stage {
-  alignas(16) uint8_t w[kMmqRows * kWRow<kType>];  // [128 rows][stage blocks] weight bytes
-  alignas(16) uint8_t x[kMmqTokens * kXRow];       // [64 rows][stage blocks × 32] int8 activations
-  float wd[kMmqRows][kStageBlocks];                // weight scales
-  float2 xds[kMmqTokens][kStageBlocks];            // activation (d, d · Σq)
+  static constexpr int S = kStage<kType>;
+  alignas(16) uint8_t w[kMmqRows * kWRow<kType>];    // [128 rows][S blocks] weight bytes
+  alignas(16) uint8_t x[kMmqTokens * kXRow<kType>];  // [64 rows][S blocks × 32] int8 activations
+  float wd[kMmqRows][S];                             // weight scales
+  float2 xds[kMmqTokens][S];                         // activation (d, d · Σq)
 };
+// Scales each thread fetches per stage: weights (1 or 2), activations (at most 1).
+template <WeightType kType>
+constexpr int kWScalesPerThread = kMmqRows * kStage<kType> / kThreads;
+static_assert(kWScalesPerThread<WeightType::q4_0> == 2 && kWScalesPerThread<WeightType::q8_0> == 1);
+static_assert(kMmqTokens * kMaxStage <= kThreads, "one activation scale per thread per stage at most");
+static_assert(sizeof(Stage<WeightType::q4_0>) * 2 <= 48 * 1024 && sizeof(Stage<WeightType::q8_0>) * 2 <= 48 * 1024);
 
 // cp.async (sm_80+): 16 bytes global -> shared without passing through registers; valid
 // false stores 16 zero bytes and reads nothing (src-size 0). Older targets copy directly
@@ -75,7 +88,7 @@ template <WeightType kType>
 __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 registers
     q8_mmq_kernel(DeviceMatrix w, Q8Rows x, int n, float* __restrict__ y, int64_t ldy, bool accumulate,
                   float* __restrict__ partial, int64_t per_split) {
-  constexpr int B = kBlockBytes<kType>, WR = kWRow<kType>;
+  constexpr int B = kBlockBytes<kType>, WR = kWRow<kType>, XR = kXRow<kType>, S = kStage<kType>, WS = kWScalesPerThread<kType>;
   __shared__ Stage<kType> stage[2];
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int g = lane >> 2, t = lane & 3;
@@ -85,14 +98,14 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
   const int64_t nb = w.cols / 32;
   const int64_t kb_begin = static_cast<int64_t>(blockIdx.z) * per_split;
   const int64_t kb_end = min(nb, kb_begin + per_split);
-  const int n_stages = static_cast<int>((kb_end - kb_begin + kStageBlocks - 1) / kStageBlocks);
+  const int n_stages = static_cast<int>((kb_end - kb_begin + S - 1) / S);
   const auto* wq = static_cast<const uint8_t*>(w.data);
 
   // One stage's weight and activation bytes, copied asynchronously; out-of-range rows and
   // blocks read as zeros (with zero scales they add nothing).
   auto copy_stage = [&](int s, Stage<kType>& st) {
-    const int64_t kb0 = kb_begin + static_cast<int64_t>(s) * kStageBlocks;
-    constexpr int kWChunks = kMmqRows * kStageBlocks * B / 16, kPerRow = kStageBlocks * B / 16;
+    const int64_t kb0 = kb_begin + static_cast<int64_t>(s) * S;
+    constexpr int kWChunks = kMmqRows * S * B / 16, kPerRow = S * B / 16;
 #pragma unroll
     for (int c = tid; c < kWChunks; c += kThreads) {
       const int r = c / kPerRow, blk = (c % kPerRow) / (B / 16), part = c % (B / 16);
@@ -100,27 +113,38 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
       const bool ok = row < w.rows && kb < kb_end;
       cp_async16(st.w + r * WR + blk * B + part * 16, ok ? wq + (row * nb + kb) * B + part * 16 : wq, ok);
     }
-    constexpr int kXChunks = kMmqTokens * kStageBlocks * 2;
+    constexpr int kXChunks = kMmqTokens * S * 2;
 #pragma unroll
     for (int c = tid; c < kXChunks; c += kThreads) {
-      const int j = c / (kStageBlocks * 2), blk = (c / 2) % kStageBlocks, part = c % 2;
+      const int j = c / (S * 2), blk = (c / 2) % S, part = c % 2;
       const int64_t kb = kb0 + blk;
       const bool ok = tok0 + j < n && kb < kb_end;
-      cp_async16(st.x + j * kXRow + blk * 32 + part * 16, ok ? x.q + (tok0 + j) * x.cols + kb * 32 + part * 16 : x.q, ok);
+      cp_async16(st.x + j * XR + blk * 32 + part * 16, ok ? x.q + (tok0 + j) * x.cols + kb * 32 + part * 16 : x.q, ok);
     }
     cp_async_commit();
   };
   // One stage's scales: read into registers before the previous stage's MMAs, stored after.
-  auto fetch_scales = [&](int s, float& wd, float2& xds) {
-    const int64_t kb0 = kb_begin + static_cast<int64_t>(s) * kStageBlocks;
-    const int64_t row = row0 + tid / kStageBlocks, kb = kb0 + tid % kStageBlocks;
-    wd = row < w.rows && kb < kb_end ? detail::half_bits_to_f32(__ldg(w.scales + row * nb + kb)) : 0.0f;
-    const int tok = tok0 + tid / kStageBlocks;
-    xds = tid < kMmqTokens * kStageBlocks && tok < n && kb < kb_end ? x.ds[tok * nb + kb] : make_float2(0.0f, 0.0f);
+  // Weight scale i of this thread: entry tid + i · 256 of the stage's [128][S]; activation
+  // scale: entry tid of [64][S] when there is one.
+  auto fetch_scales = [&](int s, float (&wd)[WS], float2& xds) {
+    const int64_t kb0 = kb_begin + static_cast<int64_t>(s) * S;
+#pragma unroll
+    for (int i = 0; i < WS; ++i) {
+      const int e = tid + i * kThreads;
+      const int64_t row = row0 + e / S, kb = kb0 + e % S;
+      wd[i] = row < w.rows && kb < kb_end ? detail::half_bits_to_f32(__ldg(w.scales + row * nb + kb)) : 0.0f;
+    }
+    const int tok = tok0 + tid / S;
+    const int64_t kb = kb0 + tid % S;
+    xds = tid < kMmqTokens * S && tok < n && kb < kb_end ? x.ds[tok * nb + kb] : make_float2(0.0f, 0.0f);
   };
-  auto store_scales = [&](Stage<kType>& st, float wd, float2 xds) {
-    st.wd[tid / kStageBlocks][tid % kStageBlocks] = wd;
-    if (tid < kMmqTokens * kStageBlocks) st.xds[tid / kStageBlocks][tid % kStageBlocks] = xds;
+  auto store_scales = [&](Stage<kType>& st, const float (&wd)[WS], float2 xds) {
+#pragma unroll
+    for (int i = 0; i < WS; ++i) {
+      const int e = tid + i * kThreads;
+      st.wd[e / S][e % S] = wd[i];
+    }
+    if (tid < kMmqTokens * S) st.xds[tid / S][tid % S] = xds;
   };
 
   float acc[2][4][4];
@@ -135,7 +159,7 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
 
   if (n_stages > 0) {
     copy_stage(0, stage[0]);
-    float wd;
+    float wd[WS];
     float2 xds;
     fetch_scales(0, wd, xds);
     store_scales(stage[0], wd, xds);
@@ -146,14 +170,14 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
     Stage<kType>& cur = stage[s & 1];
     Stage<kType>& next = stage[(s + 1) & 1];
     const bool more = s + 1 < n_stages;
-    float wd_next = 0.0f;
+    float wd_next[WS] = {};
     float2 xds_next = make_float2(0.0f, 0.0f);
     if (more) {
       copy_stage(s + 1, next);
       fetch_scales(s + 1, wd_next, xds_next);
     }
 #pragma unroll
-    for (int kb = 0; kb < kStageBlocks; ++kb) {
+    for (int kb = 0; kb < S; ++kb) {
       unsigned a[2][4];
       float dw[2][2];  // [tile][row g, row g + 8]
 #pragma unroll
@@ -182,7 +206,7 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
       }
 #pragma unroll
       for (int ni = 0; ni < 4; ++ni) {
-        const uint8_t* q = cur.x + (warp_n * 32 + ni * 8 + g) * kXRow + kb * 32 + 4 * t;
+        const uint8_t* q = cur.x + (warp_n * 32 + ni * 8 + g) * XR + kb * 32 + 4 * t;
         const unsigned b[2] = {*reinterpret_cast<const unsigned*>(q), *reinterpret_cast<const unsigned*>(q + 16)};
         const int jc = warp_n * 32 + ni * 8 + 2 * t;  // activation rows of d[0], d[2] (jc) and d[1], d[3] (jc + 1)
         const float2 x0 = cur.xds[jc][kb], x1 = cur.xds[jc + 1][kb];
@@ -244,10 +268,10 @@ __global__ void mmq_reduce_kernel(const float* __restrict__ partial, int splits,
   }
 }
 
-// Quantisation blocks per split, a whole number of stages.
+// Quantisation blocks per split, a whole number of stages of either type.
 int64_t blocks_per_split(int64_t nb, int splits) {
   const int64_t per = (nb + splits - 1) / splits;
-  return (per + kStageBlocks - 1) / kStageBlocks * kStageBlocks;
+  return (per + kMaxStage - 1) / kMaxStage * kMaxStage;
 }
 
 }  // namespace

@@ -36,7 +36,7 @@ inline int64_t mmq_partial_bytes(int splits, int n, int64_t rows) {
 //! blocks into partial [splits, n, w.rows] (mmq_partial_bytes, 4-byte aligned), and one
 //! reduction adds the parts in a fixed order: the result does not depend on scheduling.
 //! Grid: (ceil(n / 64), ceil(rows / 128) <= 65535, splits), block 256: 8 warps, each 32
-//! output features × 32 activation rows; two-stage cp.async pipeline of 2 blocks per stage.
+//! output features × 32 activation rows; two-stage cp.async pipeline of 4 (Q4_0) or 2 (Q8_0) blocks per stage.
 //! Compute capability 8.0 or newer.
 cudaError_t launch_q8_mmq(const DeviceMatrix& w, const Q8Rows& x, int n, float* y, int64_t ldy, bool accumulate, int splits,
                           float* partial, cudaStream_t stream);
