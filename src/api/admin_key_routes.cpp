@@ -55,16 +55,6 @@ int64_t now_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-// A validation failure and the request field it is about.
-struct FieldError {
-  Status status;
-  std::string param;
-};
-
-std::unexpected<FieldError> field_error(std::string param, std::string message) {
-  return std::unexpected<FieldError>(FieldError{Status(StatusCode::invalid_argument, std::move(message)), std::move(param)});
-}
-
 // The body of POST /admin/v1/tenants/{id}/keys as a key to store (no prefix or hash yet).
 std::expected<store::ApiKey, FieldError> parse_new_key(std::string_view text, const std::string& tenant_id) {
   auto body = JsonBody::parse(text);

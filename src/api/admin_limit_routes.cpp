@@ -36,15 +36,6 @@ void write_limit(json::Writer& w, const store::LimitRecord& r) {
   w.field("created_at", r.created_at_ms / 1000).field("updated_at", r.updated_at_ms / 1000).end_object();
 }
 
-struct FieldError {
-  Status status;
-  std::string param;
-};
-
-std::unexpected<FieldError> field_error(std::string param, std::string message) {
-  return std::unexpected<FieldError>(FieldError{Status(StatusCode::invalid_argument, std::move(message)), std::move(param)});
-}
-
 // {"subject": "tenant:<id>" | "project:<id>" | "key:<id>" | "model:<name>", "kind", "limit",
 // "period_seconds" (spend only)}.
 std::expected<store::LimitRecord, FieldError> parse_limit(std::string_view text) {

@@ -103,8 +103,8 @@ Result<registry::ModelSpec> parse_spec(simdjson::dom::object obj) {
   return spec;
 }
 
-std::expected<registry::ModelRepository::ImportRequest, std::pair<Status, std::string>> parse_import(std::string_view text) {
-  auto fail = [](Status s, std::string param) { return std::unexpected(std::pair{std::move(s), std::move(param)}); };
+std::expected<registry::ModelRepository::ImportRequest, FieldError> parse_import(std::string_view text) {
+  auto fail = [](Status s, std::string param) { return std::unexpected(FieldError{std::move(s), std::move(param)}); };
   auto body = JsonBody::parse(text);
   if (!body) return fail(body.error(), "");
   auto obj = body->object();
@@ -171,7 +171,7 @@ void add_admin_model_routes(net::Router& router, Services& s) {
              admin_route(s, AdminAccess::platform, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
                if (!s.model_repository) co_return unavailable(req);
                auto parsed = parse_import(req.body);
-               if (!parsed) co_return response_for(parsed.error().first, req, parsed.error().second);
+               if (!parsed) co_return response_for(parsed.error().status, req, parsed.error().param);
                auto job = [&s, r = std::move(*parsed), by = audit_actor(who, req)]() -> Result<registry::Manifest> {
                  auto m = s.model_repository->import_model(r);
                  if (!m) return m;

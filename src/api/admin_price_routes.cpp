@@ -37,15 +37,6 @@ void write_price(json::Writer& w, const store::PriceRecord& r) {
       .end_object();
 }
 
-struct FieldError {
-  Status status;
-  std::string param;
-};
-
-std::unexpected<FieldError> field_error(std::string param, std::string message) {
-  return std::unexpected<FieldError>(FieldError{Status(StatusCode::invalid_argument, std::move(message)), std::move(param)});
-}
-
 // A non-negative finite number at `key`; nullopt when absent.
 std::expected<std::optional<double>, FieldError> amount(simdjson::dom::object obj, std::string_view key) {
   auto v = obj[key];

@@ -70,11 +70,6 @@ struct ValidationPrompt {
   int64_t max_latency_ms = 0;  // 0: no limit
 };
 
-using FieldError = std::pair<Status, std::string>;  // the error and the field it is about
-std::unexpected<FieldError> field_error(std::string param, std::string message) {
-  return std::unexpected(FieldError{Status(StatusCode::invalid_argument, std::move(message)), std::move(param)});
-}
-
 std::expected<std::vector<ValidationPrompt>, FieldError> parse_validation(simdjson::dom::array items) {
   std::vector<ValidationPrompt> out;
   for (auto item : items) {
@@ -178,7 +173,7 @@ Awaitable<Result<void>> validate(Services& s, const Request& req, const std::str
   simdjson::dom::array items;
   if (body->root().get(items) != simdjson::SUCCESS) co_return ok();
   auto prompts = parse_validation(items);
-  if (!prompts) co_return error(prompts.error().first);
+  if (!prompts) co_return error(prompts.error().status);
   for (size_t i = 0; i < prompts->size(); ++i) {
     const ValidationPrompt& p = (*prompts)[i];
     net::ClientRequest cr;
@@ -250,7 +245,7 @@ Awaitable<Response> change_release(Services& s, Request& req, const gateway::Ide
   if (!current) co_return response_for(current.error(), req);
   ReleaseRecord r = *current;
   auto action = change(r);
-  if (!action) co_return response_for(action.error().first, req, action.error().second);
+  if (!action) co_return response_for(action.error().status, req, action.error().param);
   auto put = [&s, r, action = *action, reason, by = audit_actor(who, req)] {
     return s.store->routing().put_release(r, action, reason, &by);
   };
@@ -326,7 +321,7 @@ void add_admin_release_routes(net::Router& router, Services& s) {
                }
                ReleaseRecord r = existing ? *existing : ReleaseRecord{.alias = alias};
                if (auto applied = apply_fields(*obj, r, true); !applied) {
-                 co_return response_for(applied.error().first, req, applied.error().second);
+                 co_return response_for(applied.error().status, req, applied.error().param);
                }
                if (auto served = require_served(s, r.stable, "stable"); !served) co_return response_for(served.error(), req, "stable");
                const bool new_canary = !r.canary.empty() && (!existing || existing->canary != r.canary);

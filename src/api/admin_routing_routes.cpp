@@ -31,15 +31,6 @@ constexpr size_t kMaxDeployments = 64;
 constexpr size_t kMaxFallbacks = 16;
 constexpr size_t kMaxLabels = 16;
 
-struct FieldError {
-  Status status;
-  std::string param;
-};
-
-std::unexpected<FieldError> field_error(std::string param, std::string message) {
-  return std::unexpected<FieldError>(FieldError{Status(StatusCode::invalid_argument, std::move(message)), std::move(param)});
-}
-
 template <class T>
 using Parsed = std::expected<T, FieldError>;
 

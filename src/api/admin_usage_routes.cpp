@@ -31,15 +31,6 @@ using net::Response;
 
 constexpr int64_t kDefaultRange = 30 * 24 * 3600;
 
-struct ParamError {
-  Status status;
-  std::string param;
-};
-
-std::unexpected<ParamError> param_error(std::string param, std::string message) {
-  return std::unexpected<ParamError>(ParamError{Status(StatusCode::invalid_argument, std::move(message)), std::move(param)});
-}
-
 int64_t now_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -80,22 +71,22 @@ struct UsageParams {
   bool csv = false;
 };
 
-std::expected<UsageParams, ParamError> parse_usage_params(const Request& req, int64_t now) {
+std::expected<UsageParams, FieldError> parse_usage_params(const Request& req, int64_t now) {
   UsageParams p;
   auto& q = p.query;
   q.to = now;
   if (auto to = text_param(req, "to")) {
     auto t = parse_time(*to);
-    if (!t) return param_error("to", "'to' must be unix seconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ");
+    if (!t) return field_error("to", "'to' must be unix seconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ");
     q.to = *t;
   }
   q.from = q.to - kDefaultRange;
   if (auto from = text_param(req, "from")) {
     auto t = parse_time(*from);
-    if (!t) return param_error("from", "'from' must be unix seconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ");
+    if (!t) return field_error("from", "'from' must be unix seconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ");
     q.from = *t;
   }
-  if (q.from >= q.to) return param_error("from", "'from' must be before 'to'");
+  if (q.from >= q.to) return field_error("from", "'from' must be before 'to'");
   if (auto group = text_param(req, "group_by")) {
     size_t start = 0;
     while (start <= group->size()) {
@@ -103,11 +94,11 @@ std::expected<UsageParams, ParamError> parse_usage_params(const Request& req, in
       const std::string_view name = std::string_view(*group).substr(start, comma - start);
       auto dim = obs::parse_usage_dim(name);
       if (!dim) {
-        return param_error("group_by", fmt::format("'group_by' must list tenant, project, key, model or hour, "
+        return field_error("group_by", fmt::format("'group_by' must list tenant, project, key, model or hour, "
                                                    "separated by commas; '{}' is none of them",
                                                    name));
       }
-      if (q.grouped_by(*dim)) return param_error("group_by", fmt::format("'group_by' names '{}' twice", name));
+      if (q.grouped_by(*dim)) return field_error("group_by", fmt::format("'group_by' names '{}' twice", name));
       q.group_by.push_back(*dim);
       start = comma + 1;
     }
@@ -120,7 +111,7 @@ std::expected<UsageParams, ParamError> parse_usage_params(const Request& req, in
   if (format == "csv") {
     p.csv = true;
   } else if (!format.empty() && format != "json") {
-    return param_error("format", "'format' must be json or csv");
+    return field_error("format", "'format' must be json or csv");
   }
   return p;
 }
@@ -148,19 +139,19 @@ void write_budget(json::Writer& w, const store::BudgetAlertRecord& b) {
 }
 
 // {"monthly_spend": a number, 0 or more}.
-std::expected<double, ParamError> parse_budget(std::string_view text) {
+std::expected<double, FieldError> parse_budget(std::string_view text) {
   auto body = JsonBody::parse(text);
-  if (!body) return std::unexpected<ParamError>(ParamError{body.error(), ""});
+  if (!body) return std::unexpected<FieldError>(FieldError{body.error(), ""});
   simdjson::dom::object obj;
-  if (body->root().get(obj) != simdjson::SUCCESS) return param_error("", "the body must be a JSON object");
+  if (body->root().get(obj) != simdjson::SUCCESS) return field_error("", "the body must be a JSON object");
   if (auto extra = unknown_member(obj, {"monthly_spend"})) {
-    return param_error(std::string(*extra), fmt::format("unknown field '{}'", *extra));
+    return field_error(std::string(*extra), fmt::format("unknown field '{}'", *extra));
   }
   auto v = obj["monthly_spend"];
   double x = -1;
   if (v.error() != simdjson::SUCCESS || !v.is_number() || v.get_double().get(x) != simdjson::SUCCESS ||
       !std::isfinite(x) || x < 0) {
-    return param_error("monthly_spend", "'monthly_spend' is required: a number, 0 or more");
+    return field_error("monthly_spend", "'monthly_spend' is required: a number, 0 or more");
   }
   return x;
 }

@@ -159,4 +159,8 @@ void append_json(std::string& out, simdjson::dom::element e) {
   }
 }
 
+std::unexpected<FieldError> field_error(std::string param, std::string message) {
+  return std::unexpected(FieldError{Status(StatusCode::invalid_argument, std::move(message)), std::move(param)});
+}
+
 }  // namespace llmp::api

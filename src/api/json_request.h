@@ -4,6 +4,8 @@
 
 #include <simdjson.h>
 
+#include <expected>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,5 +60,15 @@ Result<std::optional<std::vector<std::string>>> optional_string_array(simdjson::
 
 //! The first member of `obj` not in `known`, if any (for rejecting unknown fields).
 std::optional<std::string_view> unknown_member(simdjson::dom::object obj, std::initializer_list<std::string_view> known);
+
+//! A request that failed validation and the field it is about ("" for the body as a whole):
+//! response_for's status and `param`.
+struct FieldError {
+  Status status;
+  std::string param;
+};
+
+//! invalid_argument `message` about the field `param`.
+std::unexpected<FieldError> field_error(std::string param, std::string message);
 
 }  // namespace llmp::api
