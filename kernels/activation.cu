@@ -18,14 +18,37 @@ __global__ void swiglu_kernel(const float* __restrict__ gate_up, int64_t n, int6
   }
 }
 
+// Grid-stride, block 256. up: [n, cols] f32; out: [n, cols] T.
+template <class T>
+__global__ void gelu_kernel(const float* __restrict__ up, const float* __restrict__ bias, int64_t n, int64_t cols,
+                            T* __restrict__ out) {
+  const int64_t total = n * cols, stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total; e += stride) {
+    const float v = up[e] + (bias ? bias[e % cols] : 0.0f);
+    // As the CPU reference, with an accurate erff.
+    out[e] = detail::from_f32<T>(0.5f * v * (1.0f + erff(v * 0.70710678118654752f)));
+  }
+}
+
+int grid_for(int64_t elements) { return static_cast<int>(std::min<int64_t>(detail::ceil_div(elements, 256), 65535 * 8)); }
+
 }  // namespace
+
+cudaError_t launch_gelu(const float* up, const float* bias, int64_t n, int64_t cols, ActType out_type, void* out,
+                        cudaStream_t stream) {
+  if (n <= 0 || cols <= 0) return cudaSuccess;
+  return detail::with_act_type(out_type, [&](auto tag) {
+    using T = decltype(tag);
+    gelu_kernel<T><<<grid_for(n * cols), 256, 0, stream>>>(up, bias, n, cols, static_cast<T*>(out));
+    return cudaGetLastError();
+  });
+}
 
 cudaError_t launch_swiglu(const float* gate_up, int64_t n, int64_t ffn, ActType out_type, void* out, cudaStream_t stream) {
   if (n <= 0 || ffn <= 0) return cudaSuccess;
-  const int grid = static_cast<int>(std::min<int64_t>(detail::ceil_div(n * ffn, 256), 65535 * 8));
   return detail::with_act_type(out_type, [&](auto tag) {
     using T = decltype(tag);
-    swiglu_kernel<T><<<grid, 256, 0, stream>>>(gate_up, n, ffn, static_cast<T*>(out));
+    swiglu_kernel<T><<<grid_for(n * ffn), 256, 0, stream>>>(gate_up, n, ffn, static_cast<T*>(out));
     return cudaGetLastError();
   });
 }

@@ -1,6 +1,7 @@
 #pragma once
-// SwiGLU: silu(gate) * up, from the stacked gate/up projection into the activation type the
-// down projection reads.
+// The FFN activations, from the up (or stacked gate/up) projection's f32 output into the
+// activation type the down projection reads: SwiGLU (Llama family) and GELU (LayerNorm
+// architectures: GPT-2/Phi-style decoders, BERT-style encoders).
 
 #include <cuda_runtime.h>
 
@@ -14,5 +15,11 @@ namespace llmp::kernels {
 //! gate_up: [n, 2 * ffn] f32 (gate columns first); out: [n, ffn] of out_type. Any ffn.
 //! Grid-stride over n * ffn elements, block 256.
 cudaError_t launch_swiglu(const float* gate_up, int64_t n, int64_t ffn, ActType out_type, void* out, cudaStream_t stream);
+
+//! out[t, i] = gelu(up[t, i] + bias[i]) for t < n, i < cols, with the exact erf form
+//! (x / 2 · (1 + erf(x / √2)), BERT's "gelu", as the CPU's gelu). up: [n, cols] f32; bias:
+//! [cols] f32 or null; out: [n, cols] of out_type. Grid-stride over n * cols, block 256.
+cudaError_t launch_gelu(const float* up, const float* bias, int64_t n, int64_t cols, ActType out_type, void* out,
+                        cudaStream_t stream);
 
 }  // namespace llmp::kernels

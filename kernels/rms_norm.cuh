@@ -1,6 +1,8 @@
 #pragma once
-// RMSNorm fused with the residual add that precedes it: one pass adds the sublayer's output to
-// the f32 residual stream, the next normalises it into the activation type the GEMMs read.
+// RMSNorm and LayerNorm fused with the residual add that precedes them: one pass adds the
+// sublayer's output to the f32 residual stream, the next normalises it into the activation
+// type the GEMMs read. RMSNorm serves the Llama-family decoders; LayerNorm serves the
+// LayerNorm architectures (pre-norm GPT-2/Phi-style decoders, post-norm BERT-style encoders).
 
 #include <cuda_runtime.h>
 
@@ -17,5 +19,20 @@ namespace llmp::kernels {
 //! out: [n, hidden] of out_type. Any hidden. Grid: (n), block 256 (sum of squares in f32).
 cudaError_t launch_rms_norm_residual(float* x, const float* delta, const int32_t* rows, const float* w, int64_t n,
                                      int64_t hidden, float eps, ActType out_type, void* out, cudaStream_t stream);
+
+//! Where a LayerNorm sits: before the sublayer, the residual stream keeps the raw sum (GPT-2,
+//! Phi); after it, the normalised value becomes the residual stream (BERT).
+enum class NormPlacement : int { pre = 0, post = 1 };
+
+//! For each row r < n, with s = x[r, :] + delta[r, :] + delta_bias (each term only when given)
+//! and LN(s) = (s - mean(s)) / sqrt(var(s) + eps) * w + b (b may be null: no shift):
+//!   pre:  x[r, :] = s;      out[r, :] = LN(s)
+//!   post: x[r, :] = LN(s);  out[r, :] = LN(s)            (out may be null)
+//! x, delta: [n, hidden] f32 (x updated in place); delta_bias, w, b: [hidden] f32; out:
+//! [n, hidden] of out_type. Mean and variance in two f32 passes over the row, as the CPU's
+//! layer_norm (which sums in f64). Any hidden. Grid: (n), block 256.
+cudaError_t launch_layer_norm_residual(float* x, const float* delta, const float* delta_bias, const float* w, const float* b,
+                                       int64_t n, int64_t hidden, float eps, NormPlacement placement, ActType out_type,
+                                       void* out, cudaStream_t stream);
 
 }  // namespace llmp::kernels

@@ -370,6 +370,58 @@ TEST_CASE("RMSNorm with the fused residual add matches the CPU", "[kernels][rms_
   }
 }
 
+TEST_CASE("LayerNorm with the fused residual add matches the CPU, before and after the sublayer", "[kernels][layer_norm]") {
+  for (int64_t hidden : {769, 5125, 64}) {
+    for (bool bf16 : {false, true}) {
+      for (auto placement : {kernels::NormPlacement::pre, kernels::NormPlacement::post}) {
+        for (int mode = 0; mode < 3; ++mode) {  // 0: no delta; 1: delta; 2: delta, its bias and no shift b
+          const bool post = placement == kernels::NormPlacement::post;
+          INFO("hidden " << hidden << (bf16 ? " bf16" : " f16") << (post ? " post" : " pre") << " mode " << mode);
+          const int64_t n = 4;
+          // A large common offset: a one-pass variance (E[x²] - mean²) would lose it.
+          auto x0 = random_floats(static_cast<size_t>(n * hidden), 51, -3.0f, 3.0f);
+          for (auto& v : x0) v += 40.0f;
+          const auto delta = random_floats(x0.size(), 52, -1.0f, 1.0f);
+          const auto delta_bias = random_floats(static_cast<size_t>(hidden), 53, -0.5f, 0.5f);
+          const auto w = random_floats(static_cast<size_t>(hidden), 54, 0.5f, 1.5f);
+          const auto b = random_floats(static_cast<size_t>(hidden), 55, -0.2f, 0.2f);
+          GuardedArray<float> d_x(x0), d_delta(delta), d_dbias(delta_bias), d_w(w), d_b(b);
+          GuardedArray<uint16_t> out(static_cast<size_t>(n * hidden));
+          out.poison();
+          CUDA_REQUIRE(kernels::launch_layer_norm_residual(d_x.get(), mode ? d_delta.get() : nullptr,
+                                                           mode == 2 ? d_dbias.get() : nullptr, d_w.get(),
+                                                           mode == 2 ? nullptr : d_b.get(), n, hidden, 1e-5f, placement,
+                                                           bf16 ? ActType::bf16 : ActType::f16, out.get(), nullptr));
+          const auto got = from_act(out.download(), bf16);
+          const auto x1 = d_x.download();
+          CHECK(out.guards_intact());
+          CHECK(d_x.guards_intact());
+          std::vector<float> sum = x0;
+          for (size_t i = 0; i < sum.size(); ++i) {
+            if (mode) sum[i] += delta[i];
+            if (mode == 2) sum[i] += delta_bias[i % static_cast<size_t>(hidden)];
+          }
+          const std::vector<float> shift = mode == 2 ? std::vector<float>(static_cast<size_t>(hidden), 0.0f) : b;
+          std::vector<float> want(sum.size());
+          layer_norm(sum.data(), w.data(), shift.data(), want.data(), n, hidden, 1e-5f);
+          CHECK(nerr(got, want) <= act_tol(bf16));
+          if (post) {
+            CHECK(nerr(x1, want) <= 1e-5);  // the stream holds the f32 normalised value
+          } else {
+            CHECK(x1 == sum);  // the residual add is exact f32
+          }
+        }
+      }
+    }
+  }
+  // Post-norm without an activation output (the last layer of an encoder) is allowed; pre-norm is not.
+  GuardedArray<float> x(std::vector<float>(64, 1.0f)), w(std::vector<float>(64, 1.0f));
+  CHECK(kernels::launch_layer_norm_residual(x.get(), nullptr, nullptr, w.get(), nullptr, 1, 64, 1e-5f, kernels::NormPlacement::post,
+                                            ActType::f16, nullptr, nullptr) == cudaSuccess);
+  CHECK(kernels::launch_layer_norm_residual(x.get(), nullptr, nullptr, w.get(), nullptr, 1, 64, 1e-5f, kernels::NormPlacement::pre,
+                                            ActType::f16, nullptr, nullptr) == cudaErrorInvalidValue);
+}
+
 TEST_CASE("RoPE (both layouts, llama3 and linear scaling, q/k/v bias) matches the CPU", "[kernels][rope]") {
   struct Heads {
     int h, kv, hd;
@@ -455,6 +507,32 @@ TEST_CASE("SwiGLU matches the CPU", "[kernels][swiglu]") {
         want.insert(want.end(), g.begin(), g.end());
       }
       CHECK(nerr(got, want) <= act_tol(bf16));
+    }
+  }
+}
+
+TEST_CASE("GELU with the up projection's bias matches the CPU", "[kernels][gelu]") {
+  for (int64_t cols : {5125, 64, 769}) {
+    for (bool bf16 : {false, true}) {
+      for (bool with_bias : {false, true}) {
+        INFO("cols " << cols << (bf16 ? " bf16" : " f16") << (with_bias ? " bias" : ""));
+        const int64_t n = 3;
+        const auto up = random_floats(static_cast<size_t>(n * cols), 61, -6.0f, 6.0f);
+        const auto bias = random_floats(static_cast<size_t>(cols), 62, -1.0f, 1.0f);
+        GuardedArray<float> d_up(up), d_bias(bias);
+        GuardedArray<uint16_t> out(static_cast<size_t>(n * cols));
+        out.poison();
+        CUDA_REQUIRE(kernels::launch_gelu(d_up.get(), with_bias ? d_bias.get() : nullptr, n, cols,
+                                          bf16 ? ActType::bf16 : ActType::f16, out.get(), nullptr));
+        const auto got = from_act(out.download(), bf16);
+        CHECK(out.guards_intact());
+        std::vector<float> want = up;
+        if (with_bias) {
+          for (size_t i = 0; i < want.size(); ++i) want[i] += bias[i % static_cast<size_t>(cols)];
+        }
+        gelu(want.data(), n * cols);
+        CHECK(nerr(got, want) <= act_tol(bf16));
+      }
     }
   }
 }
