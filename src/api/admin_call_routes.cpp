@@ -249,15 +249,9 @@ Awaitable<Response> replay(Services& s, Request& req, const gateway::Identity& w
   const std::string id(req.param("id"));
   std::optional<std::string> model;
   if (!req.body.empty()) {
-    auto body = JsonBody::parse(req.body);
-    if (!body) co_return response_for(body.error(), req);
-    auto as_object = body->object();
-    if (!as_object) co_return response_for(as_object.error(), req);
-    const simdjson::dom::object obj = *as_object;
-    if (auto extra = unknown_member(obj, {"model"})) {
-      co_return response_for(Status(StatusCode::invalid_argument, fmt::format("unknown field '{}'", *extra)), req,
-                             *extra);
-    }
+    auto body = parse_object(req.body, {"model"});
+    if (!body) co_return response_for(body.error().status, req, body.error().param);
+    const simdjson::dom::object obj = body->object;
     auto m = optional_string(obj, "model");
     if (!m) co_return response_for(m.error(), req, "model");
     if (*m) {
@@ -401,15 +395,9 @@ void add_admin_call_routes(net::Router& router, Services& s) {
   router.add(net::Method::post, "/admin/v1/calls/{id}/scores",
              admin_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
                const std::string id(req.param("id"));
-               auto body = JsonBody::parse(req.body);
-               if (!body) co_return response_for(body.error(), req);
-               auto as_object = body->object();
-               if (!as_object) co_return response_for(as_object.error(), req);
-               const simdjson::dom::object obj = *as_object;
-               if (auto extra = unknown_member(obj, {"name", "value", "comment"})) {
-                 co_return response_for(
-                     Status(StatusCode::invalid_argument, fmt::format("unknown field '{}'", *extra)), req, *extra);
-               }
+               auto body = parse_object(req.body, {"name", "value", "comment"});
+               if (!body) co_return response_for(body.error().status, req, body.error().param);
+               const simdjson::dom::object obj = body->object;
                auto name = optional_string(obj, "name");
                if (!name) co_return response_for(name.error(), req, "name");
                if (!*name || (*name)->empty() || (*name)->size() > kMaxScoreNameBytes) {
@@ -443,15 +431,9 @@ void add_admin_call_routes(net::Router& router, Services& s) {
   router.add(net::Method::post, "/v1/calls/{id}/feedback",
              inference_route(s, [&s](Request& req, const Caller& caller) -> Awaitable<Response> {
                const std::string id(req.param("id"));
-               auto body = JsonBody::parse(req.body);
-               if (!body) co_return response_for(body.error(), req);
-               auto as_object = body->object();
-               if (!as_object) co_return response_for(as_object.error(), req);
-               const simdjson::dom::object obj = *as_object;
-               if (auto extra = unknown_member(obj, {"score", "comment", "name"})) {
-                 co_return response_for(
-                     Status(StatusCode::invalid_argument, fmt::format("unknown field '{}'", *extra)), req, *extra);
-               }
+               auto body = parse_object(req.body, {"score", "comment", "name"});
+               if (!body) co_return response_for(body.error().status, req, body.error().param);
+               const simdjson::dom::object obj = body->object;
                auto name = optional_string(obj, "name");
                if (!name) co_return response_for(name.error(), req, "name");
                if (*name && ((*name)->empty() || (*name)->size() > kMaxScoreNameBytes)) {
@@ -507,15 +489,9 @@ void add_admin_call_routes(net::Router& router, Services& s) {
                if (auto allowed = gateway::authorize_tenant(who, id); !allowed) {
                  co_return response_for(allowed.error(), req);
                }
-               auto body = JsonBody::parse(req.body);
-               if (!body) co_return response_for(body.error(), req);
-               auto as_object = body->object();
-               if (!as_object) co_return response_for(as_object.error(), req);
-               const simdjson::dom::object obj = *as_object;
-               if (auto extra = unknown_member(obj, {"mode"})) {
-                 co_return response_for(
-                     Status(StatusCode::invalid_argument, fmt::format("unknown field '{}'", *extra)), req, *extra);
-               }
+               auto body = parse_object(req.body, {"mode"});
+               if (!body) co_return response_for(body.error().status, req, body.error().param);
+               const simdjson::dom::object obj = body->object;
                auto mode = optional_string(obj, "mode");
                if (!mode) co_return response_for(mode.error(), req, "mode");
                if (!*mode || (**mode != "off" && **mode != "redacted" && **mode != "full")) {

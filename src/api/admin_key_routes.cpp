@@ -57,13 +57,9 @@ int64_t now_seconds() {
 
 // The body of POST /admin/v1/tenants/{id}/keys as a key to store (no prefix or hash yet).
 std::expected<store::ApiKey, FieldError> parse_new_key(std::string_view text, const std::string& tenant_id) {
-  auto body = JsonBody::parse(text);
-  if (!body) return std::unexpected<FieldError>(FieldError{body.error(), ""});
-  simdjson::dom::object obj;
-  if (body->root().get(obj) != simdjson::SUCCESS) return field_error("", "the body must be a JSON object");
-  if (auto extra = unknown_member(obj, {"name", "role", "project_id", "scopes", "models", "expires_at"})) {
-    return field_error(std::string(*extra), fmt::format("unknown field '{}'", *extra));
-  }
+  auto body = parse_object(text, {"name", "role", "project_id", "scopes", "models", "expires_at"});
+  if (!body) return std::unexpected(body.error());
+  const simdjson::dom::object obj = body->object;
   store::ApiKey key;
   key.tenant_id = tenant_id;
 

@@ -39,13 +39,9 @@ void write_limit(json::Writer& w, const store::LimitRecord& r) {
 // {"subject": "tenant:<id>" | "project:<id>" | "key:<id>" | "model:<name>", "kind", "limit",
 // "period_seconds" (spend only)}.
 std::expected<store::LimitRecord, FieldError> parse_limit(std::string_view text) {
-  auto body = JsonBody::parse(text);
-  if (!body) return std::unexpected<FieldError>(FieldError{body.error(), ""});
-  simdjson::dom::object obj;
-  if (body->root().get(obj) != simdjson::SUCCESS) return field_error("", "the body must be a JSON object");
-  if (auto extra = unknown_member(obj, {"subject", "kind", "limit", "period_seconds"})) {
-    return field_error(std::string(*extra), fmt::format("unknown field '{}'", *extra));
-  }
+  auto body = parse_object(text, {"subject", "kind", "limit", "period_seconds"});
+  if (!body) return std::unexpected(body.error());
+  const simdjson::dom::object obj = body->object;
   store::LimitRecord r;
   auto subject = optional_string(obj, "subject");
   if (!subject) return std::unexpected<FieldError>(FieldError{subject.error(), "subject"});

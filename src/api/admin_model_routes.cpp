@@ -105,30 +105,26 @@ Result<registry::ModelSpec> parse_spec(simdjson::dom::object obj) {
 
 std::expected<registry::ModelRepository::ImportRequest, FieldError> parse_import(std::string_view text) {
   auto fail = [](Status s, std::string param) { return std::unexpected(FieldError{std::move(s), std::move(param)}); };
-  auto body = JsonBody::parse(text);
-  if (!body) return fail(body.error(), "");
-  auto obj = body->object();
-  if (!obj) return fail(obj.error(), "");
-  if (auto unknown = unknown_member(*obj, {"source", "org", "model", "version", "link", "spec", "signature"})) {
-    return fail(Status(StatusCode::invalid_argument, fmt::format("unknown field '{}'", *unknown)), std::string(*unknown));
-  }
+  auto body = parse_object(text, {"source", "org", "model", "version", "link", "spec", "signature"});
+  if (!body) return std::unexpected(body.error());
+  const simdjson::dom::object obj = body->object;
   registry::ModelRepository::ImportRequest r;
   for (const auto& [key, target] : {std::pair{"source", &r.source}, std::pair{"org", &r.org},
                                     std::pair{"model", &r.model}, std::pair{"version", &r.version}}) {
-    auto v = optional_string(*obj, key);
+    auto v = optional_string(obj, key);
     if (!v) return fail(v.error(), key);
     if (!*v || (*v)->empty()) return fail(Status(StatusCode::invalid_argument, fmt::format("'{}' is required", key)), key);
     *target = std::string(**v);
   }
-  auto signature = optional_string(*obj, "signature");
+  auto signature = optional_string(obj, "signature");
   if (!signature) return fail(signature.error(), "signature");
   if (*signature) r.signature = std::string(**signature);
-  if (auto v = (*obj)["link"]; v.error() == simdjson::SUCCESS) {
+  if (auto v = obj["link"]; v.error() == simdjson::SUCCESS) {
     if (v.get(r.link) != simdjson::SUCCESS) {
       return fail(Status(StatusCode::invalid_argument, "'link' must be true or false"), "link");
     }
   }
-  if (auto v = (*obj)["spec"]; v.error() == simdjson::SUCCESS) {
+  if (auto v = obj["spec"]; v.error() == simdjson::SUCCESS) {
     simdjson::dom::object spec;
     if (v.get(spec) != simdjson::SUCCESS) return fail(Status(StatusCode::invalid_argument, "'spec' must be an object"), "spec");
     auto parsed = parse_spec(spec);
@@ -246,15 +242,10 @@ void add_admin_model_routes(net::Router& router, Services& s) {
                if (!s.model_repository || !s.model_manager) co_return unavailable(req);
                std::string id;
                if (!req.body.empty()) {
-                 auto body = JsonBody::parse(req.body);
-                 if (!body) co_return response_for(body.error(), req);
-                 auto obj = body->object();
-                 if (!obj) co_return response_for(obj.error(), req);
-                 if (auto unknown = unknown_member(*obj, {"id"})) {
-                   co_return response_for(Status(StatusCode::invalid_argument, fmt::format("unknown field '{}'", *unknown)),
-                                          req, *unknown);
-                 }
-                 auto given = optional_string(*obj, "id");
+                 auto body = parse_object(req.body, {"id"});
+                 if (!body) co_return response_for(body.error().status, req, body.error().param);
+                 const simdjson::dom::object obj = body->object;
+                 auto given = optional_string(obj, "id");
                  if (!given) co_return response_for(given.error(), req, "id");
                  if (*given) id = std::string(**given);
                }

@@ -53,14 +53,10 @@ std::expected<std::optional<double>, FieldError> amount(simdjson::dom::object ob
 // the input price), "per_gpu_hour" (a local model's engine time; default 0), "effective_from"
 // (unix seconds; default: now)}.
 std::expected<store::PriceRecord, FieldError> parse_price(std::string_view text, int64_t now) {
-  auto body = JsonBody::parse(text);
-  if (!body) return std::unexpected<FieldError>(FieldError{body.error(), ""});
-  simdjson::dom::object obj;
-  if (body->root().get(obj) != simdjson::SUCCESS) return field_error("", "the body must be a JSON object");
-  if (auto extra = unknown_member(obj, {"model", "input_per_million", "output_per_million",
-                                        "cached_input_per_million", "per_gpu_hour", "effective_from"})) {
-    return field_error(std::string(*extra), fmt::format("unknown field '{}'", *extra));
-  }
+  auto body = parse_object(text, {"model", "input_per_million", "output_per_million", "cached_input_per_million",
+                                  "per_gpu_hour", "effective_from"});
+  if (!body) return std::unexpected(body.error());
+  const simdjson::dom::object obj = body->object;
   store::PriceRecord r;
   auto model = optional_string(obj, "model");
   if (!model) return std::unexpected<FieldError>(FieldError{model.error(), "model"});

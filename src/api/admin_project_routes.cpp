@@ -1,7 +1,5 @@
 // Admin API for projects: /admin/v1/tenants/{id}/projects.
 
-#include <fmt/format.h>
-
 #include "admin_common.h"
 #include "json_request.h"
 #include "llmp/api/status_response.h"
@@ -36,15 +34,9 @@ void add_admin_project_routes(net::Router& router, Services& s) {
                if (auto allowed = gateway::authorize_tenant(who, tenant_id); !allowed) {
                  co_return response_for(allowed.error(), req);
                }
-               auto body = JsonBody::parse(req.body);
-               if (!body) co_return response_for(body.error(), req);
-               auto as_object = body->object();
-               if (!as_object) co_return response_for(as_object.error(), req);
-               const simdjson::dom::object obj = *as_object;
-               if (auto extra = unknown_member(obj, {"name"})) {
-                 co_return response_for(
-                     Status(StatusCode::invalid_argument, fmt::format("unknown field '{}'", *extra)), req, *extra);
-               }
+               auto body = parse_object(req.body, {"name"});
+               if (!body) co_return response_for(body.error().status, req, body.error().param);
+               const simdjson::dom::object obj = body->object;
                auto name = optional_string(obj, "name");
                if (!name) co_return response_for(name.error(), req, "name");
                if (!*name || !valid_name(**name)) {

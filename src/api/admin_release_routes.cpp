@@ -255,15 +255,6 @@ Awaitable<Response> change_release(Services& s, Request& req, const gateway::Ide
   co_return release_response(*stored);
 }
 
-// The request body's object, or an empty one for an empty body.
-std::expected<std::optional<JsonBody>, Status> optional_body(const Request& req) {
-  if (req.body.empty()) return std::optional<JsonBody>();
-  auto body = JsonBody::parse(req.body);
-  if (!body) return std::unexpected(body.error());
-  if (auto obj = body->object(); !obj) return std::unexpected(obj.error());
-  return std::optional<JsonBody>(std::move(*body));
-}
-
 }  // namespace
 
 std::vector<std::string> check_releases(Services& s) {
@@ -378,15 +369,10 @@ void add_admin_release_routes(net::Router& router, Services& s) {
 
   router.add(net::Method::post, "/admin/v1/releases/{alias}/weight",
              admin_route(s, AdminAccess::platform, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
-               auto body = JsonBody::parse(req.body);
-               if (!body) co_return response_for(body.error(), req);
-               auto obj = body->object();
-               if (!obj) co_return response_for(obj.error(), req);
-               if (auto unknown = unknown_member(*obj, {"canary_weight"})) {
-                 co_return response_for(Status(StatusCode::invalid_argument, fmt::format("unknown field '{}'", *unknown)),
-                                        req, *unknown);
-               }
-               auto weight = optional_int(*obj, "canary_weight");
+               auto body = parse_object(req.body, {"canary_weight"});
+               if (!body) co_return response_for(body.error().status, req, body.error().param);
+               const simdjson::dom::object obj = body->object;
+               auto weight = optional_int(obj, "canary_weight");
                if (!weight || !*weight || **weight < 0 || **weight > 100) {
                  co_return response_for(
                      Status(StatusCode::invalid_argument, "'canary_weight' is required: an integer percentage in [0, 100]"),
@@ -415,16 +401,11 @@ void add_admin_release_routes(net::Router& router, Services& s) {
 
   router.add(net::Method::post, "/admin/v1/releases/{alias}/rollback",
              admin_route(s, AdminAccess::platform, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
-               auto given = optional_body(req);
-               if (!given) co_return response_for(given.error(), req);
                std::string reason;
-               if (*given) {
-                 auto obj = (*given)->object();
-                 if (auto unknown = unknown_member(*obj, {"reason"})) {
-                   co_return response_for(
-                       Status(StatusCode::invalid_argument, fmt::format("unknown field '{}'", *unknown)), req, *unknown);
-                 }
-                 auto why = optional_string(*obj, "reason");
+               if (!req.body.empty()) {
+                 auto body = parse_object(req.body, {"reason"});
+                 if (!body) co_return response_for(body.error().status, req, body.error().param);
+                 auto why = optional_string(body->object, "reason");
                  if (!why) co_return response_for(why.error(), req, "reason");
                  if (*why) reason = std::string(**why);
                }

@@ -1,8 +1,6 @@
 // Admin API: /admin/v1/*. The platform admin key may do everything; a tenant_admin key (with
 // the admin scope) manages its own tenant's projects and keys; app keys get 403.
 
-#include <fmt/format.h>
-
 #include <cctype>
 #include <cstdlib>
 #include <mutex>
@@ -124,15 +122,9 @@ void write_tenant_models(json::Writer& w, const store::TenantModels& m) {
 void add_admin_routes(net::Router& router, Services& s) {
   router.add(net::Method::post, "/admin/v1/tenants",
              admin_route(s, AdminAccess::platform, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
-               auto body = JsonBody::parse(req.body);
-               if (!body) co_return response_for(body.error(), req);
-               auto as_object = body->object();
-               if (!as_object) co_return response_for(as_object.error(), req);
-               const simdjson::dom::object obj = *as_object;
-               if (auto extra = unknown_member(obj, {"name"})) {
-                 co_return response_for(
-                     Status(StatusCode::invalid_argument, fmt::format("unknown field '{}'", *extra)), req, *extra);
-               }
+               auto body = parse_object(req.body, {"name"});
+               if (!body) co_return response_for(body.error().status, req, body.error().param);
+               const simdjson::dom::object obj = body->object;
                auto name = optional_string(obj, "name");
                if (!name) co_return response_for(name.error(), req, "name");
                if (!*name || !valid_name(**name)) {
@@ -175,15 +167,10 @@ void add_admin_routes(net::Router& router, Services& s) {
   // admins too. Every change reloads the grants the inference API checks.
   router.add(net::Method::put, "/admin/v1/tenants/{id}/models",
              admin_route(s, AdminAccess::platform, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
-               auto body = JsonBody::parse(req.body);
-               if (!body) co_return response_for(body.error(), req);
-               auto obj = body->object();
-               if (!obj) co_return response_for(obj.error(), req);
-               if (auto extra = unknown_member(*obj, {"models"})) {
-                 co_return response_for(
-                     Status(StatusCode::invalid_argument, fmt::format("unknown field '{}'", *extra)), req, *extra);
-               }
-               auto models = optional_string_array(*obj, "models");
+               auto body = parse_object(req.body, {"models"});
+               if (!body) co_return response_for(body.error().status, req, body.error().param);
+               const simdjson::dom::object obj = body->object;
+               auto models = optional_string_array(obj, "models");
                if (!models) co_return response_for(models.error(), req, "models");
                if (!*models) {
                  co_return response_for(Status(StatusCode::invalid_argument, "'models' is required: the model ids granted"),

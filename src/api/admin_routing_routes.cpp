@@ -80,12 +80,6 @@ bool valid_base_url(std::string_view url) {
   return std::all_of(url.begin(), url.end(), [](char c) { return c > 0x20 && c < 0x7f; });
 }
 
-Parsed<simdjson::dom::object> body_object(const JsonBody& body) {
-  simdjson::dom::object obj;
-  if (body.root().get(obj) != simdjson::SUCCESS) return field_error("", "the body must be a JSON object");
-  return obj;
-}
-
 // An integer in [lo, hi] at `key`, or `fallback` when absent.
 Parsed<int64_t> int_in(simdjson::dom::object obj, std::string_view key, std::string_view param, int64_t lo,
                        int64_t hi, int64_t fallback) {
@@ -135,18 +129,14 @@ Parsed<store::UpstreamRecord> parse_upstream(std::string_view name, std::string_
     return field_error("name", "the upstream's name must be 1-64 characters of a-z, 0-9, '.', '_' or '-', "
                                "starting with a letter or digit");
   }
-  auto body = JsonBody::parse(text);
-  if (!body) return std::unexpected<FieldError>(FieldError{body.error(), ""});
-  auto obj = body_object(*body);
-  if (!obj) return std::unexpected(obj.error());
-  if (auto extra = unknown_member(*obj, {"base_url", "api_key_env", "api_key", "connect_timeout_ms",
-                                         "first_byte_timeout_ms", "total_timeout_ms", "max_retries"})) {
-    return field_error(std::string(*extra), fmt::format("unknown field '{}'", *extra));
-  }
+  auto body = parse_object(text, {"base_url", "api_key_env", "api_key", "connect_timeout_ms",
+                                         "first_byte_timeout_ms", "total_timeout_ms", "max_retries"});
+  if (!body) return std::unexpected(body.error());
+  const simdjson::dom::object obj = body->object;
   store::UpstreamRecord u;
   u.name = std::string(name);
 
-  auto base_url = string_at(*obj, "base_url", "base_url");
+  auto base_url = string_at(obj, "base_url", "base_url");
   if (!base_url) return std::unexpected(base_url.error());
   if (!*base_url || !valid_base_url(**base_url)) {
     return field_error("base_url", "'base_url' is required: an http:// or https:// URL such as "
@@ -154,7 +144,7 @@ Parsed<store::UpstreamRecord> parse_upstream(std::string_view name, std::string_
   }
   u.base_url = std::string(**base_url);
 
-  auto env = string_at(*obj, "api_key_env", "api_key_env");
+  auto env = string_at(obj, "api_key_env", "api_key_env");
   if (!env) return std::unexpected(env.error());
   if (*env && !(*env)->empty()) {
     if (!valid_env_name(**env)) {
@@ -163,7 +153,7 @@ Parsed<store::UpstreamRecord> parse_upstream(std::string_view name, std::string_
     }
     u.api_key_env = std::string(**env);
   }
-  auto key = string_at(*obj, "api_key", "api_key");
+  auto key = string_at(obj, "api_key", "api_key");
   if (!key) return std::unexpected(key.error());
   if (*key && !(*key)->empty()) {
     if (!valid_token(**key)) {
@@ -184,7 +174,7 @@ Parsed<store::UpstreamRecord> parse_upstream(std::string_view name, std::string_
                             IntField{"first_byte_timeout_ms", 1, 3'600'000, &u.first_byte_timeout_ms},
                             IntField{"total_timeout_ms", 1, 86'400'000, &u.total_timeout_ms},
                             IntField{"max_retries", 0, 10, &u.max_retries}}) {
-    auto v = int_in(*obj, f.key, f.key, f.lo, f.hi, *f.out);
+    auto v = int_in(obj, f.key, f.key, f.lo, f.hi, *f.out);
     if (!v) return std::unexpected(v.error());
     *f.out = *v;
   }
@@ -260,17 +250,13 @@ Parsed<store::RouteRecord> parse_route(std::string_view alias, std::string_view 
     return field_error("alias", "the route's alias must be 1-128 characters of letters, digits, '-', '_', '.', ':' "
                                 "or '/' (sent as %2F)");
   }
-  auto body = JsonBody::parse(text);
-  if (!body) return std::unexpected<FieldError>(FieldError{body.error(), ""});
-  auto obj = body_object(*body);
-  if (!obj) return std::unexpected(obj.error());
-  if (auto extra = unknown_member(*obj, {"strategy", "balance", "header_strategy", "fallbacks", "deployments"})) {
-    return field_error(std::string(*extra), fmt::format("unknown field '{}'", *extra));
-  }
+  auto body = parse_object(text, {"strategy", "balance", "header_strategy", "fallbacks", "deployments"});
+  if (!body) return std::unexpected(body.error());
+  const simdjson::dom::object obj = body->object;
   store::RouteRecord r;
   r.alias = std::string(alias);
 
-  auto strategy = string_at(*obj, "strategy", "strategy");
+  auto strategy = string_at(obj, "strategy", "strategy");
   if (!strategy) return std::unexpected(strategy.error());
   if (*strategy) {
     if (!gateway::parse_strategy(**strategy)) {
@@ -278,7 +264,7 @@ Parsed<store::RouteRecord> parse_route(std::string_view alias, std::string_view 
     }
     r.strategy = std::string(**strategy);
   }
-  auto balance = string_at(*obj, "balance", "balance");
+  auto balance = string_at(obj, "balance", "balance");
   if (!balance) return std::unexpected(balance.error());
   if (*balance) {
     if (!gateway::parse_balance(**balance)) {
@@ -286,13 +272,13 @@ Parsed<store::RouteRecord> parse_route(std::string_view alias, std::string_view 
     }
     r.balance = std::string(**balance);
   }
-  if (auto header = (*obj)["header_strategy"]; header.error() != simdjson::NO_SUCH_FIELD) {
+  if (auto header = obj["header_strategy"]; header.error() != simdjson::NO_SUCH_FIELD) {
     bool v = false;
     if (header.get(v) != simdjson::SUCCESS) return field_error("header_strategy", "'header_strategy' must be a boolean");
     r.header_strategy = v;
   }
 
-  auto fallbacks = names_at(*obj, "fallbacks", "fallbacks", kMaxFallbacks, valid_alias, "model aliases");
+  auto fallbacks = names_at(obj, "fallbacks", "fallbacks", kMaxFallbacks, valid_alias, "model aliases");
   if (!fallbacks) return std::unexpected(fallbacks.error());
   if (std::find(fallbacks->begin(), fallbacks->end(), r.alias) != fallbacks->end()) {
     return field_error("fallbacks", "'fallbacks' must not name the route itself");
@@ -302,7 +288,7 @@ Parsed<store::RouteRecord> parse_route(std::string_view alias, std::string_view 
   const std::string deployments_message =
       fmt::format("'deployments' is required: an array of 1-{} deployments", kMaxDeployments);
   simdjson::dom::array deployments;
-  if ((*obj)["deployments"].get(deployments) != simdjson::SUCCESS || deployments.size() == 0 ||
+  if (obj["deployments"].get(deployments) != simdjson::SUCCESS || deployments.size() == 0 ||
       deployments.size() > kMaxDeployments) {
     return field_error("deployments", deployments_message);
   }

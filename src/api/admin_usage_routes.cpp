@@ -140,13 +140,9 @@ void write_budget(json::Writer& w, const store::BudgetAlertRecord& b) {
 
 // {"monthly_spend": a number, 0 or more}.
 std::expected<double, FieldError> parse_budget(std::string_view text) {
-  auto body = JsonBody::parse(text);
-  if (!body) return std::unexpected<FieldError>(FieldError{body.error(), ""});
-  simdjson::dom::object obj;
-  if (body->root().get(obj) != simdjson::SUCCESS) return field_error("", "the body must be a JSON object");
-  if (auto extra = unknown_member(obj, {"monthly_spend"})) {
-    return field_error(std::string(*extra), fmt::format("unknown field '{}'", *extra));
-  }
+  auto body = parse_object(text, {"monthly_spend"});
+  if (!body) return std::unexpected(body.error());
+  const simdjson::dom::object obj = body->object;
   auto v = obj["monthly_spend"];
   double x = -1;
   if (v.error() != simdjson::SUCCESS || !v.is_number() || v.get_double().get(x) != simdjson::SUCCESS ||

@@ -30,3 +30,28 @@ TEST_CASE("append_json writes back what it was given") {
     CHECK(simdjson::minify(again->root()) == simdjson::minify(original->root()));
   }
 }
+
+TEST_CASE("parse_object names what is wrong with a body and which field") {
+  auto parsed = api::parse_object(R"({"name":"a","mode":"full"})", {"name", "mode"});
+  REQUIRE(parsed);
+  std::string_view name;
+  REQUIRE(parsed->object["name"].get(name) == simdjson::SUCCESS);
+  CHECK(name == "a");
+
+  auto unknown = api::parse_object(R"({"name":"a","colour":"red"})", {"name"});
+  REQUIRE(!unknown);
+  CHECK(unknown.error().status.code() == StatusCode::invalid_argument);
+  CHECK(unknown.error().status.message() == "unknown field 'colour'");
+  CHECK(unknown.error().param == "colour");
+
+  auto array = api::parse_object("[1]", {"name"});
+  REQUIRE(!array);
+  CHECK(array.error().status.message() == "the body must be a JSON object");
+  CHECK(array.error().param.empty());
+
+  auto malformed = api::parse_object(R"({"name":)", {"name"});
+  REQUIRE(!malformed);
+  CHECK(malformed.error().status.code() == StatusCode::invalid_argument);
+  CHECK(malformed.error().status.message().starts_with("malformed JSON at byte"));
+  CHECK(malformed.error().param.empty());
+}
