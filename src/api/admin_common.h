@@ -9,11 +9,14 @@
 #include <vector>
 
 #include "llmp/api/routes.h"
+#include "llmp/api/status_response.h"
+#include "llmp/core/async.h"
 #include "llmp/core/json.h"
 #include "llmp/core/status.h"
 #include "llmp/gateway/identity.h"
 #include "llmp/net/http.h"
 #include "llmp/store/audit_repository.h"
+#include "llmp/store/tenant_repository.h"
 
 namespace llmp::api {
 
@@ -60,6 +63,29 @@ net::Response list_page(std::vector<T>& page, int64_t limit, WriteItem write_ite
   for (const auto& item : page) write_item(w, item);
   w.end_array().field("has_more", has_more).end_object();
   return net::Response::json(200, std::move(out));
+}
+
+//! GET of a tenant's own list at a path whose {id} is the tenant (its projects, its keys): 403
+//! for a caller that may not manage the tenant, 400 naming 'limit' for a bad ?limit, 404 for a
+//! tenant that does not exist (not an empty list), else the page that `list(tenant_id, limit,
+//! after)` reads on the blocking pool (limit is ?limit + 1: list_page's extra item), each written
+//! by `write_item`.
+template <class T, class List, class WriteItem>
+net::Handler tenant_list_route(Services& s, List list, WriteItem write_item) {
+  return admin_route(s, [&s, list, write_item](net::Request& req,
+                                               const gateway::Identity& who) -> net::Awaitable<net::Response> {
+    const std::string tenant_id(req.param("id"));
+    if (auto allowed = gateway::authorize_tenant(who, tenant_id); !allowed) co_return response_for(allowed.error(), req);
+    auto params = page_params(req);
+    if (!params) co_return response_for(params.error(), req, "limit");
+    auto read = [&s, list, tenant_id, p = *params]() -> Result<std::vector<T>> {
+      if (auto tenant = s.store->tenants().get(tenant_id); !tenant) return error(tenant.error());
+      return list(tenant_id, p.limit + 1, p.after);
+    };
+    auto page = co_await run_blocking(s.blocking_pool->get_executor(), std::move(read));
+    if (!page) co_return response_for(page.error(), req);
+    co_return list_page(*page, params->limit, write_item);
+  });
 }
 
 //! Who the audit log names for a change made by `who` in answer to `req`: the key id ("admin"

@@ -168,21 +168,12 @@ void add_admin_key_routes(net::Router& router, Services& s) {
              }));
 
   router.add(net::Method::get, "/admin/v1/tenants/{id}/keys",
-             admin_route(s, [&s](Request& req, const gateway::Identity& who) -> Awaitable<Response> {
-               const std::string tenant_id(req.param("id"));
-               if (auto allowed = gateway::authorize_tenant(who, tenant_id); !allowed) {
-                 co_return response_for(allowed.error(), req);
-               }
-               auto params = page_params(req);
-               if (!params) co_return response_for(params.error(), req, "limit");
-               auto list = [&s, tenant_id, p = *params]() -> Result<std::vector<store::ApiKey>> {
-                 if (auto tenant = s.store->tenants().get(tenant_id); !tenant) return error(tenant.error());
-                 return s.store->api_keys().list(tenant_id, p.limit + 1, p.after);
-               };
-               auto page = co_await run_blocking(s.blocking_pool->get_executor(), std::move(list));
-               if (!page) co_return response_for(page.error(), req);
-               co_return list_page(*page, params->limit, [](json::Writer& w, const auto& item) { write_api_key(w, item); });
-             }));
+             tenant_list_route<store::ApiKey>(
+                 s,
+                 [&s](const std::string& tenant_id, int64_t limit, const std::string& after) {
+                   return s.store->api_keys().list(tenant_id, limit, after);
+                 },
+                 [](json::Writer& w, const store::ApiKey& k) { write_api_key(w, k); }));
 
   // A key of another tenant is "not found" to a tenant admin: key ids are not theirs to probe.
   router.add(net::Method::get, "/admin/v1/keys/{id}",
