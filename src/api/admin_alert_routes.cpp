@@ -5,11 +5,6 @@
 // transition stored, newest first). The platform admin sees everything; a tenant admin only the
 // SLOs scoped to its tenant and their alerts, and its own spend alerts, in the history too.
 
-#include <fmt/format.h>
-
-#include <cerrno>
-#include <cstdlib>
-
 #include "admin_common.h"
 #include "llmp/core/async.h"
 #include "llmp/api/status_response.h"
@@ -73,20 +68,6 @@ void write_transition(json::Writer& w, const store::AlertTransitionRecord& t) {
       .field("summary", t.summary)
       .field("summary_zh", t.summary_zh)
       .end_object();
-}
-
-// A query parameter that must be a whole number in [0, max]; nullopt when absent.
-Result<std::optional<int64_t>> whole_param(const Request& req, std::string_view name, int64_t max,
-                                           std::string_view what) {
-  const std::string text = req.query_param(name);
-  if (text.empty()) return std::optional<int64_t>{};
-  char* end = nullptr;
-  errno = 0;
-  const long long v = std::strtoll(text.c_str(), &end, 10);
-  if (*end != '\0' || errno == ERANGE || v < 0 || v > max) {
-    return error(StatusCode::invalid_argument, fmt::format("'{}' must be {}", name, what));
-  }
-  return std::optional<int64_t>(v);
 }
 
 // ?alert_id, ?since (unix seconds), ?limit, ?after (the id of the last transition of the page

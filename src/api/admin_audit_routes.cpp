@@ -2,11 +2,6 @@
 // mutating calls (in the change's transaction); this only reads them. The platform admin reads
 // every entry; a tenant admin its own tenant's, and 403 when it names another tenant.
 
-#include <fmt/format.h>
-
-#include <cerrno>
-#include <cstdlib>
-
 #include "admin_common.h"
 #include "llmp/api/status_response.h"
 #include "llmp/core/async.h"
@@ -40,25 +35,6 @@ void write_entry(json::Writer& w, const store::AuditEntry& e) {
   w.field("request_id", e.request_id).end_object();
 }
 
-// A query parameter that must be a whole number, 0 or more; nullopt when absent.
-Result<std::optional<int64_t>> non_negative_param(const Request& req, std::string_view name) {
-  const std::string text = req.query_param(name);
-  if (text.empty()) return std::optional<int64_t>{};
-  char* end = nullptr;
-  errno = 0;
-  const long long v = std::strtoll(text.c_str(), &end, 10);
-  if (*end != '\0' || errno == ERANGE || v < 0) {
-    return error(StatusCode::invalid_argument, fmt::format("'{}' must be a whole number, 0 or more", name));
-  }
-  return std::optional<int64_t>(v);
-}
-
-std::optional<std::string> text_param(const Request& req, std::string_view name) {
-  std::string text = req.query_param(name);
-  if (text.empty()) return std::nullopt;
-  return text;
-}
-
 // The filter a request asks for, before the tenant rule is applied; the failing parameter's
 // name goes to `param`.
 Result<store::AuditFilter> parse_filter(const Request& req, std::string& param) {
@@ -70,10 +46,10 @@ Result<store::AuditFilter> parse_filter(const Request& req, std::string& param) 
   }
   f.limit = page->limit + 1;  // one more than asked: list_page() reads it as has_more
   if (!page->after.empty()) {
-    auto after = non_negative_param(req, "after");
+    auto after = whole_param(req, "after", INT64_MAX, "the id of an audit entry");
     if (!after) {
       param = "after";
-      return error(StatusCode::invalid_argument, "'after' must be the id of an audit entry");
+      return error(after.error());
     }
     f.after_id = **after;
   }
@@ -81,10 +57,10 @@ Result<store::AuditFilter> parse_filter(const Request& req, std::string& param) 
   constexpr int64_t kMaxSeconds = 100'000'000'000;  // far from overflow in ms
   for (auto [name, out] : {std::pair<std::string_view, std::optional<int64_t>*>{"since", &f.since_ms},
                            {"until", &f.until_ms}}) {
-    auto v = non_negative_param(req, name);
-    if (!v || (*v && **v > kMaxSeconds)) {
+    auto v = whole_param(req, name, kMaxSeconds, "a time in seconds since the Unix epoch");
+    if (!v) {
       param = name;
-      return error(StatusCode::invalid_argument, fmt::format("'{}' must be a time in seconds since the Unix epoch", name));
+      return error(v.error());
     }
     if (*v) *out = **v * 1000;
   }

@@ -7,9 +7,7 @@
 
 #include <fmt/format.h>
 
-#include <cerrno>
 #include <chrono>
-#include <cstdlib>
 
 #include "admin_common.h"
 #include "json_request.h"
@@ -96,27 +94,6 @@ void write_call(json::Writer& w, const store::StoredCall& c, const std::vector<s
   w.end_object();
 }
 
-std::optional<std::string> text_param(const Request& req, std::string_view name) {
-  std::string text = req.query_param(name);
-  if (text.empty()) return std::nullopt;
-  return text;
-}
-
-// since/until are unix milliseconds, as started_at_ms is (calls are often less than a second
-// apart, so seconds would not page a busy minute).
-Result<std::optional<int64_t>> millis_param(const Request& req, std::string_view name) {
-  const std::string text = req.query_param(name);
-  if (text.empty()) return std::optional<int64_t>{};
-  char* end = nullptr;
-  errno = 0;
-  const long long v = std::strtoll(text.c_str(), &end, 10);
-  if (*end != '\0' || errno == ERANGE || v < 0) {
-    return error(StatusCode::invalid_argument,
-                 fmt::format("'{}' must be a time in milliseconds since the Unix epoch", name));
-  }
-  return std::optional<int64_t>(v);
-}
-
 bool valid_status_filter(std::string_view s) {
   if (s == "ok" || s == "error") return true;
   return s.size() == 3 && s.find_first_not_of("0123456789") == std::string_view::npos && s[0] >= '1' && s[0] <= '5';
@@ -134,7 +111,9 @@ Result<store::CallQuery> parse_query(const Request& req, std::string& param) {
   q.after = page->after;
   for (auto [name, out] : {std::pair<std::string_view, std::optional<int64_t>*>{"since", &q.since_ms},
                            {"until", &q.until_ms}}) {
-    auto v = millis_param(req, name);
+    // Unix milliseconds, as started_at_ms is (calls are often less than a second apart, so
+    // seconds would not page a busy minute).
+    auto v = whole_param(req, name, INT64_MAX, "a time in milliseconds since the Unix epoch");
     if (!v) {
       param = name;
       return error(v.error());

@@ -42,6 +42,14 @@ struct PageParams {
 //! 'limit'.
 Result<PageParams> page_params(const net::Request& req);
 
+//! The query parameter `name`; nullopt when it is absent or empty.
+std::optional<std::string> text_param(const net::Request& req, std::string_view name);
+
+//! The query parameter `name` as a whole number in [0, max]; nullopt when absent or empty;
+//! invalid_argument "'<name>' must be <what>" for anything else.
+Result<std::optional<int64_t>> whole_param(const net::Request& req, std::string_view name, int64_t max,
+                                           std::string_view what);
+
 //! One object as a response body, written by `write_item`.
 template <class T, class WriteItem>
 std::string object_json(const T& item, WriteItem write_item) {

@@ -1,7 +1,10 @@
 // Admin API: /admin/v1/*. The platform admin key may do everything; a tenant_admin key (with
 // the admin scope) manages its own tenant's projects and keys; app keys get 403.
 
+#include <fmt/format.h>
+
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
 #include <mutex>
 #include <optional>
@@ -59,6 +62,25 @@ Result<PageParams> page_params(const net::Request& req) {
   }
   page.after = req.query_param("after");
   return page;
+}
+
+std::optional<std::string> text_param(const net::Request& req, std::string_view name) {
+  std::string text = req.query_param(name);
+  if (text.empty()) return std::nullopt;
+  return text;
+}
+
+Result<std::optional<int64_t>> whole_param(const net::Request& req, std::string_view name, int64_t max,
+                                           std::string_view what) {
+  const std::string text = req.query_param(name);
+  if (text.empty()) return std::optional<int64_t>{};
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  if (*end != '\0' || errno == ERANGE || v < 0 || v > max) {
+    return error(StatusCode::invalid_argument, fmt::format("'{}' must be {}", name, what));
+  }
+  return std::optional<int64_t>(v);
 }
 
 net::Handler admin_route(Services& s, AdminHandler inner) {

@@ -60,12 +60,6 @@ std::optional<int64_t> parse_time(const std::string& text) {
   return sys_days(ymd).time_since_epoch().count() * 86400 + h * 3600 + mi * 60 + s;
 }
 
-std::optional<std::string> text_param(const Request& req, std::string_view name) {
-  std::string text = req.query_param(name);
-  if (text.empty()) return std::nullopt;
-  return text;
-}
-
 struct UsageParams {
   obs::UsageQuery query;
   bool csv = false;
