@@ -109,6 +109,10 @@ Result<void> scope_to_own_tenant(const gateway::Identity& who, std::optional<std
 //! 1-128 characters of letters, digits, '-', '_' or '.'.
 bool valid_name(std::string_view name);
 
+//! A body's "name" as optional_string read it (`given`): its error, or invalid_argument
+//! "'name' is required: ..." when it is absent or not a valid_name(); the caller names 'name'.
+Result<std::string_view> required_name(const Result<std::optional<std::string_view>>& given);
+
 //! /admin/v1/tenants/{id}/projects.
 void add_admin_project_routes(net::Router& router, Services& s);
 

@@ -63,12 +63,9 @@ std::expected<store::ApiKey, FieldError> parse_new_key(std::string_view text, co
   store::ApiKey key;
   key.tenant_id = tenant_id;
 
-  auto name = optional_string(obj, "name");
-  if (!name) return std::unexpected<FieldError>(FieldError{name.error(), "name"});
-  if (!*name || !valid_name(**name)) {
-    return field_error("name", "'name' is required: 1-128 characters of letters, digits, '-', '_' or '.'");
-  }
-  key.name = std::string(**name);
+  auto name = required_name(optional_string(obj, "name"));
+  if (!name) return std::unexpected(FieldError{name.error(), "name"});
+  key.name = std::string(*name);
 
   auto role_text = optional_string(obj, "role");
   if (!role_text) return std::unexpected<FieldError>(FieldError{role_text.error(), "role"});

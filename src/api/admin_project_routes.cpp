@@ -37,15 +37,9 @@ void add_admin_project_routes(net::Router& router, Services& s) {
                auto body = parse_object(req.body, {"name"});
                if (!body) co_return response_for(body.error().status, req, body.error().param);
                const simdjson::dom::object obj = body->object;
-               auto name = optional_string(obj, "name");
+               auto name = required_name(optional_string(obj, "name"));
                if (!name) co_return response_for(name.error(), req, "name");
-               if (!*name || !valid_name(**name)) {
-                 co_return response_for(
-                     Status(StatusCode::invalid_argument,
-                            "'name' is required: 1-128 characters of letters, digits, '-', '_' or '.'"),
-                     req, "name");
-               }
-               auto create = [&s, tenant_id, project_name = std::string(**name), by = audit_actor(who, req)] {
+               auto create = [&s, tenant_id, project_name = std::string(*name), by = audit_actor(who, req)] {
                  return s.store->projects().create(tenant_id, project_name, &by);
                };
                auto created = co_await run_blocking(s.blocking_pool->get_executor(), std::move(create));

@@ -45,6 +45,14 @@ bool valid_name(std::string_view name) {
   return true;
 }
 
+Result<std::string_view> required_name(const Result<std::optional<std::string_view>>& given) {
+  if (!given) return error(given.error());
+  if (!*given || !valid_name(**given)) {
+    return error(StatusCode::invalid_argument, "'name' is required: 1-128 characters of letters, digits, '-', '_' or '.'");
+  }
+  return **given;
+}
+
 store::AuditActor audit_actor(const gateway::Identity& who, const net::Request& req) {
   store::AuditActor by{.actor = log_key_id(who), .tenant_id = std::nullopt, .request_id = req.ctx.request_id};
   if (!who.tenant_id.empty()) by.tenant_id = who.tenant_id;
@@ -147,15 +155,9 @@ void add_admin_routes(net::Router& router, Services& s) {
                auto body = parse_object(req.body, {"name"});
                if (!body) co_return response_for(body.error().status, req, body.error().param);
                const simdjson::dom::object obj = body->object;
-               auto name = optional_string(obj, "name");
+               auto name = required_name(optional_string(obj, "name"));
                if (!name) co_return response_for(name.error(), req, "name");
-               if (!*name || !valid_name(**name)) {
-                 co_return response_for(
-                     Status(StatusCode::invalid_argument,
-                            "'name' is required: 1-128 characters of letters, digits, '-', '_' or '.'"),
-                     req, "name");
-               }
-               auto create = [&s, tenant_name = std::string(**name), by = audit_actor(who, req)] {
+               auto create = [&s, tenant_name = std::string(*name), by = audit_actor(who, req)] {
                  return s.store->tenants().create(tenant_name, &by);
                };
                auto created = co_await run_blocking(s.blocking_pool->get_executor(), std::move(create));

@@ -43,3 +43,21 @@ TEST_CASE("text_param is nullopt for an absent or empty parameter") {
   CHECK(!api::text_param(req, "actor"));
   CHECK(!api::text_param(req, "object_id"));
 }
+
+TEST_CASE("required_name passes a valid name and refuses a missing or malformed one") {
+  using Given = Result<std::optional<std::string_view>>;
+  auto ok = api::required_name(Given(std::optional<std::string_view>("team-a_1.x")));
+  REQUIRE(ok);
+  CHECK(*ok == "team-a_1.x");
+  const std::string too_long(129, 'a');
+  for (const Given& given : {Given(std::optional<std::string_view>()), Given(std::optional<std::string_view>("a b")),
+                             Given(std::optional<std::string_view>(too_long))}) {
+    auto refused = api::required_name(given);
+    REQUIRE(!refused);
+    CHECK(refused.error().code() == StatusCode::invalid_argument);
+    CHECK(refused.error().message() == "'name' is required: 1-128 characters of letters, digits, '-', '_' or '.'");
+  }
+  auto wrong_type = api::required_name(Given(error(StatusCode::invalid_argument, "'name' must be a string")));
+  REQUIRE(!wrong_type);
+  CHECK(wrong_type.error().message() == "'name' must be a string");
+}
