@@ -1,7 +1,8 @@
 #pragma once
 // The FFN activations, from the up (or stacked gate/up) projection's f32 output into the
-// activation type the down projection reads: SwiGLU (Llama family) and GELU (LayerNorm
-// architectures: GPT-2/Phi-style decoders, BERT-style encoders).
+// activation type the down projection reads: SwiGLU (the Llama family's decoders) and GELU in
+// its exact erf form (BERT-style encoders, whose forward pass runs on the CPU today; GPT-2 and
+// Phi use the tanh approximation instead).
 
 #include <cuda_runtime.h>
 

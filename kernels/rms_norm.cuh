@@ -1,8 +1,9 @@
 #pragma once
 // RMSNorm and LayerNorm fused with the residual add that precedes them: one pass adds the
 // sublayer's output to the f32 residual stream, the next normalises it into the activation
-// type the GEMMs read. RMSNorm serves the Llama-family decoders; LayerNorm serves the
-// LayerNorm architectures (pre-norm GPT-2/Phi-style decoders, post-norm BERT-style encoders).
+// type the GEMMs read. RMSNorm serves the Llama-family decoders; LayerNorm serves LayerNorm
+// architectures, pre-norm (GPT-2 style decoders) and post-norm (BERT-style encoders, whose
+// forward pass runs on the CPU today).
 
 #include <cuda_runtime.h>
 
@@ -20,8 +21,8 @@ namespace llmp::kernels {
 cudaError_t launch_rms_norm_residual(float* x, const float* delta, const int32_t* rows, const float* w, int64_t n,
                                      int64_t hidden, float eps, ActType out_type, void* out, cudaStream_t stream);
 
-//! Where a LayerNorm sits: before the sublayer, the residual stream keeps the raw sum (GPT-2,
-//! Phi); after it, the normalised value becomes the residual stream (BERT).
+//! Where a LayerNorm sits: before the sublayer, the residual stream keeps the raw sum (GPT-2);
+//! after it, the normalised value becomes the residual stream (BERT).
 enum class NormPlacement : int { pre = 0, post = 1 };
 
 //! For each row r < n, with s = x[r, :] + delta[r, :] + delta_bias (each term only when given)

@@ -6,7 +6,7 @@
 //   gpu_bench bandwidth
 //   gpu_bench run MODEL [--batches 1,8,64,256] [--ctx 256] [--steps 32] [--prefill 2048] [--ttft-prompt 512]
 //                       [--ttft-load 0,32] [--label NAME] [--gpu-fraction 0.9]
-//   gpu_bench profile MODEL [--batch 1] [--ctx 256] [--steps 20] [--label NAME]
+//   gpu_bench profile MODEL [--batch 1] [--ctx 256] [--steps 20] [--label NAME] [--gpu-fraction 0.9]
 //       (CUPTI: each kernel's device time per decode step, and the device's idle time between them)
 //   gpu_bench soak MODEL [--requests 10000] [--concurrency 64] [--max-tokens 8]
 //       (leak check: device memory and host RSS after a warm-up and after all requests)
@@ -14,14 +14,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <map>
-#include <optional>
-#include <string_view>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #ifdef LLMP_HAVE_CUPTI
@@ -144,6 +144,10 @@ std::vector<TokenId> tokens_for(int64_t seq, int64_t n, int64_t vocab) {
 // stepped one token per sequence: next() is one decode step's batch.
 class DecodeBatch {
  public:
+  DecodeBatch() = default;
+  DecodeBatch(const DecodeBatch&) = delete;  // batch_ points into toks_ and tables_
+  DecodeBatch& operator=(const DecodeBatch&) = delete;
+
   //! False when the KV cache has no room for B sequences of ctx + extra positions.
   bool prepare(DecoderBackend& b, Blocks& blocks, int64_t B, int64_t ctx, int64_t extra, int64_t vocab, int64_t bs) {
     blocks.reset();
@@ -169,6 +173,10 @@ class DecodeBatch {
 
   //! The next token of every sequence, at the next position.
   std::span<const SequenceChunk> next() {
+    if (toks_.empty() || pos_ >= static_cast<int64_t>(toks_.front().size())) {
+      fmt::print(stderr, "gpu_bench: a decode batch ran past the positions it reserved\n");
+      std::exit(1);
+    }
     batch_.clear();
     for (size_t s = 0; s < toks_.size(); ++s) {
       batch_.push_back({std::span<const TokenId>(toks_[s].data() + pos_, 1), pos_, tables_[s], false, false});
@@ -530,20 +538,29 @@ int cmd_soak(const std::string& path, int64_t requests, int64_t concurrency, int
 std::string json_escaped(std::string_view v) {
   std::string out;
   for (char ch : v) {
+    if (static_cast<unsigned char>(ch) < 0x20) {
+      out += fmt::format("\\u{:04x}", static_cast<int>(ch));
+      continue;
+    }
     if (ch == '"' || ch == '\\') out += '\\';
     out += ch;
   }
   return out;
 }
 
-// Where a decode step's time goes: B sequences with ctx cached tokens, `steps` steps replayed
-// as the server runs them (a CUDA graph per bucket unless LLMP_CUDA_GRAPHS=0), every kernel
-// and copy traced by CUPTI. Per step: wall time on the host, time the device was busy (the
-// union of kernel and copy intervals), idle time between them (launch latency, host work),
-// and the kernels by name.
+// Where a decode step's time goes: B sequences with ctx cached tokens, `steps` decode steps
+// run as the engine runs them (greedy, sampled on the device when the backend can, so only ids
+// cross; a CUDA graph per bucket unless LLMP_CUDA_GRAPHS=0), every kernel and copy traced by
+// CUPTI. Per step: wall time on the host with the trace on and, after it, off; the time the
+// device was busy (the union of kernel and copy intervals) and idle (the rest of the traced
+// window: launch latency, host work); the kernels by name.
 int cmd_profile(const std::string& path, int64_t B, int64_t ctx, int64_t steps, std::string label, double fraction) {
   if (!have_gpu()) return 77;
   if (label.empty()) label = path;
+  if (B < 1) {
+    fmt::print(stderr, "gpu_bench profile: --batch must be at least 1\n");
+    return 2;
+  }
   const double bw = measure_bandwidth();
   const int64_t bs = 16;
   auto gpu = open_on_gpu(path, bs, fraction);
@@ -551,10 +568,23 @@ int cmd_profile(const std::string& path, int64_t B, int64_t ctx, int64_t steps, 
   DecoderBackend& b = *gpu->backend;
   Blocks blocks(b.kv_blocks());
   DecodeBatch db;
-  if (!db.prepare(b, blocks, B, ctx, steps + 8, gpu->model->config.vocab_size, bs)) {
+  if (!db.prepare(b, blocks, B, ctx, 2 * steps + 8, gpu->model->config.vocab_size, bs)) {
     fmt::print(stderr, "gpu_bench profile: the KV cache has no room for {} sequences of {} tokens\n", B, ctx);
     return 1;
   }
+  SamplingParams greedy;
+  greedy.temperature = 0;
+  const std::vector<RowSampling> rows(static_cast<size_t>(B), RowSampling{&greedy, 0.5, {}, {}, {}, {}, false});
+  std::vector<TokenId> ids(static_cast<size_t>(B));
+  std::vector<TokenLogprob> lps(static_cast<size_t>(B));
+  const bool on_device = b.samples_on_device();
+  auto step = [&] {
+    if (on_device) {
+      b.forward_sampled(db.next(), rows, {}, ids, lps);
+    } else {
+      b.forward(db.next());
+    }
+  };
   // Tracing starts before the warm-up steps, so the graph is captured and instantiated while
   // CUPTI is on (its kernel nodes then report one record each); only what runs after t0 counts.
   bench::KernelTrace trace;
@@ -562,61 +592,62 @@ int cmd_profile(const std::string& path, int64_t B, int64_t ctx, int64_t steps, 
     fmt::print(stderr, "gpu_bench profile: {}\n", e);
     return 1;
   }
-  for (int i = 0; i < 4; ++i) b.forward(db.next());
+  for (int i = 0; i < 4; ++i) step();
+  const auto before = cuda::cuda_backend_stats(b);
   const uint64_t t0 = bench::KernelTrace::now_ns();
   const auto wall0 = Clock::now();
-  for (int64_t i = 0; i < steps; ++i) b.forward(db.next());
+  for (int64_t i = 0; i < steps; ++i) step();  // each step waits for the device at its end
   const double wall_us = seconds_since(wall0) * 1e6 / static_cast<double>(steps);
+  const uint64_t t1 = bench::KernelTrace::now_ns();
+  const auto after = cuda::cuda_backend_stats(b);
   if (std::string e = trace.stop(); !e.empty()) {
     fmt::print(stderr, "gpu_bench profile: {}\n", e);
     return 1;
   }
+  const auto wall_untraced0 = Clock::now();
+  for (int64_t i = 0; i < steps; ++i) step();
+  const double untraced_us = seconds_since(wall_untraced0) * 1e6 / static_cast<double>(steps);
 
   struct ByName {
     int64_t calls = 0;
     double ns = 0;
   };
   std::map<std::string, ByName> by_name;
-  double kernel_ns = 0, busy_ns = 0, gap_ns = 0;
-  int64_t n = 0, gaps = 0;
-  uint64_t covered_to = 0, first = 0, last = 0;
+  double activity_ns = 0, busy_ns = 0;
+  int64_t n = 0;
+  uint64_t covered_to = t0;
   for (const bench::DeviceActivity& a : trace.activities()) {
-    if (a.start_ns < t0) continue;
-    if (n++ == 0) first = covered_to = a.start_ns;
+    if (a.start_ns < t0 || a.start_ns > t1) continue;
+    ++n;
     ByName& e = by_name[a.name];
     ++e.calls;
     e.ns += static_cast<double>(a.end_ns - a.start_ns);
-    kernel_ns += static_cast<double>(a.end_ns - a.start_ns);
-    // Busy time is the union of intervals (kernels may overlap); a gap is time nothing ran.
-    if (a.start_ns > covered_to) {
-      gap_ns += static_cast<double>(a.start_ns - covered_to);
-      ++gaps;
-      covered_to = a.start_ns;
-    }
-    if (a.end_ns > covered_to) {
-      busy_ns += static_cast<double>(a.end_ns - covered_to);
-      covered_to = a.end_ns;
-    }
-    last = std::max(last, a.end_ns);
+    activity_ns += static_cast<double>(a.end_ns - a.start_ns);
+    // Busy time is the union of intervals (kernels may overlap).
+    const uint64_t from = std::max(a.start_ns, covered_to);
+    if (a.end_ns > from) busy_ns += static_cast<double>(a.end_ns - from);
+    covered_to = std::max(covered_to, a.end_ns);
   }
   if (n == 0) {
     fmt::print(stderr, "gpu_bench profile: CUPTI reported no kernels\n");
     return 1;
   }
   const double per = 1e-3 / static_cast<double>(steps);  // ns in total -> µs per step
+  const double idle_ns = std::max(0.0, static_cast<double>(t1 - t0) - busy_ns);
   const double weights_us = static_cast<double>(weight_bytes_per_step(*gpu->model)) / bw * 1e6;
-  fmt::print("\n## profile: {} batch {} ctx {} ({} steps, graphs {})\n\n", label, B, ctx, steps,
-             std::getenv("LLMP_CUDA_GRAPHS") && std::string_view(std::getenv("LLMP_CUDA_GRAPHS")) == "0" ? "off" : "on");
-  fmt::print("per step: wall {:.1f} us on the host; device busy {:.1f} us ({} kernels and copies, {:.1f} us summed), idle between "
-             "them {:.1f} us in {:.1f} gaps, span first-to-last {:.1f} us; reading the weights once at the copy bandwidth: {:.1f} us\n\n",
-             wall_us, busy_ns * per, n / steps, kernel_ns * per, gap_ns * per, static_cast<double>(gaps) / static_cast<double>(steps),
-             static_cast<double>(last - first) * per, weights_us);
-  std::vector<std::pair<std::string, ByName>> rows(by_name.begin(), by_name.end());
-  std::sort(rows.begin(), rows.end(), [](const auto& x, const auto& y) { return x.second.ns > y.second.ns; });
+  const int64_t replays = after.graph_replays - before.graph_replays, eager = after.eager_steps - before.eager_steps;
+  fmt::print("\n## profile: {} batch {} ctx {} ({} steps: {} replayed from a graph, {} eager; {})\n\n", label, B, ctx, steps,
+             replays, eager, on_device ? "greedy, sampled on the device" : "logits copied to the host");
+  fmt::print("per step: wall {:.1f} us traced, {:.1f} us untraced; device busy {:.1f} us and idle {:.1f} us of the traced "
+             "window; {:.1f} kernels and copies ({:.1f} us summed); reading the weights once at the copy bandwidth: {:.1f} us\n\n",
+             wall_us, untraced_us, busy_ns * per, idle_ns * per, static_cast<double>(n) / static_cast<double>(steps),
+             activity_ns * per, weights_us);
+  std::vector<std::pair<std::string, ByName>> table(by_name.begin(), by_name.end());
+  std::sort(table.begin(), table.end(), [](const auto& x, const auto& y) { return x.second.ns > y.second.ns; });
   fmt::print("| kernel | calls/step | us/step | mean us | share of busy |\n| --- | --- | --- | --- | --- |\n");
   std::string top;
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const auto& [name, e] = rows[i];
+  for (size_t i = 0; i < table.size(); ++i) {
+    const auto& [name, e] = table[i];
     const double calls = static_cast<double>(e.calls) / static_cast<double>(steps);
     if (i < 30) {
       fmt::print("| {} | {:.1f} | {:.1f} | {:.2f} | {:.1f}% |\n", name.size() > 110 ? name.substr(0, 107) + "..." : name, calls,
@@ -627,11 +658,12 @@ int cmd_profile(const std::string& path, int64_t B, int64_t ctx, int64_t steps, 
                          json_escaped(name), calls, e.ns * per);
     }
   }
-  fmt::print("{{\"bench\":\"gpu_profile\",\"model\":\"{}\",\"batch\":{},\"ctx\":{},\"graphs\":{},\"wall_us_per_step\":{:.2f},"
-             "\"busy_us_per_step\":{:.2f},\"kernel_us_per_step\":{:.2f},\"idle_us_per_step\":{:.2f},\"activities_per_step\":{:.1f},"
-             "\"weights_at_copy_bandwidth_us\":{:.2f},\"top\":[{}]}}\n",
-             json_escaped(label), B, ctx, std::getenv("LLMP_CUDA_GRAPHS") ? std::getenv("LLMP_CUDA_GRAPHS") : "1", wall_us,
-             busy_ns * per, kernel_ns * per, gap_ns * per, static_cast<double>(n) / static_cast<double>(steps), weights_us, top);
+  fmt::print("{{\"bench\":\"gpu_profile\",\"model\":\"{}\",\"batch\":{},\"ctx\":{},\"graph_replays\":{},\"eager_steps\":{},"
+             "\"sampled_on_device\":{},\"wall_us_per_step\":{:.2f},\"untraced_wall_us_per_step\":{:.2f},"
+             "\"busy_us_per_step\":{:.2f},\"idle_us_per_step\":{:.2f},\"activity_us_per_step\":{:.2f},"
+             "\"activities_per_step\":{:.1f},\"weights_at_copy_bandwidth_us\":{:.2f},\"top\":[{}]}}\n",
+             json_escaped(label), B, ctx, replays, eager, on_device, wall_us, untraced_us, busy_ns * per, idle_ns * per,
+             activity_ns * per, static_cast<double>(n) / static_cast<double>(steps), weights_us, top);
   return 0;
 }
 #endif

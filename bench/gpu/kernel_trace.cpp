@@ -1,5 +1,6 @@
 #include "kernel_trace.h"
 
+#include <cuda_runtime.h>
 #include <cupti.h>
 #include <cxxabi.h>
 
@@ -18,7 +19,7 @@ bool g_registered = false;
 
 constexpr size_t kBufferBytes = size_t{8} << 20;
 
-std::string said(CUptiResult r, const char* what) {
+std::string cupti_error(CUptiResult r, const char* what) {
   if (r == CUPTI_SUCCESS) return {};
   const char* s = nullptr;
   cuptiGetResultString(r, &s);
@@ -67,6 +68,8 @@ void CUPTIAPI buffer_completed(CUcontext, uint32_t, uint8_t* buffer, size_t, siz
   while (g_sink && cuptiActivityGetNextRecord(buffer, valid, &record) == CUPTI_SUCCESS) {
     switch (record->kind) {
       case CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL: {
+        // The 13.0 headers' record; later CUPTI versions append fields (Kernel11 in 13.2),
+        // so start, end and name stay where this reads them.
         const auto* k = reinterpret_cast<const CUpti_ActivityKernel10*>(record);
         g_sink->push_back({kernel_name(k->name), k->start, k->end});
         break;
@@ -92,33 +95,42 @@ constexpr CUpti_ActivityKind kKinds[] = {CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL, 
 
 }  // namespace
 
+KernelTrace::~KernelTrace() {
+  if (running_) (void)stop();
+}
+
 std::string KernelTrace::start() {
+  running_ = true;
   {
     std::lock_guard lock(g_mutex);
     activities_.clear();
     g_sink = &activities_;
   }
   if (!g_registered) {
-    if (auto e = said(cuptiActivityRegisterCallbacks(buffer_requested, buffer_completed), "cuptiActivityRegisterCallbacks");
+    if (auto e = cupti_error(cuptiActivityRegisterCallbacks(buffer_requested, buffer_completed), "cuptiActivityRegisterCallbacks");
         !e.empty()) {
       return e;
     }
     g_registered = true;
   }
   for (CUpti_ActivityKind k : kKinds) {
-    if (auto e = said(cuptiActivityEnable(k), "cuptiActivityEnable"); !e.empty()) return e;
+    if (auto e = cupti_error(cuptiActivityEnable(k), "cuptiActivityEnable"); !e.empty()) return e;
   }
   return {};
 }
 
 std::string KernelTrace::stop() {
+  running_ = false;
+  // CUPTI's flush does not wait for the device: a record of unfinished work has no end yet.
   std::string e;
+  if (cudaError_t c = cudaDeviceSynchronize(); c != cudaSuccess) e = std::string("cudaDeviceSynchronize: ") + cudaGetErrorString(c);
   for (CUpti_ActivityKind k : kKinds) {
-    if (auto d = said(cuptiActivityDisable(k), "cuptiActivityDisable"); e.empty()) e = d;
+    if (auto d = cupti_error(cuptiActivityDisable(k), "cuptiActivityDisable"); e.empty()) e = d;
   }
-  if (auto f = said(cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED), "cuptiActivityFlushAll"); e.empty()) e = f;
+  if (auto f = cupti_error(cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED), "cuptiActivityFlushAll"); e.empty()) e = f;
   std::lock_guard lock(g_mutex);
   g_sink = nullptr;
+  std::erase_if(activities_, [](const DeviceActivity& a) { return a.end_ns <= a.start_ns; });
   std::sort(activities_.begin(), activities_.end(),
             [](const DeviceActivity& a, const DeviceActivity& b) { return a.start_ns < b.start_ns; });
   return e;

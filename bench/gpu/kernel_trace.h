@@ -20,9 +20,15 @@ struct DeviceActivity {
 
 class KernelTrace {
  public:
+  KernelTrace() = default;
+  KernelTrace(const KernelTrace&) = delete;
+  KernelTrace& operator=(const KernelTrace&) = delete;
+  ~KernelTrace();  // stops a trace still running: CUPTI's thread must not write into a freed vector
+
   //! Enables kernel, copy and memset records. Returns an empty string, or what CUPTI said.
   std::string start();
-  //! Flushes CUPTI's buffers and disables the records; activities() then holds them in start order.
+  //! Waits for the device, flushes CUPTI's buffers and disables the records; activities()
+  //! then holds the completed ones in start order.
   std::string stop();
   //! Now on the activities' clock (CUPTI's timestamp, ns): to keep only what ran after a point.
   static uint64_t now_ns();
@@ -30,6 +36,7 @@ class KernelTrace {
 
  private:
   std::vector<DeviceActivity> activities_;
+  bool running_ = false;
 };
 
 }  // namespace llmp::bench

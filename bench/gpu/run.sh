@@ -141,11 +141,12 @@ for spec in ${PROFILE:-1b-bf16:1 1b-bf16:64 8b-q4_0:64}; do
     [[ $env == LLMP_CUDA_GRAPHS=0 && ${spec##*:} != 1 ]] && continue
     [[ $env == LLMP_CUDA_MMQ* && $spec != *q4_0* && $spec != *q8_0* ]] && continue
     note "profile llama-$spec ${env:-(defaults)}"
+    log=$build.profile.${spec/:/-b}${env:+-${env%%=*}}.log
     env $env "$gpu_bench" profile "$m" --batch "${spec##*:}" --ctx "$ctx" --label "llama-${spec%%:*}${env:+ $env}" \
-      >"$build.profile.log" 2>&1
+      >"$log" 2>&1
     rc=$?
-    grep -v '^{' "$build.profile.log" | head -45
-    grep '^{' "$build.profile.log" >>"$results"
+    grep -v '^{' "$log" | head -45
+    grep '^{' "$log" >>"$results"
     [[ $rc -eq 0 || $rc -eq 77 ]] || { echo "gpu_bench profile exit $rc"; status=1; }
   done
 done

@@ -254,7 +254,7 @@ TEST_CASE("the int8 GEMV over q8-quantised activations matches a double-precisio
 
 TEST_CASE("the int8 tensor-core product over q8-quantised activations matches a double-precision product",
           "[kernels][gemv][mmq]") {
-  // Odd sizes: rows that end mid-tile, 25 blocks per row (the last stage half full), activation
+  // Odd sizes: rows that end mid-tile, 25 blocks per row (the last stage part full), activation
   // rows that end mid-tile and span several tiles, and splits of the shared dimension forced
   // and chosen as the backend chooses them for this device's SM count.
   struct Shape {

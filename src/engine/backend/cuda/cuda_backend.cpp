@@ -167,7 +167,7 @@ class CudaBackend final : public DecoderBackend {
   std::unique_ptr<LinearRunner> linear_;
 
   int64_t rows_cap_ = 0, logits_cap_ = 0, partial_cap_ = 0, max_graph_batch_ = 0;
-  DeviceBuffer workspace_, x_, delta_, xn_, qkv_, attn_, gu_, act_, xn_out_, logits_dev_, partial_o_, partial_ml_, dequant_;
+  DeviceBuffer workspace_, x_, delta_, xn_, qkv_, attn_, gu_, act_, xn_out_, logits_dev_, partial_o_, partial_ml_, quant_scratch_;
   DeviceBuffer meta_dev_;
   PinnedBuffer meta_host_;
   PinnedBuffer logits_host_;  // [rows, vocab] f32, what forward() returns
@@ -236,14 +236,18 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
   LinearRunner::Paths paths;
   paths.gemv_max_rows = env_int("LLMP_CUDA_GEMV_MAX_ROWS", kernels::kGemvMaxRows, 0, 4096);
   // (mma.sync on int8 and cp.async need compute capability 8.0.)
-  paths.mmq_max_rows = prop.major >= 8 ? env_int("LLMP_CUDA_MMQ_MAX_ROWS", 0, 0, 4096) : 0;
+  paths.mmq_max_rows = env_int("LLMP_CUDA_MMQ_MAX_ROWS", 0, 0, 4096);
+  if (paths.mmq_max_rows > 0 && prop.major < 8) {
+    log::warn("LLMP_CUDA_MMQ_MAX_ROWS ignored: the int8 MMA needs compute capability 8.0", {{"device", device_}, {"major", prop.major}});
+    paths.mmq_max_rows = 0;
+  }
   paths.sm_count = sm_count_;
   // Splits only happen while items * kv heads * head groups < 2 * SMs (see decode_splits).
   partial_cap_ = 4 * sm_count_ + 64;
   // Scratch for quantised matrices: row chunks of at most kDequantScratchElems elements (at
   // least one row) for the dequantising path; the GEMV's and the MMA's quantised activations
   // and split sums for every row count that reaches them.
-  int64_t dequant_elems = 0;
+  int64_t quant_scratch_elems = 0;
   const int64_t int8_rows = std::min<int64_t>(std::max(paths.gemv_max_rows, paths.mmq_max_rows), rows_cap_);
   auto need_scratch = [&](const DeviceLinear& l) {
     for (const auto& p : l.parts) {
@@ -253,7 +257,7 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
       for (int64_t n = 1; n <= int8_rows; ++n) {
         bytes = std::max(bytes, LinearRunner::scratch_bytes(paths, p.m.type, p.m.rows, p.m.cols, n));
       }
-      dequant_elems = std::max(dequant_elems, (bytes + a - 1) / a);
+      quant_scratch_elems = std::max(quant_scratch_elems, (bytes + a - 1) / a);
     }
   };
   for (const auto& l : model_->layers) {
@@ -281,7 +285,7 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
       {&logits_dev_, static_cast<size_t>(Lc * vocab_) * f, "logits"},
       {&partial_o_, static_cast<size_t>(partial_cap_ * n_heads_ * head_dim_) * f, "split attention partials"},
       {&partial_ml_, static_cast<size_t>(partial_cap_ * n_heads_ * 2) * f, "split attention maxima"},
-      {&dequant_, static_cast<size_t>(dequant_elems) * a, "quantised matrices' scratch"},
+      {&quant_scratch_, static_cast<size_t>(quant_scratch_elems) * a, "quantised matrices' scratch"},
       {&sample_work_, static_cast<size_t>(Lc * vocab_) * f, "sampling scratch"},
       {&sample_out_dev_, sample_out_bytes(Lc), "sampled ids and logprobs"},
   };
@@ -293,7 +297,7 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
   auto so = PinnedBuffer::allocate(sample_out_bytes(Lc), "sampled ids and logprobs");
   if (!so) return error(so.error().with_context(where));
   sample_out_host_ = std::move(*so);
-  linear_ = std::make_unique<LinearRunner>(cublas_, stream_, act, dequant_.as(), dequant_elems, paths);
+  linear_ = std::make_unique<LinearRunner>(cublas_, stream_, act, quant_scratch_.as(), quant_scratch_elems, paths);
 
   // Metadata: room for the largest piece and block tables of a full cache (grown if needed).
   const MetaLayout full = MetaLayout::make(R, R, Lc);

@@ -41,8 +41,6 @@ class LinearRunner {
   //! x: [n, ldx] of the activation type; y: [n, ldy] f32 (accumulate: add to what is there).
   void run(const DeviceLinear& w, const void* x, int64_t ldx, int64_t n, float* y, int64_t ldy, bool accumulate) const;
 
-  const Paths& paths() const { return paths_; }
-
  private:
   void gemm(const void* w, int64_t rows, int64_t cols, const void* x, int64_t ldx, int64_t n, float* y, int64_t ldy,
             bool accumulate) const;
