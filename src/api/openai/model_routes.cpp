@@ -53,6 +53,29 @@ ApiResult<std::shared_ptr<ServedModel>> target_model(Services& s, const Caller& 
   return all.front();
 }
 
+// A utility route's request (/tokenize, /detokenize, /apply-template): its body, the model it
+// is about, and its admission, counted against the request limits like every inference route
+// (no tokens are generated) and held until the answer is sent.
+struct UtilityRequest {
+  JsonBody body;
+  simdjson::dom::object obj;
+  std::shared_ptr<ServedModel> model;
+  std::shared_ptr<LimitHold> hold;
+};
+
+// The request, or the answer to send instead.
+std::expected<UtilityRequest, Response> utility_request(Services& s, const Caller& caller, const Request& req) {
+  auto body = JsonBody::parse(req.body);
+  if (!body) return std::unexpected(response_for(body.error(), req));
+  auto obj = body->object();
+  if (!obj) return std::unexpected(response_for(obj.error(), req));
+  auto model = target_model(s, caller, *obj);
+  if (!model) return std::unexpected(response_for(model.error(), req));
+  auto admitted = admit_request(s, caller, req, (*model)->id, 0, 0);
+  if (!admitted) return std::unexpected(std::move(admitted.error()));
+  return UtilityRequest{std::move(*body), *obj, std::move(*model), std::move(*admitted)};
+}
+
 }  // namespace
 
 void add_model_routes(net::Router& router, Services& s) {
@@ -91,25 +114,20 @@ void add_model_routes(net::Router& router, Services& s) {
   }));
 
   router.add(net::Method::post, "/tokenize", inference_route(s, [&s](Request& req, const Caller& caller) -> Awaitable<Response> {
-    auto body = JsonBody::parse(req.body);
-    if (!body) co_return api::response_for(body.error(), req);
-    auto obj = body->object();
-    if (!obj) co_return response_for(obj.error(), req);
-    auto model = target_model(s, caller, *obj);
-    if (!model) co_return response_for(model.error(), req);
-    // Counted against the request limits like every inference route (no tokens are generated).
-    auto admitted = admit_request(s, caller, req, (*model)->id, 0, 0);
-    if (!admitted) co_return std::move(admitted.error());
-    Fields f(*obj);
-    const auto& tok = (*model)->engine->tokenizer();
+    auto request = utility_request(s, caller, req);
+    if (!request) co_return std::move(request.error());
+    const simdjson::dom::object obj = request->obj;
+    const std::shared_ptr<ServedModel>& model = request->model;
+    Fields f(obj);
+    const auto& tok = model->engine->tokenizer();
     std::string text;
     bool add_special = false;
     if (f.has("messages")) {
       bool tools = false;
-      if (!(*model)->chat_template) {
+      if (!model->chat_template) {
         co_return response_for(api_error(StatusCode::invalid_argument, "this model has no chat template", "messages").error(), req);
       }
-      auto prompt = render_prompt(**model, f, &tools);
+      auto prompt = render_prompt(*model, f, &tools);
       if (!prompt) co_return response_for(prompt.error(), req);
       text = std::move(*prompt);
     } else {
@@ -139,24 +157,19 @@ void add_model_routes(net::Router& router, Services& s) {
       if (pieces->value_or(false)) w.begin_object().field("id", static_cast<int64_t>(id)).field("piece", tok.token_bytes(id)).end_object();
       else w.value(static_cast<int64_t>(id));
     }
-    w.end_array().field("count", static_cast<int64_t>(ids.size())).field("max_model_len", (*model)->engine->limits().max_context);
+    w.end_array().field("count", static_cast<int64_t>(ids.size())).field("max_model_len", model->engine->limits().max_context);
     w.end_object();
     co_return Response::json(200, std::move(out));
   }));
 
   router.add(net::Method::post, "/detokenize", inference_route(s, [&s](Request& req, const Caller& caller) -> Awaitable<Response> {
-    auto body = JsonBody::parse(req.body);
-    if (!body) co_return api::response_for(body.error(), req);
-    auto obj = body->object();
-    if (!obj) co_return response_for(obj.error(), req);
-    auto model = target_model(s, caller, *obj);
-    if (!model) co_return response_for(model.error(), req);
-    // Counted against the request limits like every inference route (no tokens are generated).
-    auto admitted = admit_request(s, caller, req, (*model)->id, 0, 0);
-    if (!admitted) co_return std::move(admitted.error());
-    const auto& tok = (*model)->engine->tokenizer();
+    auto request = utility_request(s, caller, req);
+    if (!request) co_return std::move(request.error());
+    const simdjson::dom::object obj = request->obj;
+    const std::shared_ptr<ServedModel>& model = request->model;
+    const auto& tok = model->engine->tokenizer();
     simdjson::dom::array tokens;
-    if ((*obj)["tokens"].get(tokens) != simdjson::SUCCESS) {
+    if (obj["tokens"].get(tokens) != simdjson::SUCCESS) {
       co_return response_for(api_error(StatusCode::invalid_argument, "'tokens' must be an array of token ids", "tokens").error(), req);
     }
     std::vector<engine::TokenId> ids;
@@ -176,20 +189,15 @@ void add_model_routes(net::Router& router, Services& s) {
   }));
 
   router.add(net::Method::post, "/apply-template", inference_route(s, [&s](Request& req, const Caller& caller) -> Awaitable<Response> {
-    auto body = JsonBody::parse(req.body);
-    if (!body) co_return api::response_for(body.error(), req);
-    auto obj = body->object();
-    if (!obj) co_return response_for(obj.error(), req);
-    auto model = target_model(s, caller, *obj);
-    if (!model) co_return response_for(model.error(), req);
-    // Counted against the request limits like every inference route (no tokens are generated).
-    auto admitted = admit_request(s, caller, req, (*model)->id, 0, 0);
-    if (!admitted) co_return std::move(admitted.error());
-    if (!(*model)->chat_template) {
+    auto request = utility_request(s, caller, req);
+    if (!request) co_return std::move(request.error());
+    const simdjson::dom::object obj = request->obj;
+    const std::shared_ptr<ServedModel>& model = request->model;
+    if (!model->chat_template) {
       co_return response_for(api_error(StatusCode::invalid_argument, "this model has no chat template", "model").error(), req);
     }
     bool tools = false;
-    auto prompt = render_prompt(**model, Fields(*obj), &tools);
+    auto prompt = render_prompt(*model, Fields(obj), &tools);
     if (!prompt) co_return response_for(prompt.error(), req);
     std::string out;
     json::Writer w(out);
