@@ -103,28 +103,15 @@ void Writer::before_value() {
   }
 }
 
-Writer& Writer::begin_object() {
+Writer& Writer::open(char bracket) {
   before_value();
-  out_.push_back('{');
+  out_.push_back(bracket);
   first_.push_back(true);
   return *this;
 }
 
-Writer& Writer::end_object() {
-  out_.push_back('}');
-  first_.pop_back();
-  return *this;
-}
-
-Writer& Writer::begin_array() {
-  before_value();
-  out_.push_back('[');
-  first_.push_back(true);
-  return *this;
-}
-
-Writer& Writer::end_array() {
-  out_.push_back(']');
+Writer& Writer::close(char bracket) {
+  out_.push_back(bracket);
   first_.pop_back();
   return *this;
 }
@@ -149,19 +136,26 @@ Writer& Writer::value(bool v) {
   return *this;
 }
 
+namespace {
+
+template <class Int>
+void append_integer(std::string& out, Int v) {
+  char buf[24];  // 20 digits and a sign at most
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, end);
+}
+
+}  // namespace
+
 Writer& Writer::value(int64_t v) {
   before_value();
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  out_.append(buf, end);
+  append_integer(out_, v);
   return *this;
 }
 
 Writer& Writer::value(uint64_t v) {
   before_value();
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  out_.append(buf, end);
+  append_integer(out_, v);
   return *this;
 }
 

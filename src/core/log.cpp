@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <ctime>
@@ -160,13 +159,6 @@ void append_timestamp(std::string& out) {
   }
   out.append(cached);
   fmt::format_to(std::back_inserter(out), ".{:03d}Z", static_cast<int>(millis));
-}
-
-template <class T>
-void append_integer(std::string& out, T v) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, end);
 }
 
 }  // namespace

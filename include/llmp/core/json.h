@@ -23,10 +23,10 @@ class Writer {
  public:
   explicit Writer(std::string& out) : out_(out) {}
 
-  Writer& begin_object();
-  Writer& end_object();
-  Writer& begin_array();
-  Writer& end_array();
+  Writer& begin_object() { return open('{'); }
+  Writer& end_object() { return close('}'); }
+  Writer& begin_array() { return open('['); }
+  Writer& end_array() { return close(']'); }
   Writer& key(std::string_view k);
   Writer& value(std::string_view v);
   Writer& value(const char* v) { return value(std::string_view(v)); }
@@ -49,6 +49,8 @@ class Writer {
 
  private:
   void before_value();
+  Writer& open(char bracket);
+  Writer& close(char bracket);
   std::string& out_;
   std::vector<bool> first_;  // per open container: no member written yet
   bool after_key_ = false;
