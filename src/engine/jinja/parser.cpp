@@ -571,31 +571,24 @@ class Parser {
     return result;
   }
 
-  Result<ExprPtr> parse_or() {
+  using Level = Result<ExprPtr> (Parser::*)();
+
+  // `operand (word operand)*`, folded to the left: jinja2's `or` and `and` levels.
+  Result<ExprPtr> parse_logical(std::string_view word, bool is_and, Level operand) {
     const uint32_t offset = current().offset;
-    auto left = parse_and();
+    auto left = (this->*operand)();
     if (!left) return left;
     ExprPtr result = std::move(*left);
-    while (skip_name("or")) {
-      auto right = parse_and();
+    while (skip_name(word)) {
+      auto right = (this->*operand)();
       if (!right) return right;
-      result = std::make_unique<LogicalExpr>(offset, false, std::move(result), std::move(*right));
+      result = std::make_unique<LogicalExpr>(offset, is_and, std::move(result), std::move(*right));
     }
     return result;
   }
 
-  Result<ExprPtr> parse_and() {
-    const uint32_t offset = current().offset;
-    auto left = parse_not();
-    if (!left) return left;
-    ExprPtr result = std::move(*left);
-    while (skip_name("and")) {
-      auto right = parse_not();
-      if (!right) return right;
-      result = std::make_unique<LogicalExpr>(offset, true, std::move(result), std::move(*right));
-    }
-    return result;
-  }
+  Result<ExprPtr> parse_or() { return parse_logical("or", false, &Parser::parse_and); }
+  Result<ExprPtr> parse_and() { return parse_logical("and", true, &Parser::parse_not); }
 
   Result<ExprPtr> parse_not() {
     if (is_name(current(), "not")) {
@@ -650,20 +643,38 @@ class Parser {
     return ExprPtr(std::move(compare));
   }
 
-  Result<ExprPtr> parse_math1() {
+  // `operand (op operand)*`, where `op_at` names the operator the current token is, folded to
+  // the left: jinja2's math1 (+ -) and math2 (* / // %) levels.
+  Result<ExprPtr> parse_arithmetic(std::optional<BinaryOp> (Parser::*op_at)(const Token&) const, Level operand) {
     const uint32_t offset = current().offset;
-    auto left = parse_concat();
+    auto left = (this->*operand)();
     if (!left) return left;
     ExprPtr result = std::move(*left);
-    while (is_op(current(), "+") || is_op(current(), "-")) {
-      const BinaryOp op = current().text == "+" ? BinaryOp::add : BinaryOp::sub;
+    while (const std::optional<BinaryOp> op = (this->*op_at)(current())) {
       advance();
-      auto right = parse_concat();
+      auto right = (this->*operand)();
       if (!right) return right;
-      result = std::make_unique<BinaryExpr>(offset, op, std::move(result), std::move(*right));
+      result = std::make_unique<BinaryExpr>(offset, *op, std::move(result), std::move(*right));
     }
     return result;
   }
+
+  std::optional<BinaryOp> math1_op(const Token& t) const {
+    if (is_op(t, "+")) return BinaryOp::add;
+    if (is_op(t, "-")) return BinaryOp::sub;
+    return std::nullopt;
+  }
+
+  std::optional<BinaryOp> math2_op(const Token& t) const {
+    if (is_op(t, "*")) return BinaryOp::mul;
+    if (is_op(t, "/")) return BinaryOp::div;
+    if (is_op(t, "//")) return BinaryOp::floordiv;
+    if (is_op(t, "%")) return BinaryOp::mod;
+    return std::nullopt;
+  }
+
+  Result<ExprPtr> parse_math1() { return parse_arithmetic(&Parser::math1_op, &Parser::parse_concat); }
+  Result<ExprPtr> parse_math2() { return parse_arithmetic(&Parser::math2_op, &Parser::parse_pow); }
 
   Result<ExprPtr> parse_concat() {
     const uint32_t offset = current().offset;
@@ -678,32 +689,6 @@ class Parser {
       concat->items.push_back(std::move(*next));
     }
     return ExprPtr(std::move(concat));
-  }
-
-  Result<ExprPtr> parse_math2() {
-    const uint32_t offset = current().offset;
-    auto left = parse_pow();
-    if (!left) return left;
-    ExprPtr result = std::move(*left);
-    while (true) {
-      const Token& t = current();
-      BinaryOp op;
-      if (is_op(t, "*"))
-        op = BinaryOp::mul;
-      else if (is_op(t, "/"))
-        op = BinaryOp::div;
-      else if (is_op(t, "//"))
-        op = BinaryOp::floordiv;
-      else if (is_op(t, "%"))
-        op = BinaryOp::mod;
-      else
-        break;
-      advance();
-      auto right = parse_pow();
-      if (!right) return right;
-      result = std::make_unique<BinaryExpr>(offset, op, std::move(result), std::move(*right));
-    }
-    return result;
   }
 
   // Whether jinja2's optimizer folds `expr` to a constant at compile time.
