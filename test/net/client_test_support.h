@@ -1,15 +1,23 @@
 #pragma once
 // What the HTTP client's test files share: the client's event loop on a thread, default
-// options, and a streamed exchange read to its end with when each piece came.
+// options, a streamed exchange read to its end with when each piece came, and the listener
+// and request framing of their scripted (blocking) loopback servers.
 
+#include <strings.h>
+
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_future.hpp>
 
 #include <chrono>
+#include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -99,6 +107,83 @@ inline std::string joined(const StreamLog& log) {
   std::string all;
   for (const auto& p : log.pieces) all += p;
   return all;
+}
+
+// A loopback listener for a scripted server: its thread accepts connections and runs `serve`
+// on each (numbered from 0) on a thread of its own, with blocking calls only. Stopping it wakes
+// the accept and joins every connection's thread, so declare it after what `serve` uses.
+class LoopbackAcceptor {
+ public:
+  using tcp = boost::asio::ip::tcp;
+  using Serve = std::function<void(tcp::socket, int index)>;
+
+  explicit LoopbackAcceptor(Serve serve) : serve_(std::move(serve)), acceptor_(ctx_) {
+    acceptor_.open(tcp::v4());
+    acceptor_.bind(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+    acceptor_.listen();
+    port_ = acceptor_.local_endpoint().port();
+    thread_ = std::thread([this] { accept_loop(); });
+  }
+  ~LoopbackAcceptor() {
+    stop_ = true;
+    boost::system::error_code ec;
+    tcp::socket wake(ctx_);
+    wake.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port_), ec);  // unblocks accept()
+    thread_.join();
+    std::lock_guard lock(mu_);
+    for (auto& t : peers_) t.join();
+  }
+  uint16_t port() const { return port_; }
+  int accepted() const { return accepted_.load(); }
+
+ private:
+  void accept_loop() {
+    for (int i = 0; i < 1000; ++i) {
+      tcp::socket s(ctx_);
+      boost::system::error_code ec;
+      acceptor_.accept(s, ec);
+      if (ec || stop_) return;
+      const int index = accepted_++;
+      std::lock_guard lock(mu_);
+      peers_.emplace_back([this, s = std::move(s), index]() mutable { serve_(std::move(s), index); });
+    }
+  }
+
+  Serve serve_;
+  boost::asio::io_context ctx_;  // never run: blocking calls only
+  tcp::acceptor acceptor_;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> accepted_{0};
+  std::mutex mu_;
+  std::vector<std::thread> peers_;
+  std::thread thread_;
+};
+
+// The Content-Length of a request head (0 when it has none).
+inline size_t content_length(std::string_view head) {
+  for (size_t at = 0; at < head.size();) {
+    size_t eol = head.find("\r\n", at);
+    if (eol == std::string_view::npos) eol = head.size();
+    const std::string_view line = head.substr(at, eol - at);
+    if (line.size() > 15 && ::strncasecmp(line.data(), "content-length:", 15) == 0) {
+      return std::stoul(std::string(line.substr(15)));
+    }
+    at = eol + 2;
+  }
+  return 0;
+}
+
+// Takes the first whole request (head and Content-Length body) off the front of what a peer
+// has read so far; nullopt while it is not all there.
+inline std::optional<std::string> take_request(std::string& read) {
+  const size_t end = read.find("\r\n\r\n");
+  if (end == std::string::npos) return std::nullopt;
+  const size_t need = end + 4 + content_length(std::string_view(read).substr(0, end));
+  if (read.size() < need) return std::nullopt;
+  std::string request = read.substr(0, need);
+  read.erase(0, need);
+  return request;
 }
 
 }  // namespace llmp::net::test

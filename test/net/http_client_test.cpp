@@ -21,10 +21,8 @@
 #include <boost/asio/use_future.hpp>
 #include <boost/asio/write.hpp>
 #include <fmt/format.h>
-#include <strings.h>
 
 #include <functional>
-#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -52,15 +50,7 @@ class Peer {
   //! nothing came for 5 s.
   std::string read_request() {
     for (int reads = 0; reads < 10000; ++reads) {
-      const size_t end = buf_.find("\r\n\r\n");
-      if (end != std::string::npos) {
-        const size_t need = end + 4 + content_length(std::string_view(buf_).substr(0, end));
-        if (buf_.size() >= need) {
-          std::string request = buf_.substr(0, need);
-          buf_.erase(0, need);
-          return request;
-        }
-      }
+      if (auto request = take_request(buf_)) return std::move(*request);
       if (!read_more(5000)) return {};
     }
     return {};
@@ -88,18 +78,6 @@ class Peer {
   }
 
  private:
-  static size_t content_length(std::string_view head) {
-    for (size_t at = 0; at < head.size();) {
-      size_t eol = head.find("\r\n", at);
-      if (eol == std::string_view::npos) eol = head.size();
-      const std::string_view line = head.substr(at, eol - at);
-      if (line.size() > 15 && ::strncasecmp(line.data(), "content-length:", 15) == 0) {
-        return std::stoul(std::string(line.substr(15)));
-      }
-      at = eol + 2;
-    }
-    return 0;
-  }
   bool read_more(int timeout_ms) {
     pollfd p{socket_.native_handle(), POLLIN, 0};
     if (::poll(&p, 1, timeout_ms) <= 0) return false;
@@ -120,51 +98,17 @@ class Peer {
 class RawServer {
  public:
   using Script = std::function<void(Peer&)>;
-  explicit RawServer(Script script) : script_(std::move(script)), acceptor_(ctx_) {
-    acceptor_.open(tcp::v4());
-    acceptor_.bind(tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-    acceptor_.listen();
-    port_ = acceptor_.local_endpoint().port();
-    thread_ = std::thread([this] { accept_loop(); });
-  }
-  ~RawServer() {
-    stop_ = true;
-    boost::system::error_code ec;
-    tcp::socket wake(ctx_);
-    wake.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), ec);  // unblocks accept()
-    thread_.join();
-    std::lock_guard lock(mu_);
-    for (auto& t : peers_) t.join();
-  }
-  uint16_t port() const { return port_; }
-  int accepted() const { return accepted_.load(); }
-  std::string url(std::string_view path = "/") const { return fmt::format("http://127.0.0.1:{}{}", port_, path); }
+  explicit RawServer(Script script) : script_(std::move(script)) {}
+  uint16_t port() const { return acceptor_.port(); }
+  int accepted() const { return acceptor_.accepted(); }
+  std::string url(std::string_view path = "/") const { return fmt::format("http://127.0.0.1:{}{}", port(), path); }
 
  private:
-  void accept_loop() {
-    for (int i = 0; i < 1000; ++i) {
-      tcp::socket s(ctx_);
-      boost::system::error_code ec;
-      acceptor_.accept(s, ec);
-      if (ec || stop_) return;
-      const int index = accepted_++;
-      std::lock_guard lock(mu_);
-      peers_.emplace_back([this, s = std::move(s), index]() mutable {
-        Peer peer(std::move(s), index);
-        script_(peer);
-      });
-    }
-  }
-
   Script script_;
-  asio::io_context ctx_;  // never run: blocking calls only
-  tcp::acceptor acceptor_;
-  uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> accepted_{0};
-  std::mutex mu_;
-  std::vector<std::thread> peers_;
-  std::thread thread_;
+  LoopbackAcceptor acceptor_{[this](tcp::socket s, int index) {
+    Peer peer(std::move(s), index);
+    script_(peer);
+  }};
 };
 
 ServerOptions test_server_options() {

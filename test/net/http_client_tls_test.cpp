@@ -10,7 +10,6 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
-#include <strings.h>
 
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
@@ -21,7 +20,6 @@
 
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -139,15 +137,7 @@ class TlsPeer {
   //! One request (head and Content-Length body); empty when the client closed first.
   std::string read_request() {
     for (int reads = 0; reads < 10000; ++reads) {
-      const size_t end = buf_.find("\r\n\r\n");
-      if (end != std::string::npos) {
-        const size_t need = end + 4 + content_length(std::string_view(buf_).substr(0, end));
-        if (buf_.size() >= need) {
-          std::string request = buf_.substr(0, need);
-          buf_.erase(0, need);
-          return request;
-        }
-      }
+      if (auto request = take_request(buf_)) return std::move(*request);
       char tmp[4096];
       boost::system::error_code ec;
       const size_t n = tls_.read_some(asio::buffer(tmp), ec);
@@ -204,19 +194,6 @@ class TlsPeer {
   }
 
  private:
-  static size_t content_length(std::string_view head) {
-    for (size_t at = 0; at < head.size();) {
-      size_t eol = head.find("\r\n", at);
-      if (eol == std::string_view::npos) eol = head.size();
-      const std::string_view line = head.substr(at, eol - at);
-      if (line.size() > 15 && ::strncasecmp(line.data(), "content-length:", 15) == 0) {
-        return std::stoul(std::string(line.substr(15)));
-      }
-      at = eol + 2;
-    }
-    return 0;
-  }
-
   tcp::socket socket_;
   ssl::stream<tcp::socket&> tls_;
   int index_;
@@ -230,55 +207,23 @@ class TlsServer {
  public:
   using Script = std::function<void(TlsPeer&)>;
   TlsServer(const TestPki& pki, X509* cert, Script script)
-      : script_(std::move(script)), tls_ctx_(ssl::context::tls_server), acceptor_(ctx_) {
+      : script_(std::move(script)), tls_ctx_(ssl::context::tls_server) {
     REQUIRE(SSL_CTX_use_certificate(tls_ctx_.native_handle(), cert) == 1);
     REQUIRE(SSL_CTX_use_PrivateKey(tls_ctx_.native_handle(), pki.server_key.get()) == 1);
-    acceptor_.open(tcp::v4());
-    acceptor_.bind(tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-    acceptor_.listen();
-    port_ = acceptor_.local_endpoint().port();
-    thread_ = std::thread([this] { accept_loop(); });
+    acceptor_.emplace([this](tcp::socket s, int index) {
+      TlsPeer peer(std::move(s), tls_ctx_, index);
+      script_(peer);
+    });
   }
-  ~TlsServer() {
-    stop_ = true;
-    boost::system::error_code ec;
-    tcp::socket wake(ctx_);
-    wake.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), ec);  // unblocks accept()
-    thread_.join();
-    std::lock_guard lock(mu_);
-    for (auto& t : peers_) t.join();
-  }
-  int accepted() const { return accepted_.load(); }
+  int accepted() const { return acceptor_->accepted(); }
   std::string url(std::string_view path = "/", std::string_view host = "127.0.0.1") const {
-    return fmt::format("https://{}:{}{}", host, port_, path);
+    return fmt::format("https://{}:{}{}", host, acceptor_->port(), path);
   }
 
  private:
-  void accept_loop() {
-    for (int i = 0; i < 1000; ++i) {
-      tcp::socket s(ctx_);
-      boost::system::error_code ec;
-      acceptor_.accept(s, ec);
-      if (ec || stop_) return;
-      const int index = accepted_++;
-      std::lock_guard lock(mu_);
-      peers_.emplace_back([this, s = std::move(s), index]() mutable {
-        TlsPeer peer(std::move(s), tls_ctx_, index);
-        script_(peer);
-      });
-    }
-  }
-
   Script script_;
   ssl::context tls_ctx_;
-  asio::io_context ctx_;  // never run: blocking calls only
-  tcp::acceptor acceptor_;
-  uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> accepted_{0};
-  std::mutex mu_;
-  std::vector<std::thread> peers_;
-  std::thread thread_;
+  std::optional<LoopbackAcceptor> acceptor_;  // listens once the certificate is in place
 };
 
 ClientOptions trusting(const TestPki& pki) {
