@@ -15,9 +15,6 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/asio/write.hpp>
 #include <fmt/format.h>
@@ -29,10 +26,13 @@
 #include "llmp/net/http_client.h"
 #include "llmp/net/http_server.h"
 #include "net/client_test_support.h"
+#include "net/server_test_support.h"
 
 using namespace llmp;
 using namespace llmp::net;
 using namespace llmp::net::test;
+using llmp::test::sleep_for;
+using llmp::test::test_server_options;
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
@@ -110,27 +110,6 @@ class RawServer {
     script_(peer);
   }};
 };
-
-ServerOptions test_server_options() {
-  ServerOptions o;
-  o.host = "127.0.0.1";
-  o.port = 0;
-  o.io_threads = 2;
-  o.max_connections = 100;
-  o.max_header_bytes = 16384;
-  o.max_body_bytes = 1 << 20;
-  o.read_timeout_ms = 5000;
-  o.idle_timeout_ms = 5000;
-  o.write_timeout_ms = 5000;
-  o.drain_timeout_ms = 5000;
-  o.access_log = false;
-  return o;
-}
-
-Awaitable<void> sleep_for(std::chrono::milliseconds d) {
-  asio::steady_timer t(co_await asio::this_coro::executor, d);
-  co_await t.async_wait(asio::use_awaitable);
-}
 
 }  // namespace
 

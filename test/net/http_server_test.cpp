@@ -4,48 +4,23 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <future>
 #include <thread>
 
 #include "llmp/net/http_server.h"
+#include "net/server_test_support.h"
 #include "support/http_client.h"
 
 using namespace llmp;
 using namespace llmp::net;
 using namespace std::chrono_literals;
 using llmp::test::Connection;
-
-namespace {
-
-ServerOptions test_options() {
-  ServerOptions o;
-  o.host = "127.0.0.1";
-  o.port = 0;
-  o.io_threads = 2;
-  o.max_connections = 100;
-  o.max_header_bytes = 16384;
-  o.max_body_bytes = 1 << 20;
-  o.read_timeout_ms = 5000;
-  o.idle_timeout_ms = 5000;
-  o.write_timeout_ms = 5000;
-  o.drain_timeout_ms = 5000;
-  o.access_log = false;
-  return o;
-}
-
-Awaitable<void> sleep_for(std::chrono::milliseconds d) {
-  boost::asio::steady_timer t(co_await boost::asio::this_coro::executor, d);
-  co_await t.async_wait(boost::asio::use_awaitable);
-}
-
-}  // namespace
+using llmp::test::sleep_for;
+using llmp::test::test_server_options;
 
 TEST_CASE("drain lets in-flight requests finish and answers new ones 503") {
   metrics::Registry reg;
-  HttpServer server(test_options(), reg);
+  HttpServer server(test_server_options(), reg);
   server.router().add(Method::get, "/slow", [](Request&) -> Awaitable<Response> {
     co_await sleep_for(500ms);
     co_return Response::json(200, R"({"slow":true})");
@@ -91,7 +66,7 @@ TEST_CASE("drain lets in-flight requests finish and answers new ones 503") {
 
 TEST_CASE("while starting only always-available routes answer") {
   metrics::Registry reg;
-  HttpServer server(test_options(), reg);
+  HttpServer server(test_server_options(), reg);
   server.router().add(Method::get, "/health", [](Request&) -> Awaitable<Response> { co_return Response::json(200, "{}"); },
                       {.always_available = true});
   server.router().add(Method::get, "/work", [](Request&) -> Awaitable<Response> { co_return Response::json(200, "{}"); });
@@ -109,7 +84,7 @@ TEST_CASE("while starting only always-available routes answer") {
 
 TEST_CASE("middlewares run in order around the handler and may answer themselves") {
   metrics::Registry reg;
-  HttpServer server(test_options(), reg);
+  HttpServer server(test_server_options(), reg);
   server.use([](Request& req, const Next& next) -> Awaitable<Response> {
     if (req.headers.get("X-Block") == "1") co_return Response::json(403, R"({"blocked":true})");
     req.ctx.tenant = "t1";
@@ -135,7 +110,7 @@ TEST_CASE("middlewares run in order around the handler and may answer themselves
 
 TEST_CASE("server-sent events are flushed one by one and a vanished client is noticed") {
   metrics::Registry reg;
-  HttpServer server(test_options(), reg);
+  HttpServer server(test_server_options(), reg);
   std::atomic<bool> gone_seen{false};
   std::atomic<int> events_after_gone{0};
   server.router().add(Method::get, "/events", [&](Request&) -> Awaitable<Response> {
@@ -177,7 +152,7 @@ TEST_CASE("server-sent events are flushed one by one and a vanished client is no
 
 TEST_CASE("a streamed response is followed by the next request on the same connection") {
   metrics::Registry reg;
-  HttpServer server(test_options(), reg);
+  HttpServer server(test_server_options(), reg);
   server.router().add(Method::get, "/events", [](Request&) -> Awaitable<Response> {
     co_return Response::sse([](StreamWriter& w) -> Awaitable<void> {
       co_await w.sse_event("1");
@@ -201,7 +176,7 @@ TEST_CASE("a streamed response is followed by the next request on the same conne
 
 TEST_CASE("a handler that throws gets a 500 without internals") {
   metrics::Registry reg;
-  HttpServer server(test_options(), reg);
+  HttpServer server(test_server_options(), reg);
   server.router().add(Method::get, "/boom", [](Request&) -> Awaitable<Response> {
     throw std::runtime_error("secret detail");
     co_return Response::json(200, "{}");
