@@ -14,6 +14,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "llmp/core/base64.h"
+
 // Binds `var` to the value of a Result, or returns its error.
 #define JWT_TRY(var, expr)                                                       \
   auto var##_result_ = (expr);                                                   \
@@ -78,7 +80,7 @@ Result<std::string> b64_member(simdjson::dom::object key, std::string_view membe
   if (key[member].get(text) != simdjson::SUCCESS) {
     return error(StatusCode::invalid_argument, fmt::format("JWKS: {} key \"{}\" has no string member", what, member));
   }
-  auto bytes = base64url_decode(text);
+  auto bytes = base64::decode_url(text);
   if (!bytes || bytes->empty()) {
     return error(StatusCode::invalid_argument, fmt::format("JWKS: {} key member \"{}\" is not base64url", what, member));
   }
@@ -171,7 +173,7 @@ Result<Parts> split(std::string_view token) {
 }
 
 Result<simdjson::dom::object> json_object(simdjson::dom::parser& parser, std::string_view b64, std::string_view what) {
-  auto text = base64url_decode(b64);
+  auto text = base64::decode_url(b64);
   if (!text) return unauthenticated(fmt::format("the JWT's {} is not base64url", what));
   simdjson::dom::object obj;
   if (parser.parse(*text).get(obj) != simdjson::SUCCESS) {
@@ -291,56 +293,6 @@ Result<Identity> identity_from(simdjson::dom::object claims, const JwtClaimNames
 }
 
 }  // namespace
-
-std::string base64url_encode(std::string_view bytes) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  out.reserve((bytes.size() * 4 + 2) / 3);
-  size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    const uint32_t v = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
-    out += kAlphabet[v >> 18];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += kAlphabet[v & 63];
-  }
-  if (const size_t rest = bytes.size() - i; rest > 0) {
-    uint32_t v = uint8_t(bytes[i]) << 16;
-    if (rest == 2) v |= uint8_t(bytes[i + 1]) << 8;
-    out += kAlphabet[v >> 18];
-    out += kAlphabet[(v >> 12) & 63];
-    if (rest == 2) out += kAlphabet[(v >> 6) & 63];
-  }
-  return out;
-}
-
-std::optional<std::string> base64url_decode(std::string_view text) {
-  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
-  if (text.size() % 4 == 1) return std::nullopt;
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '-') return 62;
-    if (c == '_') return 63;
-    return -1;
-  };
-  std::string out;
-  out.reserve(text.size() * 3 / 4);
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : text) {
-    const int v = value(c);
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xff);
-    }
-  }
-  return out;
-}
 
 bool looks_like_jwt(std::string_view token) {
   return std::count(token.begin(), token.end(), '.') == 2;
@@ -465,7 +417,7 @@ Result<VerifiedJwt> verify_jwt(std::string_view token, const Jwks& keys, const J
   }
   JWT_TRY(key, keys.select(kid, alg));
 
-  auto signature = base64url_decode(parts.signature);
+  auto signature = base64::decode_url(parts.signature);
   if (!signature) return unauthenticated("bad signature: not base64url");
   if (alg == "ES256") {
     signature = ecdsa_der(*signature);

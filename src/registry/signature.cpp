@@ -4,72 +4,15 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "llmp/core/base64.h"
+
 namespace llmp::registry {
 namespace {
 
 constexpr size_t kRawKeyBytes = 32;
 constexpr size_t kSignatureBytes = 64;
 
-int base64_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
 }  // namespace
-
-std::optional<std::string> base64_decode(std::string_view text) {
-  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
-  if (text.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  out.reserve(text.size() * 3 / 4);
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : text) {
-    const int v = base64_value(c);
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  // Leftover bits must be zero, so one text has one meaning.
-  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;
-  return out;
-}
-
-std::string base64_encode(std::string_view bytes) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    const uint32_t n = (static_cast<uint8_t>(bytes[i]) << 16) | (static_cast<uint8_t>(bytes[i + 1]) << 8) |
-                       static_cast<uint8_t>(bytes[i + 2]);
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += kAlphabet[(n >> 6) & 63];
-    out += kAlphabet[n & 63];
-  }
-  if (i + 1 == bytes.size()) {
-    const uint32_t n = static_cast<uint8_t>(bytes[i]) << 16;
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == bytes.size()) {
-    const uint32_t n = (static_cast<uint8_t>(bytes[i]) << 16) | (static_cast<uint8_t>(bytes[i + 1]) << 8);
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += kAlphabet[(n >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
 
 struct TrustedKeys::Key {
   struct Free {
@@ -99,7 +42,7 @@ Result<std::unique_ptr<TrustedKeys>> TrustedKeys::parse(const std::map<std::stri
       std::string_view b64 = text;
       while (!b64.empty() && (b64.back() == '\n' || b64.back() == '\r' || b64.back() == ' ')) b64.remove_suffix(1);
       while (!b64.empty() && (b64.front() == ' ' || b64.front() == '\n')) b64.remove_prefix(1);
-      auto raw = base64_decode(b64);
+      auto raw = base64::decode(b64);
       if (!raw || raw->size() != kRawKeyBytes) {
         return error(
             StatusCode::invalid_argument,
@@ -116,7 +59,7 @@ Result<std::unique_ptr<TrustedKeys>> TrustedKeys::parse(const std::map<std::stri
 }
 
 Result<std::string> TrustedKeys::verify(std::string_view payload, std::string_view signature_b64) const {
-  auto signature = base64_decode(signature_b64);
+  auto signature = base64::decode(signature_b64);
   if (!signature || signature->size() != kSignatureBytes) {
     return error(StatusCode::invalid_argument, "the signature is not base64 of a 64-byte ed25519 signature");
   }

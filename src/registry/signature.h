@@ -11,10 +11,6 @@
 
 namespace llmp::registry {
 
-//! Standard base64 (RFC 4648 §4), '=' padding optional, whitespace not allowed.
-std::optional<std::string> base64_decode(std::string_view text);
-std::string base64_encode(std::string_view bytes);
-
 //! The ed25519 public keys signatures are checked against, by key id.
 class TrustedKeys {
  public:

@@ -61,18 +61,6 @@ std::string refusal(const std::string& token) {
 
 }  // namespace
 
-TEST_CASE("base64url round-trips every length and refuses other alphabets") {
-  std::string bytes;
-  for (int i = 0; i < 40; ++i) {
-    CHECK(base64url_decode(base64url_encode(bytes)) == bytes);
-    bytes += static_cast<char>(i * 37 + 251);
-  }
-  CHECK(base64url_encode("\xfb\xff") == "-_8");
-  CHECK(base64url_decode("-_8=") == std::string("\xfb\xff"));
-  CHECK_FALSE(base64url_decode("ab+/"));
-  CHECK_FALSE(base64url_decode("a"));
-}
-
 TEST_CASE("looks_like_jwt needs exactly two dots") {
   CHECK(looks_like_jwt("a.b.c"));
   CHECK_FALSE(looks_like_jwt("sk-llmp-abc"));

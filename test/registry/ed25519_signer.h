@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "llmp/core/base64.h"
 #include "signature.h"
 
 namespace llmp::test {
@@ -22,7 +23,7 @@ class Ed25519Signer {
     unsigned char raw[32];
     size_t len = sizeof(raw);
     REQUIRE(EVP_PKEY_get_raw_public_key(key_.get(), raw, &len) == 1);
-    return registry::base64_encode(std::string_view(reinterpret_cast<const char*>(raw), len));
+    return base64::encode(std::string_view(reinterpret_cast<const char*>(raw), len));
   }
 
   //! "-----BEGIN PUBLIC KEY-----" form.
@@ -42,7 +43,7 @@ class Ed25519Signer {
     size_t len = sizeof(sig);
     REQUIRE(EVP_DigestSign(ctx.get(), sig, &len, reinterpret_cast<const unsigned char*>(payload.data()),
                            payload.size()) == 1);
-    return registry::base64_encode(std::string_view(reinterpret_cast<const char*>(sig), len));
+    return base64::encode(std::string_view(reinterpret_cast<const char*>(sig), len));
   }
 
  private:

@@ -16,11 +16,6 @@
 
 namespace llmp::gateway {
 
-//! Base64url without padding (RFC 7515 §2).
-std::string base64url_encode(std::string_view bytes);
-//! Base64url with or without padding; nullopt for any other character or an impossible length.
-std::optional<std::string> base64url_decode(std::string_view text);
-
 //! A bearer token shaped like a compact JWS: exactly two dots. API keys never have one.
 bool looks_like_jwt(std::string_view token);
 

@@ -9,6 +9,7 @@
 #include "json_request.h"
 #include "llmp/api/openai_routes.h"
 #include "llmp/core/async.h"
+#include "llmp/core/base64.h"
 #include "llmp/core/json.h"
 #include "openai/admission.h"
 #include "openai/inference_route.h"
@@ -38,21 +39,6 @@ ApiResult<std::shared_ptr<ServedModel>> encoder_model(Services& s, const Caller&
         "model");
   }
   return m;
-}
-
-std::string base64(const void* data, size_t n) {
-  static constexpr char kTable[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  const auto* p = static_cast<const unsigned char*>(data);
-  std::string out;
-  out.reserve((n + 2) / 3 * 4);
-  for (size_t i = 0; i < n; i += 3) {
-    const uint32_t v = (p[i] << 16) | ((i + 1 < n ? p[i + 1] : 0) << 8) | (i + 2 < n ? p[i + 2] : 0);
-    out.push_back(kTable[(v >> 18) & 63]);
-    out.push_back(kTable[(v >> 12) & 63]);
-    out.push_back(i + 1 < n ? kTable[(v >> 6) & 63] : '=');
-    out.push_back(i + 2 < n ? kTable[v & 63] : '=');
-  }
-  return out;
 }
 
 // POST /v1/embeddings. `call` (may be null) learns the model, input and tokens.
@@ -173,7 +159,8 @@ Awaitable<Response> serve_embeddings(Services& s, Request& req, const Caller& ca
     }
     w.begin_object().field("object", "embedding").field("index", static_cast<int64_t>(i));
     if (encoding == "base64") {
-      w.field("embedding", base64(v.data(), v.size() * sizeof(float)));
+      w.field("embedding",
+              base64::encode(std::string_view(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float))));
     } else {
       w.key("embedding").begin_array();
       for (float x : v) w.value(static_cast<double>(x));
