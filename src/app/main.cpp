@@ -13,13 +13,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <functional>
 #include <future>
-#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -33,6 +30,7 @@
 #include "llmp/api/routes.h"
 #include "llmp/core/log.h"
 #include "llmp/core/metrics.h"
+#include "llmp/core/periodic_task.h"
 #include "llmp/core/settings.h"
 #include "llmp/engine/devices.h"
 #include "llmp/engine/engine_options.h"
@@ -232,38 +230,6 @@ uint64_t physical_memory_bytes() {
   const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
   return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : uint64_t{8} << 30;
 }
-
-// Runs `task` every `period` on a thread of its own until stopped (idle unloads and release
-// checks block on their work, which must not hold up anything else). A zero period runs nothing.
-class PeriodicTask {
- public:
-  PeriodicTask(std::chrono::milliseconds period, std::function<void()> task) {
-    if (period.count() <= 0) return;
-    thread_ = std::thread([this, period, task = std::move(task)] {
-      std::unique_lock lock(mu_);
-      while (!cv_.wait_for(lock, period, [this] { return stopping_; })) {
-        lock.unlock();
-        task();
-        lock.lock();
-      }
-    });
-  }
-  ~PeriodicTask() { stop(); }
-  void stop() {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  std::thread thread_;
-};
 
 // One I/O thread of its own for the outgoing calls off the request path (call replays, the JWKS
 // URL, alert notifications); routed requests call upstreams from their own I/O thread
@@ -537,7 +503,9 @@ int serve(const Settings& settings, const std::string& config_source) {
     }
   }
   // Idle models leave on a timer of their own (registry.idle_unload_seconds), checked a few
-  // times per idle period; canaries doing worse than stable are rolled back on another.
+  // times per idle period; canaries doing worse than stable are rolled back on another. Each
+  // has its thread because both block on their work, which must hold up nothing else; a zero
+  // period runs nothing.
   const int64_t idle_s = settings.registry.idle_unload_seconds;
   PeriodicTask idle_unloader(std::chrono::milliseconds(idle_s > 0 ? std::clamp<int64_t>(idle_s * 1000 / 4, 100, 10000) : 0),
                              [&model_manager] { model_manager.unload_idle(); });

@@ -36,19 +36,15 @@ Result<void> LimitFlusher::restore() {
 }
 
 void LimitFlusher::start() {
-  std::lock_guard lock(mu_);
-  if (thread_.joinable() || stopping_) return;
-  thread_ = std::thread([this] { loop(); });
+  flushes_.start(interval_, [this] {
+    if (auto done = flush(); !done) {
+      log::warn("cannot write the limit counters; retrying at the next flush", {{"error", done.error().message()}});
+    }
+  });
 }
 
 void LimitFlusher::stop() {
-  {
-    std::lock_guard lock(mu_);
-    if (stopped_) return;
-    stopped_ = stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (!flushes_.stop()) return;
   if (auto done = flush(); !done) {
     log::warn("cannot write the limit counters at shutdown; the last interval's counting is lost",
               {{"error", done.error().message()}});
@@ -69,18 +65,6 @@ Result<void> LimitFlusher::flush() {
   // Only what was written counts as written: a failed batch is retried whole next time.
   for (const auto& c : counters) written_[{c.subject, c.kind}] = {c.window_start_ms, c.used};
   return ok();
-}
-
-void LimitFlusher::loop() {
-  std::unique_lock lock(mu_);
-  while (!stopping_) {
-    if (cv_.wait_for(lock, interval_, [this] { return stopping_; })) break;
-    lock.unlock();
-    if (auto done = flush(); !done) {
-      log::warn("cannot write the limit counters; retrying at the next flush", {{"error", done.error().message()}});
-    }
-    lock.lock();
-  }
 }
 
 }  // namespace llmp::gateway

@@ -234,29 +234,11 @@ int64_t AlertCenter::now_ms() const {
 }
 
 void AlertCenter::start() {
-  std::lock_guard lock(thread_mu_);
-  if (thread_.joinable() || stopping_) return;
-  thread_ = std::thread([this] { loop(); });
+  evaluations_.start(std::chrono::milliseconds(options_.evaluation_ms), [this] { evaluate(); });
 }
 
 void AlertCenter::stop() {
-  {
-    std::lock_guard lock(thread_mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
-
-void AlertCenter::loop() {
-  std::unique_lock lock(thread_mu_);
-  while (!stopping_) {
-    cv_.wait_for(lock, std::chrono::milliseconds(options_.evaluation_ms), [this] { return stopping_; });
-    if (stopping_) break;
-    lock.unlock();
-    evaluate();
-    lock.lock();
-  }
+  evaluations_.stop();
 }
 
 Result<void> AlertCenter::restore(store::AlertStateRepository& states) {

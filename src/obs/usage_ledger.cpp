@@ -269,37 +269,21 @@ std::vector<UsageAlert> UsageLedger::alerts() const {
 }
 
 void UsageLedger::start() {
-  std::lock_guard lock(mu_);
-  if (thread_.joinable() || stopping_) return;
-  thread_ = std::thread([this] { loop(); });
-}
-
-void UsageLedger::stop() {
-  {
-    std::lock_guard lock(mu_);
-    if (stopped_) return;
-    stopped_ = stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-  if (auto done = flush(); !done) {
-    log::warn("cannot write the usage counts at shutdown; the last interval's counting is lost",
-              {{"error", done.error().message()}});
-  }
-}
-
-void UsageLedger::loop() {
-  std::unique_lock lock(mu_);
-  while (!stopping_) {
-    if (cv_.wait_for(lock, std::chrono::seconds(options_.flush_seconds), [this] { return stopping_; })) break;
-    lock.unlock();
+  flushes_.start(std::chrono::seconds(options_.flush_seconds), [this] {
     if (auto done = flush(); !done) {
       log::warn("cannot write the usage counts; retrying at the next flush", {{"error", done.error().message()}});
     }
     if (auto done = evaluate_alerts(); !done) {
       log::warn("cannot evaluate the usage alerts", {{"error", done.error().message()}});
     }
-    lock.lock();
+  });
+}
+
+void UsageLedger::stop() {
+  if (!flushes_.stop()) return;
+  if (auto done = flush(); !done) {
+    log::warn("cannot write the usage counts at shutdown; the last interval's counting is lost",
+              {{"error", done.error().message()}});
   }
 }
 

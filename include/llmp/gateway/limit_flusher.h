@@ -5,14 +5,13 @@
 // last interval's counting; a slow or failing disk delays the flush (logged), never a request.
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <utility>
 
+#include "llmp/core/periodic_task.h"
 #include "llmp/core/settings.h"
 #include "llmp/core/status.h"
 #include "llmp/gateway/limiter.h"
@@ -46,18 +45,12 @@ class LimitFlusher {
   Result<void> flush();
 
  private:
-  void loop();
-
   Limiter& limiter_;
   store::LimitRepository& repository_;
   std::chrono::milliseconds interval_;
   std::mutex flush_mu_;  // one flush at a time: the loop's and stop()'s
   std::map<std::pair<std::string, LimitKind>, std::pair<int64_t, double>> written_;  // window, used
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  bool stopped_ = false;
-  std::thread thread_;
+  PeriodicTask flushes_;  // last: stopped before what it flushes goes
 };
 
 }  // namespace llmp::gateway

@@ -14,7 +14,6 @@
 // announces a still-firing alert again nor forgets to announce one that resolved meanwhile; and
 // every announced change (fired, resolved) is appended to the alert history with it.
 
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -22,10 +21,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <utility>
 #include <vector>
 
+#include "llmp/core/periodic_task.h"
 #include "llmp/core/settings.h"
 #include "llmp/obs/alert_rule.h"
 #include "llmp/obs/slo.h"
@@ -177,7 +176,6 @@ class AlertCenter {
   std::optional<AlertEvent> update(Tracked& t, bool active, int64_t for_ms, int64_t now, bool& changed);
   //! Stores `changed` (before anything is announced), then hands `events` to the sink.
   void store_and_send(const std::vector<store::AlertStateRecord>& changed, const std::vector<AlertEvent>& events);
-  void loop();
   int64_t now_ms() const;
 
   SloEvaluator* slos_;
@@ -194,10 +192,7 @@ class AlertCenter {
   std::vector<Tracked> tracked_;  // SLO alerts (slo × rule), then rules
   std::map<std::pair<std::string, std::string>, Tracked> spend_;  // spend alerts, by (tenant, kind)
 
-  std::mutex thread_mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  std::thread thread_;
+  PeriodicTask evaluations_;  // last: stopped before what it evaluates goes
 };
 
 }  // namespace llmp::obs

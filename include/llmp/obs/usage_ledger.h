@@ -13,17 +13,16 @@
 // does not announce it again) and notifies when one starts firing and when it resolves.
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <tuple>
 #include <vector>
 
+#include "llmp/core/periodic_task.h"
 #include "llmp/core/settings.h"
 #include "llmp/core/status.h"
 #include "llmp/gateway/price_book.h"
@@ -133,7 +132,6 @@ class UsageLedger final : public CallSink {
 
  private:
   using BucketKey = std::tuple<int64_t, std::string, std::string, std::string, std::string>;
-  void loop();
   int64_t now_ms() const;
 
   store::UsageRepository& repository_;
@@ -154,11 +152,7 @@ class UsageLedger final : public CallSink {
   mutable std::mutex alerts_mu_;
   std::map<std::pair<std::string, std::string>, UsageAlert> firing_;  // (tenant, kind)
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  bool stopped_ = false;
-  std::thread thread_;
+  PeriodicTask flushes_;  // last: stopped before what it flushes goes
 };
 
 }  // namespace llmp::obs
