@@ -93,6 +93,27 @@ std::vector<engine::TokenId> parse_ids(std::string_view text) {
   return ids;
 }
 
+const std::vector<std::string>& gpt2_byte_pieces() {
+  static const std::vector<std::string> table = [] {
+    std::vector<std::string> t(256);
+    int next = 256;
+    for (int b = 0; b < 256; ++b) {
+      const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+      const int cp = printable ? b : next++;  // below 0x800: one or two bytes
+      std::string s;
+      if (cp < 0x80) {
+        s.push_back(static_cast<char>(cp));
+      } else {
+        s.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+        s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+      }
+      t[static_cast<size_t>(b)] = s;
+    }
+    return t;
+  }();
+  return table;
+}
+
 std::string from_hex(std::string_view hex) {
   std::string bytes;
   bytes.reserve(hex.size() / 2);

@@ -37,6 +37,10 @@ std::vector<engine::TokenId> parse_ids(std::string_view text);
 //! Hex digits → bytes.
 std::string from_hex(std::string_view hex);
 
+//! GPT-2's byte → character table (its 256 single-byte pieces, by byte), as UTF-8, written out
+//! here independently of the engine's.
+const std::vector<std::string>& gpt2_byte_pieces();
+
 //! A fresh, empty directory under the system's temporary directory.
 std::string make_temp_dir(std::string_view name);
 

@@ -2,6 +2,7 @@
 // tokens, bos/eos, decoding, and the errors make_tokenizer() reports.
 #include <catch2/catch.hpp>
 
+#include "engine/tokenizer/reference_support.h"
 #include "llmp/engine/tokenizer.h"
 
 using namespace llmp::engine;
@@ -13,19 +14,7 @@ namespace {
 TokenizerSpec byte_level_spec(std::vector<std::string> pieces, std::vector<std::string> merges) {
   TokenizerSpec spec;
   spec.kind = TokenizerKind::byte_level_bpe;
-  int next = 256;
-  for (int b = 0; b < 256; ++b) {
-    const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-    const int cp = printable ? b : next++;
-    std::string s;
-    if (cp < 0x80) {
-      s.push_back(static_cast<char>(cp));
-    } else {
-      s.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-    spec.tokens.push_back(s);
-  }
+  spec.tokens = llmp::test::gpt2_byte_pieces();
   for (std::string& piece : pieces) spec.tokens.push_back(std::move(piece));
   spec.merges = std::move(merges);
   return spec;

@@ -2,6 +2,7 @@
 // SentencePiece's and WordPiece's rules for the first piece.
 #include <catch2/catch.hpp>
 
+#include "engine/tokenizer/reference_support.h"
 #include "llmp/core/utf8.h"
 #include "llmp/engine/tokenizer.h"
 
@@ -13,19 +14,7 @@ namespace {
 std::unique_ptr<Tokenizer> bytes_tokenizer() {
   TokenizerSpec spec;
   spec.kind = TokenizerKind::byte_level_bpe;
-  int next = 256;
-  for (int b = 0; b < 256; ++b) {
-    const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-    const int cp = printable ? b : next++;
-    std::string s;
-    if (cp < 0x80) {
-      s.push_back(static_cast<char>(cp));
-    } else {
-      s.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-    spec.tokens.push_back(s);
-  }
+  spec.tokens = llmp::test::gpt2_byte_pieces();
   spec.tokens.push_back("<|end|>");
   spec.token_types.assign(spec.tokens.size(), TokenType::normal);
   spec.token_types.back() = TokenType::control;

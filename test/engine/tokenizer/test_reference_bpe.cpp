@@ -23,27 +23,10 @@ double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
-// GPT-2's byte → character table, written out here independently of the engine's.
+// `bytes` in GPT-2's byte-level spelling.
 std::string byte_level_piece(std::string_view bytes) {
-  static const std::vector<std::string> table = [] {
-    std::vector<std::string> t(256);
-    int next = 256;
-    for (int b = 0; b < 256; ++b) {
-      const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-      const int cp = printable ? b : next++;
-      std::string s;
-      if (cp < 0x80) {
-        s.push_back(static_cast<char>(cp));
-      } else {
-        s.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-        s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-      }
-      t[static_cast<size_t>(b)] = s;
-    }
-    return t;
-  }();
   std::string piece;
-  for (const char c : bytes) piece += table[static_cast<unsigned char>(c)];
+  for (const char c : bytes) piece += gpt2_byte_pieces()[static_cast<unsigned char>(c)];
   return piece;
 }
 
