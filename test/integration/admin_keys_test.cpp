@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "support/admin_api.h"
 #include "support/http_client.h"
 #include "support/response_text.h"
 #include "support/server_process.h"
@@ -35,18 +36,12 @@ HttpResponse get(const std::string& path, const std::string& auth, std::vector<s
 }
 
 std::string create_tenant(const std::string& name) {
-  auto res = post("/admin/v1/tenants", "{\"name\":\"" + name + "\"}", admin());
-  REQUIRE(res.status == 201);
-  return string_field(res.body, "id");
+  return llmp::test::create_tenant(keys_server().port(), admin(), name);
 }
 
-// Creates a key for `tenant_id` with `body`; returns {id, key text}.
-std::pair<std::string, std::string> create_key(const std::string& tenant_id, const std::string& body,
-                                               const std::string& auth) {
-  auto res = post("/admin/v1/tenants/" + tenant_id + "/keys", body, auth);
-  INFO(res.body);
-  REQUIRE(res.status == 201);
-  return {string_field(res.body, "id"), string_field(res.body, "value")};
+// Creates a key for `tenant_id` with `body`, as `auth`.
+CreatedKey create_key(const std::string& tenant_id, const std::string& body, const std::string& auth) {
+  return llmp::test::create_key(keys_server().port(), auth, tenant_id, body);
 }
 
 }  // namespace
@@ -132,7 +127,7 @@ TEST_CASE("a tenant admin cannot touch another tenant") {
   CHECK(post("/admin/v1/tenants/" + mine + "/projects", R"({"name":"web"})", me).status == 201);
   CHECK(get("/admin/v1/tenants/" + mine, me).status == 200);
   auto app_key = create_key(mine, R"({"name":"app"})", me);
-  CHECK(app_key.second.starts_with("sk-llmp-"));
+  CHECK(app_key.value.starts_with("sk-llmp-"));
 
   auto other_project = post("/admin/v1/tenants/" + theirs + "/projects", R"({"name":"web"})", me);
   CHECK(other_project.status == 403);

@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "support/admin_api.h"
 #include "support/http_client.h"
 #include "support/response_text.h"
 #include "support/server_process.h"
@@ -32,18 +33,12 @@ HttpResponse call(const std::string& method, const std::string& path, const std:
 }
 
 std::string create_tenant(const std::string& name) {
-  auto res = call("POST", "/admin/v1/tenants", "{\"name\":\"" + name + "\"}", admin());
-  REQUIRE(res.status == 201);
-  return string_field(res.body, "id");
+  return llmp::test::create_tenant(audit_server().port(), admin(), name);
 }
 
-// Creates a key for `tenant_id`; returns {id, key text}.
-std::pair<std::string, std::string> create_key(const std::string& tenant_id, const std::string& body,
-                                               const std::string& auth) {
-  auto res = call("POST", "/admin/v1/tenants/" + tenant_id + "/keys", body, auth);
-  INFO(res.body);
-  REQUIRE(res.status == 201);
-  return {string_field(res.body, "id"), string_field(res.body, "value")};
+// Creates a key for `tenant_id`, as `auth`.
+CreatedKey create_key(const std::string& tenant_id, const std::string& body, const std::string& auth) {
+  return llmp::test::create_key(audit_server().port(), auth, tenant_id, body);
 }
 
 HttpResponse audit(const std::string& query, const std::string& auth) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <thread>
 
+#include "support/admin_api.h"
 #include "support/http_client.h"
 #include "support/response_text.h"
 #include "support/server_process.h"
@@ -34,17 +35,12 @@ HttpResponse call(const std::string& method, const std::string& path, const std:
 }
 
 std::string create_tenant(const std::string& name) {
-  auto res = call("POST", "/admin/v1/tenants", "{\"name\":\"" + name + "\"}", {admin()});
-  INFO(res.body);
-  REQUIRE(res.status == 201);
-  return string_field(res.body, "id");
+  return llmp::test::create_tenant(calls_server().port(), admin(), name);
 }
 
+// The new key's value.
 std::string create_key(const std::string& tenant_id, const std::string& body) {
-  auto res = call("POST", "/admin/v1/tenants/" + tenant_id + "/keys", body, {admin()});
-  INFO(res.body);
-  REQUIRE(res.status == 201);
-  return string_field(res.body, "value");
+  return llmp::test::create_key(calls_server().port(), admin(), tenant_id, body).value;
 }
 
 // A chat request; returns the response id (the call's id).

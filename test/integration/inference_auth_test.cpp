@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/admin_api.h"
 #include "support/http_client.h"
 #include "support/response_text.h"
 #include "support/server_process.h"
@@ -44,10 +45,7 @@ HttpResponse chat(std::vector<std::string> headers) {
 }
 
 std::string create_tenant(const std::string& name) {
-  auto res = post("/admin/v1/tenants", "{\"name\":\"" + name + "\"}", {admin()});
-  INFO(res.body);
-  REQUIRE(res.status == 201);
-  return string_field(res.body, "id");
+  return llmp::test::create_tenant(keyed_server().port(), admin(), name);
 }
 
 std::string create_project(const std::string& tenant, const std::string& name) {
@@ -57,15 +55,8 @@ std::string create_project(const std::string& tenant, const std::string& name) {
   return string_field(res.body, "id");
 }
 
-struct Key {
-  std::string id, value;
-};
-
-Key create_key(const std::string& tenant, const std::string& body) {
-  auto res = post("/admin/v1/tenants/" + tenant + "/keys", body, {admin()});
-  INFO(res.body);
-  REQUIRE(res.status == 201);
-  return {string_field(res.body, "id"), string_field(res.body, "value")};
+CreatedKey create_key(const std::string& tenant, const std::string& body) {
+  return llmp::test::create_key(keyed_server().port(), admin(), tenant, body);
 }
 
 void check_openai_error(const HttpResponse& res, int status, const std::string& type, const std::string& code) {
@@ -115,7 +106,7 @@ TEST_CASE("the platform admin key may use the inference API") {
 
 TEST_CASE("an app key with the inference scope works and its tenant and key id are logged") {
   const std::string tenant = create_tenant("inference-app");
-  const Key key = create_key(tenant, R"({"name":"app","scopes":["inference"]})");
+  const CreatedKey key = create_key(tenant, R"({"name":"app","scopes":["inference"]})");
   auto res = post("/v1/chat/completions", kChat, {bearer(key.value), "X-Request-ID: inference-app-1"});
   INFO(res.body);
   CHECK(res.status == 200);
@@ -135,7 +126,7 @@ TEST_CASE("a wrong revoked or expired key gets 401") {
   CHECK(wrong.header("WWW-Authenticate") == "Bearer");
 
   const std::string tenant = create_tenant("inference-revoked");
-  const Key key = create_key(tenant, R"({"name":"soon-revoked"})");
+  const CreatedKey key = create_key(tenant, R"({"name":"soon-revoked"})");
   CHECK(chat({bearer(key.value)}).status == 200);
   auto revoked = post("/admin/v1/keys/" + key.id + "/revoke", "", {admin()});
   REQUIRE(revoked.status == 200);
@@ -145,7 +136,7 @@ TEST_CASE("a wrong revoked or expired key gets 401") {
 
   const auto now_s =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  const Key expiring = create_key(tenant, R"({"name":"expiring","expires_at":)" + std::to_string(now_s + 2) + "}");
+  const CreatedKey expiring = create_key(tenant, R"({"name":"expiring","expires_at":)" + std::to_string(now_s + 2) + "}");
   std::this_thread::sleep_for(std::chrono::seconds(3));
   auto expired = chat({bearer(expiring.value)});
   check_openai_error(expired, 401, "authentication_error", "invalid_api_key");
@@ -154,7 +145,7 @@ TEST_CASE("a wrong revoked or expired key gets 401") {
 
 TEST_CASE("a key without the inference scope gets 403") {
   const std::string tenant = create_tenant("inference-no-scope");
-  const Key key = create_key(tenant, R"({"name":"rag-only","scopes":["rag"]})");
+  const CreatedKey key = create_key(tenant, R"({"name":"rag-only","scopes":["rag"]})");
   auto res = chat({bearer(key.value)});
   check_openai_error(res, 403, "permission_error", "");
   CHECK_THAT(res.body, Catch::Contains("inference"));
@@ -163,7 +154,7 @@ TEST_CASE("a key without the inference scope gets 403") {
 
 TEST_CASE("a model the key does not allow is 403 and absent from the model list") {
   const std::string tenant = create_tenant("inference-models");
-  const Key other = create_key(tenant, R"({"name":"other","models":["some-other-model"]})");
+  const CreatedKey other = create_key(tenant, R"({"name":"other","models":["some-other-model"]})");
   auto res = chat({bearer(other.value)});
   check_openai_error(res, 403, "permission_error", "model_not_allowed");
   CHECK_THAT(res.body, Catch::Contains(kModel));
@@ -180,7 +171,7 @@ TEST_CASE("a model the key does not allow is 403 and absent from the model list"
   check_openai_error(post("/tokenize", R"({"content":"Hello"})", {bearer(other.value)}), 403, "permission_error",
                      "model_not_allowed");
 
-  const Key mine = create_key(tenant, std::string(R"({"name":"mine","models":[")") + kModel + R"("]})");
+  const CreatedKey mine = create_key(tenant, std::string(R"({"name":"mine","models":[")") + kModel + R"("]})");
   CHECK(chat({bearer(mine.value)}).status == 200);
   auto mine_list = get("/v1/models", {bearer(mine.value)});
   CHECK_THAT(mine_list.body, Catch::Contains(kModel));
@@ -190,7 +181,7 @@ TEST_CASE("a model the key does not allow is 403 and absent from the model list"
 TEST_CASE("X-Tenant-ID or X-Project-ID naming another tenant or project gets 403") {
   const std::string tenant = create_tenant("inference-headers");
   const std::string project = create_project(tenant, "web");
-  const Key key = create_key(tenant, R"({"name":"web","project_id":")" + project + R"("})");
+  const CreatedKey key = create_key(tenant, R"({"name":"web","project_id":")" + project + R"("})");
   check_openai_error(chat({bearer(key.value), "X-Tenant-ID: ten_someone_else"}), 403, "permission_error", "");
   check_openai_error(chat({bearer(key.value), "X-Project-ID: prj_someone_else"}), 403, "permission_error", "");
   CHECK(chat({bearer(key.value), "X-Tenant-ID: " + tenant, "X-Project-ID: " + project}).status == 200);

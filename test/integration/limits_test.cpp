@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/admin_api.h"
 #include "support/http_client.h"
 #include "support/response_text.h"
 #include "support/server_process.h"
@@ -47,21 +48,10 @@ struct LimitServer {
     return request(port(), method, path, body, headers);
   }
 
-  std::string create_tenant(const std::string& name) {
-    auto res = call("POST", "/admin/v1/tenants", "{\"name\":\"" + name + "\"}", {admin()});
-    INFO(res.body);
-    REQUIRE(res.status == 201);
-    return string_field(res.body, "id");
-  }
+  std::string create_tenant(const std::string& name) { return llmp::test::create_tenant(port(), admin(), name); }
 
-  struct Key {
-    std::string id, value;
-  };
-  Key create_key(const std::string& tenant, const std::string& body) {
-    auto res = call("POST", "/admin/v1/tenants/" + tenant + "/keys", body, {admin()});
-    INFO(res.body);
-    REQUIRE(res.status == 201);
-    return {string_field(res.body, "id"), string_field(res.body, "value")};
+  CreatedKey create_key(const std::string& tenant, const std::string& body) {
+    return llmp::test::create_key(port(), admin(), tenant, body);
   }
 
   std::string put_limit(const std::string& subject, const std::string& kind, int64_t limit) {

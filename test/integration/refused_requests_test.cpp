@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/admin_api.h"
 #include "support/http_client.h"
 #include "support/response_text.h"
 #include "support/server_process.h"
@@ -41,21 +42,11 @@ HttpResponse call(const std::string& method, const std::string& path, const std:
 std::string create_tenant(const std::string& name) {
   static int made = 0;
   const std::string numbered = name + "-" + std::to_string(++made);
-  auto res = call("POST", "/admin/v1/tenants", "{\"name\":\"" + numbered + "\"}", {admin()});
-  INFO(res.body);
-  REQUIRE(res.status == 201);
-  return string_field(res.body, "id");
+  return llmp::test::create_tenant(keyed_server().port(), admin(), numbered);
 }
 
-struct Key {
-  std::string id, value;
-};
-
-Key create_key(const std::string& tenant, const std::string& body) {
-  auto res = call("POST", "/admin/v1/tenants/" + tenant + "/keys", body, {admin()});
-  INFO(res.body);
-  REQUIRE(res.status == 201);
-  return {string_field(res.body, "id"), string_field(res.body, "value")};
+CreatedKey create_key(const std::string& tenant, const std::string& body) {
+  return llmp::test::create_key(keyed_server().port(), admin(), tenant, body);
 }
 
 std::string chat_body(const std::string& content) {
@@ -99,7 +90,7 @@ TEST_CASE("a 403 from a known key is one failed call record and a trace under th
   auto project = call("POST", "/admin/v1/tenants/" + tenant + "/projects", R"({"name":"web"})", {admin()});
   REQUIRE(project.status == 201);
   const std::string project_id = string_field(project.body, "id");
-  const Key narrow =
+  const CreatedKey narrow =
       create_key(tenant, R"({"name":"narrow","project_id":")" + project_id + R"(","models":["some-other-model"]})");
 
   // A model the key may not use, with a sampled trace.
@@ -140,7 +131,7 @@ TEST_CASE("a 403 from a known key is one failed call record and a trace under th
   CHECK_THAT(server, Catch::Contains(R"({"key":"http.response.status_code","value":{"intValue":"403"}})"));
   CHECK_THAT(server, Catch::Contains(R"({"key":"error.type","value":{"stringValue":"model_not_allowed"}})"));
   // The tenant's own admin reads it: the spans carry its tenant.
-  const Key ops = create_key(tenant, R"({"name":"ops","role":"tenant_admin"})");
+  const CreatedKey ops = create_key(tenant, R"({"name":"ops","role":"tenant_admin"})");
   CHECK(call("GET", "/admin/v1/traces/" + trace_id, {}, {bearer(ops.value)}).status == 200);
 
   SECTION("embeddings refusing a model record it once too") {
@@ -161,7 +152,7 @@ TEST_CASE("a 403 from a known key is one failed call record and a trace under th
 
   SECTION("another tenant's X-Tenant-ID is recorded under the key's own tenant") {
     const std::string other = create_tenant("refused-other");
-    const Key app = create_key(tenant, R"({"name":"app"})");
+    const CreatedKey app = create_key(tenant, R"({"name":"app"})");
     auto wrong = call("POST", "/v1/chat/completions", chat_body("wrong tenant header"),
                       {bearer(app.value), "X-Tenant-ID: " + other});
     INFO(wrong.body);
@@ -177,7 +168,7 @@ TEST_CASE("a 403 from a known key is one failed call record and a trace under th
   }
 
   SECTION("a key without the inference scope is recorded too") {
-    const Key rag_only = create_key(tenant, R"({"name":"rag-only","scopes":["rag"]})");
+    const CreatedKey rag_only = create_key(tenant, R"({"name":"rag-only","scopes":["rag"]})");
     auto no_scope = call("POST", "/v1/chat/completions", chat_body("no scope here"), {bearer(rag_only.value)});
     INFO(no_scope.body);
     REQUIRE(no_scope.status == 403);
@@ -191,7 +182,7 @@ TEST_CASE("a 403 from a known key is one failed call record and a trace under th
 TEST_CASE("a 403 of a tenant that captures nothing keeps no content") {
   const std::string tenant = create_tenant("refused-private");
   REQUIRE(call("PUT", "/admin/v1/tenants/" + tenant + "/capture", R"({"mode":"off"})", {admin()}).status == 200);
-  const Key narrow = create_key(tenant, R"({"name":"narrow","models":["some-other-model"]})");
+  const CreatedKey narrow = create_key(tenant, R"({"name":"narrow","models":["some-other-model"]})");
   auto refused = call("POST", "/v1/chat/completions", chat_body("a secret that stays out"), {bearer(narrow.value)});
   REQUIRE(refused.status == 403);
   const std::string listed = calls_listed("tenant_id=" + tenant);
@@ -224,7 +215,7 @@ TEST_CASE("a 401 is traced without a tenant and never recorded as a call") {
 
   // A refusal of a known key after them: once its record is written, the 401s' would have been.
   const std::string tenant = create_tenant("refused-after-401");
-  const Key narrow = create_key(tenant, R"({"name":"narrow","models":["some-other-model"]})");
+  const CreatedKey narrow = create_key(tenant, R"({"name":"narrow","models":["some-other-model"]})");
   REQUIRE(call("POST", "/v1/chat/completions", chat_body("after"), {bearer(narrow.value)}).status == 403);
   REQUIRE(count_of(calls_listed("tenant_id=" + tenant), "\"object\":\"llm_call\"") == 1);
   auto unauthenticated = call("GET", "/admin/v1/calls?status=401", {}, {admin()});

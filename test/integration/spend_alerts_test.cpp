@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/admin_api.h"
 #include "support/http_client.h"
 #include "support/response_text.h"
 #include "support/server_process.h"
@@ -61,16 +62,11 @@ struct SpendServer {
     return request(server->port(), method, path, body, {auth.empty() ? bearer(server->admin_key()) : auth});
   }
   std::string create_tenant(const std::string& name) {
-    auto res = call("POST", "/admin/v1/tenants", "{\"name\":\"" + name + "\"}");
-    INFO(res.body);
-    REQUIRE(res.status == 201);
-    return string_field(res.body, "id");
+    return llmp::test::create_tenant(server->port(), bearer(server->admin_key()), name);
   }
+  // The new key's value.
   std::string create_key(const std::string& tenant, const std::string& body) {
-    auto res = call("POST", "/admin/v1/tenants/" + tenant + "/keys", body);
-    INFO(res.body);
-    REQUIRE(res.status == 201);
-    return string_field(res.body, "value");
+    return llmp::test::create_key(server->port(), bearer(server->admin_key()), tenant, body).value;
   }
   void chat(const std::string& key, int i) {
     auto res = call("POST", "/v1/chat/completions",

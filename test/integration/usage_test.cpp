@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/admin_api.h"
 #include "support/http_client.h"
 #include "support/response_text.h"
 #include "support/server_process.h"
@@ -46,16 +47,10 @@ struct UsageServer {
     return request(server->port(), method, path, body, headers);
   }
   std::string create_tenant(const std::string& name) {
-    auto res = call("POST", "/admin/v1/tenants", "{\"name\":\"" + name + "\"}", {admin()});
-    INFO(res.body);
-    REQUIRE(res.status == 201);
-    return string_field(res.body, "id");
+    return llmp::test::create_tenant(server->port(), admin(), name);
   }
-  std::pair<std::string, std::string> create_key(const std::string& tenant, const std::string& body) {
-    auto res = call("POST", "/admin/v1/tenants/" + tenant + "/keys", body, {admin()});
-    INFO(res.body);
-    REQUIRE(res.status == 201);
-    return {string_field(res.body, "id"), string_field(res.body, "value")};
+  CreatedKey create_key(const std::string& tenant, const std::string& body) {
+    return llmp::test::create_key(server->port(), admin(), tenant, body);
   }
   // Polls the usage of `tenant` until it counts `calls` calls: a call is recorded as its
   // handler lets go, a moment after the client has its answer.
