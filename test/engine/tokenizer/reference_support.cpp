@@ -93,6 +93,22 @@ std::vector<engine::TokenId> parse_ids(std::string_view text) {
   return ids;
 }
 
+std::unique_ptr<engine::Tokenizer> build(engine::TokenizerSpec spec) {
+  auto tokenizer = engine::make_tokenizer(std::move(spec));
+  if (!tokenizer) FAIL(tokenizer.error().message());
+  return std::move(*tokenizer);
+}
+
+std::vector<std::string> pieces_of(const engine::Tokenizer& t, const std::vector<engine::TokenId>& ids) {
+  std::vector<std::string> pieces;
+  for (const engine::TokenId id : ids) pieces.push_back(t.spec().tokens[static_cast<size_t>(id)]);
+  return pieces;
+}
+
+std::vector<std::string> pieces_of(const engine::Tokenizer& t, std::string_view text, bool add_special) {
+  return pieces_of(t, t.encode(text, add_special));
+}
+
 const std::vector<std::string>& gpt2_byte_pieces() {
   static const std::vector<std::string> table = [] {
     std::vector<std::string> t(256);

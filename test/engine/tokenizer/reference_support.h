@@ -2,6 +2,7 @@
 // Helpers for the tokenizer tests: fixture files, running the reference programs (node with
 // test/node's packages, Debian's /usr/bin/python3) and reading what they print.
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,6 +37,13 @@ std::vector<engine::TokenId> parse_ids(std::string_view text);
 
 //! Hex digits → bytes.
 std::string from_hex(std::string_view hex);
+
+//! make_tokenizer(spec); fails the test with its message when it refuses the spec.
+std::unique_ptr<engine::Tokenizer> build(engine::TokenizerSpec spec);
+
+//! The pieces (the tokens' text) of `ids`, or of what `text` encodes to.
+std::vector<std::string> pieces_of(const engine::Tokenizer& t, const std::vector<engine::TokenId>& ids);
+std::vector<std::string> pieces_of(const engine::Tokenizer& t, std::string_view text, bool add_special = false);
 
 //! GPT-2's byte → character table (its 256 single-byte pieces, by byte), as UTF-8, written out
 //! here independently of the engine's.

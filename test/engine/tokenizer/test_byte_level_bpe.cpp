@@ -6,6 +6,8 @@
 #include "llmp/engine/tokenizer.h"
 
 using namespace llmp::engine;
+using llmp::test::build;
+using llmp::test::pieces_of;
 
 namespace {
 
@@ -18,18 +20,6 @@ TokenizerSpec byte_level_spec(std::vector<std::string> pieces, std::vector<std::
   for (std::string& piece : pieces) spec.tokens.push_back(std::move(piece));
   spec.merges = std::move(merges);
   return spec;
-}
-
-std::unique_ptr<Tokenizer> build(TokenizerSpec spec) {
-  auto tokenizer = make_tokenizer(std::move(spec));
-  if (!tokenizer) FAIL(tokenizer.error().message());
-  return std::move(*tokenizer);
-}
-
-std::vector<std::string> pieces_of(const Tokenizer& t, std::string_view text, bool add_special = false) {
-  std::vector<std::string> pieces;
-  for (const TokenId id : t.encode(text, add_special)) pieces.push_back(t.spec().tokens[static_cast<size_t>(id)]);
-  return pieces;
 }
 
 using V = std::vector<std::string>;

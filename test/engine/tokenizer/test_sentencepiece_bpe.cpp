@@ -41,18 +41,6 @@ TokenizerSpec small_spec(std::vector<std::string> pieces) {
   return spec;
 }
 
-std::unique_ptr<Tokenizer> build(TokenizerSpec spec) {
-  auto tokenizer = make_tokenizer(std::move(spec));
-  REQUIRE(tokenizer.has_value());
-  return std::move(*tokenizer);
-}
-
-std::vector<std::string> pieces_of(const Tokenizer& t, const std::vector<TokenId>& ids) {
-  std::vector<std::string> pieces;
-  for (const TokenId id : ids) pieces.push_back(t.spec().tokens[static_cast<size_t>(id)]);
-  return pieces;
-}
-
 }  // namespace
 
 TEST_CASE("SentencePiece BPE merges by score and falls back to bytes", "[sentencepiece]") {

@@ -2,23 +2,14 @@
 // roles, and the errors for what is malformed or not supported.
 #include <catch2/catch.hpp>
 
+#include "engine/tokenizer/reference_support.h"
 #include "llmp/engine/tokenizer.h"
 
 using namespace llmp::engine;
+using llmp::test::build;
+using llmp::test::pieces_of;
 
 namespace {
-
-std::unique_ptr<Tokenizer> build(const TokenizerSpec& spec) {
-  auto tokenizer = make_tokenizer(spec);
-  if (!tokenizer) FAIL(tokenizer.error().message());
-  return std::move(*tokenizer);
-}
-
-std::vector<std::string> pieces_of(const Tokenizer& t, std::string_view text, bool add_special = false) {
-  std::vector<std::string> pieces;
-  for (const TokenId id : t.encode(text, add_special)) pieces.push_back(t.spec().tokens[static_cast<size_t>(id)]);
-  return pieces;
-}
 
 std::string parse_error(std::string_view json, std::string_view config = "") {
   auto spec = parse_tokenizer_json(json, config);

@@ -48,18 +48,6 @@ TokenizerSpec bert_spec(std::vector<std::string> tokens, const Options& options)
   return spec;
 }
 
-std::unique_ptr<Tokenizer> build(TokenizerSpec spec) {
-  auto tokenizer = make_tokenizer(std::move(spec));
-  REQUIRE(tokenizer.has_value());
-  return std::move(*tokenizer);
-}
-
-std::vector<std::string> pieces_of(const Tokenizer& t, const std::vector<TokenId>& ids) {
-  std::vector<std::string> pieces;
-  for (const TokenId id : ids) pieces.push_back(t.spec().tokens[static_cast<size_t>(id)]);
-  return pieces;
-}
-
 const std::vector<std::string> kSmallVocab = {
     "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", "un", "##aff", "##able", "!", ",", ".", "'", "s",
     "cafe", "naive", "中", "国", "is", "n", "##'", "##t", "don", "t", "the", "##s", "a", "b", "##b", "über", "uber", "ü"};
