@@ -41,24 +41,41 @@ ApiResult<std::shared_ptr<ServedModel>> encoder_model(Services& s, const Caller&
   return m;
 }
 
+// An encoder request's body and the model it names, which goes on the request's log line and,
+// when `call` is given, on its call record.
+struct EncoderRequest {
+  JsonBody body;
+  simdjson::dom::object obj;
+  std::shared_ptr<ServedModel> model;
+};
+
+// The request, or the answer to send instead.
+std::expected<EncoderRequest, Response> encoder_request(Services& s, Request& req, const Caller& caller, bool rerank,
+                                                        CallLog* call) {
+  auto body = JsonBody::parse(req.body);
+  if (!body) return std::unexpected(response_for(body.error(), req));
+  auto obj = body->object();
+  if (!obj) return std::unexpected(response_for(obj.error(), req));
+  auto model = encoder_model(s, caller, Fields(*obj), rerank);
+  if (!model) return std::unexpected(response_for(model.error(), req));
+  req.ctx.model = (*model)->id;
+  if (call) call->rec.model = call->rec.served_by = (*model)->id;
+  return EncoderRequest{std::move(*body), *obj, std::move(*model)};
+}
+
 // POST /v1/embeddings. `call` (may be null) learns the model, input and tokens.
 Awaitable<Response> serve_embeddings(Services& s, Request& req, const Caller& caller, CallLog* call) {
-  auto body = JsonBody::parse(req.body);
-  if (!body) co_return api::response_for(body.error(), req);
-  auto as_object = body->object();
-  if (!as_object) co_return response_for(as_object.error(), req);
-  const simdjson::dom::object obj = *as_object;
+  auto request = encoder_request(s, req, caller, false, call);
+  if (!request) co_return std::move(request.error());
+  const simdjson::dom::object obj = request->obj;
+  const std::shared_ptr<ServedModel>& model = request->model;
   Fields f(obj);
-  auto model = encoder_model(s, caller, f, false);
-  if (!model) co_return response_for(model.error(), req);
-  req.ctx.model = (*model)->id;
   if (call) {
-    call->rec.model = call->rec.served_by = (*model)->id;
     if (auto input = obj["input"]; input.error() == simdjson::SUCCESS)
       call->rec.input_json = simdjson::minify(input.value());
   }
-  const auto& tok = (*model)->engine->tokenizer();
-  const int64_t hidden = (*model)->engine->model().hidden;
+  const auto& tok = model->engine->tokenizer();
+  const int64_t hidden = model->engine->model().hidden;
   auto format = f.string("encoding_format");
   if (!format) co_return response_for(format.error(), req);
   const std::string_view encoding = format->value_or("float");
@@ -118,11 +135,11 @@ Awaitable<Response> serve_embeddings(Services& s, Request& req, const Caller& ca
 
   int64_t asked = 0;
   for (const auto& ids : inputs) asked += static_cast<int64_t>(ids.size());
-  auto admitted = admit_request(s, caller, req, (*model)->id, asked, 0);
+  auto admitted = admit_request(s, caller, req, model->id, asked, 0);
   if (!admitted) co_return std::move(admitted.error());
   // Settles when the handler returns: the input tokens if the embeddings were made, else none.
   const std::shared_ptr<LimitHold> hold = std::move(*admitted);
-  engine::Engine* eng = (*model)->engine.get();
+  engine::Engine* eng = model->engine.get();
   auto compute = [eng, inputs]() -> Result<std::vector<std::vector<float>>> {
     std::vector<std::vector<float>> out;
     for (const auto& ids : inputs) {
@@ -168,7 +185,7 @@ Awaitable<Response> serve_embeddings(Services& s, Request& req, const Caller& ca
     }
     w.end_object();
   }
-  w.end_array().field("model", (*model)->id);
+  w.end_array().field("model", model->id);
   w.key("usage").begin_object().field("prompt_tokens", tokens).field("total_tokens", tokens).end_object();
   w.end_object();
   Response embedded = Response::json(200, std::move(out));
@@ -178,17 +195,12 @@ Awaitable<Response> serve_embeddings(Services& s, Request& req, const Caller& ca
 
 // POST /v1/rerank. `call` (may be null) learns the model, query, documents and tokens.
 Awaitable<Response> serve_rerank(Services& s, Request& req, const Caller& caller, CallLog* call) {
-  auto body = JsonBody::parse(req.body);
-  if (!body) co_return api::response_for(body.error(), req);
-  auto as_object = body->object();
-  if (!as_object) co_return response_for(as_object.error(), req);
-  const simdjson::dom::object obj = *as_object;
+  auto request = encoder_request(s, req, caller, true, call);
+  if (!request) co_return std::move(request.error());
+  const simdjson::dom::object obj = request->obj;
+  const std::shared_ptr<ServedModel>& model = request->model;
   Fields f(obj);
-  auto model = encoder_model(s, caller, f, true);
-  if (!model) co_return response_for(model.error(), req);
-  req.ctx.model = (*model)->id;
   if (call) {
-    call->rec.model = call->rec.served_by = (*model)->id;
     std::string input;
     json::Writer w(input);
     w.begin_object();
@@ -222,7 +234,7 @@ Awaitable<Response> serve_rerank(Services& s, Request& req, const Caller& caller
   auto return_docs = f.boolean("return_documents");
   if (!top_n) co_return response_for(top_n.error(), req);
   if (!return_docs) co_return response_for(return_docs.error(), req);
-  engine::Engine* eng = (*model)->engine.get();
+  engine::Engine* eng = model->engine.get();
   const auto& tok = eng->tokenizer();
   const auto& spec = tok.spec();
   // [CLS] query [SEP] document [SEP], segment ids 0 then 1.
@@ -243,7 +255,7 @@ Awaitable<Response> serve_rerank(Services& s, Request& req, const Caller& caller
   }
   int64_t asked = 0;
   for (const auto& p : pairs) asked += static_cast<int64_t>(p.first.size());
-  auto admitted = admit_request(s, caller, req, (*model)->id, asked, 0);
+  auto admitted = admit_request(s, caller, req, model->id, asked, 0);
   if (!admitted) co_return std::move(admitted.error());
   // Settles when the handler returns: the scored tokens if the scores were made, else none.
   const std::shared_ptr<LimitHold> hold = std::move(*admitted);
@@ -274,7 +286,7 @@ Awaitable<Response> serve_rerank(Services& s, Request& req, const Caller& caller
   }
   std::string out;
   json::Writer w(out);
-  w.begin_object().field("model", (*model)->id).field("object", "list").key("results").begin_array();
+  w.begin_object().field("model", model->id).field("object", "list").key("results").begin_array();
   for (size_t k = 0; k < n; ++k) {
     const size_t i = order[k];
     // A single-logit cross-encoder's relevance, as sentence-transformers reports it.
