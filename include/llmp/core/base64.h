@@ -11,9 +11,9 @@ namespace llmp::base64 {
 //! Standard base64 (RFC 4648 §4) with '=' padding.
 std::string encode(std::string_view bytes);
 
-//! Standard base64, '=' padding optional, whitespace not allowed; nullopt for any other
-//! character, an impossible length, or leftover bits that are not zero (so one text has one
-//! meaning).
+//! Standard base64, '=' padding optional (any number of trailing '=' is accepted, as before),
+//! whitespace not allowed; nullopt for any other character, an impossible length, or leftover
+//! bits that are not zero (so the data part of a text has one meaning).
 std::optional<std::string> decode(std::string_view text);
 
 //! Base64url without padding (RFC 7515 §2).
