@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
 #include <vector>
 
 #include "llmp/core/json.h"
@@ -139,14 +138,8 @@ void append_json(std::string& out, simdjson::dom::element e) {
       return;
     }
     case Type::STRING: json::append_string(out, std::string_view(e)); return;
-    case Type::INT64:
-    case Type::UINT64: {
-      char buf[24];
-      const auto [end, ec] = e.type() == Type::INT64 ? std::to_chars(buf, buf + sizeof buf, int64_t(e))
-                                                     : std::to_chars(buf, buf + sizeof buf, uint64_t(e));
-      out.append(buf, end);
-      return;
-    }
+    case Type::INT64: json::append_integer(out, int64_t(e)); return;
+    case Type::UINT64: json::append_integer(out, uint64_t(e)); return;
     case Type::DOUBLE: {
       // Parsed numbers are finite. A double stays one ("1.0" is not written back as "1").
       const size_t at = out.size();

@@ -92,6 +92,20 @@ void append_number(std::string& out, double v) {
   out.append(buf, end);
 }
 
+namespace {
+
+template <class Int>
+void append_decimal(std::string& out, Int v) {
+  char buf[24];  // 20 digits and a sign at most
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, end);
+}
+
+}  // namespace
+
+void append_integer(std::string& out, int64_t v) { append_decimal(out, v); }
+void append_integer(std::string& out, uint64_t v) { append_decimal(out, v); }
+
 void Writer::before_value() {
   if (after_key_) {
     after_key_ = false;
@@ -135,17 +149,6 @@ Writer& Writer::value(bool v) {
   out_.append(v ? "true" : "false");
   return *this;
 }
-
-namespace {
-
-template <class Int>
-void append_integer(std::string& out, Int v) {
-  char buf[24];  // 20 digits and a sign at most
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, end);
-}
-
-}  // namespace
 
 Writer& Writer::value(int64_t v) {
   before_value();

@@ -18,6 +18,10 @@ void append_string(std::string& out, std::string_view s);
 //! Appends a finite double in shortest round-trip form; non-finite values become null.
 void append_number(std::string& out, double v);
 
+//! Appends an integer in decimal, with a '-' when negative and nothing else.
+void append_integer(std::string& out, int64_t v);
+void append_integer(std::string& out, uint64_t v);
+
 //! Writes JSON into a caller-owned string; commas between members are placed automatically.
 class Writer {
  public:

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "llmp/core/json.h"
 #include "llmp/net/errors.h"
 
 namespace llmp::api {
@@ -27,9 +28,8 @@ std::string reset_duration(double seconds) {
   // Per request on every answer: appended, not formatted (fmt::format showed in the profile).
   std::string out;
   const auto append = [&out](int64_t v, std::string_view unit) {
-    char buf[24];
-    const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, end).append(unit);
+    json::append_integer(out, v);
+    out.append(unit);
   };
   if (seconds < 1) {
     append(static_cast<int64_t>(std::ceil(std::max(0.0, seconds) * 1000)), "ms");
