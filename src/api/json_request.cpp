@@ -156,16 +156,22 @@ std::unexpected<FieldError> field_error(std::string param, std::string message) 
   return std::unexpected(FieldError{Status(StatusCode::invalid_argument, std::move(message)), std::move(param)});
 }
 
+Result<JsonObjectBody> JsonObjectBody::parse(std::string_view text) {
+  auto body = JsonBody::parse(text);
+  if (!body) return std::unexpected(body.error());
+  auto object = body->object();
+  if (!object) return std::unexpected(object.error());
+  return JsonObjectBody{std::move(*body), *object};
+}
+
 std::expected<JsonObjectBody, FieldError> parse_object(std::string_view text,
                                                        std::initializer_list<std::string_view> known) {
-  auto body = JsonBody::parse(text);
-  if (!body) return std::unexpected(FieldError{body.error(), ""});
-  auto object = body->object();
-  if (!object) return std::unexpected(FieldError{object.error(), ""});
-  if (auto extra = unknown_member(*object, known)) {
+  auto parsed = JsonObjectBody::parse(text);
+  if (!parsed) return std::unexpected(FieldError{parsed.error(), ""});
+  if (auto extra = unknown_member(parsed->object, known)) {
     return field_error(std::string(*extra), fmt::format("unknown field '{}'", *extra));
   }
-  return JsonObjectBody{std::move(*body), *object};
+  return std::move(*parsed);
 }
 
 }  // namespace llmp::api

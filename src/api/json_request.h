@@ -73,12 +73,15 @@ std::unexpected<FieldError> field_error(std::string param, std::string message);
 
 //! A body that is a JSON object; `object` refers into `body`, which keeps it alive.
 struct JsonObjectBody {
+  //! `text` as a JSON object, any members allowed: JsonBody::parse's and object()'s errors.
+  static Result<JsonObjectBody> parse(std::string_view text);
+
   JsonBody body;
   simdjson::dom::object object;
 };
 
-//! `text` as a JSON object with no member outside `known`: JsonBody::parse's and object()'s
-//! errors about the whole body (param ""), or invalid_argument "unknown field 'x'" about x.
+//! `text` as a JSON object with no member outside `known`: JsonObjectBody::parse's errors about
+//! the whole body (param ""), or invalid_argument "unknown field 'x'" about x.
 std::expected<JsonObjectBody, FieldError> parse_object(std::string_view text,
                                                        std::initializer_list<std::string_view> known);
 

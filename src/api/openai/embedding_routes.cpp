@@ -44,30 +44,27 @@ ApiResult<std::shared_ptr<ServedModel>> encoder_model(Services& s, const Caller&
 // An encoder request's body and the model it names, which goes on the request's log line and,
 // when `call` is given, on its call record.
 struct EncoderRequest {
-  JsonBody body;
-  simdjson::dom::object obj;
+  JsonObjectBody body;
   std::shared_ptr<ServedModel> model;
 };
 
 // The request, or the answer to send instead.
 std::expected<EncoderRequest, Response> encoder_request(Services& s, Request& req, const Caller& caller, bool rerank,
                                                         CallLog* call) {
-  auto body = JsonBody::parse(req.body);
-  if (!body) return std::unexpected(response_for(body.error(), req));
-  auto obj = body->object();
-  if (!obj) return std::unexpected(response_for(obj.error(), req));
-  auto model = encoder_model(s, caller, Fields(*obj), rerank);
+  auto parsed = JsonObjectBody::parse(req.body);
+  if (!parsed) return std::unexpected(response_for(parsed.error(), req));
+  auto model = encoder_model(s, caller, Fields(parsed->object), rerank);
   if (!model) return std::unexpected(response_for(model.error(), req));
   req.ctx.model = (*model)->id;
   if (call) call->rec.model = call->rec.served_by = (*model)->id;
-  return EncoderRequest{std::move(*body), *obj, std::move(*model)};
+  return EncoderRequest{std::move(*parsed), std::move(*model)};
 }
 
 // POST /v1/embeddings. `call` (may be null) learns the model, input and tokens.
 Awaitable<Response> serve_embeddings(Services& s, Request& req, const Caller& caller, CallLog* call) {
   auto request = encoder_request(s, req, caller, false, call);
   if (!request) co_return std::move(request.error());
-  const simdjson::dom::object obj = request->obj;
+  const simdjson::dom::object obj = request->body.object;
   const std::shared_ptr<ServedModel>& model = request->model;
   Fields f(obj);
   if (call) {
@@ -197,7 +194,7 @@ Awaitable<Response> serve_embeddings(Services& s, Request& req, const Caller& ca
 Awaitable<Response> serve_rerank(Services& s, Request& req, const Caller& caller, CallLog* call) {
   auto request = encoder_request(s, req, caller, true, call);
   if (!request) co_return std::move(request.error());
-  const simdjson::dom::object obj = request->obj;
+  const simdjson::dom::object obj = request->body.object;
   const std::shared_ptr<ServedModel>& model = request->model;
   Fields f(obj);
   if (call) {

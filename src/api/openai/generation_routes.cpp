@@ -860,15 +860,14 @@ void describe_call(obs::CallRecord& r, simdjson::dom::object body, const std::st
 // deployments) or a local model id.
 InferenceHandler generation_handler(Services& s, bool chat) {
   return [&s, chat](Request& req, const Caller& caller) -> Awaitable<Response> {
-    auto body = JsonBody::parse(req.body);
-    if (!body) co_return api::response_for(body.error(), req);
-    auto obj = body->object();
-    if (!obj) co_return response_for(obj.error(), req);
-    const Fields f(*obj);
+    auto body = JsonObjectBody::parse(req.body);
+    if (!body) co_return response_for(body.error(), req);
+    const simdjson::dom::object obj = body->object;
+    const Fields f(obj);
     auto name = requested_model(caller, f);
     if (!name) co_return response_for(name.error(), req);
     bool stream = false;
-    if ((*obj)["stream"].get(stream) != simdjson::SUCCESS) stream = false;
+    if (obj["stream"].get(stream) != simdjson::SUCCESS) stream = false;
     std::shared_ptr<CallLog> call;  // set when serving starts (a replayed answer is no new call)
     auto serve_local = [&s, &caller, &req, f, chat, &call](std::string id,
                                                            std::string limit_model) -> Awaitable<Response> {
@@ -884,10 +883,10 @@ InferenceHandler generation_handler(Services& s, bool chat) {
     };
     auto serve = [&]() -> Awaitable<Response> {
       call = start_call_log(s, req, caller, chat ? "chat" : "completion");
-      if (call) describe_call(call->rec, *obj, *name, chat, stream);
+      if (call) describe_call(call->rec, obj, *name, chat, stream);
       Response answer;
       if (auto route = s.routes ? s.routes->find(*name) : nullptr) {
-        auto routed = serve_routed(s, caller, req, *obj, *route, chat, serve_local, call);
+        auto routed = serve_routed(s, caller, req, obj, *route, chat, serve_local, call);
         answer = co_await std::move(routed);
       } else {
         auto local = serve_local(*name, *name);

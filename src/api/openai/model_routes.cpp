@@ -57,23 +57,20 @@ ApiResult<std::shared_ptr<ServedModel>> target_model(Services& s, const Caller& 
 // is about, and its admission, counted against the request limits like every inference route
 // (no tokens are generated) and held until the answer is sent.
 struct UtilityRequest {
-  JsonBody body;
-  simdjson::dom::object obj;
+  JsonObjectBody body;
   std::shared_ptr<ServedModel> model;
   std::shared_ptr<LimitHold> hold;
 };
 
 // The request, or the answer to send instead.
 std::expected<UtilityRequest, Response> utility_request(Services& s, const Caller& caller, const Request& req) {
-  auto body = JsonBody::parse(req.body);
-  if (!body) return std::unexpected(response_for(body.error(), req));
-  auto obj = body->object();
-  if (!obj) return std::unexpected(response_for(obj.error(), req));
-  auto model = target_model(s, caller, *obj);
+  auto parsed = JsonObjectBody::parse(req.body);
+  if (!parsed) return std::unexpected(response_for(parsed.error(), req));
+  auto model = target_model(s, caller, parsed->object);
   if (!model) return std::unexpected(response_for(model.error(), req));
   auto admitted = admit_request(s, caller, req, (*model)->id, 0, 0);
   if (!admitted) return std::unexpected(std::move(admitted.error()));
-  return UtilityRequest{std::move(*body), *obj, std::move(*model), std::move(*admitted)};
+  return UtilityRequest{std::move(*parsed), std::move(*model), std::move(*admitted)};
 }
 
 }  // namespace
@@ -116,7 +113,7 @@ void add_model_routes(net::Router& router, Services& s) {
   router.add(net::Method::post, "/tokenize", inference_route(s, [&s](Request& req, const Caller& caller) -> Awaitable<Response> {
     auto request = utility_request(s, caller, req);
     if (!request) co_return std::move(request.error());
-    const simdjson::dom::object obj = request->obj;
+    const simdjson::dom::object obj = request->body.object;
     const std::shared_ptr<ServedModel>& model = request->model;
     Fields f(obj);
     const auto& tok = model->engine->tokenizer();
@@ -165,7 +162,7 @@ void add_model_routes(net::Router& router, Services& s) {
   router.add(net::Method::post, "/detokenize", inference_route(s, [&s](Request& req, const Caller& caller) -> Awaitable<Response> {
     auto request = utility_request(s, caller, req);
     if (!request) co_return std::move(request.error());
-    const simdjson::dom::object obj = request->obj;
+    const simdjson::dom::object obj = request->body.object;
     const std::shared_ptr<ServedModel>& model = request->model;
     const auto& tok = model->engine->tokenizer();
     simdjson::dom::array tokens;
@@ -191,7 +188,7 @@ void add_model_routes(net::Router& router, Services& s) {
   router.add(net::Method::post, "/apply-template", inference_route(s, [&s](Request& req, const Caller& caller) -> Awaitable<Response> {
     auto request = utility_request(s, caller, req);
     if (!request) co_return std::move(request.error());
-    const simdjson::dom::object obj = request->obj;
+    const simdjson::dom::object obj = request->body.object;
     const std::shared_ptr<ServedModel>& model = request->model;
     if (!model->chat_template) {
       co_return response_for(api_error(StatusCode::invalid_argument, "this model has no chat template", "model").error(), req);
