@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "support/admin_api.h"
 #include "support/http_client.h"
 #include "support/response_text.h"
 #include "support/server_process.h"
@@ -300,15 +301,11 @@ TEST_CASE("a tenant sees and calls only the models it is granted") {
   auto call = [&](const std::string& method, const std::string& path, const std::string& body, const std::string& auth) {
     return request(server.port(), method, path, body, {auth, "Content-Type: application/json"});
   };
-  auto tenant = call("POST", "/admin/v1/tenants", R"({"name":"granted"})", admin);
-  REQUIRE(tenant.status == 201);
-  const std::string tenant_id = string_field(tenant.body, "id");
-  auto app = call("POST", "/admin/v1/tenants/" + tenant_id + "/keys", R"({"name":"app"})", admin);
-  REQUIRE(app.status == 201);
-  const std::string app_key = "Authorization: Bearer " + string_field(app.body, "value");
-  auto ops = call("POST", "/admin/v1/tenants/" + tenant_id + "/keys", R"({"name":"ops","role":"tenant_admin"})", admin);
-  REQUIRE(ops.status == 201);
-  const std::string ops_key = "Authorization: Bearer " + string_field(ops.body, "value");
+  const std::string tenant_id = create_tenant(server.port(), admin, "granted");
+  const CreatedKey app = create_key(server.port(), admin, tenant_id, R"({"name":"app"})");
+  const std::string app_key = "Authorization: Bearer " + app.value;
+  const CreatedKey ops = create_key(server.port(), admin, tenant_id, R"({"name":"ops","role":"tenant_admin"})");
+  const std::string ops_key = "Authorization: Bearer " + ops.value;
 
   // No grant yet: every model.
   CHECK_THAT(call("GET", "/admin/v1/tenants/" + tenant_id + "/models", "", ops_key).body,

@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/admin_api.h"
 #include "support/http_client.h"
 #include "support/ports.h"
 #include "support/response_text.h"
@@ -172,12 +173,9 @@ TEST_CASE("an slo fast burn fires once to the webhook then resolves once") {
   // A tenant admin sees neither the platform-wide SLO nor its alerts.
   std::string tenant_auth;
   {
-    auto tenant = call("POST", "/admin/v1/tenants", R"({"name":"acme"})");
-    REQUIRE(tenant.status == 201);
-    auto key = call("POST", "/admin/v1/tenants/" + string_field(tenant.body, "id") + "/keys",
-                    R"({"name":"ops","role":"tenant_admin"})");
-    REQUIRE(key.status == 201);
-    tenant_auth = "Authorization: Bearer " + string_field(key.body, "value");
+    const std::string tenant = create_tenant(srv.port(), admin, "acme");
+    const CreatedKey key = create_key(srv.port(), admin, tenant, R"({"name":"ops","role":"tenant_admin"})");
+    tenant_auth = "Authorization: Bearer " + key.value;
     auto own = call("GET", "/admin/v1/alerts", "", tenant_auth);
     REQUIRE(own.status == 200);
     CHECK(own.body.find("slo:avail") == std::string::npos);

@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "support/admin_api.h"
 #include "support/fake_upstream.h"
 #include "support/http_client.h"
 #include "support/response_text.h"
@@ -49,9 +50,7 @@ struct Traced {
         .args = {"--model", "m=" + (models / "m.gguf")},
         .env = {"LLMP_OBSERVABILITY_OTLP_ENDPOINT=" + collector.url()},
         .auth_mode = ""});
-    auto t = call("POST", "/admin/v1/tenants", R"({"name":"traced"})", admin());
-    REQUIRE(t.status == 201);
-    tenant = string_field(t.body, "id");
+    tenant = create_tenant(server->port(), admin(), "traced");
     key = new_key(tenant, R"({"name":"app"})");
     tenant_admin = new_key(tenant, R"({"name":"ops","role":"tenant_admin"})");
     auto upstream = call("PUT", "/admin/v1/upstreams/good",
@@ -62,10 +61,9 @@ struct Traced {
                       admin());
     REQUIRE(route.status == 200);
   }
+  // An Authorization header line for a new key of `tenant_id` made with `body`.
   std::string new_key(const std::string& tenant_id, const std::string& body) {
-    auto k = call("POST", "/admin/v1/tenants/" + tenant_id + "/keys", body, admin());
-    REQUIRE(k.status == 201);
-    return "Authorization: Bearer " + string_field(k.body, "value");
+    return "Authorization: Bearer " + create_key(server->port(), admin(), tenant_id, body).value;
   }
   std::string admin() { return "Authorization: Bearer " + server->admin_key(); }
   HttpResponse call(const std::string& method, const std::string& path, const std::string& body,
@@ -120,9 +118,8 @@ TEST_CASE("a chat request with a traceparent is traced under the caller's span")
 
   SECTION("the tenant's admin reads it, another tenant's does not") {
     CHECK(t.call("GET", "/admin/v1/traces/" + trace_id, "", t.tenant_admin).status == 200);
-    auto other = t.call("POST", "/admin/v1/tenants", R"({"name":"traced-other"})", t.admin());
-    REQUIRE(other.status == 201);
-    const std::string other_admin = t.new_key(string_field(other.body, "id"), R"({"name":"ops","role":"tenant_admin"})");
+    const std::string other = create_tenant(t.server->port(), t.admin(), "traced-other");
+    const std::string other_admin = t.new_key(other, R"({"name":"ops","role":"tenant_admin"})");
     CHECK(t.call("GET", "/admin/v1/traces/" + trace_id, "", other_admin).status == 404);
   }
 

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/admin_api.h"
 #include "support/fake_upstream.h"
 #include "support/http_client.h"
 #include "support/ports.h"
@@ -39,14 +40,12 @@ struct Gateway {
     REQUIRE(made.exit_code == 0);
     server = std::make_unique<ServerProcess>(
         ServerProcess::Options{.args = {"--model", "m=" + (models / "m.gguf")}, .env = {"UPSTREAM_TOKEN=sk-from-env"}, .auth_mode = ""});
-    auto tenant = call("POST", "/admin/v1/tenants", R"({"name":"acme"})", admin());
-    REQUIRE(tenant.status == 201);
-    auto k = call("POST", "/admin/v1/tenants/" + string_field(tenant.body, "id") + "/keys", R"({"name":"app"})", admin());
-    REQUIRE(k.status == 201);
-    key = string_field(k.body, "value");
+    const std::string tenant = create_tenant(server->port(), admin(), "acme");
+    const CreatedKey k = create_key(server->port(), admin(), tenant, R"({"name":"app"})");
+    key = k.value;
     // 600 tokens a minute refill 10 a second: slow enough to see what each request was billed.
     auto limit = call("PUT", "/admin/v1/limits",
-                      R"({"subject":"key:)" + string_field(k.body, "id") + R"(","kind":"tokens_per_minute","limit":600})",
+                      R"({"subject":"key:)" + k.id + R"(","kind":"tokens_per_minute","limit":600})",
                       admin());
     INFO(limit.body);
     REQUIRE(limit.status == 200);
