@@ -288,15 +288,10 @@ int mmq_splits(int64_t rows, int64_t cols, int n, int sm_count) {
 cudaError_t launch_q8_mmq(const DeviceMatrix& w, const Q8Rows& x, int n, float* y, int64_t ldy, bool accumulate, int splits,
                           float* partial, cudaStream_t stream) {
   if (w.rows <= 0 || n <= 0) return cudaSuccess;
-  if (!has_int8_gemv(w.type) || w.cols % 32 != 0 || x.cols != w.cols || splits < 1 || (splits > 1 && !partial)) {
+  if (!has_int8_gemv(w.type) || w.cols <= 0 || w.cols % 32 != 0 || x.cols != w.cols || splits < 1 || (splits > 1 && !partial)) {
     return cudaErrorInvalidValue;
   }
   const int64_t nb = w.cols / 32;
-  if (nb == 0) {  // an empty sum
-    if (accumulate) return cudaSuccess;
-    return cudaMemset2DAsync(y, static_cast<size_t>(ldy) * sizeof(float), 0, static_cast<size_t>(w.rows) * sizeof(float),
-                             static_cast<size_t>(n), stream);
-  }
   const int64_t per = blocks_per_split(nb, splits);
   const auto parts = static_cast<unsigned>(detail::ceil_div(nb, per));  // <= splits, none empty
   const int64_t row_tiles = detail::ceil_div(w.rows, int64_t{kMmqRows});

@@ -31,7 +31,7 @@ inline int64_t mmq_partial_bytes(int splits, int n, int64_t rows) {
 }
 
 //! y[j, o] = (accumulate ? y[j, o] : 0) + Σ_i W[o, i] · x[j, i] for j < n, o < w.rows.
-//! w: q8_0 or q4_0 (has_int8_gemv); x quantised by launch_quantize_q8_rows (x.cols == w.cols);
+//! w: q8_0 or q4_0 (has_int8_gemv), cols > 0; x quantised by launch_quantize_q8_rows (x.cols == w.cols);
 //! y: [n, ldy] f32. splits > 1: CTA z of a tile sums its contiguous range of quantisation
 //! blocks into partial [splits, n, w.rows] (mmq_partial_bytes, 4-byte aligned), and one
 //! reduction adds the parts in a fixed order: the result does not depend on scheduling.

@@ -55,10 +55,7 @@ void LinearRunner::run(const DeviceLinear& w, const void* x, int64_t ldx, int64_
     kernels::Q8Rows xq;
     for (const auto& part : w.parts) {
       if (!kernels::has_int8_gemv(part.m.type)) continue;
-      if (xq.cols != part.m.cols) {
-        xq = kernels::q8_rows_at(scratch_, static_cast<int>(n), part.m.cols);
-        LLMP_CUDA_CHECK(kernels::launch_quantize_q8_rows(act_, x, ldx, static_cast<int>(n), xq, stream_));
-      }
+      if (xq.cols != part.m.cols) xq = quantise_input(x, ldx, static_cast<int>(n), part.m.cols);
       mmq(part.m, xq, n, y + part.offset, ldy, accumulate);
     }
   }
@@ -75,6 +72,12 @@ void LinearRunner::run(const DeviceLinear& w, const void* x, int64_t ldx, int64_
       gemm(scratch_, k, m.cols, x, ldx, n, y + part.offset + r, ldy, accumulate);
     }
   }
+}
+
+kernels::Q8Rows LinearRunner::quantise_input(const void* x, int64_t ldx, int rows, int64_t cols) const {
+  const kernels::Q8Rows xq = kernels::q8_rows_at(scratch_, rows, cols);
+  LLMP_CUDA_CHECK(kernels::launch_quantize_q8_rows(act_, x, ldx, rows, xq, stream_));
+  return xq;
 }
 
 void LinearRunner::mmq(const kernels::DeviceMatrix& m, const kernels::Q8Rows& xq, int64_t n, float* y, int64_t ldy,
@@ -103,10 +106,7 @@ void LinearRunner::gemv(const DeviceLinear& w, const void* x, int64_t ldx, int64
         LLMP_CUDA_CHECK(kernels::launch_quant_gemv(m, act_, xj, ldx, rows, yj + part.offset, ldy, accumulate, stream_));
         continue;
       }
-      if (xq.cols != m.cols) {
-        xq = kernels::q8_rows_at(scratch_, rows, m.cols);
-        LLMP_CUDA_CHECK(kernels::launch_quantize_q8_rows(act_, xj, ldx, rows, xq, stream_));
-      }
+      if (xq.cols != m.cols) xq = quantise_input(xj, ldx, rows, m.cols);
       LLMP_CUDA_CHECK(kernels::launch_q8_gemv(m, xq, rows, yj + part.offset, ldy, accumulate, stream_));
     }
   }

@@ -45,6 +45,9 @@ class LinearRunner {
   void gemm(const void* w, int64_t rows, int64_t cols, const void* x, int64_t ldx, int64_t n, float* y, int64_t ldy,
             bool accumulate) const;
   void gemv(const DeviceLinear& w, const void* x, int64_t ldx, int64_t n, float* y, int64_t ldy, bool accumulate) const;
+  //! x's first `cols` columns of `rows` rows quantised per 32 values at the scratch's start,
+  //! for the GEMV and the MMA (both read it; the parts of a linear share it).
+  kernels::Q8Rows quantise_input(const void* x, int64_t ldx, int rows, int64_t cols) const;
   void mmq(const kernels::DeviceMatrix& m, const kernels::Q8Rows& xq, int64_t n, float* y, int64_t ldy, bool accumulate) const;
 
   cublasHandle_t cublas_;
