@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -149,14 +151,34 @@ std::vector<TensorPlan> plan_bert(const TestModelSpec& s) {
   return t;
 }
 
+// The dtype of a file's bulk weights: q4_k_m is llama.cpp's mixture of mostly Q4_K (see tensor_dtype).
+std::optional<DType> file_dtype(const std::string& name) { return name == "q4_k_m" ? DType::q4_k : dtype_from_name(name); }
+
+// The dtype tensor `p` takes in a file of `dtype`. For q4_k_m, as llama.cpp's quantiser
+// (llama_tensor_get_type) for LLAMA_FTYPE_MOSTLY_Q4_K_M: Q6_K for the output matrix (the token
+// embedding when it is tied) and for attn_v / ffn_down in the layers where it gives more bits.
+DType tensor_dtype(const TestModelSpec& s, const TensorPlan& p, DType dtype, bool has_output) {
+  if (!p.quantizable) return DType::f32;
+  if (s.dtype != "q4_k_m") return dtype;
+  const std::string& name = p.gguf_name;
+  if (name == "output.weight" || (!has_output && name == "token_embd.weight")) return DType::q6_k;
+  int layer = -1;
+  char what[32] = {};
+  if (std::sscanf(name.c_str(), "blk.%d.%31[a-z_]", &layer, what) == 2 && (std::string(what) == "attn_v" || std::string(what) == "ffn_down")) {
+    const int64_t n = s.layers;  // use_more_bits(i, n)
+    if (layer < n / 8 || layer >= 7 * n / 8 || (layer - n / 8) % 3 == 2) return DType::q6_k;
+  }
+  return dtype;
+}
+
 Result<void> validate(const TestModelSpec& s) {
   auto bad = [](std::string m) { return error(StatusCode::invalid_argument, std::move(m)); };
   if (s.arch != "llama" && s.arch != "qwen2" && s.arch != "mistral" && s.arch != "bert") {
     return bad(fmt::format("--arch: '{}' is not llama, qwen2, mistral or bert", s.arch));
   }
   if (s.format != "gguf" && s.format != "hf") return bad(fmt::format("--format: '{}' is not gguf or hf", s.format));
-  auto dtype = dtype_from_name(s.dtype);
-  if (!dtype) return bad(fmt::format("--dtype: '{}' is not f32, f16, bf16, q8_0, q4_0 or q4_k", s.dtype));
+  auto dtype = file_dtype(s.dtype);
+  if (!dtype) return bad(fmt::format("--dtype: '{}' is not f32, f16, bf16, q8_0, q4_0, q4_k, q6_k or q4_k_m", s.dtype));
   if (s.format == "hf" && *dtype != DType::f32 && *dtype != DType::f16 && *dtype != DType::bf16) {
     return bad(fmt::format("--dtype {}: Hugging Face folders hold f32, f16 or bf16", s.dtype));
   }
@@ -418,6 +440,7 @@ uint32_t gguf_file_type(DType t) {
     case DType::q4_0: return 2;
     case DType::q8_0: return 7;
     case DType::q4_k: return 15;
+    case DType::q6_k: return 18;  // LLAMA_FTYPE_MOSTLY_Q6_K
     case DType::bf16: return 32;
   }
   return 0;
@@ -483,8 +506,9 @@ Result<void> write_gguf(const TestModelSpec& s, const BuiltVocab& vocab, const s
   if (spec.kind == TokenizerKind::sentencepiece_bpe) g.add_metadata("tokenizer.ggml.add_space_prefix", true);
   if (!vocab.chat_template.empty()) g.add_metadata("tokenizer.chat_template", vocab.chat_template);
 
+  const bool has_output = std::any_of(plan.begin(), plan.end(), [](const TensorPlan& p) { return p.gguf_name == "output.weight"; });
   for (const auto& p : plan) {
-    const DType t = p.quantizable ? dtype : DType::f32;
+    const DType t = tensor_dtype(s, p, dtype, has_output);
     g.add_tensor(p.gguf_name, t, p.shape, [&p, t, seed = s.seed](uint8_t* dst) { produce(p, t, true, seed, dst); });
   }
   if (s.rope_scaling == "llama3" && !bert) {
@@ -518,7 +542,7 @@ Result<void> write_gguf(const TestModelSpec& s, const BuiltVocab& vocab, const s
 
 Result<void> create_test_model(const TestModelSpec& s) {
   LLMP_TRY_VOID(validate(s));
-  const DType dtype = *dtype_from_name(s.dtype);
+  const DType dtype = *file_dtype(s.dtype);
   const VocabStyle style = s.arch == "llama" ? VocabStyle::llama3
                            : s.arch == "qwen2" ? VocabStyle::qwen2
                            : s.arch == "mistral" ? VocabStyle::mistral

@@ -46,7 +46,7 @@ TEST_CASE("quantise then dequantise stays within each format's error") {
   const auto x = random_values(256 * 7, 1);
   struct Case { DType t; double max_rel; };
   for (auto [t, max_rel] : {Case{DType::f16, 1e-3}, Case{DType::bf16, 8e-3}, Case{DType::q8_0, 0.01},
-                            Case{DType::q4_0, 0.15}, Case{DType::q4_k, 0.12}}) {
+                            Case{DType::q4_0, 0.15}, Case{DType::q4_k, 0.12}, Case{DType::q6_k, 0.04}}) {
     INFO(dtype_info(t).name);
     std::vector<uint8_t> q(row_bytes(t, static_cast<int64_t>(x.size())));
     quantize_row(t, x.data(), q.data(), static_cast<int64_t>(x.size()));
@@ -58,6 +58,43 @@ TEST_CASE("quantise then dequantise stays within each format's error") {
   }
 }
 
+TEST_CASE("Q6_K blocks dequantise as ggml's dequantize_row_q6_K") {
+  // Random bytes (any bit pattern is a valid block), decoded by a transcription of ggml's loop.
+  std::mt19937 rng(5);
+  std::vector<uint8_t> bytes(2 * sizeof(BlockQ6_K));
+  for (auto& b : bytes) b = static_cast<uint8_t>(rng());
+  auto* blocks = reinterpret_cast<BlockQ6_K*>(bytes.data());
+  for (int k = 0; k < 2; ++k) blocks[k].d = f32_to_fp16(0.01f * static_cast<float>(k + 1));
+  std::vector<float> want(512);
+  for (int k = 0; k < 2; ++k) {
+    const float d = fp16_to_f32(blocks[k].d);
+    const uint8_t* ql = blocks[k].ql;
+    const uint8_t* qh = blocks[k].qh;
+    const int8_t* sc = blocks[k].scales;
+    float* y = want.data() + 256 * k;
+    for (int n = 0; n < 256; n += 128) {
+      for (int l = 0; l < 32; ++l) {
+        const int is = l / 16;
+        const int q1 = ((ql[l + 0] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+        const int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+        const int q3 = ((ql[l + 0] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+        const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+        y[l + 0] = d * sc[is + 0] * q1;
+        y[l + 32] = d * sc[is + 2] * q2;
+        y[l + 64] = d * sc[is + 4] * q3;
+        y[l + 96] = d * sc[is + 6] * q4;
+      }
+      y += 128;
+      ql += 64;
+      qh += 32;
+      sc += 8;
+    }
+  }
+  std::vector<float> got(512);
+  dequantize_row(DType::q6_k, bytes.data(), got.data(), 512);
+  CHECK(got == want);
+}
+
 TEST_CASE("SIMD dot kernels agree with the scalar reference at odd sizes") {
   const DotKernels* simd = dot_kernels_avx512();
   if (!simd) {
@@ -66,7 +103,7 @@ TEST_CASE("SIMD dot kernels agree with the scalar reference at odd sizes") {
   }
   const DotKernels& ref = dot_kernels_scalar();
   for (int64_t n : {32, 96, 256, 768, 2048, 5120 + 256}) {
-    for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_k}) {
+    for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_k, DType::q6_k}) {
       if (n % dtype_info(t).block_elems) continue;
       INFO(dtype_info(t).name << " n=" << n);
       const auto w = random_values(static_cast<size_t>(n), 7 + static_cast<uint32_t>(n));
@@ -81,6 +118,7 @@ TEST_CASE("SIMD dot kernels agree with the scalar reference at odd sizes") {
           case DType::q8_0: return k.q8_0(wq.data(), xq.row_qs(0), xq.row_d(0), xq.row_sums(0), n);
           case DType::q4_0: return k.q4_0(wq.data(), xq.row_qs(0), xq.row_d(0), xq.row_sums(0), n);
           case DType::q4_k: return k.q4_k(wq.data(), xq.row_qs(0), xq.row_d(0), xq.row_sums(0), n);
+          case DType::q6_k: return k.q6_k(wq.data(), xq.row_qs(0), xq.row_d(0), xq.row_sums(0), n);
           case DType::f16: return k.f16(wq.data(), x.data(), n);
           case DType::bf16: return k.bf16(wq.data(), x.data(), n);
           case DType::f32: return k.f32(wq.data(), x.data(), n);
@@ -98,7 +136,7 @@ TEST_CASE("matmul over many tokens matches a dequantised reference") {
   ThreadPool pool(2);
   MatmulScratch scratch;
   const int64_t n_out = 37, n_in = 512, n_tok = 5;
-  for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_k}) {
+  for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_k, DType::q6_k}) {
     INFO(dtype_info(t).name);
     const auto wf = random_values(static_cast<size_t>(n_out * n_in), 3);
     const auto x = random_values(static_cast<size_t>(n_tok * n_in), 4);

@@ -104,6 +104,36 @@ float q4_k(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* x
   return hsum(acc) - mins;
 }
 
+float q6_k(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t*, int64_t n) {
+  const auto* b = reinterpret_cast<const BlockQ6_K*>(w);
+  __m256 acc = _mm256_setzero_ps();
+  const __m256i low4 = _mm256_set1_epi8(0x0F), low2 = _mm256_set1_epi8(0x03), c32 = _mm256_set1_epi8(32);
+  for (int64_t k = 0; k < n / 256; ++k) {
+    const float d = half(b[k].d);
+    for (int h = 0; h < 2; ++h) {
+      // Quarter j of this half: elements 128h + 32j + l, l < 32 (see BlockQ6_K).
+      const __m256i ql[2] = {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k].ql + 64 * h)),
+                             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k].ql + 64 * h + 32))};
+      const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k].qh + 32 * h));
+      for (int j = 0; j < 4; ++j) {
+        const __m256i lo = _mm256_and_si256(j >= 2 ? _mm256_srli_epi16(ql[j & 1], 4) : ql[j & 1], low4);
+        const __m256i hi = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * j)), low2);
+        const __m256i q = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));  // 0..63, the stored value
+        const int64_t xb = k * 8 + 4 * h + j;
+        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + xb * 32));
+        // Σ (q - 32) · x per 4 elements: lanes 0-3 are the first group of 16, lanes 4-7 the second.
+        const __m256i dot = _mm256_sub_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), q, x),
+                                             _mm256_dpbusd_epi32(_mm256_setzero_si256(), c32, x));
+        const int g = 8 * h + 2 * j;
+        const __m256 scale = _mm256_set_m128(_mm_set1_ps(static_cast<float>(b[k].scales[g + 1])),
+                                             _mm_set1_ps(static_cast<float>(b[k].scales[g])));
+        acc = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(d * xd[xb]), scale), _mm256_cvtepi32_ps(dot), acc);
+      }
+    }
+  }
+  return hsum(acc);
+}
+
 inline float hsum512(__m512 v) { return _mm512_reduce_add_ps(v); }
 
 float f16(const uint8_t* w, const float* x, int64_t n) {
@@ -202,7 +232,7 @@ void attend_f16(const float* q, const uint16_t* const* k_blocks, const uint16_t*
 }  // namespace
 
 const DotKernels* dot_kernels_avx512_impl() {
-  static const DotKernels k{"avx512-vnni", q8_0, q4_0, q4_k, f16, bf16, f32, attend_f16};
+  static const DotKernels k{"avx512-vnni", q8_0, q4_0, q4_k, q6_k, f16, bf16, f32, attend_f16};
   return &k;
 }
 

@@ -54,6 +54,22 @@ float q4_k(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* x
   return sum;
 }
 
+float q6_k(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t*, int64_t n) {
+  const auto* b = reinterpret_cast<const BlockQ6_K*>(w);
+  float sum = 0;
+  for (int64_t k = 0; k < n / 256; ++k) {
+    const float d = fp16_to_f32(b[k].d);
+    for (int j = 0; j < 8; ++j) {  // one activation block of 32: two groups of 16 with their own scale
+      const int64_t xb = k * 8 + j;
+      int32_t dot[2] = {0, 0};
+      for (int l = 0; l < 32; ++l) dot[l / 16] += (q6k_value(b[k], 32 * j + l) - 32) * xq[xb * 32 + l];
+      sum += d * xd[xb] *
+             (static_cast<float>(b[k].scales[2 * j] * dot[0]) + static_cast<float>(b[k].scales[2 * j + 1] * dot[1]));
+    }
+  }
+  return sum;
+}
+
 float f16(const uint8_t* w, const float* x, int64_t n) {
   const auto* h = reinterpret_cast<const uint16_t*>(w);
   float sum = 0;
@@ -101,7 +117,7 @@ void attend_f16(const float* q, const uint16_t* const* k_blocks, const uint16_t*
 }  // namespace
 
 const DotKernels& dot_kernels_scalar() {
-  static const DotKernels k{"scalar", q8_0, q4_0, q4_k, f16, bf16, f32, attend_f16};
+  static const DotKernels k{"scalar", q8_0, q4_0, q4_k, q6_k, f16, bf16, f32, attend_f16};
   return k;
 }
 

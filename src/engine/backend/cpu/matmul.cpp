@@ -47,7 +47,8 @@ FusedLinear::FusedLinear(std::vector<const Tensor*> parts) {
       return;
     }
   }
-  for (const Tensor* t : parts) parts_.push_back(LinearWeight{t, nullptr});
+  // Mixed types (a Q4_K_M file keeps some v projections in Q6_K): each part on its own.
+  for (const Tensor* t : parts) parts_.push_back(prepare_linear(t));
 }
 
 void FusedLinear::run(const float* x, int64_t n_tokens, float* y, const float* bias, ThreadPool& pool,
@@ -90,7 +91,7 @@ void matmul(const Tensor& w, const float* bias, const float* x, int64_t n_tokens
   const DotKernels& k = dot_kernels();
   const int64_t n_out = w.rows(), n_in = w.cols();
   const size_t w_row_bytes = row_bytes(w.dtype, n_in);
-  const bool quantized = w.dtype == DType::q8_0 || w.dtype == DType::q4_0 || w.dtype == DType::q4_k;
+  const bool quantized = w.dtype == DType::q8_0 || w.dtype == DType::q4_0 || w.dtype == DType::q4_k || w.dtype == DType::q6_k;
   if (quantized) {
     resize_q8(scratch.xq, n_tokens, n_in);
     pool.parallel_for(n_tokens, 1, [&](int64_t b, int64_t e) { quantize_activations(x, b, e, scratch.xq); });
@@ -101,6 +102,7 @@ void matmul(const Tensor& w, const float* bias, const float* x, int64_t n_tokens
       case DType::q8_0: return k.q8_0(row, xq.row_qs(t), xq.row_d(t), xq.row_sums(t), n_in);
       case DType::q4_0: return k.q4_0(row, xq.row_qs(t), xq.row_d(t), xq.row_sums(t), n_in);
       case DType::q4_k: return k.q4_k(row, xq.row_qs(t), xq.row_d(t), xq.row_sums(t), n_in);
+      case DType::q6_k: return k.q6_k(row, xq.row_qs(t), xq.row_d(t), xq.row_sums(t), n_in);
       case DType::f16: return k.f16(row, x + t * n_in, n_in);
       case DType::bf16: return k.bf16(row, x + t * n_in, n_in);
       case DType::f32: return k.f32(row, x + t * n_in, n_in);

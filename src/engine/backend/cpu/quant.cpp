@@ -60,6 +60,14 @@ void dequantize_row(DType t, const uint8_t* src, float* dst, int64_t n) {
       }
       return;
     }
+    case DType::q6_k: {
+      const auto* b = reinterpret_cast<const BlockQ6_K*>(src);
+      for (int64_t k = 0; k < n / 256; ++k) {
+        const float d = fp16_to_f32(b[k].d);
+        for (int e = 0; e < 256; ++e) dst[k * 256 + e] = d * b[k].scales[e / 16] * static_cast<float>(q6k_value(b[k], e) - 32);
+      }
+      return;
+    }
   }
 }
 
@@ -116,6 +124,43 @@ void quantize_q4_k_block(const float* x, BlockQ4_K& b) {
   }
 }
 
+void quantize_q6_k_block(const float* x, BlockQ6_K& b) {
+  // As ggml's reference layout, with a simpler search: per 16 elements the value of largest
+  // magnitude maps to -32 (scale = that value / -32); the scales are int8 against d, the one of
+  // largest magnitude mapping to -128.
+  float scales[16];
+  float max_scale = 0;
+  for (int g = 0; g < 16; ++g) {
+    float amax = 0, max = 0;
+    for (int l = 0; l < 16; ++l) {
+      if (std::fabs(x[g * 16 + l]) > amax) {
+        amax = std::fabs(x[g * 16 + l]);
+        max = x[g * 16 + l];
+      }
+    }
+    scales[g] = max / -32.0f;
+    if (std::fabs(scales[g]) > std::fabs(max_scale)) max_scale = scales[g];
+  }
+  b.d = f32_to_fp16(max_scale / -128.0f);
+  const float d = fp16_to_f32(b.d);
+  uint8_t q[256];
+  for (int g = 0; g < 16; ++g) {
+    b.scales[g] = static_cast<int8_t>(std::clamp(d != 0 ? std::lround(scales[g] / d) : 0L, -128L, 127L));
+    const float s = d * b.scales[g];
+    for (int l = 0; l < 16; ++l) {
+      const long v = s != 0 ? std::lround(x[g * 16 + l] / s) : 0;
+      q[g * 16 + l] = static_cast<uint8_t>(std::clamp(v, -32L, 31L) + 32);
+    }
+  }
+  std::memset(b.ql, 0, sizeof b.ql);
+  std::memset(b.qh, 0, sizeof b.qh);
+  for (int e = 0; e < 256; ++e) {
+    const int h = e / 128, k = (e % 128) / 32, l = e % 32;
+    b.ql[64 * h + 32 * (k & 1) + l] |= static_cast<uint8_t>((q[e] & 0xF) << (k >= 2 ? 4 : 0));
+    b.qh[32 * h + l] |= static_cast<uint8_t>((q[e] >> 4) << (2 * k));
+  }
+}
+
 }  // namespace
 
 void quantize_row(DType t, const float* src, uint8_t* dst, int64_t n) {
@@ -167,6 +212,11 @@ void quantize_row(DType t, const float* src, uint8_t* dst, int64_t n) {
     case DType::q4_k: {
       auto* b = reinterpret_cast<BlockQ4_K*>(dst);
       for (int64_t k = 0; k < n / 256; ++k) quantize_q4_k_block(src + k * 256, b[k]);
+      return;
+    }
+    case DType::q6_k: {
+      auto* b = reinterpret_cast<BlockQ6_K*>(dst);
+      for (int64_t k = 0; k < n / 256; ++k) quantize_q6_k_block(src + k * 256, b[k]);
       return;
     }
   }

@@ -25,8 +25,25 @@ struct BlockQ4_K {
   uint8_t scales[12];   // 8 scales and 8 mins, 6 bits each, packed (see q4k_scale_min)
   uint8_t qs[128];      // 4-bit values; 64 elements per 32 bytes (low nibbles, then high)
 };
+//! Q6_K: 6-bit values q in 0..63, value = d · scales[e / 16] · (q - 32). Per 128-element half h
+//! and element e = 128h + 32k + l (k, l < 32): the low 4 bits in ql[64h + 32(k & 1) + l]
+//! (low nibble for k < 2, high for k >= 2), the high 2 bits in qh[32h + l] at bit 2k.
+struct BlockQ6_K {
+  uint8_t ql[128];
+  uint8_t qh[64];
+  int8_t scales[16];
+  uint16_t d;           // f16 super-block scale of the int8 scales
+};
 #pragma pack(pop)
-static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18 && sizeof(BlockQ4_K) == 144);
+static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18 && sizeof(BlockQ4_K) == 144 && sizeof(BlockQ6_K) == 210);
+
+//! The 6-bit value (0..63) of element e (0..255) of a Q6_K block.
+inline int q6k_value(const BlockQ6_K& b, int e) {
+  const int h = e / 128, k = (e % 128) / 32, l = e % 32;
+  const int low = (b.ql[64 * h + 32 * (k & 1) + l] >> (k >= 2 ? 4 : 0)) & 0xF;
+  const int high = (b.qh[32 * h + l] >> (2 * k)) & 3;
+  return low | (high << 4);
+}
 
 //! Scale and min (6 bits each) of sub-block j (0..7) of a Q4_K block.
 inline void q4k_scale_min(int j, const uint8_t* q, uint8_t* sc, uint8_t* m) {
