@@ -8,24 +8,27 @@ namespace {
 
 using detail::ceil_div;
 
-// Grid: ceil(n_blocks / 256), block 256; one thread per ggml block of 32 elements.
-// src: [n_blocks] blocks of 34 (q8_0) or 18 (q4_0) bytes; values: [n_blocks, 32] int8 or
-// [n_blocks, 16] nibble bytes; scales: [n_blocks] f16.
-template <WeightType kType>
+// Grid: ceil(n_blocks / 256), block 256; one thread per ggml block. A block is kHalves
+// 16-bit words: the f16 scale first (q8_0: 34 bytes, q4_0: 18) or last (q6_k: 210), the values
+// in between. values: [n_blocks, 2 · (kHalves - 1)] bytes, 16-byte aligned; scales: [n_blocks] f16.
+template <int kHalves, bool kScaleFirst>
 __global__ void repack_ggml_kernel(const uint16_t* __restrict__ src, int64_t n_blocks, uint8_t* __restrict__ values,
                                    uint16_t* __restrict__ scales) {
   const int64_t b = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (b >= n_blocks) return;
-  constexpr int kHalves = kType == WeightType::q8_0 ? 17 : 9;  // block bytes / 2
-  constexpr int kValueWords = kHalves - 1;                      // 16 or 8 u16 of values
+  constexpr int kValueWords = kHalves - 1;
+  static_assert(kValueWords % 8 == 0, "values are stored as whole 16-byte words");
   const uint16_t* s = src + b * kHalves;
-  scales[b] = s[0];
-  uint16_t v[kValueWords];
-#pragma unroll
-  for (int i = 0; i < kValueWords; ++i) v[i] = s[1 + i];
+  scales[b] = s[kScaleFirst ? 0 : kValueWords];
+  const uint16_t* v = s + (kScaleFirst ? 1 : 0);
   uint4* dst = reinterpret_cast<uint4*>(values + b * (kValueWords * 2));
 #pragma unroll
-  for (int i = 0; i < kValueWords / 8; ++i) dst[i] = *reinterpret_cast<const uint4*>(v + 8 * i);
+  for (int i = 0; i < kValueWords / 8; ++i) {
+    uint16_t w[8];
+#pragma unroll
+    for (int k = 0; k < 8; ++k) w[k] = v[8 * i + k];
+    dst[i] = *reinterpret_cast<const uint4*>(w);
+  }
 }
 
 template <class S, class D>
@@ -80,14 +83,17 @@ cudaError_t convert_from(const S* src, int64_t n, WeightType dst_type, void* dst
 
 cudaError_t launch_repack_ggml(WeightType type, const void* src, int64_t rows, int64_t cols, void* values, uint16_t* scales,
                                cudaStream_t stream) {
-  if (cols % 32 != 0 || (type != WeightType::q8_0 && type != WeightType::q4_0)) return cudaErrorInvalidValue;
-  const int64_t n_blocks = rows * cols / 32;
+  if (!has_repacked_layout(type) || cols % block_elems(type) != 0) return cudaErrorInvalidValue;
+  const int64_t n_blocks = rows * cols / block_elems(type);
   if (n_blocks == 0) return cudaSuccess;
   const auto grid = static_cast<unsigned>(ceil_div(n_blocks, 256));
   const auto* s = static_cast<const uint16_t*>(src);
   auto* v = static_cast<uint8_t*>(values);
-  if (type == WeightType::q8_0) repack_ggml_kernel<WeightType::q8_0><<<grid, 256, 0, stream>>>(s, n_blocks, v, scales);
-  else repack_ggml_kernel<WeightType::q4_0><<<grid, 256, 0, stream>>>(s, n_blocks, v, scales);
+  switch (type) {
+    case WeightType::q8_0: repack_ggml_kernel<17, true><<<grid, 256, 0, stream>>>(s, n_blocks, v, scales); break;
+    case WeightType::q4_0: repack_ggml_kernel<9, true><<<grid, 256, 0, stream>>>(s, n_blocks, v, scales); break;
+    default: repack_ggml_kernel<105, false><<<grid, 256, 0, stream>>>(s, n_blocks, v, scales); break;
+  }
   return cudaGetLastError();
 }
 

@@ -26,6 +26,9 @@ __device__ __forceinline__ void q4k_scale_min(int j, const uint8_t* q, float* sc
   }
 }
 
+//! Bytes of a q6_k super-block on the device (ql, qh, scales; d lives in DeviceMatrix::scales).
+constexpr int kQ6KBlockBytes = 208;
+
 //! Elements [col8, col8 + 8) of row `row` (col8 a multiple of 8) as f32, for a matrix of
 //! type kType (dense 16-bit types need 16-byte aligned rows, i.e. cols % 8 == 0). The 8
 //! elements always come from one quantisation block: one 8-byte load of values, one scale.
@@ -58,6 +61,23 @@ __device__ __forceinline__ void load8_t(const DeviceMatrix& w, int64_t row, int6
     const int shift = (sub & 1) ? 4 : 0;
 #pragma unroll
     for (int i = 0; i < 8; ++i) out[i] = d * static_cast<float>((q[i] >> shift) & 0xF) - mn;
+  } else if constexpr (kType == WeightType::q6_k) {
+    // Element e = 128h + 32k + l of a super-block: low 4 bits in ql[64h + 32(k & 1) + l] (high
+    // nibble for k >= 2), high 2 bits in qh[32h + l] at bit 2k; scale scales[e / 16].
+    const int64_t sb = row * (w.cols / 256) + col8 / 256;
+    const uint8_t* b = static_cast<const uint8_t*>(w.data) + sb * kQ6KBlockBytes;
+    const int e = static_cast<int>(col8 % 256), h = e / 128, k = (e % 128) / 32, l = e % 32;
+    const uint2 lo_raw = *reinterpret_cast<const uint2*>(b + 64 * h + 32 * (k & 1) + l);
+    const uint2 hi_raw = *reinterpret_cast<const uint2*>(b + 128 + 32 * h + l);
+    const uint8_t* lo = reinterpret_cast<const uint8_t*>(&lo_raw);
+    const uint8_t* hi = reinterpret_cast<const uint8_t*>(&hi_raw);
+    const float d = half_bits_to_f32(w.scales[sb]) * static_cast<float>(static_cast<int8_t>(b[192 + e / 16]));
+    const int lo_shift = k >= 2 ? 4 : 0;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      const int q = ((lo[i] >> lo_shift) & 0xF) | (((hi[i] >> (2 * k)) & 3) << 4);
+      out[i] = d * static_cast<float>(q - 32);
+    }
   } else if constexpr (kType == WeightType::f16) {
     const uint4 raw = *reinterpret_cast<const uint4*>(static_cast<const __half*>(w.data) + row * w.cols + col8);
     unpack8<__half>(raw, out);
@@ -77,6 +97,7 @@ __device__ __forceinline__ void load8(const DeviceMatrix& w, int64_t row, int64_
     case WeightType::q8_0: return load8_t<WeightType::q8_0>(w, row, col8, out);
     case WeightType::q4_0: return load8_t<WeightType::q4_0>(w, row, col8, out);
     case WeightType::q4_k: return load8_t<WeightType::q4_k>(w, row, col8, out);
+    case WeightType::q6_k: return load8_t<WeightType::q6_k>(w, row, col8, out);
     case WeightType::f16: return load8_t<WeightType::f16>(w, row, col8, out);
     case WeightType::bf16: return load8_t<WeightType::bf16>(w, row, col8, out);
     case WeightType::f32: return load8_t<WeightType::f32>(w, row, col8, out);

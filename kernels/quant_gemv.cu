@@ -5,63 +5,6 @@ namespace llmp::kernels {
 namespace {
 
 constexpr int kWarpsPerBlock = 4;
-constexpr int kUnroll = 4;  // 256-element steps whose weight loads are in flight together
-
-// ---- f32 path (Q4_K) ----
-
-// Grid: (ceil(rows / 4)), block 128: one warp per output feature o. x: [n, ldx] T; y: [n, ldy] f32.
-// Lane l takes elements [8l, 8l + 8) of each 256-element step of the row, so a warp reads 256
-// contiguous weights (one 8-byte load per lane, within one quantisation block) and 512
-// contiguous bytes of each activation row: both coalesced. kUnroll steps of weight loads are
-// issued before any is used, to keep enough bytes in flight for the memory system.
-template <WeightType kType, class T>
-__global__ void __launch_bounds__(kWarpsPerBlock * 32)
-    quant_gemv_kernel(DeviceMatrix w, const T* __restrict__ x, int64_t ldx, int n, float* __restrict__ y, int64_t ldy,
-                      bool accumulate) {
-  const int lane = threadIdx.x & 31;
-  const int64_t o = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5);
-  if (o >= w.rows) return;  // whole warps leave; no block barrier below
-  const int64_t cols = w.cols;
-  float acc[kGemvMaxRows];
-#pragma unroll
-  for (int j = 0; j < kGemvMaxRows; ++j) acc[j] = 0.0f;
-
-  for (int64_t base = int64_t{lane} * 8; base < cols; base += 256 * kUnroll) {
-    float wv[kUnroll][8];
-#pragma unroll
-    for (int k = 0; k < kUnroll; ++k) {
-      if (base + k * 256 < cols) detail::load8_t<kType>(w, o, base + k * 256, wv[k]);
-    }
-#pragma unroll
-    for (int k = 0; k < kUnroll; ++k) {
-      const int64_t c8 = base + k * 256;
-      if (c8 >= cols) break;
-#pragma unroll
-      for (int j = 0; j < kGemvMaxRows; ++j) {
-        if (j < n) {
-          float xv[8];
-          detail::unpack8<T>(*reinterpret_cast<const uint4*>(x + j * ldx + c8), xv);
-          float dot = 0.0f;
-#pragma unroll
-          for (int i = 0; i < 8; ++i) dot += wv[k][i] * xv[i];
-          acc[j] += dot;
-        }
-      }
-    }
-  }
-#pragma unroll
-  for (int j = 0; j < kGemvMaxRows; ++j) {
-    if (j < n) {
-      const float s = detail::warp_sum(acc[j]);
-      if (lane == 0) {
-        float* dst = y + j * ldy + o;
-        *dst = accumulate ? *dst + s : s;
-      }
-    }
-  }
-}
-
-// ---- int8 path (Q8_0, Q4_0) ----
 
 template <class T>
 __global__ void __launch_bounds__(256)
@@ -82,83 +25,217 @@ __global__ void __launch_bounds__(256)
   if (lane == 0) ds[blk] = make_float2(d, d * static_cast<float>(sum));
 }
 
-// Blocks of 32 weights whose loads a lane issues before using any (bytes in flight per warp:
-// 512 · kQ8Unroll for Q4_0, twice that for Q8_0).
-template <WeightType kType>
-constexpr int kQ8Unroll = kType == WeightType::q4_0 ? 4 : 2;
+// One lane's share of a weight row per step, per weight type: `load` issues the loads (the
+// kernel issues kUnroll units' loads before using any, to keep bytes in flight), `decode` turns
+// the scales into floats, `dot` gives Σ W · x over the unit's kElems elements for one
+// quantised activation row (values xq, per-32 (d, d·Σq) pairs xds). Units are whole
+// activation blocks of 32, so every product stays in int32 per block and is scaled once.
 
-// One block of 32 weights as raw int8 lanes: Q4_0 in one 16-byte load (element i in the low
-// nibble of byte i, i + 16 in the high nibble), Q8_0 in two.
 template <WeightType kType>
-struct RawBlock {
-  uint4 v[kType == WeightType::q4_0 ? 1 : 2];
+struct Int8Unit;
+
+// Q4_0, 32 elements: one 16-byte load (element i in the low nibble of byte i, i + 16 in the high).
+template <>
+struct Int8Unit<WeightType::q4_0> {
+  static constexpr int kElems = 32, kUnroll = 4;
+  uint4 q;
+  float d;
+  __device__ __forceinline__ void load(const DeviceMatrix& w, int64_t row, int64_t u) {
+    const int64_t nb = w.cols / 32;
+    q = __ldg(static_cast<const uint4*>(w.data) + row * nb + u);
+    d = detail::half_bits_to_f32(__ldg(w.scales + row * nb + u));
+  }
+  __device__ __forceinline__ void decode() {}
+  __device__ __forceinline__ float dot(const int8_t* xq, const float2* xds, int64_t u) const {
+    const auto* xv = reinterpret_cast<const int4*>(xq + u * 32);
+    const int4 xa = xv[0], xb = xv[1];  // values 0..15, 16..31
+    const float2 ds = xds[u];
+    constexpr unsigned kLow = 0x0F0F0F0Fu;
+    int s = 0;
+    s = __dp4a(static_cast<int>(q.x & kLow), xa.x, s);
+    s = __dp4a(static_cast<int>(q.y & kLow), xa.y, s);
+    s = __dp4a(static_cast<int>(q.z & kLow), xa.z, s);
+    s = __dp4a(static_cast<int>(q.w & kLow), xa.w, s);
+    s = __dp4a(static_cast<int>((q.x >> 4) & kLow), xb.x, s);
+    s = __dp4a(static_cast<int>((q.y >> 4) & kLow), xb.y, s);
+    s = __dp4a(static_cast<int>((q.z >> 4) & kLow), xb.z, s);
+    s = __dp4a(static_cast<int>((q.w >> 4) & kLow), xb.w, s);
+    // Σ (q - 8) · d_x · q_x = d_x · Σ q · q_x - 8 · d_x · Σ q_x.
+    return d * (ds.x * static_cast<float>(s) - 8.0f * ds.y);
+  }
 };
 
+// Q8_0, 32 elements: two 16-byte loads of int8.
+template <>
+struct Int8Unit<WeightType::q8_0> {
+  static constexpr int kElems = 32, kUnroll = 2;
+  uint4 lo, hi;
+  float d;
+  __device__ __forceinline__ void load(const DeviceMatrix& w, int64_t row, int64_t u) {
+    const int64_t nb = w.cols / 32;
+    const uint4* v = static_cast<const uint4*>(w.data) + (row * nb + u) * 2;
+    lo = __ldg(v);
+    hi = __ldg(v + 1);
+    d = detail::half_bits_to_f32(__ldg(w.scales + row * nb + u));
+  }
+  __device__ __forceinline__ void decode() {}
+  __device__ __forceinline__ float dot(const int8_t* xq, const float2* xds, int64_t u) const {
+    const auto* xv = reinterpret_cast<const int4*>(xq + u * 32);
+    const int4 xa = xv[0], xb = xv[1];
+    const float2 ds = xds[u];
+    int s = 0;
+    s = __dp4a(static_cast<int>(lo.x), xa.x, s);
+    s = __dp4a(static_cast<int>(lo.y), xa.y, s);
+    s = __dp4a(static_cast<int>(lo.z), xa.z, s);
+    s = __dp4a(static_cast<int>(lo.w), xa.w, s);
+    s = __dp4a(static_cast<int>(hi.x), xb.x, s);
+    s = __dp4a(static_cast<int>(hi.y), xb.y, s);
+    s = __dp4a(static_cast<int>(hi.z), xb.z, s);
+    s = __dp4a(static_cast<int>(hi.w), xb.w, s);
+    return d * ds.x * static_cast<float>(s);
+  }
+};
+
+// Q4_K, 64 elements: sub-blocks 2p and 2p + 1 of a super-block, which share 32 bytes of
+// nibbles (2p in the low nibbles, 2p + 1 in the high), plus the super-block's 16-byte header
+// (d, dmin, 6-bit scales and mins), which the 4 lanes of a super-block load together.
+template <>
+struct Int8Unit<WeightType::q4_k> {
+  static constexpr int kElems = 64, kUnroll = 2;
+  uint4 head, qa, qb;
+  int pair;
+  float dl[2], ml[2];  // per sub-block: d · scale, dmin · min
+  __device__ __forceinline__ void load(const DeviceMatrix& w, int64_t row, int64_t u) {
+    const auto* sb = static_cast<const detail::BlockQ4K*>(w.data) + row * (w.cols / 256) + u / 4;
+    pair = static_cast<int>(u % 4);
+    head = __ldg(reinterpret_cast<const uint4*>(sb));
+    const auto* q = reinterpret_cast<const uint4*>(sb->qs + 32 * pair);
+    qa = __ldg(q);
+    qb = __ldg(q + 1);
+  }
+  __device__ __forceinline__ void decode() {
+    const float d = detail::half_bits_to_f32(static_cast<uint16_t>(head.x & 0xFFFFu));
+    const float dmin = detail::half_bits_to_f32(static_cast<uint16_t>(head.x >> 16));
+    // detail::q4k_scale_min with the 12 scale bytes in head.y (bytes 0-3), head.z (4-7) and
+    // head.w (8-11), read by shifts: a run-time index into a local array would go to memory.
+    const bool high = pair >= 2;  // sub-blocks 4..7 take 4 bits from bytes 8-11, 2 from bytes 0-7
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const int shift = 8 * ((2 * pair + i) % 4);
+      const uint32_t by = (head.y >> shift) & 0xFFu, bz = (head.z >> shift) & 0xFFu, bw = (head.w >> shift) & 0xFFu;
+      const uint32_t sc = high ? (bw & 0xFu) | ((by >> 6) << 4) : by & 63u;
+      const uint32_t m = high ? (bw >> 4) | ((bz >> 6) << 4) : bz & 63u;
+      dl[i] = d * static_cast<float>(sc);
+      ml[i] = dmin * static_cast<float>(m);
+    }
+  }
+  __device__ __forceinline__ float dot(const int8_t* xq, const float2* xds, int64_t u) const {
+    const auto* xv = reinterpret_cast<const int4*>(xq + u * 64);
+    const int4 x0 = xv[0], x1 = xv[1], x2 = xv[2], x3 = xv[3];  // sub-block 2p: x0, x1; 2p + 1: x2, x3
+    const float2 ds0 = xds[2 * u], ds1 = xds[2 * u + 1];
+    constexpr unsigned kLow = 0x0F0F0F0Fu;
+    int s0 = 0, s1 = 0;
+    s0 = __dp4a(static_cast<int>(qa.x & kLow), x0.x, s0);
+    s0 = __dp4a(static_cast<int>(qa.y & kLow), x0.y, s0);
+    s0 = __dp4a(static_cast<int>(qa.z & kLow), x0.z, s0);
+    s0 = __dp4a(static_cast<int>(qa.w & kLow), x0.w, s0);
+    s0 = __dp4a(static_cast<int>(qb.x & kLow), x1.x, s0);
+    s0 = __dp4a(static_cast<int>(qb.y & kLow), x1.y, s0);
+    s0 = __dp4a(static_cast<int>(qb.z & kLow), x1.z, s0);
+    s0 = __dp4a(static_cast<int>(qb.w & kLow), x1.w, s0);
+    s1 = __dp4a(static_cast<int>((qa.x >> 4) & kLow), x2.x, s1);
+    s1 = __dp4a(static_cast<int>((qa.y >> 4) & kLow), x2.y, s1);
+    s1 = __dp4a(static_cast<int>((qa.z >> 4) & kLow), x2.z, s1);
+    s1 = __dp4a(static_cast<int>((qa.w >> 4) & kLow), x2.w, s1);
+    s1 = __dp4a(static_cast<int>((qb.x >> 4) & kLow), x3.x, s1);
+    s1 = __dp4a(static_cast<int>((qb.y >> 4) & kLow), x3.y, s1);
+    s1 = __dp4a(static_cast<int>((qb.z >> 4) & kLow), x3.z, s1);
+    s1 = __dp4a(static_cast<int>((qb.w >> 4) & kLow), x3.w, s1);
+    // Σ (dl · q - ml) · d_x · q_x = dl · d_x · Σ q · q_x - ml · d_x · Σ q_x, per sub-block.
+    return dl[0] * ds0.x * static_cast<float>(s0) - ml[0] * ds0.y + dl[1] * ds1.x * static_cast<float>(s1) - ml[1] * ds1.y;
+  }
+};
+
+// Q6_K, 128 elements: half h of a super-block (see kernel_types.cuh): its 64 bytes of low
+// nibbles, 32 bytes of high bit pairs and 8 int8 scales, with the super-block's d.
+template <>
+struct Int8Unit<WeightType::q6_k> {
+  static constexpr int kElems = 128, kUnroll = 2;
+  uint4 ql[4], qh[2];
+  uint2 sc;
+  float d;
+  float scale[8];  // d · scales[g] for the half's 8 groups of 16
+  __device__ __forceinline__ void load(const DeviceMatrix& w, int64_t row, int64_t u) {
+    const int64_t sb = row * (w.cols / 256) + u / 2;
+    const int h = static_cast<int>(u % 2);
+    const uint8_t* b = static_cast<const uint8_t*>(w.data) + sb * detail::kQ6KBlockBytes;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) ql[i] = __ldg(reinterpret_cast<const uint4*>(b + 64 * h) + i);
+#pragma unroll
+    for (int i = 0; i < 2; ++i) qh[i] = __ldg(reinterpret_cast<const uint4*>(b + 128 + 32 * h) + i);
+    sc = __ldg(reinterpret_cast<const uint2*>(b + 192 + 8 * h));
+    d = detail::half_bits_to_f32(__ldg(w.scales + sb));
+  }
+  __device__ __forceinline__ void decode() {
+    const uint32_t words[2] = {sc.x, sc.y};
+    const auto* s = reinterpret_cast<const int8_t*>(words);
+#pragma unroll
+    for (int g = 0; g < 8; ++g) scale[g] = d * static_cast<float>(s[g]);
+  }
+  __device__ __forceinline__ float dot(const int8_t* xq, const float2* xds, int64_t u) const {
+    const uint32_t hw[8] = {qh[0].x, qh[0].y, qh[0].z, qh[0].w, qh[1].x, qh[1].y, qh[1].z, qh[1].w};
+    float sum = 0.0f;
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      // Quarter k: elements 32k + l of the half; low nibbles from ql bytes 32(k & 1) + l.
+      const uint4 la = ql[2 * (k & 1)], lb = ql[2 * (k & 1) + 1];
+      const uint32_t lw[8] = {la.x, la.y, la.z, la.w, lb.x, lb.y, lb.z, lb.w};
+      const auto* xv = reinterpret_cast<const int4*>(xq + u * 128 + 32 * k);
+      const int4 xa = xv[0], xb = xv[1];
+      const int xw[8] = {xa.x, xa.y, xa.z, xa.w, xb.x, xb.y, xb.z, xb.w};
+      int s[2] = {0, 0};
+#pragma unroll
+      for (int i = 0; i < 8; ++i) {
+        const uint32_t low = (k >= 2 ? lw[i] >> 4 : lw[i]) & 0x0F0F0F0Fu;
+        const uint32_t high = ((hw[i] >> (2 * k)) & 0x03030303u) << 4;
+        const int q = static_cast<int>(__vsub4(low | high, 0x20202020u));  // per byte: the 6-bit value - 32
+        s[i / 4] = __dp4a(q, xw[i], s[i / 4]);
+      }
+      sum += xds[4 * u + k].x * (scale[2 * k] * static_cast<float>(s[0]) + scale[2 * k + 1] * static_cast<float>(s[1]));
+    }
+    return sum;
+  }
+};
+
+// Grid: (ceil(rows / 4)), block 128: one warp per output feature o; lane l takes units l,
+// l + 32, ... of the row, so a warp reads 32 consecutive units (coalesced).
 template <WeightType kType>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
-    q8_gemv_kernel(DeviceMatrix w, Q8Rows x, int n, float* __restrict__ y, int64_t ldy, bool accumulate) {
-  constexpr int U = kQ8Unroll<kType>;
+    int8_gemv_kernel(DeviceMatrix w, Q8Rows x, int n, float* __restrict__ y, int64_t ldy, bool accumulate) {
+  using Unit = Int8Unit<kType>;
+  constexpr int U = Unit::kUnroll;
   const int lane = threadIdx.x & 31;
   const int64_t o = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5);
   if (o >= w.rows) return;  // whole warps leave; no block barrier below
-  const int64_t nb = w.cols / 32;
-  const auto* blocks = static_cast<const uint4*>(w.data) + o * nb * (kType == WeightType::q4_0 ? 1 : 2);
-  const uint16_t* scales = w.scales + o * nb;
+  const int64_t n_units = w.cols / Unit::kElems, nb = w.cols / 32;
   float acc[kGemvMaxRows];
 #pragma unroll
   for (int j = 0; j < kGemvMaxRows; ++j) acc[j] = 0.0f;
 
-  for (int64_t b0 = lane; b0 < nb; b0 += 32 * U) {
-    RawBlock<kType> raw[U];
-    float d[U];
+  for (int64_t u0 = lane; u0 < n_units; u0 += 32 * U) {
+    Unit unit[U];
 #pragma unroll
     for (int k = 0; k < U; ++k) {
-      const int64_t b = b0 + 32 * k;
-      if (b < nb) {
-#pragma unroll
-        for (int h = 0; h < (kType == WeightType::q4_0 ? 1 : 2); ++h) {
-          raw[k].v[h] = __ldg(blocks + b * (kType == WeightType::q4_0 ? 1 : 2) + h);
-        }
-        d[k] = detail::half_bits_to_f32(__ldg(scales + b));
-      }
+      if (u0 + 32 * k < n_units) unit[k].load(w, o, u0 + 32 * k);
     }
 #pragma unroll
     for (int k = 0; k < U; ++k) {
-      const int64_t b = b0 + 32 * k;
-      if (b >= nb) break;
+      const int64_t u = u0 + 32 * k;
+      if (u >= n_units) break;
+      unit[k].decode();
 #pragma unroll
       for (int j = 0; j < kGemvMaxRows; ++j) {
-        if (j < n) {
-          const auto* xq = reinterpret_cast<const int4*>(x.q + j * x.cols + b * 32);
-          const int4 xa = xq[0], xb = xq[1];  // values 0..15, 16..31
-          const float2 ds = x.ds[j * nb + b];
-          int s = 0;
-          if constexpr (kType == WeightType::q4_0) {
-            const uint4 q = raw[k].v[0];
-            constexpr unsigned kLow = 0x0F0F0F0Fu;
-            s = __dp4a(static_cast<int>(q.x & kLow), xa.x, s);
-            s = __dp4a(static_cast<int>(q.y & kLow), xa.y, s);
-            s = __dp4a(static_cast<int>(q.z & kLow), xa.z, s);
-            s = __dp4a(static_cast<int>(q.w & kLow), xa.w, s);
-            s = __dp4a(static_cast<int>((q.x >> 4) & kLow), xb.x, s);
-            s = __dp4a(static_cast<int>((q.y >> 4) & kLow), xb.y, s);
-            s = __dp4a(static_cast<int>((q.z >> 4) & kLow), xb.z, s);
-            s = __dp4a(static_cast<int>((q.w >> 4) & kLow), xb.w, s);
-            // Σ (q - 8) · d_x · q_x = d_x · Σ q · q_x - 8 · d_x · Σ q_x.
-            acc[j] += d[k] * (ds.x * static_cast<float>(s) - 8.0f * ds.y);
-          } else {
-            const uint4 lo = raw[k].v[0], hi = raw[k].v[1];
-            s = __dp4a(static_cast<int>(lo.x), xa.x, s);
-            s = __dp4a(static_cast<int>(lo.y), xa.y, s);
-            s = __dp4a(static_cast<int>(lo.z), xa.z, s);
-            s = __dp4a(static_cast<int>(lo.w), xa.w, s);
-            s = __dp4a(static_cast<int>(hi.x), xb.x, s);
-            s = __dp4a(static_cast<int>(hi.y), xb.y, s);
-            s = __dp4a(static_cast<int>(hi.z), xb.z, s);
-            s = __dp4a(static_cast<int>(hi.w), xb.w, s);
-            acc[j] += d[k] * ds.x * static_cast<float>(s);
-          }
-        }
+        if (j < n) acc[j] += unit[k].dot(x.q + j * x.cols, x.ds + j * nb, u);
       }
     }
   }
@@ -172,14 +249,6 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
       }
     }
   }
-}
-
-template <WeightType kType, class T>
-cudaError_t launch_typed(const DeviceMatrix& w, const void* x, int64_t ldx, int n, float* y, int64_t ldy, bool accumulate,
-                         cudaStream_t stream) {
-  const auto grid = static_cast<unsigned>((w.rows + kWarpsPerBlock - 1) / kWarpsPerBlock);
-  quant_gemv_kernel<kType, T><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, static_cast<const T*>(x), ldx, n, y, ldy, accumulate);
-  return cudaGetLastError();
 }
 
 }  // namespace
@@ -200,26 +269,17 @@ cudaError_t launch_quantize_q8_rows(ActType x_type, const void* x, int64_t ldx, 
 cudaError_t launch_q8_gemv(const DeviceMatrix& w, const Q8Rows& x, int n, float* y, int64_t ldy, bool accumulate,
                            cudaStream_t stream) {
   if (w.rows <= 0 || n <= 0) return cudaSuccess;
-  if (n > kGemvMaxRows || !has_int8_gemv(w.type) || w.cols % 32 != 0 || x.cols != w.cols) return cudaErrorInvalidValue;
-  const auto grid = static_cast<unsigned>((w.rows + kWarpsPerBlock - 1) / kWarpsPerBlock);
-  if (w.type == WeightType::q4_0) {
-    q8_gemv_kernel<WeightType::q4_0><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate);
-  } else {
-    q8_gemv_kernel<WeightType::q8_0><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate);
-  }
-  return cudaGetLastError();
-}
-
-cudaError_t launch_quant_gemv(const DeviceMatrix& w, ActType x_type, const void* x, int64_t ldx, int n, float* y,
-                              int64_t ldy, bool accumulate, cudaStream_t stream) {
-  if (w.rows <= 0 || n <= 0) return cudaSuccess;
-  if (n > kGemvMaxRows || ldx % 8 != 0 || w.type != WeightType::q4_k || w.cols % block_elems(w.type) != 0) {
+  if (n > kGemvMaxRows || !has_int8_gemv(w.type) || w.cols % block_elems(w.type) != 0 || x.cols != w.cols) {
     return cudaErrorInvalidValue;
   }
-  return detail::with_act_type(x_type, [&](auto tag) {
-    using T = decltype(tag);
-    return launch_typed<WeightType::q4_k, T>(w, x, ldx, n, y, ldy, accumulate, stream);
-  });
+  const auto grid = static_cast<unsigned>((w.rows + kWarpsPerBlock - 1) / kWarpsPerBlock);
+  switch (w.type) {
+    case WeightType::q4_0: int8_gemv_kernel<WeightType::q4_0><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
+    case WeightType::q8_0: int8_gemv_kernel<WeightType::q8_0><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
+    case WeightType::q4_k: int8_gemv_kernel<WeightType::q4_k><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
+    default: int8_gemv_kernel<WeightType::q6_k><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
+  }
+  return cudaGetLastError();
 }
 
 }  // namespace llmp::kernels

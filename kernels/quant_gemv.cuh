@@ -1,9 +1,9 @@
 #pragma once
 // Matrix-vector products straight from quantised weights (decode): the weights are read once
 // per step in their compact form and decoded in registers; a handful of activation rows share
-// each weight load. Q8_0 and Q4_0 take the int8 path (activations quantised per 32 values as
-// ggml's q8_1, products with dp4a: 4 multiply-adds per instruction, so the kernel stays
-// memory-bound); Q4_K takes the f32 path (dequantise to f32 and FMA).
+// each weight load. Activations are quantised per 32 values as ggml's q8_1 and products use
+// dp4a (4 multiply-adds per instruction), so the kernel stays memory-bound for every weight
+// type (Q8_0, Q4_0, Q4_K, Q6_K).
 
 #include <cuda_runtime.h>
 
@@ -38,8 +38,8 @@ inline Q8Rows q8_rows_at(void* scratch, int n, int64_t cols) {
   return r;
 }
 
-//! Whether the int8 GEMV (launch_q8_gemv) takes weights of type t.
-inline bool has_int8_gemv(WeightType t) { return t == WeightType::q8_0 || t == WeightType::q4_0; }
+//! Whether the int8 GEMV (launch_q8_gemv) takes weights of type t: every quantised type.
+inline bool has_int8_gemv(WeightType t) { return is_quantized(t); }
 
 //! out = x[:, :out.cols] quantised per block of 32 (see Q8Rows). x: [n, ldx] of x_type.
 //! Grid: (ceil(n · cols / 32 / 8)), block 256: one warp per block of 32 values.
@@ -47,19 +47,12 @@ cudaError_t launch_quantize_q8_rows(ActType x_type, const void* x, int64_t ldx, 
                                     cudaStream_t stream);
 
 //! y[j, o] = (accumulate ? y[j, o] : 0) + Σ_i W[o, i] · x[j, i] for j < n, o < w.rows, with x
-//! as quantised by launch_quantize_q8_rows (x.cols == w.cols). w: q8_0 or q4_0; y: [n, ldy]
-//! f32; 1 <= n <= kGemvMaxRows. Grid: (ceil(rows / 4)), block 128: one warp per output
-//! feature, lane l taking whole quantisation blocks l, l + 32, ... (16-byte weight loads, a
-//! warp reads 512 contiguous bytes of Q4_0).
+//! as quantised by launch_quantize_q8_rows (x.cols == w.cols). w: q8_0, q4_0, q4_k or q6_k;
+//! y: [n, ldy] f32; 1 <= n <= kGemvMaxRows. Grid: (ceil(rows / 4)), block 128: one warp per
+//! output feature, lane l taking units l, l + 32, ... of the row with 16-byte loads (a unit:
+//! one block of 32 for q8_0/q4_0, a pair of 32-element sub-blocks for q4_k, half a
+//! super-block for q6_k), so a warp reads contiguous bytes.
 cudaError_t launch_q8_gemv(const DeviceMatrix& w, const Q8Rows& x, int n, float* y, int64_t ldy, bool accumulate,
                            cudaStream_t stream);
-
-//! y[j, o] = (accumulate ? y[j, o] : 0) + Σ_i W[o, i] · x[j, i] for j < n, o < w.rows.
-//! w: q4_k DeviceMatrix [rows, cols] (Q8_0 / Q4_0 take launch_q8_gemv); x: [n, ldx] of x_type, ldx % 8 == 0 and
-//! 16-byte aligned; y: [n, ldy] f32; 1 <= n <= kGemvMaxRows.
-//! Grid: (ceil(rows / 4)), block 128: one warp per output feature, each lane taking 8
-//! consecutive elements of every 256 (weights and activations read coalesced).
-cudaError_t launch_quant_gemv(const DeviceMatrix& w, ActType x_type, const void* x, int64_t ldx, int n, float* y,
-                              int64_t ldy, bool accumulate, cudaStream_t stream);
 
 }  // namespace llmp::kernels

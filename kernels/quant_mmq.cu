@@ -288,7 +288,7 @@ int mmq_splits(int64_t rows, int64_t cols, int n, int sm_count) {
 cudaError_t launch_q8_mmq(const DeviceMatrix& w, const Q8Rows& x, int n, float* y, int64_t ldy, bool accumulate, int splits,
                           float* partial, cudaStream_t stream) {
   if (w.rows <= 0 || n <= 0) return cudaSuccess;
-  if (!has_int8_gemv(w.type) || w.cols <= 0 || w.cols % 32 != 0 || x.cols != w.cols || splits < 1 || (splits > 1 && !partial)) {
+  if (!has_int8_mmq(w.type) || w.cols <= 0 || w.cols % 32 != 0 || x.cols != w.cols || splits < 1 || (splits > 1 && !partial)) {
     return cudaErrorInvalidValue;
   }
   const int64_t nb = w.cols / 32;

@@ -25,13 +25,16 @@ constexpr int kMmqTokens = 64;
 //! long rows (an 8B model's attention output and down projections).
 int mmq_splits(int64_t rows, int64_t cols, int n, int sm_count);
 
+//! Whether the int8 tensor-core product (launch_q8_mmq) takes weights of type t.
+inline bool has_int8_mmq(WeightType t) { return t == WeightType::q8_0 || t == WeightType::q4_0; }
+
 //! f32 scratch for the split parts of an [n, rows] product (0 when splits is 1).
 inline int64_t mmq_partial_bytes(int splits, int n, int64_t rows) {
   return splits > 1 ? int64_t{splits} * n * rows * static_cast<int64_t>(sizeof(float)) : 0;
 }
 
 //! y[j, o] = (accumulate ? y[j, o] : 0) + Σ_i W[o, i] · x[j, i] for j < n, o < w.rows.
-//! w: q8_0 or q4_0 (has_int8_gemv), cols > 0; x quantised by launch_quantize_q8_rows (x.cols == w.cols);
+//! w: q8_0 or q4_0 (has_int8_mmq), cols > 0; x quantised by launch_quantize_q8_rows (x.cols == w.cols);
 //! y: [n, ldy] f32. splits > 1: CTA z of a tile sums its contiguous range of quantisation
 //! blocks into partial [splits, n, w.rows] (mmq_partial_bytes, 4-byte aligned), and one
 //! reduction adds the parts in a fixed order: the result does not depend on scheduling.

@@ -42,6 +42,7 @@ WeightType wtype(DType t) {
     case DType::q8_0: return WeightType::q8_0;
     case DType::q4_0: return WeightType::q4_0;
     case DType::q4_k: return WeightType::q4_k;
+    case DType::q6_k: return WeightType::q6_k;
   }
   return WeightType::f32;
 }
@@ -68,9 +69,11 @@ struct TestMatrix {
     m.type = wtype(t);
     m.rows = r;
     m.cols = c;
-    if (t == DType::q8_0 || t == DType::q4_0) {
-      values = std::make_unique<GuardedArray<uint8_t>>(static_cast<size_t>(t == DType::q8_0 ? r * c : r * c / 2));
-      scales = std::make_unique<GuardedArray<uint8_t>>(static_cast<size_t>(r * c / 32 * 2));
+    if (kernels::has_repacked_layout(m.type)) {
+      const int64_t blocks = r * c / kernels::block_elems(m.type);
+      const int64_t value_bytes = t == DType::q8_0 ? r * c : t == DType::q4_0 ? r * c / 2 : blocks * 208;
+      values = std::make_unique<GuardedArray<uint8_t>>(static_cast<size_t>(value_bytes));
+      scales = std::make_unique<GuardedArray<uint8_t>>(static_cast<size_t>(blocks * 2));
       CUDA_REQUIRE(kernels::launch_repack_ggml(m.type, raw->get(), r, c, values->get(),
                                                reinterpret_cast<uint16_t*>(scales->get()), nullptr));
       CHECK(values->guards_intact());
@@ -86,10 +89,10 @@ struct TestMatrix {
 }  // namespace
 
 TEST_CASE("dequantisation and the embedding gather match the CPU for every weight type", "[kernels][quant]") {
-  for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_k}) {
-    const bool quant = t == DType::q8_0 || t == DType::q4_0 || t == DType::q4_k;
+  for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_k, DType::q6_k}) {
+    const bool quant = t == DType::q8_0 || t == DType::q4_0 || t == DType::q4_k || t == DType::q6_k;
     for (int64_t cols : quant ? std::vector<int64_t>{256, 1280} : std::vector<int64_t>{769, 5125, 64}) {
-      if (t == DType::q4_k && cols % 256 != 0) continue;
+      if ((t == DType::q4_k || t == DType::q6_k) && cols % 256 != 0) continue;
       INFO("dtype " << static_cast<int>(t) << " cols " << cols);
       TestMatrix w(t, 7, cols, 11 + cols);
 
@@ -134,52 +137,12 @@ TEST_CASE("dense conversions round to nearest even like the CPU", "[kernels][qua
   }
 }
 
-TEST_CASE("the dequantising GEMV matches a double-precision product", "[kernels][gemv]") {
-  struct Shape {
-    int64_t rows, cols;
-  };
-  for (DType t : {DType::q4_k}) {
-    for (Shape s : {Shape{37, 512}, Shape{4099, 2048}}) {
-      TestMatrix w(t, s.rows, s.cols, 100 + s.rows);
-      for (bool bf16 : {false, true}) {
-        for (int n : {1, 3, 8}) {
-          for (bool accumulate : {false, true}) {
-            INFO("dtype " << static_cast<int>(t) << " " << s.rows << "x" << s.cols << " n " << n << (bf16 ? " bf16" : " f16")
-                          << (accumulate ? " accumulate" : ""));
-            const int64_t ldx = s.cols + 8, ldy = s.rows + 5;
-            const auto x = round_act(random_floats(static_cast<size_t>(n * ldx), 7 + n), bf16);
-            GuardedArray<uint16_t> d_x(to_act(x, bf16));
-            const auto prior = random_floats(static_cast<size_t>(n * ldy), 9);
-            GuardedArray<float> y(prior);
-            CUDA_REQUIRE(kernels::launch_quant_gemv(w.m, bf16 ? ActType::bf16 : ActType::f16, d_x.get(), ldx, n, y.get(),
-                                                    ldy, accumulate, nullptr));
-            const auto got = y.download();
-            CHECK(y.guards_intact());
-            std::vector<float> want, have;
-            bool padding_kept = true;
-            for (int j = 0; j < n; ++j) {
-              for (int64_t o = 0; o < s.rows; ++o) {
-                double acc = accumulate ? prior[j * ldy + o] : 0.0;
-                for (int64_t i = 0; i < s.cols; ++i) acc += static_cast<double>(w.ref[o * s.cols + i]) * x[j * ldx + i];
-                want.push_back(static_cast<float>(acc));
-                have.push_back(got[j * ldy + o]);
-              }
-              for (int64_t o = s.rows; o < ldy; ++o) padding_kept = padding_kept && got[j * ldy + o] == prior[j * ldy + o];
-            }
-            CHECK(padding_kept);
-            CHECK(nerr(have, want) <= 1e-5);
-          }
-        }
-      }
-    }
-  }
-}
-
 TEST_CASE("the int8 GEMV over q8-quantised activations matches a double-precision product", "[kernels][gemv]") {
   struct Shape {
     int64_t rows, cols;
   };
-  for (DType t : {DType::q8_0, DType::q4_0}) {
+  // Every quantised type; 14336 columns: 56 Q4_K / Q6_K super-blocks, more units than a warp's lanes.
+  for (DType t : {DType::q8_0, DType::q4_0, DType::q4_k, DType::q6_k}) {
     for (Shape s : {Shape{37, 512}, Shape{4099, 2048}, Shape{130, 14336}}) {
       TestMatrix w(t, s.rows, s.cols, 300 + s.rows);
       for (bool bf16 : {false, true}) {

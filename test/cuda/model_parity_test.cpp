@@ -255,10 +255,12 @@ void run_case(const Case& c, bool graphs, bool mmq = false) {
 TEST_CASE("the CUDA backend matches the CPU backend on every architecture and weight type", "[model][parity]") {
   std::vector<Case> cases;
   for (const char* arch : {"llama", "qwen2", "mistral"}) {
-    for (const char* dtype : {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_k"}) cases.push_back({arch, dtype});
+    for (const char* dtype : {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_k", "q6_k"}) cases.push_back({arch, dtype});
   }
   cases.push_back({"llama", "f16", "gguf", "llama3"});
   cases.push_back({"llama", "q4_0", "gguf", "llama3", true});
+  cases.push_back({"llama", "q4_k_m"});                         // Q4_K with Q6_K v/down/output parts
+  cases.push_back({"qwen2", "q4_k_m", "gguf", "none", true});  // tied: the embedding in Q6_K
   cases.push_back({"llama", "bf16", "hf"});  // rotate-half layout for llama
   cases.push_back({"qwen2", "f32", "hf"});
   for (const Case& c : cases) {

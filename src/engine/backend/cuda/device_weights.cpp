@@ -29,6 +29,7 @@ WeightType weight_type(DType t) {
     case DType::q8_0: return WeightType::q8_0;
     case DType::q4_0: return WeightType::q4_0;
     case DType::q4_k: return WeightType::q4_k;
+    case DType::q6_k: return WeightType::q6_k;
   }
   return WeightType::f32;
 }
@@ -47,12 +48,13 @@ size_t value_bytes(WeightType t, int64_t rows, int64_t cols) {
     case WeightType::q8_0: return static_cast<size_t>(rows * cols);
     case WeightType::q4_0: return static_cast<size_t>(rows * cols / 2);
     case WeightType::q4_k: return static_cast<size_t>(rows * (cols / 256) * 144);
+    case WeightType::q6_k: return static_cast<size_t>(rows * (cols / 256) * 208);
     case WeightType::f32: return static_cast<size_t>(rows * cols * 4);
     default: return static_cast<size_t>(rows * cols * 2);
   }
 }
 size_t scale_bytes(WeightType t, int64_t rows, int64_t cols) {
-  return t == WeightType::q8_0 || t == WeightType::q4_0 ? static_cast<size_t>(rows * (cols / 32) * 2) : 0;
+  return kernels::has_repacked_layout(t) ? static_cast<size_t>(rows * (cols / kernels::block_elems(t)) * 2) : 0;
 }
 
 // Lays out and (in the second pass) fills the arena. The first pass runs the same code with
@@ -103,7 +105,7 @@ class Builder {
     const WeightType from = weight_type(src.dtype);
     const int64_t cols = src.cols();
     const size_t row_bytes_src = row_bytes(src.dtype, cols);
-    if (from == t && (t != WeightType::q8_0 && t != WeightType::q4_0)) {
+    if (from == t && !kernels::has_repacked_layout(t)) {
       // Same layout on both sides (f16, bf16, q4_k): one copy.
       LLMP_CUDA_CHECK(cudaMemcpy(values, src.data, row_bytes_src * static_cast<size_t>(src.rows()), cudaMemcpyHostToDevice));
       return;
@@ -113,7 +115,7 @@ class Builder {
       const int64_t n = std::min(chunk, src.rows() - r);
       LLMP_CUDA_CHECK(cudaMemcpyAsync(staging_, src.row(r), row_bytes_src * static_cast<size_t>(n), cudaMemcpyHostToDevice,
                                       stream_));
-      if (t == WeightType::q8_0 || t == WeightType::q4_0) {
+      if (kernels::has_repacked_layout(t)) {
         LLMP_CUDA_CHECK(kernels::launch_repack_ggml(t, staging_, n, cols, values + value_bytes(t, r, cols),
                                                     reinterpret_cast<uint16_t*>(scales + scale_bytes(t, r, cols)), stream_));
       } else {

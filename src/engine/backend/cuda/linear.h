@@ -1,8 +1,8 @@
 #pragma once
 // y = x · Wᵀ on the GPU for every weight form: cuBLAS (f16/bf16 inputs, f32 accumulate and
 // output) for dense matrices; for quantised ones, by the number of activation rows n:
-//   n <= gemv_max_rows: a GEMV straight from the quantised weights (int8 dp4a for Q8_0/Q4_0
-//     over activations quantised per 32 values, f32 for Q4_K);
+//   n <= gemv_max_rows: a GEMV straight from the quantised weights (int8 dp4a over
+//     activations quantised per 32 values, every quantised type);
 //   n <= mmq_max_rows (Q8_0/Q4_0): int8 tensor-core MMA over the same quantised activations;
 //   else: dequantisation to the activation type in row chunks followed by cuBLAS (prefill).
 
