@@ -176,7 +176,7 @@ TEST_CASE("packed weights (VNNI, FMA and AMX tiles) at every batch size") {
   ThreadPool pool(2);
   MatmulScratch scratch;
   const int64_t n_out = 37, n_in = 512;
-  for (DType t : {DType::q8_0, DType::q4_0, DType::q4_k, DType::f16, DType::bf16}) {
+  for (DType t : {DType::q8_0, DType::q4_0, DType::q4_k, DType::q6_k, DType::f16, DType::bf16}) {
     const auto wf = random_values(static_cast<size_t>(n_out * n_in), 5);
     std::vector<uint8_t> wq(static_cast<size_t>(n_out) * row_bytes(t, n_in));
     for (int64_t r = 0; r < n_out; ++r) quantize_row(t, wf.data() + r * n_in, wq.data() + r * row_bytes(t, n_in), n_in);
@@ -189,7 +189,7 @@ TEST_CASE("packed weights (VNNI, FMA and AMX tiles) at every batch size") {
     to_pack.data = wq_for_packing.data();
     const LinearWeight packed = prepare_linear(&to_pack);
     REQUIRE(packed.packed);
-    const bool quantised = t == DType::q8_0 || t == DType::q4_0 || t == DType::q4_k;
+    const bool quantised = t == DType::q8_0 || t == DType::q4_0 || t == DType::q4_k || t == DType::q6_k;
     // 1, 2, 16: decode and small batches (vector kernels); 24, 37: AMX with a padded token tile;
     // 48: whole AMX tiles (FMA: 8-token passes and a tail).
     for (int64_t n_tok : {1, 2, 16, 24, 37, 48}) {

@@ -16,9 +16,11 @@ constexpr int64_t kGroup = 16;
 
 // Unpacks one source row-block into 32 quantised values plus its scale and min.
 struct RowBlock {
-  uint8_t q[32];   // q4: 0..15
+  uint8_t q[32];   // q4: 0..15; q6: 0..63
   int8_t s[32];    // q8
   float scale = 0, min = 0;
+  uint16_t d = 0;                // q6: f16 super-block scale
+  int8_t half_scales[2] = {};    // q6: of columns 0-15 and 16-31
 };
 
 void read_q4_0(const uint8_t* row, int64_t block, RowBlock& out) {
@@ -46,6 +48,15 @@ void read_q8_0(const uint8_t* row, int64_t block, RowBlock& out) {
   const auto& b = reinterpret_cast<const BlockQ8_0*>(row)[block];
   std::memcpy(out.s, b.qs, 32);
   out.scale = fp16_to_f32(b.d);
+}
+
+void read_q6_k(const uint8_t* row, int64_t block, RowBlock& out) {
+  const auto& b = reinterpret_cast<const BlockQ6_K*>(row)[block / 8];
+  const int e0 = static_cast<int>(block % 8) * 32;
+  for (int l = 0; l < 32; ++l) out.q[l] = static_cast<uint8_t>(q6k_value(b, e0 + l));
+  out.d = b.d;
+  out.half_scales[0] = b.scales[e0 / 16];
+  out.half_scales[1] = b.scales[e0 / 16 + 1];
 }
 
 }  // namespace
@@ -77,6 +88,7 @@ std::optional<PackedMatrix> pack_matrices(std::span<const Tensor* const> parts) 
     case DType::q4_0: p.kind = PackedMatrix::Kind::q4; p.tile_bytes = 256 + 32; read = read_q4_0; break;
     case DType::q4_k: p.kind = PackedMatrix::Kind::q4_min; p.tile_bytes = 256 + 64; read = read_q4_k; break;
     case DType::q8_0: p.kind = PackedMatrix::Kind::q8; p.tile_bytes = 512 + 32; read = read_q8_0; break;
+    case DType::q6_k: p.kind = PackedMatrix::Kind::q6; p.tile_bytes = 448; read = read_q6_k; break;
     case DType::f16: p.kind = PackedMatrix::Kind::f16; p.tile_bytes = 1024; break;
     case DType::bf16: p.kind = PackedMatrix::Kind::bf16; p.tile_bytes = 1024; break;
     default: return std::nullopt;
@@ -120,6 +132,18 @@ std::optional<PackedMatrix> pack_matrices(std::span<const Tensor* const> parts) 
             for (int b = 0; b < 4; ++b) tile[j * 64 + r * 4 + b] = static_cast<uint8_t>(rb.s[4 * j + b] + 128);
           }
           reinterpret_cast<uint16_t*>(tile + 512)[r] = f32_to_fp16(rb.scale);
+        } else if (p.kind == PackedMatrix::Kind::q6) {
+          for (int m = 0; m < 4; ++m) {
+            for (int b = 0; b < 4; ++b) {
+              tile[m * 64 + r * 4 + b] = static_cast<uint8_t>((rb.q[4 * m + b] & 0xF) | ((rb.q[16 + 4 * m + b] & 0xF) << 4));
+            }
+          }
+          for (int j = 0; j < 8; ++j) {
+            for (int b = 0; b < 4; ++b) tile[256 + (j / 4) * 64 + r * 4 + b] |= static_cast<uint8_t>((rb.q[4 * j + b] >> 4) << (2 * (j % 4)));
+          }
+          reinterpret_cast<uint16_t*>(tile + 384)[r] = rb.d;
+          reinterpret_cast<int8_t*>(tile + 416)[r] = rb.half_scales[0];
+          reinterpret_cast<int8_t*>(tile + 432)[r] = rb.half_scales[1];
         } else {
           for (int m = 0; m < 4; ++m) {
             for (int b = 0; b < 4; ++b) {

@@ -228,6 +228,7 @@ void resize_q8(Q8Rows& q, int64_t n_rows, int64_t n_cols) {
   q.qs.resize(static_cast<size_t>(n_rows * n_cols));
   q.d.resize(static_cast<size_t>(n_rows * n_cols / 32));
   q.sums.resize(static_cast<size_t>(n_rows * n_cols / 32));
+  q.sums_lo.resize(static_cast<size_t>(n_rows * n_cols / 32));
 }
 
 void quantize_activations(const float* x, int64_t begin, int64_t end, Q8Rows& out) {
@@ -237,6 +238,7 @@ void quantize_activations(const float* x, int64_t begin, int64_t end, Q8Rows& ou
     int8_t* q = out.qs.data() + r * n;
     float* d = out.d.data() + r * nb;
     int32_t* s = out.sums.data() + r * nb;
+    int32_t* s_lo = out.sums_lo.data() + r * nb;
     for (int64_t k = 0; k < nb; ++k) {
       float amax = 0;
       for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(xr[k * 32 + j]));
@@ -247,6 +249,7 @@ void quantize_activations(const float* x, int64_t begin, int64_t end, Q8Rows& ou
         const int v = static_cast<int>(std::nearbyint(xr[k * 32 + j] * id));
         q[k * 32 + j] = static_cast<int8_t>(v);
         sum += v;
+        if (j == 15) s_lo[k] = sum;
       }
       s[k] = sum;
     }
