@@ -4,7 +4,8 @@
 #  2. runs test_cuda (every kernel and whole models against the CPU), then compute-sanitizer
 #     memcheck over a smoke subset and over a short soak with --leak-check full;
 #  3. measures the device copy bandwidth, then for generated models with Llama-3.2-1B and
-#     Llama-3.1-8B shapes (random weights) in bf16 and Q4_0: decode tokens/s at batch 1, 8,
+#     Llama-3.1-8B shapes (random weights) in bf16, Q4_0 and Q4_K_M (Q4_K with Q6_K where
+#     llama.cpp's quantiser puts it): decode tokens/s at batch 1, 8,
 #     64 and 256 beside the roofline (weight + KV bytes per step / bandwidth), prefill
 #     tokens/s, time to first token with 0 and 32 sequences decoding, and decode steps sampled on
 #     the device vs on the host; then the leak run: 10,000 requests through the scheduler
@@ -20,7 +21,7 @@
 # Environment (all optional):
 #   BUILD_DIR=build/gpu        where to configure and build (and build llama.cpp, under llama.cpp/)
 #   BIN_DIR=...                use prebuilt test_cuda and gpu_bench from here instead of building
-#   SHAPES="1b 8b"  DTYPES="bf16 q4_0"  BATCHES=1,8,64,256  CTX=256  STEPS=32  PREFILL=2048
+#   SHAPES="1b 8b"  DTYPES="bf16 q4_0 q4_k_m"  BATCHES=1,8,64,256  CTX=256  STEPS=32  PREFILL=2048
 #   MMQ_BATCHES=16,64,256  PROFILE="1b-bf16:1 1b-bf16:64 8b-q4_0:64" (model:batch pairs)
 #   MODELS_DIR=bench/.work/gpu/models  RESULTS=bench/.work/gpu/results.jsonl
 #   LLAMA_CPP_SRC=/path/to/llama.cpp   LLAMA_CUDA_ARCH=90   LLAMA_CPP_BIN=prebuilt/bin (skips the build)
@@ -34,7 +35,7 @@ build=${BUILD_DIR:-$root/build/gpu}
 models=${MODELS_DIR:-$root/bench/.work/gpu/models}
 results=${RESULTS:-$root/bench/.work/gpu/results.jsonl}
 shapes=${SHAPES:-1b 8b}
-dtypes=${DTYPES:-bf16 q4_0}
+dtypes=${DTYPES:-bf16 q4_0 q4_k_m}
 batches=${BATCHES:-1,8,64,256}
 ctx=${CTX:-256}
 steps=${STEPS:-32}
