@@ -15,6 +15,16 @@ struct BlockQ4K {
 };
 static_assert(sizeof(BlockQ4K) == 144, "ggml BlockQ4_K is 144 bytes");
 
+// ggml's Q5_K super-block: Q4_K's fields plus the fifth bit of element 32j + l at bit j of qh[l].
+struct BlockQ5K {
+  uint16_t d;
+  uint16_t dmin;
+  uint8_t scales[12];
+  uint8_t qh[32];
+  uint8_t qs[128];
+};
+static_assert(sizeof(BlockQ5K) == 176, "ggml BlockQ5_K is 176 bytes");
+
 //! Scale and min (6 bits each) of sub-block j (0..7) of a Q4_K super-block, as ggml.
 __device__ __forceinline__ void q4k_scale_min(int j, const uint8_t* q, float* sc, float* m) {
   if (j < 4) {
@@ -61,6 +71,19 @@ __device__ __forceinline__ void load8_t(const DeviceMatrix& w, int64_t row, int6
     const int shift = (sub & 1) ? 4 : 0;
 #pragma unroll
     for (int i = 0; i < 8; ++i) out[i] = d * static_cast<float>((q[i] >> shift) & 0xF) - mn;
+  } else if constexpr (kType == WeightType::q5_k) {
+    const auto* b = static_cast<const BlockQ5K*>(w.data) + (row * w.cols + col8) / 256;
+    const int in_sb = static_cast<int>(col8 % 256), sub = in_sb / 32, off = in_sb % 32;
+    float sc, m;
+    q4k_scale_min(sub, b->scales, &sc, &m);
+    const float d = half_bits_to_f32(b->d) * sc, mn = half_bits_to_f32(b->dmin) * m;
+    const uint2 raw = *reinterpret_cast<const uint2*>(b->qs + 32 * (sub / 2) + off);
+    const uint2 high = *reinterpret_cast<const uint2*>(b->qh + off);
+    const uint8_t* q = reinterpret_cast<const uint8_t*>(&raw);
+    const uint8_t* h = reinterpret_cast<const uint8_t*>(&high);
+    const int shift = (sub & 1) ? 4 : 0;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) out[i] = d * static_cast<float>(((q[i] >> shift) & 0xF) | (((h[i] >> sub) & 1) << 4)) - mn;
   } else if constexpr (kType == WeightType::q6_k) {
     // Element e = 128h + 32k + l of a super-block: low 4 bits in ql[64h + 32(k & 1) + l] (high
     // nibble for k >= 2), high 2 bits in qh[32h + l] at bit 2k; scale scales[e / 16].
@@ -97,6 +120,7 @@ __device__ __forceinline__ void load8(const DeviceMatrix& w, int64_t row, int64_
     case WeightType::q8_0: return load8_t<WeightType::q8_0>(w, row, col8, out);
     case WeightType::q4_0: return load8_t<WeightType::q4_0>(w, row, col8, out);
     case WeightType::q4_k: return load8_t<WeightType::q4_k>(w, row, col8, out);
+    case WeightType::q5_k: return load8_t<WeightType::q5_k>(w, row, col8, out);
     case WeightType::q6_k: return load8_t<WeightType::q6_k>(w, row, col8, out);
     case WeightType::f16: return load8_t<WeightType::f16>(w, row, col8, out);
     case WeightType::bf16: return load8_t<WeightType::bf16>(w, row, col8, out);

@@ -96,22 +96,28 @@ struct Int8Unit<WeightType::q8_0> {
   }
 };
 
-// Q4_K, 64 elements: sub-blocks 2p and 2p + 1 of a super-block, which share 32 bytes of
-// nibbles (2p in the low nibbles, 2p + 1 in the high), plus the super-block's 16-byte header
-// (d, dmin, 6-bit scales and mins), which the 4 lanes of a super-block load together.
-template <>
-struct Int8Unit<WeightType::q4_k> {
+// Q4_K and Q5_K, 64 elements: sub-blocks 2p and 2p + 1 of a super-block, which share 32 bytes
+// of nibbles (2p in the low nibbles, 2p + 1 in the high), plus the super-block's 16-byte header
+// (d, dmin, 6-bit scales and mins), which the 4 lanes of a super-block load together, and for
+// Q5_K its 32 bytes of fifth bits (bit 2p and 2p + 1 of qh[l] for element l of each sub-block).
+template <class Block, bool kFifthBit>
+struct KQuantUnit {
   static constexpr int kElems = 64, kUnroll = 2;
-  uint4 head, qa, qb;
+  uint4 head, qa, qb, ha, hb;  // ha, hb: Q5_K only
   int pair;
   float dl[2], ml[2];  // per sub-block: d · scale, dmin · min
   __device__ __forceinline__ void load(const DeviceMatrix& w, int64_t row, int64_t u) {
-    const auto* sb = static_cast<const detail::BlockQ4K*>(w.data) + row * (w.cols / 256) + u / 4;
+    const auto* sb = static_cast<const Block*>(w.data) + row * (w.cols / 256) + u / 4;
     pair = static_cast<int>(u % 4);
     head = __ldg(reinterpret_cast<const uint4*>(sb));
     const auto* q = reinterpret_cast<const uint4*>(sb->qs + 32 * pair);
     qa = __ldg(q);
     qb = __ldg(q + 1);
+    if constexpr (kFifthBit) {
+      const auto* h = reinterpret_cast<const uint4*>(sb->qh);
+      ha = __ldg(h);
+      hb = __ldg(h + 1);
+    }
   }
   __device__ __forceinline__ void decode() {
     const float d = detail::half_bits_to_f32(static_cast<uint16_t>(head.x & 0xFFFFu));
@@ -129,32 +135,41 @@ struct Int8Unit<WeightType::q4_k> {
       ml[i] = dmin * static_cast<float>(m);
     }
   }
+  // Four bytes of sub-block 2p + i's values: nibbles, and for Q5_K the fifth bits of the same elements.
+  __device__ __forceinline__ int values(uint32_t nibbles, uint32_t fifth, int i) const {
+    constexpr uint32_t kLow = 0x0F0F0F0Fu;
+    uint32_t v = (i == 0 ? nibbles : nibbles >> 4) & kLow;
+    if constexpr (kFifthBit) v |= ((fifth >> (2 * pair + i)) & 0x01010101u) << 4;
+    return static_cast<int>(v);
+  }
   __device__ __forceinline__ float dot(const int8_t* xq, const float2* xds, int64_t u) const {
     const auto* xv = reinterpret_cast<const int4*>(xq + u * 64);
     const int4 x0 = xv[0], x1 = xv[1], x2 = xv[2], x3 = xv[3];  // sub-block 2p: x0, x1; 2p + 1: x2, x3
     const float2 ds0 = xds[2 * u], ds1 = xds[2 * u + 1];
-    constexpr unsigned kLow = 0x0F0F0F0Fu;
+    const uint32_t nw[8] = {qa.x, qa.y, qa.z, qa.w, qb.x, qb.y, qb.z, qb.w};
+    uint32_t hw[8] = {};
+    if constexpr (kFifthBit) {
+      const uint32_t h[8] = {ha.x, ha.y, ha.z, ha.w, hb.x, hb.y, hb.z, hb.w};
+#pragma unroll
+      for (int i = 0; i < 8; ++i) hw[i] = h[i];
+    }
+    const int xw0[8] = {x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w};
+    const int xw1[8] = {x2.x, x2.y, x2.z, x2.w, x3.x, x3.y, x3.z, x3.w};
     int s0 = 0, s1 = 0;
-    s0 = __dp4a(static_cast<int>(qa.x & kLow), x0.x, s0);
-    s0 = __dp4a(static_cast<int>(qa.y & kLow), x0.y, s0);
-    s0 = __dp4a(static_cast<int>(qa.z & kLow), x0.z, s0);
-    s0 = __dp4a(static_cast<int>(qa.w & kLow), x0.w, s0);
-    s0 = __dp4a(static_cast<int>(qb.x & kLow), x1.x, s0);
-    s0 = __dp4a(static_cast<int>(qb.y & kLow), x1.y, s0);
-    s0 = __dp4a(static_cast<int>(qb.z & kLow), x1.z, s0);
-    s0 = __dp4a(static_cast<int>(qb.w & kLow), x1.w, s0);
-    s1 = __dp4a(static_cast<int>((qa.x >> 4) & kLow), x2.x, s1);
-    s1 = __dp4a(static_cast<int>((qa.y >> 4) & kLow), x2.y, s1);
-    s1 = __dp4a(static_cast<int>((qa.z >> 4) & kLow), x2.z, s1);
-    s1 = __dp4a(static_cast<int>((qa.w >> 4) & kLow), x2.w, s1);
-    s1 = __dp4a(static_cast<int>((qb.x >> 4) & kLow), x3.x, s1);
-    s1 = __dp4a(static_cast<int>((qb.y >> 4) & kLow), x3.y, s1);
-    s1 = __dp4a(static_cast<int>((qb.z >> 4) & kLow), x3.z, s1);
-    s1 = __dp4a(static_cast<int>((qb.w >> 4) & kLow), x3.w, s1);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      s0 = __dp4a(values(nw[i], hw[i], 0), xw0[i], s0);
+      s1 = __dp4a(values(nw[i], hw[i], 1), xw1[i], s1);
+    }
     // Σ (dl · q - ml) · d_x · q_x = dl · d_x · Σ q · q_x - ml · d_x · Σ q_x, per sub-block.
     return dl[0] * ds0.x * static_cast<float>(s0) - ml[0] * ds0.y + dl[1] * ds1.x * static_cast<float>(s1) - ml[1] * ds1.y;
   }
 };
+
+template <>
+struct Int8Unit<WeightType::q4_k> : KQuantUnit<detail::BlockQ4K, false> {};
+template <>
+struct Int8Unit<WeightType::q5_k> : KQuantUnit<detail::BlockQ5K, true> {};
 
 // Q6_K, 128 elements: half h of a super-block (see kernel_types.cuh): its 64 bytes of low
 // nibbles, 32 bytes of high bit pairs and 8 int8 scales, with the super-block's d.
@@ -277,6 +292,7 @@ cudaError_t launch_q8_gemv(const DeviceMatrix& w, const Q8Rows& x, int n, float*
     case WeightType::q4_0: int8_gemv_kernel<WeightType::q4_0><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
     case WeightType::q8_0: int8_gemv_kernel<WeightType::q8_0><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
     case WeightType::q4_k: int8_gemv_kernel<WeightType::q4_k><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
+    case WeightType::q5_k: int8_gemv_kernel<WeightType::q5_k><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
     default: int8_gemv_kernel<WeightType::q6_k><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
   }
   return cudaGetLastError();

@@ -42,6 +42,7 @@ WeightType wtype(DType t) {
     case DType::q8_0: return WeightType::q8_0;
     case DType::q4_0: return WeightType::q4_0;
     case DType::q4_k: return WeightType::q4_k;
+    case DType::q5_k: return WeightType::q5_k;
     case DType::q6_k: return WeightType::q6_k;
   }
   return WeightType::f32;
@@ -89,10 +90,10 @@ struct TestMatrix {
 }  // namespace
 
 TEST_CASE("dequantisation and the embedding gather match the CPU for every weight type", "[kernels][quant]") {
-  for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_k, DType::q6_k}) {
-    const bool quant = t == DType::q8_0 || t == DType::q4_0 || t == DType::q4_k || t == DType::q6_k;
+  for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_k, DType::q5_k, DType::q6_k}) {
+    const bool quant = t != DType::f32 && t != DType::f16 && t != DType::bf16;
     for (int64_t cols : quant ? std::vector<int64_t>{256, 1280} : std::vector<int64_t>{769, 5125, 64}) {
-      if ((t == DType::q4_k || t == DType::q6_k) && cols % 256 != 0) continue;
+      if (cols % dtype_info(t).block_elems != 0) continue;
       INFO("dtype " << static_cast<int>(t) << " cols " << cols);
       TestMatrix w(t, 7, cols, 11 + cols);
 
@@ -141,8 +142,8 @@ TEST_CASE("the int8 GEMV over q8-quantised activations matches a double-precisio
   struct Shape {
     int64_t rows, cols;
   };
-  // Every quantised type; 14336 columns: 56 Q4_K / Q6_K super-blocks, more units than a warp's lanes.
-  for (DType t : {DType::q8_0, DType::q4_0, DType::q4_k, DType::q6_k}) {
+  // Every quantised type; 14336 columns: 56 K-quant super-blocks, more units than a warp's lanes.
+  for (DType t : {DType::q8_0, DType::q4_0, DType::q4_k, DType::q5_k, DType::q6_k}) {
     for (Shape s : {Shape{37, 512}, Shape{4099, 2048}, Shape{130, 14336}}) {
       TestMatrix w(t, s.rows, s.cols, 300 + s.rows);
       for (bool bf16 : {false, true}) {

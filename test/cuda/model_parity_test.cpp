@@ -261,6 +261,7 @@ TEST_CASE("the CUDA backend matches the CPU backend on every architecture and we
   cases.push_back({"llama", "q4_0", "gguf", "llama3", true});
   cases.push_back({"llama", "q4_k_m"});                         // Q4_K with Q6_K v/down/output parts
   cases.push_back({"qwen2", "q4_k_m", "gguf", "none", true});  // tied: the embedding in Q6_K
+  cases.push_back({"mistral", "q5_k_m"});                       // Q5_K with Q6_K parts
   cases.push_back({"llama", "bf16", "hf"});  // rotate-half layout for llama
   cases.push_back({"qwen2", "f32", "hf"});
   for (const Case& c : cases) {

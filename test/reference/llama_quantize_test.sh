@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# A Q4_K_M file as llama.cpp's own llama-quantize writes it (Q4_K, with Q6_K for the output
-# matrix and some v / down projections: the form most published GGUF files take) must load,
-# keep the types llama.cpp chose, and generate. llama-quantize comes from a build of llama.cpp's
-# public repository (never vendored here): LLAMA_CPP_BIN names its bin folder. Without it the
-# test is reported as skipped (exit 77), not passed.
+# Q4_K_M and Q5_K_M files as llama.cpp's own llama-quantize writes them (Q4_K / Q5_K, with Q6_K
+# for the output matrix and some v / down projections: the forms most published GGUF files
+# take) must load, hold the tensor types `create-test --dtype q4_k_m|q5_k_m` (our tests'
+# stand-ins for such files) gives, and generate. llama-quantize comes from a build of
+# llama.cpp's public repository (never vendored here): LLAMA_CPP_BIN names its bin folder.
+# Without it the test is reported as skipped (exit 77), not passed.
 set -euo pipefail
 bin=$1
 llama=${LLAMA_CPP_BIN:-/work/peers/llama.cpp/build/bin}
@@ -13,21 +14,18 @@ if [[ ! -x $llama/llama-quantize ]]; then
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-"$bin" model create-test --arch llama --format gguf --dtype f16 --layers 2 --hidden 256 --heads 4 --kv-heads 2 \
-  --ffn 512 --vocab 700 --seed 7 --out "$work/f16.gguf" >/dev/null
-"$llama/llama-quantize" "$work/f16.gguf" "$work/q4_k_m.gguf" Q4_K_M >"$work/quantize.log" 2>&1 ||
-  { cat "$work/quantize.log"; exit 1; }
-inspect=$("$bin" model inspect "$work/q4_k_m.gguf")
-echo "$inspect"
-# Both block types are in the file, on the tensors where `create-test --dtype q4_k_m` (our
-# tests' stand-in for such files) puts them.
-grep -q q4_k <<<"$inspect"
-grep -q q6_k <<<"$inspect"
-"$bin" model create-test --arch llama --format gguf --dtype q4_k_m --layers 2 --hidden 256 --heads 4 --kv-heads 2 \
-  --ffn 512 --vocab 700 --seed 7 --out "$work/ours.gguf" >/dev/null
+shape=(--arch llama --format gguf --layers 2 --hidden 256 --heads 4 --kv-heads 2 --ffn 512 --vocab 700 --seed 7)
+"$bin" model create-test "${shape[@]}" --dtype f16 --out "$work/f16.gguf" >/dev/null
 types() { "$bin" model inspect "$1" | awk '/^  [a-z0-9_.]+\.weight / {print $1, $2}' | sort; }
-diff <(types "$work/q4_k_m.gguf") <(types "$work/ours.gguf")
 prompt="The quick brown fox jumps over the lazy dog"
-ids=$("$bin" model generate "$work/q4_k_m.gguf" --prompt "$prompt" --max-tokens 12 --ids)
-echo "q4_k_m: $ids"
-[[ -n $ids ]]
+for kind in q4_k_m q5_k_m; do
+  "$llama/llama-quantize" "$work/f16.gguf" "$work/$kind.gguf" "${kind^^}" >"$work/quantize.log" 2>&1 ||
+    { cat "$work/quantize.log"; exit 1; }
+  "$bin" model inspect "$work/$kind.gguf" | grep '^dtypes'
+  "$bin" model create-test "${shape[@]}" --dtype "$kind" --out "$work/ours-$kind.gguf" >/dev/null
+  diff <(types "$work/$kind.gguf") <(types "$work/ours-$kind.gguf")
+  grep -q q6_k <(types "$work/$kind.gguf")
+  ids=$("$bin" model generate "$work/$kind.gguf" --prompt "$prompt" --max-tokens 12 --ids)
+  echo "$kind: $ids"
+  [[ -n $ids ]]
+done

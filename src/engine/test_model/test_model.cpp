@@ -151,15 +151,21 @@ std::vector<TensorPlan> plan_bert(const TestModelSpec& s) {
   return t;
 }
 
-// The dtype of a file's bulk weights: q4_k_m is llama.cpp's mixture of mostly Q4_K (see tensor_dtype).
-std::optional<DType> file_dtype(const std::string& name) { return name == "q4_k_m" ? DType::q4_k : dtype_from_name(name); }
+// The dtype of a file's bulk weights: q4_k_m / q5_k_m are llama.cpp's mixtures of mostly Q4_K /
+// Q5_K (see tensor_dtype).
+std::optional<DType> file_dtype(const std::string& name) {
+  if (name == "q4_k_m") return DType::q4_k;
+  if (name == "q5_k_m") return DType::q5_k;
+  return dtype_from_name(name);
+}
 
-// The dtype tensor `p` takes in a file of `dtype`. For q4_k_m, as llama.cpp's quantiser
-// (llama_tensor_get_type) for LLAMA_FTYPE_MOSTLY_Q4_K_M: Q6_K for the output matrix (the token
-// embedding when it is tied) and for attn_v / ffn_down in the layers where it gives more bits.
+// The dtype tensor `p` takes in a file of `dtype`. For q4_k_m and q5_k_m, as llama.cpp's
+// quantiser (llama_tensor_get_type) for LLAMA_FTYPE_MOSTLY_Q4_K_M / Q5_K_M: Q6_K for the output
+// matrix (the token embedding when it is tied) and for attn_v / ffn_down in the layers where it
+// gives more bits.
 DType tensor_dtype(const TestModelSpec& s, const TensorPlan& p, DType dtype, bool has_output) {
   if (!p.quantizable) return DType::f32;
-  if (s.dtype != "q4_k_m") return dtype;
+  if (s.dtype != "q4_k_m" && s.dtype != "q5_k_m") return dtype;
   const std::string& name = p.gguf_name;
   if (name == "output.weight" || (!has_output && name == "token_embd.weight")) return DType::q6_k;
   int layer = -1;
@@ -178,7 +184,7 @@ Result<void> validate(const TestModelSpec& s) {
   }
   if (s.format != "gguf" && s.format != "hf") return bad(fmt::format("--format: '{}' is not gguf or hf", s.format));
   auto dtype = file_dtype(s.dtype);
-  if (!dtype) return bad(fmt::format("--dtype: '{}' is not f32, f16, bf16, q8_0, q4_0, q4_k, q6_k or q4_k_m", s.dtype));
+  if (!dtype) return bad(fmt::format("--dtype: '{}' is not f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k, q4_k_m or q5_k_m", s.dtype));
   if (s.format == "hf" && *dtype != DType::f32 && *dtype != DType::f16 && *dtype != DType::bf16) {
     return bad(fmt::format("--dtype {}: Hugging Face folders hold f32, f16 or bf16", s.dtype));
   }
@@ -440,6 +446,7 @@ uint32_t gguf_file_type(DType t) {
     case DType::q4_0: return 2;
     case DType::q8_0: return 7;
     case DType::q4_k: return 15;
+    case DType::q5_k: return 17;  // LLAMA_FTYPE_MOSTLY_Q5_K_M
     case DType::q6_k: return 18;  // LLAMA_FTYPE_MOSTLY_Q6_K
     case DType::bf16: return 32;
   }

@@ -46,7 +46,7 @@ TEST_CASE("quantise then dequantise stays within each format's error") {
   const auto x = random_values(256 * 7, 1);
   struct Case { DType t; double max_rel; };
   for (auto [t, max_rel] : {Case{DType::f16, 1e-3}, Case{DType::bf16, 8e-3}, Case{DType::q8_0, 0.01},
-                            Case{DType::q4_0, 0.15}, Case{DType::q4_k, 0.12}, Case{DType::q6_k, 0.04}}) {
+                            Case{DType::q4_0, 0.15}, Case{DType::q4_k, 0.12}, Case{DType::q5_k, 0.06}, Case{DType::q6_k, 0.04}}) {
     INFO(dtype_info(t).name);
     std::vector<uint8_t> q(row_bytes(t, static_cast<int64_t>(x.size())));
     quantize_row(t, x.data(), q.data(), static_cast<int64_t>(x.size()));
@@ -95,6 +95,43 @@ TEST_CASE("Q6_K blocks dequantise as ggml's dequantize_row_q6_K") {
   CHECK(got == want);
 }
 
+TEST_CASE("Q5_K blocks dequantise as ggml's dequantize_row_q5_K") {
+  // Random bytes, d and dmin set to small normal values, decoded by a transcription of ggml's loop.
+  std::mt19937 rng(6);
+  std::vector<uint8_t> bytes(2 * sizeof(BlockQ5_K));
+  for (auto& b : bytes) b = static_cast<uint8_t>(rng());
+  auto* blocks = reinterpret_cast<BlockQ5_K*>(bytes.data());
+  for (int k = 0; k < 2; ++k) {
+    blocks[k].d = f32_to_fp16(0.01f * static_cast<float>(k + 1));
+    blocks[k].dmin = f32_to_fp16(0.003f * static_cast<float>(k + 1));
+  }
+  std::vector<float> want(512);
+  for (int k = 0; k < 2; ++k) {
+    const float d = fp16_to_f32(blocks[k].d), min = fp16_to_f32(blocks[k].dmin);
+    const uint8_t* ql = blocks[k].qs;
+    const uint8_t* qh = blocks[k].qh;
+    float* y = want.data() + 256 * k;
+    int is = 0;
+    uint8_t u1 = 1, u2 = 2;
+    for (int j = 0; j < 256; j += 64) {
+      uint8_t sc, m;
+      q4k_scale_min(is + 0, blocks[k].scales, &sc, &m);
+      const float d1 = d * sc, m1 = min * m;
+      q4k_scale_min(is + 1, blocks[k].scales, &sc, &m);
+      const float d2 = d * sc, m2 = min * m;
+      for (int l = 0; l < 32; ++l) *y++ = d1 * ((ql[l] & 0xF) + (qh[l] & u1 ? 16 : 0)) - m1;
+      for (int l = 0; l < 32; ++l) *y++ = d2 * ((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - m2;
+      ql += 32;
+      is += 2;
+      u1 <<= 2;
+      u2 <<= 2;
+    }
+  }
+  std::vector<float> got(512);
+  dequantize_row(DType::q5_k, bytes.data(), got.data(), 512);
+  CHECK(got == want);
+}
+
 TEST_CASE("SIMD dot kernels agree with the scalar reference at odd sizes") {
   const DotKernels* simd = dot_kernels_avx512();
   if (!simd) {
@@ -103,7 +140,7 @@ TEST_CASE("SIMD dot kernels agree with the scalar reference at odd sizes") {
   }
   const DotKernels& ref = dot_kernels_scalar();
   for (int64_t n : {32, 96, 256, 768, 2048, 5120 + 256}) {
-    for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_k, DType::q6_k}) {
+    for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_k, DType::q5_k, DType::q6_k}) {
       if (n % dtype_info(t).block_elems) continue;
       INFO(dtype_info(t).name << " n=" << n);
       const auto w = random_values(static_cast<size_t>(n), 7 + static_cast<uint32_t>(n));
@@ -118,6 +155,7 @@ TEST_CASE("SIMD dot kernels agree with the scalar reference at odd sizes") {
           case DType::q8_0: return k.q8_0(wq.data(), xq.row_qs(0), xq.row_d(0), xq.row_sums(0), n);
           case DType::q4_0: return k.q4_0(wq.data(), xq.row_qs(0), xq.row_d(0), xq.row_sums(0), n);
           case DType::q4_k: return k.q4_k(wq.data(), xq.row_qs(0), xq.row_d(0), xq.row_sums(0), n);
+          case DType::q5_k: return k.q5_k(wq.data(), xq.row_qs(0), xq.row_d(0), xq.row_sums(0), n);
           case DType::q6_k: return k.q6_k(wq.data(), xq.row_qs(0), xq.row_d(0), xq.row_sums(0), n);
           case DType::f16: return k.f16(wq.data(), x.data(), n);
           case DType::bf16: return k.bf16(wq.data(), x.data(), n);
@@ -136,7 +174,7 @@ TEST_CASE("matmul over many tokens matches a dequantised reference") {
   ThreadPool pool(2);
   MatmulScratch scratch;
   const int64_t n_out = 37, n_in = 512, n_tok = 5;
-  for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_k, DType::q6_k}) {
+  for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_k, DType::q5_k, DType::q6_k}) {
     INFO(dtype_info(t).name);
     const auto wf = random_values(static_cast<size_t>(n_out * n_in), 3);
     const auto x = random_values(static_cast<size_t>(n_tok * n_in), 4);
@@ -176,7 +214,7 @@ TEST_CASE("packed weights (VNNI, FMA and AMX tiles) at every batch size") {
   ThreadPool pool(2);
   MatmulScratch scratch;
   const int64_t n_out = 37, n_in = 512;
-  for (DType t : {DType::q8_0, DType::q4_0, DType::q4_k, DType::q6_k, DType::f16, DType::bf16}) {
+  for (DType t : {DType::q8_0, DType::q4_0, DType::q4_k, DType::q5_k, DType::q6_k, DType::f16, DType::bf16}) {
     const auto wf = random_values(static_cast<size_t>(n_out * n_in), 5);
     std::vector<uint8_t> wq(static_cast<size_t>(n_out) * row_bytes(t, n_in));
     for (int64_t r = 0; r < n_out; ++r) quantize_row(t, wf.data() + r * n_in, wq.data() + r * row_bytes(t, n_in), n_in);
@@ -189,7 +227,7 @@ TEST_CASE("packed weights (VNNI, FMA and AMX tiles) at every batch size") {
     to_pack.data = wq_for_packing.data();
     const LinearWeight packed = prepare_linear(&to_pack);
     REQUIRE(packed.packed);
-    const bool quantised = t == DType::q8_0 || t == DType::q4_0 || t == DType::q4_k || t == DType::q6_k;
+    const bool quantised = t != DType::f16 && t != DType::bf16;
     // 1, 2, 16: decode and small batches (vector kernels); 24, 37: AMX with a padded token tile;
     // 48: whole AMX tiles (FMA: 8-token passes and a tail).
     for (int64_t n_tok : {1, 2, 16, 24, 37, 48}) {
@@ -217,9 +255,9 @@ TEST_CASE("packed weights (VNNI, FMA and AMX tiles) at every batch size") {
         CHECK(std::sqrt(err_packed / ref_sq) < 3e-3);
         if (quantised) CHECK(err_packed < err_plain);
       } else {
-        // The same arithmetic as the unpacked kernels, in another order (and for Q4_K the
+        // The same arithmetic as the unpacked kernels, in another order (and for Q4_K / Q5_K the
         // packed tile's f16 product of super-block and 6-bit sub-block scales).
-        CHECK(std::sqrt(diff / ref_sq) < (t == DType::q4_k ? 2e-3 : 1e-5));
+        CHECK(std::sqrt(diff / ref_sq) < (t == DType::q4_k || t == DType::q5_k ? 2e-3 : 1e-5));
       }
     }
   }

@@ -104,6 +104,36 @@ float q4_k(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* x
   return hsum(acc) - mins;
 }
 
+float q5_k(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n) {
+  const auto* b = reinterpret_cast<const BlockQ5_K*>(w);
+  __m256 acc = _mm256_setzero_ps();
+  float mins = 0;
+  const __m256i low = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+  for (int64_t k = 0; k < n / 256; ++k) {
+    const float d = half(b[k].d), dmin = half(b[k].dmin);
+    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k].qh));
+    for (int j = 0; j < 4; ++j) {
+      uint8_t sc0, m0, sc1, m1;
+      q4k_scale_min(2 * j, b[k].scales, &sc0, &m0);
+      q4k_scale_min(2 * j + 1, b[k].scales, &sc1, &m1);
+      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k].qs + j * 32));
+      // Sub-blocks 2j and 2j + 1: bit 4 of their values is bit 2j / 2j + 1 of qh.
+      const __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * j)), one), 4);
+      const __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * j + 1)), one), 4);
+      const int64_t xb = k * 8 + 2 * j;
+      const __m256i dot0 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_or_si256(_mm256_and_si256(q, low), h0),
+                                               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + xb * 32)));
+      const __m256i dot1 =
+          _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low), h1),
+                              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + xb * 32 + 32)));
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc0 * xd[xb]), _mm256_cvtepi32_ps(dot0), acc);
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc1 * xd[xb + 1]), _mm256_cvtepi32_ps(dot1), acc);
+      mins += dmin * (m0 * xd[xb] * static_cast<float>(xs[xb]) + m1 * xd[xb + 1] * static_cast<float>(xs[xb + 1]));
+    }
+  }
+  return hsum(acc) - mins;
+}
+
 float q6_k(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t*, int64_t n) {
   const auto* b = reinterpret_cast<const BlockQ6_K*>(w);
   __m256 acc = _mm256_setzero_ps();
@@ -232,7 +262,7 @@ void attend_f16(const float* q, const uint16_t* const* k_blocks, const uint16_t*
 }  // namespace
 
 const DotKernels* dot_kernels_avx512_impl() {
-  static const DotKernels k{"avx512-vnni", q8_0, q4_0, q4_k, q6_k, f16, bf16, f32, attend_f16};
+  static const DotKernels k{"avx512-vnni", q8_0, q4_0, q4_k, q5_k, q6_k, f16, bf16, f32, attend_f16};
   return &k;
 }
 

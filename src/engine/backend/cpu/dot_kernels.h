@@ -14,6 +14,7 @@ struct DotKernels {
   float (*q8_0)(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n);
   float (*q4_0)(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n);
   float (*q4_k)(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n);
+  float (*q5_k)(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n);
   float (*q6_k)(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n);
   // w: one row of n f16 / bf16 / f32 values; x: [n] f32.
   float (*f16)(const uint8_t* w, const float* x, int64_t n);

@@ -54,6 +54,23 @@ float q4_k(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* x
   return sum;
 }
 
+float q5_k(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n) {
+  const auto* b = reinterpret_cast<const BlockQ5_K*>(w);
+  float sum = 0;
+  for (int64_t k = 0; k < n / 256; ++k) {
+    const float d = fp16_to_f32(b[k].d), dmin = fp16_to_f32(b[k].dmin);
+    for (int j = 0; j < 8; ++j) {
+      uint8_t sc, m;
+      q4k_scale_min(j, b[k].scales, &sc, &m);
+      const int64_t xb = k * 8 + j;
+      int32_t dot = 0;
+      for (int l = 0; l < 32; ++l) dot += q5k_value(b[k], 32 * j + l) * xq[xb * 32 + l];
+      sum += xd[xb] * (d * sc * static_cast<float>(dot) - dmin * m * static_cast<float>(xs[xb]));
+    }
+  }
+  return sum;
+}
+
 float q6_k(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t*, int64_t n) {
   const auto* b = reinterpret_cast<const BlockQ6_K*>(w);
   float sum = 0;
@@ -117,7 +134,7 @@ void attend_f16(const float* q, const uint16_t* const* k_blocks, const uint16_t*
 }  // namespace
 
 const DotKernels& dot_kernels_scalar() {
-  static const DotKernels k{"scalar", q8_0, q4_0, q4_k, q6_k, f16, bf16, f32, attend_f16};
+  static const DotKernels k{"scalar", q8_0, q4_0, q4_k, q5_k, q6_k, f16, bf16, f32, attend_f16};
   return k;
 }
 

@@ -122,18 +122,24 @@ void unpack_group(const PackedMatrix& w, int64_t g, std::vector<uint8_t>& out) {
         break;
       }
       case PackedMatrix::Kind::q4:
-      case PackedMatrix::Kind::q4_min: {
+      case PackedMatrix::Kind::q4_min:
+      case PackedMatrix::Kind::q5_min: {
         uint8_t* b = out.data() + k * kStepBytes;
         const __m512 scale = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 256)));
-        const bool has_min = w.kind == PackedMatrix::Kind::q4_min;
-        // Q4_0: scale · (q - 8); Q4_K: scale · q - min.
+        const bool has_min = w.kind != PackedMatrix::Kind::q4;
+        const bool has_high = w.kind == PackedMatrix::Kind::q5_min;  // Q5_K's fifth bits, bit j for vector j
+        const __m512i hv = has_high ? _mm512_loadu_si512(tile + 320) : _mm512_setzero_si512();
+        auto fifth_bit = [&](int j) {
+          return _mm512_slli_epi16(_mm512_and_si512(_mm512_srl_epi16(hv, _mm_cvtsi32_si128(j)), _mm512_set1_epi8(1)), 4);
+        };
+        // Q4_0: scale · (q - 8); Q4_K, Q5_K: scale · q - min.
         const __m512 min = has_min ? _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 288)))
                                    : _mm512_mul_ps(scale, _mm512_set1_ps(8.0f));
         // Vector m's low nibbles are columns 4m + b, its high nibbles columns 16 + 4m + b.
         for (int m = 0; m < 4; ++m) {
           const __m512i p = _mm512_loadu_si512(tile + 64 * m);
-          int8_vector_to_b(_mm512_and_si512(p, low), scale, min, b, m);
-          int8_vector_to_b(_mm512_and_si512(_mm512_srli_epi16(p, 4), low), scale, min, b, m + 4);
+          int8_vector_to_b(_mm512_or_si512(_mm512_and_si512(p, low), fifth_bit(m)), scale, min, b, m);
+          int8_vector_to_b(_mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(p, 4), low), fifth_bit(m + 4)), scale, min, b, m + 4);
         }
         break;
       }

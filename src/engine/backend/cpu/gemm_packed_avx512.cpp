@@ -25,8 +25,9 @@ inline void prefetch_ahead(const uint8_t* tile, size_t tile_bytes) {
   for (size_t line = 0; line < tile_bytes; line += 64) _mm_prefetch(reinterpret_cast<const char*>(ahead + line), _MM_HINT_T0);
 }
 
-// NT tokens against row group g. Q4 tiles: 8 unpacked weight vectors are reused by every token.
-template <int NT, bool kMin>
+// NT tokens against row group g. Q4 tiles: 8 unpacked weight vectors are reused by every token;
+// kHigh (Q5_K) ORs in each value's fifth bit.
+template <int NT, bool kMin, bool kHigh = false>
 void q4_group(const PackedMatrix& w, int64_t g, const Q8Rows& x, int64_t t0, float* y, int64_t ldy, const float* bias,
               __mmask16 rows_mask) {
   __m512 acc[NT], corr[NT];
@@ -48,6 +49,13 @@ void q4_group(const PackedMatrix& w, int64_t g, const Q8Rows& x, int64_t t0, flo
       const __m512i p = _mm512_loadu_si512(reinterpret_cast<const __m512i*>(tile + 64 * m));
       wv[m] = _mm512_and_si512(p, low);
       wv[m + 4] = _mm512_and_si512(_mm512_srli_epi16(p, 4), low);
+    }
+    if constexpr (kHigh) {
+      const __m512i hv = _mm512_loadu_si512(tile + 320);
+      for (int j = 0; j < 8; ++j) {
+        const __m512i bit = _mm512_and_si512(_mm512_srl_epi16(hv, _mm_cvtsi32_si128(j)), _mm512_set1_epi8(1));
+        wv[j] = _mm512_or_si512(wv[j], _mm512_slli_epi16(bit, 4));
+      }
     }
     const __m512 scale = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 256)));
     __m512 minv = scale;
@@ -139,6 +147,7 @@ void run_group(const PackedMatrix& w, int64_t g, const Q8Rows& x, int64_t t0, fl
   switch (w.kind) {
     case PackedMatrix::Kind::q4: q4_group<NT, false>(w, g, x, t0, y, ldy, bias, mask); break;
     case PackedMatrix::Kind::q4_min: q4_group<NT, true>(w, g, x, t0, y, ldy, bias, mask); break;
+    case PackedMatrix::Kind::q5_min: q4_group<NT, true, true>(w, g, x, t0, y, ldy, bias, mask); break;
     case PackedMatrix::Kind::q8: q8_group<NT>(w, g, x, t0, y, ldy, bias, mask); break;
     case PackedMatrix::Kind::q6: q6_group<NT>(w, g, x, t0, y, ldy, bias, mask); break;
     case PackedMatrix::Kind::f16:

@@ -91,7 +91,7 @@ void matmul(const Tensor& w, const float* bias, const float* x, int64_t n_tokens
   const DotKernels& k = dot_kernels();
   const int64_t n_out = w.rows(), n_in = w.cols();
   const size_t w_row_bytes = row_bytes(w.dtype, n_in);
-  const bool quantized = w.dtype == DType::q8_0 || w.dtype == DType::q4_0 || w.dtype == DType::q4_k || w.dtype == DType::q6_k;
+  const bool quantized = w.dtype != DType::f32 && w.dtype != DType::f16 && w.dtype != DType::bf16;
   if (quantized) {
     resize_q8(scratch.xq, n_tokens, n_in);
     pool.parallel_for(n_tokens, 1, [&](int64_t b, int64_t e) { quantize_activations(x, b, e, scratch.xq); });
@@ -102,6 +102,7 @@ void matmul(const Tensor& w, const float* bias, const float* x, int64_t n_tokens
       case DType::q8_0: return k.q8_0(row, xq.row_qs(t), xq.row_d(t), xq.row_sums(t), n_in);
       case DType::q4_0: return k.q4_0(row, xq.row_qs(t), xq.row_d(t), xq.row_sums(t), n_in);
       case DType::q4_k: return k.q4_k(row, xq.row_qs(t), xq.row_d(t), xq.row_sums(t), n_in);
+      case DType::q5_k: return k.q5_k(row, xq.row_qs(t), xq.row_d(t), xq.row_sums(t), n_in);
       case DType::q6_k: return k.q6_k(row, xq.row_qs(t), xq.row_d(t), xq.row_sums(t), n_in);
       case DType::f16: return k.f16(row, x + t * n_in, n_in);
       case DType::bf16: return k.bf16(row, x + t * n_in, n_in);

@@ -16,7 +16,7 @@ constexpr int64_t kGroup = 16;
 
 // Unpacks one source row-block into 32 quantised values plus its scale and min.
 struct RowBlock {
-  uint8_t q[32];   // q4: 0..15; q6: 0..63
+  uint8_t q[32];   // q4: 0..15; q5: 0..31; q6: 0..63
   int8_t s[32];    // q8
   float scale = 0, min = 0;
   uint16_t d = 0;                // q6: f16 super-block scale
@@ -48,6 +48,16 @@ void read_q8_0(const uint8_t* row, int64_t block, RowBlock& out) {
   const auto& b = reinterpret_cast<const BlockQ8_0*>(row)[block];
   std::memcpy(out.s, b.qs, 32);
   out.scale = fp16_to_f32(b.d);
+}
+
+void read_q5_k(const uint8_t* row, int64_t block, RowBlock& out) {
+  const auto& b = reinterpret_cast<const BlockQ5_K*>(row)[block / 8];
+  const int sub = static_cast<int>(block % 8);
+  uint8_t sc, m;
+  q4k_scale_min(sub, b.scales, &sc, &m);
+  for (int l = 0; l < 32; ++l) out.q[l] = static_cast<uint8_t>(q5k_value(b, 32 * sub + l));
+  out.scale = fp16_to_f32(b.d) * sc;
+  out.min = fp16_to_f32(b.dmin) * m;
 }
 
 void read_q6_k(const uint8_t* row, int64_t block, RowBlock& out) {
@@ -88,6 +98,7 @@ std::optional<PackedMatrix> pack_matrices(std::span<const Tensor* const> parts) 
     case DType::q4_0: p.kind = PackedMatrix::Kind::q4; p.tile_bytes = 256 + 32; read = read_q4_0; break;
     case DType::q4_k: p.kind = PackedMatrix::Kind::q4_min; p.tile_bytes = 256 + 64; read = read_q4_k; break;
     case DType::q8_0: p.kind = PackedMatrix::Kind::q8; p.tile_bytes = 512 + 32; read = read_q8_0; break;
+    case DType::q5_k: p.kind = PackedMatrix::Kind::q5_min; p.tile_bytes = 384; read = read_q5_k; break;
     case DType::q6_k: p.kind = PackedMatrix::Kind::q6; p.tile_bytes = 448; read = read_q6_k; break;
     case DType::f16: p.kind = PackedMatrix::Kind::f16; p.tile_bytes = 1024; break;
     case DType::bf16: p.kind = PackedMatrix::Kind::bf16; p.tile_bytes = 1024; break;
@@ -147,11 +158,16 @@ std::optional<PackedMatrix> pack_matrices(std::span<const Tensor* const> parts) 
         } else {
           for (int m = 0; m < 4; ++m) {
             for (int b = 0; b < 4; ++b) {
-              tile[m * 64 + r * 4 + b] = static_cast<uint8_t>(rb.q[4 * m + b] | (rb.q[16 + 4 * m + b] << 4));
+              tile[m * 64 + r * 4 + b] = static_cast<uint8_t>((rb.q[4 * m + b] & 0xF) | ((rb.q[16 + 4 * m + b] & 0xF) << 4));
             }
           }
           reinterpret_cast<uint16_t*>(tile + 256)[r] = f32_to_fp16(rb.scale);
-          if (p.kind == PackedMatrix::Kind::q4_min) reinterpret_cast<uint16_t*>(tile + 288)[r] = f32_to_fp16(rb.min);
+          if (p.kind != PackedMatrix::Kind::q4) reinterpret_cast<uint16_t*>(tile + 288)[r] = f32_to_fp16(rb.min);
+          if (p.kind == PackedMatrix::Kind::q5_min) {
+            for (int j = 0; j < 8; ++j) {
+              for (int b = 0; b < 4; ++b) tile[320 + r * 4 + b] |= static_cast<uint8_t>((rb.q[4 * j + b] >> 4) << j);
+            }
+          }
         }
       }
     }

@@ -13,14 +13,16 @@
 //                streams no more than it must). Unsigned weights let vpdpbusd take them as its
 //                unsigned operand against signed activations; the +128 is taken back once per
 //                token and block as 128 · Σ x.
+//   q5_min:      the q4_min tile (nibbles of the low 4 bits), then 64 bytes of fifth bits (lane
+//                r, byte b: bit j = bit 4 of row r, column 4j + b)                (384 bytes)
 //   q6:          4 × 64 bytes of low nibbles as q4, then 2 × 64 bytes of high bit pairs
 //                (vector h, lane r, byte b: bits 2i..2i+1 = row r, column 4(4h + i) + b),
 //                16 f16 d (Q6_K's super-block scale), 16 int8 scales of columns 0-15, 16 of
 //                columns 16-31 (448 bytes, the file's 420 plus the repeated d)
 //   f16 / bf16:  32 × 16 values, column-major (column j: the 16 rows' values, 32 bytes), so
 //                one 32-byte load widens to a vector of 16 rows (1024 bytes)
-// value(r, c) = scale · q - min  (q4: q in 0..15 and min = 8 · scale; q4_min: Q4_K's per-32
-// scale and min), scale · (u - 128) (q8, u the stored byte), d · scale_half · (q - 32) (q6).
+// value(r, c) = scale · q - min  (q4: q in 0..15 and min = 8 · scale; q4_min / q5_min: Q4_K's
+// and Q5_K's per-32 scale and min, q in 0..15 / 0..31), scale · (u - 128) (q8, u the stored byte), d · scale_half · (q - 32) (q6).
 
 #include <cstdint>
 #include <memory>
@@ -32,7 +34,7 @@
 namespace llmp::engine {
 
 struct PackedMatrix {
-  enum class Kind { q4, q4_min, q8, q6, f16, bf16 };
+  enum class Kind { q4, q4_min, q5_min, q8, q6, f16, bf16 };
   Kind kind = Kind::q4;
   int64_t rows = 0, cols = 0;  // logical shape
   int64_t n_groups = 0;        // ceil(rows / 16)
@@ -48,7 +50,7 @@ struct PackedMatrix {
   bool is_float() const { return kind == Kind::f16 || kind == Kind::bf16; }
 };
 
-//! Repacks a q4_0, q4_k, q6_k, q8_0, f16 or bf16 weight; nullopt for other types.
+//! Repacks a q4_0, q4_k, q5_k, q6_k, q8_0, f16 or bf16 weight; nullopt for other types.
 std::optional<PackedMatrix> pack_matrix(const Tensor& w);
 
 //! Repacks several weights of one type and width as one matrix, their rows stacked in order

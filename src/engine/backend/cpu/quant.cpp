@@ -60,6 +60,18 @@ void dequantize_row(DType t, const uint8_t* src, float* dst, int64_t n) {
       }
       return;
     }
+    case DType::q5_k: {
+      const auto* b = reinterpret_cast<const BlockQ5_K*>(src);
+      for (int64_t k = 0; k < n / 256; ++k) {
+        const float d = fp16_to_f32(b[k].d), dmin = fp16_to_f32(b[k].dmin);
+        for (int j = 0; j < 8; ++j) {
+          uint8_t sc, m;
+          q4k_scale_min(j, b[k].scales, &sc, &m);
+          for (int l = 0; l < 32; ++l) dst[k * 256 + 32 * j + l] = d * sc * static_cast<float>(q5k_value(b[k], 32 * j + l)) - dmin * m;
+        }
+      }
+      return;
+    }
     case DType::q6_k: {
       const auto* b = reinterpret_cast<const BlockQ6_K*>(src);
       for (int64_t k = 0; k < n / 256; ++k) {
@@ -73,10 +85,11 @@ void dequantize_row(DType t, const uint8_t* src, float* dst, int64_t n) {
 
 namespace {
 
-void quantize_q4_k_block(const float* x, BlockQ4_K& b) {
-  // Per 32-element sub-block: value ≈ scale * q - min with q in 0..15, min ≥ 0 (so the
-  // sub-block's lowest value is -min). Then scales and mins are themselves quantised to 6 bits
-  // against the super-block's d and dmin.
+// Q4_K and Q5_K share everything but the width of q (levels: 15 or 31). Per 32-element
+// sub-block: value ≈ scale * q - min with q in 0..levels, min ≥ 0 (so the sub-block's lowest
+// value is -min). Then scales and mins are themselves quantised to 6 bits against the
+// super-block's d and dmin. q: [256] out.
+void quantize_k_block(const float* x, int levels, uint16_t& d_bits, uint16_t& dmin_bits, uint8_t* packed_scales, uint8_t* q) {
   float scales[8], mins[8];
   for (int j = 0; j < 8; ++j) {
     float lo = x[j * 32], hi = x[j * 32];
@@ -86,42 +99,57 @@ void quantize_q4_k_block(const float* x, BlockQ4_K& b) {
     }
     lo = std::min(lo, 0.0f);
     mins[j] = -lo;
-    scales[j] = (hi - lo) / 15.0f;
+    scales[j] = (hi - lo) / static_cast<float>(levels);
   }
   const float max_scale = *std::max_element(scales, scales + 8);
   const float max_min = *std::max_element(mins, mins + 8);
-  const float d = max_scale / 63.0f, dmin = max_min / 63.0f;
-  b.d = f32_to_fp16(d);
-  b.dmin = f32_to_fp16(dmin);
-  const float dq = fp16_to_f32(b.d), dminq = fp16_to_f32(b.dmin);
+  d_bits = f32_to_fp16(max_scale / 63.0f);
+  dmin_bits = f32_to_fp16(max_min / 63.0f);
+  const float dq = fp16_to_f32(d_bits), dminq = fp16_to_f32(dmin_bits);
   uint8_t sc6[8], m6[8];
   for (int j = 0; j < 8; ++j) {
     sc6[j] = static_cast<uint8_t>(std::clamp(dq > 0 ? std::lround(scales[j] / dq) : 0L, 0L, 63L));
     m6[j] = static_cast<uint8_t>(std::clamp(dminq > 0 ? std::lround(mins[j] / dminq) : 0L, 0L, 63L));
   }
-  std::memset(b.scales, 0, sizeof b.scales);
+  std::memset(packed_scales, 0, 12);
   for (int j = 0; j < 4; ++j) {
-    b.scales[j] = sc6[j] & 63;
-    b.scales[j + 4] = m6[j] & 63;
+    packed_scales[j] = sc6[j] & 63;
+    packed_scales[j + 4] = m6[j] & 63;
   }
   for (int j = 4; j < 8; ++j) {
-    b.scales[j + 4] = static_cast<uint8_t>((sc6[j] & 0xF) | ((m6[j] & 0xF) << 4));
-    b.scales[j - 4] |= static_cast<uint8_t>((sc6[j] >> 4) << 6);
-    b.scales[j] |= static_cast<uint8_t>((m6[j] >> 4) << 6);
+    packed_scales[j + 4] = static_cast<uint8_t>((sc6[j] & 0xF) | ((m6[j] & 0xF) << 4));
+    packed_scales[j - 4] |= static_cast<uint8_t>((sc6[j] >> 4) << 6);
+    packed_scales[j] |= static_cast<uint8_t>((m6[j] >> 4) << 6);
   }
-  uint8_t q[256];
   for (int j = 0; j < 8; ++j) {
     uint8_t sc, m;
-    q4k_scale_min(j, b.scales, &sc, &m);
+    q4k_scale_min(j, packed_scales, &sc, &m);
     const float s = dq * sc, mn = dminq * m;
     for (int l = 0; l < 32; ++l) {
       const long v = s > 0 ? std::lround((x[j * 32 + l] + mn) / s) : 0;
-      q[j * 32 + l] = static_cast<uint8_t>(std::clamp(v, 0L, 15L));
+      q[j * 32 + l] = static_cast<uint8_t>(std::clamp(v, 0L, static_cast<long>(levels)));
     }
   }
+}
+
+void quantize_q4_k_block(const float* x, BlockQ4_K& b) {
+  uint8_t q[256];
+  quantize_k_block(x, 15, b.d, b.dmin, b.scales, q);
   for (int j = 0; j < 4; ++j) {
     for (int l = 0; l < 32; ++l) b.qs[j * 32 + l] = static_cast<uint8_t>(q[j * 64 + l] | (q[j * 64 + 32 + l] << 4));
   }
+}
+
+void quantize_q5_k_block(const float* x, BlockQ5_K& b) {
+  uint8_t q[256];
+  quantize_k_block(x, 31, b.d, b.dmin, b.scales, q);
+  std::memset(b.qh, 0, sizeof b.qh);
+  for (int j = 0; j < 4; ++j) {
+    for (int l = 0; l < 32; ++l) {
+      b.qs[j * 32 + l] = static_cast<uint8_t>((q[j * 64 + l] & 0xF) | ((q[j * 64 + 32 + l] & 0xF) << 4));
+    }
+  }
+  for (int e = 0; e < 256; ++e) b.qh[e % 32] |= static_cast<uint8_t>((q[e] >> 4) << (e / 32));
 }
 
 void quantize_q6_k_block(const float* x, BlockQ6_K& b) {
@@ -212,6 +240,11 @@ void quantize_row(DType t, const float* src, uint8_t* dst, int64_t n) {
     case DType::q4_k: {
       auto* b = reinterpret_cast<BlockQ4_K*>(dst);
       for (int64_t k = 0; k < n / 256; ++k) quantize_q4_k_block(src + k * 256, b[k]);
+      return;
+    }
+    case DType::q5_k: {
+      auto* b = reinterpret_cast<BlockQ5_K*>(dst);
+      for (int64_t k = 0; k < n / 256; ++k) quantize_q5_k_block(src + k * 256, b[k]);
       return;
     }
     case DType::q6_k: {

@@ -25,6 +25,16 @@ struct BlockQ4_K {
   uint8_t scales[12];   // 8 scales and 8 mins, 6 bits each, packed (see q4k_scale_min)
   uint8_t qs[128];      // 4-bit values; 64 elements per 32 bytes (low nibbles, then high)
 };
+//! Q5_K: Q4_K with a fifth bit per value (value = d · scale · q - dmin · min, q in 0..31):
+//! element e = 32j + l (sub-block j) has its low 4 bits as Q4_K's element e and bit 4 in
+//! qh[l] at bit j.
+struct BlockQ5_K {
+  uint16_t d;
+  uint16_t dmin;
+  uint8_t scales[12];   // as Q4_K
+  uint8_t qh[32];
+  uint8_t qs[128];      // as Q4_K
+};
 //! Q6_K: 6-bit values q in 0..63, value = d · scales[e / 16] · (q - 32). Per 128-element half h
 //! and element e = 128h + 32k + l (k, l < 32): the low 4 bits in ql[64h + 32(k & 1) + l]
 //! (low nibble for k < 2, high for k >= 2), the high 2 bits in qh[32h + l] at bit 2k.
@@ -35,7 +45,14 @@ struct BlockQ6_K {
   uint16_t d;           // f16 super-block scale of the int8 scales
 };
 #pragma pack(pop)
-static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18 && sizeof(BlockQ4_K) == 144 && sizeof(BlockQ6_K) == 210);
+static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18 && sizeof(BlockQ4_K) == 144 && sizeof(BlockQ5_K) == 176 &&
+              sizeof(BlockQ6_K) == 210);
+
+//! The 5-bit value (0..31) of element e (0..255) of a Q5_K block.
+inline int q5k_value(const BlockQ5_K& b, int e) {
+  const int j = e / 32, l = e % 32;
+  return ((b.qs[32 * (j / 2) + l] >> (4 * (j % 2))) & 0xF) | (((b.qh[l] >> j) & 1) << 4);
+}
 
 //! The 6-bit value (0..63) of element e (0..255) of a Q6_K block.
 inline int q6k_value(const BlockQ6_K& b, int e) {

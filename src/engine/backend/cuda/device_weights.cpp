@@ -29,6 +29,7 @@ WeightType weight_type(DType t) {
     case DType::q8_0: return WeightType::q8_0;
     case DType::q4_0: return WeightType::q4_0;
     case DType::q4_k: return WeightType::q4_k;
+    case DType::q5_k: return WeightType::q5_k;
     case DType::q6_k: return WeightType::q6_k;
   }
   return WeightType::f32;
@@ -48,6 +49,7 @@ size_t value_bytes(WeightType t, int64_t rows, int64_t cols) {
     case WeightType::q8_0: return static_cast<size_t>(rows * cols);
     case WeightType::q4_0: return static_cast<size_t>(rows * cols / 2);
     case WeightType::q4_k: return static_cast<size_t>(rows * (cols / 256) * 144);
+    case WeightType::q5_k: return static_cast<size_t>(rows * (cols / 256) * 176);
     case WeightType::q6_k: return static_cast<size_t>(rows * (cols / 256) * 208);
     case WeightType::f32: return static_cast<size_t>(rows * cols * 4);
     default: return static_cast<size_t>(rows * cols * 2);
@@ -106,7 +108,7 @@ class Builder {
     const int64_t cols = src.cols();
     const size_t row_bytes_src = row_bytes(src.dtype, cols);
     if (from == t && !kernels::has_repacked_layout(t)) {
-      // Same layout on both sides (f16, bf16, q4_k): one copy.
+      // Same layout on both sides (f16, bf16, q4_k, q5_k): one copy.
       LLMP_CUDA_CHECK(cudaMemcpy(values, src.data, row_bytes_src * static_cast<size_t>(src.rows()), cudaMemcpyHostToDevice));
       return;
     }
