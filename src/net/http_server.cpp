@@ -931,7 +931,11 @@ asio::awaitable<void> HttpServer::Impl::session(std::shared_ptr<Connection> conn
     RouteStats& stats = stats_for(route, req.method);
     stats.counter(metrics, res.status).inc();
     stats.duration->observe(seconds, {req.ctx.trace.trace_id, req.ctx.span_id});
-    if (in_flight.fetch_sub(1) == 1 && draining) {
+    // The last request out wakes a drain whatever `draining` said: a drain that began while
+    // this response was being written is waiting for it too, and missed, it slept out its
+    // whole deadline (server.drain_timeout_ms, 30 s) after a SIGTERM. Under the mutex, so that
+    // a drain between reading in_flight and waiting cannot miss the wake-up.
+    if (in_flight.fetch_sub(1) == 1) {
       std::lock_guard lock(drain_mu);
       drain_cv.notify_all();
     }

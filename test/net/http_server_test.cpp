@@ -64,6 +64,36 @@ TEST_CASE("drain lets in-flight requests finish and answers new ones 503") {
   server.stop();
 }
 
+TEST_CASE("drain ends as soon as a request answered just before it began is written") {
+  metrics::Registry reg;
+  HttpServer server(test_server_options(), reg);
+  // Far more than the loopback socket buffers hold: the write waits for the client to read.
+  const std::string big(32 << 20, 'x');
+  server.router().add(Method::get, "/big", [&big](Request&) -> Awaitable<Response> {
+    co_return Response::text(200, big);
+  });
+  REQUIRE(server.listen());
+  server.start();
+  server.set_state(ServerState::ready);
+
+  // Answered while ready, so its session decided "not draining" before the drain began.
+  Connection client(server.port());
+  client.send("GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+  while (server.in_flight() == 0) std::this_thread::sleep_for(1ms);
+  std::this_thread::sleep_for(200ms);  // the handler has returned; the write waits for us
+  REQUIRE(server.in_flight() == 1);
+  auto drained = std::async(std::launch::async, [&] { return server.drain(10s); });
+  std::this_thread::sleep_for(100ms);  // the drain is waiting for this last request
+  auto res = client.read_response();
+  REQUIRE(res);
+  CHECK(res->body.size() == big.size());
+  // The last request out wakes the drain; it used to sleep out its whole deadline (30 s by
+  // default) because the request had looked at the state before the drain began.
+  REQUIRE(drained.wait_for(3s) == std::future_status::ready);
+  CHECK(drained.get());
+  server.stop();
+}
+
 TEST_CASE("while starting only always-available routes answer") {
   metrics::Registry reg;
   HttpServer server(test_server_options(), reg);
