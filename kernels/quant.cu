@@ -31,6 +31,23 @@ __global__ void repack_ggml_kernel(const uint16_t* __restrict__ src, int64_t n_b
   }
 }
 
+// Q5_0 (11 words: d, qh, qs) and Q5_1 (12 words: d, m, qh, qs) into nibbles [n_blocks, 16]
+// and per block (d, m, qh low, qh high). Grid: ceil(n_blocks / 256), block 256.
+template <bool kHasMin>
+__global__ void repack_q5_kernel(const uint16_t* __restrict__ src, int64_t n_blocks, uint8_t* __restrict__ values,
+                                 uint16_t* __restrict__ scales) {
+  const int64_t b = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (b >= n_blocks) return;
+  constexpr int kHalves = kHasMin ? 12 : 11, kQh = kHasMin ? 2 : 1;
+  const uint16_t* s = src + b * kHalves;
+  const uint16_t meta[4] = {s[0], kHasMin ? s[1] : uint16_t{0}, s[kQh], s[kQh + 1]};
+  *reinterpret_cast<uint2*>(scales + 4 * b) = *reinterpret_cast<const uint2*>(meta);
+  uint16_t w[8];
+#pragma unroll
+  for (int k = 0; k < 8; ++k) w[k] = s[kQh + 2 + k];
+  *reinterpret_cast<uint4*>(values + 16 * b) = *reinterpret_cast<const uint4*>(w);
+}
+
 template <class S, class D>
 __global__ void convert_kernel(const S* __restrict__ src, int64_t n, D* __restrict__ dst) {
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
@@ -92,6 +109,8 @@ cudaError_t launch_repack_ggml(WeightType type, const void* src, int64_t rows, i
   switch (type) {
     case WeightType::q8_0: repack_ggml_kernel<17, true><<<grid, 256, 0, stream>>>(s, n_blocks, v, scales); break;
     case WeightType::q4_0: repack_ggml_kernel<9, true><<<grid, 256, 0, stream>>>(s, n_blocks, v, scales); break;
+    case WeightType::q5_0: repack_q5_kernel<false><<<grid, 256, 0, stream>>>(s, n_blocks, v, scales); break;
+    case WeightType::q5_1: repack_q5_kernel<true><<<grid, 256, 0, stream>>>(s, n_blocks, v, scales); break;
     default: repack_ggml_kernel<105, false><<<grid, 256, 0, stream>>>(s, n_blocks, v, scales); break;
   }
   return cudaGetLastError();

@@ -65,6 +65,52 @@ struct Int8Unit<WeightType::q4_0> {
   }
 };
 
+// Q5_0 and Q5_1, 32 elements: Q4_0's 16-byte load of nibbles plus the block's (d, m, fifth
+// bits) in one 8-byte load.
+template <WeightType kType>
+struct Q5Unit {
+  static constexpr int kElems = 32, kUnroll = 4;
+  uint4 q;
+  uint2 meta;  // d | m << 16, the 32 fifth bits
+  __device__ __forceinline__ void load(const DeviceMatrix& w, int64_t row, int64_t u) {
+    const int64_t blk = row * (w.cols / 32) + u;
+    q = __ldg(static_cast<const uint4*>(w.data) + blk);
+    meta = __ldg(reinterpret_cast<const uint2*>(w.scales) + blk);
+  }
+  __device__ __forceinline__ void decode() {}
+  // Bits 4i..4i+3 of `bits` as bit 4 of bytes 0..3.
+  __device__ __forceinline__ static int spread(uint32_t bits, int i) {
+    const uint32_t t = (bits >> (4 * i)) & 0xFu;
+    return static_cast<int>(((t & 1u) << 4) | ((t & 2u) << 11) | ((t & 4u) << 18) | ((t & 8u) << 25));
+  }
+  __device__ __forceinline__ float dot(const int8_t* xq, const float2* xds, int64_t u) const {
+    const auto* xv = reinterpret_cast<const int4*>(xq + u * 32);
+    const int4 xa = xv[0], xb = xv[1];  // values 0..15, 16..31
+    const float2 ds = xds[u];
+    constexpr unsigned kLow = 0x0F0F0F0Fu;
+    const uint32_t nw[4] = {q.x, q.y, q.z, q.w};
+    const int xa_w[4] = {xa.x, xa.y, xa.z, xa.w}, xb_w[4] = {xb.x, xb.y, xb.z, xb.w};
+    int s = 0;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      s = __dp4a(static_cast<int>(nw[i] & kLow) | spread(meta.y, i), xa_w[i], s);
+      s = __dp4a(static_cast<int>((nw[i] >> 4) & kLow) | spread(meta.y, 4 + i), xb_w[i], s);
+    }
+    const float d = detail::half_bits_to_f32(static_cast<uint16_t>(meta.x & 0xFFFFu));
+    if constexpr (kType == WeightType::q5_0) {
+      return d * (ds.x * static_cast<float>(s) - 16.0f * ds.y);  // Σ (q - 16) · d_x · q_x
+    } else {
+      const float m = detail::half_bits_to_f32(static_cast<uint16_t>(meta.x >> 16));
+      return d * ds.x * static_cast<float>(s) + m * ds.y;  // Σ (d · q + m) · d_x · q_x
+    }
+  }
+};
+
+template <>
+struct Int8Unit<WeightType::q5_0> : Q5Unit<WeightType::q5_0> {};
+template <>
+struct Int8Unit<WeightType::q5_1> : Q5Unit<WeightType::q5_1> {};
+
 // Q8_0, 32 elements: two 16-byte loads of int8.
 template <>
 struct Int8Unit<WeightType::q8_0> {
@@ -291,6 +337,8 @@ cudaError_t launch_q8_gemv(const DeviceMatrix& w, const Q8Rows& x, int n, float*
   switch (w.type) {
     case WeightType::q4_0: int8_gemv_kernel<WeightType::q4_0><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
     case WeightType::q8_0: int8_gemv_kernel<WeightType::q8_0><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
+    case WeightType::q5_0: int8_gemv_kernel<WeightType::q5_0><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
+    case WeightType::q5_1: int8_gemv_kernel<WeightType::q5_1><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
     case WeightType::q4_k: int8_gemv_kernel<WeightType::q4_k><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
     case WeightType::q5_k: int8_gemv_kernel<WeightType::q5_k><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
     default: int8_gemv_kernel<WeightType::q6_k><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;

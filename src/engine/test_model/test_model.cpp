@@ -162,19 +162,24 @@ std::optional<DType> file_dtype(const std::string& name) {
 // The dtype tensor `p` takes in a file of `dtype`. For q4_k_m and q5_k_m, as llama.cpp's
 // quantiser (llama_tensor_get_type) for LLAMA_FTYPE_MOSTLY_Q4_K_M / Q5_K_M: Q6_K for the output
 // matrix (the token embedding when it is tied) and for attn_v / ffn_down in the layers where it
-// gives more bits.
+// gives more bits; Q5_0 / Q5_1 / Q8_0 for those types where a row is no multiple of 256.
 DType tensor_dtype(const TestModelSpec& s, const TensorPlan& p, DType dtype, bool has_output) {
   if (!p.quantizable) return DType::f32;
   if (s.dtype != "q4_k_m" && s.dtype != "q5_k_m") return dtype;
   const std::string& name = p.gguf_name;
-  if (name == "output.weight" || (!has_output && name == "token_embd.weight")) return DType::q6_k;
+  DType t = dtype;
   int layer = -1;
   char what[32] = {};
-  if (std::sscanf(name.c_str(), "blk.%d.%31[a-z_]", &layer, what) == 2 && (std::string(what) == "attn_v" || std::string(what) == "ffn_down")) {
+  if (name == "output.weight" || (!has_output && name == "token_embd.weight")) {
+    t = DType::q6_k;
+  } else if (std::sscanf(name.c_str(), "blk.%d.%31[a-z_]", &layer, what) == 2 &&
+             (std::string(what) == "attn_v" || std::string(what) == "ffn_down")) {
     const int64_t n = s.layers;  // use_more_bits(i, n)
-    if (layer < n / 8 || layer >= 7 * n / 8 || (layer - n / 8) % 3 == 2) return DType::q6_k;
+    if (layer < n / 8 || layer >= 7 * n / 8 || (layer - n / 8) % 3 == 2) t = DType::q6_k;
   }
-  return dtype;
+  // Rows that are no whole number of 256-element super-blocks fall back as llama.cpp's do.
+  if (p.shape.back() % 256 != 0) t = t == DType::q4_k ? DType::q5_0 : t == DType::q5_k ? DType::q5_1 : DType::q8_0;
+  return t;
 }
 
 Result<void> validate(const TestModelSpec& s) {
@@ -184,7 +189,7 @@ Result<void> validate(const TestModelSpec& s) {
   }
   if (s.format != "gguf" && s.format != "hf") return bad(fmt::format("--format: '{}' is not gguf or hf", s.format));
   auto dtype = file_dtype(s.dtype);
-  if (!dtype) return bad(fmt::format("--dtype: '{}' is not f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k, q4_k_m or q5_k_m", s.dtype));
+  if (!dtype) return bad(fmt::format("--dtype: '{}' is not f32, f16, bf16, q8_0, q4_0, q5_0, q5_1, q4_k, q5_k, q6_k, q4_k_m or q5_k_m", s.dtype));
   if (s.format == "hf" && *dtype != DType::f32 && *dtype != DType::f16 && *dtype != DType::bf16) {
     return bad(fmt::format("--dtype {}: Hugging Face folders hold f32, f16 or bf16", s.dtype));
   }
@@ -196,7 +201,8 @@ Result<void> validate(const TestModelSpec& s) {
   if (s.ffn < 1 || s.ffn > 65536) return bad("--ffn must be in [1, 65536]");
   if (s.vocab < 64 || s.vocab > 262144) return bad("--vocab must be in [64, 262144]");
   if (s.context < 16 || s.context > 1 << 20) return bad("--context must be in [16, 1048576]");
-  const int64_t block = dtype_info(*dtype).block_elems;
+  const bool mixture = s.dtype == "q4_k_m" || s.dtype == "q5_k_m";  // falls back to 32-element blocks
+  const int64_t block = mixture ? 32 : dtype_info(*dtype).block_elems;
   if (s.hidden % block != 0 || s.ffn % block != 0) {
     return bad(fmt::format("--dtype {} needs --hidden and --ffn to be multiples of {}", s.dtype, block));
   }
@@ -445,6 +451,8 @@ uint32_t gguf_file_type(DType t) {
     case DType::f16: return 1;
     case DType::q4_0: return 2;
     case DType::q8_0: return 7;
+    case DType::q5_0: return 8;
+    case DType::q5_1: return 9;
     case DType::q4_k: return 15;
     case DType::q5_k: return 17;  // LLAMA_FTYPE_MOSTLY_Q5_K_M
     case DType::q6_k: return 18;  // LLAMA_FTYPE_MOSTLY_Q6_K

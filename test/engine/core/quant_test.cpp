@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "backend/cpu/dot_kernels.h"
@@ -46,7 +47,8 @@ TEST_CASE("quantise then dequantise stays within each format's error") {
   const auto x = random_values(256 * 7, 1);
   struct Case { DType t; double max_rel; };
   for (auto [t, max_rel] : {Case{DType::f16, 1e-3}, Case{DType::bf16, 8e-3}, Case{DType::q8_0, 0.01},
-                            Case{DType::q4_0, 0.15}, Case{DType::q4_k, 0.12}, Case{DType::q5_k, 0.06}, Case{DType::q6_k, 0.04}}) {
+                            Case{DType::q4_0, 0.15}, Case{DType::q4_k, 0.12}, Case{DType::q5_k, 0.06}, Case{DType::q6_k, 0.04},
+                            Case{DType::q5_0, 0.07}, Case{DType::q5_1, 0.05}}) {
     INFO(dtype_info(t).name);
     std::vector<uint8_t> q(row_bytes(t, static_cast<int64_t>(x.size())));
     quantize_row(t, x.data(), q.data(), static_cast<int64_t>(x.size()));
@@ -95,6 +97,39 @@ TEST_CASE("Q6_K blocks dequantise as ggml's dequantize_row_q6_K") {
   CHECK(got == want);
 }
 
+TEST_CASE("Q5_0 and Q5_1 blocks dequantise as ggml's dequantize_row_q5_0 / _q5_1") {
+  // Random bytes, scales and mins set to small normal values, decoded by transcriptions of ggml's loops.
+  std::mt19937 rng(7);
+  std::vector<uint8_t> b0(3 * sizeof(BlockQ5_0)), b1(3 * sizeof(BlockQ5_1));
+  for (auto& b : b0) b = static_cast<uint8_t>(rng());
+  for (auto& b : b1) b = static_cast<uint8_t>(rng());
+  auto* x0 = reinterpret_cast<BlockQ5_0*>(b0.data());
+  auto* x1 = reinterpret_cast<BlockQ5_1*>(b1.data());
+  std::vector<float> want0(96), want1(96);
+  for (int i = 0; i < 3; ++i) {
+    x0[i].d = f32_to_fp16(0.01f * static_cast<float>(i + 1));
+    x1[i].d = f32_to_fp16(0.02f * static_cast<float>(i + 1));
+    x1[i].m = f32_to_fp16(-0.1f * static_cast<float>(i + 1));
+    uint32_t qh0, qh1;
+    std::memcpy(&qh0, x0[i].qh, sizeof(qh0));
+    std::memcpy(&qh1, x1[i].qh, sizeof(qh1));
+    const float d0 = fp16_to_f32(x0[i].d), d1 = fp16_to_f32(x1[i].d), m1 = fp16_to_f32(x1[i].m);
+    for (int j = 0; j < 16; ++j) {
+      const uint8_t xh_0 = ((qh0 >> (j + 0)) << 4) & 0x10, xh_1 = ((qh0 >> (j + 12))) & 0x10;
+      want0[i * 32 + j] = static_cast<float>(((x0[i].qs[j] & 0x0F) | xh_0) - 16) * d0;
+      want0[i * 32 + j + 16] = static_cast<float>(((x0[i].qs[j] >> 4) | xh_1) - 16) * d0;
+      const uint8_t yh_0 = ((qh1 >> (j + 0)) << 4) & 0x10, yh_1 = ((qh1 >> (j + 12))) & 0x10;
+      want1[i * 32 + j] = static_cast<float>((x1[i].qs[j] & 0x0F) | yh_0) * d1 + m1;
+      want1[i * 32 + j + 16] = static_cast<float>((x1[i].qs[j] >> 4) | yh_1) * d1 + m1;
+    }
+  }
+  std::vector<float> got0(96), got1(96);
+  dequantize_row(DType::q5_0, b0.data(), got0.data(), 96);
+  dequantize_row(DType::q5_1, b1.data(), got1.data(), 96);
+  CHECK(got0 == want0);
+  CHECK(got1 == want1);
+}
+
 TEST_CASE("Q5_K blocks dequantise as ggml's dequantize_row_q5_K") {
   // Random bytes, d and dmin set to small normal values, decoded by a transcription of ggml's loop.
   std::mt19937 rng(6);
@@ -140,7 +175,8 @@ TEST_CASE("SIMD dot kernels agree with the scalar reference at odd sizes") {
   }
   const DotKernels& ref = dot_kernels_scalar();
   for (int64_t n : {32, 96, 256, 768, 2048, 5120 + 256}) {
-    for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_k, DType::q5_k, DType::q6_k}) {
+    for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q5_0, DType::q5_1, DType::q4_k,
+                    DType::q5_k, DType::q6_k}) {
       if (n % dtype_info(t).block_elems) continue;
       INFO(dtype_info(t).name << " n=" << n);
       const auto w = random_values(static_cast<size_t>(n), 7 + static_cast<uint32_t>(n));
@@ -155,6 +191,8 @@ TEST_CASE("SIMD dot kernels agree with the scalar reference at odd sizes") {
           case DType::q8_0: return k.q8_0(wq.data(), xq.row_qs(0), xq.row_d(0), xq.row_sums(0), n);
           case DType::q4_0: return k.q4_0(wq.data(), xq.row_qs(0), xq.row_d(0), xq.row_sums(0), n);
           case DType::q4_k: return k.q4_k(wq.data(), xq.row_qs(0), xq.row_d(0), xq.row_sums(0), n);
+          case DType::q5_0: return k.q5_0(wq.data(), xq.row_qs(0), xq.row_d(0), xq.row_sums(0), n);
+          case DType::q5_1: return k.q5_1(wq.data(), xq.row_qs(0), xq.row_d(0), xq.row_sums(0), n);
           case DType::q5_k: return k.q5_k(wq.data(), xq.row_qs(0), xq.row_d(0), xq.row_sums(0), n);
           case DType::q6_k: return k.q6_k(wq.data(), xq.row_qs(0), xq.row_d(0), xq.row_sums(0), n);
           case DType::f16: return k.f16(wq.data(), x.data(), n);
@@ -174,7 +212,8 @@ TEST_CASE("matmul over many tokens matches a dequantised reference") {
   ThreadPool pool(2);
   MatmulScratch scratch;
   const int64_t n_out = 37, n_in = 512, n_tok = 5;
-  for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_k, DType::q5_k, DType::q6_k}) {
+  for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q5_0, DType::q5_1, DType::q4_k,
+                  DType::q5_k, DType::q6_k}) {
     INFO(dtype_info(t).name);
     const auto wf = random_values(static_cast<size_t>(n_out * n_in), 3);
     const auto x = random_values(static_cast<size_t>(n_tok * n_in), 4);
@@ -214,7 +253,8 @@ TEST_CASE("packed weights (VNNI, FMA and AMX tiles) at every batch size") {
   ThreadPool pool(2);
   MatmulScratch scratch;
   const int64_t n_out = 37, n_in = 512;
-  for (DType t : {DType::q8_0, DType::q4_0, DType::q4_k, DType::q5_k, DType::q6_k, DType::f16, DType::bf16}) {
+  for (DType t : {DType::q8_0, DType::q4_0, DType::q5_0, DType::q5_1, DType::q4_k, DType::q5_k, DType::q6_k, DType::f16,
+                  DType::bf16}) {
     const auto wf = random_values(static_cast<size_t>(n_out * n_in), 5);
     std::vector<uint8_t> wq(static_cast<size_t>(n_out) * row_bytes(t, n_in));
     for (int64_t r = 0; r < n_out; ++r) quantize_row(t, wf.data() + r * n_in, wq.data() + r * row_bytes(t, n_in), n_in);

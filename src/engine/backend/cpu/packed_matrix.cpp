@@ -50,6 +50,22 @@ void read_q8_0(const uint8_t* row, int64_t block, RowBlock& out) {
   out.scale = fp16_to_f32(b.d);
 }
 
+// Q5_0 and Q5_1 as q5_min tiles: scale · q - min with min = 16 · d (Q5_0) or -m (Q5_1), both
+// exact in f16.
+void read_q5_0(const uint8_t* row, int64_t block, RowBlock& out) {
+  const auto& b = reinterpret_cast<const BlockQ5_0*>(row)[block];
+  for (int j = 0; j < 32; ++j) out.q[j] = static_cast<uint8_t>(q5_value(b.qh, b.qs, j));
+  out.scale = fp16_to_f32(b.d);
+  out.min = 16.0f * out.scale;
+}
+
+void read_q5_1(const uint8_t* row, int64_t block, RowBlock& out) {
+  const auto& b = reinterpret_cast<const BlockQ5_1*>(row)[block];
+  for (int j = 0; j < 32; ++j) out.q[j] = static_cast<uint8_t>(q5_value(b.qh, b.qs, j));
+  out.scale = fp16_to_f32(b.d);
+  out.min = -fp16_to_f32(b.m);
+}
+
 void read_q5_k(const uint8_t* row, int64_t block, RowBlock& out) {
   const auto& b = reinterpret_cast<const BlockQ5_K*>(row)[block / 8];
   const int sub = static_cast<int>(block % 8);
@@ -98,6 +114,8 @@ std::optional<PackedMatrix> pack_matrices(std::span<const Tensor* const> parts) 
     case DType::q4_0: p.kind = PackedMatrix::Kind::q4; p.tile_bytes = 256 + 32; read = read_q4_0; break;
     case DType::q4_k: p.kind = PackedMatrix::Kind::q4_min; p.tile_bytes = 256 + 64; read = read_q4_k; break;
     case DType::q8_0: p.kind = PackedMatrix::Kind::q8; p.tile_bytes = 512 + 32; read = read_q8_0; break;
+    case DType::q5_0: p.kind = PackedMatrix::Kind::q5_min; p.tile_bytes = 384; read = read_q5_0; break;
+    case DType::q5_1: p.kind = PackedMatrix::Kind::q5_min; p.tile_bytes = 384; read = read_q5_1; break;
     case DType::q5_k: p.kind = PackedMatrix::Kind::q5_min; p.tile_bytes = 384; read = read_q5_k; break;
     case DType::q6_k: p.kind = PackedMatrix::Kind::q6; p.tile_bytes = 448; read = read_q6_k; break;
     case DType::f16: p.kind = PackedMatrix::Kind::f16; p.tile_bytes = 1024; break;

@@ -22,7 +22,8 @@
 //   f16 / bf16:  32 × 16 values, column-major (column j: the 16 rows' values, 32 bytes), so
 //                one 32-byte load widens to a vector of 16 rows (1024 bytes)
 // value(r, c) = scale · q - min  (q4: q in 0..15 and min = 8 · scale; q4_min / q5_min: Q4_K's
-// and Q5_K's per-32 scale and min, q in 0..15 / 0..31), scale · (u - 128) (q8, u the stored byte), d · scale_half · (q - 32) (q6).
+// and Q5_K's per-32 scale and min, q in 0..15 / 0..31; Q5_0 and Q5_1 as q5_min with min =
+// 16 · scale and -m), scale · (u - 128) (q8, u the stored byte), d · scale_half · (q - 32) (q6).
 
 #include <cstdint>
 #include <memory>
@@ -50,7 +51,7 @@ struct PackedMatrix {
   bool is_float() const { return kind == Kind::f16 || kind == Kind::bf16; }
 };
 
-//! Repacks a q4_0, q4_k, q5_k, q6_k, q8_0, f16 or bf16 weight; nullopt for other types.
+//! Repacks a weight of any type but f32; nullopt for f32.
 std::optional<PackedMatrix> pack_matrix(const Tensor& w);
 
 //! Repacks several weights of one type and width as one matrix, their rows stacked in order

@@ -60,6 +60,22 @@ void dequantize_row(DType t, const uint8_t* src, float* dst, int64_t n) {
       }
       return;
     }
+    case DType::q5_0: {
+      const auto* b = reinterpret_cast<const BlockQ5_0*>(src);
+      for (int64_t k = 0; k < n / 32; ++k) {
+        const float d = fp16_to_f32(b[k].d);
+        for (int j = 0; j < 32; ++j) dst[k * 32 + j] = static_cast<float>(q5_value(b[k].qh, b[k].qs, j) - 16) * d;
+      }
+      return;
+    }
+    case DType::q5_1: {
+      const auto* b = reinterpret_cast<const BlockQ5_1*>(src);
+      for (int64_t k = 0; k < n / 32; ++k) {
+        const float d = fp16_to_f32(b[k].d), m = fp16_to_f32(b[k].m);
+        for (int j = 0; j < 32; ++j) dst[k * 32 + j] = static_cast<float>(q5_value(b[k].qh, b[k].qs, j)) * d + m;
+      }
+      return;
+    }
     case DType::q5_k: {
       const auto* b = reinterpret_cast<const BlockQ5_K*>(src);
       for (int64_t k = 0; k < n / 256; ++k) {
@@ -152,6 +168,47 @@ void quantize_q5_k_block(const float* x, BlockQ5_K& b) {
   for (int e = 0; e < 256; ++e) b.qh[e % 32] |= static_cast<uint8_t>((q[e] >> 4) << (e / 32));
 }
 
+// As ggml's reference quantize_row_q5_0: the value of largest magnitude maps to -16.
+void quantize_q5_0_block(const float* x, BlockQ5_0& b) {
+  float amax = 0, max = 0;
+  for (int j = 0; j < 32; ++j) {
+    if (std::fabs(x[j]) > amax) {
+      amax = std::fabs(x[j]);
+      max = x[j];
+    }
+  }
+  const float d = max / -16.0f, id = d != 0 ? 1.0f / d : 0.0f;
+  b.d = f32_to_fp16(d);
+  uint32_t qh = 0;
+  for (int j = 0; j < 16; ++j) {
+    const int q0 = std::min(31, static_cast<int>(x[j] * id + 16.5f));
+    const int q1 = std::min(31, static_cast<int>(x[j + 16] * id + 16.5f));
+    b.qs[j] = static_cast<uint8_t>((q0 & 0xF) | ((q1 & 0xF) << 4));
+    qh |= static_cast<uint32_t>((q0 >> 4) & 1) << j | static_cast<uint32_t>((q1 >> 4) & 1) << (j + 16);
+  }
+  std::memcpy(b.qh, &qh, 4);
+}
+
+// As ggml's reference quantize_row_q5_1: min and max span 31 steps.
+void quantize_q5_1_block(const float* x, BlockQ5_1& b) {
+  float lo = x[0], hi = x[0];
+  for (int j = 1; j < 32; ++j) {
+    lo = std::min(lo, x[j]);
+    hi = std::max(hi, x[j]);
+  }
+  const float d = (hi - lo) / 31.0f, id = d != 0 ? 1.0f / d : 0.0f;
+  b.d = f32_to_fp16(d);
+  b.m = f32_to_fp16(lo);
+  uint32_t qh = 0;
+  for (int j = 0; j < 16; ++j) {
+    const int q0 = std::min(31, static_cast<int>((x[j] - lo) * id + 0.5f));
+    const int q1 = std::min(31, static_cast<int>((x[j + 16] - lo) * id + 0.5f));
+    b.qs[j] = static_cast<uint8_t>((q0 & 0xF) | ((q1 & 0xF) << 4));
+    qh |= static_cast<uint32_t>((q0 >> 4) & 1) << j | static_cast<uint32_t>((q1 >> 4) & 1) << (j + 16);
+  }
+  std::memcpy(b.qh, &qh, 4);
+}
+
 void quantize_q6_k_block(const float* x, BlockQ6_K& b) {
   // As ggml's reference layout, with a simpler search: per 16 elements the value of largest
   // magnitude maps to -32 (scale = that value / -32); the scales are int8 against d, the one of
@@ -240,6 +297,16 @@ void quantize_row(DType t, const float* src, uint8_t* dst, int64_t n) {
     case DType::q4_k: {
       auto* b = reinterpret_cast<BlockQ4_K*>(dst);
       for (int64_t k = 0; k < n / 256; ++k) quantize_q4_k_block(src + k * 256, b[k]);
+      return;
+    }
+    case DType::q5_0: {
+      auto* b = reinterpret_cast<BlockQ5_0*>(dst);
+      for (int64_t k = 0; k < n / 32; ++k) quantize_q5_0_block(src + k * 32, b[k]);
+      return;
+    }
+    case DType::q5_1: {
+      auto* b = reinterpret_cast<BlockQ5_1*>(dst);
+      for (int64_t k = 0; k < n / 32; ++k) quantize_q5_1_block(src + k * 32, b[k]);
       return;
     }
     case DType::q5_k: {

@@ -25,6 +25,20 @@ struct BlockQ4_K {
   uint8_t scales[12];   // 8 scales and 8 mins, 6 bits each, packed (see q4k_scale_min)
   uint8_t qs[128];      // 4-bit values; 64 elements per 32 bytes (low nibbles, then high)
 };
+//! Q5_0 / Q5_1: 32 elements, element j's low 4 bits as Q4_0's (low nibble of qs[j] for
+//! j < 16, high nibble of qs[j - 16]) and its fifth bit at bit j of qh (little-endian);
+//! value = d · (q - 16) (Q5_0), d · q + m (Q5_1).
+struct BlockQ5_0 {
+  uint16_t d;
+  uint8_t qh[4];
+  uint8_t qs[16];
+};
+struct BlockQ5_1 {
+  uint16_t d;
+  uint16_t m;
+  uint8_t qh[4];
+  uint8_t qs[16];
+};
 //! Q5_K: Q4_K with a fifth bit per value (value = d · scale · q - dmin · min, q in 0..31):
 //! element e = 32j + l (sub-block j) has its low 4 bits as Q4_K's element e and bit 4 in
 //! qh[l] at bit j.
@@ -45,8 +59,15 @@ struct BlockQ6_K {
   uint16_t d;           // f16 super-block scale of the int8 scales
 };
 #pragma pack(pop)
-static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18 && sizeof(BlockQ4_K) == 144 && sizeof(BlockQ5_K) == 176 &&
-              sizeof(BlockQ6_K) == 210);
+static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18 && sizeof(BlockQ5_0) == 22 && sizeof(BlockQ5_1) == 24 &&
+              sizeof(BlockQ4_K) == 144 && sizeof(BlockQ5_K) == 176 && sizeof(BlockQ6_K) == 210);
+
+//! The 5-bit value (0..31) of element j (0..31) of a Q5_0 / Q5_1 block's qh and qs.
+inline int q5_value(const uint8_t* qh, const uint8_t* qs, int j) {
+  const uint32_t h = static_cast<uint32_t>(qh[0]) | static_cast<uint32_t>(qh[1]) << 8 | static_cast<uint32_t>(qh[2]) << 16 |
+                     static_cast<uint32_t>(qh[3]) << 24;
+  return ((j < 16 ? qs[j] : qs[j - 16] >> 4) & 0xF) | static_cast<int>(((h >> j) & 1) << 4);
+}
 
 //! The 5-bit value (0..31) of element e (0..255) of a Q5_K block.
 inline int q5k_value(const BlockQ5_K& b, int e) {

@@ -29,6 +29,8 @@ WeightType weight_type(DType t) {
     case DType::q8_0: return WeightType::q8_0;
     case DType::q4_0: return WeightType::q4_0;
     case DType::q4_k: return WeightType::q4_k;
+    case DType::q5_0: return WeightType::q5_0;
+    case DType::q5_1: return WeightType::q5_1;
     case DType::q5_k: return WeightType::q5_k;
     case DType::q6_k: return WeightType::q6_k;
   }
@@ -47,7 +49,9 @@ WeightType device_type(const Tensor& t, ActType act) {
 size_t value_bytes(WeightType t, int64_t rows, int64_t cols) {
   switch (t) {
     case WeightType::q8_0: return static_cast<size_t>(rows * cols);
-    case WeightType::q4_0: return static_cast<size_t>(rows * cols / 2);
+    case WeightType::q4_0:
+    case WeightType::q5_0:
+    case WeightType::q5_1: return static_cast<size_t>(rows * cols / 2);
     case WeightType::q4_k: return static_cast<size_t>(rows * (cols / 256) * 144);
     case WeightType::q5_k: return static_cast<size_t>(rows * (cols / 256) * 176);
     case WeightType::q6_k: return static_cast<size_t>(rows * (cols / 256) * 208);
@@ -56,7 +60,8 @@ size_t value_bytes(WeightType t, int64_t rows, int64_t cols) {
   }
 }
 size_t scale_bytes(WeightType t, int64_t rows, int64_t cols) {
-  return kernels::has_repacked_layout(t) ? static_cast<size_t>(rows * (cols / kernels::block_elems(t)) * 2) : 0;
+  if (!kernels::has_repacked_layout(t)) return 0;
+  return static_cast<size_t>(rows * (cols / kernels::block_elems(t)) * kernels::repacked_scale_bytes(t));
 }
 
 // Lays out and (in the second pass) fills the arena. The first pass runs the same code with
