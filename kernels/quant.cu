@@ -24,7 +24,7 @@ __global__ void repack_ggml_kernel(const uint16_t* __restrict__ src, int64_t n_b
   uint4* dst = reinterpret_cast<uint4*>(values + b * (kValueWords * 2));
 #pragma unroll
   for (int i = 0; i < kValueWords / 8; ++i) {
-    uint16_t w[8];
+    alignas(16) uint16_t w[8];
 #pragma unroll
     for (int k = 0; k < 8; ++k) w[k] = v[8 * i + k];
     dst[i] = *reinterpret_cast<const uint4*>(w);
@@ -40,9 +40,9 @@ __global__ void repack_q5_kernel(const uint16_t* __restrict__ src, int64_t n_blo
   if (b >= n_blocks) return;
   constexpr int kHalves = kHasMin ? 12 : 11, kQh = kHasMin ? 2 : 1;
   const uint16_t* s = src + b * kHalves;
-  const uint16_t meta[4] = {s[0], kHasMin ? s[1] : uint16_t{0}, s[kQh], s[kQh + 1]};
+  alignas(8) const uint16_t meta[4] = {s[0], kHasMin ? s[1] : uint16_t{0}, s[kQh], s[kQh + 1]};
   *reinterpret_cast<uint2*>(scales + 4 * b) = *reinterpret_cast<const uint2*>(meta);
-  uint16_t w[8];
+  alignas(16) uint16_t w[8];
 #pragma unroll
   for (int k = 0; k < 8; ++k) w[k] = s[kQh + 2 + k];
   *reinterpret_cast<uint4*>(values + 16 * b) = *reinterpret_cast<const uint4*>(w);

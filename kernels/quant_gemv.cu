@@ -29,7 +29,8 @@ __global__ void __launch_bounds__(256)
 // kernel issues kUnroll units' loads before using any, to keep bytes in flight), `decode` turns
 // the scales into floats, `dot` gives Σ W · x over the unit's kElems elements for one
 // quantised activation row (values xq, per-32 (d, d·Σq) pairs xds). Units are whole
-// activation blocks of 32, so every product stays in int32 per block and is scaled once.
+// activation blocks of 32, so every product stays in int32 per block (per 16 for Q6_K, whose
+// scales are per 16) and is scaled once.
 
 template <WeightType kType>
 struct Int8Unit;
@@ -238,10 +239,11 @@ struct Int8Unit<WeightType::q6_k> {
     d = detail::half_bits_to_f32(__ldg(w.scales + sb));
   }
   __device__ __forceinline__ void decode() {
-    const uint32_t words[2] = {sc.x, sc.y};
-    const auto* s = reinterpret_cast<const int8_t*>(words);
 #pragma unroll
-    for (int g = 0; g < 8; ++g) scale[g] = d * static_cast<float>(s[g]);
+    for (int g = 0; g < 8; ++g) {
+      const uint32_t word = g < 4 ? sc.x : sc.y;
+      scale[g] = d * static_cast<float>(static_cast<int8_t>((word >> (8 * (g % 4))) & 0xFFu));
+    }
   }
   __device__ __forceinline__ float dot(const int8_t* xq, const float2* xds, int64_t u) const {
     const uint32_t hw[8] = {qh[0].x, qh[0].y, qh[0].z, qh[0].w, qh[1].x, qh[1].y, qh[1].z, qh[1].w};

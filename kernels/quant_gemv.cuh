@@ -2,8 +2,9 @@
 // Matrix-vector products straight from quantised weights (decode): the weights are read once
 // per step in their compact form and decoded in registers; a handful of activation rows share
 // each weight load. Activations are quantised per 32 values as ggml's q8_1 and products use
-// dp4a (4 multiply-adds per instruction), so the kernel stays memory-bound for every weight
-// type (Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K).
+// dp4a (4 multiply-adds per instruction), every weight type (Q8_0, Q4_0, Q5_0, Q5_1, Q4_K,
+// Q5_K, Q6_K) through one kernel. Measured memory-bound for Q8_0/Q4_0 (bench/gpu/NOTES.md);
+// the other types are meant to be, not yet measured.
 
 #include <cuda_runtime.h>
 

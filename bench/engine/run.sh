@@ -27,7 +27,8 @@ for dtype in f16 q8_0 q4_0; do
 done
 for kind in q4_k_m q5_k_m; do
   [[ -f $models/llama1b-$kind.gguf ]] ||
-    "$llama/llama-quantize" "$models/llama1b-f16.gguf" "$models/llama1b-$kind.gguf" "${kind^^}" "$threads" >/dev/null 2>&1
+    "$llama/llama-quantize" "$models/llama1b-f16.gguf" "$models/llama1b-$kind.gguf" "${kind^^}" "$threads" \
+      >"$models/quantize-$kind.log" 2>&1 || { echo "llama-quantize failed: see $models/quantize-$kind.log"; exit 1; }
 done
 
 # These shared 2-core machines are noisy: each engine runs ROUNDS times, alternating, and the

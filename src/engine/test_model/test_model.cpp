@@ -445,7 +445,8 @@ Result<void> write_hf(const TestModelSpec& s, const BuiltVocab& vocab, const std
   return write_text(dir / "model.safetensors.index.json", index);
 }
 
-uint32_t gguf_file_type(DType t) {
+// llama.cpp's LLAMA_FTYPE_MOSTLY_* for a file of `t` (the _M mixtures: `mixture`).
+uint32_t gguf_file_type(DType t, bool mixture) {
   switch (t) {
     case DType::f32: return 0;
     case DType::f16: return 1;
@@ -453,9 +454,9 @@ uint32_t gguf_file_type(DType t) {
     case DType::q8_0: return 7;
     case DType::q5_0: return 8;
     case DType::q5_1: return 9;
-    case DType::q4_k: return 15;
-    case DType::q5_k: return 17;  // LLAMA_FTYPE_MOSTLY_Q5_K_M
-    case DType::q6_k: return 18;  // LLAMA_FTYPE_MOSTLY_Q6_K
+    case DType::q4_k: return mixture ? 15 : 14;  // Q4_K_M / Q4_K_S
+    case DType::q5_k: return mixture ? 17 : 16;  // Q5_K_M / Q5_K_S
+    case DType::q6_k: return 18;
     case DType::bf16: return 32;
   }
   return 0;
@@ -467,7 +468,7 @@ Result<void> write_gguf(const TestModelSpec& s, const BuiltVocab& vocab, const s
   const std::string a = bert ? "bert" : s.arch == "qwen2" ? "qwen2" : "llama";  // Mistral converts as llama
   g.add_metadata("general.architecture", a);
   g.add_metadata("general.name", fmt::format("llmplatform-test-{}", s.arch));
-  g.add_metadata("general.file_type", gguf_file_type(dtype));
+  g.add_metadata("general.file_type", gguf_file_type(dtype, s.dtype == "q4_k_m" || s.dtype == "q5_k_m"));
   g.add_metadata(a + ".context_length", static_cast<uint32_t>(s.context));
   g.add_metadata(a + ".embedding_length", static_cast<uint32_t>(s.hidden));
   g.add_metadata(a + ".block_count", static_cast<uint32_t>(s.layers));

@@ -8,9 +8,11 @@
 // tile accumulates in f32 across the whole row and is stored once.
 //
 // Precision. Activations are rounded to bf16 (relative error 2^-9 per element; the int8 path
-// rounds to 1/254 of a 32-column block's maximum, coarser). Quantised weights d · q are rounded
-// to bf16 (at most 1/64 of a Q4 step, 1/4 of a Q8 step); bf16 weights are exact; f16 weights
-// are split into bf16 hi + lo, exact to 2^-16, at twice the multiplies.
+// rounds to 1/254 of a 32-column block's maximum, coarser). Quantised weights are rounded to
+// bf16, a relative error of at most 2^-9 of the weight: for Q4_0 (|q - 8| <= 8) 1/64 of a step,
+// Q5_0 and the 6-bit Q6_K 1/16 and 1/8, Q8_0 1/4; for Q4_K / Q5_K / Q5_1, whose min can be
+// larger than the values' span, relative to the weight, not to the step. bf16 weights are
+// exact; f16 weights are split into bf16 hi + lo, exact to 2^-16, at twice the multiplies.
 //
 // Tiles (all 16 rows × 64 bytes):
 //   tmm0, tmm1: A, token tiles 0 and 1: 16 tokens × 32 bf16 of the step's columns;

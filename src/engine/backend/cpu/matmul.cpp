@@ -3,6 +3,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <optional>
+#include <span>
+
 #include "backend/cpu/dot_kernels.h"
 #include "backend/cpu/gemm_packed.h"
 
@@ -40,25 +43,28 @@ FusedLinear::FusedLinear(std::vector<const Tensor*> parts) {
     offsets_.push_back(width_);
     width_ += t->rows();
   }
-  if (packed_kernels_available()) {
-    if (auto packed = pack_matrices(parts)) {
-      parts_.push_back(LinearWeight{parts.front(), std::make_shared<const PackedMatrix>(std::move(*packed))});
-      for (const Tensor* t : parts) drop_pages(t);
-      return;
+  // Consecutive parts of one type and width are stacked into one packed matrix (q, k and v as
+  // one projection); a change of type (a Q4_K_M file keeps some v projections in Q6_K) starts
+  // another.
+  for (size_t i = 0; i < parts.size();) {
+    size_t j = i + 1;
+    while (j < parts.size() && parts[j]->dtype == parts[i]->dtype && parts[j]->cols() == parts[i]->cols()) ++j;
+    const std::span<const Tensor* const> run(parts.data() + i, j - i);
+    std::optional<PackedMatrix> packed = packed_kernels_available() ? pack_matrices(run) : std::nullopt;
+    if (packed) {
+      runs_.push_back({LinearWeight{parts[i], std::make_shared<const PackedMatrix>(std::move(*packed))}, offsets_[i]});
+      for (const Tensor* t : run) drop_pages(t);
+    } else {
+      for (size_t k = i; k < j; ++k) runs_.push_back({LinearWeight{parts[k], nullptr}, offsets_[k]});
     }
+    i = j;
   }
-  // Mixed types (a Q4_K_M file keeps some v projections in Q6_K): each part on its own.
-  for (const Tensor* t : parts) parts_.push_back(prepare_linear(t));
 }
 
 void FusedLinear::run(const float* x, int64_t n_tokens, float* y, const float* bias, ThreadPool& pool,
                       MatmulScratch& scratch) const {
-  if (parts_.size() == 1 && parts_.front().packed) {
-    matmul(parts_.front(), bias, x, n_tokens, y, width_, pool, scratch);
-    return;
-  }
-  for (size_t i = 0; i < parts_.size(); ++i) {
-    matmul(parts_[i], bias ? bias + offsets_[i] : nullptr, x, n_tokens, y + offsets_[i], width_, pool, scratch);
+  for (const Run& r : runs_) {
+    matmul(r.weight, bias ? bias + r.offset : nullptr, x, n_tokens, y + r.offset, width_, pool, scratch);
   }
 }
 

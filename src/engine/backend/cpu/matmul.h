@@ -43,8 +43,12 @@ class FusedLinear {
   void run(const float* x, int64_t n_tokens, float* y, const float* bias, ThreadPool& pool, MatmulScratch& scratch) const;
 
  private:
-  std::vector<LinearWeight> parts_;  // one stacked weight when packed, else one per part
-  std::vector<int64_t> offsets_;
+  struct Run {
+    LinearWeight weight;  // consecutive parts of one type, stacked when packed
+    int64_t offset = 0;   // its first output column
+  };
+  std::vector<Run> runs_;
+  std::vector<int64_t> offsets_;  // per part
   int64_t width_ = 0;
 };
 
