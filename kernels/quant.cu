@@ -31,20 +31,22 @@ __global__ void repack_ggml_kernel(const uint16_t* __restrict__ src, int64_t n_b
   }
 }
 
-// Q5_0 (11 words: d, qh, qs) and Q5_1 (12 words: d, m, qh, qs) into nibbles [n_blocks, 16]
-// and per block (d, m, qh low, qh high). Grid: ceil(n_blocks / 256), block 256.
-template <bool kHasMin>
+// Q5_0 (11 words: d, qh, qs), Q5_1 (12 words: d, m, qh, qs) and Q4_1 (10 words: d, m, qs) into
+// nibbles [n_blocks, 16] and per block (d, m, qh low, qh high); m and qh are 0 where the type
+// has none. Grid: ceil(n_blocks / 256), block 256.
+template <bool kHasMin, bool kHasQh>
 __global__ void repack_q5_kernel(const uint16_t* __restrict__ src, int64_t n_blocks, uint8_t* __restrict__ values,
                                  uint16_t* __restrict__ scales) {
   const int64_t b = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (b >= n_blocks) return;
-  constexpr int kHalves = kHasMin ? 12 : 11, kQh = kHasMin ? 2 : 1;
+  constexpr int kQh = kHasMin ? 2 : 1, kQs = kQh + (kHasQh ? 2 : 0), kHalves = kQs + 8;
   const uint16_t* s = src + b * kHalves;
-  alignas(8) const uint16_t meta[4] = {s[0], kHasMin ? s[1] : uint16_t{0}, s[kQh], s[kQh + 1]};
+  alignas(8) const uint16_t meta[4] = {s[0], kHasMin ? s[1] : uint16_t{0}, kHasQh ? s[kQh] : uint16_t{0},
+                                       kHasQh ? s[kQh + 1] : uint16_t{0}};
   *reinterpret_cast<uint2*>(scales + 4 * b) = *reinterpret_cast<const uint2*>(meta);
   alignas(16) uint16_t w[8];
 #pragma unroll
-  for (int k = 0; k < 8; ++k) w[k] = s[kQh + 2 + k];
+  for (int k = 0; k < 8; ++k) w[k] = s[kQs + k];
   *reinterpret_cast<uint4*>(values + 16 * b) = *reinterpret_cast<const uint4*>(w);
 }
 
@@ -109,8 +111,9 @@ cudaError_t launch_repack_ggml(WeightType type, const void* src, int64_t rows, i
   switch (type) {
     case WeightType::q8_0: repack_ggml_kernel<17, true><<<grid, 256, 0, stream>>>(s, n_blocks, v, scales); break;
     case WeightType::q4_0: repack_ggml_kernel<9, true><<<grid, 256, 0, stream>>>(s, n_blocks, v, scales); break;
-    case WeightType::q5_0: repack_q5_kernel<false><<<grid, 256, 0, stream>>>(s, n_blocks, v, scales); break;
-    case WeightType::q5_1: repack_q5_kernel<true><<<grid, 256, 0, stream>>>(s, n_blocks, v, scales); break;
+    case WeightType::q4_1: repack_q5_kernel<true, false><<<grid, 256, 0, stream>>>(s, n_blocks, v, scales); break;
+    case WeightType::q5_0: repack_q5_kernel<false, true><<<grid, 256, 0, stream>>>(s, n_blocks, v, scales); break;
+    case WeightType::q5_1: repack_q5_kernel<true, true><<<grid, 256, 0, stream>>>(s, n_blocks, v, scales); break;
     default: repack_ggml_kernel<105, false><<<grid, 256, 0, stream>>>(s, n_blocks, v, scales); break;
   }
   return cudaGetLastError();

@@ -60,7 +60,7 @@ __device__ __forceinline__ void load8_t(const DeviceMatrix& w, int64_t row, int6
     const int shift = in_blk >= 16 ? 4 : 0;
 #pragma unroll
     for (int i = 0; i < 8; ++i) out[i] = static_cast<float>(((q[i] >> shift) & 0xF) - 8) * d;
-  } else if constexpr (kType == WeightType::q5_0 || kType == WeightType::q5_1) {
+  } else if constexpr (kType == WeightType::q5_0 || kType == WeightType::q5_1 || kType == WeightType::q4_1) {
     const int64_t blk = row * w.cols / 32 + col8 / 32, in_blk = col8 % 32;  // 0, 8: low nibbles; 16, 24: high
     const uint8_t* v = static_cast<const uint8_t*>(w.data) + blk * 16 + (in_blk % 16);
     const uint2 meta = *reinterpret_cast<const uint2*>(w.scales + 4 * blk);  // d, m, qh
@@ -133,6 +133,7 @@ __device__ __forceinline__ void load8(const DeviceMatrix& w, int64_t row, int64_
   switch (w.type) {
     case WeightType::q8_0: return load8_t<WeightType::q8_0>(w, row, col8, out);
     case WeightType::q4_0: return load8_t<WeightType::q4_0>(w, row, col8, out);
+    case WeightType::q4_1: return load8_t<WeightType::q4_1>(w, row, col8, out);
     case WeightType::q5_0: return load8_t<WeightType::q5_0>(w, row, col8, out);
     case WeightType::q5_1: return load8_t<WeightType::q5_1>(w, row, col8, out);
     case WeightType::q4_k: return load8_t<WeightType::q4_k>(w, row, col8, out);

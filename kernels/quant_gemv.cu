@@ -66,8 +66,8 @@ struct Int8Unit<WeightType::q4_0> {
   }
 };
 
-// Q5_0 and Q5_1, 32 elements: Q4_0's 16-byte load of nibbles plus the block's (d, m, fifth
-// bits) in one 8-byte load.
+// Q5_0, Q5_1 and Q4_1 (as Q5_1 with no fifth bits), 32 elements: Q4_0's 16-byte load of
+// nibbles plus the block's (d, m, fifth bits) in one 8-byte load.
 template <WeightType kType>
 struct Q5Unit {
   static constexpr int kElems = 32, kUnroll = 4;
@@ -111,6 +111,8 @@ template <>
 struct Int8Unit<WeightType::q5_0> : Q5Unit<WeightType::q5_0> {};
 template <>
 struct Int8Unit<WeightType::q5_1> : Q5Unit<WeightType::q5_1> {};
+template <>
+struct Int8Unit<WeightType::q4_1> : Q5Unit<WeightType::q4_1> {};
 
 // Q8_0, 32 elements: two 16-byte loads of int8.
 template <>
@@ -339,6 +341,7 @@ cudaError_t launch_q8_gemv(const DeviceMatrix& w, const Q8Rows& x, int n, float*
   switch (w.type) {
     case WeightType::q4_0: int8_gemv_kernel<WeightType::q4_0><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
     case WeightType::q8_0: int8_gemv_kernel<WeightType::q8_0><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
+    case WeightType::q4_1: int8_gemv_kernel<WeightType::q4_1><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
     case WeightType::q5_0: int8_gemv_kernel<WeightType::q5_0><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
     case WeightType::q5_1: int8_gemv_kernel<WeightType::q5_1><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
     case WeightType::q4_k: int8_gemv_kernel<WeightType::q4_k><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;

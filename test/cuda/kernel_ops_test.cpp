@@ -42,6 +42,7 @@ WeightType wtype(DType t) {
     case DType::q8_0: return WeightType::q8_0;
     case DType::q4_0: return WeightType::q4_0;
     case DType::q4_k: return WeightType::q4_k;
+    case DType::q4_1: return WeightType::q4_1;
     case DType::q5_0: return WeightType::q5_0;
     case DType::q5_1: return WeightType::q5_1;
     case DType::q5_k: return WeightType::q5_k;
@@ -92,8 +93,8 @@ struct TestMatrix {
 }  // namespace
 
 TEST_CASE("dequantisation and the embedding gather match the CPU for every weight type", "[kernels][quant]") {
-  for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q5_0, DType::q5_1, DType::q4_k,
-                  DType::q5_k, DType::q6_k}) {
+  for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_1, DType::q5_0, DType::q5_1,
+                  DType::q4_k, DType::q5_k, DType::q6_k}) {
     const bool quant = t != DType::f32 && t != DType::f16 && t != DType::bf16;
     for (int64_t cols : quant ? std::vector<int64_t>{256, 1280} : std::vector<int64_t>{769, 5125, 64}) {
       if (cols % dtype_info(t).block_elems != 0) continue;
@@ -146,7 +147,7 @@ TEST_CASE("the int8 GEMV over q8-quantised activations matches a double-precisio
     int64_t rows, cols;
   };
   // Every quantised type; 14336 columns: 56 K-quant super-blocks, more units than a warp's lanes.
-  for (DType t : {DType::q8_0, DType::q4_0, DType::q5_0, DType::q5_1, DType::q4_k, DType::q5_k, DType::q6_k}) {
+  for (DType t : {DType::q8_0, DType::q4_0, DType::q4_1, DType::q5_0, DType::q5_1, DType::q4_k, DType::q5_k, DType::q6_k}) {
     for (Shape s : {Shape{37, 512}, Shape{4099, 2048}, Shape{130, 14336}}) {
       TestMatrix w(t, s.rows, s.cols, 300 + s.rows);
       for (bool bf16 : {false, true}) {

@@ -11,8 +11,8 @@ const DTypeInfo& dtype_info(DType t) {
   // f16 d, f16 dmin, 12 bytes of 6-bit scales/mins and 128 bytes of nibbles. Q6_K: 256-element
   // super-block of 128 bytes of low nibbles, 64 bytes of high 2-bit pairs, 16 int8 scales, f16 d.
   // Q5_K: Q4_K's header and nibbles plus 32 bytes of fifth bits. Q5_0 / Q5_1: f16 scale (and
-  // f16 min), 32 fifth bits, 32 nibbles.
-  static constexpr std::array<DTypeInfo, 10> kInfo = {{
+  // f16 min), 32 fifth bits, 32 nibbles. Q4_1: f16 scale, f16 min, 32 nibbles.
+  static constexpr std::array<DTypeInfo, 11> kInfo = {{
       {"f32", 1, 4},
       {"f16", 1, 2},
       {"bf16", 1, 2},
@@ -23,6 +23,7 @@ const DTypeInfo& dtype_info(DType t) {
       {"q5_k", 256, 176},
       {"q5_0", 32, 22},
       {"q5_1", 32, 24},
+      {"q4_1", 32, 20},
   }};
   return kInfo[static_cast<size_t>(t)];
 }
@@ -32,6 +33,7 @@ std::optional<DType> dtype_from_ggml(uint32_t ggml_type) {
     case 0: return DType::f32;
     case 1: return DType::f16;
     case 2: return DType::q4_0;
+    case 3: return DType::q4_1;
     case 6: return DType::q5_0;
     case 7: return DType::q5_1;
     case 8: return DType::q8_0;
@@ -51,6 +53,7 @@ uint32_t ggml_type_of(DType t) {
     case DType::q8_0: return 8;
     case DType::q4_k: return 12;
     case DType::q5_k: return 13;
+    case DType::q4_1: return 3;
     case DType::q5_0: return 6;
     case DType::q5_1: return 7;
     case DType::q6_k: return 14;
@@ -76,7 +79,7 @@ std::optional<DType> dtype_from_safetensors(std::string_view s) {
 }
 
 std::optional<DType> dtype_from_name(std::string_view s) {
-  for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_k, DType::q5_k, DType::q6_k, DType::q5_0, DType::q5_1}) {
+  for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_k, DType::q5_k, DType::q6_k, DType::q5_0, DType::q5_1, DType::q4_1}) {
     if (dtype_info(t).name == s) return t;
   }
   return std::nullopt;

@@ -80,6 +80,19 @@ float q4_0(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* x
   return hsum(_mm256_add_ps(acc0, acc1)) - offset;
 }
 
+float q4_1(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n) {
+  const auto* b = reinterpret_cast<const BlockQ4_1*>(w);
+  __m256 acc = _mm256_setzero_ps();
+  float mins = 0;  // Σ m_w d_x Σx
+  for (int64_t k = 0; k < n / 32; ++k) {
+    const __m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), unpack_nibbles(b[k].qs),
+                                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + k * 32)));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(half(b[k].d) * xd[k]), _mm256_cvtepi32_ps(dot), acc);
+    mins += half(b[k].m) * xd[k] * static_cast<float>(xs[k]);
+  }
+  return hsum(acc) + mins;
+}
+
 // Q5_0 / Q5_1: the 32 nibbles as Q4_0's, each value's fifth bit (bit j of qh) set as 0x10.
 inline __m256i q5_values(const uint8_t* qh, const uint8_t* qs) {
   uint32_t h;
@@ -297,7 +310,7 @@ void attend_f16(const float* q, const uint16_t* const* k_blocks, const uint16_t*
 }  // namespace
 
 const DotKernels* dot_kernels_avx512_impl() {
-  static const DotKernels k{"avx512-vnni", q8_0, q4_0, q5_0, q5_1, q4_k, q5_k, q6_k, f16, bf16, f32, attend_f16};
+  static const DotKernels k{"avx512-vnni", q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, f16, bf16, f32, attend_f16};
   return &k;
 }
 

@@ -13,6 +13,7 @@ struct DotKernels {
   // w: one row of blocks; xq: [n] int8; xd, xs: [n / 32] scales and block sums.
   float (*q8_0)(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n);
   float (*q4_0)(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n);
+  float (*q4_1)(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n);
   float (*q5_0)(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n);
   float (*q5_1)(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n);
   float (*q4_k)(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n);

@@ -35,6 +35,20 @@ float q4_0(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* x
   return sum;
 }
 
+float q4_1(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n) {
+  const auto* b = reinterpret_cast<const BlockQ4_1*>(w);
+  float sum = 0;
+  for (int64_t k = 0; k < n / 32; ++k) {
+    int32_t dot = 0;
+    for (int j = 0; j < 16; ++j) {
+      dot += (b[k].qs[j] & 0xF) * xq[k * 32 + j];
+      dot += (b[k].qs[j] >> 4) * xq[k * 32 + j + 16];
+    }
+    sum += xd[k] * (fp16_to_f32(b[k].d) * static_cast<float>(dot) + fp16_to_f32(b[k].m) * static_cast<float>(xs[k]));
+  }
+  return sum;
+}
+
 float q5_0(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n) {
   const auto* b = reinterpret_cast<const BlockQ5_0*>(w);
   float sum = 0;
@@ -156,7 +170,7 @@ void attend_f16(const float* q, const uint16_t* const* k_blocks, const uint16_t*
 }  // namespace
 
 const DotKernels& dot_kernels_scalar() {
-  static const DotKernels k{"scalar", q8_0, q4_0, q5_0, q5_1, q4_k, q5_k, q6_k, f16, bf16, f32, attend_f16};
+  static const DotKernels k{"scalar", q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, f16, bf16, f32, attend_f16};
   return k;
 }
 

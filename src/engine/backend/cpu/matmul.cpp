@@ -107,6 +107,7 @@ void matmul(const Tensor& w, const float* bias, const float* x, int64_t n_tokens
     switch (w.dtype) {
       case DType::q8_0: return k.q8_0(row, xq.row_qs(t), xq.row_d(t), xq.row_sums(t), n_in);
       case DType::q4_0: return k.q4_0(row, xq.row_qs(t), xq.row_d(t), xq.row_sums(t), n_in);
+      case DType::q4_1: return k.q4_1(row, xq.row_qs(t), xq.row_d(t), xq.row_sums(t), n_in);
       case DType::q5_0: return k.q5_0(row, xq.row_qs(t), xq.row_d(t), xq.row_sums(t), n_in);
       case DType::q5_1: return k.q5_1(row, xq.row_qs(t), xq.row_d(t), xq.row_sums(t), n_in);
       case DType::q4_k: return k.q4_k(row, xq.row_qs(t), xq.row_d(t), xq.row_sums(t), n_in);

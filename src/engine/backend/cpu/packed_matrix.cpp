@@ -50,6 +50,17 @@ void read_q8_0(const uint8_t* row, int64_t block, RowBlock& out) {
   out.scale = fp16_to_f32(b.d);
 }
 
+// Q4_1 as a q4_min tile: scale · q - min with min = -m (exact in f16).
+void read_q4_1(const uint8_t* row, int64_t block, RowBlock& out) {
+  const auto& b = reinterpret_cast<const BlockQ4_1*>(row)[block];
+  for (int j = 0; j < 16; ++j) {
+    out.q[j] = b.qs[j] & 0xF;
+    out.q[j + 16] = b.qs[j] >> 4;
+  }
+  out.scale = fp16_to_f32(b.d);
+  out.min = -fp16_to_f32(b.m);
+}
+
 // Q5_0 and Q5_1 as q5_min tiles: scale · q - min with min = 16 · d (Q5_0) or -m (Q5_1), both
 // exact in f16.
 void read_q5_0(const uint8_t* row, int64_t block, RowBlock& out) {
@@ -114,6 +125,7 @@ std::optional<PackedMatrix> pack_matrices(std::span<const Tensor* const> parts) 
     case DType::q4_0: p.kind = PackedMatrix::Kind::q4; p.tile_bytes = 256 + 32; read = read_q4_0; break;
     case DType::q4_k: p.kind = PackedMatrix::Kind::q4_min; p.tile_bytes = 256 + 64; read = read_q4_k; break;
     case DType::q8_0: p.kind = PackedMatrix::Kind::q8; p.tile_bytes = 512 + 32; read = read_q8_0; break;
+    case DType::q4_1: p.kind = PackedMatrix::Kind::q4_min; p.tile_bytes = 256 + 64; read = read_q4_1; break;
     case DType::q5_0: p.kind = PackedMatrix::Kind::q5_min; p.tile_bytes = 384; read = read_q5_0; break;
     case DType::q5_1: p.kind = PackedMatrix::Kind::q5_min; p.tile_bytes = 384; read = read_q5_1; break;
     case DType::q5_k: p.kind = PackedMatrix::Kind::q5_min; p.tile_bytes = 384; read = read_q5_k; break;

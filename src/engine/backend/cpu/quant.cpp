@@ -60,6 +60,17 @@ void dequantize_row(DType t, const uint8_t* src, float* dst, int64_t n) {
       }
       return;
     }
+    case DType::q4_1: {
+      const auto* b = reinterpret_cast<const BlockQ4_1*>(src);
+      for (int64_t k = 0; k < n / 32; ++k) {
+        const float d = fp16_to_f32(b[k].d), m = fp16_to_f32(b[k].m);
+        for (int j = 0; j < 16; ++j) {
+          dst[k * 32 + j] = static_cast<float>(b[k].qs[j] & 0xF) * d + m;
+          dst[k * 32 + j + 16] = static_cast<float>(b[k].qs[j] >> 4) * d + m;
+        }
+      }
+      return;
+    }
     case DType::q5_0: {
       const auto* b = reinterpret_cast<const BlockQ5_0*>(src);
       for (int64_t k = 0; k < n / 32; ++k) {
@@ -189,6 +200,23 @@ void quantize_q5_0_block(const float* x, BlockQ5_0& b) {
   std::memcpy(b.qh, &qh, 4);
 }
 
+// As ggml's reference quantize_row_q4_1: min and max span 15 steps.
+void quantize_q4_1_block(const float* x, BlockQ4_1& b) {
+  float lo = x[0], hi = x[0];
+  for (int j = 1; j < 32; ++j) {
+    lo = std::min(lo, x[j]);
+    hi = std::max(hi, x[j]);
+  }
+  const float d = (hi - lo) / 15.0f, id = d != 0 ? 1.0f / d : 0.0f;
+  b.d = f32_to_fp16(d);
+  b.m = f32_to_fp16(lo);
+  for (int j = 0; j < 16; ++j) {
+    const int q0 = std::min(15, static_cast<int>((x[j] - lo) * id + 0.5f));
+    const int q1 = std::min(15, static_cast<int>((x[j + 16] - lo) * id + 0.5f));
+    b.qs[j] = static_cast<uint8_t>(q0 | (q1 << 4));
+  }
+}
+
 // As ggml's reference quantize_row_q5_1: min and max span 31 steps.
 void quantize_q5_1_block(const float* x, BlockQ5_1& b) {
   float lo = x[0], hi = x[0];
@@ -297,6 +325,11 @@ void quantize_row(DType t, const float* src, uint8_t* dst, int64_t n) {
     case DType::q4_k: {
       auto* b = reinterpret_cast<BlockQ4_K*>(dst);
       for (int64_t k = 0; k < n / 256; ++k) quantize_q4_k_block(src + k * 256, b[k]);
+      return;
+    }
+    case DType::q4_1: {
+      auto* b = reinterpret_cast<BlockQ4_1*>(dst);
+      for (int64_t k = 0; k < n / 32; ++k) quantize_q4_1_block(src + k * 32, b[k]);
       return;
     }
     case DType::q5_0: {

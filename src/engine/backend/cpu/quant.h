@@ -25,6 +25,12 @@ struct BlockQ4_K {
   uint8_t scales[12];   // 8 scales and 8 mins, 6 bits each, packed (see q4k_scale_min)
   uint8_t qs[128];      // 4-bit values; 64 elements per 32 bytes (low nibbles, then high)
 };
+//! Q4_1: Q4_0's nibbles with a min: value = d · q + m.
+struct BlockQ4_1 {
+  uint16_t d;
+  uint16_t m;
+  uint8_t qs[16];
+};
 //! Q5_0 / Q5_1: 32 elements, element j's low 4 bits as Q4_0's (low nibble of qs[j] for
 //! j < 16, high nibble of qs[j - 16]) and its fifth bit at bit j of qh (little-endian);
 //! value = d · (q - 16) (Q5_0), d · q + m (Q5_1).
@@ -59,7 +65,7 @@ struct BlockQ6_K {
   uint16_t d;           // f16 super-block scale of the int8 scales
 };
 #pragma pack(pop)
-static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18 && sizeof(BlockQ5_0) == 22 && sizeof(BlockQ5_1) == 24 &&
+static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18 && sizeof(BlockQ4_1) == 20 && sizeof(BlockQ5_0) == 22 && sizeof(BlockQ5_1) == 24 &&
               sizeof(BlockQ4_K) == 144 && sizeof(BlockQ5_K) == 176 && sizeof(BlockQ6_K) == 210);
 
 //! The 5-bit value (0..31) of element j (0..31) of a Q5_0 / Q5_1 block's qh and qs.

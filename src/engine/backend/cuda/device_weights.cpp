@@ -29,6 +29,7 @@ WeightType weight_type(DType t) {
     case DType::q8_0: return WeightType::q8_0;
     case DType::q4_0: return WeightType::q4_0;
     case DType::q4_k: return WeightType::q4_k;
+    case DType::q4_1: return WeightType::q4_1;
     case DType::q5_0: return WeightType::q5_0;
     case DType::q5_1: return WeightType::q5_1;
     case DType::q5_k: return WeightType::q5_k;
@@ -50,6 +51,7 @@ size_t value_bytes(WeightType t, int64_t rows, int64_t cols) {
   switch (t) {
     case WeightType::q8_0: return static_cast<size_t>(rows * cols);
     case WeightType::q4_0:
+    case WeightType::q4_1:
     case WeightType::q5_0:
     case WeightType::q5_1: return static_cast<size_t>(rows * cols / 2);
     case WeightType::q4_k: return static_cast<size_t>(rows * (cols / 256) * 144);
