@@ -2,6 +2,7 @@
 // block, so results agree to rounding.
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "backend/cpu/dot_kernels.h"
 #include "backend/cpu/half.h"
@@ -10,101 +11,92 @@
 namespace llmp::engine {
 namespace {
 
+// Σ value(j) · x[j] over one block of 32 weights.
+template <class Value>
+int32_t block_dot(Value value, const int8_t* x) {
+  int32_t dot = 0;
+  for (int j = 0; j < 32; ++j) dot += value(j) * x[j];
+  return dot;
+}
+
 float q8_0(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t*, int64_t n) {
   const auto* b = reinterpret_cast<const BlockQ8_0*>(w);
   float sum = 0;
   for (int64_t k = 0; k < n / 32; ++k) {
-    int32_t dot = 0;
-    for (int j = 0; j < 32; ++j) dot += b[k].qs[j] * xq[k * 32 + j];
+    const int32_t dot = block_dot([&](int j) { return static_cast<int>(b[k].qs[j]); }, xq + k * 32);
     sum += fp16_to_f32(b[k].d) * xd[k] * static_cast<float>(dot);
   }
   return sum;
 }
 
+// Q4_0, Q5_0: d · (q - offset); Q4_1, Q5_1: d · q + m.
+template <class Block, int kOffset>
+float offset_blocks(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n) {
+  const auto* b = reinterpret_cast<const Block*>(w);
+  float sum = 0;
+  for (int64_t k = 0; k < n / 32; ++k) {
+    const int32_t dot = block_dot([&](int j) {
+      if constexpr (kOffset == 8) return q4_value(b[k].qs, j);
+      else return q5_value(b[k].qh, b[k].qs, j);
+    }, xq + k * 32);
+    sum += fp16_to_f32(b[k].d) * xd[k] * static_cast<float>(dot - kOffset * xs[k]);
+  }
+  return sum;
+}
+
+template <class Block, bool kFifthBit>
+float min_blocks(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n) {
+  const auto* b = reinterpret_cast<const Block*>(w);
+  float sum = 0;
+  for (int64_t k = 0; k < n / 32; ++k) {
+    const int32_t dot = block_dot([&](int j) {
+      if constexpr (kFifthBit) return q5_value(b[k].qh, b[k].qs, j);
+      else return q4_value(b[k].qs, j);
+    }, xq + k * 32);
+    sum += xd[k] * (fp16_to_f32(b[k].d) * static_cast<float>(dot) + fp16_to_f32(b[k].m) * static_cast<float>(xs[k]));
+  }
+  return sum;
+}
+
 float q4_0(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n) {
-  const auto* b = reinterpret_cast<const BlockQ4_0*>(w);
-  float sum = 0;
-  for (int64_t k = 0; k < n / 32; ++k) {
-    int32_t dot = 0;
-    for (int j = 0; j < 16; ++j) {
-      dot += (b[k].qs[j] & 0xF) * xq[k * 32 + j];
-      dot += (b[k].qs[j] >> 4) * xq[k * 32 + j + 16];
-    }
-    sum += fp16_to_f32(b[k].d) * xd[k] * static_cast<float>(dot - 8 * xs[k]);
-  }
-  return sum;
+  return offset_blocks<BlockQ4_0, 8>(w, xq, xd, xs, n);
 }
-
-float q4_1(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n) {
-  const auto* b = reinterpret_cast<const BlockQ4_1*>(w);
-  float sum = 0;
-  for (int64_t k = 0; k < n / 32; ++k) {
-    int32_t dot = 0;
-    for (int j = 0; j < 16; ++j) {
-      dot += (b[k].qs[j] & 0xF) * xq[k * 32 + j];
-      dot += (b[k].qs[j] >> 4) * xq[k * 32 + j + 16];
-    }
-    sum += xd[k] * (fp16_to_f32(b[k].d) * static_cast<float>(dot) + fp16_to_f32(b[k].m) * static_cast<float>(xs[k]));
-  }
-  return sum;
-}
-
 float q5_0(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n) {
-  const auto* b = reinterpret_cast<const BlockQ5_0*>(w);
-  float sum = 0;
-  for (int64_t k = 0; k < n / 32; ++k) {
-    int32_t dot = 0;
-    for (int j = 0; j < 32; ++j) dot += q5_value(b[k].qh, b[k].qs, j) * xq[k * 32 + j];
-    sum += fp16_to_f32(b[k].d) * xd[k] * static_cast<float>(dot - 16 * xs[k]);
-  }
-  return sum;
+  return offset_blocks<BlockQ5_0, 16>(w, xq, xd, xs, n);
+}
+float q4_1(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n) {
+  return min_blocks<BlockQ4_1, false>(w, xq, xd, xs, n);
+}
+float q5_1(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n) {
+  return min_blocks<BlockQ5_1, true>(w, xq, xd, xs, n);
 }
 
-float q5_1(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n) {
-  const auto* b = reinterpret_cast<const BlockQ5_1*>(w);
+// Q4_K and Q5_K: per sub-block of 32, d · scale · q - dmin · min.
+template <class Block>
+float k_quant_blocks(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n) {
+  const auto* b = reinterpret_cast<const Block*>(w);
   float sum = 0;
-  for (int64_t k = 0; k < n / 32; ++k) {
-    int32_t dot = 0;
-    for (int j = 0; j < 32; ++j) dot += q5_value(b[k].qh, b[k].qs, j) * xq[k * 32 + j];
-    sum += xd[k] * (fp16_to_f32(b[k].d) * static_cast<float>(dot) + fp16_to_f32(b[k].m) * static_cast<float>(xs[k]));
+  for (int64_t k = 0; k < n / 256; ++k) {
+    const float d = fp16_to_f32(b[k].d), dmin = fp16_to_f32(b[k].dmin);
+    for (int j = 0; j < 8; ++j) {
+      uint8_t sc, m;
+      q4k_scale_min(j, b[k].scales, &sc, &m);
+      const int64_t xb = k * 8 + j;
+      const int32_t dot = block_dot([&](int l) {
+        if constexpr (std::is_same_v<Block, BlockQ5_K>) return q5k_value(b[k], 32 * j + l);
+        else return (b[k].qs[(j / 2) * 32 + l] >> ((j % 2) * 4)) & 0xF;
+      }, xq + xb * 32);
+      sum += xd[xb] * (d * sc * static_cast<float>(dot) - dmin * m * static_cast<float>(xs[xb]));
+    }
   }
   return sum;
 }
 
 float q4_k(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n) {
-  const auto* b = reinterpret_cast<const BlockQ4_K*>(w);
-  float sum = 0;
-  for (int64_t k = 0; k < n / 256; ++k) {
-    const float d = fp16_to_f32(b[k].d), dmin = fp16_to_f32(b[k].dmin);
-    for (int j = 0; j < 8; ++j) {
-      uint8_t sc, m;
-      q4k_scale_min(j, b[k].scales, &sc, &m);
-      const uint8_t* q = b[k].qs + (j / 2) * 32;
-      const int shift = (j % 2) * 4;
-      const int64_t xb = k * 8 + j;
-      int32_t dot = 0;
-      for (int l = 0; l < 32; ++l) dot += ((q[l] >> shift) & 0xF) * xq[xb * 32 + l];
-      sum += xd[xb] * (d * sc * static_cast<float>(dot) - dmin * m * static_cast<float>(xs[xb]));
-    }
-  }
-  return sum;
+  return k_quant_blocks<BlockQ4_K>(w, xq, xd, xs, n);
 }
-
 float q5_k(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n) {
-  const auto* b = reinterpret_cast<const BlockQ5_K*>(w);
-  float sum = 0;
-  for (int64_t k = 0; k < n / 256; ++k) {
-    const float d = fp16_to_f32(b[k].d), dmin = fp16_to_f32(b[k].dmin);
-    for (int j = 0; j < 8; ++j) {
-      uint8_t sc, m;
-      q4k_scale_min(j, b[k].scales, &sc, &m);
-      const int64_t xb = k * 8 + j;
-      int32_t dot = 0;
-      for (int l = 0; l < 32; ++l) dot += q5k_value(b[k], 32 * j + l) * xq[xb * 32 + l];
-      sum += xd[xb] * (d * sc * static_cast<float>(dot) - dmin * m * static_cast<float>(xs[xb]));
-    }
-  }
-  return sum;
+  return k_quant_blocks<BlockQ5_K>(w, xq, xd, xs, n);
 }
 
 float q6_k(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t*, int64_t n) {

@@ -25,10 +25,7 @@ struct RowBlock {
 
 void read_q4_0(const uint8_t* row, int64_t block, RowBlock& out) {
   const auto& b = reinterpret_cast<const BlockQ4_0*>(row)[block];
-  for (int j = 0; j < 16; ++j) {
-    out.q[j] = b.qs[j] & 0xF;
-    out.q[j + 16] = b.qs[j] >> 4;
-  }
+  for (int j = 0; j < 32; ++j) out.q[j] = static_cast<uint8_t>(q4_value(b.qs, j));
   out.scale = fp16_to_f32(b.d);
 }
 
@@ -53,10 +50,7 @@ void read_q8_0(const uint8_t* row, int64_t block, RowBlock& out) {
 // Q4_1 as a q4_min tile: scale · q - min with min = -m (exact in f16).
 void read_q4_1(const uint8_t* row, int64_t block, RowBlock& out) {
   const auto& b = reinterpret_cast<const BlockQ4_1*>(row)[block];
-  for (int j = 0; j < 16; ++j) {
-    out.q[j] = b.qs[j] & 0xF;
-    out.q[j + 16] = b.qs[j] >> 4;
-  }
+  for (int j = 0; j < 32; ++j) out.q[j] = static_cast<uint8_t>(q4_value(b.qs, j));
   out.scale = fp16_to_f32(b.d);
   out.min = -fp16_to_f32(b.m);
 }

@@ -33,10 +33,7 @@ void dequantize_row(DType t, const uint8_t* src, float* dst, int64_t n) {
       const auto* b = reinterpret_cast<const BlockQ4_0*>(src);
       for (int64_t k = 0; k < n / 32; ++k) {
         const float d = fp16_to_f32(b[k].d);
-        for (int j = 0; j < 16; ++j) {
-          dst[k * 32 + j] = ((b[k].qs[j] & 0xF) - 8) * d;
-          dst[k * 32 + j + 16] = ((b[k].qs[j] >> 4) - 8) * d;
-        }
+        for (int j = 0; j < 32; ++j) dst[k * 32 + j] = static_cast<float>(q4_value(b[k].qs, j) - 8) * d;
       }
       return;
     }
@@ -64,10 +61,7 @@ void dequantize_row(DType t, const uint8_t* src, float* dst, int64_t n) {
       const auto* b = reinterpret_cast<const BlockQ4_1*>(src);
       for (int64_t k = 0; k < n / 32; ++k) {
         const float d = fp16_to_f32(b[k].d), m = fp16_to_f32(b[k].m);
-        for (int j = 0; j < 16; ++j) {
-          dst[k * 32 + j] = static_cast<float>(b[k].qs[j] & 0xF) * d + m;
-          dst[k * 32 + j + 16] = static_cast<float>(b[k].qs[j] >> 4) * d + m;
-        }
+        for (int j = 0; j < 32; ++j) dst[k * 32 + j] = static_cast<float>(q4_value(b[k].qs, j)) * d + m;
       }
       return;
     }
@@ -179,8 +173,13 @@ void quantize_q5_k_block(const float* x, BlockQ5_K& b) {
   for (int e = 0; e < 256; ++e) b.qh[e % 32] |= static_cast<uint8_t>((q[e] >> 4) << (e / 32));
 }
 
-// As ggml's reference quantize_row_q5_0: the value of largest magnitude maps to -16.
-void quantize_q5_0_block(const float* x, BlockQ5_0& b) {
+// ggml's reference quantisers for the 32-element block types, as unsigned values q[32] in
+// 0..2^bits - 1 with d (and m):
+//   symmetric (Q4_0, Q5_0): value = d · (q - 2^(bits-1)), the value of largest magnitude maps to
+//     the lowest q;
+//   with a min (Q4_1, Q5_1): value = d · q + m, min and max span 2^bits - 1 steps.
+void quantize_symmetric_block(const float* x, int bits, uint16_t& d_bits, uint8_t* q) {
+  const int half = 1 << (bits - 1);
   float amax = 0, max = 0;
   for (int j = 0; j < 32; ++j) {
     if (std::fabs(x[j]) > amax) {
@@ -188,53 +187,34 @@ void quantize_q5_0_block(const float* x, BlockQ5_0& b) {
       max = x[j];
     }
   }
-  const float d = max / -16.0f, id = d != 0 ? 1.0f / d : 0.0f;
-  b.d = f32_to_fp16(d);
-  uint32_t qh = 0;
-  for (int j = 0; j < 16; ++j) {
-    const int q0 = std::min(31, static_cast<int>(x[j] * id + 16.5f));
-    const int q1 = std::min(31, static_cast<int>(x[j + 16] * id + 16.5f));
-    b.qs[j] = static_cast<uint8_t>((q0 & 0xF) | ((q1 & 0xF) << 4));
-    qh |= static_cast<uint32_t>((q0 >> 4) & 1) << j | static_cast<uint32_t>((q1 >> 4) & 1) << (j + 16);
-  }
-  std::memcpy(b.qh, &qh, 4);
+  const float d = max / static_cast<float>(-half), id = d != 0 ? 1.0f / d : 0.0f;
+  d_bits = f32_to_fp16(d);
+  const float round_up = static_cast<float>(half) + 0.5f;
+  for (int j = 0; j < 32; ++j) q[j] = static_cast<uint8_t>(std::min(2 * half - 1, static_cast<int>(x[j] * id + round_up)));
 }
 
-// As ggml's reference quantize_row_q4_1: min and max span 15 steps.
-void quantize_q4_1_block(const float* x, BlockQ4_1& b) {
+void quantize_min_block(const float* x, int bits, uint16_t& d_bits, uint16_t& m_bits, uint8_t* q) {
   float lo = x[0], hi = x[0];
   for (int j = 1; j < 32; ++j) {
     lo = std::min(lo, x[j]);
     hi = std::max(hi, x[j]);
   }
-  const float d = (hi - lo) / 15.0f, id = d != 0 ? 1.0f / d : 0.0f;
-  b.d = f32_to_fp16(d);
-  b.m = f32_to_fp16(lo);
-  for (int j = 0; j < 16; ++j) {
-    const int q0 = std::min(15, static_cast<int>((x[j] - lo) * id + 0.5f));
-    const int q1 = std::min(15, static_cast<int>((x[j + 16] - lo) * id + 0.5f));
-    b.qs[j] = static_cast<uint8_t>(q0 | (q1 << 4));
-  }
+  const int top = (1 << bits) - 1;
+  const float d = (hi - lo) / static_cast<float>(top), id = d != 0 ? 1.0f / d : 0.0f;
+  d_bits = f32_to_fp16(d);
+  m_bits = f32_to_fp16(lo);
+  for (int j = 0; j < 32; ++j) q[j] = static_cast<uint8_t>(std::min(top, static_cast<int>((x[j] - lo) * id + 0.5f)));
 }
 
-// As ggml's reference quantize_row_q5_1: min and max span 31 steps.
-void quantize_q5_1_block(const float* x, BlockQ5_1& b) {
-  float lo = x[0], hi = x[0];
-  for (int j = 1; j < 32; ++j) {
-    lo = std::min(lo, x[j]);
-    hi = std::max(hi, x[j]);
-  }
-  const float d = (hi - lo) / 31.0f, id = d != 0 ? 1.0f / d : 0.0f;
-  b.d = f32_to_fp16(d);
-  b.m = f32_to_fp16(lo);
-  uint32_t qh = 0;
-  for (int j = 0; j < 16; ++j) {
-    const int q0 = std::min(31, static_cast<int>((x[j] - lo) * id + 0.5f));
-    const int q1 = std::min(31, static_cast<int>((x[j + 16] - lo) * id + 0.5f));
-    b.qs[j] = static_cast<uint8_t>((q0 & 0xF) | ((q1 & 0xF) << 4));
-    qh |= static_cast<uint32_t>((q0 >> 4) & 1) << j | static_cast<uint32_t>((q1 >> 4) & 1) << (j + 16);
-  }
-  std::memcpy(b.qh, &qh, 4);
+// Q4_0's nibble layout (element j in the low nibble of qs[j], j + 16 in the high), and for
+// 5-bit values their fifth bits in qh (bit j: element j, little-endian).
+void pack_nibbles(const uint8_t* q, uint8_t* qs) {
+  for (int j = 0; j < 16; ++j) qs[j] = static_cast<uint8_t>((q[j] & 0xF) | ((q[j + 16] & 0xF) << 4));
+}
+void pack_fifth_bits(const uint8_t* q, uint8_t* qh) {
+  uint32_t bits = 0;
+  for (int j = 0; j < 32; ++j) bits |= static_cast<uint32_t>((q[j] >> 4) & 1) << j;
+  std::memcpy(qh, &bits, 4);
 }
 
 void quantize_q6_k_block(const float* x, BlockQ6_K& b) {
@@ -301,24 +281,11 @@ void quantize_row(DType t, const float* src, uint8_t* dst, int64_t n) {
       return;
     }
     case DType::q4_0: {
-      // As ggml's reference: the value of largest magnitude maps to -8.
       auto* b = reinterpret_cast<BlockQ4_0*>(dst);
       for (int64_t k = 0; k < n / 32; ++k) {
-        const float* x = src + k * 32;
-        float amax = 0, max = 0;
-        for (int j = 0; j < 32; ++j) {
-          if (std::fabs(x[j]) > amax) {
-            amax = std::fabs(x[j]);
-            max = x[j];
-          }
-        }
-        const float d = max / -8.0f, id = d != 0 ? 1.0f / d : 0.0f;
-        b[k].d = f32_to_fp16(d);
-        for (int j = 0; j < 16; ++j) {
-          const int q0 = std::min(15, static_cast<int>(x[j] * id + 8.5f));
-          const int q1 = std::min(15, static_cast<int>(x[j + 16] * id + 8.5f));
-          b[k].qs[j] = static_cast<uint8_t>(q0 | (q1 << 4));
-        }
+        uint8_t q[32];
+        quantize_symmetric_block(src + k * 32, 4, b[k].d, q);
+        pack_nibbles(q, b[k].qs);
       }
       return;
     }
@@ -329,17 +296,31 @@ void quantize_row(DType t, const float* src, uint8_t* dst, int64_t n) {
     }
     case DType::q4_1: {
       auto* b = reinterpret_cast<BlockQ4_1*>(dst);
-      for (int64_t k = 0; k < n / 32; ++k) quantize_q4_1_block(src + k * 32, b[k]);
+      for (int64_t k = 0; k < n / 32; ++k) {
+        uint8_t q[32];
+        quantize_min_block(src + k * 32, 4, b[k].d, b[k].m, q);
+        pack_nibbles(q, b[k].qs);
+      }
       return;
     }
     case DType::q5_0: {
       auto* b = reinterpret_cast<BlockQ5_0*>(dst);
-      for (int64_t k = 0; k < n / 32; ++k) quantize_q5_0_block(src + k * 32, b[k]);
+      for (int64_t k = 0; k < n / 32; ++k) {
+        uint8_t q[32];
+        quantize_symmetric_block(src + k * 32, 5, b[k].d, q);
+        pack_nibbles(q, b[k].qs);
+        pack_fifth_bits(q, b[k].qh);
+      }
       return;
     }
     case DType::q5_1: {
       auto* b = reinterpret_cast<BlockQ5_1*>(dst);
-      for (int64_t k = 0; k < n / 32; ++k) quantize_q5_1_block(src + k * 32, b[k]);
+      for (int64_t k = 0; k < n / 32; ++k) {
+        uint8_t q[32];
+        quantize_min_block(src + k * 32, 5, b[k].d, b[k].m, q);
+        pack_nibbles(q, b[k].qs);
+        pack_fifth_bits(q, b[k].qh);
+      }
       return;
     }
     case DType::q5_k: {

@@ -68,11 +68,12 @@ struct BlockQ6_K {
 static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18 && sizeof(BlockQ4_1) == 20 && sizeof(BlockQ5_0) == 22 && sizeof(BlockQ5_1) == 24 &&
               sizeof(BlockQ4_K) == 144 && sizeof(BlockQ5_K) == 176 && sizeof(BlockQ6_K) == 210);
 
+//! The 4-bit value (0..15) of element j (0..31) of a Q4_0 / Q4_1 block's qs.
+inline int q4_value(const uint8_t* qs, int j) { return (j < 16 ? qs[j] : qs[j - 16] >> 4) & 0xF; }
+
 //! The 5-bit value (0..31) of element j (0..31) of a Q5_0 / Q5_1 block's qh and qs.
 inline int q5_value(const uint8_t* qh, const uint8_t* qs, int j) {
-  const uint32_t h = static_cast<uint32_t>(qh[0]) | static_cast<uint32_t>(qh[1]) << 8 | static_cast<uint32_t>(qh[2]) << 16 |
-                     static_cast<uint32_t>(qh[3]) << 24;
-  return ((j < 16 ? qs[j] : qs[j - 16] >> 4) & 0xF) | static_cast<int>(((h >> j) & 1) << 4);
+  return q4_value(qs, j) | (((qh[j / 8] >> (j % 8)) & 1) << 4);
 }
 
 //! The 5-bit value (0..31) of element e (0..255) of a Q5_K block.
