@@ -4,6 +4,7 @@
 # completions, and reports the peak RSS (VmHWM, which includes loading) beside the bound.
 #
 #   bench/engine/rss.sh [build dir]      MODELS_DIR=/tmp/llmp-bench-models (from bench/engine/run.sh)
+#                                        DTYPES="q4_0 q8_0 f16 q4_k_m q5_k_m"
 set -euo pipefail
 build=$(realpath "${1:-build/release}")
 models=${MODELS_DIR:-/tmp/llmp-bench-models}
@@ -13,7 +14,7 @@ pid=""
 trap '[[ -n $pid ]] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 echo "| model | file MB | KV budget MB | bound MB | peak RSS MB | RSS / bound |"
 echo "| --- | --- | --- | --- | --- | --- |"
-for m in q4_0 q8_0 f16; do
+for m in ${DTYPES:-q4_0 q8_0 f16 q4_k_m q5_k_m}; do
   f=$models/llama1b-$m.gguf
   [[ -f $f ]] || { echo "missing $f (run bench/engine/run.sh first)" >&2; continue; }
   LLMP_AUTH_MODE=open LLMP_ENGINE_KV_CACHE_MB=$kv_mb LLMP_ENGINE_THREADS=2 "$build/llmplatform" --port 18311 --data-dir "$work/$m" \
