@@ -50,6 +50,38 @@ __global__ void repack_q5_kernel(const uint16_t* __restrict__ src, int64_t n_blo
   *reinterpret_cast<uint4*>(values + 16 * b) = *reinterpret_cast<const uint4*>(w);
 }
 
+// Q3_K (55 words: hmask, qs, 12 bytes of 6-bit scales, d) into 112-byte blocks (hmask, qs,
+// the 16 scales as int8 scale - 32) and d. Grid: ceil(n_blocks / 256), block 256.
+__global__ void repack_q3_k_kernel(const uint16_t* __restrict__ src, int64_t n_blocks, uint8_t* __restrict__ values,
+                                   uint16_t* __restrict__ scales) {
+  const int64_t b = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (b >= n_blocks) return;
+  const uint16_t* s = src + b * 55;
+  uint4* dst = reinterpret_cast<uint4*>(values + b * 112);
+#pragma unroll
+  for (int i = 0; i < 6; ++i) {  // hmask and qs: 96 bytes
+    alignas(16) uint16_t w[8];
+#pragma unroll
+    for (int k = 0; k < 8; ++k) w[k] = s[8 * i + k];
+    dst[i] = *reinterpret_cast<const uint4*>(w);
+  }
+  alignas(16) uint8_t packed[12];
+#pragma unroll
+  for (int k = 0; k < 6; ++k) {
+    packed[2 * k] = static_cast<uint8_t>(s[48 + k] & 0xFF);
+    packed[2 * k + 1] = static_cast<uint8_t>(s[48 + k] >> 8);
+  }
+  alignas(16) int8_t unpacked[16];
+#pragma unroll
+  for (int i = 0; i < 16; ++i) {  // as src/engine/backend/cpu/quant.h q3k_scale
+    const int low = (packed[i % 8] >> (i < 8 ? 0 : 4)) & 0xF;
+    const int high = (packed[8 + i % 4] >> (2 * (i / 4))) & 3;
+    unpacked[i] = static_cast<int8_t>((low | (high << 4)) - 32);
+  }
+  dst[6] = *reinterpret_cast<const uint4*>(unpacked);
+  scales[b] = s[54];
+}
+
 template <class S, class D>
 __global__ void convert_kernel(const S* __restrict__ src, int64_t n, D* __restrict__ dst) {
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
@@ -111,6 +143,7 @@ cudaError_t launch_repack_ggml(WeightType type, const void* src, int64_t rows, i
   switch (type) {
     case WeightType::q8_0: repack_ggml_kernel<17, true><<<grid, 256, 0, stream>>>(s, n_blocks, v, scales); break;
     case WeightType::q4_0: repack_ggml_kernel<9, true><<<grid, 256, 0, stream>>>(s, n_blocks, v, scales); break;
+    case WeightType::q3_k: repack_q3_k_kernel<<<grid, 256, 0, stream>>>(s, n_blocks, v, scales); break;
     case WeightType::q4_1: repack_q5_kernel<true, false><<<grid, 256, 0, stream>>>(s, n_blocks, v, scales); break;
     case WeightType::q5_0: repack_q5_kernel<false, true><<<grid, 256, 0, stream>>>(s, n_blocks, v, scales); break;
     case WeightType::q5_1: repack_q5_kernel<true, true><<<grid, 256, 0, stream>>>(s, n_blocks, v, scales); break;

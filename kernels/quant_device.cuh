@@ -38,6 +38,8 @@ __device__ __forceinline__ void q4k_scale_min(int j, const uint8_t* q, float* sc
 
 //! Bytes of a q6_k super-block on the device (ql, qh, scales; d lives in DeviceMatrix::scales).
 constexpr int kQ6KBlockBytes = 208;
+//! Bytes of a q3_k super-block on the device (hmask, qs, int8 scales; d in DeviceMatrix::scales).
+constexpr int kQ3KBlockBytes = 112;
 
 //! Elements [col8, col8 + 8) of row `row` (col8 a multiple of 8) as f32, for a matrix of
 //! type kType (dense 16-bit types need 16-byte aligned rows, i.e. cols % 8 == 0). The 8
@@ -98,6 +100,22 @@ __device__ __forceinline__ void load8_t(const DeviceMatrix& w, int64_t row, int6
     const int shift = (sub & 1) ? 4 : 0;
 #pragma unroll
     for (int i = 0; i < 8; ++i) out[i] = d * static_cast<float>(((q[i] >> shift) & 0xF) | (((h[i] >> sub) & 1) << 4)) - mn;
+  } else if constexpr (kType == WeightType::q3_k) {
+    // Element e = 128h + 32j + 16s + l: low 2 bits at bit 2j of qs[32h + 16s + l], bit 2 at bit
+    // 4h + j of hmask[16s + l]; value = d · scale[e / 16] · (q - 4).
+    const int64_t sb = row * (w.cols / 256) + col8 / 256;
+    const uint8_t* b = static_cast<const uint8_t*>(w.data) + sb * kQ3KBlockBytes;
+    const int e = static_cast<int>(col8 % 256), h = e / 128, j = (e % 128) / 32, s = (e % 32) / 16, l = e % 16;
+    const uint2 lo_raw = *reinterpret_cast<const uint2*>(b + 32 + 32 * h + 16 * s + l);
+    const uint2 hi_raw = *reinterpret_cast<const uint2*>(b + 16 * s + l);
+    const uint8_t* lo = reinterpret_cast<const uint8_t*>(&lo_raw);
+    const uint8_t* hi = reinterpret_cast<const uint8_t*>(&hi_raw);
+    const float d = half_bits_to_f32(w.scales[sb]) * static_cast<float>(static_cast<int8_t>(b[96 + e / 16]));
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      const int q = ((lo[i] >> (2 * j)) & 3) | (((hi[i] >> (4 * h + j)) & 1) << 2);
+      out[i] = d * static_cast<float>(q - 4);
+    }
   } else if constexpr (kType == WeightType::q6_k) {
     // Element e = 128h + 32k + l of a super-block: low 4 bits in ql[64h + 32(k & 1) + l] (high
     // nibble for k >= 2), high 2 bits in qh[32h + l] at bit 2k; scale scales[e / 16].
@@ -136,6 +154,7 @@ __device__ __forceinline__ void load8(const DeviceMatrix& w, int64_t row, int64_
     case WeightType::q4_1: return load8_t<WeightType::q4_1>(w, row, col8, out);
     case WeightType::q5_0: return load8_t<WeightType::q5_0>(w, row, col8, out);
     case WeightType::q5_1: return load8_t<WeightType::q5_1>(w, row, col8, out);
+    case WeightType::q3_k: return load8_t<WeightType::q3_k>(w, row, col8, out);
     case WeightType::q4_k: return load8_t<WeightType::q4_k>(w, row, col8, out);
     case WeightType::q5_k: return load8_t<WeightType::q5_k>(w, row, col8, out);
     case WeightType::q6_k: return load8_t<WeightType::q6_k>(w, row, col8, out);

@@ -272,6 +272,58 @@ struct Int8Unit<WeightType::q6_k> {
   }
 };
 
+// Q3_K, 128 elements: half h of a super-block (see kernel_types.cuh): its 32 bytes of 2-bit
+// values, the super-block's 32 bytes of third bits, 8 int8 scales, with d.
+template <>
+struct Int8Unit<WeightType::q3_k> {
+  static constexpr int kElems = 128, kUnroll = 2;
+  uint4 qs[2], hm[2];
+  uint2 sc;
+  float d;
+  int half;
+  float scale[8];  // d · scale for the half's 8 groups of 16
+  __device__ __forceinline__ void load(const DeviceMatrix& w, int64_t row, int64_t u) {
+    const int64_t sb = row * (w.cols / 256) + u / 2;
+    half = static_cast<int>(u % 2);
+    const uint8_t* b = static_cast<const uint8_t*>(w.data) + sb * detail::kQ3KBlockBytes;
+#pragma unroll
+    for (int i = 0; i < 2; ++i) qs[i] = __ldg(reinterpret_cast<const uint4*>(b + 32 + 32 * half) + i);
+#pragma unroll
+    for (int i = 0; i < 2; ++i) hm[i] = __ldg(reinterpret_cast<const uint4*>(b) + i);
+    sc = __ldg(reinterpret_cast<const uint2*>(b + 96 + 8 * half));
+    d = detail::half_bits_to_f32(__ldg(w.scales + sb));
+  }
+  __device__ __forceinline__ void decode() {
+#pragma unroll
+    for (int g = 0; g < 8; ++g) {
+      const uint32_t word = g < 4 ? sc.x : sc.y;
+      scale[g] = d * static_cast<float>(static_cast<int8_t>((word >> (8 * (g % 4))) & 0xFFu));
+    }
+  }
+  __device__ __forceinline__ float dot(const int8_t* xq, const float2* xds, int64_t u) const {
+    const uint32_t qw[8] = {qs[0].x, qs[0].y, qs[0].z, qs[0].w, qs[1].x, qs[1].y, qs[1].z, qs[1].w};
+    const uint32_t hw[8] = {hm[0].x, hm[0].y, hm[0].z, hm[0].w, hm[1].x, hm[1].y, hm[1].z, hm[1].w};
+    float sum = 0.0f;
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      // Quarter j: elements 32j + 16s + l of the half, from bytes 16s + l of qs and hmask.
+      const auto* xv = reinterpret_cast<const int4*>(xq + u * 128 + 32 * j);
+      const int4 xa = xv[0], xb = xv[1];
+      const int xw[8] = {xa.x, xa.y, xa.z, xa.w, xb.x, xb.y, xb.z, xb.w};
+      int s[2] = {0, 0};
+#pragma unroll
+      for (int i = 0; i < 8; ++i) {
+        const uint32_t low = (qw[i] >> (2 * j)) & 0x03030303u;
+        const uint32_t high = ((hw[i] >> (4 * half + j)) & 0x01010101u) << 2;
+        const int q = static_cast<int>(__vsub4(low | high, 0x04040404u));  // per byte: the 3-bit value - 4
+        s[i / 4] = __dp4a(q, xw[i], s[i / 4]);
+      }
+      sum += xds[4 * u + j].x * (scale[2 * j] * static_cast<float>(s[0]) + scale[2 * j + 1] * static_cast<float>(s[1]));
+    }
+    return sum;
+  }
+};
+
 // Grid: (ceil(rows / 4)), block 128: one warp per output feature o; lane l takes units l,
 // l + 32, ... of the row, so a warp reads 32 consecutive units (coalesced).
 template <WeightType kType>
@@ -344,6 +396,7 @@ cudaError_t launch_q8_gemv(const DeviceMatrix& w, const Q8Rows& x, int n, float*
     case WeightType::q4_1: int8_gemv_kernel<WeightType::q4_1><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
     case WeightType::q5_0: int8_gemv_kernel<WeightType::q5_0><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
     case WeightType::q5_1: int8_gemv_kernel<WeightType::q5_1><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
+    case WeightType::q3_k: int8_gemv_kernel<WeightType::q3_k><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
     case WeightType::q4_k: int8_gemv_kernel<WeightType::q4_k><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
     case WeightType::q5_k: int8_gemv_kernel<WeightType::q5_k><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
     default: int8_gemv_kernel<WeightType::q6_k><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;

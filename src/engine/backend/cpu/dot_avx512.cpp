@@ -212,6 +212,35 @@ float q6_k(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t*, 
   return hsum(acc);
 }
 
+float q3_k(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t*, int64_t n) {
+  const auto* b = reinterpret_cast<const BlockQ3_K*>(w);
+  __m256 acc = _mm256_setzero_ps();
+  const __m256i low2 = _mm256_set1_epi8(0x03), one = _mm256_set1_epi8(1), c4 = _mm256_set1_epi8(4);
+  for (int64_t k = 0; k < n / 256; ++k) {
+    const float d = half(b[k].d);
+    const __m256i hm = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k].hmask));
+    for (int h = 0; h < 2; ++h) {
+      // Quarter j of this half: elements 128h + 32j + l, l < 32 (see BlockQ3_K).
+      const __m256i qs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k].qs + 32 * h));
+      for (int j = 0; j < 4; ++j) {
+        const __m256i lo = _mm256_and_si256(_mm256_srl_epi16(qs, _mm_cvtsi32_si128(2 * j)), low2);
+        const __m256i hi = _mm256_and_si256(_mm256_srl_epi16(hm, _mm_cvtsi32_si128(4 * h + j)), one);
+        const __m256i q = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 2));  // 0..7, the stored value
+        const int64_t xb = k * 8 + 4 * h + j;
+        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + xb * 32));
+        // Σ (q - 4) · x per 4 elements: lanes 0-3 are the first group of 16, lanes 4-7 the second.
+        const __m256i dot = _mm256_sub_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), q, x),
+                                             _mm256_dpbusd_epi32(_mm256_setzero_si256(), c4, x));
+        const int g = 8 * h + 2 * j;
+        const __m256 scale = _mm256_set_m128(_mm_set1_ps(static_cast<float>(q3k_scale(b[k], g + 1))),
+                                             _mm_set1_ps(static_cast<float>(q3k_scale(b[k], g))));
+        acc = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(d * xd[xb]), scale), _mm256_cvtepi32_ps(dot), acc);
+      }
+    }
+  }
+  return hsum(acc);
+}
+
 inline float hsum512(__m512 v) { return _mm512_reduce_add_ps(v); }
 
 float f16(const uint8_t* w, const float* x, int64_t n) {
@@ -310,7 +339,7 @@ void attend_f16(const float* q, const uint16_t* const* k_blocks, const uint16_t*
 }  // namespace
 
 const DotKernels* dot_kernels_avx512_impl() {
-  static const DotKernels k{"avx512-vnni", q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, f16, bf16, f32, attend_f16};
+  static const DotKernels k{"avx512-vnni", q8_0, q4_0, q4_1, q5_0, q5_1, q3_k, q4_k, q5_k, q6_k, f16, bf16, f32, attend_f16};
   return &k;
 }
 

@@ -99,20 +99,39 @@ float q5_k(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* x
   return k_quant_blocks<BlockQ5_K>(w, xq, xd, xs, n);
 }
 
-float q6_k(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t*, int64_t n) {
-  const auto* b = reinterpret_cast<const BlockQ6_K*>(w);
+// Q6_K and Q3_K: per 16 elements an integer scale, d · scale · (q - offset). One activation
+// block of 32 holds two groups of 16.
+template <class Block, int kOffset>
+float scaled16_blocks(const uint8_t* w, const int8_t* xq, const float* xd, int64_t n) {
+  const auto* b = reinterpret_cast<const Block*>(w);
   float sum = 0;
   for (int64_t k = 0; k < n / 256; ++k) {
     const float d = fp16_to_f32(b[k].d);
-    for (int j = 0; j < 8; ++j) {  // one activation block of 32: two groups of 16 with their own scale
+    for (int j = 0; j < 8; ++j) {
       const int64_t xb = k * 8 + j;
       int32_t dot[2] = {0, 0};
-      for (int l = 0; l < 32; ++l) dot[l / 16] += (q6k_value(b[k], 32 * j + l) - 32) * xq[xb * 32 + l];
-      sum += d * xd[xb] *
-             (static_cast<float>(b[k].scales[2 * j] * dot[0]) + static_cast<float>(b[k].scales[2 * j + 1] * dot[1]));
+      for (int l = 0; l < 32; ++l) {
+        int q;
+        if constexpr (kOffset == 32) q = q6k_value(b[k], 32 * j + l);
+        else q = q3k_value(b[k], 32 * j + l);
+        dot[l / 16] += (q - kOffset) * xq[xb * 32 + l];
+      }
+      int scale[2];
+      for (int g = 0; g < 2; ++g) {
+        if constexpr (kOffset == 32) scale[g] = b[k].scales[2 * j + g];
+        else scale[g] = q3k_scale(b[k], 2 * j + g);
+      }
+      sum += d * xd[xb] * (static_cast<float>(scale[0] * dot[0]) + static_cast<float>(scale[1] * dot[1]));
     }
   }
   return sum;
+}
+
+float q6_k(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t*, int64_t n) {
+  return scaled16_blocks<BlockQ6_K, 32>(w, xq, xd, n);
+}
+float q3_k(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t*, int64_t n) {
+  return scaled16_blocks<BlockQ3_K, 4>(w, xq, xd, n);
 }
 
 float f16(const uint8_t* w, const float* x, int64_t n) {
@@ -162,7 +181,7 @@ void attend_f16(const float* q, const uint16_t* const* k_blocks, const uint16_t*
 }  // namespace
 
 const DotKernels& dot_kernels_scalar() {
-  static const DotKernels k{"scalar", q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, f16, bf16, f32, attend_f16};
+  static const DotKernels k{"scalar", q8_0, q4_0, q4_1, q5_0, q5_1, q3_k, q4_k, q5_k, q6_k, f16, bf16, f32, attend_f16};
   return k;
 }
 

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "backend/cpu/gemm_packed.h"
+#include "backend/cpu/packed_tiles_avx512.h"
 
 namespace llmp::engine {
 namespace {
@@ -105,21 +106,20 @@ void unpack_group(const PackedMatrix& w, int64_t g, std::vector<uint8_t>& out) {
         }
         break;
       }
-      case PackedMatrix::Kind::q6: {
+      case PackedMatrix::Kind::q6:
+      case PackedMatrix::Kind::q3: {
         uint8_t* b = out.data() + k * kStepBytes;
-        // d · scale_half · (u - 32), u the 6-bit value; columns 0-15 are vectors 0-3.
-        const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 384)));
-        const __m512 scale[2] = {
-            _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + 416))))),
-            _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + 432)))))};
-        const __m512i hv[2] = {_mm512_loadu_si512(tile + 256), _mm512_loadu_si512(tile + 320)};
+        // d · scale_half · (u - offset), u the stored value; columns 0-15 are vectors 0-3.
+        const bool q6 = w.kind == PackedMatrix::Kind::q6;
+        const Scaled16Tile& t = q6 ? kQ6Tile : kQ3Tile;
+        __m512i u[8];
+        if (q6) q6_tile_values(tile, u);
+        else q3_tile_values(tile, u);
+        __m512 scale[2];
+        scaled16_tile_scales(tile, t, scale[0], scale[1]);
         for (int j = 0; j < 8; ++j) {
-          const __m512i p = _mm512_loadu_si512(tile + 64 * (j % 4));
-          const __m512i nibble = _mm512_and_si512(j < 4 ? p : _mm512_srli_epi16(p, 4), low);
-          const __m512i high = _mm512_and_si512(_mm512_srl_epi16(hv[j / 4], _mm_cvtsi32_si128(2 * (j % 4))), _mm512_set1_epi8(3));
-          const __m512i u = _mm512_or_si512(nibble, _mm512_slli_epi16(high, 4));
           const __m512 s = scale[j / 4];
-          int8_vector_to_b(u, s, _mm512_mul_ps(s, _mm512_set1_ps(32.0f)), b, j);
+          int8_vector_to_b(u[j], s, _mm512_mul_ps(s, _mm512_set1_ps(static_cast<float>(t.offset))), b, j);
         }
         break;
       }

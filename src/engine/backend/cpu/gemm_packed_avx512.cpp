@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "backend/cpu/gemm_packed.h"
+#include "backend/cpu/packed_tiles_avx512.h"
 
 namespace llmp::engine {
 namespace {
@@ -99,36 +100,27 @@ void q8_group(const PackedMatrix& w, int64_t g, const Q8Rows& x, int64_t t0, flo
   for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * ldy + g * 16, rows_mask, _mm512_add_ps(acc[t], b));
 }
 
-// Q6 tiles: the 6-bit values rebuilt from the nibble and bit-pair vectors (reused by every
-// token); columns 0-15 (vectors 0-3) and 16-31 (vectors 4-7) have their own per-row scale.
-template <int NT>
-void q6_group(const PackedMatrix& w, int64_t g, const Q8Rows& x, int64_t t0, float* y, int64_t ldy, const float* bias,
-              __mmask16 rows_mask) {
+// Q6 and Q3 tiles: the values rebuilt from the tile's bit vectors (reused by every token);
+// columns 0-15 (vectors 0-3) and 16-31 (vectors 4-7) have their own per-row scale.
+template <int NT, PackedMatrix::Kind kKind>
+void scaled16_group(const PackedMatrix& w, int64_t g, const Q8Rows& x, int64_t t0, float* y, int64_t ldy, const float* bias,
+                    __mmask16 rows_mask) {
+  constexpr Scaled16Tile kTile = kKind == PackedMatrix::Kind::q6 ? kQ6Tile : kQ3Tile;
   __m512 acc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
-  const __m512i low4 = _mm512_set1_epi8(0x0F), low2 = _mm512_set1_epi8(0x03);
   for (int64_t k = 0; k < w.n_blocks; ++k) {
     const uint8_t* tile = w.tile(g, k);
     prefetch_ahead(tile, w.tile_bytes);
-    __m512i wv[8];
-    const __m512i hv[2] = {_mm512_loadu_si512(tile + 256), _mm512_loadu_si512(tile + 320)};
-    for (int m = 0; m < 4; ++m) {
-      const __m512i p = _mm512_loadu_si512(tile + 64 * m);
-      wv[m] = _mm512_and_si512(p, low4);
-      wv[m + 4] = _mm512_and_si512(_mm512_srli_epi16(p, 4), low4);
-    }
-    for (int j = 0; j < 8; ++j) {
-      const __m512i high = _mm512_and_si512(_mm512_srl_epi16(hv[j / 4], _mm_cvtsi32_si128(2 * (j % 4))), low2);
-      wv[j] = _mm512_or_si512(wv[j], _mm512_slli_epi16(high, 4));  // 0..63: the stored value, 32 above q
-    }
-    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 384)));
-    const __m512 scale_lo = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + 416)))));
-    const __m512 scale_hi = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + 432)))));
+    __m512i wv[8];  // the stored values, kTile.offset above q
+    if constexpr (kKind == PackedMatrix::Kind::q6) q6_tile_values(tile, wv);
+    else q3_tile_values(tile, wv);
+    __m512 scale_lo, scale_hi;
+    scaled16_tile_scales(tile, kTile, scale_lo, scale_hi);
     for (int t = 0; t < NT; ++t) {
-      // Σ (u - 32) · x over each 16 columns = Σ u · x - 32 · Σ x.
+      // Σ (u - offset) · x over each 16 columns = Σ u · x - offset · Σ x.
       const int8_t* xb = x.row_qs(t0 + t) + k * 32;
       const int32_t s_lo = x.row_sums_lo(t0 + t)[k], s_hi = x.row_sums(t0 + t)[k] - s_lo;
-      __m512i lo = _mm512_set1_epi32(-32 * s_lo), hi = _mm512_set1_epi32(-32 * s_hi);
+      __m512i lo = _mm512_set1_epi32(-kTile.offset * s_lo), hi = _mm512_set1_epi32(-kTile.offset * s_hi);
       for (int j = 0; j < 4; ++j) lo = _mm512_dpbusd_epi32(lo, wv[j], bcast4(xb + 4 * j));
       for (int j = 4; j < 8; ++j) hi = _mm512_dpbusd_epi32(hi, wv[j], bcast4(xb + 4 * j));
       const __m512 dx = _mm512_set1_ps(x.row_d(t0 + t)[k]);
@@ -149,7 +141,8 @@ void run_group(const PackedMatrix& w, int64_t g, const Q8Rows& x, int64_t t0, fl
     case PackedMatrix::Kind::q4_min: q4_group<NT, true>(w, g, x, t0, y, ldy, bias, mask); break;
     case PackedMatrix::Kind::q5_min: q4_group<NT, true, true>(w, g, x, t0, y, ldy, bias, mask); break;
     case PackedMatrix::Kind::q8: q8_group<NT>(w, g, x, t0, y, ldy, bias, mask); break;
-    case PackedMatrix::Kind::q6: q6_group<NT>(w, g, x, t0, y, ldy, bias, mask); break;
+    case PackedMatrix::Kind::q6: scaled16_group<NT, PackedMatrix::Kind::q6>(w, g, x, t0, y, ldy, bias, mask); break;
+    case PackedMatrix::Kind::q3: scaled16_group<NT, PackedMatrix::Kind::q3>(w, g, x, t0, y, ldy, bias, mask); break;
     case PackedMatrix::Kind::f16:
     case PackedMatrix::Kind::bf16: break;  // float activations: gemm_packed_float_avx512
   }

@@ -93,6 +93,16 @@ void dequantize_row(DType t, const uint8_t* src, float* dst, int64_t n) {
       }
       return;
     }
+    case DType::q3_k: {
+      const auto* b = reinterpret_cast<const BlockQ3_K*>(src);
+      for (int64_t k = 0; k < n / 256; ++k) {
+        const float d = fp16_to_f32(b[k].d);
+        for (int e = 0; e < 256; ++e) {
+          dst[k * 256 + e] = d * static_cast<float>(q3k_scale(b[k], e / 16)) * static_cast<float>(q3k_value(b[k], e) - 4);
+        }
+      }
+      return;
+    }
     case DType::q6_k: {
       const auto* b = reinterpret_cast<const BlockQ6_K*>(src);
       for (int64_t k = 0; k < n / 256; ++k) {
@@ -217,10 +227,12 @@ void pack_fifth_bits(const uint8_t* q, uint8_t* qh) {
   std::memcpy(qh, &bits, 4);
 }
 
-void quantize_q6_k_block(const float* x, BlockQ6_K& b) {
-  // As ggml's reference layout, with a simpler search: per 16 elements the value of largest
-  // magnitude maps to -32 (scale = that value / -32); the scales are int8 against d, the one of
-  // largest magnitude mapping to -128.
+// Q6_K and Q3_K: per 16 elements an integer scale against the super-block's d, values
+// q - offset in [-offset, offset - 1] (offset 32 or 4), scales in [-scale_offset, scale_offset - 1]
+// (128 or 32). As ggml's layouts, with a simpler search: per 16 elements the value of largest
+// magnitude maps to -offset, and the scale of largest magnitude to -scale_offset.
+// q: [256] out, the unsigned stored values (q - offset + offset).
+void quantize_scaled16_block(const float* x, int offset, int scale_offset, uint16_t& d_bits, int8_t* scales_out, uint8_t* q) {
   float scales[16];
   float max_scale = 0;
   for (int g = 0; g < 16; ++g) {
@@ -231,26 +243,51 @@ void quantize_q6_k_block(const float* x, BlockQ6_K& b) {
         max = x[g * 16 + l];
       }
     }
-    scales[g] = max / -32.0f;
+    scales[g] = max / static_cast<float>(-offset);
     if (std::fabs(scales[g]) > std::fabs(max_scale)) max_scale = scales[g];
   }
-  b.d = f32_to_fp16(max_scale / -128.0f);
-  const float d = fp16_to_f32(b.d);
-  uint8_t q[256];
+  d_bits = f32_to_fp16(max_scale / static_cast<float>(-scale_offset));
+  const float d = fp16_to_f32(d_bits);
   for (int g = 0; g < 16; ++g) {
-    b.scales[g] = static_cast<int8_t>(std::clamp(d != 0 ? std::lround(scales[g] / d) : 0L, -128L, 127L));
-    const float s = d * b.scales[g];
+    const long sc = std::clamp(d != 0 ? std::lround(scales[g] / d) : 0L, static_cast<long>(-scale_offset),
+                               static_cast<long>(scale_offset - 1));
+    scales_out[g] = static_cast<int8_t>(sc);
+    const float step = d * static_cast<float>(sc);
     for (int l = 0; l < 16; ++l) {
-      const long v = s != 0 ? std::lround(x[g * 16 + l] / s) : 0;
-      q[g * 16 + l] = static_cast<uint8_t>(std::clamp(v, -32L, 31L) + 32);
+      const long v = step != 0 ? std::lround(x[g * 16 + l] / step) : 0;
+      q[g * 16 + l] = static_cast<uint8_t>(std::clamp(v, static_cast<long>(-offset), static_cast<long>(offset - 1)) + offset);
     }
   }
+}
+
+void quantize_q6_k_block(const float* x, BlockQ6_K& b) {
+  uint8_t q[256];
+  quantize_scaled16_block(x, 32, 128, b.d, b.scales, q);
   std::memset(b.ql, 0, sizeof b.ql);
   std::memset(b.qh, 0, sizeof b.qh);
   for (int e = 0; e < 256; ++e) {
     const int h = e / 128, k = (e % 128) / 32, l = e % 32;
     b.ql[64 * h + 32 * (k & 1) + l] |= static_cast<uint8_t>((q[e] & 0xF) << (k >= 2 ? 4 : 0));
     b.qh[32 * h + l] |= static_cast<uint8_t>((q[e] >> 4) << (2 * k));
+  }
+}
+
+void quantize_q3_k_block(const float* x, BlockQ3_K& b) {
+  uint8_t q[256];
+  int8_t sc[16];
+  quantize_scaled16_block(x, 4, 32, b.d, sc, q);
+  std::memset(b.hmask, 0, sizeof b.hmask);
+  std::memset(b.qs, 0, sizeof b.qs);
+  std::memset(b.scales, 0, sizeof b.scales);
+  for (int e = 0; e < 256; ++e) {
+    const int h = e / 128, j = (e % 128) / 32, s = (e % 32) / 16, l = e % 16;
+    b.qs[32 * h + 16 * s + l] |= static_cast<uint8_t>((q[e] & 3) << (2 * j));
+    b.hmask[16 * s + l] |= static_cast<uint8_t>(((q[e] >> 2) & 1) << (4 * h + j));
+  }
+  for (int i = 0; i < 16; ++i) {  // the inverse of q3k_scale
+    const int v = sc[i] + 32;
+    b.scales[i % 8] |= static_cast<uint8_t>((v & 0xF) << (i < 8 ? 0 : 4));
+    b.scales[8 + i % 4] |= static_cast<uint8_t>((v >> 4) << (2 * (i / 4)));
   }
 }
 
@@ -331,6 +368,11 @@ void quantize_row(DType t, const float* src, uint8_t* dst, int64_t n) {
     case DType::q6_k: {
       auto* b = reinterpret_cast<BlockQ6_K*>(dst);
       for (int64_t k = 0; k < n / 256; ++k) quantize_q6_k_block(src + k * 256, b[k]);
+      return;
+    }
+    case DType::q3_k: {
+      auto* b = reinterpret_cast<BlockQ3_K*>(dst);
+      for (int64_t k = 0; k < n / 256; ++k) quantize_q3_k_block(src + k * 256, b[k]);
       return;
     }
   }

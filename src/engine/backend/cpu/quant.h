@@ -55,6 +55,15 @@ struct BlockQ5_K {
   uint8_t qh[32];
   uint8_t qs[128];      // as Q4_K
 };
+//! Q3_K: 3-bit values q in 0..7, value = d · scale[e / 16] · (q - 4), scale a 6-bit value - 32
+//! (q3k_scale). Element e = 128h + 32j + 16s + l (l < 16): the low 2 bits at bit 2j of
+//! qs[32h + 16s + l], bit 2 at bit 4h + j of hmask[16s + l].
+struct BlockQ3_K {
+  uint8_t hmask[32];
+  uint8_t qs[64];
+  uint8_t scales[12];   // 16 scales of 6 bits: low 4 in bytes 0-7 (low nibble i, high nibble i + 8), high 2 in bytes 8-11
+  uint16_t d;
+};
 //! Q6_K: 6-bit values q in 0..63, value = d · scales[e / 16] · (q - 32). Per 128-element half h
 //! and element e = 128h + 32k + l (k, l < 32): the low 4 bits in ql[64h + 32(k & 1) + l]
 //! (low nibble for k < 2, high for k >= 2), the high 2 bits in qh[32h + l] at bit 2k.
@@ -66,7 +75,20 @@ struct BlockQ6_K {
 };
 #pragma pack(pop)
 static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18 && sizeof(BlockQ4_1) == 20 && sizeof(BlockQ5_0) == 22 && sizeof(BlockQ5_1) == 24 &&
-              sizeof(BlockQ4_K) == 144 && sizeof(BlockQ5_K) == 176 && sizeof(BlockQ6_K) == 210);
+              sizeof(BlockQ3_K) == 110 && sizeof(BlockQ4_K) == 144 && sizeof(BlockQ5_K) == 176 && sizeof(BlockQ6_K) == 210);
+
+//! The 3-bit value (0..7) of element e (0..255) of a Q3_K block.
+inline int q3k_value(const BlockQ3_K& b, int e) {
+  const int h = e / 128, j = (e % 128) / 32, s = (e % 32) / 16, l = e % 16;
+  return ((b.qs[32 * h + 16 * s + l] >> (2 * j)) & 3) | (((b.hmask[16 * s + l] >> (4 * h + j)) & 1) << 2);
+}
+
+//! Scale i (0..15, of elements 16i..16i+15) of a Q3_K block, in -32..31.
+inline int q3k_scale(const BlockQ3_K& b, int i) {
+  const int low = (b.scales[i % 8] >> (i < 8 ? 0 : 4)) & 0xF;
+  const int high = (b.scales[8 + i % 4] >> (2 * (i / 4))) & 3;
+  return (low | (high << 4)) - 32;
+}
 
 //! The 4-bit value (0..15) of element j (0..31) of a Q4_0 / Q4_1 block's qs.
 inline int q4_value(const uint8_t* qs, int j) { return (j < 16 ? qs[j] : qs[j - 16] >> 4) & 0xF; }

@@ -1,0 +1,51 @@
+#pragma once
+// Rebuilding the 8 weight vectors of a per-16-scaled tile (PackedMatrix kinds q6 and q3, see
+// packed_matrix.h), shared by the VNNI kernels and the AMX unpack. Included only by files
+// compiled with AVX-512 enabled; internal linkage, so each such file has its own copy.
+#include <immintrin.h>
+
+#include "backend/cpu/packed_matrix.h"
+
+namespace llmp::engine {
+namespace {
+
+//! Layout facts of the per-16-scaled kinds: the stored value is q + offset, unsigned.
+struct Scaled16Tile {
+  int offset;       // 32 (q6), 4 (q3)
+  int d_at;         // byte offset of the 16 f16 d
+  int scales_at;    // byte offset of the 16 + 16 int8 scales (columns 0-15, then 16-31)
+};
+constexpr Scaled16Tile kQ6Tile{32, 384, 416};
+constexpr Scaled16Tile kQ3Tile{4, 192, 224};
+
+//! wv[j] = the stored values of columns 4j..4j+3 (byte 4r + b: row r, column 4j + b).
+inline void q6_tile_values(const uint8_t* tile, __m512i* wv) {
+  const __m512i low4 = _mm512_set1_epi8(0x0F), low2 = _mm512_set1_epi8(0x03);
+  const __m512i pairs[2] = {_mm512_loadu_si512(tile + 256), _mm512_loadu_si512(tile + 320)};
+  for (int j = 0; j < 8; ++j) {
+    const __m512i p = _mm512_loadu_si512(tile + 64 * (j % 4));
+    const __m512i nibble = _mm512_and_si512(j < 4 ? p : _mm512_srli_epi16(p, 4), low4);
+    const __m512i high = _mm512_and_si512(_mm512_srl_epi16(pairs[j / 4], _mm_cvtsi32_si128(2 * (j % 4))), low2);
+    wv[j] = _mm512_or_si512(nibble, _mm512_slli_epi16(high, 4));
+  }
+}
+inline void q3_tile_values(const uint8_t* tile, __m512i* wv) {
+  const __m512i low2 = _mm512_set1_epi8(0x03), one = _mm512_set1_epi8(1);
+  const __m512i pairs[2] = {_mm512_loadu_si512(tile), _mm512_loadu_si512(tile + 64)};
+  const __m512i bits = _mm512_loadu_si512(tile + 128);
+  for (int j = 0; j < 8; ++j) {
+    const __m512i low = _mm512_and_si512(_mm512_srl_epi16(pairs[j / 4], _mm_cvtsi32_si128(2 * (j % 4))), low2);
+    const __m512i bit = _mm512_and_si512(_mm512_srl_epi16(bits, _mm_cvtsi32_si128(j)), one);
+    wv[j] = _mm512_or_si512(low, _mm512_slli_epi16(bit, 2));
+  }
+}
+
+//! Per-row scales d · scale of columns 0-15 (lo) and 16-31 (hi).
+inline void scaled16_tile_scales(const uint8_t* tile, const Scaled16Tile& t, __m512& lo, __m512& hi) {
+  const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + t.d_at)));
+  lo = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + t.scales_at)))));
+  hi = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + t.scales_at + 16)))));
+}
+
+}  // namespace
+}  // namespace llmp::engine
