@@ -82,6 +82,25 @@ __global__ void repack_q3_k_kernel(const uint16_t* __restrict__ src, int64_t n_b
   scales[b] = s[54];
 }
 
+// Q2_K (42 words: 16 bytes of scales, qs, d, dmin) into 80-byte blocks and (d, dmin).
+// Grid: ceil(n_blocks / 256), block 256.
+__global__ void repack_q2_k_kernel(const uint16_t* __restrict__ src, int64_t n_blocks, uint8_t* __restrict__ values,
+                                   uint16_t* __restrict__ scales) {
+  const int64_t b = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (b >= n_blocks) return;
+  const uint16_t* s = src + b * 42;
+  uint4* dst = reinterpret_cast<uint4*>(values + b * 80);
+#pragma unroll
+  for (int i = 0; i < 5; ++i) {
+    alignas(16) uint16_t w[8];
+#pragma unroll
+    for (int k = 0; k < 8; ++k) w[k] = s[8 * i + k];
+    dst[i] = *reinterpret_cast<const uint4*>(w);
+  }
+  scales[2 * b] = s[40];
+  scales[2 * b + 1] = s[41];
+}
+
 template <class S, class D>
 __global__ void convert_kernel(const S* __restrict__ src, int64_t n, D* __restrict__ dst) {
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
@@ -143,6 +162,7 @@ cudaError_t launch_repack_ggml(WeightType type, const void* src, int64_t rows, i
   switch (type) {
     case WeightType::q8_0: repack_ggml_kernel<17, true><<<grid, 256, 0, stream>>>(s, n_blocks, v, scales); break;
     case WeightType::q4_0: repack_ggml_kernel<9, true><<<grid, 256, 0, stream>>>(s, n_blocks, v, scales); break;
+    case WeightType::q2_k: repack_q2_k_kernel<<<grid, 256, 0, stream>>>(s, n_blocks, v, scales); break;
     case WeightType::q3_k: repack_q3_k_kernel<<<grid, 256, 0, stream>>>(s, n_blocks, v, scales); break;
     case WeightType::q4_1: repack_q5_kernel<true, false><<<grid, 256, 0, stream>>>(s, n_blocks, v, scales); break;
     case WeightType::q5_0: repack_q5_kernel<false, true><<<grid, 256, 0, stream>>>(s, n_blocks, v, scales); break;

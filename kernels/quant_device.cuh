@@ -40,6 +40,8 @@ __device__ __forceinline__ void q4k_scale_min(int j, const uint8_t* q, float* sc
 constexpr int kQ6KBlockBytes = 208;
 //! Bytes of a q3_k super-block on the device (hmask, qs, int8 scales; d in DeviceMatrix::scales).
 constexpr int kQ3KBlockBytes = 112;
+//! Bytes of a q2_k super-block on the device (scale bytes, qs; d and dmin in DeviceMatrix::scales).
+constexpr int kQ2KBlockBytes = 80;
 
 //! Elements [col8, col8 + 8) of row `row` (col8 a multiple of 8) as f32, for a matrix of
 //! type kType (dense 16-bit types need 16-byte aligned rows, i.e. cols % 8 == 0). The 8
@@ -100,6 +102,19 @@ __device__ __forceinline__ void load8_t(const DeviceMatrix& w, int64_t row, int6
     const int shift = (sub & 1) ? 4 : 0;
 #pragma unroll
     for (int i = 0; i < 8; ++i) out[i] = d * static_cast<float>(((q[i] >> shift) & 0xF) | (((h[i] >> sub) & 1) << 4)) - mn;
+  } else if constexpr (kType == WeightType::q2_k) {
+    // Element e = 128h + 32j + 16s + l: q at bit 2j of qs[32h + 16s + l]; value = d · (scale
+    // & 15) · q - dmin · (scale >> 4), scale = scales[e / 16].
+    const int64_t sb = row * (w.cols / 256) + col8 / 256;
+    const uint8_t* b = static_cast<const uint8_t*>(w.data) + sb * kQ2KBlockBytes;
+    const int e = static_cast<int>(col8 % 256), h = e / 128, j = (e % 128) / 32, s = (e % 32) / 16, l = e % 16;
+    const uint2 raw = *reinterpret_cast<const uint2*>(b + 16 + 32 * h + 16 * s + l);
+    const uint8_t* q = reinterpret_cast<const uint8_t*>(&raw);
+    const uint8_t sc = b[e / 16];
+    const float d = half_bits_to_f32(w.scales[2 * sb]) * static_cast<float>(sc & 0xF);
+    const float m = half_bits_to_f32(w.scales[2 * sb + 1]) * static_cast<float>(sc >> 4);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) out[i] = d * static_cast<float>((q[i] >> (2 * j)) & 3) - m;
   } else if constexpr (kType == WeightType::q3_k) {
     // Element e = 128h + 32j + 16s + l: low 2 bits at bit 2j of qs[32h + 16s + l], bit 2 at bit
     // 4h + j of hmask[16s + l]; value = d · scale[e / 16] · (q - 4).
@@ -154,6 +169,7 @@ __device__ __forceinline__ void load8(const DeviceMatrix& w, int64_t row, int64_
     case WeightType::q4_1: return load8_t<WeightType::q4_1>(w, row, col8, out);
     case WeightType::q5_0: return load8_t<WeightType::q5_0>(w, row, col8, out);
     case WeightType::q5_1: return load8_t<WeightType::q5_1>(w, row, col8, out);
+    case WeightType::q2_k: return load8_t<WeightType::q2_k>(w, row, col8, out);
     case WeightType::q3_k: return load8_t<WeightType::q3_k>(w, row, col8, out);
     case WeightType::q4_k: return load8_t<WeightType::q4_k>(w, row, col8, out);
     case WeightType::q5_k: return load8_t<WeightType::q5_k>(w, row, col8, out);

@@ -272,6 +272,60 @@ struct Int8Unit<WeightType::q6_k> {
   }
 };
 
+// Q2_K, 128 elements: half h of a super-block (see kernel_types.cuh): its 32 bytes of 2-bit
+// values and 8 scale bytes (scale | min << 4, per 16 elements), with d and dmin.
+template <>
+struct Int8Unit<WeightType::q2_k> {
+  static constexpr int kElems = 128, kUnroll = 2;
+  uint4 qs[2];
+  uint2 sc;
+  uint32_t dm;  // f16 d | f16 dmin << 16
+  float scale[8], min[8];  // d · scale, dmin · min for the half's 8 groups of 16
+  __device__ __forceinline__ void load(const DeviceMatrix& w, int64_t row, int64_t u) {
+    const int64_t sb = row * (w.cols / 256) + u / 2;
+    const int half = static_cast<int>(u % 2);
+    const uint8_t* b = static_cast<const uint8_t*>(w.data) + sb * detail::kQ2KBlockBytes;
+#pragma unroll
+    for (int i = 0; i < 2; ++i) qs[i] = __ldg(reinterpret_cast<const uint4*>(b + 16 + 32 * half) + i);
+    sc = __ldg(reinterpret_cast<const uint2*>(b + 8 * half));
+    dm = __ldg(reinterpret_cast<const uint32_t*>(w.scales) + sb);
+  }
+  __device__ __forceinline__ void decode() {
+    const float d = detail::half_bits_to_f32(static_cast<uint16_t>(dm & 0xFFFFu));
+    const float dmin = detail::half_bits_to_f32(static_cast<uint16_t>(dm >> 16));
+#pragma unroll
+    for (int g = 0; g < 8; ++g) {
+      const uint32_t byte = ((g < 4 ? sc.x : sc.y) >> (8 * (g % 4))) & 0xFFu;
+      scale[g] = d * static_cast<float>(byte & 0xFu);
+      min[g] = dmin * static_cast<float>(byte >> 4);
+    }
+  }
+  __device__ __forceinline__ float dot(const int8_t* xq, const float2* xds, int64_t u) const {
+    const uint32_t qw[8] = {qs[0].x, qs[0].y, qs[0].z, qs[0].w, qs[1].x, qs[1].y, qs[1].z, qs[1].w};
+    float sum = 0.0f;
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      // Quarter j: elements 32j + 16s + l of the half, from bytes 16s + l of qs.
+      const auto* xv = reinterpret_cast<const int4*>(xq + u * 128 + 32 * j);
+      const int4 xa = xv[0], xb = xv[1];
+      const int xw[8] = {xa.x, xa.y, xa.z, xa.w, xb.x, xb.y, xb.z, xb.w};
+      int s[2] = {0, 0}, xsum[2] = {0, 0};
+#pragma unroll
+      for (int i = 0; i < 8; ++i) {
+        s[i / 4] = __dp4a(static_cast<int>((qw[i] >> (2 * j)) & 0x03030303u), xw[i], s[i / 4]);
+        xsum[i / 4] = __dp4a(0x01010101, xw[i], xsum[i / 4]);  // Σ q_x per 16, for the mins
+      }
+      float terms = 0.0f;
+#pragma unroll
+      for (int g = 0; g < 2; ++g) {
+        terms += scale[2 * j + g] * static_cast<float>(s[g]) - min[2 * j + g] * static_cast<float>(xsum[g]);
+      }
+      sum += xds[4 * u + j].x * terms;
+    }
+    return sum;
+  }
+};
+
 // Q3_K, 128 elements: half h of a super-block (see kernel_types.cuh): its 32 bytes of 2-bit
 // values, the super-block's 32 bytes of third bits, 8 int8 scales, with d.
 template <>
@@ -396,6 +450,7 @@ cudaError_t launch_q8_gemv(const DeviceMatrix& w, const Q8Rows& x, int n, float*
     case WeightType::q4_1: int8_gemv_kernel<WeightType::q4_1><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
     case WeightType::q5_0: int8_gemv_kernel<WeightType::q5_0><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
     case WeightType::q5_1: int8_gemv_kernel<WeightType::q5_1><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
+    case WeightType::q2_k: int8_gemv_kernel<WeightType::q2_k><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
     case WeightType::q3_k: int8_gemv_kernel<WeightType::q3_k><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
     case WeightType::q4_k: int8_gemv_kernel<WeightType::q4_k><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
     case WeightType::q5_k: int8_gemv_kernel<WeightType::q5_k><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;

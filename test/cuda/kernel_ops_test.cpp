@@ -43,6 +43,7 @@ WeightType wtype(DType t) {
     case DType::q4_0: return WeightType::q4_0;
     case DType::q4_k: return WeightType::q4_k;
     case DType::q4_1: return WeightType::q4_1;
+    case DType::q2_k: return WeightType::q2_k;
     case DType::q3_k: return WeightType::q3_k;
     case DType::q5_0: return WeightType::q5_0;
     case DType::q5_1: return WeightType::q5_1;
@@ -76,7 +77,12 @@ struct TestMatrix {
     m.cols = c;
     if (kernels::has_repacked_layout(m.type)) {
       const int64_t blocks = r * c / kernels::block_elems(m.type);
-      const int64_t value_bytes = t == DType::q8_0 ? r * c : t == DType::q6_k ? blocks * 208 : t == DType::q3_k ? blocks * 112 : r * c / 2;
+      // Bytes per block on the device (kernel_types.cuh): int8 values, nibbles, or repacked super-blocks.
+      const int64_t value_bytes = t == DType::q8_0   ? r * c
+                                  : t == DType::q6_k ? blocks * 208
+                                  : t == DType::q3_k ? blocks * 112
+                                  : t == DType::q2_k ? blocks * 80
+                                                     : r * c / 2;
       values = std::make_unique<GuardedArray<uint8_t>>(static_cast<size_t>(value_bytes));
       scales = std::make_unique<GuardedArray<uint8_t>>(static_cast<size_t>(blocks * kernels::repacked_scale_bytes(m.type)));
       CUDA_REQUIRE(kernels::launch_repack_ggml(m.type, raw->get(), r, c, values->get(),
@@ -95,7 +101,7 @@ struct TestMatrix {
 
 TEST_CASE("dequantisation and the embedding gather match the CPU for every weight type", "[kernels][quant]") {
   for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_1, DType::q5_0, DType::q5_1,
-                  DType::q3_k, DType::q4_k, DType::q5_k, DType::q6_k}) {
+                  DType::q2_k, DType::q3_k, DType::q4_k, DType::q5_k, DType::q6_k}) {
     const bool quant = t != DType::f32 && t != DType::f16 && t != DType::bf16;
     for (int64_t cols : quant ? std::vector<int64_t>{256, 1280} : std::vector<int64_t>{769, 5125, 64}) {
       if (cols % dtype_info(t).block_elems != 0) continue;
@@ -148,8 +154,8 @@ TEST_CASE("the int8 GEMV over q8-quantised activations matches a double-precisio
     int64_t rows, cols;
   };
   // Every quantised type; 14336 columns: 56 K-quant super-blocks, more units than a warp's lanes.
-  for (DType t : {DType::q8_0, DType::q4_0, DType::q4_1, DType::q5_0, DType::q5_1, DType::q3_k, DType::q4_k, DType::q5_k,
-                  DType::q6_k}) {
+  for (DType t : {DType::q8_0, DType::q4_0, DType::q4_1, DType::q5_0, DType::q5_1, DType::q2_k, DType::q3_k, DType::q4_k,
+                  DType::q5_k, DType::q6_k}) {
     for (Shape s : {Shape{37, 512}, Shape{4099, 2048}, Shape{130, 14336}}) {
       TestMatrix w(t, s.rows, s.cols, 300 + s.rows);
       for (bool bf16 : {false, true}) {

@@ -12,8 +12,9 @@ const DTypeInfo& dtype_info(DType t) {
   // super-block of 128 bytes of low nibbles, 64 bytes of high 2-bit pairs, 16 int8 scales, f16 d.
   // Q5_K: Q4_K's header and nibbles plus 32 bytes of fifth bits. Q5_0 / Q5_1: f16 scale (and
   // f16 min), 32 fifth bits, 32 nibbles. Q4_1: f16 scale, f16 min, 32 nibbles. Q3_K: 32 bytes of
-  // third bits, 64 of 2-bit values, 12 of 6-bit scales, f16 d.
-  static constexpr std::array<DTypeInfo, 12> kInfo = {{
+  // third bits, 64 of 2-bit values, 12 of 6-bit scales, f16 d. Q2_K: 16 bytes of 4-bit scales and
+  // mins, 64 of 2-bit values, f16 d and dmin.
+  static constexpr std::array<DTypeInfo, 13> kInfo = {{
       {"f32", 1, 4},
       {"f16", 1, 2},
       {"bf16", 1, 2},
@@ -26,6 +27,7 @@ const DTypeInfo& dtype_info(DType t) {
       {"q5_1", 32, 24},
       {"q4_1", 32, 20},
       {"q3_k", 256, 110},
+      {"q2_k", 256, 84},
   }};
   return kInfo[static_cast<size_t>(t)];
 }
@@ -39,6 +41,7 @@ std::optional<DType> dtype_from_ggml(uint32_t ggml_type) {
     case 6: return DType::q5_0;
     case 7: return DType::q5_1;
     case 8: return DType::q8_0;
+    case 10: return DType::q2_k;
     case 11: return DType::q3_k;
     case 12: return DType::q4_k;
     case 13: return DType::q5_k;
@@ -54,6 +57,7 @@ uint32_t ggml_type_of(DType t) {
     case DType::f16: return 1;
     case DType::q4_0: return 2;
     case DType::q8_0: return 8;
+    case DType::q2_k: return 10;
     case DType::q3_k: return 11;
     case DType::q4_k: return 12;
     case DType::q5_k: return 13;
@@ -83,7 +87,7 @@ std::optional<DType> dtype_from_safetensors(std::string_view s) {
 }
 
 std::optional<DType> dtype_from_name(std::string_view s) {
-  for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_k, DType::q5_k, DType::q6_k, DType::q5_0, DType::q5_1, DType::q4_1, DType::q3_k}) {
+  for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_k, DType::q5_k, DType::q6_k, DType::q5_0, DType::q5_1, DType::q4_1, DType::q3_k, DType::q2_k}) {
     if (dtype_info(t).name == s) return t;
   }
   return std::nullopt;

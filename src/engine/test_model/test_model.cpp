@@ -189,7 +189,7 @@ Result<void> validate(const TestModelSpec& s) {
   }
   if (s.format != "gguf" && s.format != "hf") return bad(fmt::format("--format: '{}' is not gguf or hf", s.format));
   auto dtype = file_dtype(s.dtype);
-  if (!dtype) return bad(fmt::format("--dtype: '{}' is not f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q3_k, q4_k, q5_k, q6_k, q4_k_m or q5_k_m", s.dtype));
+  if (!dtype) return bad(fmt::format("--dtype: '{}' is not f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, q4_k_m or q5_k_m", s.dtype));
   if (s.format == "hf" && *dtype != DType::f32 && *dtype != DType::f16 && *dtype != DType::bf16) {
     return bad(fmt::format("--dtype {}: Hugging Face folders hold f32, f16 or bf16", s.dtype));
   }
@@ -455,6 +455,7 @@ uint32_t gguf_file_type(DType t, bool mixture) {
     case DType::q4_1: return 3;
     case DType::q5_0: return 8;
     case DType::q5_1: return 9;
+    case DType::q2_k: return 10;                 // Q2_K
     case DType::q3_k: return 11;                 // Q3_K_S
     case DType::q4_k: return mixture ? 15 : 14;  // Q4_K_M / Q4_K_S
     case DType::q5_k: return mixture ? 17 : 16;  // Q5_K_M / Q5_K_S

@@ -49,7 +49,7 @@ TEST_CASE("quantise then dequantise stays within each format's error") {
   for (auto [t, max_rel] : {Case{DType::f16, 1e-3}, Case{DType::bf16, 8e-3}, Case{DType::q8_0, 0.01},
                             Case{DType::q4_0, 0.15}, Case{DType::q4_k, 0.12}, Case{DType::q5_k, 0.06}, Case{DType::q6_k, 0.04},
                             Case{DType::q5_0, 0.07}, Case{DType::q5_1, 0.05}, Case{DType::q4_1, 0.1},
-                            Case{DType::q3_k, 0.25}}) {
+                            Case{DType::q3_k, 0.25}, Case{DType::q2_k, 0.45}}) {
     INFO(dtype_info(t).name);
     std::vector<uint8_t> q(row_bytes(t, static_cast<int64_t>(x.size())));
     quantize_row(t, x.data(), q.data(), static_cast<int64_t>(x.size()));
@@ -59,6 +59,41 @@ TEST_CASE("quantise then dequantise stays within each format's error") {
     for (size_t i = 0; i < x.size(); ++i) err[i] = y[i] - x[i];
     CHECK(rms(err) / rms(x) < max_rel);
   }
+}
+
+TEST_CASE("Q2_K blocks dequantise as ggml's dequantize_row_q2_K") {
+  std::mt19937 rng(9);
+  std::vector<uint8_t> bytes(2 * sizeof(BlockQ2_K));
+  for (auto& b : bytes) b = static_cast<uint8_t>(rng());
+  auto* blocks = reinterpret_cast<BlockQ2_K*>(bytes.data());
+  for (int k = 0; k < 2; ++k) {
+    blocks[k].d = f32_to_fp16(0.01f * static_cast<float>(k + 1));
+    blocks[k].dmin = f32_to_fp16(0.004f * static_cast<float>(k + 1));
+  }
+  std::vector<float> want(512);
+  for (int k = 0; k < 2; ++k) {
+    const float d = fp16_to_f32(blocks[k].d), min = fp16_to_f32(blocks[k].dmin);
+    const uint8_t* q = blocks[k].qs;
+    float* y = want.data() + 256 * k;
+    int is = 0;
+    for (int n = 0; n < 256; n += 128) {
+      int shift = 0;
+      for (int j = 0; j < 4; ++j) {
+        uint8_t sc = blocks[k].scales[is++];
+        float dl = d * (sc & 0xF), ml = min * (sc >> 4);
+        for (int l = 0; l < 16; ++l) *y++ = dl * static_cast<float>(static_cast<int8_t>((q[l] >> shift) & 3)) - ml;
+        sc = blocks[k].scales[is++];
+        dl = d * (sc & 0xF);
+        ml = min * (sc >> 4);
+        for (int l = 0; l < 16; ++l) *y++ = dl * static_cast<float>(static_cast<int8_t>((q[l + 16] >> shift) & 3)) - ml;
+        shift += 2;
+      }
+      q += 32;
+    }
+  }
+  std::vector<float> got(512);
+  dequantize_row(DType::q2_k, bytes.data(), got.data(), 512);
+  CHECK(got == want);
 }
 
 TEST_CASE("Q3_K blocks dequantise as ggml's dequantize_row_q3_K") {
@@ -220,7 +255,7 @@ TEST_CASE("SIMD dot kernels agree with the scalar reference at odd sizes") {
   const DotKernels& ref = dot_kernels_scalar();
   for (int64_t n : {32, 96, 256, 768, 2048, 5120 + 256}) {
     for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_1, DType::q5_0, DType::q5_1,
-                    DType::q3_k, DType::q4_k, DType::q5_k, DType::q6_k}) {
+                    DType::q2_k, DType::q3_k, DType::q4_k, DType::q5_k, DType::q6_k}) {
       if (n % dtype_info(t).block_elems) continue;
       INFO(dtype_info(t).name << " n=" << n);
       const auto w = random_values(static_cast<size_t>(n), 7 + static_cast<uint32_t>(n));
@@ -234,6 +269,7 @@ TEST_CASE("SIMD dot kernels agree with the scalar reference at odd sizes") {
         switch (t) {
           case DType::q8_0: return k.q8_0(wq.data(), xq.row_qs(0), xq.row_d(0), xq.row_sums(0), n);
           case DType::q4_0: return k.q4_0(wq.data(), xq.row_qs(0), xq.row_d(0), xq.row_sums(0), n);
+          case DType::q2_k: return k.q2_k(wq.data(), xq.row_qs(0), xq.row_d(0), xq.row_sums(0), n);
           case DType::q3_k: return k.q3_k(wq.data(), xq.row_qs(0), xq.row_d(0), xq.row_sums(0), n);
           case DType::q4_k: return k.q4_k(wq.data(), xq.row_qs(0), xq.row_d(0), xq.row_sums(0), n);
           case DType::q4_1: return k.q4_1(wq.data(), xq.row_qs(0), xq.row_d(0), xq.row_sums(0), n);
@@ -259,7 +295,7 @@ TEST_CASE("matmul over many tokens matches a dequantised reference") {
   MatmulScratch scratch;
   const int64_t n_out = 37, n_in = 512, n_tok = 5;
   for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_1, DType::q5_0, DType::q5_1,
-                  DType::q3_k, DType::q4_k, DType::q5_k, DType::q6_k}) {
+                  DType::q2_k, DType::q3_k, DType::q4_k, DType::q5_k, DType::q6_k}) {
     INFO(dtype_info(t).name);
     const auto wf = random_values(static_cast<size_t>(n_out * n_in), 3);
     const auto x = random_values(static_cast<size_t>(n_tok * n_in), 4);
@@ -299,8 +335,8 @@ TEST_CASE("packed weights (VNNI, FMA and AMX tiles) at every batch size") {
   ThreadPool pool(2);
   MatmulScratch scratch;
   const int64_t n_out = 37, n_in = 512;
-  for (DType t : {DType::q8_0, DType::q4_0, DType::q4_1, DType::q5_0, DType::q5_1, DType::q3_k, DType::q4_k, DType::q5_k,
-                  DType::q6_k, DType::f16, DType::bf16}) {
+  for (DType t : {DType::q8_0, DType::q4_0, DType::q4_1, DType::q5_0, DType::q5_1, DType::q2_k, DType::q3_k, DType::q4_k,
+                  DType::q5_k, DType::q6_k, DType::f16, DType::bf16}) {
     const auto wf = random_values(static_cast<size_t>(n_out * n_in), 5);
     std::vector<uint8_t> wq(static_cast<size_t>(n_out) * row_bytes(t, n_in));
     for (int64_t r = 0; r < n_out; ++r) quantize_row(t, wf.data() + r * n_in, wq.data() + r * row_bytes(t, n_in), n_in);

@@ -241,6 +241,32 @@ float q3_k(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t*, 
   return hsum(acc);
 }
 
+float q2_k(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t*, int64_t n) {
+  const auto* b = reinterpret_cast<const BlockQ2_K*>(w);
+  __m256 acc = _mm256_setzero_ps();
+  const __m256i low2 = _mm256_set1_epi8(0x03), ones = _mm256_set1_epi8(1);
+  for (int64_t k = 0; k < n / 256; ++k) {
+    const float d = half(b[k].d), dmin = half(b[k].dmin);
+    for (int h = 0; h < 2; ++h) {
+      const __m256i qs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k].qs + 32 * h));
+      for (int j = 0; j < 4; ++j) {
+        const __m256i q = _mm256_and_si256(_mm256_srl_epi16(qs, _mm_cvtsi32_si128(2 * j)), low2);
+        const int64_t xb = k * 8 + 4 * h + j;
+        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + xb * 32));
+        // Lanes 0-3: the first group of 16, lanes 4-7 the second: Σ q · x and Σ x.
+        const __m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), q, x);
+        const __m256i xsum = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, x);
+        const uint8_t s0 = b[k].scales[8 * h + 2 * j], s1 = b[k].scales[8 * h + 2 * j + 1];
+        const __m256 scale = _mm256_set_m128(_mm_set1_ps(d * static_cast<float>(s1 & 0xF)), _mm_set1_ps(d * static_cast<float>(s0 & 0xF)));
+        const __m256 min = _mm256_set_m128(_mm_set1_ps(dmin * static_cast<float>(s1 >> 4)), _mm_set1_ps(dmin * static_cast<float>(s0 >> 4)));
+        const __m256 terms = _mm256_fmsub_ps(scale, _mm256_cvtepi32_ps(dot), _mm256_mul_ps(min, _mm256_cvtepi32_ps(xsum)));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(xd[xb]), terms, acc);
+      }
+    }
+  }
+  return hsum(acc);
+}
+
 inline float hsum512(__m512 v) { return _mm512_reduce_add_ps(v); }
 
 float f16(const uint8_t* w, const float* x, int64_t n) {
@@ -339,7 +365,7 @@ void attend_f16(const float* q, const uint16_t* const* k_blocks, const uint16_t*
 }  // namespace
 
 const DotKernels* dot_kernels_avx512_impl() {
-  static const DotKernels k{"avx512-vnni", q8_0, q4_0, q4_1, q5_0, q5_1, q3_k, q4_k, q5_k, q6_k, f16, bf16, f32, attend_f16};
+  static const DotKernels k{"avx512-vnni", q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, f16, bf16, f32, attend_f16};
   return &k;
 }
 

@@ -16,6 +16,7 @@ struct DotKernels {
   float (*q4_1)(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n);
   float (*q5_0)(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n);
   float (*q5_1)(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n);
+  float (*q2_k)(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n);
   float (*q3_k)(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n);
   float (*q4_k)(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n);
   float (*q5_k)(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n);

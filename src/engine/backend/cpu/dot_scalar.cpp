@@ -134,6 +134,25 @@ float q3_k(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t*, 
   return scaled16_blocks<BlockQ3_K, 4>(w, xq, xd, n);
 }
 
+float q2_k(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t*, int64_t n) {
+  const auto* b = reinterpret_cast<const BlockQ2_K*>(w);
+  float sum = 0;
+  for (int64_t k = 0; k < n / 256; ++k) {
+    const float d = fp16_to_f32(b[k].d), dmin = fp16_to_f32(b[k].dmin);
+    for (int g = 0; g < 16; ++g) {  // groups of 16, each with a 4-bit scale and min
+      const int8_t* x = xq + k * 256 + g * 16;
+      int32_t dot = 0, xsum = 0;
+      for (int l = 0; l < 16; ++l) {
+        dot += q2k_value(b[k].qs, g * 16 + l) * x[l];
+        xsum += x[l];
+      }
+      const uint8_t sc = b[k].scales[g];
+      sum += xd[k * 8 + g / 2] * (d * static_cast<float>((sc & 0xF) * dot) - dmin * static_cast<float>((sc >> 4) * xsum));
+    }
+  }
+  return sum;
+}
+
 float f16(const uint8_t* w, const float* x, int64_t n) {
   const auto* h = reinterpret_cast<const uint16_t*>(w);
   float sum = 0;
@@ -181,7 +200,7 @@ void attend_f16(const float* q, const uint16_t* const* k_blocks, const uint16_t*
 }  // namespace
 
 const DotKernels& dot_kernels_scalar() {
-  static const DotKernels k{"scalar", q8_0, q4_0, q4_1, q5_0, q5_1, q3_k, q4_k, q5_k, q6_k, f16, bf16, f32, attend_f16};
+  static const DotKernels k{"scalar", q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, f16, bf16, f32, attend_f16};
   return k;
 }
 

@@ -107,20 +107,25 @@ void unpack_group(const PackedMatrix& w, int64_t g, std::vector<uint8_t>& out) {
         break;
       }
       case PackedMatrix::Kind::q6:
-      case PackedMatrix::Kind::q3: {
+      case PackedMatrix::Kind::q3:
+      case PackedMatrix::Kind::q2: {
         uint8_t* b = out.data() + k * kStepBytes;
-        // d · scale_half · (u - offset), u the stored value; columns 0-15 are vectors 0-3.
-        const bool q6 = w.kind == PackedMatrix::Kind::q6;
-        const Scaled16Tile& t = q6 ? kQ6Tile : kQ3Tile;
+        // scale_half · u - min_half, u the stored value: min = offset · scale for q6 / q3 (d ·
+        // scale · (u - offset)), dmin · min for q2. Columns 0-15 are vectors 0-3.
         __m512i u[8];
-        if (q6) q6_tile_values(tile, u);
-        else q3_tile_values(tile, u);
-        __m512 scale[2];
-        scaled16_tile_scales(tile, t, scale[0], scale[1]);
-        for (int j = 0; j < 8; ++j) {
-          const __m512 s = scale[j / 4];
-          int8_vector_to_b(u[j], s, _mm512_mul_ps(s, _mm512_set1_ps(static_cast<float>(t.offset))), b, j);
+        __m512 scale[2], min[2];
+        if (w.kind == PackedMatrix::Kind::q2) {
+          q2_tile_values(tile, u);
+          q2_tile_scales(tile, scale[0], scale[1], min[0], min[1]);
+        } else {
+          const bool q6 = w.kind == PackedMatrix::Kind::q6;
+          const Scaled16Tile& t = q6 ? kQ6Tile : kQ3Tile;
+          if (q6) q6_tile_values(tile, u);
+          else q3_tile_values(tile, u);
+          scaled16_tile_scales(tile, t, scale[0], scale[1]);
+          for (int h = 0; h < 2; ++h) min[h] = _mm512_mul_ps(scale[h], _mm512_set1_ps(static_cast<float>(t.offset)));
         }
+        for (int j = 0; j < 8; ++j) int8_vector_to_b(u[j], scale[j / 4], min[j / 4], b, j);
         break;
       }
       case PackedMatrix::Kind::q4:

@@ -100,31 +100,44 @@ void q8_group(const PackedMatrix& w, int64_t g, const Q8Rows& x, int64_t t0, flo
   for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * ldy + g * 16, rows_mask, _mm512_add_ps(acc[t], b));
 }
 
-// Q6 and Q3 tiles: the values rebuilt from the tile's bit vectors (reused by every token);
-// columns 0-15 (vectors 0-3) and 16-31 (vectors 4-7) have their own per-row scale.
+// Q6, Q3 and Q2 tiles: the values rebuilt from the tile's bit vectors (reused by every token);
+// columns 0-15 (vectors 0-3) and 16-31 (vectors 4-7) have their own per-row scale (and for Q2
+// min).
 template <int NT, PackedMatrix::Kind kKind>
 void scaled16_group(const PackedMatrix& w, int64_t g, const Q8Rows& x, int64_t t0, float* y, int64_t ldy, const float* bias,
                     __mmask16 rows_mask) {
-  constexpr Scaled16Tile kTile = kKind == PackedMatrix::Kind::q6 ? kQ6Tile : kQ3Tile;
+  constexpr bool kMin = kKind == PackedMatrix::Kind::q2;
+  constexpr int kOffset = kKind == PackedMatrix::Kind::q6 ? kQ6Tile.offset : kKind == PackedMatrix::Kind::q3 ? kQ3Tile.offset : 0;
   __m512 acc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t k = 0; k < w.n_blocks; ++k) {
     const uint8_t* tile = w.tile(g, k);
     prefetch_ahead(tile, w.tile_bytes);
-    __m512i wv[8];  // the stored values, kTile.offset above q
-    if constexpr (kKind == PackedMatrix::Kind::q6) q6_tile_values(tile, wv);
-    else q3_tile_values(tile, wv);
-    __m512 scale_lo, scale_hi;
-    scaled16_tile_scales(tile, kTile, scale_lo, scale_hi);
+    __m512i wv[8];  // the stored values, kOffset above q
+    __m512 scale_lo, scale_hi, min_lo = _mm512_setzero_ps(), min_hi = _mm512_setzero_ps();
+    if constexpr (kKind == PackedMatrix::Kind::q6) {
+      q6_tile_values(tile, wv);
+      scaled16_tile_scales(tile, kQ6Tile, scale_lo, scale_hi);
+    } else if constexpr (kKind == PackedMatrix::Kind::q3) {
+      q3_tile_values(tile, wv);
+      scaled16_tile_scales(tile, kQ3Tile, scale_lo, scale_hi);
+    } else {
+      q2_tile_values(tile, wv);
+      q2_tile_scales(tile, scale_lo, scale_hi, min_lo, min_hi);
+    }
     for (int t = 0; t < NT; ++t) {
-      // Σ (u - offset) · x over each 16 columns = Σ u · x - offset · Σ x.
+      // Σ (u - offset) · x over each 16 columns = Σ u · x - offset · Σ x; Q2: - min · Σ x.
       const int8_t* xb = x.row_qs(t0 + t) + k * 32;
       const int32_t s_lo = x.row_sums_lo(t0 + t)[k], s_hi = x.row_sums(t0 + t)[k] - s_lo;
-      __m512i lo = _mm512_set1_epi32(-kTile.offset * s_lo), hi = _mm512_set1_epi32(-kTile.offset * s_hi);
+      __m512i lo = _mm512_set1_epi32(-kOffset * s_lo), hi = _mm512_set1_epi32(-kOffset * s_hi);
       for (int j = 0; j < 4; ++j) lo = _mm512_dpbusd_epi32(lo, wv[j], bcast4(xb + 4 * j));
       for (int j = 4; j < 8; ++j) hi = _mm512_dpbusd_epi32(hi, wv[j], bcast4(xb + 4 * j));
       const __m512 dx = _mm512_set1_ps(x.row_d(t0 + t)[k]);
-      const __m512 sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo), scale_lo, _mm512_mul_ps(_mm512_cvtepi32_ps(hi), scale_hi));
+      __m512 sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo), scale_lo, _mm512_mul_ps(_mm512_cvtepi32_ps(hi), scale_hi));
+      if constexpr (kMin) {
+        sum = _mm512_fnmadd_ps(min_lo, _mm512_set1_ps(static_cast<float>(s_lo)), sum);
+        sum = _mm512_fnmadd_ps(min_hi, _mm512_set1_ps(static_cast<float>(s_hi)), sum);
+      }
       acc[t] = _mm512_fmadd_ps(sum, dx, acc[t]);
     }
   }
@@ -143,6 +156,7 @@ void run_group(const PackedMatrix& w, int64_t g, const Q8Rows& x, int64_t t0, fl
     case PackedMatrix::Kind::q8: q8_group<NT>(w, g, x, t0, y, ldy, bias, mask); break;
     case PackedMatrix::Kind::q6: scaled16_group<NT, PackedMatrix::Kind::q6>(w, g, x, t0, y, ldy, bias, mask); break;
     case PackedMatrix::Kind::q3: scaled16_group<NT, PackedMatrix::Kind::q3>(w, g, x, t0, y, ldy, bias, mask); break;
+    case PackedMatrix::Kind::q2: scaled16_group<NT, PackedMatrix::Kind::q2>(w, g, x, t0, y, ldy, bias, mask); break;
     case PackedMatrix::Kind::f16:
     case PackedMatrix::Kind::bf16: break;  // float activations: gemm_packed_float_avx512
   }

@@ -110,6 +110,7 @@ void matmul(const Tensor& w, const float* bias, const float* x, int64_t n_tokens
       case DType::q4_1: return k.q4_1(row, xq.row_qs(t), xq.row_d(t), xq.row_sums(t), n_in);
       case DType::q5_0: return k.q5_0(row, xq.row_qs(t), xq.row_d(t), xq.row_sums(t), n_in);
       case DType::q5_1: return k.q5_1(row, xq.row_qs(t), xq.row_d(t), xq.row_sums(t), n_in);
+      case DType::q2_k: return k.q2_k(row, xq.row_qs(t), xq.row_d(t), xq.row_sums(t), n_in);
       case DType::q3_k: return k.q3_k(row, xq.row_qs(t), xq.row_d(t), xq.row_sums(t), n_in);
       case DType::q4_k: return k.q4_k(row, xq.row_qs(t), xq.row_d(t), xq.row_sums(t), n_in);
       case DType::q5_k: return k.q5_k(row, xq.row_qs(t), xq.row_d(t), xq.row_sums(t), n_in);

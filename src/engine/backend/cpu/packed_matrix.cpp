@@ -16,11 +16,11 @@ constexpr int64_t kGroup = 16;
 
 // Unpacks one source row-block into 32 quantised values plus its scale and min.
 struct RowBlock {
-  uint8_t q[32];   // q4: 0..15; q5: 0..31; q6: 0..63; q3: 0..7
+  uint8_t q[32];   // q4: 0..15; q5: 0..31; q6: 0..63; q3: 0..7; q2: 0..3
   int8_t s[32];    // q8
   float scale = 0, min = 0;
-  uint16_t d = 0;                // q6, q3: f16 super-block scale
-  int8_t half_scales[2] = {};    // q6, q3: of columns 0-15 and 16-31
+  uint16_t d = 0, dmin = 0;      // q6, q3, q2: f16 super-block scale (q2: and min scale)
+  int8_t half_scales[2] = {};    // q6, q3: of columns 0-15 and 16-31; q2: scale | min << 4
 };
 
 void read_q4_0(const uint8_t* row, int64_t block, RowBlock& out) {
@@ -99,6 +99,16 @@ void read_q3_k(const uint8_t* row, int64_t block, RowBlock& out) {
   out.half_scales[1] = static_cast<int8_t>(q3k_scale(b, e0 / 16 + 1));
 }
 
+void read_q2_k(const uint8_t* row, int64_t block, RowBlock& out) {
+  const auto& b = reinterpret_cast<const BlockQ2_K*>(row)[block / 8];
+  const int e0 = static_cast<int>(block % 8) * 32;
+  for (int l = 0; l < 32; ++l) out.q[l] = static_cast<uint8_t>(q2k_value(b.qs, e0 + l));
+  out.d = b.d;
+  out.dmin = b.dmin;
+  out.half_scales[0] = static_cast<int8_t>(b.scales[e0 / 16]);
+  out.half_scales[1] = static_cast<int8_t>(b.scales[e0 / 16 + 1]);
+}
+
 }  // namespace
 
 std::optional<PackedMatrix> pack_matrix(const Tensor& w) {
@@ -134,6 +144,7 @@ std::optional<PackedMatrix> pack_matrices(std::span<const Tensor* const> parts) 
     case DType::q5_k: p.kind = PackedMatrix::Kind::q5_min; p.tile_bytes = 384; read = read_q5_k; break;
     case DType::q6_k: p.kind = PackedMatrix::Kind::q6; p.tile_bytes = 448; read = read_q6_k; break;
     case DType::q3_k: p.kind = PackedMatrix::Kind::q3; p.tile_bytes = 256; read = read_q3_k; break;
+    case DType::q2_k: p.kind = PackedMatrix::Kind::q2; p.tile_bytes = 224; read = read_q2_k; break;
     case DType::f16: p.kind = PackedMatrix::Kind::f16; p.tile_bytes = 1024; break;
     case DType::bf16: p.kind = PackedMatrix::Kind::bf16; p.tile_bytes = 1024; break;
     default: return std::nullopt;
@@ -189,17 +200,25 @@ std::optional<PackedMatrix> pack_matrices(std::span<const Tensor* const> parts) 
           reinterpret_cast<uint16_t*>(tile + 384)[r] = rb.d;
           reinterpret_cast<int8_t*>(tile + 416)[r] = rb.half_scales[0];
           reinterpret_cast<int8_t*>(tile + 432)[r] = rb.half_scales[1];
-        } else if (p.kind == PackedMatrix::Kind::q3) {
+        } else if (p.kind == PackedMatrix::Kind::q3 || p.kind == PackedMatrix::Kind::q2) {
+          const bool q3 = p.kind == PackedMatrix::Kind::q3;
           for (int j = 0; j < 8; ++j) {
             for (int b = 0; b < 4; ++b) {
               const uint8_t v = rb.q[4 * j + b];
               tile[(j / 4) * 64 + r * 4 + b] |= static_cast<uint8_t>((v & 3) << (2 * (j % 4)));
-              tile[128 + r * 4 + b] |= static_cast<uint8_t>(((v >> 2) & 1) << j);
+              if (q3) tile[128 + r * 4 + b] |= static_cast<uint8_t>(((v >> 2) & 1) << j);
             }
           }
-          reinterpret_cast<uint16_t*>(tile + 192)[r] = rb.d;
-          reinterpret_cast<int8_t*>(tile + 224)[r] = rb.half_scales[0];
-          reinterpret_cast<int8_t*>(tile + 240)[r] = rb.half_scales[1];
+          if (q3) {
+            reinterpret_cast<uint16_t*>(tile + 192)[r] = rb.d;
+            reinterpret_cast<int8_t*>(tile + 224)[r] = rb.half_scales[0];
+            reinterpret_cast<int8_t*>(tile + 240)[r] = rb.half_scales[1];
+          } else {
+            reinterpret_cast<uint16_t*>(tile + 128)[r] = rb.d;
+            reinterpret_cast<uint16_t*>(tile + 160)[r] = rb.dmin;
+            reinterpret_cast<int8_t*>(tile + 192)[r] = rb.half_scales[0];
+            reinterpret_cast<int8_t*>(tile + 208)[r] = rb.half_scales[1];
+          }
         } else {
           for (int m = 0; m < 4; ++m) {
             for (int b = 0; b < 4; ++b) {

@@ -23,6 +23,9 @@
 //                r, column 4(4p + i) + b), 64 bytes of third bits (bit j: row r, column 4j +
 //                b), 16 f16 d (Q3_K's super-block scale), 16 int8 scales of columns 0-15, 16 of
 //                columns 16-31 (256 bytes; the file's 220)
+//   q2:          the q3 tile's two vectors of bit pairs, 16 f16 d, 16 f16 dmin, then Q2_K's
+//                scale bytes (scale | min << 4, 4 bits each) of columns 0-15 and of 16-31 per
+//                row (224 bytes; the file's 168)
 //   f16 / bf16:  32 × 16 values, column-major (column j: the 16 rows' values, 32 bytes), so
 //                one 32-byte load widens to a vector of 16 rows (1024 bytes)
 // value(r, c) = scale · q - min  (q4: q in 0..15 and min = 8 · scale; q4_min / q5_min: Q4_K's
@@ -39,7 +42,7 @@
 namespace llmp::engine {
 
 struct PackedMatrix {
-  enum class Kind { q4, q4_min, q5_min, q8, q6, q3, f16, bf16 };
+  enum class Kind { q4, q4_min, q5_min, q8, q6, q3, q2, f16, bf16 };
   Kind kind = Kind::q4;
   int64_t rows = 0, cols = 0;  // logical shape
   int64_t n_groups = 0;        // ceil(rows / 16)

@@ -93,6 +93,17 @@ void dequantize_row(DType t, const uint8_t* src, float* dst, int64_t n) {
       }
       return;
     }
+    case DType::q2_k: {
+      const auto* b = reinterpret_cast<const BlockQ2_K*>(src);
+      for (int64_t k = 0; k < n / 256; ++k) {
+        const float d = fp16_to_f32(b[k].d), dmin = fp16_to_f32(b[k].dmin);
+        for (int e = 0; e < 256; ++e) {
+          const uint8_t sc = b[k].scales[e / 16];
+          dst[k * 256 + e] = d * static_cast<float>(sc & 0xF) * static_cast<float>(q2k_value(b[k].qs, e)) - dmin * static_cast<float>(sc >> 4);
+        }
+      }
+      return;
+    }
     case DType::q3_k: {
       const auto* b = reinterpret_cast<const BlockQ3_K*>(src);
       for (int64_t k = 0; k < n / 256; ++k) {
@@ -291,6 +302,38 @@ void quantize_q3_k_block(const float* x, BlockQ3_K& b) {
   }
 }
 
+// Per 16 elements: value ≈ scale · q - min with q in 0..3, min ≥ 0; scales and mins 4-bit
+// against the super-block's d and dmin.
+void quantize_q2_k_block(const float* x, BlockQ2_K& b) {
+  float scales[16], mins[16];
+  for (int g = 0; g < 16; ++g) {
+    float lo = x[g * 16], hi = x[g * 16];
+    for (int l = 1; l < 16; ++l) {
+      lo = std::min(lo, x[g * 16 + l]);
+      hi = std::max(hi, x[g * 16 + l]);
+    }
+    lo = std::min(lo, 0.0f);
+    mins[g] = -lo;
+    scales[g] = (hi - lo) / 3.0f;
+  }
+  b.d = f32_to_fp16(*std::max_element(scales, scales + 16) / 15.0f);
+  b.dmin = f32_to_fp16(*std::max_element(mins, mins + 16) / 15.0f);
+  const float d = fp16_to_f32(b.d), dmin = fp16_to_f32(b.dmin);
+  std::memset(b.qs, 0, sizeof b.qs);
+  for (int g = 0; g < 16; ++g) {
+    const long sc = std::clamp(d > 0 ? std::lround(scales[g] / d) : 0L, 0L, 15L);
+    const long m = std::clamp(dmin > 0 ? std::lround(mins[g] / dmin) : 0L, 0L, 15L);
+    b.scales[g] = static_cast<uint8_t>(sc | (m << 4));
+    const float step = d * static_cast<float>(sc), low = dmin * static_cast<float>(m);
+    for (int l = 0; l < 16; ++l) {
+      const int e = g * 16 + l;
+      const long q = std::clamp(step > 0 ? std::lround((x[e] + low) / step) : 0L, 0L, 3L);
+      const int h = e / 128, j = (e % 128) / 32, s = (e % 32) / 16;
+      b.qs[32 * h + 16 * s + l] |= static_cast<uint8_t>(q << (2 * j));
+    }
+  }
+}
+
 }  // namespace
 
 void quantize_row(DType t, const float* src, uint8_t* dst, int64_t n) {
@@ -368,6 +411,11 @@ void quantize_row(DType t, const float* src, uint8_t* dst, int64_t n) {
     case DType::q6_k: {
       auto* b = reinterpret_cast<BlockQ6_K*>(dst);
       for (int64_t k = 0; k < n / 256; ++k) quantize_q6_k_block(src + k * 256, b[k]);
+      return;
+    }
+    case DType::q2_k: {
+      auto* b = reinterpret_cast<BlockQ2_K*>(dst);
+      for (int64_t k = 0; k < n / 256; ++k) quantize_q2_k_block(src + k * 256, b[k]);
       return;
     }
     case DType::q3_k: {

@@ -55,6 +55,14 @@ struct BlockQ5_K {
   uint8_t qh[32];
   uint8_t qs[128];      // as Q4_K
 };
+//! Q2_K: 2-bit values q in 0..3, value = d · (scales[e / 16] & 15) · q - dmin · (scales[e / 16] >> 4).
+//! Element e = 128h + 32j + 16s + l (l < 16): q at bit 2j of qs[32h + 16s + l] (as Q3_K's low bits).
+struct BlockQ2_K {
+  uint8_t scales[16];
+  uint8_t qs[64];
+  uint16_t d;
+  uint16_t dmin;
+};
 //! Q3_K: 3-bit values q in 0..7, value = d · scale[e / 16] · (q - 4), scale a 6-bit value - 32
 //! (q3k_scale). Element e = 128h + 32j + 16s + l (l < 16): the low 2 bits at bit 2j of
 //! qs[32h + 16s + l], bit 2 at bit 4h + j of hmask[16s + l].
@@ -75,12 +83,18 @@ struct BlockQ6_K {
 };
 #pragma pack(pop)
 static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18 && sizeof(BlockQ4_1) == 20 && sizeof(BlockQ5_0) == 22 && sizeof(BlockQ5_1) == 24 &&
-              sizeof(BlockQ3_K) == 110 && sizeof(BlockQ4_K) == 144 && sizeof(BlockQ5_K) == 176 && sizeof(BlockQ6_K) == 210);
+              sizeof(BlockQ2_K) == 84 && sizeof(BlockQ3_K) == 110 && sizeof(BlockQ4_K) == 144 && sizeof(BlockQ5_K) == 176 && sizeof(BlockQ6_K) == 210);
+
+//! The 2-bit value (0..3) of element e (0..255) of a Q2_K (or, as its low bits, Q3_K) block's qs.
+inline int q2k_value(const uint8_t* qs, int e) {
+  const int h = e / 128, j = (e % 128) / 32, s = (e % 32) / 16, l = e % 16;
+  return (qs[32 * h + 16 * s + l] >> (2 * j)) & 3;
+}
 
 //! The 3-bit value (0..7) of element e (0..255) of a Q3_K block.
 inline int q3k_value(const BlockQ3_K& b, int e) {
   const int h = e / 128, j = (e % 128) / 32, s = (e % 32) / 16, l = e % 16;
-  return ((b.qs[32 * h + 16 * s + l] >> (2 * j)) & 3) | (((b.hmask[16 * s + l] >> (4 * h + j)) & 1) << 2);
+  return q2k_value(b.qs, e) | (((b.hmask[16 * s + l] >> (4 * h + j)) & 1) << 2);
 }
 
 //! Scale i (0..15, of elements 16i..16i+15) of a Q3_K block, in -32..31.

@@ -30,6 +30,7 @@ WeightType weight_type(DType t) {
     case DType::q4_0: return WeightType::q4_0;
     case DType::q4_k: return WeightType::q4_k;
     case DType::q4_1: return WeightType::q4_1;
+    case DType::q2_k: return WeightType::q2_k;
     case DType::q3_k: return WeightType::q3_k;
     case DType::q5_0: return WeightType::q5_0;
     case DType::q5_1: return WeightType::q5_1;
@@ -56,6 +57,7 @@ size_t value_bytes(WeightType t, int64_t rows, int64_t cols) {
     case WeightType::q5_0:
     case WeightType::q5_1: return static_cast<size_t>(rows * cols / 2);
     case WeightType::q4_k: return static_cast<size_t>(rows * (cols / 256) * 144);
+    case WeightType::q2_k: return static_cast<size_t>(rows * (cols / 256) * 80);
     case WeightType::q3_k: return static_cast<size_t>(rows * (cols / 256) * 112);
     case WeightType::q5_k: return static_cast<size_t>(rows * (cols / 256) * 176);
     case WeightType::q6_k: return static_cast<size_t>(rows * (cols / 256) * 208);
