@@ -101,6 +101,30 @@ __global__ void repack_q2_k_kernel(const uint16_t* __restrict__ src, int64_t n_b
   scales[2 * b + 1] = s[41];
 }
 
+// IQ4_XS (68 words: d, scales_h, scales_l, qs) into nibbles [n_blocks, 128] and the 8 f32
+// scales d · (scale - 32). Grid: ceil(n_blocks / 256), block 256.
+__global__ void repack_iq4_xs_kernel(const uint16_t* __restrict__ src, int64_t n_blocks, uint8_t* __restrict__ values,
+                                     float* __restrict__ scales) {
+  const int64_t b = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (b >= n_blocks) return;
+  const uint16_t* s = src + b * 68;
+  uint4* dst = reinterpret_cast<uint4*>(values + b * 128);
+#pragma unroll
+  for (int i = 0; i < 8; ++i) {
+    alignas(16) uint16_t w[8];
+#pragma unroll
+    for (int k = 0; k < 8; ++k) w[k] = s[4 + 8 * i + k];
+    dst[i] = *reinterpret_cast<const uint4*>(w);
+  }
+  const float d = detail::half_bits_to_f32(s[0]);
+  const uint32_t scales_h = s[1], scales_l = static_cast<uint32_t>(s[2]) | static_cast<uint32_t>(s[3]) << 16;
+#pragma unroll
+  for (int i = 0; i < 8; ++i) {  // as src/engine/backend/cpu/quant.h iq4xs_scale
+    const int ls = static_cast<int>(((scales_l >> (4 * i)) & 0xFu) | (((scales_h >> (2 * i)) & 3u) << 4));
+    scales[8 * b + i] = d * static_cast<float>(ls - 32);
+  }
+}
+
 template <class S, class D>
 __global__ void convert_kernel(const S* __restrict__ src, int64_t n, D* __restrict__ dst) {
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
@@ -162,6 +186,10 @@ cudaError_t launch_repack_ggml(WeightType type, const void* src, int64_t rows, i
   switch (type) {
     case WeightType::q8_0: repack_ggml_kernel<17, true><<<grid, 256, 0, stream>>>(s, n_blocks, v, scales); break;
     case WeightType::q4_0: repack_ggml_kernel<9, true><<<grid, 256, 0, stream>>>(s, n_blocks, v, scales); break;
+    case WeightType::iq4_nl: repack_ggml_kernel<9, true><<<grid, 256, 0, stream>>>(s, n_blocks, v, scales); break;
+    case WeightType::iq4_xs:
+      repack_iq4_xs_kernel<<<grid, 256, 0, stream>>>(s, n_blocks, v, reinterpret_cast<float*>(scales));
+      break;
     case WeightType::q2_k: repack_q2_k_kernel<<<grid, 256, 0, stream>>>(s, n_blocks, v, scales); break;
     case WeightType::q3_k: repack_q3_k_kernel<<<grid, 256, 0, stream>>>(s, n_blocks, v, scales); break;
     case WeightType::q4_1: repack_q5_kernel<true, false><<<grid, 256, 0, stream>>>(s, n_blocks, v, scales); break;

@@ -43,6 +43,19 @@ constexpr int kQ3KBlockBytes = 112;
 //! Bytes of a q2_k super-block on the device (scale bytes, qs; d and dmin in DeviceMatrix::scales).
 constexpr int kQ2KBlockBytes = 80;
 
+//! ggml's kvalues_iq4nl as four little-endian words of int8 (values 0-3, 4-7, 8-11, 12-15).
+constexpr uint32_t kIQ4Words[4] = {0xBFAD9881u, 0xF6EADDCFu, 0x26190D01u, 0x71594535u};
+
+//! Four table values (int8, packed) for four indices 0..15 held one per byte of `idx`.
+__device__ __forceinline__ uint32_t iq4_lookup(uint32_t idx) {
+  // __byte_perm picks bytes 0-7 of (a, b) by the low 3 bits of each selector nibble: the low
+  // and high halves of the table in two lookups, then bit 3 of each index chooses.
+  const uint32_t sel = (idx & 0x7u) | ((idx >> 4) & 0x70u) | ((idx >> 8) & 0x700u) | ((idx >> 12) & 0x7000u);
+  const uint32_t lo = __byte_perm(kIQ4Words[0], kIQ4Words[1], sel), hi = __byte_perm(kIQ4Words[2], kIQ4Words[3], sel);
+  const uint32_t use_hi = ((idx >> 3) & 0x01010101u) * 0xFFu;
+  return (lo & ~use_hi) | (hi & use_hi);
+}
+
 //! Elements [col8, col8 + 8) of row `row` (col8 a multiple of 8) as f32, for a matrix of
 //! type kType (dense 16-bit types need 16-byte aligned rows, i.e. cols % 8 == 0). The 8
 //! elements always come from one quantisation block: one 8-byte load of values, one scale.
@@ -102,6 +115,18 @@ __device__ __forceinline__ void load8_t(const DeviceMatrix& w, int64_t row, int6
     const int shift = (sub & 1) ? 4 : 0;
 #pragma unroll
     for (int i = 0; i < 8; ++i) out[i] = d * static_cast<float>(((q[i] >> shift) & 0xF) | (((h[i] >> sub) & 1) << 4)) - mn;
+  } else if constexpr (kType == WeightType::iq4_nl || kType == WeightType::iq4_xs) {
+    const int64_t blk = row * w.cols / 32 + col8 / 32, in_blk = col8 % 32;  // 0, 8: low nibbles; 16, 24: high
+    const uint8_t* v = static_cast<const uint8_t*>(w.data) + blk * 16 + (in_blk % 16);
+    const float d = kType == WeightType::iq4_nl ? half_bits_to_f32(w.scales[blk]) : reinterpret_cast<const float*>(w.scales)[blk];
+    const uint2 raw = *reinterpret_cast<const uint2*>(v);
+    const int shift = in_blk >= 16 ? 4 : 0;
+    const uint32_t a = iq4_lookup((raw.x >> shift) & 0x0F0F0F0Fu), b = iq4_lookup((raw.y >> shift) & 0x0F0F0F0Fu);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      out[i] = d * static_cast<float>(static_cast<int8_t>((a >> (8 * i)) & 0xFFu));
+      out[4 + i] = d * static_cast<float>(static_cast<int8_t>((b >> (8 * i)) & 0xFFu));
+    }
   } else if constexpr (kType == WeightType::q2_k) {
     // Element e = 128h + 32j + 16s + l: q at bit 2j of qs[32h + 16s + l]; value = d · (scale
     // & 15) · q - dmin · (scale >> 4), scale = scales[e / 16].
@@ -170,6 +195,8 @@ __device__ __forceinline__ void load8(const DeviceMatrix& w, int64_t row, int64_
     case WeightType::q5_0: return load8_t<WeightType::q5_0>(w, row, col8, out);
     case WeightType::q5_1: return load8_t<WeightType::q5_1>(w, row, col8, out);
     case WeightType::q2_k: return load8_t<WeightType::q2_k>(w, row, col8, out);
+    case WeightType::iq4_nl: return load8_t<WeightType::iq4_nl>(w, row, col8, out);
+    case WeightType::iq4_xs: return load8_t<WeightType::iq4_xs>(w, row, col8, out);
     case WeightType::q3_k: return load8_t<WeightType::q3_k>(w, row, col8, out);
     case WeightType::q4_k: return load8_t<WeightType::q4_k>(w, row, col8, out);
     case WeightType::q5_k: return load8_t<WeightType::q5_k>(w, row, col8, out);

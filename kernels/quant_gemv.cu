@@ -114,6 +114,41 @@ struct Int8Unit<WeightType::q5_1> : Q5Unit<WeightType::q5_1> {};
 template <>
 struct Int8Unit<WeightType::q4_1> : Q5Unit<WeightType::q4_1> {};
 
+// IQ4_NL and IQ4_XS, 32 elements: Q4_0's 16-byte load of nibbles through the 16-value table,
+// with the block's f16 (IQ4_NL) or f32 (IQ4_XS, d · sub-block scale) scale.
+template <WeightType kType>
+struct IQ4Unit {
+  static constexpr int kElems = 32, kUnroll = 4;
+  uint4 q;
+  float d;
+  __device__ __forceinline__ void load(const DeviceMatrix& w, int64_t row, int64_t u) {
+    const int64_t blk = row * (w.cols / 32) + u;
+    q = __ldg(static_cast<const uint4*>(w.data) + blk);
+    if constexpr (kType == WeightType::iq4_nl) d = detail::half_bits_to_f32(__ldg(w.scales + blk));
+    else d = __ldg(reinterpret_cast<const float*>(w.scales) + blk);
+  }
+  __device__ __forceinline__ void decode() {}
+  __device__ __forceinline__ float dot(const int8_t* xq, const float2* xds, int64_t u) const {
+    const auto* xv = reinterpret_cast<const int4*>(xq + u * 32);
+    const int4 xa = xv[0], xb = xv[1];  // values 0..15, 16..31
+    constexpr unsigned kLow = 0x0F0F0F0Fu;
+    const uint32_t nw[4] = {q.x, q.y, q.z, q.w};
+    const int xa_w[4] = {xa.x, xa.y, xa.z, xa.w}, xb_w[4] = {xb.x, xb.y, xb.z, xb.w};
+    int s = 0;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      s = __dp4a(static_cast<int>(detail::iq4_lookup(nw[i] & kLow)), xa_w[i], s);
+      s = __dp4a(static_cast<int>(detail::iq4_lookup((nw[i] >> 4) & kLow)), xb_w[i], s);
+    }
+    return d * xds[u].x * static_cast<float>(s);
+  }
+};
+
+template <>
+struct Int8Unit<WeightType::iq4_nl> : IQ4Unit<WeightType::iq4_nl> {};
+template <>
+struct Int8Unit<WeightType::iq4_xs> : IQ4Unit<WeightType::iq4_xs> {};
+
 // Q8_0, 32 elements: two 16-byte loads of int8.
 template <>
 struct Int8Unit<WeightType::q8_0> {
@@ -450,6 +485,8 @@ cudaError_t launch_q8_gemv(const DeviceMatrix& w, const Q8Rows& x, int n, float*
     case WeightType::q4_1: int8_gemv_kernel<WeightType::q4_1><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
     case WeightType::q5_0: int8_gemv_kernel<WeightType::q5_0><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
     case WeightType::q5_1: int8_gemv_kernel<WeightType::q5_1><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
+    case WeightType::iq4_nl: int8_gemv_kernel<WeightType::iq4_nl><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
+    case WeightType::iq4_xs: int8_gemv_kernel<WeightType::iq4_xs><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
     case WeightType::q2_k: int8_gemv_kernel<WeightType::q2_k><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
     case WeightType::q3_k: int8_gemv_kernel<WeightType::q3_k><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
     case WeightType::q4_k: int8_gemv_kernel<WeightType::q4_k><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;

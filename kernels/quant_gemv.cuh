@@ -3,7 +3,7 @@
 // per step in their compact form and decoded in registers; a handful of activation rows share
 // each weight load. Activations are quantised per 32 values as ggml's q8_1 and products use
 // dp4a (4 multiply-adds per instruction), every weight type (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K,
-// Q5_K, Q6_K) through one kernel. Measured memory-bound for Q8_0/Q4_0 (bench/gpu/NOTES.md);
+// Q5_K, Q6_K, IQ4_NL, IQ4_XS) through one kernel. Measured memory-bound for Q8_0/Q4_0 (bench/gpu/NOTES.md);
 // the other types are meant to be, not yet measured.
 
 #include <cuda_runtime.h>
@@ -51,7 +51,7 @@ cudaError_t launch_quantize_q8_rows(ActType x_type, const void* x, int64_t ldx, 
 //! as quantised by launch_quantize_q8_rows (x.cols == w.cols). w: any quantised type;
 //! y: [n, ldy] f32; 1 <= n <= kGemvMaxRows. Grid: (ceil(rows / 4)), block 128: one warp per
 //! output feature, lane l taking units l, l + 32, ... of the row with 16-byte loads (a unit:
-//! one block of 32 for q8_0/q4_0/q4_1/q5_0/q5_1, a pair of 32-element sub-blocks for q4_k/q5_k, half a
+//! one block of 32 for q8_0/q4_0/q4_1/q5_0/q5_1/iq4_nl/iq4_xs, a pair of 32-element sub-blocks for q4_k/q5_k, half a
 //! super-block for q2_k/q3_k/q6_k), so a warp reads contiguous bytes.
 cudaError_t launch_q8_gemv(const DeviceMatrix& w, const Q8Rows& x, int n, float* y, int64_t ldy, bool accumulate,
                            cudaStream_t stream);

@@ -548,7 +548,8 @@ int run_model_command(int argc, char** argv) {
       "           [--trusted-key ID=BASE64]...\n"
       "       llmplatform model generate PATH [--prompt TEXT] [--max-tokens N] [--temperature T] [--seed N] [--ids]\n"
       "       llmplatform model create-test --arch llama|qwen2|mistral|bert --format gguf|hf --out PATH\n"
-      "           [--dtype f32|f16|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q2_k|q3_k|q4_k|q5_k|q6_k|q4_k_m|q5_k_m] [--layers N] [--hidden N] [--heads N] [--kv-heads N]\n"
+      "           [--dtype f32|f16|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q2_k|q3_k|q4_k|q5_k|q6_k|iq4_nl|iq4_xs|q4_k_m|q5_k_m]\n"
+      "           [--layers N] [--hidden N] [--heads N] [--kv-heads N]\n"
       "           [--ffn N] [--vocab N] [--context N] [--rope-scaling none|llama3] [--tied-embeddings]\n"
       "           [--shards N] [--pooling mean|cls] [--cross-encoder] [--seed N] [--added-token TEXT]...\n";
   if (argc < 3) {

@@ -44,6 +44,8 @@ WeightType wtype(DType t) {
     case DType::q4_k: return WeightType::q4_k;
     case DType::q4_1: return WeightType::q4_1;
     case DType::q2_k: return WeightType::q2_k;
+    case DType::iq4_nl: return WeightType::iq4_nl;
+    case DType::iq4_xs: return WeightType::iq4_xs;
     case DType::q3_k: return WeightType::q3_k;
     case DType::q5_0: return WeightType::q5_0;
     case DType::q5_1: return WeightType::q5_1;
@@ -101,7 +103,7 @@ struct TestMatrix {
 
 TEST_CASE("dequantisation and the embedding gather match the CPU for every weight type", "[kernels][quant]") {
   for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_1, DType::q5_0, DType::q5_1,
-                  DType::q2_k, DType::q3_k, DType::q4_k, DType::q5_k, DType::q6_k}) {
+                  DType::q2_k, DType::q3_k, DType::q4_k, DType::q5_k, DType::q6_k, DType::iq4_nl, DType::iq4_xs}) {
     const bool quant = t != DType::f32 && t != DType::f16 && t != DType::bf16;
     for (int64_t cols : quant ? std::vector<int64_t>{256, 1280} : std::vector<int64_t>{769, 5125, 64}) {
       if (cols % dtype_info(t).block_elems != 0) continue;
@@ -155,7 +157,7 @@ TEST_CASE("the int8 GEMV over q8-quantised activations matches a double-precisio
   };
   // Every quantised type; 14336 columns: 56 K-quant super-blocks, more units than a warp's lanes.
   for (DType t : {DType::q8_0, DType::q4_0, DType::q4_1, DType::q5_0, DType::q5_1, DType::q2_k, DType::q3_k, DType::q4_k,
-                  DType::q5_k, DType::q6_k}) {
+                  DType::q5_k, DType::q6_k, DType::iq4_nl, DType::iq4_xs}) {
     for (Shape s : {Shape{37, 512}, Shape{4099, 2048}, Shape{130, 14336}}) {
       TestMatrix w(t, s.rows, s.cols, 300 + s.rows);
       for (bool bf16 : {false, true}) {

@@ -255,7 +255,7 @@ void run_case(const Case& c, bool graphs, bool mmq = false) {
 TEST_CASE("the CUDA backend matches the CPU backend on every architecture and weight type", "[model][parity]") {
   std::vector<Case> cases;
   for (const char* arch : {"llama", "qwen2", "mistral"}) {
-    for (const char* dtype : {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q2_k", "q3_k", "q4_k", "q6_k"}) cases.push_back({arch, dtype});
+    for (const char* dtype : {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q2_k", "q3_k", "q4_k", "q6_k", "iq4_nl", "iq4_xs"}) cases.push_back({arch, dtype});
   }
   cases.push_back({"llama", "f16", "gguf", "llama3"});
   cases.push_back({"llama", "q4_0", "gguf", "llama3", true});

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Q4_K_M, Q5_K_M (and Q3_K_M, Q2_K) files as llama.cpp's own llama-quantize writes them (Q4_K / Q5_K, with Q6_K
+# Q4_K_M, Q5_K_M (and Q3_K_M, Q2_K, IQ4_XS, IQ4_NL) files as llama.cpp's own llama-quantize writes them (Q4_K / Q5_K, with Q6_K
 # for the output matrix and some v / down projections: the forms most published GGUF files
 # take; with hidden 384, rows of 384 fall back to Q5_0 / Q5_1 / Q8_0, as Qwen2.5-0.5B's 896 do)
 # must load, hold the tensor types `create-test --dtype q4_k_m|q5_k_m` (our tests' stand-ins
@@ -30,10 +30,10 @@ for hidden in 256 384; do
     echo "$kind: $ids"
     [[ -n $ids ]]
   done
-  # Q3_K_M and Q2_K: Q3_K / Q2_K with Q4_K / Q5_K / Q6_K where llama.cpp puts them (no
-  # create-test mixture to compare with; rows of 384 would fall back to IQ4_NL, which we do not load).
+  # Q3_K_M, Q2_K, IQ4_XS and IQ4_NL as llama.cpp mixes them (no create-test mixture to compare
+  # with; hidden 256 so that no row falls back).
   if [[ $hidden == 256 ]]; then
-    for kind in q3_k_m q2_k; do
+    for kind in q3_k_m q2_k iq4_xs iq4_nl; do
       "$llama/llama-quantize" "$work/f16.gguf" "$work/$kind.gguf" "${kind^^}" >"$work/quantize.log" 2>&1 ||
         { cat "$work/quantize.log"; exit 1; }
       echo "hidden $hidden $kind: $("$bin" model inspect "$work/$kind.gguf" | grep '^dtypes')"

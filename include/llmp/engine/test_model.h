@@ -14,7 +14,7 @@ namespace llmp::engine {
 struct TestModelSpec {
   std::string arch = "llama";       // llama | qwen2 | mistral | bert
   std::string format = "gguf";      // gguf | hf
-  std::string dtype = "f32";        // f32 | f16 | bf16 (both formats); q8_0 | q4_0 | q4_1 | q5_0 | q5_1 | q2_k | q3_k | q4_k | q5_k | q6_k | q4_k_m | q5_k_m (gguf)
+  std::string dtype = "f32";        // f32 | f16 | bf16 (both formats); q8_0 | q4_0 | q4_1 | q5_0 | q5_1 | q2_k | q3_k | q4_k | q5_k | q6_k | iq4_nl | iq4_xs | q4_k_m | q5_k_m (gguf)
   int64_t layers = 2;
   int64_t hidden = 64;
   int64_t heads = 4;

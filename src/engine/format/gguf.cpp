@@ -306,7 +306,7 @@ Result<std::unique_ptr<GgufFile>> GgufFile::open(const std::string& path) {
     if (!dtype) {
       return error(StatusCode::unimplemented,
                    fmt::format("{}: tensor '{}' has type {}, which this engine does not load (f32, f16, bf16, q8_0, "
-                               "q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k and q6_k are supported)",
+                               "q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl and iq4_xs are supported)",
                                path, info.name, ggml_type_name(info.ggml_type)));
     }
     const auto& di = dtype_info(*dtype);

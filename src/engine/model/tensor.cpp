@@ -13,8 +13,9 @@ const DTypeInfo& dtype_info(DType t) {
   // Q5_K: Q4_K's header and nibbles plus 32 bytes of fifth bits. Q5_0 / Q5_1: f16 scale (and
   // f16 min), 32 fifth bits, 32 nibbles. Q4_1: f16 scale, f16 min, 32 nibbles. Q3_K: 32 bytes of
   // third bits, 64 of 2-bit values, 12 of 6-bit scales, f16 d. Q2_K: 16 bytes of 4-bit scales and
-  // mins, 64 of 2-bit values, f16 d and dmin.
-  static constexpr std::array<DTypeInfo, 13> kInfo = {{
+  // mins, 64 of 2-bit values, f16 d and dmin. IQ4_NL: f16 d, 32 nibbles indexing a 16-value
+  // table. IQ4_XS: f16 d, 6-bit scales per 32, 256 such nibbles.
+  static constexpr std::array<DTypeInfo, 15> kInfo = {{
       {"f32", 1, 4},
       {"f16", 1, 2},
       {"bf16", 1, 2},
@@ -28,6 +29,8 @@ const DTypeInfo& dtype_info(DType t) {
       {"q4_1", 32, 20},
       {"q3_k", 256, 110},
       {"q2_k", 256, 84},
+      {"iq4_nl", 32, 18},
+      {"iq4_xs", 256, 136},
   }};
   return kInfo[static_cast<size_t>(t)];
 }
@@ -46,6 +49,8 @@ std::optional<DType> dtype_from_ggml(uint32_t ggml_type) {
     case 12: return DType::q4_k;
     case 13: return DType::q5_k;
     case 14: return DType::q6_k;
+    case 20: return DType::iq4_nl;
+    case 23: return DType::iq4_xs;
     case 30: return DType::bf16;
     default: return std::nullopt;
   }
@@ -65,6 +70,8 @@ uint32_t ggml_type_of(DType t) {
     case DType::q5_0: return 6;
     case DType::q5_1: return 7;
     case DType::q6_k: return 14;
+    case DType::iq4_nl: return 20;
+    case DType::iq4_xs: return 23;
     case DType::bf16: return 30;
   }
   return 0;
@@ -87,7 +94,7 @@ std::optional<DType> dtype_from_safetensors(std::string_view s) {
 }
 
 std::optional<DType> dtype_from_name(std::string_view s) {
-  for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_k, DType::q5_k, DType::q6_k, DType::q5_0, DType::q5_1, DType::q4_1, DType::q3_k, DType::q2_k}) {
+  for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_k, DType::q5_k, DType::q6_k, DType::q5_0, DType::q5_1, DType::q4_1, DType::q3_k, DType::q2_k, DType::iq4_nl, DType::iq4_xs}) {
     if (dtype_info(t).name == s) return t;
   }
   return std::nullopt;

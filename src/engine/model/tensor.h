@@ -11,7 +11,7 @@
 namespace llmp::engine {
 
 //! Element types of weights. Quantised types are stored in blocks along a row (ggml layouts).
-enum class DType : uint8_t { f32, f16, bf16, q8_0, q4_0, q4_k, q6_k, q5_k, q5_0, q5_1, q4_1, q3_k, q2_k };
+enum class DType : uint8_t { f32, f16, bf16, q8_0, q4_0, q4_k, q6_k, q5_k, q5_0, q5_1, q4_1, q3_k, q2_k, iq4_nl, iq4_xs };
 
 struct DTypeInfo {
   std::string_view name;  // "f32", "q4_0", ...
@@ -26,7 +26,7 @@ inline size_t row_bytes(DType t, int64_t n) {
   return static_cast<size_t>(n / i.block_elems * i.block_bytes);
 }
 
-//! ggml_type ids as GGUF stores them (F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8, Q2_K = 10, Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14, BF16 = 30).
+//! ggml_type ids as GGUF stores them (F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8, Q2_K = 10, Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14, IQ4_NL = 20, IQ4_XS = 23, BF16 = 30).
 std::optional<DType> dtype_from_ggml(uint32_t ggml_type);
 uint32_t ggml_type_of(DType t);
 //! The ggml name of a ggml_type id we may not support ("q5_k"), for error messages.

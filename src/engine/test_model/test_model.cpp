@@ -189,7 +189,7 @@ Result<void> validate(const TestModelSpec& s) {
   }
   if (s.format != "gguf" && s.format != "hf") return bad(fmt::format("--format: '{}' is not gguf or hf", s.format));
   auto dtype = file_dtype(s.dtype);
-  if (!dtype) return bad(fmt::format("--dtype: '{}' is not f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, q4_k_m or q5_k_m", s.dtype));
+  if (!dtype) return bad(fmt::format("--dtype: '{}' is not f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs, q4_k_m or q5_k_m", s.dtype));
   if (s.format == "hf" && *dtype != DType::f32 && *dtype != DType::f16 && *dtype != DType::bf16) {
     return bad(fmt::format("--dtype {}: Hugging Face folders hold f32, f16 or bf16", s.dtype));
   }
@@ -460,6 +460,8 @@ uint32_t gguf_file_type(DType t, bool mixture) {
     case DType::q4_k: return mixture ? 15 : 14;  // Q4_K_M / Q4_K_S
     case DType::q5_k: return mixture ? 17 : 16;  // Q5_K_M / Q5_K_S
     case DType::q6_k: return 18;
+    case DType::iq4_nl: return 25;  // LLAMA_FTYPE_MOSTLY_IQ4_NL
+    case DType::iq4_xs: return 30;  // LLAMA_FTYPE_MOSTLY_IQ4_XS
     case DType::bf16: return 32;
   }
   return 0;

@@ -124,14 +124,14 @@ TEST_CASE("corrupt GGUF headers are named") {
 TEST_CASE("a tensor of a type we do not load is named") {
   test::TempDir dir;
   std::string bytes = read_all(small_gguf(dir));
-  // Find tensor "q"'s info (name then dims then type) and set its type to IQ4_NL (20).
+  // Find tensor "q"'s info (name then dims then type) and set its type to IQ3_S (21).
   const size_t at = bytes.find(std::string("\x01\x00\x00\x00\x00\x00\x00\x00q", 9));
   REQUIRE(at != std::string::npos);
   const size_t type_at = at + 9 + 4 + 2 * 8;
-  const uint32_t iq4_nl = 20;
-  std::memcpy(bytes.data() + type_at, &iq4_nl, 4);
+  const uint32_t iq3_s = 21;
+  std::memcpy(bytes.data() + type_at, &iq3_s, 4);
   write_all(dir / "t.gguf", bytes);
   auto f = GgufFile::open(dir / "t.gguf");
   REQUIRE_FALSE(f);
-  CHECK_THAT(f.error().message(), Catch::Contains("tensor 'q' has type iq4_nl"));
+  CHECK_THAT(f.error().message(), Catch::Contains("tensor 'q' has type iq3_s"));
 }

@@ -49,7 +49,8 @@ TEST_CASE("quantise then dequantise stays within each format's error") {
   for (auto [t, max_rel] : {Case{DType::f16, 1e-3}, Case{DType::bf16, 8e-3}, Case{DType::q8_0, 0.01},
                             Case{DType::q4_0, 0.15}, Case{DType::q4_k, 0.12}, Case{DType::q5_k, 0.06}, Case{DType::q6_k, 0.04},
                             Case{DType::q5_0, 0.07}, Case{DType::q5_1, 0.05}, Case{DType::q4_1, 0.1},
-                            Case{DType::q3_k, 0.25}, Case{DType::q2_k, 0.45}}) {
+                            Case{DType::q3_k, 0.25}, Case{DType::q2_k, 0.45}, Case{DType::iq4_nl, 0.12},
+                            Case{DType::iq4_xs, 0.12}}) {
     INFO(dtype_info(t).name);
     std::vector<uint8_t> q(row_bytes(t, static_cast<int64_t>(x.size())));
     quantize_row(t, x.data(), q.data(), static_cast<int64_t>(x.size()));
@@ -59,6 +60,46 @@ TEST_CASE("quantise then dequantise stays within each format's error") {
     for (size_t i = 0; i < x.size(); ++i) err[i] = y[i] - x[i];
     CHECK(rms(err) / rms(x) < max_rel);
   }
+}
+
+TEST_CASE("IQ4_NL and IQ4_XS blocks dequantise as ggml's dequantize_row_iq4_nl / _iq4_xs") {
+  static constexpr int8_t kValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+  std::mt19937 rng(10);
+  std::vector<uint8_t> nl(4 * sizeof(BlockIQ4_NL)), xs(2 * sizeof(BlockIQ4_XS));
+  for (auto& b : nl) b = static_cast<uint8_t>(rng());
+  for (auto& b : xs) b = static_cast<uint8_t>(rng());
+  auto* n = reinterpret_cast<BlockIQ4_NL*>(nl.data());
+  auto* x = reinterpret_cast<BlockIQ4_XS*>(xs.data());
+  std::vector<float> want_nl(128), want_xs(512);
+  for (int i = 0; i < 4; ++i) {
+    n[i].d = f32_to_fp16(0.001f * static_cast<float>(i + 1));
+    const float d = fp16_to_f32(n[i].d);
+    for (int j = 0; j < 16; ++j) {
+      want_nl[i * 32 + j] = d * kValues[n[i].qs[j] & 0xf];
+      want_nl[i * 32 + j + 16] = d * kValues[n[i].qs[j] >> 4];
+    }
+  }
+  for (int i = 0; i < 2; ++i) {
+    x[i].d = f32_to_fp16(0.0005f * static_cast<float>(i + 1));
+    const float d = fp16_to_f32(x[i].d);
+    const uint8_t* qs = x[i].qs;
+    float* y = want_xs.data() + 256 * i;
+    for (int ib = 0; ib < 8; ++ib) {
+      const int ls = ((x[i].scales_l[ib / 2] >> 4 * (ib % 2)) & 0xf) | (((x[i].scales_h >> 2 * ib) & 3) << 4);
+      const float dl = d * static_cast<float>(ls - 32);
+      for (int j = 0; j < 16; ++j) {
+        y[j + 0] = dl * kValues[qs[j] & 0xf];
+        y[j + 16] = dl * kValues[qs[j] >> 4];
+      }
+      y += 32;
+      qs += 16;
+    }
+  }
+  std::vector<float> got_nl(128), got_xs(512);
+  dequantize_row(DType::iq4_nl, nl.data(), got_nl.data(), 128);
+  dequantize_row(DType::iq4_xs, xs.data(), got_xs.data(), 512);
+  CHECK(got_nl == want_nl);
+  CHECK(got_xs == want_xs);
 }
 
 TEST_CASE("Q2_K blocks dequantise as ggml's dequantize_row_q2_K") {
@@ -255,7 +296,7 @@ TEST_CASE("SIMD dot kernels agree with the scalar reference at odd sizes") {
   const DotKernels& ref = dot_kernels_scalar();
   for (int64_t n : {32, 96, 256, 768, 2048, 5120 + 256}) {
     for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_1, DType::q5_0, DType::q5_1,
-                    DType::q2_k, DType::q3_k, DType::q4_k, DType::q5_k, DType::q6_k}) {
+                    DType::q2_k, DType::q3_k, DType::q4_k, DType::q5_k, DType::q6_k, DType::iq4_nl, DType::iq4_xs}) {
       if (n % dtype_info(t).block_elems) continue;
       INFO(dtype_info(t).name << " n=" << n);
       const auto w = random_values(static_cast<size_t>(n), 7 + static_cast<uint32_t>(n));
@@ -277,6 +318,8 @@ TEST_CASE("SIMD dot kernels agree with the scalar reference at odd sizes") {
           case DType::q5_1: return k.q5_1(wq.data(), xq.row_qs(0), xq.row_d(0), xq.row_sums(0), n);
           case DType::q5_k: return k.q5_k(wq.data(), xq.row_qs(0), xq.row_d(0), xq.row_sums(0), n);
           case DType::q6_k: return k.q6_k(wq.data(), xq.row_qs(0), xq.row_d(0), xq.row_sums(0), n);
+          case DType::iq4_nl: return k.iq4_nl(wq.data(), xq.row_qs(0), xq.row_d(0), xq.row_sums(0), n);
+          case DType::iq4_xs: return k.iq4_xs(wq.data(), xq.row_qs(0), xq.row_d(0), xq.row_sums(0), n);
           case DType::f16: return k.f16(wq.data(), x.data(), n);
           case DType::bf16: return k.bf16(wq.data(), x.data(), n);
           case DType::f32: return k.f32(wq.data(), x.data(), n);
@@ -295,7 +338,7 @@ TEST_CASE("matmul over many tokens matches a dequantised reference") {
   MatmulScratch scratch;
   const int64_t n_out = 37, n_in = 512, n_tok = 5;
   for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_1, DType::q5_0, DType::q5_1,
-                  DType::q2_k, DType::q3_k, DType::q4_k, DType::q5_k, DType::q6_k}) {
+                  DType::q2_k, DType::q3_k, DType::q4_k, DType::q5_k, DType::q6_k, DType::iq4_nl, DType::iq4_xs}) {
     INFO(dtype_info(t).name);
     const auto wf = random_values(static_cast<size_t>(n_out * n_in), 3);
     const auto x = random_values(static_cast<size_t>(n_tok * n_in), 4);
@@ -336,7 +379,7 @@ TEST_CASE("packed weights (VNNI, FMA and AMX tiles) at every batch size") {
   MatmulScratch scratch;
   const int64_t n_out = 37, n_in = 512;
   for (DType t : {DType::q8_0, DType::q4_0, DType::q4_1, DType::q5_0, DType::q5_1, DType::q2_k, DType::q3_k, DType::q4_k,
-                  DType::q5_k, DType::q6_k, DType::f16, DType::bf16}) {
+                  DType::q5_k, DType::q6_k, DType::iq4_nl, DType::iq4_xs, DType::f16, DType::bf16}) {
     const auto wf = random_values(static_cast<size_t>(n_out * n_in), 5);
     std::vector<uint8_t> wq(static_cast<size_t>(n_out) * row_bytes(t, n_in));
     for (int64_t r = 0; r < n_out; ++r) quantize_row(t, wf.data() + r * n_in, wq.data() + r * row_bytes(t, n_in), n_in);
@@ -377,9 +420,10 @@ TEST_CASE("packed weights (VNNI, FMA and AMX tiles) at every batch size") {
         CHECK(std::sqrt(err_packed / ref_sq) < 3e-3);
         if (quantised) CHECK(err_packed < err_plain);
       } else {
-        // The same arithmetic as the unpacked kernels, in another order (and for Q4_K / Q5_K the
+        // The same arithmetic as the unpacked kernels, in another order (and for Q4_K / Q5_K / IQ4_XS the
         // packed tile's f16 product of super-block and 6-bit sub-block scales).
-        CHECK(std::sqrt(diff / ref_sq) < (t == DType::q4_k || t == DType::q5_k ? 2e-3 : 1e-5));
+        const bool f16_scale_product = t == DType::q4_k || t == DType::q5_k || t == DType::iq4_xs;
+        CHECK(std::sqrt(diff / ref_sq) < (f16_scale_product ? 2e-3 : 1e-5));
       }
     }
   }

@@ -2,7 +2,7 @@
 // run by Debian's /usr/bin/python3 with python3-torch) over the same weights, per architecture
 // and file layout. Tolerances, as max |ours - torch| / max |torch| over all logits:
 //   f32 1e-3 (HF and GGUF: the KV cache holds f16), f16 and bf16 3e-2 (weights rounded), q8_0 5e-2, q6_k 0.1,
-//   q5_k_m (Q5_K with some Q6_K, as llama.cpp's Q5_K_M), q5_0 and q5_1 0.15, q4_0, q4_1, q4_k and q4_k_m 0.25, q3_k 0.5,
+//   q5_k_m (Q5_K with some Q6_K, as llama.cpp's Q5_K_M), q5_0 and q5_1 0.15, q4_0, q4_1, q4_k, q4_k_m, iq4_nl and iq4_xs 0.25, q3_k 0.5,
 //   q2_k 0.9 (two bits: the check is that it runs and stays related, not that it is close)
 //   (weights quantised; we also quantise activations to int8 as llama.cpp does).
 // Greedy continuations must be identical for f32 in both layouts.
@@ -133,7 +133,8 @@ TEST_CASE("decoder logits and greedy tokens match PyTorch, both layouts, every w
       for (Variant v : {Variant{"f32", 1e-3}, Variant{"f16", 3e-2}, Variant{"bf16", 3e-2}, Variant{"q8_0", 5e-2},
                         Variant{"q4_0", 0.25}, Variant{"q4_k", 0.25}, Variant{"q6_k", 0.1}, Variant{"q4_k_m", 0.25},
                         Variant{"q5_k_m", 0.15}, Variant{"q5_0", 0.15}, Variant{"q5_1", 0.15},
-                        Variant{"q4_1", 0.25}, Variant{"q3_k", 0.5}, Variant{"q2_k", 0.9}}) {
+                        Variant{"q4_1", 0.25}, Variant{"q3_k", 0.5}, Variant{"q2_k", 0.9},
+                        Variant{"iq4_nl", 0.25}, Variant{"iq4_xs", 0.25}}) {
         INFO("GGUF " << v.dtype);
         spec.format = "gguf";
         spec.dtype = v.dtype;

@@ -267,6 +267,38 @@ float q2_k(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t*, 
   return hsum(acc);
 }
 
+// IQ4: 32 nibbles (Q4_0's layout) through the 16-entry table, as int8; VNNI multiplies
+// unsigned by signed bytes, so |w| meets x with w's sign.
+inline __m256i iq4_dot(const uint8_t* qs, const int8_t* x) {
+  const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4Values)));
+  const __m256i w = _mm256_shuffle_epi8(table, unpack_nibbles(qs));
+  const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(w, w), _mm256_sign_epi8(xv, w));
+}
+
+float iq4_nl(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t*, int64_t n) {
+  const auto* b = reinterpret_cast<const BlockIQ4_NL*>(w);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t k = 0; k < n / 32; ++k) {
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(half(b[k].d) * xd[k]), _mm256_cvtepi32_ps(iq4_dot(b[k].qs, xq + k * 32)), acc);
+  }
+  return hsum(acc);
+}
+
+float iq4_xs(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t*, int64_t n) {
+  const auto* b = reinterpret_cast<const BlockIQ4_XS*>(w);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t k = 0; k < n / 256; ++k) {
+    const float d = half(b[k].d);
+    for (int i = 0; i < 8; ++i) {
+      const int64_t xb = k * 8 + i;
+      const float s = d * static_cast<float>(iq4xs_scale(b[k], i)) * xd[xb];
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(s), _mm256_cvtepi32_ps(iq4_dot(b[k].qs + 16 * i, xq + xb * 32)), acc);
+    }
+  }
+  return hsum(acc);
+}
+
 inline float hsum512(__m512 v) { return _mm512_reduce_add_ps(v); }
 
 float f16(const uint8_t* w, const float* x, int64_t n) {
@@ -365,7 +397,7 @@ void attend_f16(const float* q, const uint16_t* const* k_blocks, const uint16_t*
 }  // namespace
 
 const DotKernels* dot_kernels_avx512_impl() {
-  static const DotKernels k{"avx512-vnni", q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, f16, bf16, f32, attend_f16};
+  static const DotKernels k{"avx512-vnni", q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs, f16, bf16, f32, attend_f16};
   return &k;
 }
 

@@ -21,6 +21,8 @@ struct DotKernels {
   float (*q4_k)(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n);
   float (*q5_k)(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n);
   float (*q6_k)(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n);
+  float (*iq4_nl)(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n);
+  float (*iq4_xs)(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n);
   // w: one row of n f16 / bf16 / f32 values; x: [n] f32.
   float (*f16)(const uint8_t* w, const float* x, int64_t n);
   float (*bf16)(const uint8_t* w, const float* x, int64_t n);

@@ -71,6 +71,30 @@ float q5_1(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* x
   return min_blocks<BlockQ5_1, true>(w, xq, xd, xs, n);
 }
 
+float iq4_nl(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t*, int64_t n) {
+  const auto* b = reinterpret_cast<const BlockIQ4_NL*>(w);
+  float sum = 0;
+  for (int64_t k = 0; k < n / 32; ++k) {
+    const int32_t dot = block_dot([&](int j) { return static_cast<int>(kIQ4Values[q4_value(b[k].qs, j)]); }, xq + k * 32);
+    sum += fp16_to_f32(b[k].d) * xd[k] * static_cast<float>(dot);
+  }
+  return sum;
+}
+
+float iq4_xs(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t*, int64_t n) {
+  const auto* b = reinterpret_cast<const BlockIQ4_XS*>(w);
+  float sum = 0;
+  for (int64_t k = 0; k < n / 256; ++k) {
+    const float d = fp16_to_f32(b[k].d);
+    for (int i = 0; i < 8; ++i) {
+      const int64_t xb = k * 8 + i;
+      const int32_t dot = block_dot([&](int j) { return static_cast<int>(kIQ4Values[q4_value(b[k].qs + 16 * i, j)]); }, xq + xb * 32);
+      sum += d * static_cast<float>(iq4xs_scale(b[k], i)) * xd[xb] * static_cast<float>(dot);
+    }
+  }
+  return sum;
+}
+
 // Q4_K and Q5_K: per sub-block of 32, d · scale · q - dmin · min.
 template <class Block>
 float k_quant_blocks(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n) {
@@ -200,7 +224,7 @@ void attend_f16(const float* q, const uint16_t* const* k_blocks, const uint16_t*
 }  // namespace
 
 const DotKernels& dot_kernels_scalar() {
-  static const DotKernels k{"scalar", q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, f16, bf16, f32, attend_f16};
+  static const DotKernels k{"scalar", q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs, f16, bf16, f32, attend_f16};
   return k;
 }
 

@@ -31,6 +31,7 @@
 
 #include "backend/cpu/gemm_packed.h"
 #include "backend/cpu/packed_tiles_avx512.h"
+#include "backend/cpu/quant.h"
 
 namespace llmp::engine {
 namespace {
@@ -103,6 +104,18 @@ void unpack_group(const PackedMatrix& w, int64_t g, std::vector<uint8_t>& out) {
         const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
         for (int j = 0; j < 8; ++j) {
           int8_vector_to_b(_mm512_xor_si512(_mm512_loadu_si512(tile + 64 * j), flip), scale, _mm512_setzero_ps(), b, j);
+        }
+        break;
+      }
+      case PackedMatrix::Kind::iq4: {
+        uint8_t* b = out.data() + k * kStepBytes;
+        const __m512 scale = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 256)));
+        const __m512i table = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4Values)));
+        for (int m = 0; m < 4; ++m) {
+          const __m512i p = _mm512_loadu_si512(tile + 64 * m);
+          int8_vector_to_b(_mm512_shuffle_epi8(table, _mm512_and_si512(p, low)), scale, _mm512_setzero_ps(), b, m);
+          int8_vector_to_b(_mm512_shuffle_epi8(table, _mm512_and_si512(_mm512_srli_epi16(p, 4), low)), scale, _mm512_setzero_ps(), b,
+                           m + 4);
         }
         break;
       }

@@ -115,6 +115,8 @@ void matmul(const Tensor& w, const float* bias, const float* x, int64_t n_tokens
       case DType::q4_k: return k.q4_k(row, xq.row_qs(t), xq.row_d(t), xq.row_sums(t), n_in);
       case DType::q5_k: return k.q5_k(row, xq.row_qs(t), xq.row_d(t), xq.row_sums(t), n_in);
       case DType::q6_k: return k.q6_k(row, xq.row_qs(t), xq.row_d(t), xq.row_sums(t), n_in);
+      case DType::iq4_nl: return k.iq4_nl(row, xq.row_qs(t), xq.row_d(t), xq.row_sums(t), n_in);
+      case DType::iq4_xs: return k.iq4_xs(row, xq.row_qs(t), xq.row_d(t), xq.row_sums(t), n_in);
       case DType::f16: return k.f16(row, x + t * n_in, n_in);
       case DType::bf16: return k.bf16(row, x + t * n_in, n_in);
       case DType::f32: return k.f32(row, x + t * n_in, n_in);

@@ -99,6 +99,20 @@ void read_q3_k(const uint8_t* row, int64_t block, RowBlock& out) {
   out.half_scales[1] = static_cast<int8_t>(q3k_scale(b, e0 / 16 + 1));
 }
 
+// IQ4 as an iq4 tile: the table index as q, the block's scale.
+void read_iq4_nl(const uint8_t* row, int64_t block, RowBlock& out) {
+  const auto& b = reinterpret_cast<const BlockIQ4_NL*>(row)[block];
+  for (int j = 0; j < 32; ++j) out.q[j] = static_cast<uint8_t>(q4_value(b.qs, j));
+  out.scale = fp16_to_f32(b.d);
+}
+
+void read_iq4_xs(const uint8_t* row, int64_t block, RowBlock& out) {
+  const auto& b = reinterpret_cast<const BlockIQ4_XS*>(row)[block / 8];
+  const int i = static_cast<int>(block % 8);
+  for (int j = 0; j < 32; ++j) out.q[j] = static_cast<uint8_t>(q4_value(b.qs + 16 * i, j));
+  out.scale = fp16_to_f32(b.d) * static_cast<float>(iq4xs_scale(b, i));
+}
+
 void read_q2_k(const uint8_t* row, int64_t block, RowBlock& out) {
   const auto& b = reinterpret_cast<const BlockQ2_K*>(row)[block / 8];
   const int e0 = static_cast<int>(block % 8) * 32;
@@ -144,6 +158,8 @@ std::optional<PackedMatrix> pack_matrices(std::span<const Tensor* const> parts) 
     case DType::q5_k: p.kind = PackedMatrix::Kind::q5_min; p.tile_bytes = 384; read = read_q5_k; break;
     case DType::q6_k: p.kind = PackedMatrix::Kind::q6; p.tile_bytes = 448; read = read_q6_k; break;
     case DType::q3_k: p.kind = PackedMatrix::Kind::q3; p.tile_bytes = 256; read = read_q3_k; break;
+    case DType::iq4_nl: p.kind = PackedMatrix::Kind::iq4; p.tile_bytes = 256 + 32; read = read_iq4_nl; break;
+    case DType::iq4_xs: p.kind = PackedMatrix::Kind::iq4; p.tile_bytes = 256 + 32; read = read_iq4_xs; break;
     case DType::q2_k: p.kind = PackedMatrix::Kind::q2; p.tile_bytes = 224; read = read_q2_k; break;
     case DType::f16: p.kind = PackedMatrix::Kind::f16; p.tile_bytes = 1024; break;
     case DType::bf16: p.kind = PackedMatrix::Kind::bf16; p.tile_bytes = 1024; break;
@@ -226,7 +242,8 @@ std::optional<PackedMatrix> pack_matrices(std::span<const Tensor* const> parts) 
             }
           }
           reinterpret_cast<uint16_t*>(tile + 256)[r] = f32_to_fp16(rb.scale);
-          if (p.kind != PackedMatrix::Kind::q4) reinterpret_cast<uint16_t*>(tile + 288)[r] = f32_to_fp16(rb.min);
+          const bool has_min = p.kind == PackedMatrix::Kind::q4_min || p.kind == PackedMatrix::Kind::q5_min;
+          if (has_min) reinterpret_cast<uint16_t*>(tile + 288)[r] = f32_to_fp16(rb.min);
           if (p.kind == PackedMatrix::Kind::q5_min) {
             for (int j = 0; j < 8; ++j) {
               for (int b = 0; b < 4; ++b) tile[320 + r * 4 + b] |= static_cast<uint8_t>((rb.q[4 * j + b] >> 4) << j);

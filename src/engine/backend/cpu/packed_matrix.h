@@ -8,6 +8,8 @@
 //   q4 / q4_min: 4 × 64 bytes of nibbles (vector m, lane r, byte b: low nibble = row r,
 //                column 4m + b; high nibble = row r, column 16 + 4m + b),
 //                16 f16 scales, and for q4_min 16 f16 mins     (288 / 320 bytes)
+//   iq4:         the q4 tile, its nibbles indexing kIQ4Values (quant.h) instead of q - 8 (IQ4_NL;
+//                IQ4_XS with scale = d · (sub-block scale - 32) rounded to f16)   (288 bytes)
 //   q8:          8 × 64 bytes of q + 128 as uint8 (vector j, lane r, byte b = row r, column
 //                4j + b), 16 f16 scales (544 bytes, as many as the file's Q8_0 blocks: decode
 //                streams no more than it must). Unsigned weights let vpdpbusd take them as its
@@ -42,7 +44,7 @@
 namespace llmp::engine {
 
 struct PackedMatrix {
-  enum class Kind { q4, q4_min, q5_min, q8, q6, q3, q2, f16, bf16 };
+  enum class Kind { q4, q4_min, q5_min, iq4, q8, q6, q3, q2, f16, bf16 };
   Kind kind = Kind::q4;
   int64_t rows = 0, cols = 0;  // logical shape
   int64_t n_groups = 0;        // ceil(rows / 16)

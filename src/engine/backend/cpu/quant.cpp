@@ -93,6 +93,25 @@ void dequantize_row(DType t, const uint8_t* src, float* dst, int64_t n) {
       }
       return;
     }
+    case DType::iq4_nl: {
+      const auto* b = reinterpret_cast<const BlockIQ4_NL*>(src);
+      for (int64_t k = 0; k < n / 32; ++k) {
+        const float d = fp16_to_f32(b[k].d);
+        for (int j = 0; j < 32; ++j) dst[k * 32 + j] = d * static_cast<float>(kIQ4Values[q4_value(b[k].qs, j)]);
+      }
+      return;
+    }
+    case DType::iq4_xs: {
+      const auto* b = reinterpret_cast<const BlockIQ4_XS*>(src);
+      for (int64_t k = 0; k < n / 256; ++k) {
+        const float d = fp16_to_f32(b[k].d);
+        for (int i = 0; i < 8; ++i) {
+          const float dl = d * static_cast<float>(iq4xs_scale(b[k], i));
+          for (int j = 0; j < 32; ++j) dst[k * 256 + 32 * i + j] = dl * static_cast<float>(kIQ4Values[q4_value(b[k].qs + 16 * i, j)]);
+        }
+      }
+      return;
+    }
     case DType::q2_k: {
       const auto* b = reinterpret_cast<const BlockQ2_K*>(src);
       for (int64_t k = 0; k < n / 256; ++k) {
@@ -126,6 +145,18 @@ void dequantize_row(DType t, const uint8_t* src, float* dst, int64_t n) {
 }
 
 namespace {
+
+// The value of largest magnitude among x[0..n), with its sign.
+float signed_max(const float* x, int n) {
+  float amax = 0, max = 0;
+  for (int j = 0; j < n; ++j) {
+    if (std::fabs(x[j]) > amax) {
+      amax = std::fabs(x[j]);
+      max = x[j];
+    }
+  }
+  return max;
+}
 
 // Q4_K and Q5_K share everything but the width of q (levels: 15 or 31). Per 32-element
 // sub-block: value ≈ scale * q - min with q in 0..levels, min ≥ 0 (so the sub-block's lowest
@@ -201,14 +232,7 @@ void quantize_q5_k_block(const float* x, BlockQ5_K& b) {
 //   with a min (Q4_1, Q5_1): value = d · q + m, min and max span 2^bits - 1 steps.
 void quantize_symmetric_block(const float* x, int bits, uint16_t& d_bits, uint8_t* q) {
   const int half = 1 << (bits - 1);
-  float amax = 0, max = 0;
-  for (int j = 0; j < 32; ++j) {
-    if (std::fabs(x[j]) > amax) {
-      amax = std::fabs(x[j]);
-      max = x[j];
-    }
-  }
-  const float d = max / static_cast<float>(-half), id = d != 0 ? 1.0f / d : 0.0f;
+  const float d = signed_max(x, 32) / static_cast<float>(-half), id = d != 0 ? 1.0f / d : 0.0f;
   d_bits = f32_to_fp16(d);
   const float round_up = static_cast<float>(half) + 0.5f;
   for (int j = 0; j < 32; ++j) q[j] = static_cast<uint8_t>(std::min(2 * half - 1, static_cast<int>(x[j] * id + round_up)));
@@ -247,14 +271,7 @@ void quantize_scaled16_block(const float* x, int offset, int scale_offset, uint1
   float scales[16];
   float max_scale = 0;
   for (int g = 0; g < 16; ++g) {
-    float amax = 0, max = 0;
-    for (int l = 0; l < 16; ++l) {
-      if (std::fabs(x[g * 16 + l]) > amax) {
-        amax = std::fabs(x[g * 16 + l]);
-        max = x[g * 16 + l];
-      }
-    }
-    scales[g] = max / static_cast<float>(-offset);
+    scales[g] = signed_max(x + g * 16, 16) / static_cast<float>(-offset);
     if (std::fabs(scales[g]) > std::fabs(max_scale)) max_scale = scales[g];
   }
   d_bits = f32_to_fp16(max_scale / static_cast<float>(-scale_offset));
@@ -299,6 +316,41 @@ void quantize_q3_k_block(const float* x, BlockQ3_K& b) {
     const int v = sc[i] + 32;
     b.scales[i % 8] |= static_cast<uint8_t>((v & 0xF) << (i < 8 ? 0 : 4));
     b.scales[8 + i % 4] |= static_cast<uint8_t>((v >> 4) << (2 * (i / 4)));
+  }
+}
+
+// IQ4: each value to the nearest table entry at step d (the value of largest magnitude maps to
+// the table's -127). q: [32] out.
+void quantize_iq4_values(const float* x, float d, uint8_t* q) {
+  for (int j = 0; j < 32; ++j) {
+    const float v = d != 0 ? x[j] / d : 0.0f;
+    int best = 0;
+    for (int i = 1; i < 16; ++i) {
+      if (std::fabs(v - static_cast<float>(kIQ4Values[i])) < std::fabs(v - static_cast<float>(kIQ4Values[best]))) best = i;
+    }
+    q[j] = static_cast<uint8_t>(best);
+  }
+}
+
+void quantize_iq4_xs_block(const float* x, BlockIQ4_XS& b) {
+  // Per 32: the scale that maps the largest magnitude to -127; those 6-bit against d, the
+  // largest mapping to -32.
+  float scales[8], max_scale = 0;
+  for (int i = 0; i < 8; ++i) {
+    scales[i] = signed_max(x + 32 * i, 32) / -127.0f;
+    if (std::fabs(scales[i]) > std::fabs(max_scale)) max_scale = scales[i];
+  }
+  b.d = f32_to_fp16(max_scale / -32.0f);
+  const float d = fp16_to_f32(b.d);
+  b.scales_h = 0;
+  std::memset(b.scales_l, 0, sizeof b.scales_l);
+  for (int i = 0; i < 8; ++i) {
+    const long ls = std::clamp(d != 0 ? std::lround(scales[i] / d) : 0L, -32L, 31L) + 32;
+    b.scales_l[i / 2] |= static_cast<uint8_t>((ls & 0xF) << (4 * (i % 2)));
+    b.scales_h |= static_cast<uint16_t>((ls >> 4) << (2 * i));
+    uint8_t q[32];
+    quantize_iq4_values(x + 32 * i, d * static_cast<float>(ls - 32), q);
+    pack_nibbles(q, b.qs + 16 * i);
   }
 }
 
@@ -411,6 +463,22 @@ void quantize_row(DType t, const float* src, uint8_t* dst, int64_t n) {
     case DType::q6_k: {
       auto* b = reinterpret_cast<BlockQ6_K*>(dst);
       for (int64_t k = 0; k < n / 256; ++k) quantize_q6_k_block(src + k * 256, b[k]);
+      return;
+    }
+    case DType::iq4_nl: {
+      auto* b = reinterpret_cast<BlockIQ4_NL*>(dst);
+      for (int64_t k = 0; k < n / 32; ++k) {
+        const float d = signed_max(src + k * 32, 32) / -127.0f;
+        b[k].d = f32_to_fp16(d);
+        uint8_t q[32];
+        quantize_iq4_values(src + k * 32, fp16_to_f32(b[k].d), q);
+        pack_nibbles(q, b[k].qs);
+      }
+      return;
+    }
+    case DType::iq4_xs: {
+      auto* b = reinterpret_cast<BlockIQ4_XS*>(dst);
+      for (int64_t k = 0; k < n / 256; ++k) quantize_iq4_xs_block(src + k * 256, b[k]);
       return;
     }
     case DType::q2_k: {

@@ -55,6 +55,20 @@ struct BlockQ5_K {
   uint8_t qh[32];
   uint8_t qs[128];      // as Q4_K
 };
+//! IQ4_NL and IQ4_XS: 4-bit indices into a table of 16 non-uniform int8 values (kIQ4Values),
+//! in Q4_0's nibble layout per 32 elements: value = d · kIQ4Values[q] (IQ4_NL), d · (scale - 32)
+//! · kIQ4Values[q] with a 6-bit scale per 32 (IQ4_XS: low 4 bits in scales_l, high 2 in scales_h).
+inline constexpr int8_t kIQ4Values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+struct BlockIQ4_NL {
+  uint16_t d;
+  uint8_t qs[16];
+};
+struct BlockIQ4_XS {
+  uint16_t d;
+  uint16_t scales_h;    // bits 2i..2i+1: high 2 bits of sub-block i's scale
+  uint8_t scales_l[4];  // nibble i: low 4 bits of sub-block i's scale
+  uint8_t qs[128];      // 16 bytes per sub-block of 32
+};
 //! Q2_K: 2-bit values q in 0..3, value = d · (scales[e / 16] & 15) · q - dmin · (scales[e / 16] >> 4).
 //! Element e = 128h + 32j + 16s + l (l < 16): q at bit 2j of qs[32h + 16s + l] (as Q3_K's low bits).
 struct BlockQ2_K {
@@ -83,7 +97,12 @@ struct BlockQ6_K {
 };
 #pragma pack(pop)
 static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18 && sizeof(BlockQ4_1) == 20 && sizeof(BlockQ5_0) == 22 && sizeof(BlockQ5_1) == 24 &&
-              sizeof(BlockQ2_K) == 84 && sizeof(BlockQ3_K) == 110 && sizeof(BlockQ4_K) == 144 && sizeof(BlockQ5_K) == 176 && sizeof(BlockQ6_K) == 210);
+              sizeof(BlockQ2_K) == 84 && sizeof(BlockQ3_K) == 110 && sizeof(BlockIQ4_NL) == 18 && sizeof(BlockIQ4_XS) == 136 && sizeof(BlockQ4_K) == 144 && sizeof(BlockQ5_K) == 176 && sizeof(BlockQ6_K) == 210);
+
+//! The scale of sub-block i (0..7) of an IQ4_XS block, in -32..31.
+inline int iq4xs_scale(const BlockIQ4_XS& b, int i) {
+  return (((b.scales_l[i / 2] >> (4 * (i % 2))) & 0xF) | (((b.scales_h >> (2 * i)) & 3) << 4)) - 32;
+}
 
 //! The 2-bit value (0..3) of element e (0..255) of a Q2_K (or, as its low bits, Q3_K) block's qs.
 inline int q2k_value(const uint8_t* qs, int e) {

@@ -31,6 +31,8 @@ WeightType weight_type(DType t) {
     case DType::q4_k: return WeightType::q4_k;
     case DType::q4_1: return WeightType::q4_1;
     case DType::q2_k: return WeightType::q2_k;
+    case DType::iq4_nl: return WeightType::iq4_nl;
+    case DType::iq4_xs: return WeightType::iq4_xs;
     case DType::q3_k: return WeightType::q3_k;
     case DType::q5_0: return WeightType::q5_0;
     case DType::q5_1: return WeightType::q5_1;
@@ -53,6 +55,8 @@ size_t value_bytes(WeightType t, int64_t rows, int64_t cols) {
   switch (t) {
     case WeightType::q8_0: return static_cast<size_t>(rows * cols);
     case WeightType::q4_0:
+    case WeightType::iq4_nl:
+    case WeightType::iq4_xs:
     case WeightType::q4_1:
     case WeightType::q5_0:
     case WeightType::q5_1: return static_cast<size_t>(rows * cols / 2);

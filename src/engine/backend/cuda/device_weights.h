@@ -1,7 +1,7 @@
 #pragma once
 // A decoder's weights in GPU memory, in the forms the kernels read: dense matrices in the
 // activation type (f16 or bf16; f32 files are converted), quantised matrices kept quantised
-// (q8_0/q4_0/q4_1/q5_0/q5_1/q2_k/q3_k/q6_k repacked for aligned loads, q4_k/q5_k as is), q/k/v and gate/up stacked into one
+// (q8_0/q4_0/q4_1/q5_0/q5_1/q2_k/q3_k/q6_k/iq4 repacked for aligned loads, q4_k/q5_k as is), q/k/v and gate/up stacked into one
 // matrix each when their types agree, norms and biases in f32. One allocation holds it all.
 
 #include <cuda_runtime.h>
