@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Engine benchmarks against llama.cpp on the same GGUF files, same threads, same run:
 #  1. prefill and single-sequence decode (engine_bench vs llama-bench) for a generated model
-#     with Llama-3.2-1B's shapes in f16, Q8_0, Q4_0, Q4_K_M, Q5_K_M, Q3_K_M and Q2_K (the last four
-#     made from the f16 file by llama.cpp's own llama-quantize: K-quant mixtures as published);
+#     with Llama-3.2-1B's shapes in f16, Q8_0, Q4_0, Q4_K_M, Q5_K_M, Q3_K_M, Q2_K and IQ4_XS (the
+#     last five made from the f16 file by llama.cpp's own llama-quantize: mixtures as published);
 #  2. aggregate decode with 1, 8, 16 and 32 sequences (batched_bench vs llama-batched-bench)
 #     in Q4_0 and Q8_0, and the prefix-cache TTFT benefit.
 #
 #   bench/engine/run.sh [build dir]      LLAMA_CPP_BIN=... (default /work/peers/llama.cpp/build/bin)
 #                                        MODELS_DIR=... (default /tmp/llmp-bench-models) THREADS=2
-#                                        DTYPES="f16 q8_0 q4_0 q4_k_m q5_k_m q3_k_m q2_k" (the rows of table 1)
+#                                        DTYPES="f16 q8_0 q4_0 q4_k_m q5_k_m q3_k_m q2_k iq4_xs" (the rows of table 1)
 #                                        SKIP_BATCHED=1 (table 1 only)
 # llama.cpp is built outside this tree from its public repository (see bench/README.md).
 set -euo pipefail
@@ -25,7 +25,7 @@ for dtype in f16 q8_0 q4_0; do
   [[ -f $m ]] || "$bin" model create-test --arch llama --format gguf --dtype "$dtype" --layers 16 --hidden 2048 \
     --heads 32 --kv-heads 8 --ffn 8192 --vocab 128256 --context 8192 --tied-embeddings --out "$m" >/dev/null
 done
-for kind in q4_k_m q5_k_m q3_k_m q2_k; do
+for kind in q4_k_m q5_k_m q3_k_m q2_k iq4_xs; do
   [[ -f $models/llama1b-$kind.gguf ]] ||
     "$llama/llama-quantize" "$models/llama1b-f16.gguf" "$models/llama1b-$kind.gguf" "${kind^^}" "$threads" \
       >"$models/quantize-$kind.log" 2>&1 || { echo "llama-quantize failed: see $models/quantize-$kind.log"; exit 1; }
@@ -38,7 +38,7 @@ echo "## prefill 128 / decode 32 tokens, $threads threads, median of $rounds alt
 echo
 echo "| model | llmplatform pp128 t/s | llama.cpp pp128 t/s | ratio | llmplatform tg32 t/s | llama.cpp tg32 t/s | ratio |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
-for dtype in ${DTYPES:-f16 q8_0 q4_0 q4_k_m q5_k_m q3_k_m q2_k}; do
+for dtype in ${DTYPES:-f16 q8_0 q4_0 q4_k_m q5_k_m q3_k_m q2_k iq4_xs}; do
   m=$models/llama1b-$dtype.gguf
   runs=()
   for _ in $(seq "$rounds"); do
