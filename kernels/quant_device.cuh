@@ -48,8 +48,9 @@ constexpr uint32_t kIQ4Words[4] = {0xBFAD9881u, 0xF6EADDCFu, 0x26190D01u, 0x7159
 
 //! Four table values (int8, packed) for four indices 0..15 held one per byte of `idx`.
 __device__ __forceinline__ uint32_t iq4_lookup(uint32_t idx) {
-  // __byte_perm picks bytes 0-7 of (a, b) by the low 3 bits of each selector nibble: the low
-  // and high halves of the table in two lookups, then bit 3 of each index chooses.
+  // __byte_perm picks bytes 0-7 of (a, b) by the low 3 bits of each selector nibble (bit 3 is
+  // kept clear: PTX prmt reads it as sign-replicate): the low and high halves of the table in
+  // two lookups, then bit 3 of each index chooses.
   const uint32_t sel = (idx & 0x7u) | ((idx >> 4) & 0x70u) | ((idx >> 8) & 0x700u) | ((idx >> 12) & 0x7000u);
   const uint32_t lo = __byte_perm(kIQ4Words[0], kIQ4Words[1], sel), hi = __byte_perm(kIQ4Words[2], kIQ4Words[3], sel);
   const uint32_t use_hi = ((idx >> 3) & 0x01010101u) * 0xFFu;

@@ -29,8 +29,8 @@ __global__ void __launch_bounds__(256)
 // kernel issues kUnroll units' loads before using any, to keep bytes in flight), `decode` turns
 // the scales into floats, `dot` gives Σ W · x over the unit's kElems elements for one
 // quantised activation row (values xq, per-32 (d, d·Σq) pairs xds). Units are whole
-// activation blocks of 32, so every product stays in int32 per block (per 16 for Q6_K, whose
-// scales are per 16) and is scaled once.
+// activation blocks of 32, so every product stays in int32 per block (per 16 for Q6_K, Q3_K
+// and Q2_K, whose scales are per 16) and is scaled once.
 
 template <WeightType kType>
 struct Int8Unit;

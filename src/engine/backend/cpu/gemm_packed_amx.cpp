@@ -7,12 +7,14 @@
 // multiplies. Dequantised to bf16 once per row group, the weights need no scale at all: a C
 // tile accumulates in f32 across the whole row and is stored once.
 //
-// Precision. Activations are rounded to bf16 (relative error 2^-9 per element; the int8 path
-// rounds to 1/254 of a 32-column block's maximum, coarser). Quantised weights are rounded to
-// bf16, a relative error of at most 2^-9 of the weight: for Q4_0 (|q - 8| <= 8) 1/64 of a step,
-// Q5_0 and the 6-bit Q6_K 1/16 and 1/8, Q8_0 1/4; for Q4_K / Q5_K / Q5_1, whose min can be
-// larger than the values' span, relative to the weight, not to the step. bf16 weights are
-// exact; f16 weights are split into bf16 hi + lo, exact to 2^-16, at twice the multiplies.
+// Precision. Activations are rounded to bf16 (8 significant bits: relative error up to 2^-8
+// per element; the int8 path rounds to 1/254 of a 32-column block's maximum, coarser).
+// Quantised weights are rounded to bf16 too, at most 2^-8 of the weight: as a fraction of a
+// quantisation step that is 1/32 for Q4_0 (|q - 8| <= 8), 1/16 for Q5_0, 1/8 for Q6_K, 1/64 for
+// Q3_K, 1/2 for Q8_0 and IQ4 (|value| up to 127); for the kinds with a min (Q4_1, Q5_1, Q2_K,
+// Q4_K, Q5_K) it is relative to the weight, the min being able to exceed the values' span.
+// bf16 weights are exact; f16 weights are split into bf16 hi + lo, exact to 2^-16, at twice
+// the multiplies.
 //
 // Tiles (all 16 rows × 64 bytes):
 //   tmm0, tmm1: A, token tiles 0 and 1: 16 tokens × 32 bf16 of the step's columns;
@@ -65,7 +67,8 @@ const __m512i kInterleave16 = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 2
                                                 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
 
 // One int8 VNNI vector (byte 4n + b = weight row n, column 4j + b) scaled per row to bf16, as B
-// rows 2j and 2j + 1. `min` is subtracted after scaling (Q4_K), zero otherwise.
+// rows 2j and 2j + 1. `min` is subtracted after scaling: 8 · scale for Q4_0, offset · scale for
+// q6 / q3, the tile's min for the kinds that have one, zero for q8 and iq4.
 inline void int8_vector_to_b(__m512i v, __m512 scale, __m512 min, uint8_t* b, int j) {
   __m512 f[4];
   for (int c = 0; c < 4; ++c) {
@@ -147,12 +150,12 @@ void unpack_group(const PackedMatrix& w, int64_t g, std::vector<uint8_t>& out) {
         uint8_t* b = out.data() + k * kStepBytes;
         const __m512 scale = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 256)));
         const bool has_min = w.kind != PackedMatrix::Kind::q4;
-        const bool has_high = w.kind == PackedMatrix::Kind::q5_min;  // Q5_K's fifth bits, bit j for vector j
+        const bool has_high = w.kind == PackedMatrix::Kind::q5_min;  // fifth bits (Q5_K, Q5_0, Q5_1), bit j for vector j
         const __m512i hv = has_high ? _mm512_loadu_si512(tile + 320) : _mm512_setzero_si512();
         auto fifth_bit = [&](int j) {
           return _mm512_slli_epi16(_mm512_and_si512(_mm512_srl_epi16(hv, _mm_cvtsi32_si128(j)), _mm512_set1_epi8(1)), 4);
         };
-        // Q4_0: scale · (q - 8); Q4_K, Q5_K: scale · q - min.
+        // Q4_0: scale · (q - 8); Q4_1, Q5_0, Q5_1, Q4_K, Q5_K: scale · q - min.
         const __m512 min = has_min ? _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 288)))
                                    : _mm512_mul_ps(scale, _mm512_set1_ps(8.0f));
         // Vector m's low nibbles are columns 4m + b, its high nibbles columns 16 + 4m + b.

@@ -28,7 +28,7 @@ inline void prefetch_ahead(const uint8_t* tile, size_t tile_bytes) {
 }
 
 // NT tokens against row group g. Q4 tiles: 8 unpacked weight vectors are reused by every token;
-// kHigh (Q5_K) ORs in each value's fifth bit.
+// kHigh (q5_min: Q5_K, Q5_0, Q5_1) ORs in each value's fifth bit.
 template <int NT, bool kMin, bool kHigh = false>
 void q4_group(const PackedMatrix& w, int64_t g, const Q8Rows& x, int64_t t0, float* y, int64_t ldy, const float* bias,
               __mmask16 rows_mask) {

@@ -4,7 +4,6 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <vector>
 
 #include "backend/cpu/half.h"
 #include "backend/cpu/quant.h"
@@ -16,7 +15,7 @@ constexpr int64_t kGroup = 16;
 
 // Unpacks one source row-block into 32 quantised values plus its scale and min.
 struct RowBlock {
-  uint8_t q[32];   // q4: 0..15; q5: 0..31; q6: 0..63; q3: 0..7; q2: 0..3
+  uint8_t q[32];   // q4: 0..15; q5: 0..31; q6: 0..63; q3: 0..7; q2: 0..3; iq4: table index 0..15
   int8_t s[32];    // q8
   float scale = 0, min = 0;
   uint16_t d = 0, dmin = 0;      // q6, q3, q2: f16 super-block scale (q2: and min scale)

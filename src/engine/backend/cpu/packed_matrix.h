@@ -32,7 +32,9 @@
 //                one 32-byte load widens to a vector of 16 rows (1024 bytes)
 // value(r, c) = scale · q - min  (q4: q in 0..15 and min = 8 · scale; q4_min / q5_min: Q4_K's
 // and Q5_K's per-32 scale and min, q in 0..15 / 0..31; Q4_1 as q4_min with min = -m, Q5_0 and
-// Q5_1 as q5_min with min = 16 · scale and -m), scale · (u - 128) (q8, u the stored byte), d · scale_half · (q - 32) (q6).
+// Q5_1 as q5_min with min = 16 · scale and -m), scale · (u - 128) (q8, u the stored byte),
+// d · scale_half · (q - 32) (q6), d · scale_half · (q - 4) (q3), d · scale_half · q - dmin ·
+// min_half (q2), scale · kIQ4Values[q] (iq4).
 
 #include <cstdint>
 #include <memory>

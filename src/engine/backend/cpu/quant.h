@@ -169,7 +169,7 @@ struct Q8Rows {
   std::vector<int8_t> qs;             // [n_rows, n_cols]
   std::vector<float> d;               // [n_rows, n_cols / 32]
   std::vector<int32_t> sums;          // [n_rows, n_cols / 32] sum of qs per block
-  std::vector<int32_t> sums_lo;       // [n_rows, n_cols / 32] sum of the block's first 16 qs (Q6_K's scales are per 16)
+  std::vector<int32_t> sums_lo;       // [n_rows, n_cols / 32] sum of the block's first 16 qs (Q6_K/Q3_K/Q2_K scale per 16)
 
   const int8_t* row_qs(int64_t r) const { return qs.data() + r * n_cols; }
   const float* row_d(int64_t r) const { return d.data() + r * (n_cols / 32); }
