@@ -8,6 +8,14 @@ namespace {
 
 using detail::ceil_div;
 
+// Eight 16-bit words from a 2-byte aligned source, as one 16-byte value to store.
+__device__ __forceinline__ uint4 load_words8(const uint16_t* src) {
+  alignas(16) uint16_t w[8];
+#pragma unroll
+  for (int k = 0; k < 8; ++k) w[k] = src[k];
+  return *reinterpret_cast<const uint4*>(w);
+}
+
 // Grid: ceil(n_blocks / 256), block 256; one thread per ggml block. A block is kHalves
 // 16-bit words: the f16 scale first (q8_0: 34 bytes, q4_0: 18) or last (q6_k: 210), the values
 // in between. values: [n_blocks, 2 · (kHalves - 1)] bytes, 16-byte aligned; scales: [n_blocks] f16.
@@ -23,12 +31,7 @@ __global__ void repack_ggml_kernel(const uint16_t* __restrict__ src, int64_t n_b
   const uint16_t* v = s + (kScaleFirst ? 1 : 0);
   uint4* dst = reinterpret_cast<uint4*>(values + b * (kValueWords * 2));
 #pragma unroll
-  for (int i = 0; i < kValueWords / 8; ++i) {
-    alignas(16) uint16_t w[8];
-#pragma unroll
-    for (int k = 0; k < 8; ++k) w[k] = v[8 * i + k];
-    dst[i] = *reinterpret_cast<const uint4*>(w);
-  }
+  for (int i = 0; i < kValueWords / 8; ++i) dst[i] = load_words8(v + 8 * i);
 }
 
 // Q5_0 (11 words: d, qh, qs), Q5_1 (12 words: d, m, qh, qs) and Q4_1 (10 words: d, m, qs) into
@@ -44,10 +47,7 @@ __global__ void repack_q5_kernel(const uint16_t* __restrict__ src, int64_t n_blo
   alignas(8) const uint16_t meta[4] = {s[0], kHasMin ? s[1] : uint16_t{0}, kHasQh ? s[kQh] : uint16_t{0},
                                        kHasQh ? s[kQh + 1] : uint16_t{0}};
   *reinterpret_cast<uint2*>(scales + 4 * b) = *reinterpret_cast<const uint2*>(meta);
-  alignas(16) uint16_t w[8];
-#pragma unroll
-  for (int k = 0; k < 8; ++k) w[k] = s[kQs + k];
-  *reinterpret_cast<uint4*>(values + 16 * b) = *reinterpret_cast<const uint4*>(w);
+  *reinterpret_cast<uint4*>(values + 16 * b) = load_words8(s + kQs);
 }
 
 // Q3_K (55 words: hmask, qs, 12 bytes of 6-bit scales, d) into 112-byte blocks (hmask, qs,
@@ -59,12 +59,7 @@ __global__ void repack_q3_k_kernel(const uint16_t* __restrict__ src, int64_t n_b
   const uint16_t* s = src + b * 55;
   uint4* dst = reinterpret_cast<uint4*>(values + b * 112);
 #pragma unroll
-  for (int i = 0; i < 6; ++i) {  // hmask and qs: 96 bytes
-    alignas(16) uint16_t w[8];
-#pragma unroll
-    for (int k = 0; k < 8; ++k) w[k] = s[8 * i + k];
-    dst[i] = *reinterpret_cast<const uint4*>(w);
-  }
+  for (int i = 0; i < 6; ++i) dst[i] = load_words8(s + 8 * i);  // hmask and qs: 96 bytes
   alignas(16) uint8_t packed[12];
 #pragma unroll
   for (int k = 0; k < 6; ++k) {
@@ -91,12 +86,7 @@ __global__ void repack_q2_k_kernel(const uint16_t* __restrict__ src, int64_t n_b
   const uint16_t* s = src + b * 42;
   uint4* dst = reinterpret_cast<uint4*>(values + b * 80);
 #pragma unroll
-  for (int i = 0; i < 5; ++i) {
-    alignas(16) uint16_t w[8];
-#pragma unroll
-    for (int k = 0; k < 8; ++k) w[k] = s[8 * i + k];
-    dst[i] = *reinterpret_cast<const uint4*>(w);
-  }
+  for (int i = 0; i < 5; ++i) dst[i] = load_words8(s + 8 * i);
   scales[2 * b] = s[40];
   scales[2 * b + 1] = s[41];
 }
@@ -110,12 +100,7 @@ __global__ void repack_iq4_xs_kernel(const uint16_t* __restrict__ src, int64_t n
   const uint16_t* s = src + b * 68;
   uint4* dst = reinterpret_cast<uint4*>(values + b * 128);
 #pragma unroll
-  for (int i = 0; i < 8; ++i) {
-    alignas(16) uint16_t w[8];
-#pragma unroll
-    for (int k = 0; k < 8; ++k) w[k] = s[4 + 8 * i + k];
-    dst[i] = *reinterpret_cast<const uint4*>(w);
-  }
+  for (int i = 0; i < 8; ++i) dst[i] = load_words8(s + 4 + 8 * i);
   const float d = detail::half_bits_to_f32(s[0]);
   const uint32_t scales_h = s[1], scales_l = static_cast<uint32_t>(s[2]) | static_cast<uint32_t>(s[3]) << 16;
 #pragma unroll

@@ -13,6 +13,7 @@
 #include "backend/cpu/attention.h"
 #include "backend/cpu/ops.h"
 #include "backend/cpu/quant.h"
+#include "backend/cuda/device_weights.h"
 #include "cuda_test_util.h"
 #include "embedding.cuh"
 #include "kv_cache.cuh"
@@ -34,26 +35,6 @@ using kernels::WeightType;
 
 namespace {
 
-WeightType wtype(DType t) {
-  switch (t) {
-    case DType::f32: return WeightType::f32;
-    case DType::f16: return WeightType::f16;
-    case DType::bf16: return WeightType::bf16;
-    case DType::q8_0: return WeightType::q8_0;
-    case DType::q4_0: return WeightType::q4_0;
-    case DType::q4_k: return WeightType::q4_k;
-    case DType::q4_1: return WeightType::q4_1;
-    case DType::q2_k: return WeightType::q2_k;
-    case DType::iq4_nl: return WeightType::iq4_nl;
-    case DType::iq4_xs: return WeightType::iq4_xs;
-    case DType::q3_k: return WeightType::q3_k;
-    case DType::q5_0: return WeightType::q5_0;
-    case DType::q5_1: return WeightType::q5_1;
-    case DType::q5_k: return WeightType::q5_k;
-    case DType::q6_k: return WeightType::q6_k;
-  }
-  return WeightType::f32;
-}
 
 // A [rows, cols] matrix quantised on the CPU (quant.h), its CPU dequantisation as the
 // reference, and the same bytes on the device in the kernels' layout.
@@ -74,7 +55,7 @@ struct TestMatrix {
       dequantize_row(t, bytes.data() + i * rb, ref.data() + i * c, c);
     }
     raw = std::make_unique<GuardedArray<uint8_t>>(bytes);
-    m.type = wtype(t);
+    m.type = cuda::weight_type(t);
     m.rows = r;
     m.cols = c;
     if (kernels::has_repacked_layout(m.type)) {

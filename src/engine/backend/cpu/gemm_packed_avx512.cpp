@@ -78,11 +78,13 @@ void q4_group(const PackedMatrix& w, int64_t g, const Q8Rows& x, int64_t t0, flo
   }
 }
 
-// IQ4 tiles: the nibbles through the table, stored +128 as unsigned for VNNI (Σ (v + 128) · x
-// - 128 · Σ x, as q8).
-template <int NT>
-void iq4_group(const PackedMatrix& w, int64_t g, const Q8Rows& x, int64_t t0, float* y, int64_t ldy, const float* bias,
-               __mmask16 rows_mask) {
+// Q8 and IQ4 tiles: weight bytes stored 128 above the signed value, VNNI's unsigned operand
+// against signed activations: Σ (v + 128) · x - 128 · Σ x. Q8 tiles hold those bytes; IQ4
+// tiles hold nibbles that index the table (shifted by 128 here).
+template <int NT, PackedMatrix::Kind kKind>
+void unsigned_byte_group(const PackedMatrix& w, int64_t g, const Q8Rows& x, int64_t t0, float* y, int64_t ldy,
+                         const float* bias, __mmask16 rows_mask) {
+  constexpr bool kIQ4 = kKind == PackedMatrix::Kind::iq4;
   __m512 acc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
   const __m512i low = _mm512_set1_epi8(0x0F);
@@ -92,36 +94,17 @@ void iq4_group(const PackedMatrix& w, int64_t g, const Q8Rows& x, int64_t t0, fl
     const uint8_t* tile = w.tile(g, k);
     prefetch_ahead(tile, w.tile_bytes);
     __m512i wv[8];
-    for (int m = 0; m < 4; ++m) {
-      const __m512i p = _mm512_loadu_si512(reinterpret_cast<const __m512i*>(tile + 64 * m));
-      wv[m] = _mm512_shuffle_epi8(table, _mm512_and_si512(p, low));
-      wv[m + 4] = _mm512_shuffle_epi8(table, _mm512_and_si512(_mm512_srli_epi16(p, 4), low));
+    if constexpr (kIQ4) {
+      for (int m = 0; m < 4; ++m) {
+        const __m512i p = _mm512_loadu_si512(reinterpret_cast<const __m512i*>(tile + 64 * m));
+        wv[m] = _mm512_shuffle_epi8(table, _mm512_and_si512(p, low));
+        wv[m + 4] = _mm512_shuffle_epi8(table, _mm512_and_si512(_mm512_srli_epi16(p, 4), low));
+      }
+    } else {
+      for (int j = 0; j < 8; ++j) wv[j] = _mm512_loadu_si512(reinterpret_cast<const __m512i*>(tile + 64 * j));
     }
-    const __m512 scale = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 256)));
+    const __m512 scale = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + (kIQ4 ? 256 : 512))));
     for (int t = 0; t < NT; ++t) {
-      const int8_t* xb = x.row_qs(t0 + t) + k * 32;
-      __m512i ia = _mm512_set1_epi32(-128 * x.row_sums(t0 + t)[k]);
-      for (int j = 0; j < 8; ++j) ia = _mm512_dpbusd_epi32(ia, wv[j], bcast4(xb + 4 * j));
-      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia), _mm512_mul_ps(scale, _mm512_set1_ps(x.row_d(t0 + t)[k])), acc[t]);
-    }
-  }
-  const __m512 b = bias ? _mm512_maskz_loadu_ps(rows_mask, bias + g * 16) : _mm512_setzero_ps();
-  for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * ldy + g * 16, rows_mask, _mm512_add_ps(acc[t], b));
-}
-
-template <int NT>
-void q8_group(const PackedMatrix& w, int64_t g, const Q8Rows& x, int64_t t0, float* y, int64_t ldy, const float* bias,
-              __mmask16 rows_mask) {
-  __m512 acc[NT];
-  for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
-  for (int64_t k = 0; k < w.n_blocks; ++k) {
-    const uint8_t* tile = w.tile(g, k);
-    prefetch_ahead(tile, w.tile_bytes);
-    const __m512 scale = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 512)));
-    __m512i wv[8];
-    for (int j = 0; j < 8; ++j) wv[j] = _mm512_loadu_si512(reinterpret_cast<const __m512i*>(tile + 64 * j));
-    for (int t = 0; t < NT; ++t) {
-      // Weights stored as q + 128 (unsigned × signed for VNNI): Σ (q + 128) · x − 128 · Σ x.
       const int8_t* xb = x.row_qs(t0 + t) + k * 32;
       __m512i ia = _mm512_set1_epi32(-128 * x.row_sums(t0 + t)[k]);
       for (int j = 0; j < 8; ++j) ia = _mm512_dpbusd_epi32(ia, wv[j], bcast4(xb + 4 * j));
@@ -185,8 +168,8 @@ void run_group(const PackedMatrix& w, int64_t g, const Q8Rows& x, int64_t t0, fl
     case PackedMatrix::Kind::q4: q4_group<NT, false>(w, g, x, t0, y, ldy, bias, mask); break;
     case PackedMatrix::Kind::q4_min: q4_group<NT, true>(w, g, x, t0, y, ldy, bias, mask); break;
     case PackedMatrix::Kind::q5_min: q4_group<NT, true, true>(w, g, x, t0, y, ldy, bias, mask); break;
-    case PackedMatrix::Kind::q8: q8_group<NT>(w, g, x, t0, y, ldy, bias, mask); break;
-    case PackedMatrix::Kind::iq4: iq4_group<NT>(w, g, x, t0, y, ldy, bias, mask); break;
+    case PackedMatrix::Kind::q8: unsigned_byte_group<NT, PackedMatrix::Kind::q8>(w, g, x, t0, y, ldy, bias, mask); break;
+    case PackedMatrix::Kind::iq4: unsigned_byte_group<NT, PackedMatrix::Kind::iq4>(w, g, x, t0, y, ldy, bias, mask); break;
     case PackedMatrix::Kind::q6: scaled16_group<NT, PackedMatrix::Kind::q6>(w, g, x, t0, y, ldy, bias, mask); break;
     case PackedMatrix::Kind::q3: scaled16_group<NT, PackedMatrix::Kind::q3>(w, g, x, t0, y, ldy, bias, mask); break;
     case PackedMatrix::Kind::q2: scaled16_group<NT, PackedMatrix::Kind::q2>(w, g, x, t0, y, ldy, bias, mask); break;

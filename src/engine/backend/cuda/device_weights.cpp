@@ -21,26 +21,6 @@ using kernels::WeightType;
 
 constexpr size_t kStagingBytes = size_t{64} << 20;  // raw file rows on their way to a conversion kernel
 
-WeightType weight_type(DType t) {
-  switch (t) {
-    case DType::f32: return WeightType::f32;
-    case DType::f16: return WeightType::f16;
-    case DType::bf16: return WeightType::bf16;
-    case DType::q8_0: return WeightType::q8_0;
-    case DType::q4_0: return WeightType::q4_0;
-    case DType::q4_k: return WeightType::q4_k;
-    case DType::q4_1: return WeightType::q4_1;
-    case DType::q2_k: return WeightType::q2_k;
-    case DType::iq4_nl: return WeightType::iq4_nl;
-    case DType::iq4_xs: return WeightType::iq4_xs;
-    case DType::q3_k: return WeightType::q3_k;
-    case DType::q5_0: return WeightType::q5_0;
-    case DType::q5_1: return WeightType::q5_1;
-    case DType::q5_k: return WeightType::q5_k;
-    case DType::q6_k: return WeightType::q6_k;
-  }
-  return WeightType::f32;
-}
 
 WeightType dense_type(ActType act) { return act == ActType::bf16 ? WeightType::bf16 : WeightType::f16; }
 
@@ -210,6 +190,27 @@ void build(Builder& b, const LoadedModel& model, ActType act, DeviceModel& out) 
 }
 
 }  // namespace
+
+WeightType weight_type(DType t) {
+  switch (t) {
+    case DType::f32: return WeightType::f32;
+    case DType::f16: return WeightType::f16;
+    case DType::bf16: return WeightType::bf16;
+    case DType::q8_0: return WeightType::q8_0;
+    case DType::q4_0: return WeightType::q4_0;
+    case DType::q4_k: return WeightType::q4_k;
+    case DType::q4_1: return WeightType::q4_1;
+    case DType::q2_k: return WeightType::q2_k;
+    case DType::iq4_nl: return WeightType::iq4_nl;
+    case DType::iq4_xs: return WeightType::iq4_xs;
+    case DType::q3_k: return WeightType::q3_k;
+    case DType::q5_0: return WeightType::q5_0;
+    case DType::q5_1: return WeightType::q5_1;
+    case DType::q5_k: return WeightType::q5_k;
+    case DType::q6_k: return WeightType::q6_k;
+  }
+  return WeightType::f32;
+}
 
 ActType choose_act_type(const ModelWeights& weights) {
   if (const char* env = std::getenv("LLMP_CUDA_ACT")) {

@@ -61,4 +61,8 @@ int64_t device_weight_bytes(const LoadedModel& model, kernels::ActType act);
 //! fit; the caller names the device.
 Result<std::unique_ptr<DeviceModel>> upload_model(const LoadedModel& model, kernels::ActType act, cudaStream_t stream);
 
+//! The device weight type of a file dtype (dense types map to themselves; upload_model then
+//! converts them to the activation type).
+kernels::WeightType weight_type(DType t);
+
 }  // namespace llmp::engine::cuda
