@@ -97,12 +97,13 @@ void unpack_group(const PackedMatrix& w, int64_t g, std::vector<uint8_t>& out) {
     return;
   }
   const __m512i low = _mm512_set1_epi8(0x0F);
+  const TileLayout layout = tile_layout(w.kind);
   for (int64_t k = 0; k < w.n_blocks; ++k) {
     const uint8_t* tile = w.tile(g, k);
     switch (w.kind) {
       case PackedMatrix::Kind::q8: {
         uint8_t* b = out.data() + k * kStepBytes;
-        const __m512 scale = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 512)));
+        const __m512 scale = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + layout.scale)));
         // Stored as q + 128: flipping the top bit gives q back as int8.
         const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
         for (int j = 0; j < 8; ++j) {
@@ -112,7 +113,7 @@ void unpack_group(const PackedMatrix& w, int64_t g, std::vector<uint8_t>& out) {
       }
       case PackedMatrix::Kind::iq4: {
         uint8_t* b = out.data() + k * kStepBytes;
-        const __m512 scale = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 256)));
+        const __m512 scale = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + layout.scale)));
         const __m512i table = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4Values)));
         for (int m = 0; m < 4; ++m) {
           const __m512i p = _mm512_loadu_si512(tile + 64 * m);
@@ -148,15 +149,15 @@ void unpack_group(const PackedMatrix& w, int64_t g, std::vector<uint8_t>& out) {
       case PackedMatrix::Kind::q4_min:
       case PackedMatrix::Kind::q5_min: {
         uint8_t* b = out.data() + k * kStepBytes;
-        const __m512 scale = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 256)));
-        const bool has_min = w.kind != PackedMatrix::Kind::q4;
+        const __m512 scale = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + layout.scale)));
+        const bool has_min = layout.min >= 0;
         const bool has_high = w.kind == PackedMatrix::Kind::q5_min;  // fifth bits (Q5_K, Q5_0, Q5_1), bit j for vector j
-        const __m512i hv = has_high ? _mm512_loadu_si512(tile + 320) : _mm512_setzero_si512();
+        const __m512i hv = has_high ? _mm512_loadu_si512(tile + layout.bits) : _mm512_setzero_si512();
         auto fifth_bit = [&](int j) {
           return _mm512_slli_epi16(_mm512_and_si512(_mm512_srl_epi16(hv, _mm_cvtsi32_si128(j)), _mm512_set1_epi8(1)), 4);
         };
         // Q4_0: scale · (q - 8); Q4_1, Q5_0, Q5_1, Q4_K, Q5_K: scale · q - min.
-        const __m512 min = has_min ? _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 288)))
+        const __m512 min = has_min ? _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + layout.min)))
                                    : _mm512_mul_ps(scale, _mm512_set1_ps(8.0f));
         // Vector m's low nibbles are columns 4m + b, its high nibbles columns 16 + 4m + b.
         for (int m = 0; m < 4; ++m) {

@@ -53,15 +53,16 @@ void q4_group(const PackedMatrix& w, int64_t g, const Q8Rows& x, int64_t t0, flo
       wv[m + 4] = _mm512_and_si512(_mm512_srli_epi16(p, 4), low);
     }
     if constexpr (kHigh) {
-      const __m512i hv = _mm512_loadu_si512(tile + 320);
+      const __m512i hv = _mm512_loadu_si512(tile + tile_layout(PackedMatrix::Kind::q5_min).bits);
       for (int j = 0; j < 8; ++j) {
         const __m512i bit = _mm512_and_si512(_mm512_srl_epi16(hv, _mm_cvtsi32_si128(j)), _mm512_set1_epi8(1));
         wv[j] = _mm512_or_si512(wv[j], _mm512_slli_epi16(bit, 4));
       }
     }
-    const __m512 scale = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 256)));
+    constexpr TileLayout kLayout = tile_layout(PackedMatrix::Kind::q4_min);  // q4 and q5_min: the same scale and min
+    const __m512 scale = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + kLayout.scale)));
     __m512 minv = scale;
-    if constexpr (kMin) minv = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 288)));
+    if constexpr (kMin) minv = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + kLayout.min)));
     for (int t = 0; t < NT; ++t) {
       const int8_t* xb = xq[t] + k * 32;
       __m512i ia = _mm512_setzero_si512();
@@ -103,7 +104,7 @@ void unsigned_byte_group(const PackedMatrix& w, int64_t g, const Q8Rows& x, int6
     } else {
       for (int j = 0; j < 8; ++j) wv[j] = _mm512_loadu_si512(reinterpret_cast<const __m512i*>(tile + 64 * j));
     }
-    const __m512 scale = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + (kIQ4 ? 256 : 512))));
+    const __m512 scale = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + tile_layout(kKind).scale)));
     for (int t = 0; t < NT; ++t) {
       const int8_t* xb = x.row_qs(t0 + t) + k * 32;
       __m512i ia = _mm512_set1_epi32(-128 * x.row_sums(t0 + t)[k]);

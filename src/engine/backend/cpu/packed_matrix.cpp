@@ -148,22 +148,24 @@ std::optional<PackedMatrix> pack_matrices(std::span<const Tensor* const> parts) 
   PackedMatrix p;
   void (*read)(const uint8_t*, int64_t, RowBlock&) = nullptr;
   switch (w.dtype) {
-    case DType::q4_0: p.kind = PackedMatrix::Kind::q4; p.tile_bytes = 256 + 32; read = read_q4_0; break;
-    case DType::q4_k: p.kind = PackedMatrix::Kind::q4_min; p.tile_bytes = 256 + 64; read = read_q4_k; break;
-    case DType::q8_0: p.kind = PackedMatrix::Kind::q8; p.tile_bytes = 512 + 32; read = read_q8_0; break;
-    case DType::q4_1: p.kind = PackedMatrix::Kind::q4_min; p.tile_bytes = 256 + 64; read = read_q4_1; break;
-    case DType::q5_0: p.kind = PackedMatrix::Kind::q5_min; p.tile_bytes = 384; read = read_q5_0; break;
-    case DType::q5_1: p.kind = PackedMatrix::Kind::q5_min; p.tile_bytes = 384; read = read_q5_1; break;
-    case DType::q5_k: p.kind = PackedMatrix::Kind::q5_min; p.tile_bytes = 384; read = read_q5_k; break;
-    case DType::q6_k: p.kind = PackedMatrix::Kind::q6; p.tile_bytes = 448; read = read_q6_k; break;
-    case DType::q3_k: p.kind = PackedMatrix::Kind::q3; p.tile_bytes = 256; read = read_q3_k; break;
-    case DType::iq4_nl: p.kind = PackedMatrix::Kind::iq4; p.tile_bytes = 256 + 32; read = read_iq4_nl; break;
-    case DType::iq4_xs: p.kind = PackedMatrix::Kind::iq4; p.tile_bytes = 256 + 32; read = read_iq4_xs; break;
-    case DType::q2_k: p.kind = PackedMatrix::Kind::q2; p.tile_bytes = 224; read = read_q2_k; break;
-    case DType::f16: p.kind = PackedMatrix::Kind::f16; p.tile_bytes = 1024; break;
-    case DType::bf16: p.kind = PackedMatrix::Kind::bf16; p.tile_bytes = 1024; break;
+    case DType::q4_0: p.kind = PackedMatrix::Kind::q4; read = read_q4_0; break;
+    case DType::q4_k: p.kind = PackedMatrix::Kind::q4_min; read = read_q4_k; break;
+    case DType::q8_0: p.kind = PackedMatrix::Kind::q8; read = read_q8_0; break;
+    case DType::q4_1: p.kind = PackedMatrix::Kind::q4_min; read = read_q4_1; break;
+    case DType::q5_0: p.kind = PackedMatrix::Kind::q5_min; read = read_q5_0; break;
+    case DType::q5_1: p.kind = PackedMatrix::Kind::q5_min; read = read_q5_1; break;
+    case DType::q5_k: p.kind = PackedMatrix::Kind::q5_min; read = read_q5_k; break;
+    case DType::q6_k: p.kind = PackedMatrix::Kind::q6; read = read_q6_k; break;
+    case DType::q3_k: p.kind = PackedMatrix::Kind::q3; read = read_q3_k; break;
+    case DType::iq4_nl: p.kind = PackedMatrix::Kind::iq4; read = read_iq4_nl; break;
+    case DType::iq4_xs: p.kind = PackedMatrix::Kind::iq4; read = read_iq4_xs; break;
+    case DType::q2_k: p.kind = PackedMatrix::Kind::q2; read = read_q2_k; break;
+    case DType::f16: p.kind = PackedMatrix::Kind::f16; break;
+    case DType::bf16: p.kind = PackedMatrix::Kind::bf16; break;
     default: return std::nullopt;
   }
+  const TileLayout layout = tile_layout(p.kind);
+  p.tile_bytes = static_cast<size_t>(layout.bytes);
   if (w.cols() % 32 != 0) return std::nullopt;
   p.rows = total_rows;
   p.cols = w.cols();
@@ -202,7 +204,7 @@ std::optional<PackedMatrix> pack_matrices(std::span<const Tensor* const> parts) 
           for (int j = 0; j < 8; ++j) {
             for (int b = 0; b < 4; ++b) tile[j * 64 + r * 4 + b] = static_cast<uint8_t>(rb.s[4 * j + b] + 128);
           }
-          reinterpret_cast<uint16_t*>(tile + 512)[r] = f32_to_fp16(rb.scale);
+          reinterpret_cast<uint16_t*>(tile + layout.scale)[r] = f32_to_fp16(rb.scale);
         } else if (p.kind == PackedMatrix::Kind::q6) {
           for (int m = 0; m < 4; ++m) {
             for (int b = 0; b < 4; ++b) {
@@ -210,42 +212,37 @@ std::optional<PackedMatrix> pack_matrices(std::span<const Tensor* const> parts) 
             }
           }
           for (int j = 0; j < 8; ++j) {
-            for (int b = 0; b < 4; ++b) tile[256 + (j / 4) * 64 + r * 4 + b] |= static_cast<uint8_t>((rb.q[4 * j + b] >> 4) << (2 * (j % 4)));
+            for (int b = 0; b < 4; ++b) {
+              tile[layout.bits + (j / 4) * 64 + r * 4 + b] |= static_cast<uint8_t>((rb.q[4 * j + b] >> 4) << (2 * (j % 4)));
+            }
           }
-          reinterpret_cast<uint16_t*>(tile + 384)[r] = rb.d;
-          reinterpret_cast<int8_t*>(tile + 416)[r] = rb.half_scales[0];
-          reinterpret_cast<int8_t*>(tile + 432)[r] = rb.half_scales[1];
+          reinterpret_cast<uint16_t*>(tile + layout.scale)[r] = rb.d;
+          reinterpret_cast<int8_t*>(tile + layout.half_scales)[r] = rb.half_scales[0];
+          reinterpret_cast<int8_t*>(tile + layout.half_scales + 16)[r] = rb.half_scales[1];
         } else if (p.kind == PackedMatrix::Kind::q3 || p.kind == PackedMatrix::Kind::q2) {
           const bool q3 = p.kind == PackedMatrix::Kind::q3;
           for (int j = 0; j < 8; ++j) {
             for (int b = 0; b < 4; ++b) {
               const uint8_t v = rb.q[4 * j + b];
               tile[(j / 4) * 64 + r * 4 + b] |= static_cast<uint8_t>((v & 3) << (2 * (j % 4)));
-              if (q3) tile[128 + r * 4 + b] |= static_cast<uint8_t>(((v >> 2) & 1) << j);
+              if (q3) tile[layout.bits + r * 4 + b] |= static_cast<uint8_t>(((v >> 2) & 1) << j);
             }
           }
-          if (q3) {
-            reinterpret_cast<uint16_t*>(tile + 192)[r] = rb.d;
-            reinterpret_cast<int8_t*>(tile + 224)[r] = rb.half_scales[0];
-            reinterpret_cast<int8_t*>(tile + 240)[r] = rb.half_scales[1];
-          } else {
-            reinterpret_cast<uint16_t*>(tile + 128)[r] = rb.d;
-            reinterpret_cast<uint16_t*>(tile + 160)[r] = rb.dmin;
-            reinterpret_cast<int8_t*>(tile + 192)[r] = rb.half_scales[0];
-            reinterpret_cast<int8_t*>(tile + 208)[r] = rb.half_scales[1];
-          }
+          reinterpret_cast<uint16_t*>(tile + layout.scale)[r] = rb.d;
+          if (!q3) reinterpret_cast<uint16_t*>(tile + layout.min)[r] = rb.dmin;
+          reinterpret_cast<int8_t*>(tile + layout.half_scales)[r] = rb.half_scales[0];
+          reinterpret_cast<int8_t*>(tile + layout.half_scales + 16)[r] = rb.half_scales[1];
         } else {
           for (int m = 0; m < 4; ++m) {
             for (int b = 0; b < 4; ++b) {
               tile[m * 64 + r * 4 + b] = static_cast<uint8_t>((rb.q[4 * m + b] & 0xF) | ((rb.q[16 + 4 * m + b] & 0xF) << 4));
             }
           }
-          reinterpret_cast<uint16_t*>(tile + 256)[r] = f32_to_fp16(rb.scale);
-          const bool has_min = p.kind == PackedMatrix::Kind::q4_min || p.kind == PackedMatrix::Kind::q5_min;
-          if (has_min) reinterpret_cast<uint16_t*>(tile + 288)[r] = f32_to_fp16(rb.min);
+          reinterpret_cast<uint16_t*>(tile + layout.scale)[r] = f32_to_fp16(rb.scale);
+          if (layout.min >= 0) reinterpret_cast<uint16_t*>(tile + layout.min)[r] = f32_to_fp16(rb.min);
           if (p.kind == PackedMatrix::Kind::q5_min) {
             for (int j = 0; j < 8; ++j) {
-              for (int b = 0; b < 4; ++b) tile[320 + r * 4 + b] |= static_cast<uint8_t>((rb.q[4 * j + b] >> 4) << j);
+              for (int b = 0; b < 4; ++b) tile[layout.bits + r * 4 + b] |= static_cast<uint8_t>((rb.q[4 * j + b] >> 4) << j);
             }
           }
         }

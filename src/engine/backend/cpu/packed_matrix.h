@@ -62,6 +62,41 @@ struct PackedMatrix {
   bool is_float() const { return kind == Kind::f16 || kind == Kind::bf16; }
 };
 
+//! Where each part of a tile lies, per kind (bytes from the tile's start; -1: the kind has none),
+//! for the packer and every kernel that reads tiles. See the layout above.
+struct TileLayout {
+  int bits = -1;         // q5_min: fifth bits; q6: bit pairs; q3: third bits (64 bytes each vector)
+  int scale = -1;        // f16 per row: the scale, or d for q6 / q3 / q2
+  int min = -1;          // f16 per row: the min, or dmin for q2
+  int half_scales = -1;  // int8 per row for columns 0-15, then 16 more for columns 16-31 (q6, q3, q2)
+  int bytes = 0;         // the tile's size
+};
+constexpr TileLayout tile_layout(PackedMatrix::Kind kind) {
+  switch (kind) {
+    case PackedMatrix::Kind::q4: return {.scale = 256, .bytes = 288};
+    case PackedMatrix::Kind::q4_min: return {.scale = 256, .min = 288, .bytes = 320};
+    case PackedMatrix::Kind::q5_min: return {.bits = 320, .scale = 256, .min = 288, .bytes = 384};
+    case PackedMatrix::Kind::iq4: return {.scale = 256, .bytes = 288};
+    case PackedMatrix::Kind::q8: return {.scale = 512, .bytes = 544};
+    case PackedMatrix::Kind::q6: return {.bits = 256, .scale = 384, .half_scales = 416, .bytes = 448};
+    case PackedMatrix::Kind::q3: return {.bits = 128, .scale = 192, .half_scales = 224, .bytes = 256};
+    case PackedMatrix::Kind::q2: return {.scale = 128, .min = 160, .half_scales = 192, .bytes = 224};
+    case PackedMatrix::Kind::f16:
+    case PackedMatrix::Kind::bf16: return {.bytes = 1024};
+  }
+  return {};
+}
+// Every part inside its tile: 16 rows of f16 (32 bytes), two groups of 16 int8, 64-byte vectors.
+constexpr bool tile_layout_fits(PackedMatrix::Kind k) {
+  const TileLayout t = tile_layout(k);
+  const int vectors = k == PackedMatrix::Kind::q6 ? 128 : 64;
+  return t.scale + 32 <= t.bytes && t.min + 32 <= t.bytes && t.half_scales + 32 <= t.bytes && t.bits + vectors <= t.bytes;
+}
+static_assert(tile_layout_fits(PackedMatrix::Kind::q4) && tile_layout_fits(PackedMatrix::Kind::q4_min) &&
+              tile_layout_fits(PackedMatrix::Kind::q5_min) && tile_layout_fits(PackedMatrix::Kind::iq4) &&
+              tile_layout_fits(PackedMatrix::Kind::q8) && tile_layout_fits(PackedMatrix::Kind::q6) &&
+              tile_layout_fits(PackedMatrix::Kind::q3) && tile_layout_fits(PackedMatrix::Kind::q2));
+
 //! Repacks a weight of any type but f32; nullopt for f32.
 std::optional<PackedMatrix> pack_matrix(const Tensor& w);
 

@@ -9,19 +9,20 @@
 namespace llmp::engine {
 namespace {
 
-//! Layout facts of the per-16-scaled kinds: the stored value is q + offset, unsigned.
+//! The per-16-scaled kinds with an offset: the stored value is q + offset, unsigned.
 struct Scaled16Tile {
-  int offset;       // 32 (q6), 4 (q3)
-  int d_at;         // byte offset of the 16 f16 d
-  int scales_at;    // byte offset of the 16 + 16 int8 scales (columns 0-15, then 16-31)
+  int offset;  // 32 (q6), 4 (q3)
+  TileLayout layout;
 };
-constexpr Scaled16Tile kQ6Tile{32, 384, 416};
-constexpr Scaled16Tile kQ3Tile{4, 192, 224};
+constexpr Scaled16Tile kQ6Tile{32, tile_layout(PackedMatrix::Kind::q6)};
+constexpr Scaled16Tile kQ3Tile{4, tile_layout(PackedMatrix::Kind::q3)};
+constexpr TileLayout kQ2Layout = tile_layout(PackedMatrix::Kind::q2);
 
 //! wv[j] = the stored values of columns 4j..4j+3 (byte 4r + b: row r, column 4j + b).
 inline void q6_tile_values(const uint8_t* tile, __m512i* wv) {
   const __m512i low4 = _mm512_set1_epi8(0x0F), low2 = _mm512_set1_epi8(0x03);
-  const __m512i pairs[2] = {_mm512_loadu_si512(tile + 256), _mm512_loadu_si512(tile + 320)};
+  const uint8_t* bits = tile + kQ6Tile.layout.bits;
+  const __m512i pairs[2] = {_mm512_loadu_si512(bits), _mm512_loadu_si512(bits + 64)};
   for (int j = 0; j < 8; ++j) {
     const __m512i p = _mm512_loadu_si512(tile + 64 * (j % 4));
     const __m512i nibble = _mm512_and_si512(j < 4 ? p : _mm512_srli_epi16(p, 4), low4);
@@ -37,7 +38,7 @@ inline void q2_tile_values(const uint8_t* tile, __m512i* wv) {
 }
 inline void q3_tile_values(const uint8_t* tile, __m512i* wv) {
   q2_tile_values(tile, wv);
-  const __m512i one = _mm512_set1_epi8(1), bits = _mm512_loadu_si512(tile + 128);
+  const __m512i one = _mm512_set1_epi8(1), bits = _mm512_loadu_si512(tile + kQ3Tile.layout.bits);
   for (int j = 0; j < 8; ++j) {
     const __m512i bit = _mm512_and_si512(_mm512_srl_epi16(bits, _mm_cvtsi32_si128(j)), one);
     wv[j] = _mm512_or_si512(wv[j], _mm512_slli_epi16(bit, 2));
@@ -46,18 +47,20 @@ inline void q3_tile_values(const uint8_t* tile, __m512i* wv) {
 
 //! Per-row scales d · scale of columns 0-15 (lo) and 16-31 (hi).
 inline void scaled16_tile_scales(const uint8_t* tile, const Scaled16Tile& t, __m512& lo, __m512& hi) {
-  const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + t.d_at)));
-  lo = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + t.scales_at)))));
-  hi = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + t.scales_at + 16)))));
+  const uint8_t* scales = tile + t.layout.half_scales;
+  const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + t.layout.scale)));
+  lo = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales)))));
+  hi = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + 16)))));
 }
 
 //! q2: per-row d · scale and dmin · min of columns 0-15 (lo) and 16-31 (hi), from the f16 d and
 //! dmin and the file's scale bytes (scale in the low nibble, min in the high).
 inline void q2_tile_scales(const uint8_t* tile, __m512& scale_lo, __m512& scale_hi, __m512& min_lo, __m512& min_hi) {
-  const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 128)));
-  const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 160)));
-  const __m512i bytes_lo = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + 192)));
-  const __m512i bytes_hi = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + 208)));
+  const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + kQ2Layout.scale)));
+  const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + kQ2Layout.min)));
+  const uint8_t* scales = tile + kQ2Layout.half_scales;
+  const __m512i bytes_lo = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales)));
+  const __m512i bytes_hi = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + 16)));
   const __m512i nibble = _mm512_set1_epi32(0xF);
   scale_lo = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_and_si512(bytes_lo, nibble)));
   scale_hi = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_and_si512(bytes_hi, nibble)));
