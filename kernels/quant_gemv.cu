@@ -35,6 +35,15 @@ __global__ void __launch_bounds__(256)
 template <WeightType kType>
 struct Int8Unit;
 
+// scale[g] = d · the g-th int8 of sc: the 8 per-16 scales of half a Q6_K / Q3_K super-block.
+__device__ __forceinline__ void int8_scales(uint2 sc, float d, float* scale) {
+#pragma unroll
+  for (int g = 0; g < 8; ++g) {
+    const uint32_t word = g < 4 ? sc.x : sc.y;
+    scale[g] = d * static_cast<float>(static_cast<int8_t>((word >> (8 * (g % 4))) & 0xFFu));
+  }
+}
+
 // Q4_0, 32 elements: one 16-byte load (element i in the low nibble of byte i, i + 16 in the high).
 template <>
 struct Int8Unit<WeightType::q4_0> {
@@ -275,13 +284,7 @@ struct Int8Unit<WeightType::q6_k> {
     sc = __ldg(reinterpret_cast<const uint2*>(b + 192 + 8 * h));
     d = detail::half_bits_to_f32(__ldg(w.scales + sb));
   }
-  __device__ __forceinline__ void decode() {
-#pragma unroll
-    for (int g = 0; g < 8; ++g) {
-      const uint32_t word = g < 4 ? sc.x : sc.y;
-      scale[g] = d * static_cast<float>(static_cast<int8_t>((word >> (8 * (g % 4))) & 0xFFu));
-    }
-  }
+  __device__ __forceinline__ void decode() { int8_scales(sc, d, scale); }
   __device__ __forceinline__ float dot(const int8_t* xq, const float2* xds, int64_t u) const {
     const uint32_t hw[8] = {qh[0].x, qh[0].y, qh[0].z, qh[0].w, qh[1].x, qh[1].y, qh[1].z, qh[1].w};
     float sum = 0.0f;
@@ -382,13 +385,7 @@ struct Int8Unit<WeightType::q3_k> {
     sc = __ldg(reinterpret_cast<const uint2*>(b + 96 + 8 * half));
     d = detail::half_bits_to_f32(__ldg(w.scales + sb));
   }
-  __device__ __forceinline__ void decode() {
-#pragma unroll
-    for (int g = 0; g < 8; ++g) {
-      const uint32_t word = g < 4 ? sc.x : sc.y;
-      scale[g] = d * static_cast<float>(static_cast<int8_t>((word >> (8 * (g % 4))) & 0xFFu));
-    }
-  }
+  __device__ __forceinline__ void decode() { int8_scales(sc, d, scale); }
   __device__ __forceinline__ float dot(const int8_t* xq, const float2* xds, int64_t u) const {
     const uint32_t qw[8] = {qs[0].x, qs[0].y, qs[0].z, qs[0].w, qs[1].x, qs[1].y, qs[1].z, qs[1].w};
     const uint32_t hw[8] = {hm[0].x, hm[0].y, hm[0].z, hm[0].w, hm[1].x, hm[1].y, hm[1].z, hm[1].w};

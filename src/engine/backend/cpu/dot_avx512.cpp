@@ -182,6 +182,17 @@ float q5_k(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* x
   return hsum(acc) - mins;
 }
 
+// Q6_K / Q3_K: one activation block of 32 against stored values q (= value + offset, in every
+// byte of `offset`), two groups of 16 with scales s0, s1: acc += dxd · s · Σ (q - offset) · x per
+// group (lanes 0-3: the first group, 4-7: the second).
+inline __m256 scaled16_block(__m256i q, __m256i offset, const int8_t* xq, float dxd, int s0, int s1, __m256 acc) {
+  const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq));
+  const __m256i dot = _mm256_sub_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), q, x),
+                                       _mm256_dpbusd_epi32(_mm256_setzero_si256(), offset, x));
+  const __m256 scale = _mm256_set_m128(_mm_set1_ps(static_cast<float>(s1)), _mm_set1_ps(static_cast<float>(s0)));
+  return _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(dxd), scale), _mm256_cvtepi32_ps(dot), acc);
+}
+
 float q6_k(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t*, int64_t n) {
   const auto* b = reinterpret_cast<const BlockQ6_K*>(w);
   __m256 acc = _mm256_setzero_ps();
@@ -197,15 +208,8 @@ float q6_k(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t*, 
         const __m256i lo = _mm256_and_si256(j >= 2 ? _mm256_srli_epi16(ql[j & 1], 4) : ql[j & 1], low4);
         const __m256i hi = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * j)), low2);
         const __m256i q = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));  // 0..63, the stored value
-        const int64_t xb = k * 8 + 4 * h + j;
-        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + xb * 32));
-        // Σ (q - 32) · x per 4 elements: lanes 0-3 are the first group of 16, lanes 4-7 the second.
-        const __m256i dot = _mm256_sub_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), q, x),
-                                             _mm256_dpbusd_epi32(_mm256_setzero_si256(), c32, x));
-        const int g = 8 * h + 2 * j;
-        const __m256 scale = _mm256_set_m128(_mm_set1_ps(static_cast<float>(b[k].scales[g + 1])),
-                                             _mm_set1_ps(static_cast<float>(b[k].scales[g])));
-        acc = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(d * xd[xb]), scale), _mm256_cvtepi32_ps(dot), acc);
+        const int64_t xb = k * 8 + 4 * h + j, g = 8 * h + 2 * j;
+        acc = scaled16_block(q, c32, xq + xb * 32, d * xd[xb], b[k].scales[g], b[k].scales[g + 1], acc);
       }
     }
   }
@@ -227,14 +231,8 @@ float q3_k(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t*, 
         const __m256i hi = _mm256_and_si256(_mm256_srl_epi16(hm, _mm_cvtsi32_si128(4 * h + j)), one);
         const __m256i q = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 2));  // 0..7, the stored value
         const int64_t xb = k * 8 + 4 * h + j;
-        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + xb * 32));
-        // Σ (q - 4) · x per 4 elements: lanes 0-3 are the first group of 16, lanes 4-7 the second.
-        const __m256i dot = _mm256_sub_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), q, x),
-                                             _mm256_dpbusd_epi32(_mm256_setzero_si256(), c4, x));
         const int g = 8 * h + 2 * j;
-        const __m256 scale = _mm256_set_m128(_mm_set1_ps(static_cast<float>(q3k_scale(b[k], g + 1))),
-                                             _mm_set1_ps(static_cast<float>(q3k_scale(b[k], g))));
-        acc = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(d * xd[xb]), scale), _mm256_cvtepi32_ps(dot), acc);
+        acc = scaled16_block(q, c4, xq + xb * 32, d * xd[xb], q3k_scale(b[k], g), q3k_scale(b[k], g + 1), acc);
       }
     }
   }
