@@ -18,6 +18,9 @@ constexpr int kDecodeHeadsPerBlock = 8;
 //! Largest head_dim the attention kernels take (a multiple of 8).
 constexpr int kMaxHeadDim = 256;
 
+//! Most context partitions per item (one warp merges them).
+constexpr int kMaxDecodeSplits = 32;
+
 struct PagedDecodeArgs {
   const float* q = nullptr;            // [*, q_stride] f32; head h of row r at q[r * q_stride + h * head_dim]
   int64_t q_stride = 0;
@@ -30,7 +33,7 @@ struct PagedDecodeArgs {
   int64_t n_items = 0;
   int n_heads = 0, n_kv_heads = 0, head_dim = 0, block_size = 0;
   float scale = 1.0f;                  // usually 1 / sqrt(head_dim)
-  int n_splits = 1;                    // context partitions per item (1: no merge pass)
+  int n_splits = 1;                    // context partitions per item, <= kMaxDecodeSplits (1: no merge pass)
   float* partial_o = nullptr;          // [n_items, n_heads, n_splits, head_dim] f32 when n_splits > 1
   float* partial_ml = nullptr;         // [n_items, n_heads, n_splits, 2] f32 (max, sum) when n_splits > 1
   ActType out_type = ActType::f16;

@@ -28,7 +28,8 @@ struct RopeKvWrite {
 //! or null; pos: [n] int32; freqs: [head_dim / 2] f32. head_dim even, at most 512.
 //!   and, with kv.slots, the rotated k heads and the v heads (at column (n_heads + n_kv_heads)
 //!   * head_dim) stored at slot kv.slots[t] of the cache.
-//! Grid: (n), block 128.
+//! Grid: (n, ceil(heads / y)), block (head_dim / 2, y = max(1, 128 / (head_dim / 2))): one
+//! thread per pair of every q, k and v head.
 cudaError_t launch_rope_qk(float* qkv, int64_t ld, const float* bias, const int32_t* pos, const float* freqs,
                            float pos_scale, bool interleaved, int64_t n, int n_heads, int n_kv_heads, int head_dim,
                            cudaStream_t stream, const RopeKvWrite& kv = {});

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "device_utils.cuh"
 #include "sampling.cuh"
 
@@ -40,18 +42,40 @@ __device__ Best block_best(Best b, float* sv, int32_t* si) {
   return warp_best(b);
 }
 
-// Grid: (n), block 256. logits: [n, vocab].
-__global__ void argmax_kernel(const float* __restrict__ logits, int64_t vocab, int32_t* __restrict__ ids) {
+// Grid: (chunks, n), block 256. The best (value, index) of chunk blockIdx.x of row
+// blockIdx.y: best_v / best_i [n, chunks].
+__global__ void argmax_chunk_kernel(const float* __restrict__ logits, int64_t vocab, int64_t chunk, float* __restrict__ best_v,
+                                    int32_t* __restrict__ best_i) {
   __shared__ float sv[32];
   __shared__ int32_t si[32];
-  const float* row = logits + static_cast<int64_t>(blockIdx.x) * vocab;
+  const float* row = logits + static_cast<int64_t>(blockIdx.y) * vocab;
+  const int64_t lo = blockIdx.x * chunk, hi = min(vocab, lo + chunk);
   Best b{-INFINITY, -1};
-  for (int64_t c = threadIdx.x; c < vocab; c += blockDim.x) {
+#pragma unroll 8
+  for (int64_t c = lo + threadIdx.x; c < hi; c += blockDim.x) {
     const float v = row[c];
     if (!isnan(v)) b = better(b, Best{v, static_cast<int32_t>(c)});
   }
   b = block_best(b, sv, si);
-  if (threadIdx.x == 0) ids[blockIdx.x] = b.i < 0 ? 0 : b.i;
+  if (threadIdx.x == 0) {
+    best_v[blockIdx.y * gridDim.x + blockIdx.x] = b.v;
+    best_i[blockIdx.y * gridDim.x + blockIdx.x] = b.i;
+  }
+}
+
+// Grid: (n), block 32. The row's best over its chunks; its logprob when lse is given.
+__global__ void argmax_merge_kernel(const float* __restrict__ logits, int64_t vocab, int chunks, const float* __restrict__ best_v,
+                                    const int32_t* __restrict__ best_i, int32_t* __restrict__ ids, const float* __restrict__ lse,
+                                    float* __restrict__ logprobs) {
+  const int64_t r = blockIdx.x;
+  Best b{-INFINITY, -1};
+  for (int c = static_cast<int>(threadIdx.x); c < chunks; c += 32) b = better(b, Best{best_v[r * chunks + c], best_i[r * chunks + c]});
+  b = warp_best(b);
+  if (threadIdx.x == 0) {
+    const int32_t id = b.i < 0 ? 0 : b.i;
+    ids[r] = id;
+    if (lse && logprobs) logprobs[r] = logits[r * vocab + id] - lse[r];
+  }
 }
 
 // Grid: (n), block 256. The top-k is found by k arg-max passes, each excluding what earlier
@@ -344,10 +368,20 @@ cudaError_t launch_sample_rows(const float* logits, int64_t n, int64_t vocab, co
   return cudaGetLastError();
 }
 
-cudaError_t launch_argmax(const float* logits, int64_t n, int64_t vocab, int32_t* ids, cudaStream_t stream) {
+cudaError_t launch_argmax(const float* logits, int64_t n, int64_t vocab, int32_t* ids, void* work, const float* lse,
+                          float* logprobs, cudaStream_t stream) {
   if (n <= 0) return cudaSuccess;
-  if (vocab <= 0 || vocab > INT32_MAX) return cudaErrorInvalidValue;
-  argmax_kernel<<<static_cast<unsigned>(n), kThreads, 0, stream>>>(logits, vocab, ids);
+  if (vocab <= 0 || vocab > INT32_MAX || !work || n > 65535) return cudaErrorInvalidValue;
+  // About a thousand blocks in all (every SM busy at batch 1), each at least 2048 logits.
+  const int64_t chunks = std::clamp<int64_t>(std::min<int64_t>(detail::ceil_div(1024, n), detail::ceil_div(vocab, 2048)), 1,
+                                             kArgmaxMaxChunks);
+  const int64_t chunk = detail::ceil_div(vocab, chunks);
+  auto* best_v = static_cast<float*>(work);
+  auto* best_i = reinterpret_cast<int32_t*>(best_v + n * kArgmaxMaxChunks);
+  argmax_chunk_kernel<<<dim3(static_cast<unsigned>(chunks), static_cast<unsigned>(n)), kThreads, 0, stream>>>(logits, vocab, chunk,
+                                                                                                             best_v, best_i);
+  argmax_merge_kernel<<<static_cast<unsigned>(n), 32, 0, stream>>>(logits, vocab, static_cast<int>(chunks), best_v, best_i, ids,
+                                                                   lse, logprobs);
   return cudaGetLastError();
 }
 

@@ -41,9 +41,18 @@ cudaError_t launch_sample_rows(const float* logits, int64_t n, int64_t vocab, co
                                const float* values, const uint64_t* masks, float* work, const float* lse,
                                int32_t* out_ids, float* out_logprobs, cudaStream_t stream);
 
-//! ids[r] = the first index of the largest value of row r, for r < n (NaN never wins).
-//! logits: [n, vocab] f32; ids: [n] int32. Grid: (n), block 256.
-cudaError_t launch_argmax(const float* logits, int64_t n, int64_t vocab, int32_t* ids, cudaStream_t stream);
+//! Most chunks launch_argmax splits a row into.
+constexpr int kArgmaxMaxChunks = 64;
+
+//! ids[r] = the first index of the largest value of row r, for r < n (NaN never wins; a row of
+//! NaN gives 0): what launch_sample_rows picks for a greedy row with no mask, bias, penalty or
+//! banned id, in two short launches instead of one 512-thread block per row (81 us for a
+//! 128k-token row at batch 1 on an H100, bench/gpu/NOTES.md). With lse, logprobs[r] =
+//! logits[r, ids[r]] - lse[r]. logits: [n, vocab] f32; ids, lse, logprobs: [n] (lse and
+//! logprobs may be null); work: n * kArgmaxMaxChunks * 8 bytes of scratch; n <= 65535.
+//! Grid: (chunks, n) of 256 threads, each the best of its chunk, then (n) of 32 merging them.
+cudaError_t launch_argmax(const float* logits, int64_t n, int64_t vocab, int32_t* ids, void* work, const float* lse,
+                          float* logprobs, cudaStream_t stream);
 
 //! Per row r < n: lse[r] = log Σ exp(logits[r, :]); the k largest entries (ties: lower index
 //! first) as top_ids[r, :k] and their log-probabilities top_logprobs[r, :k] = logits - lse.

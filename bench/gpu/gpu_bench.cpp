@@ -5,7 +5,7 @@
 //   gpu_bench create --shape 1b|8b --dtype bf16|q4_0|... --out PATH   (Llama-3.2-1B / 3.1-8B shapes, random weights)
 //   gpu_bench bandwidth
 //   gpu_bench run MODEL [--batches 1,8,64,256] [--ctx 256] [--steps 32] [--prefill 2048] [--ttft-prompt 512]
-//                       [--ttft-load 0,32] [--label NAME] [--gpu-fraction 0.9]
+//                       [--ttft-load 0,32] [--host-steps 8] [--label NAME] [--gpu-fraction 0.9]
 //   gpu_bench profile MODEL [--batch 1] [--ctx 256] [--steps 20] [--label NAME] [--gpu-fraction 0.9]
 //       (CUPTI: each kernel's device time per decode step, and the device's idle time between them)
 //   gpu_bench soak MODEL [--requests 10000] [--concurrency 64] [--max-tokens 8]
@@ -229,6 +229,7 @@ int cmd_create(int argc, char** argv) {
 struct RunOptions {
   std::vector<int64_t> batches = {1, 8, 64, 256};
   int64_t ctx = 256, steps = 32, prefill = 2048, ttft_prompt = 512;
+  int64_t host_steps = 8;  // steps sampled on the host for comparison (0: none)
   std::vector<int64_t> ttft_load = {0, 32};
   double fraction = 0.9;
   std::string label;
@@ -316,20 +317,23 @@ int cmd_run(const std::string& path, const RunOptions& o) {
                label, B, o.ctx, ms, tps, roof, d2h);
 
     // The same steps sampled (T 0.8, top-p 0.95): on the device, where only ids cross, and on
-    // the host from the copied logits with the shared Sampler (one thread, as EngineCore).
+    // the host from the copied logits with the shared Sampler (one thread, as EngineCore);
+    // then greedy on the device, the whole step an engine runs at temperature 0.
     SamplingParams sp;
     sp.temperature = 0.8;
     sp.top_p = 0.95;
+    SamplingParams greedy;
+    greedy.temperature = 0;
     std::vector<std::unique_ptr<Sampler>> samplers;
     for (int64_t s = 0; s < B; ++s) samplers.push_back(std::make_unique<Sampler>(sp, static_cast<uint64_t>(s)));
     std::vector<RowSampling> rows(static_cast<size_t>(B));
     std::vector<TokenId> ids(static_cast<size_t>(B));
     std::vector<TokenLogprob> lps(static_cast<size_t>(B));
-    auto run_steps = [&](bool on_device, int64_t n_steps) {
+    auto run_steps = [&](bool on_device, int64_t n_steps, const SamplingParams* params = nullptr) {
       for (int64_t i = 0; i < n_steps; ++i) {
         const std::span<const SequenceChunk> batch = db.next();
         if (on_device) {
-          for (int64_t s = 0; s < B; ++s) rows[s] = RowSampling{&sp, samplers[s]->next_uniform(), {}, {}, {}, {}, false};
+          for (int64_t s = 0; s < B; ++s) rows[s] = RowSampling{params ? params : &sp, samplers[s]->next_uniform(), {}, {}, {}, {}, false};
           b.forward_sampled(batch, rows, {}, ids, lps);
         } else {
           const std::span<float> logits = b.forward(batch);
@@ -340,23 +344,31 @@ int cmd_run(const std::string& path, const RunOptions& o) {
         }
       }
     };
-    double dev_ms = 0;
+    double dev_ms = 0, greedy_ms = 0;
     if (b.samples_on_device()) {
       run_steps(true, 3);  // warm-up
       const auto t_dev = Clock::now();
       run_steps(true, o.steps);
       dev_ms = seconds_since(t_dev) * 1000 / static_cast<double>(o.steps);
+      run_steps(true, 3, &greedy);
+      const auto t_greedy = Clock::now();
+      run_steps(true, o.steps, &greedy);
+      greedy_ms = seconds_since(t_greedy) * 1000 / static_cast<double>(o.steps);
     }
-    const int64_t host_steps = std::min<int64_t>(o.steps, 8);
-    run_steps(false, 2);
-    const auto t_host = Clock::now();
-    run_steps(false, host_steps);
-    const double host_ms = seconds_since(t_host) * 1000 / static_cast<double>(host_steps);
-    fmt::print("sampling at batch {}: {:.2f} ms/step on the device, {:.2f} ms/step on the host (forward alone {:.2f})\n", B, dev_ms,
-               host_ms, ms);
+    const int64_t host_steps = std::min(o.steps, o.host_steps);
+    double host_ms = 0;
+    if (host_steps > 0) {
+      run_steps(false, 2);
+      const auto t_host = Clock::now();
+      run_steps(false, host_steps);
+      host_ms = seconds_since(t_host) * 1000 / static_cast<double>(host_steps);
+    }
+    fmt::print("sampling at batch {}: {:.2f} ms/step on the device ({:.2f} greedy, {:.1f} tokens/s), {:.2f} ms/step on the host "
+               "(forward alone {:.2f})\n",
+               B, dev_ms, greedy_ms, greedy_ms > 0 ? 1000.0 * static_cast<double>(B) / greedy_ms : 0.0, host_ms, ms);
     fmt::print("{{\"bench\":\"gpu_sampling\",\"model\":\"{}\",\"batch\":{},\"forward_ms_per_step\":{:.3f},\"device_sampled_ms_per_step\":{:.3f},"
-               "\"host_sampled_ms_per_step\":{:.3f}}}\n",
-               label, B, ms, dev_ms, host_ms);
+               "\"device_greedy_ms_per_step\":{:.3f},\"host_sampled_ms_per_step\":{:.3f}}}\n",
+               label, B, ms, dev_ms, greedy_ms, host_ms);
   }
 
   // Prefill: one prompt of `prefill` tokens, logits for its last token only (--prefill 0: none).
@@ -690,6 +702,7 @@ int main(int argc, char** argv) {
       else if (f == "--ctx") o.ctx = std::atoll(v.c_str());
       else if (f == "--steps") o.steps = std::atoll(v.c_str());
       else if (f == "--prefill") o.prefill = std::atoll(v.c_str());
+      else if (f == "--host-steps") o.host_steps = std::max<int64_t>(0, std::atoll(v.c_str()));
       else if (f == "--ttft-prompt") o.ttft_prompt = std::atoll(v.c_str());
       else if (f == "--ttft-load") o.ttft_load = parse_list(v);
       else if (f == "--label") o.label = v;

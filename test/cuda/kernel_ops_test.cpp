@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <map>
 #include <random>
+#include <utility>
 #include <numeric>
 
 #include "activation.cuh"
@@ -293,7 +294,8 @@ TEST_CASE("the int8 tensor-core product over q8-quantised activations matches a 
 }
 
 TEST_CASE("RMSNorm with the fused residual add matches the CPU", "[kernels][rms_norm]") {
-  for (int64_t hidden : {769, 5125, 64}) {
+  // 769 and 5125 take the strided kernel; the rest the register kernel, 1, 2 and 4 float4s a thread.
+  for (int64_t hidden : {769, 5125, 64, 2048, 4100, 8192, 16384}) {
     for (bool bf16 : {false, true}) {
       for (int mode = 0; mode < 3; ++mode) {  // 0: no delta; 1: delta, all rows; 2: delta, gathered rows
         INFO("hidden " << hidden << (bf16 ? " bf16" : " f16") << " mode " << mode);
@@ -385,7 +387,7 @@ TEST_CASE("RoPE (both layouts, llama3 and linear scaling, q/k/v bias) matches th
   struct Heads {
     int h, kv, hd;
   };
-  for (Heads hs : {Heads{5, 1, 64}, Heads{8, 2, 128}, Heads{2, 2, 16}}) {
+  for (Heads hs : {Heads{5, 1, 64}, Heads{8, 2, 128}, Heads{2, 2, 16}, Heads{6, 3, 80}, Heads{4, 2, 256}}) {
     for (RopeLayout layout : {RopeLayout::rotate_half, RopeLayout::interleaved}) {
       for (const char* scaling : {"none", "llama3", "linear"}) {
         for (bool bias : {false, true}) {
@@ -552,14 +554,40 @@ TEST_CASE("greedy argmax and top-k logprobs match the host", "[kernels][sampling
   logits[1 * vocab + 7] = 50.0f;  // a tie: the lower index wins
   logits[1 * vocab + 30000] = 50.0f;
   std::fill(logits.begin() + 2 * vocab, logits.begin() + 3 * vocab, 1.0f);  // all equal: index 0
+  logits[3 * vocab + 50020] = 60.0f;  // the last entry of the last chunk
   GuardedArray<float> d_logits(logits);
   GuardedArray<int32_t> ids(static_cast<size_t>(n));
-  CUDA_REQUIRE(kernels::launch_argmax(d_logits.get(), n, vocab, ids.get(), nullptr));
+  GuardedArray<float> work(static_cast<size_t>(n * kernels::kArgmaxMaxChunks * 2));
+  CUDA_REQUIRE(kernels::launch_argmax(d_logits.get(), n, vocab, ids.get(), work.get(), nullptr, nullptr, nullptr));
   const auto got = ids.download();
   CHECK(ids.guards_intact());
+  CHECK(work.guards_intact());
   for (int64_t r = 0; r < n; ++r) {
     const auto* row = logits.data() + r * vocab;
     CHECK(got[r] == std::max_element(row, row + vocab) - row);
+  }
+  // Many rows (few chunks each), odd and tiny vocabularies, and the chosen logprob.
+  for (const auto& [rows, v] : {std::pair<int64_t, int64_t>{1, 128256}, {37, 5125}, {3, 7}, {300, 2049}}) {
+    INFO("rows " << rows << " vocab " << v);
+    auto l = random_floats(static_cast<size_t>(rows * v), 62, -10.0f, 10.0f);
+    std::vector<float> lse_in(static_cast<size_t>(rows));
+    for (int64_t r = 0; r < rows; ++r) lse_in[r] = 0.5f * static_cast<float>(r);
+    GuardedArray<float> d_l(l), d_lse(lse_in), lp(static_cast<size_t>(rows));
+    GuardedArray<int32_t> d_ids(static_cast<size_t>(rows));
+    GuardedArray<float> w(static_cast<size_t>(rows * kernels::kArgmaxMaxChunks * 2));
+    CUDA_REQUIRE(kernels::launch_argmax(d_l.get(), rows, v, d_ids.get(), w.get(), d_lse.get(), lp.get(), nullptr));
+    const auto gi = d_ids.download();
+    const auto gl = lp.download();
+    CHECK(d_ids.guards_intact());
+    CHECK(lp.guards_intact());
+    CHECK(w.guards_intact());
+    int wrong = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      const auto* row = l.data() + r * v;
+      const auto want = std::max_element(row, row + v) - row;
+      if (gi[r] != want || gl[r] != row[want] - lse_in[r]) ++wrong;
+    }
+    CHECK(wrong == 0);
   }
 
   const int k = 5;

@@ -42,7 +42,6 @@ using kernels::ActType;
 
 // Decode batch sizes a graph is captured for; a batch is padded up to the next one.
 constexpr std::array<int64_t, 19> kGraphBuckets = {1, 2, 4, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256};
-constexpr int kMaxDecodeSplits = 32;
 constexpr size_t kCublasWorkspaceBytes = size_t{32} << 20;  // set explicitly so graph capture never allocates
 constexpr int64_t kDequantScratchElems = int64_t{32} << 20;
 
@@ -229,16 +228,18 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
   graphs_enabled_ = env_int("LLMP_CUDA_GRAPHS", 1, 0, 1) == 1;
   // Which path multiplies quantised weights (linear.h), by activation rows. The int8 GEMV reads
   // the weights once for up to kGemvMaxRows rows and costs little per extra row (dp4a). The
-  // int8 MMA (Q8_0/Q4_0) reads them once per 64 rows; off by default until measured against
-  // the dequantising path on a GPU (bench/gpu/run.sh runs both). Past both, dequantise to the
-  // activation type and run cuBLAS, which writes and reads the weights again in 16 bits
-  // (bench/gpu/NOTES.md) but is the faster GEMM for prefill-sized pieces.
+  // int8 MMA (Q8_0/Q4_0) reads them once per 64 rows: on an H100 it beat the dequantising path
+  // by 1.2-1.6x at 16 and 64 rows and lost at 256 (bench/gpu/NOTES.md, 2026-11-27), hence 64.
+  // Past both, dequantise to the activation type and run cuBLAS, which writes and reads the
+  // weights again in 16 bits but is the faster GEMM for prefill-sized pieces.
   LinearRunner::Paths paths;
   paths.gemv_max_rows = env_int("LLMP_CUDA_GEMV_MAX_ROWS", kernels::kGemvMaxRows, 0, 4096);
   // (mma.sync on int8 and cp.async need compute capability 8.0.)
-  paths.mmq_max_rows = env_int("LLMP_CUDA_MMQ_MAX_ROWS", 0, 0, 4096);
+  paths.mmq_max_rows = env_int("LLMP_CUDA_MMQ_MAX_ROWS", 64, 0, 4096);
   if (paths.mmq_max_rows > 0 && prop.major < 8) {
-    log::warn("LLMP_CUDA_MMQ_MAX_ROWS ignored: the int8 MMA needs compute capability 8.0", {{"device", device_}, {"major", prop.major}});
+    if (std::getenv("LLMP_CUDA_MMQ_MAX_ROWS") != nullptr) {
+      log::warn("LLMP_CUDA_MMQ_MAX_ROWS ignored: the int8 MMA needs compute capability 8.0", {{"device", device_}, {"major", prop.major}});
+    }
     paths.mmq_max_rows = 0;
   }
   paths.sm_count = sm_count_;
@@ -286,7 +287,7 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
       {&partial_o_, static_cast<size_t>(partial_cap_ * n_heads_ * head_dim_) * f, "split attention partials"},
       {&partial_ml_, static_cast<size_t>(partial_cap_ * n_heads_ * 2) * f, "split attention maxima"},
       {&quant_scratch_, static_cast<size_t>(quant_scratch_elems) * a, "quantised matrices' scratch"},
-      {&sample_work_, static_cast<size_t>(Lc * vocab_) * f, "sampling scratch"},
+      {&sample_work_, static_cast<size_t>(Lc * std::max<int64_t>(vocab_, 2 * kernels::kArgmaxMaxChunks)) * f, "sampling scratch"},
       {&sample_out_dev_, sample_out_bytes(Lc), "sampled ids and logprobs"},
   };
   for (const Want& w : wants) {
@@ -344,7 +345,7 @@ int CudaBackend::decode_splits(int64_t items) const {
   const int64_t per_item = n_kv_heads_ * ((group + kernels::kDecodeHeadsPerBlock - 1) / kernels::kDecodeHeadsPerBlock);
   const int64_t target = 2 * static_cast<int64_t>(sm_count_);
   int64_t s = (target + items * per_item - 1) / (items * per_item);
-  s = std::clamp<int64_t>(s, 1, kMaxDecodeSplits);
+  s = std::clamp<int64_t>(s, 1, kernels::kMaxDecodeSplits);
   s = std::min<int64_t>(s, partial_cap_ / items);
   return static_cast<int>(std::max<int64_t>(s, 1));
 }
@@ -587,12 +588,23 @@ void CudaBackend::sample_piece(int64_t n, SampleJob& job) {
     LLMP_CUDA_CHECK(kernels::launch_logprobs_topk(logits, n, vocab_, top, lse, reinterpret_cast<int32_t*>(out + o.top_ids),
                                                   reinterpret_cast<float*>(out + o.top_logprobs), stream_));
   }
-  LLMP_CUDA_CHECK(kernels::launch_sample_rows(logits, n, vocab_, reinterpret_cast<const kernels::SampleRow*>(dev),
-                                              reinterpret_cast<const int32_t*>(dev + off_ids),
-                                              reinterpret_cast<const float*>(dev + off_values),
-                                              n_mask_words ? reinterpret_cast<const uint64_t*>(dev + off_masks) : nullptr,
-                                              sample_work_.as<float>(), lse, reinterpret_cast<int32_t*>(out + o.ids),
-                                              reinterpret_cast<float*>(out + o.logprob), stream_));
+  // Plain greedy rows (no list, no mask) are an argmax over the raw logits: many blocks per row
+  // instead of the sampler's one.
+  const bool plain_greedy = std::all_of(out_rows, out_rows + n, [](const kernels::SampleRow& d) {
+    return d.inv_temperature == 0.0f && d.bias_count == 0 && d.seen_count == 0 && d.output_count == 0 &&
+           d.banned_count == 0 && d.mask_word < 0;
+  });
+  if (plain_greedy) {
+    LLMP_CUDA_CHECK(kernels::launch_argmax(logits, n, vocab_, reinterpret_cast<int32_t*>(out + o.ids), sample_work_.as(), lse,
+                                           reinterpret_cast<float*>(out + o.logprob), stream_));
+  } else {
+    LLMP_CUDA_CHECK(kernels::launch_sample_rows(logits, n, vocab_, reinterpret_cast<const kernels::SampleRow*>(dev),
+                                                reinterpret_cast<const int32_t*>(dev + off_ids),
+                                                reinterpret_cast<const float*>(dev + off_values),
+                                                n_mask_words ? reinterpret_cast<const uint64_t*>(dev + off_masks) : nullptr,
+                                                sample_work_.as<float>(), lse, reinterpret_cast<int32_t*>(out + o.ids),
+                                                reinterpret_cast<float*>(out + o.logprob), stream_));
+  }
   const auto un = static_cast<size_t>(n);
   // ids and chosen logprobs are adjacent only when laid out for n rows; copy each part.
   LLMP_CUDA_CHECK(cudaMemcpyAsync(out_host + o.ids, out + o.ids, 4 * un, cudaMemcpyDeviceToHost, stream_));
