@@ -11,6 +11,56 @@ constexpr int kWarps = kThreads / 32;
 constexpr int kTile = 64;  // positions scored, softmaxed and accumulated per step
 constexpr int kGroup = kDecodeHeadsPerBlock;
 
+// One warp merges the splits of head h of item `item` (row `row`):
+// out = Σ_s o_s · e^(m_s - M) / Σ_s l_s · e^(m_s - M), M = max_s m_s over splits with l > 0
+// (empty splits have o = 0, l = 0 and weigh 0). Lane s reads split s's (m, l) (at most 32
+// splits), then each lane sums its dims over the splits. The partials were written by other
+// blocks: __ldcg reads them from L2, past this SM's L1.
+template <class T>
+__device__ void merge_head_warp(const PagedDecodeArgs& a, int64_t item, int64_t row, int h, int n_splits) {
+  const int lane = threadIdx.x & 31, hd = a.head_dim;
+  const int64_t slot0 = (item * a.n_heads + h) * n_splits;
+  const float ms = lane < n_splits ? __ldcg(a.partial_ml + (slot0 + lane) * 2) : -INFINITY;
+  const float ls = lane < n_splits ? __ldcg(a.partial_ml + (slot0 + lane) * 2 + 1) : 0.0f;
+  const float m = detail::warp_max(ls > 0.0f ? ms : -INFINITY);  // finite: split 0 is never empty
+  const float w = ls > 0.0f ? expf(ms - m) : 0.0f;
+  const float l = detail::warp_sum(ls * w);
+  T* out = static_cast<T*>(a.out) + row * a.out_stride + static_cast<int64_t>(h) * hd;
+  for (int d0 = 0; d0 < hd; d0 += 32) {  // uniform bounds: every lane takes part in the shuffles
+    const int d = d0 + lane;
+    float o = 0.0f;
+#pragma unroll 8
+    for (int s = 0; s < n_splits; ++s) {
+      const float ws = __shfl_sync(0xffffffffu, w, s);
+      if (d < hd) o += __ldcg(a.partial_o + (slot0 + s) * hd + d) * ws;
+    }
+    if (d < hd) out[d] = detail::from_f32<T>(o / l);
+  }
+}
+
+// With merge counters, the last split block of an (item, head group) to finish merges the
+// group's heads (one launch fewer per layer): every block fences its partials, counts itself
+// in, and the one that brings the count to n_splits resets it (graph replays reuse it) and
+// merges. Returns false for the other blocks.
+__device__ bool last_split_block(const PagedDecodeArgs& a, int64_t item) {
+  __shared__ unsigned is_last;
+  __threadfence();  // this thread's partials are visible device-wide before the count
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    unsigned* counter = a.merge_counters + item * gridDim.y + blockIdx.y;
+    is_last = atomicAdd(counter, 1u) == gridDim.x - 1;
+    if (is_last) *counter = 0;
+  }
+  __syncthreads();
+  if (is_last) __threadfence();
+  return is_last;
+}
+
+template <class T>
+__device__ void merge_group(const PagedDecodeArgs& a, int64_t item, int64_t row, int h0, int g_n) {
+  for (int g = threadIdx.x >> 5; g < g_n; g += kWarps) merge_head_warp<T>(a, item, row, h0 + g, gridDim.x);
+}
+
 // Grid: (n_splits, n_kv_heads * n_head_groups, n_items), block 128.
 // D: head_dim rounded up to 32, 64, 128 or 256; the padding lanes load nothing.
 //
@@ -64,6 +114,7 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
         a.partial_ml[slot * 2 + 1] = 0.0f;
       }
     }
+    if (a.merge_counters && last_split_block(a, item)) merge_group<T>(a, item, row, h0, g_n);
     return;
   }
 
@@ -216,39 +267,15 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
       }
     }
   }
+  if (n_splits > 1 && a.merge_counters && last_split_block(a, item)) merge_group<T>(a, item, row, h0, g_n);
 }
 
-// Grid: (n_heads, n_items), block 128. Merges the splits of one (item, head):
-// out = Σ_s o_s · e^(m_s - M) / Σ_s l_s · e^(m_s - M), M = max_s m_s over splits with l > 0
-// (empty splits have o = 0, l = 0 and weigh 0). The first warp reads the (m, l) of all
-// splits at once (at most 32), then every thread sums its dims over the splits.
+// Grid: (ceil(n_heads / 4), n_items), block 128: warp w merges head 4 * blockIdx.x + w.
 template <class T>
 __global__ void __launch_bounds__(kThreads) paged_decode_merge_kernel(PagedDecodeArgs a) {
-  __shared__ float w_s[kMaxDecodeSplits];
-  __shared__ float l_total;
-  const int h = blockIdx.x;
+  const int h = static_cast<int>(blockIdx.x) * kWarps + (threadIdx.x >> 5);
   const int64_t item = blockIdx.y;
-  const int64_t row = a.rows ? a.rows[item] : item;
-  const int n_splits = a.n_splits, hd = a.head_dim;
-  const int64_t slot0 = (item * a.n_heads + h) * n_splits;
-  if (threadIdx.x < 32) {
-    const int s = static_cast<int>(threadIdx.x);
-    const float ms = s < n_splits ? a.partial_ml[(slot0 + s) * 2] : -INFINITY;
-    const float ls = s < n_splits ? a.partial_ml[(slot0 + s) * 2 + 1] : 0.0f;
-    const float m = detail::warp_max(ls > 0.0f ? ms : -INFINITY);  // finite: split 0 is never empty
-    const float w = ls > 0.0f ? expf(ms - m) : 0.0f;
-    const float l = detail::warp_sum(ls * w);
-    if (s < n_splits) w_s[s] = w;
-    if (s == 0) l_total = l;
-  }
-  __syncthreads();
-  T* out = static_cast<T*>(a.out) + row * a.out_stride + static_cast<int64_t>(h) * hd;
-  for (int d = threadIdx.x; d < hd; d += blockDim.x) {
-    float o = 0.0f;
-#pragma unroll 8
-    for (int s = 0; s < n_splits; ++s) o += a.partial_o[(slot0 + s) * hd + d] * w_s[s];
-    out[d] = detail::from_f32<T>(o / l_total);
-  }
+  if (h < a.n_heads) merge_head_warp<T>(a, item, a.rows ? a.rows[item] : item, h, a.n_splits);
 }
 
 template <int D, class T>
@@ -258,9 +285,9 @@ cudaError_t launch_typed(const PagedDecodeArgs& a, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>(a.n_splits), static_cast<unsigned>(a.n_kv_heads * n_hgroups),
                   static_cast<unsigned>(a.n_items));
   paged_decode_kernel<D, T><<<grid, kThreads, 0, stream>>>(a);
-  if (a.n_splits > 1) {
-    paged_decode_merge_kernel<T>
-        <<<dim3(static_cast<unsigned>(a.n_heads), static_cast<unsigned>(a.n_items)), kThreads, 0, stream>>>(a);
+  if (a.n_splits > 1 && !a.merge_counters) {
+    const auto head_blocks = static_cast<unsigned>((a.n_heads + kWarps - 1) / kWarps);
+    paged_decode_merge_kernel<T><<<dim3(head_blocks, static_cast<unsigned>(a.n_items)), kThreads, 0, stream>>>(a);
   }
   return cudaGetLastError();
 }

@@ -177,7 +177,8 @@ std::vector<TokenId> prompt(int64_t n, uint64_t seed, int64_t vocab) {
 // sequence forked from the third by copying its partial last block.
 // mmq: quantised products of more than one row through the int8 tensor-core MMA (decode
 // steps in graphs, and prefill chunks up to 256 tokens), not the GEMV or dequantise + cuBLAS.
-void run_case(const Case& c, bool graphs, bool mmq = false) {
+// fused_merge: split decode attention merged by its last split block (no merge kernel).
+void run_case(const Case& c, bool graphs, bool mmq = false, bool fused_merge = false) {
   TempDir dir;
   const std::string path = dir / (c.format == "gguf" ? "m.gguf" : "m");
   auto created = create_test_model(spec_for(c, path));
@@ -194,14 +195,18 @@ void run_case(const Case& c, bool graphs, bool mmq = false) {
   auto cpu = make_cpu_backend(model, pool, Runner::kBlock, per_block * Runner::kBlocks);
   REQUIRE(cpu);
   // With graphs: decode batches (bucket 4) through the quantised GEMV (the default up to 8
-  // rows); without: through dequantise + cuBLAS, as prefill always does.
+  // rows) and prefill chunks (up to 70 rows) through the MMA (Q8_0/Q4_0, the default up to 64
+  // rows) or dequantise + cuBLAS; without: everything through dequantise + cuBLAS.
   if (!graphs) ::setenv("LLMP_CUDA_GRAPHS", "0", 1);
   if (!graphs || mmq) ::setenv("LLMP_CUDA_GEMV_MAX_ROWS", "0", 1);
+  if (!graphs) ::setenv("LLMP_CUDA_MMQ_MAX_ROWS", "0", 1);
   if (mmq) ::setenv("LLMP_CUDA_MMQ_MAX_ROWS", "256", 1);
+  if (fused_merge) ::setenv("LLMP_CUDA_FUSED_MERGE", "1", 1);
   auto gpu = make_cuda_backend(model, 0, Runner::kBlock, 0.02);
   ::unsetenv("LLMP_CUDA_GRAPHS");
   ::unsetenv("LLMP_CUDA_GEMV_MAX_ROWS");
   ::unsetenv("LLMP_CUDA_MMQ_MAX_ROWS");
+  ::unsetenv("LLMP_CUDA_FUSED_MERGE");
   INFO((gpu ? std::string() : gpu.error().message()));
   REQUIRE(gpu);
   REQUIRE((*gpu)->kv_blocks() >= Runner::kBlocks);
@@ -238,8 +243,8 @@ void run_case(const Case& c, bool graphs, bool mmq = false) {
     for (size_t k = 0; k < items.size(); ++k) items[k].seq->tokens.push_back(argmax(rows[k]));
   }
   const auto st = cuda::cuda_backend_stats(**gpu);
-  std::printf("parity %-28s graphs %-3s%s rows %3d  max nerr %.2e (limit %.0e)  greedy ties %d mismatches %d  act %s  eager %lld captures %lld replays %lld\n",
-              label(c).c_str(), graphs ? "on" : "off", mmq ? " mmq" : "", run.rows(), run.max_err(), tolerance(c.dtype).logits, run.ties(),
+  std::printf("parity %-28s graphs %-3s%s%s rows %3d  max nerr %.2e (limit %.0e)  greedy ties %d mismatches %d  act %s  eager %lld captures %lld replays %lld\n",
+              label(c).c_str(), graphs ? "on" : "off", mmq ? " mmq" : "", fused_merge ? " fused merge" : "", run.rows(), run.max_err(), tolerance(c.dtype).logits, run.ties(),
               run.mismatches(), st.bf16 ? "bf16" : "f16", static_cast<long long>(st.eager_steps),
               static_cast<long long>(st.graph_captures), static_cast<long long>(st.graph_replays));
   if (graphs) {
@@ -278,6 +283,12 @@ TEST_CASE("eager runs (no CUDA graphs) match the CPU backend too", "[model][pari
 TEST_CASE("quantised products through the int8 tensor-core MMA match the CPU backend", "[model][parity][mmq]") {
   for (const Case& c : {Case{"llama", "q8_0"}, Case{"qwen2", "q4_0"}, Case{"llama", "q4_0", "gguf", "llama3", true}}) {
     SECTION(label(c)) { run_case(c, true, true); }
+  }
+}
+
+TEST_CASE("split decode attention merged by its last block matches the CPU backend", "[model][parity][fused]") {
+  for (const Case& c : {Case{"llama", "f16"}, Case{"qwen2", "bf16"}, Case{"mistral", "q4_0"}}) {
+    SECTION(label(c)) { run_case(c, true, false, true); }
   }
 }
 

@@ -167,6 +167,7 @@ class CudaBackend final : public DecoderBackend {
 
   int64_t rows_cap_ = 0, logits_cap_ = 0, partial_cap_ = 0, max_graph_batch_ = 0;
   DeviceBuffer workspace_, x_, delta_, xn_, qkv_, attn_, gu_, act_, xn_out_, logits_dev_, partial_o_, partial_ml_, quant_scratch_;
+  DeviceBuffer merge_counters_;  // split decode attention: null, or counters the last split block merges by
   DeviceBuffer meta_dev_;
   PinnedBuffer meta_host_;
   PinnedBuffer logits_host_;  // [rows, vocab] f32, what forward() returns
@@ -245,6 +246,10 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
   paths.sm_count = sm_count_;
   // Splits only happen while items * kv heads * head groups < 2 * SMs (see decode_splits).
   partial_cap_ = 4 * sm_count_ + 64;
+  // Split decode attention merged by its last split block instead of a merge kernel (one
+  // launch fewer per layer); off until measured on a GPU (bench/gpu/NOTES.md).
+  const bool fused_merge = env_int("LLMP_CUDA_FUSED_MERGE", 0, 0, 1) == 1;
+  const int64_t head_groups = (n_heads_ / n_kv_heads_ + kernels::kDecodeHeadsPerBlock - 1) / kernels::kDecodeHeadsPerBlock;
   // Scratch for quantised matrices: row chunks of at most kDequantScratchElems elements (at
   // least one row) for the dequantising path; the GEMV's and the MMA's quantised activations
   // and split sums for every row count that reaches them.
@@ -286,6 +291,8 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
       {&logits_dev_, static_cast<size_t>(Lc * vocab_) * f, "logits"},
       {&partial_o_, static_cast<size_t>(partial_cap_ * n_heads_ * head_dim_) * f, "split attention partials"},
       {&partial_ml_, static_cast<size_t>(partial_cap_ * n_heads_ * 2) * f, "split attention maxima"},
+      {&merge_counters_, fused_merge ? static_cast<size_t>(partial_cap_ * n_kv_heads_ * head_groups) * sizeof(unsigned) : 0,
+       "split attention merge counters"},
       {&quant_scratch_, static_cast<size_t>(quant_scratch_elems) * a, "quantised matrices' scratch"},
       {&sample_work_, static_cast<size_t>(Lc * std::max<int64_t>(vocab_, 2 * kernels::kArgmaxMaxChunks)) * f, "sampling scratch"},
       {&sample_out_dev_, sample_out_bytes(Lc), "sampled ids and logprobs"},
@@ -293,6 +300,7 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
   for (const Want& w : wants) {
     if (auto r = allocate(*w.buf, w.bytes, w.what); !r) return error(r.error().with_context(where));
   }
+  if (merge_counters_.bytes() > 0) LLMP_CUDA_CHECK(cudaMemsetAsync(merge_counters_.as(), 0, merge_counters_.bytes(), stream_));
   LLMP_CUBLAS_CHECK(cublasSetWorkspace(cublas_, workspace_.as(), kCublasWorkspaceBytes));
   device_sampling_ = env_int("LLMP_CUDA_DEVICE_SAMPLING", 1, 0, 1) == 1;
   auto so = PinnedBuffer::allocate(sample_out_bytes(Lc), "sampled ids and logprobs");
@@ -683,6 +691,7 @@ void CudaBackend::enqueue(const Shape& s) {
       d.n_splits = s.n_splits;
       d.partial_o = partial_o_.as<float>();
       d.partial_ml = partial_ml_.as<float>();
+      d.merge_counters = merge_counters_.as<unsigned>();
       d.out_type = act;
       d.out = attn_.as();
       d.out_stride = q_dim_;
