@@ -11,6 +11,7 @@
 #include <numeric>
 
 #include "activation.cuh"
+#include "dense_gemv.cuh"
 #include "backend/cpu/attention.h"
 #include "backend/cpu/ops.h"
 #include "backend/cpu/quant.h"
@@ -210,6 +211,55 @@ TEST_CASE("the int8 GEMV over q8-quantised activations matches a double-precisio
       }
     }
   }
+}
+
+TEST_CASE("the dense GEMV matches a double-precision product", "[kernels][gemv][dense]") {
+  struct Shape {
+    int64_t rows, cols;
+  };
+  // 2048 columns: exactly one unrolled step per lane; 8200: four steps and a remainder; 520:
+  // a remainder only; 4099 rows: a last block with 3 warps of work.
+  for (Shape s : {Shape{37, 520}, Shape{4099, 2048}, Shape{130, 8200}}) {
+    for (bool bf16 : {false, true}) {
+      const auto w = round_act(random_floats(static_cast<size_t>(s.rows * s.cols), 400 + s.rows, -1.0f, 1.0f), bf16);
+      GuardedArray<uint16_t> d_w(to_act(w, bf16));
+      for (int n = 1; n <= kernels::kDenseGemvMaxRows; ++n) {
+        INFO(s.rows << "x" << s.cols << " n " << n << (bf16 ? " bf16" : " f16"));
+        const int64_t ldx = s.cols + 8, ldy = s.rows + 5;
+        const auto x = round_act(random_floats(static_cast<size_t>(n * ldx), 27 + n, -2.0f, 2.0f), bf16);
+        GuardedArray<uint16_t> d_x(to_act(x, bf16));
+        for (bool accumulate : {false, true}) {
+          INFO((accumulate ? "accumulate" : "overwrite"));
+          const auto prior = random_floats(static_cast<size_t>(n * ldy), 29);
+          GuardedArray<float> y(prior);
+          CUDA_REQUIRE(kernels::launch_dense_gemv(bf16 ? ActType::bf16 : ActType::f16, d_w.get(), s.rows, s.cols, d_x.get(), ldx, n,
+                                                  y.get(), ldy, accumulate, nullptr));
+          const auto got = y.download();
+          CHECK(y.guards_intact());
+          std::vector<float> want, have;
+          bool padding_kept = true;
+          for (int j = 0; j < n; ++j) {
+            for (int64_t o = 0; o < s.rows; ++o) {
+              double acc = accumulate ? prior[j * ldy + o] : 0.0;
+              for (int64_t i = 0; i < s.cols; ++i) acc += static_cast<double>(w[o * s.cols + i]) * x[j * ldx + i];
+              want.push_back(static_cast<float>(acc));
+              have.push_back(got[j * ldy + o]);
+            }
+            for (int64_t o = s.rows; o < ldy; ++o) padding_kept = padding_kept && got[j * ldy + o] == prior[j * ldy + o];
+          }
+          CHECK(padding_kept);
+          CHECK(nerr(have, want) <= 1e-5);  // f32 sums of exact 16-bit products
+        }
+      }
+    }
+  }
+  // Operands it does not take: cols or ldx not a multiple of 8, too many rows.
+  GuardedArray<uint16_t> w(64 * 64), x(8 * 64);
+  GuardedArray<float> y(8 * 64);
+  CHECK(kernels::launch_dense_gemv(ActType::f16, w.get(), 64, 60, x.get(), 64, 1, y.get(), 64, false, nullptr) == cudaErrorInvalidValue);
+  CHECK(kernels::launch_dense_gemv(ActType::f16, w.get(), 64, 64, x.get(), 60, 1, y.get(), 64, false, nullptr) == cudaErrorInvalidValue);
+  CHECK(kernels::launch_dense_gemv(ActType::f16, w.get(), 64, 64, x.get(), 64, kernels::kDenseGemvMaxRows + 1, y.get(), 64, false,
+                                   nullptr) == cudaErrorInvalidValue);
 }
 
 TEST_CASE("the int8 tensor-core product over q8-quantised activations matches a double-precision product",

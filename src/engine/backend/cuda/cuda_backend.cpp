@@ -23,6 +23,7 @@
 #include "backend/cuda/device_weights.h"
 #include "backend/cuda/linear.h"
 #include "backend/cuda/step_plan.h"
+#include "dense_gemv.cuh"
 #include "embedding.cuh"
 #include "kv_cache.cuh"
 #include "kv_cache/kv_storage.h"
@@ -243,6 +244,8 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
     }
     paths.mmq_max_rows = 0;
   }
+  // Dense 16-bit matrices at 1-4 rows: our GEMV instead of cuBLAS; off until measured.
+  paths.dense_gemv_max_rows = std::min<int64_t>(env_int("LLMP_CUDA_DENSE_GEMV_MAX_ROWS", 0, 0, 4096), kernels::kDenseGemvMaxRows);
   paths.sm_count = sm_count_;
   // Splits only happen while items * kv heads * head groups < 2 * SMs (see decode_splits).
   partial_cap_ = 4 * sm_count_ + 64;

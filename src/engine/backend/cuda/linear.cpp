@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "backend/cuda/cuda_check.h"
+#include "dense_gemv.cuh"
 #include "quant.cuh"
 #include "quant_gemv.cuh"
 #include "quant_mmq.cuh"
@@ -43,7 +44,14 @@ void LinearRunner::run(const DeviceLinear& w, const void* x, int64_t ldx, int64_
                        bool accumulate) const {
   if (n <= 0) return;
   for (const auto& part : w.parts) {
-    if (!kernels::is_quantized(part.m.type)) gemm(part.m.data, part.m.rows, part.m.cols, x, ldx, n, y + part.offset, ldy, accumulate);
+    const kernels::DeviceMatrix& m = part.m;
+    if (kernels::is_quantized(m.type)) continue;
+    if (n <= paths_.dense_gemv_max_rows && kernels::dense_gemv_fits(m.data, m.cols, x, ldx)) {
+      LLMP_CUDA_CHECK(kernels::launch_dense_gemv(act_, m.data, m.rows, m.cols, x, ldx, static_cast<int>(n), y + part.offset, ldy,
+                                                 accumulate, stream_));
+    } else {
+      gemm(m.data, m.rows, m.cols, x, ldx, n, y + part.offset, ldy, accumulate);
+    }
   }
   if (n <= paths_.gemv_max_rows) {
     gemv(w, x, ldx, n, y, ldy, accumulate);

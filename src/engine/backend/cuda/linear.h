@@ -1,6 +1,7 @@
 #pragma once
 // y = x · Wᵀ on the GPU for every weight form: cuBLAS (f16/bf16 inputs, f32 accumulate and
-// output) for dense matrices; for quantised ones, by the number of activation rows n:
+// output) for dense matrices, or our dense GEMV for n <= dense_gemv_max_rows (off by default
+// until measured); for quantised ones, by the number of activation rows n:
 //   n <= gemv_max_rows: a GEMV straight from the quantised weights (int8 dp4a over
 //     activations quantised per 32 values, every quantised type);
 //   n <= mmq_max_rows (Q8_0/Q4_0): int8 tensor-core MMA over the same quantised activations;
@@ -24,6 +25,7 @@ class LinearRunner {
   struct Paths {
     int64_t gemv_max_rows = 0;
     int64_t mmq_max_rows = 0;
+    int64_t dense_gemv_max_rows = 0;  // at most kernels::kDenseGemvMaxRows
     int sm_count = 1;
   };
 
