@@ -8,11 +8,12 @@ namespace {
 
 constexpr int kThreads = 256;
 
-// Quantisation blocks (32 values each) per pipeline stage: 4 for Q4_0, 2 for Q8_0 (the same
-// bytes, 8 KB of weights per stage, about what an SM needs in flight to stream at full
-// bandwidth with two CTAs; both fit the 48 KB of static shared memory double-buffered).
+// Quantisation blocks (32 values each) per pipeline stage: 4 for Q4_0 and Q4_K (half a
+// super-block), 2 for Q8_0 (the same bytes, 8 KB of weights per stage, about what an SM needs
+// in flight to stream at full bandwidth with two CTAs; all fit the 48 KB of static shared
+// memory double-buffered).
 template <WeightType kType>
-constexpr int kStage = kType == WeightType::q4_0 ? 4 : 2;
+constexpr int kStage = kType == WeightType::q8_0 ? 2 : 4;
 constexpr int kMaxStage = 4;
 
 // Weight bytes per row per block, and per row per stage in shared memory; activation bytes
@@ -20,26 +21,56 @@ constexpr int kMaxStage = 4;
 // touches (4 lanes each) fall in 32 distinct banks: a row stride of 20 or 36 words (80 or
 // 144 bytes) walks every bank for 8 rows.
 template <WeightType kType>
-constexpr int kBlockBytes = kType == WeightType::q4_0 ? 16 : 32;
+constexpr int kBlockBytes = kType == WeightType::q8_0 ? 32 : 16;
 template <WeightType kType>
 constexpr int kWRow = kBlockBytes<kType> * kStage<kType> + 16;
 template <WeightType kType>
 constexpr int kXRow = 32 * kStage<kType> + 16;
 
+// Weight scales of a stage. Q8_0 / Q4_0: one f32 scale per row and block. Q4_K: per row the
+// super-block's (d, dmin) and per row and block the 6-bit (scale, min): the block's values are
+// d · scale · q - dmin · min.
+template <WeightType kType>
+struct StageScales {
+  float wd[kMmqRows][kStage<kType>];
+};
+template <>
+struct StageScales<WeightType::q4_k> {
+  float2 dm[kMmqRows];
+  uchar2 sm[kMmqRows][kStage<WeightType::q4_k>];
+};
+
 template <WeightType kType>
 struct Stage {
   static constexpr int S = kStage<kType>;
-  alignas(16) uint8_t w[kMmqRows * kWRow<kType>];    // [128 rows][S blocks] weight bytes
+  alignas(16) uint8_t w[kMmqRows * kWRow<kType>];    // [128 rows][S blocks] weight bytes (Q4_K: qs of half a super-block)
   alignas(16) uint8_t x[kMmqTokens * kXRow<kType>];  // [64 rows][S blocks × 32] int8 activations
-  float wd[kMmqRows][S];                             // weight scales
+  StageScales<kType> ws;                             // weight scales
   float2 xds[kMmqTokens][S];                         // activation (d, d · Σq)
 };
-// Scales each thread fetches per stage: weights (1 or 2), activations (at most 1).
+// Scales each thread fetches per stage: weights (Q8_0 1, Q4_0 2; Q4_K: one row's header for
+// 2 blocks), activations (at most 1).
 template <WeightType kType>
 constexpr int kWScalesPerThread = kMmqRows * kStage<kType> / kThreads;
-static_assert(kWScalesPerThread<WeightType::q4_0> == 2 && kWScalesPerThread<WeightType::q8_0> == 1);
+static_assert(kWScalesPerThread<WeightType::q4_0> == 2 && kWScalesPerThread<WeightType::q8_0> == 1 &&
+              kWScalesPerThread<WeightType::q4_k> == 2);
 static_assert(kMmqTokens * kMaxStage <= kThreads, "one activation scale per thread per stage at most");
-static_assert(sizeof(Stage<WeightType::q4_0>) * 2 <= 48 * 1024 && sizeof(Stage<WeightType::q8_0>) * 2 <= 48 * 1024);
+static_assert(sizeof(Stage<WeightType::q4_0>) * 2 <= 48 * 1024 && sizeof(Stage<WeightType::q8_0>) * 2 <= 48 * 1024 &&
+              sizeof(Stage<WeightType::q4_k>) * 2 <= 48 * 1024);
+
+// A thread's share of one stage's scales, fetched into registers before the previous stage's
+// MMAs and stored to shared memory after them.
+template <WeightType kType>
+struct ScaleRegs {
+  float wd[kWScalesPerThread<kType>];
+  float2 xds;
+};
+template <>
+struct ScaleRegs<WeightType::q4_k> {
+  float2 dm;     // row tid / 2's (d, dmin), stored by the even thread
+  uchar2 sm[2];  // (scale, min) of blocks 2 (tid % 2) and 2 (tid % 2) + 1 of the stage
+  float2 xds;
+};
 
 // cp.async (sm_80+): 16 bytes global -> shared without passing through registers; valid
 // false stores 16 zero bytes and reads nothing (src-size 0). Older targets copy directly
@@ -89,6 +120,7 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
     q8_mmq_kernel(DeviceMatrix w, Q8Rows x, int n, float* __restrict__ y, int64_t ldy, bool accumulate,
                   float* __restrict__ partial, int64_t per_split) {
   constexpr int B = kBlockBytes<kType>, WR = kWRow<kType>, XR = kXRow<kType>, S = kStage<kType>, WS = kWScalesPerThread<kType>;
+  constexpr bool kQ4K = kType == WeightType::q4_k;
   __shared__ Stage<kType> stage[2];
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int g = lane >> 2, t = lane & 3;
@@ -111,7 +143,15 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
       const int r = c / kPerRow, blk = (c % kPerRow) / (B / 16), part = c % (B / 16);
       const int64_t row = row0 + r, kb = kb0 + blk;
       const bool ok = row < w.rows && kb < kb_end;
-      cp_async16(st.w + r * WR + blk * B + part * 16, ok ? wq + (row * nb + kb) * B + part * 16 : wq, ok);
+      if constexpr (kQ4K) {
+        // The stage is half a super-block (kb0 a multiple of 4): its 64 bytes of qs, past the
+        // 16-byte header, at offset 64 · (which half).
+        const int64_t sb = kb0 / 8, half = (kb0 / 4) % 2;
+        cp_async16(st.w + r * WR + (c % kPerRow) * 16,
+                   ok ? wq + (row * (nb / 8) + sb) * sizeof(detail::BlockQ4K) + 16 + half * 64 + (c % kPerRow) * 16 : wq, ok);
+      } else {
+        cp_async16(st.w + r * WR + blk * B + part * 16, ok ? wq + (row * nb + kb) * B + part * 16 : wq, ok);
+      }
     }
     constexpr int kXChunks = kMmqTokens * S * 2;
 #pragma unroll
@@ -124,27 +164,55 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
     cp_async_commit();
   };
   // One stage's scales: read into registers before the previous stage's MMAs, stored after.
-  // Weight scale i of this thread: entry tid + i · 256 of the stage's [128][S]; activation
-  // scale: entry tid of [64][S] when there is one.
-  auto fetch_scales = [&](int s, float (&wd)[WS], float2& xds) {
+  // Weight scale i of this thread: entry tid + i · 256 of the stage's [128][S] (Q4_K: row
+  // tid / 2's super-block header, blocks 2 (tid % 2) and the next); activation scale: entry
+  // tid of [64][S] when there is one.
+  auto fetch_scales = [&](int s, ScaleRegs<kType>& reg) {
     const int64_t kb0 = kb_begin + static_cast<int64_t>(s) * S;
+    if constexpr (kQ4K) {
+      const int64_t row = row0 + tid / 2;
+      const int j0 = static_cast<int>(kb0 % 8) + 2 * (tid % 2);  // sub-block of the super-block
+      if (row < w.rows && kb0 < kb_end) {
+        const auto* b = reinterpret_cast<const detail::BlockQ4K*>(wq) + row * (nb / 8) + kb0 / 8;
+        const uint4 head = __ldg(reinterpret_cast<const uint4*>(b));  // d, dmin, scales[12]
+        const auto* h = reinterpret_cast<const uint8_t*>(&head);
+        reg.dm = make_float2(detail::half_bits_to_f32(static_cast<uint16_t>(head.x & 0xFFFFu)),
+                             detail::half_bits_to_f32(static_cast<uint16_t>(head.x >> 16)));
 #pragma unroll
-    for (int i = 0; i < WS; ++i) {
-      const int e = tid + i * kThreads;
-      const int64_t row = row0 + e / S, kb = kb0 + e % S;
-      wd[i] = row < w.rows && kb < kb_end ? detail::half_bits_to_f32(__ldg(w.scales + row * nb + kb)) : 0.0f;
+        for (int k = 0; k < 2; ++k) {
+          float sc, m;
+          detail::q4k_scale_min(j0 + k, h + 4, &sc, &m);
+          reg.sm[k] = make_uchar2(static_cast<unsigned char>(sc), static_cast<unsigned char>(m));
+        }
+      } else {
+        reg.dm = make_float2(0.0f, 0.0f);
+        reg.sm[0] = reg.sm[1] = make_uchar2(0, 0);
+      }
+    } else {
+#pragma unroll
+      for (int i = 0; i < WS; ++i) {
+        const int e = tid + i * kThreads;
+        const int64_t row = row0 + e / S, kb = kb0 + e % S;
+        reg.wd[i] = row < w.rows && kb < kb_end ? detail::half_bits_to_f32(__ldg(w.scales + row * nb + kb)) : 0.0f;
+      }
     }
     const int tok = tok0 + tid / S;
     const int64_t kb = kb0 + tid % S;
-    xds = tid < kMmqTokens * S && tok < n && kb < kb_end ? x.ds[tok * nb + kb] : make_float2(0.0f, 0.0f);
+    reg.xds = tid < kMmqTokens * S && tok < n && kb < kb_end ? x.ds[tok * nb + kb] : make_float2(0.0f, 0.0f);
   };
-  auto store_scales = [&](Stage<kType>& st, const float (&wd)[WS], float2 xds) {
+  auto store_scales = [&](Stage<kType>& st, const ScaleRegs<kType>& reg) {
+    if constexpr (kQ4K) {
+      if (tid % 2 == 0) st.ws.dm[tid / 2] = reg.dm;
+      st.ws.sm[tid / 2][2 * (tid % 2)] = reg.sm[0];
+      st.ws.sm[tid / 2][2 * (tid % 2) + 1] = reg.sm[1];
+    } else {
 #pragma unroll
-    for (int i = 0; i < WS; ++i) {
-      const int e = tid + i * kThreads;
-      st.wd[e / S][e % S] = wd[i];
+      for (int i = 0; i < WS; ++i) {
+        const int e = tid + i * kThreads;
+        st.ws.wd[e / S][e % S] = reg.wd[i];
+      }
     }
-    if (tid < kMmqTokens * S) st.xds[tid / S][tid % S] = xds;
+    if (tid < kMmqTokens * S) st.xds[tid / S][tid % S] = reg.xds;
   };
 
   float acc[2][4][4];
@@ -159,10 +227,9 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
 
   if (n_stages > 0) {
     copy_stage(0, stage[0]);
-    float wd[WS];
-    float2 xds;
-    fetch_scales(0, wd, xds);
-    store_scales(stage[0], wd, xds);
+    ScaleRegs<kType> reg;
+    fetch_scales(0, reg);
+    store_scales(stage[0], reg);
     cp_async_wait_all();
     __syncthreads();
   }
@@ -170,39 +237,59 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
     Stage<kType>& cur = stage[s & 1];
     Stage<kType>& next = stage[(s + 1) & 1];
     const bool more = s + 1 < n_stages;
-    float wd_next[WS] = {};
-    float2 xds_next = make_float2(0.0f, 0.0f);
+    ScaleRegs<kType> reg_next;
     if (more) {
       copy_stage(s + 1, next);
-      fetch_scales(s + 1, wd_next, xds_next);
+      fetch_scales(s + 1, reg_next);
     }
 #pragma unroll
     for (int kb = 0; kb < S; ++kb) {
       unsigned a[2][4];
       float dw[2][2];  // [tile][row g, row g + 8]
+      [[maybe_unused]] float mn[2][2];  // Q4_K: dmin · min, the same shape
 #pragma unroll
       for (int mi = 0; mi < 2; ++mi) {
         const int r = warp_m * 32 + mi * 16 + g;
-        const uint8_t* p0 = cur.w + r * WR + kb * B + 4 * t;
-        const uint8_t* p1 = p0 + 8 * WR;
-        if constexpr (kType == WeightType::q4_0) {
-          // Byte j of a block holds value j (low nibble) and j + 16 (high): the lane's 4 bytes
-          // give columns 4t.. (a[0], a[1]) and 16 + 4t.. (a[2], a[3]) as unsigned 0..15; the
-          // offset of 8 is taken out with the activations' sums below.
+        if constexpr (kQ4K) {
+          // Blocks 2i and 2i + 1 of the stage share 32 bytes of qs: byte l holds value l of
+          // block 2i (low nibble) and of block 2i + 1 (high). The lane's bytes 4t.. and 16 + 4t..
+          // give columns 4t.. (a[0], a[1]) and 16 + 4t.. (a[2], a[3]) as unsigned 0..15.
           constexpr unsigned kLow = 0x0F0F0F0Fu;
-          const unsigned v0 = *reinterpret_cast<const unsigned*>(p0), v1 = *reinterpret_cast<const unsigned*>(p1);
-          a[mi][0] = v0 & kLow;
-          a[mi][1] = v1 & kLow;
-          a[mi][2] = (v0 >> 4) & kLow;
-          a[mi][3] = (v1 >> 4) & kLow;
+          const uint8_t* q0 = cur.w + r * WR + (kb / 2) * 32 + 4 * t;
+          const uint8_t* q1 = q0 + 8 * WR;
+          const int shift = 4 * (kb & 1);
+          a[mi][0] = (*reinterpret_cast<const unsigned*>(q0) >> shift) & kLow;
+          a[mi][1] = (*reinterpret_cast<const unsigned*>(q1) >> shift) & kLow;
+          a[mi][2] = (*reinterpret_cast<const unsigned*>(q0 + 16) >> shift) & kLow;
+          a[mi][3] = (*reinterpret_cast<const unsigned*>(q1 + 16) >> shift) & kLow;
+          const float2 dm0 = cur.ws.dm[r], dm1 = cur.ws.dm[r + 8];
+          const uchar2 sm0 = cur.ws.sm[r][kb], sm1 = cur.ws.sm[r + 8][kb];
+          dw[mi][0] = dm0.x * static_cast<float>(sm0.x);
+          dw[mi][1] = dm1.x * static_cast<float>(sm1.x);
+          mn[mi][0] = dm0.y * static_cast<float>(sm0.y);
+          mn[mi][1] = dm1.y * static_cast<float>(sm1.y);
         } else {
-          a[mi][0] = *reinterpret_cast<const unsigned*>(p0);
-          a[mi][1] = *reinterpret_cast<const unsigned*>(p1);
-          a[mi][2] = *reinterpret_cast<const unsigned*>(p0 + 16);
-          a[mi][3] = *reinterpret_cast<const unsigned*>(p1 + 16);
+          const uint8_t* p0 = cur.w + r * WR + kb * B + 4 * t;
+          const uint8_t* p1 = p0 + 8 * WR;
+          if constexpr (kType == WeightType::q4_0) {
+            // Byte j of a block holds value j (low nibble) and j + 16 (high): the lane's 4 bytes
+            // give columns 4t.. (a[0], a[1]) and 16 + 4t.. (a[2], a[3]) as unsigned 0..15; the
+            // offset of 8 is taken out with the activations' sums below.
+            constexpr unsigned kLow = 0x0F0F0F0Fu;
+            const unsigned v0 = *reinterpret_cast<const unsigned*>(p0), v1 = *reinterpret_cast<const unsigned*>(p1);
+            a[mi][0] = v0 & kLow;
+            a[mi][1] = v1 & kLow;
+            a[mi][2] = (v0 >> 4) & kLow;
+            a[mi][3] = (v1 >> 4) & kLow;
+          } else {
+            a[mi][0] = *reinterpret_cast<const unsigned*>(p0);
+            a[mi][1] = *reinterpret_cast<const unsigned*>(p1);
+            a[mi][2] = *reinterpret_cast<const unsigned*>(p0 + 16);
+            a[mi][3] = *reinterpret_cast<const unsigned*>(p1 + 16);
+          }
+          dw[mi][0] = cur.ws.wd[r][kb];
+          dw[mi][1] = cur.ws.wd[r + 8][kb];
         }
-        dw[mi][0] = cur.wd[r][kb];
-        dw[mi][1] = cur.wd[r + 8][kb];
       }
 #pragma unroll
       for (int ni = 0; ni < 4; ++ni) {
@@ -214,7 +301,13 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
         for (int mi = 0; mi < 2; ++mi) {
           int d[4] = {0, 0, 0, 0};
           mma_s8(d, a[mi], b);
-          if constexpr (kType == WeightType::q4_0) {
+          if constexpr (kQ4K) {
+            // Σ (d·sc·q - dmin·m) · d_x · q_x = d·sc · d_x · Σ q · q_x - dmin·m · d_x · Σ q_x.
+            acc[mi][ni][0] += dw[mi][0] * x0.x * static_cast<float>(d[0]) - mn[mi][0] * x0.y;
+            acc[mi][ni][1] += dw[mi][0] * x1.x * static_cast<float>(d[1]) - mn[mi][0] * x1.y;
+            acc[mi][ni][2] += dw[mi][1] * x0.x * static_cast<float>(d[2]) - mn[mi][1] * x0.y;
+            acc[mi][ni][3] += dw[mi][1] * x1.x * static_cast<float>(d[3]) - mn[mi][1] * x1.y;
+          } else if constexpr (kType == WeightType::q4_0) {
             // Σ (q - 8) · d_x · q_x = d_x · Σ q · q_x - 8 · d_x · Σ q_x, as the GEMV.
             acc[mi][ni][0] += dw[mi][0] * (x0.x * static_cast<float>(d[0]) - 8.0f * x0.y);
             acc[mi][ni][1] += dw[mi][0] * (x1.x * static_cast<float>(d[1]) - 8.0f * x1.y);
@@ -229,7 +322,7 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
         }
       }
     }
-    if (more) store_scales(next, wd_next, xds_next);
+    if (more) store_scales(next, reg_next);
     cp_async_wait_all();
     __syncthreads();
   }
@@ -288,7 +381,8 @@ int mmq_splits(int64_t rows, int64_t cols, int n, int sm_count) {
 cudaError_t launch_q8_mmq(const DeviceMatrix& w, const Q8Rows& x, int n, float* y, int64_t ldy, bool accumulate, int splits,
                           float* partial, cudaStream_t stream) {
   if (w.rows <= 0 || n <= 0) return cudaSuccess;
-  if (!has_int8_mmq(w.type) || w.cols <= 0 || w.cols % 32 != 0 || x.cols != w.cols || splits < 1 || (splits > 1 && !partial)) {
+  if (!has_int8_mmq(w.type) || w.cols <= 0 || w.cols % (w.type == WeightType::q4_k ? 256 : 32) != 0 || x.cols != w.cols ||
+      splits < 1 || (splits > 1 && !partial)) {
     return cudaErrorInvalidValue;
   }
   const int64_t nb = w.cols / 32;
@@ -301,6 +395,8 @@ cudaError_t launch_q8_mmq(const DeviceMatrix& w, const Q8Rows& x, int n, float* 
   float* part_out = parts > 1 ? partial : nullptr;
   if (w.type == WeightType::q4_0) {
     q8_mmq_kernel<WeightType::q4_0><<<grid, kThreads, 0, stream>>>(w, x, n, y, ldy, accumulate, part_out, per);
+  } else if (w.type == WeightType::q4_k) {
+    q8_mmq_kernel<WeightType::q4_k><<<grid, kThreads, 0, stream>>>(w, x, n, y, ldy, accumulate, part_out, per);
   } else {
     q8_mmq_kernel<WeightType::q8_0><<<grid, kThreads, 0, stream>>>(w, x, n, y, ldy, accumulate, part_out, per);
   }

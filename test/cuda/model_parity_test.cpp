@@ -28,10 +28,12 @@ namespace {
 struct Case {
   std::string arch, dtype, format = "gguf", rope = "none";
   bool tied = false;
+  int64_t hidden = 256;
 };
 
 std::string label(const Case& c) {
-  return c.arch + "/" + c.format + "/" + c.dtype + (c.rope != "none" ? "/rope-" + c.rope : "") + (c.tied ? "/tied" : "");
+  return c.arch + "/" + c.format + "/" + c.dtype + (c.rope != "none" ? "/rope-" + c.rope : "") + (c.tied ? "/tied" : "") +
+         (c.hidden != 256 ? "/h" + std::to_string(c.hidden) : "");
 }
 
 // Logits tolerance (max over rows of ‖gpu − cpu‖ / ‖cpu‖) and the gap under which two top
@@ -53,7 +55,7 @@ TestModelSpec spec_for(const Case& c, const std::string& out) {
   s.format = c.format;
   s.dtype = c.dtype;
   s.layers = 2;
-  s.hidden = 256;
+  s.hidden = c.hidden;
   s.ffn = 512;
   s.vocab = 512;
   s.rope_scaling = c.rope;
@@ -202,12 +204,14 @@ void run_case(const Case& c, bool graphs, bool mmq = false, bool fused_merge = f
   if (!graphs || mmq) ::setenv("LLMP_CUDA_GEMV_MAX_ROWS", "0", 1);
   if (!graphs) ::setenv("LLMP_CUDA_MMQ_MAX_ROWS", "0", 1);
   if (mmq) ::setenv("LLMP_CUDA_MMQ_MAX_ROWS", "256", 1);
+  if (mmq) ::setenv("LLMP_CUDA_MMQ_K_QUANTS", "1", 1);
   if (fused_merge) ::setenv("LLMP_CUDA_FUSED_MERGE", "1", 1);
   if (dense_gemv) ::setenv("LLMP_CUDA_DENSE_GEMV_MAX_ROWS", "4", 1);
   auto gpu = make_cuda_backend(model, 0, Runner::kBlock, 0.02);
   ::unsetenv("LLMP_CUDA_GRAPHS");
   ::unsetenv("LLMP_CUDA_GEMV_MAX_ROWS");
   ::unsetenv("LLMP_CUDA_MMQ_MAX_ROWS");
+  ::unsetenv("LLMP_CUDA_MMQ_K_QUANTS");
   ::unsetenv("LLMP_CUDA_FUSED_MERGE");
   ::unsetenv("LLMP_CUDA_DENSE_GEMV_MAX_ROWS");
   INFO((gpu ? std::string() : gpu.error().message()));
@@ -270,6 +274,10 @@ TEST_CASE("the CUDA backend matches the CPU backend on every architecture and we
   cases.push_back({"llama", "q4_k_m"});                         // Q4_K with Q6_K v/down/output parts
   cases.push_back({"qwen2", "q4_k_m", "gguf", "none", true});  // tied: the embedding in Q6_K
   cases.push_back({"mistral", "q5_k_m"});                       // Q5_K with Q6_K parts
+  // Rows of 384 values (no multiple of 256): llama.cpp's fallbacks (Q5_0/Q5_1/Q8_0) beside
+  // K-quants in one model, head size 96.
+  cases.push_back({"llama", "q4_k_m", "gguf", "none", false, 384});
+  cases.push_back({"qwen2", "q5_k_m", "gguf", "none", true, 384});
   cases.push_back({"llama", "bf16", "hf"});  // rotate-half layout for llama
   cases.push_back({"qwen2", "f32", "hf"});
   for (const Case& c : cases) {
@@ -284,7 +292,8 @@ TEST_CASE("eager runs (no CUDA graphs) match the CPU backend too", "[model][pari
 }
 
 TEST_CASE("quantised products through the int8 tensor-core MMA match the CPU backend", "[model][parity][mmq]") {
-  for (const Case& c : {Case{"llama", "q8_0"}, Case{"qwen2", "q4_0"}, Case{"llama", "q4_0", "gguf", "llama3", true}}) {
+  for (const Case& c : {Case{"llama", "q8_0"}, Case{"qwen2", "q4_0"}, Case{"llama", "q4_0", "gguf", "llama3", true},
+                        Case{"mistral", "q4_k"}, Case{"llama", "q4_k_m"}}) {
     SECTION(label(c)) { run_case(c, true, true); }
   }
 }

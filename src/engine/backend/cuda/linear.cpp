@@ -19,7 +19,7 @@ int64_t align16(int64_t bytes) { return (bytes + 15) / 16 * 16; }
 int64_t LinearRunner::scratch_bytes(const Paths& paths, kernels::WeightType type, int64_t rows, int64_t cols, int64_t n) {
   if (!kernels::has_int8_gemv(type)) return 0;
   if (n <= paths.gemv_max_rows) return kernels::q8_rows_bytes(static_cast<int>(std::min<int64_t>(n, kernels::kGemvMaxRows)), cols);
-  if (n > paths.mmq_max_rows || !kernels::has_int8_mmq(type)) return 0;
+  if (n > paths.mmq_max_rows || !takes_mmq(paths, type)) return 0;
   const int splits = kernels::mmq_splits(rows, cols, static_cast<int>(n), paths.sm_count);
   return align16(kernels::q8_rows_bytes(static_cast<int>(n), cols)) + kernels::mmq_partial_bytes(splits, static_cast<int>(n), rows);
 }
@@ -62,7 +62,7 @@ void LinearRunner::run(const DeviceLinear& w, const void* x, int64_t ldx, int64_
     // The parts share the input: quantise it once (scratch_bytes: it lies at the scratch's start).
     kernels::Q8Rows xq;
     for (const auto& part : w.parts) {
-      if (!kernels::has_int8_mmq(part.m.type)) continue;
+      if (!takes_mmq(paths_, part.m.type)) continue;
       if (xq.cols != part.m.cols) xq = quantise_input(x, ldx, static_cast<int>(n), part.m.cols);
       mmq(part.m, xq, n, y + part.offset, ldy, accumulate);
     }
@@ -70,7 +70,7 @@ void LinearRunner::run(const DeviceLinear& w, const void* x, int64_t ldx, int64_
   // The rest dequantised (the scratch is free again: the MMA products before are stream-ordered).
   for (const auto& part : w.parts) {
     const kernels::DeviceMatrix& m = part.m;
-    if (!kernels::is_quantized(m.type) || (mmq_rows && kernels::has_int8_mmq(m.type))) continue;
+    if (!kernels::is_quantized(m.type) || (mmq_rows && takes_mmq(paths_, m.type))) continue;
     // Dequantise as many weight rows as the scratch holds, multiply them, repeat: the output
     // columns of chunk [r, r + k) are columns [offset + r, offset + r + k) of y.
     const int64_t chunk = std::max<int64_t>(1, std::min(m.rows, dequant_elems_ / m.cols));

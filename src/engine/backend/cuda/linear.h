@@ -4,7 +4,8 @@
 // until measured); for quantised ones, by the number of activation rows n:
 //   n <= gemv_max_rows: a GEMV straight from the quantised weights (int8 dp4a over
 //     activations quantised per 32 values, every quantised type);
-//   n <= mmq_max_rows (Q8_0/Q4_0): int8 tensor-core MMA over the same quantised activations;
+//   n <= mmq_max_rows (Q8_0/Q4_0, and Q4_K with mmq_k_quants): int8 tensor-core MMA over the
+//     same quantised activations;
 //   else: dequantisation to the activation type in row chunks followed by cuBLAS (prefill).
 
 #include <cublas_v2.h>
@@ -15,6 +16,7 @@
 #include "backend/cuda/device_weights.h"
 #include "kernel_types.cuh"
 #include "quant_gemv.cuh"
+#include "quant_mmq.cuh"
 
 namespace llmp::engine::cuda {
 
@@ -26,6 +28,7 @@ class LinearRunner {
     int64_t gemv_max_rows = 0;
     int64_t mmq_max_rows = 0;
     int64_t dense_gemv_max_rows = 0;  // at most kernels::kDenseGemvMaxRows
+    bool mmq_k_quants = false;        // Q4_K through the MMA too (not yet run on a GPU)
     int sm_count = 1;
   };
 
@@ -51,6 +54,9 @@ class LinearRunner {
   //! for the GEMV and the MMA (both read it; the parts of a linear share it).
   kernels::Q8Rows quantise_input(const void* x, int64_t ldx, int rows, int64_t cols) const;
   void mmq(const kernels::DeviceMatrix& m, const kernels::Q8Rows& xq, int64_t n, float* y, int64_t ldy, bool accumulate) const;
+  static bool takes_mmq(const Paths& paths, kernels::WeightType type) {
+    return kernels::has_int8_mmq(type) && (type != kernels::WeightType::q4_k || paths.mmq_k_quants);
+  }
 
   cublasHandle_t cublas_;
   cudaStream_t stream_;
