@@ -18,6 +18,24 @@ __global__ void swiglu_kernel(const float* __restrict__ gate_up, int64_t n, int6
   }
 }
 
+// Grid: (ceil(n * ffn / 32 / 8)), block 256: one warp per block of 32 outputs, which it also
+// quantises for the int8 GEMV / MMA (ffn % 32 == 0; q8: [n, ffn]).
+template <class T>
+__global__ void swiglu_q8_kernel(const float* __restrict__ gate_up, int64_t ffn, int64_t n_blocks, T* __restrict__ out, Q8Rows q8) {
+  const int64_t blk = static_cast<int64_t>(blockIdx.x) * 8 + (threadIdx.x >> 5);
+  if (blk >= n_blocks) return;  // whole warps
+  const int lane = threadIdx.x & 31;
+  const int64_t per_row = ffn / 32, t = blk / per_row, i = (blk % per_row) * 32 + lane;
+  const float g = gate_up[t * 2 * ffn + i], u = gate_up[t * 2 * ffn + ffn + i];
+  const T r = detail::from_f32<T>(g / (1.0f + expf(-g)) * u);  // as swiglu_kernel
+  out[t * ffn + i] = r;
+  const float f[1] = {detail::to_f32<T>(r)};
+  int8_t q[1];
+  const float2 ds = detail::q8_block<32, 1>(f, q);
+  q8.q[t * ffn + i] = q[0];
+  if (lane == 0) q8.ds[blk] = ds;
+}
+
 // Grid-stride, block 256. up: [n, cols] f32; out: [n, cols] T.
 template <class T>
 __global__ void gelu_kernel(const float* __restrict__ up, const float* __restrict__ bias, int64_t n, int64_t cols,
@@ -44,11 +62,19 @@ cudaError_t launch_gelu(const float* up, const float* bias, int64_t n, int64_t c
   });
 }
 
-cudaError_t launch_swiglu(const float* gate_up, int64_t n, int64_t ffn, ActType out_type, void* out, cudaStream_t stream) {
+cudaError_t launch_swiglu(const float* gate_up, int64_t n, int64_t ffn, ActType out_type, void* out, cudaStream_t stream,
+                          const Q8Rows* q8) {
   if (n <= 0 || ffn <= 0) return cudaSuccess;
+  if (q8 && (ffn % 32 != 0 || q8->cols != ffn)) return cudaErrorInvalidValue;
   return detail::with_act_type(out_type, [&](auto tag) {
     using T = decltype(tag);
-    swiglu_kernel<T><<<grid_for(n * ffn), 256, 0, stream>>>(gate_up, n, ffn, static_cast<T*>(out));
+    if (q8) {
+      const int64_t blocks = n * ffn / 32;
+      swiglu_q8_kernel<T><<<static_cast<unsigned>(detail::ceil_div(blocks, 8)), 256, 0, stream>>>(gate_up, ffn, blocks,
+                                                                                                   static_cast<T*>(out), *q8);
+    } else {
+      swiglu_kernel<T><<<grid_for(n * ffn), 256, 0, stream>>>(gate_up, n, ffn, static_cast<T*>(out));
+    }
     return cudaGetLastError();
   });
 }

@@ -9,13 +9,17 @@
 #include <cstdint>
 
 #include "kernel_types.cuh"
+#include "quant_gemv.cuh"
 
 namespace llmp::kernels {
 
 //! out[t, i] = silu(gate_up[t, i]) * gate_up[t, ffn + i] for t < n, i < ffn.
 //! gate_up: [n, 2 * ffn] f32 (gate columns first); out: [n, ffn] of out_type. Any ffn.
-//! Grid-stride over n * ffn elements, block 256.
-cudaError_t launch_swiglu(const float* gate_up, int64_t n, int64_t ffn, ActType out_type, void* out, cudaStream_t stream);
+//! Grid-stride over n * ffn elements, block 256. With q8 (q8->cols == ffn, a multiple of
+//! 32): out is also quantised per 32 values into *q8 as launch_quantize_q8_rows would, one
+//! warp per block of 32.
+cudaError_t launch_swiglu(const float* gate_up, int64_t n, int64_t ffn, ActType out_type, void* out, cudaStream_t stream,
+                          const Q8Rows* q8 = nullptr);
 
 //! out[t, i] = gelu(up[t, i] + bias[i]) for t < n, i < cols, with the exact erf form
 //! (x / 2 · (1 + erf(x / √2)), BERT's "gelu", as the CPU's gelu). up: [n, cols] f32; bias:

@@ -74,6 +74,31 @@ __device__ __forceinline__ float block_max(float v, float* scratch) {
   return warp_max(v);
 }
 
+//! Quantises one block of 32 values as ggml's q8_1, exactly as launch_quantize_q8_rows does:
+//! d = max |v| / 127, q = round-to-nearest(v / d) (all 0 when the block is 0). The block is
+//! held by kLanes consecutive lanes (a power of two, aligned in the warp), kPer values each;
+//! every lane of the warp must call it. Returns the block's (d, d · Σ q) to every lane.
+template <int kLanes, int kPer>
+__device__ __forceinline__ float2 q8_block(const float (&v)[kPer], int8_t (&q)[kPer]) {
+  static_assert(kLanes * kPer == 32 && (kLanes & (kLanes - 1)) == 0);
+  float amax = 0.0f;
+#pragma unroll
+  for (int i = 0; i < kPer; ++i) amax = fmaxf(amax, fabsf(v[i]));
+#pragma unroll
+  for (int o = kLanes / 2; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+  const float d = amax / 127.0f;
+  int sum = 0;
+#pragma unroll
+  for (int i = 0; i < kPer; ++i) {
+    const int qi = amax == 0.0f ? 0 : __float2int_rn(v[i] / d);
+    q[i] = static_cast<int8_t>(qi);
+    sum += qi;
+  }
+#pragma unroll
+  for (int o = kLanes / 2; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+  return make_float2(d, d * static_cast<float>(sum));
+}
+
 //! Dispatches a runtime ActType to a template parameter.
 template <class F>
 __host__ __forceinline__ auto with_act_type(ActType t, F&& f) {

@@ -14,15 +14,11 @@ __global__ void __launch_bounds__(256)
   const int64_t blk = static_cast<int64_t>(blockIdx.x) * 8 + (threadIdx.x >> 5);
   if (blk >= n_blocks) return;
   const int64_t j = blk / blocks_per_row, b = blk % blocks_per_row;
-  const float v = detail::to_f32<T>(x[j * ldx + b * 32 + lane]);
-  const float amax = detail::warp_max(fabsf(v));
-  const float d = amax / 127.0f;
-  const int qi = amax == 0.0f ? 0 : __float2int_rn(v / d);
-  q[j * blocks_per_row * 32 + b * 32 + lane] = static_cast<int8_t>(qi);
-  int sum = qi;
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
-  if (lane == 0) ds[blk] = make_float2(d, d * static_cast<float>(sum));
+  const float v[1] = {detail::to_f32<T>(x[j * ldx + b * 32 + lane])};
+  int8_t qi[1];
+  const float2 dsum = detail::q8_block<32, 1>(v, qi);
+  q[j * blocks_per_row * 32 + b * 32 + lane] = qi[0];
+  if (lane == 0) ds[blk] = dsum;
 }
 
 // One lane's share of a weight row per step, per weight type: `load` issues the loads (the

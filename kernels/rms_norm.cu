@@ -36,10 +36,10 @@ __global__ void rms_norm_residual_kernel(float* __restrict__ x, const float* __r
 
 // Four activation values in one 8-byte store.
 template <class T>
-__device__ __forceinline__ void store4(T* dst, float a, float b, float c, float d) {
+__device__ __forceinline__ void store4(T* dst, const T (&v)[4]) {
   struct alignas(8) Four {
     T v[4];
-  } f{{detail::from_f32<T>(a), detail::from_f32<T>(b), detail::from_f32<T>(c), detail::from_f32<T>(d)}};
+  } f{{v[0], v[1], v[2], v[3]}};
   *reinterpret_cast<Four*>(dst) = f;
 }
 
@@ -49,10 +49,13 @@ __device__ __forceinline__ void store4(T* dst, float a, float b, float c, float 
 // elements; the decode step is latency-bound here at batch 1 (6.8 us per call for hidden 2048
 // on an H100 before, bench/gpu/NOTES.md). Grid: (n), block: ceil(hidden / 4 / kVec) rounded up
 // to 32, at most 1024.
+// With q8 (hidden % 32 == 0), the output is also quantised per 32 values for the int8 GEMV /
+// MMA (what launch_quantize_q8_rows would make of `out`, bit for bit): eight consecutive
+// threads hold a block.
 template <int kVec, class T>
 __global__ void __launch_bounds__(1024) rms_norm_residual_vec_kernel(float* __restrict__ x, const float* __restrict__ delta,
                                                                      const int32_t* __restrict__ rows, const float* __restrict__ w,
-                                                                     int64_t hidden, float eps, T* __restrict__ out) {
+                                                                     int64_t hidden, float eps, T* __restrict__ out, Q8Rows q8) {
   __shared__ float scratch[32];
   const int64_t i = blockIdx.x;
   const int64_t r = rows ? rows[i] : i;
@@ -88,8 +91,18 @@ __global__ void __launch_bounds__(1024) rms_norm_residual_vec_kernel(float* __re
 #pragma unroll
   for (int k = 0; k < kVec; ++k) {
     const int64_t c = threadIdx.x + static_cast<int64_t>(k) * blockDim.x;
-    if (c < n4) {
-      store4(o + 4 * c, v[k].x * scale * g[k].x, v[k].y * scale * g[k].y, v[k].z * scale * g[k].z, v[k].w * scale * g[k].w);
+    const T r[4] = {detail::from_f32<T>(v[k].x * scale * g[k].x), detail::from_f32<T>(v[k].y * scale * g[k].y),
+                    detail::from_f32<T>(v[k].z * scale * g[k].z), detail::from_f32<T>(v[k].w * scale * g[k].w)};
+    if (c < n4) store4(o + 4 * c, r);
+    if (q8.q) {
+      // Every lane takes part (blocks past the row hold zeros and store nothing).
+      const float f[4] = {detail::to_f32<T>(r[0]), detail::to_f32<T>(r[1]), detail::to_f32<T>(r[2]), detail::to_f32<T>(r[3])};
+      int8_t qv[4];
+      const float2 ds = detail::q8_block<8, 4>(f, qv);
+      if (c < n4) {
+        *reinterpret_cast<char4*>(q8.q + i * q8.cols + 4 * c) = make_char4(qv[0], qv[1], qv[2], qv[3]);
+        if (c % 8 == 0) q8.ds[i * (q8.cols / 32) + c / 8] = ds;
+      }
     }
   }
 }
@@ -146,27 +159,32 @@ cudaError_t launch_layer_norm_residual(float* x, const float* delta, const float
 }
 
 cudaError_t launch_rms_norm_residual(float* x, const float* delta, const int32_t* rows, const float* w, int64_t n,
-                                     int64_t hidden, float eps, ActType out_type, void* out, cudaStream_t stream) {
+                                     int64_t hidden, float eps, ActType out_type, void* out, cudaStream_t stream,
+                                     const Q8Rows* q8) {
   if (n <= 0) return cudaSuccess;
+  if (q8 && (hidden % 32 != 0 || q8->cols != hidden)) return cudaErrorInvalidValue;
   const auto aligned = [](const void* p, uintptr_t a) { return reinterpret_cast<uintptr_t>(p) % a == 0; };
   const int64_t n4 = hidden / 4;
-  const bool vec = hidden % 4 == 0 && n4 <= 8 * 1024 && aligned(x, 16) && aligned(delta, 16) && aligned(w, 16) && aligned(out, 8);
+  const bool vec = hidden % 4 == 0 && n4 <= 4 * 1024 && aligned(x, 16) && aligned(delta, 16) && aligned(w, 16) && aligned(out, 8) &&
+                   (!q8 || aligned(q8->q, 4));
+  const Q8Rows q8_out = q8 ? *q8 : Q8Rows{};
   return detail::with_act_type(out_type, [&](auto tag) {
     using T = decltype(tag);
     auto* o = static_cast<T*>(out);
     if (!vec) {
       rms_norm_residual_kernel<T><<<static_cast<unsigned>(n), 256, 0, stream>>>(x, delta, rows, w, hidden, eps, o);
-      return cudaGetLastError();
+      if (cudaError_t e = cudaGetLastError(); e != cudaSuccess || !q8) return e;
+      return launch_quantize_q8_rows(out_type, out, hidden, static_cast<int>(n), *q8, stream);
     }
-    const int64_t per_thread = (n4 + 1023) / 1024;  // float4s per thread: 1, 2, 4 or 8
-    const int vec_n = per_thread <= 1 ? 1 : per_thread <= 2 ? 2 : per_thread <= 4 ? 4 : 8;
+    // float4s per thread: 1, 2 or 4 (8 would not fit the 64 registers of 1024 threads).
+    const int64_t per_thread = (n4 + 1023) / 1024;
+    const int vec_n = per_thread <= 1 ? 1 : per_thread <= 2 ? 2 : 4;
     const auto threads = static_cast<unsigned>(std::min<int64_t>(1024, (detail::ceil_div(n4, vec_n) + 31) / 32 * 32));
     const auto grid = static_cast<unsigned>(n);
     switch (vec_n) {
-      case 1: rms_norm_residual_vec_kernel<1, T><<<grid, threads, 0, stream>>>(x, delta, rows, w, hidden, eps, o); break;
-      case 2: rms_norm_residual_vec_kernel<2, T><<<grid, threads, 0, stream>>>(x, delta, rows, w, hidden, eps, o); break;
-      case 4: rms_norm_residual_vec_kernel<4, T><<<grid, threads, 0, stream>>>(x, delta, rows, w, hidden, eps, o); break;
-      default: rms_norm_residual_vec_kernel<8, T><<<grid, threads, 0, stream>>>(x, delta, rows, w, hidden, eps, o); break;
+      case 1: rms_norm_residual_vec_kernel<1, T><<<grid, threads, 0, stream>>>(x, delta, rows, w, hidden, eps, o, q8_out); break;
+      case 2: rms_norm_residual_vec_kernel<2, T><<<grid, threads, 0, stream>>>(x, delta, rows, w, hidden, eps, o, q8_out); break;
+      default: rms_norm_residual_vec_kernel<4, T><<<grid, threads, 0, stream>>>(x, delta, rows, w, hidden, eps, o, q8_out); break;
     }
     return cudaGetLastError();
   });

@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "kernel_types.cuh"
+#include "quant_gemv.cuh"
 
 namespace llmp::kernels {
 
@@ -18,9 +19,14 @@ namespace llmp::kernels {
 //!   out[i, :] = x[r, :] / sqrt(mean(x[r, :]^2) + eps) * w
 //! x, delta: [*, hidden] f32 (x updated in place); rows: [n] int32 or null; w: [hidden] f32;
 //! out: [n, hidden] of out_type. Any hidden. Grid: (n); block 256, or for hidden % 4 == 0 and
-//! 16-byte aligned rows one float4 per thread (up to 8 for hidden > 4096); sum of squares in f32.
+//! 16-byte aligned rows up to 16384 wide one float4 per thread (up to 4 for hidden > 4096); sum
+//! of squares in f32.
+//! With q8 (q8->cols == hidden, a multiple of 32): out is also quantised per 32 values into
+//! *q8 (rows [0, n)), as launch_quantize_q8_rows would quantise it, in the same launch where
+//! the rows allow (16-byte aligned), else by that launch.
 cudaError_t launch_rms_norm_residual(float* x, const float* delta, const int32_t* rows, const float* w, int64_t n,
-                                     int64_t hidden, float eps, ActType out_type, void* out, cudaStream_t stream);
+                                     int64_t hidden, float eps, ActType out_type, void* out, cudaStream_t stream,
+                                     const Q8Rows* q8 = nullptr);
 
 //! Where a LayerNorm sits: before the sublayer, the residual stream keeps the raw sum (GPT-2);
 //! after it, the normalised value becomes the residual stream (BERT).

@@ -384,6 +384,75 @@ TEST_CASE("RMSNorm with the fused residual add matches the CPU", "[kernels][rms_
   }
 }
 
+// What launch_quantize_q8_rows makes of rows [0, n) of `act` ([n, cols]): the reference for
+// the norm's and SwiGLU's fused quantisation, which must give the same bytes.
+std::vector<uint8_t> quantise_reference(const GuardedArray<uint16_t>& act, int n, int64_t cols, bool bf16) {
+  GuardedArray<uint8_t> scratch(static_cast<size_t>(kernels::q8_rows_bytes(n, cols)));
+  scratch.poison();
+  const kernels::Q8Rows xq = kernels::q8_rows_at(scratch.get(), n, cols);
+  CUDA_REQUIRE(kernels::launch_quantize_q8_rows(bf16 ? ActType::bf16 : ActType::f16, act.get(), cols, n, xq, nullptr));
+  return scratch.download();
+}
+
+TEST_CASE("RMSNorm and SwiGLU quantise their outputs as the q8 quantiser does", "[kernels][rms_norm][swiglu][q8]") {
+  // 2048: one float4 a thread; 8192: two; 96: a block of 32 threads with 8 idle lanes; 5120 at an
+  // odd row stride: the unaligned path (a separate quantisation launch).
+  for (int64_t hidden : {2048, 8192, 96}) {
+    for (bool bf16 : {false, true}) {
+      INFO("hidden " << hidden << (bf16 ? " bf16" : " f16"));
+      const int n = 3;
+      const auto x0 = random_floats(static_cast<size_t>(n * hidden), 71, -3.0f, 3.0f);
+      auto delta = random_floats(x0.size(), 72, -1.0f, 1.0f);
+      for (int64_t c = 0; c < 32; ++c) delta[c] = -x0[c];  // a block of zeros after the add
+      const auto w = random_floats(static_cast<size_t>(hidden), 73, 0.5f, 1.5f);
+      GuardedArray<float> d_x(x0), d_delta(delta), d_w(w);
+      GuardedArray<uint16_t> out(static_cast<size_t>(n * hidden));
+      GuardedArray<uint8_t> q8(static_cast<size_t>(kernels::q8_rows_bytes(n, hidden)));
+      q8.poison();
+      const kernels::Q8Rows xq = kernels::q8_rows_at(q8.get(), n, hidden);
+      CUDA_REQUIRE(kernels::launch_rms_norm_residual(d_x.get(), d_delta.get(), nullptr, d_w.get(), n, hidden, 1e-5f,
+                                                     bf16 ? ActType::bf16 : ActType::f16, out.get(), nullptr, &xq));
+      CHECK(q8.download() == quantise_reference(out, n, hidden, bf16));
+      CHECK(q8.guards_intact());
+      CHECK(out.guards_intact());
+    }
+  }
+  for (int64_t ffn : {8192, 96}) {
+    for (bool bf16 : {false, true}) {
+      INFO("ffn " << ffn << (bf16 ? " bf16" : " f16"));
+      const int n = 5;
+      auto gu = random_floats(static_cast<size_t>(n * 2 * ffn), 74, -6.0f, 6.0f);
+      for (int64_t c = 0; c < 32; ++c) gu[ffn + c] = 0.0f;  // up = 0: a block of zeros
+      GuardedArray<float> d_gu(gu);
+      GuardedArray<uint16_t> plain(static_cast<size_t>(n * ffn)), fused(static_cast<size_t>(n * ffn));
+      GuardedArray<uint8_t> q8(static_cast<size_t>(kernels::q8_rows_bytes(n, ffn)));
+      q8.poison();
+      const kernels::Q8Rows xq = kernels::q8_rows_at(q8.get(), n, ffn);
+      const ActType t = bf16 ? ActType::bf16 : ActType::f16;
+      CUDA_REQUIRE(kernels::launch_swiglu(d_gu.get(), n, ffn, t, plain.get(), nullptr));
+      CUDA_REQUIRE(kernels::launch_swiglu(d_gu.get(), n, ffn, t, fused.get(), nullptr, &xq));
+      CHECK(fused.download() == plain.download());
+      CHECK(q8.download() == quantise_reference(fused, n, ffn, bf16));
+      CHECK(q8.guards_intact());
+      CHECK(fused.guards_intact());
+    }
+  }
+  // Unaligned rows: the norm quantises in a second launch, with the same result.
+  {
+    const int n = 2;
+    const int64_t hidden = 5120;
+    const auto x0 = random_floats(static_cast<size_t>(n * hidden + 1), 75, -3.0f, 3.0f);
+    const auto w = random_floats(static_cast<size_t>(hidden), 76, 0.5f, 1.5f);
+    GuardedArray<float> d_x(x0), d_w(w);
+    GuardedArray<uint16_t> out(static_cast<size_t>(n * hidden));
+    GuardedArray<uint8_t> q8(static_cast<size_t>(kernels::q8_rows_bytes(n, hidden)));
+    const kernels::Q8Rows xq = kernels::q8_rows_at(q8.get(), n, hidden);
+    CUDA_REQUIRE(kernels::launch_rms_norm_residual(d_x.get() + 1, nullptr, nullptr, d_w.get(), n, hidden, 1e-5f, ActType::f16, out.get(),
+                                                   nullptr, &xq));
+    CHECK(q8.download() == quantise_reference(out, n, hidden, false));
+  }
+}
+
 TEST_CASE("LayerNorm with the fused residual add matches the CPU, before and after the sublayer", "[kernels][layer_norm]") {
   for (int64_t hidden : {769, 5125, 64}) {
     for (bool bf16 : {false, true}) {

@@ -181,7 +181,8 @@ std::vector<TokenId> prompt(int64_t n, uint64_t seed, int64_t vocab) {
 // steps in graphs, and prefill chunks up to 256 tokens), not the GEMV or dequantise + cuBLAS.
 // fused_merge: split decode attention merged by its last split block (no merge kernel).
 // dense_gemv: dense matrices at 1-4 rows through our GEMV instead of cuBLAS.
-void run_case(const Case& c, bool graphs, bool mmq = false, bool fused_merge = false, bool dense_gemv = false) {
+// fused_q8: the norms and SwiGLU quantise their outputs for the int8 GEMV / MMA themselves.
+void run_case(const Case& c, bool graphs, bool mmq = false, bool fused_merge = false, bool dense_gemv = false, bool fused_q8 = false) {
   TempDir dir;
   const std::string path = dir / (c.format == "gguf" ? "m.gguf" : "m");
   auto created = create_test_model(spec_for(c, path));
@@ -207,6 +208,7 @@ void run_case(const Case& c, bool graphs, bool mmq = false, bool fused_merge = f
   if (mmq) ::setenv("LLMP_CUDA_MMQ_K_QUANTS", "1", 1);
   if (fused_merge) ::setenv("LLMP_CUDA_FUSED_MERGE", "1", 1);
   if (dense_gemv) ::setenv("LLMP_CUDA_DENSE_GEMV_MAX_ROWS", "4", 1);
+  if (fused_q8) ::setenv("LLMP_CUDA_FUSED_Q8", "1", 1);
   auto gpu = make_cuda_backend(model, 0, Runner::kBlock, 0.02);
   ::unsetenv("LLMP_CUDA_GRAPHS");
   ::unsetenv("LLMP_CUDA_GEMV_MAX_ROWS");
@@ -214,6 +216,7 @@ void run_case(const Case& c, bool graphs, bool mmq = false, bool fused_merge = f
   ::unsetenv("LLMP_CUDA_MMQ_K_QUANTS");
   ::unsetenv("LLMP_CUDA_FUSED_MERGE");
   ::unsetenv("LLMP_CUDA_DENSE_GEMV_MAX_ROWS");
+  ::unsetenv("LLMP_CUDA_FUSED_Q8");
   INFO((gpu ? std::string() : gpu.error().message()));
   REQUIRE(gpu);
   REQUIRE((*gpu)->kv_blocks() >= Runner::kBlocks);
@@ -250,8 +253,8 @@ void run_case(const Case& c, bool graphs, bool mmq = false, bool fused_merge = f
     for (size_t k = 0; k < items.size(); ++k) items[k].seq->tokens.push_back(argmax(rows[k]));
   }
   const auto st = cuda::cuda_backend_stats(**gpu);
-  std::printf("parity %-28s graphs %-3s%s%s%s rows %3d  max nerr %.2e (limit %.0e)  greedy ties %d mismatches %d  act %s  eager %lld captures %lld replays %lld\n",
-              label(c).c_str(), graphs ? "on" : "off", mmq ? " mmq" : "", fused_merge ? " fused merge" : "", dense_gemv ? " dense gemv" : "", run.rows(), run.max_err(), tolerance(c.dtype).logits, run.ties(),
+  std::printf("parity %-28s graphs %-3s%s%s%s%s rows %3d  max nerr %.2e (limit %.0e)  greedy ties %d mismatches %d  act %s  eager %lld captures %lld replays %lld\n",
+              label(c).c_str(), graphs ? "on" : "off", mmq ? " mmq" : "", fused_merge ? " fused merge" : "", dense_gemv ? " dense gemv" : "", fused_q8 ? " fused q8" : "", run.rows(), run.max_err(), tolerance(c.dtype).logits, run.ties(),
               run.mismatches(), st.bf16 ? "bf16" : "f16", static_cast<long long>(st.eager_steps),
               static_cast<long long>(st.graph_captures), static_cast<long long>(st.graph_replays));
   if (graphs) {
@@ -308,6 +311,14 @@ TEST_CASE("dense matrices through our GEMV match the CPU backend", "[model][pari
   // Decode steps of 3-4 sequences (and the 5-token prompt) take the GEMV; qwen2 has q/k/v biases.
   for (const Case& c : {Case{"llama", "f16"}, Case{"qwen2", "bf16"}, Case{"mistral", "f32"}, Case{"llama", "bf16", "hf"}}) {
     SECTION(label(c)) { run_case(c, true, false, false, true); }
+  }
+}
+
+TEST_CASE("norms and SwiGLU that quantise for the int8 products match the CPU backend", "[model][parity][fused_q8]") {
+  // Decode steps through the int8 GEMV, prompts of 5-70 rows through the MMA (Q4_0, Q8_0) or
+  // dequantise + cuBLAS (Q6_K parts), all reading the fused quantisation where it applies.
+  for (const Case& c : {Case{"llama", "q4_0"}, Case{"qwen2", "q8_0"}, Case{"mistral", "q4_k_m"}, Case{"llama", "q4_k", "gguf", "none", false, 384}}) {
+    SECTION(label(c)) { run_case(c, true, false, false, false, true); }
   }
 }
 

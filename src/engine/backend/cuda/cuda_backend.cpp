@@ -169,6 +169,8 @@ class CudaBackend final : public DecoderBackend {
   int64_t rows_cap_ = 0, logits_cap_ = 0, partial_cap_ = 0, max_graph_batch_ = 0;
   DeviceBuffer workspace_, x_, delta_, xn_, qkv_, attn_, gu_, act_, xn_out_, logits_dev_, partial_o_, partial_ml_, quant_scratch_;
   DeviceBuffer merge_counters_;  // split decode attention: null, or counters the last split block merges by
+  DeviceBuffer q8_act_;          // RMSNorm / SwiGLU outputs quantised per 32 for steps of <= q8_fused_rows_ rows
+  int64_t q8_fused_rows_ = 0;
   DeviceBuffer meta_dev_;
   PinnedBuffer meta_host_;
   PinnedBuffer logits_host_;  // [rows, vocab] f32, what forward() returns
@@ -259,9 +261,11 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
   // and split sums for every row count that reaches them.
   int64_t quant_scratch_elems = 0;
   const int64_t int8_rows = std::min<int64_t>(std::max(paths.gemv_max_rows, paths.mmq_max_rows), rows_cap_);
+  bool any_quantized = false;
   auto need_scratch = [&](const DeviceLinear& l) {
     for (const auto& p : l.parts) {
       if (!kernels::is_quantized(p.m.type)) continue;
+      any_quantized = true;
       const auto a = static_cast<int64_t>(act_bytes());
       int64_t bytes = std::min(p.m.rows * p.m.cols, std::max(kDequantScratchElems, p.m.cols)) * a;
       for (int64_t n = 1; n <= int8_rows; ++n) {
@@ -274,6 +278,9 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
     for (const DeviceLinear* lin : {&l.qkv, &l.wo, &l.gate_up, &l.down}) need_scratch(*lin);
   }
   need_scratch(model_->output);
+  // RMSNorm and SwiGLU quantise their outputs for the int8 GEMV / MMA in the same launch (one
+  // quantisation launch fewer per linear, up to int8_rows rows); off until measured.
+  q8_fused_rows_ = env_int("LLMP_CUDA_FUSED_Q8", 0, 0, 1) == 1 && any_quantized && hidden_ % 32 == 0 && ffn_ % 32 == 0 ? int8_rows : 0;
 
   const int64_t R = rows_cap_, Lc = logits_cap_;
   const size_t f = sizeof(float), a = act_bytes();
@@ -295,6 +302,8 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
       {&logits_dev_, static_cast<size_t>(Lc * vocab_) * f, "logits"},
       {&partial_o_, static_cast<size_t>(partial_cap_ * n_heads_ * head_dim_) * f, "split attention partials"},
       {&partial_ml_, static_cast<size_t>(partial_cap_ * n_heads_ * 2) * f, "split attention maxima"},
+      {&q8_act_, q8_fused_rows_ > 0 ? static_cast<size_t>(kernels::q8_rows_bytes(static_cast<int>(q8_fused_rows_), std::max(hidden_, ffn_))) : 0,
+       "quantised norm and SwiGLU outputs"},
       {&merge_counters_, fused_merge ? static_cast<size_t>(partial_cap_ * n_kv_heads_ * head_groups) * sizeof(unsigned) : 0,
        "split attention merge counters"},
       {&quant_scratch_, static_cast<size_t>(quant_scratch_elems) * a, "quantised matrices' scratch"},
@@ -664,13 +673,21 @@ void CudaBackend::enqueue(const Shape& s) {
   const ActType act = m.act;
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim_));
 
+  // With fused quantisation, the norms and SwiGLU also write their outputs as q8 rows, which
+  // the int8 GEMV / MMA of the next linear read instead of quantising again.
+  const bool fused_q8 = n <= q8_fused_rows_;
+  const kernels::Q8Rows q8_hidden = fused_q8 ? kernels::q8_rows_at(q8_act_.as(), static_cast<int>(n), hidden_) : kernels::Q8Rows{};
+  const kernels::Q8Rows q8_ffn = fused_q8 ? kernels::q8_rows_at(q8_act_.as(), static_cast<int>(n), ffn_) : kernels::Q8Rows{};
+  const kernels::Q8Rows* xq_hidden = fused_q8 ? &q8_hidden : nullptr;
+  const kernels::Q8Rows* xq_ffn = fused_q8 ? &q8_ffn : nullptr;
+
   LLMP_CUDA_CHECK(kernels::launch_embedding_gather(m.tok_embd, i32(L.token_ids), n, x, stream_));
   for (int64_t l = 0; l < n_layers_; ++l) {
     const DeviceLayer& layer = m.layers[static_cast<size_t>(l)];
     // x += previous layer's FFN output (none before layer 0); xn = norm(x).
     LLMP_CUDA_CHECK(kernels::launch_rms_norm_residual(x, l == 0 ? nullptr : delta, nullptr, layer.attn_norm, n, hidden_,
-                                                      eps_, act, xn_.as(), stream_));
-    linear_->run(layer.qkv, xn_.as(), hidden_, n, qkv, qkv_w_, false);
+                                                      eps_, act, xn_.as(), stream_, xq_hidden));
+    linear_->run(layer.qkv, xn_.as(), hidden_, n, qkv, qkv_w_, false, xq_hidden);
     // RoPE on q and k, and k and v stored in this layer's cache, in one launch.
     const kernels::RopeKvWrite kv_write{reinterpret_cast<const int64_t*>(meta + L.slots), static_cast<int>(bs_), k_layer(l),
                                         v_layer(l)};
@@ -724,16 +741,19 @@ void CudaBackend::enqueue(const Shape& s) {
       LLMP_CUDA_CHECK(kernels::launch_paged_attention_prefill(p, stream_));
     }
     linear_->run(layer.wo, attn_.as(), q_dim_, n, delta, hidden_, false);
-    LLMP_CUDA_CHECK(kernels::launch_rms_norm_residual(x, delta, nullptr, layer.ffn_norm, n, hidden_, eps_, act, xn_.as(), stream_));
-    linear_->run(layer.gate_up, xn_.as(), hidden_, n, gu, 2 * ffn_, false);
-    LLMP_CUDA_CHECK(kernels::launch_swiglu(gu, n, ffn_, act, act_.as(), stream_));
-    linear_->run(layer.down, act_.as(), ffn_, n, delta, hidden_, false);
+    LLMP_CUDA_CHECK(
+        kernels::launch_rms_norm_residual(x, delta, nullptr, layer.ffn_norm, n, hidden_, eps_, act, xn_.as(), stream_, xq_hidden));
+    linear_->run(layer.gate_up, xn_.as(), hidden_, n, gu, 2 * ffn_, false, xq_hidden);
+    LLMP_CUDA_CHECK(kernels::launch_swiglu(gu, n, ffn_, act, act_.as(), stream_, xq_ffn));
+    linear_->run(layer.down, act_.as(), ffn_, n, delta, hidden_, false, xq_ffn);
   }
   if (s.n_logits > 0) {
     // The last residual add only for the rows whose logits are wanted.
+    const kernels::Q8Rows q8_out = fused_q8 ? kernels::q8_rows_at(q8_act_.as(), static_cast<int>(s.n_logits), hidden_) : kernels::Q8Rows{};
+    const kernels::Q8Rows* xq_out = fused_q8 ? &q8_out : nullptr;
     LLMP_CUDA_CHECK(kernels::launch_rms_norm_residual(x, delta, i32(L.logit_rows), m.output_norm, s.n_logits, hidden_, eps_, act,
-                                                      xn_out_.as(), stream_));
-    linear_->run(m.output, xn_out_.as(), hidden_, s.n_logits, logits_dev_.as<float>(), vocab_, false);
+                                                      xn_out_.as(), stream_, xq_out));
+    linear_->run(m.output, xn_out_.as(), hidden_, s.n_logits, logits_dev_.as<float>(), vocab_, false, xq_out);
   }
 }
 

@@ -41,7 +41,7 @@ void LinearRunner::gemm(const void* w, int64_t rows, int64_t cols, const void* x
 }
 
 void LinearRunner::run(const DeviceLinear& w, const void* x, int64_t ldx, int64_t n, float* y, int64_t ldy,
-                       bool accumulate) const {
+                       bool accumulate, const kernels::Q8Rows* xq_given) const {
   if (n <= 0) return;
   for (const auto& part : w.parts) {
     const kernels::DeviceMatrix& m = part.m;
@@ -54,13 +54,14 @@ void LinearRunner::run(const DeviceLinear& w, const void* x, int64_t ldx, int64_
     }
   }
   if (n <= paths_.gemv_max_rows) {
-    gemv(w, x, ldx, n, y, ldy, accumulate);
+    gemv(w, x, ldx, n, y, ldy, accumulate, xq_given);
     return;
   }
   const bool mmq_rows = n <= paths_.mmq_max_rows;
   if (mmq_rows) {
-    // The parts share the input: quantise it once (scratch_bytes: it lies at the scratch's start).
-    kernels::Q8Rows xq;
+    // The parts share the input: quantise it once (scratch_bytes: it lies at the scratch's
+    // start), unless the caller did.
+    kernels::Q8Rows xq = xq_given ? *xq_given : kernels::Q8Rows{};
     for (const auto& part : w.parts) {
       if (!takes_mmq(paths_, part.m.type)) continue;
       if (xq.cols != part.m.cols) xq = quantise_input(x, ldx, static_cast<int>(n), part.m.cols);
@@ -98,15 +99,21 @@ void LinearRunner::mmq(const kernels::DeviceMatrix& m, const kernels::Q8Rows& xq
 }
 
 void LinearRunner::gemv(const DeviceLinear& w, const void* x, int64_t ldx, int64_t n, float* y, int64_t ldy,
-                        bool accumulate) const {
+                        bool accumulate, const kernels::Q8Rows* xq_given) const {
   const size_t act_bytes = 2;
   for (int64_t j = 0; j < n; j += kernels::kGemvMaxRows) {
     const int rows = static_cast<int>(std::min<int64_t>(kernels::kGemvMaxRows, n - j));
     const void* xj = static_cast<const uint8_t*>(x) + j * ldx * act_bytes;
     float* yj = y + j * ldy;
     // The parts share the input: quantise it once for all int8-GEMV parts (the scratch is
-    // free here, the dequantising path does not run in the same call).
+    // free here, the dequantising path does not run in the same call), unless the caller did:
+    // then rows [j, j + rows) of its quantised rows.
     kernels::Q8Rows xq;
+    if (xq_given) {
+      xq = *xq_given;
+      xq.q += j * xq.cols;
+      xq.ds += j * (xq.cols / 32);
+    }
     for (const auto& part : w.parts) {
       const kernels::DeviceMatrix& m = part.m;
       if (!kernels::has_int8_gemv(m.type)) continue;

@@ -44,12 +44,16 @@ class LinearRunner {
 
   //! y[t, o] (+)= Σ_i x[t, i] · W[o, i] for t < n, o < w.rows.
   //! x: [n, ldx] of the activation type; y: [n, ldy] f32 (accumulate: add to what is there).
-  void run(const DeviceLinear& w, const void* x, int64_t ldx, int64_t n, float* y, int64_t ldy, bool accumulate) const;
+  //! xq: x's n rows already quantised per 32 values (launch_quantize_q8_rows' result, e.g.
+  //! from a fused RMSNorm), used by the GEMV and the MMA instead of quantising x again; or null.
+  void run(const DeviceLinear& w, const void* x, int64_t ldx, int64_t n, float* y, int64_t ldy, bool accumulate,
+           const kernels::Q8Rows* xq = nullptr) const;
 
  private:
   void gemm(const void* w, int64_t rows, int64_t cols, const void* x, int64_t ldx, int64_t n, float* y, int64_t ldy,
             bool accumulate) const;
-  void gemv(const DeviceLinear& w, const void* x, int64_t ldx, int64_t n, float* y, int64_t ldy, bool accumulate) const;
+  void gemv(const DeviceLinear& w, const void* x, int64_t ldx, int64_t n, float* y, int64_t ldy, bool accumulate,
+            const kernels::Q8Rows* xq) const;
   //! x's first `cols` columns of `rows` rows quantised per 32 values at the scratch's start,
   //! for the GEMV and the MMA (both read it; the parts of a linear share it).
   kernels::Q8Rows quantise_input(const void* x, int64_t ldx, int rows, int64_t cols) const;
