@@ -98,4 +98,10 @@ if [ -x /tmp/lb/bin/llama-batched-bench ]; then
       grep -o '"pl": [0-9]*\|"speed_tg": [0-9.]*' | paste -sd' '
   done
 fi
+CS=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
+if [ -n "$CS" ] && [ $(left 390) -gt 30 ]; then
+  el "compute-sanitizer memcheck on the new kernels"
+  timeout $(left 400) "$CS" --tool memcheck --error-exitcode 9 "$B/test_cuda" "[dense],[q8],[attention][decode],[sampling],[rope]" \
+    >$L/memcheck.log 2>&1; echo "memcheck exit $?"; grep -E "ERROR SUMMARY|Invalid|test cases" $L/memcheck.log | head -8
+fi
 el done
