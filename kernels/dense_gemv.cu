@@ -33,15 +33,18 @@ __global__ void __launch_bounds__(kThreads)
       for (int e = 0; e < 8; ++e) acc[j] += wf[e] * xf[e];
     }
   };
-  int64_t u = lane;
-  for (; u + 32 * (kUnroll - 1) < units; u += 32 * kUnroll) {
+  // Predicated rather than a remainder loop: a row of any width keeps kUnroll loads in flight.
+  for (int64_t base = lane; base < units; base += 32 * kUnroll) {
     uint4 wv[kUnroll];
 #pragma unroll
-    for (int k = 0; k < kUnroll; ++k) wv[k] = __ldcs(wr + u + 32 * k);  // streamed: read once per step
+    for (int k = 0; k < kUnroll; ++k) {
+      wv[k] = base + 32 * k < units ? __ldcs(wr + base + 32 * k) : make_uint4(0, 0, 0, 0);  // streamed: read once per step
+    }
 #pragma unroll
-    for (int k = 0; k < kUnroll; ++k) fma_unit(wv[k], u + 32 * k);
+    for (int k = 0; k < kUnroll; ++k) {
+      if (base + 32 * k < units) fma_unit(wv[k], base + 32 * k);
+    }
   }
-  for (; u < units; u += 32) fma_unit(__ldcs(wr + u), u);
 #pragma unroll
   for (int j = 0; j < N; ++j) {
     const float s = detail::warp_sum(acc[j]);

@@ -13,9 +13,9 @@ constexpr int kGroup = kDecodeHeadsPerBlock;
 
 // One warp merges the splits of head h of item `item` (row `row`):
 // out = Σ_s o_s · e^(m_s - M) / Σ_s l_s · e^(m_s - M), M = max_s m_s over splits with l > 0
-// (empty splits have o = 0, l = 0 and weigh 0). Lane s reads split s's (m, l) (at most 32
-// splits), then each lane sums its dims over the splits. The partials were written by other
-// blocks: __ldcg reads them from L2, past this SM's L1.
+// (empty splits have l = 0, weigh 0 and their o is never read). Lane s reads split s's (m, l)
+// (at most 32 splits), then each lane sums its dims over the splits. The partials were
+// written by other blocks: __ldcg reads them from L2, past this SM's L1.
 template <class T>
 __device__ void merge_head_warp(const PagedDecodeArgs& a, int64_t item, int64_t row, int h, int n_splits) {
   const int lane = threadIdx.x & 31, hd = a.head_dim;
@@ -32,6 +32,7 @@ __device__ void merge_head_warp(const PagedDecodeArgs& a, int64_t item, int64_t 
 #pragma unroll 8
     for (int s = 0; s < n_splits; ++s) {
       const float ws = __shfl_sync(0xffffffffu, w, s);
+      if (ws == 0.0f) continue;  // the same for the whole warp
       if (d < hd) o += __ldcg(a.partial_o + (slot0 + s) * hd + d) * ws;
     }
     if (d < hd) out[d] = detail::from_f32<T>(o / l);
@@ -104,15 +105,12 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
   const int hd = a.head_dim;
 
   if (p0 >= p1) {
-    // Nothing to attend in this split (never split 0: ctx >= 1): l = 0 and o = 0, which the
-    // merge weighs by 0.
-    for (int j = tid; j < g_n * hd; j += kThreads) {
-      const int64_t slot = (item * a.n_heads + h0 + j / hd) * n_splits + split;
-      a.partial_o[slot * hd + j % hd] = 0.0f;
-      if (j % hd == 0) {
-        a.partial_ml[slot * 2] = -INFINITY;
-        a.partial_ml[slot * 2 + 1] = 0.0f;
-      }
+    // Nothing to attend in this split (never split 0: ctx >= 1): l = 0, which the merge
+    // weighs by 0 without reading o.
+    if (tid < g_n) {
+      const int64_t slot = (item * a.n_heads + h0 + tid) * n_splits + split;
+      a.partial_ml[slot * 2] = -INFINITY;
+      a.partial_ml[slot * 2 + 1] = 0.0f;
     }
     if (a.merge_counters && last_split_block(a, item)) merge_group<T>(a, item, row, h0, g_n);
     return;

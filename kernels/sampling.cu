@@ -372,8 +372,9 @@ cudaError_t launch_argmax(const float* logits, int64_t n, int64_t vocab, int32_t
                           float* logprobs, cudaStream_t stream) {
   if (n <= 0) return cudaSuccess;
   if (vocab <= 0 || vocab > INT32_MAX || !work || n > 65535) return cudaErrorInvalidValue;
-  // About a thousand blocks in all (every SM busy at batch 1), each at least 2048 logits.
-  const int64_t chunks = std::clamp<int64_t>(std::min<int64_t>(detail::ceil_div(1024, n), detail::ceil_div(vocab, 2048)), 1,
+  // About a thousand blocks in all (at batch 1 every SM busy, 251 for a 128k vocabulary), each
+  // at least 512 logits (two per thread).
+  const int64_t chunks = std::clamp<int64_t>(std::min<int64_t>(detail::ceil_div(1024, n), detail::ceil_div(vocab, 512)), 1,
                                              kArgmaxMaxChunks);
   const int64_t chunk = detail::ceil_div(vocab, chunks);
   auto* best_v = static_cast<float*>(work);

@@ -42,7 +42,7 @@ cudaError_t launch_sample_rows(const float* logits, int64_t n, int64_t vocab, co
                                int32_t* out_ids, float* out_logprobs, cudaStream_t stream);
 
 //! Most chunks launch_argmax splits a row into.
-constexpr int kArgmaxMaxChunks = 64;
+constexpr int kArgmaxMaxChunks = 256;
 
 //! ids[r] = the first index of the largest value of row r, for r < n (NaN never wins; a row of
 //! NaN gives 0): what launch_sample_rows picks for a greedy row with no mask, bias, penalty or

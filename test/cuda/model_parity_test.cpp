@@ -263,6 +263,11 @@ void run_case(const Case& c, bool graphs, bool mmq = false, bool fused_merge = f
   } else {
     CHECK(st.graph_replays == 0);
   }
+  // The forced paths ran (they fall back silently where they do not apply).
+  if (dense_gemv) CHECK(st.dense_gemv_launches > 0);
+  if (fused_merge) CHECK(st.fused_merge_launches > 0);
+  if (fused_q8) CHECK(st.fused_q8_launches > 0);
+  if (mmq && (c.dtype == "q4_k" || c.dtype == "q4_k_m")) CHECK(st.mmq_q4k_launches > 0);
 }
 
 }  // namespace
@@ -308,7 +313,7 @@ TEST_CASE("split decode attention merged by its last block matches the CPU backe
 }
 
 TEST_CASE("dense matrices through our GEMV match the CPU backend", "[model][parity][dense]") {
-  // Decode steps of 3-4 sequences (and the 5-token prompt) take the GEMV; qwen2 has q/k/v biases.
+  // Decode steps of 3-4 sequences (bucket 4) take the GEMV; qwen2 has q/k/v biases.
   for (const Case& c : {Case{"llama", "f16"}, Case{"qwen2", "bf16"}, Case{"mistral", "f32"}, Case{"llama", "bf16", "hf"}}) {
     SECTION(label(c)) { run_case(c, true, false, false, true); }
   }

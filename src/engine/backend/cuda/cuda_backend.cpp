@@ -111,7 +111,14 @@ class CudaBackend final : public DecoderBackend {
                        std::span<const TokenId> eos_ids, std::span<TokenId> ids, std::span<TokenLogprob> logprobs) override;
   void copy_block(int64_t src, int64_t dst) override;
 
-  CudaBackendStats stats() const { return stats_; }
+  CudaBackendStats stats() const {
+    CudaBackendStats s = stats_;
+    if (linear_) {
+      s.dense_gemv_launches = linear_->counts().dense_gemv;
+      s.mmq_q4k_launches = linear_->counts().mmq_q4k;
+    }
+    return s;
+  }
 
  private:
   struct Graph {
@@ -680,6 +687,7 @@ void CudaBackend::enqueue(const Shape& s) {
   const kernels::Q8Rows q8_ffn = fused_q8 ? kernels::q8_rows_at(q8_act_.as(), static_cast<int>(n), ffn_) : kernels::Q8Rows{};
   const kernels::Q8Rows* xq_hidden = fused_q8 ? &q8_hidden : nullptr;
   const kernels::Q8Rows* xq_ffn = fused_q8 ? &q8_ffn : nullptr;
+  if (fused_q8) stats_.fused_q8_launches += 3 * n_layers_ + (s.n_logits > 0 ? 1 : 0);
 
   LLMP_CUDA_CHECK(kernels::launch_embedding_gather(m.tok_embd, i32(L.token_ids), n, x, stream_));
   for (int64_t l = 0; l < n_layers_; ++l) {
@@ -713,6 +721,7 @@ void CudaBackend::enqueue(const Shape& s) {
       d.partial_o = partial_o_.as<float>();
       d.partial_ml = partial_ml_.as<float>();
       d.merge_counters = merge_counters_.as<unsigned>();
+      if (d.merge_counters && d.n_splits > 1) ++stats_.fused_merge_launches;
       d.out_type = act;
       d.out = attn_.as();
       d.out_stride = q_dim_;

@@ -49,6 +49,7 @@ void LinearRunner::run(const DeviceLinear& w, const void* x, int64_t ldx, int64_
     if (n <= paths_.dense_gemv_max_rows && kernels::dense_gemv_fits(m.data, m.cols, x, ldx)) {
       LLMP_CUDA_CHECK(kernels::launch_dense_gemv(act_, m.data, m.rows, m.cols, x, ldx, static_cast<int>(n), y + part.offset, ldy,
                                                  accumulate, stream_));
+      ++counts_.dense_gemv;
     } else {
       gemm(m.data, m.rows, m.cols, x, ldx, n, y + part.offset, ldy, accumulate);
     }
@@ -96,6 +97,7 @@ void LinearRunner::mmq(const kernels::DeviceMatrix& m, const kernels::Q8Rows& xq
   auto* partial = reinterpret_cast<float*>(static_cast<uint8_t*>(scratch_) + align16(kernels::q8_rows_bytes(rows, m.cols)));
   const int splits = kernels::mmq_splits(m.rows, m.cols, rows, paths_.sm_count);
   LLMP_CUDA_CHECK(kernels::launch_q8_mmq(m, xq, rows, y, ldy, accumulate, splits, partial, stream_));
+  if (m.type == kernels::WeightType::q4_k) ++counts_.mmq_q4k;
 }
 
 void LinearRunner::gemv(const DeviceLinear& w, const void* x, int64_t ldx, int64_t n, float* y, int64_t ldy,

@@ -49,6 +49,12 @@ class LinearRunner {
   void run(const DeviceLinear& w, const void* x, int64_t ldx, int64_t n, float* y, int64_t ldy, bool accumulate,
            const kernels::Q8Rows* xq = nullptr) const;
 
+  //! Launches so far of the paths that are off by default (see CudaBackendStats).
+  struct Counts {
+    int64_t dense_gemv = 0, mmq_q4k = 0;
+  };
+  const Counts& counts() const { return counts_; }
+
  private:
   void gemm(const void* w, int64_t rows, int64_t cols, const void* x, int64_t ldx, int64_t n, float* y, int64_t ldy,
             bool accumulate) const;
@@ -68,6 +74,7 @@ class LinearRunner {
   void* scratch_;
   int64_t dequant_elems_;
   Paths paths_;
+  mutable Counts counts_;
 };
 
 }  // namespace llmp::engine::cuda
