@@ -66,6 +66,11 @@ bench "1b-bf16 default again" 1b-bf16 1,64
 bench "1b-q4_k_m default" 1b-q4_k_m 1,16,64
 bench "1b-q4_k_m mmq-k" 1b-q4_k_m 16,64 LLMP_CUDA_MMQ_K_QUANTS=1
 bench "1b-q4_k_m fused-q8" 1b-q4_k_m 1,16,64 LLMP_CUDA_FUSED_Q8=1
+# The int8 GEMV run in chunks of 8 rows up to 32 rows: reads Q6_K / Q4_K weights 2-4 times
+# instead of dequantising them to f16 (which writes and reads them at 16 bits) - a per-type
+# threshold if it wins.
+bench "1b-q4_k_m gemv32" 1b-q4_k_m 16,32 LLMP_CUDA_GEMV_MAX_ROWS=32
+bench "1b-q4_k_m default 32" 1b-q4_k_m 32
 bench "1b-q4_k_m all" 1b-q4_k_m 1,16,64 LLMP_CUDA_FUSED_Q8=1 LLMP_CUDA_MMQ_K_QUANTS=1 LLMP_CUDA_FUSED_MERGE=1
 bench "8b-q4_k_m default" 8b-q4_k_m 1,16,64
 bench "8b-q4_k_m all" 8b-q4_k_m 1,16,64 LLMP_CUDA_FUSED_Q8=1 LLMP_CUDA_MMQ_K_QUANTS=1 LLMP_CUDA_FUSED_MERGE=1
