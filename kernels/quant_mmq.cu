@@ -22,8 +22,10 @@ constexpr int kMaxStage = 4;
 // 144 bytes) walks every bank for 8 rows.
 template <WeightType kType>
 constexpr int kBlockBytes = kType == WeightType::q8_0 ? 32 : 16;
+// Q6_K: a stage is half a super-block, per row 64 bytes of ql and 32 of qh (96); the row
+// stride of 28 words still walks every bank for 8 rows.
 template <WeightType kType>
-constexpr int kWRow = kBlockBytes<kType> * kStage<kType> + 16;
+constexpr int kWRow = kType == WeightType::q6_k ? 96 + 16 : kBlockBytes<kType> * kStage<kType> + 16;
 template <WeightType kType>
 constexpr int kXRow = 32 * kStage<kType> + 16;
 
@@ -38,6 +40,13 @@ template <>
 struct StageScales<WeightType::q4_k> {
   float2 dm[kMmqRows];
   uchar2 sm[kMmqRows][kStage<WeightType::q4_k>];
+};
+// Q6_K: per row the super-block's d and the int8 scales of the half's eight groups of 16
+// values (two per block of 32).
+template <>
+struct StageScales<WeightType::q6_k> {
+  float d[kMmqRows];
+  alignas(4) int8_t sc[kMmqRows][8];
 };
 
 template <WeightType kType>
@@ -55,8 +64,11 @@ constexpr int kWScalesPerThread = kMmqRows * kStage<kType> / kThreads;
 static_assert(kWScalesPerThread<WeightType::q4_0> == 2 && kWScalesPerThread<WeightType::q8_0> == 1 &&
               kWScalesPerThread<WeightType::q4_k> == 2);
 static_assert(kMmqTokens * kMaxStage <= kThreads, "one activation scale per thread per stage at most");
+// Shared memory is dynamic (two stages); only Q6_K's needs more than the default 48 KB
+// (prepare_q8_mmq raises its limit).
 static_assert(sizeof(Stage<WeightType::q4_0>) * 2 <= 48 * 1024 && sizeof(Stage<WeightType::q8_0>) * 2 <= 48 * 1024 &&
               sizeof(Stage<WeightType::q4_k>) * 2 <= 48 * 1024);
+static_assert(sizeof(Stage<WeightType::q6_k>) * 2 <= 113 * 1024, "two CTAs per SM (227 KB)");
 
 // A thread's share of one stage's scales, fetched into registers before the previous stage's
 // MMAs and stored to shared memory after them.
@@ -69,6 +81,12 @@ template <>
 struct ScaleRegs<WeightType::q4_k> {
   float2 dm;     // row tid / 2's (d, dmin), stored by the even thread
   uchar2 sm[2];  // (scale, min) of blocks 2 (tid % 2) and 2 (tid % 2) + 1 of the stage
+  float2 xds;
+};
+template <>
+struct ScaleRegs<WeightType::q6_k> {
+  float d;       // row tid / 2's d, stored by the even thread
+  uint32_t sc4;  // the int8 scales of blocks 2 (tid % 2) and 2 (tid % 2) + 1 (two each)
   float2 xds;
 };
 
@@ -110,6 +128,19 @@ __device__ __forceinline__ void mma_s8(int (&d)[4], const unsigned (&a)[4], cons
 #endif
 }
 
+// D = A · B + D for A 16×16 int8, B 16×8 int8 (m16n8k16 .s8): a[0] = A[g][4t ..], a[1] =
+// A[g+8][4t ..], b = B[4t ..][g]; D as above. Half of an m16n8k32 block: Q6_K scales each 16
+// values of a block on their own.
+__device__ __forceinline__ void mma_s8_k16(int (&d)[4], unsigned a0, unsigned a1, unsigned b) {
+#if __CUDA_ARCH__ >= 800
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%0,%1,%2,%3};\n"
+               : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+               : "r"(a0), "r"(a1), "r"(b));
+#else
+  __trap();
+#endif
+}
+
 // Grid (ceil(n / 64), ceil(rows / 128), splits), block 256. CTA (bx, by, bz) computes output
 // features [128 by, +128) for activation rows [64 bx, +64) over quantisation blocks
 // [bz · per_split, +per_split). Activation-row tiles vary fastest, so the CTAs that run at
@@ -120,8 +151,9 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
     q8_mmq_kernel(DeviceMatrix w, Q8Rows x, int n, float* __restrict__ y, int64_t ldy, bool accumulate,
                   float* __restrict__ partial, int64_t per_split) {
   constexpr int B = kBlockBytes<kType>, WR = kWRow<kType>, XR = kXRow<kType>, S = kStage<kType>, WS = kWScalesPerThread<kType>;
-  constexpr bool kQ4K = kType == WeightType::q4_k;
-  __shared__ Stage<kType> stage[2];
+  constexpr bool kQ4K = kType == WeightType::q4_k, kQ6K = kType == WeightType::q6_k;
+  extern __shared__ __align__(16) unsigned char mmq_smem[];
+  auto* stage = reinterpret_cast<Stage<kType>*>(mmq_smem);  // [2], double-buffered
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int g = lane >> 2, t = lane & 3;
   const int warp_m = warp & 3, warp_n = warp >> 2;
@@ -137,13 +169,20 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
   // blocks read as zeros (with zero scales they add nothing).
   auto copy_stage = [&](int s, Stage<kType>& st) {
     const int64_t kb0 = kb_begin + static_cast<int64_t>(s) * S;
-    constexpr int kWChunks = kMmqRows * S * B / 16, kPerRow = S * B / 16;
+    constexpr int kPerRow = kQ6K ? 6 : S * B / 16, kWChunks = kMmqRows * kPerRow;
 #pragma unroll
     for (int c = tid; c < kWChunks; c += kThreads) {
       const int r = c / kPerRow, blk = (c % kPerRow) / (B / 16), part = c % (B / 16);
       const int64_t row = row0 + r, kb = kb0 + blk;
       const bool ok = row < w.rows && kb < kb_end;
-      if constexpr (kQ4K) {
+      if constexpr (kQ6K) {
+        // Half a super-block: ql[64 half ..][64] in chunks 0-3, qh[32 half ..][32] in 4-5.
+        const int64_t sb = kb0 / 8, half = (kb0 / 4) % 2;
+        const int k = c % kPerRow;
+        const int64_t off = k < 4 ? 64 * half + 16 * k : 128 + 32 * half + 16 * (k - 4);
+        cp_async16(st.w + r * WR + k * 16, row < w.rows && kb0 < kb_end ? wq + (row * (nb / 8) + sb) * detail::kQ6KBlockBytes + off : wq,
+                   row < w.rows && kb0 < kb_end);
+      } else if constexpr (kQ4K) {
         // The stage is half a super-block (kb0 a multiple of 4): its 64 bytes of qs, past the
         // 16-byte header, at offset 64 · (which half).
         const int64_t sb = kb0 / 8, half = (kb0 / 4) % 2;
@@ -169,7 +208,18 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
   // tid of [64][S] when there is one.
   auto fetch_scales = [&](int s, ScaleRegs<kType>& reg) {
     const int64_t kb0 = kb_begin + static_cast<int64_t>(s) * S;
-    if constexpr (kQ4K) {
+    if constexpr (kQ6K) {
+      const int64_t row = row0 + tid / 2;
+      if (row < w.rows && kb0 < kb_end) {
+        const int64_t sb = row * (nb / 8) + kb0 / 8;
+        reg.d = detail::half_bits_to_f32(__ldg(w.scales + sb));
+        // scales[8 half + 4 (tid % 2) ..][4]: groups 2kb and 2kb + 1 of blocks kb = 2 (tid % 2), + 1.
+        reg.sc4 = __ldg(reinterpret_cast<const uint32_t*>(wq + sb * detail::kQ6KBlockBytes + 192 + 8 * ((kb0 / 4) % 2) + 4 * (tid % 2)));
+      } else {
+        reg.d = 0.0f;
+        reg.sc4 = 0;
+      }
+    } else if constexpr (kQ4K) {
       const int64_t row = row0 + tid / 2;
       const int j0 = static_cast<int>(kb0 % 8) + 2 * (tid % 2);  // sub-block of the super-block
       if (row < w.rows && kb0 < kb_end) {
@@ -201,7 +251,10 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
     reg.xds = tid < kMmqTokens * S && tok < n && kb < kb_end ? x.ds[tok * nb + kb] : make_float2(0.0f, 0.0f);
   };
   auto store_scales = [&](Stage<kType>& st, const ScaleRegs<kType>& reg) {
-    if constexpr (kQ4K) {
+    if constexpr (kQ6K) {
+      if (tid % 2 == 0) st.ws.d[tid / 2] = reg.d;
+      *reinterpret_cast<uint32_t*>(&st.ws.sc[tid / 2][4 * (tid % 2)]) = reg.sc4;
+    } else if constexpr (kQ4K) {
       if (tid % 2 == 0) st.ws.dm[tid / 2] = reg.dm;
       st.ws.sm[tid / 2][2 * (tid % 2)] = reg.sm[0];
       st.ws.sm[tid / 2][2 * (tid % 2) + 1] = reg.sm[1];
@@ -247,10 +300,32 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
       unsigned a[2][4];
       float dw[2][2];  // [tile][row g, row g + 8]
       [[maybe_unused]] float mn[2][2];  // Q4_K: dmin · min, the same shape
+      [[maybe_unused]] float s16[2][2][2];  // Q6_K: [tile][row g, g + 8][values 0-15, 16-31] int8 scale
 #pragma unroll
       for (int mi = 0; mi < 2; ++mi) {
         const int r = warp_m * 32 + mi * 16 + g;
-        if constexpr (kQ4K) {
+        if constexpr (kQ6K) {
+          // Value l of block kb: low 4 bits in ql[32 (kb & 1) + l] (high nibble for kb >= 2),
+          // high 2 bits in qh[l] at bit 2 kb, minus 32: signed int8 per byte.
+          const int lo_shift = kb >= 2 ? 4 : 0;
+          auto q6 = [&](int rr, int col) {
+            const uint8_t* b = cur.w + rr * WR;
+            const unsigned lo = *reinterpret_cast<const unsigned*>(b + 32 * (kb & 1) + col);
+            const unsigned hi = *reinterpret_cast<const unsigned*>(b + 64 + col);
+            const unsigned v = ((lo >> lo_shift) & 0x0F0F0F0Fu) | (((hi >> (2 * kb)) & 0x03030303u) << 4);
+            return __vsub4(v, 0x20202020u);
+          };
+          a[mi][0] = q6(r, 4 * t);
+          a[mi][1] = q6(r + 8, 4 * t);
+          a[mi][2] = q6(r, 16 + 4 * t);
+          a[mi][3] = q6(r + 8, 16 + 4 * t);
+          dw[mi][0] = cur.ws.d[r];
+          dw[mi][1] = cur.ws.d[r + 8];
+          s16[mi][0][0] = static_cast<float>(cur.ws.sc[r][2 * kb]);
+          s16[mi][0][1] = static_cast<float>(cur.ws.sc[r][2 * kb + 1]);
+          s16[mi][1][0] = static_cast<float>(cur.ws.sc[r + 8][2 * kb]);
+          s16[mi][1][1] = static_cast<float>(cur.ws.sc[r + 8][2 * kb + 1]);
+        } else if constexpr (kQ4K) {
           // Blocks 2i and 2i + 1 of the stage share 32 bytes of qs: byte l holds value l of
           // block 2i (low nibble) and of block 2i + 1 (high). The lane's bytes 4t.. and 16 + 4t..
           // give columns 4t.. (a[0], a[1]) and 16 + 4t.. (a[2], a[3]) as unsigned 0..15.
@@ -299,6 +374,18 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
         const float2 x0 = cur.xds[jc][kb], x1 = cur.xds[jc + 1][kb];
 #pragma unroll
         for (int mi = 0; mi < 2; ++mi) {
+          if constexpr (kQ6K) {
+            // Each 16 values with their own scale: two k16 products (the k32 fragments' halves).
+            int lo[4] = {0, 0, 0, 0}, hi[4] = {0, 0, 0, 0};
+            mma_s8_k16(lo, a[mi][0], a[mi][1], b[0]);
+            mma_s8_k16(hi, a[mi][2], a[mi][3], b[1]);
+            const float r0 = s16[mi][0][0], r0h = s16[mi][0][1], r8 = s16[mi][1][0], r8h = s16[mi][1][1];
+            acc[mi][ni][0] += dw[mi][0] * x0.x * (r0 * static_cast<float>(lo[0]) + r0h * static_cast<float>(hi[0]));
+            acc[mi][ni][1] += dw[mi][0] * x1.x * (r0 * static_cast<float>(lo[1]) + r0h * static_cast<float>(hi[1]));
+            acc[mi][ni][2] += dw[mi][1] * x0.x * (r8 * static_cast<float>(lo[2]) + r8h * static_cast<float>(hi[2]));
+            acc[mi][ni][3] += dw[mi][1] * x1.x * (r8 * static_cast<float>(lo[3]) + r8h * static_cast<float>(hi[3]));
+            continue;
+          }
           int d[4] = {0, 0, 0, 0};
           mma_s8(d, a[mi], b);
           if constexpr (kQ4K) {
@@ -361,6 +448,12 @@ __global__ void mmq_reduce_kernel(const float* __restrict__ partial, int splits,
   }
 }
 
+template <WeightType kType>
+void launch_typed(dim3 grid, const DeviceMatrix& w, const Q8Rows& x, int n, float* y, int64_t ldy, bool accumulate, float* partial,
+                  int64_t per, cudaStream_t stream) {
+  q8_mmq_kernel<kType><<<grid, kThreads, 2 * sizeof(Stage<kType>), stream>>>(w, x, n, y, ldy, accumulate, partial, per);
+}
+
 // Quantisation blocks per split, a whole number of stages of either type.
 int64_t blocks_per_split(int64_t nb, int splits) {
   const int64_t per = (nb + splits - 1) / splits;
@@ -368,6 +461,11 @@ int64_t blocks_per_split(int64_t nb, int splits) {
 }
 
 }  // namespace
+
+cudaError_t prepare_q8_mmq() {
+  return cudaFuncSetAttribute(q8_mmq_kernel<WeightType::q6_k>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                              static_cast<int>(2 * sizeof(Stage<WeightType::q6_k>)));
+}
 
 int mmq_splits(int64_t rows, int64_t cols, int n, int sm_count) {
   const int64_t tiles = detail::ceil_div(rows, int64_t{kMmqRows}) * detail::ceil_div(static_cast<int64_t>(n), int64_t{kMmqTokens});
@@ -381,7 +479,8 @@ int mmq_splits(int64_t rows, int64_t cols, int n, int sm_count) {
 cudaError_t launch_q8_mmq(const DeviceMatrix& w, const Q8Rows& x, int n, float* y, int64_t ldy, bool accumulate, int splits,
                           float* partial, cudaStream_t stream) {
   if (w.rows <= 0 || n <= 0) return cudaSuccess;
-  if (!has_int8_mmq(w.type) || w.cols <= 0 || w.cols % (w.type == WeightType::q4_k ? 256 : 32) != 0 || x.cols != w.cols ||
+  const bool k_quant = w.type == WeightType::q4_k || w.type == WeightType::q6_k;
+  if (!has_int8_mmq(w.type) || w.cols <= 0 || w.cols % (k_quant ? 256 : 32) != 0 || x.cols != w.cols ||
       splits < 1 || (splits > 1 && !partial)) {
     return cudaErrorInvalidValue;
   }
@@ -393,12 +492,11 @@ cudaError_t launch_q8_mmq(const DeviceMatrix& w, const Q8Rows& x, int n, float* 
   const dim3 grid(static_cast<unsigned>(detail::ceil_div(static_cast<int64_t>(n), int64_t{kMmqTokens})),
                   static_cast<unsigned>(row_tiles), parts);
   float* part_out = parts > 1 ? partial : nullptr;
-  if (w.type == WeightType::q4_0) {
-    q8_mmq_kernel<WeightType::q4_0><<<grid, kThreads, 0, stream>>>(w, x, n, y, ldy, accumulate, part_out, per);
-  } else if (w.type == WeightType::q4_k) {
-    q8_mmq_kernel<WeightType::q4_k><<<grid, kThreads, 0, stream>>>(w, x, n, y, ldy, accumulate, part_out, per);
-  } else {
-    q8_mmq_kernel<WeightType::q8_0><<<grid, kThreads, 0, stream>>>(w, x, n, y, ldy, accumulate, part_out, per);
+  switch (w.type) {
+    case WeightType::q4_0: launch_typed<WeightType::q4_0>(grid, w, x, n, y, ldy, accumulate, part_out, per, stream); break;
+    case WeightType::q4_k: launch_typed<WeightType::q4_k>(grid, w, x, n, y, ldy, accumulate, part_out, per, stream); break;
+    case WeightType::q6_k: launch_typed<WeightType::q6_k>(grid, w, x, n, y, ldy, accumulate, part_out, per, stream); break;
+    default: launch_typed<WeightType::q8_0>(grid, w, x, n, y, ldy, accumulate, part_out, per, stream); break;
   }
   if (cudaError_t e = cudaGetLastError(); e != cudaSuccess || parts == 1) return e;
   const int64_t total = static_cast<int64_t>(n) * w.rows;

@@ -274,12 +274,13 @@ TEST_CASE("the int8 tensor-core product over q8-quantised activations matches a 
   int device = 0, sm_count = 0;
   CUDA_REQUIRE(cudaGetDevice(&device));
   CUDA_REQUIRE(cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, device));
-  // Q4_K takes whole super-blocks (cols % 256 == 0): 1280 columns are five super-blocks, and
+  // K-quants take whole super-blocks (cols % 256 == 0): 1280 columns are five super-blocks, and
   // two splits (the chosen count there) start the second one mid-super-block.
-  for (DType t : {DType::q8_0, DType::q4_0, DType::q4_k}) {
+  CUDA_REQUIRE(kernels::prepare_q8_mmq());
+  for (DType t : {DType::q8_0, DType::q4_0, DType::q4_k, DType::q6_k}) {
     for (const Shape& s : {Shape{37, 512, {9, 64, 65, 256}}, Shape{769, 800, {33, 130}}, Shape{769, 1280, {33, 130}},
                            Shape{4099, 2048, {64}}, Shape{130, 14336, {65}}}) {
-      if (t == DType::q4_k && s.cols % 256 != 0) continue;
+      if ((t == DType::q4_k || t == DType::q6_k) && s.cols % 256 != 0) continue;
       TestMatrix w(t, s.rows, s.cols, 500 + s.rows);
       for (int n : s.ns) {
         const bool bf16 = n % 2 == 1;

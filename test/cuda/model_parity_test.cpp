@@ -267,7 +267,7 @@ void run_case(const Case& c, bool graphs, bool mmq = false, bool fused_merge = f
   if (dense_gemv) CHECK(st.dense_gemv_launches > 0);
   if (fused_merge) CHECK(st.fused_merge_launches > 0);
   if (fused_q8) CHECK(st.fused_q8_launches > 0);
-  if (mmq && (c.dtype == "q4_k" || c.dtype == "q4_k_m")) CHECK(st.mmq_q4k_launches > 0);
+  if (mmq && (c.dtype == "q4_k" || c.dtype == "q4_k_m" || c.dtype == "q6_k")) CHECK(st.mmq_k_quant_launches > 0);
 }
 
 }  // namespace
@@ -301,7 +301,7 @@ TEST_CASE("eager runs (no CUDA graphs) match the CPU backend too", "[model][pari
 
 TEST_CASE("quantised products through the int8 tensor-core MMA match the CPU backend", "[model][parity][mmq]") {
   for (const Case& c : {Case{"llama", "q8_0"}, Case{"qwen2", "q4_0"}, Case{"llama", "q4_0", "gguf", "llama3", true},
-                        Case{"mistral", "q4_k"}, Case{"llama", "q4_k_m"}}) {
+                        Case{"mistral", "q4_k"}, Case{"llama", "q4_k_m"}, Case{"qwen2", "q6_k"}}) {
     SECTION(label(c)) { run_case(c, true, true); }
   }
 }

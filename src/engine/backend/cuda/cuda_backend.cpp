@@ -115,7 +115,7 @@ class CudaBackend final : public DecoderBackend {
     CudaBackendStats s = stats_;
     if (linear_) {
       s.dense_gemv_launches = linear_->counts().dense_gemv;
-      s.mmq_q4k_launches = linear_->counts().mmq_q4k;
+      s.mmq_k_quant_launches = linear_->counts().mmq_k_quant;
     }
     return s;
   }
@@ -248,6 +248,11 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
   // (mma.sync on int8 and cp.async need compute capability 8.0.)
   paths.mmq_max_rows = env_int("LLMP_CUDA_MMQ_MAX_ROWS", 64, 0, 4096);
   paths.mmq_k_quants = env_int("LLMP_CUDA_MMQ_K_QUANTS", 0, 0, 1) == 1;
+  if (paths.mmq_k_quants && paths.mmq_max_rows > 0 && prop.major >= 8 && kernels::prepare_q8_mmq() != cudaSuccess) {
+    (void)cudaGetLastError();  // Q6_K's shared memory refused: K-quants keep the dequantising path
+    log::warn("LLMP_CUDA_MMQ_K_QUANTS ignored: the Q6_K kernel's shared memory was refused", {{"device", device_}});
+    paths.mmq_k_quants = false;
+  }
   if (paths.mmq_max_rows > 0 && prop.major < 8) {
     if (std::getenv("LLMP_CUDA_MMQ_MAX_ROWS") != nullptr) {
       log::warn("LLMP_CUDA_MMQ_MAX_ROWS ignored: the int8 MMA needs compute capability 8.0", {{"device", device_}, {"major", prop.major}});

@@ -4,7 +4,7 @@
 // until measured); for quantised ones, by the number of activation rows n:
 //   n <= gemv_max_rows: a GEMV straight from the quantised weights (int8 dp4a over
 //     activations quantised per 32 values, every quantised type);
-//   n <= mmq_max_rows (Q8_0/Q4_0, and Q4_K with mmq_k_quants): int8 tensor-core MMA over the
+//   n <= mmq_max_rows (Q8_0/Q4_0, and Q4_K/Q6_K with mmq_k_quants): int8 tensor-core MMA over the
 //     same quantised activations;
 //   else: dequantisation to the activation type in row chunks followed by cuBLAS (prefill).
 
@@ -28,7 +28,7 @@ class LinearRunner {
     int64_t gemv_max_rows = 0;
     int64_t mmq_max_rows = 0;
     int64_t dense_gemv_max_rows = 0;  // at most kernels::kDenseGemvMaxRows
-    bool mmq_k_quants = false;        // Q4_K through the MMA too (not yet run on a GPU)
+    bool mmq_k_quants = false;        // Q4_K and Q6_K through the MMA too (not yet run on a GPU)
     int sm_count = 1;
   };
 
@@ -51,7 +51,7 @@ class LinearRunner {
 
   //! Launches so far of the paths that are off by default (see CudaBackendStats).
   struct Counts {
-    int64_t dense_gemv = 0, mmq_q4k = 0;
+    int64_t dense_gemv = 0, mmq_k_quant = 0;
   };
   const Counts& counts() const { return counts_; }
 
@@ -65,7 +65,8 @@ class LinearRunner {
   kernels::Q8Rows quantise_input(const void* x, int64_t ldx, int rows, int64_t cols) const;
   void mmq(const kernels::DeviceMatrix& m, const kernels::Q8Rows& xq, int64_t n, float* y, int64_t ldy, bool accumulate) const;
   static bool takes_mmq(const Paths& paths, kernels::WeightType type) {
-    return kernels::has_int8_mmq(type) && (type != kernels::WeightType::q4_k || paths.mmq_k_quants);
+    const bool k_quant = type == kernels::WeightType::q4_k || type == kernels::WeightType::q6_k;
+    return kernels::has_int8_mmq(type) && (!k_quant || paths.mmq_k_quants);
   }
 
   cublasHandle_t cublas_;
