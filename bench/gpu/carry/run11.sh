@@ -2,7 +2,7 @@
 # For the next GPU session (prepared 2026-11-27 after runs 8-9): the three paths that are off
 # until measured, each against the default in the same call: the dense GEMV at 1-4 rows
 # (LLMP_CUDA_DENSE_GEMV_MAX_ROWS=4), the split-attention merge by the last block
-# (LLMP_CUDA_FUSED_MERGE=1), Q4_K through the int8 MMA (LLMP_CUDA_MMQ_K_QUANTS=1), the norms
+# (LLMP_CUDA_FUSED_MERGE=1), Q4_K/Q6_K through the int8 MMA (LLMP_CUDA_MMQ_K_QUANTS=1), the norms
 # and SwiGLU quantising for the int8 products (LLMP_CUDA_FUSED_Q8=1); test_cuda
 # first (it forces each of them on in its parity cases), a profile, llama.cpp on Q4_K_M.
 #   run(command="build/gpu-carry/run11.sh", carry=["build/gpu-carry"], timeout_s=420)
