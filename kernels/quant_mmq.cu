@@ -172,23 +172,21 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
     constexpr int kPerRow = kQ6K ? 6 : S * B / 16, kWChunks = kMmqRows * kPerRow;
 #pragma unroll
     for (int c = tid; c < kWChunks; c += kThreads) {
-      const int r = c / kPerRow, blk = (c % kPerRow) / (B / 16), part = c % (B / 16);
-      const int64_t row = row0 + r, kb = kb0 + blk;
-      const bool ok = row < w.rows && kb < kb_end;
-      if constexpr (kQ6K) {
-        // Half a super-block: ql[64 half ..][64] in chunks 0-3, qh[32 half ..][32] in 4-5.
-        const int64_t sb = kb0 / 8, half = (kb0 / 4) % 2;
-        const int k = c % kPerRow;
-        const int64_t off = k < 4 ? 64 * half + 16 * k : 128 + 32 * half + 16 * (k - 4);
-        cp_async16(st.w + r * WR + k * 16, row < w.rows && kb0 < kb_end ? wq + (row * (nb / 8) + sb) * detail::kQ6KBlockBytes + off : wq,
-                   row < w.rows && kb0 < kb_end);
-      } else if constexpr (kQ4K) {
-        // The stage is half a super-block (kb0 a multiple of 4): its 64 bytes of qs, past the
-        // 16-byte header, at offset 64 · (which half).
-        const int64_t sb = kb0 / 8, half = (kb0 / 4) % 2;
-        cp_async16(st.w + r * WR + (c % kPerRow) * 16,
-                   ok ? wq + (row * (nb / 8) + sb) * sizeof(detail::BlockQ4K) + 16 + half * 64 + (c % kPerRow) * 16 : wq, ok);
+      const int r = c / kPerRow, k = c % kPerRow;  // row of the tile, 16-byte chunk of its stage bytes
+      const int64_t row = row0 + r;
+      if constexpr (kQ6K || kQ4K) {
+        // Half a super-block (kb0 a multiple of 4, the stage wholly in range or not): Q6_K
+        // ql[64 half ..][64] in chunks 0-3 and qh[32 half ..][32] in 4-5; Q4_K the 64 bytes of
+        // qs at 64 · half past the 16-byte header.
+        const bool ok = row < w.rows && kb0 < kb_end;
+        const int64_t sb = row * (nb / 8) + kb0 / 8, half = (kb0 / 4) % 2;
+        const int64_t off = kQ6K ? sb * detail::kQ6KBlockBytes + (k < 4 ? 64 * half + 16 * k : 128 + 32 * half + 16 * (k - 4))
+                                 : sb * static_cast<int64_t>(sizeof(detail::BlockQ4K)) + 16 + 64 * half + 16 * k;
+        cp_async16(st.w + r * WR + k * 16, ok ? wq + off : wq, ok);
       } else {
+        const int blk = k / (B / 16), part = k % (B / 16);
+        const int64_t kb = kb0 + blk;
+        const bool ok = row < w.rows && kb < kb_end;
         cp_async16(st.w + r * WR + blk * B + part * 16, ok ? wq + (row * nb + kb) * B + part * 16 : wq, ok);
       }
     }

@@ -91,12 +91,12 @@ __global__ void __launch_bounds__(1024) rms_norm_residual_vec_kernel(float* __re
 #pragma unroll
   for (int k = 0; k < kVec; ++k) {
     const int64_t c = threadIdx.x + static_cast<int64_t>(k) * blockDim.x;
-    const T r[4] = {detail::from_f32<T>(v[k].x * scale * g[k].x), detail::from_f32<T>(v[k].y * scale * g[k].y),
+    const T y[4] = {detail::from_f32<T>(v[k].x * scale * g[k].x), detail::from_f32<T>(v[k].y * scale * g[k].y),
                     detail::from_f32<T>(v[k].z * scale * g[k].z), detail::from_f32<T>(v[k].w * scale * g[k].w)};
-    if (c < n4) store4(o + 4 * c, r);
+    if (c < n4) store4(o + 4 * c, y);
     if (q8.q) {
       // Every lane takes part (blocks past the row hold zeros and store nothing).
-      const float f[4] = {detail::to_f32<T>(r[0]), detail::to_f32<T>(r[1]), detail::to_f32<T>(r[2]), detail::to_f32<T>(r[3])};
+      const float f[4] = {detail::to_f32<T>(y[0]), detail::to_f32<T>(y[1]), detail::to_f32<T>(y[2]), detail::to_f32<T>(y[3])};
       int8_t qv[4];
       const float2 ds = detail::q8_block<8, 4>(f, qv);
       if (c < n4) {

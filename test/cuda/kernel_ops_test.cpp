@@ -396,26 +396,37 @@ std::vector<uint8_t> quantise_reference(const GuardedArray<uint16_t>& act, int n
 }
 
 TEST_CASE("RMSNorm and SwiGLU quantise their outputs as the q8 quantiser does", "[kernels][rms_norm][swiglu][q8]") {
-  // 2048: one float4 a thread; 8192: two; 96: a block of 32 threads with 8 idle lanes; 5120 at an
-  // odd row stride: the unaligned path (a separate quantisation launch).
-  for (int64_t hidden : {2048, 8192, 96}) {
+  // 2048: one float4 a thread; 8192: two; 12288 and 16384: four (1024 threads); 96: a block of
+  // 32 threads with 8 idle lanes; gathered rows (the logits rows) once. 5120 at an odd row
+  // stride below: the unaligned path (a separate quantisation launch).
+  for (int64_t hidden : {2048, 8192, 12288, 16384, 96}) {
     for (bool bf16 : {false, true}) {
-      INFO("hidden " << hidden << (bf16 ? " bf16" : " f16"));
-      const int n = 3;
-      const auto x0 = random_floats(static_cast<size_t>(n * hidden), 71, -3.0f, 3.0f);
-      auto delta = random_floats(x0.size(), 72, -1.0f, 1.0f);
-      for (int64_t c = 0; c < 32; ++c) delta[c] = -x0[c];  // a block of zeros after the add
-      const auto w = random_floats(static_cast<size_t>(hidden), 73, 0.5f, 1.5f);
-      GuardedArray<float> d_x(x0), d_delta(delta), d_w(w);
-      GuardedArray<uint16_t> out(static_cast<size_t>(n * hidden));
-      GuardedArray<uint8_t> q8(static_cast<size_t>(kernels::q8_rows_bytes(n, hidden)));
-      q8.poison();
-      const kernels::Q8Rows xq = kernels::q8_rows_at(q8.get(), n, hidden);
-      CUDA_REQUIRE(kernels::launch_rms_norm_residual(d_x.get(), d_delta.get(), nullptr, d_w.get(), n, hidden, 1e-5f,
-                                                     bf16 ? ActType::bf16 : ActType::f16, out.get(), nullptr, &xq));
-      CHECK(q8.download() == quantise_reference(out, n, hidden, bf16));
-      CHECK(q8.guards_intact());
-      CHECK(out.guards_intact());
+      for (bool gathered : {false, true}) {
+        if (gathered && hidden != 2048) continue;
+        INFO("hidden " << hidden << (bf16 ? " bf16" : " f16") << (gathered ? " gathered rows" : ""));
+        const int n_rows = 4;
+        const std::vector<int32_t> rows = gathered ? std::vector<int32_t>{3, 0, 2} : std::vector<int32_t>{0, 1, 2};
+        const int n = 3;
+        const auto x0 = random_floats(static_cast<size_t>(n_rows * hidden), 71, -3.0f, 3.0f);
+        auto delta = random_floats(x0.size(), 72, -1.0f, 1.0f);
+        for (int64_t c = 0; c < 32; ++c) delta[c] = -x0[c];  // a block of zeros after the add
+        const auto w = random_floats(static_cast<size_t>(hidden), 73, 0.5f, 1.5f);
+        const ActType t = bf16 ? ActType::bf16 : ActType::f16;
+        GuardedArray<float> d_x(x0), d_x2(x0), d_delta(delta), d_w(w);
+        GuardedArray<int32_t> d_rows(rows);
+        GuardedArray<uint16_t> out(static_cast<size_t>(n * hidden)), plain(static_cast<size_t>(n * hidden));
+        GuardedArray<uint8_t> q8(static_cast<size_t>(kernels::q8_rows_bytes(n, hidden)));
+        q8.poison();
+        const kernels::Q8Rows xq = kernels::q8_rows_at(q8.get(), n, hidden);
+        const int32_t* r = gathered ? d_rows.get() : nullptr;
+        CUDA_REQUIRE(kernels::launch_rms_norm_residual(d_x.get(), d_delta.get(), r, d_w.get(), n, hidden, 1e-5f, t, out.get(), nullptr, &xq));
+        CUDA_REQUIRE(kernels::launch_rms_norm_residual(d_x2.get(), d_delta.get(), r, d_w.get(), n, hidden, 1e-5f, t, plain.get(), nullptr));
+        CHECK(out.download() == plain.download());  // the same outputs as without quantising
+        CHECK(d_x.download() == d_x2.download());
+        CHECK(q8.download() == quantise_reference(out, n, hidden, bf16));
+        CHECK(q8.guards_intact());
+        CHECK(out.guards_intact());
+      }
     }
   }
   for (int64_t ffn : {8192, 96}) {

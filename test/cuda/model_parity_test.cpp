@@ -177,12 +177,20 @@ std::vector<TokenId> prompt(int64_t n, uint64_t seed, int64_t vocab) {
 
 // The scenario: three prompts (one prefilled in two chunks), decode steps for all, a fourth
 // sequence forked from the third by copying its partial last block.
-// mmq: quantised products of more than one row through the int8 tensor-core MMA (decode
-// steps in graphs, and prefill chunks up to 256 tokens), not the GEMV or dequantise + cuBLAS.
-// fused_merge: split decode attention merged by its last split block (no merge kernel).
-// dense_gemv: dense matrices at 1-4 rows through our GEMV instead of cuBLAS.
-// fused_q8: the norms and SwiGLU quantise their outputs for the int8 GEMV / MMA themselves.
-void run_case(const Case& c, bool graphs, bool mmq = false, bool fused_merge = false, bool dense_gemv = false, bool fused_q8 = false) {
+// Paths forces the CUDA backend's switches (defaults otherwise):
+struct Paths {
+  bool graphs = true;        // false: eager steps, everything through dequantise + cuBLAS
+  bool mmq = false;          // quantised products of more than one row through the int8 MMA (decode
+                             // steps in graphs, and prefill chunks up to 256 tokens), K-quants included
+  bool fused_merge = false;  // split decode attention merged by its last split block
+  bool dense_gemv = false;   // dense matrices at 1-4 rows through our GEMV instead of cuBLAS
+  bool fused_q8 = false;     // the norms and SwiGLU quantise their outputs for the int8 products
+  int gemv_rows = 0;         // > 0: the int8 GEMV serves up to this many rows (chunks of 8)
+};
+
+void run_case(const Case& c, const Paths& paths = {}) {
+  const bool graphs = paths.graphs, mmq = paths.mmq, fused_merge = paths.fused_merge, dense_gemv = paths.dense_gemv,
+             fused_q8 = paths.fused_q8;
   TempDir dir;
   const std::string path = dir / (c.format == "gguf" ? "m.gguf" : "m");
   auto created = create_test_model(spec_for(c, path));
@@ -203,6 +211,7 @@ void run_case(const Case& c, bool graphs, bool mmq = false, bool fused_merge = f
   // rows) or dequantise + cuBLAS; without: everything through dequantise + cuBLAS.
   if (!graphs) ::setenv("LLMP_CUDA_GRAPHS", "0", 1);
   if (!graphs || mmq) ::setenv("LLMP_CUDA_GEMV_MAX_ROWS", "0", 1);
+  if (paths.gemv_rows > 0) ::setenv("LLMP_CUDA_GEMV_MAX_ROWS", std::to_string(paths.gemv_rows).c_str(), 1);
   if (!graphs) ::setenv("LLMP_CUDA_MMQ_MAX_ROWS", "0", 1);
   if (mmq) ::setenv("LLMP_CUDA_MMQ_MAX_ROWS", "256", 1);
   if (mmq) ::setenv("LLMP_CUDA_MMQ_K_QUANTS", "1", 1);
@@ -289,33 +298,33 @@ TEST_CASE("the CUDA backend matches the CPU backend on every architecture and we
   cases.push_back({"llama", "bf16", "hf"});  // rotate-half layout for llama
   cases.push_back({"qwen2", "f32", "hf"});
   for (const Case& c : cases) {
-    SECTION(label(c)) { run_case(c, true); }
+    SECTION(label(c)) { run_case(c); }
   }
 }
 
 TEST_CASE("eager runs (no CUDA graphs) match the CPU backend too", "[model][parity][eager]") {
   for (const Case& c : {Case{"llama", "f16"}, Case{"qwen2", "q8_0"}, Case{"mistral", "q4_k"}}) {
-    SECTION(label(c)) { run_case(c, false); }
+    SECTION(label(c)) { run_case(c, {.graphs = false}); }
   }
 }
 
 TEST_CASE("quantised products through the int8 tensor-core MMA match the CPU backend", "[model][parity][mmq]") {
   for (const Case& c : {Case{"llama", "q8_0"}, Case{"qwen2", "q4_0"}, Case{"llama", "q4_0", "gguf", "llama3", true},
                         Case{"mistral", "q4_k"}, Case{"llama", "q4_k_m"}, Case{"qwen2", "q6_k"}}) {
-    SECTION(label(c)) { run_case(c, true, true); }
+    SECTION(label(c)) { run_case(c, {.mmq = true}); }
   }
 }
 
 TEST_CASE("split decode attention merged by its last block matches the CPU backend", "[model][parity][fused]") {
   for (const Case& c : {Case{"llama", "f16"}, Case{"qwen2", "bf16"}, Case{"mistral", "q4_0"}}) {
-    SECTION(label(c)) { run_case(c, true, false, true); }
+    SECTION(label(c)) { run_case(c, {.fused_merge = true}); }
   }
 }
 
 TEST_CASE("dense matrices through our GEMV match the CPU backend", "[model][parity][dense]") {
   // Decode steps of 3-4 sequences (bucket 4) take the GEMV; qwen2 has q/k/v biases.
   for (const Case& c : {Case{"llama", "f16"}, Case{"qwen2", "bf16"}, Case{"mistral", "f32"}, Case{"llama", "bf16", "hf"}}) {
-    SECTION(label(c)) { run_case(c, true, false, false, true); }
+    SECTION(label(c)) { run_case(c, {.dense_gemv = true}); }
   }
 }
 
@@ -323,8 +332,11 @@ TEST_CASE("norms and SwiGLU that quantise for the int8 products match the CPU ba
   // Decode steps through the int8 GEMV, prompts of 5-70 rows through the MMA (Q4_0, Q8_0) or
   // dequantise + cuBLAS (Q6_K parts), all reading the fused quantisation where it applies.
   for (const Case& c : {Case{"llama", "q4_0"}, Case{"qwen2", "q8_0"}, Case{"mistral", "q4_k_m"}, Case{"llama", "q4_k", "gguf", "none", false, 384}}) {
-    SECTION(label(c)) { run_case(c, true, false, false, false, true); }
+    SECTION(label(c)) { run_case(c, {.fused_q8 = true}); }
   }
+  // The GEMV in chunks of 8 rows (up to 32), each chunk reading its rows of the given q8 rows;
+  // K-quants through the MMA beyond.
+  SECTION("llama/gguf/q4_k_m, GEMV up to 32 rows") { run_case(Case{"llama", "q4_k_m"}, {.mmq = true, .fused_q8 = true, .gemv_rows = 32}); }
 }
 
 TEST_CASE("loading onto the GPU fails cleanly", "[model][errors]") {

@@ -116,6 +116,7 @@ class CudaBackend final : public DecoderBackend {
     if (linear_) {
       s.dense_gemv_launches = linear_->counts().dense_gemv;
       s.mmq_k_quant_launches = linear_->counts().mmq_k_quant;
+      s.fused_q8_launches = linear_->counts().q8_given;
     }
     return s;
   }
@@ -248,10 +249,13 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
   // (mma.sync on int8 and cp.async need compute capability 8.0.)
   paths.mmq_max_rows = env_int("LLMP_CUDA_MMQ_MAX_ROWS", 64, 0, 4096);
   paths.mmq_k_quants = env_int("LLMP_CUDA_MMQ_K_QUANTS", 0, 0, 1) == 1;
-  if (paths.mmq_k_quants && paths.mmq_max_rows > 0 && prop.major >= 8 && kernels::prepare_q8_mmq() != cudaSuccess) {
-    (void)cudaGetLastError();  // Q6_K's shared memory refused: K-quants keep the dequantising path
-    log::warn("LLMP_CUDA_MMQ_K_QUANTS ignored: the Q6_K kernel's shared memory was refused", {{"device", device_}});
-    paths.mmq_k_quants = false;
+  if (paths.mmq_k_quants && paths.mmq_max_rows > 0 && prop.major >= 8) {
+    if (cudaError_t e = kernels::prepare_q8_mmq(); e != cudaSuccess) {
+      (void)cudaGetLastError();  // Q6_K keeps the dequantising path; Q4_K does not need it
+      log::warn("Q6_K stays off the int8 MMA: its kernel's shared memory limit was refused",
+                {{"device", device_}, {"error", std::string_view(cudaGetErrorString(e))}});
+      paths.mmq_q6k_ready = false;
+    }
   }
   if (paths.mmq_max_rows > 0 && prop.major < 8) {
     if (std::getenv("LLMP_CUDA_MMQ_MAX_ROWS") != nullptr) {
@@ -692,7 +696,6 @@ void CudaBackend::enqueue(const Shape& s) {
   const kernels::Q8Rows q8_ffn = fused_q8 ? kernels::q8_rows_at(q8_act_.as(), static_cast<int>(n), ffn_) : kernels::Q8Rows{};
   const kernels::Q8Rows* xq_hidden = fused_q8 ? &q8_hidden : nullptr;
   const kernels::Q8Rows* xq_ffn = fused_q8 ? &q8_ffn : nullptr;
-  if (fused_q8) stats_.fused_q8_launches += 3 * n_layers_ + (s.n_logits > 0 ? 1 : 0);
 
   LLMP_CUDA_CHECK(kernels::launch_embedding_gather(m.tok_embd, i32(L.token_ids), n, x, stream_));
   for (int64_t l = 0; l < n_layers_; ++l) {

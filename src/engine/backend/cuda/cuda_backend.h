@@ -21,7 +21,7 @@ struct CudaBackendStats {
   int64_t dense_gemv_launches = 0;    // our dense GEMV (LLMP_CUDA_DENSE_GEMV_MAX_ROWS)
   int64_t mmq_k_quant_launches = 0;   // Q4_K / Q6_K through the int8 MMA (LLMP_CUDA_MMQ_K_QUANTS)
   int64_t fused_merge_launches = 0;   // split decode attention merged by its last block (LLMP_CUDA_FUSED_MERGE)
-  int64_t fused_q8_launches = 0;      // norms / SwiGLU writing q8 rows (LLMP_CUDA_FUSED_Q8)
+  int64_t fused_q8_launches = 0;      // int8 products reading q8 rows a norm / SwiGLU wrote (LLMP_CUDA_FUSED_Q8)
 };
 
 //! The counters of a backend made by make_cuda_backend; all zero for any other backend.

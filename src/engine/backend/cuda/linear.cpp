@@ -66,6 +66,7 @@ void LinearRunner::run(const DeviceLinear& w, const void* x, int64_t ldx, int64_
     for (const auto& part : w.parts) {
       if (!takes_mmq(paths_, part.m.type)) continue;
       if (xq.cols != part.m.cols) xq = quantise_input(x, ldx, static_cast<int>(n), part.m.cols);
+      else if (xq_given) ++counts_.q8_given;
       mmq(part.m, xq, n, y + part.offset, ldy, accumulate);
     }
   }
@@ -120,6 +121,7 @@ void LinearRunner::gemv(const DeviceLinear& w, const void* x, int64_t ldx, int64
       const kernels::DeviceMatrix& m = part.m;
       if (!kernels::has_int8_gemv(m.type)) continue;
       if (xq.cols != m.cols) xq = quantise_input(xj, ldx, rows, m.cols);
+      else if (xq_given) ++counts_.q8_given;
       LLMP_CUDA_CHECK(kernels::launch_q8_gemv(m, xq, rows, yj + part.offset, ldy, accumulate, stream_));
     }
   }

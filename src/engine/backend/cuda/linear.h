@@ -29,6 +29,7 @@ class LinearRunner {
     int64_t mmq_max_rows = 0;
     int64_t dense_gemv_max_rows = 0;  // at most kernels::kDenseGemvMaxRows
     bool mmq_k_quants = false;        // Q4_K and Q6_K through the MMA too (not yet run on a GPU)
+    bool mmq_q6k_ready = true;        // kernels::prepare_q8_mmq succeeded on this device
     int sm_count = 1;
   };
 
@@ -51,7 +52,7 @@ class LinearRunner {
 
   //! Launches so far of the paths that are off by default (see CudaBackendStats).
   struct Counts {
-    int64_t dense_gemv = 0, mmq_k_quant = 0;
+    int64_t dense_gemv = 0, mmq_k_quant = 0, q8_given = 0;  // q8_given: products that read the caller's q8 rows
   };
   const Counts& counts() const { return counts_; }
 
@@ -65,8 +66,8 @@ class LinearRunner {
   kernels::Q8Rows quantise_input(const void* x, int64_t ldx, int rows, int64_t cols) const;
   void mmq(const kernels::DeviceMatrix& m, const kernels::Q8Rows& xq, int64_t n, float* y, int64_t ldy, bool accumulate) const;
   static bool takes_mmq(const Paths& paths, kernels::WeightType type) {
-    const bool k_quant = type == kernels::WeightType::q4_k || type == kernels::WeightType::q6_k;
-    return kernels::has_int8_mmq(type) && (!k_quant || paths.mmq_k_quants);
+    if (type == kernels::WeightType::q6_k) return paths.mmq_k_quants && paths.mmq_q6k_ready;
+    return kernels::has_int8_mmq(type) && (type != kernels::WeightType::q4_k || paths.mmq_k_quants);
   }
 
   cublasHandle_t cublas_;
