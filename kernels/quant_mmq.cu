@@ -22,10 +22,10 @@ constexpr int kMaxStage = 4;
 // 144 bytes) walks every bank for 8 rows.
 template <WeightType kType>
 constexpr int kBlockBytes = kType == WeightType::q8_0 ? 32 : 16;
-// Q6_K: a stage is half a super-block, per row 64 bytes of ql and 32 of qh (96); the row
-// stride of 28 words still walks every bank for 8 rows.
+// Q6_K / Q5_K: a stage is half a super-block, per row 64 bytes of ql / qs and 32 of qh (96);
+// the row stride of 28 words still walks every bank for 8 rows.
 template <WeightType kType>
-constexpr int kWRow = kType == WeightType::q6_k ? 96 + 16 : kBlockBytes<kType> * kStage<kType> + 16;
+constexpr int kWRow = kType == WeightType::q6_k || kType == WeightType::q5_k ? 96 + 16 : kBlockBytes<kType> * kStage<kType> + 16;
 template <WeightType kType>
 constexpr int kXRow = 32 * kStage<kType> + 16;
 
@@ -41,6 +41,9 @@ struct StageScales<WeightType::q4_k> {
   float2 dm[kMmqRows];
   uchar2 sm[kMmqRows][kStage<WeightType::q4_k>];
 };
+// Q5_K: as Q4_K (the same super-block header).
+template <>
+struct StageScales<WeightType::q5_k> : StageScales<WeightType::q4_k> {};
 // Q6_K: per row the super-block's d and the int8 scales of the half's eight groups of 16
 // values (two per block of 32).
 template <>
@@ -68,7 +71,8 @@ static_assert(kMmqTokens * kMaxStage <= kThreads, "one activation scale per thre
 // (prepare_q8_mmq raises its limit).
 static_assert(sizeof(Stage<WeightType::q4_0>) * 2 <= 48 * 1024 && sizeof(Stage<WeightType::q8_0>) * 2 <= 48 * 1024 &&
               sizeof(Stage<WeightType::q4_k>) * 2 <= 48 * 1024);
-static_assert(sizeof(Stage<WeightType::q6_k>) * 2 <= 113 * 1024, "two CTAs per SM (227 KB)");
+static_assert(sizeof(Stage<WeightType::q6_k>) * 2 <= 113 * 1024 && sizeof(Stage<WeightType::q5_k>) * 2 <= 113 * 1024,
+              "two CTAs per SM (227 KB)");
 
 // A thread's share of one stage's scales, fetched into registers before the previous stage's
 // MMAs and stored to shared memory after them.
@@ -83,6 +87,8 @@ struct ScaleRegs<WeightType::q4_k> {
   uchar2 sm[2];  // (scale, min) of blocks 2 (tid % 2) and 2 (tid % 2) + 1 of the stage
   float2 xds;
 };
+template <>
+struct ScaleRegs<WeightType::q5_k> : ScaleRegs<WeightType::q4_k> {};
 template <>
 struct ScaleRegs<WeightType::q6_k> {
   float d;       // row tid / 2's d, stored by the even thread
@@ -151,7 +157,10 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
     q8_mmq_kernel(DeviceMatrix w, Q8Rows x, int n, float* __restrict__ y, int64_t ldy, bool accumulate,
                   float* __restrict__ partial, int64_t per_split) {
   constexpr int B = kBlockBytes<kType>, WR = kWRow<kType>, XR = kXRow<kType>, S = kStage<kType>, WS = kWScalesPerThread<kType>;
-  constexpr bool kQ4K = kType == WeightType::q4_k, kQ6K = kType == WeightType::q6_k;
+  // Q4_K and Q5_K: (d·scale, dmin·min) per block from the super-block header; Q5_K adds a
+  // fifth bit from qh; Q6_K: d and two int8 scales per block; IQ4: a 16-value table.
+  constexpr bool kQ5K = kType == WeightType::q5_k, kQ4K = kType == WeightType::q4_k || kQ5K, kQ6K = kType == WeightType::q6_k;
+  constexpr bool kIQ4 = kType == WeightType::iq4_nl || kType == WeightType::iq4_xs;
   extern __shared__ __align__(16) unsigned char mmq_smem[];
   auto* stage = reinterpret_cast<Stage<kType>*>(mmq_smem);  // [2], double-buffered
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -169,19 +178,26 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
   // blocks read as zeros (with zero scales they add nothing).
   auto copy_stage = [&](int s, Stage<kType>& st) {
     const int64_t kb0 = kb_begin + static_cast<int64_t>(s) * S;
-    constexpr int kPerRow = kQ6K ? 6 : S * B / 16, kWChunks = kMmqRows * kPerRow;
+    constexpr int kPerRow = kQ6K || kQ5K ? 6 : S * B / 16, kWChunks = kMmqRows * kPerRow;
 #pragma unroll
     for (int c = tid; c < kWChunks; c += kThreads) {
       const int r = c / kPerRow, k = c % kPerRow;  // row of the tile, 16-byte chunk of its stage bytes
       const int64_t row = row0 + r;
       if constexpr (kQ6K || kQ4K) {
         // Half a super-block (kb0 a multiple of 4, the stage wholly in range or not): Q6_K
-        // ql[64 half ..][64] in chunks 0-3 and qh[32 half ..][32] in 4-5; Q4_K the 64 bytes of
-        // qs at 64 · half past the 16-byte header.
+        // ql[64 half ..][64] in chunks 0-3 and qh[32 half ..][32] in 4-5; Q5_K qs[64 half ..][64]
+        // in 0-3 and all 32 bytes of qh in 4-5; Q4_K the 64 bytes of qs at 64 · half past the
+        // 16-byte header.
         const bool ok = row < w.rows && kb0 < kb_end;
         const int64_t sb = row * (nb / 8) + kb0 / 8, half = (kb0 / 4) % 2;
-        const int64_t off = kQ6K ? sb * detail::kQ6KBlockBytes + (k < 4 ? 64 * half + 16 * k : 128 + 32 * half + 16 * (k - 4))
-                                 : sb * static_cast<int64_t>(sizeof(detail::BlockQ4K)) + 16 + 64 * half + 16 * k;
+        int64_t off;
+        if constexpr (kQ6K) {
+          off = sb * detail::kQ6KBlockBytes + (k < 4 ? 64 * half + 16 * k : 128 + 32 * half + 16 * (k - 4));
+        } else if constexpr (kQ5K) {
+          off = sb * static_cast<int64_t>(sizeof(detail::BlockQ5K)) + (k < 4 ? 48 + 64 * half + 16 * k : 16 + 16 * (k - 4));
+        } else {
+          off = sb * static_cast<int64_t>(sizeof(detail::BlockQ4K)) + 16 + 64 * half + 16 * k;
+        }
         cp_async16(st.w + r * WR + k * 16, ok ? wq + off : wq, ok);
       } else {
         const int blk = k / (B / 16), part = k % (B / 16);
@@ -221,7 +237,8 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
       const int64_t row = row0 + tid / 2;
       const int j0 = static_cast<int>(kb0 % 8) + 2 * (tid % 2);  // sub-block of the super-block
       if (row < w.rows && kb0 < kb_end) {
-        const auto* b = reinterpret_cast<const detail::BlockQ4K*>(wq) + row * (nb / 8) + kb0 / 8;
+        constexpr int64_t kSuper = kQ5K ? sizeof(detail::BlockQ5K) : sizeof(detail::BlockQ4K);
+        const uint8_t* b = wq + (row * (nb / 8) + kb0 / 8) * kSuper;
         const uint4 head = __ldg(reinterpret_cast<const uint4*>(b));  // d, dmin, scales[12]
         const auto* h = reinterpret_cast<const uint8_t*>(&head);
         reg.dm = make_float2(detail::half_bits_to_f32(static_cast<uint16_t>(head.x & 0xFFFFu)),
@@ -241,7 +258,13 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
       for (int i = 0; i < WS; ++i) {
         const int e = tid + i * kThreads;
         const int64_t row = row0 + e / S, kb = kb0 + e % S;
-        reg.wd[i] = row < w.rows && kb < kb_end ? detail::half_bits_to_f32(__ldg(w.scales + row * nb + kb)) : 0.0f;
+        if (!(row < w.rows && kb < kb_end)) {
+          reg.wd[i] = 0.0f;
+        } else if constexpr (kType == WeightType::iq4_xs) {
+          reg.wd[i] = __ldg(reinterpret_cast<const float*>(w.scales) + row * nb + kb);  // exact f32 per block
+        } else {
+          reg.wd[i] = detail::half_bits_to_f32(__ldg(w.scales + row * nb + kb));
+        }
       }
     }
     const int tok = tok0 + tid / S;
@@ -293,6 +316,8 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
       copy_stage(s + 1, next);
       fetch_scales(s + 1, reg_next);
     }
+    // Which half of its super-block the stage is (Q5_K: the bit of qh its blocks use).
+    [[maybe_unused]] const int half_sb = static_cast<int>(((kb_begin + static_cast<int64_t>(s) * S) / 4) % 2);
 #pragma unroll
     for (int kb = 0; kb < S; ++kb) {
       unsigned a[2][4];
@@ -327,14 +352,20 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
           // Blocks 2i and 2i + 1 of the stage share 32 bytes of qs: byte l holds value l of
           // block 2i (low nibble) and of block 2i + 1 (high). The lane's bytes 4t.. and 16 + 4t..
           // give columns 4t.. (a[0], a[1]) and 16 + 4t.. (a[2], a[3]) as unsigned 0..15.
+          // Q5_K: the fifth bit of value l of sub-block j = 4 half + kb is bit j of qh[l] (qh at
+          // byte 64 of the stage row), giving unsigned 0..31.
           constexpr unsigned kLow = 0x0F0F0F0Fu;
-          const uint8_t* q0 = cur.w + r * WR + (kb / 2) * 32 + 4 * t;
-          const uint8_t* q1 = q0 + 8 * WR;
           const int shift = 4 * (kb & 1);
-          a[mi][0] = (*reinterpret_cast<const unsigned*>(q0) >> shift) & kLow;
-          a[mi][1] = (*reinterpret_cast<const unsigned*>(q1) >> shift) & kLow;
-          a[mi][2] = (*reinterpret_cast<const unsigned*>(q0 + 16) >> shift) & kLow;
-          a[mi][3] = (*reinterpret_cast<const unsigned*>(q1 + 16) >> shift) & kLow;
+          auto q4 = [&](int rr, int col) {
+            const uint8_t* b = cur.w + rr * WR;
+            unsigned v = (*reinterpret_cast<const unsigned*>(b + (kb / 2) * 32 + col) >> shift) & kLow;
+            if constexpr (kQ5K) v |= ((*reinterpret_cast<const unsigned*>(b + 64 + col) >> (4 * half_sb + kb)) & 0x01010101u) << 4;
+            return v;
+          };
+          a[mi][0] = q4(r, 4 * t);
+          a[mi][1] = q4(r + 8, 4 * t);
+          a[mi][2] = q4(r, 16 + 4 * t);
+          a[mi][3] = q4(r + 8, 16 + 4 * t);
           const float2 dm0 = cur.ws.dm[r], dm1 = cur.ws.dm[r + 8];
           const uchar2 sm0 = cur.ws.sm[r][kb], sm1 = cur.ws.sm[r + 8][kb];
           dw[mi][0] = dm0.x * static_cast<float>(sm0.x);
@@ -354,6 +385,14 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
             a[mi][1] = v1 & kLow;
             a[mi][2] = (v0 >> 4) & kLow;
             a[mi][3] = (v1 >> 4) & kLow;
+          } else if constexpr (kIQ4) {
+            // Q4_0's nibble order, each index through the 16-value table to a signed int8.
+            constexpr unsigned kLow = 0x0F0F0F0Fu;
+            const unsigned v0 = *reinterpret_cast<const unsigned*>(p0), v1 = *reinterpret_cast<const unsigned*>(p1);
+            a[mi][0] = detail::iq4_lookup(v0 & kLow);
+            a[mi][1] = detail::iq4_lookup(v1 & kLow);
+            a[mi][2] = detail::iq4_lookup((v0 >> 4) & kLow);
+            a[mi][3] = detail::iq4_lookup((v1 >> 4) & kLow);
           } else {
             a[mi][0] = *reinterpret_cast<const unsigned*>(p0);
             a[mi][1] = *reinterpret_cast<const unsigned*>(p1);
@@ -461,8 +500,13 @@ int64_t blocks_per_split(int64_t nb, int splits) {
 }  // namespace
 
 cudaError_t prepare_q8_mmq() {
-  return cudaFuncSetAttribute(q8_mmq_kernel<WeightType::q6_k>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                              static_cast<int>(2 * sizeof(Stage<WeightType::q6_k>)));
+  if (cudaError_t e = cudaFuncSetAttribute(q8_mmq_kernel<WeightType::q6_k>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                           static_cast<int>(2 * sizeof(Stage<WeightType::q6_k>)));
+      e != cudaSuccess) {
+    return e;
+  }
+  return cudaFuncSetAttribute(q8_mmq_kernel<WeightType::q5_k>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                              static_cast<int>(2 * sizeof(Stage<WeightType::q5_k>)));
 }
 
 int mmq_splits(int64_t rows, int64_t cols, int n, int sm_count) {
@@ -477,7 +521,7 @@ int mmq_splits(int64_t rows, int64_t cols, int n, int sm_count) {
 cudaError_t launch_q8_mmq(const DeviceMatrix& w, const Q8Rows& x, int n, float* y, int64_t ldy, bool accumulate, int splits,
                           float* partial, cudaStream_t stream) {
   if (w.rows <= 0 || n <= 0) return cudaSuccess;
-  const bool k_quant = w.type == WeightType::q4_k || w.type == WeightType::q6_k;
+  const bool k_quant = w.type == WeightType::q4_k || w.type == WeightType::q5_k || w.type == WeightType::q6_k;
   if (!has_int8_mmq(w.type) || w.cols <= 0 || w.cols % (k_quant ? 256 : 32) != 0 || x.cols != w.cols ||
       splits < 1 || (splits > 1 && !partial)) {
     return cudaErrorInvalidValue;
@@ -494,6 +538,9 @@ cudaError_t launch_q8_mmq(const DeviceMatrix& w, const Q8Rows& x, int n, float* 
     case WeightType::q4_0: launch_typed<WeightType::q4_0>(grid, w, x, n, y, ldy, accumulate, part_out, per, stream); break;
     case WeightType::q4_k: launch_typed<WeightType::q4_k>(grid, w, x, n, y, ldy, accumulate, part_out, per, stream); break;
     case WeightType::q6_k: launch_typed<WeightType::q6_k>(grid, w, x, n, y, ldy, accumulate, part_out, per, stream); break;
+    case WeightType::q5_k: launch_typed<WeightType::q5_k>(grid, w, x, n, y, ldy, accumulate, part_out, per, stream); break;
+    case WeightType::iq4_nl: launch_typed<WeightType::iq4_nl>(grid, w, x, n, y, ldy, accumulate, part_out, per, stream); break;
+    case WeightType::iq4_xs: launch_typed<WeightType::iq4_xs>(grid, w, x, n, y, ldy, accumulate, part_out, per, stream); break;
     default: launch_typed<WeightType::q8_0>(grid, w, x, n, y, ldy, accumulate, part_out, per, stream); break;
   }
   if (cudaError_t e = cudaGetLastError(); e != cudaSuccess || parts == 1) return e;

@@ -1,5 +1,5 @@
 #pragma once
-// Matrix products straight from Q8_0 / Q4_0 / Q4_K / Q6_K weights for more activation rows than the GEMV
+// Matrix products straight from Q8_0 / Q4_0 / Q4_K / Q5_K / Q6_K / IQ4 weights for more activation rows than the GEMV
 // serves (decode batches past kGemvMaxRows): int8 tensor-core MMA (mma.sync m16n8k32, one
 // quantisation block of 32 values per MMA) over activations quantised per 32 values as the
 // GEMV's (Q8Rows), each block's integer dot scaled and summed in f32, as ggml's "mmq". The
@@ -25,14 +25,19 @@ constexpr int kMmqTokens = 64;
 //! long rows (an 8B model's attention output and down projections).
 int mmq_splits(int64_t rows, int64_t cols, int n, int sm_count);
 
-//! Whether the int8 tensor-core product (launch_q8_mmq) takes weights of type t. (Q4_K and
-//! Q6_K are new and not yet run on a GPU: the backend uses them only with LLMP_CUDA_MMQ_K_QUANTS=1.)
+//! Whether the int8 tensor-core product (launch_q8_mmq) takes weights of type t. (All but
+//! Q8_0 and Q4_0 are new and not yet run on a GPU: the backend uses them only with
+//! LLMP_CUDA_MMQ_ALL_TYPES=1.)
 inline bool has_int8_mmq(WeightType t) {
-  return t == WeightType::q8_0 || t == WeightType::q4_0 || t == WeightType::q4_k || t == WeightType::q6_k;
+  return t == WeightType::q8_0 || t == WeightType::q4_0 || t == WeightType::q4_k || t == WeightType::q5_k ||
+         t == WeightType::q6_k || t == WeightType::iq4_nl || t == WeightType::iq4_xs;
 }
 
-//! Raises the shared memory limit of the Q6_K kernel (54 KB, past the default 48 KB) on the
-//! current device: once per device before launch_q8_mmq takes a Q6_K matrix.
+//! Whether launch_q8_mmq needs prepare_q8_mmq for type t (more than 48 KB of shared memory).
+inline bool mmq_needs_prepare(WeightType t) { return t == WeightType::q6_k || t == WeightType::q5_k; }
+
+//! Raises the shared memory limit of the Q6_K and Q5_K kernels (54-55 KB, past the default
+//! 48 KB) on the current device: once per device before launch_q8_mmq takes such a matrix.
 cudaError_t prepare_q8_mmq();
 
 //! f32 scratch for the split parts of an [n, rows] product (0 when splits is 1).
@@ -41,13 +46,13 @@ inline int64_t mmq_partial_bytes(int splits, int n, int64_t rows) {
 }
 
 //! y[j, o] = (accumulate ? y[j, o] : 0) + Σ_i W[o, i] · x[j, i] for j < n, o < w.rows.
-//! w: q8_0, q4_0, q4_k or q6_k (has_int8_mmq), cols > 0 (K-quants: a multiple of 256; Q6_K:
-//! after prepare_q8_mmq); x quantised by launch_quantize_q8_rows (x.cols == w.cols);
+//! w: a type has_int8_mmq takes, cols > 0 (K-quants: a multiple of 256; Q5_K / Q6_K: after
+//! prepare_q8_mmq); x quantised by launch_quantize_q8_rows (x.cols == w.cols);
 //! y: [n, ldy] f32. splits > 1: CTA z of a tile sums its contiguous range of quantisation
 //! blocks into partial [splits, n, w.rows] (mmq_partial_bytes, 4-byte aligned), and one
 //! reduction adds the parts in a fixed order: the result does not depend on scheduling.
 //! Grid: (ceil(n / 64), ceil(rows / 128) <= 65535, splits), block 256: 8 warps, each 32
-//! output features × 32 activation rows; two-stage cp.async pipeline of 4 (Q4_0, Q4_K, Q6_K) or 2 (Q8_0) blocks per stage.
+//! output features × 32 activation rows; two-stage cp.async pipeline of 4 (2 for Q8_0) blocks per stage.
 //! Compute capability 8.0 or newer.
 cudaError_t launch_q8_mmq(const DeviceMatrix& w, const Q8Rows& x, int n, float* y, int64_t ldy, bool accumulate, int splits,
                           float* partial, cudaStream_t stream);

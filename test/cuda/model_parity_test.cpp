@@ -214,7 +214,7 @@ void run_case(const Case& c, const Paths& paths = {}) {
   if (paths.gemv_rows > 0) ::setenv("LLMP_CUDA_GEMV_MAX_ROWS", std::to_string(paths.gemv_rows).c_str(), 1);
   if (!graphs) ::setenv("LLMP_CUDA_MMQ_MAX_ROWS", "0", 1);
   if (mmq) ::setenv("LLMP_CUDA_MMQ_MAX_ROWS", "256", 1);
-  if (mmq) ::setenv("LLMP_CUDA_MMQ_K_QUANTS", "1", 1);
+  if (mmq) ::setenv("LLMP_CUDA_MMQ_ALL_TYPES", "1", 1);
   if (fused_merge) ::setenv("LLMP_CUDA_FUSED_MERGE", "1", 1);
   if (dense_gemv) ::setenv("LLMP_CUDA_DENSE_GEMV_MAX_ROWS", "4", 1);
   if (fused_q8) ::setenv("LLMP_CUDA_FUSED_Q8", "1", 1);
@@ -222,7 +222,7 @@ void run_case(const Case& c, const Paths& paths = {}) {
   ::unsetenv("LLMP_CUDA_GRAPHS");
   ::unsetenv("LLMP_CUDA_GEMV_MAX_ROWS");
   ::unsetenv("LLMP_CUDA_MMQ_MAX_ROWS");
-  ::unsetenv("LLMP_CUDA_MMQ_K_QUANTS");
+  ::unsetenv("LLMP_CUDA_MMQ_ALL_TYPES");
   ::unsetenv("LLMP_CUDA_FUSED_MERGE");
   ::unsetenv("LLMP_CUDA_DENSE_GEMV_MAX_ROWS");
   ::unsetenv("LLMP_CUDA_FUSED_Q8");
@@ -276,7 +276,7 @@ void run_case(const Case& c, const Paths& paths = {}) {
   if (dense_gemv) CHECK(st.dense_gemv_launches > 0);
   if (fused_merge) CHECK(st.fused_merge_launches > 0);
   if (fused_q8) CHECK(st.fused_q8_launches > 0);
-  if (mmq && (c.dtype == "q4_k" || c.dtype == "q4_k_m" || c.dtype == "q6_k")) CHECK(st.mmq_k_quant_launches > 0);
+  if (mmq && c.dtype != "q8_0" && c.dtype != "q4_0") CHECK(st.mmq_all_types_launches > 0);
 }
 
 }  // namespace
@@ -310,7 +310,8 @@ TEST_CASE("eager runs (no CUDA graphs) match the CPU backend too", "[model][pari
 
 TEST_CASE("quantised products through the int8 tensor-core MMA match the CPU backend", "[model][parity][mmq]") {
   for (const Case& c : {Case{"llama", "q8_0"}, Case{"qwen2", "q4_0"}, Case{"llama", "q4_0", "gguf", "llama3", true},
-                        Case{"mistral", "q4_k"}, Case{"llama", "q4_k_m"}, Case{"qwen2", "q6_k"}}) {
+                        Case{"mistral", "q4_k"}, Case{"llama", "q4_k_m"}, Case{"qwen2", "q6_k"}, Case{"mistral", "q5_k_m"},
+                        Case{"llama", "iq4_nl"}, Case{"qwen2", "iq4_xs"}}) {
     SECTION(label(c)) { run_case(c, {.mmq = true}); }
   }
 }

@@ -115,7 +115,7 @@ class CudaBackend final : public DecoderBackend {
     CudaBackendStats s = stats_;
     if (linear_) {
       s.dense_gemv_launches = linear_->counts().dense_gemv;
-      s.mmq_k_quant_launches = linear_->counts().mmq_k_quant;
+      s.mmq_all_types_launches = linear_->counts().mmq_all_types;
       s.fused_q8_launches = linear_->counts().q8_given;
     }
     return s;
@@ -248,13 +248,13 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
   paths.gemv_max_rows = env_int("LLMP_CUDA_GEMV_MAX_ROWS", kernels::kGemvMaxRows, 0, 4096);
   // (mma.sync on int8 and cp.async need compute capability 8.0.)
   paths.mmq_max_rows = env_int("LLMP_CUDA_MMQ_MAX_ROWS", 64, 0, 4096);
-  paths.mmq_k_quants = env_int("LLMP_CUDA_MMQ_K_QUANTS", 0, 0, 1) == 1;
-  if (paths.mmq_k_quants && paths.mmq_max_rows > 0 && prop.major >= 8) {
+  paths.mmq_all_types = env_int("LLMP_CUDA_MMQ_ALL_TYPES", 0, 0, 1) == 1;
+  if (paths.mmq_all_types && paths.mmq_max_rows > 0 && prop.major >= 8) {
     if (cudaError_t e = kernels::prepare_q8_mmq(); e != cudaSuccess) {
       (void)cudaGetLastError();  // Q6_K keeps the dequantising path; Q4_K does not need it
       log::warn("Q6_K stays off the int8 MMA: its kernel's shared memory limit was refused",
                 {{"device", device_}, {"error", std::string_view(cudaGetErrorString(e))}});
-      paths.mmq_q6k_ready = false;
+      paths.mmq_big_smem_ready = false;
     }
   }
   if (paths.mmq_max_rows > 0 && prop.major < 8) {

@@ -19,7 +19,7 @@ struct CudaBackendStats {
   // Launches recorded (run eagerly or captured into a graph) on the paths that are off by
   // default, so that the tests forcing one can tell it ran.
   int64_t dense_gemv_launches = 0;    // our dense GEMV (LLMP_CUDA_DENSE_GEMV_MAX_ROWS)
-  int64_t mmq_k_quant_launches = 0;   // Q4_K / Q6_K through the int8 MMA (LLMP_CUDA_MMQ_K_QUANTS)
+  int64_t mmq_all_types_launches = 0; // K-quants / IQ4 through the int8 MMA (LLMP_CUDA_MMQ_ALL_TYPES)
   int64_t fused_merge_launches = 0;   // split decode attention merged by its last block (LLMP_CUDA_FUSED_MERGE)
   int64_t fused_q8_launches = 0;      // int8 products reading q8 rows a norm / SwiGLU wrote (LLMP_CUDA_FUSED_Q8)
 };

@@ -98,7 +98,7 @@ void LinearRunner::mmq(const kernels::DeviceMatrix& m, const kernels::Q8Rows& xq
   auto* partial = reinterpret_cast<float*>(static_cast<uint8_t*>(scratch_) + align16(kernels::q8_rows_bytes(rows, m.cols)));
   const int splits = kernels::mmq_splits(m.rows, m.cols, rows, paths_.sm_count);
   LLMP_CUDA_CHECK(kernels::launch_q8_mmq(m, xq, rows, y, ldy, accumulate, splits, partial, stream_));
-  if (m.type == kernels::WeightType::q4_k || m.type == kernels::WeightType::q6_k) ++counts_.mmq_k_quant;
+  if (m.type != kernels::WeightType::q8_0 && m.type != kernels::WeightType::q4_0) ++counts_.mmq_all_types;
 }
 
 void LinearRunner::gemv(const DeviceLinear& w, const void* x, int64_t ldx, int64_t n, float* y, int64_t ldy,

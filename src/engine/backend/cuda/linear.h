@@ -4,7 +4,7 @@
 // until measured); for quantised ones, by the number of activation rows n:
 //   n <= gemv_max_rows: a GEMV straight from the quantised weights (int8 dp4a over
 //     activations quantised per 32 values, every quantised type);
-//   n <= mmq_max_rows (Q8_0/Q4_0, and Q4_K/Q6_K with mmq_k_quants): int8 tensor-core MMA over the
+//   n <= mmq_max_rows (Q8_0/Q4_0, and K-quants/IQ4 with mmq_all_types): int8 tensor-core MMA over the
 //     same quantised activations;
 //   else: dequantisation to the activation type in row chunks followed by cuBLAS (prefill).
 
@@ -28,8 +28,8 @@ class LinearRunner {
     int64_t gemv_max_rows = 0;
     int64_t mmq_max_rows = 0;
     int64_t dense_gemv_max_rows = 0;  // at most kernels::kDenseGemvMaxRows
-    bool mmq_k_quants = false;        // Q4_K and Q6_K through the MMA too (not yet run on a GPU)
-    bool mmq_q6k_ready = true;        // kernels::prepare_q8_mmq succeeded on this device
+    bool mmq_all_types = false;       // every type the MMA takes, not only Q8_0/Q4_0 (not yet run on a GPU)
+    bool mmq_big_smem_ready = true;   // kernels::prepare_q8_mmq succeeded on this device (Q5_K, Q6_K)
     int sm_count = 1;
   };
 
@@ -52,7 +52,7 @@ class LinearRunner {
 
   //! Launches so far of the paths that are off by default (see CudaBackendStats).
   struct Counts {
-    int64_t dense_gemv = 0, mmq_k_quant = 0, q8_given = 0;  // q8_given: products that read the caller's q8 rows
+    int64_t dense_gemv = 0, mmq_all_types = 0, q8_given = 0;  // q8_given: products that read the caller's q8 rows
   };
   const Counts& counts() const { return counts_; }
 
@@ -66,8 +66,9 @@ class LinearRunner {
   kernels::Q8Rows quantise_input(const void* x, int64_t ldx, int rows, int64_t cols) const;
   void mmq(const kernels::DeviceMatrix& m, const kernels::Q8Rows& xq, int64_t n, float* y, int64_t ldy, bool accumulate) const;
   static bool takes_mmq(const Paths& paths, kernels::WeightType type) {
-    if (type == kernels::WeightType::q6_k) return paths.mmq_k_quants && paths.mmq_q6k_ready;
-    return kernels::has_int8_mmq(type) && (type != kernels::WeightType::q4_k || paths.mmq_k_quants);
+    if (!kernels::has_int8_mmq(type)) return false;
+    if (type == kernels::WeightType::q8_0 || type == kernels::WeightType::q4_0) return true;
+    return paths.mmq_all_types && (!kernels::mmq_needs_prepare(type) || paths.mmq_big_smem_ready);
   }
 
   cublasHandle_t cublas_;
