@@ -2,7 +2,7 @@
 # For the next GPU session (prepared 2026-11-27 after runs 8-9): the three paths that are off
 # until measured, each against the default in the same call: the dense GEMV at 1-4 rows
 # (LLMP_CUDA_DENSE_GEMV_MAX_ROWS=4), the split-attention merge by the last block
-# (LLMP_CUDA_FUSED_MERGE=1), Q4_K/Q6_K through the int8 MMA (LLMP_CUDA_MMQ_ALL_TYPES=1), the norms
+# (LLMP_CUDA_FUSED_MERGE=1), K-quants and IQ4 through the int8 MMA (LLMP_CUDA_MMQ_ALL_TYPES=1), the norms
 # and SwiGLU quantising for the int8 products (LLMP_CUDA_FUSED_Q8=1); test_cuda
 # first (it forces each of them on in its parity cases), a profile, llama.cpp on Q4_K_M.
 #   run(command="build/gpu-carry/run11.sh", carry=["build/gpu-carry"], timeout_s=420)
@@ -41,7 +41,7 @@ else
 fi
 
 el "test_cuda [kernels]"
-timeout 60 "$B/test_cuda" "[kernels]" >$L/test_cuda.kernels.log 2>&1; echo "test_cuda [kernels] exit $?"
+timeout 120 "$B/test_cuda" "[kernels]" >$L/test_cuda.kernels.log 2>&1; echo "test_cuda [kernels] exit $?"
 tail -2 $L/test_cuda.kernels.log; grep -E "FAILED|REQUIRE|CHECK\(" -A4 $L/test_cuda.kernels.log | head -40
 el "test_cuda, the rest"
 timeout 150 "$B/test_cuda" "~[kernels]" >$L/test_cuda.rest.log 2>&1; echo "test_cuda ~[kernels] exit $?"
@@ -64,7 +64,7 @@ bench "1b-bf16 fused" 1b-bf16 1,2,4 LLMP_CUDA_FUSED_MERGE=1
 bench "1b-bf16 both" 1b-bf16 1,2,4,64 LLMP_CUDA_DENSE_GEMV_MAX_ROWS=4 LLMP_CUDA_FUSED_MERGE=1
 bench "1b-bf16 default again" 1b-bf16 1,64
 bench "1b-q4_k_m default" 1b-q4_k_m 1,16,64
-bench "1b-q4_k_m mmq-k" 1b-q4_k_m 16,64 LLMP_CUDA_MMQ_ALL_TYPES=1
+bench "1b-q4_k_m mmq-all" 1b-q4_k_m 16,64 LLMP_CUDA_MMQ_ALL_TYPES=1
 bench "1b-q4_k_m fused-q8" 1b-q4_k_m 1,16,64 LLMP_CUDA_FUSED_Q8=1
 # The int8 GEMV run in chunks of 8 rows up to 32 rows: reads Q6_K / Q4_K weights 2-4 times
 # instead of dequantising them to f16 (which writes and reads them at 16 bits) - a per-type
@@ -74,7 +74,7 @@ bench "1b-q4_k_m default 32" 1b-q4_k_m 32
 bench "1b-q4_k_m all" 1b-q4_k_m 1,16,64 LLMP_CUDA_FUSED_Q8=1 LLMP_CUDA_MMQ_ALL_TYPES=1 LLMP_CUDA_FUSED_MERGE=1
 bench "8b-q4_k_m default" 8b-q4_k_m 1,16,64
 bench "8b-q4_k_m all" 8b-q4_k_m 1,16,64 LLMP_CUDA_FUSED_Q8=1 LLMP_CUDA_MMQ_ALL_TYPES=1 LLMP_CUDA_FUSED_MERGE=1
-bench "8b-q4_k_m mmq-k" 8b-q4_k_m 16,64 LLMP_CUDA_MMQ_ALL_TYPES=1
+bench "8b-q4_k_m mmq-all" 8b-q4_k_m 16,64 LLMP_CUDA_MMQ_ALL_TYPES=1
 
 el "profiles"
 i=0
