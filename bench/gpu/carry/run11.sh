@@ -53,7 +53,7 @@ bench() {  # bench LABEL MODEL BATCHES [ENV...]
   local label=$1 model=$2 batches=$3; shift 3
   [ $(left 330) -gt 0 ] || { echo "skipped $label: out of time"; return; }
   while [ ! -f $M/$model.done ] && [ $(left 300) -gt 0 ]; do sleep 2; done  # created in the background
-  env "$@" timeout 70 "$B/gpu_bench" run $M/$model.gguf --label "$label" --batches $batches --ctx 256 --steps 32 --prefill 0 \
+  env "$@" timeout 70 "$B/gpu_bench" run $M/$model.gguf --label "$label" --batches $batches --ctx ${CTX:-256} --steps 32 --prefill 0 \
     --ttft-load "" --host-steps 0 --gpu-fraction 0.3 >$L/bench.${label// /_}.log 2>&1; echo "$label exit $?"
   grep '^{"bench":"gpu_\(decode\|sampling\)"' $L/bench.${label// /_}.log >> "$OUT/bench.jsonl"
   grep '^| [^m-]' $L/bench.${label// /_}.log | cut -d'|' -f2-9; grep '^sampling' $L/bench.${label// /_}.log
@@ -63,6 +63,10 @@ bench "1b-bf16 dense" 1b-bf16 1,2,4 LLMP_CUDA_DENSE_GEMV_MAX_ROWS=4
 bench "1b-bf16 fused" 1b-bf16 1,2,4 LLMP_CUDA_FUSED_MERGE=1
 bench "1b-bf16 both" 1b-bf16 1,2,4,64 LLMP_CUDA_DENSE_GEMV_MAX_ROWS=4 LLMP_CUDA_FUSED_MERGE=1
 bench "1b-bf16 default again" 1b-bf16 1,64
+# Long contexts, where decode attention reads more than the weights (1B bf16 at ctx 2048 and
+# batch 64: 4.3 GB of KV per step against 2.5 GB of weights).
+CTX=2048 bench "1b-bf16 ctx2048" 1b-bf16 1,16,64
+CTX=2048 bench "1b-bf16 ctx2048 fused" 1b-bf16 1,16,64 LLMP_CUDA_FUSED_MERGE=1
 bench "1b-q4_k_m default" 1b-q4_k_m 1,16,64
 bench "1b-q4_k_m mmq-all" 1b-q4_k_m 16,64 LLMP_CUDA_MMQ_ALL_TYPES=1
 bench "1b-q4_k_m fused-q8" 1b-q4_k_m 1,16,64 LLMP_CUDA_FUSED_Q8=1
@@ -102,6 +106,12 @@ if [ -x /tmp/lb/bin/llama-batched-bench ]; then
       -npl 1,16,64 --output-format jsonl 2>$L/llama.$m.err | grep '^{' | sed "s/^{/{\"model\":\"$m\",/" | tee -a "$OUT/llama.jsonl" |
       grep -o '"pl": [0-9]*\|"speed_tg": [0-9.]*' | paste -sd' '
   done
+  if [ $(left 380) -gt 20 ]; then
+    el "llama.cpp 1b-bf16 ctx 2048"
+    timeout 40 /tmp/lb/bin/llama-batched-bench -m $M/1b-bf16.gguf -ngl 99 -fa -c $((64 * 2080 + 1024)) -b 2048 -ub 512 -npp 2048 -ntg 32 \
+      -npl 1,16,64 --output-format jsonl 2>$L/llama.ctx2048.err | grep '^{' | sed "s/^{/{\"model\":\"1b-bf16 ctx2048\",/" |
+      tee -a "$OUT/llama.jsonl" | grep -o '"pl": [0-9]*\|"speed_tg": [0-9.]*' | paste -sd' '
+  fi
 fi
 CS=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
 if [ -n "$CS" ] && [ $(left 390) -gt 30 ]; then
