@@ -4,10 +4,11 @@
 namespace llmp::kernels {
 namespace {
 
-// Grid: (n), block 128. src: [n, ld] f32; caches: [n_blocks, n_kv_heads, block_size, head_dim] f16.
+// Grid: (n), block 128. src: [n, ld] f32; caches: [n_blocks, n_kv_heads, block_size, head_dim] KV.
+template <class KV>
 __global__ void kv_cache_write_kernel(const float* __restrict__ src, int64_t ld, int64_t k_col, int64_t v_col,
                                       const int64_t* __restrict__ slots, int n_kv_heads, int head_dim, int block_size,
-                                      __half* __restrict__ k_cache, __half* __restrict__ v_cache) {
+                                      KV* __restrict__ k_cache, KV* __restrict__ v_cache) {
   const int64_t t = blockIdx.x;
   const int64_t slot = slots[t];
   if (slot < 0) return;
@@ -17,8 +18,8 @@ __global__ void kv_cache_write_kernel(const float* __restrict__ src, int64_t ld,
   for (int j = threadIdx.x; j < width; j += blockDim.x) {
     const int h = j / head_dim, d = j % head_dim;
     const int64_t at = ((block * n_kv_heads + h) * block_size + off) * head_dim + d;
-    k_cache[at] = __float2half_rn(row[k_col + j]);
-    v_cache[at] = __float2half_rn(row[v_col + j]);
+    k_cache[at] = detail::from_f32<KV>(row[k_col + j]);
+    v_cache[at] = detail::from_f32<KV>(row[v_col + j]);
   }
 }
 
@@ -35,12 +36,15 @@ __global__ void kv_cache_copy_block_kernel(uint4* __restrict__ k_cache, uint4* _
 
 cudaError_t launch_kv_cache_write(const float* src, int64_t ld, int64_t k_col, int64_t v_col, const int64_t* slots,
                                   int64_t n, int n_kv_heads, int head_dim, int block_size, uint16_t* k_cache,
-                                  uint16_t* v_cache, cudaStream_t stream) {
+                                  uint16_t* v_cache, cudaStream_t stream, ActType kv_type) {
   if (n <= 0) return cudaSuccess;
-  kv_cache_write_kernel<<<static_cast<unsigned>(n), 128, 0, stream>>>(src, ld, k_col, v_col, slots, n_kv_heads, head_dim,
-                                                                      block_size, reinterpret_cast<__half*>(k_cache),
-                                                                      reinterpret_cast<__half*>(v_cache));
-  return cudaGetLastError();
+  return detail::with_act_type(kv_type, [&](auto tag) {
+    using KV = decltype(tag);
+    kv_cache_write_kernel<KV><<<static_cast<unsigned>(n), 128, 0, stream>>>(src, ld, k_col, v_col, slots, n_kv_heads, head_dim,
+                                                                           block_size, reinterpret_cast<KV*>(k_cache),
+                                                                           reinterpret_cast<KV*>(v_cache));
+    return cudaGetLastError();
+  });
 }
 
 cudaError_t launch_kv_cache_copy_block(uint16_t* k_cache, uint16_t* v_cache, int64_t n_layers, int64_t n_blocks,

@@ -7,17 +7,19 @@
 
 #include <cstdint>
 
+#include "kernel_types.cuh"
+
 namespace llmp::kernels {
 
-//! Stores the k and v of n tokens, converted to f16. For t < n with slot = slots[t] >= 0
+//! Stores the k and v of n tokens, converted to kv_type (f16 or bf16). For t < n with slot = slots[t] >= 0
 //! (negative: skipped), kv head h, dim d:
 //!   k_cache[((slot / block_size) * n_kv_heads + h) * block_size + slot % block_size, d] = src[t, k_col + h * head_dim + d]
 //! and likewise v_cache from v_col. src: [n, ld] f32; slots: [n] int64;
-//! k_cache, v_cache: one layer, [n_blocks, n_kv_heads, block_size, head_dim] f16.
+//! k_cache, v_cache: one layer, [n_blocks, n_kv_heads, block_size, head_dim] of kv_type.
 //! Grid: (n), block 128.
 cudaError_t launch_kv_cache_write(const float* src, int64_t ld, int64_t k_col, int64_t v_col, const int64_t* slots,
                                   int64_t n, int n_kv_heads, int head_dim, int block_size, uint16_t* k_cache,
-                                  uint16_t* v_cache, cudaStream_t stream);
+                                  uint16_t* v_cache, cudaStream_t stream, ActType kv_type = ActType::f16);
 
 //! Copies block src to block dst in every layer, K and V (copy-on-write).
 //! k_cache, v_cache: [n_layers, n_blocks, block_elems] f16 with block_elems = n_kv_heads * block_size * head_dim.

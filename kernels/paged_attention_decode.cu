@@ -75,7 +75,7 @@ __device__ void merge_group(const PagedDecodeArgs& a, int64_t item, int64_t row,
 // one tile ahead), each thread loads all its keys (and, for D <= 128, its values) into
 // registers before the first use. Looping load-use per key took ~17 round trips to memory
 // per tile (12 us per layer at batch 1, 96 us at batch 64 for ctx 256 on an H100).
-template <int D, class T>
+template <int D, class T, class KV>
 __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs a) {
   constexpr int kChunks = D / 8;
   constexpr int kKeysPerWarp = 32 / kChunks;
@@ -134,8 +134,8 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
   }
   if (tid < kTile) base_s[0][tid] = p0 + tid < p1 ? row_base(p0 + tid) : 0;
 
-  const auto* k_cache = reinterpret_cast<const __half*>(a.k_cache);
-  const auto* v_cache = reinterpret_cast<const __half*>(a.v_cache);
+  const auto* k_cache = reinterpret_cast<const KV*>(a.k_cache);
+  const auto* v_cache = reinterpret_cast<const KV*>(a.v_cache);
   const int kk = lane / kChunks, kc = lane % kChunks;  // scores: key within the warp step, chunk
   const int vc = tid % kChunks, vp = tid / kChunks;     // values: chunk, position lane
   float acc[kGroup][8];
@@ -175,7 +175,7 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
     for (int it = 0; it < kKeyIters; ++it) {
       const int pl = it * kWarps * kKeysPerWarp + warp * kKeysPerWarp + kk;
       float kv[8];
-      unpack8<__half>(kraw[it], kv);
+      unpack8<KV>(kraw[it], kv);
 #pragma unroll
       for (int g = 0; g < kGroup; ++g) {
         if (g < g_n) {  // uniform across the warp: the shuffles below see every lane
@@ -224,7 +224,7 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
 #pragma unroll
     for (int it = 0; it < kValueIters; ++it) {
       float vv[8];
-      unpack8<__half>(vraw[it], vv);
+      unpack8<KV>(vraw[it], vv);
       const int pl = vp + it * kPosLanes;
 #pragma unroll
       for (int g = 0; g < kGroup; ++g) {
@@ -276,13 +276,13 @@ __global__ void __launch_bounds__(kThreads) paged_decode_merge_kernel(PagedDecod
   if (h < a.n_heads) merge_head_warp<T>(a, item, a.rows ? a.rows[item] : item, h, a.n_splits);
 }
 
-template <int D, class T>
+template <int D, class T, class KV>
 cudaError_t launch_typed(const PagedDecodeArgs& a, cudaStream_t stream) {
   const int group = a.n_heads / a.n_kv_heads;
   const int n_hgroups = (group + kGroup - 1) / kGroup;
   const dim3 grid(static_cast<unsigned>(a.n_splits), static_cast<unsigned>(a.n_kv_heads * n_hgroups),
                   static_cast<unsigned>(a.n_items));
-  paged_decode_kernel<D, T><<<grid, kThreads, 0, stream>>>(a);
+  paged_decode_kernel<D, T, KV><<<grid, kThreads, 0, stream>>>(a);
   if (a.n_splits > 1 && !a.merge_counters) {
     const auto head_blocks = static_cast<unsigned>((a.n_heads + kWarps - 1) / kWarps);
     paged_decode_merge_kernel<T><<<dim3(head_blocks, static_cast<unsigned>(a.n_items)), kThreads, 0, stream>>>(a);
@@ -301,10 +301,13 @@ cudaError_t launch_paged_attention_decode(const PagedDecodeArgs& a, cudaStream_t
   if (a.n_splits > kMaxDecodeSplits || (a.n_splits > 1 && (!a.partial_o || !a.partial_ml))) return cudaErrorInvalidValue;
   return detail::with_act_type(a.out_type, [&](auto tag) {
     using T = decltype(tag);
-    if (a.head_dim <= 32) return launch_typed<32, T>(a, stream);
-    if (a.head_dim <= 64) return launch_typed<64, T>(a, stream);
-    if (a.head_dim <= 128) return launch_typed<128, T>(a, stream);
-    return launch_typed<256, T>(a, stream);
+    return detail::with_act_type(a.kv_type, [&](auto kv_tag) {
+      using KV = decltype(kv_tag);
+      if (a.head_dim <= 32) return launch_typed<32, T, KV>(a, stream);
+      if (a.head_dim <= 64) return launch_typed<64, T, KV>(a, stream);
+      if (a.head_dim <= 128) return launch_typed<128, T, KV>(a, stream);
+      return launch_typed<256, T, KV>(a, stream);
+    });
   });
 }
 

@@ -25,7 +25,7 @@ struct PagedDecodeArgs {
   const float* q = nullptr;            // [*, q_stride] f32; head h of row r at q[r * q_stride + h * head_dim]
   int64_t q_stride = 0;
   const int32_t* rows = nullptr;       // [n_items] row of q and out for each item, or null (row = item)
-  const uint16_t* k_cache = nullptr;   // one layer: [n_blocks, n_kv_heads, block_size, head_dim] f16
+  const uint16_t* k_cache = nullptr;   // one layer: [n_blocks, n_kv_heads, block_size, head_dim] of kv_type
   const uint16_t* v_cache = nullptr;
   const int32_t* block_tables = nullptr;  // flat block ids
   const int32_t* bt_offsets = nullptr;    // [n_items] start of each item's block table in block_tables
@@ -39,6 +39,7 @@ struct PagedDecodeArgs {
   // With n_splits > 1: null, a merge kernel follows; or [n_items, n_kv_heads * ceil(group / 8)]
   // counters, all 0 (and left 0), and the last split block of each item and head group merges.
   unsigned* merge_counters = nullptr;
+  ActType kv_type = ActType::f16;      // the cache's element type (f16 or bf16)
   ActType out_type = ActType::f16;
   void* out = nullptr;                 // [*, out_stride] of out_type; head h of row r at column h * head_dim
   int64_t out_stride = 0;

@@ -38,15 +38,17 @@ struct Smem {
 // Grid: (n_tiles, n_heads), block 128. Warp w owns query rows [16w, 16w + 16) of the tile: its
 // scores, probabilities, output rows and softmax state are touched by it alone, so only the
 // K/V tile loads need block-wide barriers.
-template <int D, int BK, class T>
+// KV: the cache's element type (__half or __nv_bfloat16); Q and P are rounded to it for the
+// tensor cores (bf16 WMMA needs sm_80).
+template <int D, int BK, class T, class KV>
 __global__ void __launch_bounds__(kThreads) paged_prefill_kernel(PagedPrefillArgs a) {
   using L = Smem<D, BK>;
   extern __shared__ __align__(128) unsigned char smem[];
-  __half* q_s = reinterpret_cast<__half*>(smem + L::q_off);  // [kBQ][kQ]
-  __half* k_s = reinterpret_cast<__half*>(smem + L::k_off);  // [BK][kQ]
-  __half* v_s = reinterpret_cast<__half*>(smem + L::v_off);  // [BK][kQ]
+  KV* q_s = reinterpret_cast<KV*>(smem + L::q_off);  // [kBQ][kQ]
+  KV* k_s = reinterpret_cast<KV*>(smem + L::k_off);  // [BK][kQ]
+  KV* v_s = reinterpret_cast<KV*>(smem + L::v_off);  // [BK][kQ]
   float* s_s = reinterpret_cast<float*>(smem + L::s_off);    // [kBQ][kS]
-  __half* p_s = reinterpret_cast<__half*>(smem + L::p_off);  // [kBQ][kP]
+  KV* p_s = reinterpret_cast<KV*>(smem + L::p_off);  // [kBQ][kP]
   float* o_s = reinterpret_cast<float*>(smem + L::o_off);    // [kBQ][kO]
   float* m_s = reinterpret_cast<float*>(smem + L::m_off);    // [kBQ]
   float* l_s = reinterpret_cast<float*>(smem + L::l_off);
@@ -61,23 +63,23 @@ __global__ void __launch_bounds__(kThreads) paged_prefill_kernel(PagedPrefillArg
   const int pos0 = a.tile_pos[tile], nq = a.tile_n[tile];
   const int kv_end = pos0 + nq;  // the last query sees positions [0, kv_end)
   const int32_t* bt = a.block_tables + a.tile_bt[tile];
-  const auto* k_cache = reinterpret_cast<const __half*>(a.k_cache);
-  const auto* v_cache = reinterpret_cast<const __half*>(a.v_cache);
+  const auto* k_cache = reinterpret_cast<const KV*>(a.k_cache);
+  const auto* v_cache = reinterpret_cast<const KV*>(a.v_cache);
   constexpr int kChunks = D / 8;
 
   // Q (pre-scaled, f16), zero rows past nq and zero dims past head_dim; O = 0; softmax state.
   for (int idx = tid; idx < kBQ * kChunks; idx += kThreads) {
     const int r = idx / kChunks, c8 = (idx % kChunks) * 8;
-    __half v[8];
+    KV v[8];
     if (r < nq && c8 < hd) {
       const float4* src = reinterpret_cast<const float4*>(a.q + (row0 + r) * a.q_stride + static_cast<int64_t>(h) * hd + c8);
       const float4 x0 = src[0], x1 = src[1];
       const float f[8] = {x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w};
 #pragma unroll
-      for (int i = 0; i < 8; ++i) v[i] = __float2half_rn(f[i] * a.scale);
+      for (int i = 0; i < 8; ++i) v[i] = detail::from_f32<KV>(f[i] * a.scale);
     } else {
 #pragma unroll
-      for (int i = 0; i < 8; ++i) v[i] = __float2half_rn(0.0f);
+      for (int i = 0; i < 8; ++i) v[i] = detail::from_f32<KV>(0.0f);
     }
     *reinterpret_cast<uint4*>(q_s + r * L::kQ + c8) = *reinterpret_cast<const uint4*>(v);
   }
@@ -111,8 +113,8 @@ __global__ void __launch_bounds__(kThreads) paged_prefill_kernel(PagedPrefillArg
       wmma::fill_fragment(acc, 0.0f);
 #pragma unroll
       for (int kk = 0; kk < D / 16; ++kk) {
-        wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa;
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> fb;
+        wmma::fragment<wmma::matrix_a, 16, 16, 16, KV, wmma::row_major> fa;
+        wmma::fragment<wmma::matrix_b, 16, 16, 16, KV, wmma::col_major> fb;
         wmma::load_matrix_sync(fa, q_s + r_begin * L::kQ + kk * 16, L::kQ);
         wmma::load_matrix_sync(fb, k_s + (j * 16) * L::kQ + kk * 16, L::kQ);
         wmma::mma_sync(acc, fa, fb, acc);
@@ -142,7 +144,7 @@ __global__ void __launch_bounds__(kThreads) paged_prefill_kernel(PagedPrefillArg
       for (int i = 0; i < BK / 32; ++i) {
         const float p = m_new == -INFINITY ? 0.0f : expf(s[i] - m_new);
         sum += p;
-        p_s[r * L::kP + lane + 32 * i] = __float2half_rn(p);
+        p_s[r * L::kP + lane + 32 * i] = detail::from_f32<KV>(p);
       }
       sum = detail::warp_sum(sum);
       __syncwarp();  // every lane has read m_s[r] before lane 0 replaces it
@@ -168,8 +170,8 @@ __global__ void __launch_bounds__(kThreads) paged_prefill_kernel(PagedPrefillArg
       wmma::load_matrix_sync(acc, o_s + r_begin * L::kO + j * 16, L::kO, wmma::mem_row_major);
 #pragma unroll
       for (int kk = 0; kk < BK / 16; ++kk) {
-        wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa;
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major> fb;
+        wmma::fragment<wmma::matrix_a, 16, 16, 16, KV, wmma::row_major> fa;
+        wmma::fragment<wmma::matrix_b, 16, 16, 16, KV, wmma::row_major> fb;
         wmma::load_matrix_sync(fa, p_s + r_begin * L::kP + kk * 16, L::kP);
         wmma::load_matrix_sync(fb, v_s + (kk * 16) * L::kQ + j * 16, L::kQ);
         wmma::mma_sync(acc, fa, fb, acc);
@@ -189,7 +191,7 @@ __global__ void __launch_bounds__(kThreads) paged_prefill_kernel(PagedPrefillArg
   }
 }
 
-template <int D, int BK, class T>
+template <int D, int BK, class T, class KV>
 cudaError_t launch_typed(const PagedPrefillArgs& a, cudaStream_t stream) {
   constexpr size_t bytes = Smem<D, BK>::bytes;
   // The opt-in above 48 KB is per function and device; set it once per device, outside any
@@ -198,7 +200,7 @@ cudaError_t launch_typed(const PagedPrefillArgs& a, cudaStream_t stream) {
   int device = 0;
   if (cudaError_t e = cudaGetDevice(&device); e != cudaSuccess) return e;
   if (device < kMaxDevices && !raised[device].load(std::memory_order_acquire)) {
-    if (cudaError_t e = cudaFuncSetAttribute(paged_prefill_kernel<D, BK, T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+    if (cudaError_t e = cudaFuncSetAttribute(paged_prefill_kernel<D, BK, T, KV>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                              static_cast<int>(bytes));
         e != cudaSuccess) {
       return e;
@@ -206,7 +208,7 @@ cudaError_t launch_typed(const PagedPrefillArgs& a, cudaStream_t stream) {
     raised[device].store(true, std::memory_order_release);
   }
   const dim3 grid(static_cast<unsigned>(a.n_tiles), static_cast<unsigned>(a.n_heads));
-  paged_prefill_kernel<D, BK, T><<<grid, kThreads, bytes, stream>>>(a);
+  paged_prefill_kernel<D, BK, T, KV><<<grid, kThreads, bytes, stream>>>(a);
   return cudaGetLastError();
 }
 
@@ -220,9 +222,12 @@ cudaError_t launch_paged_attention_prefill(const PagedPrefillArgs& a, cudaStream
   }
   return detail::with_act_type(a.out_type, [&](auto tag) {
     using T = decltype(tag);
-    if (a.head_dim <= 64) return launch_typed<64, 64, T>(a, stream);
-    if (a.head_dim <= 128) return launch_typed<128, 64, T>(a, stream);
-    return launch_typed<256, 32, T>(a, stream);
+    return detail::with_act_type(a.kv_type, [&](auto kv_tag) {
+      using KV = decltype(kv_tag);
+      if (a.head_dim <= 64) return launch_typed<64, 64, T, KV>(a, stream);
+      if (a.head_dim <= 128) return launch_typed<128, 64, T, KV>(a, stream);
+      return launch_typed<256, 32, T, KV>(a, stream);
+    });
   });
 }
 

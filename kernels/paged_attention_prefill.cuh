@@ -20,7 +20,7 @@ constexpr int kPrefillTileQueries = 64;
 struct PagedPrefillArgs {
   const float* q = nullptr;             // [*, q_stride] f32; head h of row r at q[r * q_stride + h * head_dim]
   int64_t q_stride = 0;                 // a multiple of 4
-  const uint16_t* k_cache = nullptr;    // one layer: [n_blocks, n_kv_heads, block_size, head_dim] f16
+  const uint16_t* k_cache = nullptr;    // one layer: [n_blocks, n_kv_heads, block_size, head_dim] of kv_type
   const uint16_t* v_cache = nullptr;
   const int32_t* block_tables = nullptr;  // flat block ids
   // Per tile, [n_tiles] each: start of its sequence's block table in block_tables, its first
@@ -33,6 +33,7 @@ struct PagedPrefillArgs {
   int64_t n_tiles = 0;
   int n_heads = 0, n_kv_heads = 0, head_dim = 0, block_size = 0;
   float scale = 1.0f;
+  ActType kv_type = ActType::f16;       // the cache's element type (f16 or bf16)
   ActType out_type = ActType::f16;
   void* out = nullptr;                  // [*, out_stride] of out_type
   int64_t out_stride = 0;

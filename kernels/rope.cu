@@ -1,3 +1,4 @@
+#include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
 #include <algorithm>
@@ -50,10 +51,14 @@ __global__ void __launch_bounds__(kMaxHalf)
   if (slot >= 0) {
     const int kvh = is_v ? h - n_heads - n_kv_heads : h - n_heads;
     const int64_t block = slot / kv.block_size, off = slot % kv.block_size;
-    __half* dst = reinterpret_cast<__half*>(is_v ? kv.v_cache : kv.k_cache) +
-                  ((block * n_kv_heads + kvh) * kv.block_size + off) * head_dim;
-    dst[a] = __float2half_rn(x0);
-    dst[b] = __float2half_rn(x1);
+    uint16_t* dst = (is_v ? kv.v_cache : kv.k_cache) + ((block * n_kv_heads + kvh) * kv.block_size + off) * head_dim;
+    if (kv.bf16) {
+      dst[a] = __bfloat16_as_ushort(__float2bfloat16_rn(x0));
+      dst[b] = __bfloat16_as_ushort(__float2bfloat16_rn(x1));
+    } else {
+      dst[a] = __half_as_ushort(__float2half_rn(x0));
+      dst[b] = __half_as_ushort(__float2half_rn(x1));
+    }
   }
 }
 

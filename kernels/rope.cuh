@@ -10,13 +10,14 @@
 namespace llmp::kernels {
 
 //! Where launch_rope_qk also stores each token's rotated k and its v in the paged KV cache
-//! (launch_kv_cache_write's layout and f16 rounding), saving that launch and a re-read of
+//! (launch_kv_cache_write's layout and rounding), saving that launch and a re-read of
 //! qkv. slots null: nothing is stored.
 struct RopeKvWrite {
   const int64_t* slots = nullptr;  //!< [n]: block * block_size + offset; negative: skipped
   int block_size = 0;
-  uint16_t* k_cache = nullptr;     //!< one layer, [n_blocks, n_kv_heads, block_size, head_dim] f16
+  uint16_t* k_cache = nullptr;     //!< one layer, [n_blocks, n_kv_heads, block_size, head_dim] f16 (or bf16)
   uint16_t* v_cache = nullptr;
+  bool bf16 = false;               //!< the cache stores bf16
 };
 
 //! For each token t < n:

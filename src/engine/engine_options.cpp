@@ -26,6 +26,11 @@ void declare_settings(SettingsRegistry& r, EngineOptions& o) {
   r.add(NumberSetting{.section = "engine", .key = "kv_cache_fraction", .target = &o.kv_cache_fraction,
                       .default_value = 0.25, .min = 0.001, .max = 0.95,
                       .help = "KV cache budget per model as a fraction of physical memory, when kv_cache_mb is 0."});
+  r.add(StringSetting{.section = "engine", .key = "kv_cache_dtype", .target = &o.kv_cache_dtype, .default_value = "f16",
+                      .help = "What the KV cache stores keys and values as: \"f16\" (10-bit mantissa, values up to "
+                              "±65504) or \"bf16\" (f32's range, 7-bit mantissa), for models whose keys or values "
+                              "outgrow f16. Both take 16 bits.",
+                      .choices = {"f16", "bf16"}});
   r.add(IntSetting{.section = "engine", .key = "block_size", .target = &o.block_size, .default_value = 16, .min = 1,
                    .max = 256, .help = "Tokens per KV cache block (the unit of sharing and prefix caching)."});
   r.add(IntSetting{.section = "engine", .key = "max_seqs", .target = &o.max_seqs, .default_value = 0, .min = 0,
@@ -48,6 +53,7 @@ EngineConfig EngineOptions::engine_config() const {
   c.threads = static_cast<int>(threads);
   c.kv_cache_bytes = kv_cache_mb * 1024 * 1024;
   c.kv_cache_fraction = kv_cache_fraction;
+  c.kv_cache_dtype = kv_cache_dtype;
   c.block_size = block_size;
   c.max_seqs = max_seqs;
   c.max_batch_tokens = max_batch_tokens;

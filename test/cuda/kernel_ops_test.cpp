@@ -560,24 +560,33 @@ TEST_CASE("RoPE (both layouts, llama3 and linear scaling, q/k/v bias) matches th
           }
           CHECK(padding_kept);
 
-          // The fused cache write stores exactly what rope + launch_kv_cache_write store.
-          const int bs = 16, n_blocks = 3;
-          const std::vector<int64_t> slots = {5, 16, -1, 47, 0, 31, 20};
-          const size_t cache = static_cast<size_t>(n_blocks * hs.kv * bs * hs.hd);
-          GuardedArray<float> f_qkv(qkv0);
-          GuardedArray<int64_t> d_slots(slots);
-          GuardedArray<uint16_t> fk(cache), fv(cache), uk(cache), uv(cache);
-          for (auto* a : {&fk, &fv, &uk, &uv}) a->poison();
-          const kernels::RopeKvWrite kv{d_slots.get(), bs, fk.get(), fv.get()};
-          CUDA_REQUIRE(kernels::launch_rope_qk(f_qkv.get(), ld, bias ? d_bias.get() : nullptr, d_pos.get(), d_freqs.get(), pos_scale,
-                                               layout == RopeLayout::interleaved, n, hs.h, hs.kv, hs.hd, nullptr, kv));
-          CHECK(f_qkv.download() == got);
-          CUDA_REQUIRE(kernels::launch_kv_cache_write(d_qkv.get(), ld, hs.h * hs.hd, (hs.h + hs.kv) * hs.hd, d_slots.get(), n, hs.kv,
-                                                      hs.hd, bs, uk.get(), uv.get(), nullptr));
-          CHECK(fk.download() == uk.download());
-          CHECK(fv.download() == uv.download());
-          CHECK(fk.guards_intact());
-          CHECK(fv.guards_intact());
+          // The fused cache write stores exactly what rope + launch_kv_cache_write store, f16 or
+          // bf16 cache.
+          for (bool kv_bf16 : {false, true}) {
+            INFO((kv_bf16 ? "bf16 cache" : "f16 cache"));
+            const int bs = 16, n_blocks = 3;
+            const std::vector<int64_t> slots = {5, 16, -1, 47, 0, 31, 20};
+            const size_t cache = static_cast<size_t>(n_blocks * hs.kv * bs * hs.hd);
+            GuardedArray<float> f_qkv(qkv0);
+            GuardedArray<int64_t> d_slots(slots);
+            GuardedArray<uint16_t> fk(cache), fv(cache), uk(cache), uv(cache);
+            for (auto* a : {&fk, &fv, &uk, &uv}) a->poison();
+            const kernels::RopeKvWrite kv{d_slots.get(), bs, fk.get(), fv.get(), kv_bf16};
+            CUDA_REQUIRE(kernels::launch_rope_qk(f_qkv.get(), ld, bias ? d_bias.get() : nullptr, d_pos.get(), d_freqs.get(),
+                                                 pos_scale, layout == RopeLayout::interleaved, n, hs.h, hs.kv, hs.hd, nullptr, kv));
+            CHECK(f_qkv.download() == got);
+            CUDA_REQUIRE(kernels::launch_kv_cache_write(d_qkv.get(), ld, hs.h * hs.hd, (hs.h + hs.kv) * hs.hd, d_slots.get(), n,
+                                                        hs.kv, hs.hd, bs, uk.get(), uv.get(), nullptr,
+                                                        kv_bf16 ? ActType::bf16 : ActType::f16));
+            const auto k_got = fk.download();
+            CHECK(k_got == uk.download());
+            CHECK(fv.download() == uv.download());
+            CHECK(fk.guards_intact());
+            CHECK(fv.guards_intact());
+            // The stored k of token 0's first kv head is its rotated value, rounded to the cache type.
+            const float k0 = got[static_cast<size_t>(hs.h * hs.hd)];
+            CHECK(k_got[static_cast<size_t>(5 * hs.hd)] == (kv_bf16 ? f32_to_bf16(k0) : f32_to_fp16(k0)));
+          }
         }
       }
     }

@@ -186,6 +186,7 @@ struct Paths {
   bool dense_gemv = false;   // dense matrices at 1-4 rows through our GEMV instead of cuBLAS
   bool fused_q8 = false;     // the norms and SwiGLU quantise their outputs for the int8 products
   int gemv_rows = 0;         // > 0: the int8 GEMV serves up to this many rows (chunks of 8)
+  KvType kv_type = KvType::f16;  // both backends' KV cache
 };
 
 void run_case(const Case& c, const Paths& paths = {}) {
@@ -204,7 +205,7 @@ void run_case(const Case& c, const Paths& paths = {}) {
   ThreadPool pool(2);
   const int64_t per_block = KvStorage::bytes_per_block(model.config.n_layers, model.config.n_kv_heads, model.config.head_dim,
                                                        Runner::kBlock);
-  auto cpu = make_cpu_backend(model, pool, Runner::kBlock, per_block * Runner::kBlocks);
+  auto cpu = make_cpu_backend(model, pool, Runner::kBlock, per_block * Runner::kBlocks, paths.kv_type);
   REQUIRE(cpu);
   // With graphs: decode batches (bucket 4) through the quantised GEMV (the default up to 8
   // rows) and prefill chunks (up to 70 rows) through the MMA (Q8_0/Q4_0, the default up to 64
@@ -218,7 +219,7 @@ void run_case(const Case& c, const Paths& paths = {}) {
   if (fused_merge) ::setenv("LLMP_CUDA_FUSED_MERGE", "1", 1);
   if (dense_gemv) ::setenv("LLMP_CUDA_DENSE_GEMV_MAX_ROWS", "4", 1);
   if (fused_q8) ::setenv("LLMP_CUDA_FUSED_Q8", "1", 1);
-  auto gpu = make_cuda_backend(model, 0, Runner::kBlock, 0.02);
+  auto gpu = make_cuda_backend(model, 0, Runner::kBlock, 0.02, paths.kv_type);
   ::unsetenv("LLMP_CUDA_GRAPHS");
   ::unsetenv("LLMP_CUDA_GEMV_MAX_ROWS");
   ::unsetenv("LLMP_CUDA_MMQ_MAX_ROWS");
@@ -262,8 +263,8 @@ void run_case(const Case& c, const Paths& paths = {}) {
     for (size_t k = 0; k < items.size(); ++k) items[k].seq->tokens.push_back(argmax(rows[k]));
   }
   const auto st = cuda::cuda_backend_stats(**gpu);
-  std::printf("parity %-28s graphs %-3s%s%s%s%s rows %3d  max nerr %.2e (limit %.0e)  greedy ties %d mismatches %d  act %s  eager %lld captures %lld replays %lld\n",
-              label(c).c_str(), graphs ? "on" : "off", mmq ? " mmq" : "", fused_merge ? " fused merge" : "", dense_gemv ? " dense gemv" : "", fused_q8 ? " fused q8" : "", run.rows(), run.max_err(), tolerance(c.dtype).logits, run.ties(),
+  std::printf("parity %-28s graphs %-3s%s%s%s%s%s rows %3d  max nerr %.2e (limit %.0e)  greedy ties %d mismatches %d  act %s  eager %lld captures %lld replays %lld\n",
+              label(c).c_str(), graphs ? "on" : "off", mmq ? " mmq" : "", fused_merge ? " fused merge" : "", dense_gemv ? " dense gemv" : "", fused_q8 ? " fused q8" : "", paths.kv_type == KvType::bf16 ? " bf16 KV" : "", run.rows(), run.max_err(), tolerance(c.dtype).logits, run.ties(),
               run.mismatches(), st.bf16 ? "bf16" : "f16", static_cast<long long>(st.eager_steps),
               static_cast<long long>(st.graph_captures), static_cast<long long>(st.graph_replays));
   if (graphs) {
@@ -338,6 +339,14 @@ TEST_CASE("norms and SwiGLU that quantise for the int8 products match the CPU ba
   // The GEMV in chunks of 8 rows (up to 32), each chunk reading its rows of the given q8 rows;
   // K-quants through the MMA beyond.
   SECTION("llama/gguf/q4_k_m, GEMV up to 32 rows") { run_case(Case{"llama", "q4_k_m"}, {.mmq = true, .fused_q8 = true, .gemv_rows = 32}); }
+}
+
+TEST_CASE("a bf16 KV cache on the GPU matches the CPU backend's", "[model][parity][kv_bf16]") {
+  // Decode attention, prefill attention (bf16 Q and probabilities on the tensor cores), the
+  // fused RoPE + cache write and block copies, all reading and writing bf16 K and V.
+  for (const Case& c : {Case{"llama", "f16"}, Case{"qwen2", "bf16"}, Case{"mistral", "q4_0"}}) {
+    SECTION(label(c)) { run_case(c, {.kv_type = KvType::bf16}); }
+  }
 }
 
 TEST_CASE("loading onto the GPU fails cleanly", "[model][errors]") {

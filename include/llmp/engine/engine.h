@@ -69,6 +69,7 @@ struct EngineConfig {
   double gpu_memory_fraction = 0.9; // of a GPU's free memory after the weights, for KV blocks
   int threads = 0;                  // compute threads (0: one per core)
   int64_t kv_cache_bytes = 0;       // KV budget (0: from kv_cache_fraction of memory)
+  std::string kv_cache_dtype = "f16";  // "f16" or "bf16": what K and V are stored as
   double kv_cache_fraction = 0.25;  // of physical memory, when kv_cache_bytes is 0
   int64_t block_size = 16;          // tokens per KV block
   int64_t max_seqs = 0;             // running sequences at most (0: derived from the budget)

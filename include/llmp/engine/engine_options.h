@@ -18,6 +18,7 @@ struct EngineOptions {
   int64_t threads = 0;
   int64_t kv_cache_mb = 0;
   double kv_cache_fraction = 0.25;
+  std::string kv_cache_dtype = "f16";
   int64_t block_size = 16;
   int64_t max_seqs = 0;
   int64_t max_batch_tokens = 512;

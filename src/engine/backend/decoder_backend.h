@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "llmp/core/status.h"
+#include "kv_cache/kv_storage.h"
 #include "llmp/engine/sampling.h"
 #include "model/decoder.h"
 #include "model/loaded_model.h"
@@ -60,15 +61,16 @@ class DecoderBackend {
   virtual void copy_block(int64_t src, int64_t dst) = 0;
 };
 
-//! KV memory for the CPU backend: `kv_budget_bytes` of host memory (reserved lazily).
+//! KV memory for the CPU backend: `kv_budget_bytes` of host memory (reserved lazily), K and V
+//! stored as `kv_type`.
 Result<std::unique_ptr<DecoderBackend>> make_cpu_backend(const LoadedModel& model, ThreadPool& pool, int64_t block_size,
-                                                         int64_t kv_budget_bytes);
+                                                         int64_t kv_budget_bytes, KvType kv_type = KvType::f16);
 
 //! The CUDA backend on device `device`: weights uploaded, KV blocks sized from
 //! `free_memory_fraction` of the device's free memory after the weights. unavailable when this
 //! binary has no CUDA or the device cannot be used; resource_exhausted naming the model and the
 //! bytes asked for when the weights do not fit.
 Result<std::unique_ptr<DecoderBackend>> make_cuda_backend(const LoadedModel& model, int device, int64_t block_size,
-                                                          double free_memory_fraction);
+                                                          double free_memory_fraction, KvType kv_type = KvType::f16);
 
 }  // namespace llmp::engine

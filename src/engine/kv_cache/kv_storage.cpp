@@ -12,9 +12,16 @@ int64_t KvStorage::bytes_per_block(int64_t n_layers, int64_t n_kv_heads, int64_t
   return 2 * n_layers * n_kv_heads * block_size * head_dim * static_cast<int64_t>(sizeof(uint16_t));
 }
 
+std::optional<KvType> parse_kv_type(std::string_view name) {
+  if (name == "f16") return KvType::f16;
+  if (name == "bf16") return KvType::bf16;
+  return std::nullopt;
+}
+
 Result<KvStorage> KvStorage::create(int64_t n_layers, int64_t n_kv_heads, int64_t head_dim, int64_t block_size,
-                                    int64_t n_blocks) {
+                                    int64_t n_blocks, KvType type) {
   KvStorage s;
+  s.type_ = type;
   s.n_layers_ = n_layers;
   s.n_kv_heads_ = n_kv_heads;
   s.head_dim_ = head_dim;

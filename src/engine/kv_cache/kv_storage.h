@@ -7,24 +7,34 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string_view>
 
 #include "llmp/core/status.h"
 
 namespace llmp::engine {
 
+//! Element type of the KV cache: f16 (10-bit mantissa, values up to ±65504) or bf16 (f32's
+//! range, 7-bit mantissa) for models whose keys or values outgrow f16. 16 bits either way.
+enum class KvType : int { f16 = 0, bf16 = 1 };
+
+//! "f16" / "bf16" as KvType; nullopt for anything else.
+std::optional<KvType> parse_kv_type(std::string_view name);
+
 class KvStorage {
  public:
-  //! f16 K and V for `n_layers` × `n_blocks` blocks of [n_kv_heads, block_size, head_dim].
+  //! K and V of `type` for `n_layers` × `n_blocks` blocks of [n_kv_heads, block_size, head_dim].
   static Result<KvStorage> create(int64_t n_layers, int64_t n_kv_heads, int64_t head_dim, int64_t block_size,
-                                  int64_t n_blocks);
+                                  int64_t n_blocks, KvType type = KvType::f16);
   //! Bytes one block takes across all layers, K and V (for sizing from a memory budget).
   static int64_t bytes_per_block(int64_t n_layers, int64_t n_kv_heads, int64_t head_dim, int64_t block_size);
 
   int64_t n_blocks() const { return n_blocks_; }
+  KvType type() const { return type_; }
   int64_t block_size() const { return block_size_; }
   int64_t bytes() const { return static_cast<int64_t>(2 * elems_ * sizeof(uint16_t)); }
 
-  //! K (or V) of one head in one block: [block_size, head_dim] f16.
+  //! K (or V) of one head in one block: [block_size, head_dim] of type().
   uint16_t* k(int64_t layer, int64_t block, int64_t head) { return k_.get() + offset(layer, block, head); }
   uint16_t* v(int64_t layer, int64_t block, int64_t head) { return v_.get() + offset(layer, block, head); }
   const uint16_t* k(int64_t layer, int64_t block, int64_t head) const { return k_.get() + offset(layer, block, head); }
@@ -44,6 +54,7 @@ class KvStorage {
     void operator()(uint16_t* p) const;
   };
   int64_t n_layers_ = 0, n_kv_heads_ = 0, head_dim_ = 0, block_size_ = 0, n_blocks_ = 0;
+  KvType type_ = KvType::f16;
   size_t elems_ = 0;
   std::unique_ptr<uint16_t, Unmap> k_{nullptr, Unmap{0}}, v_{nullptr, Unmap{0}};
 };

@@ -63,16 +63,21 @@ EngineCore::EngineCore(std::unique_ptr<LoadedModel> model, const EngineConfig& c
   // The KV budget decides how many blocks exist; the context and sequence limits follow.
   const int64_t bs = limits_.block_size;
   const int64_t per_block = KvStorage::bytes_per_block(c.n_layers, c.n_kv_heads, c.head_dim, bs);
-  if (limits_.device.starts_with("cuda")) {
+  const std::optional<KvType> kv_type = parse_kv_type(limits_.kv_cache_dtype);
+  if (!kv_type) {
+    init_error_ = Status(StatusCode::invalid_argument,
+                         fmt::format("kv_cache_dtype \"{}\" is not one of \"f16\", \"bf16\"", limits_.kv_cache_dtype));
+  }
+  if (kv_type && limits_.device.starts_with("cuda")) {
     const int device = limits_.device.size() > 5 ? std::atoi(limits_.device.c_str() + 5) : 0;
-    auto cuda = make_cuda_backend(*model_, device, bs, limits_.gpu_memory_fraction);
+    auto cuda = make_cuda_backend(*model_, device, bs, limits_.gpu_memory_fraction, *kv_type);
     if (cuda) backend_ = std::move(*cuda);
     else init_error_ = cuda.error();
   }
   if (!backend_ && init_error_.ok()) {
     int64_t budget = limits_.kv_cache_bytes;
     if (budget <= 0) budget = static_cast<int64_t>(static_cast<double>(physical_memory_bytes()) * limits_.kv_cache_fraction);
-    auto cpu = make_cpu_backend(*model_, pool_, bs, budget);
+    auto cpu = make_cpu_backend(*model_, pool_, bs, budget, *kv_type);
     if (cpu) backend_ = std::move(*cpu);
     else init_error_ = cpu.error();
   }

@@ -16,11 +16,11 @@ using namespace llmp::engine;
 class DecodeRunner {
  public:
   explicit DecodeRunner(std::unique_ptr<LoadedModel> model, int threads = 2, int64_t block_size = 16,
-                        int64_t max_tokens = 512)
+                        int64_t max_tokens = 512, KvType kv_type = KvType::f16)
       : model_(std::move(model)), pool_(threads), decoder_(model_->config, model_->weights, pool_) {
     const auto& c = model_->config;
     const int64_t n_blocks = (max_tokens + block_size - 1) / block_size;
-    kv_ = std::make_unique<KvStorage>(*KvStorage::create(c.n_layers, c.n_kv_heads, c.head_dim, block_size, n_blocks));
+    kv_ = std::make_unique<KvStorage>(*KvStorage::create(c.n_layers, c.n_kv_heads, c.head_dim, block_size, n_blocks, kv_type));
     // Blocks in reverse order: positions must go through the table, not assume adjacency.
     blocks_.resize(static_cast<size_t>(n_blocks));
     std::iota(blocks_.rbegin(), blocks_.rend(), 0);

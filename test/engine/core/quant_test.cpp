@@ -429,39 +429,77 @@ TEST_CASE("packed weights (VNNI, FMA and AMX tiles) at every batch size") {
   }
 }
 
-TEST_CASE("SIMD attention over f16 blocks agrees with the scalar reference") {
+TEST_CASE("attention over bf16 blocks matches a double-precision softmax of the stored values") {
+  const int64_t hd = 72, n_ctx = 37, bs = 16, n_blocks = 3;
+  const auto kf = random_values(static_cast<size_t>(n_blocks * bs * hd), 31);
+  const auto vf = random_values(static_cast<size_t>(n_blocks * bs * hd), 32);
+  const auto q = random_values(static_cast<size_t>(hd), 33);
+  std::vector<uint16_t> k, v;
+  for (size_t i = 0; i < kf.size(); ++i) {
+    k.push_back(f32_to_bf16(kf[i]));
+    v.push_back(f32_to_bf16(vf[i]));
+  }
+  std::vector<const uint16_t*> kp, vp;
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    kp.push_back(k.data() + b * bs * hd);
+    vp.push_back(v.data() + b * bs * hd);
+  }
+  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+  std::vector<double> s(static_cast<size_t>(n_ctx)), want(static_cast<size_t>(hd), 0.0);
+  double mx = -1e300, sum = 0;
+  for (int64_t p = 0; p < n_ctx; ++p) {
+    double d = 0;
+    for (int64_t i = 0; i < hd; ++i) d += static_cast<double>(q[static_cast<size_t>(i)]) * bf16_to_f32(k[static_cast<size_t>(p * hd + i)]);
+    s[static_cast<size_t>(p)] = d * scale;
+    mx = std::max(mx, d * scale);
+  }
+  for (auto& x : s) sum += (x = std::exp(x - mx));
+  for (int64_t p = 0; p < n_ctx; ++p) {
+    for (int64_t i = 0; i < hd; ++i) want[static_cast<size_t>(i)] += s[static_cast<size_t>(p)] / sum * bf16_to_f32(v[static_cast<size_t>(p * hd + i)]);
+  }
+  std::vector<float> scores(static_cast<size_t>(n_ctx)), out(static_cast<size_t>(hd));
+  dot_kernels_scalar().attend_bf16(q.data(), kp.data(), vp.data(), bs, n_ctx, hd, static_cast<float>(scale), scores.data(), out.data());
+  for (int64_t i = 0; i < hd; ++i) CHECK(std::fabs(out[static_cast<size_t>(i)] - want[static_cast<size_t>(i)]) < 1e-5);
+}
+
+TEST_CASE("SIMD attention over f16 and bf16 blocks agrees with the scalar reference") {
   const DotKernels* simd = dot_kernels_avx512();
   if (!simd) {
     WARN("this CPU has no AVX-512 VNNI: only the scalar kernels run here");
     return;
   }
-  for (int64_t hd : {40, 64, 80, 128}) {
-    for (int64_t n_ctx : {1, 15, 16, 17, 250}) {
-      INFO("head_dim " << hd << " n_ctx " << n_ctx);
-      const int64_t bs = 16, n_blocks = (n_ctx + bs - 1) / bs;
-      std::vector<std::vector<uint16_t>> k(static_cast<size_t>(n_blocks)), v(static_cast<size_t>(n_blocks));
-      std::vector<const uint16_t*> kp, vp;
-      const auto kf = random_values(static_cast<size_t>(n_blocks * bs * hd), 21);
-      const auto vf = random_values(static_cast<size_t>(n_blocks * bs * hd), 22);
-      for (int64_t b = 0; b < n_blocks; ++b) {
-        for (int64_t i = 0; i < bs * hd; ++i) {
-          k[static_cast<size_t>(b)].push_back(f32_to_fp16(kf[static_cast<size_t>(b * bs * hd + i)]));
-          v[static_cast<size_t>(b)].push_back(f32_to_fp16(vf[static_cast<size_t>(b * bs * hd + i)]));
+  for (bool bf16 : {false, true}) {
+    for (int64_t hd : {40, 64, 80, 128}) {
+      for (int64_t n_ctx : {1, 15, 16, 17, 250}) {
+        INFO("head_dim " << hd << " n_ctx " << n_ctx << (bf16 ? " bf16" : " f16"));
+        const int64_t bs = 16, n_blocks = (n_ctx + bs - 1) / bs;
+        std::vector<std::vector<uint16_t>> k(static_cast<size_t>(n_blocks)), v(static_cast<size_t>(n_blocks));
+        std::vector<const uint16_t*> kp, vp;
+        const auto kf = random_values(static_cast<size_t>(n_blocks * bs * hd), 21);
+        const auto vf = random_values(static_cast<size_t>(n_blocks * bs * hd), 22);
+        for (int64_t b = 0; b < n_blocks; ++b) {
+          for (int64_t i = 0; i < bs * hd; ++i) {
+            const auto store = bf16 ? f32_to_bf16 : f32_to_fp16;
+            k[static_cast<size_t>(b)].push_back(store(kf[static_cast<size_t>(b * bs * hd + i)]));
+            v[static_cast<size_t>(b)].push_back(store(vf[static_cast<size_t>(b * bs * hd + i)]));
+          }
         }
+        // Blocks in reverse order, as a block table may give them.
+        for (int64_t b = n_blocks - 1; b >= 0; --b) {
+          kp.push_back(k[static_cast<size_t>(b)].data());
+          vp.push_back(v[static_cast<size_t>(b)].data());
+        }
+        const auto q = random_values(static_cast<size_t>(hd), 23);
+        std::vector<float> s1(static_cast<size_t>(n_ctx)), s2(static_cast<size_t>(n_ctx));
+        std::vector<float> o1(static_cast<size_t>(hd) + 1, 7.0f), o2(static_cast<size_t>(hd) + 1, 7.0f);  // sentinel
+        const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+        const auto scalar = bf16 ? dot_kernels_scalar().attend_bf16 : dot_kernels_scalar().attend_f16;
+        const auto vector = bf16 ? simd->attend_bf16 : simd->attend_f16;
+        scalar(q.data(), kp.data(), vp.data(), bs, n_ctx, hd, scale, s1.data(), o1.data());
+        vector(q.data(), kp.data(), vp.data(), bs, n_ctx, hd, scale, s2.data(), o2.data());
+        for (int64_t i = 0; i < hd; ++i) CHECK(std::fabs(o1[static_cast<size_t>(i)] - o2[static_cast<size_t>(i)]) < 1e-4f);
+        CHECK(o2[static_cast<size_t>(hd)] == 7.0f);
       }
-      // Blocks in reverse order, as a block table may give them.
-      for (int64_t b = n_blocks - 1; b >= 0; --b) {
-        kp.push_back(k[static_cast<size_t>(b)].data());
-        vp.push_back(v[static_cast<size_t>(b)].data());
-      }
-      const auto q = random_values(static_cast<size_t>(hd), 23);
-      std::vector<float> s1(static_cast<size_t>(n_ctx)), s2(static_cast<size_t>(n_ctx));
-      std::vector<float> o1(static_cast<size_t>(hd) + 1, 7.0f), o2(static_cast<size_t>(hd) + 1, 7.0f);  // sentinel
-      const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-      dot_kernels_scalar().attend_f16(q.data(), kp.data(), vp.data(), bs, n_ctx, hd, scale, s1.data(), o1.data());
-      simd->attend_f16(q.data(), kp.data(), vp.data(), bs, n_ctx, hd, scale, s2.data(), o2.data());
-      for (int64_t i = 0; i < hd; ++i) CHECK(std::fabs(o1[static_cast<size_t>(i)] - o2[static_cast<size_t>(i)]) < 1e-4f);
-      CHECK(o2[static_cast<size_t>(hd)] == 7.0f);
     }
   }
 }

@@ -110,6 +110,32 @@ TEST_CASE("engine greedy output equals the contiguous reference runner") {
   CHECK(out.usage[0].completion_tokens == 12);
 }
 
+TEST_CASE("a bf16 KV cache serves greedy requests and an unknown KV type is refused by name") {
+  Fixture f;
+  auto m = load_model(f.path());
+  REQUIRE(m);
+  test::DecodeRunner ref(std::move(*m), 2, 16, 512, KvType::bf16);
+  const auto prompt = prompt_of(19, 2);
+  const auto expected = ref.greedy(prompt, 10);
+  EngineConfig cfg;
+  cfg.kv_cache_dtype = "bf16";
+  auto core = f.core(cfg);
+  Collected out;
+  REQUIRE(core->add(f.request("a", prompt, greedy(10), out)));
+  run_all(*core);
+  CHECK(out.tokens[0] == expected);
+
+  EngineConfig bad;
+  bad.kv_cache_dtype = "fp8";
+  bad.kv_cache_bytes = 64 << 20;
+  auto m2 = load_model(f.path());
+  REQUIRE(m2);
+  auto refused = EngineCore::create(std::move(*m2), bad);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code() == StatusCode::invalid_argument);
+  CHECK_THAT(refused.error().message(), Catch::Contains("kv_cache_dtype \"fp8\""));
+}
+
 TEST_CASE("batched equals alone: greedy and seeded sampling, whatever else is in the batch") {
   Fixture f;
   SamplingParams seeded;

@@ -22,8 +22,8 @@ void attend_one_head(const float* q, const KvStorage& kv, int64_t layer, int64_t
     k_blocks[static_cast<size_t>(b)] = kv.k(layer, blocks[b], kv_head);
     v_blocks[static_cast<size_t>(b)] = kv.v(layer, blocks[b], kv_head);
   }
-  dot_kernels().attend_f16(q, k_blocks.data(), v_blocks.data(), bs, n_ctx, head_dim,
-                           1.0f / std::sqrt(static_cast<float>(head_dim)), scores, out);
+  const auto attend = kv.type() == KvType::bf16 ? dot_kernels().attend_bf16 : dot_kernels().attend_f16;
+  attend(q, k_blocks.data(), v_blocks.data(), bs, n_ctx, head_dim, 1.0f / std::sqrt(static_cast<float>(head_dim)), scores, out);
 }
 
 void kv_store(KvStorage& kv, int64_t layer, const int32_t* blocks, int64_t pos, const float* k, const float* v,
@@ -33,9 +33,10 @@ void kv_store(KvStorage& kv, int64_t layer, const int32_t* blocks, int64_t pos, 
   for (int64_t h = 0; h < n_kv_heads; ++h) {
     uint16_t* kd = kv.k(layer, block, h) + slot * head_dim;
     uint16_t* vd = kv.v(layer, block, h) + slot * head_dim;
+    const auto store = kv.type() == KvType::bf16 ? f32_to_bf16 : f32_to_fp16;
     for (int64_t i = 0; i < head_dim; ++i) {
-      kd[i] = f32_to_fp16(k[h * head_dim + i]);
-      vd[i] = f32_to_fp16(v[h * head_dim + i]);
+      kd[i] = store(k[h * head_dim + i]);
+      vd[i] = store(v[h * head_dim + i]);
     }
   }
 }

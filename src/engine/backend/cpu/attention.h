@@ -1,5 +1,5 @@
 #pragma once
-// Attention of one query token over a sequence's cached keys and values (paged, f16).
+// Attention of one query token over a sequence's cached keys and values (paged, f16 or bf16).
 
 #include <cstdint>
 
@@ -12,7 +12,8 @@ namespace llmp::engine {
 void attend_one_head(const float* q, const KvStorage& kv, int64_t layer, int64_t kv_head, const int32_t* blocks,
                      int64_t n_ctx, int64_t head_dim, float* out, float* scores);
 
-//! Stores one token's k and v (f32, [head_dim] per kv head) at position `pos`.
+//! Stores one token's k and v (f32, [head_dim] per kv head) at position `pos`, rounded to the
+//! cache's type.
 void kv_store(KvStorage& kv, int64_t layer, const int32_t* blocks, int64_t pos, const float* k, const float* v,
               int64_t n_kv_heads, int64_t head_dim);
 

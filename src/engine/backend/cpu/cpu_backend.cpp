@@ -26,11 +26,11 @@ class CpuBackend final : public DecoderBackend {
 }  // namespace
 
 Result<std::unique_ptr<DecoderBackend>> make_cpu_backend(const LoadedModel& model, ThreadPool& pool, int64_t block_size,
-                                                         int64_t kv_budget_bytes) {
+                                                         int64_t kv_budget_bytes, KvType kv_type) {
   const ModelConfig& c = model.config;
   const int64_t per_block = KvStorage::bytes_per_block(c.n_layers, c.n_kv_heads, c.head_dim, block_size);
   const int64_t n_blocks = std::max<int64_t>(1, kv_budget_bytes / per_block);
-  auto kv = KvStorage::create(c.n_layers, c.n_kv_heads, c.head_dim, block_size, n_blocks);
+  auto kv = KvStorage::create(c.n_layers, c.n_kv_heads, c.head_dim, block_size, n_blocks, kv_type);
   if (!kv) return error(kv.error());
   return std::unique_ptr<DecoderBackend>(new CpuBackend(model, pool, std::move(*kv)));
 }

@@ -350,9 +350,18 @@ float f32(const uint8_t* w, const float* x, int64_t n) {
   return sum;
 }
 
+// Sixteen K/V elements (f16 or bf16 bits, lanes outside m zero) as f32.
+template <bool kBf16>
+inline __m512 load16_kv(const uint16_t* p, __mmask16 m) {
+  const __m256i h = _mm256_maskz_loadu_epi16(m, p);
+  if constexpr (kBf16) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  return _mm512_cvtph_ps(h);
+}
+
 // head_dim a multiple of 16 runs vectorised; others fall back to the masked tail.
-void attend_f16(const float* q, const uint16_t* const* k_blocks, const uint16_t* const* v_blocks, int64_t bs,
-                int64_t n_ctx, int64_t hd, float scale, float* scores, float* out) {
+template <bool kBf16>
+void attend(const float* q, const uint16_t* const* k_blocks, const uint16_t* const* v_blocks, int64_t bs, int64_t n_ctx,
+            int64_t hd, float scale, float* scores, float* out) {
   const int64_t nv = (hd + 15) / 16;
   __m512 qv[16];  // head_dim up to 256
   for (int64_t j = 0; j < nv; ++j) {
@@ -365,7 +374,7 @@ void attend_f16(const float* q, const uint16_t* const* k_blocks, const uint16_t*
     __m512 acc = _mm512_setzero_ps();
     for (int64_t j = 0; j < nv; ++j) {
       const __mmask16 m = static_cast<__mmask16>(hd - j * 16 >= 16 ? 0xFFFF : (1u << (hd - j * 16)) - 1);
-      acc = _mm512_fmadd_ps(qv[j], _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, k + j * 16)), acc);
+      acc = _mm512_fmadd_ps(qv[j], load16_kv<kBf16>(k + j * 16, m), acc);
     }
     scores[p] = _mm512_reduce_add_ps(acc) * scale;
     max = std::max(max, scores[p]);
@@ -383,7 +392,7 @@ void attend_f16(const float* q, const uint16_t* const* k_blocks, const uint16_t*
     const __m512 w = _mm512_set1_ps(scores[p] * inv);
     for (int64_t j = 0; j < nv; ++j) {
       const __mmask16 m = static_cast<__mmask16>(hd - j * 16 >= 16 ? 0xFFFF : (1u << (hd - j * 16)) - 1);
-      ov[j] = _mm512_fmadd_ps(w, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, v + j * 16)), ov[j]);
+      ov[j] = _mm512_fmadd_ps(w, load16_kv<kBf16>(v + j * 16, m), ov[j]);
     }
   }
   for (int64_t j = 0; j < nv; ++j) {
@@ -395,7 +404,8 @@ void attend_f16(const float* q, const uint16_t* const* k_blocks, const uint16_t*
 }  // namespace
 
 const DotKernels* dot_kernels_avx512_impl() {
-  static const DotKernels k{"avx512-vnni", q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs, f16, bf16, f32, attend_f16};
+  static const DotKernels k{"avx512-vnni", q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs, f16, bf16, f32, attend<false>,
+                            attend<true>};
   return &k;
 }
 

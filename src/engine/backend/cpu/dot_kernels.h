@@ -27,11 +27,13 @@ struct DotKernels {
   float (*f16)(const uint8_t* w, const float* x, int64_t n);
   float (*bf16)(const uint8_t* w, const float* x, int64_t n);
   float (*f32)(const uint8_t* w, const float* x, int64_t n);
-  // One head's attention over f16 K/V blocks: out = softmax(q · Kᵀ · scale) · V.
-  // q: [head_dim]; k_blocks[b], v_blocks[b]: [block_size, head_dim] f16; positions [0, n_ctx);
-  // scores: scratch [n_ctx]; out: [head_dim].
+  // One head's attention over f16 (attend_f16) or bf16 (attend_bf16) K/V blocks:
+  // out = softmax(q · Kᵀ · scale) · V. q: [head_dim]; k_blocks[b], v_blocks[b]:
+  // [block_size, head_dim]; positions [0, n_ctx); scores: scratch [n_ctx]; out: [head_dim].
   void (*attend_f16)(const float* q, const uint16_t* const* k_blocks, const uint16_t* const* v_blocks,
                      int64_t block_size, int64_t n_ctx, int64_t head_dim, float scale, float* scores, float* out);
+  void (*attend_bf16)(const float* q, const uint16_t* const* k_blocks, const uint16_t* const* v_blocks,
+                      int64_t block_size, int64_t n_ctx, int64_t head_dim, float scale, float* scores, float* out);
 };
 
 const DotKernels& dot_kernels_scalar();

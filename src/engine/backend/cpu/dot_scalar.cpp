@@ -198,13 +198,15 @@ float f32(const uint8_t* w, const float* x, int64_t n) {
   return sum;
 }
 
-void attend_f16(const float* q, const uint16_t* const* k_blocks, const uint16_t* const* v_blocks, int64_t bs,
-                int64_t n_ctx, int64_t hd, float scale, float* scores, float* out) {
+// One head's attention; `to_f32` reads a K/V element (f16 or bf16 bits).
+template <float (*to_f32)(uint16_t)>
+void attend(const float* q, const uint16_t* const* k_blocks, const uint16_t* const* v_blocks, int64_t bs, int64_t n_ctx,
+            int64_t hd, float scale, float* scores, float* out) {
   float max = -INFINITY;
   for (int64_t p = 0; p < n_ctx; ++p) {
     const uint16_t* k = k_blocks[p / bs] + (p % bs) * hd;
     float s = 0;
-    for (int64_t i = 0; i < hd; ++i) s += q[i] * fp16_to_f32(k[i]);
+    for (int64_t i = 0; i < hd; ++i) s += q[i] * to_f32(k[i]);
     scores[p] = s * scale;
     max = std::max(max, scores[p]);
   }
@@ -217,14 +219,15 @@ void attend_f16(const float* q, const uint16_t* const* k_blocks, const uint16_t*
   for (int64_t p = 0; p < n_ctx; ++p) {
     const uint16_t* v = v_blocks[p / bs] + (p % bs) * hd;
     const float w = scores[p] / sum;
-    for (int64_t i = 0; i < hd; ++i) out[i] += w * fp16_to_f32(v[i]);
+    for (int64_t i = 0; i < hd; ++i) out[i] += w * to_f32(v[i]);
   }
 }
 
 }  // namespace
 
 const DotKernels& dot_kernels_scalar() {
-  static const DotKernels k{"scalar", q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs, f16, bf16, f32, attend_f16};
+  static const DotKernels k{"scalar", q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs, f16, bf16, f32, attend<fp16_to_f32>,
+                            attend<bf16_to_f32>};
   return k;
 }
 

@@ -76,7 +76,8 @@ std::string gib(int64_t bytes) { return fmt::format("{:.2f} GiB", static_cast<do
 
 class CudaBackend final : public DecoderBackend {
  public:
-  CudaBackend(const LoadedModel& model, int device, int64_t block_size) : model_ref_(model), device_(device), bs_(block_size) {
+  CudaBackend(const LoadedModel& model, int device, int64_t block_size, KvType kv_type)
+      : model_ref_(model), device_(device), bs_(block_size), kv_type_(kv_type == KvType::bf16 ? ActType::bf16 : ActType::f16) {
     const ModelConfig& c = model.config;
     hidden_ = c.hidden;
     n_heads_ = static_cast<int>(c.n_heads);
@@ -163,6 +164,7 @@ class CudaBackend final : public DecoderBackend {
   const LoadedModel& model_ref_;
   int device_;
   int64_t bs_;
+  ActType kv_type_;  // the KV cache's element type
   int64_t hidden_ = 0, q_dim_ = 0, kv_dim_ = 0, qkv_w_ = 0, ffn_ = 0, vocab_ = 0, n_layers_ = 0;
   int n_heads_ = 0, n_kv_heads_ = 0, head_dim_ = 0;
   float eps_ = 1e-5f;
@@ -706,7 +708,7 @@ void CudaBackend::enqueue(const Shape& s) {
     linear_->run(layer.qkv, xn_.as(), hidden_, n, qkv, qkv_w_, false, xq_hidden);
     // RoPE on q and k, and k and v stored in this layer's cache, in one launch.
     const kernels::RopeKvWrite kv_write{reinterpret_cast<const int64_t*>(meta + L.slots), static_cast<int>(bs_), k_layer(l),
-                                        v_layer(l)};
+                                        v_layer(l), kv_type_ == ActType::bf16};
     LLMP_CUDA_CHECK(kernels::launch_rope_qk(qkv, qkv_w_, layer.qkv_bias, i32(L.positions), m.rope_freqs, m.rope_pos_scale,
                                             interleaved_, n, n_heads_, n_kv_heads_, head_dim_, stream_, kv_write));
     if (s.n_dec > 0) {
@@ -730,6 +732,7 @@ void CudaBackend::enqueue(const Shape& s) {
       d.partial_ml = partial_ml_.as<float>();
       d.merge_counters = merge_counters_.as<unsigned>();
       if (d.merge_counters && d.n_splits > 1) ++stats_.fused_merge_launches;
+      d.kv_type = kv_type_;
       d.out_type = act;
       d.out = attn_.as();
       d.out_stride = q_dim_;
@@ -752,6 +755,7 @@ void CudaBackend::enqueue(const Shape& s) {
       p.head_dim = head_dim_;
       p.block_size = static_cast<int>(bs_);
       p.scale = scale;
+      p.kv_type = kv_type_;
       p.out_type = act;
       p.out = attn_.as();
       p.out_stride = q_dim_;
@@ -790,7 +794,7 @@ CudaBackendStats cuda_backend_stats(const DecoderBackend& backend) {
 }  // namespace cuda
 
 Result<std::unique_ptr<DecoderBackend>> make_cuda_backend(const LoadedModel& model, int device, int64_t block_size,
-                                                          double free_memory_fraction) {
+                                                          double free_memory_fraction, KvType kv_type) {
   const ModelConfig& c = model.config;
   const std::string where = fmt::format("loading {} onto cuda:{}", model.path, device);
   int count = 0;
@@ -811,7 +815,7 @@ Result<std::unique_ptr<DecoderBackend>> make_cuda_backend(const LoadedModel& mod
   if (block_size < 1 || block_size > (1 << 16)) {
     return error(StatusCode::invalid_argument, fmt::format("{}: block_size {} is out of range", where, block_size));
   }
-  auto backend = std::make_unique<cuda::CudaBackend>(model, device, block_size);
+  auto backend = std::make_unique<cuda::CudaBackend>(model, device, block_size, kv_type);
   if (auto r = backend->init(free_memory_fraction); !r) return error(r.error());
   return std::unique_ptr<DecoderBackend>(std::move(backend));
 }

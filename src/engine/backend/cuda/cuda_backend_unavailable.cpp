@@ -5,7 +5,7 @@
 
 namespace llmp::engine {
 
-Result<std::unique_ptr<DecoderBackend>> make_cuda_backend(const LoadedModel&, int device, int64_t, double) {
+Result<std::unique_ptr<DecoderBackend>> make_cuda_backend(const LoadedModel&, int device, int64_t, double, KvType) {
   return error(StatusCode::unavailable,
                fmt::format("cuda:{} asked for, but this binary was built without CUDA (LLMP_CUDA=OFF or no nvcc)", device));
 }
