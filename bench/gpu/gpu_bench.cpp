@@ -5,7 +5,7 @@
 //   gpu_bench create --shape 1b|8b --dtype bf16|q4_0|... --out PATH   (Llama-3.2-1B / 3.1-8B shapes, random weights)
 //   gpu_bench bandwidth
 //   gpu_bench run MODEL [--batches 1,8,64,256] [--ctx 256] [--steps 32] [--prefill 2048] [--ttft-prompt 512]
-//                       [--ttft-load 0,32] [--host-steps 8] [--label NAME] [--gpu-fraction 0.9]
+//                       [--ttft-load 0,32] [--host-steps 8] [--kv-dtype f16|bf16] [--label NAME] [--gpu-fraction 0.9]
 //   gpu_bench profile MODEL [--batch 1] [--ctx 256] [--steps 20] [--label NAME] [--gpu-fraction 0.9]
 //       (CUPTI: each kernel's device time per decode step, and the device's idle time between them)
 //   gpu_bench soak MODEL [--requests 10000] [--concurrency 64] [--max-tokens 8]
@@ -230,6 +230,7 @@ struct RunOptions {
   std::vector<int64_t> batches = {1, 8, 64, 256};
   int64_t ctx = 256, steps = 32, prefill = 2048, ttft_prompt = 512;
   int64_t host_steps = 8;  // steps sampled on the host for comparison (0: none)
+  std::string kv_dtype = "f16";  // the KV cache's element type: f16 or bf16
   std::vector<int64_t> ttft_load = {0, 32};
   double fraction = 0.9;
   std::string label;
@@ -251,14 +252,14 @@ struct OnGpu {
   double load_seconds = 0;
 };
 
-std::optional<OnGpu> open_on_gpu(const std::string& path, int64_t block_size, double fraction) {
+std::optional<OnGpu> open_on_gpu(const std::string& path, int64_t block_size, double fraction, KvType kv_type = KvType::f16) {
   const auto t0 = Clock::now();
   auto model = load_model(path);
   if (!model) {
     fmt::print(stderr, "{}\n", model.error().message());
     return std::nullopt;
   }
-  auto backend = make_cuda_backend(**model, 0, block_size, fraction);
+  auto backend = make_cuda_backend(**model, 0, block_size, fraction, kv_type);
   if (!backend) {
     fmt::print(stderr, "{}\n", backend.error().message());
     return std::nullopt;
@@ -273,7 +274,12 @@ int cmd_run(const std::string& path, const RunOptions& o) {
   check(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
   const double bw = measure_bandwidth();
   const int64_t bs = 16;
-  auto gpu = open_on_gpu(path, bs, o.fraction);
+  const std::optional<KvType> kv_type = parse_kv_type(o.kv_dtype);
+  if (!kv_type) {
+    fmt::print(stderr, "--kv-dtype must be f16 or bf16\n");
+    return 2;
+  }
+  auto gpu = open_on_gpu(path, bs, o.fraction, *kv_type);
   if (!gpu) return 1;
   const LoadedModel& m = *gpu->model;
   const ModelConfig& c = m.config;
@@ -398,6 +404,7 @@ int cmd_run(const std::string& path, const RunOptions& o) {
     EngineConfig cfg;
     cfg.device = "cuda:0";
     cfg.gpu_memory_fraction = o.fraction;
+    cfg.kv_cache_dtype = o.kv_dtype;
     cfg.max_batch_tokens = 512;
     cfg.max_seqs = 256;
     auto core = EngineCore::create(std::move(*mm), cfg);
@@ -703,6 +710,7 @@ int main(int argc, char** argv) {
       else if (f == "--steps") o.steps = std::atoll(v.c_str());
       else if (f == "--prefill") o.prefill = std::atoll(v.c_str());
       else if (f == "--host-steps") o.host_steps = std::max<int64_t>(0, std::atoll(v.c_str()));
+      else if (f == "--kv-dtype") o.kv_dtype = v;
       else if (f == "--ttft-prompt") o.ttft_prompt = std::atoll(v.c_str());
       else if (f == "--ttft-load") o.ttft_load = parse_list(v);
       else if (f == "--label") o.label = v;

@@ -53,7 +53,7 @@ bench() {  # bench LABEL MODEL BATCHES [ENV...]
   local label=$1 model=$2 batches=$3; shift 3
   [ $(left 330) -gt 0 ] || { echo "skipped $label: out of time"; return; }
   while [ ! -f $M/$model.done ] && [ $(left 300) -gt 0 ]; do sleep 2; done  # created in the background
-  env "$@" timeout 70 "$B/gpu_bench" run $M/$model.gguf --label "$label" --batches $batches --ctx ${CTX:-256} --steps 32 --prefill 0 \
+  env "$@" timeout 70 "$B/gpu_bench" run $M/$model.gguf --label "$label" --batches $batches --ctx ${CTX:-256} --kv-dtype ${KV:-f16} --steps 32 --prefill 0 \
     --ttft-load "" --host-steps 0 --gpu-fraction 0.3 >$L/bench.${label// /_}.log 2>&1; echo "$label exit $?"
   grep '^{"bench":"gpu_\(decode\|sampling\)"' $L/bench.${label// /_}.log >> "$OUT/bench.jsonl"
   grep '^| [^m-]' $L/bench.${label// /_}.log | cut -d'|' -f2-9; grep '^sampling' $L/bench.${label// /_}.log
@@ -67,6 +67,8 @@ bench "1b-bf16 default again" 1b-bf16 1,64
 # batch 64: 4.3 GB of KV per step against 2.5 GB of weights).
 CTX=2048 bench "1b-bf16 ctx2048" 1b-bf16 1,16,64
 CTX=2048 bench "1b-bf16 ctx2048 fused" 1b-bf16 1,16,64 LLMP_CUDA_FUSED_MERGE=1
+# A bf16 KV cache (engine.kv_cache_dtype = "bf16") against f16: the same bytes, other kernels.
+CTX=2048 KV=bf16 bench "1b-bf16 ctx2048 kv-bf16" 1b-bf16 1,64
 bench "1b-q4_k_m default" 1b-q4_k_m 1,16,64
 bench "1b-q4_k_m mmq-all" 1b-q4_k_m 16,64 LLMP_CUDA_MMQ_ALL_TYPES=1
 bench "1b-q4_k_m fused-q8" 1b-q4_k_m 1,16,64 LLMP_CUDA_FUSED_Q8=1
