@@ -1,6 +1,6 @@
 #pragma once
 // The paged KV cache on the device, in the layout of src/engine/kv_cache/kv_storage.h: per
-// layer, per block, per kv head, [block_size, head_dim] f16. A token's slot is
+// layer, per block, per kv head, [block_size, head_dim] f16 or bf16. A token's slot is
 // block * block_size + offset, resolved through its sequence's block table on the host.
 
 #include <cuda_runtime.h>
@@ -22,7 +22,7 @@ cudaError_t launch_kv_cache_write(const float* src, int64_t ld, int64_t k_col, i
                                   uint16_t* v_cache, cudaStream_t stream, ActType kv_type = ActType::f16);
 
 //! Copies block src to block dst in every layer, K and V (copy-on-write).
-//! k_cache, v_cache: [n_layers, n_blocks, block_elems] f16 with block_elems = n_kv_heads * block_size * head_dim.
+//! k_cache, v_cache: [n_layers, n_blocks, block_elems] 16-bit with block_elems = n_kv_heads * block_size * head_dim.
 //! Grid: (ceil(block_elems / 8 / 256), n_layers, 2), block 256; 16-byte copies (block_elems % 8 == 0).
 cudaError_t launch_kv_cache_copy_block(uint16_t* k_cache, uint16_t* v_cache, int64_t n_layers, int64_t n_blocks,
                                        int64_t block_elems, int64_t src, int64_t dst, cudaStream_t stream);

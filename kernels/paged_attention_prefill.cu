@@ -1,6 +1,7 @@
 #include <mma.h>
 
 #include <atomic>
+#include <type_traits>
 
 #include "device_utils.cuh"
 #include "paged_attention_prefill.cuh"
@@ -14,13 +15,13 @@ constexpr int kThreads = 128;
 constexpr int kBQ = kPrefillTileQueries;  // 16 rows per warp
 constexpr int kMaxDevices = 64;
 
-// Shared-memory layout of one block. Row pitches are padded (16 bytes for f16, 16 for f32)
+// Shared-memory layout of one block. Row pitches are padded (16 bytes for the 16-bit KV type, 16 for f32)
 // against bank conflicts while keeping every 16-row fragment 32-byte aligned for WMMA.
 template <int D, int BK>
 struct Smem {
-  static constexpr int kQ = D + 8;     // f16 pitch of Q, K, V
+  static constexpr int kQ = D + 8;     // 16-bit (KV type) pitch of Q, K, V
   static constexpr int kS = BK + 4;    // f32 pitch of S
-  static constexpr int kP = BK + 8;    // f16 pitch of P
+  static constexpr int kP = BK + 8;    // 16-bit (KV type) pitch of P
   static constexpr int kO = D + 4;     // f32 pitch of O
   static constexpr size_t align(size_t x) { return (x + 127) / 128 * 128; }
   static constexpr size_t q_off = 0;
@@ -39,9 +40,9 @@ struct Smem {
 // scores, probabilities, output rows and softmax state are touched by it alone, so only the
 // K/V tile loads need block-wide barriers.
 // KV: the cache's element type (__half or __nv_bfloat16); Q and P are rounded to it for the
-// tensor cores (bf16 WMMA needs sm_80).
+// tensor cores (bf16 WMMA needs sm_80: see paged_prefill_kernel).
 template <int D, int BK, class T, class KV>
-__global__ void __launch_bounds__(kThreads) paged_prefill_kernel(PagedPrefillArgs a) {
+__device__ void paged_prefill_body(const PagedPrefillArgs& a) {
   using L = Smem<D, BK>;
   extern __shared__ __align__(128) unsigned char smem[];
   KV* q_s = reinterpret_cast<KV*>(smem + L::q_off);  // [kBQ][kQ]
@@ -67,7 +68,7 @@ __global__ void __launch_bounds__(kThreads) paged_prefill_kernel(PagedPrefillArg
   const auto* v_cache = reinterpret_cast<const KV*>(a.v_cache);
   constexpr int kChunks = D / 8;
 
-  // Q (pre-scaled, f16), zero rows past nq and zero dims past head_dim; O = 0; softmax state.
+  // Q (pre-scaled, in the KV type), zero rows past nq and zero dims past head_dim; O = 0; softmax state.
   for (int idx = tid; idx < kBQ * kChunks; idx += kThreads) {
     const int r = idx / kChunks, c8 = (idx % kChunks) * 8;
     KV v[8];
@@ -189,6 +190,20 @@ __global__ void __launch_bounds__(kThreads) paged_prefill_kernel(PagedPrefillArg
     T* out = static_cast<T*>(a.out) + (row0 + r) * a.out_stride + static_cast<int64_t>(h) * hd;
     for (int d = lane; d < hd; d += 32) out[d] = detail::from_f32<T>(o_s[r * L::kO + d] * inv);
   }
+}
+
+template <int D, int BK, class T, class KV>
+__global__ void __launch_bounds__(kThreads) paged_prefill_kernel(PagedPrefillArgs a) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+  // bf16 WMMA fragments exist from sm_80 only; the backend refuses a bf16 cache below that.
+  if constexpr (std::is_same_v<KV, __nv_bfloat16>) {
+    __trap();
+  } else {
+    paged_prefill_body<D, BK, T, KV>(a);
+  }
+#else
+  paged_prefill_body<D, BK, T, KV>(a);
+#endif
 }
 
 template <int D, int BK, class T, class KV>

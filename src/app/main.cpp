@@ -214,6 +214,7 @@ void load_models(const Settings& settings, const engine::DeviceReport& devices, 
       // The limits that follow from the KV budget, so an operator knows what to expect.
       log::info("model limits", {{"model", id},
                                  {"kv_cache_bytes", limits.kv_cache_bytes},
+                                 {"kv_cache_dtype", std::string_view(limits.kv_cache_dtype)},
                                  {"block_size", limits.block_size},
                                  {"max_context", limits.max_context},
                                  {"max_seqs", limits.max_seqs},

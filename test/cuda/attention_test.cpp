@@ -146,8 +146,7 @@ TEST_CASE("paged decode attention matches the CPU", "[kernels][attention][decode
           a.partial_o = po.get();
           a.partial_ml = pml.get();
           a.kv_type = kv_type == KvType::bf16 ? ActType::bf16 : ActType::f16;
-          a.kv_type = kv_type == KvType::bf16 ? ActType::bf16 : ActType::f16;
-      a.out_type = bf16 ? ActType::bf16 : ActType::f16;
+          a.out_type = bf16 ? ActType::bf16 : ActType::f16;
           a.out = out.get();
           a.out_stride = out_stride;
           const int64_t n_counters = n * hs.kv * ((hs.h / hs.kv + kernels::kDecodeHeadsPerBlock - 1) / kernels::kDecodeHeadsPerBlock);

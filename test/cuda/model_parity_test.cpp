@@ -273,6 +273,7 @@ void run_case(const Case& c, const Paths& paths = {}) {
   } else {
     CHECK(st.graph_replays == 0);
   }
+  CHECK(st.kv_bf16 == (paths.kv_type == KvType::bf16));  // the backend got the cache type
   // The forced paths ran (they fall back silently where they do not apply).
   if (dense_gemv) CHECK(st.dense_gemv_launches > 0);
   if (fused_merge) CHECK(st.fused_merge_launches > 0);
@@ -357,12 +358,12 @@ TEST_CASE("loading onto the GPU fails cleanly", "[model][errors]") {
   auto model = load_model(spec.out);
   REQUIRE(model);
   // No memory left for the KV cache: resource_exhausted naming the model.
-  auto none = make_cuda_backend(**model, 0, 16, 0.0);
+  auto none = make_cuda_backend(**model, 0, 16, 0.0, KvType::f16);
   REQUIRE_FALSE(none);
   CHECK(none.error().code() == StatusCode::resource_exhausted);
   CHECK_THAT(none.error().message(), Catch::Contains(spec.out));
   // A device that does not exist.
-  auto missing = make_cuda_backend(**model, 999, 16, 0.5);
+  auto missing = make_cuda_backend(**model, 999, 16, 0.5, KvType::f16);
   REQUIRE_FALSE(missing);
   CHECK(missing.error().code() == StatusCode::unavailable);
   // Encoders stay on the CPU.
@@ -372,7 +373,7 @@ TEST_CASE("loading onto the GPU fails cleanly", "[model][errors]") {
   REQUIRE(create_test_model(bert));
   auto enc = load_model(bert.out);
   REQUIRE(enc);
-  auto refused = make_cuda_backend(**enc, 0, 16, 0.5);
+  auto refused = make_cuda_backend(**enc, 0, 16, 0.5, KvType::f16);
   REQUIRE_FALSE(refused);
   CHECK(refused.error().code() == StatusCode::unimplemented);
 }

@@ -46,7 +46,7 @@ tail -2 $L/test_cuda.kernels.log; grep -E "FAILED|REQUIRE|CHECK\(" -A4 $L/test_c
 el "test_cuda, the rest"
 timeout 150 "$B/test_cuda" "~[kernels]" >$L/test_cuda.rest.log 2>&1; echo "test_cuda ~[kernels] exit $?"
 tail -2 $L/test_cuda.rest.log; grep -E "FAILED" -A8 $L/test_cuda.rest.log | head -40
-grep -h "^parity" $L/test_cuda.rest.log | grep "mmq\|fused\|dense" | cut -c1-130
+grep -h "^parity" $L/test_cuda.rest.log | grep "mmq\|fused\|dense\|bf16 KV" | cut -c1-130
 
 
 bench() {  # bench LABEL MODEL BATCHES [ENV...]

@@ -64,13 +64,13 @@ class DecoderBackend {
 //! KV memory for the CPU backend: `kv_budget_bytes` of host memory (reserved lazily), K and V
 //! stored as `kv_type`.
 Result<std::unique_ptr<DecoderBackend>> make_cpu_backend(const LoadedModel& model, ThreadPool& pool, int64_t block_size,
-                                                         int64_t kv_budget_bytes, KvType kv_type = KvType::f16);
+                                                         int64_t kv_budget_bytes, KvType kv_type);
 
 //! The CUDA backend on device `device`: weights uploaded, KV blocks sized from
 //! `free_memory_fraction` of the device's free memory after the weights. unavailable when this
 //! binary has no CUDA or the device cannot be used; resource_exhausted naming the model and the
 //! bytes asked for when the weights do not fit.
 Result<std::unique_ptr<DecoderBackend>> make_cuda_backend(const LoadedModel& model, int device, int64_t block_size,
-                                                          double free_memory_fraction, KvType kv_type = KvType::f16);
+                                                          double free_memory_fraction, KvType kv_type);
 
 }  // namespace llmp::engine

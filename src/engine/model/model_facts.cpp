@@ -51,7 +51,7 @@ void finish(ModelFacts& facts, const std::map<std::string, uint64_t>& by_dtype, 
   facts.hidden = config->hidden;
   facts.layers = config->n_layers;
   facts.vocab_size = config->vocab_size;
-  // As KvStorage lays it out: K and V, f16, [n_kv_heads, head_dim] per layer and position.
+  // As KvStorage lays it out: K and V, 16 bits each (f16 or bf16), [n_kv_heads, head_dim] per layer and position.
   if (!config->is_encoder()) {
     facts.kv_bytes_per_token = static_cast<uint64_t>(2 * config->n_layers * config->n_kv_heads * config->head_dim) * 2;
   }

@@ -55,6 +55,11 @@ EngineCore::EngineCore(std::unique_ptr<LoadedModel> model, const EngineConfig& c
       seed_source_(std::random_device{}()) {
   const ModelConfig& c = model_->config;
   limits_.threads = pool_.size();
+  const std::optional<KvType> kv_type = parse_kv_type(limits_.kv_cache_dtype);
+  if (!kv_type) {
+    init_error_ = Status(StatusCode::invalid_argument,
+                         fmt::format("kv_cache_dtype \"{}\" is not one of \"f16\", \"bf16\"", limits_.kv_cache_dtype));
+  }
   if (c.is_encoder()) {
     encoder_ = std::make_unique<Encoder>(c, model_->weights, pool_);
     limits_.max_context = limits_.max_context > 0 ? std::min(limits_.max_context, c.context_length) : c.context_length;
@@ -63,11 +68,6 @@ EngineCore::EngineCore(std::unique_ptr<LoadedModel> model, const EngineConfig& c
   // The KV budget decides how many blocks exist; the context and sequence limits follow.
   const int64_t bs = limits_.block_size;
   const int64_t per_block = KvStorage::bytes_per_block(c.n_layers, c.n_kv_heads, c.head_dim, bs);
-  const std::optional<KvType> kv_type = parse_kv_type(limits_.kv_cache_dtype);
-  if (!kv_type) {
-    init_error_ = Status(StatusCode::invalid_argument,
-                         fmt::format("kv_cache_dtype \"{}\" is not one of \"f16\", \"bf16\"", limits_.kv_cache_dtype));
-  }
   if (kv_type && limits_.device.starts_with("cuda")) {
     const int device = limits_.device.size() > 5 ? std::atoi(limits_.device.c_str() + 5) : 0;
     auto cuda = make_cuda_backend(*model_, device, bs, limits_.gpu_memory_fraction, *kv_type);

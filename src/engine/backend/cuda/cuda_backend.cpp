@@ -207,7 +207,13 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
   if (cudaError_t e = cudaSetDevice(device_); e != cudaSuccess) return error(cuda_status(e, where));
   cudaDeviceProp prop{};
   if (cudaError_t e = cudaGetDeviceProperties(&prop, device_); e != cudaSuccess) return error(cuda_status(e, where));
+  if (kv_type_ == ActType::bf16 && prop.major < 8) {
+    return error(StatusCode::invalid_argument,
+                 fmt::format("{}: engine.kv_cache_dtype \"bf16\" needs compute capability 8.0 (bf16 tensor cores); this GPU is {}.{}",
+                             where, prop.major, prop.minor));
+  }
   sm_count_ = prop.multiProcessorCount;
+  stats_.kv_bf16 = kv_type_ == ActType::bf16;
   if (cudaError_t e = cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking); e != cudaSuccess) {
     stream_ = nullptr;
     return error(cuda_status(e, where));
@@ -373,6 +379,7 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
   stats_.kv_bytes = static_cast<int64_t>(2 * kv_half);
   log::info("cuda backend ready",
             {{"device", device_}, {"model", std::string_view(model_ref_.path)}, {"activations", act == ActType::bf16 ? "bf16" : "f16"},
+             {"kv_cache_dtype", kv_type_ == ActType::bf16 ? "bf16" : "f16"},
              {"weight_bytes", stats_.weight_bytes}, {"kv_blocks", n_blocks_}, {"kv_bytes", stats_.kv_bytes},
              {"scratch_bytes", stats_.scratch_bytes}, {"graphs", graphs_enabled_}});
   return ok();
