@@ -1,7 +1,7 @@
 // Prefill and single-sequence decode speed of the engine on one model, like llama-bench's
 // pp/tg tests: prints a table row and a JSON line.
 //
-//   engine_bench MODEL [--threads N] [--prompt N] [--gen N] [--reps N]
+//   engine_bench MODEL [--threads N] [--prompt N] [--gen N] [--reps N] [--kv-dtype f16|bf16]
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -20,15 +20,23 @@ using Clock = std::chrono::steady_clock;
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    fmt::print(stderr, "usage: engine_bench MODEL [--threads N] [--prompt N] [--gen N] [--reps N]\n");
+    fmt::print(stderr, "usage: engine_bench MODEL [--threads N] [--prompt N] [--gen N] [--reps N] [--kv-dtype f16|bf16]\n");
     return 2;
   }
   const std::string path = argv[1];
   int threads = 2, prompt = 128, gen = 32, reps = 3;
+  KvType kv_type = KvType::f16;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const int v = std::atoi(argv[i + 1]);
-    if (flag == "--threads") threads = v;
+    if (flag == "--kv-dtype") {
+      const auto t = parse_kv_type(argv[i + 1]);
+      if (!t) {
+        fmt::print(stderr, "--kv-dtype must be f16 or bf16\n");
+        return 2;
+      }
+      kv_type = *t;
+    } else if (flag == "--threads") threads = v;
     else if (flag == "--prompt") prompt = v;
     else if (flag == "--gen") gen = v;
     else if (flag == "--reps") reps = v;
@@ -42,7 +50,7 @@ int main(int argc, char** argv) {
   ThreadPool pool(threads);
   Decoder decoder(c, (*model)->weights, pool);
   const int64_t block = 16, n_blocks = (prompt + gen + block - 1) / block + 1;
-  auto kv = KvStorage::create(c.n_layers, c.n_kv_heads, c.head_dim, block, n_blocks);
+  auto kv = KvStorage::create(c.n_layers, c.n_kv_heads, c.head_dim, block, n_blocks, kv_type);
   std::vector<int32_t> blocks(static_cast<size_t>(n_blocks));
   std::iota(blocks.begin(), blocks.end(), 0);
   std::vector<TokenId> tokens(static_cast<size_t>(prompt));
