@@ -5,6 +5,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 
@@ -97,6 +98,25 @@ __device__ __forceinline__ float2 q8_block(const float (&v)[kPer], int8_t (&q)[k
 #pragma unroll
   for (int o = kLanes / 2; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
   return make_float2(d, d * static_cast<float>(sum));
+}
+
+//! Lets kKernel use `bytes` of dynamic shared memory: the opt-in past 48 KB is per function and
+//! device, so it is set once per device (devices 0-63) and later calls only read an atomic. The
+//! first launch of every shape runs eagerly before a CUDA graph captures it, so this never
+//! runs inside a capture.
+template <auto kKernel>
+__host__ cudaError_t allow_dynamic_smem(size_t bytes) {
+  constexpr int kMaxDevices = 64;
+  static std::atomic<bool> raised[kMaxDevices];
+  int device = 0;
+  if (cudaError_t e = cudaGetDevice(&device); e != cudaSuccess) return e;
+  if (device < kMaxDevices && raised[device].load(std::memory_order_acquire)) return cudaSuccess;
+  if (cudaError_t e = cudaFuncSetAttribute(kKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
+      e != cudaSuccess) {
+    return e;
+  }
+  if (device < kMaxDevices) raised[device].store(true, std::memory_order_release);
+  return cudaSuccess;
 }
 
 //! Dispatches a runtime ActType to a template parameter.

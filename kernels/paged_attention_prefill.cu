@@ -1,6 +1,5 @@
 #include <mma.h>
 
-#include <atomic>
 #include <type_traits>
 
 #include "device_utils.cuh"
@@ -13,7 +12,6 @@ namespace wmma = nvcuda::wmma;
 
 constexpr int kThreads = 128;
 constexpr int kBQ = kPrefillTileQueries;  // 16 rows per warp
-constexpr int kMaxDevices = 64;
 
 // Shared-memory layout of one block. Row pitches are padded (16 bytes for the 16-bit KV type, 16 for f32)
 // against bank conflicts while keeping every 16-row fragment 32-byte aligned for WMMA.
@@ -209,19 +207,7 @@ __global__ void __launch_bounds__(kThreads) paged_prefill_kernel(PagedPrefillArg
 template <int D, int BK, class T, class KV>
 cudaError_t launch_typed(const PagedPrefillArgs& a, cudaStream_t stream) {
   constexpr size_t bytes = Smem<D, BK>::bytes;
-  // The opt-in above 48 KB is per function and device; set it once per device, outside any
-  // stream capture's hot path.
-  static std::atomic<bool> raised[kMaxDevices];
-  int device = 0;
-  if (cudaError_t e = cudaGetDevice(&device); e != cudaSuccess) return e;
-  if (device < kMaxDevices && !raised[device].load(std::memory_order_acquire)) {
-    if (cudaError_t e = cudaFuncSetAttribute(paged_prefill_kernel<D, BK, T, KV>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                             static_cast<int>(bytes));
-        e != cudaSuccess) {
-      return e;
-    }
-    raised[device].store(true, std::memory_order_release);
-  }
+  if (cudaError_t e = detail::allow_dynamic_smem<paged_prefill_kernel<D, BK, T, KV>>(bytes); e != cudaSuccess) return e;
   const dim3 grid(static_cast<unsigned>(a.n_tiles), static_cast<unsigned>(a.n_heads));
   paged_prefill_kernel<D, BK, T, KV><<<grid, kThreads, bytes, stream>>>(a);
   return cudaGetLastError();

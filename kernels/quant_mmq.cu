@@ -67,8 +67,8 @@ constexpr int kWScalesPerThread = kMmqRows * kStage<kType> / kThreads;
 static_assert(kWScalesPerThread<WeightType::q4_0> == 2 && kWScalesPerThread<WeightType::q8_0> == 1 &&
               kWScalesPerThread<WeightType::q4_k> == 2);
 static_assert(kMmqTokens * kMaxStage <= kThreads, "one activation scale per thread per stage at most");
-// Shared memory is dynamic (two stages); only Q6_K's needs more than the default 48 KB
-// (prepare_q8_mmq raises its limit).
+// Shared memory is dynamic (two stages); Q5_K's and Q6_K's need more than the default 48 KB
+// (launch_typed raises their limit).
 static_assert(sizeof(Stage<WeightType::q4_0>) * 2 <= 48 * 1024 && sizeof(Stage<WeightType::q8_0>) * 2 <= 48 * 1024 &&
               sizeof(Stage<WeightType::q4_k>) * 2 <= 48 * 1024);
 static_assert(sizeof(Stage<WeightType::q6_k>) * 2 <= 113 * 1024 && sizeof(Stage<WeightType::q5_k>) * 2 <= 113 * 1024,
@@ -486,9 +486,14 @@ __global__ void mmq_reduce_kernel(const float* __restrict__ partial, int splits,
 }
 
 template <WeightType kType>
-void launch_typed(dim3 grid, const DeviceMatrix& w, const Q8Rows& x, int n, float* y, int64_t ldy, bool accumulate, float* partial,
-                  int64_t per, cudaStream_t stream) {
-  q8_mmq_kernel<kType><<<grid, kThreads, 2 * sizeof(Stage<kType>), stream>>>(w, x, n, y, ldy, accumulate, partial, per);
+cudaError_t launch_typed(dim3 grid, const DeviceMatrix& w, const Q8Rows& x, int n, float* y, int64_t ldy, bool accumulate,
+                         float* partial, int64_t per, cudaStream_t stream) {
+  constexpr size_t bytes = 2 * sizeof(Stage<kType>);
+  if constexpr (bytes > 48 * 1024) {
+    if (cudaError_t e = detail::allow_dynamic_smem<q8_mmq_kernel<kType>>(bytes); e != cudaSuccess) return e;
+  }
+  q8_mmq_kernel<kType><<<grid, kThreads, bytes, stream>>>(w, x, n, y, ldy, accumulate, partial, per);
+  return cudaGetLastError();
 }
 
 // Quantisation blocks per split, a whole number of stages of either type.
@@ -498,16 +503,6 @@ int64_t blocks_per_split(int64_t nb, int splits) {
 }
 
 }  // namespace
-
-cudaError_t prepare_q8_mmq() {
-  if (cudaError_t e = cudaFuncSetAttribute(q8_mmq_kernel<WeightType::q6_k>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                           static_cast<int>(2 * sizeof(Stage<WeightType::q6_k>)));
-      e != cudaSuccess) {
-    return e;
-  }
-  return cudaFuncSetAttribute(q8_mmq_kernel<WeightType::q5_k>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                              static_cast<int>(2 * sizeof(Stage<WeightType::q5_k>)));
-}
 
 int mmq_splits(int64_t rows, int64_t cols, int n, int sm_count) {
   const int64_t tiles = detail::ceil_div(rows, int64_t{kMmqRows}) * detail::ceil_div(static_cast<int64_t>(n), int64_t{kMmqTokens});
@@ -534,16 +529,17 @@ cudaError_t launch_q8_mmq(const DeviceMatrix& w, const Q8Rows& x, int n, float* 
   const dim3 grid(static_cast<unsigned>(detail::ceil_div(static_cast<int64_t>(n), int64_t{kMmqTokens})),
                   static_cast<unsigned>(row_tiles), parts);
   float* part_out = parts > 1 ? partial : nullptr;
+  cudaError_t launched;
   switch (w.type) {
-    case WeightType::q4_0: launch_typed<WeightType::q4_0>(grid, w, x, n, y, ldy, accumulate, part_out, per, stream); break;
-    case WeightType::q4_k: launch_typed<WeightType::q4_k>(grid, w, x, n, y, ldy, accumulate, part_out, per, stream); break;
-    case WeightType::q6_k: launch_typed<WeightType::q6_k>(grid, w, x, n, y, ldy, accumulate, part_out, per, stream); break;
-    case WeightType::q5_k: launch_typed<WeightType::q5_k>(grid, w, x, n, y, ldy, accumulate, part_out, per, stream); break;
-    case WeightType::iq4_nl: launch_typed<WeightType::iq4_nl>(grid, w, x, n, y, ldy, accumulate, part_out, per, stream); break;
-    case WeightType::iq4_xs: launch_typed<WeightType::iq4_xs>(grid, w, x, n, y, ldy, accumulate, part_out, per, stream); break;
-    default: launch_typed<WeightType::q8_0>(grid, w, x, n, y, ldy, accumulate, part_out, per, stream); break;
+    case WeightType::q4_0: launched = launch_typed<WeightType::q4_0>(grid, w, x, n, y, ldy, accumulate, part_out, per, stream); break;
+    case WeightType::q4_k: launched = launch_typed<WeightType::q4_k>(grid, w, x, n, y, ldy, accumulate, part_out, per, stream); break;
+    case WeightType::q5_k: launched = launch_typed<WeightType::q5_k>(grid, w, x, n, y, ldy, accumulate, part_out, per, stream); break;
+    case WeightType::q6_k: launched = launch_typed<WeightType::q6_k>(grid, w, x, n, y, ldy, accumulate, part_out, per, stream); break;
+    case WeightType::iq4_nl: launched = launch_typed<WeightType::iq4_nl>(grid, w, x, n, y, ldy, accumulate, part_out, per, stream); break;
+    case WeightType::iq4_xs: launched = launch_typed<WeightType::iq4_xs>(grid, w, x, n, y, ldy, accumulate, part_out, per, stream); break;
+    default: launched = launch_typed<WeightType::q8_0>(grid, w, x, n, y, ldy, accumulate, part_out, per, stream); break;
   }
-  if (cudaError_t e = cudaGetLastError(); e != cudaSuccess || parts == 1) return e;
+  if (launched != cudaSuccess || parts == 1) return launched;
   const int64_t total = static_cast<int64_t>(n) * w.rows;
   const auto blocks = static_cast<unsigned>(std::min<int64_t>(detail::ceil_div(total, int64_t{256}), 4096));
   mmq_reduce_kernel<<<blocks, 256, 0, stream>>>(partial, static_cast<int>(parts), n, w.rows, y, ldy, accumulate);

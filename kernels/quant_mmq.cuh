@@ -33,12 +33,6 @@ inline bool has_int8_mmq(WeightType t) {
          t == WeightType::q6_k || t == WeightType::iq4_nl || t == WeightType::iq4_xs;
 }
 
-//! Whether launch_q8_mmq needs prepare_q8_mmq for type t (more than 48 KB of shared memory).
-inline bool mmq_needs_prepare(WeightType t) { return t == WeightType::q6_k || t == WeightType::q5_k; }
-
-//! Raises the shared memory limit of the Q6_K and Q5_K kernels (54-55 KB, past the default
-//! 48 KB) on the current device: once per device before launch_q8_mmq takes such a matrix.
-cudaError_t prepare_q8_mmq();
 
 //! f32 scratch for the split parts of an [n, rows] product (0 when splits is 1).
 inline int64_t mmq_partial_bytes(int splits, int n, int64_t rows) {
@@ -46,8 +40,7 @@ inline int64_t mmq_partial_bytes(int splits, int n, int64_t rows) {
 }
 
 //! y[j, o] = (accumulate ? y[j, o] : 0) + Σ_i W[o, i] · x[j, i] for j < n, o < w.rows.
-//! w: a type has_int8_mmq takes, cols > 0 (K-quants: a multiple of 256; Q5_K / Q6_K: after
-//! prepare_q8_mmq); x quantised by launch_quantize_q8_rows (x.cols == w.cols);
+//! w: a type has_int8_mmq takes, cols > 0 (K-quants: a multiple of 256); x quantised by launch_quantize_q8_rows (x.cols == w.cols);
 //! y: [n, ldy] f32. splits > 1: CTA z of a tile sums its contiguous range of quantisation
 //! blocks into partial [splits, n, w.rows] (mmq_partial_bytes, 4-byte aligned), and one
 //! reduction adds the parts in a fixed order: the result does not depend on scheduling.

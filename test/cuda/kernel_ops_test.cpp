@@ -276,7 +276,6 @@ TEST_CASE("the int8 tensor-core product over q8-quantised activations matches a 
   CUDA_REQUIRE(cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, device));
   // K-quants take whole super-blocks (cols % 256 == 0): 1280 columns are five super-blocks, and
   // two splits (the chosen count there) start the second one mid-super-block.
-  CUDA_REQUIRE(kernels::prepare_q8_mmq());
   for (DType t : {DType::q8_0, DType::q4_0, DType::q4_k, DType::q5_k, DType::q6_k, DType::iq4_nl, DType::iq4_xs}) {
     for (const Shape& s : {Shape{37, 512, {9, 64, 65, 256}}, Shape{769, 800, {33, 130}}, Shape{769, 1280, {33, 130}},
                            Shape{4099, 2048, {64}}, Shape{130, 14336, {65}}}) {

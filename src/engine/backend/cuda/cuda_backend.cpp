@@ -257,14 +257,6 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
   // (mma.sync on int8 and cp.async need compute capability 8.0.)
   paths.mmq_max_rows = env_int("LLMP_CUDA_MMQ_MAX_ROWS", 64, 0, 4096);
   paths.mmq_all_types = env_int("LLMP_CUDA_MMQ_ALL_TYPES", 0, 0, 1) == 1;
-  if (paths.mmq_all_types && paths.mmq_max_rows > 0 && prop.major >= 8) {
-    if (cudaError_t e = kernels::prepare_q8_mmq(); e != cudaSuccess) {
-      (void)cudaGetLastError();  // Q6_K keeps the dequantising path; Q4_K does not need it
-      log::warn("Q6_K stays off the int8 MMA: its kernel's shared memory limit was refused",
-                {{"device", device_}, {"error", std::string_view(cudaGetErrorString(e))}});
-      paths.mmq_big_smem_ready = false;
-    }
-  }
   if (paths.mmq_max_rows > 0 && prop.major < 8) {
     if (std::getenv("LLMP_CUDA_MMQ_MAX_ROWS") != nullptr) {
       log::warn("LLMP_CUDA_MMQ_MAX_ROWS ignored: the int8 MMA needs compute capability 8.0", {{"device", device_}, {"major", prop.major}});

@@ -29,7 +29,6 @@ class LinearRunner {
     int64_t mmq_max_rows = 0;
     int64_t dense_gemv_max_rows = 0;  // at most kernels::kDenseGemvMaxRows
     bool mmq_all_types = false;       // every type the MMA takes, not only Q8_0/Q4_0 (not yet run on a GPU)
-    bool mmq_big_smem_ready = true;   // kernels::prepare_q8_mmq succeeded on this device (Q5_K, Q6_K)
     int sm_count = 1;
   };
 
@@ -68,7 +67,7 @@ class LinearRunner {
   static bool takes_mmq(const Paths& paths, kernels::WeightType type) {
     if (!kernels::has_int8_mmq(type)) return false;
     if (type == kernels::WeightType::q8_0 || type == kernels::WeightType::q4_0) return true;
-    return paths.mmq_all_types && (!kernels::mmq_needs_prepare(type) || paths.mmq_big_smem_ready);
+    return paths.mmq_all_types;
   }
 
   cublasHandle_t cublas_;
