@@ -1,9 +1,7 @@
-import os
-import sys, numpy as np
-sys.path.insert(0, os.environ.get("GGUF_PY", "/work/peers/llama.cpp/gguf-py"))
-from gguf import quants
-from gguf.constants import GGMLQuantizationType as QT
-exec(open('emulate_gemv.py').read().split("def q4k_unit")[0])
+# Thread-level emulation of the IQ4_NL/IQ4_XS table lookup (__byte_perm), GEMV unit, repack and
+# load8_t against gguf-py.
+import numpy as np
+from emu_common import QT, dp4a, half, quants, rand_blocks, s8, u32, vsub4, warp_gemv_error, xword  # noqa: F401
 vals = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113]
 words = [sum(((vals[4*w + i] & 0xFF) << (8*i)) for i in range(4)) for w in range(4)]
 assert words == [0xBFAD9881, 0xF6EADDCF, 0x26190D01, 0x71594535], [hex(x) for x in words]
@@ -51,12 +49,6 @@ for kind in ['iq4_nl', 'iq4_xs']:
             a = lookup(u32(v, 0) >> sh & 0x0F0F0F0F); b = lookup(u32(v, 4) >> sh & 0x0F0F0F0F)
             got_w += [np.float32(sc[blk]) * np.float32(s8((a >> 8*i) & 0xFF)) for i in range(4)] + [np.float32(sc[blk]) * np.float32(s8((b >> 8*i) & 0xFF)) for i in range(4)]
         assert np.allclose(np.array(got_w, np.float32), ref.astype(np.float32), rtol=1e-6, atol=1e-8), kind
-        x = rng.uniform(-2, 2, size=cols).astype(np.float32); xq, ds = quant_x(x)
-        xdq = (xq.reshape(-1, 32).astype(np.float64) * ds[:, 0:1].astype(np.float64)).reshape(-1)
-        want = float(ref.astype(np.float64) @ xdq)
-        acc = [np.float32(0)] * 32
-        for lane in range(32):
-            for u in range(lane, cols // 32, 32): acc[lane] += unit(nib, sc, u, xq, ds)
-        err = abs(float(sum(acc)) - want) / np.abs(ref.astype(np.float64) * xdq).sum()
+        err = warp_gemv_error(ref, cols // 32, lambda u, xq, ds: unit(nib, sc, u, xq, ds))
         print(kind, cols, f"{err:.2e}"); assert err < 1e-5
 print('ok')

@@ -1,10 +1,8 @@
 # Emulates the Q6_K path of q8_mmq_kernel: copy_stage (6 chunks per row), fetch/store_scales
 # (sc4 word per thread, d per row), the fragment decode (ql nibble, qh 2 bits, minus 32 per
 # byte) and the two k16 products per block with their own scales, against gguf-py.
-import os
-import sys
 import numpy as np
-sys.path.insert(0, os.environ.get("GGUF_PY", "/work/peers/llama.cpp/gguf-py"))
+import emu_common  # noqa: F401 (puts gguf-py on the path)
 from gguf.quants import Q6_K
 
 rng = np.random.default_rng(7)

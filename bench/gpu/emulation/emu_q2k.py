@@ -1,9 +1,7 @@
-import os
-import sys, numpy as np
-sys.path.insert(0, os.environ.get("GGUF_PY", "/work/peers/llama.cpp/gguf-py"))
-from gguf import quants
-from gguf.constants import GGMLQuantizationType as QT
-exec(open('emulate_gemv.py').read().split("def q4k_unit")[0])
+# Thread-level emulation of the Q2_K int8 GEMV unit, its repack and load8_t (kernels/quant_gemv.cu,
+# quant_device.cuh) against gguf-py.
+import numpy as np
+from emu_common import QT, dp4a, half, quants, rand_blocks, s8, u32, vsub4, warp_gemv_error, xword  # noqa: F401
 def repack(blocks):
     return blocks[:, :80].copy(), blocks[:, 80:84].copy().view(np.uint16).reshape(-1, 2)
 def unit(vals, dm, u, xq, ds):
@@ -34,13 +32,6 @@ for cols in [256, 1024, 14336]:
     vals, dm = repack(blocks)
     got_w = np.concatenate([load8(vals, dm, c) for c in range(0, cols, 8)])
     assert np.allclose(got_w.astype(np.float32), ref.astype(np.float32), rtol=1e-6, atol=1e-7), 'load8'
-    x = rng.uniform(-2, 2, size=cols).astype(np.float32)
-    xq, ds = quant_x(x)
-    xdq = (xq.reshape(-1, 32).astype(np.float64) * ds[:, 0:1].astype(np.float64)).reshape(-1)
-    want = float(ref.astype(np.float64) @ xdq)
-    acc = [np.float32(0)] * 32
-    for lane in range(32):
-        for u in range(lane, cols // 128, 32): acc[lane] += unit(vals, dm, u, xq, ds)
-    err = abs(float(sum(acc)) - want) / np.abs(ref.astype(np.float64) * xdq).sum()
+    err = warp_gemv_error(ref, cols // 128, lambda u, xq, ds: unit(vals, dm, u, xq, ds))
     print('q2_k', cols, f"{err:.2e}"); assert err < 1e-5
 print('ok')

@@ -1,9 +1,6 @@
-import os
-import sys, numpy as np
-sys.path.insert(0, os.environ.get("GGUF_PY", "/work/peers/llama.cpp/gguf-py"))
-from gguf import quants
-from gguf.constants import GGMLQuantizationType as QT
-exec(open('emulate_gemv.py').read().split("def q4k_unit")[0])
+# Thread-level emulation of the Q3_K int8 GEMV unit, its repack and load8_t against gguf-py.
+import numpy as np
+from emu_common import QT, dp4a, half, quants, rand_blocks, s8, u32, vsub4, warp_gemv_error, xword  # noqa: F401
 def repack(blocks):  # [n,110] -> [n,112], d[n]
     n = blocks.shape[0]
     out = np.zeros((n, 112), np.uint8)
@@ -14,10 +11,6 @@ def repack(blocks):  # [n,110] -> [n,112], d[n]
         high = (packed[:, 8 + i % 4] >> (2 * (i // 4))) & 3
         out[:, 96 + i] = ((low | (high << 4)).astype(np.int16) - 32).astype(np.int8).view(np.uint8)
     return out, blocks[:, 108:110].copy().view(np.uint16).reshape(-1)
-def vsub4(a, b):
-    r = 0
-    for i in range(4): r |= ((((a >> 8*i) & 0xFF) - ((b >> 8*i) & 0xFF)) & 0xFF) << 8*i
-    return r
 def unit(vals, dv, u, xq, ds):
     b = vals[u // 2]; half_ = u % 2
     qw = [u32(b, 32 + 32 * half_ + 4 * i) for i in range(8)]
@@ -46,14 +39,6 @@ for cols in [256, 1024, 14336]:
     vals, dv = repack(blocks)
     got_w = np.concatenate([load8(vals, dv, c) for c in range(0, cols, 8)])
     assert np.array_equal(got_w.astype(np.float32), ref.astype(np.float32)), 'load8'
-    x = rng.uniform(-2, 2, size=cols).astype(np.float32)
-    xq, ds = quant_x(x)
-    xdq = (xq.reshape(-1, 32).astype(np.float64) * ds[:, 0:1].astype(np.float64)).reshape(-1)
-    want = float(ref.astype(np.float64) @ xdq)
-    acc = [np.float32(0)] * 32
-    for lane in range(32):
-        for u in range(lane, cols // 128, 32): acc[lane] += unit(vals, dv, u, xq, ds)
-    got = float(sum(acc))
-    err = abs(got - want) / np.abs(ref.astype(np.float64) * xdq).sum()
+    err = warp_gemv_error(ref, cols // 128, lambda u, xq, ds: unit(vals, dv, u, xq, ds))
     print('q3_k', cols, f"{err:.2e}"); assert err < 1e-5
 print('ok')

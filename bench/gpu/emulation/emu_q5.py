@@ -1,9 +1,6 @@
-import os
-import sys, numpy as np
-sys.path.insert(0, os.environ.get("GGUF_PY", "/work/peers/llama.cpp/gguf-py"))
-from gguf import quants
-from gguf.constants import GGMLQuantizationType as QT
-exec(open('emulate_gemv.py').read().split("def q4k_unit")[0])  # helpers: u32, s8, dp4a, half, quant_x, xword, rand_blocks
+# Thread-level emulation of the Q5_0/Q5_1/Q4_1 int8 GEMV unit, repack and load8_t against gguf-py.
+import numpy as np
+from emu_common import QT, dp4a, half, quants, rand_blocks, s8, u32, vsub4, warp_gemv_error, xword  # noqa: F401
 def repack(blocks, has_min, has_qh=True):
     n = blocks.shape[0]
     w = blocks.view(np.uint16).reshape(n, -1)
@@ -44,14 +41,6 @@ for kind, size, qt, has_min in [('q5_0', 22, QT.Q5_0, False), ('q5_1', 24, QT.Q5
         vals, meta = repack(blocks, has_min, kind != 'q4_1')
         got_w = np.concatenate([load8(vals, meta, c // 32, c % 32, kind) for c in range(0, cols, 8)])
         assert np.array_equal(got_w.astype(np.float32), ref.astype(np.float32)), (kind, 'load8')
-        x = rng.uniform(-2, 2, size=cols).astype(np.float32)
-        xq, ds = quant_x(x)
-        xdq = (xq.reshape(-1, 32).astype(np.float64) * ds[:, 0:1].astype(np.float64)).reshape(-1)
-        want = float(ref.astype(np.float64) @ xdq)
-        acc = [np.float32(0)] * 32
-        for lane in range(32):
-            for u in range(lane, nb, 32): acc[lane] += unit(vals, meta, u, xq, ds, kind)
-        got = float(sum(acc))
-        err = abs(got - want) / max(1e-9, np.abs(ref.astype(np.float64) * xdq).sum())
+        err = warp_gemv_error(ref, nb, lambda u, xq, ds: unit(vals, meta, u, xq, ds, kind))
         print(kind, cols, f"{err:.2e}"); assert err < 1e-5
 print("ok")

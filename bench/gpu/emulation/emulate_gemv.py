@@ -1,48 +1,7 @@
 # Thread-level emulation of kernels/quant_gemv.cu's Int8Unit<q4_k> / Int8Unit<q6_k> and the
 # q6_k repack + load8_t, against gguf-py's dequantisers (llama.cpp's own reference).
-import os
-import sys, struct, numpy as np
-sys.path.insert(0, os.environ.get("GGUF_PY", "/work/peers/llama.cpp/gguf-py"))
-from gguf import quants
-from gguf.constants import GGMLQuantizationType as QT
-
-rng = np.random.default_rng(1)
-
-def rand_blocks(n, size, d_offsets):
-    b = rng.integers(0, 256, size=(n, size), dtype=np.uint8)
-    for off in d_offsets:
-        d = (rng.uniform(0.001, 0.02, size=n)).astype(np.float16)
-        b[:, off:off+2] = d.view(np.uint8).reshape(n, 2)
-    return b
-
-def u32(b, off):  # little-endian word at byte offset
-    return int(b[off]) | int(b[off+1]) << 8 | int(b[off+2]) << 16 | int(b[off+3]) << 24
-
-def s8(v): return v - 256 if v >= 128 else v
-
-def dp4a(a, b, c):
-    for i in range(4):
-        c += s8((a >> (8*i)) & 0xFF) * s8((b >> (8*i)) & 0xFF)
-    return c
-
-def vsub4(a, b):
-    r = 0
-    for i in range(4):
-        r |= ((((a >> 8*i) & 0xFF) - ((b >> 8*i) & 0xFF)) & 0xFF) << 8*i
-    return r
-
-def half(bits): return float(np.array([bits], dtype=np.uint16).view(np.float16)[0])
-
-def quant_x(x):  # launch_quantize_q8_rows: per 32, d = amax/127, q = rint(x/d); ds = (d, d*sum q)
-    x = x.astype(np.float32).reshape(-1, 32)
-    amax = np.abs(x).max(axis=1)
-    d = (amax / np.float32(127)).astype(np.float32)
-    q = np.where(amax[:, None] == 0, 0, np.rint(x / np.where(d == 0, 1, d)[:, None])).astype(np.int8)
-    ds = np.stack([d, d * q.sum(axis=1).astype(np.float32)], axis=1)
-    return q.reshape(-1), ds
-
-def xword(xq, byte_off):  # int32 word of 4 int8 activations
-    return int(np.frombuffer(xq[byte_off:byte_off+4].tobytes(), dtype=np.uint32)[0])
+import numpy as np
+from emu_common import QT, dp4a, half, quant_x, quants, rand_blocks, rng, s8, u32, vsub4, xword
 
 def q4k_unit(row_bytes, u, xq, ds):
     sb = row_bytes[(u // 4) * 144:(u // 4 + 1) * 144]
