@@ -83,17 +83,20 @@ const std::vector<Heads> kHeads = {
     {6, 3, 48, 8},    // a head size that is no power of two, small blocks
 };
 
+// Every head shape with an f16 and with a bf16 cache (the CPU reference reads the same values).
+std::vector<std::pair<Heads, KvType>> heads_and_caches() {
+  std::vector<std::pair<Heads, KvType>> out;
+  for (KvType t : {KvType::f16, KvType::bf16}) {
+    for (const Heads& hs : kHeads) out.push_back({hs, t});
+  }
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("paged decode attention matches the CPU", "[kernels][attention][decode]") {
   const std::vector<int64_t> ctx = {1, 15, 16, 17, 64, 65, 300, 1337};
-  // Every head shape with an f16 cache, two with a bf16 one (the CPU reference reads the
-  // same bf16 values).
-  std::vector<std::pair<Heads, KvType>> shapes;
-  for (const Heads& hs : kHeads) shapes.push_back({hs, KvType::f16});
-  shapes.push_back({kHeads[0], KvType::bf16});
-  shapes.push_back({kHeads[3], KvType::bf16});
-  for (const auto& [hs, kv_type] : shapes) {
+  for (const auto& [hs, kv_type] : heads_and_caches()) {
     Cache cache(hs, ctx, 81 + hs.hd, kv_type);
     std::vector<int32_t> offsets;
     const auto bt = cache.flat(&offsets);
@@ -186,11 +189,7 @@ TEST_CASE("paged prefill attention matches the CPU, chunks starting mid-sequence
   const std::vector<Chunk> chunks = {{0, 100}, {37, 69}, {1000, 3}, {2000, 130}, {5, 1}};
   std::vector<int64_t> lengths;
   for (const auto& c : chunks) lengths.push_back(c.start + c.n);
-  std::vector<std::pair<Heads, KvType>> shapes;
-  for (const Heads& hs : kHeads) shapes.push_back({hs, KvType::f16});
-  shapes.push_back({kHeads[0], KvType::bf16});
-  shapes.push_back({kHeads[2], KvType::bf16});
-  for (const auto& [hs, kv_type] : shapes) {
+  for (const auto& [hs, kv_type] : heads_and_caches()) {
     Cache cache(hs, lengths, 101 + hs.hd, kv_type);
     std::vector<int32_t> offsets;
     const auto bt = cache.flat(&offsets);

@@ -117,13 +117,24 @@ TEST_CASE("a bf16 KV cache serves greedy requests and an unknown KV type is refu
   test::DecodeRunner ref(std::move(*m), 2, 16, 512, KvType::bf16);
   const auto prompt = prompt_of(19, 2);
   const auto expected = ref.greedy(prompt, 10);
+  // Chosen-token logprobs from an f16 and a bf16 engine: they differ, so the setting reached
+  // the backend (greedy tokens alone would likely agree either way).
+  SamplingParams sp = greedy(10);
+  sp.logprobs = true;
+  Collected out, out_f16;
   EngineConfig cfg;
   cfg.kv_cache_dtype = "bf16";
   auto core = f.core(cfg);
-  Collected out;
-  REQUIRE(core->add(f.request("a", prompt, greedy(10), out)));
+  REQUIRE(core->add(f.request("a", prompt, sp, out)));
   run_all(*core);
   CHECK(out.tokens[0] == expected);
+  auto core_f16 = f.core();
+  REQUIRE(core_f16->add(f.request("b", prompt, sp, out_f16)));
+  run_all(*core_f16);
+  REQUIRE(out.logprobs[0].size() == out_f16.logprobs[0].size());
+  bool differ = false;
+  for (size_t i = 0; i < out.logprobs[0].size(); ++i) differ = differ || out.logprobs[0][i].logprob != out_f16.logprobs[0][i].logprob;
+  CHECK(differ);
 
   EngineConfig bad;
   bad.kv_cache_dtype = "fp8";
