@@ -614,7 +614,13 @@ void CudaBackend::sample_piece(int64_t n, SampleJob& job) {
     out_rows[i] = d;
   }
   uint8_t* dev = sample_in_dev_.as<uint8_t>();
-  LLMP_CUDA_CHECK(cudaMemcpyAsync(dev, base, bytes, cudaMemcpyHostToDevice, stream_));
+  // Plain greedy rows (no list, no mask) are an argmax over the raw logits: many blocks per row
+  // instead of the sampler's one, and nothing to upload.
+  const bool plain_greedy = std::all_of(out_rows, out_rows + n, [](const kernels::SampleRow& d) {
+    return d.inv_temperature == 0.0f && d.bias_count == 0 && d.seen_count == 0 && d.output_count == 0 &&
+           d.banned_count == 0 && d.mask_word < 0;
+  });
+  if (!plain_greedy) LLMP_CUDA_CHECK(cudaMemcpyAsync(dev, base, bytes, cudaMemcpyHostToDevice, stream_));
 
   const SampleOut o = sample_out_layout(logits_cap_);
   uint8_t* out = sample_out_dev_.as<uint8_t>();
@@ -626,12 +632,6 @@ void CudaBackend::sample_piece(int64_t n, SampleJob& job) {
     LLMP_CUDA_CHECK(kernels::launch_logprobs_topk(logits, n, vocab_, top, lse, reinterpret_cast<int32_t*>(out + o.top_ids),
                                                   reinterpret_cast<float*>(out + o.top_logprobs), stream_));
   }
-  // Plain greedy rows (no list, no mask) are an argmax over the raw logits: many blocks per row
-  // instead of the sampler's one.
-  const bool plain_greedy = std::all_of(out_rows, out_rows + n, [](const kernels::SampleRow& d) {
-    return d.inv_temperature == 0.0f && d.bias_count == 0 && d.seen_count == 0 && d.output_count == 0 &&
-           d.banned_count == 0 && d.mask_word < 0;
-  });
   if (plain_greedy) {
     LLMP_CUDA_CHECK(kernels::launch_argmax(logits, n, vocab_, reinterpret_cast<int32_t*>(out + o.ids), sample_work_.as(), lse,
                                            reinterpret_cast<float*>(out + o.logprob), stream_));
