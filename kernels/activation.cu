@@ -9,7 +9,9 @@ namespace {
 // Grid-stride, block 256. gate_up: [n, 2 * ffn] f32; out: [n, ffn] T.
 template <class T>
 __global__ void swiglu_kernel(const float* __restrict__ gate_up, int64_t n, int64_t ffn, T* __restrict__ out) {
+  detail::allow_downstream();
   const int64_t total = n * ffn, stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  detail::wait_for_upstream();
   for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total; e += stride) {
     const int64_t t = e / ffn, i = e % ffn;
     const float g = gate_up[t * 2 * ffn + i], u = gate_up[t * 2 * ffn + ffn + i];
@@ -22,7 +24,9 @@ __global__ void swiglu_kernel(const float* __restrict__ gate_up, int64_t n, int6
 // quantises for the int8 GEMV / MMA (ffn % 32 == 0; q8: [n, ffn]).
 template <class T>
 __global__ void swiglu_q8_kernel(const float* __restrict__ gate_up, int64_t ffn, int64_t n_blocks, T* __restrict__ out, Q8Rows q8) {
+  detail::allow_downstream();
   const int64_t blk = static_cast<int64_t>(blockIdx.x) * 8 + (threadIdx.x >> 5);
+  detail::wait_for_upstream();
   if (blk >= n_blocks) return;  // whole warps
   const int lane = threadIdx.x & 31;
   const int64_t per_row = ffn / 32, t = blk / per_row, i = (blk % per_row) * 32 + lane;
@@ -70,12 +74,10 @@ cudaError_t launch_swiglu(const float* gate_up, int64_t n, int64_t ffn, ActType 
     using T = decltype(tag);
     if (q8) {
       const int64_t blocks = n * ffn / 32;
-      swiglu_q8_kernel<T><<<static_cast<unsigned>(detail::ceil_div(blocks, 8)), 256, 0, stream>>>(gate_up, ffn, blocks,
-                                                                                                   static_cast<T*>(out), *q8);
-    } else {
-      swiglu_kernel<T><<<grid_for(n * ffn), 256, 0, stream>>>(gate_up, n, ffn, static_cast<T*>(out));
+      return detail::launch_kernel(swiglu_q8_kernel<T>, static_cast<unsigned>(detail::ceil_div(blocks, 8)), 256, 0, stream, gate_up,
+                                   ffn, blocks, static_cast<T*>(out), *q8);
     }
-    return cudaGetLastError();
+    return detail::launch_kernel(swiglu_kernel<T>, grid_for(n * ffn), 256, 0, stream, gate_up, n, ffn, static_cast<T*>(out));
   });
 }
 

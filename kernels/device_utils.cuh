@@ -10,8 +10,46 @@
 #include <cstdint>
 
 #include "kernel_types.cuh"
+#include "launch.cuh"
 
 namespace llmp::kernels::detail {
+
+//! Launches `kernel` with programmatic dependent launch when it is on (launch.cuh). Such a
+//! kernel may start while the kernels before it in the stream still run (each lets the next
+//! one start at its top, allow_downstream()), so every thread must call wait_for_upstream()
+//! before it reads or writes anything a kernel of the step writes, and before it returns.
+//! Before the wait it may read only what no kernel of the step writes: weights, and the step's
+//! metadata uploaded before its first kernel.
+template <class... Params, class... Args>
+cudaError_t launch_kernel(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream, Args... args) {
+  cudaLaunchAttribute attr{};
+  attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr.val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t config{};
+  config.gridDim = grid;
+  config.blockDim = block;
+  config.dynamicSmemBytes = smem;
+  config.stream = stream;
+  config.attrs = &attr;
+  config.numAttrs = programmatic_launch() ? 1 : 0;
+  return cudaLaunchKernelEx(&config, kernel, static_cast<Params>(args)...);
+}
+
+//! Waits until the kernel before this one in the stream has finished and its writes are
+//! visible (a no-op without programmatic dependent launch, and below compute capability 9.0).
+__device__ __forceinline__ void wait_for_upstream() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+//! Lets the next kernel in the stream, if launched programmatically, start its blocks now
+//! (they wait in wait_for_upstream() until this whole grid has finished). A no-op otherwise.
+__device__ __forceinline__ void allow_downstream() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" :::);
+#endif
+}
 
 template <class T>
 __device__ __forceinline__ float to_f32(T v);

@@ -9,7 +9,6 @@ using detail::unpack8;
 constexpr int kThreads = 128;
 constexpr int kWarps = kThreads / 32;
 constexpr int kTile = 64;  // positions scored, softmaxed and accumulated per step
-constexpr int kGroup = kDecodeHeadsPerBlock;
 
 // One warp merges the splits of head h of item `item` (row `row`):
 // out = Σ_s o_s · e^(m_s - M) / Σ_s l_s · e^(m_s - M), M = max_s m_s over splits with l > 0
@@ -64,37 +63,45 @@ __device__ void merge_group(const PagedDecodeArgs& a, int64_t item, int64_t row,
 
 // Grid: (n_splits, n_kv_heads * n_head_groups, n_items), block 128.
 // D: head_dim rounded up to 32, 64, 128 or 256; the padding lanes load nothing.
+// G: query heads per block, 4 (groups of up to 4, Llama 3's) or 8: registers and shared memory
+// for 8 heads where 4 are used cost occupancy (168 registers at D = 128: 3 blocks per SM).
 //
 // Scores: each key is read with 16-byte loads by kChunks = D / 8 lanes (one key per lane
 // group, kKeysPerWarp keys per warp step) and dotted with up to 8 query heads, reduced with
 // log2(kChunks) shuffles. Values: thread (pos_lane, chunk) accumulates 8 dims of up to 8 heads
 // over positions pos_lane, pos_lane + kPosLanes, ...; the pos_lanes are summed at the end.
 //
+// q sits in shared memory with each 8-value chunk padded to 9 floats: the 16 lanes of a key
+// read chunks kc = 0..15, which unpadded (stride 8) fall on 4 banks each - a 4-way conflict
+// on every read of the scores' inner loop, which made shared memory the limit at batch 64.
+//
 // Decode is latency-bound (a few hundred KB per block), so every tile issues all its loads
 // at once: the tile's cache row offsets come from shared memory (block-table entries loaded
 // one tile ahead), each thread loads all its keys (and, for D <= 128, its values) into
 // registers before the first use. Looping load-use per key took ~17 round trips to memory
 // per tile (12 us per layer at batch 1, 96 us at batch 64 for ctx 256 on an H100).
-template <int D, class T, class KV>
+template <int D, int G, class T, class KV>
 __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs a) {
+  detail::allow_downstream();
   constexpr int kChunks = D / 8;
   constexpr int kKeysPerWarp = 32 / kChunks;
   constexpr int kPosLanes = kThreads / kChunks;
   constexpr int kKeyIters = kTile / (kWarps * kKeysPerWarp);  // key loads per thread per tile
   constexpr int kValueIters = kTile / kPosLanes;              // value loads per thread per tile
   constexpr bool kValuesEarly = D <= 128;                     // (D = 256: registers run out)
-  __shared__ float q_s[kGroup][D];
-  __shared__ float s_s[kGroup][kTile];
-  __shared__ float m_s[kGroup], l_s[kGroup], alpha_s[kGroup];
-  __shared__ float red_s[kPosLanes][kGroup][D];
+  constexpr int kQChunk = 9;  // floats per 8-value chunk of q in shared memory (see above)
+  __shared__ float q_s[G][kChunks * kQChunk];
+  __shared__ float s_s[G][kTile];
+  __shared__ float m_s[G], l_s[G], alpha_s[G];
+  __shared__ float red_s[kPosLanes][G][D];
   __shared__ int64_t base_s[2][kTile];  // element offset of (block, kvh, slot) per tile position
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int group = a.n_heads / a.n_kv_heads;
-  const int n_hgroups = (group + kGroup - 1) / kGroup;
+  const int n_hgroups = (group + G - 1) / G;
   const int kvh = blockIdx.y / n_hgroups, hg = blockIdx.y % n_hgroups;
-  const int h0 = kvh * group + hg * kGroup;
-  const int g_n = min(kGroup, group - hg * kGroup);
+  const int h0 = kvh * group + hg * G;
+  const int g_n = min(G, group - hg * G);
   const int64_t item = blockIdx.z;
   const int64_t row = a.rows ? a.rows[item] : item;
   const int ctx = a.ctx_lens[item];
@@ -107,6 +114,7 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
   if (p0 >= p1) {
     // Nothing to attend in this split (never split 0: ctx >= 1): l = 0, which the merge
     // weighs by 0 without reading o.
+    detail::wait_for_upstream();
     if (tid < g_n) {
       const int64_t slot = (item * a.n_heads + h0 + tid) * n_splits + split;
       a.partial_ml[slot * 2] = -INFINITY;
@@ -124,23 +132,26 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
     return ((blk * a.n_kv_heads + kvh) * bs + p % bs) * static_cast<int64_t>(hd);
   };
 
-  for (int j = tid; j < kGroup * D; j += kThreads) {
-    const int g = j / D, d = j % D;
-    q_s[g][d] = (g < g_n && d < hd) ? a.q[row * a.q_stride + static_cast<int64_t>(h0 + g) * hd + d] * a.scale : 0.0f;
-  }
-  if (tid < kGroup) {
+  // Block-table lookups (uploaded before the step) before waiting for q and the cache rows
+  // that RoPE writes (launch.cuh).
+  if (tid < G) {
     m_s[tid] = -INFINITY;
     l_s[tid] = 0.0f;
   }
   if (tid < kTile) base_s[0][tid] = p0 + tid < p1 ? row_base(p0 + tid) : 0;
+  detail::wait_for_upstream();
+  for (int j = tid; j < G * D; j += kThreads) {
+    const int g = j / D, d = j % D;
+    q_s[g][d / 8 * kQChunk + d % 8] = (g < g_n && d < hd) ? a.q[row * a.q_stride + static_cast<int64_t>(h0 + g) * hd + d] * a.scale : 0.0f;
+  }
 
   const auto* k_cache = reinterpret_cast<const KV*>(a.k_cache);
   const auto* v_cache = reinterpret_cast<const KV*>(a.v_cache);
   const int kk = lane / kChunks, kc = lane % kChunks;  // scores: key within the warp step, chunk
   const int vc = tid % kChunks, vp = tid / kChunks;     // values: chunk, position lane
-  float acc[kGroup][8];
+  float acc[G][8];
 #pragma unroll
-  for (int g = 0; g < kGroup; ++g) {
+  for (int g = 0; g < G; ++g) {
 #pragma unroll
     for (int i = 0; i < 8; ++i) acc[g][i] = 0.0f;
   }
@@ -177,11 +188,11 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
       float kv[8];
       unpack8<KV>(kraw[it], kv);
 #pragma unroll
-      for (int g = 0; g < kGroup; ++g) {
+      for (int g = 0; g < G; ++g) {
         if (g < g_n) {  // uniform across the warp: the shuffles below see every lane
           float s = 0.0f;
 #pragma unroll
-          for (int i = 0; i < 8; ++i) s += q_s[g][kc * 8 + i] * kv[i];
+          for (int i = 0; i < 8; ++i) s += q_s[g][kc * kQChunk + i] * kv[i];
 #pragma unroll
           for (int o = kChunks / 2; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
           if (kc == 0) s_s[g][pl] = t0 + pl < p1 ? s : -INFINITY;
@@ -210,7 +221,7 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
 
     // 3) Values, weighted by the probabilities (0 past the context, where values load as 0).
 #pragma unroll
-    for (int g = 0; g < kGroup; ++g) {
+    for (int g = 0; g < G; ++g) {
       if (g < g_n) {
         const float al = alpha_s[g];
 #pragma unroll
@@ -227,7 +238,7 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
       unpack8<KV>(vraw[it], vv);
       const int pl = vp + it * kPosLanes;
 #pragma unroll
-      for (int g = 0; g < kGroup; ++g) {
+      for (int g = 0; g < G; ++g) {
         if (g < g_n) {
           const float w = s_s[g][pl];
 #pragma unroll
@@ -241,7 +252,7 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
 
   // Sum the position lanes.
 #pragma unroll
-  for (int g = 0; g < kGroup; ++g) {
+  for (int g = 0; g < G; ++g) {
 #pragma unroll
     for (int i = 0; i < 8; ++i) red_s[vp][g][vc * 8 + i] = acc[g][i];
   }
@@ -271,23 +282,28 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
 // Grid: (ceil(n_heads / 4), n_items), block 128: warp w merges head 4 * blockIdx.x + w.
 template <class T>
 __global__ void __launch_bounds__(kThreads) paged_decode_merge_kernel(PagedDecodeArgs a) {
+  detail::allow_downstream();
   const int h = static_cast<int>(blockIdx.x) * kWarps + (threadIdx.x >> 5);
   const int64_t item = blockIdx.y;
+  detail::wait_for_upstream();
   if (h < a.n_heads) merge_head_warp<T>(a, item, a.rows ? a.rows[item] : item, h, a.n_splits);
 }
 
 template <int D, class T, class KV>
 cudaError_t launch_typed(const PagedDecodeArgs& a, cudaStream_t stream) {
+  // Groups of up to 4 heads take the 4-head kernel; ceil(group / 4) = ceil(group / 8) = 1 for
+  // them, so the grid (and the merge counters sized by kDecodeHeadsPerBlock) is the same.
   const int group = a.n_heads / a.n_kv_heads;
-  const int n_hgroups = (group + kGroup - 1) / kGroup;
+  const int n_hgroups = (group + kDecodeHeadsPerBlock - 1) / kDecodeHeadsPerBlock;
   const dim3 grid(static_cast<unsigned>(a.n_splits), static_cast<unsigned>(a.n_kv_heads * n_hgroups),
                   static_cast<unsigned>(a.n_items));
-  paged_decode_kernel<D, T, KV><<<grid, kThreads, 0, stream>>>(a);
+  auto* kernel = group <= 4 ? paged_decode_kernel<D, 4, T, KV> : paged_decode_kernel<D, kDecodeHeadsPerBlock, T, KV>;
+  if (cudaError_t e = detail::launch_kernel(kernel, grid, kThreads, 0, stream, a); e != cudaSuccess) return e;
   if (a.n_splits > 1 && !a.merge_counters) {
     const auto head_blocks = static_cast<unsigned>((a.n_heads + kWarps - 1) / kWarps);
-    paged_decode_merge_kernel<T><<<dim3(head_blocks, static_cast<unsigned>(a.n_items)), kThreads, 0, stream>>>(a);
+    return detail::launch_kernel(paged_decode_merge_kernel<T>, dim3(head_blocks, static_cast<unsigned>(a.n_items)), kThreads, 0, stream, a);
   }
-  return cudaGetLastError();
+  return cudaSuccess;
 }
 
 }  // namespace

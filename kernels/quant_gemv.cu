@@ -10,8 +10,10 @@ template <class T>
 __global__ void __launch_bounds__(256)
     quantize_q8_rows_kernel(const T* __restrict__ x, int64_t ldx, int64_t blocks_per_row, int64_t n_blocks, int8_t* __restrict__ q,
                             float2* __restrict__ ds) {
+  detail::allow_downstream();
   const int lane = threadIdx.x & 31;
   const int64_t blk = static_cast<int64_t>(blockIdx.x) * 8 + (threadIdx.x >> 5);
+  detail::wait_for_upstream();
   if (blk >= n_blocks) return;
   const int64_t j = blk / blocks_per_row, b = blk % blocks_per_row;
   const float v[1] = {detail::to_f32<T>(x[j * ldx + b * 32 + lane])};
@@ -407,25 +409,35 @@ struct Int8Unit<WeightType::q3_k> {
 };
 
 // Grid: (ceil(rows / 4)), block 128: one warp per output feature o; lane l takes units l,
-// l + 32, ... of the row, so a warp reads 32 consecutive units (coalesced).
+// l + 32, ... of the row, so a warp reads 32 consecutive units (coalesced). The first kUnroll
+// units' loads go out before the wait for x (launch.cuh): weights are never written.
 template <WeightType kType>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     int8_gemv_kernel(DeviceMatrix w, Q8Rows x, int n, float* __restrict__ y, int64_t ldy, bool accumulate) {
+  detail::allow_downstream();
   using Unit = Int8Unit<kType>;
   constexpr int U = Unit::kUnroll;
   const int lane = threadIdx.x & 31;
   const int64_t o = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5);
-  if (o >= w.rows) return;  // whole warps leave; no block barrier below
+  if (o >= w.rows) {  // whole warps leave; no block barrier below
+    detail::wait_for_upstream();
+    return;
+  }
   const int64_t n_units = w.cols / Unit::kElems, nb = w.cols / 32;
   float acc[kGemvMaxRows];
 #pragma unroll
   for (int j = 0; j < kGemvMaxRows; ++j) acc[j] = 0.0f;
 
+  bool waited = false;
   for (int64_t u0 = lane; u0 < n_units; u0 += 32 * U) {
     Unit unit[U];
 #pragma unroll
     for (int k = 0; k < U; ++k) {
       if (u0 + 32 * k < n_units) unit[k].load(w, o, u0 + 32 * k);
+    }
+    if (!waited) {
+      detail::wait_for_upstream();
+      waited = true;
     }
 #pragma unroll
     for (int k = 0; k < U; ++k) {
@@ -438,6 +450,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
       }
     }
   }
+  if (!waited) detail::wait_for_upstream();  // lanes past a short row
 #pragma unroll
   for (int j = 0; j < kGemvMaxRows; ++j) {
     if (j < n) {
@@ -460,8 +473,8 @@ cudaError_t launch_quantize_q8_rows(ActType x_type, const void* x, int64_t ldx, 
   const auto grid = static_cast<unsigned>(detail::ceil_div(blocks, 8));
   return detail::with_act_type(x_type, [&](auto tag) {
     using T = decltype(tag);
-    quantize_q8_rows_kernel<T><<<grid, 256, 0, stream>>>(static_cast<const T*>(x), ldx, per_row, blocks, out.q, out.ds);
-    return cudaGetLastError();
+    return detail::launch_kernel(quantize_q8_rows_kernel<T>, grid, 256, 0, stream, static_cast<const T*>(x), ldx, per_row, blocks,
+                                 out.q, out.ds);
   });
 }
 
@@ -472,21 +485,22 @@ cudaError_t launch_q8_gemv(const DeviceMatrix& w, const Q8Rows& x, int n, float*
     return cudaErrorInvalidValue;
   }
   const auto grid = static_cast<unsigned>((w.rows + kWarpsPerBlock - 1) / kWarpsPerBlock);
+  auto* kernel = int8_gemv_kernel<WeightType::q6_k>;
   switch (w.type) {
-    case WeightType::q4_0: int8_gemv_kernel<WeightType::q4_0><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
-    case WeightType::q8_0: int8_gemv_kernel<WeightType::q8_0><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
-    case WeightType::q4_1: int8_gemv_kernel<WeightType::q4_1><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
-    case WeightType::q5_0: int8_gemv_kernel<WeightType::q5_0><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
-    case WeightType::q5_1: int8_gemv_kernel<WeightType::q5_1><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
-    case WeightType::iq4_nl: int8_gemv_kernel<WeightType::iq4_nl><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
-    case WeightType::iq4_xs: int8_gemv_kernel<WeightType::iq4_xs><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
-    case WeightType::q2_k: int8_gemv_kernel<WeightType::q2_k><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
-    case WeightType::q3_k: int8_gemv_kernel<WeightType::q3_k><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
-    case WeightType::q4_k: int8_gemv_kernel<WeightType::q4_k><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
-    case WeightType::q5_k: int8_gemv_kernel<WeightType::q5_k><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
-    default: int8_gemv_kernel<WeightType::q6_k><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, n, y, ldy, accumulate); break;
+    case WeightType::q4_0: kernel = int8_gemv_kernel<WeightType::q4_0>; break;
+    case WeightType::q8_0: kernel = int8_gemv_kernel<WeightType::q8_0>; break;
+    case WeightType::q4_1: kernel = int8_gemv_kernel<WeightType::q4_1>; break;
+    case WeightType::q5_0: kernel = int8_gemv_kernel<WeightType::q5_0>; break;
+    case WeightType::q5_1: kernel = int8_gemv_kernel<WeightType::q5_1>; break;
+    case WeightType::iq4_nl: kernel = int8_gemv_kernel<WeightType::iq4_nl>; break;
+    case WeightType::iq4_xs: kernel = int8_gemv_kernel<WeightType::iq4_xs>; break;
+    case WeightType::q2_k: kernel = int8_gemv_kernel<WeightType::q2_k>; break;
+    case WeightType::q3_k: kernel = int8_gemv_kernel<WeightType::q3_k>; break;
+    case WeightType::q4_k: kernel = int8_gemv_kernel<WeightType::q4_k>; break;
+    case WeightType::q5_k: kernel = int8_gemv_kernel<WeightType::q5_k>; break;
+    default: break;
   }
-  return cudaGetLastError();
+  return detail::launch_kernel(kernel, grid, kWarpsPerBlock * 32, 0, stream, w, x, n, y, ldy, accumulate);
 }
 
 }  // namespace llmp::kernels

@@ -11,11 +11,13 @@ template <class T>
 __global__ void rms_norm_residual_kernel(float* __restrict__ x, const float* __restrict__ delta,
                                          const int32_t* __restrict__ rows, const float* __restrict__ w, int64_t hidden,
                                          float eps, T* __restrict__ out) {
+  detail::allow_downstream();
   __shared__ float scratch[32];
   const int64_t i = blockIdx.x;
   const int64_t r = rows ? rows[i] : i;
   float* xr = x + r * hidden;
   float ss = 0.0f;
+  detail::wait_for_upstream();
   if (delta) {
     const float* dr = delta + r * hidden;
     for (int64_t c = threadIdx.x; c < hidden; c += blockDim.x) {
@@ -56,6 +58,7 @@ template <int kVec, class T>
 __global__ void __launch_bounds__(1024) rms_norm_residual_vec_kernel(float* __restrict__ x, const float* __restrict__ delta,
                                                                      const int32_t* __restrict__ rows, const float* __restrict__ w,
                                                                      int64_t hidden, float eps, T* __restrict__ out, Q8Rows q8) {
+  detail::allow_downstream();
   __shared__ float scratch[32];
   const int64_t i = blockIdx.x;
   const int64_t r = rows ? rows[i] : i;
@@ -64,12 +67,18 @@ __global__ void __launch_bounds__(1024) rms_norm_residual_vec_kernel(float* __re
   const auto* d4 = delta ? reinterpret_cast<const float4*>(delta + r * hidden) : nullptr;
   const auto* w4 = reinterpret_cast<const float4*>(w);
   float4 v[kVec], g[kVec];
+  // The weights (and `rows`, uploaded before the step) before the wait; x and delta after.
+#pragma unroll
+  for (int k = 0; k < kVec; ++k) {
+    const int64_t c = threadIdx.x + static_cast<int64_t>(k) * blockDim.x;
+    g[k] = c < n4 ? w4[c] : make_float4(0.f, 0.f, 0.f, 0.f);
+  }
+  detail::wait_for_upstream();
 #pragma unroll
   for (int k = 0; k < kVec; ++k) {
     const int64_t c = threadIdx.x + static_cast<int64_t>(k) * blockDim.x;
     const bool in = c < n4;
     v[k] = in ? x4[c] : make_float4(0.f, 0.f, 0.f, 0.f);
-    g[k] = in ? w4[c] : make_float4(0.f, 0.f, 0.f, 0.f);
     if (in && d4) {
       const float4 d = d4[c];
       v[k].x += d.x;
@@ -172,8 +181,9 @@ cudaError_t launch_rms_norm_residual(float* x, const float* delta, const int32_t
     using T = decltype(tag);
     auto* o = static_cast<T*>(out);
     if (!vec) {
-      rms_norm_residual_kernel<T><<<static_cast<unsigned>(n), 256, 0, stream>>>(x, delta, rows, w, hidden, eps, o);
-      if (cudaError_t e = cudaGetLastError(); e != cudaSuccess || !q8) return e;
+      cudaError_t e = detail::launch_kernel(rms_norm_residual_kernel<T>, static_cast<unsigned>(n), 256, 0, stream, x, delta, rows, w,
+                                            hidden, eps, o);
+      if (e != cudaSuccess || !q8) return e;
       return launch_quantize_q8_rows(out_type, out, hidden, static_cast<int>(n), *q8, stream);
     }
     // float4s per thread: 1, 2 or 4 (8 would not fit the 64 registers of 1024 threads).
@@ -181,12 +191,9 @@ cudaError_t launch_rms_norm_residual(float* x, const float* delta, const int32_t
     const int vec_n = per_thread <= 1 ? 1 : per_thread <= 2 ? 2 : 4;
     const auto threads = static_cast<unsigned>(std::min<int64_t>(1024, (detail::ceil_div(n4, vec_n) + 31) / 32 * 32));
     const auto grid = static_cast<unsigned>(n);
-    switch (vec_n) {
-      case 1: rms_norm_residual_vec_kernel<1, T><<<grid, threads, 0, stream>>>(x, delta, rows, w, hidden, eps, o, q8_out); break;
-      case 2: rms_norm_residual_vec_kernel<2, T><<<grid, threads, 0, stream>>>(x, delta, rows, w, hidden, eps, o, q8_out); break;
-      default: rms_norm_residual_vec_kernel<4, T><<<grid, threads, 0, stream>>>(x, delta, rows, w, hidden, eps, o, q8_out); break;
-    }
-    return cudaGetLastError();
+    auto* kernel = vec_n == 1 ? rms_norm_residual_vec_kernel<1, T> : vec_n == 2 ? rms_norm_residual_vec_kernel<2, T>
+                                                                                : rms_norm_residual_vec_kernel<4, T>;
+    return detail::launch_kernel(kernel, grid, threads, 0, stream, x, delta, rows, w, hidden, eps, o, q8_out);
   });
 }
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "device_utils.cuh"
 #include "rope.cuh"
 
 namespace llmp::kernels {
@@ -16,28 +17,34 @@ constexpr int kThreads = 128;  // per block, as whole heads allow (a head of 512
 // bias to both elements, rotates them (q and k heads) and stores them (k and v heads) in the
 // cache. One thread per pair and every load issued at once: at batch 1 the kernel is one
 // round trip to memory (one block per token looping over heads took 6.2 us per call for a 1B
-// model on an H100, bench/gpu/NOTES.md).
+// model on an H100, bench/gpu/NOTES.md). The angle (positions and slots are uploaded before
+// the step) is worked out before waiting for the QKV product.
 __global__ void __launch_bounds__(kMaxHalf)
     rope_qk_kernel(float* __restrict__ qkv, int64_t ld, const float* __restrict__ bias, const int32_t* __restrict__ pos,
                    const float* __restrict__ freqs, float pos_scale, bool interleaved, int n_heads, int n_kv_heads,
                    int head_dim, RopeKvWrite kv) {
+  detail::allow_downstream();
   const int half = head_dim / 2, i = static_cast<int>(threadIdx.x);
   const int h = static_cast<int>(blockIdx.y * blockDim.y + threadIdx.y);
-  if (h >= n_heads + 2 * n_kv_heads) return;
-  const int64_t t = blockIdx.x;
-  float* x = qkv + t * ld + static_cast<int64_t>(h) * head_dim;
-  const int a = interleaved ? 2 * i : i, b = interleaved ? 2 * i + 1 : i + half;
-  float x0 = x[a], x1 = x[b];
-  if (bias) {
-    x0 += bias[h * head_dim + a];
-    x1 += bias[h * head_dim + b];
+  if (h >= n_heads + 2 * n_kv_heads) {
+    detail::wait_for_upstream();
+    return;
   }
+  const int64_t t = blockIdx.x;
+  const int a = interleaved ? 2 * i : i, b = interleaved ? 2 * i + 1 : i + half;
   const bool is_v = h >= n_heads + n_kv_heads;
+  float s = 0.0f, c = 1.0f;
   if (!is_v) {
     // As the CPU reference: the position is scaled in f32, then multiplied by the frequency.
     const float angle = static_cast<float>(pos[t]) * pos_scale * freqs[i];
-    float s, c;
     sincosf(angle, &s, &c);  // as accurate as sinf and cosf, one range reduction
+  }
+  const float b0 = bias ? bias[h * head_dim + a] : 0.0f, b1 = bias ? bias[h * head_dim + b] : 0.0f;
+  const int64_t slot = kv.slots && h >= n_heads ? kv.slots[t] : -1;
+  detail::wait_for_upstream();
+  float* x = qkv + t * ld + static_cast<int64_t>(h) * head_dim;
+  float x0 = x[a] + b0, x1 = x[b] + b1;
+  if (!is_v) {
     const float r0 = x0 * c - x1 * s, r1 = x0 * s + x1 * c;
     x0 = r0;
     x1 = r1;
@@ -47,7 +54,6 @@ __global__ void __launch_bounds__(kMaxHalf)
     x[b] = x1;
   }
   // The token's KV-cache row for this kv head (slot < 0 or no cache: nothing stored).
-  const int64_t slot = kv.slots && h >= n_heads ? kv.slots[t] : -1;
   if (slot >= 0) {
     const int kvh = is_v ? h - n_heads - n_kv_heads : h - n_heads;
     const int64_t block = slot / kv.block_size, off = slot % kv.block_size;
@@ -74,9 +80,8 @@ cudaError_t launch_rope_qk(float* qkv, int64_t ld, const float* bias, const int3
   const int heads_per_block = std::max(1, kThreads / half);
   const int heads = n_heads + 2 * n_kv_heads;
   const dim3 grid(static_cast<unsigned>(n), static_cast<unsigned>((heads + heads_per_block - 1) / heads_per_block));
-  rope_qk_kernel<<<grid, dim3(static_cast<unsigned>(half), static_cast<unsigned>(heads_per_block)), 0, stream>>>(
-      qkv, ld, bias, pos, freqs, pos_scale, interleaved, n_heads, n_kv_heads, head_dim, kv);
-  return cudaGetLastError();
+  return detail::launch_kernel(rope_qk_kernel, grid, dim3(static_cast<unsigned>(half), static_cast<unsigned>(heads_per_block)), 0,
+                               stream, qkv, ld, bias, pos, freqs, pos_scale, interleaved, n_heads, n_kv_heads, head_dim, kv);
 }
 
 }  // namespace llmp::kernels

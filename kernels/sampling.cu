@@ -46,11 +46,13 @@ __device__ Best block_best(Best b, float* sv, int32_t* si) {
 // blockIdx.y: best_v / best_i [n, chunks].
 __global__ void argmax_chunk_kernel(const float* __restrict__ logits, int64_t vocab, int64_t chunk, float* __restrict__ best_v,
                                     int32_t* __restrict__ best_i) {
+  detail::allow_downstream();
   __shared__ float sv[32];
   __shared__ int32_t si[32];
   const float* row = logits + static_cast<int64_t>(blockIdx.y) * vocab;
   const int64_t lo = blockIdx.x * chunk, hi = min(vocab, lo + chunk);
   Best b{-INFINITY, -1};
+  detail::wait_for_upstream();
 #pragma unroll 8
   for (int64_t c = lo + threadIdx.x; c < hi; c += blockDim.x) {
     const float v = row[c];
@@ -67,8 +69,10 @@ __global__ void argmax_chunk_kernel(const float* __restrict__ logits, int64_t vo
 __global__ void argmax_merge_kernel(const float* __restrict__ logits, int64_t vocab, int chunks, const float* __restrict__ best_v,
                                     const int32_t* __restrict__ best_i, int32_t* __restrict__ ids, const float* __restrict__ lse,
                                     float* __restrict__ logprobs) {
+  detail::allow_downstream();
   const int64_t r = blockIdx.x;
   Best b{-INFINITY, -1};
+  detail::wait_for_upstream();
   for (int c = static_cast<int>(threadIdx.x); c < chunks; c += 32) b = better(b, Best{best_v[r * chunks + c], best_i[r * chunks + c]});
   b = warp_best(b);
   if (threadIdx.x == 0) {
@@ -379,11 +383,13 @@ cudaError_t launch_argmax(const float* logits, int64_t n, int64_t vocab, int32_t
   const int64_t chunk = detail::ceil_div(vocab, chunks);
   auto* best_v = static_cast<float*>(work);
   auto* best_i = reinterpret_cast<int32_t*>(best_v + n * kArgmaxMaxChunks);
-  argmax_chunk_kernel<<<dim3(static_cast<unsigned>(chunks), static_cast<unsigned>(n)), kThreads, 0, stream>>>(logits, vocab, chunk,
-                                                                                                             best_v, best_i);
-  argmax_merge_kernel<<<static_cast<unsigned>(n), 32, 0, stream>>>(logits, vocab, static_cast<int>(chunks), best_v, best_i, ids,
-                                                                   lse, logprobs);
-  return cudaGetLastError();
+  if (cudaError_t e = detail::launch_kernel(argmax_chunk_kernel, dim3(static_cast<unsigned>(chunks), static_cast<unsigned>(n)), kThreads,
+                                            0, stream, logits, vocab, chunk, best_v, best_i);
+      e != cudaSuccess) {
+    return e;
+  }
+  return detail::launch_kernel(argmax_merge_kernel, static_cast<unsigned>(n), 32, 0, stream, logits, vocab, static_cast<int>(chunks),
+                               best_v, best_i, ids, lse, logprobs);
 }
 
 cudaError_t launch_logprobs_topk(const float* logits, int64_t n, int64_t vocab, int k, float* lse, int32_t* top_ids,

@@ -186,6 +186,7 @@ struct Paths {
   bool dense_gemv = false;   // dense matrices at 1-4 rows through our GEMV instead of cuBLAS
   bool fused_q8 = false;     // the norms and SwiGLU quantise their outputs for the int8 products
   int gemv_rows = 0;         // > 0: the int8 GEMV serves up to this many rows (chunks of 8)
+  bool pdl = false;          // programmatic dependent launch (compute capability 9.0+)
   KvType kv_type = KvType::f16;  // both backends' KV cache
 };
 
@@ -208,8 +209,8 @@ void run_case(const Case& c, const Paths& paths = {}) {
   auto cpu = make_cpu_backend(model, pool, Runner::kBlock, per_block * Runner::kBlocks, paths.kv_type);
   REQUIRE(cpu);
   // With graphs: decode batches (bucket 4) through the quantised GEMV (the default up to 8
-  // rows) and prefill chunks (up to 70 rows) through the MMA (Q8_0/Q4_0, the default up to 64
-  // rows) or dequantise + cuBLAS; without: everything through dequantise + cuBLAS.
+  // rows) and prefill chunks (up to 70 rows) through the MMA (the default up to 64 rows) or
+  // dequantise + cuBLAS; without: everything through dequantise + cuBLAS.
   if (!graphs) ::setenv("LLMP_CUDA_GRAPHS", "0", 1);
   if (!graphs || mmq) ::setenv("LLMP_CUDA_GEMV_MAX_ROWS", "0", 1);
   if (paths.gemv_rows > 0) ::setenv("LLMP_CUDA_GEMV_MAX_ROWS", std::to_string(paths.gemv_rows).c_str(), 1);
@@ -219,6 +220,7 @@ void run_case(const Case& c, const Paths& paths = {}) {
   if (fused_merge) ::setenv("LLMP_CUDA_FUSED_MERGE", "1", 1);
   if (dense_gemv) ::setenv("LLMP_CUDA_DENSE_GEMV_MAX_ROWS", "4", 1);
   if (fused_q8) ::setenv("LLMP_CUDA_FUSED_Q8", "1", 1);
+  if (paths.pdl) ::setenv("LLMP_CUDA_PDL", "1", 1);
   auto gpu = make_cuda_backend(model, 0, Runner::kBlock, 0.02, paths.kv_type);
   ::unsetenv("LLMP_CUDA_GRAPHS");
   ::unsetenv("LLMP_CUDA_GEMV_MAX_ROWS");
@@ -227,6 +229,7 @@ void run_case(const Case& c, const Paths& paths = {}) {
   ::unsetenv("LLMP_CUDA_FUSED_MERGE");
   ::unsetenv("LLMP_CUDA_DENSE_GEMV_MAX_ROWS");
   ::unsetenv("LLMP_CUDA_FUSED_Q8");
+  ::unsetenv("LLMP_CUDA_PDL");
   INFO((gpu ? std::string() : gpu.error().message()));
   REQUIRE(gpu);
   REQUIRE((*gpu)->kv_blocks() >= Runner::kBlocks);
@@ -263,8 +266,8 @@ void run_case(const Case& c, const Paths& paths = {}) {
     for (size_t k = 0; k < items.size(); ++k) items[k].seq->tokens.push_back(argmax(rows[k]));
   }
   const auto st = cuda::cuda_backend_stats(**gpu);
-  std::printf("parity %-28s graphs %-3s%s%s%s%s%s rows %3d  max nerr %.2e (limit %.0e)  greedy ties %d mismatches %d  act %s  eager %lld captures %lld replays %lld\n",
-              label(c).c_str(), graphs ? "on" : "off", mmq ? " mmq" : "", fused_merge ? " fused merge" : "", dense_gemv ? " dense gemv" : "", fused_q8 ? " fused q8" : "", paths.kv_type == KvType::bf16 ? " bf16 KV" : "", run.rows(), run.max_err(), tolerance(c.dtype).logits, run.ties(),
+  std::printf("parity %-28s graphs %-3s%s%s%s%s%s%s rows %3d  max nerr %.2e (limit %.0e)  greedy ties %d mismatches %d  act %s  eager %lld captures %lld replays %lld\n",
+              label(c).c_str(), graphs ? "on" : "off", mmq ? " mmq" : "", fused_merge ? " fused merge" : "", dense_gemv ? " dense gemv" : "", fused_q8 ? " fused q8" : "", paths.kv_type == KvType::bf16 ? " bf16 KV" : "", st.programmatic_launch ? " pdl" : "", run.rows(), run.max_err(), tolerance(c.dtype).logits, run.ties(),
               run.mismatches(), st.bf16 ? "bf16" : "f16", static_cast<long long>(st.eager_steps),
               static_cast<long long>(st.graph_captures), static_cast<long long>(st.graph_replays));
   if (graphs) {
@@ -279,6 +282,11 @@ void run_case(const Case& c, const Paths& paths = {}) {
   if (fused_merge) CHECK(st.fused_merge_launches > 0);
   if (fused_q8) CHECK(st.fused_q8_launches > 0);
   if (mmq && c.dtype != "q8_0" && c.dtype != "q4_0") CHECK(st.mmq_all_types_launches > 0);
+  if (paths.pdl) {
+    int major = 0;
+    REQUIRE(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0) == cudaSuccess);
+    CHECK(st.programmatic_launch == (major >= 9));
+  }
 }
 
 }  // namespace
@@ -334,12 +342,24 @@ TEST_CASE("dense matrices through our GEMV match the CPU backend", "[model][pari
 TEST_CASE("norms and SwiGLU that quantise for the int8 products match the CPU backend", "[model][parity][fused_q8]") {
   // Decode steps through the int8 GEMV, prompts of 5-70 rows through the MMA (Q4_0, Q8_0) or
   // dequantise + cuBLAS (Q6_K parts), all reading the fused quantisation where it applies.
-  for (const Case& c : {Case{"llama", "q4_0"}, Case{"qwen2", "q8_0"}, Case{"mistral", "q4_k_m"}, Case{"llama", "q4_k", "gguf", "none", false, 384}}) {
+  for (const Case& c : {Case{"llama", "q4_0"}, Case{"qwen2", "q8_0"}, Case{"mistral", "q4_k_m"}, Case{"llama", "q4_k_m", "gguf", "none", false, 384}}) {
     SECTION(label(c)) { run_case(c, {.fused_q8 = true}); }
   }
   // The GEMV in chunks of 8 rows (up to 32), each chunk reading its rows of the given q8 rows;
   // K-quants through the MMA beyond.
   SECTION("llama/gguf/q4_k_m, GEMV up to 32 rows") { run_case(Case{"llama", "q4_k_m"}, {.mmq = true, .fused_q8 = true, .gemv_rows = 32}); }
+}
+
+TEST_CASE("decode kernels launched programmatically match the CPU backend", "[model][parity][pdl]") {
+  // Each kernel of a decode step starts while the one before drains and loads weights, block
+  // tables and RoPE angles before waiting for it: norms, RoPE + cache write, decode attention
+  // (split and merged by a kernel or by its last block), the int8 GEMV and quantiser, our dense
+  // GEMV, SwiGLU, argmax; qwen2 adds the q/k/v biases.
+  SECTION("llama/gguf/bf16, dense GEMV") { run_case(Case{"llama", "bf16"}, {.dense_gemv = true, .pdl = true}); }
+  SECTION("qwen2/gguf/f16, fused merge") { run_case(Case{"qwen2", "f16"}, {.fused_merge = true, .pdl = true}); }
+  SECTION("llama/gguf/q4_k_m") { run_case(Case{"llama", "q4_k_m"}, {.pdl = true}); }
+  SECTION("mistral/gguf/q4_0, bf16 KV") { run_case(Case{"mistral", "q4_0"}, {.pdl = true, .kv_type = KvType::bf16}); }
+  SECTION("qwen2/gguf/q8_0/h384") { run_case(Case{"qwen2", "q8_0", "gguf", "none", false, 384}, {.pdl = true}); }
 }
 
 TEST_CASE("a bf16 KV cache on the GPU matches the CPU backend's", "[model][parity][kv_bf16]") {

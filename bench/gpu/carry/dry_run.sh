@@ -30,8 +30,9 @@ STUB
 printf '#!/bin/bash\necho "parity llama/gguf/q4_0 graphs on  mmq rows 77"\necho "All tests passed (1 assertion in 1 test case)"\n' > "$D/bin/test_cuda"
 printf '#!/bin/bash\necho "STUB GPU, 0.0, 1 MiB"\n' > "$D/stubs/nvidia-smi"
 printf '#!/bin/bash\necho %s\n' "'{\"pl\": 1, \"speed_tg\": 1.0}'" > "$D/dry/lb/bin/llama-batched-bench"
+cp "$D/bin/gpu_bench" "$D/bin/gpu_bench.old"  # the binary before, where a script compares
 chmod +x "$D/bin/"* "$D/stubs/"* "$D/dry/lb/bin/"*
-tar cJf "$D/carry/bins.tar.xz" -C "$D/bin" gpu_bench test_cuda
+tar cJf "$D/carry/bins.tar.xz" -C "$D/bin" gpu_bench gpu_bench.old test_cuda
 tar cJf "$D/carry/libs.tar.xz" -C "$D/lib" lib
 tar cJf "$D/carry/llama-src.tar.xz" -C "$D/lib" lib
 sed "s#/tmp/#$D/dry/#g" "$script" > "$D/carry/run.sh"

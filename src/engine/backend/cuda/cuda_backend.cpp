@@ -27,6 +27,7 @@
 #include "embedding.cuh"
 #include "kv_cache.cuh"
 #include "kv_cache/kv_storage.h"
+#include "launch.cuh"
 #include "llmp/core/log.h"
 #include "paged_attention_decode.cuh"
 #include "paged_attention_prefill.cuh"
@@ -248,21 +249,28 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
   graphs_enabled_ = env_int("LLMP_CUDA_GRAPHS", 1, 0, 1) == 1;
   // Which path multiplies quantised weights (linear.h), by activation rows. The int8 GEMV reads
   // the weights once for up to kGemvMaxRows rows and costs little per extra row (dp4a). The
-  // int8 MMA (Q8_0/Q4_0) reads them once per 64 rows: on an H100 it beat the dequantising path
-  // by 1.2-1.6x at 16 and 64 rows and lost at 256 (bench/gpu/NOTES.md, 2026-11-27), hence 64.
+  // int8 MMA reads them once per 64 rows: on an H100 it beat the dequantising path by
+  // 1.2-1.6x at 16 and 64 rows for Q4_0 and lost at 256 (bench/gpu/NOTES.md, 2026-11-27),
+  // hence 64; for Q4_K/Q5_K/Q6_K/IQ4 it made 8B Q4_K_M 1.30x faster at 16 rows and 1.20x at 64
+  // (run 12).
   // Past both, dequantise to the activation type and run cuBLAS, which writes and reads the
   // weights again in 16 bits but is the faster GEMM for prefill-sized pieces.
   LinearRunner::Paths paths;
   paths.gemv_max_rows = env_int("LLMP_CUDA_GEMV_MAX_ROWS", kernels::kGemvMaxRows, 0, 4096);
   // (mma.sync on int8 and cp.async need compute capability 8.0.)
   paths.mmq_max_rows = env_int("LLMP_CUDA_MMQ_MAX_ROWS", 64, 0, 4096);
-  paths.mmq_all_types = env_int("LLMP_CUDA_MMQ_ALL_TYPES", 0, 0, 1) == 1;
+  paths.mmq_all_types = env_int("LLMP_CUDA_MMQ_ALL_TYPES", 1, 0, 1) == 1;
   if (paths.mmq_max_rows > 0 && prop.major < 8) {
     if (std::getenv("LLMP_CUDA_MMQ_MAX_ROWS") != nullptr) {
       log::warn("LLMP_CUDA_MMQ_MAX_ROWS ignored: the int8 MMA needs compute capability 8.0", {{"device", device_}, {"major", prop.major}});
     }
     paths.mmq_max_rows = 0;
   }
+  // Programmatic dependent launch (launch.cuh, compute capability 9.0+): our decode-path kernels
+  // start while the one before drains and load their weights before waiting; off until
+  // measured. Process-wide: it applies to every backend in the process.
+  stats_.programmatic_launch = env_int("LLMP_CUDA_PDL", 0, 0, 1) == 1 && prop.major >= 9;
+  kernels::set_programmatic_launch(stats_.programmatic_launch);
   // Dense 16-bit matrices at 1-4 rows: our GEMV instead of cuBLAS; off until measured.
   paths.dense_gemv_max_rows = std::min<int64_t>(env_int("LLMP_CUDA_DENSE_GEMV_MAX_ROWS", 0, 0, 4096), kernels::kDenseGemvMaxRows);
   paths.sm_count = sm_count_;
@@ -295,8 +303,9 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
   }
   need_scratch(model_->output);
   // RMSNorm and SwiGLU quantise their outputs for the int8 GEMV / MMA in the same launch (one
-  // quantisation launch fewer per linear, up to int8_rows rows); off until measured.
-  q8_fused_rows_ = env_int("LLMP_CUDA_FUSED_Q8", 0, 0, 1) == 1 && any_quantized && hidden_ % 32 == 0 && ffn_ % 32 == 0 ? int8_rows : 0;
+  // quantisation launch fewer per linear, up to int8_rows rows): 1B Q4_K_M decode at batch 1
+  // went from 1.18 to 1.10 ms per step on an H100 (run 12).
+  q8_fused_rows_ = env_int("LLMP_CUDA_FUSED_Q8", 1, 0, 1) == 1 && any_quantized && hidden_ % 32 == 0 && ffn_ % 32 == 0 ? int8_rows : 0;
 
   const int64_t R = rows_cap_, Lc = logits_cap_;
   const size_t f = sizeof(float), a = act_bytes();

@@ -17,6 +17,7 @@ struct CudaBackendStats {
   int64_t scratch_bytes = 0;   // activations, logits, workspaces
   bool bf16 = false;           // activation type bf16 (else f16)
   bool kv_bf16 = false;        // the KV cache holds bf16 (else f16)
+  bool programmatic_launch = false;  // decode-path kernels overlap the one before (LLMP_CUDA_PDL)
   // Launches recorded (run eagerly or captured into a graph) on the paths that are off by
   // default, so that the tests forcing one can tell it ran.
   int64_t dense_gemv_launches = 0;    // our dense GEMV (LLMP_CUDA_DENSE_GEMV_MAX_ROWS)

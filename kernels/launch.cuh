@@ -1,0 +1,16 @@
+#pragma once
+// Programmatic dependent launch (compute capability 9.0+): the decode-path kernels may start
+// while the kernel before them in the stream is finishing, and do what does not depend on it
+// (weight loads, block-table lookups) before they wait for it. At batch 1 a decode step is ~150
+// short kernels; each otherwise pays its launch and first memory round trips after the
+// previous one has drained.
+
+namespace llmp::kernels {
+
+//! Process-wide: launches made after this call use programmatic dependent launch when `on`.
+//! The CUDA backend sets it once at start (LLMP_CUDA_PDL, devices of compute capability 9.0+);
+//! on older devices the attribute is never set.
+void set_programmatic_launch(bool on);
+bool programmatic_launch();
+
+}  // namespace llmp::kernels
