@@ -1,16 +1,16 @@
-#include <atomic>
-
 #include "launch.cuh"
 
 namespace llmp::kernels {
 namespace {
 
-std::atomic<bool> g_programmatic{false};
+// Per thread: each backend runs its steps on its own thread, and a step's launches (or its
+// graph's capture) happen on the thread that set the flag.
+thread_local bool t_programmatic = false;
 
 }  // namespace
 
-void set_programmatic_launch(bool on) { g_programmatic.store(on, std::memory_order_relaxed); }
+void set_programmatic_launch(bool on) { t_programmatic = on; }
 
-bool programmatic_launch() { return g_programmatic.load(std::memory_order_relaxed); }
+bool programmatic_launch() { return t_programmatic; }
 
 }  // namespace llmp::kernels

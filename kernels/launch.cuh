@@ -7,9 +7,9 @@
 
 namespace llmp::kernels {
 
-//! Process-wide: launches made after this call use programmatic dependent launch when `on`.
-//! The CUDA backend sets it once at start (LLMP_CUDA_PDL, devices of compute capability 9.0+);
-//! on older devices the attribute is never set.
+//! For the calling thread: the launches it makes next use programmatic dependent launch when
+//! `on` (off until set). The CUDA backend sets it before each forward step: on for steps of
+//! up to LLMP_CUDA_PDL_MAX_ROWS rows on devices of compute capability 9.0+, off otherwise.
 void set_programmatic_launch(bool on);
 bool programmatic_launch();
 
