@@ -209,7 +209,7 @@ void run_case(const Case& c, const Paths& paths = {}) {
                                                        Runner::kBlock);
   auto cpu = make_cpu_backend(model, pool, Runner::kBlock, per_block * Runner::kBlocks, paths.kv_type);
   REQUIRE(cpu);
-  // With graphs: decode batches (bucket 4) through the quantised GEMV (the default up to 8
+  // With graphs: decode batches (bucket 4) through the quantised GEMV (the default up to 4
   // rows) and prefill chunks (up to 70 rows) through the MMA (the default up to 64 rows) or
   // dequantise + cuBLAS; without: everything through dequantise + cuBLAS.
   if (!graphs) ::setenv("LLMP_CUDA_GRAPHS", "0", 1);

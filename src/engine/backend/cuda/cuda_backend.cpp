@@ -249,7 +249,8 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
   max_graph_batch_ = std::min({kGraphBuckets.back(), rows_cap_, logits_cap_});
   graphs_enabled_ = env_int("LLMP_CUDA_GRAPHS", 1, 0, 1) == 1;
   // Which path multiplies quantised weights (linear.h), by activation rows. The int8 GEMV reads
-  // the weights once for up to kGemvMaxRows rows and costs little per extra row (dp4a). The
+  // the weights once for up to kGemvMaxRows rows, but its cost grows with every row: at 8 rows
+  // the MMA was as fast for Q4_0 and 1.16x faster for Q4_K_M (1B, H200, run 13c), hence 4. The
   // int8 MMA reads them once per 64 rows: on an H100 it beat the dequantising path by
   // 1.2-1.6x at 16 and 64 rows for Q4_0 and lost at 256 (bench/gpu/NOTES.md, 2026-11-27),
   // hence 64; for Q4_K/Q5_K/Q6_K/IQ4 it made 8B Q4_K_M 1.30x faster at 16 rows and 1.20x at 64
@@ -257,7 +258,7 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
   // Past both, dequantise to the activation type and run cuBLAS, which writes and reads the
   // weights again in 16 bits but is the faster GEMM for prefill-sized pieces.
   LinearRunner::Paths paths;
-  paths.gemv_max_rows = env_int("LLMP_CUDA_GEMV_MAX_ROWS", kernels::kGemvMaxRows, 0, 4096);
+  paths.gemv_max_rows = env_int("LLMP_CUDA_GEMV_MAX_ROWS", 4, 0, 4096);
   // (mma.sync on int8 and cp.async need compute capability 8.0.)
   paths.mmq_max_rows = env_int("LLMP_CUDA_MMQ_MAX_ROWS", 64, 0, 4096);
   paths.mmq_all_types = env_int("LLMP_CUDA_MMQ_ALL_TYPES", 1, 0, 1) == 1;
