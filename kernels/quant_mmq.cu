@@ -52,13 +52,14 @@ struct StageScales<WeightType::q6_k> {
   alignas(4) int8_t sc[kMmqRows][8];
 };
 
-template <WeightType kType>
+// TOK: activation rows per CTA tile, kMmqTokens (64) or kMmqNarrowTokens (16).
+template <WeightType kType, int TOK>
 struct Stage {
   static constexpr int S = kStage<kType>;
-  alignas(16) uint8_t w[kMmqRows * kWRow<kType>];    // [128 rows][S blocks] weight bytes (Q4_K: qs of half a super-block)
-  alignas(16) uint8_t x[kMmqTokens * kXRow<kType>];  // [64 rows][S blocks × 32] int8 activations
-  StageScales<kType> ws;                             // weight scales
-  float2 xds[kMmqTokens][S];                         // activation (d, d · Σq)
+  alignas(16) uint8_t w[kMmqRows * kWRow<kType>];  // [128 rows][S blocks] weight bytes (Q4_K: qs of half a super-block)
+  alignas(16) uint8_t x[TOK * kXRow<kType>];       // [TOK rows][S blocks × 32] int8 activations
+  StageScales<kType> ws;                           // weight scales
+  float2 xds[TOK][S];                              // activation (d, d · Σq)
 };
 // Scales each thread fetches per stage: weights (Q8_0 1, Q4_0 2; Q4_K: one row's header for
 // 2 blocks), activations (at most 1).
@@ -69,9 +70,10 @@ static_assert(kWScalesPerThread<WeightType::q4_0> == 2 && kWScalesPerThread<Weig
 static_assert(kMmqTokens * kMaxStage <= kThreads, "one activation scale per thread per stage at most");
 // Shared memory is dynamic (two stages); Q5_K's and Q6_K's need more than the default 48 KB
 // (launch_typed raises their limit).
-static_assert(sizeof(Stage<WeightType::q4_0>) * 2 <= 48 * 1024 && sizeof(Stage<WeightType::q8_0>) * 2 <= 48 * 1024 &&
-              sizeof(Stage<WeightType::q4_k>) * 2 <= 48 * 1024);
-static_assert(sizeof(Stage<WeightType::q6_k>) * 2 <= 113 * 1024 && sizeof(Stage<WeightType::q5_k>) * 2 <= 113 * 1024,
+static_assert(sizeof(Stage<WeightType::q4_0, kMmqTokens>) * 2 <= 48 * 1024 &&
+              sizeof(Stage<WeightType::q8_0, kMmqTokens>) * 2 <= 48 * 1024 && sizeof(Stage<WeightType::q4_k, kMmqTokens>) * 2 <= 48 * 1024);
+static_assert(sizeof(Stage<WeightType::q6_k, kMmqTokens>) * 2 <= 113 * 1024 &&
+              sizeof(Stage<WeightType::q5_k, kMmqTokens>) * 2 <= 113 * 1024,
               "two CTAs per SM (227 KB)");
 
 // A thread's share of one stage's scales, fetched into registers before the previous stage's
@@ -147,12 +149,16 @@ __device__ __forceinline__ void mma_s8_k16(int (&d)[4], unsigned a0, unsigned a1
 #endif
 }
 
-// Grid (ceil(n / 64), ceil(rows / 128), splits), block 256. CTA (bx, by, bz) computes output
-// features [128 by, +128) for activation rows [64 bx, +64) over quantisation blocks
+// Grid (ceil(n / TOK), ceil(rows / 128), splits), block 256. CTA (bx, by, bz) computes output
+// features [128 by, +128) for activation rows [TOK bx, +TOK) over quantisation blocks
 // [bz · per_split, +per_split). Activation-row tiles vary fastest, so the CTAs that run at
-// the same time share weight tiles through L2 and the weights come from memory about once. Warp w covers features 32 (w % 4) + [0, 32) and activation
-// rows 32 (w / 4) + [0, 32): 2 × 4 MMA tiles, 32 f32 sums per lane.
-template <WeightType kType>
+// the same time share weight tiles through L2 and the weights come from memory about once.
+// TOK 64: warp w covers features 32 (w % 4) + [0, 32) and activation rows 32 (w / 4) + [0, 32):
+// 2 × 4 MMA tiles, 32 f32 sums per lane. TOK 16 (for 16 rows or fewer, where the wide tile is
+// mostly padding): warp w covers features 16 w + [0, 16) and all 16 rows: 1 × 2 MMA tiles, so
+// each weight fragment is decoded by one warp instead of two and no MMA multiplies padding
+// beyond the 16 rows.
+template <WeightType kType, int TOK>
 __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 registers
     q8_mmq_kernel(DeviceMatrix w, Q8Rows x, int n, float* __restrict__ y, int64_t ldy, bool accumulate,
                   float* __restrict__ partial, int64_t per_split) {
@@ -162,12 +168,17 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
   constexpr bool kQ5K = kType == WeightType::q5_k, kQ4K = kType == WeightType::q4_k || kQ5K, kQ6K = kType == WeightType::q6_k;
   constexpr bool kIQ4 = kType == WeightType::iq4_nl || kType == WeightType::iq4_xs;
   extern __shared__ __align__(16) unsigned char mmq_smem[];
-  auto* stage = reinterpret_cast<Stage<kType>*>(mmq_smem);  // [2], double-buffered
+  // MMA tiles per warp (MI of 16 features, NI of 8 activation rows) and the warp grid.
+  constexpr int MI = TOK == kMmqTokens ? 2 : 1, NI = TOK == kMmqTokens ? 4 : 2;
+  constexpr int kWarpsM = kMmqRows / (16 * MI), kWarpRows = 8 * NI;
+  static_assert(TOK == kMmqTokens || TOK == kMmqNarrowTokens);
+  static_assert(kWarpsM * (TOK / kWarpRows) == kThreads / 32, "the warps tile the CTA's features and rows exactly");
+  auto* stage = reinterpret_cast<Stage<kType, TOK>*>(mmq_smem);  // [2], double-buffered
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int g = lane >> 2, t = lane & 3;
-  const int warp_m = warp & 3, warp_n = warp >> 2;
+  const int warp_m = warp % kWarpsM, warp_n = warp / kWarpsM;
   const int64_t row0 = static_cast<int64_t>(blockIdx.y) * kMmqRows;
-  const int tok0 = static_cast<int>(blockIdx.x) * kMmqTokens;
+  const int tok0 = static_cast<int>(blockIdx.x) * TOK;
   const int64_t nb = w.cols / 32;
   const int64_t kb_begin = static_cast<int64_t>(blockIdx.z) * per_split;
   const int64_t kb_end = min(nb, kb_begin + per_split);
@@ -176,7 +187,7 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
 
   // One stage's weight and activation bytes, copied asynchronously; out-of-range rows and
   // blocks read as zeros (with zero scales they add nothing).
-  auto copy_stage = [&](int s, Stage<kType>& st) {
+  auto copy_stage = [&](int s, Stage<kType, TOK>& st) {
     const int64_t kb0 = kb_begin + static_cast<int64_t>(s) * S;
     constexpr int kPerRow = kQ6K || kQ5K ? 6 : S * B / 16, kWChunks = kMmqRows * kPerRow;
 #pragma unroll
@@ -206,7 +217,7 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
         cp_async16(st.w + r * WR + blk * B + part * 16, ok ? wq + (row * nb + kb) * B + part * 16 : wq, ok);
       }
     }
-    constexpr int kXChunks = kMmqTokens * S * 2;
+    constexpr int kXChunks = TOK * S * 2;
 #pragma unroll
     for (int c = tid; c < kXChunks; c += kThreads) {
       const int j = c / (S * 2), blk = (c / 2) % S, part = c % 2;
@@ -219,7 +230,7 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
   // One stage's scales: read into registers before the previous stage's MMAs, stored after.
   // Weight scale i of this thread: entry tid + i · 256 of the stage's [128][S] (Q4_K: row
   // tid / 2's super-block header, blocks 2 (tid % 2) and the next); activation scale: entry
-  // tid of [64][S] when there is one.
+  // tid of [TOK][S] when there is one.
   auto fetch_scales = [&](int s, ScaleRegs<kType>& reg) {
     const int64_t kb0 = kb_begin + static_cast<int64_t>(s) * S;
     if constexpr (kQ6K) {
@@ -269,9 +280,9 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
     }
     const int tok = tok0 + tid / S;
     const int64_t kb = kb0 + tid % S;
-    reg.xds = tid < kMmqTokens * S && tok < n && kb < kb_end ? x.ds[tok * nb + kb] : make_float2(0.0f, 0.0f);
+    reg.xds = tid < TOK * S && tok < n && kb < kb_end ? x.ds[tok * nb + kb] : make_float2(0.0f, 0.0f);
   };
-  auto store_scales = [&](Stage<kType>& st, const ScaleRegs<kType>& reg) {
+  auto store_scales = [&](Stage<kType, TOK>& st, const ScaleRegs<kType>& reg) {
     if constexpr (kQ6K) {
       if (tid % 2 == 0) st.ws.d[tid / 2] = reg.d;
       *reinterpret_cast<uint32_t*>(&st.ws.sc[tid / 2][4 * (tid % 2)]) = reg.sc4;
@@ -286,14 +297,14 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
         st.ws.wd[e / S][e % S] = reg.wd[i];
       }
     }
-    if (tid < kMmqTokens * S) st.xds[tid / S][tid % S] = reg.xds;
+    if (tid < TOK * S) st.xds[tid / S][tid % S] = reg.xds;
   };
 
-  float acc[2][4][4];
+  float acc[MI][NI][4];
 #pragma unroll
-  for (int mi = 0; mi < 2; ++mi) {
+  for (int mi = 0; mi < MI; ++mi) {
 #pragma unroll
-    for (int ni = 0; ni < 4; ++ni) {
+    for (int ni = 0; ni < NI; ++ni) {
 #pragma unroll
       for (int i = 0; i < 4; ++i) acc[mi][ni][i] = 0.0f;
     }
@@ -308,8 +319,8 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
     __syncthreads();
   }
   for (int s = 0; s < n_stages; ++s) {
-    Stage<kType>& cur = stage[s & 1];
-    Stage<kType>& next = stage[(s + 1) & 1];
+    Stage<kType, TOK>& cur = stage[s & 1];
+    Stage<kType, TOK>& next = stage[(s + 1) & 1];
     const bool more = s + 1 < n_stages;
     ScaleRegs<kType> reg_next;
     if (more) {
@@ -320,13 +331,13 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
     [[maybe_unused]] const int half_sb = static_cast<int>(((kb_begin + static_cast<int64_t>(s) * S) / 4) % 2);
 #pragma unroll
     for (int kb = 0; kb < S; ++kb) {
-      unsigned a[2][4];
-      float dw[2][2];  // [tile][row g, row g + 8]
-      [[maybe_unused]] float mn[2][2];  // Q4_K: dmin · min, the same shape
-      [[maybe_unused]] float s16[2][2][2];  // Q6_K: [tile][row g, g + 8][values 0-15, 16-31] int8 scale
+      unsigned a[MI][4];
+      float dw[MI][2];  // [tile][row g, row g + 8]
+      [[maybe_unused]] float mn[MI][2];  // Q4_K: dmin · min, the same shape
+      [[maybe_unused]] float s16[MI][2][2];  // Q6_K: [tile][row g, g + 8][values 0-15, 16-31] int8 scale
 #pragma unroll
-      for (int mi = 0; mi < 2; ++mi) {
-        const int r = warp_m * 32 + mi * 16 + g;
+      for (int mi = 0; mi < MI; ++mi) {
+        const int r = warp_m * 16 * MI + mi * 16 + g;
         if constexpr (kQ6K) {
           // Value l of block kb: low 4 bits in ql[32 (kb & 1) + l] (high nibble for kb >= 2),
           // high 2 bits in qh[l] at bit 2 kb, minus 32: signed int8 per byte.
@@ -404,13 +415,13 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
         }
       }
 #pragma unroll
-      for (int ni = 0; ni < 4; ++ni) {
-        const uint8_t* q = cur.x + (warp_n * 32 + ni * 8 + g) * XR + kb * 32 + 4 * t;
+      for (int ni = 0; ni < NI; ++ni) {
+        const uint8_t* q = cur.x + (warp_n * kWarpRows + ni * 8 + g) * XR + kb * 32 + 4 * t;
         const unsigned b[2] = {*reinterpret_cast<const unsigned*>(q), *reinterpret_cast<const unsigned*>(q + 16)};
-        const int jc = warp_n * 32 + ni * 8 + 2 * t;  // activation rows of d[0], d[2] (jc) and d[1], d[3] (jc + 1)
+        const int jc = warp_n * kWarpRows + ni * 8 + 2 * t;  // activation rows of d[0], d[2] (jc) and d[1], d[3] (jc + 1)
         const float2 x0 = cur.xds[jc][kb], x1 = cur.xds[jc + 1][kb];
 #pragma unroll
-        for (int mi = 0; mi < 2; ++mi) {
+        for (int mi = 0; mi < MI; ++mi) {
           if constexpr (kQ6K) {
             // Each 16 values with their own scale: two k16 products (the k32 fragments' halves).
             int lo[4] = {0, 0, 0, 0}, hi[4] = {0, 0, 0, 0};
@@ -452,13 +463,13 @@ __global__ void __launch_bounds__(kThreads, 2)  // two CTAs per SM: at most 128 
   }
 
 #pragma unroll
-  for (int mi = 0; mi < 2; ++mi) {
+  for (int mi = 0; mi < MI; ++mi) {
 #pragma unroll
-    for (int ni = 0; ni < 4; ++ni) {
+    for (int ni = 0; ni < NI; ++ni) {
 #pragma unroll
       for (int i = 0; i < 4; ++i) {
-        const int64_t row = row0 + warp_m * 32 + mi * 16 + g + (i >= 2 ? 8 : 0);
-        const int tok = tok0 + warp_n * 32 + ni * 8 + 2 * t + (i & 1);
+        const int64_t row = row0 + warp_m * 16 * MI + mi * 16 + g + (i >= 2 ? 8 : 0);
+        const int tok = tok0 + warp_n * kWarpRows + ni * 8 + 2 * t + (i & 1);
         if (row >= w.rows || tok >= n) continue;
         const float v = acc[mi][ni][i];
         if (partial) {
@@ -485,15 +496,31 @@ __global__ void mmq_reduce_kernel(const float* __restrict__ partial, int splits,
   }
 }
 
-template <WeightType kType>
+template <WeightType kType, int TOK>
 cudaError_t launch_typed(dim3 grid, const DeviceMatrix& w, const Q8Rows& x, int n, float* y, int64_t ldy, bool accumulate,
                          float* partial, int64_t per, cudaStream_t stream) {
-  constexpr size_t bytes = 2 * sizeof(Stage<kType>);
+  constexpr size_t bytes = 2 * sizeof(Stage<kType, TOK>);
   if constexpr (bytes > 48 * 1024) {
-    if (cudaError_t e = detail::allow_dynamic_smem<q8_mmq_kernel<kType>>(bytes); e != cudaSuccess) return e;
+    if (cudaError_t e = detail::allow_dynamic_smem<q8_mmq_kernel<kType, TOK>>(bytes); e != cudaSuccess) return e;
   }
-  q8_mmq_kernel<kType><<<grid, kThreads, bytes, stream>>>(w, x, n, y, ldy, accumulate, partial, per);
+  q8_mmq_kernel<kType, TOK><<<grid, kThreads, bytes, stream>>>(w, x, n, y, ldy, accumulate, partial, per);
   return cudaGetLastError();
+}
+
+template <int TOK>
+cudaError_t launch_tiles(const DeviceMatrix& w, const Q8Rows& x, int n, float* y, int64_t ldy, bool accumulate, float* partial,
+                         int64_t per, unsigned parts, cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>(detail::ceil_div(static_cast<int64_t>(n), int64_t{TOK})),
+                  static_cast<unsigned>(detail::ceil_div(w.rows, int64_t{kMmqRows})), parts);
+  switch (w.type) {
+    case WeightType::q4_0: return launch_typed<WeightType::q4_0, TOK>(grid, w, x, n, y, ldy, accumulate, partial, per, stream);
+    case WeightType::q4_k: return launch_typed<WeightType::q4_k, TOK>(grid, w, x, n, y, ldy, accumulate, partial, per, stream);
+    case WeightType::q5_k: return launch_typed<WeightType::q5_k, TOK>(grid, w, x, n, y, ldy, accumulate, partial, per, stream);
+    case WeightType::q6_k: return launch_typed<WeightType::q6_k, TOK>(grid, w, x, n, y, ldy, accumulate, partial, per, stream);
+    case WeightType::iq4_nl: return launch_typed<WeightType::iq4_nl, TOK>(grid, w, x, n, y, ldy, accumulate, partial, per, stream);
+    case WeightType::iq4_xs: return launch_typed<WeightType::iq4_xs, TOK>(grid, w, x, n, y, ldy, accumulate, partial, per, stream);
+    default: return launch_typed<WeightType::q8_0, TOK>(grid, w, x, n, y, ldy, accumulate, partial, per, stream);
+  }
 }
 
 // Quantisation blocks per split, a whole number of stages of either type.
@@ -514,7 +541,7 @@ int mmq_splits(int64_t rows, int64_t cols, int n, int sm_count) {
 }
 
 cudaError_t launch_q8_mmq(const DeviceMatrix& w, const Q8Rows& x, int n, float* y, int64_t ldy, bool accumulate, int splits,
-                          float* partial, cudaStream_t stream) {
+                          float* partial, bool narrow_tiles, cudaStream_t stream) {
   if (w.rows <= 0 || n <= 0) return cudaSuccess;
   const bool k_quant = w.type == WeightType::q4_k || w.type == WeightType::q5_k || w.type == WeightType::q6_k;
   if (!has_int8_mmq(w.type) || w.cols <= 0 || w.cols % (k_quant ? 256 : 32) != 0 || x.cols != w.cols ||
@@ -524,21 +551,12 @@ cudaError_t launch_q8_mmq(const DeviceMatrix& w, const Q8Rows& x, int n, float* 
   const int64_t nb = w.cols / 32;
   const int64_t per = blocks_per_split(nb, splits);
   const auto parts = static_cast<unsigned>(detail::ceil_div(nb, per));  // <= splits, none empty
-  const int64_t row_tiles = detail::ceil_div(w.rows, int64_t{kMmqRows});
-  if (row_tiles > 65535) return cudaErrorInvalidValue;  // gridDim.y
-  const dim3 grid(static_cast<unsigned>(detail::ceil_div(static_cast<int64_t>(n), int64_t{kMmqTokens})),
-                  static_cast<unsigned>(row_tiles), parts);
+  if (detail::ceil_div(w.rows, int64_t{kMmqRows}) > 65535) return cudaErrorInvalidValue;  // gridDim.y
   float* part_out = parts > 1 ? partial : nullptr;
-  cudaError_t launched;
-  switch (w.type) {
-    case WeightType::q4_0: launched = launch_typed<WeightType::q4_0>(grid, w, x, n, y, ldy, accumulate, part_out, per, stream); break;
-    case WeightType::q4_k: launched = launch_typed<WeightType::q4_k>(grid, w, x, n, y, ldy, accumulate, part_out, per, stream); break;
-    case WeightType::q5_k: launched = launch_typed<WeightType::q5_k>(grid, w, x, n, y, ldy, accumulate, part_out, per, stream); break;
-    case WeightType::q6_k: launched = launch_typed<WeightType::q6_k>(grid, w, x, n, y, ldy, accumulate, part_out, per, stream); break;
-    case WeightType::iq4_nl: launched = launch_typed<WeightType::iq4_nl>(grid, w, x, n, y, ldy, accumulate, part_out, per, stream); break;
-    case WeightType::iq4_xs: launched = launch_typed<WeightType::iq4_xs>(grid, w, x, n, y, ldy, accumulate, part_out, per, stream); break;
-    default: launched = launch_typed<WeightType::q8_0>(grid, w, x, n, y, ldy, accumulate, part_out, per, stream); break;
-  }
+  const cudaError_t launched =
+      narrow_tiles && n <= kMmqNarrowTokens
+          ? launch_tiles<kMmqNarrowTokens>(w, x, n, y, ldy, accumulate, part_out, per, parts, stream)
+          : launch_tiles<kMmqTokens>(w, x, n, y, ldy, accumulate, part_out, per, parts, stream);
   if (launched != cudaSuccess || parts == 1) return launched;
   const int64_t total = static_cast<int64_t>(n) * w.rows;
   const auto blocks = static_cast<unsigned>(std::min<int64_t>(detail::ceil_div(total, int64_t{256}), 4096));

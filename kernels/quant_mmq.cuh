@@ -16,18 +16,17 @@
 
 namespace llmp::kernels {
 
-//! Output features and activation rows per CTA tile.
+//! Output features and activation rows per CTA tile; the narrow tile for 16 rows or fewer.
 constexpr int kMmqRows = 128;
 constexpr int kMmqTokens = 64;
+constexpr int kMmqNarrowTokens = 16;
 
 //! How many parts to split the shared dimension (cols) into so that an [n, rows] product
 //! fills about one wave of `sm_count` SMs: 1 for wide matrices, up to 8 for narrow ones with
 //! long rows (an 8B model's attention output and down projections).
 int mmq_splits(int64_t rows, int64_t cols, int n, int sm_count);
 
-//! Whether the int8 tensor-core product (launch_q8_mmq) takes weights of type t. (All but
-//! Q8_0 and Q4_0 are new and not yet run on a GPU: the backend uses them only with
-//! LLMP_CUDA_MMQ_ALL_TYPES=1.)
+//! Whether the int8 tensor-core product (launch_q8_mmq) takes weights of type t.
 inline bool has_int8_mmq(WeightType t) {
   return t == WeightType::q8_0 || t == WeightType::q4_0 || t == WeightType::q4_k || t == WeightType::q5_k ||
          t == WeightType::q6_k || t == WeightType::iq4_nl || t == WeightType::iq4_xs;
@@ -45,9 +44,10 @@ inline int64_t mmq_partial_bytes(int splits, int n, int64_t rows) {
 //! blocks into partial [splits, n, w.rows] (mmq_partial_bytes, 4-byte aligned), and one
 //! reduction adds the parts in a fixed order: the result does not depend on scheduling.
 //! Grid: (ceil(n / 64), ceil(rows / 128) <= 65535, splits), block 256: 8 warps, each 32
-//! output features × 32 activation rows; two-stage cp.async pipeline of 4 (2 for Q8_0) blocks per stage.
-//! Compute capability 8.0 or newer.
+//! output features × 32 activation rows; with narrow_tiles and n <= 16, (1, ceil(rows / 128),
+//! splits) CTAs of 8 warps, each 16 output features × the 16 rows. Two-stage cp.async pipeline
+//! of 4 (2 for Q8_0) blocks per stage. Compute capability 8.0 or newer.
 cudaError_t launch_q8_mmq(const DeviceMatrix& w, const Q8Rows& x, int n, float* y, int64_t ldy, bool accumulate, int splits,
-                          float* partial, cudaStream_t stream);
+                          float* partial, bool narrow_tiles, cudaStream_t stream);
 
 }  // namespace llmp::kernels

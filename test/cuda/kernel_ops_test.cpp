@@ -277,8 +277,8 @@ TEST_CASE("the int8 tensor-core product over q8-quantised activations matches a 
   // K-quants take whole super-blocks (cols % 256 == 0): 1280 columns are five super-blocks, and
   // two splits (the chosen count there) start the second one mid-super-block.
   for (DType t : {DType::q8_0, DType::q4_0, DType::q4_k, DType::q5_k, DType::q6_k, DType::iq4_nl, DType::iq4_xs}) {
-    for (const Shape& s : {Shape{37, 512, {9, 64, 65, 256}}, Shape{769, 800, {33, 130}}, Shape{769, 1280, {33, 130}},
-                           Shape{4099, 2048, {64}}, Shape{130, 14336, {65}}}) {
+    for (const Shape& s : {Shape{37, 512, {5, 9, 64, 65, 256}}, Shape{769, 800, {16, 33, 130}}, Shape{769, 1280, {33, 130}},
+                           Shape{4099, 2048, {13, 64}}, Shape{130, 14336, {9, 65}}}) {
       if ((t == DType::q4_k || t == DType::q5_k || t == DType::q6_k || t == DType::iq4_xs) && s.cols % 256 != 0) continue;
       TestMatrix w(t, s.rows, s.cols, 500 + s.rows);
       for (int n : s.ns) {
@@ -311,32 +311,36 @@ TEST_CASE("the int8 tensor-core product over q8-quantised activations matches a 
           }
         }
         const int chosen = kernels::mmq_splits(s.rows, s.cols, n, sm_count);
-        for (int splits : {1, 3, chosen}) {
-          for (bool accumulate : {false, true}) {
-            INFO("dtype " << static_cast<int>(t) << " " << s.rows << "x" << s.cols << " n " << n << " splits " << splits
-                          << (accumulate ? " accumulate" : " overwrite"));
-            GuardedArray<float> y(prior);
-            GuardedArray<float> partial(static_cast<size_t>(std::max<int64_t>(1, kernels::mmq_partial_bytes(splits, n, s.rows) / 4)));
-            partial.poison();
-            CUDA_REQUIRE(kernels::launch_q8_mmq(w.m, xq, n, y.get(), ldy, accumulate, splits, partial.get(), nullptr));
-            const auto got = y.download();
-            CHECK(y.guards_intact());
-            CHECK(partial.guards_intact());
-            std::vector<float> want, have;
-            bool padding_kept = true;
-            for (int j = 0; j < n; ++j) {
-              for (int64_t o = 0; o < s.rows; ++o) {
-                want.push_back(static_cast<float>((accumulate ? prior[j * ldy + o] : 0.0) + product[j * s.rows + o]));
-                have.push_back(got[j * ldy + o]);
+        // Up to 16 rows, the 16-row tiles as well as the 64-row ones.
+        for (bool narrow : {false, true}) {
+          if (narrow && n > kernels::kMmqNarrowTokens) continue;
+          for (int splits : {1, 3, chosen}) {
+            for (bool accumulate : {false, true}) {
+              INFO("dtype " << static_cast<int>(t) << " " << s.rows << "x" << s.cols << " n " << n << " splits " << splits
+                            << (accumulate ? " accumulate" : " overwrite") << (narrow ? " narrow tiles" : ""));
+              GuardedArray<float> y(prior);
+              GuardedArray<float> partial(static_cast<size_t>(std::max<int64_t>(1, kernels::mmq_partial_bytes(splits, n, s.rows) / 4)));
+              partial.poison();
+              CUDA_REQUIRE(kernels::launch_q8_mmq(w.m, xq, n, y.get(), ldy, accumulate, splits, partial.get(), narrow, nullptr));
+              const auto got = y.download();
+              CHECK(y.guards_intact());
+              CHECK(partial.guards_intact());
+              std::vector<float> want, have;
+              bool padding_kept = true;
+              for (int j = 0; j < n; ++j) {
+                for (int64_t o = 0; o < s.rows; ++o) {
+                  want.push_back(static_cast<float>((accumulate ? prior[j * ldy + o] : 0.0) + product[j * s.rows + o]));
+                  have.push_back(got[j * ldy + o]);
+                }
+                for (int64_t o = s.rows; o < ldy; ++o) padding_kept = padding_kept && got[j * ldy + o] == prior[j * ldy + o];
               }
-              for (int64_t o = s.rows; o < ldy; ++o) padding_kept = padding_kept && got[j * ldy + o] == prior[j * ldy + o];
+              CHECK(padding_kept);
+              CHECK(nerr(have, want) <= 1e-5);
+              // The same launch again gives the same bits (the split parts are added in order).
+              GuardedArray<float> again(prior);
+              CUDA_REQUIRE(kernels::launch_q8_mmq(w.m, xq, n, again.get(), ldy, accumulate, splits, partial.get(), narrow, nullptr));
+              CHECK(again.download() == got);
             }
-            CHECK(padding_kept);
-            CHECK(nerr(have, want) <= 1e-5);
-            // The same launch again gives the same bits (the split parts are added in order).
-            GuardedArray<float> again(prior);
-            CUDA_REQUIRE(kernels::launch_q8_mmq(w.m, xq, n, again.get(), ldy, accumulate, splits, partial.get(), nullptr));
-            CHECK(again.download() == got);
           }
         }
       }

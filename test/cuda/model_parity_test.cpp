@@ -186,6 +186,7 @@ struct Paths {
   bool dense_gemv = false;   // dense matrices at 1-4 rows through our GEMV instead of cuBLAS
   bool fused_q8 = false;     // the norms and SwiGLU quantise their outputs for the int8 products
   int gemv_rows = 0;         // > 0: the int8 GEMV serves up to this many rows (chunks of 8)
+  bool mmq_narrow = false;   // the MMA's 16-row tiles for products of up to 16 rows
   bool pdl = false;          // programmatic dependent launch for every step, prefill included
                              // (compute capability 9.0+; by default decode steps of up to 8 rows)
   KvType kv_type = KvType::f16;  // both backends' KV cache
@@ -221,6 +222,7 @@ void run_case(const Case& c, const Paths& paths = {}) {
   if (fused_merge) ::setenv("LLMP_CUDA_FUSED_MERGE", "1", 1);
   if (dense_gemv) ::setenv("LLMP_CUDA_DENSE_GEMV_MAX_ROWS", "4", 1);
   if (fused_q8) ::setenv("LLMP_CUDA_FUSED_Q8", "1", 1);
+  if (paths.mmq_narrow) ::setenv("LLMP_CUDA_MMQ_NARROW", "1", 1);
   if (paths.pdl) ::setenv("LLMP_CUDA_PDL_MAX_ROWS", "4096", 1);
   auto gpu = make_cuda_backend(model, 0, Runner::kBlock, 0.02, paths.kv_type);
   ::unsetenv("LLMP_CUDA_GRAPHS");
@@ -230,6 +232,7 @@ void run_case(const Case& c, const Paths& paths = {}) {
   ::unsetenv("LLMP_CUDA_FUSED_MERGE");
   ::unsetenv("LLMP_CUDA_DENSE_GEMV_MAX_ROWS");
   ::unsetenv("LLMP_CUDA_FUSED_Q8");
+  ::unsetenv("LLMP_CUDA_MMQ_NARROW");
   ::unsetenv("LLMP_CUDA_PDL_MAX_ROWS");
   INFO((gpu ? std::string() : gpu.error().message()));
   REQUIRE(gpu);
@@ -267,8 +270,8 @@ void run_case(const Case& c, const Paths& paths = {}) {
     for (size_t k = 0; k < items.size(); ++k) items[k].seq->tokens.push_back(argmax(rows[k]));
   }
   const auto st = cuda::cuda_backend_stats(**gpu);
-  std::printf("parity %-28s graphs %-3s%s%s%s%s%s%s rows %3d  max nerr %.2e (limit %.0e)  greedy ties %d mismatches %d  act %s  eager %lld captures %lld replays %lld\n",
-              label(c).c_str(), graphs ? "on" : "off", mmq ? " mmq" : "", fused_merge ? " fused merge" : "", dense_gemv ? " dense gemv" : "", fused_q8 ? " fused q8" : "", paths.kv_type == KvType::bf16 ? " bf16 KV" : "", paths.pdl ? " pdl" : "", run.rows(), run.max_err(), tolerance(c.dtype).logits, run.ties(),
+  std::printf("parity %-28s graphs %-3s%s%s%s%s%s%s%s rows %3d  max nerr %.2e (limit %.0e)  greedy ties %d mismatches %d  act %s  eager %lld captures %lld replays %lld\n",
+              label(c).c_str(), graphs ? "on" : "off", mmq ? " mmq" : "", paths.mmq_narrow ? " narrow" : "", fused_merge ? " fused merge" : "", dense_gemv ? " dense gemv" : "", fused_q8 ? " fused q8" : "", paths.kv_type == KvType::bf16 ? " bf16 KV" : "", paths.pdl ? " pdl" : "", run.rows(), run.max_err(), tolerance(c.dtype).logits, run.ties(),
               run.mismatches(), st.bf16 ? "bf16" : "f16", static_cast<long long>(st.eager_steps),
               static_cast<long long>(st.graph_captures), static_cast<long long>(st.graph_replays));
   if (graphs) {
@@ -283,6 +286,7 @@ void run_case(const Case& c, const Paths& paths = {}) {
   if (fused_merge) CHECK(st.fused_merge_launches > 0);
   if (fused_q8) CHECK(st.fused_q8_launches > 0);
   if (mmq && c.dtype != "q8_0" && c.dtype != "q4_0") CHECK(st.mmq_all_types_launches > 0);
+  if (paths.mmq_narrow) CHECK(st.mmq_narrow_launches > 0);
   if (paths.pdl) {
     int major = 0;
     REQUIRE(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0) == cudaSuccess);
@@ -349,6 +353,15 @@ TEST_CASE("norms and SwiGLU that quantise for the int8 products match the CPU ba
   // The GEMV in chunks of 8 rows (up to 32), each chunk reading its rows of the given q8 rows;
   // K-quants through the MMA beyond.
   SECTION("llama/gguf/q4_k_m, GEMV up to 32 rows") { run_case(Case{"llama", "q4_k_m"}, {.mmq = true, .fused_q8 = true, .gemv_rows = 32}); }
+}
+
+TEST_CASE("the int8 MMA in 16-row tiles matches the CPU backend", "[model][parity][mmq_narrow]") {
+  // Decode steps (bucket 4) and prompt chunks of up to 16 rows through the narrow tiles, longer
+  // chunks through the 64-row ones; every weight type the MMA takes.
+  for (const Case& c : {Case{"llama", "q4_0"}, Case{"qwen2", "q8_0"}, Case{"mistral", "q4_k_m"}, Case{"llama", "q5_k_m"},
+                        Case{"qwen2", "iq4_xs"}, Case{"llama", "iq4_nl"}}) {
+    SECTION(label(c)) { run_case(c, {.mmq = true, .mmq_narrow = true}); }
+  }
 }
 
 TEST_CASE("decode kernels launched programmatically match the CPU backend", "[model][parity][pdl]") {

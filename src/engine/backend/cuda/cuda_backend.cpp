@@ -118,6 +118,7 @@ class CudaBackend final : public DecoderBackend {
     if (linear_) {
       s.dense_gemv_launches = linear_->counts().dense_gemv;
       s.mmq_all_types_launches = linear_->counts().mmq_all_types;
+      s.mmq_narrow_launches = linear_->counts().mmq_narrow;
       s.fused_q8_launches = linear_->counts().q8_given;
     }
     return s;
@@ -179,6 +180,7 @@ class CudaBackend final : public DecoderBackend {
 
   int64_t rows_cap_ = 0, logits_cap_ = 0, partial_cap_ = 0, max_graph_batch_ = 0;
   int64_t pdl_max_rows_ = 0;  // steps of up to this many rows use programmatic dependent launch
+  int64_t max_decode_splits_ = kernels::kMaxDecodeSplits;  // context partitions per sequence, at most
   DeviceBuffer workspace_, x_, delta_, xn_, qkv_, attn_, gu_, act_, xn_out_, logits_dev_, partial_o_, partial_ml_, quant_scratch_;
   DeviceBuffer merge_counters_;  // split decode attention: null, or counters the last split block merges by
   DeviceBuffer q8_act_;          // RMSNorm / SwiGLU outputs quantised per 32 for steps of <= q8_fused_rows_ rows
@@ -262,6 +264,9 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
   // (mma.sync on int8 and cp.async need compute capability 8.0.)
   paths.mmq_max_rows = env_int("LLMP_CUDA_MMQ_MAX_ROWS", 64, 0, 4096);
   paths.mmq_all_types = env_int("LLMP_CUDA_MMQ_ALL_TYPES", 1, 0, 1) == 1;
+  // The MMA's 16-row tiles for 5-16 rows, where the 64-row tile is mostly padding (8B Q4_K_M
+  // at batch 16 ran 0.89x llama.cpp with it, run 13); off until measured.
+  paths.mmq_narrow = env_int("LLMP_CUDA_MMQ_NARROW", 0, 0, 1) == 1;
   if (paths.mmq_max_rows > 0 && prop.major < 8) {
     if (std::getenv("LLMP_CUDA_MMQ_MAX_ROWS") != nullptr) {
       log::warn("LLMP_CUDA_MMQ_MAX_ROWS ignored: the int8 MMA needs compute capability 8.0", {{"device", device_}, {"major", prop.major}});
@@ -279,7 +284,10 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
   // -> 1.29 ms per step, H100, run 13); at 2 rows cuBLAS stays faster (1.13 vs 1.21 ms, H200).
   paths.dense_gemv_max_rows = std::min<int64_t>(env_int("LLMP_CUDA_DENSE_GEMV_MAX_ROWS", 1, 0, 4096), kernels::kDenseGemvMaxRows);
   paths.sm_count = sm_count_;
-  // Splits only happen while items * kv heads * head groups < 2 * SMs (see decode_splits).
+  // Splits only happen while items * kv heads * head groups < 2 * SMs (see decode_splits). At
+  // batch 1 that is 32 splits, of which 4 have work at context 256 (each takes whole 64-position
+  // tiles); LLMP_CUDA_DECODE_SPLITS caps them, to time fewer (not measured yet).
+  max_decode_splits_ = env_int("LLMP_CUDA_DECODE_SPLITS", kernels::kMaxDecodeSplits, 1, kernels::kMaxDecodeSplits);
   partial_cap_ = 4 * sm_count_ + 64;
   // Split decode attention merged by its last split block instead of a merge kernel (one
   // launch fewer per layer); off until measured on a GPU (bench/gpu/NOTES.md).
@@ -397,7 +405,7 @@ int CudaBackend::decode_splits(int64_t items) const {
   const int64_t per_item = n_kv_heads_ * ((group + kernels::kDecodeHeadsPerBlock - 1) / kernels::kDecodeHeadsPerBlock);
   const int64_t target = 2 * static_cast<int64_t>(sm_count_);
   int64_t s = (target + items * per_item - 1) / (items * per_item);
-  s = std::clamp<int64_t>(s, 1, kernels::kMaxDecodeSplits);
+  s = std::clamp<int64_t>(s, 1, max_decode_splits_);
   s = std::min<int64_t>(s, partial_cap_ / items);
   return static_cast<int>(std::max<int64_t>(s, 1));
 }

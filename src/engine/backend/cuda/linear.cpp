@@ -97,8 +97,10 @@ void LinearRunner::mmq(const kernels::DeviceMatrix& m, const kernels::Q8Rows& xq
   const int rows = static_cast<int>(n);
   auto* partial = reinterpret_cast<float*>(static_cast<uint8_t*>(scratch_) + align16(kernels::q8_rows_bytes(rows, m.cols)));
   const int splits = kernels::mmq_splits(m.rows, m.cols, rows, paths_.sm_count);
-  LLMP_CUDA_CHECK(kernels::launch_q8_mmq(m, xq, rows, y, ldy, accumulate, splits, partial, stream_));
+  const bool narrow = paths_.mmq_narrow && rows <= kernels::kMmqNarrowTokens;
+  LLMP_CUDA_CHECK(kernels::launch_q8_mmq(m, xq, rows, y, ldy, accumulate, splits, partial, narrow, stream_));
   if (m.type != kernels::WeightType::q8_0 && m.type != kernels::WeightType::q4_0) ++counts_.mmq_all_types;
+  if (narrow) ++counts_.mmq_narrow;
 }
 
 void LinearRunner::gemv(const DeviceLinear& w, const void* x, int64_t ldx, int64_t n, float* y, int64_t ldy,

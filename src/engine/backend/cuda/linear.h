@@ -28,7 +28,8 @@ class LinearRunner {
     int64_t gemv_max_rows = 0;
     int64_t mmq_max_rows = 0;
     int64_t dense_gemv_max_rows = 0;  // at most kernels::kDenseGemvMaxRows
-    bool mmq_all_types = false;       // every type the MMA takes, not only Q8_0/Q4_0 (not yet run on a GPU)
+    bool mmq_all_types = false;       // every type the MMA takes, not only Q8_0/Q4_0
+    bool mmq_narrow = false;          // the MMA's 16-row tiles for products of up to 16 rows (not yet run on a GPU)
     int sm_count = 1;
   };
 
@@ -51,7 +52,7 @@ class LinearRunner {
 
   //! Launches so far of the paths that are off by default (see CudaBackendStats).
   struct Counts {
-    int64_t dense_gemv = 0, mmq_all_types = 0, q8_given = 0;  // q8_given: products that read the caller's q8 rows
+    int64_t dense_gemv = 0, mmq_all_types = 0, mmq_narrow = 0, q8_given = 0;  // q8_given: products that read the caller's q8 rows
   };
   const Counts& counts() const { return counts_; }
 
