@@ -8,8 +8,8 @@
 namespace llmp::kernels {
 
 //! For the calling thread: the launches it makes next use programmatic dependent launch when
-//! `on` (off until set). The CUDA backend sets it before each forward step: on for steps of
-//! up to LLMP_CUDA_PDL_MAX_ROWS rows on devices of compute capability 9.0+, off otherwise.
+//! `on` (off until set). The CUDA backend turns it on for the launches of a forward step of up
+//! to LLMP_CUDA_PDL_MAX_ROWS rows on devices of compute capability 9.0+, and off after.
 void set_programmatic_launch(bool on);
 bool programmatic_launch();
 

@@ -485,9 +485,13 @@ void CudaBackend::run_piece(std::span<const SequenceChunk> piece, float* logits,
   }
   plan_step(piece, bs_, bucket, trash_block_, plan_);
   if (plan_.n_rows() == 0) return;
-  // Set for the step's launches, its graph's capture and its sampling (launch.cuh).
+  // For the step's launches, its graph's capture and its sampling (launch.cuh); reset on the
+  // way out, so that launches made elsewhere on this thread stay plain.
   const bool programmatic = plan_.n_rows() <= pdl_max_rows_;
   kernels::set_programmatic_launch(programmatic);
+  struct PlainAgain {
+    ~PlainAgain() { kernels::set_programmatic_launch(false); }
+  } plain_again;
   if (programmatic) ++stats_.programmatic_steps;
 
   Shape s;
