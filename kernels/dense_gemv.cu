@@ -33,7 +33,7 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
     for (int j = 0; j < N; ++j) {
       float xf[8];
-      detail::unpack8<T>(__ldg(x + j * x_units + u), xf);
+      detail::unpack8<T>(x[j * x_units + u], xf);  // not __ldg: x is written by the kernel before (launch.cuh)
 #pragma unroll
       for (int e = 0; e < 8; ++e) acc[j] += wf[e] * xf[e];
     }

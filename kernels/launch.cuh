@@ -13,4 +13,9 @@ namespace llmp::kernels {
 void set_programmatic_launch(bool on);
 bool programmatic_launch();
 
+//! Whether device `device` can run our kernels launched programmatically: compute capability
+//! 9.0+, a driver that captures programmatic launches into graphs (12.3+), and kernels built
+//! for sm_90 or newer (a build for 80 only has no griddepcontrol.wait in them, and would race).
+bool programmatic_launch_supported(int device);
+
 }  // namespace llmp::kernels

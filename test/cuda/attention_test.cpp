@@ -80,6 +80,7 @@ const std::vector<Heads> kHeads = {
     {5, 5, 16, 16},   // MHA, odd head count, small head (padded to 32 / 64)
     {16, 1, 128, 32}, // a group of 16: two blocks of 8 heads per kv head
     {14, 2, 64, 16},  // a group of 7 (Qwen2-7B's): the 8-head kernel with one head unused
+    {16, 2, 256, 16}, // the 8-head kernel at the largest head size (its shared memory)
     {12, 4, 256, 16}, // the largest head size
     {6, 3, 48, 8},    // a head size that is no power of two, small blocks
 };

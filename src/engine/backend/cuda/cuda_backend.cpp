@@ -278,7 +278,7 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
   // before waiting. At batch 1 it made 1B Q4_K_M 1.18x and 8B Q4_K_M 1.09x faster (H100, run
   // 13); at 16-64 rows it was within 2 % either way, and at 64 rows of context 2048 it cost
   // 4.5 % (1B bf16, H200, run 13b), hence 8.
-  pdl_max_rows_ = prop.major >= 9 ? env_int("LLMP_CUDA_PDL_MAX_ROWS", 8, 0, 65535) : 0;
+  pdl_max_rows_ = kernels::programmatic_launch_supported(device_) ? env_int("LLMP_CUDA_PDL_MAX_ROWS", 8, 0, 65535) : 0;
   // Dense 16-bit matrices of one row through our GEMV instead of cuBLAS: with programmatic
   // launch it loads its first weights before the previous kernel ends (1B bf16 at batch 1: 1.37
   // -> 1.29 ms per step, H100, run 13); at 2 rows cuBLAS stays faster (1.13 vs 1.21 ms, H200).
