@@ -290,7 +290,7 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
   max_decode_splits_ = env_int("LLMP_CUDA_DECODE_SPLITS", kernels::kMaxDecodeSplits, 1, kernels::kMaxDecodeSplits);
   partial_cap_ = 4 * sm_count_ + 64;
   // Split decode attention merged by its last split block instead of a merge kernel (one
-  // launch fewer per layer); off until measured on a GPU (bench/gpu/NOTES.md).
+  // launch fewer per layer); off: within 1 % either way on an H100 (run 12, bench/gpu/NOTES.md).
   const bool fused_merge = env_int("LLMP_CUDA_FUSED_MERGE", 0, 0, 1) == 1;
   const int64_t head_groups = (n_heads_ / n_kv_heads_ + kernels::kDecodeHeadsPerBlock - 1) / kernels::kDecodeHeadsPerBlock;
   // Scratch for quantised matrices: row chunks of at most kDequantScratchElems elements (at
