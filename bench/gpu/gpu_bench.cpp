@@ -629,7 +629,8 @@ int cmd_profile(const std::string& path, int64_t B, int64_t ctx, int64_t steps, 
 
   struct ByName {
     int64_t calls = 0;
-    double ns = 0;
+    double ns = 0;      // start to end, summed
+    double own_ns = 0;  // the part no earlier activity covers (see below), summed
   };
   std::map<std::string, ByName> by_name;
   double activity_ns = 0, busy_ns = 0;
@@ -642,9 +643,13 @@ int cmd_profile(const std::string& path, int64_t B, int64_t ctx, int64_t steps, 
     ++e.calls;
     e.ns += static_cast<double>(a.end_ns - a.start_ns);
     activity_ns += static_cast<double>(a.end_ns - a.start_ns);
-    // Busy time is the union of intervals (kernels may overlap).
+    // Busy time is the union of intervals (kernels may overlap). What an activity adds to it is
+    // its own time: with programmatic launch a kernel starts while the one before runs and
+    // waits for it, so its start-to-end time counts the wait; its own time does not.
     const uint64_t from = std::max(a.start_ns, covered_to);
-    if (a.end_ns > from) busy_ns += static_cast<double>(a.end_ns - from);
+    const double own = a.end_ns > from ? static_cast<double>(a.end_ns - from) : 0.0;
+    e.own_ns += own;
+    busy_ns += own;
     covered_to = std::max(covered_to, a.end_ns);
   }
   if (n == 0) {
@@ -662,19 +667,20 @@ int cmd_profile(const std::string& path, int64_t B, int64_t ctx, int64_t steps, 
              wall_us, untraced_us, busy_ns * per, idle_ns * per, static_cast<double>(n) / static_cast<double>(steps),
              activity_ns * per, weights_us);
   std::vector<std::pair<std::string, ByName>> table(by_name.begin(), by_name.end());
-  std::sort(table.begin(), table.end(), [](const auto& x, const auto& y) { return x.second.ns > y.second.ns; });
-  fmt::print("| kernel | calls/step | us/step | mean us | share of busy |\n| --- | --- | --- | --- | --- |\n");
+  std::sort(table.begin(), table.end(), [](const auto& x, const auto& y) { return x.second.own_ns > y.second.own_ns; });
+  fmt::print("| kernel | calls/step | own us/step | share of busy | us/step start to end | mean us |\n"
+             "| --- | --- | --- | --- | --- | --- |\n");
   std::string top;
   for (size_t i = 0; i < table.size(); ++i) {
     const auto& [name, e] = table[i];
     const double calls = static_cast<double>(e.calls) / static_cast<double>(steps);
     if (i < 30) {
-      fmt::print("| {} | {:.1f} | {:.1f} | {:.2f} | {:.1f}% |\n", name.size() > 110 ? name.substr(0, 107) + "..." : name, calls,
-                 e.ns * per, e.ns / 1e3 / static_cast<double>(e.calls), 100 * e.ns / busy_ns);
+      fmt::print("| {} | {:.1f} | {:.1f} | {:.1f}% | {:.1f} | {:.2f} |\n", name.size() > 110 ? name.substr(0, 107) + "..." : name,
+                 calls, e.own_ns * per, 100 * e.own_ns / busy_ns, e.ns * per, e.ns / 1e3 / static_cast<double>(e.calls));
     }
     if (i < 40) {
-      top += fmt::format("{}{{\"name\":\"{}\",\"calls_per_step\":{:.2f},\"us_per_step\":{:.2f}}}", top.empty() ? "" : ",",
-                         json_escaped(name), calls, e.ns * per);
+      top += fmt::format("{}{{\"name\":\"{}\",\"calls_per_step\":{:.2f},\"us_per_step\":{:.2f},\"own_us_per_step\":{:.2f}}}",
+                         top.empty() ? "" : ",", json_escaped(name), calls, e.ns * per, e.own_ns * per);
     }
   }
   fmt::print("{{\"bench\":\"gpu_profile\",\"model\":\"{}\",\"batch\":{},\"ctx\":{},\"graph_replays\":{},\"eager_steps\":{},"
