@@ -1,10 +1,10 @@
 #pragma once
 // Matrix-vector products over dense 16-bit weights for decode at 1-4 activation rows, as an
-// alternative to cuBLAS: on an H200, cuBLAS's GEMV kernels for a 1B model's small matrices
-// (q/k/v 3072 x 2048, o 2048 x 2048) ran at ~1.8 TB/s of a 3.9 TB/s copy bandwidth, its large
-// ones at 3.0-4.2 TB/s (bench/gpu/NOTES.md, run 9). One warp per output feature, every lane
-// with eight 16-byte weight loads in flight, so a small matrix is about one round trip to
-// memory. Off by default until measured against cuBLAS (LLMP_CUDA_DENSE_GEMV_MAX_ROWS).
+// alternative to cuBLAS: one warp per output feature, every lane with eight 16-byte weight
+// loads in flight, so a small matrix is about one round trip to memory, and (launch.cuh) the
+// first of them issued before the kernel before has finished. The backend uses it for 1-row
+// products (LLMP_CUDA_DENSE_GEMV_MAX_ROWS), where with programmatic launch it beat cuBLAS
+// (bench/gpu/NOTES.md, run 13).
 
 #include <cuda_runtime.h>
 
@@ -27,5 +27,12 @@ bool dense_gemv_fits(const void* w, int64_t cols, const void* x, int64_t ldx);
 //! block 256: warp w of block b computes feature 8b + w.
 cudaError_t launch_dense_gemv(ActType t, const void* w, int64_t rows, int64_t cols, const void* x, int64_t ldx, int n,
                               float* y, int64_t ldy, bool accumulate, cudaStream_t stream);
+
+//! out[o] = silu(g) · u for one activation row x [cols], with g = W[o] · x and u = W[ffn + o] · x
+//! for o < ffn: the gate/up product and SwiGLU in one launch, the same values as
+//! launch_dense_gemv into f32 then launch_swiglu. w: [2 ffn, cols] of type t (gate rows, then up
+//! rows); x: [cols] and out: [ffn] of type t; dense_gemv_fits(w, cols, x, cols).
+cudaError_t launch_dense_gemv_swiglu(ActType t, const void* w, int64_t ffn, int64_t cols, const void* x, void* out,
+                                     cudaStream_t stream);
 
 }  // namespace llmp::kernels

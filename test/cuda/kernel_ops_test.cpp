@@ -262,6 +262,39 @@ TEST_CASE("the dense GEMV matches a double-precision product", "[kernels][gemv][
                                    nullptr) == cudaErrorInvalidValue);
 }
 
+TEST_CASE("the dense GEMV with SwiGLU gives what the GEMV and then SwiGLU give", "[kernels][gemv][dense][swiglu]") {
+  // ffn 37: a last block with 5 warps of work; the column counts as the dense GEMV's test.
+  for (const auto& [ffn, cols] : {std::pair<int64_t, int64_t>{37, 520}, {2050, 2048}, {130, 8200}}) {
+    for (bool bf16 : {false, true}) {
+      INFO("ffn " << ffn << " cols " << cols << (bf16 ? " bf16" : " f16"));
+      const ActType t = bf16 ? ActType::bf16 : ActType::f16;
+      const auto w = round_act(random_floats(static_cast<size_t>(2 * ffn * cols), 600 + ffn, -1.0f, 1.0f), bf16);
+      const auto x = round_act(random_floats(static_cast<size_t>(cols), 61, -2.0f, 2.0f), bf16);
+      GuardedArray<uint16_t> d_w(to_act(w, bf16)), d_x(to_act(x, bf16));
+      GuardedArray<uint16_t> fused(static_cast<size_t>(ffn)), apart(static_cast<size_t>(ffn));
+      GuardedArray<float> gate_up(static_cast<size_t>(2 * ffn));
+      CUDA_REQUIRE(kernels::launch_dense_gemv_swiglu(t, d_w.get(), ffn, cols, d_x.get(), fused.get(), nullptr));
+      CUDA_REQUIRE(kernels::launch_dense_gemv(t, d_w.get(), 2 * ffn, cols, d_x.get(), cols, 1, gate_up.get(), 2 * ffn, false, nullptr));
+      CUDA_REQUIRE(kernels::launch_swiglu(gate_up.get(), 1, ffn, t, apart.get(), nullptr, nullptr));
+      const auto got = fused.download();
+      CHECK(fused.guards_intact());
+      CHECK(got == apart.download());  // the same sums in the same order, the same formula
+      std::vector<float> want;
+      for (int64_t o = 0; o < ffn; ++o) {
+        double g = 0.0, u = 0.0;
+        for (int64_t i = 0; i < cols; ++i) {
+          g += static_cast<double>(w[o * cols + i]) * x[i];
+          u += static_cast<double>(w[(ffn + o) * cols + i]) * x[i];
+        }
+        want.push_back(static_cast<float>(g / (1.0 + std::exp(-g)) * u));
+      }
+      CHECK(nerr(from_act(got, bf16), want) <= (bf16 ? 1e-2 : 2e-3));  // one rounding to 16 bits
+    }
+  }
+  GuardedArray<uint16_t> w(2 * 64 * 64), x(64), out(64);
+  CHECK(kernels::launch_dense_gemv_swiglu(ActType::f16, w.get(), 64, 60, x.get(), out.get(), nullptr) == cudaErrorInvalidValue);
+}
+
 TEST_CASE("the int8 tensor-core product over q8-quantised activations matches a double-precision product",
           "[kernels][gemv][mmq]") {
   // Odd sizes: rows that end mid-tile, 25 blocks per row (the last stage part full), activation

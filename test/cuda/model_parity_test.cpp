@@ -176,7 +176,7 @@ std::vector<TokenId> prompt(int64_t n, uint64_t seed, int64_t vocab) {
 }
 
 // The scenario: three prompts (one prefilled in two chunks), decode steps for all, a fourth
-// sequence forked from the third by copying its partial last block.
+// sequence forked from the third by copying its partial last block, then one sequence alone.
 // Paths forces the CUDA backend's switches (defaults otherwise):
 struct Paths {
   bool graphs = true;        // false: eager steps, everything through dequantise + cuBLAS
@@ -187,6 +187,7 @@ struct Paths {
   bool fused_q8 = false;     // the norms and SwiGLU quantise their outputs for the int8 products
   int gemv_rows = 0;         // > 0: the int8 GEMV serves up to this many rows (chunks of 8)
   bool mmq_narrow = false;   // the MMA's 16-row tiles for products of up to 16 rows
+  bool fused_swiglu = false; // one row's dense gate/up product and SwiGLU in one launch
   bool pdl = false;          // programmatic dependent launch for every step, prefill included
                              // (compute capability 9.0+; by default decode steps of up to 8 rows)
   KvType kv_type = KvType::f16;  // both backends' KV cache
@@ -223,6 +224,7 @@ void run_case(const Case& c, const Paths& paths = {}) {
   if (dense_gemv) ::setenv("LLMP_CUDA_DENSE_GEMV_MAX_ROWS", "4", 1);
   if (fused_q8) ::setenv("LLMP_CUDA_FUSED_Q8", "1", 1);
   if (paths.mmq_narrow) ::setenv("LLMP_CUDA_MMQ_NARROW", "1", 1);
+  if (paths.fused_swiglu) ::setenv("LLMP_CUDA_FUSED_SWIGLU", "1", 1);
   if (paths.pdl) ::setenv("LLMP_CUDA_PDL_MAX_ROWS", "4096", 1);
   auto gpu = make_cuda_backend(model, 0, Runner::kBlock, 0.02, paths.kv_type);
   ::unsetenv("LLMP_CUDA_GRAPHS");
@@ -233,6 +235,7 @@ void run_case(const Case& c, const Paths& paths = {}) {
   ::unsetenv("LLMP_CUDA_DENSE_GEMV_MAX_ROWS");
   ::unsetenv("LLMP_CUDA_FUSED_Q8");
   ::unsetenv("LLMP_CUDA_MMQ_NARROW");
+  ::unsetenv("LLMP_CUDA_FUSED_SWIGLU");
   ::unsetenv("LLMP_CUDA_PDL_MAX_ROWS");
   INFO((gpu ? std::string() : gpu.error().message()));
   REQUIRE(gpu);
@@ -269,9 +272,15 @@ void run_case(const Case& c, const Paths& paths = {}) {
     REQUIRE(rows.size() == items.size());
     for (size_t k = 0; k < items.size(); ++k) items[k].seq->tokens.push_back(argmax(rows[k]));
   }
+  // Then b alone: one-row steps (batch 1's paths: the dense GEMV, the fused SwiGLU).
+  for (int i = 0; i < 3; ++i) {
+    rows = run.step({{&b, 1}});
+    REQUIRE(rows.size() == 1);
+    b.tokens.push_back(argmax(rows[0]));
+  }
   const auto st = cuda::cuda_backend_stats(**gpu);
-  std::printf("parity %-28s graphs %-3s%s%s%s%s%s%s%s rows %3d  max nerr %.2e (limit %.0e)  greedy ties %d mismatches %d  act %s  eager %lld captures %lld replays %lld\n",
-              label(c).c_str(), graphs ? "on" : "off", mmq ? " mmq" : "", paths.mmq_narrow ? " narrow" : "", fused_merge ? " fused merge" : "", dense_gemv ? " dense gemv" : "", fused_q8 ? " fused q8" : "", paths.kv_type == KvType::bf16 ? " bf16 KV" : "", paths.pdl ? " pdl" : "", run.rows(), run.max_err(), tolerance(c.dtype).logits, run.ties(),
+  std::printf("parity %-28s graphs %-3s%s%s%s%s%s%s%s%s rows %3d  max nerr %.2e (limit %.0e)  greedy ties %d mismatches %d  act %s  eager %lld captures %lld replays %lld\n",
+              label(c).c_str(), graphs ? "on" : "off", mmq ? " mmq" : "", paths.mmq_narrow ? " narrow" : "", paths.fused_swiglu ? " fused swiglu" : "", fused_merge ? " fused merge" : "", dense_gemv ? " dense gemv" : "", fused_q8 ? " fused q8" : "", paths.kv_type == KvType::bf16 ? " bf16 KV" : "", paths.pdl ? " pdl" : "", run.rows(), run.max_err(), tolerance(c.dtype).logits, run.ties(),
               run.mismatches(), st.bf16 ? "bf16" : "f16", static_cast<long long>(st.eager_steps),
               static_cast<long long>(st.graph_captures), static_cast<long long>(st.graph_replays));
   if (graphs) {
@@ -287,6 +296,7 @@ void run_case(const Case& c, const Paths& paths = {}) {
   if (fused_q8) CHECK(st.fused_q8_launches > 0);
   if (mmq && c.dtype != "q8_0" && c.dtype != "q4_0") CHECK(st.mmq_all_types_launches > 0);
   if (paths.mmq_narrow) CHECK(st.mmq_narrow_launches > 0);
+  if (paths.fused_swiglu) CHECK(st.fused_swiglu_launches > 0);
   if (paths.pdl) {
     int major = 0;
     REQUIRE(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0) == cudaSuccess);
@@ -374,6 +384,13 @@ TEST_CASE("decode kernels launched programmatically match the CPU backend", "[mo
   SECTION("llama/gguf/q4_k_m") { run_case(Case{"llama", "q4_k_m"}, {.pdl = true}); }
   SECTION("mistral/gguf/q4_0, bf16 KV") { run_case(Case{"mistral", "q4_0"}, {.pdl = true, .kv_type = KvType::bf16}); }
   SECTION("qwen2/gguf/q8_0/h384") { run_case(Case{"qwen2", "q8_0", "gguf", "none", false, 384}, {.pdl = true}); }
+}
+
+TEST_CASE("one row's gate/up product and SwiGLU in one launch match the CPU backend", "[model][parity][fused_swiglu]") {
+  // The one-row steps at the end of the scenario; qwen2 ties its embeddings.
+  for (const Case& c : {Case{"llama", "bf16"}, Case{"qwen2", "f16", "gguf", "none", true}, Case{"llama", "bf16", "hf"}}) {
+    SECTION(label(c)) { run_case(c, {.fused_swiglu = true}); }
+  }
 }
 
 TEST_CASE("a bf16 KV cache on the GPU matches the CPU backend's", "[model][parity][kv_bf16]") {

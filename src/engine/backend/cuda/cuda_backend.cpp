@@ -119,6 +119,7 @@ class CudaBackend final : public DecoderBackend {
       s.dense_gemv_launches = linear_->counts().dense_gemv;
       s.mmq_all_types_launches = linear_->counts().mmq_all_types;
       s.mmq_narrow_launches = linear_->counts().mmq_narrow;
+      s.fused_swiglu_launches = linear_->counts().fused_swiglu;
       s.fused_q8_launches = linear_->counts().q8_given;
     }
     return s;
@@ -283,6 +284,9 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
   // launch it loads its first weights before the previous kernel ends (1B bf16 at batch 1: 1.37
   // -> 1.29 ms per step, H100, run 13); at 2 rows cuBLAS stays faster (1.13 vs 1.21 ms, H200).
   paths.dense_gemv_max_rows = std::min<int64_t>(env_int("LLMP_CUDA_DENSE_GEMV_MAX_ROWS", 1, 0, 4096), kernels::kDenseGemvMaxRows);
+  // One row's dense gate/up product and SwiGLU in one launch (16 launches fewer per step at
+  // batch 1 for a 1B model); off until measured.
+  paths.fused_swiglu = env_int("LLMP_CUDA_FUSED_SWIGLU", 0, 0, 1) == 1;
   paths.sm_count = sm_count_;
   // Splits only happen while items * kv heads * head groups < 2 * SMs (see decode_splits). At
   // batch 1 that is 32 splits, of which 4 have work at context 256 (each takes whole 64-position
@@ -793,8 +797,10 @@ void CudaBackend::enqueue(const Shape& s) {
     linear_->run(layer.wo, attn_.as(), q_dim_, n, delta, hidden_, false);
     LLMP_CUDA_CHECK(
         kernels::launch_rms_norm_residual(x, delta, nullptr, layer.ffn_norm, n, hidden_, eps_, act, xn_.as(), stream_, xq_hidden));
-    linear_->run(layer.gate_up, xn_.as(), hidden_, n, gu, 2 * ffn_, false, xq_hidden);
-    LLMP_CUDA_CHECK(kernels::launch_swiglu(gu, n, ffn_, act, act_.as(), stream_, xq_ffn));
+    if (xq_ffn || !linear_->gate_up_swiglu(layer.gate_up, xn_.as(), n, act_.as())) {
+      linear_->run(layer.gate_up, xn_.as(), hidden_, n, gu, 2 * ffn_, false, xq_hidden);
+      LLMP_CUDA_CHECK(kernels::launch_swiglu(gu, n, ffn_, act, act_.as(), stream_, xq_ffn));
+    }
     linear_->run(layer.down, act_.as(), ffn_, n, delta, hidden_, false, xq_ffn);
   }
   if (s.n_logits > 0) {

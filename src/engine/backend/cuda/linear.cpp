@@ -85,6 +85,15 @@ void LinearRunner::run(const DeviceLinear& w, const void* x, int64_t ldx, int64_
   }
 }
 
+bool LinearRunner::gate_up_swiglu(const DeviceLinear& gate_up, const void* x, int64_t n, void* out) const {
+  if (!paths_.fused_swiglu || n != 1 || gate_up.parts.size() != 1) return false;
+  const kernels::DeviceMatrix& m = gate_up.parts.front().m;
+  if (kernels::is_quantized(m.type) || m.rows % 2 != 0 || !kernels::dense_gemv_fits(m.data, m.cols, x, m.cols)) return false;
+  LLMP_CUDA_CHECK(kernels::launch_dense_gemv_swiglu(act_, m.data, m.rows / 2, m.cols, x, out, stream_));
+  ++counts_.fused_swiglu;
+  return true;
+}
+
 kernels::Q8Rows LinearRunner::quantise_input(const void* x, int64_t ldx, int rows, int64_t cols) const {
   const kernels::Q8Rows xq = kernels::q8_rows_at(scratch_, rows, cols);
   LLMP_CUDA_CHECK(kernels::launch_quantize_q8_rows(act_, x, ldx, rows, xq, stream_));

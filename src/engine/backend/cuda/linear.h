@@ -30,6 +30,7 @@ class LinearRunner {
     int64_t dense_gemv_max_rows = 0;  // at most kernels::kDenseGemvMaxRows
     bool mmq_all_types = false;       // every type the MMA takes, not only Q8_0/Q4_0
     bool mmq_narrow = false;          // the MMA's 16-row tiles for products of up to 16 rows (not yet run on a GPU)
+    bool fused_swiglu = false;        // one dense row's gate/up product and SwiGLU in one launch (not yet run on a GPU)
     int sm_count = 1;
   };
 
@@ -50,9 +51,16 @@ class LinearRunner {
   void run(const DeviceLinear& w, const void* x, int64_t ldx, int64_t n, float* y, int64_t ldy, bool accumulate,
            const kernels::Q8Rows* xq = nullptr) const;
 
-  //! Launches so far of the paths that are off by default (see CudaBackendStats).
+  //! With paths.fused_swiglu, one activation row x [gate_up.cols] through a dense gate/up linear
+  //! (one matrix: gate rows, then up rows) and SwiGLU in one launch: out [gate_up.rows / 2] of
+  //! the activation type, the values run() then launch_swiglu would give. Returns false, having
+  //! launched nothing, where that does not apply (off, n != 1, quantised or split weights).
+  bool gate_up_swiglu(const DeviceLinear& gate_up, const void* x, int64_t n, void* out) const;
+
+  //! Launches so far of the paths the switches select (see CudaBackendStats).
   struct Counts {
-    int64_t dense_gemv = 0, mmq_all_types = 0, mmq_narrow = 0, q8_given = 0;  // q8_given: products that read the caller's q8 rows
+    int64_t dense_gemv = 0, mmq_all_types = 0, mmq_narrow = 0, fused_swiglu = 0;
+    int64_t q8_given = 0;  // products that read the caller's q8 rows
   };
   const Counts& counts() const { return counts_; }
 
