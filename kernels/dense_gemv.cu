@@ -44,19 +44,24 @@ __device__ __forceinline__ void row_dot(const uint4* __restrict__ wr, int64_t un
   }
 }
 
-// Grid: (ceil(rows / kWarps)), block kThreads: warp w of block b computes feature o = 8b + w
-// for N activation rows.
+// The feature this warp computes (warp w of block b: 8b + w), after letting the next kernel
+// start (launch.cuh); -1 for warps past the last feature, which have waited already.
+__device__ __forceinline__ int64_t warp_feature(int64_t features) {
+  detail::allow_downstream();
+  const int64_t o = static_cast<int64_t>(blockIdx.x) * kWarps + (threadIdx.x >> 5);
+  if (o < features) return o;
+  detail::wait_for_upstream();
+  return -1;
+}
+
+// Grid: (ceil(rows / kWarps)), block kThreads: each warp one feature for N activation rows.
 template <class T, int N>
 __global__ void __launch_bounds__(kThreads)
     dense_gemv_kernel(const uint4* __restrict__ w, int64_t rows, int64_t units, const uint4* __restrict__ x, int64_t x_units,
                       float* __restrict__ y, int64_t ldy, bool accumulate) {
-  detail::allow_downstream();
+  const int64_t o = warp_feature(rows);
+  if (o < 0) return;
   const int lane = threadIdx.x & 31;
-  const int64_t o = static_cast<int64_t>(blockIdx.x) * kWarps + (threadIdx.x >> 5);
-  if (o >= rows) {
-    detail::wait_for_upstream();
-    return;
-  }
   float acc[N];
 #pragma unroll
   for (int j = 0; j < N; ++j) acc[j] = 0.0f;
@@ -80,13 +85,9 @@ __global__ void __launch_bounds__(kThreads)
 template <class T>
 __global__ void __launch_bounds__(kThreads)
     dense_gemv_swiglu_kernel(const uint4* __restrict__ w, int64_t ffn, int64_t units, const uint4* __restrict__ x, T* __restrict__ out) {
-  detail::allow_downstream();
+  const int64_t o = warp_feature(ffn);
+  if (o < 0) return;
   const int lane = threadIdx.x & 31;
-  const int64_t o = static_cast<int64_t>(blockIdx.x) * kWarps + (threadIdx.x >> 5);
-  if (o >= ffn) {
-    detail::wait_for_upstream();
-    return;
-  }
   float gate[1] = {0.0f}, up[1] = {0.0f};
   bool waited = false;
   row_dot<T, 1>(w + o * units, units, x, 0, gate, waited);

@@ -3,12 +3,10 @@
 import numpy as np
 from emu_common import QT, dp4a, half, quant_x, quants, rand_blocks, rng, s8, u32, vsub4, xword
 
-def q4k_unit(row_bytes, u, xq, ds):
-    sb = row_bytes[(u // 4) * 144:(u // 4 + 1) * 144]
-    pair = u % 4
+def k_scales(sb, pair):
+    """A Q4_K / Q5_K unit's two (d·scale, dmin·min) from its super-block header, read as the
+    kernel does: four words, the 6-bit fields picked out by byte shifts."""
     hx, hy, hz, hw = (u32(sb, 0), u32(sb, 4), u32(sb, 8), u32(sb, 12))
-    qa = [u32(sb, 16 + 32*pair + 4*i) for i in range(4)]
-    qb = [u32(sb, 16 + 32*pair + 16 + 4*i) for i in range(4)]
     d = half(hx & 0xFFFF); dmin = half(hx >> 16)
     high = pair >= 2
     dl, ml = [], []
@@ -18,6 +16,14 @@ def q4k_unit(row_bytes, u, xq, ds):
         sc = ((bw & 0xF) | ((by >> 6) << 4)) if high else by & 63
         m = ((bw >> 4) | ((bz >> 6) << 4)) if high else bz & 63
         dl.append(np.float32(d) * np.float32(sc)); ml.append(np.float32(dmin) * np.float32(m))
+    return dl, ml
+
+def q4k_unit(row_bytes, u, xq, ds):
+    sb = row_bytes[(u // 4) * 144:(u // 4 + 1) * 144]
+    pair = u % 4
+    qa = [u32(sb, 16 + 32*pair + 4*i) for i in range(4)]
+    qb = [u32(sb, 16 + 32*pair + 16 + 4*i) for i in range(4)]
+    dl, ml = k_scales(sb, pair)
     L = 0x0F0F0F0F
     x = [xword(xq, u*64 + 4*i) for i in range(16)]
     s0 = s1 = 0
@@ -31,19 +37,10 @@ def q4k_unit(row_bytes, u, xq, ds):
 def q5k_unit(row_bytes, u, xq, ds):
     sb = row_bytes[(u // 4) * 176:(u // 4 + 1) * 176]
     pair = u % 4
-    hx, hy, hz, hw = (u32(sb, 0), u32(sb, 4), u32(sb, 8), u32(sb, 12))
     qa = [u32(sb, 48 + 32*pair + 4*i) for i in range(4)]
     qb = [u32(sb, 48 + 32*pair + 16 + 4*i) for i in range(4)]
     hwords = [u32(sb, 16 + 4*i) for i in range(8)]
-    d = half(hx & 0xFFFF); dmin = half(hx >> 16)
-    high = pair >= 2
-    dl, ml = [], []
-    for i in range(2):
-        shift = 8 * ((2*pair + i) % 4)
-        by, bz, bw = (hy >> shift) & 0xFF, (hz >> shift) & 0xFF, (hw >> shift) & 0xFF
-        sc = ((bw & 0xF) | ((by >> 6) << 4)) if high else by & 63
-        m = ((bw >> 4) | ((bz >> 6) << 4)) if high else bz & 63
-        dl.append(np.float32(d) * np.float32(sc)); ml.append(np.float32(dmin) * np.float32(m))
+    dl, ml = k_scales(sb, pair)
     L = 0x0F0F0F0F
     nw = qa + qb
     x = [xword(xq, u*64 + 4*i) for i in range(16)]
