@@ -14,7 +14,7 @@ constexpr int kTile = 64;  // positions scored, softmaxed and accumulated per st
 // out = Σ_s o_s · e^(m_s - M) / Σ_s l_s · e^(m_s - M), M = max_s m_s over splits with l > 0
 // (empty splits have l = 0, weigh 0 and their o is never read). Lane s reads split s's (m, l)
 // (at most 32 splits), then each lane sums its dims over the splits. The partials were
-// written by other blocks: __ldcg reads them from L2, past this SM's L1.
+// written by the attention kernel's blocks on other SMs: __ldcg reads them from L2.
 template <class T>
 __device__ void merge_head_warp(const PagedDecodeArgs& a, int64_t item, int64_t row, int h, int n_splits) {
   const int lane = threadIdx.x & 31, hd = a.head_dim;
@@ -36,29 +36,6 @@ __device__ void merge_head_warp(const PagedDecodeArgs& a, int64_t item, int64_t 
     }
     if (d < hd) out[d] = detail::from_f32<T>(o / l);
   }
-}
-
-// With merge counters, the last split block of an (item, head group) to finish merges the
-// group's heads (one launch fewer per layer): every block fences its partials, counts itself
-// in, and the one that brings the count to n_splits resets it (graph replays reuse it) and
-// merges. Returns false for the other blocks.
-__device__ bool last_split_block(const PagedDecodeArgs& a, int64_t item) {
-  __shared__ unsigned is_last;
-  __threadfence();  // this thread's partials are visible device-wide before the count
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    unsigned* counter = a.merge_counters + item * gridDim.y + blockIdx.y;
-    is_last = atomicAdd(counter, 1u) == gridDim.x - 1;
-    if (is_last) *counter = 0;
-  }
-  __syncthreads();
-  if (is_last) __threadfence();
-  return is_last;
-}
-
-template <class T>
-__device__ void merge_group(const PagedDecodeArgs& a, int64_t item, int64_t row, int h0, int g_n) {
-  for (int g = threadIdx.x >> 5; g < g_n; g += kWarps) merge_head_warp<T>(a, item, row, h0 + g, gridDim.x);
 }
 
 // Grid: (n_splits, n_kv_heads * n_head_groups, n_items), block 128.
@@ -120,7 +97,6 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
       a.partial_ml[slot * 2] = -INFINITY;
       a.partial_ml[slot * 2 + 1] = 0.0f;
     }
-    if (a.merge_counters && last_split_block(a, item)) merge_group<T>(a, item, row, h0, g_n);
     return;
   }
 
@@ -276,7 +252,6 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
       }
     }
   }
-  if (n_splits > 1 && a.merge_counters && last_split_block(a, item)) merge_group<T>(a, item, row, h0, g_n);
 }
 
 // Grid: (ceil(n_heads / 4), n_items), block 128: warp w merges head 4 * blockIdx.x + w.
@@ -291,15 +266,14 @@ __global__ void __launch_bounds__(kThreads) paged_decode_merge_kernel(PagedDecod
 
 template <int D, class T, class KV>
 cudaError_t launch_typed(const PagedDecodeArgs& a, cudaStream_t stream) {
-  // Groups of up to 4 heads take the 4-head kernel; ceil(group / 4) = ceil(group / 8) = 1 for
-  // them, so the grid (and the merge counters sized by kDecodeHeadsPerBlock) is the same.
+  // Groups of up to 4 heads take the 4-head kernel (ceil(group / 4) = ceil(group / 8) = 1).
   const int group = a.n_heads / a.n_kv_heads;
   const int n_hgroups = (group + kDecodeHeadsPerBlock - 1) / kDecodeHeadsPerBlock;
   const dim3 grid(static_cast<unsigned>(a.n_splits), static_cast<unsigned>(a.n_kv_heads * n_hgroups),
                   static_cast<unsigned>(a.n_items));
   auto* kernel = group <= 4 ? paged_decode_kernel<D, 4, T, KV> : paged_decode_kernel<D, kDecodeHeadsPerBlock, T, KV>;
   if (cudaError_t e = detail::launch_kernel(kernel, grid, kThreads, 0, stream, a); e != cudaSuccess) return e;
-  if (a.n_splits > 1 && !a.merge_counters) {
+  if (a.n_splits > 1) {
     const auto head_blocks = static_cast<unsigned>((a.n_heads + kWarps - 1) / kWarps);
     return detail::launch_kernel(paged_decode_merge_kernel<T>, dim3(head_blocks, static_cast<unsigned>(a.n_items)), kThreads, 0, stream, a);
   }

@@ -36,9 +36,6 @@ struct PagedDecodeArgs {
   int n_splits = 1;                    // context partitions per item, <= kMaxDecodeSplits (1: no merge pass)
   float* partial_o = nullptr;          // [n_items, n_heads, n_splits, head_dim] f32 when n_splits > 1
   float* partial_ml = nullptr;         // [n_items, n_heads, n_splits, 2] f32 (max, sum) when n_splits > 1
-  // With n_splits > 1: null, a merge kernel follows; or [n_items, n_kv_heads * ceil(group / 8)]
-  // counters, all 0 (and left 0), and the last split block of each item and head group merges.
-  unsigned* merge_counters = nullptr;
   ActType kv_type = ActType::f16;      // the cache's element type (f16 or bf16)
   ActType out_type = ActType::f16;
   void* out = nullptr;                 // [*, out_stride] of out_type; head h of row r at column h * head_dim
@@ -48,8 +45,8 @@ struct PagedDecodeArgs {
 //! out[row(i), h] = softmax(scale · q[row(i), h] · Kᵀ) · V over positions [0, ctx_lens[i]) of
 //! item i's sequence, for every item and query head (kv head h / (n_heads / n_kv_heads)).
 //! head_dim a multiple of 8, at most kMaxHeadDim; n_heads a multiple of n_kv_heads.
-//! Grid: (n_splits, n_kv_heads * ceil(group / 8), n_items), block 128; with n_splits > 1 and
-//! no merge counters a merge kernel follows, grid (ceil(n_heads / 4), n_items), block 128.
+//! Grid: (n_splits, n_kv_heads * ceil(group / 8), n_items), block 128; with n_splits > 1 a
+//! merge kernel follows, grid (ceil(n_heads / 4), n_items), block 128.
 cudaError_t launch_paged_attention_decode(const PagedDecodeArgs& args, cudaStream_t stream);
 
 }  // namespace llmp::kernels

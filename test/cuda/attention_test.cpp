@@ -120,65 +120,49 @@ TEST_CASE("paged decode attention matches the CPU", "[kernels][attention][decode
                         hs.hd, want.data() + i * q_dim + h * hs.hd, scores.data());
       }
     }
-    // fused: the last split block merges (merge counters) instead of a merge kernel; run twice,
-    // as a graph replays it: the counters are back at 0 after each launch.
     for (int splits : {1, 3, 8, 32}) {
       for (bool bf16 : {false, true}) {
-        for (bool fused : {false, true}) {
-          if (fused && splits == 1) continue;
-          INFO("heads " << hs.h << "/" << hs.kv << " hd " << hs.hd << " bs " << hs.bs << (kv_type == KvType::bf16 ? " bf16 KV" : "")
-                        << " splits " << splits
-                        << (bf16 ? " bf16" : " f16") << (fused ? " fused merge" : ""));
-          GuardedArray<uint16_t> out(static_cast<size_t>(n * out_stride));
-          out.poison();
-          GuardedArray<float> po(static_cast<size_t>(n * hs.h * splits * hs.hd)), pml(static_cast<size_t>(n * hs.h * splits * 2));
-          kernels::PagedDecodeArgs a;
-          a.q = d_q.get();
-          a.q_stride = q_stride;
-          a.rows = d_rows.get();
-          a.k_cache = cache.k->get();
-          a.v_cache = cache.v->get();
-          a.block_tables = d_bt.get();
-          a.bt_offsets = d_off.get();
-          a.ctx_lens = d_ctx.get();
-          a.n_items = n;
-          a.n_heads = hs.h;
-          a.n_kv_heads = hs.kv;
-          a.head_dim = hs.hd;
-          a.block_size = hs.bs;
-          a.scale = 1.0f / std::sqrt(static_cast<float>(hs.hd));
-          a.n_splits = splits;
-          a.partial_o = po.get();
-          a.partial_ml = pml.get();
-          a.kv_type = kv_type == KvType::bf16 ? ActType::bf16 : ActType::f16;
-          a.out_type = bf16 ? ActType::bf16 : ActType::f16;
-          a.out = out.get();
-          a.out_stride = out_stride;
-          const int64_t n_counters = n * hs.kv * ((hs.h / hs.kv + kernels::kDecodeHeadsPerBlock - 1) / kernels::kDecodeHeadsPerBlock);
-          GuardedArray<uint32_t> counters(std::vector<uint32_t>(static_cast<size_t>(n_counters), 0u));
-          if (fused) a.merge_counters = counters.get();
-          CUDA_REQUIRE(kernels::launch_paged_attention_decode(a, nullptr));
-          if (fused) {
-            out.poison();
-            CUDA_REQUIRE(kernels::launch_paged_attention_decode(a, nullptr));
-            const auto c = counters.download();
-            CHECK(std::all_of(c.begin(), c.end(), [](uint32_t v) { return v == 0; }));
-            CHECK(counters.guards_intact());
-          }
-          const auto raw = out.download();
-          CHECK(out.guards_intact());
-          CHECK(po.guards_intact());
-          CHECK(pml.guards_intact());
-          std::vector<float> got;
-          bool padding_kept = true;
-          for (int64_t i = 0; i < n; ++i) {
-            const int64_t r = rows[i];
-            for (int64_t c = 0; c < q_dim; ++c) got.push_back(act_to_f32(raw[r * out_stride + c], bf16));
-            for (int64_t c = q_dim; c < out_stride; ++c) padding_kept = padding_kept && is_pattern(raw[r * out_stride + c]);
-          }
-          CHECK(padding_kept);
-          CHECK(nerr(got, want) <= 2 * act_tol(bf16));
+        INFO("heads " << hs.h << "/" << hs.kv << " hd " << hs.hd << " bs " << hs.bs << (kv_type == KvType::bf16 ? " bf16 KV" : "")
+                      << " splits " << splits << (bf16 ? " bf16" : " f16"));
+        GuardedArray<uint16_t> out(static_cast<size_t>(n * out_stride));
+        out.poison();
+        GuardedArray<float> po(static_cast<size_t>(n * hs.h * splits * hs.hd)), pml(static_cast<size_t>(n * hs.h * splits * 2));
+        kernels::PagedDecodeArgs a;
+        a.q = d_q.get();
+        a.q_stride = q_stride;
+        a.rows = d_rows.get();
+        a.k_cache = cache.k->get();
+        a.v_cache = cache.v->get();
+        a.block_tables = d_bt.get();
+        a.bt_offsets = d_off.get();
+        a.ctx_lens = d_ctx.get();
+        a.n_items = n;
+        a.n_heads = hs.h;
+        a.n_kv_heads = hs.kv;
+        a.head_dim = hs.hd;
+        a.block_size = hs.bs;
+        a.scale = 1.0f / std::sqrt(static_cast<float>(hs.hd));
+        a.n_splits = splits;
+        a.partial_o = po.get();
+        a.partial_ml = pml.get();
+        a.kv_type = kv_type == KvType::bf16 ? ActType::bf16 : ActType::f16;
+        a.out_type = bf16 ? ActType::bf16 : ActType::f16;
+        a.out = out.get();
+        a.out_stride = out_stride;
+        CUDA_REQUIRE(kernels::launch_paged_attention_decode(a, nullptr));
+        const auto raw = out.download();
+        CHECK(out.guards_intact());
+        CHECK(po.guards_intact());
+        CHECK(pml.guards_intact());
+        std::vector<float> got;
+        bool padding_kept = true;
+        for (int64_t i = 0; i < n; ++i) {
+          const int64_t r = rows[i];
+          for (int64_t c = 0; c < q_dim; ++c) got.push_back(act_to_f32(raw[r * out_stride + c], bf16));
+          for (int64_t c = q_dim; c < out_stride; ++c) padding_kept = padding_kept && is_pattern(raw[r * out_stride + c]);
         }
+        CHECK(padding_kept);
+        CHECK(nerr(got, want) <= 2 * act_tol(bf16));
       }
     }
   }

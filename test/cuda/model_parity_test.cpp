@@ -182,10 +182,8 @@ struct Paths {
   bool graphs = true;        // false: eager steps, everything through dequantise + cuBLAS
   bool mmq = false;          // quantised products of more than one row through the int8 MMA (decode
                              // steps in graphs, and prefill chunks up to 256 tokens), K-quants included
-  bool fused_merge = false;  // split decode attention merged by its last split block
   bool dense_gemv = false;   // dense matrices at 1-4 rows through our GEMV instead of cuBLAS
   bool fused_q8 = false;     // the norms and SwiGLU quantise their outputs for the int8 products
-  int gemv_rows = 0;         // > 0: the int8 GEMV serves up to this many rows (chunks of 8)
   bool mmq_narrow = false;   // the MMA's 16-row tiles for products of up to 16 rows
   bool fused_swiglu = false; // one row's dense gate/up product and SwiGLU in one launch
   bool pdl = false;          // programmatic dependent launch for every step, prefill included
@@ -194,7 +192,7 @@ struct Paths {
 };
 
 void run_case(const Case& c, const Paths& paths = {}) {
-  const bool graphs = paths.graphs, mmq = paths.mmq, fused_merge = paths.fused_merge, dense_gemv = paths.dense_gemv,
+  const bool graphs = paths.graphs, mmq = paths.mmq, dense_gemv = paths.dense_gemv,
              fused_q8 = paths.fused_q8;
   TempDir dir;
   const std::string path = dir / (c.format == "gguf" ? "m.gguf" : "m");
@@ -216,11 +214,9 @@ void run_case(const Case& c, const Paths& paths = {}) {
   // dequantise + cuBLAS; without: everything through dequantise + cuBLAS.
   if (!graphs) ::setenv("LLMP_CUDA_GRAPHS", "0", 1);
   if (!graphs || mmq) ::setenv("LLMP_CUDA_GEMV_MAX_ROWS", "0", 1);
-  if (paths.gemv_rows > 0) ::setenv("LLMP_CUDA_GEMV_MAX_ROWS", std::to_string(paths.gemv_rows).c_str(), 1);
   if (!graphs) ::setenv("LLMP_CUDA_MMQ_MAX_ROWS", "0", 1);
   if (mmq) ::setenv("LLMP_CUDA_MMQ_MAX_ROWS", "256", 1);
   if (mmq) ::setenv("LLMP_CUDA_MMQ_ALL_TYPES", "1", 1);
-  if (fused_merge) ::setenv("LLMP_CUDA_FUSED_MERGE", "1", 1);
   if (dense_gemv) ::setenv("LLMP_CUDA_DENSE_GEMV_MAX_ROWS", "4", 1);
   if (fused_q8) ::setenv("LLMP_CUDA_FUSED_Q8", "1", 1);
   if (paths.mmq_narrow) ::setenv("LLMP_CUDA_MMQ_NARROW", "1", 1);
@@ -231,7 +227,6 @@ void run_case(const Case& c, const Paths& paths = {}) {
   ::unsetenv("LLMP_CUDA_GEMV_MAX_ROWS");
   ::unsetenv("LLMP_CUDA_MMQ_MAX_ROWS");
   ::unsetenv("LLMP_CUDA_MMQ_ALL_TYPES");
-  ::unsetenv("LLMP_CUDA_FUSED_MERGE");
   ::unsetenv("LLMP_CUDA_DENSE_GEMV_MAX_ROWS");
   ::unsetenv("LLMP_CUDA_FUSED_Q8");
   ::unsetenv("LLMP_CUDA_MMQ_NARROW");
@@ -279,8 +274,8 @@ void run_case(const Case& c, const Paths& paths = {}) {
     b.tokens.push_back(argmax(rows[0]));
   }
   const auto st = cuda::cuda_backend_stats(**gpu);
-  std::printf("parity %-28s graphs %-3s%s%s%s%s%s%s%s%s rows %3d  max nerr %.2e (limit %.0e)  greedy ties %d mismatches %d  act %s  eager %lld captures %lld replays %lld\n",
-              label(c).c_str(), graphs ? "on" : "off", mmq ? " mmq" : "", paths.mmq_narrow ? " narrow" : "", paths.fused_swiglu ? " fused swiglu" : "", fused_merge ? " fused merge" : "", dense_gemv ? " dense gemv" : "", fused_q8 ? " fused q8" : "", paths.kv_type == KvType::bf16 ? " bf16 KV" : "", paths.pdl ? " pdl" : "", run.rows(), run.max_err(), tolerance(c.dtype).logits, run.ties(),
+  std::printf("parity %-28s graphs %-3s%s%s%s%s%s%s%s rows %3d  max nerr %.2e (limit %.0e)  greedy ties %d mismatches %d  act %s  eager %lld captures %lld replays %lld\n",
+              label(c).c_str(), graphs ? "on" : "off", mmq ? " mmq" : "", paths.mmq_narrow ? " narrow" : "", paths.fused_swiglu ? " fused swiglu" : "", dense_gemv ? " dense gemv" : "", fused_q8 ? " fused q8" : "", paths.kv_type == KvType::bf16 ? " bf16 KV" : "", paths.pdl ? " pdl" : "", run.rows(), run.max_err(), tolerance(c.dtype).logits, run.ties(),
               run.mismatches(), st.bf16 ? "bf16" : "f16", static_cast<long long>(st.eager_steps),
               static_cast<long long>(st.graph_captures), static_cast<long long>(st.graph_replays));
   if (graphs) {
@@ -292,7 +287,6 @@ void run_case(const Case& c, const Paths& paths = {}) {
   CHECK(st.kv_bf16 == (paths.kv_type == KvType::bf16));  // the backend got the cache type
   // The forced paths ran (they fall back silently where they do not apply).
   if (dense_gemv) CHECK(st.dense_gemv_launches > 0);
-  if (fused_merge) CHECK(st.fused_merge_launches > 0);
   if (fused_q8) CHECK(st.fused_q8_launches > 0);
   if (mmq && c.dtype != "q8_0" && c.dtype != "q4_0") CHECK(st.mmq_all_types_launches > 0);
   if (paths.mmq_narrow) CHECK(st.mmq_narrow_launches > 0);
@@ -341,12 +335,6 @@ TEST_CASE("quantised products through the int8 tensor-core MMA match the CPU bac
   }
 }
 
-TEST_CASE("split decode attention merged by its last block matches the CPU backend", "[model][parity][fused]") {
-  for (const Case& c : {Case{"llama", "f16"}, Case{"qwen2", "bf16"}, Case{"mistral", "q4_0"}}) {
-    SECTION(label(c)) { run_case(c, {.fused_merge = true}); }
-  }
-}
-
 TEST_CASE("dense matrices through our GEMV match the CPU backend", "[model][parity][dense]") {
   // Decode steps of 3-4 sequences (bucket 4) take the GEMV; qwen2 has q/k/v biases.
   for (const Case& c : {Case{"llama", "f16"}, Case{"qwen2", "bf16"}, Case{"mistral", "f32"}, Case{"llama", "bf16", "hf"}}) {
@@ -360,9 +348,6 @@ TEST_CASE("norms and SwiGLU that quantise for the int8 products match the CPU ba
   for (const Case& c : {Case{"llama", "q4_0"}, Case{"qwen2", "q8_0"}, Case{"mistral", "q4_k_m"}, Case{"llama", "q4_k_m", "gguf", "none", false, 384}}) {
     SECTION(label(c)) { run_case(c, {.fused_q8 = true}); }
   }
-  // The GEMV in chunks of 8 rows (up to 32), each chunk reading its rows of the given q8 rows;
-  // K-quants through the MMA beyond.
-  SECTION("llama/gguf/q4_k_m, GEMV up to 32 rows") { run_case(Case{"llama", "q4_k_m"}, {.mmq = true, .fused_q8 = true, .gemv_rows = 32}); }
 }
 
 TEST_CASE("the int8 MMA in 16-row tiles matches the CPU backend", "[model][parity][mmq_narrow]") {
@@ -377,10 +362,10 @@ TEST_CASE("the int8 MMA in 16-row tiles matches the CPU backend", "[model][parit
 TEST_CASE("decode kernels launched programmatically match the CPU backend", "[model][parity][pdl]") {
   // Each kernel of a decode step starts while the one before drains and loads weights, block
   // tables and RoPE angles before waiting for it: norms, RoPE + cache write, decode attention
-  // (split and merged by a kernel or by its last block), the int8 GEMV and quantiser, our dense
+  // and its merge, the int8 GEMV and quantiser, our dense
   // GEMV, SwiGLU, argmax; qwen2 adds the q/k/v biases.
   SECTION("llama/gguf/bf16, dense GEMV") { run_case(Case{"llama", "bf16"}, {.dense_gemv = true, .pdl = true}); }
-  SECTION("qwen2/gguf/f16, fused merge") { run_case(Case{"qwen2", "f16"}, {.fused_merge = true, .pdl = true}); }
+  SECTION("qwen2/gguf/f16") { run_case(Case{"qwen2", "f16"}, {.pdl = true}); }
   SECTION("llama/gguf/q4_k_m") { run_case(Case{"llama", "q4_k_m"}, {.pdl = true}); }
   SECTION("mistral/gguf/q4_0, bf16 KV") { run_case(Case{"mistral", "q4_0"}, {.pdl = true, .kv_type = KvType::bf16}); }
   SECTION("qwen2/gguf/q8_0/h384") { run_case(Case{"qwen2", "q8_0", "gguf", "none", false, 384}, {.pdl = true}); }

@@ -183,7 +183,6 @@ class CudaBackend final : public DecoderBackend {
   int64_t pdl_max_rows_ = 0;  // steps of up to this many rows use programmatic dependent launch
   int64_t max_decode_splits_ = kernels::kMaxDecodeSplits;  // context partitions per sequence, at most
   DeviceBuffer workspace_, x_, delta_, xn_, qkv_, attn_, gu_, act_, xn_out_, logits_dev_, partial_o_, partial_ml_, quant_scratch_;
-  DeviceBuffer merge_counters_;  // split decode attention: null, or counters the last split block merges by
   DeviceBuffer q8_act_;          // RMSNorm / SwiGLU outputs quantised per 32 for steps of <= q8_fused_rows_ rows
   int64_t q8_fused_rows_ = 0;
   DeviceBuffer meta_dev_;
@@ -261,7 +260,8 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
   // Past both, dequantise to the activation type and run cuBLAS, which writes and reads the
   // weights again in 16 bits but is the faster GEMM for prefill-sized pieces.
   LinearRunner::Paths paths;
-  paths.gemv_max_rows = env_int("LLMP_CUDA_GEMV_MAX_ROWS", 4, 0, 4096);
+  // (More than kGemvMaxRows rows in chunks was 1.8-3x slower than the MMA, run 12.)
+  paths.gemv_max_rows = env_int("LLMP_CUDA_GEMV_MAX_ROWS", 4, 0, kernels::kGemvMaxRows);
   // (mma.sync on int8 and cp.async need compute capability 8.0.)
   paths.mmq_max_rows = env_int("LLMP_CUDA_MMQ_MAX_ROWS", 64, 0, 4096);
   paths.mmq_all_types = env_int("LLMP_CUDA_MMQ_ALL_TYPES", 1, 0, 1) == 1;
@@ -293,10 +293,6 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
   // tiles); LLMP_CUDA_DECODE_SPLITS caps them, to time fewer (not measured yet).
   max_decode_splits_ = env_int("LLMP_CUDA_DECODE_SPLITS", kernels::kMaxDecodeSplits, 1, kernels::kMaxDecodeSplits);
   partial_cap_ = 4 * sm_count_ + 64;
-  // Split decode attention merged by its last split block instead of a merge kernel (one
-  // launch fewer per layer); off: within 1 % either way on an H100 (run 12, bench/gpu/NOTES.md).
-  const bool fused_merge = env_int("LLMP_CUDA_FUSED_MERGE", 0, 0, 1) == 1;
-  const int64_t head_groups = (n_heads_ / n_kv_heads_ + kernels::kDecodeHeadsPerBlock - 1) / kernels::kDecodeHeadsPerBlock;
   // Scratch for quantised matrices: row chunks of at most kDequantScratchElems elements (at
   // least one row) for the dequantising path; the GEMV's and the MMA's quantised activations
   // and split sums for every row count that reaches them.
@@ -346,8 +342,6 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
       {&partial_ml_, static_cast<size_t>(partial_cap_ * n_heads_ * 2) * f, "split attention maxima"},
       {&q8_act_, q8_fused_rows_ > 0 ? static_cast<size_t>(kernels::q8_rows_bytes(static_cast<int>(q8_fused_rows_), std::max(hidden_, ffn_))) : 0,
        "quantised norm and SwiGLU outputs"},
-      {&merge_counters_, fused_merge ? static_cast<size_t>(partial_cap_ * n_kv_heads_ * head_groups) * sizeof(unsigned) : 0,
-       "split attention merge counters"},
       {&quant_scratch_, static_cast<size_t>(quant_scratch_elems) * a, "quantised matrices' scratch"},
       {&sample_work_, static_cast<size_t>(Lc * std::max<int64_t>(vocab_, 2 * kernels::kArgmaxMaxChunks)) * f, "sampling scratch"},
       {&sample_out_dev_, sample_out_bytes(Lc), "sampled ids and logprobs"},
@@ -355,7 +349,6 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
   for (const Want& w : wants) {
     if (auto r = allocate(*w.buf, w.bytes, w.what); !r) return error(r.error().with_context(where));
   }
-  if (merge_counters_.bytes() > 0) LLMP_CUDA_CHECK(cudaMemsetAsync(merge_counters_.as(), 0, merge_counters_.bytes(), stream_));
   LLMP_CUBLAS_CHECK(cublasSetWorkspace(cublas_, workspace_.as(), kCublasWorkspaceBytes));
   device_sampling_ = env_int("LLMP_CUDA_DEVICE_SAMPLING", 1, 0, 1) == 1;
   auto so = PinnedBuffer::allocate(sample_out_bytes(Lc), "sampled ids and logprobs");
@@ -763,8 +756,6 @@ void CudaBackend::enqueue(const Shape& s) {
       d.n_splits = s.n_splits;
       d.partial_o = partial_o_.as<float>();
       d.partial_ml = partial_ml_.as<float>();
-      d.merge_counters = merge_counters_.as<unsigned>();
-      if (d.merge_counters && d.n_splits > 1) ++stats_.fused_merge_launches;
       d.kv_type = kv_type_;
       d.out_type = act;
       d.out = attn_.as();

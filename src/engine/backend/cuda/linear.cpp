@@ -18,7 +18,7 @@ int64_t align16(int64_t bytes) { return (bytes + 15) / 16 * 16; }
 
 int64_t LinearRunner::scratch_bytes(const Paths& paths, kernels::WeightType type, int64_t rows, int64_t cols, int64_t n) {
   if (!kernels::has_int8_gemv(type)) return 0;
-  if (n <= paths.gemv_max_rows) return kernels::q8_rows_bytes(static_cast<int>(std::min<int64_t>(n, kernels::kGemvMaxRows)), cols);
+  if (n <= paths.gemv_max_rows) return kernels::q8_rows_bytes(static_cast<int>(n), cols);
   if (n > paths.mmq_max_rows || !takes_mmq(paths, type)) return 0;
   const int splits = kernels::mmq_splits(rows, cols, static_cast<int>(n), paths.sm_count);
   return align16(kernels::q8_rows_bytes(static_cast<int>(n), cols)) + kernels::mmq_partial_bytes(splits, static_cast<int>(n), rows);
@@ -114,27 +114,16 @@ void LinearRunner::mmq(const kernels::DeviceMatrix& m, const kernels::Q8Rows& xq
 
 void LinearRunner::gemv(const DeviceLinear& w, const void* x, int64_t ldx, int64_t n, float* y, int64_t ldy,
                         bool accumulate, const kernels::Q8Rows* xq_given) const {
-  const size_t act_bytes = 2;
-  for (int64_t j = 0; j < n; j += kernels::kGemvMaxRows) {
-    const int rows = static_cast<int>(std::min<int64_t>(kernels::kGemvMaxRows, n - j));
-    const void* xj = static_cast<const uint8_t*>(x) + j * ldx * act_bytes;
-    float* yj = y + j * ldy;
-    // The parts share the input: quantise it once for all int8-GEMV parts (the scratch is
-    // free here, the dequantising path does not run in the same call), unless the caller did:
-    // then rows [j, j + rows) of its quantised rows.
-    kernels::Q8Rows xq;
-    if (xq_given) {
-      xq = *xq_given;
-      xq.q += j * xq.cols;
-      xq.ds += j * (xq.cols / 32);
-    }
-    for (const auto& part : w.parts) {
-      const kernels::DeviceMatrix& m = part.m;
-      if (!kernels::has_int8_gemv(m.type)) continue;
-      if (xq.cols != m.cols) xq = quantise_input(xj, ldx, rows, m.cols);
-      else if (xq_given) ++counts_.q8_given;
-      LLMP_CUDA_CHECK(kernels::launch_q8_gemv(m, xq, rows, yj + part.offset, ldy, accumulate, stream_));
-    }
+  // The parts share the input: quantise it once for all int8-GEMV parts (the scratch is free
+  // here, the dequantising path does not run in the same call), unless the caller did.
+  const int rows = static_cast<int>(n);  // <= kGemvMaxRows (the backend caps gemv_max_rows)
+  kernels::Q8Rows xq = xq_given ? *xq_given : kernels::Q8Rows{};
+  for (const auto& part : w.parts) {
+    const kernels::DeviceMatrix& m = part.m;
+    if (!kernels::has_int8_gemv(m.type)) continue;
+    if (xq.cols != m.cols) xq = quantise_input(x, ldx, rows, m.cols);
+    else if (xq_given) ++counts_.q8_given;
+    LLMP_CUDA_CHECK(kernels::launch_q8_gemv(m, xq, rows, y + part.offset, ldy, accumulate, stream_));
   }
 }
 

@@ -1,11 +1,11 @@
 #pragma once
 // y = x · Wᵀ on the GPU for every weight form: cuBLAS (f16/bf16 inputs, f32 accumulate and
-// output) for dense matrices, or our dense GEMV for n <= dense_gemv_max_rows (off by default
-// until measured); for quantised ones, by the number of activation rows n:
+// output) for dense matrices, or our dense GEMV for n <= dense_gemv_max_rows; for quantised
+// ones, by the number of activation rows n:
 //   n <= gemv_max_rows: a GEMV straight from the quantised weights (int8 dp4a over
 //     activations quantised per 32 values, every quantised type);
-//   n <= mmq_max_rows (Q8_0/Q4_0, and K-quants/IQ4 with mmq_all_types): int8 tensor-core MMA over the
-//     same quantised activations;
+//   n <= mmq_max_rows (Q8_0/Q4_0, and K-quants/IQ4 with mmq_all_types): int8 tensor-core MMA
+//     over the same quantised activations (16-row tiles up to 16 rows with mmq_narrow);
 //   else: dequantisation to the activation type in row chunks followed by cuBLAS (prefill).
 
 #include <cublas_v2.h>
@@ -25,7 +25,7 @@ class LinearRunner {
   //! Which path takes how many activation rows (see the top of this file), and the SMs the
   //! int8 MMA fills (it splits narrow matrices' rows into parts to reach a wave).
   struct Paths {
-    int64_t gemv_max_rows = 0;
+    int64_t gemv_max_rows = 0;        // at most kernels::kGemvMaxRows
     int64_t mmq_max_rows = 0;
     int64_t dense_gemv_max_rows = 0;  // at most kernels::kDenseGemvMaxRows
     bool mmq_all_types = false;       // every type the MMA takes, not only Q8_0/Q4_0
