@@ -57,14 +57,21 @@ void load_tile_config() {
 bool split_weights(const PackedMatrix& w) { return w.kind == PackedMatrix::Kind::f16; }
 int64_t steps_of(const PackedMatrix& w) { return split_weights(w) ? 2 * w.n_blocks : w.n_blocks; }
 
+// The vector constants are functions, not namespace-scope objects: a `const __m512i` at
+// namespace scope is initialised by AVX-512 code when the program starts, which killed the
+// binary with SIGILL on every CPU without AVX-512 before the run-time check could choose
+// another kernel. Inlined, each is one load from a constant pool.
+//
 // Pairs (32-bit units) 0, 2, 4, ... of a then b, and 1, 3, 5, ...: the two B rows of a vector
 // holding, per weight row n, the units (n, h = 0) and (n, h = 1).
-const __m512i kEvenUnits = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-const __m512i kOddUnits = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-const __m512i kLanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+inline __m512i even_units() { return _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30); }
+inline __m512i odd_units() { return _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31); }
+inline __m512i lanes() { return _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15); }
 // 16-bit elements a0 b0 a1 b1 ... from [a0..a15, b0..b15].
-const __m512i kInterleave16 = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6,
-                                                21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+inline __m512i interleave16() {
+  return _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17,
+                          1, 16, 0);
+}
 
 // One int8 VNNI vector (byte 4n + b = weight row n, column 4j + b) scaled per row to bf16, as B
 // rows 2j and 2j + 1. `min` is subtracted after scaling: 8 · scale for Q4_0, offset · scale for
@@ -73,7 +80,7 @@ inline void int8_vector_to_b(__m512i v, __m512 scale, __m512 min, uint8_t* b, in
   __m512 f[4];
   for (int c = 0; c < 4; ++c) {
     // Lanes of chunk c: rows 4c + l / 4.
-    const __m512i rows = _mm512_add_epi32(_mm512_set1_epi32(4 * c), _mm512_srli_epi32(kLanes, 2));
+    const __m512i rows = _mm512_add_epi32(_mm512_set1_epi32(4 * c), _mm512_srli_epi32(lanes(), 2));
     const __m128i bytes = c == 0 ? _mm512_extracti32x4_epi32(v, 0)
                         : c == 1 ? _mm512_extracti32x4_epi32(v, 1)
                         : c == 2 ? _mm512_extracti32x4_epi32(v, 2)
@@ -84,8 +91,8 @@ inline void int8_vector_to_b(__m512i v, __m512 scale, __m512 min, uint8_t* b, in
   // Units (pairs) of p01: rows 0-7 × h; of p23: rows 8-15 × h.
   const __m512i p01 = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(f[1], f[0]));
   const __m512i p23 = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(f[3], f[2]));
-  _mm512_storeu_si512(b + (2 * j) * 64, _mm512_permutex2var_epi32(p01, kEvenUnits, p23));
-  _mm512_storeu_si512(b + (2 * j + 1) * 64, _mm512_permutex2var_epi32(p01, kOddUnits, p23));
+  _mm512_storeu_si512(b + (2 * j) * 64, _mm512_permutex2var_epi32(p01, even_units(), p23));
+  _mm512_storeu_si512(b + (2 * j + 1) * 64, _mm512_permutex2var_epi32(p01, odd_units(), p23));
 }
 
 // B tiles of row group g, one per step. Past the last group: zeros.
@@ -171,7 +178,7 @@ void unpack_group(const PackedMatrix& w, int64_t g, std::vector<uint8_t>& out) {
         // Columns 2i and 2i + 1 are 64 contiguous bytes: interleave them into pairs.
         uint8_t* b = out.data() + k * kStepBytes;
         for (int i = 0; i < 16; ++i) {
-          _mm512_storeu_si512(b + 64 * i, _mm512_permutexvar_epi16(kInterleave16, _mm512_loadu_si512(tile + 64 * i)));
+          _mm512_storeu_si512(b + 64 * i, _mm512_permutexvar_epi16(interleave16(), _mm512_loadu_si512(tile + 64 * i)));
         }
         break;
       }
@@ -187,8 +194,8 @@ void unpack_group(const PackedMatrix& w, int64_t g, std::vector<uint8_t>& out) {
             const __m512 hi0 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(hi)), 16));
             const __m512 hi1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(hi, 1)), 16));
             const __m512i lo = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(_mm512_sub_ps(f1, hi1), _mm512_sub_ps(f0, hi0)));
-            _mm512_storeu_si512(b + 64 * i, _mm512_permutexvar_epi16(kInterleave16, hi));
-            _mm512_storeu_si512(b + 64 * (8 + i), _mm512_permutexvar_epi16(kInterleave16, lo));
+            _mm512_storeu_si512(b + 64 * i, _mm512_permutexvar_epi16(interleave16(), hi));
+            _mm512_storeu_si512(b + 64 * (8 + i), _mm512_permutexvar_epi16(interleave16(), lo));
           }
         }
         break;
