@@ -3,8 +3,8 @@
 
 #include <algorithm>
 
-#include "device_utils.cuh"
 #include "rope.cuh"
+#include "rope_device.cuh"
 
 namespace llmp::kernels {
 namespace {
@@ -31,24 +31,16 @@ __global__ void __launch_bounds__(kMaxHalf)
     return;
   }
   const int64_t t = blockIdx.x;
-  const int a = interleaved ? 2 * i : i, b = interleaved ? 2 * i + 1 : i + half;
+  const auto [a, b] = detail::rope_pair(i, half, interleaved);
   const bool is_v = h >= n_heads + n_kv_heads;
   float s = 0.0f, c = 1.0f;
-  if (!is_v) {
-    // As the CPU reference: the position is scaled in f32, then multiplied by the frequency.
-    const float angle = static_cast<float>(pos[t]) * pos_scale * freqs[i];
-    sincosf(angle, &s, &c);  // as accurate as sinf and cosf, one range reduction
-  }
+  if (!is_v) detail::rope_sincos(pos[t], pos_scale, freqs[i], s, c);
   const float b0 = bias ? bias[h * head_dim + a] : 0.0f, b1 = bias ? bias[h * head_dim + b] : 0.0f;
   const int64_t slot = kv.slots && h >= n_heads ? kv.slots[t] : -1;
   detail::wait_for_upstream();
   float* x = qkv + t * ld + static_cast<int64_t>(h) * head_dim;
   float x0 = x[a] + b0, x1 = x[b] + b1;
-  if (!is_v) {
-    const float r0 = x0 * c - x1 * s, r1 = x0 * s + x1 * c;
-    x0 = r0;
-    x1 = r1;
-  }
+  if (!is_v) detail::rope_rotate(x0, x1, s, c);
   if (!is_v || bias) {
     x[a] = x0;
     x[b] = x1;
@@ -56,15 +48,7 @@ __global__ void __launch_bounds__(kMaxHalf)
   // The token's KV-cache row for this kv head (slot < 0 or no cache: nothing stored).
   if (slot >= 0) {
     const int kvh = is_v ? h - n_heads - n_kv_heads : h - n_heads;
-    const int64_t block = slot / kv.block_size, off = slot % kv.block_size;
-    uint16_t* dst = (is_v ? kv.v_cache : kv.k_cache) + ((block * n_kv_heads + kvh) * kv.block_size + off) * head_dim;
-    if (kv.bf16) {
-      dst[a] = __bfloat16_as_ushort(__float2bfloat16_rn(x0));
-      dst[b] = __bfloat16_as_ushort(__float2bfloat16_rn(x1));
-    } else {
-      dst[a] = __half_as_ushort(__float2half_rn(x0));
-      dst[b] = __half_as_ushort(__float2half_rn(x1));
-    }
+    detail::rope_store_kv(kv, is_v, slot, kvh, n_kv_heads, head_dim, a, b, x0, x1);
   }
 }
 

@@ -295,6 +295,172 @@ TEST_CASE("the dense GEMV with SwiGLU gives what the GEMV and then SwiGLU give",
   CHECK(kernels::launch_dense_gemv_swiglu(ActType::f16, w.get(), 64, 60, x.get(), out.get(), nullptr) == cudaErrorInvalidValue);
 }
 
+TEST_CASE("an RMSNorm folded into the dense GEMVs gives what the norm kernel and the GEMV give", "[kernels][gemv][dense][fold]") {
+  // hidden 520: 65 block sums; 2056: 257 (one lane takes a ninth); 4096: the most, 16 a lane.
+  // The producer's input has 776 columns (a remainder per lane), the consumers' outputs end mid-block.
+  const int64_t in_cols = 776, out_rows = 1037, ffn = 301;
+  const float eps = 1e-5f;
+  for (int64_t hidden : {int64_t{520}, int64_t{2056}, kernels::kFoldedNormMaxHidden}) {
+    for (bool bf16 : {false, true}) {
+      INFO("hidden " << hidden << (bf16 ? " bf16" : " f16"));
+      const ActType t = bf16 ? ActType::bf16 : ActType::f16;
+      const auto x0 = random_floats(static_cast<size_t>(hidden), 70, -3.0f, 3.0f);  // the residual stream
+      const auto a = round_act(random_floats(static_cast<size_t>(in_cols), 71, -1.0f, 1.0f), bf16);
+      const auto w_in = round_act(random_floats(static_cast<size_t>(hidden * in_cols), 72, -0.1f, 0.1f), bf16);
+      const auto g = random_floats(static_cast<size_t>(hidden), 73, 0.5f, 1.5f);
+      const auto w_out = round_act(random_floats(static_cast<size_t>(out_rows * hidden), 74, -1.0f, 1.0f), bf16);
+      const auto w_gu = round_act(random_floats(static_cast<size_t>(2 * ffn * hidden), 75, -1.0f, 1.0f), bf16);
+      GuardedArray<float> d_x(x0), d_g(g), sumsq(static_cast<size_t>(kernels::dense_gemv_blocks(hidden)));
+      GuardedArray<uint16_t> d_a(to_act(a, bf16)), d_w_in(to_act(w_in, bf16)), d_w_out(to_act(w_out, bf16)), d_w_gu(to_act(w_gu, bf16));
+      GuardedArray<uint16_t> xg(static_cast<size_t>(hidden));
+      xg.poison();
+      sumsq.poison();
+      const kernels::FoldedNorm norm{d_g.get(), xg.get(), sumsq.get(), hidden, eps};
+
+      // The GEMV that adds to the residual stream: x += W_in · a, and the norm's x · g and sums.
+      CUDA_REQUIRE(kernels::launch_dense_gemv(t, d_w_in.get(), hidden, in_cols, d_a.get(), in_cols, 1, d_x.get(), hidden, true, nullptr,
+                                              nullptr, &norm));
+      const auto x1 = d_x.download();
+      std::vector<float> x_want;
+      for (int64_t o = 0; o < hidden; ++o) {
+        double acc = x0[o];
+        for (int64_t i = 0; i < in_cols; ++i) acc += static_cast<double>(w_in[o * in_cols + i]) * a[i];
+        x_want.push_back(static_cast<float>(acc));
+      }
+      CHECK(nerr(x1, x_want) <= 1e-5);
+      std::vector<uint16_t> xg_want;
+      for (int64_t o = 0; o < hidden; ++o) xg_want.push_back(f32_to_act(x1[o] * g[o], bf16));
+      CHECK(xg.download() == xg_want);  // one f32 product, one rounding
+      const auto sums = sumsq.download();
+      bool sums_ok = true;
+      for (int64_t b = 0; b < kernels::dense_gemv_blocks(hidden); ++b) {
+        double want = 0.0;
+        for (int64_t o = 8 * b; o < std::min(8 * b + 8, hidden); ++o) want += static_cast<double>(x1[o]) * x1[o];
+        sums_ok = sums_ok && std::abs(sums[b] - want) <= 1e-5 * want;
+      }
+      CHECK(sums_ok);
+      CHECK((d_x.guards_intact() && xg.guards_intact() && sumsq.guards_intact()));
+
+      // The unfused reference from the same residual stream: the norm kernel, then the GEMVs.
+      GuardedArray<float> x_copy(x1);
+      GuardedArray<uint16_t> xn(static_cast<size_t>(hidden));
+      CUDA_REQUIRE(kernels::launch_rms_norm_residual(x_copy.get(), nullptr, nullptr, d_g.get(), 1, hidden, eps, t, xn.get(), nullptr));
+      GuardedArray<float> y(static_cast<size_t>(out_rows)), y_ref(static_cast<size_t>(out_rows));
+      CUDA_REQUIRE(kernels::launch_dense_gemv(t, d_w_out.get(), out_rows, hidden, xg.get(), hidden, 1, y.get(), out_rows, false, nullptr,
+                                              &norm, nullptr));
+      CUDA_REQUIRE(kernels::launch_dense_gemv(t, d_w_out.get(), out_rows, hidden, xn.get(), hidden, 1, y_ref.get(), out_rows, false,
+                                              nullptr));
+      CHECK(y.guards_intact());
+      CHECK(nerr(y.download(), y_ref.download()) <= act_tol(bf16));  // the rounding to 16 bits before or after the scale
+      // And against double precision: x · s · g with s from the exact sum of squares.
+      double ss = 0.0;
+      for (float v : x1) ss += static_cast<double>(v) * v;
+      const double scale = 1.0 / std::sqrt(ss / static_cast<double>(hidden) + eps);
+      std::vector<float> y_want;
+      for (int64_t o = 0; o < out_rows; ++o) {
+        double acc = 0.0;
+        for (int64_t i = 0; i < hidden; ++i) acc += static_cast<double>(w_out[o * hidden + i]) * x1[i] * scale * g[i];
+        y_want.push_back(static_cast<float>(acc));
+      }
+      CHECK(nerr(y.download(), y_want) <= act_tol(bf16));
+
+      // The gate/up product with SwiGLU reads the folded norm too.
+      GuardedArray<uint16_t> out(static_cast<size_t>(ffn)), out_ref(static_cast<size_t>(ffn));
+      CUDA_REQUIRE(kernels::launch_dense_gemv_swiglu(t, d_w_gu.get(), ffn, hidden, xg.get(), out.get(), nullptr, &norm));
+      CUDA_REQUIRE(kernels::launch_dense_gemv_swiglu(t, d_w_gu.get(), ffn, hidden, xn.get(), out_ref.get(), nullptr));
+      CHECK(out.guards_intact());
+      CHECK(nerr(from_act(out.download(), bf16), from_act(out_ref.download(), bf16)) <= 2 * act_tol(bf16));
+    }
+  }
+  // What it refuses: a row wider than the block sums allow, a norm on both sides, more than one
+  // activation row, a norm_out that would overwrite the residual stream, a width that disagrees.
+  GuardedArray<uint16_t> w(8 * 8192), x(2 * 8192);
+  GuardedArray<float> y(2 * 8192), gw(8192), sums(1024);
+  kernels::FoldedNorm wide{gw.get(), x.get(), sums.get(), 8192, 1e-5f}, fits{gw.get(), x.get(), sums.get(), 64, 1e-5f};
+  CHECK(kernels::launch_dense_gemv(ActType::bf16, w.get(), 8, 8192, x.get(), 8192, 1, y.get(), 8, false, nullptr, &wide, nullptr) ==
+        cudaErrorInvalidValue);
+  CHECK(kernels::launch_dense_gemv(ActType::bf16, w.get(), 64, 64, x.get(), 64, 1, y.get(), 64, true, nullptr, &fits, &fits) ==
+        cudaErrorInvalidValue);
+  CHECK(kernels::launch_dense_gemv(ActType::bf16, w.get(), 8, 64, x.get(), 64, 2, y.get(), 8, false, nullptr, &fits, nullptr) ==
+        cudaErrorInvalidValue);
+  CHECK(kernels::launch_dense_gemv(ActType::bf16, w.get(), 64, 64, x.get(), 64, 1, y.get(), 64, false, nullptr, nullptr, &fits) ==
+        cudaErrorInvalidValue);
+  CHECK(kernels::launch_dense_gemv(ActType::bf16, w.get(), 8, 72, x.get(), 72, 1, y.get(), 8, false, nullptr, &fits, nullptr) ==
+        cudaErrorInvalidValue);
+  CHECK(kernels::launch_dense_gemv_swiglu(ActType::bf16, w.get(), 4, 8192, x.get(), y.get(), nullptr, &wide) == cudaErrorInvalidValue);
+}
+
+TEST_CASE("one token's q/k/v product with RoPE and the cache write gives what the GEMV and then RoPE give",
+          "[kernels][gemv][dense][rope]") {
+  struct Shape {
+    int n_heads, n_kv_heads, head_dim;
+  };
+  // 1B's heads; 8B's head size; a head size of 70 (35 pairs a head: blocks straddle heads and
+  // the last block has three pairs of four).
+  const int64_t cols = 520, block_size = 16, n_blocks = 4, slot = 2 * block_size + 5;
+  for (Shape sh : {Shape{32, 8, 64}, Shape{4, 1, 128}, Shape{3, 1, 70}}) {
+    for (int variant = 0; variant < 16; ++variant) {  // bits: interleaved pairs, q/k/v bias, bf16, a folded norm
+      const bool interleaved = variant & 1, bias = variant & 2, bf16 = variant & 4, folded = variant & 8;
+      INFO("heads " << sh.n_heads << "/" << sh.n_kv_heads << " head_dim " << sh.head_dim << " variant " << variant);
+      const ActType t = bf16 ? ActType::bf16 : ActType::f16;
+      const int64_t width = static_cast<int64_t>(sh.n_heads + 2 * sh.n_kv_heads) * sh.head_dim;
+      const auto w = round_act(random_floats(static_cast<size_t>(width * cols), 80 + variant, -1.0f, 1.0f), bf16);
+      const auto x = round_act(random_floats(static_cast<size_t>(cols), 81, -1.0f, 1.0f), bf16);
+      std::vector<float> freqs;
+      for (int i = 0; i < sh.head_dim / 2; ++i) freqs.push_back(std::pow(10000.0f, -2.0f * static_cast<float>(i) / static_cast<float>(sh.head_dim)));
+      GuardedArray<uint16_t> d_w(to_act(w, bf16)), d_x(to_act(x, bf16));
+      GuardedArray<float> d_bias(random_floats(static_cast<size_t>(width), 82, -0.5f, 0.5f)), d_freqs(freqs);
+      GuardedArray<int32_t> d_pos(std::vector<int32_t>{1234});
+      GuardedArray<int64_t> d_slots(std::vector<int64_t>{slot});
+      // The folded norm's inputs: the residual stream's block sums (x itself is x · g here).
+      const auto sumsq = random_floats(static_cast<size_t>(kernels::dense_gemv_blocks(cols)), 83, 0.5f, 2.0f);
+      GuardedArray<float> d_sumsq(sumsq);
+      const kernels::FoldedNorm norm{d_freqs.get(), d_x.get(), d_sumsq.get(), cols, 1e-5f};
+      const size_t cache_elems = static_cast<size_t>(n_blocks * sh.n_kv_heads * block_size * sh.head_dim);
+      GuardedArray<uint16_t> k_fused(cache_elems), v_fused(cache_elems), k_apart(cache_elems), v_apart(cache_elems);
+      for (auto* c : {&k_fused, &v_fused, &k_apart, &v_apart}) c->poison();
+      GuardedArray<float> qkv_fused(static_cast<size_t>(width)), qkv_apart(static_cast<size_t>(width));
+      auto rope_for = [&](GuardedArray<uint16_t>& k, GuardedArray<uint16_t>& v) {
+        kernels::QkvRope r;
+        r.bias = bias ? d_bias.get() : nullptr;
+        r.pos = d_pos.get();
+        r.freqs = d_freqs.get();
+        r.pos_scale = 0.5f;
+        r.interleaved = interleaved;
+        r.n_heads = sh.n_heads;
+        r.n_kv_heads = sh.n_kv_heads;
+        r.head_dim = sh.head_dim;
+        r.kv = kernels::RopeKvWrite{d_slots.get(), static_cast<int>(block_size), k.get(), v.get(), bf16};
+        return r;
+      };
+      const kernels::QkvRope fused = rope_for(k_fused, v_fused), apart = rope_for(k_apart, v_apart);
+      CUDA_REQUIRE(kernels::launch_dense_gemv_qkv_rope(t, d_w.get(), cols, d_x.get(), qkv_fused.get(), fused, nullptr,
+                                                       folded ? &norm : nullptr));
+      CUDA_REQUIRE(kernels::launch_dense_gemv(t, d_w.get(), width, cols, d_x.get(), cols, 1, qkv_apart.get(), width, false, nullptr,
+                                              folded ? &norm : nullptr));
+      CUDA_REQUIRE(kernels::launch_rope_qk(qkv_apart.get(), width, apart.bias, apart.pos, apart.freqs, apart.pos_scale, interleaved, 1,
+                                           sh.n_heads, sh.n_kv_heads, sh.head_dim, nullptr, apart.kv));
+      CHECK(qkv_fused.download() == qkv_apart.download());
+      CHECK(k_fused.download() == k_apart.download());  // the slot's rows, and nothing else written
+      CHECK(v_fused.download() == v_apart.download());
+      CHECK((qkv_fused.guards_intact() && k_fused.guards_intact() && v_fused.guards_intact()));
+    }
+  }
+  GuardedArray<uint16_t> w(64 * 64), x(64);
+  GuardedArray<float> qkv(64), freqs(32);
+  GuardedArray<int32_t> pos(1);
+  kernels::QkvRope r;
+  r.pos = pos.get();
+  r.freqs = freqs.get();
+  r.n_heads = 1;
+  r.n_kv_heads = 0;
+  r.head_dim = 63;  // odd
+  CHECK(kernels::launch_dense_gemv_qkv_rope(ActType::f16, w.get(), 64, x.get(), qkv.get(), r, nullptr) == cudaErrorInvalidValue);
+  r.head_dim = 64;
+  CHECK(kernels::launch_dense_gemv_qkv_rope(ActType::f16, w.get(), 60, x.get(), qkv.get(), r, nullptr) == cudaErrorInvalidValue);
+  CUDA_REQUIRE(kernels::launch_dense_gemv_qkv_rope(ActType::f16, w.get(), 64, x.get(), qkv.get(), r, nullptr));
+}
+
 TEST_CASE("the int8 tensor-core product over q8-quantised activations matches a double-precision product",
           "[kernels][gemv][mmq]") {
   // Odd sizes: rows that end mid-tile, 25 blocks per row (the last stage part full), activation

@@ -186,6 +186,8 @@ struct Paths {
   bool fused_q8 = false;     // the norms and SwiGLU quantise their outputs for the int8 products
   bool mmq_narrow = false;   // the MMA's 16-row tiles for products of up to 16 rows
   bool fused_swiglu = false; // one row's dense gate/up product and SwiGLU in one launch
+  bool fold_norm = false;    // one-row steps fold the RMSNorms into the dense GEMVs (bf16 models)
+  bool qkv_rope = false;     // one row's dense q/k/v product, RoPE and cache write in one launch
   bool pdl = false;          // programmatic dependent launch for every step, prefill included
                              // (compute capability 9.0+; by default decode steps of up to 8 rows)
   KvType kv_type = KvType::f16;  // both backends' KV cache
@@ -221,6 +223,8 @@ void run_case(const Case& c, const Paths& paths = {}) {
   if (fused_q8) ::setenv("LLMP_CUDA_FUSED_Q8", "1", 1);
   if (paths.mmq_narrow) ::setenv("LLMP_CUDA_MMQ_NARROW", "1", 1);
   if (paths.fused_swiglu) ::setenv("LLMP_CUDA_FUSED_SWIGLU", "1", 1);
+  if (paths.fold_norm) ::setenv("LLMP_CUDA_FOLD_NORM", "1", 1);
+  if (paths.qkv_rope) ::setenv("LLMP_CUDA_QKV_ROPE", "1", 1);
   if (paths.pdl) ::setenv("LLMP_CUDA_PDL_MAX_ROWS", "4096", 1);
   auto gpu = make_cuda_backend(model, 0, Runner::kBlock, 0.02, paths.kv_type);
   ::unsetenv("LLMP_CUDA_GRAPHS");
@@ -231,6 +235,8 @@ void run_case(const Case& c, const Paths& paths = {}) {
   ::unsetenv("LLMP_CUDA_FUSED_Q8");
   ::unsetenv("LLMP_CUDA_MMQ_NARROW");
   ::unsetenv("LLMP_CUDA_FUSED_SWIGLU");
+  ::unsetenv("LLMP_CUDA_FOLD_NORM");
+  ::unsetenv("LLMP_CUDA_QKV_ROPE");
   ::unsetenv("LLMP_CUDA_PDL_MAX_ROWS");
   INFO((gpu ? std::string() : gpu.error().message()));
   REQUIRE(gpu);
@@ -274,8 +280,8 @@ void run_case(const Case& c, const Paths& paths = {}) {
     b.tokens.push_back(argmax(rows[0]));
   }
   const auto st = cuda::cuda_backend_stats(**gpu);
-  std::printf("parity %-28s graphs %-3s%s%s%s%s%s%s%s rows %3d  max nerr %.2e (limit %.0e)  greedy ties %d mismatches %d  act %s  eager %lld captures %lld replays %lld\n",
-              label(c).c_str(), graphs ? "on" : "off", mmq ? " mmq" : "", paths.mmq_narrow ? " narrow" : "", paths.fused_swiglu ? " fused swiglu" : "", dense_gemv ? " dense gemv" : "", fused_q8 ? " fused q8" : "", paths.kv_type == KvType::bf16 ? " bf16 KV" : "", paths.pdl ? " pdl" : "", run.rows(), run.max_err(), tolerance(c.dtype).logits, run.ties(),
+  std::printf("parity %-28s graphs %-3s%s%s%s%s%s%s%s%s%s rows %3d  max nerr %.2e (limit %.0e)  greedy ties %d mismatches %d  act %s  eager %lld captures %lld replays %lld\n",
+              label(c).c_str(), graphs ? "on" : "off", mmq ? " mmq" : "", paths.mmq_narrow ? " narrow" : "", paths.fused_swiglu ? " fused swiglu" : "", paths.fold_norm ? " folded norms" : "", paths.qkv_rope ? " qkv rope" : "", dense_gemv ? " dense gemv" : "", fused_q8 ? " fused q8" : "", paths.kv_type == KvType::bf16 ? " bf16 KV" : "", paths.pdl ? " pdl" : "", run.rows(), run.max_err(), tolerance(c.dtype).logits, run.ties(),
               run.mismatches(), st.bf16 ? "bf16" : "f16", static_cast<long long>(st.eager_steps),
               static_cast<long long>(st.graph_captures), static_cast<long long>(st.graph_replays));
   if (graphs) {
@@ -291,6 +297,8 @@ void run_case(const Case& c, const Paths& paths = {}) {
   if (mmq && c.dtype != "q8_0" && c.dtype != "q4_0") CHECK(st.mmq_all_types_launches > 0);
   if (paths.mmq_narrow) CHECK(st.mmq_narrow_launches > 0);
   if (paths.fused_swiglu) CHECK(st.fused_swiglu_launches > 0);
+  if (paths.fold_norm) CHECK((st.folded_norm_launches > 0) == st.bf16);  // bf16 models only
+  if (paths.qkv_rope) CHECK(st.qkv_rope_launches > 0);
   if (paths.pdl) {
     int major = 0;
     REQUIRE(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0) == cudaSuccess);
@@ -376,6 +384,26 @@ TEST_CASE("one row's gate/up product and SwiGLU in one launch match the CPU back
   for (const Case& c : {Case{"llama", "bf16"}, Case{"qwen2", "f16", "gguf", "none", true}, Case{"llama", "bf16", "hf"}}) {
     SECTION(label(c)) { run_case(c, {.fused_swiglu = true}); }
   }
+}
+
+TEST_CASE("one row's norms folded into its GEMVs and RoPE into its q/k/v product match the CPU backend",
+          "[model][parity][fold_norm][qkv_rope]") {
+  // The one-row steps at the end of the scenario. Folded norms: wo and down add to the residual
+  // stream and write the next norm's inputs, qkv, gate/up and the output read them. RoPE and
+  // the cache write in the q/k/v product: interleaved pairs (llama GGUF), rotate-half (qwen2,
+  // llama HF), llama3 frequencies, q/k/v biases (qwen2). Together with the fused SwiGLU and
+  // programmatic launch, as batch 1 would run with all of them on; tied embeddings. An f16
+  // model keeps its norm kernels (x · g could overflow f16).
+  SECTION("llama/gguf/bf16, folded norms") { run_case(Case{"llama", "bf16"}, {.fold_norm = true}); }
+  SECTION("llama/gguf/bf16, all one-row fusions, pdl") {
+    run_case(Case{"llama", "bf16"}, {.fused_swiglu = true, .fold_norm = true, .qkv_rope = true, .pdl = true});
+  }
+  SECTION("qwen2/gguf/bf16/tied, all one-row fusions") {
+    run_case(Case{"qwen2", "bf16", "gguf", "none", true}, {.fused_swiglu = true, .fold_norm = true, .qkv_rope = true});
+  }
+  SECTION("llama/hf/bf16, folded norms and qkv rope") { run_case(Case{"llama", "bf16", "hf"}, {.fold_norm = true, .qkv_rope = true}); }
+  SECTION("llama/gguf/f16/rope-llama3, qkv rope") { run_case(Case{"llama", "f16", "gguf", "llama3"}, {.qkv_rope = true}); }
+  SECTION("mistral/gguf/f16, folded norms asked for") { run_case(Case{"mistral", "f16"}, {.fold_norm = true}); }
 }
 
 TEST_CASE("a bf16 KV cache on the GPU matches the CPU backend's", "[model][parity][kv_bf16]") {

@@ -4,7 +4,9 @@
 # add up, and on); decode-attention splits at batch 1 (LLMP_CUDA_DECODE_SPLITS); the 4.5 % that
 # PDL cost at context 2048 and batch 64 (profiles on and off); the MMA in 16-row tiles
 # (LLMP_CUDA_MMQ_NARROW=1, new: test_cuda checks it first) at 8 and 16 rows; one row's gate/up
-# product and SwiGLU in one launch (LLMP_CUDA_FUSED_SWIGLU=1, new); the bench models (1B bf16,
+# product and SwiGLU in one launch (LLMP_CUDA_FUSED_SWIGLU=1, new); the norms folded into one row's
+# GEMVs (LLMP_CUDA_FOLD_NORM=1, new) and RoPE + the cache write into its q/k/v product
+# (LLMP_CUDA_QKV_ROPE=1, new), apart and with the fused SwiGLU; the bench models (1B bf16,
 # 8B Q4_0) and 8B Q4_K_M against llama.cpp in the same call. Binaries of build/ci: gpu_bench
 # and test_cuda in bins.tar.xz (bench/gpu/carry/README.md).
 #   run(command="build/gpu-carry/run14.sh", carry=["build/gpu-carry"], timeout_s=450)
@@ -66,6 +68,10 @@ profile() {  # profile N MODEL BATCH [ENV...]
 }
 bench "1b-bf16" 1b-bf16 1,8,64,256
 bench "1b-bf16 fused swiglu" 1b-bf16 1 LLMP_CUDA_FUSED_SWIGLU=1
+bench "1b-bf16 fold norm" 1b-bf16 1 LLMP_CUDA_FOLD_NORM=1
+bench "1b-bf16 qkv rope" 1b-bf16 1 LLMP_CUDA_QKV_ROPE=1
+bench "1b-bf16 all fusions" 1b-bf16 1 LLMP_CUDA_FUSED_SWIGLU=1 LLMP_CUDA_FOLD_NORM=1 LLMP_CUDA_QKV_ROPE=1
+bench "1b-bf16 again" 1b-bf16 1
 for s in 16 8 4; do bench "1b-bf16 splits$s" 1b-bf16 1 LLMP_CUDA_DECODE_SPLITS=$s; done
 CTX=2048 bench "1b-bf16 ctx2048" 1b-bf16 1,64
 for s in 16 8; do CTX=2048 bench "1b-bf16 ctx2048 splits$s" 1b-bf16 1 LLMP_CUDA_DECODE_SPLITS=$s; done
@@ -78,7 +84,8 @@ bench "8b-q4_k_m again" 8b-q4_k_m 8,16
 el "profiles"
 profile 1 1b-bf16 1 LLMP_CUDA_PDL_MAX_ROWS=0
 profile 2 1b-bf16 1
-profile 7 1b-bf16 1 LLMP_CUDA_FUSED_SWIGLU=1
+profile 7 1b-bf16 1 LLMP_CUDA_FUSED_SWIGLU=1 LLMP_CUDA_FOLD_NORM=1 LLMP_CUDA_QKV_ROPE=1
+profile 8 1b-bf16 1 LLMP_CUDA_FUSED_SWIGLU=1 LLMP_CUDA_FOLD_NORM=1 LLMP_CUDA_QKV_ROPE=1 LLMP_CUDA_PDL_MAX_ROWS=0
 CTX=2048 profile 3 1b-bf16 64
 CTX=2048 profile 4 1b-bf16 64 LLMP_CUDA_PDL_MAX_ROWS=64
 profile 5 8b-q4_k_m 16

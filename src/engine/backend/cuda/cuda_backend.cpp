@@ -120,6 +120,8 @@ class CudaBackend final : public DecoderBackend {
       s.mmq_all_types_launches = linear_->counts().mmq_all_types;
       s.mmq_narrow_launches = linear_->counts().mmq_narrow;
       s.fused_swiglu_launches = linear_->counts().fused_swiglu;
+      s.folded_norm_launches = linear_->counts().folded_norm;
+      s.qkv_rope_launches = linear_->counts().qkv_rope;
       s.fused_q8_launches = linear_->counts().q8_given;
     }
     return s;
@@ -185,6 +187,8 @@ class CudaBackend final : public DecoderBackend {
   DeviceBuffer workspace_, x_, delta_, xn_, qkv_, attn_, gu_, act_, xn_out_, logits_dev_, partial_o_, partial_ml_, quant_scratch_;
   DeviceBuffer q8_act_;          // RMSNorm / SwiGLU outputs quantised per 32 for steps of <= q8_fused_rows_ rows
   int64_t q8_fused_rows_ = 0;
+  bool fold_norm_ = false;       // one-row steps fold the RMSNorms into the GEMVs (kernels::FoldedNorm)
+  DeviceBuffer xg_, norm_sumsq_; // its x · g [hidden] and block sums of squares
   DeviceBuffer meta_dev_;
   PinnedBuffer meta_host_;
   PinnedBuffer logits_host_;  // [rows, vocab] f32, what forward() returns
@@ -287,6 +291,9 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
   // One row's dense gate/up product and SwiGLU in one launch (16 launches fewer per step at
   // batch 1 for a 1B model); off until measured.
   paths.fused_swiglu = env_int("LLMP_CUDA_FUSED_SWIGLU", 0, 0, 1) == 1;
+  // One row's dense q/k/v product, RoPE and cache write in one launch (16 launches fewer per
+  // step at batch 1 for a 1B model); off until measured.
+  paths.qkv_rope = env_int("LLMP_CUDA_QKV_ROPE", 0, 0, 1) == 1;
   paths.sm_count = sm_count_;
   // Splits only happen while items * kv heads * head groups < 2 * SMs (see decode_splits). At
   // batch 1 that is 32 splits, of which 4 have work at context 256 (each takes whole 64-position
@@ -319,6 +326,15 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
   // quantisation launch fewer per linear, up to int8_rows rows): 1B Q4_K_M decode at batch 1
   // went from 1.18 to 1.10 ms per step on an H100 (run 12).
   q8_fused_rows_ = env_int("LLMP_CUDA_FUSED_Q8", 1, 0, 1) == 1 && any_quantized && hidden_ % 32 == 0 && ffn_ % 32 == 0 ? int8_rows : 0;
+  // One-row steps fold each RMSNorm after the first into the dense GEMVs either side of it
+  // (dense_gemv.cuh, FoldedNorm): two launches fewer per layer at batch 1, where a step is
+  // ~150 short kernels. bf16 models whose every matrix takes our dense GEMV. Off until measured.
+  fold_norm_ = env_int("LLMP_CUDA_FOLD_NORM", 0, 0, 1) == 1 && act == ActType::bf16 && paths.dense_gemv_max_rows >= 1 &&
+               hidden_ <= kernels::kFoldedNormMaxHidden && LinearRunner::folds_norm(model_->output, false) &&
+               std::all_of(model_->layers.begin(), model_->layers.end(), [](const DeviceLayer& l) {
+                 return LinearRunner::folds_norm(l.qkv, false) && LinearRunner::folds_norm(l.wo, true) &&
+                        LinearRunner::folds_norm(l.gate_up, false) && LinearRunner::folds_norm(l.down, true);
+               });
 
   const int64_t R = rows_cap_, Lc = logits_cap_;
   const size_t f = sizeof(float), a = act_bytes();
@@ -343,6 +359,8 @@ Result<void> CudaBackend::init(double free_memory_fraction) {
       {&q8_act_, q8_fused_rows_ > 0 ? static_cast<size_t>(kernels::q8_rows_bytes(static_cast<int>(q8_fused_rows_), std::max(hidden_, ffn_))) : 0,
        "quantised norm and SwiGLU outputs"},
       {&quant_scratch_, static_cast<size_t>(quant_scratch_elems) * a, "quantised matrices' scratch"},
+      {&xg_, fold_norm_ ? static_cast<size_t>(hidden_) * a : 0, "folded norms' inputs"},
+      {&norm_sumsq_, fold_norm_ ? static_cast<size_t>(kernels::dense_gemv_blocks(hidden_)) * f : 0, "folded norms' sums"},
       {&sample_work_, static_cast<size_t>(Lc * std::max<int64_t>(vocab_, 2 * kernels::kArgmaxMaxChunks)) * f, "sampling scratch"},
       {&sample_out_dev_, sample_out_bytes(Lc), "sampled ids and logprobs"},
   };
@@ -725,18 +743,38 @@ void CudaBackend::enqueue(const Shape& s) {
   const kernels::Q8Rows* xq_hidden = fused_q8 ? &q8_hidden : nullptr;
   const kernels::Q8Rows* xq_ffn = fused_q8 ? &q8_ffn : nullptr;
 
+  // One-row steps with fold_norm_: the GEMVs that add to x (wo, down) also write the next
+  // norm's x · g into xg_ and its block sums; the GEMVs after (qkv, gate/up, output) read them.
+  const bool fold = fold_norm_ && n == 1;
+  auto folded = [&](const float* weight) {
+    return kernels::FoldedNorm{weight, xg_.as(), norm_sumsq_.as<float>(), hidden_, eps_};
+  };
+
   LLMP_CUDA_CHECK(kernels::launch_embedding_gather(m.tok_embd, i32(L.token_ids), n, x, stream_));
   for (int64_t l = 0; l < n_layers_; ++l) {
     const DeviceLayer& layer = m.layers[static_cast<size_t>(l)];
-    // x += previous layer's FFN output (none before layer 0); xn = norm(x).
-    LLMP_CUDA_CHECK(kernels::launch_rms_norm_residual(x, l == 0 ? nullptr : delta, nullptr, layer.attn_norm, n, hidden_,
-                                                      eps_, act, xn_.as(), stream_, xq_hidden));
-    linear_->run(layer.qkv, xn_.as(), hidden_, n, qkv, qkv_w_, false, xq_hidden);
-    // RoPE on q and k, and k and v stored in this layer's cache, in one launch.
+    // The attention norm: folded into the q/k/v product (one-row steps past layer 0), or
+    // x += previous layer's FFN output (none before layer 0) and xn = norm(x).
+    const bool fold_attn = fold && l > 0;
+    const kernels::FoldedNorm attn_norm = folded(layer.attn_norm);
+    const kernels::FoldedNorm* qkv_norm = fold_attn ? &attn_norm : nullptr;
+    if (!fold_attn) {
+      LLMP_CUDA_CHECK(kernels::launch_rms_norm_residual(x, l == 0 ? nullptr : delta, nullptr, layer.attn_norm, n, hidden_,
+                                                        eps_, act, xn_.as(), stream_, xq_hidden));
+    }
+    const void* qkv_in = fold_attn ? xg_.as() : xn_.as();
+    // The q/k/v product, then RoPE on q and k and k and v stored in this layer's cache (one
+    // launch, or one launch for all of it at one row).
     const kernels::RopeKvWrite kv_write{reinterpret_cast<const int64_t*>(meta + L.slots), static_cast<int>(bs_), k_layer(l),
                                         v_layer(l), kv_type_ == ActType::bf16};
-    LLMP_CUDA_CHECK(kernels::launch_rope_qk(qkv, qkv_w_, layer.qkv_bias, i32(L.positions), m.rope_freqs, m.rope_pos_scale,
-                                            interleaved_, n, n_heads_, n_kv_heads_, head_dim_, stream_, kv_write));
+    const kernels::QkvRope rope{layer.qkv_bias, i32(L.positions), m.rope_freqs, m.rope_pos_scale, interleaved_,
+                                n_heads_, n_kv_heads_, head_dim_, kv_write};
+    if (!linear_->qkv_rope(layer.qkv, qkv_in, n, qkv, rope, qkv_norm)) {
+      if (fold_attn) linear_->run_folded(layer.qkv, qkv_in, qkv, qkv_norm, nullptr);
+      else linear_->run(layer.qkv, qkv_in, hidden_, n, qkv, qkv_w_, false, xq_hidden);
+      LLMP_CUDA_CHECK(kernels::launch_rope_qk(qkv, qkv_w_, layer.qkv_bias, i32(L.positions), m.rope_freqs, m.rope_pos_scale,
+                                              interleaved_, n, n_heads_, n_kv_heads_, head_dim_, stream_, kv_write));
+    }
     if (s.n_dec > 0) {
       kernels::PagedDecodeArgs d;
       d.q = qkv;
@@ -785,6 +823,17 @@ void CudaBackend::enqueue(const Shape& s) {
       p.out_stride = q_dim_;
       LLMP_CUDA_CHECK(kernels::launch_paged_attention_prefill(p, stream_));
     }
+    if (fold) {
+      const kernels::FoldedNorm ffn_norm = folded(layer.ffn_norm);
+      linear_->run_folded(layer.wo, attn_.as(), x, nullptr, &ffn_norm);
+      if (!linear_->gate_up_swiglu(layer.gate_up, xg_.as(), n, act_.as(), &ffn_norm)) {
+        linear_->run_folded(layer.gate_up, xg_.as(), gu, &ffn_norm, nullptr);
+        LLMP_CUDA_CHECK(kernels::launch_swiglu(gu, n, ffn_, act, act_.as(), stream_, nullptr));
+      }
+      const kernels::FoldedNorm next_norm = folded(l + 1 < n_layers_ ? m.layers[static_cast<size_t>(l + 1)].attn_norm : m.output_norm);
+      linear_->run_folded(layer.down, act_.as(), x, nullptr, &next_norm);
+      continue;
+    }
     linear_->run(layer.wo, attn_.as(), q_dim_, n, delta, hidden_, false);
     LLMP_CUDA_CHECK(
         kernels::launch_rms_norm_residual(x, delta, nullptr, layer.ffn_norm, n, hidden_, eps_, act, xn_.as(), stream_, xq_hidden));
@@ -794,7 +843,11 @@ void CudaBackend::enqueue(const Shape& s) {
     }
     linear_->run(layer.down, act_.as(), ffn_, n, delta, hidden_, false, xq_ffn);
   }
-  if (s.n_logits > 0) {
+  if (s.n_logits > 0 && fold) {
+    // x holds the last residual add already; the one row's logits.
+    const kernels::FoldedNorm output_norm = folded(m.output_norm);
+    linear_->run_folded(m.output, xg_.as(), logits_dev_.as<float>(), &output_norm, nullptr);
+  } else if (s.n_logits > 0) {
     // The last residual add only for the rows whose logits are wanted.
     const kernels::Q8Rows q8_out = fused_q8 ? kernels::q8_rows_at(q8_act_.as(), static_cast<int>(s.n_logits), hidden_) : kernels::Q8Rows{};
     const kernels::Q8Rows* xq_out = fused_q8 ? &q8_out : nullptr;

@@ -23,6 +23,8 @@ struct CudaBackendStats {
   int64_t mmq_all_types_launches = 0; // K-quants / IQ4 through the int8 MMA (LLMP_CUDA_MMQ_ALL_TYPES)
   int64_t mmq_narrow_launches = 0;    // the MMA's 16-row tiles (LLMP_CUDA_MMQ_NARROW)
   int64_t fused_swiglu_launches = 0;  // one row's dense gate/up product and SwiGLU in one launch (LLMP_CUDA_FUSED_SWIGLU)
+  int64_t qkv_rope_launches = 0;      // one row's dense q/k/v product with RoPE and the cache write (LLMP_CUDA_QKV_ROPE)
+  int64_t folded_norm_launches = 0;   // one-row dense GEMVs with an RMSNorm folded in (LLMP_CUDA_FOLD_NORM)
   int64_t fused_q8_launches = 0;      // int8 products reading q8 rows a norm / SwiGLU wrote (LLMP_CUDA_FUSED_Q8)
   int64_t programmatic_steps = 0;     // steps whose kernels overlap the one before (LLMP_CUDA_PDL_MAX_ROWS)
 };

@@ -85,13 +85,47 @@ void LinearRunner::run(const DeviceLinear& w, const void* x, int64_t ldx, int64_
   }
 }
 
-bool LinearRunner::gate_up_swiglu(const DeviceLinear& gate_up, const void* x, int64_t n, void* out) const {
+bool LinearRunner::gate_up_swiglu(const DeviceLinear& gate_up, const void* x, int64_t n, void* out,
+                                  const kernels::FoldedNorm* norm_in) const {
   if (!paths_.fused_swiglu || n != 1 || gate_up.parts.size() != 1) return false;
   const kernels::DeviceMatrix& m = gate_up.parts.front().m;
   if (kernels::is_quantized(m.type) || m.rows % 2 != 0 || !kernels::dense_gemv_fits(m.data, m.cols, x, m.cols)) return false;
-  LLMP_CUDA_CHECK(kernels::launch_dense_gemv_swiglu(act_, m.data, m.rows / 2, m.cols, x, out, stream_));
+  LLMP_CUDA_CHECK(kernels::launch_dense_gemv_swiglu(act_, m.data, m.rows / 2, m.cols, x, out, stream_, norm_in));
   ++counts_.fused_swiglu;
+  if (norm_in) ++counts_.folded_norm;
   return true;
+}
+
+bool LinearRunner::qkv_rope(const DeviceLinear& qkv, const void* x, int64_t n, float* y, const kernels::QkvRope& rope,
+                            const kernels::FoldedNorm* norm_in) const {
+  if (!paths_.qkv_rope || n != 1 || qkv.parts.size() != 1) return false;
+  const kernels::DeviceMatrix& m = qkv.parts.front().m;
+  const int64_t width = static_cast<int64_t>(rope.n_heads + 2 * rope.n_kv_heads) * rope.head_dim;
+  if (kernels::is_quantized(m.type) || m.rows != width || !kernels::dense_gemv_fits(m.data, m.cols, x, m.cols)) return false;
+  LLMP_CUDA_CHECK(kernels::launch_dense_gemv_qkv_rope(act_, m.data, m.cols, x, y, rope, stream_, norm_in));
+  ++counts_.qkv_rope;
+  if (norm_in) ++counts_.folded_norm;
+  return true;
+}
+
+bool LinearRunner::folds_norm(const DeviceLinear& w, bool out) {
+  if (w.parts.empty() || (out && w.parts.size() != 1)) return false;
+  for (const auto& part : w.parts) {
+    const kernels::DeviceMatrix& m = part.m;
+    if (kernels::is_quantized(m.type) || m.cols % 8 != 0 || reinterpret_cast<uintptr_t>(m.data) % 16 != 0) return false;
+  }
+  return true;
+}
+
+void LinearRunner::run_folded(const DeviceLinear& w, const void* x, float* y, const kernels::FoldedNorm* norm_in,
+                              const kernels::FoldedNorm* norm_out) const {
+  for (const auto& part : w.parts) {
+    const kernels::DeviceMatrix& m = part.m;
+    LLMP_CUDA_CHECK(kernels::launch_dense_gemv(act_, m.data, m.rows, m.cols, x, m.cols, 1, y + part.offset, w.rows,
+                                               norm_out != nullptr, stream_, norm_in, norm_out));
+    ++counts_.dense_gemv;
+    ++counts_.folded_norm;
+  }
 }
 
 kernels::Q8Rows LinearRunner::quantise_input(const void* x, int64_t ldx, int rows, int64_t cols) const {

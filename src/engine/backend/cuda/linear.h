@@ -7,6 +7,7 @@
 //   n <= mmq_max_rows (Q8_0/Q4_0, and K-quants/IQ4 with mmq_all_types): int8 tensor-core MMA
 //     over the same quantised activations (16-row tiles up to 16 rows with mmq_narrow);
 //   else: dequantisation to the activation type in row chunks followed by cuBLAS (prefill).
+// At one row, dense linears can also take an RMSNorm folded into them (run_folded).
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -14,6 +15,7 @@
 #include <cstdint>
 
 #include "backend/cuda/device_weights.h"
+#include "dense_gemv.cuh"
 #include "kernel_types.cuh"
 #include "quant_gemv.cuh"
 #include "quant_mmq.cuh"
@@ -31,6 +33,7 @@ class LinearRunner {
     bool mmq_all_types = false;       // every type the MMA takes, not only Q8_0/Q4_0
     bool mmq_narrow = false;          // the MMA's 16-row tiles for products of up to 16 rows (not yet run on a GPU)
     bool fused_swiglu = false;        // one dense row's gate/up product and SwiGLU in one launch (not yet run on a GPU)
+    bool qkv_rope = false;            // one dense row's q/k/v product, RoPE and cache write in one launch (not yet run on a GPU)
     int sm_count = 1;
   };
 
@@ -55,11 +58,31 @@ class LinearRunner {
   //! (one matrix: gate rows, then up rows) and SwiGLU in one launch: out [gate_up.rows / 2] of
   //! the activation type, the values run() then launch_swiglu would give. Returns false, having
   //! launched nothing, where that does not apply (off, n != 1, quantised or split weights).
-  bool gate_up_swiglu(const DeviceLinear& gate_up, const void* x, int64_t n, void* out) const;
+  //! With norm_in, x is norm_in->xg and the products are scaled by its 1 / rms (see below).
+  bool gate_up_swiglu(const DeviceLinear& gate_up, const void* x, int64_t n, void* out,
+                      const kernels::FoldedNorm* norm_in = nullptr) const;
+
+  //! With paths.qkv_rope, one token's q/k/v product through a dense qkv linear (one matrix),
+  //! then RoPE and the cache write as `rope` says, in one launch: y [qkv.rows] f32 and the
+  //! cache get what run() then launch_rope_qk would give. norm_in as for gate_up_swiglu. Like
+  //! gate_up_swiglu it uses our dense GEMV whatever paths.dense_gemv_max_rows says. Returns
+  //! false, having launched nothing, where that does not apply.
+  bool qkv_rope(const DeviceLinear& qkv, const void* x, int64_t n, float* y, const kernels::QkvRope& rope,
+                const kernels::FoldedNorm* norm_in = nullptr) const;
+
+  //! One activation row through a dense linear with an RMSNorm folded in (dense_gemv.cuh,
+  //! FoldedNorm). norm_in: x is norm_in->xg and y [w.rows] gets the normalised products.
+  //! norm_out: y [w.rows] is the f32 residual stream, which the products are added to, and
+  //! norm_out gets x · g and the block sums for the GEMV after. Only for linears
+  //! folds_norm() accepts (with `out` for norm_out), x 16-byte aligned.
+  void run_folded(const DeviceLinear& w, const void* x, float* y, const kernels::FoldedNorm* norm_in,
+                  const kernels::FoldedNorm* norm_out) const;
+  //! Whether every part of w is a dense matrix our GEMV takes (and, for `out`, there is one).
+  static bool folds_norm(const DeviceLinear& w, bool out);
 
   //! Launches so far of the paths the switches select (see CudaBackendStats).
   struct Counts {
-    int64_t dense_gemv = 0, mmq_all_types = 0, mmq_narrow = 0, fused_swiglu = 0;
+    int64_t dense_gemv = 0, mmq_all_types = 0, mmq_narrow = 0, fused_swiglu = 0, folded_norm = 0, qkv_rope = 0;
     int64_t q8_given = 0;  // products that read the caller's q8 rows
   };
   const Counts& counts() const { return counts_; }
