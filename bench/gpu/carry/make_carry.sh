@@ -25,7 +25,8 @@ git rev-parse --short HEAD > "$C/BINARIES_OF"
 # plus CUPTI (the kernel profile), which the image's toolkit does not ship in its lib64.
 for lib in $(ldd $BINS | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u); do
   case "$(basename "$lib")" in
-    libc.so* | libm.so* | libdl.so* | libpthread.so* | librt.so* | ld-linux* | libgcc_s.so* | libstdc++.so*) continue ;;
+    libc.so* | libm.so* | libdl.so* | libpthread.so* | librt.so* | libutil.so* | libresolv.so* | ld-linux* | libgcc_s.so* | libstdc++.so*)
+      continue ;;
     libcuda.so* | libcudart.so* | libcublas.so* | libcublasLt.so* | libnvidia*) continue ;;
   esac
   cp -L "$lib" "$T/l/lib/"
