@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # For the next GPU session (prepared 2026-11-27 after runs 12-13c): test_cuda in full; where a
 # batch-1 step goes now (kernel profiles with programmatic launch off, whose kernel times then
-# add up, and on); decode-attention splits at batch 1 (LLMP_CUDA_DECODE_SPLITS); the 4.5 % that
+# add up, and on); decode-attention splits at batch 1 (LLMP_CUDA_DECODE_SPLITS, 1: no merge); the 4.5 % that
 # PDL cost at context 2048 and batch 64 (profiles on and off); the MMA in 16-row tiles
 # (LLMP_CUDA_MMQ_NARROW=1, new: test_cuda checks it first) at 8 and 16 rows; one row's gate/up
 # product and SwiGLU in one launch (LLMP_CUDA_FUSED_SWIGLU=1, new); the norms folded into one row's
@@ -72,7 +72,10 @@ bench "1b-bf16 fold norm" 1b-bf16 1 LLMP_CUDA_FOLD_NORM=1
 bench "1b-bf16 qkv rope" 1b-bf16 1 LLMP_CUDA_QKV_ROPE=1
 bench "1b-bf16 all fusions" 1b-bf16 1 LLMP_CUDA_FUSED_SWIGLU=1 LLMP_CUDA_FOLD_NORM=1 LLMP_CUDA_QKV_ROPE=1
 bench "1b-bf16 again" 1b-bf16 1
-for s in 16 8 4; do bench "1b-bf16 splits$s" 1b-bf16 1 LLMP_CUDA_DECODE_SPLITS=$s; done
+# At context 256 only 4 splits have work whatever the cap (each takes whole 64-position
+# tiles); 1 split drops the merge launch.
+for s in 8 1; do bench "1b-bf16 splits$s" 1b-bf16 1 LLMP_CUDA_DECODE_SPLITS=$s; done
+bench "1b-bf16 all fusions splits1" 1b-bf16 1 LLMP_CUDA_FUSED_SWIGLU=1 LLMP_CUDA_FOLD_NORM=1 LLMP_CUDA_QKV_ROPE=1 LLMP_CUDA_DECODE_SPLITS=1
 CTX=2048 bench "1b-bf16 ctx2048" 1b-bf16 1,64
 for s in 16 8; do CTX=2048 bench "1b-bf16 ctx2048 splits$s" 1b-bf16 1 LLMP_CUDA_DECODE_SPLITS=$s; done
 CTX=2048 bench "1b-bf16 ctx2048 pdl64" 1b-bf16 64 LLMP_CUDA_PDL_MAX_ROWS=64
