@@ -140,6 +140,27 @@ __device__ __forceinline__ void clear_histograms(RadixShared& sh) {
   }
 }
 
+// Adds one token (and, with kMass, its weight) to bin `bin` of histogram copy `copy` for every
+// lane with `take`, as one shared-memory atomic per distinct bin in the warp rather than one per
+// lane. A row's weights crowd into a few bins (all of them into one when the distribution is
+// near flat), and 32 lanes' atomics on one address serialise: double ones are a compare-and-
+// swap loop, so a sampled row took ~0.33 ms whatever the batch (1B bf16, H100, run 13: sampled
+// steps 1.62 ms against 1.29 greedy at batch 1, 2.26 against 1.92 at 64). All 32 lanes call it.
+// The lanes of a bin add their weights in lane order before the one atomic.
+template <bool kMass>
+__device__ __forceinline__ void add_to_bin(RadixShared& sh, int copy, bool take, uint32_t bin, float weight) {
+  const unsigned peers = __match_any_sync(0xffffffffu, take ? bin : 0xffffffffu);
+  if (!take) return;
+  const int leader = __ffs(peers) - 1;
+  double mass = 0;
+  if constexpr (kMass) {
+    for (unsigned m = peers; m != 0; m &= m - 1) mass += static_cast<double>(__shfl_sync(peers, weight, __ffs(m) - 1));
+  }
+  if ((threadIdx.x & 31) != static_cast<unsigned>(leader)) return;
+  atomicAdd(&sh.count[copy][bin], static_cast<uint32_t>(__popc(peers)));
+  if constexpr (kMass) atomicAdd(&sh.mass[copy][bin], mass);
+}
+
 // Folds the copies into copy 0.
 __device__ __forceinline__ void merge_histograms(RadixShared& sh) {
   if (threadIdx.x < kBins) {
@@ -156,15 +177,17 @@ __device__ __forceinline__ void merge_histograms(RadixShared& sh) {
 
 // The bits of the k-th largest nonzero weight (1 <= k <= number of nonzero weights).
 __device__ uint32_t select_kth_largest(const float* __restrict__ w, int64_t vocab, uint32_t k, RadixShared& sh) {
-  const int copy = (threadIdx.x >> 5) % kHistCopies;
+  const int copy = (threadIdx.x >> 5) % kHistCopies, lane = threadIdx.x & 31;
   uint32_t prefix = 0, mask = 0;
   for (int shift = 24; shift >= 0; shift -= 8) {
     clear_histograms(sh);
     __syncthreads();
+    // Whole warps per step (add_to_bin needs every lane), lanes past the row take nothing.
 #pragma unroll 4
-    for (int64_t c = threadIdx.x; c < vocab; c += blockDim.x) {
-      const uint32_t bits = __float_as_uint(w[c]);
-      if (bits != 0 && (bits & mask) == prefix) atomicAdd(&sh.count[copy][(bits >> shift) & 255u], 1u);
+    for (int64_t c0 = threadIdx.x - lane; c0 < vocab; c0 += blockDim.x) {
+      const int64_t c = c0 + lane;
+      const uint32_t bits = c < vocab ? __float_as_uint(w[c]) : 0u;
+      add_to_bin<false>(sh, copy, bits != 0 && (bits & mask) == prefix, (bits >> shift) & 255u, 0.0f);
     }
     __syncthreads();
     merge_histograms(sh);
@@ -194,21 +217,18 @@ __device__ uint32_t select_kth_largest(const float* __restrict__ w, int64_t voca
 // weights >= v hold at least top_p of the total (the host walks the sorted weights until the
 // running sum reaches top_p · total; v is the weight where it stops).
 __device__ uint32_t select_top_p(const float* __restrict__ w, int64_t vocab, uint32_t floor, double top_p, RadixShared& sh) {
-  const int copy = (threadIdx.x >> 5) % kHistCopies;
+  const int copy = (threadIdx.x >> 5) % kHistCopies, lane = threadIdx.x & 31;
   uint32_t prefix = 0, mask = 0;
   double above = 0, target = 0;  // thread 0's
   for (int shift = 24; shift >= 0; shift -= 8) {
     clear_histograms(sh);
     __syncthreads();
 #pragma unroll 4
-    for (int64_t c = threadIdx.x; c < vocab; c += blockDim.x) {
-      const float v = w[c];
+    for (int64_t c0 = threadIdx.x - lane; c0 < vocab; c0 += blockDim.x) {
+      const int64_t c = c0 + lane;
+      const float v = c < vocab ? w[c] : 0.0f;
       const uint32_t bits = __float_as_uint(v);
-      if (bits != 0 && bits >= floor && (bits & mask) == prefix) {
-        const uint32_t b = (bits >> shift) & 255u;
-        atomicAdd(&sh.count[copy][b], 1u);
-        atomicAdd(&sh.mass[copy][b], static_cast<double>(v));
-      }
+      add_to_bin<true>(sh, copy, bits != 0 && bits >= floor && (bits & mask) == prefix, (bits >> shift) & 255u, v);
     }
     __syncthreads();
     merge_histograms(sh);
@@ -316,16 +336,22 @@ __global__ void __launch_bounds__(kSampleThreads)
     }
     if (R.top_p < 1.0) floor = max(floor, select_top_p(w, vocab, floor, R.top_p, radix));
 
-    // 4. The first token in vocabulary order whose running sum exceeds uniform · total: each
-    //    thread sums a contiguous range, thread 0 finds the range and walks it.
+    // 4. The first token in vocabulary order whose running sum exceeds uniform · total: the
+    //    row in blockDim.x contiguous ranges, each summed by one warp (lanes reading
+    //    consecutive tokens), then thread 0 finds the range and walks it.
     const int64_t span = (vocab + blockDim.x - 1) / blockDim.x;
-    const int64_t lo = tid * span < vocab ? tid * span : vocab, hi = lo + span < vocab ? lo + span : vocab;
-    double part = 0;
-    for (int64_t c = lo; c < hi; ++c) {
-      const float v = w[c];
-      if (__float_as_uint(v) >= floor) part += v;
+    const int lane = tid & 31;
+    for (int t = tid >> 5; t < static_cast<int>(blockDim.x); t += static_cast<int>(blockDim.x >> 5)) {
+      const int64_t lo = t * span < vocab ? t * span : vocab, hi = lo + span < vocab ? lo + span : vocab;
+      double part = 0;
+      for (int64_t c = lo + lane; c < hi; c += 32) {
+        const float v = w[c];
+        if (__float_as_uint(v) >= floor) part += v;
+      }
+#pragma unroll
+      for (int o = 16; o > 0; o >>= 1) part += __shfl_xor_sync(0xffffffffu, part, o);
+      if (lane == 0) partial[t] = part;
     }
-    partial[tid] = part;
     __syncthreads();
     if (tid == 0) {
       double total = 0;

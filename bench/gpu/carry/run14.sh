@@ -7,7 +7,8 @@
 # product and SwiGLU in one launch (LLMP_CUDA_FUSED_SWIGLU=1, new); the norms folded into one row's
 # GEMVs (LLMP_CUDA_FOLD_NORM=1, new) and RoPE + the cache write into its q/k/v product
 # (LLMP_CUDA_QKV_ROPE=1, new), apart and with the fused SwiGLU; the bench models (1B bf16,
-# 8B Q4_0) and 8B Q4_K_M against llama.cpp in the same call. Binaries of build/ci: gpu_bench
+# 8B Q4_0) and 8B Q4_K_M against llama.cpp in the same call. Every bench line also times sampled
+# against greedy steps (the sampler's warp-aggregated histograms, new: 0.33 ms apart before). Binaries of build/ci: gpu_bench
 # and test_cuda in bins.tar.xz (bench/gpu/carry/README.md).
 #   run(command="build/gpu-carry/run14.sh", carry=["build/gpu-carry"], timeout_s=450)
 set -u
