@@ -51,6 +51,9 @@ __device__ __forceinline__ void allow_downstream() {
 #endif
 }
 
+//! Asks for the 128-byte line holding `p` to be brought into L2; no register waits for it.
+__device__ __forceinline__ void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];" ::"l"(p)); }
+
 template <class T>
 __device__ __forceinline__ float to_f32(T v);
 template <>

@@ -109,12 +109,27 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
   };
 
   // Block-table lookups (uploaded before the step) before waiting for q and the cache rows
-  // that RoPE writes (launch.cuh).
+  // that RoPE writes (launch.cuh), and the first tile's key and value rows fetched into L2,
+  // so that the loads after the wait find them there: at batch 1 and short contexts that is
+  // every byte the block reads, on its way while the kernels before finish. Into L2 only,
+  // not registers (which held the block to fewer per SM when tried) nor L1: the newest
+  // position's row is being written by RoPE, and L2 is where that write lands.
   if (tid < G) {
     m_s[tid] = -INFINITY;
     l_s[tid] = 0.0f;
   }
-  if (tid < kTile) base_s[0][tid] = p0 + tid < p1 ? row_base(p0 + tid) : 0;
+  if (tid < kTile) {
+    const bool in = p0 + tid < p1;
+    const int64_t base = in ? row_base(p0 + tid) : 0;
+    base_s[0][tid] = base;
+    if (in) {
+      constexpr int kLineElems = 128 / 2;  // 16-bit cache elements per 128-byte line
+      for (int off = 0; off < hd; off += kLineElems) {
+        detail::prefetch_l2(static_cast<const uint16_t*>(a.k_cache) + base + off);
+        detail::prefetch_l2(static_cast<const uint16_t*>(a.v_cache) + base + off);
+      }
+    }
+  }
   detail::wait_for_upstream();
   for (int j = tid; j < G * D; j += kThreads) {
     const int g = j / D, d = j % D;
