@@ -144,9 +144,10 @@ __device__ __forceinline__ void clear_histograms(RadixShared& sh) {
 // lane with `take`, as one shared-memory atomic per distinct bin in the warp rather than one per
 // lane. A row's weights crowd into a few bins (all of them into one when the distribution is
 // near flat), and 32 lanes' atomics on one address serialise: double ones are a compare-and-
-// swap loop, so a sampled row took ~0.33 ms whatever the batch (1B bf16, H100, run 13: sampled
-// steps 1.62 ms against 1.29 greedy at batch 1, 2.26 against 1.92 at 64). All 32 lanes call it.
-// The lanes of a bin add their weights in lane order before the one atomic.
+// swap loop. Measured: sampled steps cost ~0.33 ms more than greedy ones whatever the batch
+// (1B bf16, H100, run 13: 1.62 against 1.29 ms at batch 1, 2.26 against 1.92 at 64); that these
+// atomics are most of it is read from the code, not yet timed apart. All 32 lanes call it. The
+// lanes of a bin add their weights in lane order before the one atomic.
 template <bool kMass>
 __device__ __forceinline__ void add_to_bin(RadixShared& sh, int copy, bool take, uint32_t bin, float weight) {
   const unsigned peers = __match_any_sync(0xffffffffu, take ? bin : 0xffffffffu);

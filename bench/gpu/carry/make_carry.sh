@@ -20,9 +20,9 @@ cp $BINS "$T/bin/" && strip --strip-unneeded "$T/bin/"*
 tar cJf "$C/bins.tar.xz" -C "$T/bin" gpu_bench test_cuda
 git rev-parse --short HEAD > "$C/BINARIES_OF"
 
-# The shared libraries they load that the device image lacks: every one outside glibc and the
-# compiler runtime (which the image has) and outside the CUDA toolkit's lib64 (which it has),
-# plus CUPTI (the kernel profile), which the image's toolkit does not ship in its lib64.
+# The shared libraries they load that the device image lacks: every one but glibc, the compiler
+# runtime, the driver, the CUDA runtime and cuBLAS (which the image has). CUPTI, which gpu_bench
+# links for its kernel profile, is among them: the image's toolkit lacks it.
 for lib in $(ldd $BINS | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u); do
   case "$(basename "$lib")" in
     libc.so* | libm.so* | libdl.so* | libpthread.so* | librt.so* | libutil.so* | libresolv.so* | ld-linux* | libgcc_s.so* | libstdc++.so*)
@@ -31,9 +31,7 @@ for lib in $(ldd $BINS | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u); d
   esac
   cp -L "$lib" "$T/l/lib/"
 done
-for cupti in /usr/local/cuda/extras/CUPTI/lib64/libcupti.so.* /usr/local/cuda/lib64/libcupti.so.*; do
-  [ -e "$cupti" ] && cp -L "$cupti" "$T/l/lib/" && break
-done
+ls "$T/l/lib" | grep -q libcupti || { echo "gpu_bench does not link CUPTI: its profile would be missing" >&2; exit 1; }
 tar cJf "$C/libs.tar.xz" -C "$T/l" lib
 
 # llama.cpp's source: what its CMake build of llama-batched-bench reads (the mirror lacks some
