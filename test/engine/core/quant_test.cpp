@@ -287,12 +287,18 @@ TEST_CASE("Q5_K blocks dequantise as ggml's dequantize_row_q5_K") {
   CHECK(got == want);
 }
 
-TEST_CASE("SIMD dot kernels agree with the scalar reference at odd sizes") {
-  const DotKernels* simd = dot_kernels_avx512();
-  if (!simd) {
-    WARN("this CPU has no AVX-512 VNNI: only the scalar kernels run here");
-    return;
+// Every SIMD table this CPU runs (AVX-512 VNNI, AVX2); a warning where there is none.
+std::vector<const DotKernels*> simd_tables() {
+  std::vector<const DotKernels*> tables;
+  for (const DotKernels* k : {dot_kernels_avx512(), dot_kernels_avx2()}) {
+    if (k) tables.push_back(k);
   }
+  if (tables.empty()) WARN("this CPU has neither AVX-512 VNNI nor AVX2: only the scalar kernels run here");
+  return tables;
+}
+
+void check_dots_against_scalar(const DotKernels* simd) {
+  INFO(simd->name);
   const DotKernels& ref = dot_kernels_scalar();
   for (int64_t n : {32, 96, 256, 768, 2048, 5120 + 256}) {
     for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_1, DType::q5_0, DType::q5_1,
@@ -333,6 +339,29 @@ TEST_CASE("SIMD dot kernels agree with the scalar reference at odd sizes") {
   }
 }
 
+TEST_CASE("SIMD dot kernels agree with the scalar reference at odd sizes", "[simd]") {
+  for (const DotKernels* simd : simd_tables()) check_dots_against_scalar(simd);
+}
+
+TEST_CASE("vectorised activation quantisation gives the scalar bytes scales and sums", "[simd]") {
+  const int64_t n = 5120 + 256, n_rows = 3;
+  auto x = random_values(static_cast<size_t>(n * n_rows), 41);
+  for (int64_t i = 0; i < 32; ++i) x[static_cast<size_t>(n + i)] = 0.0f;  // an all-zero block
+  // A block whose scale is exactly 1 (max 127) and whose other values end in .5: ties, to even.
+  for (int64_t i = 0; i < 31; ++i) x[static_cast<size_t>(2 * n + i)] = static_cast<float>(i - 16) + 0.5f;
+  x[static_cast<size_t>(2 * n + 31)] = 127.0f;
+  Q8Rows want, got;
+  resize_q8(want, n_rows, n);
+  resize_q8(got, n_rows, n);
+  quantize_activations(x.data(), 0, n_rows, want);
+  quantize_activations_fast(x.data(), 0, n_rows, got);
+  INFO(dot_kernels().name);
+  CHECK(got.qs == want.qs);
+  CHECK(got.d == want.d);
+  CHECK(got.sums == want.sums);
+  CHECK(got.sums_lo == want.sums_lo);
+}
+
 TEST_CASE("matmul over many tokens matches a dequantised reference") {
   ThreadPool pool(2);
   MatmulScratch scratch;
@@ -369,12 +398,12 @@ TEST_CASE("matmul over many tokens matches a dequantised reference") {
   }
 }
 
-TEST_CASE("packed weights (VNNI, FMA and AMX tiles) at every batch size") {
+TEST_CASE("packed weights (VNNI, AVX2, FMA and AMX tiles) at every batch size", "[simd]") {
   if (!packed_kernels_available()) {
-    WARN("this CPU has no AVX-512 VNNI: weights are not packed here");
+    WARN("this CPU has neither AVX-512 VNNI nor AVX2: weights are not packed here");
     return;
   }
-  INFO("AMX tiles " << (amx_available() ? "on" : "off"));
+  INFO(dot_kernels().name << ", AMX tiles " << (amx_available() ? "on" : "off"));
   ThreadPool pool(2);
   MatmulScratch scratch;
   const int64_t n_out = 37, n_in = 512;
@@ -393,9 +422,9 @@ TEST_CASE("packed weights (VNNI, FMA and AMX tiles) at every batch size") {
     const LinearWeight packed = prepare_linear(&to_pack);
     REQUIRE(packed.packed);
     const bool quantised = t != DType::f16 && t != DType::bf16;
-    // 1, 2, 16: decode and small batches (vector kernels); 24, 37: AMX with a padded token tile;
-    // 48: whole AMX tiles (FMA: 8-token passes and a tail).
-    for (int64_t n_tok : {1, 2, 16, 24, 37, 48}) {
+    // 1, 2, 5, 7, 16: decode and small batches (vector kernels: 4- 6- and 8-token passes and
+    // their tails); 24, 37: AMX with a padded token tile; 48: whole AMX tiles.
+    for (int64_t n_tok : {1, 2, 5, 7, 16, 24, 37, 48}) {
       INFO(dtype_info(t).name << ", " << n_tok << " tokens");
       const auto x = random_values(static_cast<size_t>(n_tok * n_in), 6);
       std::vector<float> bias(static_cast<size_t>(n_out), -0.5f);
@@ -462,14 +491,10 @@ TEST_CASE("attention over bf16 blocks matches a double-precision softmax of the 
   for (int64_t i = 0; i < hd; ++i) CHECK(std::fabs(out[static_cast<size_t>(i)] - want[static_cast<size_t>(i)]) < 1e-5);
 }
 
-TEST_CASE("SIMD attention over f16 and bf16 blocks agrees with the scalar reference") {
-  const DotKernels* simd = dot_kernels_avx512();
-  if (!simd) {
-    WARN("this CPU has no AVX-512 VNNI: only the scalar kernels run here");
-    return;
-  }
+void check_attention_against_scalar(const DotKernels* simd) {
+  INFO(simd->name);
   for (bool bf16 : {false, true}) {
-    for (int64_t hd : {40, 64, 80, 128}) {
+    for (int64_t hd : {40, 64, 80, 100, 128}) {
       for (int64_t n_ctx : {1, 15, 16, 17, 250}) {
         INFO("head_dim " << hd << " n_ctx " << n_ctx << (bf16 ? " bf16" : " f16"));
         const int64_t bs = 16, n_blocks = (n_ctx + bs - 1) / bs;
@@ -502,4 +527,8 @@ TEST_CASE("SIMD attention over f16 and bf16 blocks agrees with the scalar refere
       }
     }
   }
+}
+
+TEST_CASE("SIMD attention over f16 and bf16 blocks agrees with the scalar reference", "[simd]") {
+  for (const DotKernels* simd : simd_tables()) check_attention_against_scalar(simd);
 }

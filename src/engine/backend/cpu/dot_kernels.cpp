@@ -8,6 +8,9 @@ namespace llmp::engine {
 #ifdef LLMP_HAVE_AVX512_KERNELS
 const DotKernels* dot_kernels_avx512_impl();
 #endif
+#ifdef LLMP_HAVE_AVX2_KERNELS
+const DotKernels* dot_kernels_avx2_impl();
+#endif
 
 const DotKernels* dot_kernels_avx512() {
 #ifdef LLMP_HAVE_AVX512_KERNELS
@@ -20,11 +23,23 @@ const DotKernels* dot_kernels_avx512() {
   return nullptr;
 }
 
+const DotKernels* dot_kernels_avx2() {
+#ifdef LLMP_HAVE_AVX2_KERNELS
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
+    return dot_kernels_avx2_impl();
+  }
+#endif
+  return nullptr;
+}
+
 const DotKernels& dot_kernels() {
   static const DotKernels& chosen = [] () -> const DotKernels& {
     const char* force = std::getenv("LLMP_CPU_KERNELS");
     if (force && std::string_view(force) == "scalar") return dot_kernels_scalar();
-    if (const auto* k = dot_kernels_avx512()) return *k;
+    const bool avx2_forced = force && std::string_view(force) == "avx2";
+    if (const auto* k = dot_kernels_avx512(); k && !avx2_forced) return *k;
+    if (const auto* k = dot_kernels_avx2()) return *k;
     return dot_kernels_scalar();
   }();
   return chosen;

@@ -9,7 +9,7 @@
 namespace llmp::engine {
 
 struct DotKernels {
-  std::string_view name;  // "avx512-vnni", "scalar"
+  std::string_view name;  // "avx512-vnni", "avx2", "scalar"
   // w: one row of blocks; xq: [n] int8; xd, xs: [n / 32] scales and block sums.
   float (*q8_0)(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n);
   float (*q4_0)(const uint8_t* w, const int8_t* xq, const float* xd, const int32_t* xs, int64_t n);
@@ -39,7 +39,10 @@ struct DotKernels {
 const DotKernels& dot_kernels_scalar();
 //! nullptr when this binary or CPU lacks AVX-512 (F, BW, VL, VNNI).
 const DotKernels* dot_kernels_avx512();
-//! The fastest table this CPU runs; LLMP_CPU_KERNELS=scalar forces the reference.
+//! nullptr when this binary or CPU lacks AVX2, FMA and F16C.
+const DotKernels* dot_kernels_avx2();
+//! The fastest table this CPU runs; LLMP_CPU_KERNELS=scalar forces the reference and
+//! LLMP_CPU_KERNELS=avx2 the AVX2 table (to test it on a CPU with AVX-512).
 const DotKernels& dot_kernels();
 
 }  // namespace llmp::engine

@@ -1,7 +1,8 @@
 #pragma once
 // Matrix products over PackedMatrix weights: AVX-512 VNNI for int8 kinds and FMA for f16/bf16
 // (16 rows per vector, a few tokens per pass over a weight tile: decode and small batches), and
-// AMX bf16 tiles for 16 tokens and more (prefill, large batches).
+// AMX bf16 tiles for 16 tokens and more (prefill, large batches). CPUs without AVX-512 VNNI run
+// the same tiles with AVX2 (8 rows per vector).
 
 #include <cstdint>
 #include <vector>
@@ -11,7 +12,8 @@
 
 namespace llmp::engine {
 
-//! True when this binary and CPU can run the packed kernels.
+//! True when this binary and CPU can run the packed kernels (AVX-512 VNNI or AVX2; not under
+//! LLMP_CPU_KERNELS=scalar).
 bool packed_kernels_available();
 //! True when AMX tile multiplies run here (Sapphire Rapids and later, and the OS lets us);
 //! LLMP_CPU_KERNELS=avx512 turns them off.

@@ -1,0 +1,385 @@
+// AVX2 + FMA + F16C kernels over PackedMatrix tiles (see packed_matrix.h for the layout), for x86
+// CPUs without AVX-512 VNNI. The tiles are the AVX-512 kernels' own: a 64-byte vector holds 4
+// columns of 16 rows, so its first 32 bytes are rows 0-7 and its last 32 bytes rows 8-15, and
+// the int8 kernels here run each half of a row group as one 256-bit pass. Compiled with AVX2
+// enabled; internal linkage throughout, called only after a CPU check.
+//
+// AVX2 has no VNNI: a 4-byte dot is vpmaddubsw (u8 × s8 pairs into int16, saturating) then
+// vpmaddwd (int16 pairs into int32). Several vpmaddubsw results are summed in int16 first while
+// the sum cannot pass 32767 (kInt16Terms), which saves most of the vpmaddwd.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "backend/cpu/gemm_packed.h"
+#include "backend/cpu/quant.h"
+
+namespace llmp::engine {
+namespace {
+
+using Kind = PackedMatrix::Kind;
+
+inline __m256i bcast4(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
+
+// Eight f16 values as f32.
+inline __m256 load_f16x8(const uint8_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+
+// Eight int8 (or uint8) values as f32.
+inline __m256 load_i8x8(const uint8_t* p) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)))); }
+inline __m256i load_u8x8(const uint8_t* p) { return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))); }
+
+inline __m256i load32(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+inline __m256i shift_right(__m256i v, int bits) { return _mm256_srl_epi16(v, _mm_cvtsi32_si128(bits)); }
+
+// Lanes [0, valid) all ones: the rows of a half group that exist.
+inline __m256i row_mask(int valid) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(valid), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// Decode streams the weights once from DRAM: the tile ~4.5 KB ahead is asked for line by line
+// (as the AVX-512 kernels do).
+inline void prefetch_ahead(const uint8_t* tile, size_t tile_bytes) {
+  const uint8_t* ahead = tile + (4608 / tile_bytes + 1) * tile_bytes;
+  for (size_t line = 0; line < tile_bytes; line += 64) _mm_prefetch(reinterpret_cast<const char*>(ahead + line), _MM_HINT_T0);
+}
+
+// The rows of a half group that exist ([0, valid)) and their bias, for storing its sums.
+struct HalfRows {
+  __m256i mask;
+  __m256 bias;
+  int64_t row0;
+};
+inline HalfRows half_rows(int valid, int64_t row0, const float* bias) {
+  const __m256i mask = row_mask(valid);
+  return {mask, bias ? _mm256_maskload_ps(bias + row0, mask) : _mm256_setzero_ps(), row0};
+}
+// y_t[row0 + r] = sum[r] + bias[row0 + r] for the rows that exist. The sums pass by value: an
+// array of them passed by pointer stays in memory, and GCC then stores every accumulator on
+// every column of the main loop.
+inline void store_half(const HalfRows& rows, __m256 sum, float* y_t) {
+  _mm256_maskstore_ps(y_t + rows.row0, rows.mask, _mm256_add_ps(sum, rows.bias));
+}
+
+constexpr bool is_signed(Kind k) { return k == Kind::q8 || k == Kind::iq4; }
+constexpr bool is_split16(Kind k) { return k == Kind::q6 || k == Kind::q3 || k == Kind::q2; }
+// The stored values' offset: value = scale · (q - offset) (q4: 8, q5_0 in q5_min: its min does it).
+constexpr int offset_of(Kind k) { return k == Kind::q4 ? 8 : k == Kind::q6 ? 32 : k == Kind::q3 ? 4 : 0; }
+// How many vpmaddubsw results (each a pair of products) fit one int16 sum: 2 · max|w| · 127 per
+// result, under 32767. Signed kinds take |w| up to 128 (q8) and 127 (iq4): one each.
+constexpr int int16_terms(Kind k) {
+  switch (k) {
+    case Kind::q4:
+    case Kind::q4_min: return 8;  // 8 · 2 · 15 · 127 = 30480
+    case Kind::q5_min: return 4;  // 4 · 2 · 31 · 127 = 31496
+    case Kind::q6: return 2;      // 2 · 2 · 63 · 127 = 32004
+    case Kind::q3:
+    case Kind::q2: return 4;      // a half of 16 columns: 4 vectors, 4 · 2 · 7 · 127 = 7112
+    default: return 1;
+  }
+}
+
+// The 8 weight vectors of half h (rows 8h..8h+7) of a tile: wv[j] byte 4r + b = row 8h + r,
+// column 4j + b. Unsigned kinds: the stored value q; signed kinds (q8, iq4): the value itself.
+template <Kind K>
+inline void half_tile_values(const uint8_t* tile, int h, __m256i* wv) {
+  const __m256i low4 = _mm256_set1_epi8(0x0F), low2 = _mm256_set1_epi8(0x03), one = _mm256_set1_epi8(1);
+  constexpr TileLayout kLayout = tile_layout(K);
+  const int half = 32 * h;
+  if constexpr (K == Kind::q8) {
+    #pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) wv[j] = _mm256_xor_si256(load32(tile + 64 * j + half), _mm256_set1_epi8(static_cast<char>(0x80)));
+  } else if constexpr (K == Kind::q4 || K == Kind::q4_min || K == Kind::q5_min || K == Kind::iq4) {
+    #pragma GCC unroll 8
+    for (int m = 0; m < 4; ++m) {
+      const __m256i p = load32(tile + 64 * m + half);
+      wv[m] = _mm256_and_si256(p, low4);
+      wv[m + 4] = _mm256_and_si256(_mm256_srli_epi16(p, 4), low4);
+    }
+    if constexpr (K == Kind::q5_min) {
+      const __m256i hv = load32(tile + kLayout.bits + half);
+      #pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) wv[j] = _mm256_or_si256(wv[j], _mm256_slli_epi16(_mm256_and_si256(shift_right(hv, j), one), 4));
+    }
+    if constexpr (K == Kind::iq4) {
+      const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4Values)));
+      #pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) wv[j] = _mm256_shuffle_epi8(table, wv[j]);
+    }
+  } else if constexpr (K == Kind::q6) {
+    const __m256i pairs[2] = {load32(tile + kLayout.bits + half), load32(tile + kLayout.bits + 64 + half)};
+    #pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) {
+      const __m256i p = load32(tile + 64 * (j % 4) + half);
+      const __m256i nibble = _mm256_and_si256(j < 4 ? p : _mm256_srli_epi16(p, 4), low4);
+      const __m256i high = _mm256_and_si256(shift_right(pairs[j / 4], 2 * (j % 4)), low2);
+      wv[j] = _mm256_or_si256(nibble, _mm256_slli_epi16(high, 4));
+    }
+  } else {  // q2, q3: the two vectors of bit pairs first; q3 adds a third bit
+    const __m256i pairs[2] = {load32(tile + half), load32(tile + 64 + half)};
+    #pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) wv[j] = _mm256_and_si256(shift_right(pairs[j / 4], 2 * (j % 4)), low2);
+    if constexpr (K == Kind::q3) {
+      const __m256i bits = load32(tile + kLayout.bits + half);
+      #pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) wv[j] = _mm256_or_si256(wv[j], _mm256_slli_epi16(_mm256_and_si256(shift_right(bits, j), one), 2));
+    }
+  }
+}
+
+// Σ over columns 4j0 .. 4j1 - 1 of w · x per row (int32 lanes), x: one token's 32 activations.
+template <Kind K>
+inline __m256i dot_columns(const __m256i* wv, const __m256i* wabs, const int8_t* x, int j0, int j1) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  auto products = [&](int j) {  // int16 lanes: pairs of products
+    if constexpr (is_signed(K)) return _mm256_maddubs_epi16(wabs[j], _mm256_sign_epi8(bcast4(x + 4 * j), wv[j]));
+    else return _mm256_maddubs_epi16(wv[j], bcast4(x + 4 * j));
+  };
+  constexpr int kTerms = int16_terms(K);
+  __m256i sum32 = _mm256_setzero_si256();
+  #pragma GCC unroll 8
+  for (int j = j0; j < j1; j += kTerms) {
+    __m256i sum16 = products(j);
+    #pragma GCC unroll 8
+    for (int i = 1; i < kTerms && j + i < j1; ++i) sum16 = _mm256_add_epi16(sum16, products(j + i));
+    sum32 = _mm256_add_epi32(sum32, _mm256_madd_epi16(sum16, ones));
+  }
+  return sum32;
+}
+
+// NT tokens against half h of row group g, int8-quantised activations.
+template <int NT, Kind K>
+void int8_half_group(const PackedMatrix& w, int64_t g, int h, const Q8Rows& x, int64_t t0, float* y, int64_t ldy,
+                     const float* bias, int valid) {
+  constexpr TileLayout kLayout = tile_layout(K);
+  constexpr int kOffset = offset_of(K);
+  __m256 acc[NT];
+  #pragma GCC unroll 24
+  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < w.n_blocks; ++k) {
+    const uint8_t* tile = w.tile(g, k);
+    if (h == 0) prefetch_ahead(tile, w.tile_bytes);
+    __m256i wv[8], wabs[8];
+    half_tile_values<K>(tile, h, wv);
+    if constexpr (is_signed(K)) {
+      #pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) wabs[j] = _mm256_sign_epi8(wv[j], wv[j]);
+    }
+    if constexpr (is_split16(K)) {
+      // Columns 0-15 and 16-31 have their own per-row scale (and for q2 min).
+      __m256 scale_lo, scale_hi, min_lo = _mm256_setzero_ps(), min_hi = _mm256_setzero_ps();
+      const __m256 d = load_f16x8(tile + kLayout.scale + 16 * h);
+      const uint8_t* scales = tile + kLayout.half_scales + 8 * h;
+      if constexpr (K == Kind::q2) {
+        const __m256 dmin = load_f16x8(tile + kLayout.min + 16 * h);
+        const __m256i lo = load_u8x8(scales), hi = load_u8x8(scales + 16), nibble = _mm256_set1_epi32(0xF);
+        scale_lo = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_and_si256(lo, nibble)));
+        scale_hi = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_and_si256(hi, nibble)));
+        min_lo = _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(_mm256_srli_epi32(lo, 4)));
+        min_hi = _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(_mm256_srli_epi32(hi, 4)));
+      } else {
+        scale_lo = _mm256_mul_ps(d, load_i8x8(scales));
+        scale_hi = _mm256_mul_ps(d, load_i8x8(scales + 16));
+      }
+      #pragma GCC unroll 8
+      for (int t = 0; t < NT; ++t) {
+        // Σ (q - offset) · x over each 16 columns = Σ q · x - offset · Σ x; q2: - min · Σ x.
+        const int8_t* xb = x.row_qs(t0 + t) + k * 32;
+        const int32_t s_lo = x.row_sums_lo(t0 + t)[k], s_hi = x.row_sums(t0 + t)[k] - s_lo;
+        const __m256i lo = _mm256_sub_epi32(dot_columns<K>(wv, wabs, xb, 0, 4), _mm256_set1_epi32(kOffset * s_lo));
+        const __m256i hi = _mm256_sub_epi32(dot_columns<K>(wv, wabs, xb, 4, 8), _mm256_set1_epi32(kOffset * s_hi));
+        __m256 sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lo), scale_lo, _mm256_mul_ps(_mm256_cvtepi32_ps(hi), scale_hi));
+        if constexpr (K == Kind::q2) {
+          sum = _mm256_fnmadd_ps(min_lo, _mm256_set1_ps(static_cast<float>(s_lo)), sum);
+          sum = _mm256_fnmadd_ps(min_hi, _mm256_set1_ps(static_cast<float>(s_hi)), sum);
+        }
+        acc[t] = _mm256_fmadd_ps(sum, _mm256_set1_ps(x.row_d(t0 + t)[k]), acc[t]);
+      }
+    } else {
+      const __m256 scale = load_f16x8(tile + kLayout.scale + 16 * h);
+      __m256 minv = _mm256_setzero_ps();
+      if constexpr (K == Kind::q4_min || K == Kind::q5_min) minv = load_f16x8(tile + kLayout.min + 16 * h);
+      #pragma GCC unroll 8
+      for (int t = 0; t < NT; ++t) {
+        const int8_t* xb = x.row_qs(t0 + t) + k * 32;
+        const int32_t xs = x.row_sums(t0 + t)[k];
+        const __m256i dot = _mm256_sub_epi32(dot_columns<K>(wv, wabs, xb, 0, 8), _mm256_set1_epi32(kOffset * xs));
+        const float dx = x.row_d(t0 + t)[k];
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(scale, _mm256_set1_ps(dx)), acc[t]);
+        if constexpr (K == Kind::q4_min || K == Kind::q5_min) {
+          acc[t] = _mm256_fnmadd_ps(minv, _mm256_set1_ps(dx * static_cast<float>(xs)), acc[t]);
+        }
+      }
+    }
+  }
+  const HalfRows rows = half_rows(valid, g * 16 + 8 * h, bias);
+  #pragma GCC unroll 24
+  for (int t = 0; t < NT; ++t) store_half(rows, acc[t], y + (t0 + t) * ldy);
+}
+
+template <int NT>
+void run_group(const PackedMatrix& w, int64_t g, const Q8Rows& x, int64_t t0, float* y, int64_t ldy, const float* bias) {
+  for (int h = 0; h < 2; ++h) {
+    const int valid = static_cast<int>(std::min<int64_t>(8, w.rows - g * 16 - 8 * h));
+    if (valid <= 0) break;
+    switch (w.kind) {
+      case Kind::q4: int8_half_group<NT, Kind::q4>(w, g, h, x, t0, y, ldy, bias, valid); break;
+      case Kind::q4_min: int8_half_group<NT, Kind::q4_min>(w, g, h, x, t0, y, ldy, bias, valid); break;
+      case Kind::q5_min: int8_half_group<NT, Kind::q5_min>(w, g, h, x, t0, y, ldy, bias, valid); break;
+      case Kind::q8: int8_half_group<NT, Kind::q8>(w, g, h, x, t0, y, ldy, bias, valid); break;
+      case Kind::iq4: int8_half_group<NT, Kind::iq4>(w, g, h, x, t0, y, ldy, bias, valid); break;
+      case Kind::q6: int8_half_group<NT, Kind::q6>(w, g, h, x, t0, y, ldy, bias, valid); break;
+      case Kind::q3: int8_half_group<NT, Kind::q3>(w, g, h, x, t0, y, ldy, bias, valid); break;
+      case Kind::q2: int8_half_group<NT, Kind::q2>(w, g, h, x, t0, y, ldy, bias, valid); break;
+      case Kind::f16:
+      case Kind::bf16: break;  // float activations: gemm_packed_float_avx2
+    }
+  }
+}
+
+// Sixteen f16 / bf16 weights of one tile column as two vectors of 8 rows.
+template <bool kBf16>
+inline void load_column(const uint8_t* p, __m256& lo, __m256& hi) {
+  const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16));
+  if constexpr (kBf16) {
+    lo = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(a), 16));
+    hi = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(b), 16));
+  } else {
+    lo = _mm256_cvtph_ps(a);
+    hi = _mm256_cvtph_ps(b);
+  }
+}
+
+// NT tokens of float activations against a whole f16 / bf16 row group: per column, the 16 rows'
+// weights (two vectors) times each token's broadcast activation. One or two tokens split each
+// sum over several accumulators, so decode is not held up by the latency of one FMA chain; six
+// tokens use 12 accumulators, 2 weight vectors and a broadcast of the 16 registers.
+template <int NT, bool kBf16>
+void float_group(const PackedMatrix& w, int64_t g, const float* x, int64_t ldx, int64_t t0, float* y, int64_t ldy,
+                 const float* bias) {
+  constexpr int P = NT == 1 ? 4 : (NT == 2 ? 2 : 1);
+  // Indexed by constants once the loops unroll, so they stay in registers.
+  __m256 lo[NT * P], hi[NT * P];
+  #pragma GCC unroll 24
+  for (int i = 0; i < NT * P; ++i) lo[i] = hi[i] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < w.n_blocks; ++k) {
+    const uint8_t* tile = w.tile(g, k);
+    prefetch_ahead(tile, w.tile_bytes);
+    const float* xk = x + t0 * ldx + k * 32;
+    for (int j = 0; j < 32; j += P) {
+#pragma GCC unroll 4
+      for (int p = 0; p < P; ++p) {
+        __m256 wlo, whi;
+        load_column<kBf16>(tile + 32 * (j + p), wlo, whi);
+#pragma GCC unroll 8
+        for (int t = 0; t < NT; ++t) {
+          const __m256 xv = _mm256_broadcast_ss(xk + t * ldx + j + p);
+          lo[t * P + p] = _mm256_fmadd_ps(wlo, xv, lo[t * P + p]);
+          hi[t * P + p] = _mm256_fmadd_ps(whi, xv, hi[t * P + p]);
+        }
+      }
+    }
+  }
+  #pragma GCC unroll 24
+  for (int t = 0; t < NT; ++t) {
+    for (int p = 1; p < P; ++p) {
+      lo[t * P] = _mm256_add_ps(lo[t * P], lo[t * P + p]);
+      hi[t * P] = _mm256_add_ps(hi[t * P], hi[t * P + p]);
+    }
+  }
+  const int64_t rows_left = w.rows - g * 16;
+  const HalfRows rows_lo = half_rows(static_cast<int>(std::min<int64_t>(8, rows_left)), g * 16, bias);
+  #pragma GCC unroll 24
+  for (int t = 0; t < NT; ++t) store_half(rows_lo, lo[t * P], y + (t0 + t) * ldy);
+  if (rows_left > 8) {
+    const HalfRows rows_hi = half_rows(static_cast<int>(std::min<int64_t>(8, rows_left - 8)), g * 16 + 8, bias);
+    #pragma GCC unroll 24
+    for (int t = 0; t < NT; ++t) store_half(rows_hi, hi[t * P], y + (t0 + t) * ldy);
+  }
+}
+
+template <int NT>
+void run_float_group(const PackedMatrix& w, int64_t g, const float* x, int64_t ldx, int64_t t0, float* y, int64_t ldy,
+                     const float* bias) {
+  if (w.kind == Kind::bf16) float_group<NT, true>(w, g, x, ldx, t0, y, ldy, bias);
+  else float_group<NT, false>(w, g, x, ldx, t0, y, ldy, bias);
+}
+
+}  // namespace
+
+void gemm_packed_avx2(const PackedMatrix& w, const Q8Rows& x, int64_t t0, int64_t t1, int64_t g0, int64_t g1, float* y,
+                      int64_t ldy, const float* bias) {
+  for (int64_t g = g0; g < g1; ++g) {
+    int64_t t = t0;
+    for (; t + 4 <= t1; t += 4) run_group<4>(w, g, x, t, y, ldy, bias);
+    switch (t1 - t) {
+      case 3: run_group<3>(w, g, x, t, y, ldy, bias); break;
+      case 2: run_group<2>(w, g, x, t, y, ldy, bias); break;
+      case 1: run_group<1>(w, g, x, t, y, ldy, bias); break;
+      default: break;
+    }
+  }
+}
+
+void gemm_packed_float_avx2(const PackedMatrix& w, const float* x, int64_t ldx, int64_t t0, int64_t t1, int64_t g0,
+                            int64_t g1, float* y, int64_t ldy, const float* bias) {
+  for (int64_t g = g0; g < g1; ++g) {
+    int64_t t = t0;
+    for (; t + 6 <= t1; t += 6) run_float_group<6>(w, g, x, ldx, t, y, ldy, bias);
+    switch (t1 - t) {
+      case 5: run_float_group<5>(w, g, x, ldx, t, y, ldy, bias); break;
+      case 4: run_float_group<4>(w, g, x, ldx, t, y, ldy, bias); break;
+      case 3: run_float_group<3>(w, g, x, ldx, t, y, ldy, bias); break;
+      case 2: run_float_group<2>(w, g, x, ldx, t, y, ldy, bias); break;
+      case 1: run_float_group<1>(w, g, x, ldx, t, y, ldy, bias); break;
+      default: break;
+    }
+  }
+}
+
+void quantize_activations_avx2(const float* x, int64_t begin, int64_t end, Q8Rows& out) {
+  const int64_t n = out.n_cols, nb = n / 32;
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  // packs_epi32 then packs_epi16 leave the four vectors' 4-byte groups interleaved per 128-bit
+  // lane; this puts them back in order.
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  auto hsum_epi32 = [](__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
+  };
+  for (int64_t r = begin; r < end; ++r) {
+    const float* xr = x + r * n;
+    int8_t* q = out.qs.data() + r * n;
+    float* d = out.d.data() + r * nb;
+    int32_t* s = out.sums.data() + r * nb;
+    int32_t* s_lo = out.sums_lo.data() + r * nb;
+    for (int64_t k = 0; k < nb; ++k) {
+      __m256 v[4];
+      for (int i = 0; i < 4; ++i) v[i] = _mm256_loadu_ps(xr + k * 32 + 8 * i);
+      const __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1])),
+                                     _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])));
+      __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+      m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+      m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+      const float amax = _mm_cvtss_f32(m4);
+      const float dk = amax / 127.0f, id = dk > 0 ? 1.0f / dk : 0.0f;
+      d[k] = dk;
+      // Round half to even, as nearbyint does in the scalar reference.
+      __m256i qi[4];
+      for (int i = 0; i < 4; ++i) qi[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], _mm256_set1_ps(id)));
+      const __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(qi[0], qi[1]), _mm256_packs_epi32(qi[2], qi[3]));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + k * 32), _mm256_permutevar8x32_epi32(bytes, order));
+      s_lo[k] = hsum_epi32(_mm256_add_epi32(qi[0], qi[1]));
+      s[k] = s_lo[k] + hsum_epi32(_mm256_add_epi32(qi[2], qi[3]));
+    }
+  }
+}
+
+}  // namespace llmp::engine
