@@ -6,7 +6,7 @@
 //
 // AVX2 has no VNNI: a 4-byte dot is vpmaddubsw (u8 × s8 pairs into int16, saturating) then
 // vpmaddwd (int16 pairs into int32). Several vpmaddubsw results are summed in int16 first while
-// the sum cannot pass 32767 (kInt16Terms), which saves most of the vpmaddwd.
+// the sum cannot pass 32767 (int16_terms), which saves most of the vpmaddwd.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -91,10 +91,10 @@ inline void half_tile_values(const uint8_t* tile, int h, __m256i* wv) {
   constexpr TileLayout kLayout = tile_layout(K);
   const int half = 32 * h;
   if constexpr (K == Kind::q8) {
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int j = 0; j < 8; ++j) wv[j] = _mm256_xor_si256(load32(tile + 64 * j + half), _mm256_set1_epi8(static_cast<char>(0x80)));
   } else if constexpr (K == Kind::q4 || K == Kind::q4_min || K == Kind::q5_min || K == Kind::iq4) {
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int m = 0; m < 4; ++m) {
       const __m256i p = load32(tile + 64 * m + half);
       wv[m] = _mm256_and_si256(p, low4);
@@ -102,17 +102,17 @@ inline void half_tile_values(const uint8_t* tile, int h, __m256i* wv) {
     }
     if constexpr (K == Kind::q5_min) {
       const __m256i hv = load32(tile + kLayout.bits + half);
-      #pragma GCC unroll 8
+#pragma GCC unroll 8
       for (int j = 0; j < 8; ++j) wv[j] = _mm256_or_si256(wv[j], _mm256_slli_epi16(_mm256_and_si256(shift_right(hv, j), one), 4));
     }
     if constexpr (K == Kind::iq4) {
       const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4Values)));
-      #pragma GCC unroll 8
+#pragma GCC unroll 8
       for (int j = 0; j < 8; ++j) wv[j] = _mm256_shuffle_epi8(table, wv[j]);
     }
   } else if constexpr (K == Kind::q6) {
     const __m256i pairs[2] = {load32(tile + kLayout.bits + half), load32(tile + kLayout.bits + 64 + half)};
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int j = 0; j < 8; ++j) {
       const __m256i p = load32(tile + 64 * (j % 4) + half);
       const __m256i nibble = _mm256_and_si256(j < 4 ? p : _mm256_srli_epi16(p, 4), low4);
@@ -121,11 +121,11 @@ inline void half_tile_values(const uint8_t* tile, int h, __m256i* wv) {
     }
   } else {  // q2, q3: the two vectors of bit pairs first; q3 adds a third bit
     const __m256i pairs[2] = {load32(tile + half), load32(tile + 64 + half)};
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int j = 0; j < 8; ++j) wv[j] = _mm256_and_si256(shift_right(pairs[j / 4], 2 * (j % 4)), low2);
     if constexpr (K == Kind::q3) {
       const __m256i bits = load32(tile + kLayout.bits + half);
-      #pragma GCC unroll 8
+#pragma GCC unroll 8
       for (int j = 0; j < 8; ++j) wv[j] = _mm256_or_si256(wv[j], _mm256_slli_epi16(_mm256_and_si256(shift_right(bits, j), one), 2));
     }
   }
@@ -141,103 +141,132 @@ inline __m256i dot_columns(const __m256i* wv, const __m256i* wabs, const int8_t*
   };
   constexpr int kTerms = int16_terms(K);
   __m256i sum32 = _mm256_setzero_si256();
-  #pragma GCC unroll 8
+#pragma GCC unroll 8
   for (int j = j0; j < j1; j += kTerms) {
     __m256i sum16 = products(j);
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int i = 1; i < kTerms && j + i < j1; ++i) sum16 = _mm256_add_epi16(sum16, products(j + i));
     sum32 = _mm256_add_epi32(sum32, _mm256_madd_epi16(sum16, ones));
   }
   return sum32;
 }
 
-// NT tokens against half h of row group g, int8-quantised activations.
+// acc[t] += half h (rows 8h..8h+7) of one tile (column block k) times token t0 + t's block k,
+// for NT tokens of int8-quantised activations.
 template <int NT, Kind K>
-void int8_half_group(const PackedMatrix& w, int64_t g, int h, const Q8Rows& x, int64_t t0, float* y, int64_t ldy,
-                     const float* bias, int valid) {
+inline void accumulate_half_tile(const uint8_t* tile, int h, const Q8Rows& x, int64_t t0, int64_t k, __m256* acc) {
   constexpr TileLayout kLayout = tile_layout(K);
   constexpr int kOffset = offset_of(K);
-  __m256 acc[NT];
-  #pragma GCC unroll 24
-  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
-  for (int64_t k = 0; k < w.n_blocks; ++k) {
-    const uint8_t* tile = w.tile(g, k);
-    if (h == 0) prefetch_ahead(tile, w.tile_bytes);
-    __m256i wv[8], wabs[8];
-    half_tile_values<K>(tile, h, wv);
-    if constexpr (is_signed(K)) {
-      #pragma GCC unroll 8
-      for (int j = 0; j < 8; ++j) wabs[j] = _mm256_sign_epi8(wv[j], wv[j]);
-    }
-    if constexpr (is_split16(K)) {
-      // Columns 0-15 and 16-31 have their own per-row scale (and for q2 min).
-      __m256 scale_lo, scale_hi, min_lo = _mm256_setzero_ps(), min_hi = _mm256_setzero_ps();
-      const __m256 d = load_f16x8(tile + kLayout.scale + 16 * h);
-      const uint8_t* scales = tile + kLayout.half_scales + 8 * h;
-      if constexpr (K == Kind::q2) {
-        const __m256 dmin = load_f16x8(tile + kLayout.min + 16 * h);
-        const __m256i lo = load_u8x8(scales), hi = load_u8x8(scales + 16), nibble = _mm256_set1_epi32(0xF);
-        scale_lo = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_and_si256(lo, nibble)));
-        scale_hi = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_and_si256(hi, nibble)));
-        min_lo = _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(_mm256_srli_epi32(lo, 4)));
-        min_hi = _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(_mm256_srli_epi32(hi, 4)));
-      } else {
-        scale_lo = _mm256_mul_ps(d, load_i8x8(scales));
-        scale_hi = _mm256_mul_ps(d, load_i8x8(scales + 16));
-      }
-      #pragma GCC unroll 8
-      for (int t = 0; t < NT; ++t) {
-        // Σ (q - offset) · x over each 16 columns = Σ q · x - offset · Σ x; q2: - min · Σ x.
-        const int8_t* xb = x.row_qs(t0 + t) + k * 32;
-        const int32_t s_lo = x.row_sums_lo(t0 + t)[k], s_hi = x.row_sums(t0 + t)[k] - s_lo;
-        const __m256i lo = _mm256_sub_epi32(dot_columns<K>(wv, wabs, xb, 0, 4), _mm256_set1_epi32(kOffset * s_lo));
-        const __m256i hi = _mm256_sub_epi32(dot_columns<K>(wv, wabs, xb, 4, 8), _mm256_set1_epi32(kOffset * s_hi));
-        __m256 sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lo), scale_lo, _mm256_mul_ps(_mm256_cvtepi32_ps(hi), scale_hi));
-        if constexpr (K == Kind::q2) {
-          sum = _mm256_fnmadd_ps(min_lo, _mm256_set1_ps(static_cast<float>(s_lo)), sum);
-          sum = _mm256_fnmadd_ps(min_hi, _mm256_set1_ps(static_cast<float>(s_hi)), sum);
-        }
-        acc[t] = _mm256_fmadd_ps(sum, _mm256_set1_ps(x.row_d(t0 + t)[k]), acc[t]);
-      }
+  __m256i wv[8], wabs[8];
+  half_tile_values<K>(tile, h, wv);
+  if constexpr (is_signed(K)) {
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) wabs[j] = _mm256_sign_epi8(wv[j], wv[j]);
+  }
+  if constexpr (is_split16(K)) {
+    // Columns 0-15 and 16-31 have their own per-row scale (and for q2 min).
+    __m256 scale_lo, scale_hi, min_lo = _mm256_setzero_ps(), min_hi = _mm256_setzero_ps();
+    const __m256 d = load_f16x8(tile + kLayout.scale + 16 * h);
+    const uint8_t* scales = tile + kLayout.half_scales + 8 * h;
+    if constexpr (K == Kind::q2) {
+      const __m256 dmin = load_f16x8(tile + kLayout.min + 16 * h);
+      const __m256i lo = load_u8x8(scales), hi = load_u8x8(scales + 16), nibble = _mm256_set1_epi32(0xF);
+      scale_lo = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_and_si256(lo, nibble)));
+      scale_hi = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_and_si256(hi, nibble)));
+      min_lo = _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(_mm256_srli_epi32(lo, 4)));
+      min_hi = _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(_mm256_srli_epi32(hi, 4)));
     } else {
-      const __m256 scale = load_f16x8(tile + kLayout.scale + 16 * h);
-      __m256 minv = _mm256_setzero_ps();
-      if constexpr (K == Kind::q4_min || K == Kind::q5_min) minv = load_f16x8(tile + kLayout.min + 16 * h);
-      #pragma GCC unroll 8
-      for (int t = 0; t < NT; ++t) {
-        const int8_t* xb = x.row_qs(t0 + t) + k * 32;
-        const int32_t xs = x.row_sums(t0 + t)[k];
-        const __m256i dot = _mm256_sub_epi32(dot_columns<K>(wv, wabs, xb, 0, 8), _mm256_set1_epi32(kOffset * xs));
-        const float dx = x.row_d(t0 + t)[k];
-        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(scale, _mm256_set1_ps(dx)), acc[t]);
-        if constexpr (K == Kind::q4_min || K == Kind::q5_min) {
-          acc[t] = _mm256_fnmadd_ps(minv, _mm256_set1_ps(dx * static_cast<float>(xs)), acc[t]);
-        }
+      scale_lo = _mm256_mul_ps(d, load_i8x8(scales));
+      scale_hi = _mm256_mul_ps(d, load_i8x8(scales + 16));
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < NT; ++t) {
+      // Σ (q - offset) · x over each 16 columns = Σ q · x - offset · Σ x; q2: - min · Σ x.
+      const int8_t* xb = x.row_qs(t0 + t) + k * 32;
+      const int32_t s_lo = x.row_sums_lo(t0 + t)[k], s_hi = x.row_sums(t0 + t)[k] - s_lo;
+      const __m256i lo = _mm256_sub_epi32(dot_columns<K>(wv, wabs, xb, 0, 4), _mm256_set1_epi32(kOffset * s_lo));
+      const __m256i hi = _mm256_sub_epi32(dot_columns<K>(wv, wabs, xb, 4, 8), _mm256_set1_epi32(kOffset * s_hi));
+      __m256 sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lo), scale_lo, _mm256_mul_ps(_mm256_cvtepi32_ps(hi), scale_hi));
+      if constexpr (K == Kind::q2) {
+        sum = _mm256_fnmadd_ps(min_lo, _mm256_set1_ps(static_cast<float>(s_lo)), sum);
+        sum = _mm256_fnmadd_ps(min_hi, _mm256_set1_ps(static_cast<float>(s_hi)), sum);
+      }
+      acc[t] = _mm256_fmadd_ps(sum, _mm256_set1_ps(x.row_d(t0 + t)[k]), acc[t]);
+    }
+  } else {
+    const __m256 scale = load_f16x8(tile + kLayout.scale + 16 * h);
+    __m256 minv = _mm256_setzero_ps();
+    if constexpr (K == Kind::q4_min || K == Kind::q5_min) minv = load_f16x8(tile + kLayout.min + 16 * h);
+#pragma GCC unroll 8
+    for (int t = 0; t < NT; ++t) {
+      const int8_t* xb = x.row_qs(t0 + t) + k * 32;
+      const int32_t xs = x.row_sums(t0 + t)[k];
+      const __m256i dot = _mm256_sub_epi32(dot_columns<K>(wv, wabs, xb, 0, 8), _mm256_set1_epi32(kOffset * xs));
+      const float dx = x.row_d(t0 + t)[k];
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(scale, _mm256_set1_ps(dx)), acc[t]);
+      if constexpr (K == Kind::q4_min || K == Kind::q5_min) {
+        acc[t] = _mm256_fnmadd_ps(minv, _mm256_set1_ps(dx * static_cast<float>(xs)), acc[t]);
       }
     }
   }
-  const HalfRows rows = half_rows(valid, g * 16 + 8 * h, bias);
-  #pragma GCC unroll 24
-  for (int t = 0; t < NT; ++t) store_half(rows, acc[t], y + (t0 + t) * ldy);
+}
+
+// NT tokens against row group g. Decode (one or two tokens) runs both halves of each tile in one
+// pass over the group's tiles, so the loads of the next tiles keep DRAM busy throughout; more
+// tokens run one half at a time, which leaves registers for their accumulators (the second
+// pass finds the tiles in cache).
+template <int NT, Kind K>
+void int8_group(const PackedMatrix& w, int64_t g, const Q8Rows& x, int64_t t0, float* y, int64_t ldy, const float* bias) {
+  const int64_t rows_left = w.rows - g * 16;
+  const int n_halves = rows_left > 8 ? 2 : 1;
+  if constexpr (NT <= 2) {
+    __m256 acc_lo[NT], acc_hi[NT];
+#pragma GCC unroll 8
+    for (int t = 0; t < NT; ++t) acc_lo[t] = acc_hi[t] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < w.n_blocks; ++k) {
+      const uint8_t* tile = w.tile(g, k);
+      prefetch_ahead(tile, w.tile_bytes);
+      accumulate_half_tile<NT, K>(tile, 0, x, t0, k, acc_lo);
+      if (n_halves == 2) accumulate_half_tile<NT, K>(tile, 1, x, t0, k, acc_hi);
+    }
+    const HalfRows rows_lo = half_rows(static_cast<int>(std::min<int64_t>(8, rows_left)), g * 16, bias);
+#pragma GCC unroll 8
+    for (int t = 0; t < NT; ++t) store_half(rows_lo, acc_lo[t], y + (t0 + t) * ldy);
+    if (n_halves == 2) {
+      const HalfRows rows_hi = half_rows(static_cast<int>(std::min<int64_t>(8, rows_left - 8)), g * 16 + 8, bias);
+#pragma GCC unroll 8
+      for (int t = 0; t < NT; ++t) store_half(rows_hi, acc_hi[t], y + (t0 + t) * ldy);
+    }
+  } else {
+    for (int h = 0; h < n_halves; ++h) {
+      __m256 acc[NT];
+#pragma GCC unroll 8
+      for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+      for (int64_t k = 0; k < w.n_blocks; ++k) {
+        const uint8_t* tile = w.tile(g, k);
+        if (h == 0) prefetch_ahead(tile, w.tile_bytes);
+        accumulate_half_tile<NT, K>(tile, h, x, t0, k, acc);
+      }
+      const HalfRows rows = half_rows(static_cast<int>(std::min<int64_t>(8, rows_left - 8 * h)), g * 16 + 8 * h, bias);
+#pragma GCC unroll 8
+      for (int t = 0; t < NT; ++t) store_half(rows, acc[t], y + (t0 + t) * ldy);
+    }
+  }
 }
 
 template <int NT>
 void run_group(const PackedMatrix& w, int64_t g, const Q8Rows& x, int64_t t0, float* y, int64_t ldy, const float* bias) {
-  for (int h = 0; h < 2; ++h) {
-    const int valid = static_cast<int>(std::min<int64_t>(8, w.rows - g * 16 - 8 * h));
-    if (valid <= 0) break;
-    switch (w.kind) {
-      case Kind::q4: int8_half_group<NT, Kind::q4>(w, g, h, x, t0, y, ldy, bias, valid); break;
-      case Kind::q4_min: int8_half_group<NT, Kind::q4_min>(w, g, h, x, t0, y, ldy, bias, valid); break;
-      case Kind::q5_min: int8_half_group<NT, Kind::q5_min>(w, g, h, x, t0, y, ldy, bias, valid); break;
-      case Kind::q8: int8_half_group<NT, Kind::q8>(w, g, h, x, t0, y, ldy, bias, valid); break;
-      case Kind::iq4: int8_half_group<NT, Kind::iq4>(w, g, h, x, t0, y, ldy, bias, valid); break;
-      case Kind::q6: int8_half_group<NT, Kind::q6>(w, g, h, x, t0, y, ldy, bias, valid); break;
-      case Kind::q3: int8_half_group<NT, Kind::q3>(w, g, h, x, t0, y, ldy, bias, valid); break;
-      case Kind::q2: int8_half_group<NT, Kind::q2>(w, g, h, x, t0, y, ldy, bias, valid); break;
-      case Kind::f16:
-      case Kind::bf16: break;  // float activations: gemm_packed_float_avx2
-    }
+  switch (w.kind) {
+    case Kind::q4: int8_group<NT, Kind::q4>(w, g, x, t0, y, ldy, bias); break;
+    case Kind::q4_min: int8_group<NT, Kind::q4_min>(w, g, x, t0, y, ldy, bias); break;
+    case Kind::q5_min: int8_group<NT, Kind::q5_min>(w, g, x, t0, y, ldy, bias); break;
+    case Kind::q8: int8_group<NT, Kind::q8>(w, g, x, t0, y, ldy, bias); break;
+    case Kind::iq4: int8_group<NT, Kind::iq4>(w, g, x, t0, y, ldy, bias); break;
+    case Kind::q6: int8_group<NT, Kind::q6>(w, g, x, t0, y, ldy, bias); break;
+    case Kind::q3: int8_group<NT, Kind::q3>(w, g, x, t0, y, ldy, bias); break;
+    case Kind::q2: int8_group<NT, Kind::q2>(w, g, x, t0, y, ldy, bias); break;
+    case Kind::f16:
+    case Kind::bf16: break;  // float activations: gemm_packed_float_avx2
   }
 }
 
@@ -265,7 +294,7 @@ void float_group(const PackedMatrix& w, int64_t g, const float* x, int64_t ldx, 
   constexpr int P = NT == 1 ? 4 : (NT == 2 ? 2 : 1);
   // Indexed by constants once the loops unroll, so they stay in registers.
   __m256 lo[NT * P], hi[NT * P];
-  #pragma GCC unroll 24
+#pragma GCC unroll 24
   for (int i = 0; i < NT * P; ++i) lo[i] = hi[i] = _mm256_setzero_ps();
   for (int64_t k = 0; k < w.n_blocks; ++k) {
     const uint8_t* tile = w.tile(g, k);
@@ -285,7 +314,7 @@ void float_group(const PackedMatrix& w, int64_t g, const float* x, int64_t ldx, 
       }
     }
   }
-  #pragma GCC unroll 24
+#pragma GCC unroll 24
   for (int t = 0; t < NT; ++t) {
     for (int p = 1; p < P; ++p) {
       lo[t * P] = _mm256_add_ps(lo[t * P], lo[t * P + p]);
@@ -294,11 +323,11 @@ void float_group(const PackedMatrix& w, int64_t g, const float* x, int64_t ldx, 
   }
   const int64_t rows_left = w.rows - g * 16;
   const HalfRows rows_lo = half_rows(static_cast<int>(std::min<int64_t>(8, rows_left)), g * 16, bias);
-  #pragma GCC unroll 24
+#pragma GCC unroll 24
   for (int t = 0; t < NT; ++t) store_half(rows_lo, lo[t * P], y + (t0 + t) * ldy);
   if (rows_left > 8) {
     const HalfRows rows_hi = half_rows(static_cast<int>(std::min<int64_t>(8, rows_left - 8)), g * 16 + 8, bias);
-    #pragma GCC unroll 24
+#pragma GCC unroll 24
     for (int t = 0; t < NT; ++t) store_half(rows_hi, hi[t * P], y + (t0 + t) * ldy);
   }
 }

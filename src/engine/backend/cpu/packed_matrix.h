@@ -2,7 +2,8 @@
 // Quantised weights repacked at load for the AVX-512 VNNI kernels. Rows go in groups of 16
 // and, per 32-column block, the 16 rows' values are interleaved so that one 64-byte vector
 // holds 4 consecutive weights of each of the 16 rows: a VNNI dot (vpdpbusd) then advances
-// 16 rows at once against 4 broadcast activations, and no horizontal sums are needed.
+// 16 rows at once against 4 broadcast activations, and no horizontal sums are needed. The AVX2
+// kernels (gemm_packed_avx2.cpp) read the same tiles, each 64-byte vector as two halves of 8 rows.
 //
 // Tile of one (row group, block), in this order:
 //   q4 / q4_min: 4 × 64 bytes of nibbles (vector m, lane r, byte b: low nibble = row r,
