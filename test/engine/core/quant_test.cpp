@@ -398,17 +398,17 @@ TEST_CASE("matmul over many tokens matches a dequantised reference") {
   }
 }
 
-TEST_CASE("packed weights (VNNI, AVX2, FMA and AMX tiles) at every batch size", "[simd]") {
-  if (!packed_kernels_available()) {
-    WARN("this CPU has neither AVX-512 VNNI nor AVX2: weights are not packed here");
-    return;
-  }
-  INFO(dot_kernels().name << ", AMX tiles " << (amx_available() ? "on" : "off"));
+const std::vector<DType> kPackedTypes = {DType::q8_0, DType::q4_0, DType::q4_1, DType::q5_0, DType::q5_1,
+                                         DType::q2_k, DType::q3_k, DType::q4_k, DType::q5_k, DType::q6_k,
+                                         DType::iq4_nl, DType::iq4_xs, DType::f16, DType::bf16};
+
+// Packed weights [n_out, n_in] of each type against the plain kernels and a double-precision
+// product, for each token count.
+void check_packed_weights(int64_t n_out, int64_t n_in, const std::vector<DType>& types, const std::vector<int64_t>& token_counts) {
+  INFO(dot_kernels().name << ", AMX tiles " << (amx_available() ? "on" : "off") << ", " << n_out << " x " << n_in);
   ThreadPool pool(2);
   MatmulScratch scratch;
-  const int64_t n_out = 37, n_in = 512;
-  for (DType t : {DType::q8_0, DType::q4_0, DType::q4_1, DType::q5_0, DType::q5_1, DType::q2_k, DType::q3_k, DType::q4_k,
-                  DType::q5_k, DType::q6_k, DType::iq4_nl, DType::iq4_xs, DType::f16, DType::bf16}) {
+  for (DType t : types) {
     const auto wf = random_values(static_cast<size_t>(n_out * n_in), 5);
     std::vector<uint8_t> wq(static_cast<size_t>(n_out) * row_bytes(t, n_in));
     for (int64_t r = 0; r < n_out; ++r) quantize_row(t, wf.data() + r * n_in, wq.data() + r * row_bytes(t, n_in), n_in);
@@ -422,9 +422,7 @@ TEST_CASE("packed weights (VNNI, AVX2, FMA and AMX tiles) at every batch size", 
     const LinearWeight packed = prepare_linear(&to_pack);
     REQUIRE(packed.packed);
     const bool quantised = t != DType::f16 && t != DType::bf16;
-    // 1, 2, 5, 7, 16: decode and small batches (vector kernels: 4- 6- and 8-token passes and
-    // their tails); 24, 37: AMX with a padded token tile; 48: whole AMX tiles.
-    for (int64_t n_tok : {1, 2, 5, 7, 16, 24, 37, 48}) {
+    for (int64_t n_tok : token_counts) {
       INFO(dtype_info(t).name << ", " << n_tok << " tokens");
       const auto x = random_values(static_cast<size_t>(n_tok * n_in), 6);
       std::vector<float> bias(static_cast<size_t>(n_out), -0.5f);
@@ -453,6 +451,94 @@ TEST_CASE("packed weights (VNNI, AVX2, FMA and AMX tiles) at every batch size", 
         // packed tile's f16 product of super-block and 6-bit sub-block scales).
         const bool f16_scale_product = t == DType::q4_k || t == DType::q5_k || t == DType::iq4_xs;
         CHECK(std::sqrt(diff / ref_sq) < (f16_scale_product ? 2e-3 : 1e-5));
+      }
+    }
+  }
+}
+
+TEST_CASE("packed weights (VNNI, AVX2, FMA and AMX tiles) at every batch size", "[simd]") {
+  if (!packed_kernels_available()) {
+    WARN("this CPU has neither AVX-512 VNNI nor AVX2: weights are not packed here");
+    return;
+  }
+  // 1-7, 16: decode and small batches (vector kernels: 4-, 6- and 8-token passes and their
+  // tails); 24, 37: AMX with a padded token tile; 48: whole AMX tiles. 37 rows end in a group of
+  // 5 (one partial half), 45 in a group of 13 (a whole half and a partial one).
+  check_packed_weights(37, 512, kPackedTypes, {1, 2, 3, 5, 7, 16, 24, 37, 48});
+  check_packed_weights(45, 512, kPackedTypes, {1, 2, 3, 5});
+  // f16 / bf16 over 4096 columns: two row groups per cache pass (AVX2), 6 groups in 3 passes.
+  check_packed_weights(83, 4096, {DType::f16, DType::bf16}, {13});
+}
+
+// Weights at the top of each format's range (per 32 columns one value at -1, which sets the
+// scale, the rest at +0.99; odd rows negated) against activations that quantise to 127: the
+// largest int16 sums the AVX2 kernels form before widening. Every SIMD table and the packed
+// kernels against the scalar reference; a saturated sum would be off by thousands of units.
+TEST_CASE("SIMD and packed kernels at the extremes of each format agree with the scalar reference", "[simd]") {
+  const int64_t n_out = 16, n_in = 512, n_tok = 4;
+  std::vector<float> x(static_cast<size_t>(n_tok * n_in), 1.0f);
+  for (int64_t i = n_in; i < 2 * n_in; ++i) x[static_cast<size_t>(i)] = -1.0f;  // token 1: all -127
+  Q8Rows xq;
+  resize_q8(xq, n_tok, n_in);
+  quantize_activations(x.data(), 0, n_tok, xq);
+  for (DType t : kPackedTypes) {
+    if (t == DType::f16 || t == DType::bf16) continue;
+    INFO(dtype_info(t).name);
+    std::vector<float> wf(static_cast<size_t>(n_out * n_in));
+    for (int64_t r = 0; r < n_out; ++r) {
+      for (int64_t c = 0; c < n_in; ++c) wf[static_cast<size_t>(r * n_in + c)] = (c % 32 == 0 ? -1.0f : 0.99f) * (r % 2 ? -1.0f : 1.0f);
+    }
+    const size_t rb = row_bytes(t, n_in);
+    std::vector<uint8_t> wq(static_cast<size_t>(n_out) * rb);
+    for (int64_t r = 0; r < n_out; ++r) quantize_row(t, wf.data() + r * n_in, wq.data() + r * rb, n_in);
+    // The scalar table's product for (row, token), through the same switch as the plain matmul.
+    auto dot = [&](const DotKernels& k, int64_t r, int64_t tok) {
+      const uint8_t* w = wq.data() + r * rb;
+      const int8_t* q = xq.row_qs(tok);
+      const float* d = xq.row_d(tok);
+      const int32_t* sums = xq.row_sums(tok);
+      switch (t) {
+        case DType::q8_0: return k.q8_0(w, q, d, sums, n_in);
+        case DType::q4_0: return k.q4_0(w, q, d, sums, n_in);
+        case DType::q4_1: return k.q4_1(w, q, d, sums, n_in);
+        case DType::q5_0: return k.q5_0(w, q, d, sums, n_in);
+        case DType::q5_1: return k.q5_1(w, q, d, sums, n_in);
+        case DType::q2_k: return k.q2_k(w, q, d, sums, n_in);
+        case DType::q3_k: return k.q3_k(w, q, d, sums, n_in);
+        case DType::q4_k: return k.q4_k(w, q, d, sums, n_in);
+        case DType::q5_k: return k.q5_k(w, q, d, sums, n_in);
+        case DType::q6_k: return k.q6_k(w, q, d, sums, n_in);
+        case DType::iq4_nl: return k.iq4_nl(w, q, d, sums, n_in);
+        case DType::iq4_xs: return k.iq4_xs(w, q, d, sums, n_in);
+        default: return 0.0f;
+      }
+    };
+    // Each product sums n_in terms of size about 1: 1e-4 of n_in is far below one saturated sum.
+    const float tolerance = 1e-4f * static_cast<float>(n_in);
+    for (const DotKernels* simd : simd_tables()) {
+      INFO(simd->name);
+      for (int64_t r = 0; r < n_out; ++r) {
+        for (int64_t tok = 0; tok < 2; ++tok) CHECK(std::fabs(dot(*simd, r, tok) - dot(dot_kernels_scalar(), r, tok)) < tolerance);
+      }
+    }
+    if (!packed_kernels_available()) continue;
+    std::vector<uint8_t> wq_for_packing = wq;
+    Tensor to_pack{.dtype = t, .shape = {n_out, n_in}, .data = wq_for_packing.data(), .bytes = wq_for_packing.size()};
+    const LinearWeight packed = prepare_linear(&to_pack);
+    REQUIRE(packed.packed);
+    ThreadPool pool(2);
+    MatmulScratch scratch;
+    for (int64_t tokens : {int64_t{1}, n_tok}) {
+      std::vector<float> y(static_cast<size_t>(tokens * n_out));
+      matmul(packed, nullptr, x.data(), tokens, y.data(), n_out, pool, scratch);
+      // Q4_K / Q5_K / IQ4_XS tiles hold the f16 product of their two scales: a relative 2e-3.
+      const bool f16_scale_product = t == DType::q4_k || t == DType::q5_k || t == DType::iq4_xs;
+      for (int64_t tok = 0; tok < tokens; ++tok) {
+        for (int64_t r = 0; r < n_out; ++r) {
+          const float want = dot(dot_kernels_scalar(), r, tok), got = y[static_cast<size_t>(tok * n_out + r)];
+          INFO(tokens << " tokens, token " << tok << ", row " << r);
+          CHECK(std::fabs(got - want) < (f16_scale_product ? 2e-3f * std::fabs(want) + tolerance : tolerance));
+        }
       }
     }
   }
@@ -494,7 +580,7 @@ TEST_CASE("attention over bf16 blocks matches a double-precision softmax of the 
 void check_attention_against_scalar(const DotKernels* simd) {
   INFO(simd->name);
   for (bool bf16 : {false, true}) {
-    for (int64_t hd : {40, 64, 80, 100, 128}) {
+    for (int64_t hd : {40, 64, 80, 100, 128, 320}) {
       for (int64_t n_ctx : {1, 15, 16, 17, 250}) {
         INFO("head_dim " << hd << " n_ctx " << n_ctx << (bf16 ? " bf16" : " f16"));
         const int64_t bs = 16, n_blocks = (n_ctx + bs - 1) / bs;

@@ -85,6 +85,12 @@ float f32(const uint8_t* w, const float* x, int64_t n) {
 template <bool kBf16>
 void attend(const float* q, const uint16_t* const* k_blocks, const uint16_t* const* v_blocks, int64_t bs, int64_t n_ctx,
             int64_t hd, float scale, float* scores, float* out) {
+  // q and the output stay in registers (or close), up to head_dim 256; wider heads (models
+  // allow up to 1024) take the scalar reference.
+  if (hd > 256) {
+    const DotKernels& ref = dot_kernels_scalar();
+    return (kBf16 ? ref.attend_bf16 : ref.attend_f16)(q, k_blocks, v_blocks, bs, n_ctx, hd, scale, scores, out);
+  }
   const int64_t n_full = hd / 8, tail = hd % 8, nv = n_full + (tail ? 1 : 0);
   __m256 qv[32];  // head_dim up to 256
   for (int64_t j = 0; j < n_full; ++j) qv[j] = _mm256_loadu_ps(q + j * 8);
