@@ -138,8 +138,8 @@ void attend(const float* q, const uint16_t* const* k_blocks, const uint16_t* con
 }  // namespace
 
 const DotKernels* dot_kernels_avx2_impl() {
-  static const DotKernels k{"avx2", q8_0, q4_0,   q4_1,   q5_0, q5_1, q2_k, q3_k,          q4_k,
-                            q5_k,   q6_k, iq4_nl, iq4_xs, f16,  bf16, f32,  attend<false>, attend<true>};
+  static const DotKernels k{"avx2", q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs, f16, bf16, f32, attend<false>,
+                            attend<true>};
   return &k;
 }
 

@@ -84,8 +84,8 @@ constexpr int int16_terms(Kind k) {
 }
 
 // Weight vector j of half h (rows 8h..8h+7) of a tile: byte 4r + b = row 8h + r, column
-// 4j + b. Unsigned kinds: the stored value q; signed kinds (q8, iq4): the value itself. Built
-// when needed from the tile (in L1), so only the vector in use holds a register.
+// 4j + b. Unsigned kinds: the stored value q; signed kinds (q8, iq4): the value itself. One
+// vector at a time from the tile (in L1), so a caller can use each as it is built.
 template <Kind K>
 [[gnu::always_inline]] inline __m256i half_tile_value(const uint8_t* tile, int h, int j) {
   const __m256i low4 = _mm256_set1_epi8(0x0F), low2 = _mm256_set1_epi8(0x03), one = _mm256_set1_epi8(1);
