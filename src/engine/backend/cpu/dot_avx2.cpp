@@ -42,42 +42,34 @@ inline float to_f32(uint16_t h) {
   return _cvtsh_ss(h);
 }
 
-// Four accumulators: an FMA's latency is 4 cycles and two issue per cycle, so one chain would
-// leave most of them idle.
+// Σ w[i] · x[i], with w read eight at a time by load8(i) and one at a time by load1(i). Four
+// accumulators: an FMA's latency is 4 cycles and two issue per cycle, so one chain would leave
+// most of them idle.
+template <class Load8, class Load1>
+inline float float_dot(Load8 load8w, Load1 load1w, const float* x, int64_t n) {
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    for (int j = 0; j < 4; ++j) acc[j] = _mm256_fmadd_ps(load8w(i + 8 * j), _mm256_loadu_ps(x + i + 8 * j), acc[j]);
+  }
+  for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(load8w(i), _mm256_loadu_ps(x + i), acc[0]);
+  float sum = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+  for (; i < n; ++i) sum += load1w(i) * x[i];
+  return sum;
+}
+
 template <bool kBf16>
 float half_dot(const uint8_t* w, const float* x, int64_t n) {
   const auto* h = reinterpret_cast<const uint16_t*>(w);
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    for (int j = 0; j < 4; ++j)
-      acc[j] = _mm256_fmadd_ps(load8<kBf16>(h + i + 8 * j), _mm256_loadu_ps(x + i + 8 * j), acc[j]);
-  }
-  for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(load8<kBf16>(h + i), _mm256_loadu_ps(x + i), acc[0]);
-  float sum = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-  for (; i < n; ++i) sum += to_f32<kBf16>(h[i]) * x[i];
-  return sum;
+  return float_dot([h](int64_t i) { return load8<kBf16>(h + i); }, [h](int64_t i) { return to_f32<kBf16>(h[i]); }, x, n);
 }
 
-float f16(const uint8_t* w, const float* x, int64_t n) {
-  return half_dot<false>(w, x, n);
-}
-float bf16(const uint8_t* w, const float* x, int64_t n) {
-  return half_dot<true>(w, x, n);
-}
+float f16(const uint8_t* w, const float* x, int64_t n) { return half_dot<false>(w, x, n); }
+float bf16(const uint8_t* w, const float* x, int64_t n) { return half_dot<true>(w, x, n); }
 
 float f32(const uint8_t* w, const float* x, int64_t n) {
   const auto* f = reinterpret_cast<const float*>(w);
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    for (int j = 0; j < 4; ++j)
-      acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(f + i + 8 * j), _mm256_loadu_ps(x + i + 8 * j), acc[j]);
-  }
-  for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(f + i), _mm256_loadu_ps(x + i), acc[0]);
-  float sum = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-  for (; i < n; ++i) sum += f[i] * x[i];
-  return sum;
+  return float_dot([f](int64_t i) { return _mm256_loadu_ps(f + i); }, [f](int64_t i) { return f[i]; }, x, n);
 }
 
 // One head's attention, eight dimensions per vector; a head_dim that is not a multiple of 8
@@ -99,7 +91,6 @@ void attend(const float* q, const uint16_t* const* k_blocks, const uint16_t* con
     std::memcpy(buf, q + n_full * 8, static_cast<size_t>(tail) * sizeof(float));
     qv[n_full] = _mm256_loadu_ps(buf);
   }
-  float max = -INFINITY;
   for (int64_t p = 0; p < n_ctx; ++p) {
     const uint16_t* k = k_blocks[p / bs] + (p % bs) * hd;
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
@@ -111,14 +102,8 @@ void attend(const float* q, const uint16_t* const* k_blocks, const uint16_t* con
     if (j < n_full) acc0 = _mm256_fmadd_ps(qv[j], load8<kBf16>(k + j * 8), acc0);
     if (tail) acc1 = _mm256_fmadd_ps(qv[n_full], load8_tail<kBf16>(k + n_full * 8, tail), acc1);
     scores[p] = hsum(_mm256_add_ps(acc0, acc1)) * scale;
-    max = std::max(max, scores[p]);
   }
-  float sum = 0;
-  for (int64_t p = 0; p < n_ctx; ++p) {
-    scores[p] = std::exp(scores[p] - max);
-    sum += scores[p];
-  }
-  const float inv = 1.0f / sum;
+  const float inv = exp_scores(scores, n_ctx);
   __m256 ov[32];
   for (int64_t j = 0; j < nv; ++j) ov[j] = _mm256_setzero_ps();
   for (int64_t p = 0; p < n_ctx; ++p) {

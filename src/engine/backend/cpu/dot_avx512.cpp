@@ -91,7 +91,6 @@ void attend(const float* q, const uint16_t* const* k_blocks, const uint16_t* con
     const __mmask16 m = static_cast<__mmask16>(hd - j * 16 >= 16 ? 0xFFFF : (1u << (hd - j * 16)) - 1);
     qv[j] = _mm512_maskz_loadu_ps(m, q + j * 16);
   }
-  float max = -INFINITY;
   for (int64_t p = 0; p < n_ctx; ++p) {
     const uint16_t* k = k_blocks[p / bs] + (p % bs) * hd;
     __m512 acc = _mm512_setzero_ps();
@@ -100,14 +99,8 @@ void attend(const float* q, const uint16_t* const* k_blocks, const uint16_t* con
       acc = _mm512_fmadd_ps(qv[j], load16_kv<kBf16>(k + j * 16, m), acc);
     }
     scores[p] = _mm512_reduce_add_ps(acc) * scale;
-    max = std::max(max, scores[p]);
   }
-  float sum = 0;
-  for (int64_t p = 0; p < n_ctx; ++p) {
-    scores[p] = std::exp(scores[p] - max);
-    sum += scores[p];
-  }
-  const float inv = 1.0f / sum;
+  const float inv = exp_scores(scores, n_ctx);
   __m512 ov[16];
   for (int64_t j = 0; j < nv; ++j) ov[j] = _mm512_setzero_ps();
   for (int64_t p = 0; p < n_ctx; ++p) {

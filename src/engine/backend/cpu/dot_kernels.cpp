@@ -1,5 +1,7 @@
 #include "backend/cpu/dot_kernels.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <string_view>
 
@@ -11,6 +13,17 @@ const DotKernels* dot_kernels_avx512_impl();
 #ifdef LLMP_HAVE_AVX2_KERNELS
 const DotKernels* dot_kernels_avx2_impl();
 #endif
+
+float exp_scores(float* scores, int64_t n) {
+  if (n <= 0) return 0.0f;
+  const float max = *std::max_element(scores, scores + n);
+  float sum = 0;
+  for (int64_t p = 0; p < n; ++p) {
+    scores[p] = std::exp(scores[p] - max);
+    sum += scores[p];
+  }
+  return 1.0f / sum;
+}
 
 const DotKernels* dot_kernels_avx512() {
 #ifdef LLMP_HAVE_AVX512_KERNELS

@@ -36,6 +36,10 @@ struct DotKernels {
                       int64_t block_size, int64_t n_ctx, int64_t head_dim, float scale, float* scores, float* out);
 };
 
+//! The softmax step of every attend kernel: scores[p] = exp(scores[p] - max) over p < n;
+//! returns 1 / their sum. Plain code, for any CPU.
+float exp_scores(float* scores, int64_t n);
+
 const DotKernels& dot_kernels_scalar();
 //! nullptr when this binary or CPU lacks AVX-512 (F, BW, VL, VNNI).
 const DotKernels* dot_kernels_avx512();

@@ -202,23 +202,17 @@ float f32(const uint8_t* w, const float* x, int64_t n) {
 template <float (*to_f32)(uint16_t)>
 void attend(const float* q, const uint16_t* const* k_blocks, const uint16_t* const* v_blocks, int64_t bs, int64_t n_ctx,
             int64_t hd, float scale, float* scores, float* out) {
-  float max = -INFINITY;
   for (int64_t p = 0; p < n_ctx; ++p) {
     const uint16_t* k = k_blocks[p / bs] + (p % bs) * hd;
     float s = 0;
     for (int64_t i = 0; i < hd; ++i) s += q[i] * to_f32(k[i]);
     scores[p] = s * scale;
-    max = std::max(max, scores[p]);
   }
-  float sum = 0;
-  for (int64_t p = 0; p < n_ctx; ++p) {
-    scores[p] = std::exp(scores[p] - max);
-    sum += scores[p];
-  }
+  const float inv = exp_scores(scores, n_ctx);
   for (int64_t i = 0; i < hd; ++i) out[i] = 0;
   for (int64_t p = 0; p < n_ctx; ++p) {
     const uint16_t* v = v_blocks[p / bs] + (p % bs) * hd;
-    const float w = scores[p] / sum;
+    const float w = scores[p] * inv;
     for (int64_t i = 0; i < hd; ++i) out[i] += w * to_f32(v[i]);
   }
 }
