@@ -118,167 +118,162 @@ template <Kind K>
   }
 }
 
-// sums[t] += Σ over columns 4j0 .. 4j1 - 1 of w · x_t per row (int32 lanes), for NT tokens'
-// 32 activations xb[t]. Signed kinds (q8, iq4) take the weight vector outermost: each is built
-// once and meets every token while only it and its magnitude hold registers. Unsigned kinds
-// build all their vectors first and take the tokens outermost. Measured with four tokens
-// (2 threads, 1B shapes, pp128): signed kinds that way round are ~25 % faster (Q8_0 ~64 -> ~80
-// t/s), unsigned ones ~8 % slower (Q4_0 ~108 -> ~99), so each kind keeps its better order.
+// Both halves of a tile times NT tokens over columns 4j0 .. 4j1 - 1: d0[t] (rows 0-7) and d1[t]
+// (rows 8-15) = Σ w · x_t per row (int32 lanes), for the tokens' 32 activations xb[t]. Each
+// broadcast of four activations meets both halves' weights, so one load feeds two vpmaddubsw:
+// on Zen 3 the loads, not the multiplies, held back the kernel that ran one half per pass
+// (llvm-mca: 80 of its 203 operations per 4 tokens x 8 rows were vector loads, 2 a cycle).
+// Unsigned kinds sum int16_terms(K) products in int16 before widening; signed kinds (q8, iq4)
+// multiply |w| by x with w's sign and widen every product.
 template <int NT, Kind K>
-[[gnu::always_inline]] inline void dot_columns(const uint8_t* tile, int h, const int8_t* const* xb, int j0, int j1,
-                                               __m256i* sums) {
+[[gnu::always_inline]] inline void dot_segment(const uint8_t* tile, const int8_t* const* xb, int j0, int j1, __m256i* d0,
+                                               __m256i* d1) {
   const __m256i ones = _mm256_set1_epi16(1);
   constexpr int kTerms = int16_terms(K);
   if constexpr (is_signed(K)) {
     static_assert(kTerms == 1);
 #pragma GCC unroll 8
+    for (int t = 0; t < NT; ++t) d0[t] = d1[t] = _mm256_setzero_si256();
+#pragma GCC unroll 8
     for (int j = j0; j < j1; ++j) {
-      const __m256i w = half_tile_value<K>(tile, h, j), wabs = _mm256_sign_epi8(w, w);
+      const __m256i w0 = half_tile_value<K>(tile, 0, j), w1 = half_tile_value<K>(tile, 1, j);
+      const __m256i a0 = _mm256_sign_epi8(w0, w0), a1 = _mm256_sign_epi8(w1, w1);
 #pragma GCC unroll 8
       for (int t = 0; t < NT; ++t) {
-        // |w| against x with w's sign: vpmaddubsw's first operand is unsigned.
-        const __m256i p = _mm256_maddubs_epi16(wabs, _mm256_sign_epi8(bcast4(xb[t] + 4 * j), w));
-        sums[t] = _mm256_add_epi32(sums[t], _mm256_madd_epi16(p, ones));
+        const __m256i b = bcast4(xb[t] + 4 * j);
+        d0[t] = _mm256_add_epi32(d0[t], _mm256_madd_epi16(_mm256_maddubs_epi16(a0, _mm256_sign_epi8(b, w0)), ones));
+        d1[t] = _mm256_add_epi32(d1[t], _mm256_madd_epi16(_mm256_maddubs_epi16(a1, _mm256_sign_epi8(b, w1)), ones));
       }
     }
   } else {
-    __m256i wv[8];
+    __m256i s0[NT], s1[NT];
 #pragma GCC unroll 8
-    for (int j = j0; j < j1; ++j) wv[j - j0] = half_tile_value<K>(tile, h, j);
+    for (int j = j0; j < j1; ++j) {
+      const __m256i w0 = half_tile_value<K>(tile, 0, j), w1 = half_tile_value<K>(tile, 1, j);
+      const bool first = (j - j0) % kTerms == 0, last = (j - j0) % kTerms == kTerms - 1 || j == j1 - 1;
 #pragma GCC unroll 8
-    for (int t = 0; t < NT; ++t) {
-#pragma GCC unroll 8
-      for (int j = j0; j < j1; j += kTerms) {
-        __m256i sum16 = _mm256_maddubs_epi16(wv[j - j0], bcast4(xb[t] + 4 * j));
-#pragma GCC unroll 8
-        for (int i = 1; i < kTerms && j + i < j1; ++i) {
-          sum16 = _mm256_add_epi16(sum16, _mm256_maddubs_epi16(wv[j + i - j0], bcast4(xb[t] + 4 * (j + i))));
+      for (int t = 0; t < NT; ++t) {
+        const __m256i b = bcast4(xb[t] + 4 * j);
+        const __m256i p0 = _mm256_maddubs_epi16(w0, b), p1 = _mm256_maddubs_epi16(w1, b);
+        s0[t] = first ? p0 : _mm256_add_epi16(s0[t], p0);
+        s1[t] = first ? p1 : _mm256_add_epi16(s1[t], p1);
+        if (last) {
+          const __m256i m0 = _mm256_madd_epi16(s0[t], ones), m1 = _mm256_madd_epi16(s1[t], ones);
+          d0[t] = j - j0 < kTerms ? m0 : _mm256_add_epi32(d0[t], m0);
+          d1[t] = j - j0 < kTerms ? m1 : _mm256_add_epi32(d1[t], m1);
         }
-        sums[t] = _mm256_add_epi32(sums[t], _mm256_madd_epi16(sum16, ones));
       }
     }
   }
 }
 
-// acc[t] += half h (rows 8h..8h+7) of one tile (column block k) times token t0 + t's block k,
+// acc0[t] / acc1[t] (rows 0-7 / 8-15) += one tile (column block k) times token t0 + t's block k,
 // for NT tokens of int8-quantised activations.
 template <int NT, Kind K>
-[[gnu::always_inline]] inline void accumulate_half_tile(const uint8_t* tile, int h, const Q8Rows& x, int64_t t0, int64_t k,
-                                                        __m256* acc) {
+[[gnu::always_inline]] inline void accumulate_tile(const uint8_t* tile, const Q8Rows& x, int64_t t0, int64_t k, __m256* acc0,
+                                                   __m256* acc1) {
   constexpr TileLayout kLayout = tile_layout(K);
   constexpr int kOffset = offset_of(K);
   const int8_t* xb[NT];
 #pragma GCC unroll 8
   for (int t = 0; t < NT; ++t) xb[t] = x.row_qs(t0 + t) + k * 32;
+  __m256i d0[NT], d1[NT];
   if constexpr (is_split16(K)) {
-    // Columns 0-15 and 16-31 have their own per-row scale (and for q2 min).
-    __m256i lo[NT], hi[NT];
-#pragma GCC unroll 8
-    for (int t = 0; t < NT; ++t) lo[t] = hi[t] = _mm256_setzero_si256();
-    dot_columns<NT, K>(tile, h, xb, 0, 4, lo);
-    dot_columns<NT, K>(tile, h, xb, 4, 8, hi);
-    __m256 scale_lo, scale_hi, min_lo = _mm256_setzero_ps(), min_hi = _mm256_setzero_ps();
-    const __m256 d = load_f16x8(tile + kLayout.scale + 16 * h);
-    const uint8_t* scales = tile + kLayout.half_scales + 8 * h;
-    if constexpr (K == Kind::q2) {
-      const __m256 dmin = load_f16x8(tile + kLayout.min + 16 * h);
-      const __m256i sl = load_u8x8(scales), sh = load_u8x8(scales + 16), nibble = _mm256_set1_epi32(0xF);
-      scale_lo = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_and_si256(sl, nibble)));
-      scale_hi = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_and_si256(sh, nibble)));
-      min_lo = _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(_mm256_srli_epi32(sl, 4)));
-      min_hi = _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(_mm256_srli_epi32(sh, 4)));
-    } else {
-      scale_lo = _mm256_mul_ps(d, load_i8x8(scales));
-      scale_hi = _mm256_mul_ps(d, load_i8x8(scales + 16));
-    }
-#pragma GCC unroll 8
-    for (int t = 0; t < NT; ++t) {
-      // Σ (q - offset) · x over each 16 columns = Σ q · x - offset · Σ x; q2: - min · Σ x.
-      const int32_t s_lo = x.row_sums_lo(t0 + t)[k], s_hi = x.row_sums(t0 + t)[k] - s_lo;
-      const __m256i dot_lo = _mm256_sub_epi32(lo[t], _mm256_set1_epi32(kOffset * s_lo));
-      const __m256i dot_hi = _mm256_sub_epi32(hi[t], _mm256_set1_epi32(kOffset * s_hi));
-      __m256 sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_lo), scale_lo, _mm256_mul_ps(_mm256_cvtepi32_ps(dot_hi), scale_hi));
-      if constexpr (K == Kind::q2) {
-        sum = _mm256_fnmadd_ps(min_lo, _mm256_set1_ps(static_cast<float>(s_lo)), sum);
-        sum = _mm256_fnmadd_ps(min_hi, _mm256_set1_ps(static_cast<float>(s_hi)), sum);
+    // Columns 0-15 and 16-31 have their own per-row scale (and for q2 min): each 16 columns
+    // are summed and scaled in turn.
+    const __m256 d[2] = {load_f16x8(tile + kLayout.scale), load_f16x8(tile + kLayout.scale + 16)};
+#pragma GCC unroll 2
+    for (int part = 0; part < 2; ++part) {
+      dot_segment<NT, K>(tile, xb, 4 * part, 4 * part + 4, d0, d1);
+      __m256 scale[2], min[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+#pragma GCC unroll 2
+      for (int h = 0; h < 2; ++h) {
+        const uint8_t* scales = tile + kLayout.half_scales + 8 * h + 16 * part;
+        if constexpr (K == Kind::q2) {
+          const __m256i s = load_u8x8(scales);
+          scale[h] = _mm256_mul_ps(d[h], _mm256_cvtepi32_ps(_mm256_and_si256(s, _mm256_set1_epi32(0xF))));
+          min[h] = _mm256_mul_ps(load_f16x8(tile + kLayout.min + 16 * h), _mm256_cvtepi32_ps(_mm256_srli_epi32(s, 4)));
+        } else {
+          scale[h] = _mm256_mul_ps(d[h], load_i8x8(scales));
+        }
       }
-      acc[t] = _mm256_fmadd_ps(sum, _mm256_set1_ps(x.row_d(t0 + t)[k]), acc[t]);
+#pragma GCC unroll 8
+      for (int t = 0; t < NT; ++t) {
+        // Σ (q - offset) · x over these 16 columns = Σ q · x - offset · Σ x; q2: - min · Σ x.
+        const int32_t s_lo = x.row_sums_lo(t0 + t)[k];
+        const int32_t xs = part == 0 ? s_lo : x.row_sums(t0 + t)[k] - s_lo;
+        const __m256i offset = _mm256_set1_epi32(kOffset * xs);
+        const __m256 dx = _mm256_set1_ps(x.row_d(t0 + t)[k]);
+        const __m256 sum0 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(d0[t], offset)), scale[0]);
+        const __m256 sum1 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(d1[t], offset)), scale[1]);
+        if constexpr (K == Kind::q2) {
+          const __m256 fxs = _mm256_set1_ps(static_cast<float>(xs));
+          acc0[t] = _mm256_fmadd_ps(_mm256_fnmadd_ps(min[0], fxs, sum0), dx, acc0[t]);
+          acc1[t] = _mm256_fmadd_ps(_mm256_fnmadd_ps(min[1], fxs, sum1), dx, acc1[t]);
+        } else {
+          acc0[t] = _mm256_fmadd_ps(sum0, dx, acc0[t]);
+          acc1[t] = _mm256_fmadd_ps(sum1, dx, acc1[t]);
+        }
+      }
     }
   } else {
-    __m256i dots[NT];
-#pragma GCC unroll 8
-    for (int t = 0; t < NT; ++t) dots[t] = _mm256_setzero_si256();
-    dot_columns<NT, K>(tile, h, xb, 0, 8, dots);
-    const __m256 scale = load_f16x8(tile + kLayout.scale + 16 * h);
-    __m256 minv = _mm256_setzero_ps();
-    if constexpr (K == Kind::q4_min || K == Kind::q5_min) minv = load_f16x8(tile + kLayout.min + 16 * h);
+    dot_segment<NT, K>(tile, xb, 0, 8, d0, d1);
+    const __m256 scale0 = load_f16x8(tile + kLayout.scale), scale1 = load_f16x8(tile + kLayout.scale + 16);
 #pragma GCC unroll 8
     for (int t = 0; t < NT; ++t) {
       const int32_t xs = x.row_sums(t0 + t)[k];
-      const __m256i dot = _mm256_sub_epi32(dots[t], _mm256_set1_epi32(kOffset * xs));
-      const float dx = x.row_d(t0 + t)[k];
-      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(scale, _mm256_set1_ps(dx)), acc[t]);
+      const __m256i offset = _mm256_set1_epi32(kOffset * xs);
+      const __m256 dx = _mm256_set1_ps(x.row_d(t0 + t)[k]);
+      acc0[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(d0[t], offset)), _mm256_mul_ps(scale0, dx), acc0[t]);
+      acc1[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(d1[t], offset)), _mm256_mul_ps(scale1, dx), acc1[t]);
       if constexpr (K == Kind::q4_min || K == Kind::q5_min) {
-        acc[t] = _mm256_fnmadd_ps(minv, _mm256_set1_ps(dx * static_cast<float>(xs)), acc[t]);
+        const __m256 dxs = _mm256_set1_ps(x.row_d(t0 + t)[k] * static_cast<float>(xs));
+        acc0[t] = _mm256_fnmadd_ps(load_f16x8(tile + kLayout.min), dxs, acc0[t]);
+        acc1[t] = _mm256_fnmadd_ps(load_f16x8(tile + kLayout.min + 16), dxs, acc1[t]);
       }
     }
   }
 }
 
-// NT tokens against row group g. Decode (one or two tokens) runs both halves of each tile in one
-// pass over the group's tiles, so the loads of the next tiles keep DRAM busy throughout; more
-// tokens run one half at a time, which leaves registers for their accumulators (the second
-// pass finds the tiles in cache).
+// NT tokens against row group g, both halves of each tile in one pass over the group's tiles.
+// The first token block of a group (`stream`) reads the tiles from memory and asks for the
+// next ones ahead; later blocks find them in cache.
 template <int NT, Kind K>
-void int8_group(const PackedMatrix& w, int64_t g, const Q8Rows& x, int64_t t0, float* y, int64_t ldy, const float* bias) {
+void int8_group(const PackedMatrix& w, int64_t g, const Q8Rows& x, int64_t t0, float* y, int64_t ldy, const float* bias,
+                bool stream) {
+  __m256 acc0[NT], acc1[NT];
+#pragma GCC unroll 8
+  for (int t = 0; t < NT; ++t) acc0[t] = acc1[t] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < w.n_blocks; ++k) {
+    const uint8_t* tile = w.tile(g, k);
+    if (stream) prefetch_ahead(tile, w.tile_bytes);
+    accumulate_tile<NT, K>(tile, x, t0, k, acc0, acc1);
+  }
+  // Rows past the matrix's end (the last group's padding) are computed from zero tiles and
+  // not stored.
   const int64_t rows_left = w.rows - g * 16;
-  const int n_halves = rows_left > 8 ? 2 : 1;
-  if constexpr (NT <= 2) {
-    __m256 acc_lo[NT], acc_hi[NT];
+  const HalfRows rows0 = half_rows(static_cast<int>(std::min<int64_t>(8, rows_left)), g * 16, bias);
 #pragma GCC unroll 8
-    for (int t = 0; t < NT; ++t) acc_lo[t] = acc_hi[t] = _mm256_setzero_ps();
-    for (int64_t k = 0; k < w.n_blocks; ++k) {
-      const uint8_t* tile = w.tile(g, k);
-      prefetch_ahead(tile, w.tile_bytes);
-      accumulate_half_tile<NT, K>(tile, 0, x, t0, k, acc_lo);
-      if (n_halves == 2) accumulate_half_tile<NT, K>(tile, 1, x, t0, k, acc_hi);
-    }
-    const HalfRows rows_lo = half_rows(static_cast<int>(std::min<int64_t>(8, rows_left)), g * 16, bias);
+  for (int t = 0; t < NT; ++t) store_half(rows0, acc0[t], y + (t0 + t) * ldy);
+  if (rows_left > 8) {
+    const HalfRows rows1 = half_rows(static_cast<int>(std::min<int64_t>(8, rows_left - 8)), g * 16 + 8, bias);
 #pragma GCC unroll 8
-    for (int t = 0; t < NT; ++t) store_half(rows_lo, acc_lo[t], y + (t0 + t) * ldy);
-    if (n_halves == 2) {
-      const HalfRows rows_hi = half_rows(static_cast<int>(std::min<int64_t>(8, rows_left - 8)), g * 16 + 8, bias);
-#pragma GCC unroll 8
-      for (int t = 0; t < NT; ++t) store_half(rows_hi, acc_hi[t], y + (t0 + t) * ldy);
-    }
-  } else {
-    for (int h = 0; h < n_halves; ++h) {
-      __m256 acc[NT];
-#pragma GCC unroll 8
-      for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
-      for (int64_t k = 0; k < w.n_blocks; ++k) {
-        const uint8_t* tile = w.tile(g, k);
-        if (h == 0) prefetch_ahead(tile, w.tile_bytes);
-        accumulate_half_tile<NT, K>(tile, h, x, t0, k, acc);
-      }
-      const HalfRows rows = half_rows(static_cast<int>(std::min<int64_t>(8, rows_left - 8 * h)), g * 16 + 8 * h, bias);
-#pragma GCC unroll 8
-      for (int t = 0; t < NT; ++t) store_half(rows, acc[t], y + (t0 + t) * ldy);
-    }
+    for (int t = 0; t < NT; ++t) store_half(rows1, acc1[t], y + (t0 + t) * ldy);
   }
 }
 
 template <int NT>
-void run_group(const PackedMatrix& w, int64_t g, const Q8Rows& x, int64_t t0, float* y, int64_t ldy, const float* bias) {
+void run_group(const PackedMatrix& w, int64_t g, const Q8Rows& x, int64_t t0, float* y, int64_t ldy, const float* bias,
+               bool stream) {
   switch (w.kind) {
-    case Kind::q4: int8_group<NT, Kind::q4>(w, g, x, t0, y, ldy, bias); break;
-    case Kind::q4_min: int8_group<NT, Kind::q4_min>(w, g, x, t0, y, ldy, bias); break;
-    case Kind::q5_min: int8_group<NT, Kind::q5_min>(w, g, x, t0, y, ldy, bias); break;
-    case Kind::q8: int8_group<NT, Kind::q8>(w, g, x, t0, y, ldy, bias); break;
-    case Kind::iq4: int8_group<NT, Kind::iq4>(w, g, x, t0, y, ldy, bias); break;
-    case Kind::q6: int8_group<NT, Kind::q6>(w, g, x, t0, y, ldy, bias); break;
-    case Kind::q3: int8_group<NT, Kind::q3>(w, g, x, t0, y, ldy, bias); break;
-    case Kind::q2: int8_group<NT, Kind::q2>(w, g, x, t0, y, ldy, bias); break;
+    case Kind::q4: int8_group<NT, Kind::q4>(w, g, x, t0, y, ldy, bias, stream); break;
+    case Kind::q4_min: int8_group<NT, Kind::q4_min>(w, g, x, t0, y, ldy, bias, stream); break;
+    case Kind::q5_min: int8_group<NT, Kind::q5_min>(w, g, x, t0, y, ldy, bias, stream); break;
+    case Kind::q8: int8_group<NT, Kind::q8>(w, g, x, t0, y, ldy, bias, stream); break;
+    case Kind::iq4: int8_group<NT, Kind::iq4>(w, g, x, t0, y, ldy, bias, stream); break;
+    case Kind::q6: int8_group<NT, Kind::q6>(w, g, x, t0, y, ldy, bias, stream); break;
+    case Kind::q3: int8_group<NT, Kind::q3>(w, g, x, t0, y, ldy, bias, stream); break;
+    case Kind::q2: int8_group<NT, Kind::q2>(w, g, x, t0, y, ldy, bias, stream); break;
     case Kind::f16:
     case Kind::bf16: break;  // float activations: gemm_packed_float_avx2
   }
@@ -359,11 +354,11 @@ void gemm_packed_avx2(const PackedMatrix& w, const Q8Rows& x, int64_t t0, int64_
                       int64_t ldy, const float* bias) {
   for (int64_t g = g0; g < g1; ++g) {
     int64_t t = t0;
-    for (; t + 4 <= t1; t += 4) run_group<4>(w, g, x, t, y, ldy, bias);
+    for (; t + 4 <= t1; t += 4) run_group<4>(w, g, x, t, y, ldy, bias, t == t0);
     switch (t1 - t) {
-      case 3: run_group<3>(w, g, x, t, y, ldy, bias); break;
-      case 2: run_group<2>(w, g, x, t, y, ldy, bias); break;
-      case 1: run_group<1>(w, g, x, t, y, ldy, bias); break;
+      case 3: run_group<3>(w, g, x, t, y, ldy, bias, t == t0); break;
+      case 2: run_group<2>(w, g, x, t, y, ldy, bias, t == t0); break;
+      case 1: run_group<1>(w, g, x, t, y, ldy, bias, t == t0); break;
       default: break;
     }
   }
