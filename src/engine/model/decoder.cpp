@@ -26,14 +26,14 @@ Decoder::Decoder(const ModelConfig& config, const ModelWeights& weights, ThreadP
         p.qkv_bias.insert(p.qkv_bias.end(), v.begin(), v.end());
       }
     }
-    p.qkv = FusedLinear({l.wq, l.wk, l.wv});
-    p.gate_up = FusedLinear({l.w_gate, l.w_up});
-    p.wo = prepare_linear(l.wo);
-    p.w_down = prepare_linear(l.w_down);
+    p.qkv = FusedLinear({l.wq, l.wk, l.wv}, &pool);
+    p.gate_up = FusedLinear({l.w_gate, l.w_up}, &pool);
+    p.wo = prepare_linear(l.wo, &pool);
+    p.w_down = prepare_linear(l.w_down, &pool);
     layers_.push_back(std::move(p));
   }
   output_norm_ = to_f32(*weights.output_norm);
-  output_ = prepare_linear(weights.output);
+  output_ = prepare_linear(weights.output, &pool);
   std::vector<float> factors;
   if (weights.rope_freqs) factors = to_f32(*weights.rope_freqs);
   rope_freqs_ = rope_frequencies(config, factors.empty() ? nullptr : factors.data());

@@ -28,17 +28,17 @@ void drop_pages(const Tensor* t) {
 
 }  // namespace
 
-LinearWeight prepare_linear(const Tensor* t) {
+LinearWeight prepare_linear(const Tensor* t, ThreadPool* pool) {
   LinearWeight w{t, nullptr};
   if (!t || !packed_kernels_available()) return w;
-  if (auto packed = pack_matrix(*t)) {
+  if (auto packed = pack_matrix(*t, pool)) {
     w.packed = std::make_shared<const PackedMatrix>(std::move(*packed));
     drop_pages(t);
   }
   return w;
 }
 
-FusedLinear::FusedLinear(std::vector<const Tensor*> parts) {
+FusedLinear::FusedLinear(std::vector<const Tensor*> parts, ThreadPool* pool) {
   for (const Tensor* t : parts) {
     offsets_.push_back(width_);
     width_ += t->rows();
@@ -50,7 +50,7 @@ FusedLinear::FusedLinear(std::vector<const Tensor*> parts) {
     size_t j = i + 1;
     while (j < parts.size() && parts[j]->dtype == parts[i]->dtype && parts[j]->cols() == parts[i]->cols()) ++j;
     const std::span<const Tensor* const> run(parts.data() + i, j - i);
-    std::optional<PackedMatrix> packed = packed_kernels_available() ? pack_matrices(run) : std::nullopt;
+    std::optional<PackedMatrix> packed = packed_kernels_available() ? pack_matrices(run, pool) : std::nullopt;
     if (packed) {
       runs_.push_back({LinearWeight{parts[i], std::make_shared<const PackedMatrix>(std::move(*packed))}, offsets_[i]});
       for (const Tensor* t : run) drop_pages(t);

@@ -28,7 +28,8 @@ struct LinearWeight {
 
 //! Packs `t` when the packed kernels run here (not under LLMP_CPU_KERNELS=scalar), and then
 //! lets the kernel drop the file's pages of it from this process (they are not read again).
-LinearWeight prepare_linear(const Tensor* t);
+//! With a pool (not running a region), its threads share the packing.
+LinearWeight prepare_linear(const Tensor* t, ThreadPool* pool = nullptr);
 
 //! Several projections of the same input computed as one: y = x · [W0; W1; ...]ᵀ, part i
 //! landing in columns [offset(i), offset(i) + rows_i) of y. Packed weights are stacked into one
@@ -36,7 +37,7 @@ LinearWeight prepare_linear(const Tensor* t);
 class FusedLinear {
  public:
   FusedLinear() = default;
-  explicit FusedLinear(std::vector<const Tensor*> parts);
+  explicit FusedLinear(std::vector<const Tensor*> parts, ThreadPool* pool = nullptr);
   int64_t width() const { return width_; }
   int64_t offset(size_t part) const { return offsets_[part]; }
   //! y: [n_tokens, width()]; bias: [width()] or null.

@@ -7,6 +7,7 @@
 
 #include "backend/cpu/half.h"
 #include "backend/cpu/quant.h"
+#include "backend/cpu/thread_pool.h"
 
 namespace llmp::engine {
 namespace {
@@ -75,15 +76,24 @@ void read_q5_k(const uint8_t* row, int64_t block, RowBlock& out) {
   const int sub = static_cast<int>(block % 8);
   uint8_t sc, m;
   q4k_scale_min(sub, b.scales, &sc, &m);
-  for (int l = 0; l < 32; ++l) out.q[l] = static_cast<uint8_t>(q5k_value(b, 32 * sub + l));
+  const uint8_t* qs = b.qs + 32 * (sub / 2);
+  const int shift = 4 * (sub % 2);
+  for (int l = 0; l < 32; ++l) out.q[l] = static_cast<uint8_t>(((qs[l] >> shift) & 0xF) | (((b.qh[l] >> sub) & 1) << 4));
   out.scale = fp16_to_f32(b.d) * sc;
   out.min = fp16_to_f32(b.dmin) * m;
 }
 
+// Elements 32 · sub + l of a K-quant super-block: half h = sub / 4, position k = sub % 4 in it
+// (see q6k_value, q3k_value, q2k_value), hoisted out of the loop over l so it vectorises.
 void read_q6_k(const uint8_t* row, int64_t block, RowBlock& out) {
   const auto& b = reinterpret_cast<const BlockQ6_K*>(row)[block / 8];
-  const int e0 = static_cast<int>(block % 8) * 32;
-  for (int l = 0; l < 32; ++l) out.q[l] = static_cast<uint8_t>(q6k_value(b, e0 + l));
+  const int sub = static_cast<int>(block % 8), h = sub / 4, k = sub % 4, e0 = 32 * sub;
+  const uint8_t* ql = b.ql + 64 * h + 32 * (k & 1);
+  const uint8_t* qh = b.qh + 32 * h;
+  const int low_shift = k >= 2 ? 4 : 0, high_shift = 2 * k;
+  for (int l = 0; l < 32; ++l) {
+    out.q[l] = static_cast<uint8_t>(((ql[l] >> low_shift) & 0xF) | (((qh[l] >> high_shift) & 3) << 4));
+  }
   out.d = b.d;
   out.half_scales[0] = b.scales[e0 / 16];
   out.half_scales[1] = b.scales[e0 / 16 + 1];
@@ -91,8 +101,11 @@ void read_q6_k(const uint8_t* row, int64_t block, RowBlock& out) {
 
 void read_q3_k(const uint8_t* row, int64_t block, RowBlock& out) {
   const auto& b = reinterpret_cast<const BlockQ3_K*>(row)[block / 8];
-  const int e0 = static_cast<int>(block % 8) * 32;
-  for (int l = 0; l < 32; ++l) out.q[l] = static_cast<uint8_t>(q3k_value(b, e0 + l));
+  const int sub = static_cast<int>(block % 8), h = sub / 4, k = sub % 4, e0 = 32 * sub;
+  const uint8_t* qs = b.qs + 32 * h;
+  for (int l = 0; l < 32; ++l) {
+    out.q[l] = static_cast<uint8_t>(((qs[l] >> (2 * k)) & 3) | (((b.hmask[l] >> (4 * h + k)) & 1) << 2));
+  }
   out.d = b.d;
   out.half_scales[0] = static_cast<int8_t>(q3k_scale(b, e0 / 16));
   out.half_scales[1] = static_cast<int8_t>(q3k_scale(b, e0 / 16 + 1));
@@ -114,8 +127,9 @@ void read_iq4_xs(const uint8_t* row, int64_t block, RowBlock& out) {
 
 void read_q2_k(const uint8_t* row, int64_t block, RowBlock& out) {
   const auto& b = reinterpret_cast<const BlockQ2_K*>(row)[block / 8];
-  const int e0 = static_cast<int>(block % 8) * 32;
-  for (int l = 0; l < 32; ++l) out.q[l] = static_cast<uint8_t>(q2k_value(b.qs, e0 + l));
+  const int sub = static_cast<int>(block % 8), h = sub / 4, k = sub % 4, e0 = 32 * sub;
+  const uint8_t* qs = b.qs + 32 * h;
+  for (int l = 0; l < 32; ++l) out.q[l] = static_cast<uint8_t>((qs[l] >> (2 * k)) & 3);
   out.d = b.d;
   out.dmin = b.dmin;
   out.half_scales[0] = static_cast<int8_t>(b.scales[e0 / 16]);
@@ -124,12 +138,12 @@ void read_q2_k(const uint8_t* row, int64_t block, RowBlock& out) {
 
 }  // namespace
 
-std::optional<PackedMatrix> pack_matrix(const Tensor& w) {
+std::optional<PackedMatrix> pack_matrix(const Tensor& w, ThreadPool* pool) {
   const Tensor* one[] = {&w};
-  return pack_matrices(one);
+  return pack_matrices(one, pool);
 }
 
-std::optional<PackedMatrix> pack_matrices(std::span<const Tensor* const> parts) {
+std::optional<PackedMatrix> pack_matrices(std::span<const Tensor* const> parts, ThreadPool* pool) {
   if (parts.empty()) return std::nullopt;
   const Tensor& w = *parts.front();
   int64_t total_rows = 0;
@@ -179,76 +193,81 @@ std::optional<PackedMatrix> pack_matrices(std::span<const Tensor* const> parts) 
   if (!mem) return std::nullopt;
   if (alignment == kHugePage) ::madvise(mem, (p.bytes() + kHugePage - 1) / kHugePage * kHugePage, MADV_HUGEPAGE);
   p.data = std::unique_ptr<uint8_t, void (*)(void*)>(static_cast<uint8_t*>(mem), &std::free);
-  std::memset(mem, 0, p.bytes());
-  if (p.is_float()) {
-    // Both are 16-bit: tile value (column j, row r) at 2 · (16 j + r).
-    for (int64_t row = 0; row < p.rows; ++row) {
-      const auto* src = reinterpret_cast<const uint16_t*>(source_row(row));
-      const int64_t g = row / kGroup, r = row % kGroup;
-      for (int64_t k = 0; k < p.n_blocks; ++k) {
-        auto* tile = reinterpret_cast<uint16_t*>(p.data.get() + (static_cast<size_t>(g * p.n_blocks + k)) * p.tile_bytes);
-        for (int64_t j = 0; j < 32; ++j) tile[j * kGroup + r] = src[k * 32 + j];
-      }
-    }
-    return p;
-  }
-  RowBlock rb;
-  for (int64_t g = 0; g < p.n_groups; ++g) {
-    for (int64_t k = 0; k < p.n_blocks; ++k) {
-      uint8_t* tile = p.data.get() + (static_cast<size_t>(g * p.n_blocks + k)) * p.tile_bytes;
+  // Row groups are independent: the pool packs them in parallel, each zeroing its own tiles
+  // just before filling them (one pass over the new pages, shared by the threads).
+  auto pack_groups = [&](int64_t g0, int64_t g1) {
+    RowBlock rb;
+    for (int64_t g = g0; g < g1; ++g) {
+      uint8_t* group = p.data.get() + static_cast<size_t>(g * p.n_blocks) * p.tile_bytes;
+      std::memset(group, 0, static_cast<size_t>(p.n_blocks) * p.tile_bytes);
       for (int64_t r = 0; r < kGroup; ++r) {
         const int64_t row = g * kGroup + r;
         if (row >= p.rows) break;  // padding rows stay zero (scale 0)
-        read(source_row(row), k, rb);
-        if (p.kind == PackedMatrix::Kind::q8) {
-          for (int j = 0; j < 8; ++j) {
-            for (int b = 0; b < 4; ++b) tile[j * 64 + r * 4 + b] = static_cast<uint8_t>(rb.s[4 * j + b] + 128);
+        const uint8_t* src_row = source_row(row);
+        if (p.is_float()) {
+          // Both are 16-bit: tile value (column j, row r) at 2 · (16 j + r).
+          const auto* src = reinterpret_cast<const uint16_t*>(src_row);
+          for (int64_t k = 0; k < p.n_blocks; ++k) {
+            auto* tile = reinterpret_cast<uint16_t*>(group + static_cast<size_t>(k) * p.tile_bytes);
+            for (int64_t j = 0; j < 32; ++j) tile[j * kGroup + r] = src[k * 32 + j];
           }
-          reinterpret_cast<uint16_t*>(tile + layout.scale)[r] = f32_to_fp16(rb.scale);
-        } else if (p.kind == PackedMatrix::Kind::q6) {
-          for (int m = 0; m < 4; ++m) {
-            for (int b = 0; b < 4; ++b) {
-              tile[m * 64 + r * 4 + b] = static_cast<uint8_t>((rb.q[4 * m + b] & 0xF) | ((rb.q[16 + 4 * m + b] & 0xF) << 4));
-            }
-          }
-          for (int j = 0; j < 8; ++j) {
-            for (int b = 0; b < 4; ++b) {
-              tile[layout.bits + (j / 4) * 64 + r * 4 + b] |= static_cast<uint8_t>((rb.q[4 * j + b] >> 4) << (2 * (j % 4)));
-            }
-          }
-          reinterpret_cast<uint16_t*>(tile + layout.scale)[r] = rb.d;
-          reinterpret_cast<int8_t*>(tile + layout.half_scales)[r] = rb.half_scales[0];
-          reinterpret_cast<int8_t*>(tile + layout.half_scales + 16)[r] = rb.half_scales[1];
-        } else if (p.kind == PackedMatrix::Kind::q3 || p.kind == PackedMatrix::Kind::q2) {
-          const bool q3 = p.kind == PackedMatrix::Kind::q3;
-          for (int j = 0; j < 8; ++j) {
-            for (int b = 0; b < 4; ++b) {
-              const uint8_t v = rb.q[4 * j + b];
-              tile[(j / 4) * 64 + r * 4 + b] |= static_cast<uint8_t>((v & 3) << (2 * (j % 4)));
-              if (q3) tile[layout.bits + r * 4 + b] |= static_cast<uint8_t>(((v >> 2) & 1) << j);
-            }
-          }
-          reinterpret_cast<uint16_t*>(tile + layout.scale)[r] = rb.d;
-          if (!q3) reinterpret_cast<uint16_t*>(tile + layout.min)[r] = rb.dmin;
-          reinterpret_cast<int8_t*>(tile + layout.half_scales)[r] = rb.half_scales[0];
-          reinterpret_cast<int8_t*>(tile + layout.half_scales + 16)[r] = rb.half_scales[1];
-        } else {
-          for (int m = 0; m < 4; ++m) {
-            for (int b = 0; b < 4; ++b) {
-              tile[m * 64 + r * 4 + b] = static_cast<uint8_t>((rb.q[4 * m + b] & 0xF) | ((rb.q[16 + 4 * m + b] & 0xF) << 4));
-            }
-          }
-          reinterpret_cast<uint16_t*>(tile + layout.scale)[r] = f32_to_fp16(rb.scale);
-          if (layout.min >= 0) reinterpret_cast<uint16_t*>(tile + layout.min)[r] = f32_to_fp16(rb.min);
-          if (p.kind == PackedMatrix::Kind::q5_min) {
+          continue;
+        }
+        for (int64_t k = 0; k < p.n_blocks; ++k) {
+          uint8_t* tile = group + static_cast<size_t>(k) * p.tile_bytes;
+          read(src_row, k, rb);
+          if (p.kind == PackedMatrix::Kind::q8) {
             for (int j = 0; j < 8; ++j) {
-              for (int b = 0; b < 4; ++b) tile[layout.bits + r * 4 + b] |= static_cast<uint8_t>((rb.q[4 * j + b] >> 4) << j);
+              for (int b = 0; b < 4; ++b) tile[j * 64 + r * 4 + b] = static_cast<uint8_t>(rb.s[4 * j + b] + 128);
+            }
+            reinterpret_cast<uint16_t*>(tile + layout.scale)[r] = f32_to_fp16(rb.scale);
+          } else if (p.kind == PackedMatrix::Kind::q6) {
+            for (int m = 0; m < 4; ++m) {
+              for (int b = 0; b < 4; ++b) {
+                tile[m * 64 + r * 4 + b] = static_cast<uint8_t>((rb.q[4 * m + b] & 0xF) | ((rb.q[16 + 4 * m + b] & 0xF) << 4));
+              }
+            }
+            for (int j = 0; j < 8; ++j) {
+              for (int b = 0; b < 4; ++b) {
+                tile[layout.bits + (j / 4) * 64 + r * 4 + b] |= static_cast<uint8_t>((rb.q[4 * j + b] >> 4) << (2 * (j % 4)));
+              }
+            }
+            reinterpret_cast<uint16_t*>(tile + layout.scale)[r] = rb.d;
+            reinterpret_cast<int8_t*>(tile + layout.half_scales)[r] = rb.half_scales[0];
+            reinterpret_cast<int8_t*>(tile + layout.half_scales + 16)[r] = rb.half_scales[1];
+          } else if (p.kind == PackedMatrix::Kind::q3 || p.kind == PackedMatrix::Kind::q2) {
+            const bool q3 = p.kind == PackedMatrix::Kind::q3;
+            for (int j = 0; j < 8; ++j) {
+              for (int b = 0; b < 4; ++b) {
+                const uint8_t v = rb.q[4 * j + b];
+                tile[(j / 4) * 64 + r * 4 + b] |= static_cast<uint8_t>((v & 3) << (2 * (j % 4)));
+                if (q3) tile[layout.bits + r * 4 + b] |= static_cast<uint8_t>(((v >> 2) & 1) << j);
+              }
+            }
+            reinterpret_cast<uint16_t*>(tile + layout.scale)[r] = rb.d;
+            if (!q3) reinterpret_cast<uint16_t*>(tile + layout.min)[r] = rb.dmin;
+            reinterpret_cast<int8_t*>(tile + layout.half_scales)[r] = rb.half_scales[0];
+            reinterpret_cast<int8_t*>(tile + layout.half_scales + 16)[r] = rb.half_scales[1];
+          } else {
+            for (int m = 0; m < 4; ++m) {
+              for (int b = 0; b < 4; ++b) {
+                tile[m * 64 + r * 4 + b] = static_cast<uint8_t>((rb.q[4 * m + b] & 0xF) | ((rb.q[16 + 4 * m + b] & 0xF) << 4));
+              }
+            }
+            reinterpret_cast<uint16_t*>(tile + layout.scale)[r] = f32_to_fp16(rb.scale);
+            if (layout.min >= 0) reinterpret_cast<uint16_t*>(tile + layout.min)[r] = f32_to_fp16(rb.min);
+            if (p.kind == PackedMatrix::Kind::q5_min) {
+              for (int j = 0; j < 8; ++j) {
+                for (int b = 0; b < 4; ++b) tile[layout.bits + r * 4 + b] |= static_cast<uint8_t>((rb.q[4 * j + b] >> 4) << j);
+              }
             }
           }
         }
       }
     }
-  }
+  };
+  if (pool) pool->parallel_for(p.n_groups, 1, pack_groups);
+  else pack_groups(0, p.n_groups);
   return p;
 }
 

@@ -46,6 +46,8 @@
 
 namespace llmp::engine {
 
+class ThreadPool;
+
 struct PackedMatrix {
   enum class Kind { q4, q4_min, q5_min, iq4, q8, q6, q3, q2, f16, bf16 };
   Kind kind = Kind::q4;
@@ -98,11 +100,12 @@ static_assert(tile_layout_fits(PackedMatrix::Kind::q4) && tile_layout_fits(Packe
               tile_layout_fits(PackedMatrix::Kind::q8) && tile_layout_fits(PackedMatrix::Kind::q6) &&
               tile_layout_fits(PackedMatrix::Kind::q3) && tile_layout_fits(PackedMatrix::Kind::q2));
 
-//! Repacks a weight of any type but f32; nullopt for f32.
-std::optional<PackedMatrix> pack_matrix(const Tensor& w);
+//! Repacks a weight of any type but f32; nullopt for f32. With a pool, its threads share the
+//! row groups.
+std::optional<PackedMatrix> pack_matrix(const Tensor& w, ThreadPool* pool = nullptr);
 
 //! Repacks several weights of one type and width as one matrix, their rows stacked in order
 //! (q, k and v as one projection: one pass over the activations, one parallel region).
-std::optional<PackedMatrix> pack_matrices(std::span<const Tensor* const> parts);
+std::optional<PackedMatrix> pack_matrices(std::span<const Tensor* const> parts, ThreadPool* pool = nullptr);
 
 }  // namespace llmp::engine
