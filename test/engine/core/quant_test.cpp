@@ -468,6 +468,11 @@ TEST_CASE("packed weights (VNNI, AVX2, FMA and AMX tiles) at every batch size", 
   check_packed_weights(45, 512, kPackedTypes, {1, 2, 3, 5});
   // f16 / bf16 over 4096 columns: two row groups per cache pass (AVX2), 6 groups in 3 passes.
   check_packed_weights(83, 4096, {DType::f16, DType::bf16}, {13});
+  // Quantised kinds over 72 column blocks with 8 tokens and more: AVX2 decodes a group's
+  // weights 32 blocks at a time (32 + 32 + 8), carrying the sums through y between them.
+  check_packed_weights(45, 2304, {DType::q4_0, DType::q8_0, DType::q4_k, DType::q5_k, DType::q6_k, DType::q3_k, DType::q2_k,
+                                  DType::iq4_xs},
+                       {8, 13});
 }
 
 // Weights at the top of each format's range (per 32 columns one value at -1, which sets the
