@@ -1,8 +1,9 @@
 // AVX2 + FMA + F16C kernels over PackedMatrix tiles (see packed_matrix.h for the layout), for x86
 // CPUs without AVX-512 VNNI. The tiles are the AVX-512 kernels' own: a 64-byte vector holds 4
-// columns of 16 rows, so its first 32 bytes are rows 0-7 and its last 32 bytes rows 8-15, and
-// the int8 kernels here run each half of a row group as one 256-bit pass. Compiled with AVX2
-// enabled; internal linkage throughout, called only after a CPU check.
+// columns of 16 rows, so its first 32 bytes are rows 0-7 and its last 32 bytes rows 8-15: the
+// int8 kernels here hold each half in a 256-bit vector and run both in one pass. Compiled with
+// AVX2 enabled (and -fno-tree-ter, see src/engine/CMakeLists.txt); internal linkage
+// throughout, called only after a CPU check.
 //
 // AVX2 has no VNNI: a 4-byte dot is vpmaddubsw (u8 × s8 pairs into int16, saturating) then
 // vpmaddwd (int16 pairs into int32). Several vpmaddubsw results are summed in int16 first while
@@ -118,21 +119,21 @@ template <Kind K>
   }
 }
 
-// Both halves of a tile times NT tokens over columns 4j0 .. 4j1 - 1: d0[t] (rows 0-7) and d1[t]
-// (rows 8-15) = Σ w · x_t per row (int32 lanes), for the tokens' 32 activations xb[t]. Each
-// broadcast of four activations meets both halves' weights, so one load feeds two vpmaddubsw:
-// on Zen 3 the loads, not the multiplies, held back the kernel that ran one half per pass
-// (llvm-mca: 80 of its 203 operations per 4 tokens x 8 rows were vector loads, 2 a cycle).
-// Unsigned kinds sum int16_terms(K) products in int16 before widening; signed kinds (q8, iq4)
-// multiply |w| by x with w's sign and widen every product.
-// kPlain: the weights come decoded (`plain`: half h's vector j at 8h + j, as half_tile_value
-// gives it); otherwise from the tile.
+// Weight vector j of half h: decoded from the tile, or (kPlain) already decoded in `plain`
+// (half h's vector j at 8h + j, as half_tile_value gives it).
 template <Kind K, bool kPlain>
 [[gnu::always_inline]] inline __m256i weight_vector(const uint8_t* tile, const __m256i* plain, int h, int j) {
   if constexpr (kPlain) return plain[8 * h + j];
   else return half_tile_value<K>(tile, h, j);
 }
 
+// Both halves of a tile times NT tokens over columns 4j0 .. 4j1 - 1: d0[t] (rows 0-7) and d1[t]
+// (rows 8-15) = Σ w · x_t per row (int32 lanes), for the tokens' 32 activations xb[t]. Each
+// broadcast of four activations meets both halves' weights: on Zen 3 a vpbroadcastd from
+// memory takes an FP pipe besides its load (measured: 8 vpaddw with 8 broadcasts 4.3 cycles,
+// with 8 plain loads 2.2), so one broadcast per vpmaddubsw held back the kernel that ran one
+// half per pass. Unsigned kinds sum int16_terms(K) products in int16 before widening; signed
+// kinds (q8, iq4) multiply |w| by x with w's sign and widen every product.
 template <int NT, Kind K, bool kPlain>
 [[gnu::always_inline]] inline void dot_segment(const uint8_t* tile, const __m256i* plain, const int8_t* const* xb, int j0,
                                                int j1, __m256i* d0, __m256i* d1) {
