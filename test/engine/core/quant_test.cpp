@@ -419,7 +419,8 @@ void check_packed_weights(int64_t n_out, int64_t n_in, const std::vector<DType>&
     Tensor plain{.dtype = t, .shape = {n_out, n_in}, .data = wq.data(), .bytes = wq.size()};
     Tensor to_pack = plain;
     to_pack.data = wq_for_packing.data();
-    const LinearWeight packed = prepare_linear(&to_pack);
+    // Packed on the pool, as the Decoder does (row groups shared by the threads).
+    const LinearWeight packed = prepare_linear(&to_pack, &pool);
     REQUIRE(packed.packed);
     const bool quantised = t != DType::f16 && t != DType::bf16;
     for (int64_t n_tok : token_counts) {
@@ -469,10 +470,12 @@ TEST_CASE("packed weights (VNNI, AVX2, FMA and AMX tiles) at every batch size", 
   // f16 / bf16 over 4096 columns: two row groups per cache pass (AVX2), 6 groups in 3 passes.
   check_packed_weights(83, 4096, {DType::f16, DType::bf16}, {13});
   // Quantised kinds over 72 column blocks with 8 tokens and more: AVX2 decodes a group's
-  // weights 32 blocks at a time (32 + 32 + 8), carrying the sums through y between them.
-  check_packed_weights(45, 2304, {DType::q4_0, DType::q8_0, DType::q4_k, DType::q5_k, DType::q6_k, DType::q3_k, DType::q2_k,
-                                  DType::iq4_xs},
-                       {8, 13});
+  // weights 32 blocks at a time (32 + 32 + 8), carrying the sums through y between them; the
+  // last group of 45 rows has a partial upper half, that of 37 none.
+  const std::vector<DType> wide_types = {DType::q4_0, DType::q8_0, DType::q4_k, DType::q5_k,
+                                         DType::q6_k, DType::q3_k, DType::q2_k, DType::iq4_xs};
+  check_packed_weights(45, 2304, wide_types, {8, 13});
+  check_packed_weights(37, 2304, wide_types, {8});
 }
 
 // Weights at the top of each format's range (per 32 columns one value at -1, which sets the

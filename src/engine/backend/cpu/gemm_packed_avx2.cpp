@@ -258,7 +258,10 @@ void int8_group(const PackedMatrix& w, int64_t g, int64_t k0, int64_t k1, const 
   // neither read nor stored.
   const int64_t rows_left = w.rows - g * 16;
   const HalfRows rows0 = half_rows(static_cast<int>(std::min<int64_t>(8, rows_left)), g * 16, last ? bias : nullptr);
-  const HalfRows rows1 = half_rows(static_cast<int>(std::clamp<int64_t>(rows_left - 8, 0, 8)), g * 16 + 8, last ? bias : nullptr);
+  // A group of 8 rows or fewer has no upper half: its mask is empty, and its row0 stays inside
+  // the arrays.
+  const HalfRows rows1 = half_rows(static_cast<int>(std::clamp<int64_t>(rows_left - 8, 0, 8)), rows_left > 8 ? g * 16 + 8 : g * 16,
+                                   last ? bias : nullptr);
   __m256 acc0[NT], acc1[NT];
 #pragma GCC unroll 8
   for (int t = 0; t < NT; ++t) {
@@ -268,7 +271,7 @@ void int8_group(const PackedMatrix& w, int64_t g, int64_t k0, int64_t k1, const 
   for (int64_t k = k0; k < k1; ++k) {
     const uint8_t* tile = w.tile(g, k);
     if (stream) prefetch_ahead(tile, w.tile_bytes);
-    accumulate_tile<NT, K, kPlain>(tile, plain + 16 * (k - k0), x, t0, k, acc0, acc1);
+    accumulate_tile<NT, K, kPlain>(tile, kPlain ? plain + 16 * (k - k0) : nullptr, x, t0, k, acc0, acc1);
   }
 #pragma GCC unroll 8
   for (int t = 0; t < NT; ++t) store_half(rows0, acc0[t], y + (t0 + t) * ldy);

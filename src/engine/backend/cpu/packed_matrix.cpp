@@ -83,8 +83,9 @@ void read_q5_k(const uint8_t* row, int64_t block, RowBlock& out) {
   out.min = fp16_to_f32(b.dmin) * m;
 }
 
-// Elements 32 · sub + l of a K-quant super-block: half h = sub / 4, position k = sub % 4 in it
-// (see q6k_value, q3k_value, q2k_value), hoisted out of the loop over l so it vectorises.
+// Elements 32 · sub + l of a K-quant super-block: half h = sub / 4, 32-element slice k = sub % 4
+// in it (k for q6k_value, j for q3k_value and q2k_value), hoisted out of the loop over l so it
+// vectorises.
 void read_q6_k(const uint8_t* row, int64_t block, RowBlock& out) {
   const auto& b = reinterpret_cast<const BlockQ6_K*>(row)[block / 8];
   const int sub = static_cast<int>(block % 8), h = sub / 4, k = sub % 4, e0 = 32 * sub;

@@ -26,7 +26,8 @@ class ThreadPool {
   int size() const { return n_threads_; }
 
   //! Runs fn(begin, end) over [0, n) in chunks (multiples of `grain`, except the last) and
-  //! returns when all are done. One region at a time, from one thread (the engine loop).
+  //! returns when all are done. One region at a time, from one thread: the engine loop, or
+  //! before it starts, the thread loading the model (weight packing).
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t begin, int64_t end)>& fn);
 
  private:
