@@ -10,7 +10,10 @@
 #                                        MODELS_DIR=... (default /tmp/llmp-bench-models) THREADS=2
 #                                        DTYPES="f16 q8_0 q4_0 q4_k_m q5_k_m q3_k_m q2_k iq4_xs" (the rows of table 1)
 #                                        SKIP_BATCHED=1 (table 1 only)
-# llama.cpp is built outside this tree from its public repository (see bench/README.md).
+# llama.cpp is built outside this tree from its public repository (the figures in
+# bench/RESULTS.md used commit d01ac08d):
+#   cmake -S llama.cpp -B llama.cpp/build -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF
+#   cmake --build llama.cpp/build -j2 --target llama-bench llama-quantize llama-batched-bench llama-server
 set -euo pipefail
 build=$(realpath "${1:-build/release}")
 llama=${LLAMA_CPP_BIN:-/work/peers/llama.cpp/build/bin}
