@@ -230,6 +230,11 @@ template <int NT, Kind K, bool kPlain>
   } else {
     dot_segment<NT, K, kPlain>(tile, plain, xb, 0, 8, d0, d1);
     const __m256 scale0 = load_f16x8(tile + kLayout.scale), scale1 = load_f16x8(tile + kLayout.scale + 16);
+    __m256 min0 = _mm256_setzero_ps(), min1 = _mm256_setzero_ps();
+    if constexpr (K == Kind::q4_min || K == Kind::q5_min) {
+      min0 = load_f16x8(tile + kLayout.min);
+      min1 = load_f16x8(tile + kLayout.min + 16);
+    }
 #pragma GCC unroll 8
     for (int t = 0; t < NT; ++t) {
       const int32_t xs = x.row_sums(t0 + t)[k];
@@ -239,16 +244,16 @@ template <int NT, Kind K, bool kPlain>
       acc1[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(d1[t], offset)), _mm256_mul_ps(scale1, dx), acc1[t]);
       if constexpr (K == Kind::q4_min || K == Kind::q5_min) {
         const __m256 dxs = _mm256_set1_ps(x.row_d(t0 + t)[k] * static_cast<float>(xs));
-        acc0[t] = _mm256_fnmadd_ps(load_f16x8(tile + kLayout.min), dxs, acc0[t]);
-        acc1[t] = _mm256_fnmadd_ps(load_f16x8(tile + kLayout.min + 16), dxs, acc1[t]);
+        acc0[t] = _mm256_fnmadd_ps(min0, dxs, acc0[t]);
+        acc1[t] = _mm256_fnmadd_ps(min1, dxs, acc1[t]);
       }
     }
   }
 }
 
 // NT tokens against blocks [k0, k1) of row group g, both halves of each tile in one pass.
-// Decode (`stream`: the first token block of a group, reading the tiles from memory) asks for
-// the next tiles ahead. With `plain`, the blocks' weights come decoded (block k at
+// The first token block of a group (`stream`) reads the tiles from memory and asks for the
+// next ones ahead, unless they came decoded. With `plain`, the blocks' weights come decoded (block k at
 // plain + 16 (k - k0)), and the sums carry on from those already in y unless `first`; the
 // bias is added with the last blocks (`last`).
 template <int NT, Kind K, bool kPlain>
@@ -270,7 +275,7 @@ void int8_group(const PackedMatrix& w, int64_t g, int64_t k0, int64_t k1, const 
   }
   for (int64_t k = k0; k < k1; ++k) {
     const uint8_t* tile = w.tile(g, k);
-    if (stream) prefetch_ahead(tile, w.tile_bytes);
+    if (!kPlain && stream) prefetch_ahead(tile, w.tile_bytes);
     accumulate_tile<NT, K, kPlain>(tile, kPlain ? plain + 16 * (k - k0) : nullptr, x, t0, k, acc0, acc1);
   }
 #pragma GCC unroll 8
@@ -286,12 +291,11 @@ template <Kind K, bool kPlain>
 void token_blocks(const PackedMatrix& w, int64_t g, int64_t k0, int64_t k1, const __m256i* plain, const Q8Rows& x,
                   int64_t t0, int64_t t1, float* y, int64_t ldy, const float* bias, bool first, bool last) {
   int64_t t = t0;
-  for (; t + 4 <= t1; t += 4) int8_group<4, K, kPlain>(w, g, k0, k1, plain, x, t, y, ldy, bias, !kPlain && t == t0, first, last);
-  const bool stream = !kPlain && t == t0;
+  for (; t + 4 <= t1; t += 4) int8_group<4, K, kPlain>(w, g, k0, k1, plain, x, t, y, ldy, bias, t == t0, first, last);
   switch (t1 - t) {
-    case 3: int8_group<3, K, kPlain>(w, g, k0, k1, plain, x, t, y, ldy, bias, stream, first, last); break;
-    case 2: int8_group<2, K, kPlain>(w, g, k0, k1, plain, x, t, y, ldy, bias, stream, first, last); break;
-    case 1: int8_group<1, K, kPlain>(w, g, k0, k1, plain, x, t, y, ldy, bias, stream, first, last); break;
+    case 3: int8_group<3, K, kPlain>(w, g, k0, k1, plain, x, t, y, ldy, bias, t == t0, first, last); break;
+    case 2: int8_group<2, K, kPlain>(w, g, k0, k1, plain, x, t, y, ldy, bias, t == t0, first, last); break;
+    case 1: int8_group<1, K, kPlain>(w, g, k0, k1, plain, x, t, y, ldy, bias, t == t0, first, last); break;
     default: break;
   }
 }
