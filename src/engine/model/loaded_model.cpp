@@ -143,7 +143,9 @@ Result<TokenizerSpec> tokenizer_spec_from_gguf(const GgufFile& g) {
   auto add_bos = g.get_bool_or("tokenizer.ggml.add_bos_token", spec.kind != TokenizerKind::byte_level_bpe);
   auto add_eos = g.get_bool_or("tokenizer.ggml.add_eos_token", false);
   auto space = g.get_bool_or("tokenizer.ggml.add_space_prefix", true);
-  if (!add_bos || !add_eos || !space) return error(StatusCode::invalid_argument, fmt::format("{}: bad tokenizer flags", g.path()));
+  for (const Result<bool>* flag : {&add_bos, &add_eos, &space}) {
+    if (!*flag) return error(flag->error());
+  }
   spec.add_bos = *add_bos && spec.bos.has_value();
   spec.add_eos = *add_eos && spec.eos.has_value();
   spec.add_space_prefix = *space;
@@ -165,9 +167,10 @@ Result<std::unique_ptr<LoadedModel>> load_gguf(const std::string& path) {
   if (!weights) return error(weights.error());
   model->weights = std::move(*weights);
   auto spec = tokenizer_spec_from_gguf(**gguf);
-  if (!spec) return error(spec.error().with_context("tokenizer"));
+  if (!spec) return error(spec.error());
   auto tokenizer = make_tokenizer(std::move(*spec));
-  if (!tokenizer) return error(tokenizer.error().with_context(fmt::format("{}: tokenizer", path)));
+  // The tokenizer's own messages start with "tokenizer: ".
+  if (!tokenizer) return error(tokenizer.error().with_context(path));
   model->tokenizer = std::move(*tokenizer);
   if (static_cast<int64_t>(model->tokenizer->vocab_size()) > model->config.vocab_size) {
     return error(StatusCode::data_loss, fmt::format("{}: the tokenizer has {} tokens, the embedding table {}", path,

@@ -5,6 +5,7 @@
 
 #include "format/gguf.h"
 #include "format/gguf_writer.h"
+#include "model/loaded_model.h"
 #include "support/temp_dir.h"
 
 using namespace llmp;
@@ -134,4 +135,20 @@ TEST_CASE("a tensor of a type we do not load is named") {
   auto f = GgufFile::open(dir / "t.gguf");
   REQUIRE_FALSE(f);
   CHECK_THAT(f.error().message(), Catch::Contains("tensor 'q' has type iq3_s"));
+}
+
+TEST_CASE("a tokenizer flag of the wrong type names its key") {
+  test::TempDir dir;
+  GgufWriter w;
+  w.add_metadata("tokenizer.ggml.model", std::string("gpt2"));
+  w.add_metadata("tokenizer.ggml.tokens", std::vector<std::string>{"a", "b"});
+  w.add_metadata("tokenizer.ggml.merges", std::vector<std::string>{"a b"});
+  w.add_metadata("tokenizer.ggml.add_bos_token", std::string("yes"));
+  const std::string path = dir / "flags.gguf";
+  REQUIRE(w.write(path));
+  auto f = GgufFile::open(path);
+  REQUIRE(f);
+  auto spec = tokenizer_spec_from_gguf(**f);
+  REQUIRE_FALSE(spec);
+  CHECK_THAT(spec.error().message(), Catch::Contains("tokenizer.ggml.add_bos_token") && Catch::Contains("a bool"));
 }
