@@ -83,7 +83,60 @@ ApiResult<std::optional<std::string_view>> Fields::string(std::string_view key) 
   if (!var##_r) return std::unexpected(var##_r.error()); \
   const auto& var = *var##_r
 
+namespace {
+
+// Request fields of OpenAI's and vLLM's APIs that ask for output this server does not produce.
+// Ignoring them would hand back output the caller believes is constrained (guided_regex) or
+// chosen (best_of); they are refused instead, unless they hold their do-nothing value (null,
+// false, "", [], {}, or 1 for best_of).
+struct UnsupportedField {
+  std::string_view key;
+  std::string_view instead;
+};
+constexpr std::string_view kUseSchema = "constrain the output with response_format (json_schema) or guided_json";
+constexpr UnsupportedField kUnsupportedFields[] = {
+    {"guided_regex", kUseSchema},
+    {"guided_choice", kUseSchema},
+    {"guided_grammar", kUseSchema},
+    {"structural_tag", kUseSchema},
+    {"best_of", "ask for n choices (with logprobs) and choose among them"},
+    {"use_beam_search", "use sampling or temperature 0"},
+    {"suffix", "fill-in-the-middle is not served; send the prefix as the prompt"},
+    {"prompt_logprobs", "use /v1/completions with echo and logprobs"},
+    {"bad_words", "use logit_bias"},
+    {"allowed_token_ids", "use logit_bias"},
+};
+
+bool asks_for_something(std::string_view key, simdjson::dom::element v) {
+  using simdjson::dom::element_type;
+  switch (v.type()) {
+    case element_type::NULL_VALUE: return false;
+    case element_type::BOOL: return bool(v.get_bool().value_unsafe());
+    case element_type::STRING: return !v.get_string().value_unsafe().empty();
+    case element_type::ARRAY: return v.get_array().value_unsafe().size() > 0;
+    case element_type::OBJECT: return v.get_object().value_unsafe().size() > 0;
+    default: {  // a number; get_double reads integers too
+      double d = 0;
+      return !(key == "best_of" && v.get(d) == simdjson::SUCCESS && d == 1);
+    }
+  }
+}
+
+}  // namespace
+
+ApiResult<void> refuse_unsupported_fields(const Fields& f) {
+  for (const auto& [key, instead] : kUnsupportedFields) {
+    simdjson::dom::element v;
+    if (f.object()[key].get(v) == simdjson::SUCCESS && asks_for_something(key, v)) {
+      return api_error(StatusCode::invalid_argument, fmt::format("'{}' is not supported by this server: {}", key, instead),
+                       std::string(key));
+    }
+  }
+  return {};
+}
+
 ApiResult<engine::SamplingParams> parse_sampling(const Fields& f, bool chat, size_t vocab_size) {
+  if (auto refused = refuse_unsupported_fields(f); !refused) return std::unexpected(refused.error());
   engine::SamplingParams p;
   LLMP_FIELD(temperature, f.number("temperature", 0, 2));
   LLMP_FIELD(top_p, f.number("top_p", 0, 1));
@@ -139,7 +192,10 @@ ApiResult<engine::SamplingParams> parse_sampling(const Fields& f, bool chat, siz
   }
   auto stop_ids = f.object()["stop_token_ids"];
   simdjson::dom::array ids;
-  if (stop_ids.error() == simdjson::SUCCESS && stop_ids.get(ids) == simdjson::SUCCESS) {
+  if (stop_ids.error() == simdjson::SUCCESS && !stop_ids.is_null()) {
+    if (stop_ids.get(ids) != simdjson::SUCCESS) {
+      return api_error(StatusCode::invalid_argument, "'stop_token_ids' must be an array of integers", "stop_token_ids");
+    }
     for (auto v : ids) {
       int64_t id;
       if (v.get(id) != simdjson::SUCCESS) {

@@ -48,6 +48,11 @@ class Fields {
   simdjson::dom::object obj_;
 };
 
+//! An error naming the first field that asks for output this server does not produce
+//! (vLLM's guided_regex / guided_choice / guided_grammar, best_of > 1, a suffix, ...); parse_sampling
+//! calls it first.
+ApiResult<void> refuse_unsupported_fields(const Fields& f);
+
 //! The sampling parameters shared by /v1/chat/completions and /v1/completions. `chat` selects
 //! the logprobs convention (chat: logprobs bool + top_logprobs; completions: logprobs int).
 ApiResult<engine::SamplingParams> parse_sampling(const Fields& f, bool chat, size_t vocab_size);
