@@ -657,10 +657,11 @@ ApiResult<std::string> normalise_messages(simdjson::dom::element messages) {
 }
 
 ApiResult<std::string> render_prompt(const ServedModel& model, const Fields& f, bool* has_tools) {
-  auto messages = normalise_messages(f.object()["messages"].value_unsafe());
-  if (f.object()["messages"].error() != simdjson::SUCCESS) {
+  simdjson::dom::element given;
+  if (f.object()["messages"].get(given) != simdjson::SUCCESS) {
     return api_error(StatusCode::invalid_argument, "'messages' is required", "messages");
   }
+  auto messages = normalise_messages(given);
   if (!messages) return std::unexpected(messages.error());
   engine::ChatTemplateInputs in;
   auto value = engine::jinja::value_from_json(*messages);
