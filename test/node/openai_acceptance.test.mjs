@@ -623,6 +623,78 @@ describe('openai SDK acceptance', () => {
     });
   });
 
+  describe('tool_choice required and named (enforced by grammar, as vLLM does)', () => {
+    // Bounded strings, so a random model's calls end well inside max_tokens.
+    const BOUNDED_TOOLS = [
+      { type: 'function', function: { name: 'get_weather', parameters: {
+        type: 'object', properties: { city: { type: 'string', maxLength: 12 } }, required: ['city'] } } },
+      { type: 'function', function: { name: 'get_time', parameters: {
+        type: 'object', properties: { zone: { type: 'string', maxLength: 6 } }, required: ['zone'] } } },
+    ];
+    const ask = (toolChoice, extra = {}) => ({
+      model: LLAMA, messages: ASK, tools: BOUNDED_TOOLS, tool_choice: toolChoice, max_tokens: 300, temperature: 0, ...extra,
+    });
+    const checkCall = (call) => {
+      const tool = BOUNDED_TOOLS.find((t) => t.function.name === call.function.name);
+      assert.ok(tool, `a call of an offered tool: ${call.function.name}`);
+      const args = JSON.parse(call.function.arguments);
+      const key = Object.keys(tool.function.parameters.properties)[0];
+      assert.deepEqual(Object.keys(args), [key]);
+      assert.equal(typeof args[key], 'string');
+    };
+    // The streamed tool_calls deltas of one choice, assembled.
+    const assemble = async (params) => {
+      const calls = [];
+      let finish = null;
+      for await (const chunk of await client.chat.completions.create({ ...params, stream: true })) {
+        const choice = chunk.choices[0];
+        if (!choice) continue;
+        for (const d of choice.delta.tool_calls ?? []) {
+          calls[d.index] ??= { id: d.id, type: 'function', function: { name: '', arguments: '' } };
+          if (d.function?.name) calls[d.index].function.name += d.function.name;
+          if (d.function?.arguments) calls[d.index].function.arguments += d.function.arguments;
+        }
+        if (choice.finish_reason) finish = choice.finish_reason;
+      }
+      return { calls, finish };
+    };
+
+    test('required: the output is one or more calls of the offered tools, arguments valid under their schemas; streaming the same', T, async () => {
+      const c = (await client.chat.completions.create(ask('required'))).choices[0];
+      assert.equal(c.finish_reason, 'tool_calls');
+      assert.equal(c.message.content, null);
+      assert.ok(c.message.tool_calls.length >= 1);
+      c.message.tool_calls.forEach(checkCall);
+      const streamed = await assemble(ask('required'));
+      assert.equal(streamed.finish, 'tool_calls');
+      assert.deepEqual(streamed.calls.map((x) => x.function), c.message.tool_calls.map((x) => x.function));
+    });
+
+    test('a named function: exactly that call, whatever the model would rather write; streaming the same', T, async () => {
+      for (const name of ['get_weather', 'get_time']) {
+        const params = ask({ type: 'function', function: { name } });
+        const c = (await client.chat.completions.create(params)).choices[0];
+        assert.equal(c.message.tool_calls.length, 1);
+        assert.equal(c.message.tool_calls[0].function.name, name);
+        checkCall(c.message.tool_calls[0]);
+        const streamed = await assemble(params);
+        assert.deepEqual(streamed.calls.map((x) => x.function), c.message.tool_calls.map((x) => x.function));
+      }
+    });
+
+    test('an unknown name, no tools, or response_format alongside is BadRequestError naming tool_choice', T, async () => {
+      const bad = [
+        ask({ type: 'function', function: { name: 'nope' } }),
+        { ...ask('required'), tools: undefined },
+        ask('required', { response_format: { type: 'json_object' } }),
+      ];
+      for (const params of bad) {
+        await assert.rejects(client.chat.completions.create(params),
+          (e) => e instanceof BadRequestError && e.param === 'tool_choice', JSON.stringify(params.tool_choice));
+      }
+    });
+  });
+
   describe('completions', () => {
     const PROMPT = 'The quick brown fox';
     const greedy = { model: QWEN, max_tokens: 6, temperature: 0, ignore_eos: true };

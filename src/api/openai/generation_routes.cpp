@@ -42,6 +42,11 @@ std::string_view finish_name(engine::FinishReason r, bool tool_calls) {
   return r == engine::FinishReason::length ? "length" : "stop";
 }
 
+// Content and calls in a complete output, the way the request's tool_choice asked for them.
+ToolCallOutput calls_in(const ForcedTools& forced, std::string_view text) {
+  return forced.kind == ForcedTools::Kind::none ? parse_tool_calls(text) : parse_forced_tool_calls(text, forced);
+}
+
 // A request's choices as they arrive: text, tokens, logprobs, finish.
 struct ChoiceState {
   std::string text;
@@ -66,6 +71,7 @@ struct Job {
   bool include_usage = false;
   bool chat = true;
   bool parse_tools = false;  // the request offered tools
+  ForcedTools forced_tools;  // tool_choice required or named: the output is the calls
   bool echo = false;         // completions: prompt text before the output
   std::vector<std::string> prompt_texts;
   std::string tenant;
@@ -163,7 +169,7 @@ void log_outcome(const Job& job, const std::vector<ChoiceState>& choices) {
     std::string text = c.text;
     std::vector<ToolCall> parsed = c.calls;
     if (job.parse_tools && parsed.empty()) {
-      ToolCallOutput out = parse_tool_calls(c.text);
+      ToolCallOutput out = calls_in(job.forced_tools, c.text);
       text = std::move(out.content);
       parsed = std::move(out.calls);
     }
@@ -285,7 +291,7 @@ std::string final_body(const Job& job, std::vector<ChoiceState>& choices) {
       std::string content = c.text;
       std::vector<ToolCall> calls;
       if (job.parse_tools) {
-        ToolCallOutput parsed = parse_tool_calls(c.text);
+        ToolCallOutput parsed = calls_in(job.forced_tools, c.text);
         content = std::move(parsed.content);
         calls = std::move(parsed.calls);
       }
@@ -420,6 +426,7 @@ Response answer_stream(Job job, std::shared_ptr<EventChannel> channel) {
     // The client going away cancels the generation: its KV blocks are freed in the next step.
     out.on_client_gone(canceller(job));
     std::vector<ChoiceState> choices(job.prompts.size() * static_cast<size_t>(job.sampling.n));
+    for (ChoiceState& c : choices) c.tools = ToolCallStream(job.forced_tools);
     size_t unfinished = choices.size();
     // Every choice announces its role first, as OpenAI's stream does.
     if (job.chat) {
@@ -723,6 +730,70 @@ ApiResult<std::string> render_prompt(const ServedModel& model, const Fields& f, 
 
 namespace {
 
+// tool_choice "required" or {"type": "function", "function": {"name": ...}}: which calls the
+// output must be, and the schema that constrains it to them (as vLLM does): for a named
+// function its parameters object; for required a non-empty array of {"name", "parameters"},
+// one alternative per tool. render_prompt has checked the shapes of tools and tool_choice.
+struct ForcedToolChoice {
+  ForcedTools forced;
+  std::string schema;
+};
+
+ApiResult<ForcedToolChoice> forced_tool_choice(const Fields& f) {
+  ForcedToolChoice out;
+  simdjson::dom::element choice;
+  if (f.object()["tool_choice"].get(choice) != simdjson::SUCCESS) return out;
+  std::string_view word;
+  std::string_view named;
+  if (choice.get(word) == simdjson::SUCCESS) {
+    if (word != "required") return out;
+    out.forced.kind = ForcedTools::Kind::required;
+  } else if (choice["function"]["name"].get(named) == simdjson::SUCCESS) {
+    out.forced.kind = ForcedTools::Kind::named;
+    out.forced.name = std::string(named);
+  } else {
+    return api_error(StatusCode::invalid_argument,
+                     "'tool_choice' must name a function: {\"type\": \"function\", \"function\": {\"name\": ...}}",
+                     "tool_choice");
+  }
+  simdjson::dom::array tools;
+  if (f.object()["tools"].get(tools) != simdjson::SUCCESS || tools.size() == 0) {
+    return api_error(StatusCode::invalid_argument, "'tool_choice' required or a named function needs 'tools'",
+                     "tool_choice");
+  }
+  // A tool without parameters takes any object.
+  auto parameters = [](simdjson::dom::element tool) {
+    simdjson::dom::object p;
+    return tool["function"]["parameters"].get(p) == simdjson::SUCCESS ? simdjson::minify(p) : std::string(R"({"type":"object"})");
+  };
+  if (out.forced.kind == ForcedTools::Kind::named) {
+    for (auto tool : tools) {
+      std::string_view name;
+      if (tool["function"]["name"].get(name) == simdjson::SUCCESS && name == named) {
+        out.schema = parameters(tool);
+        return out;
+      }
+    }
+    return api_error(StatusCode::invalid_argument, fmt::format("'tool_choice' names '{}', which is not in 'tools'", named),
+                     "tool_choice");
+  }
+  json::Writer w(out.schema);
+  w.begin_object().field("type", "array").field("minItems", int64_t{1});
+  w.key("items").begin_object().key("anyOf").begin_array();
+  for (auto tool : tools) {
+    std::string_view name;
+    if (tool["function"]["name"].get(name) != simdjson::SUCCESS) continue;  // render_prompt refused it
+    w.begin_object().field("type", "object").key("properties").begin_object();
+    w.key("name").begin_object().field("const", name).end_object();
+    w.key("parameters").raw(parameters(tool));
+    w.end_object();
+    w.key("required").begin_array().value("name").value("parameters").end_array();
+    w.field("additionalProperties", false).end_object();
+  }
+  w.end_array().end_object().end_object();
+  return out;
+}
+
 // What chat and completions jobs share: the model, the id (also the call's), the caller, the
 // stream options, the sampling parameters and the response format.
 ApiResult<Job> start_job(Request& req, const Fields& f, std::shared_ptr<ServedModel> model, std::string limit_model,
@@ -758,6 +829,21 @@ Awaitable<Response> serve_chat(Services& s, const Caller& caller, Request& req, 
   auto prompt = render_prompt(*job.model, f, &has_tools);
   if (!prompt) co_return response_for(prompt.error(), req);
   job.parse_tools = has_tools;
+  auto forced = forced_tool_choice(f);
+  if (!forced) co_return response_for(forced.error(), req);
+  if (forced->forced.kind != ForcedTools::Kind::none) {
+    if (job.sampling.grammar) {
+      co_return response_for(ApiError{Status(StatusCode::invalid_argument,
+                                             "'tool_choice' required or a named function constrains the output to "
+                                             "tool calls; it cannot be combined with 'response_format'"),
+                                      "tool_choice", ""},
+                             req);
+    }
+    auto grammar = compile_schema(forced->schema, "tool_choice");
+    if (!grammar) co_return response_for(grammar.error(), req);
+    job.sampling.grammar = std::move(*grammar);
+    job.forced_tools = std::move(forced->forced);
+  }
   job.prompts.push_back(job.model->engine->tokenizer().encode(*prompt, false));
   job.prompt_texts.push_back(*prompt);
   // Named values only around co_await (GCC 12 destroys temporaries there twice).

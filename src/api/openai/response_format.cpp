@@ -59,6 +59,10 @@ ApiResult<std::shared_ptr<const engine::OutputGrammar>> compiled(const std::stri
 
 }  // namespace
 
+ApiResult<std::shared_ptr<const engine::OutputGrammar>> compile_schema(const std::string& schema, const char* param) {
+  return compiled(schema, false, param);
+}
+
 ApiResult<std::shared_ptr<const engine::OutputGrammar>> parse_response_format(const Fields& f) {
   const auto obj = f.object();
   simdjson::dom::element guided;

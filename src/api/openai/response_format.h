@@ -15,4 +15,7 @@ namespace llmp::api {
 //! Errors name the parameter: a bad type, a missing schema, a schema we cannot enforce.
 ApiResult<std::shared_ptr<const engine::OutputGrammar>> parse_response_format(const Fields& f);
 
+//! The grammar of the JSON Schema text `schema` (from the same cache); errors name `param`.
+ApiResult<std::shared_ptr<const engine::OutputGrammar>> compile_schema(const std::string& schema, const char* param);
+
 }  // namespace llmp::api

@@ -116,6 +116,7 @@ ToolCallOutput parse_tool_calls(std::string_view text) {
 ToolCallOutput ToolCallStream::push(std::string_view delta) {
   ToolCallOutput out;
   pending_ += delta;
+  if (forced_.kind != ForcedTools::Kind::none) return out;  // all of it is the call
   if (!started_) {
     const std::string_view t = trim(pending_);
     if (t.empty()) return out;
@@ -153,7 +154,29 @@ ToolCallOutput ToolCallStream::push(std::string_view delta) {
   }
 }
 
+ToolCallOutput parse_forced_tool_calls(std::string_view text, const ForcedTools& forced) {
+  ToolCallOutput out;
+  if (forced.kind == ForcedTools::Kind::required) {
+    if (!calls_from_json(trim(text), out.calls)) out.content = std::string(text);
+    return out;
+  }
+  simdjson::dom::parser parser;
+  simdjson::padded_string padded(text);
+  simdjson::dom::object arguments;
+  if (parser.parse(padded).get(arguments) != simdjson::SUCCESS) {
+    out.content = std::string(text);
+    return out;
+  }
+  out.calls.push_back({forced.name, simdjson::minify(arguments)});
+  return out;
+}
+
 ToolCallOutput ToolCallStream::finish() {
+  if (forced_.kind != ForcedTools::Kind::none) {
+    ToolCallOutput out = parse_forced_tool_calls(pending_, forced_);
+    pending_.clear();
+    return out;
+  }
   ToolCallOutput out;
   if (json_output_) {
     if (!llama_calls(pending_, out.calls)) out.content = std::move(pending_);

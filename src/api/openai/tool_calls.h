@@ -24,15 +24,31 @@ struct ToolCallOutput {
 //! Parses a complete output.
 ToolCallOutput parse_tool_calls(std::string_view text);
 
+//! What tool_choice asked for. `none`: calls come from the model's markup, if it writes any
+//! ("auto"). `required`: the output is constrained to a JSON array of {"name", "parameters"}
+//! objects. `named`: to the arguments object of the function `name` alone.
+struct ForcedTools {
+  enum class Kind { none, required, named };
+  Kind kind = Kind::none;
+  std::string name;
+};
+
+//! A complete output constrained by `forced` (kind required or named). An output cut short
+//! (max_tokens) is not valid JSON and stays content.
+ToolCallOutput parse_forced_tool_calls(std::string_view text, const ForcedTools& forced);
+
 //! The same, incrementally: text that cannot belong to tool-call markup comes out at once;
 //! markup is held until its call is complete.
 class ToolCallStream {
  public:
+  //! With a `forced` kind other than none, the whole output is held and parsed at finish().
+  explicit ToolCallStream(ForcedTools forced = {}) : forced_(std::move(forced)) {}
   ToolCallOutput push(std::string_view delta);
   //! End of output: what is still held is resolved (calls, or content if it was not a call).
   ToolCallOutput finish();
 
  private:
+  ForcedTools forced_;
   std::string pending_;   // held text
   bool json_output_ = false;  // the output began with '{': a Llama-style call, held to the end
   bool started_ = false;      // some non-space text seen
