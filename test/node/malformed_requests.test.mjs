@@ -211,6 +211,11 @@ describe('malformed requests', () => {
     const answered = await send('POST', '/v1/chat/completions', JSON.stringify(CHAT[0]));
     assert.equal(answered.status, 200, answered.text);
     call = JSON.parse(answered.text).id;
+    // Call records are written in batches: wait until this one can be scored.
+    for (let tries = 0; (await send('GET', `/admin/v1/calls/${call}`)).status !== 200; ++tries) {
+      assert.ok(tries < 100, `the call record ${call} did not appear within 10 s`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   });
 
   after(async () => {
