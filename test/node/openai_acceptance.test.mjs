@@ -628,8 +628,10 @@ describe('openai SDK acceptance', () => {
     const BOUNDED_TOOLS = [
       { type: 'function', function: { name: 'get_weather', parameters: {
         type: 'object', properties: { city: { type: 'string', maxLength: 12 } }, required: ['city'] } } },
+      // Pydantic-style: the property's schema behind a local $ref.
       { type: 'function', function: { name: 'get_time', parameters: {
-        type: 'object', properties: { zone: { type: 'string', maxLength: 6 } }, required: ['zone'] } } },
+        type: 'object', properties: { zone: { $ref: '#/$defs/Zone' } }, required: ['zone'],
+        $defs: { Zone: { type: 'string', maxLength: 6 } } } } },
     ];
     const ask = (toolChoice, extra = {}) => ({
       model: LLAMA, messages: ASK, tools: BOUNDED_TOOLS, tool_choice: toolChoice, max_tokens: 300, temperature: 0, ...extra,
@@ -674,11 +676,23 @@ describe('openai SDK acceptance', () => {
       for (const name of ['get_weather', 'get_time']) {
         const params = ask({ type: 'function', function: { name } });
         const c = (await client.chat.completions.create(params)).choices[0];
+        assert.equal(c.finish_reason, 'stop');  // OpenAI's, for a function named by tool_choice
         assert.equal(c.message.tool_calls.length, 1);
         assert.equal(c.message.tool_calls[0].function.name, name);
         checkCall(c.message.tool_calls[0]);
         const streamed = await assemble(params);
         assert.deepEqual(streamed.calls.map((x) => x.function), c.message.tool_calls.map((x) => x.function));
+      }
+    });
+
+    test('a tool with empty parameters gets an object of arguments', T, async () => {
+      const tools = [{ type: 'function', function: { name: 'ping', parameters: {} } }];
+      for (const choice of ['required', { type: 'function', function: { name: 'ping' } }]) {
+        const c = (await client.chat.completions.create({ ...ask(choice), tools })).choices[0];
+        assert.notEqual(c.finish_reason, 'length', JSON.stringify(c.message));
+        assert.equal(c.message.tool_calls[0].function.name, 'ping');
+        const args = JSON.parse(c.message.tool_calls[0].function.arguments);
+        assert.ok(args && typeof args === 'object' && !Array.isArray(args), c.message.tool_calls[0].function.arguments);
       }
     });
 

@@ -37,14 +37,11 @@ int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+// `tool_calls`: the choice's output was calls of tools the model chose. (A function named by
+// tool_choice finishes with "stop", as OpenAI's does.)
 std::string_view finish_name(engine::FinishReason r, bool tool_calls) {
   if (tool_calls) return "tool_calls";
   return r == engine::FinishReason::length ? "length" : "stop";
-}
-
-// Content and calls in a complete output, the way the request's tool_choice asked for them.
-ToolCallOutput calls_in(const ForcedTools& forced, std::string_view text) {
-  return forced.kind == ForcedTools::Kind::none ? parse_tool_calls(text) : parse_forced_tool_calls(text, forced);
 }
 
 // A request's choices as they arrive: text, tokens, logprobs, finish.
@@ -72,6 +69,7 @@ struct Job {
   bool chat = true;
   bool parse_tools = false;  // the request offered tools
   ForcedTools forced_tools;  // tool_choice required or named: the output is the calls
+  bool forced_named() const { return forced_tools.kind == ForcedTools::Kind::named; }
   bool echo = false;         // completions: prompt text before the output
   std::vector<std::string> prompt_texts;
   std::string tenant;
@@ -169,7 +167,7 @@ void log_outcome(const Job& job, const std::vector<ChoiceState>& choices) {
     std::string text = c.text;
     std::vector<ToolCall> parsed = c.calls;
     if (job.parse_tools && parsed.empty()) {
-      ToolCallOutput out = calls_in(job.forced_tools, c.text);
+      ToolCallOutput out = parse_tool_calls(c.text, job.forced_tools);
       text = std::move(out.content);
       parsed = std::move(out.calls);
     }
@@ -187,7 +185,7 @@ void log_outcome(const Job& job, const std::vector<ChoiceState>& choices) {
     r.finish_reason = *choices[0].finish == engine::FinishReason::error ? "error"
                       : *choices[0].finish == engine::FinishReason::cancelled
                           ? "cancelled"
-                          : std::string(finish_name(*choices[0].finish, r.tool_calls_json.size() > 2));
+                          : std::string(finish_name(*choices[0].finish, r.tool_calls_json.size() > 2 && !job.forced_named()));
   }
 }
 
@@ -291,7 +289,7 @@ std::string final_body(const Job& job, std::vector<ChoiceState>& choices) {
       std::string content = c.text;
       std::vector<ToolCall> calls;
       if (job.parse_tools) {
-        ToolCallOutput parsed = calls_in(job.forced_tools, c.text);
+        ToolCallOutput parsed = parse_tool_calls(c.text, job.forced_tools);
         content = std::move(parsed.content);
         calls = std::move(parsed.calls);
       }
@@ -318,7 +316,7 @@ std::string final_body(const Job& job, std::vector<ChoiceState>& choices) {
         w.key("logprobs").null();
       }
     }
-    w.field("finish_reason", finish_name(c.finish.value_or(engine::FinishReason::stop), has_calls));
+    w.field("finish_reason", finish_name(c.finish.value_or(engine::FinishReason::stop), has_calls && !job.forced_named()));
     w.end_object();
   }
   w.end_array();
@@ -477,7 +475,7 @@ Response answer_stream(Job job, std::shared_ptr<EventChannel> channel) {
         c.usage = e.usage;
         add_cached(job, e);
         --unfinished;
-        const std::string last = chunk_body(job, index, c, "", {}, {}, 0, finish_name(*e.finish, !c.calls.empty()));
+        const std::string last = chunk_body(job, index, c, "", {}, {}, 0, finish_name(*e.finish, !c.calls.empty() && !job.forced_named()));
         if (!co_await out.sse_event(last)) co_return;
       }
     }
@@ -730,6 +728,32 @@ ApiResult<std::string> render_prompt(const ServedModel& model, const Fields& f, 
 
 namespace {
 
+// Copies the schema `e` into `w` with every local "$ref" ("#...") moved under `base`: a tool's
+// parameters schema nested inside the "required" schema keeps pointing at its own $defs.
+void write_rebased(json::Writer& w, simdjson::dom::element e, std::string_view base) {
+  simdjson::dom::object obj;
+  simdjson::dom::array arr;
+  if (e.get(obj) == simdjson::SUCCESS) {
+    w.begin_object();
+    for (auto [key, value] : obj) {
+      std::string_view ref;
+      if (key == "$ref" && value.get(ref) == simdjson::SUCCESS && ref.starts_with('#')) {
+        w.field("$ref", std::string(base) + std::string(ref.substr(1)));
+      } else {
+        w.key(key);
+        write_rebased(w, value, base);
+      }
+    }
+    w.end_object();
+  } else if (e.get(arr) == simdjson::SUCCESS) {
+    w.begin_array();
+    for (auto item : arr) write_rebased(w, item, base);
+    w.end_array();
+  } else {
+    w.raw(simdjson::minify(e));
+  }
+}
+
 // tool_choice "required" or {"type": "function", "function": {"name": ...}}: which calls the
 // output must be, and the schema that constrains it to them (as vLLM does): for a named
 // function its parameters object; for required a non-empty array of {"name", "parameters"},
@@ -761,31 +785,39 @@ ApiResult<ForcedToolChoice> forced_tool_choice(const Fields& f) {
     return api_error(StatusCode::invalid_argument, "'tool_choice' required or a named function needs 'tools'",
                      "tool_choice");
   }
-  // A tool without parameters takes any object.
-  auto parameters = [](simdjson::dom::element tool) {
-    simdjson::dom::object p;
-    return tool["function"]["parameters"].get(p) == simdjson::SUCCESS ? simdjson::minify(p) : std::string(R"({"type":"object"})");
+  // A tool's arguments are an object: without parameters (or with {}), any object.
+  auto write_parameters = [](json::Writer& w, simdjson::dom::element tool, std::string_view base) {
+    simdjson::dom::element p;
+    simdjson::dom::object fields;
+    if (tool["function"]["parameters"].get(p) == simdjson::SUCCESS && p.get(fields) == simdjson::SUCCESS &&
+        fields.size() > 0) {
+      write_rebased(w, p, base);
+    } else {
+      w.begin_object().field("type", "object").end_object();
+    }
   };
+  json::Writer w(out.schema);
   if (out.forced.kind == ForcedTools::Kind::named) {
     for (auto tool : tools) {
       std::string_view name;
       if (tool["function"]["name"].get(name) == simdjson::SUCCESS && name == named) {
-        out.schema = parameters(tool);
+        write_parameters(w, tool, "#");
         return out;
       }
     }
     return api_error(StatusCode::invalid_argument, fmt::format("'tool_choice' names '{}', which is not in 'tools'", named),
                      "tool_choice");
   }
-  json::Writer w(out.schema);
   w.begin_object().field("type", "array").field("minItems", int64_t{1});
   w.key("items").begin_object().key("anyOf").begin_array();
+  size_t i = 0;
   for (auto tool : tools) {
     std::string_view name;
     if (tool["function"]["name"].get(name) != simdjson::SUCCESS) continue;  // render_prompt refused it
     w.begin_object().field("type", "object").key("properties").begin_object();
     w.key("name").begin_object().field("const", name).end_object();
-    w.key("parameters").raw(parameters(tool));
+    w.key("parameters");
+    write_parameters(w, tool, fmt::format("#/items/anyOf/{}/properties/parameters", i++));
     w.end_object();
     w.key("required").begin_array().value("name").value("parameters").end_array();
     w.field("additionalProperties", false).end_object();

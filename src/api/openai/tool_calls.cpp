@@ -104,8 +104,8 @@ size_t partial_marker(std::string_view text, std::string_view marker) {
 
 }  // namespace
 
-ToolCallOutput parse_tool_calls(std::string_view text) {
-  ToolCallStream s;
+ToolCallOutput parse_tool_calls(std::string_view text, const ForcedTools& forced) {
+  ToolCallStream s(forced);
   ToolCallOutput out = s.push(text);
   ToolCallOutput rest = s.finish();
   out.content += rest.content;
@@ -154,6 +154,8 @@ ToolCallOutput ToolCallStream::push(std::string_view delta) {
   }
 }
 
+namespace {
+
 ToolCallOutput parse_forced_tool_calls(std::string_view text, const ForcedTools& forced) {
   ToolCallOutput out;
   if (forced.kind == ForcedTools::Kind::required) {
@@ -170,6 +172,8 @@ ToolCallOutput parse_forced_tool_calls(std::string_view text, const ForcedTools&
   out.calls.push_back({forced.name, simdjson::minify(arguments)});
   return out;
 }
+
+}  // namespace
 
 ToolCallOutput ToolCallStream::finish() {
   if (forced_.kind != ForcedTools::Kind::none) {

@@ -21,9 +21,6 @@ struct ToolCallOutput {
   std::vector<ToolCall> calls;
 };
 
-//! Parses a complete output.
-ToolCallOutput parse_tool_calls(std::string_view text);
-
 //! What tool_choice asked for. `none`: calls come from the model's markup, if it writes any
 //! ("auto"). `required`: the output is constrained to a JSON array of {"name", "parameters"}
 //! objects. `named`: to the arguments object of the function `name` alone.
@@ -33,9 +30,9 @@ struct ForcedTools {
   std::string name;
 };
 
-//! A complete output constrained by `forced` (kind required or named). An output cut short
-//! (max_tokens) is not valid JSON and stays content.
-ToolCallOutput parse_forced_tool_calls(std::string_view text, const ForcedTools& forced);
+//! Parses a complete output; with `forced` (required or named) the output is the calls' JSON,
+//! and an output cut short (max_tokens) is not valid JSON and stays content.
+ToolCallOutput parse_tool_calls(std::string_view text, const ForcedTools& forced = {});
 
 //! The same, incrementally: text that cannot belong to tool-call markup comes out at once;
 //! markup is held until its call is complete.
