@@ -36,6 +36,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "llmp/core/status.h"
@@ -63,6 +64,10 @@ Result<std::shared_ptr<const OutputGrammar>> compile_json_schema(std::string_vie
 //! The grammar of response_format json_object: any JSON object. invalid_argument only for bad
 //! options.
 Result<std::shared_ptr<const OutputGrammar>> compile_json_object(const OutputGrammarOptions& options = {});
+
+//! The grammar of vLLM's guided_choice: the output is exactly one of `choices` (raw text, not
+//! JSON; no whitespace around it). invalid_argument when there are none, or one is empty.
+Result<std::shared_ptr<const OutputGrammar>> compile_choice(std::span<const std::string> choices);
 
 //! Indexes a tokenizer's vocabulary for masking (a trie over token bytes, end-of-generation ids
 //! from the spec's eog and eos). Once per model; costs about as much as a few masks. Special

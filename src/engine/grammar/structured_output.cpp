@@ -1,6 +1,8 @@
 // The public entry points of structured output (llmp/engine/structured_output.h).
 #include "llmp/engine/structured_output.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <limits>
 
@@ -40,6 +42,18 @@ Result<std::shared_ptr<const OutputGrammar>> compile_json_object(const OutputGra
   grammar::Grammar g;
   const grammar::NodeId root = g.any_object();
   LLMP_TRY_VOID(g.finish(root, options.max_whitespace));
+  return std::make_shared<const OutputGrammar>(std::move(g));
+}
+
+Result<std::shared_ptr<const OutputGrammar>> compile_choice(std::span<const std::string> choices) {
+  if (choices.empty()) return error(StatusCode::invalid_argument, "there must be at least one choice");
+  for (size_t i = 0; i < choices.size(); ++i) {
+    if (choices[i].empty()) return error(StatusCode::invalid_argument, fmt::format("choice {} is empty", i));
+  }
+  grammar::Grammar g;
+  // A literal node matches its values' bytes as they are: here the choices' text itself.
+  const grammar::NodeId root = g.add_literal(std::vector<std::string>(choices.begin(), choices.end()), "(choice)");
+  LLMP_TRY_VOID(g.finish(root, 0));
   return std::make_shared<const OutputGrammar>(std::move(g));
 }
 

@@ -5,7 +5,9 @@
 
 #include <bit>
 #include <cmath>
+#include <algorithm>
 #include <random>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -224,4 +226,36 @@ TEST_CASE("matcher: matchers on many threads share a grammar's masks", "[grammar
   CHECK(first == second);
   CHECK(first == third);
   CHECK(first.size() > 100);
+}
+
+TEST_CASE("matcher: a choice grammar produces exactly one of its choices, prefixes included", "[grammar][matcher]") {
+  const Tokenizer& tok = small_tokenizer();
+  const auto vocab = index_vocabulary(tok);
+  // "yes" is a prefix of "yes, sir"; "ünï" is multi-byte; none is JSON.
+  const std::vector<std::string> choices = {"yes", "no", "yes, sir", "ünï code", "{not json"};
+  auto g = compile_choice(choices);
+  REQUIRE(g);
+  std::mt19937_64 rng(11);
+  std::set<std::string> seen;
+  for (int walk = 0; walk < 60; ++walk) {
+    grammar::JsonGrammarMatcher matcher(*g, vocab);
+    std::vector<uint64_t> bits(token_mask_words(tok.vocab_size()));
+    std::string text;
+    for (int step = 0; step < 64; ++step) {
+      matcher.fill_mask(bits);
+      REQUIRE(bits == brute_force_mask(matcher.recognizer(), *vocab));
+      const auto allowed = set_bits(bits, tok.vocab_size());
+      REQUIRE_FALSE(allowed.empty());
+      const TokenId t = allowed[rng() % allowed.size()];
+      if (tok.is_end_of_generation(t)) break;
+      REQUIRE(matcher.accept(t));
+      text += tok.token_bytes(t);
+    }
+    INFO(text);
+    CHECK(std::find(choices.begin(), choices.end(), text) != choices.end());
+    seen.insert(text);
+  }
+  CHECK(seen.size() >= 3);
+  CHECK_FALSE(compile_choice(std::vector<std::string>{}));
+  CHECK_FALSE(compile_choice(std::vector<std::string>{"a", ""}));
 }
