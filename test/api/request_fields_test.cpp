@@ -23,9 +23,9 @@ std::string refused_param(const std::string& body) {
 }  // namespace
 
 TEST_CASE("fields asking for output the server does not produce are refused by name") {
-  for (const char* key : {"guided_regex", "guided_choice", "guided_grammar", "structural_tag", "suffix", "prompt_logprobs"}) {
+  for (const char* key : {"guided_regex", "guided_grammar", "structural_tag", "suffix", "prompt_logprobs"}) {
     INFO(key);
-    const std::string value = std::string(key) == "guided_choice" ? R"(["a","b"])" : std::string(key) == "prompt_logprobs" ? "1" : R"("x")";
+    const std::string value = std::string(key) == "prompt_logprobs" ? "1" : R"("x")";
     CHECK(refused_param(std::string(R"({"model":"m",")") + key + "\":" + value + "}") == key);
   }
   CHECK(refused_param(R"({"best_of":3})") == "best_of");
@@ -36,7 +36,7 @@ TEST_CASE("fields asking for output the server does not produce are refused by n
 
 TEST_CASE("their do-nothing values pass") {
   CHECK(refused_param(R"({"best_of":1,"suffix":null,"use_beam_search":false,"guided_regex":null,"bad_words":[],)"
-                      R"("guided_choice":null,"structural_tag":{}})") == "");
+                      R"("structural_tag":{}})") == "");
   CHECK(refused_param(R"({"suffix":""})") == "");
   CHECK(refused_param(R"({"best_of":1.0})") == "");
 }

@@ -541,6 +541,35 @@ describe('openai SDK acceptance', () => {
       }
     });
 
+    test('guided_choice (vLLM): every choice is exactly one of the strings, chat and completions, streaming too', T, async () => {
+      const choices = ['positive', 'negative', 'neutral', 'not sure', 'pos'];  // 'pos' is a prefix of one
+      const seen = new Set();
+      for (const seed of [1, 2, 3]) {
+        const common = { max_tokens: 40, temperature: 1, seed, n: 3, guided_choice: choices };
+        const completion = await client.completions.create({ model: QWEN, prompt: 'Sentiment:', ...common });
+        const chat = await client.chat.completions.create({ model: LLAMA, messages: ASK, ...common });
+        const texts = [...completion.choices.map((c) => c.text), ...chat.choices.map((c) => c.message.content)];
+        for (const c of [...completion.choices, ...chat.choices]) assert.equal(c.finish_reason, 'stop');
+        for (const text of texts) {
+          assert.ok(choices.includes(text), JSON.stringify(text));
+          seen.add(text);
+        }
+      }
+      assert.ok(seen.size >= 2, `a random model picks more than one choice: ${[...seen]}`);
+      const chunks = await collect(await client.chat.completions.create(
+        { model: LLAMA, messages: ASK, max_tokens: 40, seed: 4, guided_choice: choices, stream: true }));
+      assert.ok(choices.includes(choiceParts(chunks, 0).content), choiceParts(chunks, 0).content);
+    });
+
+    test('guided_choice that is not a non-empty array of strings, or beside response_format, is BadRequestError', T, async () => {
+      for (const guided of [[], ['a', 3], 'yes', ['a', '']]) {
+        await rejectsWith(client.completions.create({ model: QWEN, prompt: 'x', guided_choice: guided }), BadRequestError,
+          { param: 'guided_choice' });
+      }
+      await rejectsWith(client.completions.create({ model: QWEN, prompt: 'x', guided_choice: ['a'], guided_json: { type: 'object' } }),
+        BadRequestError, { param: 'response_format' });
+    });
+
     test('a schema that cannot be enforced is BadRequestError naming the feature and the parameter', T, async () => {
       const bad = { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object', properties: { x: { type: 'string', pattern: '^a+$' } } } } };
       await rejectsWith(client.chat.completions.create({ model: QWEN, messages: ASK, response_format: bad }), BadRequestError,

@@ -93,10 +93,10 @@ struct UnsupportedField {
   std::string_view key;
   std::string_view instead;
 };
-constexpr std::string_view kUseSchema = "constrain the output with response_format (json_schema) or guided_json";
+constexpr std::string_view kUseSchema =
+    "constrain the output with response_format (json_schema), guided_json or guided_choice";
 constexpr UnsupportedField kUnsupportedFields[] = {
     {"guided_regex", kUseSchema},
-    {"guided_choice", kUseSchema},
     {"guided_grammar", kUseSchema},
     {"structural_tag", kUseSchema},
     {"best_of", "ask for n choices (with logprobs) and choose among them"},

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace llmp::api {
 namespace {
@@ -16,7 +17,9 @@ class GrammarCache {
  public:
   static constexpr size_t kCapacity = 64;
 
-  Result<std::shared_ptr<const engine::OutputGrammar>> get(const std::string& key, bool json_object) {
+  //! The grammar cached under `key`, or compile() cached under it.
+  template <class Compile>
+  Result<std::shared_ptr<const engine::OutputGrammar>> get(const std::string& key, Compile compile) {
     {
       std::lock_guard lock(mu_);
       if (auto it = index_.find(key); it != index_.end()) {
@@ -25,7 +28,7 @@ class GrammarCache {
       }
     }
     // Compiled outside the lock: a large schema must not hold up other requests.
-    auto compiled = json_object ? engine::compile_json_object() : engine::compile_json_schema(key);
+    auto compiled = compile();
     if (!compiled) return compiled;
     std::lock_guard lock(mu_);
     if (index_.contains(key)) return index_[key]->second;
@@ -50,11 +53,37 @@ GrammarCache& cache() {
   return c;
 }
 
-ApiResult<std::shared_ptr<const engine::OutputGrammar>> compiled(const std::string& schema, bool json_object,
-                                                                  const char* param) {
-  auto g = cache().get(schema, json_object);
+ApiResult<std::shared_ptr<const engine::OutputGrammar>> named_error(Result<std::shared_ptr<const engine::OutputGrammar>> g,
+                                                                     const char* param) {
   if (!g) return api_error(StatusCode::invalid_argument, fmt::format("'{}': {}", param, g.error().message()), param);
   return *g;
+}
+
+ApiResult<std::shared_ptr<const engine::OutputGrammar>> compiled(const std::string& schema, bool json_object,
+                                                                  const char* param) {
+  // Keys: the schema text, or "json_object" (no schema is that string).
+  return named_error(cache().get(schema, [&] {
+    return json_object ? engine::compile_json_object() : engine::compile_json_schema(schema);
+  }), param);
+}
+
+// vLLM's guided_choice: an array of strings; the output is one of them.
+ApiResult<std::shared_ptr<const engine::OutputGrammar>> choice_grammar(simdjson::dom::element given) {
+  auto refuse = [] {
+    return api_error(StatusCode::invalid_argument, "'guided_choice' must be a non-empty array of strings", "guided_choice");
+  };
+  simdjson::dom::array list;
+  if (given.get(list) != simdjson::SUCCESS || list.size() == 0) return refuse();
+  std::vector<std::string> choices;
+  for (auto item : list) {
+    std::string_view text;
+    if (item.get(text) != simdjson::SUCCESS) return refuse();
+    choices.emplace_back(text);
+  }
+  // The key starts with a byte no schema text or "json_object" starts with.
+  std::string key(1, '\x01');
+  key += simdjson::minify(list);
+  return named_error(cache().get(key, [&] { return engine::compile_choice(choices); }), "guided_choice");
 }
 
 }  // namespace
@@ -65,7 +94,17 @@ ApiResult<std::shared_ptr<const engine::OutputGrammar>> compile_schema(const std
 
 ApiResult<std::shared_ptr<const engine::OutputGrammar>> parse_response_format(const Fields& f) {
   const auto obj = f.object();
+  std::string_view format_type;
+  const bool text_format = obj["response_format"]["type"].get(format_type) == simdjson::SUCCESS && format_type == "text";
+  int given = text_format ? -1 : 0;  // {"type": "text"} constrains nothing
+  for (const char* key : {"guided_json", "guided_choice", "response_format"}) given += f.has(key) ? 1 : 0;
+  if (given > 1) {
+    return api_error(StatusCode::invalid_argument,
+                     "give one of 'response_format', 'guided_json' and 'guided_choice': each constrains the whole output",
+                     "response_format");
+  }
   simdjson::dom::element guided;
+  if (obj["guided_choice"].get(guided) == simdjson::SUCCESS && !guided.is_null()) return choice_grammar(guided);
   if (obj["guided_json"].get(guided) == simdjson::SUCCESS && !guided.is_null()) {
     // vLLM's extension: the schema itself, as an object or as JSON text.
     std::string_view text;
