@@ -1,5 +1,7 @@
 #include "grammar/format_automaton.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <bitset>
 #include <map>
@@ -20,24 +22,165 @@ struct Regex {
   int min = 1, max = 1;  // repeat; max < 0: unbounded
 };
 
+// Limits on a user's pattern, so one request cannot make the server build a huge automaton.
+constexpr size_t kMaxPatternBytes = 2048;
+constexpr int kMaxRepeat = 1000;
+constexpr size_t kMaxNfaStates = 20000;
+constexpr size_t kMaxDfaStates = 4096;
+
+ByteSet byte_range(int from, int to) {
+  ByteSet b;
+  for (int i = from; i <= to; ++i) b.set(static_cast<size_t>(i));
+  return b;
+}
+
+Regex bytes(ByteSet set) {
+  Regex r{Regex::Kind::bytes};
+  r.set = set;
+  return r;
+}
+
+Regex sequence(std::vector<Regex> parts) {
+  Regex r{Regex::Kind::concat};
+  r.parts = std::move(parts);
+  return r;
+}
+
+// What a user pattern's string may hold inside a JSON string without escapes: printable ASCII
+// but '"' and '\', and the non-ASCII characters below. The bytes are the string's own, so the
+// automaton walks the JSON text as it is written.
+ByteSet json_ascii() {
+  ByteSet b = byte_range(0x20, 0x7F);
+  b.reset('"');
+  b.reset('\\');
+  return b;
+}
+
+// The non-ASCII characters '.', \D, \S and negated classes without class escapes may produce:
+// letters U+00C0-U+024F (Latin) and U+4E00-U+9FFF (CJK). None is a digit, whitespace or a line
+// terminator, in ECMAScript's sense or in Unicode's (Python's re, which the jsonschema package
+// uses), so what is generated matches the pattern under either; other characters are not
+// generated. \W and classes built from \d \w \s stay ASCII, since the dialects disagree on
+// what is a word character beyond it.
+Regex safe_non_ascii() {
+  Regex r{Regex::Kind::alternation};
+  r.parts.push_back(sequence({bytes(byte_range(0xC3, 0xC8)), bytes(byte_range(0x80, 0xBF))}));
+  r.parts.push_back(sequence({bytes(byte_range(0xC9, 0xC9)), bytes(byte_range(0x80, 0x8F))}));
+  r.parts.push_back(sequence({bytes(byte_range(0xE4, 0xE4)), bytes(byte_range(0xB8, 0xBF)), bytes(byte_range(0x80, 0xBF))}));
+  r.parts.push_back(sequence({bytes(byte_range(0xE5, 0xE9)), bytes(byte_range(0x80, 0xBF)), bytes(byte_range(0x80, 0xBF))}));
+  return r;
+}
+
+// A character class: ASCII bytes, and whether the non-ASCII characters above are in it.
+struct CharClass {
+  ByteSet ascii;
+  bool non_ascii = false;
+  bool escapes = false;  // holds \d, \w, \s or a negation: a negated class then stays ASCII
+};
+
+CharClass class_escape(char e) {
+  CharClass c;
+  switch (e) {
+    case 'd': c.ascii = byte_range('0', '9'); break;
+    case 'w': c.ascii = byte_range('0', '9') | byte_range('A', 'Z') | byte_range('a', 'z'); c.ascii.set('_'); break;
+    case 's': for (char w : {' ', '\t', '\n', '\r', '\f', '\v'}) c.ascii.set(static_cast<unsigned char>(w)); break;
+    default: {  // D, W, S: the ASCII complement; beyond ASCII, letters for \D and \S
+      c = class_escape(static_cast<char>(e - 'A' + 'a'));
+      c.ascii = ~c.ascii & byte_range(0, 0x7F);
+      c.non_ascii = e != 'W';
+    }
+  }
+  c.escapes = true;
+  return c;
+}
+
+void append_utf8(std::vector<Regex>& out, uint32_t cp) {
+  std::string s;
+  if (cp < 0x80) {
+    s += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    s += static_cast<char>(0xC0 | (cp >> 6));
+    s += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    s += static_cast<char>(0xE0 | (cp >> 12));
+    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    s += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+  for (unsigned char b : s) out.push_back(bytes(byte_range(b, b)));
+}
+
+// Our own format patterns (`user` false): literals, \-escapes, [classes], (groups), |, ?, *, +,
+// {n}, {n,m}, over bytes. A user's JSON Schema "pattern" (`user` true) also has '.', [^...],
+// \d \w \s and their negations, \xHH, \uXXXX, (?:...), (?<name>...), {n,}, lazy quantifiers and
+// ^/$ at the ends; it is searched for (unanchored ends match anything), and its characters are
+// limited to what a JSON string holds unescaped (see json_ascii, safe_non_ascii).
 class PatternParser {
  public:
-  explicit PatternParser(std::string_view p) : p_(p) {}
+  PatternParser(std::string_view p, bool user) : p_(p), end_(p.size()), user_(user) {}
 
   std::optional<Regex> parse() {
+    bool anchored_start = false, anchored_end = false;
+    if (user_) {
+      if (p_.size() > kMaxPatternBytes) return fail(fmt::format("the pattern is longer than {} bytes", kMaxPatternBytes));
+      anchored_start = !p_.empty() && p_[0] == '^';
+      if (anchored_start) pos_ = 1;
+      size_t backslashes = 0;
+      for (size_t i = end_; i > pos_ + 1 && p_[i - 2] == '\\'; --i) ++backslashes;
+      anchored_end = end_ > pos_ && p_[end_ - 1] == '$' && backslashes % 2 == 0;
+      if (anchored_end) --end_;
+    }
     auto r = alternation();
-    if (!r || pos_ != p_.size()) return std::nullopt;
+    if (!r) return std::nullopt;
+    if (pos_ != end_) return fail(fmt::format("unexpected '{}'", p_[pos_]));
+    if (!user_) return r;
+    if ((anchored_start || anchored_end) && r->kind == Regex::Kind::alternation) {
+      return fail("'^' or '$' beside a top-level '|': group the alternatives, as in ^(a|b)$");
+    }
+    Regex any_run{Regex::Kind::repeat};
+    any_run.min = 0, any_run.max = -1;
+    any_run.parts.push_back(any_char());
+    std::vector<Regex> whole;
+    if (!anchored_start) whole.push_back(any_run);
+    whole.push_back(std::move(*r));
+    if (!anchored_end) whole.push_back(any_run);
+    return sequence(std::move(whole));
+  }
+
+  const std::string& error() const { return error_; }
+
+ private:
+  std::nullopt_t fail(std::string why) {
+    if (error_.empty()) error_ = fmt::format("{} (at byte {})", why, pos_);
+    return std::nullopt;
+  }
+
+  bool more() const { return pos_ < end_; }
+
+  Regex any_char() const {
+    // '.': any character but line terminators.
+    ByteSet ascii = json_ascii();
+    Regex r{Regex::Kind::alternation};
+    r.parts.push_back(bytes(ascii));
+    r.parts.push_back(safe_non_ascii());
     return r;
   }
 
- private:
+  Regex from_class(CharClass c) const {
+    if (user_) c.ascii &= json_ascii();
+    if (!c.non_ascii) return bytes(c.ascii);
+    Regex r{Regex::Kind::alternation};
+    r.parts.push_back(bytes(c.ascii));
+    r.parts.push_back(safe_non_ascii());
+    return r;
+  }
+
   std::optional<Regex> alternation() {
     Regex alt{Regex::Kind::alternation};
     for (;;) {
       auto c = concatenation();
       if (!c) return std::nullopt;
       alt.parts.push_back(std::move(*c));
-      if (pos_ < p_.size() && p_[pos_] == '|') {
+      if (more() && p_[pos_] == '|') {
         ++pos_;
         continue;
       }
@@ -49,10 +192,10 @@ class PatternParser {
 
   std::optional<Regex> concatenation() {
     Regex seq{Regex::Kind::concat};
-    while (pos_ < p_.size() && p_[pos_] != '|' && p_[pos_] != ')') {
+    while (more() && p_[pos_] != '|' && p_[pos_] != ')') {
       auto a = atom();
       if (!a) return std::nullopt;
-      while (pos_ < p_.size() && (p_[pos_] == '?' || p_[pos_] == '*' || p_[pos_] == '+' || p_[pos_] == '{')) {
+      while (more() && (p_[pos_] == '?' || p_[pos_] == '*' || p_[pos_] == '+' || p_[pos_] == '{')) {
         Regex rep{Regex::Kind::repeat};
         const char q = p_[pos_++];
         if (q == '?') {
@@ -64,13 +207,19 @@ class PatternParser {
         } else {
           rep.min = number();
           rep.max = rep.min;
-          if (pos_ < p_.size() && p_[pos_] == ',') {
+          if (more() && p_[pos_] == ',') {
             ++pos_;
             rep.max = number();
+            if (rep.max < 0 && user_) rep.max = -1;  // {n,}: unbounded
+            else if (rep.max < 0) return fail("malformed {n,m}");
           }
-          if (pos_ >= p_.size() || p_[pos_] != '}' || rep.min < 0 || rep.max < rep.min) return std::nullopt;
+          if (!more() || p_[pos_] != '}' || rep.min < 0 || (rep.max >= 0 && rep.max < rep.min)) {
+            return fail("malformed {n,m}");
+          }
           ++pos_;
+          if (rep.min > kMaxRepeat || rep.max > kMaxRepeat) return fail(fmt::format("a repeat of more than {} times", kMaxRepeat));
         }
+        if (user_ && more() && p_[pos_] == '?') ++pos_;  // lazy: the same strings
         rep.parts.push_back(std::move(*a));
         a = std::move(rep);
       }
@@ -79,48 +228,159 @@ class PatternParser {
     return seq;
   }
 
+  // Digits as a number, kMaxRepeat + 1 when larger; -1 when there are none.
   int number() {
     int n = -1;
-    while (pos_ < p_.size() && p_[pos_] >= '0' && p_[pos_] <= '9') n = std::max(n, 0) * 10 + (p_[pos_++] - '0');
+    while (more() && p_[pos_] >= '0' && p_[pos_] <= '9') n = std::min(std::max(n, 0) * 10 + (p_[pos_++] - '0'), kMaxRepeat + 1);
     return n;
   }
 
+  // \xHH or \uXXXX after the letter; the code point, or nullopt.
+  std::optional<uint32_t> hex_escape(int digits) {
+    if (pos_ + static_cast<size_t>(digits) > end_) return std::nullopt;
+    uint32_t v = 0;
+    for (int i = 0; i < digits; ++i) {
+      const char h = p_[pos_++];
+      const int d = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+      if (d < 0) return std::nullopt;
+      v = v * 16 + static_cast<uint32_t>(d);
+    }
+    return v;
+  }
+
+  // The escape after a '\' that stands for characters (not \b, \1, ...): a class (\d, \W, ...)
+  // is added to `c` and -1 returned; otherwise the one ASCII byte it stands for. nullopt, with
+  // the error set, for what is not supported.
+  std::optional<int> character_escape(CharClass& c) {
+    const char e = p_[pos_++];
+    if (std::string_view("dwsDWS").find(e) != std::string_view::npos) {
+      const CharClass add = class_escape(e);
+      c.ascii |= add.ascii;
+      c.non_ascii = c.non_ascii || add.non_ascii;
+      c.escapes = true;
+      return -1;
+    }
+    if (e == 'x' || e == 'u') {
+      auto cp = hex_escape(e == 'x' ? 2 : 4);
+      if (!cp) return fail(fmt::format("malformed \\{} escape", e));
+      // (Outside [...], atom() takes \x and \u itself, any code point.)
+      if (*cp >= 0x80) return fail("only ASCII characters may be written as \\x or \\u inside [...]");
+      return static_cast<int>(*cp);
+    }
+    constexpr std::string_view kControls = "tnrfv0";
+    if (const size_t i = kControls.find(e); i != std::string_view::npos) return static_cast<int>("\t\n\r\f\v"[i]);
+    if (e == 'b' || e == 'B') return fail("word boundaries (\\b, \\B) are not supported");
+    if (e >= '1' && e <= '9') return fail("backreferences are not supported");
+    if (e == 'p' || e == 'P') return fail("Unicode property escapes are not supported");
+    if ((e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z') || (e >= '0' && e <= '9')) {
+      return fail(fmt::format("the escape \\{} is not supported", e));
+    }
+    return static_cast<int>(static_cast<unsigned char>(e));  // an escaped punctuation mark
+  }
+
+  std::optional<Regex> char_class() {
+    CharClass c;
+    const bool negated = user_ && more() && p_[pos_] == '^';
+    if (negated) ++pos_;
+    while (more() && p_[pos_] != ']') {
+      int from = static_cast<unsigned char>(p_[pos_++]);
+      if (user_ && from >= 0x80) return fail("non-ASCII characters inside [...] are not supported");
+      if (from == '\\') {
+        if (!more()) return fail("a pattern cannot end with '\\'");
+        if (!user_) {
+          from = static_cast<unsigned char>(p_[pos_++]);
+        } else {
+          auto escaped = character_escape(c);
+          if (!escaped) return std::nullopt;
+          if (*escaped < 0) continue;  // \d, \w, ...: added
+          from = *escaped;
+        }
+      }
+      int to = from;
+      if (pos_ + 1 < end_ && p_[pos_] == '-' && p_[pos_ + 1] != ']') {
+        to = static_cast<unsigned char>(p_[pos_ + 1]);
+        if (user_ && (to == '\\' || to >= 0x80)) return fail("a range in [...] must end in a plain ASCII character");
+        pos_ += 2;
+        if (to < from) return fail("a range in [...] is out of order");
+      }
+      c.ascii |= byte_range(from, to);
+    }
+    if (!more()) return fail("'[' without ']'");
+    ++pos_;
+    if (negated) {
+      c.ascii = ~c.ascii & byte_range(0, 0x7F);
+      c.non_ascii = !c.non_ascii && !c.escapes;
+    }
+    return from_class(c);
+  }
+
   std::optional<Regex> atom() {
-    const char c = p_[pos_++];
+    const unsigned char c = static_cast<unsigned char>(p_[pos_++]);
     if (c == '(') {
+      if (user_ && more() && p_[pos_] == '?') {
+        if (p_.substr(pos_, 2) == "?:") {
+          pos_ += 2;
+        } else if (p_.substr(pos_, 2) == "?<" && pos_ + 2 < end_ && p_[pos_ + 2] != '=' && p_[pos_ + 2] != '!') {
+          const size_t close = p_.find('>', pos_);
+          if (close == std::string_view::npos || close >= end_) return fail("malformed named group");
+          pos_ = close + 1;
+        } else {
+          return fail("lookahead and lookbehind are not supported");
+        }
+      }
       auto inner = alternation();
-      if (!inner || pos_ >= p_.size() || p_[pos_] != ')') return std::nullopt;
+      if (!inner) return std::nullopt;
+      if (!more() || p_[pos_] != ')') return fail("'(' without ')'");
       ++pos_;
       return inner;
     }
-    Regex r{Regex::Kind::bytes};
-    if (c == '[') {
-      while (pos_ < p_.size() && p_[pos_] != ']') {
-        unsigned char from = static_cast<unsigned char>(p_[pos_] == '\\' ? p_[++pos_] : p_[pos_]);
-        ++pos_;
-        unsigned char to = from;
-        if (pos_ + 1 < p_.size() && p_[pos_] == '-' && p_[pos_ + 1] != ']') {
-          to = static_cast<unsigned char>(p_[pos_ + 1]);
-          pos_ += 2;
-        }
-        for (int b = from; b <= to; ++b) r.set.set(static_cast<size_t>(b));
-      }
-      if (pos_ >= p_.size()) return std::nullopt;
-      ++pos_;
-      return r;
-    }
+    if (c == '[') return char_class();
     if (c == '\\') {
-      if (pos_ >= p_.size()) return std::nullopt;
-      r.set.set(static_cast<unsigned char>(p_[pos_++]));
-      return r;
+      if (!more()) return fail("a pattern cannot end with '\\'");
+      if (!user_) {
+        const unsigned char escaped = static_cast<unsigned char>(p_[pos_++]);
+        return bytes(byte_range(escaped, escaped));
+      }
+      const char e = p_[pos_];
+      if (e == 'x' || e == 'u') {  // any code point: its UTF-8 bytes
+        ++pos_;
+        auto cp = hex_escape(e == 'x' ? 2 : 4);
+        if (!cp) return fail(fmt::format("malformed \\{} escape", e));
+        if (*cp >= 0xD800 && *cp <= 0xDFFF) return fail("surrogate code points are not supported");
+        std::vector<Regex> seq;
+        append_utf8(seq, *cp);
+        for (Regex& b : seq) b.set &= json_ascii() | byte_range(0x80, 0xFF);
+        return sequence(std::move(seq));
+      }
+      CharClass cls;
+      auto escaped = character_escape(cls);
+      if (!escaped) return std::nullopt;
+      if (*escaped >= 0) cls.ascii.set(static_cast<size_t>(*escaped));
+      return from_class(cls);
     }
-    if (c == ')' || c == '|') return std::nullopt;
-    r.set.set(static_cast<unsigned char>(c));
-    return r;
+    if (c == ')' || c == '|') return fail(fmt::format("unexpected '{}'", static_cast<char>(c)));
+    if (!user_) return bytes(byte_range(c, c));
+    if (c == '.') return any_char();
+    if (c == '^' || c == '$') return fail("'^' and '$' are supported only at the ends of the pattern");
+    if (c == '*' || c == '+' || c == '?' || c == '{' || c == '}' || c == ']') {
+      return fail(fmt::format("'{}' has nothing to repeat or is unbalanced", static_cast<char>(c)));
+    }
+    if (c < 0x80) return from_class(CharClass{byte_range(c, c), false});
+    // A literal non-ASCII character: all of its UTF-8 bytes, so a quantifier after it repeats
+    // the character (the pattern came from JSON text, so it is valid UTF-8).
+    std::vector<Regex> seq{bytes(byte_range(c, c))};
+    while (more() && (static_cast<unsigned char>(p_[pos_]) & 0xC0) == 0x80) {
+      const unsigned char b = static_cast<unsigned char>(p_[pos_++]);
+      seq.push_back(bytes(byte_range(b, b)));
+    }
+    return sequence(std::move(seq));
   }
 
   std::string_view p_;
   size_t pos_ = 0;
+  size_t end_;
+  bool user_;
+  std::string error_;
 };
 
 // Thompson NFA: each state has epsilon edges and at most one byte-set edge.
@@ -216,12 +476,30 @@ struct Nfa {
   }
 };
 
+// NFA states `r` expands to, without building them (repeats copy their part).
+size_t nfa_size(const Regex& r) {
+  switch (r.kind) {
+    case Regex::Kind::bytes: return 2;
+    case Regex::Kind::repeat: {
+      const size_t copies = static_cast<size_t>(r.max < 0 ? r.min + 1 : r.max);
+      return 2 + copies * nfa_size(r.parts[0]);
+    }
+    default: {
+      size_t n = 2;
+      for (const Regex& part : r.parts) n += nfa_size(part);
+      return n;
+    }
+  }
+}
+
 }  // namespace
 
-FormatAutomaton FormatAutomaton::from_pattern(std::string_view pattern) {
-  FormatAutomaton dfa;
-  auto regex = PatternParser(pattern).parse();
-  if (!regex) return dfa;
+Result<FormatAutomaton> FormatAutomaton::build(std::string_view pattern, bool user) {
+  auto refuse = [](std::string why) { return error(StatusCode::invalid_argument, std::move(why)); };
+  PatternParser parser(pattern, user);
+  auto regex = parser.parse();
+  if (!regex) return refuse(parser.error());
+  if (nfa_size(*regex) > kMaxNfaStates) return refuse("the pattern is too complex (its automaton would be too large)");
   Nfa nfa;
   const auto [start, end] = nfa.build(*regex);
 
@@ -241,6 +519,7 @@ FormatAutomaton FormatAutomaton::from_pattern(std::string_view pattern) {
   };
   intern(nfa.closure({start}));
   for (size_t d = 0; d < sets.size(); ++d) {
+    if (sets.size() > kMaxDfaStates) return refuse("the pattern is too complex (its automaton would be too large)");
     for (int b = 0; b < 256; ++b) {
       std::vector<int> next;
       for (int s : sets[d]) {
@@ -270,13 +549,23 @@ FormatAutomaton FormatAutomaton::from_pattern(std::string_view pattern) {
       }
     }
   }
-  if (!live[0]) return dfa;
+  if (!live[0]) return refuse("no string of characters a JSON string holds unescaped matches the pattern");
   for (int32_t& t : table) {
     if (t >= 0 && !live[static_cast<size_t>(t)]) t = kReject;
   }
+  FormatAutomaton dfa;
   dfa.table_ = std::move(table);
   dfa.accepting_ = std::move(accepting);
   return dfa;
+}
+
+FormatAutomaton FormatAutomaton::from_pattern(std::string_view pattern) {
+  auto dfa = build(pattern, false);
+  return dfa ? std::move(*dfa) : FormatAutomaton();
+}
+
+Result<FormatAutomaton> FormatAutomaton::from_schema_pattern(std::string_view pattern) {
+  return build(pattern, true);
 }
 
 namespace {

@@ -2,13 +2,15 @@
 // String "format"s as byte automata (DFAs), so a formatted string is recognised byte by byte
 // like everything else. Each format is a fixed, internal pattern describing a strict subset of
 // what the format allows (dates with a valid day for their month, but never 29 February;
-// times without leap seconds; ...), so every string generated validates. User-written
-// "pattern" regexes are not supported; these patterns are ours.
+// times without leap seconds; ...), so every string generated validates. A schema's own
+// "pattern" becomes one too (from_schema_pattern).
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "llmp/core/status.h"
 
 namespace llmp::engine::grammar {
 
@@ -22,9 +24,20 @@ class FormatAutomaton {
   //! The supported format names, for error messages ("date, date-time, ...").
   static std::string supported_names();
 
-  //! Builds the DFA of a pattern: literals, \-escapes, [classes], (groups), |, ?, *, +,
-  //! {n}, {n,m}. States that cannot reach acceptance are removed. Empty on a malformed pattern.
+  //! Builds the DFA of one of our patterns: literals, \-escapes, [classes], (groups), |, ?, *,
+  //! +, {n}, {n,m}. States that cannot reach acceptance are removed. Empty on a malformed pattern.
   static FormatAutomaton from_pattern(std::string_view pattern);
+
+  //! The DFA of a JSON Schema "pattern" (an ECMAScript regex, searched for in the string): the
+  //! strings it accepts are a subset of the pattern's matches whose characters a JSON string
+  //! holds unescaped: printable ASCII but '"' and '\'; beyond ASCII only what the pattern writes
+  //! out, and Latin and CJK letters for '.', \D, \S and [^...]. Adds to from_pattern's syntax '.',
+  //! [^...], \d \w \s and their negations, \xHH, \uXXXX, (?:...), (?<name>...), {n,}, lazy
+  //! quantifiers, and ^ and $ at the ends. invalid_argument naming the byte offset for what it
+  //! does not support (lookaround, backreferences, \b, \p{...}, non-ASCII in [...]), a pattern
+  //! no such string matches, or one too large (over 2048 bytes, a repeat over 1000, an
+  //! automaton over 4096 states).
+  static Result<FormatAutomaton> from_schema_pattern(std::string_view pattern);
 
   int32_t start() const { return 0; }
   int32_t next(int32_t state, uint8_t byte) const { return table_[static_cast<size_t>(state) * 256 + byte]; }
@@ -32,6 +45,8 @@ class FormatAutomaton {
   size_t states() const { return accepting_.size(); }
 
  private:
+  static Result<FormatAutomaton> build(std::string_view pattern, bool user);
+
   std::vector<int32_t> table_;  // [states][256], kReject where no live state follows
   std::vector<uint8_t> accepting_;
 };

@@ -59,6 +59,11 @@ NodeId Grammar::add_literal(const std::vector<std::string>& values, std::string 
   return add(NodeKind::literal, static_cast<uint32_t>(literals_.size() - 1), std::move(path));
 }
 
+const FormatAutomaton* Grammar::own(FormatAutomaton automaton) {
+  patterns_.push_back(std::make_unique<const FormatAutomaton>(std::move(automaton)));
+  return patterns_.back().get();
+}
+
 NodeId Grammar::any_value() {
   if (any_value_ != kNoNode) return any_value_;
   any_value_ = add_any_of({}, "(any value)");

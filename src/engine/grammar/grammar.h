@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -100,6 +101,8 @@ class Grammar {
   NodeId add_number(NumberNode n, std::string path);
   //! `values`: compact JSON texts.
   NodeId add_literal(const std::vector<std::string>& values, std::string path);
+  //! Keeps a schema pattern's automaton for the grammar's lifetime; the pointer is stable.
+  const FormatAutomaton* own(FormatAutomaton automaton);
   //! Any JSON value ("true" schema, json_object's values); one shared node.
   NodeId any_value();
   //! Any JSON object.
@@ -141,6 +144,7 @@ class Grammar {
   std::vector<NumberNode> numbers_;
   std::vector<LiteralNode> literals_;
   std::vector<AnyOfNode> any_ofs_;
+  std::vector<std::unique_ptr<const FormatAutomaton>> patterns_;  // StringNode::format points here
   NodeId any_value_ = kNoNode, any_object_ = kNoNode;
   NodeId root_ = kNoNode;
   int max_whitespace_ = 0;

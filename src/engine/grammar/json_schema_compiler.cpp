@@ -18,18 +18,18 @@ using simdjson::dom::element;
 using simdjson::dom::element_type;
 
 // Assertions this compiler enforces.
-constexpr std::array<std::string_view, 21> kSupported = {
+constexpr std::array<std::string_view, 22> kSupported = {
     "type",      "properties", "required",  "additionalProperties", "items",   "minItems",  "maxItems",
     "enum",      "const",      "anyOf",     "oneOf",                "allOf",   "$ref",      "nullable",
     "minLength", "maxLength",  "format",    "minimum",              "maximum", "exclusiveMinimum",
-    "exclusiveMaximum"};
+    "exclusiveMaximum", "pattern"};
 
 // Assertions it cannot enforce: rejected rather than ignored, so an output never silently
 // breaks the schema. Every other keyword (title, description, default, examples, $defs, $schema,
 // vendor extensions, ...) only describes, and is ignored, as the specification says of
 // keywords a validator does not know.
-constexpr std::array<std::string_view, 25> kUnsupported = {
-    "pattern",       "patternProperties", "propertyNames",  "if",           "then",
+constexpr std::array<std::string_view, 24> kUnsupported = {
+    "patternProperties", "propertyNames",  "if",           "then",
     "else",          "not",               "dependentSchemas", "dependentRequired", "dependencies",
     "unevaluatedProperties", "unevaluatedItems", "prefixItems", "contains",  "minContains",
     "maxContains",   "uniqueItems",       "multipleOf",     "minProperties", "maxProperties",
@@ -239,7 +239,7 @@ class SchemaCompiler {
       // Generating only the types the keywords speak of is a valid subset.
       if (has("properties") || has("required") || has("additionalProperties")) types.push_back("object");
       if (has("items") || has("minItems") || has("maxItems")) types.push_back("array");
-      if (has("minLength") || has("maxLength") || has("format")) types.push_back("string");
+      if (has("minLength") || has("maxLength") || has("format") || has("pattern")) types.push_back("string");
       if (has("minimum") || has("maximum") || has("exclusiveMinimum") || has("exclusiveMaximum")) types.push_back("number");
       if (types.empty()) return g_.any_value();
       if (nullable) types.push_back("null");
@@ -440,6 +440,19 @@ class SchemaCompiler {
       if (n.min_length > 0 || n.max_length != UINT32_MAX) {
         return unsupported(n.min_length > 0 ? "minLength" : "maxLength", path, "together with 'format'");
       }
+    }
+    element pattern;
+    if (s["pattern"].get(pattern) == simdjson::SUCCESS) {
+      std::string_view text;
+      if (pattern.get_string().get(text) != simdjson::SUCCESS) return invalid(path + "/pattern", "'pattern' must be a string");
+      if (n.format != nullptr) return unsupported("pattern", path, "together with 'format'");
+      if (n.min_length > 0 || n.max_length != UINT32_MAX) {
+        // The automaton does not count characters.
+        return unsupported(n.min_length > 0 ? "minLength" : "maxLength", path, "together with 'pattern'");
+      }
+      auto automaton = FormatAutomaton::from_schema_pattern(text);
+      if (!automaton) return invalid(path + "/pattern", automaton.error().message());
+      n.format = g_.own(std::move(*automaton));
     }
     return g_.add_string(n, path);
   }

@@ -20,8 +20,10 @@ std::string compile_error(const std::string& schema) {
 }  // namespace
 
 TEST_CASE("schema compiler: unsupported features are rejected with their path", "[grammar][schema]") {
-  CHECK(compile_error(R"({"type":"object","properties":{"x":{"type":"string","pattern":"^a+$"}}})") ==
-        "unsupported schema feature 'pattern' at #/properties/x");
+  CHECK(compile_error(R"({"type":"object","properties":{"x":{"type":"string","pattern":"^a+$","maxLength":3}}})") ==
+        "unsupported schema feature 'maxLength' at #/properties/x (together with 'pattern')");
+  CHECK(compile_error(R"({"type":"string","pattern":"^a+$","format":"date"})") ==
+        "unsupported schema feature 'pattern' at # (together with 'format')");
   CHECK(compile_error(R"({"type":"object","patternProperties":{"^a":{}}})") ==
         "unsupported schema feature 'patternProperties' at #");
   CHECK(compile_error(R"({"type":"array","items":{"if":{},"then":{}}})") ==
@@ -93,4 +95,28 @@ TEST_CASE("schema compiler: what it takes", "[grammar][schema]") {
     CHECK(r);
   }
   CHECK(compile_json_object());
+}
+
+TEST_CASE("schema compiler: patterns it cannot enforce are named with the byte offset", "[grammar][schema]") {
+  const std::pair<const char*, const char*> cases[] = {
+      {R"(^(?=a)b$)", "lookahead and lookbehind are not supported (at byte 2)"},
+      {R"((a)\\1)", "backreferences are not supported"},
+      {R"(\\bword)", "word boundaries"},
+      {R"(\\p{L}+)", "Unicode property escapes are not supported"},
+      {R"([é])", "non-ASCII characters inside [...] are not supported"},
+      {R"(^a|b$)", "group the alternatives"},
+      {R"(a{2000})", "a repeat of more than 1000 times"},
+      {R"((a)", "'(' without ')'"},
+      {R"([a-)", "'[' without ']'"},
+      {R"(^\"$)", "no string of characters a JSON string holds unescaped matches the pattern"},
+      {R"(a^b)", "'^' and '$' are supported only at the ends of the pattern"},
+      {R"(((a|b|c|d){1000}){1000})", "the pattern is too complex"},
+      {R"(^(a|b)*a(a|b){12}$)", "the pattern is too complex"},
+  };
+  for (const auto& [pattern, message] : cases) {
+    const std::string schema = std::string(R"({"type":"string","pattern":")") + pattern + "\"}";
+    INFO(schema);
+    const std::string e = compile_error(schema);
+    CHECK_THAT(e, Catch::StartsWith("invalid schema at #/pattern: ") && Catch::Contains(message));
+  }
 }

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <regex>
 #include <string_view>
 #include <vector>
 
@@ -11,6 +12,27 @@ namespace {
 
 using simdjson::dom::element;
 using simdjson::dom::element_type;
+
+// UTF-8 text as code points, for std::wregex (wchar_t holds one on Linux).
+std::wstring widen(std::string_view s) {
+  std::wstring out;
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const int n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    uint32_t cp = n == 1 ? c : c & (0xFF >> (n + 1));
+    for (int k = 1; k < n && i + static_cast<size_t>(k) < s.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+    out.push_back(static_cast<wchar_t>(cp));
+    i += static_cast<size_t>(n);
+  }
+  return out;
+}
+
+// A JSON Schema "pattern": an ECMAScript regex found anywhere in the string.
+bool matches_pattern(std::string_view pattern, std::string_view str) {
+  const std::wregex re(widen(pattern), std::regex::ECMAScript);
+  const std::wstring text = widen(str);
+  return std::regex_search(text, re);
+}
 
 // The array or object inside an element (empty when it is not one).
 simdjson::dom::array array_of(element e) {
@@ -233,6 +255,9 @@ class Validator {
       if (s["maxLength"].get(x) == simdjson::SUCCESS && code_points(str) > size_t(as_double(x))) return at + ": too long";
       if (s["format"].get(x) == simdjson::SUCCESS && !valid_format(x.get_string().value_unsafe(), str)) {
         return at + ": not a valid " + std::string(x.get_string().value_unsafe());
+      }
+      if (s["pattern"].get(x) == simdjson::SUCCESS && !matches_pattern(x.get_string().value_unsafe(), str)) {
+        return at + ": does not match " + std::string(x.get_string().value_unsafe());
       }
     }
     if (is_number(v)) {
