@@ -18,6 +18,10 @@
 // - enum/const values written exactly as their compact JSON;
 // - string formats date, time, date-time, uuid, ipv4 and email as strict subsets (years
 //   1000-9999 and never 29 February, no leap seconds, ...); other formats are rejected;
+// - string patterns (ECMAScript regexes, searched for) as strict subsets: characters a JSON
+//   string holds unescaped, beyond ASCII only those the pattern writes out and Latin and CJK
+//   letters (grammar/format_automaton.h); lookaround, backreferences, \b and \p{...} are
+//   rejected, as is a pattern beside minLength/maxLength or format;
 // - nesting at most 64 frames deep (a frame per open container, plus the key, string or
 //   number being written: about 60 levels);
 // - oneOf is treated as anyOf: a value matching two branches of a oneOf is not excluded;
@@ -25,8 +29,8 @@
 //   dropped while the first 8 are alive);
 // - at most 8 values (containers, keys, strings) opened by one token ("[[[[[[[[[" is not
 //   offered).
-// Unsupported keywords ("pattern", "not", "if", ...) are rejected at compile time with the schema
-// path, never ignored.
+// Unsupported keywords ("not", "if", "patternProperties", ...) are rejected at compile time
+// with the schema path, never ignored.
 //
 // Thread safety: OutputGrammar and TokenVocabularyIndex are immutable and may be shared by any
 // number of threads (the grammar's mask cache is internally synchronized); a GrammarMatcher
@@ -56,7 +60,7 @@ struct OutputGrammarOptions {
 
 //! Compiles a JSON Schema (the "schema" member of OpenAI's json_schema response format) into a
 //! grammar. invalid_argument naming the schema path on bad JSON, an invalid schema, a schema no
-//! value satisfies, or an unsupported feature ("unsupported schema feature 'pattern' at
+//! value satisfies, or an unsupported feature ("unsupported schema feature 'not' at
 //! #/properties/x").
 Result<std::shared_ptr<const OutputGrammar>> compile_json_schema(std::string_view schema_json,
                                                                  const OutputGrammarOptions& options = {});
