@@ -61,8 +61,8 @@ ApiResult<std::shared_ptr<const engine::OutputGrammar>> named_error(Result<std::
 
 ApiResult<std::shared_ptr<const engine::OutputGrammar>> compiled(const std::string& schema, bool json_object,
                                                                   const char* param) {
-  // Keys: the schema text, or "json_object" (no schema is that string).
-  return named_error(cache().get(schema, [&] {
+  // Keys name their kind first, so no schema text can stand for another kind's grammar.
+  return named_error(cache().get((json_object ? "json_object:" : "schema:") + schema, [&] {
     return json_object ? engine::compile_json_object() : engine::compile_json_schema(schema);
   }), param);
 }
@@ -80,9 +80,7 @@ ApiResult<std::shared_ptr<const engine::OutputGrammar>> choice_grammar(simdjson:
     if (item.get(text) != simdjson::SUCCESS) return refuse();
     choices.emplace_back(text);
   }
-  // The key starts with a byte no schema text or "json_object" starts with.
-  std::string key(1, '\x01');
-  key += simdjson::minify(list);
+  const std::string key = "choice:" + simdjson::minify(list);
   return named_error(cache().get(key, [&] { return engine::compile_choice(choices); }), "guided_choice");
 }
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <bitset>
+#include <cctype>
 #include <map>
 #include <memory>
 #include <optional>
@@ -25,8 +26,8 @@ struct Regex {
 // Limits on a user's pattern, so one request cannot make the server build a huge automaton.
 constexpr size_t kMaxPatternBytes = 2048;
 constexpr int kMaxRepeat = 1000;
-constexpr size_t kMaxNfaStates = 20000;
-constexpr size_t kMaxDfaStates = 4096;
+constexpr size_t kMaxNfaStates = 8000;
+constexpr size_t kMaxDfaStates = 2048;
 
 ByteSet byte_range(int from, int to) {
   ByteSet b;
@@ -46,7 +47,7 @@ Regex sequence(std::vector<Regex> parts) {
   return r;
 }
 
-// What a user pattern's string may hold inside a JSON string without escapes: printable ASCII
+// What a user pattern's string may hold inside a JSON string without escapes: ASCII 0x20-0x7F
 // but '"' and '\', and the non-ASCII characters below. The bytes are the string's own, so the
 // automaton walks the JSON text as it is written.
 ByteSet json_ascii() {
@@ -149,8 +150,9 @@ class PatternParser {
   const std::string& error() const { return error_; }
 
  private:
+  // Records why the pattern is refused, at the byte where the construct at fault starts.
   std::nullopt_t fail(std::string why) {
-    if (error_.empty()) error_ = fmt::format("{} (at byte {})", why, pos_);
+    if (error_.empty()) error_ = fmt::format("{} (at byte {})", why, at_);
     return std::nullopt;
   }
 
@@ -195,7 +197,8 @@ class PatternParser {
     while (more() && p_[pos_] != '|' && p_[pos_] != ')') {
       auto a = atom();
       if (!a) return std::nullopt;
-      while (more() && (p_[pos_] == '?' || p_[pos_] == '*' || p_[pos_] == '+' || p_[pos_] == '{')) {
+      if (more() && (p_[pos_] == '?' || p_[pos_] == '*' || p_[pos_] == '+' || p_[pos_] == '{')) {
+        at_ = pos_;
         Regex rep{Regex::Kind::repeat};
         const char q = p_[pos_++];
         if (q == '?') {
@@ -222,6 +225,10 @@ class PatternParser {
         if (user_ && more() && p_[pos_] == '?') ++pos_;  // lazy: the same strings
         rep.parts.push_back(std::move(*a));
         a = std::move(rep);
+        if (more() && (p_[pos_] == '?' || p_[pos_] == '*' || p_[pos_] == '+' || p_[pos_] == '{')) {
+          at_ = pos_;
+          return fail("a quantifier cannot follow a quantifier");
+        }
       }
       seq.parts.push_back(std::move(*a));
     }
@@ -267,8 +274,16 @@ class PatternParser {
       if (*cp >= 0x80) return fail("only ASCII characters may be written as \\x or \\u inside [...]");
       return static_cast<int>(*cp);
     }
-    constexpr std::string_view kControls = "tnrfv0";
-    if (const size_t i = kControls.find(e); i != std::string_view::npos) return static_cast<int>("\t\n\r\f\v"[i]);
+    if (e == '0' && more() && p_[pos_] >= '0' && p_[pos_] <= '9') return fail("octal escapes are not supported");
+    switch (e) {
+      case 't': return '\t';
+      case 'n': return '\n';
+      case 'r': return '\r';
+      case 'f': return '\f';
+      case 'v': return '\v';
+      case '0': return 0;
+      default: break;
+    }
     if (e == 'b' || e == 'B') return fail("word boundaries (\\b, \\B) are not supported");
     if (e >= '1' && e <= '9') return fail("backreferences are not supported");
     if (e == 'p' || e == 'P') return fail("Unicode property escapes are not supported");
@@ -315,15 +330,20 @@ class PatternParser {
   }
 
   std::optional<Regex> atom() {
+    at_ = pos_;
     const unsigned char c = static_cast<unsigned char>(p_[pos_++]);
     if (c == '(') {
       if (user_ && more() && p_[pos_] == '?') {
         if (p_.substr(pos_, 2) == "?:") {
           pos_ += 2;
         } else if (p_.substr(pos_, 2) == "?<" && pos_ + 2 < end_ && p_[pos_ + 2] != '=' && p_[pos_ + 2] != '!') {
-          const size_t close = p_.find('>', pos_);
-          if (close == std::string_view::npos || close >= end_) return fail("malformed named group");
-          pos_ = close + 1;
+          pos_ += 2;
+          const size_t name = pos_;
+          while (more() && (std::isalnum(static_cast<unsigned char>(p_[pos_])) || p_[pos_] == '_')) ++pos_;
+          if (pos_ == name || std::isdigit(static_cast<unsigned char>(p_[name])) || !more() || p_[pos_] != '>') {
+            return fail("malformed group name");
+          }
+          ++pos_;
         } else {
           return fail("lookahead and lookbehind are not supported");
         }
@@ -342,6 +362,7 @@ class PatternParser {
         return bytes(byte_range(escaped, escaped));
       }
       const char e = p_[pos_];
+      if (static_cast<unsigned char>(e) >= 0x80) return literal_character(static_cast<unsigned char>(p_[pos_++]));
       if (e == 'x' || e == 'u') {  // any code point: its UTF-8 bytes
         ++pos_;
         auto cp = hex_escape(e == 'x' ? 2 : 4);
@@ -365,10 +386,17 @@ class PatternParser {
     if (c == '*' || c == '+' || c == '?' || c == '{' || c == '}' || c == ']') {
       return fail(fmt::format("'{}' has nothing to repeat or is unbalanced", static_cast<char>(c)));
     }
-    if (c < 0x80) return from_class(CharClass{byte_range(c, c), false});
-    // A literal non-ASCII character: all of its UTF-8 bytes, so a quantifier after it repeats
-    // the character (the pattern came from JSON text, so it is valid UTF-8).
-    std::vector<Regex> seq{bytes(byte_range(c, c))};
+    if (c < 0x80) return from_class(CharClass{byte_range(c, c), false, false});
+    return literal_character(c);
+  }
+
+  // A literal non-ASCII character whose lead byte `lead` was just read: all of its UTF-8 bytes,
+  // so a quantifier after it repeats the character (the pattern came from JSON text, so it is
+  // valid UTF-8). Beyond U+FFFF ECMAScript without the u flag sees two UTF-16 halves, and a
+  // quantifier repeats only the second: such characters are refused.
+  std::optional<Regex> literal_character(unsigned char lead) {
+    if (lead >= 0xF0) return fail("characters beyond U+FFFF (emoji, ...) are not supported");
+    std::vector<Regex> seq{bytes(byte_range(lead, lead))};
     while (more() && (static_cast<unsigned char>(p_[pos_]) & 0xC0) == 0x80) {
       const unsigned char b = static_cast<unsigned char>(p_[pos_++]);
       seq.push_back(bytes(byte_range(b, b)));
@@ -378,6 +406,7 @@ class PatternParser {
 
   std::string_view p_;
   size_t pos_ = 0;
+  size_t at_ = 0;  // where the atom or quantifier being read starts, for messages
   size_t end_;
   bool user_;
   std::string error_;
@@ -456,16 +485,18 @@ struct Nfa {
     return {add(), add()};
   }
 
-  std::vector<int> closure(std::vector<int> set) const {
-    std::vector<char> seen(states.size(), 0);
+  std::vector<int> closure(std::vector<int> set) {
+    // Visited marks by generation, so a closure costs its own size, not the NFA's.
+    seen.resize(states.size(), 0);
+    ++generation;
     std::vector<int> stack = set;
-    for (int s : set) seen[static_cast<size_t>(s)] = 1;
+    for (int s : set) seen[static_cast<size_t>(s)] = generation;
     while (!stack.empty()) {
       const int s = stack.back();
       stack.pop_back();
       for (int t : states[static_cast<size_t>(s)].epsilon) {
-        if (!seen[static_cast<size_t>(t)]) {
-          seen[static_cast<size_t>(t)] = 1;
+        if (seen[static_cast<size_t>(t)] != generation) {
+          seen[static_cast<size_t>(t)] = generation;
           set.push_back(t);
           stack.push_back(t);
         }
@@ -474,19 +505,25 @@ struct Nfa {
     std::sort(set.begin(), set.end());
     return set;
   }
+
+  std::vector<uint32_t> seen;
+  uint32_t generation = 0;
 };
 
-// NFA states `r` expands to, without building them (repeats copy their part).
+// NFA states `r` expands to, without building them (repeats copy their part); saturates just
+// past kMaxNfaStates, so nested repeats cannot overflow it.
 size_t nfa_size(const Regex& r) {
+  constexpr size_t kOver = kMaxNfaStates + 1;
   switch (r.kind) {
     case Regex::Kind::bytes: return 2;
     case Regex::Kind::repeat: {
       const size_t copies = static_cast<size_t>(r.max < 0 ? r.min + 1 : r.max);
-      return 2 + copies * nfa_size(r.parts[0]);
+      const size_t part = nfa_size(r.parts[0]);
+      return copies != 0 && part > kOver / copies ? kOver : std::min(kOver, 2 + copies * part);
     }
     default: {
       size_t n = 2;
-      for (const Regex& part : r.parts) n += nfa_size(part);
+      for (const Regex& part : r.parts) n = std::min(kOver, n + nfa_size(part));
       return n;
     }
   }
@@ -517,35 +554,57 @@ Result<FormatAutomaton> FormatAutomaton::build(std::string_view pattern, bool us
     }
     return it->second;
   };
+  // Bytes that every edge treats alike step alike: the construction steps once per class of
+  // them (a handful for most patterns) instead of once per byte.
+  std::vector<std::vector<uint64_t>> edges_of(256, std::vector<uint64_t>((nfa.states.size() + 63) / 64, 0));
+  for (size_t e = 0; e < nfa.states.size(); ++e) {
+    if (nfa.states[e].target < 0) continue;
+    for (int b = 0; b < 256; ++b) {
+      if (nfa.states[e].on.test(static_cast<size_t>(b))) edges_of[static_cast<size_t>(b)][e / 64] |= uint64_t{1} << (e % 64);
+    }
+  }
+  std::map<std::vector<uint64_t>, std::vector<int>> classes;  // edges → the bytes on exactly those
+  for (int b = 0; b < 256; ++b) classes[edges_of[static_cast<size_t>(b)]].push_back(b);
+
   intern(nfa.closure({start}));
   for (size_t d = 0; d < sets.size(); ++d) {
     if (sets.size() > kMaxDfaStates) return refuse("the pattern is too complex (its automaton would be too large)");
-    for (int b = 0; b < 256; ++b) {
+    for (const auto& [edges, class_bytes] : classes) {
       std::vector<int> next;
       for (int s : sets[d]) {
         const Nfa::State& st = nfa.states[static_cast<size_t>(s)];
-        if (st.target >= 0 && st.on.test(static_cast<size_t>(b))) next.push_back(st.target);
+        if (st.target >= 0 && st.on.test(static_cast<size_t>(class_bytes[0]))) next.push_back(st.target);
       }
       if (next.empty()) continue;
       const int32_t id = intern(nfa.closure(std::move(next)));
-      table[d * 256 + static_cast<size_t>(b)] = id;
+      for (const int b : class_bytes) table[d * 256 + static_cast<size_t>(b)] = id;
     }
   }
 
-  // Keep only states from which acceptance is reachable: a string never enters a dead end.
+  // Keep only states from which acceptance is reachable (backwards from the accepting ones):
+  // a string never enters a dead end.
   const size_t n = sets.size();
+  std::vector<std::vector<int32_t>> into(n);
+  for (size_t d = 0; d < n; ++d) {
+    for (int b = 0; b < 256; ++b) {
+      const int32_t t = table[d * 256 + static_cast<size_t>(b)];
+      if (t >= 0 && (into[static_cast<size_t>(t)].empty() || into[static_cast<size_t>(t)].back() != static_cast<int32_t>(d))) {
+        into[static_cast<size_t>(t)].push_back(static_cast<int32_t>(d));
+      }
+    }
+  }
   std::vector<uint8_t> live = accepting;
-  for (bool changed = true; changed;) {
-    changed = false;
-    for (size_t d = 0; d < n; ++d) {
-      if (live[d]) continue;
-      for (int b = 0; b < 256; ++b) {
-        const int32_t t = table[d * 256 + static_cast<size_t>(b)];
-        if (t >= 0 && live[static_cast<size_t>(t)]) {
-          live[d] = 1;
-          changed = true;
-          break;
-        }
+  std::vector<int32_t> todo;
+  for (size_t d = 0; d < n; ++d) {
+    if (live[d]) todo.push_back(static_cast<int32_t>(d));
+  }
+  while (!todo.empty()) {
+    const int32_t t = todo.back();
+    todo.pop_back();
+    for (const int32_t d : into[static_cast<size_t>(t)]) {
+      if (!live[static_cast<size_t>(d)]) {
+        live[static_cast<size_t>(d)] = 1;
+        todo.push_back(d);
       }
     }
   }

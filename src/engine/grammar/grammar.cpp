@@ -60,6 +60,7 @@ NodeId Grammar::add_literal(const std::vector<std::string>& values, std::string 
 }
 
 const FormatAutomaton* Grammar::own(FormatAutomaton automaton) {
+  pattern_states_ += automaton.states();
   patterns_.push_back(std::make_unique<const FormatAutomaton>(std::move(automaton)));
   return patterns_.back().get();
 }

@@ -103,6 +103,8 @@ class Grammar {
   NodeId add_literal(const std::vector<std::string>& values, std::string path);
   //! Keeps a schema pattern's automaton for the grammar's lifetime; the pointer is stable.
   const FormatAutomaton* own(FormatAutomaton automaton);
+  //! States of the automata kept so far (each holds a 1 KiB row per state).
+  size_t pattern_states() const { return pattern_states_; }
   //! Any JSON value ("true" schema, json_object's values); one shared node.
   NodeId any_value();
   //! Any JSON object.
@@ -145,6 +147,7 @@ class Grammar {
   std::vector<LiteralNode> literals_;
   std::vector<AnyOfNode> any_ofs_;
   std::vector<std::unique_ptr<const FormatAutomaton>> patterns_;  // StringNode::format points here
+  size_t pattern_states_ = 0;
   NodeId any_value_ = kNoNode, any_object_ = kNoNode;
   NodeId root_ = kNoNode;
   int max_whitespace_ = 0;

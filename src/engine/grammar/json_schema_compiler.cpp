@@ -452,6 +452,11 @@ class SchemaCompiler {
       }
       auto automaton = FormatAutomaton::from_schema_pattern(text);
       if (!automaton) return invalid(path + "/pattern", automaton.error().message());
+      // About 8 MiB of tables at most, whatever the number of patterns.
+      constexpr size_t kMaxPatternStates = 8192;
+      if (g_.pattern_states() + automaton->states() > kMaxPatternStates) {
+        return unsupported("pattern", path, "the schema's patterns together need too large automata");
+      }
       n.format = g_.own(std::move(*automaton));
     }
     return g_.add_string(n, path);

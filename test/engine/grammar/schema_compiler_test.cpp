@@ -1,8 +1,12 @@
 // Schemas the compiler rejects, with the path to blame, and the ones it takes.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <string>
+#include <tuple>
 
+#include "grammar/output_grammar.h"
+#include "grammar/recognizer.h"
 #include "llmp/engine/structured_output.h"
 
 using namespace llmp;
@@ -99,7 +103,7 @@ TEST_CASE("schema compiler: what it takes", "[grammar][schema]") {
 
 TEST_CASE("schema compiler: patterns it cannot enforce are named with the byte offset", "[grammar][schema]") {
   const std::pair<const char*, const char*> cases[] = {
-      {R"(^(?=a)b$)", "lookahead and lookbehind are not supported (at byte 2)"},
+      {R"(^(?=a)b$)", "lookahead and lookbehind are not supported (at byte 1)"},
       {R"((a)\\1)", "backreferences are not supported"},
       {R"(\\bword)", "word boundaries"},
       {R"(\\p{L}+)", "Unicode property escapes are not supported"},
@@ -112,11 +116,56 @@ TEST_CASE("schema compiler: patterns it cannot enforce are named with the byte o
       {R"(a^b)", "'^' and '$' are supported only at the ends of the pattern"},
       {R"(((a|b|c|d){1000}){1000})", "the pattern is too complex"},
       {R"(^(a|b)*a(a|b){12}$)", "the pattern is too complex"},
+      {R"(^[\\01]+$)", "octal escapes are not supported"},
+      {R"(^\\ud83d$)", "surrogate code points are not supported"},
+      {"^\xF0\x9F\x98\x80+$", "characters beyond U+FFFF"},
+      {R"(a**)", "a quantifier cannot follow a quantifier (at byte 2)"},
+      {R"(a{2}{3})", "a quantifier cannot follow a quantifier (at byte 4)"},
+      {R"((?<>a))", "malformed group name"},
+      {R"(*a)", "'*' has nothing to repeat or is unbalanced (at byte 0)"},
+      // Nested repeats whose size overflows 64 bits if multiplied unchecked.
+      {"^((((((((aa{0}){1000}a){1000}a){1000}a){1000}a){1000}a){1000}a){1000}a){1000}$", "the pattern is too complex"},
   };
   for (const auto& [pattern, message] : cases) {
     const std::string schema = std::string(R"({"type":"string","pattern":")") + pattern + "\"}";
     INFO(schema);
     const std::string e = compile_error(schema);
     CHECK_THAT(e, Catch::StartsWith("invalid schema at #/pattern: ") && Catch::Contains(message));
+  }
+}
+
+TEST_CASE("schema compiler: adversarial patterns are refused or compiled quickly", "[grammar][schema]") {
+  for (const char* pattern : {R"(^(a{1000}){4}$)", R"(^(.?){500}$)", R"(^(\\w?\\d?){300}$)", R"(([a-z]+[0-9]*)*x)",
+                              R"(^(a|b)*a(a|b){10}$)", R"(^([a-z]{0,5}[0-9]{0,5}){80}$)", R"((.*a){40})"}) {
+    const auto start = std::chrono::steady_clock::now();
+    (void)compile_json_schema(std::string(R"({"type":"string","pattern":")") + pattern + "\"}");
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    INFO(pattern << ": " << seconds << " s");
+    CHECK(seconds < 2.0);  // generous for a loaded CI machine; typical is milliseconds
+  }
+}
+
+TEST_CASE("schema compiler: patterns accept what they should", "[grammar][schema]") {
+  // (pattern, string, accepted) through the string's automaton.
+  const std::tuple<const char*, const char*, bool> cases[] = {
+      {"abc", "xxabcyy", true},       {"^abc", "abcyy", true},       {"^abc", "xabc", false},
+      {"abc$", "xxabc", true},        {"abc$", "abcx", false},       {"^a.c$", "a-c", true},
+      {"^[^a-c]+$", "xyz\u00e9", true}, {"^[^a-c]+$", "xaz", false}, {"^\\d{2,}$", "123", true},
+      {"^\\d{2,}$", "1", false},    {"^(?:ab)+?$", "abab", true},  {"^(?<year>\\d{4})$", "2026", true},
+      {"^\\\u00e9$", "\u00e9", true}, {"^caf\u00e9+$", "caf\u00e9\u00e9", true}, {"^\\x41\\u0042$", "AB", true},
+      {"^\\W$", "\u00e9", false},  {"^\\D$", "\u00e9", true},   {"^[\\d]$", "\u00e9", false},
+  };
+  for (const auto& [pattern, text, accepted] : cases) {
+    INFO(pattern << " on " << text);
+    std::string escaped;  // the pattern as a JSON string's content
+    for (const char c : std::string_view(pattern)) {
+      if (c == '\\') escaped += '\\';
+      escaped += c;
+    }
+    auto g = compile_json_schema(std::string(R"({"type":"string","pattern":")") + escaped + "\"}");
+    REQUIRE(g);
+    auto matcher = grammar::Recognizer((*g)->grammar());
+    const bool fed = matcher.accept(std::string("\"") + text + "\"");
+    CHECK((fed && matcher.can_end()) == accepted);
   }
 }
