@@ -23,7 +23,7 @@ std::string refused_param(const std::string& body) {
 }  // namespace
 
 TEST_CASE("fields asking for output the server does not produce are refused by name") {
-  for (const char* key : {"guided_regex", "guided_grammar", "structural_tag", "suffix", "prompt_logprobs"}) {
+  for (const char* key : {"guided_grammar", "structural_tag", "suffix", "prompt_logprobs"}) {
     INFO(key);
     const std::string value = std::string(key) == "prompt_logprobs" ? "1" : R"("x")";
     CHECK(refused_param(std::string(R"({"model":"m",")") + key + "\":" + value + "}") == key);
@@ -35,7 +35,7 @@ TEST_CASE("fields asking for output the server does not produce are refused by n
 }
 
 TEST_CASE("their do-nothing values pass") {
-  CHECK(refused_param(R"({"best_of":1,"suffix":null,"use_beam_search":false,"guided_regex":null,"bad_words":[],)"
+  CHECK(refused_param(R"({"best_of":1,"suffix":null,"use_beam_search":false,"guided_grammar":null,"bad_words":[],)"
                       R"("structural_tag":{}})") == "");
   CHECK(refused_param(R"({"suffix":""})") == "");
   CHECK(refused_param(R"({"best_of":1.0})") == "");

@@ -574,6 +574,25 @@ describe('openai SDK acceptance', () => {
       assert.ok(choices.includes(choiceParts(chunks, 0).content), choiceParts(chunks, 0).content);
     });
 
+    test('guided_regex (vLLM): the whole output matches, chat and completions, streaming too; bad regexes are BadRequestError', T, async () => {
+      const regex = '(?:SKU|REF)-\\d{3}( "[a-z]{1,4}")?\\n?';
+      const whole = new RegExp(`^(?:${regex})$`);
+      for (const seed of [1, 2, 3]) {
+        const common = { max_tokens: 60, temperature: 1, seed, n: 2, guided_regex: regex };
+        const completion = await client.completions.create({ model: QWEN, prompt: 'Code:', ...common });
+        const chat = await client.chat.completions.create({ model: LLAMA, messages: ASK, ...common });
+        for (const c of completion.choices) assert.match(c.text, whole, JSON.stringify(c.text));
+        for (const c of chat.choices) assert.match(c.message.content, whole, JSON.stringify(c.message.content));
+      }
+      const chunks = await collect(await client.chat.completions.create(
+        { model: LLAMA, messages: ASK, max_tokens: 60, seed: 4, guided_regex: regex, stream: true }));
+      assert.match(choiceParts(chunks, 0).content, whole);
+      for (const bad of ['(?=a)b', 'a{0}', 5]) {
+        await rejectsWith(client.completions.create({ model: QWEN, prompt: 'x', guided_regex: bad }), BadRequestError,
+          { param: 'guided_regex' });
+      }
+    });
+
     test('guided_choice that is not a non-empty array of strings, or beside response_format, is BadRequestError', T, async () => {
       for (const guided of [[], ['a', 3], 'yes', ['a', '']]) {
         await rejectsWith(client.completions.create({ model: QWEN, prompt: 'x', guided_choice: guided }), BadRequestError,

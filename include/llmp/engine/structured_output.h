@@ -73,6 +73,12 @@ Result<std::shared_ptr<const OutputGrammar>> compile_json_object(const OutputGra
 //! JSON; no whitespace around it). invalid_argument when there are none, or one is empty.
 Result<std::shared_ptr<const OutputGrammar>> compile_choice(std::span<const std::string> choices);
 
+//! The grammar of vLLM's guided_regex: the whole output matches `regex` (ECMAScript syntax as
+//! for schema patterns, without JSON's limits on characters; beyond ASCII, what the regex
+//! writes out and Latin and CJK letters). invalid_argument naming what is not supported, as
+//! for patterns, or when no non-empty text matches.
+Result<std::shared_ptr<const OutputGrammar>> compile_regex(std::string_view regex);
+
 //! Indexes a tokenizer's vocabulary for masking (a trie over token bytes, end-of-generation ids
 //! from the spec's eog and eos). Once per model; costs about as much as a few masks. Special
 //! (control) tokens other than end-of-generation are never allowed under a grammar.

@@ -94,9 +94,8 @@ struct UnsupportedField {
   std::string_view instead;
 };
 constexpr std::string_view kUseSchema =
-    "constrain the output with response_format (json_schema), guided_json or guided_choice";
+    "constrain the output with response_format (json_schema), guided_json, guided_choice or guided_regex";
 constexpr UnsupportedField kUnsupportedFields[] = {
-    {"guided_regex", kUseSchema},
     {"guided_grammar", kUseSchema},
     {"structural_tag", kUseSchema},
     {"best_of", "ask for n choices (with logprobs) and choose among them"},

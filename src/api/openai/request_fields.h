@@ -49,7 +49,7 @@ class Fields {
 };
 
 //! An error naming the first field that asks for output this server does not produce
-//! (vLLM's guided_regex / guided_grammar, best_of > 1, a suffix, ...); parse_sampling
+//! (vLLM's guided_grammar and structural_tag, best_of > 1, a suffix, ...); parse_sampling
 //! calls it first.
 ApiResult<void> refuse_unsupported_fields(const Fields& f);
 

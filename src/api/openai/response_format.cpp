@@ -67,6 +67,16 @@ ApiResult<std::shared_ptr<const engine::OutputGrammar>> compiled(const std::stri
   }), param);
 }
 
+// vLLM's guided_regex: the whole output matches the regex.
+ApiResult<std::shared_ptr<const engine::OutputGrammar>> regex_grammar(simdjson::dom::element given) {
+  std::string_view regex;
+  if (given.get(regex) != simdjson::SUCCESS) {
+    return api_error(StatusCode::invalid_argument, "'guided_regex' must be a string", "guided_regex");
+  }
+  return named_error(cache().get("regex:" + std::string(regex), [&] { return engine::compile_regex(regex); }),
+                     "guided_regex");
+}
+
 // vLLM's guided_choice: an array of strings; the output is one of them.
 ApiResult<std::shared_ptr<const engine::OutputGrammar>> choice_grammar(simdjson::dom::element given) {
   auto refuse = [] {
@@ -95,14 +105,16 @@ ApiResult<std::shared_ptr<const engine::OutputGrammar>> parse_response_format(co
   std::string_view format_type;
   const bool text_format = obj["response_format"]["type"].get(format_type) == simdjson::SUCCESS && format_type == "text";
   int given = text_format ? -1 : 0;  // {"type": "text"} constrains nothing
-  for (const char* key : {"guided_json", "guided_choice", "response_format"}) given += f.has(key) ? 1 : 0;
+  for (const char* key : {"guided_json", "guided_choice", "guided_regex", "response_format"}) given += f.has(key) ? 1 : 0;
   if (given > 1) {
     return api_error(StatusCode::invalid_argument,
-                     "give one of 'response_format', 'guided_json' and 'guided_choice': each constrains the whole output",
+                     "give one of 'response_format', 'guided_json', 'guided_choice' and 'guided_regex': each "
+                     "constrains the whole output",
                      "response_format");
   }
   simdjson::dom::element guided;
   if (obj["guided_choice"].get(guided) == simdjson::SUCCESS && !guided.is_null()) return choice_grammar(guided);
+  if (obj["guided_regex"].get(guided) == simdjson::SUCCESS && !guided.is_null()) return regex_grammar(guided);
   if (obj["guided_json"].get(guided) == simdjson::SUCCESS && !guided.is_null()) {
     // vLLM's extension: the schema itself, as an object or as JSON text.
     std::string_view text;

@@ -11,8 +11,8 @@
 namespace llmp::api {
 
 //! response_format {"type": "text" | "json_object" | "json_schema", "json_schema": {"name",
-//! "schema", "strict"}}, vLLM's guided_json (a schema) or guided_choice (strings) in `f`; at
-//! most one of them. Null when the output is free text.
+//! "schema", "strict"}}, vLLM's guided_json (a schema), guided_choice (strings) or
+//! guided_regex in `f`; at most one of them. Null when the output is free text.
 //! Errors name the parameter: a bad type, a missing schema, a schema we cannot enforce.
 ApiResult<std::shared_ptr<const engine::OutputGrammar>> parse_response_format(const Fields& f);
 

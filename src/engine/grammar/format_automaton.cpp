@@ -117,7 +117,9 @@ void append_utf8(std::vector<Regex>& out, uint32_t cp) {
 // limited to what a JSON string holds unescaped (see json_ascii, safe_non_ascii).
 class PatternParser {
  public:
-  PatternParser(std::string_view p, bool user) : p_(p), end_(p.size()), user_(user) {}
+  //! `text`: a user's regex over raw output (vLLM's guided_regex) rather than a JSON string's
+  //! content: it must match the whole text, which may hold tabs, newlines, '"' and '\'.
+  PatternParser(std::string_view p, bool user, bool text) : p_(p), end_(p.size()), user_(user || text), text_(text) {}
 
   std::optional<Regex> parse() {
     bool anchored_start = false, anchored_end = false;
@@ -137,6 +139,7 @@ class PatternParser {
     if ((anchored_start || anchored_end) && r->kind == Regex::Kind::alternation) {
       return fail("'^' or '$' beside a top-level '|': group the alternatives, as in ^(a|b)$");
     }
+    if (text_) return r;  // matched as a whole: the anchors change nothing
     Regex any_run{Regex::Kind::repeat};
     any_run.min = 0, any_run.max = -1;
     any_run.parts.push_back(any_char());
@@ -158,9 +161,19 @@ class PatternParser {
 
   bool more() const { return pos_ < end_; }
 
+  // The ASCII bytes the output may hold.
+  ByteSet allowed_ascii() const {
+    if (!text_) return json_ascii();
+    ByteSet b = byte_range(0x20, 0x7E);
+    for (char c : {'\t', '\n', '\r'}) b.set(static_cast<unsigned char>(c));
+    return b;
+  }
+
   Regex any_char() const {
     // '.': any character but line terminators.
-    ByteSet ascii = json_ascii();
+    ByteSet ascii = allowed_ascii();
+    ascii.reset('\n');
+    ascii.reset('\r');
     Regex r{Regex::Kind::alternation};
     r.parts.push_back(bytes(ascii));
     r.parts.push_back(safe_non_ascii());
@@ -168,7 +181,7 @@ class PatternParser {
   }
 
   Regex from_class(CharClass c) const {
-    if (user_) c.ascii &= json_ascii();
+    if (user_) c.ascii &= allowed_ascii();
     if (!c.non_ascii) return bytes(c.ascii);
     Regex r{Regex::Kind::alternation};
     r.parts.push_back(bytes(c.ascii));
@@ -370,7 +383,7 @@ class PatternParser {
         if (*cp >= 0xD800 && *cp <= 0xDFFF) return fail("surrogate code points are not supported");
         std::vector<Regex> seq;
         append_utf8(seq, *cp);
-        for (Regex& b : seq) b.set &= json_ascii() | byte_range(0x80, 0xFF);
+        for (Regex& b : seq) b.set &= allowed_ascii() | byte_range(0x80, 0xFF);
         return sequence(std::move(seq));
       }
       CharClass cls;
@@ -409,6 +422,7 @@ class PatternParser {
   size_t at_ = 0;  // where the atom or quantifier being read starts, for messages
   size_t end_;
   bool user_;
+  bool text_;
   std::string error_;
 };
 
@@ -531,9 +545,9 @@ size_t nfa_size(const Regex& r) {
 
 }  // namespace
 
-Result<FormatAutomaton> FormatAutomaton::build(std::string_view pattern, bool user) {
+Result<FormatAutomaton> FormatAutomaton::build(std::string_view pattern, bool user, bool text) {
   auto refuse = [](std::string why) { return error(StatusCode::invalid_argument, std::move(why)); };
-  PatternParser parser(pattern, user);
+  PatternParser parser(pattern, user, text);
   auto regex = parser.parse();
   if (!regex) return refuse(parser.error());
   if (nfa_size(*regex) > kMaxNfaStates) return refuse("the pattern is too complex (its automaton would be too large)");
@@ -608,7 +622,10 @@ Result<FormatAutomaton> FormatAutomaton::build(std::string_view pattern, bool us
       }
     }
   }
-  if (!live[0]) return refuse("no string of characters a JSON string holds unescaped matches the pattern");
+  if (!live[0]) {
+    return refuse(text ? "no text of the characters this server generates matches the regex"
+                       : "no string of characters a JSON string holds unescaped matches the pattern");
+  }
   for (int32_t& t : table) {
     if (t >= 0 && !live[static_cast<size_t>(t)]) t = kReject;
   }
@@ -619,12 +636,16 @@ Result<FormatAutomaton> FormatAutomaton::build(std::string_view pattern, bool us
 }
 
 FormatAutomaton FormatAutomaton::from_pattern(std::string_view pattern) {
-  auto dfa = build(pattern, false);
+  auto dfa = build(pattern, false, false);
   return dfa ? std::move(*dfa) : FormatAutomaton();
 }
 
 Result<FormatAutomaton> FormatAutomaton::from_schema_pattern(std::string_view pattern) {
-  return build(pattern, true);
+  return build(pattern, true, false);
+}
+
+Result<FormatAutomaton> FormatAutomaton::from_text_regex(std::string_view regex) {
+  return build(regex, true, true);
 }
 
 namespace {

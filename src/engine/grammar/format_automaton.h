@@ -39,13 +39,17 @@ class FormatAutomaton {
   //! automaton over 4096 states).
   static Result<FormatAutomaton> from_schema_pattern(std::string_view pattern);
 
+  //! The DFA of vLLM's guided_regex: the same syntax, matched against the whole output (not a
+  //! JSON string), whose characters may also be tab, newline, carriage return, '"' and '\'.
+  static Result<FormatAutomaton> from_text_regex(std::string_view regex);
+
   int32_t start() const { return 0; }
   int32_t next(int32_t state, uint8_t byte) const { return table_[static_cast<size_t>(state) * 256 + byte]; }
   bool accepting(int32_t state) const { return accepting_[static_cast<size_t>(state)] != 0; }
   size_t states() const { return accepting_.size(); }
 
  private:
-  static Result<FormatAutomaton> build(std::string_view pattern, bool user);
+  static Result<FormatAutomaton> build(std::string_view pattern, bool user, bool text);
 
   std::vector<int32_t> table_;  // [states][256], kReject where no live state follows
   std::vector<uint8_t> accepting_;

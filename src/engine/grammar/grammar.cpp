@@ -59,6 +59,11 @@ NodeId Grammar::add_literal(const std::vector<std::string>& values, std::string 
   return add(NodeKind::literal, static_cast<uint32_t>(literals_.size() - 1), std::move(path));
 }
 
+NodeId Grammar::add_text(TextNode n, std::string path) {
+  texts_.push_back(n);
+  return add(NodeKind::text, static_cast<uint32_t>(texts_.size() - 1), std::move(path));
+}
+
 const FormatAutomaton* Grammar::own(FormatAutomaton automaton) {
   pattern_states_ += automaton.states();
   patterns_.push_back(std::make_unique<const FormatAutomaton>(std::move(automaton)));
@@ -129,6 +134,13 @@ void Grammar::compute_first_bytes() {
       case NodeKind::literal:
         for (const uint8_t b : literals_[n.index].values.first_bytes()) set(b);
         break;
+      case NodeKind::text: {
+        const FormatAutomaton& a = *texts_[n.index].automaton;
+        for (int b = 0; b < 256; ++b) {
+          if (a.next(a.start(), static_cast<uint8_t>(b)) != FormatAutomaton::kReject) set(b);
+        }
+        break;
+      }
       case NodeKind::alias:
       case NodeKind::any_of:
         break;
@@ -169,6 +181,9 @@ void Grammar::compute_min_depths() {
           break;
         case NodeKind::literal:
           d = literals_[n.index].values.empty() ? kNoValue : 1;
+          break;
+        case NodeKind::text:  // its automaton has no dead states, so some text completes
+          d = 1;
           break;
         case NodeKind::any_of:
           for (const NodeId alt : any_ofs_[n.index].alternatives) d = std::min(d, nodes_[alt].min_depth);

@@ -36,7 +36,7 @@ inline constexpr int kMaxExponentDigits = 2;
 inline constexpr int kBoundedNumberScale = 6;
 inline constexpr int kBoundedNumberIntDigits = 12;
 
-enum class NodeKind : uint8_t { alias, any_of, object, array, string, number, literal };
+enum class NodeKind : uint8_t { alias, any_of, object, array, string, number, literal, text };
 
 struct ObjectProperty {
   std::string name;  // decoded
@@ -75,6 +75,11 @@ struct LiteralNode {
   ByteTrie values;  // each value's compact JSON
 };
 
+//! Raw text (not JSON) that an automaton accepts as a whole: vLLM's guided_regex output.
+struct TextNode {
+  const FormatAutomaton* automaton = nullptr;
+};
+
 struct AnyOfNode {
   std::vector<NodeId> alternatives;  // after finish(): concrete (object ... literal) nodes only
 };
@@ -101,6 +106,8 @@ class Grammar {
   NodeId add_number(NumberNode n, std::string path);
   //! `values`: compact JSON texts.
   NodeId add_literal(const std::vector<std::string>& values, std::string path);
+  //! `automaton` from own(); its strings are the node's values, written as they are.
+  NodeId add_text(TextNode n, std::string path);
   //! Keeps a schema pattern's automaton for the grammar's lifetime; the pointer is stable.
   const FormatAutomaton* own(FormatAutomaton automaton);
   //! States of the automata kept so far (each holds a 1 KiB row per state).
@@ -121,6 +128,7 @@ class Grammar {
   const StringNode& string(NodeId id) const { return strings_[nodes_[id].index]; }
   const NumberNode& number(NodeId id) const { return numbers_[nodes_[id].index]; }
   const LiteralNode& literal(NodeId id) const { return literals_[nodes_[id].index]; }
+  const TextNode& text(NodeId id) const { return texts_[nodes_[id].index]; }
   const AnyOfNode& any_of(NodeId id) const { return any_ofs_[nodes_[id].index]; }
   size_t size() const { return nodes_.size(); }
 
@@ -145,6 +153,7 @@ class Grammar {
   std::vector<StringNode> strings_;
   std::vector<NumberNode> numbers_;
   std::vector<LiteralNode> literals_;
+  std::vector<TextNode> texts_;
   std::vector<AnyOfNode> any_ofs_;
   std::vector<std::unique_ptr<const FormatAutomaton>> patterns_;  // StringNode::format points here
   size_t pattern_states_ = 0;

@@ -21,6 +21,7 @@ namespace {
 //   number:  phase below; scan: digits in the current part; ws: 1 when negative; a, b: low and
 //            high half of the value scaled by 10^scale (only with bounds).
 //   literal: a: node in the literal trie.
+//   text:    b: the automaton's state.
 enum : uint8_t { kRootStart, kRootDone };
 enum : uint8_t { kObjStart, kObjAfterOpen, kObjAfterKey, kObjBeforeValue, kObjAfterValue, kObjAfterComma };
 enum : uint8_t { kArrStart, kArrAfterOpen, kArrAfterValue, kArrAfterComma };
@@ -54,6 +55,7 @@ FrameKind frame_kind(NodeKind k) {
     case NodeKind::array: return FrameKind::array;
     case NodeKind::string: return FrameKind::string;
     case NodeKind::number: return FrameKind::number;
+    case NodeKind::text: return FrameKind::text;
     default: return FrameKind::literal;
   }
 }
@@ -107,8 +109,11 @@ class Stepper {
         case FrameKind::literal:
           if (!literal(s, f, c)) return;
           break;
+        case FrameKind::text:
+          if (!text(s, f, c)) return;
+          break;
       }
-      // The number or literal ended before `c`: the enclosing frame takes it.
+      // The number, literal or text ended before `c`: the enclosing frame takes it.
       s.pop();
     }
   }
@@ -526,6 +531,20 @@ class Stepper {
     }
     // Only numbers are prefixes of other values: "1" of "12".
     return f.a != ByteTrie::kRoot && t.value(f.a) >= 0;
+  }
+
+  // True when the text ended before `c`: it can end wherever its automaton accepts.
+  bool text(WalkStack& s, Frame& f, int c) {
+    const FormatAutomaton& a = *g_.text(f.node).automaton;
+    if (c != kEndOfInput) {
+      const int32_t next = a.next(static_cast<int32_t>(f.b), static_cast<uint8_t>(c));
+      if (next != FormatAutomaton::kReject) {
+        f.b = static_cast<uint32_t>(next);
+        emit(s);
+        return false;
+      }
+    }
+    return a.accepting(static_cast<int32_t>(f.b));
   }
 
   const Grammar& g_;

@@ -19,7 +19,7 @@
 
 namespace llmp::engine::grammar {
 
-enum class FrameKind : uint8_t { root, object, key, array, string, number, literal };
+enum class FrameKind : uint8_t { root, object, key, array, string, number, literal, text };
 
 //! One open value. `phase`, `scan`, `ws`, `a`, `b` mean what the frame's kind says (see
 //! recognizer.cpp); fields a kind does not use stay zero so equal states compare equal.

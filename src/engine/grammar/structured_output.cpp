@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -54,6 +55,19 @@ Result<std::shared_ptr<const OutputGrammar>> compile_choice(std::span<const std:
   // A literal node matches its values' bytes as they are: here the choices' text itself.
   const grammar::NodeId root = g.add_literal(std::vector<std::string>(choices.begin(), choices.end()), "(choice)");
   LLMP_TRY_VOID(g.finish(root, 0));
+  return std::make_shared<const OutputGrammar>(std::move(g));
+}
+
+Result<std::shared_ptr<const OutputGrammar>> compile_regex(std::string_view regex) {
+  auto automaton = grammar::FormatAutomaton::from_text_regex(regex);
+  if (!automaton) return error(automaton.error());
+  grammar::Grammar g;
+  const grammar::NodeId root = g.add_text({g.own(std::move(*automaton))}, "(regex)");
+  LLMP_TRY_VOID(g.finish(root, 0));
+  const auto& first = g.node(root).first;
+  if (std::all_of(first.begin(), first.end(), [](uint64_t w) { return w == 0; })) {
+    return error(StatusCode::invalid_argument, "the regex matches only the empty text");
+  }
   return std::make_shared<const OutputGrammar>(std::move(g));
 }
 

@@ -16,6 +16,7 @@
 #include "grammar/token_mask.h"
 #include "grammar/token_vocabulary_index.h"
 #include "llmp/engine/structured_output.h"
+#include "schema_validator.h"
 #include "test_tokenizers.h"
 
 using namespace llmp;
@@ -258,4 +259,45 @@ TEST_CASE("matcher: a choice grammar produces exactly one of its choices, prefix
   CHECK(seen.size() >= 3);
   CHECK_FALSE(compile_choice(std::vector<std::string>{}));
   CHECK_FALSE(compile_choice(std::vector<std::string>{"a", ""}));
+}
+
+TEST_CASE("matcher: a regex grammar produces whole matches of the regex, newlines and quotes included", "[grammar][matcher]") {
+  const Tokenizer& tok = small_tokenizer();
+  const auto vocab = index_vocabulary(tok);
+  const char* const regexes[] = {
+      R"(\d{3}-[A-Z]{2})", R"((yes|no|maybe)\.?)", R"(line one\nline "two"\\ok)", R"([^\s]{2,5} (?:is|was) .{1,3})",
+      R"(^caf\u00e9 \w+$)",
+  };
+  std::mt19937_64 rng(5);
+  for (const char* regex : regexes) {
+    auto g = compile_regex(regex);
+    INFO(regex << ": " << (g ? std::string() : g.error().message()));
+    REQUIRE(g);
+    int ended = 0;
+    for (int walk = 0; walk < 30; ++walk) {
+      grammar::JsonGrammarMatcher matcher(*g, vocab);
+      std::vector<uint64_t> bits(token_mask_words(tok.vocab_size()));
+      std::string text;
+      bool end = false;
+      for (int step = 0; step < 64 && !end; ++step) {
+        matcher.fill_mask(bits);
+        REQUIRE(bits == brute_force_mask(matcher.recognizer(), *vocab));
+        const auto allowed = set_bits(bits, tok.vocab_size());
+        REQUIRE_FALSE(allowed.empty());
+        const TokenId t = allowed[rng() % allowed.size()];
+        end = tok.is_end_of_generation(t);
+        if (!end) {
+          REQUIRE(matcher.accept(t));
+          text += tok.token_bytes(t);
+        }
+      }
+      if (!end) continue;  // a walk may still be inside an open-ended part
+      ++ended;
+      INFO(text);
+      CHECK(regex_matches(regex, text, true));
+    }
+    CHECK(ended > 0);
+  }
+  CHECK_FALSE(compile_regex("(?=a)"));
+  CHECK_FALSE(compile_regex("a{0}"));  // only the empty text
 }

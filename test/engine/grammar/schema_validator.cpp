@@ -27,13 +27,6 @@ std::wstring widen(std::string_view s) {
   return out;
 }
 
-// A JSON Schema "pattern": an ECMAScript regex found anywhere in the string.
-bool matches_pattern(std::string_view pattern, std::string_view str) {
-  const std::wregex re(widen(pattern), std::regex::ECMAScript);
-  const std::wstring text = widen(str);
-  return std::regex_search(text, re);
-}
-
 // The array or object inside an element (empty when it is not one).
 simdjson::dom::array array_of(element e) {
   simdjson::dom::array a;
@@ -256,7 +249,7 @@ class Validator {
       if (s["format"].get(x) == simdjson::SUCCESS && !valid_format(x.get_string().value_unsafe(), str)) {
         return at + ": not a valid " + std::string(x.get_string().value_unsafe());
       }
-      if (s["pattern"].get(x) == simdjson::SUCCESS && !matches_pattern(x.get_string().value_unsafe(), str)) {
+      if (s["pattern"].get(x) == simdjson::SUCCESS && !regex_matches(x.get_string().value_unsafe(), str, false)) {
         return at + ": does not match " + std::string(x.get_string().value_unsafe());
       }
     }
@@ -320,6 +313,12 @@ std::string validate_json_text(const std::string& instance_json, const std::stri
     return std::string("schema not JSON: ") + simdjson::error_message(err);
   }
   return validate_json(instance, schema, schema);
+}
+
+bool regex_matches(std::string_view pattern, std::string_view text, bool whole) {
+  const std::wregex re(widen(pattern), std::regex::ECMAScript);
+  const std::wstring wide = widen(text);
+  return whole ? std::regex_match(wide, re) : std::regex_search(wide, re);
 }
 
 }  // namespace llmp::test

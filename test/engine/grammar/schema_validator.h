@@ -5,8 +5,13 @@
 #include <simdjson.h>
 
 #include <string>
+#include <string_view>
 
 namespace llmp::test {
+
+//! True when the ECMAScript regex `pattern` matches all of `text` (`whole`) or somewhere in it
+//! (a JSON Schema "pattern"); std::wregex over code points, so non-ASCII characters count as one.
+bool regex_matches(std::string_view pattern, std::string_view text, bool whole);
 
 //! "" when `instance` satisfies `schema` (whose $refs resolve against `root`), else the first
 //! reason it does not, with the instance path. oneOf means exactly one; nullable (OpenAPI)
