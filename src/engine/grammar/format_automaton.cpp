@@ -134,9 +134,13 @@ class PatternParser {
     }
     auto r = alternation();
     if (!r) return std::nullopt;
-    if (pos_ != end_) return fail(fmt::format("unexpected '{}'", p_[pos_]));
+    if (pos_ != end_) {
+      at_ = pos_;
+      return fail(fmt::format("unexpected '{}'", p_[pos_]));
+    }
     if (!user_) return r;
-    if ((anchored_start || anchored_end) && r->kind == Regex::Kind::alternation) {
+    // (A whole-text match reads ^a|b$ as a|b; a searched pattern would not.)
+    if (!text_ && (anchored_start || anchored_end) && r->kind == Regex::Kind::alternation) {
       return fail("'^' or '$' beside a top-level '|': group the alternatives, as in ^(a|b)$");
     }
     if (text_) return r;  // matched as a whole: the anchors change nothing
@@ -346,6 +350,7 @@ class PatternParser {
     at_ = pos_;
     const unsigned char c = static_cast<unsigned char>(p_[pos_++]);
     if (c == '(') {
+      const size_t open = at_;
       if (user_ && more() && p_[pos_] == '?') {
         if (p_.substr(pos_, 2) == "?:") {
           pos_ += 2;
@@ -363,7 +368,10 @@ class PatternParser {
       }
       auto inner = alternation();
       if (!inner) return std::nullopt;
-      if (!more() || p_[pos_] != ')') return fail("'(' without ')'");
+      if (!more() || p_[pos_] != ')') {
+        at_ = open;
+        return fail("'(' without ')'");
+      }
       ++pos_;
       return inner;
     }

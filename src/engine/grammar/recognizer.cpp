@@ -165,7 +165,9 @@ class Stepper {
       if (c == kEndOfInput) emit(s);
       return;
     }
-    if (whitespace(s, f, c)) return;
+    // Without padding (max_whitespace 0: choice and regex grammars) a whitespace byte may be
+    // the value's own first byte, as in the choice " yes".
+    if (max_ws_ > 0 && whitespace(s, f, c)) return;
     f.phase = kRootDone;
     f.ws = 0;
     start_value(s, f.node, c);

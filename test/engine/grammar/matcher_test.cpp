@@ -233,7 +233,7 @@ TEST_CASE("matcher: a choice grammar produces exactly one of its choices, prefix
   const Tokenizer& tok = small_tokenizer();
   const auto vocab = index_vocabulary(tok);
   // "yes" is a prefix of "yes, sir"; "ünï" is multi-byte; none is JSON.
-  const std::vector<std::string> choices = {"yes", "no", "yes, sir", "ünï code", "{not json"};
+  const std::vector<std::string> choices = {"yes", "no", "yes, sir", "ünï code", "{not json", " leading space"};
   auto g = compile_choice(choices);
   REQUIRE(g);
   std::mt19937_64 rng(11);
@@ -266,7 +266,7 @@ TEST_CASE("matcher: a regex grammar produces whole matches of the regex, newline
   const auto vocab = index_vocabulary(tok);
   const char* const regexes[] = {
       R"(\d{3}-[A-Z]{2})", R"((yes|no|maybe)\.?)", R"(line one\nline "two"\\ok)", R"([^\s]{2,5} (?:is|was) .{1,3})",
-      R"(^caf\u00e9 \w+$)",
+      R"(^caf\u00e9 \w+$)", R"(\s*\w+)", R"( x\d)", R"([ \t]+a|b)",  // whitespace first; a bare | is whole-text
   };
   std::mt19937_64 rng(5);
   for (const char* regex : regexes) {
