@@ -1,13 +1,18 @@
 // Schemas the compiler rejects, with the path to blame, and the ones it takes.
 #include <catch2/catch.hpp>
 
+#include <simdjson.h>
+
 #include <chrono>
+#include <random>
+#include <regex>
 #include <string>
 #include <tuple>
 
 #include "grammar/output_grammar.h"
 #include "grammar/recognizer.h"
 #include "llmp/engine/structured_output.h"
+#include "schema_validator.h"
 
 using namespace llmp;
 using namespace llmp::engine;
@@ -169,4 +174,98 @@ TEST_CASE("schema compiler: patterns accept what they should", "[grammar][schema
     const bool fed = matcher.accept(std::string("\"") + text + "\"");
     CHECK((fed && matcher.can_end()) == accepted);
   }
+}
+
+namespace {
+
+// A random pattern from pieces of the supported syntax and some that are not, so both the
+// compiler's refusals and its automata get exercised.
+std::string random_pattern(std::mt19937_64& rng) {
+  static const char* const pieces[] = {
+      "a", "b", "z", "0", "9", "-", " ", ".", "\\d", "\\w", "\\s", "\\D", "\\W", "\\S", "[a-c]", "[^a-c]", "[\\d_]",
+      "[^\\s]", "(", ")", "(?:", "|", "*", "+", "?", "{2}", "{1,3}", "{0,}", "*?", "^", "$", "\\x41", "\\u00e9",
+      "\u00e9", "\u65e5", "\\.", "\\(", "\\\\", "\"", "(?=", "\\b", "\\1", "[", "]", "{", "}", "\\", "(?<n>",
+  };
+  std::uniform_int_distribution<size_t> piece(0, std::size(pieces) - 1);
+  std::string p;
+  const size_t n = 1 + rng() % 8;
+  for (size_t i = 0; i < n; ++i) p += pieces[piece(rng)];
+  return p;
+}
+
+// A random string the recogniser of `g` accepts as a whole value, byte by byte (empty if the
+// walk does not end within 48 bytes).
+std::string random_value(const grammar::Grammar& g, std::mt19937_64& rng) {
+  grammar::Recognizer r(g);
+  std::string out;
+  while (out.size() < 48) {
+    if (r.can_end() && rng() % 3 == 0) return out;
+    std::vector<char> next;
+    for (int b = 0; b < 256; ++b) {
+      grammar::Recognizer copy = r;
+      if (copy.accept(std::string(1, static_cast<char>(b)))) next.push_back(static_cast<char>(b));
+    }
+    if (next.empty()) return r.can_end() ? out : std::string();
+    const char b = next[rng() % next.size()];
+    REQUIRE(r.accept(std::string(1, b)));
+    out += b;
+  }
+  return r.can_end() ? out : std::string();
+}
+
+}  // namespace
+
+TEST_CASE("schema compiler: random patterns compile or are refused, and what they generate matches", "[grammar][schema]") {
+  std::mt19937_64 rng(2026);
+  int compiled = 0, checked = 0;
+  int text_checked = 0;
+  for (int i = 0; i < 2000; ++i) {
+    const std::string pattern = random_pattern(rng);
+    // Every other one also as guided_regex: raw text that must match as a whole.
+    if (auto text_grammar = i % 2 ? compile_regex(pattern) : Result<std::shared_ptr<const OutputGrammar>>(nullptr);
+        text_grammar && *text_grammar && pattern.find("(?<") == std::string::npos) {
+      const std::string value = random_value((*text_grammar)->grammar(), rng);
+      INFO("regex " << pattern << " generated " << value);
+      try {
+        if (!value.empty()) {
+          CHECK(test::regex_matches(pattern, value, true));
+          ++text_checked;
+        }
+      } catch (const std::regex_error&) {
+      }
+    }
+    std::string escaped;  // as a JSON string's content
+    for (const char c : pattern) {
+      if (c == '\\' || c == '"') escaped += '\\';
+      escaped += c;
+    }
+    auto g = compile_json_schema(R"({"type":"string","pattern":")" + escaped + "\"}");
+    if (!g) {
+      CHECK(g.error().code() == StatusCode::invalid_argument);
+      continue;
+    }
+    ++compiled;
+    // std::regex knows no named groups; those patterns are only compiled.
+    if (pattern.find("(?<") != std::string::npos) continue;
+    for (int k = 0; k < 5; ++k) {
+      const std::string value = random_value((*g)->grammar(), rng);
+      if (value.size() < 2) continue;  // the walk did not end
+      INFO("pattern " << pattern << " generated " << value);
+      simdjson::dom::parser parser;
+      std::string_view text;
+      REQUIRE(parser.parse(value).get_string().get(text) == simdjson::SUCCESS);
+      bool matched = false;
+      try {
+        matched = test::regex_matches(pattern, text, false);
+      } catch (const std::regex_error&) {
+        break;  // a pattern std::regex cannot read
+      }
+      CHECK(matched);
+      ++checked;
+    }
+  }
+  INFO(compiled << " compiled, " << checked << " values checked, " << text_checked << " texts checked");
+  CHECK(compiled > 300);
+  CHECK(checked > 150);
+  CHECK(text_checked > 100);
 }
