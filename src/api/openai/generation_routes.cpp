@@ -37,13 +37,6 @@ int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-// `tool_calls`: the choice's output was calls of tools the model chose. (A function named by
-// tool_choice finishes with "stop", as OpenAI's does.)
-std::string_view finish_name(engine::FinishReason r, bool tool_calls) {
-  if (tool_calls) return "tool_calls";
-  return r == engine::FinishReason::length ? "length" : "stop";
-}
-
 // A request's choices as they arrive: text, tokens, logprobs, finish.
 struct ChoiceState {
   std::string text;
@@ -69,7 +62,6 @@ struct Job {
   bool chat = true;
   bool parse_tools = false;  // the request offered tools
   ForcedTools forced_tools;  // tool_choice required or named: the output is the calls
-  bool forced_named() const { return forced_tools.kind == ForcedTools::Kind::named; }
   bool echo = false;         // completions: prompt text before the output
   std::vector<std::string> prompt_texts;
   std::string tenant;
@@ -78,6 +70,13 @@ struct Job {
   std::shared_ptr<LimitHold> limit;  // settles when the last copy of the job goes; null: no limits
   std::shared_ptr<CallLog> call;     // recorded when the last copy of the job goes; null: not recorded
 };
+
+// `has_calls`: the choice's output was tool calls. Those of a function named by tool_choice
+// finish with "stop", as OpenAI's do; calls the model chose, with "tool_calls".
+std::string_view finish_name(const Job& job, engine::FinishReason r, bool has_calls) {
+  if (has_calls && job.forced_tools.kind != ForcedTools::Kind::named) return "tool_calls";
+  return r == engine::FinishReason::length ? "length" : "stop";
+}
 
 // Submits every prompt; events arrive on the returned channel with choice = prompt · n + choice.
 ApiResult<std::shared_ptr<EventChannel>> submit(Job& job, const asio::any_io_executor& ex) {
@@ -185,7 +184,7 @@ void log_outcome(const Job& job, const std::vector<ChoiceState>& choices) {
     r.finish_reason = *choices[0].finish == engine::FinishReason::error ? "error"
                       : *choices[0].finish == engine::FinishReason::cancelled
                           ? "cancelled"
-                          : std::string(finish_name(*choices[0].finish, r.tool_calls_json.size() > 2 && !job.forced_named()));
+                          : std::string(finish_name(job, *choices[0].finish, r.tool_calls_json.size() > 2));
   }
 }
 
@@ -316,7 +315,7 @@ std::string final_body(const Job& job, std::vector<ChoiceState>& choices) {
         w.key("logprobs").null();
       }
     }
-    w.field("finish_reason", finish_name(c.finish.value_or(engine::FinishReason::stop), has_calls && !job.forced_named()));
+    w.field("finish_reason", finish_name(job, c.finish.value_or(engine::FinishReason::stop), has_calls));
     w.end_object();
   }
   w.end_array();
@@ -475,7 +474,7 @@ Response answer_stream(Job job, std::shared_ptr<EventChannel> channel) {
         c.usage = e.usage;
         add_cached(job, e);
         --unfinished;
-        const std::string last = chunk_body(job, index, c, "", {}, {}, 0, finish_name(*e.finish, !c.calls.empty() && !job.forced_named()));
+        const std::string last = chunk_body(job, index, c, "", {}, {}, 0, finish_name(job, *e.finish, !c.calls.empty()));
         if (!co_await out.sse_event(last)) co_return;
       }
     }

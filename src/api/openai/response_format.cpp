@@ -53,19 +53,16 @@ GrammarCache& cache() {
   return c;
 }
 
-ApiResult<std::shared_ptr<const engine::OutputGrammar>> named_error(Result<std::shared_ptr<const engine::OutputGrammar>> g,
-                                                                     const char* param) {
+// The grammar cached under `key` or compile()d; errors name `param`. Keys name their kind
+// first ("schema:", "choice:", ...), so no text of one kind can stand for another's grammar.
+template <class Compile>
+ApiResult<std::shared_ptr<const engine::OutputGrammar>> cached(const std::string& key, const char* param,
+                                                                Compile compile) {
+  auto g = cache().get(key, compile);
   if (!g) return api_error(StatusCode::invalid_argument, fmt::format("'{}': {}", param, g.error().message()), param);
   return *g;
 }
 
-ApiResult<std::shared_ptr<const engine::OutputGrammar>> compiled(const std::string& schema, bool json_object,
-                                                                  const char* param) {
-  // Keys name their kind first, so no schema text can stand for another kind's grammar.
-  return named_error(cache().get((json_object ? "json_object:" : "schema:") + schema, [&] {
-    return json_object ? engine::compile_json_object() : engine::compile_json_schema(schema);
-  }), param);
-}
 
 // vLLM's guided_regex: the whole output matches the regex.
 ApiResult<std::shared_ptr<const engine::OutputGrammar>> regex_grammar(simdjson::dom::element given) {
@@ -73,8 +70,7 @@ ApiResult<std::shared_ptr<const engine::OutputGrammar>> regex_grammar(simdjson::
   if (given.get(regex) != simdjson::SUCCESS) {
     return api_error(StatusCode::invalid_argument, "'guided_regex' must be a string", "guided_regex");
   }
-  return named_error(cache().get("regex:" + std::string(regex), [&] { return engine::compile_regex(regex); }),
-                     "guided_regex");
+  return cached("regex:" + std::string(regex), "guided_regex", [&] { return engine::compile_regex(regex); });
 }
 
 // vLLM's guided_choice: an array of strings; the output is one of them.
@@ -90,22 +86,21 @@ ApiResult<std::shared_ptr<const engine::OutputGrammar>> choice_grammar(simdjson:
     if (item.get(text) != simdjson::SUCCESS) return refuse();
     choices.emplace_back(text);
   }
-  const std::string key = "choice:" + simdjson::minify(list);
-  return named_error(cache().get(key, [&] { return engine::compile_choice(choices); }), "guided_choice");
+  return cached("choice:" + simdjson::minify(list), "guided_choice", [&] { return engine::compile_choice(choices); });
 }
 
 }  // namespace
 
 ApiResult<std::shared_ptr<const engine::OutputGrammar>> compile_schema(const std::string& schema, const char* param) {
-  return compiled(schema, false, param);
+  return cached("schema:" + schema, param, [&] { return engine::compile_json_schema(schema); });
 }
 
 ApiResult<std::shared_ptr<const engine::OutputGrammar>> parse_response_format(const Fields& f) {
   const auto obj = f.object();
   std::string_view format_type;
   const bool text_format = obj["response_format"]["type"].get(format_type) == simdjson::SUCCESS && format_type == "text";
-  int given = text_format ? -1 : 0;  // {"type": "text"} constrains nothing
-  for (const char* key : {"guided_json", "guided_choice", "guided_regex", "response_format"}) given += f.has(key) ? 1 : 0;
+  int given = f.has("response_format") && !text_format ? 1 : 0;  // {"type": "text"} constrains nothing
+  for (const char* key : {"guided_json", "guided_choice", "guided_regex"}) given += f.has(key) ? 1 : 0;
   if (given > 1) {
     return api_error(StatusCode::invalid_argument,
                      "give one of 'response_format', 'guided_json', 'guided_choice' and 'guided_regex': each "
@@ -118,9 +113,9 @@ ApiResult<std::shared_ptr<const engine::OutputGrammar>> parse_response_format(co
   if (obj["guided_json"].get(guided) == simdjson::SUCCESS && !guided.is_null()) {
     // vLLM's extension: the schema itself, as an object or as JSON text.
     std::string_view text;
-    if (guided.get(text) == simdjson::SUCCESS) return compiled(std::string(text), false, "guided_json");
+    if (guided.get(text) == simdjson::SUCCESS) return compile_schema(std::string(text), "guided_json");
     if (!guided.is_object()) return api_error(StatusCode::invalid_argument, "'guided_json' must be a JSON schema", "guided_json");
-    return compiled(simdjson::minify(guided), false, "guided_json");
+    return compile_schema(simdjson::minify(guided), "guided_json");
   }
   simdjson::dom::element format;
   if (obj["response_format"].get(format) != simdjson::SUCCESS || format.is_null()) return nullptr;
@@ -131,7 +126,7 @@ ApiResult<std::shared_ptr<const engine::OutputGrammar>> parse_response_format(co
                      "response_format");
   }
   if (type == "text") return nullptr;
-  if (type == "json_object") return compiled("json_object", true, "response_format");
+  if (type == "json_object") return cached("json_object:", "response_format", [] { return engine::compile_json_object(); });
   simdjson::dom::object json_schema;
   if (format["json_schema"].get(json_schema) != simdjson::SUCCESS) {
     return api_error(StatusCode::invalid_argument, "'response_format.json_schema' must be an object with a 'schema'",
@@ -142,7 +137,7 @@ ApiResult<std::shared_ptr<const engine::OutputGrammar>> parse_response_format(co
     return api_error(StatusCode::invalid_argument, "'response_format.json_schema.schema' must be a JSON schema object",
                      "response_format.json_schema.schema");
   }
-  return compiled(simdjson::minify(schema), false, "response_format.json_schema.schema");
+  return compile_schema(simdjson::minify(schema), "response_format.json_schema.schema");
 }
 
 }  // namespace llmp::api

@@ -91,7 +91,6 @@ CharClass class_escape(char e) {
       c.non_ascii = e != 'W';
     }
   }
-  c.escapes = true;
   return c;
 }
 
