@@ -72,7 +72,7 @@ struct NumberNode {
 };
 
 struct LiteralNode {
-  ByteTrie values;  // each value's compact JSON
+  ByteTrie values;  // the bytes each value is written as: compact JSON, or a guided choice as it is
 };
 
 //! Raw text (not JSON) that an automaton accepts as a whole: vLLM's guided_regex output.
@@ -104,7 +104,7 @@ class Grammar {
   NodeId add_array(ArrayNode n, std::string path);
   NodeId add_string(StringNode n, std::string path);
   NodeId add_number(NumberNode n, std::string path);
-  //! `values`: compact JSON texts.
+  //! `values`: the bytes of each (compact JSON; raw text for compile_choice).
   NodeId add_literal(const std::vector<std::string>& values, std::string path);
   //! `automaton` from own(); its strings are the node's values, written as they are.
   NodeId add_text(TextNode n, std::string path);
