@@ -541,16 +541,28 @@ describe('openai SDK acceptance', () => {
       }
     });
 
-    test('a schema with pattern: every string matches it (JavaScript RegExp as the judge)', T, async () => {
-      const patterns = { sku: '^[A-Z]{2}-\\d{3}$', tag: '^#[a-z]+(?:-[a-z]+)?$', note: '^[^\\d]{1,6}!$' };
-      const schema = { type: 'object', additionalProperties: false, required: Object.keys(patterns),
-        properties: Object.fromEntries(Object.entries(patterns).map(([k, p]) => [k, { type: 'string', pattern: p }])) };
+    test('a schema with pattern, and lengths beside it: every string matches, at an allowed length (JavaScript as the judge)', T, async () => {
+      const fields = {
+        sku: { pattern: '^[A-Z]{2}-\\d{3}$' },
+        tag: { pattern: '^#[a-z]+(?:-[a-z]+)?$' },
+        note: { pattern: '^[^\\d]{1,6}!$' },
+        slug: { pattern: '^[a-z]+(-[a-z]+)*$', minLength: 3, maxLength: 10 },
+        ref: { pattern: '\\d', minLength: 4 },
+        mail: { format: 'email', maxLength: 12 },
+      };
+      const schema = { type: 'object', additionalProperties: false, required: Object.keys(fields),
+        properties: Object.fromEntries(Object.entries(fields).map(([k, f]) => [k, { type: 'string', ...f }])) };
       for (const seed of [1, 2, 3]) {
         const r = await client.chat.completions.create({ model: LLAMA, messages: ASK, max_tokens: 900, temperature: 1, seed,
           response_format: { type: 'json_schema', json_schema: { name: 'p', schema } } });
         assert.equal(r.choices[0].finish_reason, 'stop', r.choices[0].message.content);
         const value = JSON.parse(r.choices[0].message.content);
-        for (const [k, p] of Object.entries(patterns)) assert.match(value[k], new RegExp(p), `${k}: ${value[k]}`);
+        for (const [k, f] of Object.entries(fields)) {
+          const length = [...value[k]].length;  // code points, as JSON Schema counts
+          if (f.pattern) assert.match(value[k], new RegExp(f.pattern), `${k}: ${value[k]}`);
+          if (f.format) assert.match(value[k], /^[^@\s]+@[^@\s]+\.[^@\s]+$/, `${k}: ${value[k]}`);
+          assert.ok(length >= (f.minLength ?? 0) && length <= (f.maxLength ?? Infinity), `${k}: ${value[k]} (${length} characters)`);
+        }
       }
     });
 

@@ -21,7 +21,10 @@
 // - string patterns (ECMAScript regexes, searched for) as strict subsets: characters a JSON
 //   string holds unescaped, beyond ASCII only those the pattern writes out and Latin and CJK
 //   letters (grammar/format_automaton.h); lookaround, backreferences, \b and \p{...} are
-//   rejected, as is a pattern beside minLength/maxLength or format;
+//   rejected, as is a pattern beside a format;
+// - minLength/maxLength beside a format or pattern: only strings of an allowed length (in code
+//   points), never a prefix that cannot reach one (grammar/length_table.h); a schema's length
+//   tables are bounded (2^24 automaton states x lengths), beyond that rejected;
 // - nesting at most 64 frames deep (a frame per open container, plus the key, string or
 //   number being written: about 60 levels);
 // - oneOf is treated as anyOf: a value matching two branches of a oneOf is not excluded;

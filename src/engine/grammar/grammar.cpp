@@ -70,6 +70,12 @@ const FormatAutomaton* Grammar::own(FormatAutomaton automaton) {
   return patterns_.back().get();
 }
 
+const LengthTable* Grammar::own(LengthTable table) {
+  length_cells_ += table.cells();
+  length_tables_.push_back(std::make_unique<const LengthTable>(std::move(table)));
+  return length_tables_.back().get();
+}
+
 NodeId Grammar::any_value() {
   if (any_value_ != kNoNode) return any_value_;
   any_value_ = add_any_of({}, "(any value)");

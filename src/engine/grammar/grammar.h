@@ -14,6 +14,7 @@
 
 #include "grammar/byte_trie.h"
 #include "grammar/format_automaton.h"
+#include "grammar/length_table.h"
 #include "grammar/number_bounds.h"
 #include "llmp/core/status.h"
 
@@ -62,6 +63,8 @@ struct StringNode {
   uint32_t min_length = 0;  // in code points
   uint32_t max_length = UINT32_MAX;
   const FormatAutomaton* format = nullptr;
+  //! With a format and min/maxLength: the lengths each automaton state can still end at.
+  const LengthTable* lengths = nullptr;
   //! Code points are counted up to this (0: not counted, so the state repeats and masks cache).
   uint32_t count_limit() const { return max_length != UINT32_MAX ? max_length : min_length; }
 };
@@ -112,6 +115,10 @@ class Grammar {
   const FormatAutomaton* own(FormatAutomaton automaton);
   //! States of the automata kept so far (each holds a 1 KiB row per state).
   size_t pattern_states() const { return pattern_states_; }
+  //! Keeps a string node's length table for the grammar's lifetime; the pointer is stable.
+  const LengthTable* own(LengthTable table);
+  //! Cells (bits) of the length tables kept so far.
+  size_t length_cells() const { return length_cells_; }
   //! Any JSON value ("true" schema, json_object's values); one shared node.
   NodeId any_value();
   //! Any JSON object.
@@ -156,7 +163,9 @@ class Grammar {
   std::vector<TextNode> texts_;
   std::vector<AnyOfNode> any_ofs_;
   std::vector<std::unique_ptr<const FormatAutomaton>> patterns_;  // StringNode::format points here
+  std::vector<std::unique_ptr<const LengthTable>> length_tables_;  // StringNode::lengths points here
   size_t pattern_states_ = 0;
+  size_t length_cells_ = 0;
   NodeId any_value_ = kNoNode, any_object_ = kNoNode;
   NodeId root_ = kNoNode;
   int max_whitespace_ = 0;

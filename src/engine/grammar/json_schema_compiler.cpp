@@ -429,6 +429,7 @@ class SchemaCompiler {
     if (n.min_length > n.max_length) {
       return error(StatusCode::invalid_argument, "no JSON value satisfies the schema at " + path + ": minLength > maxLength");
     }
+    std::string constraint;  // what the automaton stands for, for messages
     element format;
     if (s["format"].get(format) == simdjson::SUCCESS) {
       std::string_view name;
@@ -437,19 +438,13 @@ class SchemaCompiler {
       if (n.format == nullptr) {
         return unsupported("format", path, fmt::format("'{}'; supported: {}", name, FormatAutomaton::supported_names()));
       }
-      if (n.min_length > 0 || n.max_length != UINT32_MAX) {
-        return unsupported(n.min_length > 0 ? "minLength" : "maxLength", path, "together with 'format'");
-      }
+      constraint = fmt::format("format '{}'", name);
     }
     element pattern;
     if (s["pattern"].get(pattern) == simdjson::SUCCESS) {
       std::string_view text;
       if (pattern.get_string().get(text) != simdjson::SUCCESS) return invalid(path + "/pattern", "'pattern' must be a string");
       if (n.format != nullptr) return unsupported("pattern", path, "together with 'format'");
-      if (n.min_length > 0 || n.max_length != UINT32_MAX) {
-        // The automaton does not count characters.
-        return unsupported(n.min_length > 0 ? "minLength" : "maxLength", path, "together with 'pattern'");
-      }
       auto automaton = FormatAutomaton::from_schema_pattern(text);
       if (!automaton) return invalid(path + "/pattern", automaton.error().message());
       // About 8 MiB of tables at most, whatever the number of patterns.
@@ -458,6 +453,21 @@ class SchemaCompiler {
         return unsupported("pattern", path, "the schema's patterns together need too large automata");
       }
       n.format = g_.own(std::move(*automaton));
+      constraint = "pattern";
+    }
+    if (n.format != nullptr && (n.min_length > 0 || n.max_length != UINT32_MAX)) {
+      // A bit per (automaton state, length so far): 2 MiB a schema at most.
+      constexpr size_t kMaxLengthCells = size_t{1} << 24;
+      auto lengths = LengthTable::build(*n.format, n.min_length, n.max_length, kMaxLengthCells - g_.length_cells());
+      if (!lengths) {
+        if (lengths.error().code() == StatusCode::invalid_argument) {
+          return error(StatusCode::invalid_argument, fmt::format("no JSON value satisfies the schema at {}: {} the {}", path,
+                                                                 lengths.error().message(), constraint));
+        }
+        return unsupported(n.max_length != UINT32_MAX ? "maxLength" : "minLength", path,
+                           fmt::format("with this {}: {}", constraint, lengths.error().message()));
+      }
+      n.lengths = g_.own(std::move(*lengths));
     }
     return g_.add_string(n, path);
   }

@@ -17,7 +17,8 @@ namespace {
 //            decoded key (ByteTrie::kNone once off it); b: the object's a when the key began.
 //   array:   phase below; a: items started, counted only as far as min/max need; ws.
 //   string:  phase: start | inside; scan: StringScan; a: code points, counted only as far as
-//            min/maxLength need; b: the format automaton's state.
+//            min/maxLength need (under a format, only with a length table); b: the format
+//            automaton's state.
 //   number:  phase below; scan: digits in the current part; ws: 1 when negative; a, b: low and
 //            high half of the value scaled by 10^scale (only with bounds).
 //   literal: a: node in the literal trie.
@@ -373,7 +374,7 @@ class Stepper {
     const StringNode& sn = g_.string(f.node);
     if (sn.format != nullptr) {
       if (c == '"') {
-        if (sn.format->accepting(static_cast<int32_t>(f.b))) {
+        if (sn.format->accepting(static_cast<int32_t>(f.b)) && f.a >= sn.min_length) {
           s.pop();
           emit(s);
         }
@@ -381,6 +382,11 @@ class Stepper {
       }
       const int32_t next = sn.format->next(static_cast<int32_t>(f.b), static_cast<uint8_t>(c));
       if (next == FormatAutomaton::kReject) return;
+      if (sn.lengths != nullptr) {
+        const int64_t count = sn.lengths->advance(next, f.a, static_cast<uint8_t>(c));
+        if (count < 0) return;
+        f.a = static_cast<uint32_t>(count);
+      }
       f.b = static_cast<uint32_t>(next);
       emit(s);
       return;

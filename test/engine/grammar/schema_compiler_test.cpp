@@ -29,8 +29,6 @@ std::string compile_error(const std::string& schema) {
 }  // namespace
 
 TEST_CASE("schema compiler: unsupported features are rejected with their path", "[grammar][schema]") {
-  CHECK(compile_error(R"({"type":"object","properties":{"x":{"type":"string","pattern":"^a+$","maxLength":3}}})") ==
-        "unsupported schema feature 'maxLength' at #/properties/x (together with 'pattern')");
   CHECK(compile_error(R"({"type":"string","pattern":"^a+$","format":"date"})") ==
         "unsupported schema feature 'pattern' at # (together with 'format')");
   CHECK(compile_error(R"({"type":"object","patternProperties":{"^a":{}}})") ==
@@ -56,8 +54,6 @@ TEST_CASE("schema compiler: unsupported features are rejected with their path", 
         "unsupported schema feature '$ref' at # (alongside 'type')");
   CHECK(compile_error(R"({"type":"string","enum":["a"],"maxLength":3})") ==
         "unsupported schema feature 'enum' at # (alongside 'maxLength')");
-  CHECK(compile_error(R"({"type":"string","format":"date","maxLength":3})") ==
-        "unsupported schema feature 'maxLength' at # (together with 'format')");
 }
 
 TEST_CASE("schema compiler: invalid and unsatisfiable schemas", "[grammar][schema]") {
@@ -176,6 +172,55 @@ TEST_CASE("schema compiler: patterns accept what they should", "[grammar][schema
   }
 }
 
+TEST_CASE("schema compiler: minLength and maxLength beside a pattern or format", "[grammar][schema]") {
+  // (schema, string, accepted) through the string's automaton and length table.
+  const std::tuple<const char*, const char*, bool> cases[] = {
+      {R"({"type":"string","pattern":"^a+$","maxLength":3})", "aaa", true},
+      {R"({"type":"string","pattern":"^a+$","maxLength":3})", "aaaa", false},
+      {R"({"type":"string","pattern":"^a+$","minLength":2})", "a", false},
+      {R"({"type":"string","pattern":"^a+$","minLength":2})", "aaaaa", true},
+      {R"({"type":"string","pattern":"b","minLength":2,"maxLength":2})", "xb", true},
+      {R"({"type":"string","pattern":"b","minLength":2,"maxLength":2})", "b", false},
+      // Characters, not bytes: two é are four bytes.
+      {R"({"type":"string","pattern":"^é+$","maxLength":2})", "éé", true},
+      {R"({"type":"string","pattern":"^é+$","maxLength":2})", "ééé", false},
+      {R"({"type":"string","format":"email","maxLength":5})", "a@b.c", true},
+      {R"({"type":"string","format":"email","maxLength":5})", "ab@c.d", false},
+      {R"({"type":"string","format":"date","minLength":0,"maxLength":10})", "2026-11-27", true},
+  };
+  for (const auto& [schema, text, accepted] : cases) {
+    INFO(schema << " on " << text);
+    auto g = compile_json_schema(schema);
+    REQUIRE(g);
+    auto r = grammar::Recognizer((*g)->grammar());
+    const bool fed = r.accept(std::string("\"") + text + "\"");
+    CHECK((fed && r.can_end()) == accepted);
+  }
+
+  // Lengths 1 or 7 under [2, 8]: only the long one is left, so 'a' is never offered.
+  auto g = compile_json_schema(R"({"type":"string","pattern":"^(a|b{6})$","minLength":2,"maxLength":8})");
+  REQUIRE(g);
+  grammar::Recognizer r((*g)->grammar());
+  REQUIRE(r.accept("\""));
+  grammar::Recognizer copy = r;
+  CHECK_FALSE(copy.accept("a"));
+  CHECK(r.accept("bbbbbb\""));
+
+  CHECK(compile_error(R"({"type":"string","pattern":"^(a|b{6})$","minLength":2,"maxLength":5})") ==
+        "no JSON value satisfies the schema at #: no string of 2 to 5 characters matches the pattern");
+  CHECK(compile_error(R"({"type":"object","properties":{"d":{"type":"string","format":"date","maxLength":9}}})") ==
+        "no JSON value satisfies the schema at #/properties/d: no string of 0 to 9 characters matches the format 'date'");
+  CHECK(compile_error(R"({"type":"string","pattern":"^\\d{3}$","minLength":4})") ==
+        "no JSON value satisfies the schema at #: no string of 4 or more characters matches the pattern");
+  CHECK(compile_error(R"({"type":"string","pattern":"^a+$","maxLength":100000000})")
+            .starts_with("unsupported schema feature 'maxLength' at # (with this pattern: 100000000 characters over"));
+  // Large but fine: a table of a few hundred kilobits, built quickly.
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(compile_json_schema(R"({"type":"string","format":"email","minLength":3,"maxLength":254})"));
+  CHECK(compile_json_schema(R"({"type":"string","pattern":"^[a-z]+$","maxLength":1000000})"));
+  CHECK(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < 2.0);
+}
+
 namespace {
 
 // A random pattern from pieces of the supported syntax and some that are not, so both the
@@ -194,18 +239,23 @@ std::string random_pattern(std::mt19937_64& rng) {
 }
 
 // A random string the recogniser of `g` accepts as a whole value, byte by byte (empty if the
-// walk does not end within 48 bytes).
-std::string random_value(const grammar::Grammar& g, std::mt19937_64& rng) {
+// walk does not end within `max_bytes`). A state that takes no byte and cannot end (a dead
+// end) fails the test.
+std::string random_value(const grammar::Grammar& g, std::mt19937_64& rng, size_t max_bytes = 48) {
   grammar::Recognizer r(g);
   std::string out;
-  while (out.size() < 48) {
+  while (out.size() < max_bytes) {
     if (r.can_end() && rng() % 3 == 0) return out;
     std::vector<char> next;
     for (int b = 0; b < 256; ++b) {
       grammar::Recognizer copy = r;
       if (copy.accept(std::string(1, static_cast<char>(b)))) next.push_back(static_cast<char>(b));
     }
-    if (next.empty()) return r.can_end() ? out : std::string();
+    if (next.empty()) {
+      INFO("dead end after " << out);
+      CHECK(r.can_end());
+      return r.can_end() ? out : std::string();
+    }
     const char b = next[rng() % next.size()];
     REQUIRE(r.accept(std::string(1, b)));
     out += b;
@@ -224,6 +274,7 @@ TEST_CASE("schema compiler: random patterns compile or are refused, and what the
     // Every other one also as guided_regex: raw text that must match as a whole.
     if (auto text_grammar = i % 2 ? compile_regex(pattern) : Result<std::shared_ptr<const OutputGrammar>>(nullptr);
         text_grammar && *text_grammar && pattern.find("(?<") == std::string::npos) {
+      INFO("regex " << pattern);
       const std::string value = random_value((*text_grammar)->grammar(), rng);
       INFO("regex " << pattern << " generated " << value);
       try {
@@ -247,6 +298,7 @@ TEST_CASE("schema compiler: random patterns compile or are refused, and what the
     ++compiled;
     // std::regex knows no named groups; those patterns are only compiled.
     if (pattern.find("(?<") != std::string::npos) continue;
+    INFO("pattern " << pattern);
     for (int k = 0; k < 5; ++k) {
       const std::string value = random_value((*g)->grammar(), rng);
       if (value.size() < 2) continue;  // the walk did not end
@@ -268,4 +320,48 @@ TEST_CASE("schema compiler: random patterns compile or are refused, and what the
   CHECK(compiled > 300);
   CHECK(checked > 150);
   CHECK(text_checked > 100);
+}
+
+TEST_CASE("schema compiler: random patterns under random lengths generate matches of those lengths", "[grammar][schema]") {
+  std::mt19937_64 rng(1127);
+  int compiled = 0, checked = 0, unsatisfiable = 0;
+  for (int i = 0; i < 1500; ++i) {
+    const std::string pattern = random_pattern(rng);
+    if (pattern.find("(?<") != std::string::npos) continue;  // std::regex knows no named groups
+    const uint32_t min_length = rng() % 3 == 0 ? 0 : static_cast<uint32_t>(rng() % 8);
+    const uint32_t max_length = rng() % 3 == 0 ? UINT32_MAX : min_length + static_cast<uint32_t>(rng() % 8);
+    std::string escaped;  // as a JSON string's content
+    for (const char c : pattern) {
+      if (c == '\\' || c == '"') escaped += '\\';
+      escaped += c;
+    }
+    std::string schema = R"({"type":"string","pattern":")" + escaped + "\",\"minLength\":" + std::to_string(min_length);
+    if (max_length != UINT32_MAX) schema += ",\"maxLength\":" + std::to_string(max_length);
+    schema += "}";
+    auto g = compile_json_schema(schema);
+    if (!g) {
+      CHECK(g.error().code() == StatusCode::invalid_argument);
+      if (g.error().message().find("characters matches the pattern") != std::string::npos) ++unsatisfiable;
+      continue;
+    }
+    ++compiled;
+    INFO(schema);
+    for (int k = 0; k < 4; ++k) {
+      const std::string value = random_value((*g)->grammar(), rng, 160);
+      if (value.size() < 2) continue;  // the walk did not end
+      INFO(schema << " generated " << value);
+      std::string problem;
+      try {
+        problem = test::validate_json_text(value, schema);  // lengths in code points, the pattern by std::wregex
+      } catch (const std::regex_error&) {
+        break;  // a pattern std::regex cannot read
+      }
+      CHECK(problem == "");
+      ++checked;
+    }
+  }
+  INFO(compiled << " compiled, " << unsatisfiable << " unsatisfiable, " << checked << " values checked");
+  CHECK(compiled > 200);
+  CHECK(unsatisfiable > 10);
+  CHECK(checked > 150);
 }
