@@ -576,6 +576,16 @@ int64_t text_capacity(const Grammar& g, const std::vector<Frame>& thread) {
   return sn.max_length == UINT32_MAX ? INT64_MAX : static_cast<int64_t>(sn.max_length) - f.a;
 }
 
+AutomatonPosition automaton_position(const Grammar& g, const std::vector<Frame>& thread) {
+  if (thread.empty()) return {};
+  const Frame& f = thread.back();
+  if (f.kind == FrameKind::text) return {g.text(f.node).automaton, nullptr, static_cast<int32_t>(f.b), 0};
+  if (f.kind != FrameKind::string || f.phase != kStrInside) return {};
+  const StringNode& sn = g.string(f.node);
+  if (sn.format == nullptr) return {};
+  return {sn.format, sn.lengths, static_cast<int32_t>(f.b), f.a};
+}
+
 bool advance(const Grammar& g, const WalkState& in, int byte, WalkState& out) {
   out.n = 0;
   Stepper stepper(g, out);

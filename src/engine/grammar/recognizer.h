@@ -107,6 +107,17 @@ bool advance(const Grammar& g, const WalkState& in, int byte, WalkState& out);
 //! INT64_MAX when unbounded.
 int64_t text_capacity(const Grammar& g, const std::vector<Frame>& thread);
 
+//! Where a thread's top frame is inside a string under an automaton (a format or pattern) or in
+//! guided_regex text. There every token without a '"' is taken exactly as the automaton (and
+//! the string's length table) take its bytes, so a mask can walk the automaton alone for those.
+struct AutomatonPosition {
+  const FormatAutomaton* automaton = nullptr;  // nullptr: the top is no such frame
+  const LengthTable* lengths = nullptr;        // code points counted against min/maxLength
+  int32_t state = 0;
+  uint32_t count = 0;  // code points written, as the length table counts them
+};
+AutomatonPosition automaton_position(const Grammar& g, const std::vector<Frame>& thread);
+
 //! A committed state: the threads that are still alive, each a plain stack.
 class Recognizer {
  public:

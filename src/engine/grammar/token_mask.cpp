@@ -38,25 +38,63 @@ void walk(const Grammar& g, const Recognizer& state, const TokenVocabularyIndex:
   }
 }
 
+// The tokens an automaton takes from `p` (every byte a transition, each character within the
+// length table), walked over the trie with the automaton alone: a table lookup per trie node
+// instead of a recogniser step.
+void walk_automaton(const AutomatonPosition& p, const TokenVocabularyIndex::Trie& trie, std::span<uint64_t> bits) {
+  if (trie.size() == 0) return;
+  thread_local std::vector<int32_t> states;  // [depth]: the automaton's state after that many bytes
+  thread_local std::vector<uint32_t> counts;  // [depth]: code points written
+  states.resize(trie.max_depth + 1);
+  counts.resize(trie.max_depth + 1);
+  states[0] = p.state;
+  counts[0] = p.count;
+  const auto& nodes = trie.nodes;
+  const size_t n = trie.size();
+  for (size_t i = 0; i < n;) {
+    const TokenVocabularyIndex::Trie::Node& node = nodes[i];
+    const size_t d = node.depth;
+    const int32_t next = p.automaton->next(states[d - 1], node.byte);
+    int64_t count = counts[d - 1];
+    if (next != FormatAutomaton::kReject && p.lengths != nullptr) count = p.lengths->advance(next, counts[d - 1], node.byte);
+    if (next == FormatAutomaton::kReject || count < 0) {
+      i = node.subtree_end;
+      continue;
+    }
+    states[d] = next;
+    counts[d] = static_cast<uint32_t>(count);
+    for (uint32_t t = node.tokens_begin; t < nodes[i + 1].tokens_begin; ++t) set_bit(bits, trie.tokens[t]);
+    ++i;
+  }
+}
+
 }  // namespace
 
 void compute_token_mask(const Recognizer& state, const TokenVocabularyIndex& vocabulary, std::span<uint64_t> bits) {
   std::fill(bits.begin(), bits.end(), 0);
   const Grammar& g = state.grammar();
-  // Inside strings every thread takes text tokens by length alone: set those directly and walk
-  // only the rest.
-  int64_t text = -1;
-  bool all_text = !state.threads().empty();
-  for (const auto& thread : state.threads()) {
+  const auto& threads = state.threads();
+  // Inside plain strings every thread takes text tokens by length alone: set those directly;
+  // inside formatted strings (or guided_regex text) the automaton alone decides every token
+  // without a quote: walk it for those. Either way the recogniser walks only the irregular
+  // tokens (the quotes among them).
+  int64_t text = threads.empty() ? -1 : 0;
+  for (const auto& thread : threads) {
     const int64_t capacity = text_capacity(g, thread);
-    if (capacity < 0) {
-      all_text = false;
-      break;
-    }
-    text = std::max(text, capacity);
+    text = capacity < 0 ? -1 : std::max(text, capacity);
+    if (text < 0) break;
   }
-  if (all_text) {
+  AutomatonPosition automata[kMaxThreads];
+  bool all_automata = text < 0 && !threads.empty() && threads.size() <= std::size(automata);
+  for (size_t i = 0; all_automata && i < threads.size(); ++i) {
+    automata[i] = automaton_position(g, threads[i]);
+    all_automata = automata[i].automaton != nullptr;
+  }
+  if (text >= 0) {
     vocabulary.add_text_tokens(static_cast<uint32_t>(std::min<int64_t>(text, UINT32_MAX)), bits);
+    walk(g, state, vocabulary.irregular(), bits);
+  } else if (all_automata) {
+    for (size_t i = 0; i < threads.size(); ++i) walk_automaton(automata[i], vocabulary.all(), bits);
     walk(g, state, vocabulary.irregular(), bits);
   } else {
     walk(g, state, vocabulary.all(), bits);

@@ -44,16 +44,22 @@ constexpr const char* kPersonSchema = R"({"type":"object","properties":{
     "address":{"type":"object","properties":{"street":{"type":"string"},"city":{"type":"string"}},"required":["city"]}},
     "required":["name","nickname","age","tags"],"additionalProperties":false})";
 
+constexpr const char* kCodesSchema = R"({"type":"object","properties":{
+    "sku":{"type":"string","pattern":"^[A-Z]{2,4}-\\d{3,6}(-[a-z]+)?$","maxLength":16}},"required":["sku"]})";
+
 struct State {
   const char* label;
-  const char* schema;  // nullptr: json_object
+  const char* schema;  // nullptr: json_object (or guided_regex with `regex`)
   const char* text;    // what was generated so far
+  const char* regex = nullptr;
 };
 
 const State kStates[] = {
     {"inside a string", kPersonSchema, R"({"name": "Ada Lov)"},
     {"inside a string, maxLength", kPersonSchema, R"({"name": "Ada", "nickname": "the first progr)"},
     {"inside a formatted string", kPersonSchema, R"({"name": "Ada", "nickname": "A", "age": 36, "email": "ada@)"},
+    {"inside a pattern, maxLength", kCodesSchema, R"({"sku": "AB-12)"},
+    {"guided_regex text", nullptr, "Answer: 4", R"(Answer: \d+( (apples|pears))?\.)"},
     {"at a key (declared)", kPersonSchema, R"({"name": "Ada", ")"},
     {"at a value start", kPersonSchema, R"({"name": "Ada", "nickname": "A", "age":)"},
     {"after a value", kPersonSchema, R"({"name": "Ada", "nickname": "A", "age": 36)"},
@@ -64,8 +70,8 @@ const State kStates[] = {
     {"json_object: in a string", nullptr, R"({"title": "The Art of Computer Progr)"},
 };
 
-std::shared_ptr<const OutputGrammar> compile(const char* schema) {
-  auto g = schema ? compile_json_schema(schema) : compile_json_object();
+std::shared_ptr<const OutputGrammar> compile(const char* schema, const char* regex = nullptr) {
+  auto g = regex ? compile_regex(regex) : schema ? compile_json_schema(schema) : compile_json_object();
   REQUIRE(g);
   return *g;
 }
@@ -83,7 +89,7 @@ TEST_CASE("mask speed on Llama 3's vocabulary", "[grammar][speed]") {
   std::cerr << "[mask speed] state                          allowed   computed (us)   cached (us)\n";
   std::string line = "MASK_BENCH {\"vocab\":" + std::to_string(tok.vocab_size());
   for (const State& s : kStates) {
-    const auto grammar = compile(s.schema);
+    const auto grammar = compile(s.schema, s.regex);
     grammar::Recognizer state(grammar->grammar());
     REQUIRE(state.feed(s.text));
     std::vector<uint64_t> bits(words);

@@ -73,6 +73,12 @@ const std::vector<std::string>& mask_schemas() {
           "required":["v"]}},"$ref":"#/$defs/n"})",
       R"({"type":"array","items":{"type":"string","format":"date"},"minItems":1})",
       R"({"type":"number","minimum":-2.5,"maximum":100})",
+      // Automata with length tables, and alternatives of which some are inside one and some not.
+      R"({"type":"object","properties":{"id":{"type":"string","pattern":"^[a-z]+(-[a-z0-9]+)*$","minLength":3,"maxLength":9},
+          "at":{"type":"string","format":"email","maxLength":14},"n":{"type":"string","pattern":"\\d","minLength":2}},
+          "required":["id","at","n"]})",
+      R"({"type":"array","items":{"anyOf":[{"type":"string","pattern":"^x+$","maxLength":4},{"type":"string","pattern":"^[a-z]y$"},
+          {"type":"string","maxLength":2}]},"maxItems":4})",
   };
   return schemas;
 }
