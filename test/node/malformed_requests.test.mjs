@@ -77,6 +77,9 @@ const COMPLETIONS = [
   { model: 'chat', prompt: [1, 2, 3], max_tokens: 2, guided_json: { type: 'array', items: { type: 'boolean' } } },
   { model: 'chat', prompt: 'Is it?', max_tokens: 8, guided_choice: ['yes', 'no', 'maybe not'] },
   { model: 'chat', prompt: 'Code:', max_tokens: 12, guided_regex: '[A-Z]{2}-\\d{3}' },
+  { model: 'chat', prompt: 'Code:', max_tokens: 12, structured_outputs: { regex: '[a-z]{2,4}', disable_any_whitespace: true } },
+  { model: 'chat', prompt: 'JSON:', max_tokens: 12, structured_outputs: { json: { type: 'object', properties: { a: { type: 'string', pattern: '^x+$', maxLength: 3 } } } } },
+  { model: 'chat', prompt: 'JSON:', max_tokens: 12, json_schema: { type: 'array', items: { enum: [1, 'two', null] } } },
 ];
 const INFERENCE = [
   ...CHAT.map((body) => ['POST', '/v1/chat/completions', body]),
@@ -253,6 +256,8 @@ describe('malformed requests', () => {
     const cases = [
       ['/v1/completions', { structural_tag: '<f>' }, 'structural_tag'],
       ['/v1/chat/completions', { guided_grammar: 'root ::= "a"' }, 'guided_grammar'],
+      ['/v1/chat/completions', { grammar: 'root ::= "a"' }, 'grammar'],
+      ['/v1/completions', { structured_outputs: { structural_tag: '<f>' } }, 'structured_outputs.structural_tag'],
       ['/v1/completions', { best_of: 3 }, 'best_of'],
       ['/v1/completions', { suffix: 'def' }, 'suffix'],
     ];

@@ -611,7 +611,59 @@ describe('openai SDK acceptance', () => {
           { param: 'guided_choice' });
       }
       await rejectsWith(client.completions.create({ model: QWEN, prompt: 'x', guided_choice: ['a'], guided_json: { type: 'object' } }),
-        BadRequestError, { param: 'response_format' });
+        BadRequestError, { param: 'guided_choice', message: /give one of 'guided_json' and 'guided_choice'/ });
+    });
+
+    test("vLLM's structured_outputs and llama-server's json_schema and response_format schema constrain the output", T, async () => {
+      const schema = { type: 'object', properties: { city: { type: 'string', maxLength: 12 }, days: { type: 'integer', minimum: 1, maximum: 9 } },
+                       required: ['city', 'days'], additionalProperties: false };
+      const valid = (text) => {
+        const v = JSON.parse(text);
+        assert.deepEqual(Object.keys(v), ['city', 'days'], text);
+        assert.ok(typeof v.city === 'string' && [...v.city].length <= 12 && Number.isInteger(v.days) && v.days >= 1 && v.days <= 9, text);
+      };
+      // Whitespace outside strings, in a JSON text.
+      const looseWhitespace = (text) => text.replace(/"(?:[^"\\]|\\.)*"/g, '""').match(/\s/) !== null;
+      for (const seed of [1, 2]) {
+        const ask = { model: LLAMA, messages: ASK, max_tokens: 200, temperature: 1, seed };
+        for (const extra of [{ structured_outputs: { json: schema } }, { structured_outputs: { json: JSON.stringify(schema) } },
+                             { json_schema: schema }, { response_format: { type: 'json_object', schema } }]) {
+          const r = await client.chat.completions.create({ ...ask, ...extra });
+          assert.equal(r.choices[0].finish_reason, 'stop', JSON.stringify(extra));
+          valid(r.choices[0].message.content);
+        }
+        const compact = await client.chat.completions.create({ ...ask, structured_outputs: { json: schema, disable_any_whitespace: true } });
+        valid(compact.choices[0].message.content);
+        assert.ok(!looseWhitespace(compact.choices[0].message.content), compact.choices[0].message.content);
+        const object = await client.completions.create({ model: QWEN, prompt: 'x', max_tokens: 200, temperature: 1, seed,
+          structured_outputs: { json_object: true, disable_any_whitespace: true } });
+        if (object.choices[0].finish_reason === 'stop') {
+          assert.equal(typeof JSON.parse(object.choices[0].text), 'object');
+          assert.ok(!looseWhitespace(object.choices[0].text), object.choices[0].text);
+        }
+        const choice = await client.completions.create({ model: QWEN, prompt: 'x', max_tokens: 20, temperature: 1, seed,
+          structured_outputs: { choice: ['red', 'green', 'blue'] } });
+        assert.ok(['red', 'green', 'blue'].includes(choice.choices[0].text), choice.choices[0].text);
+        const regex = await client.completions.create({ model: QWEN, prompt: 'x', max_tokens: 20, temperature: 1, seed,
+          structured_outputs: { regex: '[A-Z]{2}-\\d{3}' } });
+        assert.match(regex.choices[0].text, /^[A-Z]{2}-\d{3}$/);
+      }
+      // Options alone constrain nothing.
+      const free = await client.completions.create({ model: QWEN, prompt: 'x', max_tokens: 4, structured_outputs: { disable_fallback: true } });
+      assert.equal(free.choices.length, 1);
+      for (const [extra, param] of [
+        [{ structured_outputs: { grammar: 'root ::= "a"' } }, 'structured_outputs.grammar'],
+        [{ structured_outputs: { regex: 'a', choice: ['a'] } }, 'structured_outputs'],
+        [{ structured_outputs: { json: 5 } }, 'structured_outputs.json'],
+        [{ structured_outputs: { choice: ['a'], disable_any_whitespace: 'yes' } }, 'structured_outputs.disable_any_whitespace'],
+        [{ structured_outputs: 'json' }, 'structured_outputs'],
+        [{ structured_outputs: { regex: 'a' }, guided_regex: 'b' }, 'guided_regex'],
+        [{ json_schema: { type: 'object', properties: { x: { not: {} } } } }, 'json_schema'],
+        [{ grammar: 'root ::= "a"' }, 'grammar'],
+        [{ guided_whitespace_pattern: ' ?' }, 'guided_whitespace_pattern'],
+      ]) {
+        await rejectsWith(client.completions.create({ model: QWEN, prompt: 'x', max_tokens: 4, ...extra }), BadRequestError, { param });
+      }
     });
 
     test('a schema that cannot be enforced is BadRequestError naming the feature and the parameter', T, async () => {

@@ -94,10 +94,14 @@ struct UnsupportedField {
   std::string_view instead;
 };
 constexpr std::string_view kUseSchema =
-    "constrain the output with response_format (json_schema), guided_json, guided_choice or guided_regex";
+    "constrain the output with response_format (json_schema), structured_outputs (json, regex, choice), guided_json, "
+    "guided_choice or guided_regex";
 constexpr UnsupportedField kUnsupportedFields[] = {
     {"guided_grammar", kUseSchema},
+    {"grammar", kUseSchema},  // llama-server's GBNF
     {"structural_tag", kUseSchema},
+    {"guided_whitespace_pattern", "whitespace between JSON tokens is bounded; structured_outputs.disable_any_whitespace "
+                                  "removes it"},
     {"best_of", "ask for n choices (with logprobs) and choose among them"},
     {"use_beam_search", "use sampling or temperature 0"},
     {"suffix", "fill-in-the-middle is not served; send the prefix as the prompt"},

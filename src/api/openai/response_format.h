@@ -10,10 +10,13 @@
 
 namespace llmp::api {
 
-//! response_format {"type": "text" | "json_object" | "json_schema", "json_schema": {"name",
-//! "schema", "strict"}}, vLLM's guided_json (a schema), guided_choice (strings) or
-//! guided_regex in `f`; at most one of them. Null when the output is free text.
-//! Errors name the parameter: a bad type, a missing schema, a schema we cannot enforce.
+//! The constraint on a request's output, at most one of: OpenAI's response_format {"type":
+//! "text" | "json_object" | "json_schema", "json_schema": {"name", "schema", "strict"}} (and
+//! llama-server's {"type": "json_object", "schema": {...}}); vLLM's structured_outputs {"json" |
+//! "regex" | "choice" | "json_object", "disable_any_whitespace", ...} and its older guided_json
+//! (a schema), guided_choice (strings) and guided_regex; llama-server's json_schema. Null when
+//! the output is free text. Errors name the parameter: a bad type, a missing schema, a schema
+//! we cannot enforce, two constraints at once.
 ApiResult<std::shared_ptr<const engine::OutputGrammar>> parse_response_format(const Fields& f);
 
 //! The grammar of the JSON Schema text `schema` (from the same cache); errors name `param`.
