@@ -17,8 +17,11 @@ using ByteSet = std::bitset<256>;
 
 // The pattern as a tree; repetitions are expanded when it becomes an NFA.
 struct Regex {
-  enum class Kind { bytes, concat, alternation, repeat } kind = Kind::concat;
+  //! character: one of the ASCII bytes in `set` or, with `non_ascii`, one of the safe non-ASCII
+  //! characters (see character()).
+  enum class Kind { bytes, character, concat, alternation, repeat } kind = Kind::concat;
   ByteSet set;
+  bool non_ascii = false;
   std::vector<Regex> parts;
   int min = 1, max = 1;  // repeat; max < 0: unbounded
 };
@@ -62,13 +65,12 @@ ByteSet json_ascii() {
 // terminator, in ECMAScript's sense or in Unicode's (Python's re, which the jsonschema package
 // uses), so what is generated matches the pattern under either; other characters are not
 // generated. \W and classes built from \d \w \s stay ASCII, since the dialects disagree on
-// what is a word character beyond it.
-Regex safe_non_ascii() {
-  Regex r{Regex::Kind::alternation};
-  r.parts.push_back(sequence({bytes(byte_range(0xC3, 0xC8)), bytes(byte_range(0x80, 0xBF))}));
-  r.parts.push_back(sequence({bytes(byte_range(0xC9, 0xC9)), bytes(byte_range(0x80, 0x8F))}));
-  r.parts.push_back(sequence({bytes(byte_range(0xE4, 0xE4)), bytes(byte_range(0xB8, 0xBF)), bytes(byte_range(0x80, 0xBF))}));
-  r.parts.push_back(sequence({bytes(byte_range(0xE5, 0xE9)), bytes(byte_range(0x80, 0xBF)), bytes(byte_range(0x80, 0xBF))}));
+// what is a word character beyond it. As UTF-8 (Nfa::build writes them out):
+//   [C3-C8][80-BF] | C9[80-8F] | E4[B8-BF][80-BF] | [E5-E9][80-BF][80-BF]
+Regex character(ByteSet ascii, bool non_ascii) {
+  Regex r{Regex::Kind::character};
+  r.set = ascii;
+  r.non_ascii = non_ascii;
   return r;
 }
 
@@ -113,7 +115,7 @@ void append_utf8(std::vector<Regex>& out, uint32_t cp) {
 // {n}, {n,m}, over bytes. A user's JSON Schema "pattern" (`user` true) also has '.', [^...],
 // \d \w \s and their negations, \xHH, \uXXXX, (?:...), (?<name>...), {n,}, lazy quantifiers and
 // ^/$ at the ends; it is searched for (unanchored ends match anything), and its characters are
-// limited to what a JSON string holds unescaped (see json_ascii, safe_non_ascii).
+// limited to what a JSON string holds unescaped (see json_ascii, character).
 class PatternParser {
  public:
   //! `text`: a user's regex over raw output (vLLM's guided_regex) rather than a JSON string's
@@ -177,19 +179,13 @@ class PatternParser {
     ByteSet ascii = allowed_ascii();
     ascii.reset('\n');
     ascii.reset('\r');
-    Regex r{Regex::Kind::alternation};
-    r.parts.push_back(bytes(ascii));
-    r.parts.push_back(safe_non_ascii());
-    return r;
+    return character(ascii, true);
   }
 
   Regex from_class(CharClass c) const {
     if (user_) c.ascii &= allowed_ascii();
     if (!c.non_ascii) return bytes(c.ascii);
-    Regex r{Regex::Kind::alternation};
-    r.parts.push_back(bytes(c.ascii));
-    r.parts.push_back(safe_non_ascii());
-    return r;
+    return character(c.ascii, true);
   }
 
   std::optional<Regex> alternation() {
@@ -456,6 +452,35 @@ struct Nfa {
         states[static_cast<size_t>(s)].target = e;
         return {s, e};
       }
+      case Regex::Kind::character: {
+        // One start per first-byte range, the continuation states shared: 11 states where an
+        // alternation of byte sequences takes 34, so '.{0,300}' stays within the limits.
+        const int s = add(), e = add();
+        const auto edge = [&](int from, ByteSet on, int to) {
+          states[static_cast<size_t>(from)].on = on;
+          states[static_cast<size_t>(from)].target = to;
+        };
+        const auto branch = [&](ByteSet on, int to) {
+          const int b = add();
+          states[static_cast<size_t>(s)].epsilon.push_back(b);
+          edge(b, on, to);
+        };
+        branch(r.set, e);
+        if (!r.non_ascii) return {s, e};
+        const int last = add();  // the last continuation byte of any of them
+        edge(last, byte_range(0x80, 0xBF), e);
+        branch(byte_range(0xC3, 0xC8), last);
+        const int latin_b = add();  // after C9: U+0240-U+024F
+        edge(latin_b, byte_range(0x80, 0x8F), e);
+        branch(byte_range(0xC9, 0xC9), latin_b);
+        const int cjk_first = add();  // after E4: U+4E00-U+4FFF
+        edge(cjk_first, byte_range(0xB8, 0xBF), last);
+        branch(byte_range(0xE4, 0xE4), cjk_first);
+        const int cjk = add();  // after E5-E9: U+5000-U+9FFF
+        edge(cjk, byte_range(0x80, 0xBF), last);
+        branch(byte_range(0xE5, 0xE9), cjk);
+        return {s, e};
+      }
       case Regex::Kind::concat: {
         const int s = add();
         int end = s;
@@ -537,6 +562,7 @@ size_t nfa_size(const Regex& r) {
   constexpr size_t kOver = kMaxNfaStates + 1;
   switch (r.kind) {
     case Regex::Kind::bytes: return 2;
+    case Regex::Kind::character: return r.non_ascii ? 11 : 3;
     case Regex::Kind::repeat: {
       const size_t copies = static_cast<size_t>(r.max < 0 ? r.min + 1 : r.max);
       const size_t part = nfa_size(r.parts[0]);

@@ -156,6 +156,9 @@ TEST_CASE("schema compiler: patterns accept what they should", "[grammar][schema
       {"^\\d{2,}$", "1", false},    {"^(?:ab)+?$", "abab", true},  {"^(?<year>\\d{4})$", "2026", true},
       {"^\\\u00e9$", "\u00e9", true}, {"^caf\u00e9+$", "caf\u00e9\u00e9", true}, {"^\\x41\\u0042$", "AB", true},
       {"^\\W$", "\u00e9", false},  {"^\\D$", "\u00e9", true},   {"^[\\d]$", "\u00e9", false},
+      // '.' is a handful of NFA states, so long bounded runs of it compile.
+      {"^.{2,300}$", "\u65e5\u672c", true}, {"^.{2,300}$", "\u65e5", false}, {"^[^x]{0,300}z$", "\u0241\u00c0z", true},
+      {"^.{0,300}$", "\u4e00\u9fff\u00c0\u024f", true}, {"^.{0,300}$", "\u4dff", false},
   };
   for (const auto& [pattern, text, accepted] : cases) {
     INFO(pattern << " on " << text);
