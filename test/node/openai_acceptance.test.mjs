@@ -769,21 +769,31 @@ describe('openai SDK acceptance', () => {
       assert.deepEqual(Object.keys(args), [key]);
       assert.equal(typeof args[key], 'string');
     };
-    // The streamed tool_calls deltas of one choice, assembled.
+    // The streamed tool_calls deltas of one choice, assembled. A call's first delta carries its
+    // id, type and name; the arguments come in pieces as the model writes them (`pieces`: the
+    // chunks that carried some).
     const assemble = async (params) => {
       const calls = [];
-      let finish = null;
+      let finish = null, pieces = 0;
       for await (const chunk of await client.chat.completions.create({ ...params, stream: true })) {
         const choice = chunk.choices[0];
         if (!choice) continue;
         for (const d of choice.delta.tool_calls ?? []) {
-          calls[d.index] ??= { id: d.id, type: 'function', function: { name: '', arguments: '' } };
+          if (!calls[d.index]) {
+            assert.ok(d.id && d.type === 'function' && d.function?.name, JSON.stringify(d));
+            calls[d.index] = { id: d.id, type: 'function', function: { name: '', arguments: '' } };
+          } else {
+            assert.equal(d.id, undefined, 'the id comes once');
+          }
           if (d.function?.name) calls[d.index].function.name += d.function.name;
-          if (d.function?.arguments) calls[d.index].function.arguments += d.function.arguments;
+          if (d.function?.arguments) {
+            calls[d.index].function.arguments += d.function.arguments;
+            ++pieces;
+          }
         }
         if (choice.finish_reason) finish = choice.finish_reason;
       }
-      return { calls, finish };
+      return { calls, finish, pieces };
     };
 
     test('required: the output is one or more calls of the offered tools, arguments valid under their schemas; streaming the same', T, async () => {
@@ -795,6 +805,7 @@ describe('openai SDK acceptance', () => {
       const streamed = await assemble(ask('required'));
       assert.equal(streamed.finish, 'tool_calls');
       assert.deepEqual(streamed.calls.map((x) => x.function), c.message.tool_calls.map((x) => x.function));
+      assert.ok(streamed.pieces > 2 * streamed.calls.length, `arguments streamed in ${streamed.pieces} pieces`);
     });
 
     test('a named function: exactly that call, whatever the model would rather write; streaming the same', T, async () => {
@@ -807,6 +818,7 @@ describe('openai SDK acceptance', () => {
         checkCall(c.message.tool_calls[0]);
         const streamed = await assemble(params);
         assert.deepEqual(streamed.calls.map((x) => x.function), c.message.tool_calls.map((x) => x.function));
+        assert.ok(streamed.pieces > 2, `arguments streamed in ${streamed.pieces} pieces`);
       }
     });
 

@@ -324,10 +324,11 @@ std::string final_body(const Job& job, std::vector<ChoiceState>& choices) {
   return out;
 }
 
-// A streamed chunk for one choice.
+// A streamed chunk for one choice. A call's first delta carries its id, type and name; every
+// delta a piece of its arguments.
 std::string chunk_body(const Job& job, size_t index, ChoiceState& c, std::string_view text,
-                       const std::vector<engine::TokenLogprob>& lps, const std::vector<ToolCall>& new_calls,
-                       size_t first_call_index, std::optional<std::string_view> finish) {
+                       const std::vector<engine::TokenLogprob>& lps, const std::vector<ToolCallDelta>& calls,
+                       std::optional<std::string_view> finish) {
   const auto& tok = job.model->engine->tokenizer();
   std::string out;
   json::Writer w(out);
@@ -340,18 +341,18 @@ std::string chunk_body(const Job& job, size_t index, ChoiceState& c, std::string
       w.field("role", "assistant");
       c.role_sent = true;
     }
-    if (!text.empty() || (!finish && new_calls.empty())) w.field("content", text);
-    if (!new_calls.empty()) {
+    if (!text.empty() || (!finish && calls.empty())) w.field("content", text);
+    if (!calls.empty()) {
       w.key("tool_calls").begin_array();
-      for (size_t k = 0; k < new_calls.size(); ++k) {
-        w.begin_object().field("index", static_cast<int64_t>(first_call_index + k));
-        w.field("id", fmt::format("call_{}{}_{}", job.id.substr(job.id.find('-') + 1, 8), index, first_call_index + k));
-        w.field("type", "function");
-        w.key("function")
-            .begin_object()
-            .field("name", new_calls[k].name)
-            .field("arguments", new_calls[k].arguments)
-            .end_object();
+      for (const ToolCallDelta& d : calls) {
+        w.begin_object().field("index", static_cast<int64_t>(d.index));
+        if (!d.name.empty()) {
+          w.field("id", fmt::format("call_{}{}_{}", job.id.substr(job.id.find('-') + 1, 8), index, d.index));
+          w.field("type", "function");
+        }
+        w.key("function").begin_object();
+        if (!d.name.empty()) w.field("name", d.name);
+        w.field("arguments", d.arguments).end_object();
         w.end_object();
       }
       w.end_array();
@@ -428,7 +429,7 @@ Response answer_stream(Job job, std::shared_ptr<EventChannel> channel) {
     // Every choice announces its role first, as OpenAI's stream does.
     if (job.chat) {
       for (size_t i = 0; i < choices.size(); ++i) {
-        const std::string first = chunk_body(job, i, choices[i], "", {}, {}, 0, std::nullopt);
+        const std::string first = chunk_body(job, i, choices[i], "", {}, {}, std::nullopt);
         if (!co_await out.sse_event(first)) co_return;
       }
     }
@@ -441,19 +442,22 @@ Response answer_stream(Job job, std::shared_ptr<EventChannel> channel) {
       c.tokens.insert(c.tokens.end(), e.tokens.begin(), e.tokens.end());
       std::string text = std::move(e.text);
       c.text += text;  // for the call log
-      std::vector<ToolCall> calls;
+      std::vector<ToolCallDelta> calls;
       if (job.parse_tools) {
-        ToolCallOutput part = c.tools.push(text);
+        ToolCallDeltas part = c.tools.push(text);
         if (e.finish) {
-          ToolCallOutput rest = c.tools.finish();
+          ToolCallDeltas rest = c.tools.finish();
           part.content += rest.content;
           part.calls.insert(part.calls.end(), rest.calls.begin(), rest.calls.end());
         }
         text = std::move(part.content);
         calls = std::move(part.calls);
       }
-      const size_t first_call = c.calls.size();
-      c.calls.insert(c.calls.end(), calls.begin(), calls.end());
+      for (const ToolCallDelta& d : calls) {  // the calls so far, for the call log and the finish reason
+        if (d.index >= c.calls.size()) c.calls.resize(d.index + 1);
+        if (!d.name.empty()) c.calls[d.index].name = d.name;
+        c.calls[d.index].arguments += d.arguments;
+      }
       if (job.echo && c.tokens.size() == e.tokens.size())
         text = job.prompt_texts[index / static_cast<size_t>(job.sampling.n)] + text;
       if (e.finish && *e.finish == engine::FinishReason::error) {
@@ -466,7 +470,7 @@ Response answer_stream(Job job, std::shared_ptr<EventChannel> channel) {
         co_return;
       }
       if (!text.empty() || !calls.empty() || !e.logprobs.empty()) {
-        const std::string body = chunk_body(job, index, c, text, e.logprobs, calls, first_call, std::nullopt);
+        const std::string body = chunk_body(job, index, c, text, e.logprobs, calls, std::nullopt);
         if (!co_await out.sse_event(body)) co_return;
       }
       if (e.finish) {
@@ -474,7 +478,7 @@ Response answer_stream(Job job, std::shared_ptr<EventChannel> channel) {
         c.usage = e.usage;
         add_cached(job, e);
         --unfinished;
-        const std::string last = chunk_body(job, index, c, "", {}, {}, 0, finish_name(job, *e.finish, !c.calls.empty()));
+        const std::string last = chunk_body(job, index, c, "", {}, {}, finish_name(job, *e.finish, !c.calls.empty()));
         if (!co_await out.sse_event(last)) co_return;
       }
     }

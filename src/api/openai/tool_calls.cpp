@@ -2,6 +2,11 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
+#include <cctype>
+#include <optional>
+#include <utility>
+
 namespace llmp::api {
 namespace {
 
@@ -10,9 +15,13 @@ constexpr std::string_view kHermesClose = "</tool_call>";
 constexpr std::string_view kMistral = "[TOOL_CALLS]";
 constexpr std::string_view kPythonTag = "<|python_tag|>";
 
+bool is_space(char c) {
+  return std::isspace(static_cast<unsigned char>(c)) != 0;
+}
+
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
   return s;
 }
 
@@ -85,7 +94,7 @@ bool llama_calls(std::string_view text, std::vector<ToolCall>& calls) {
       if (depth++ == 0) start = i;
     } else if (c == '}' && --depth == 0) {
       if (!calls_from_json(text.substr(start, i + 1 - start), found)) return false;
-    } else if (depth == 0 && !std::isspace(static_cast<unsigned char>(c)) && c != ';') {
+    } else if (depth == 0 && !is_space(c) && c != ';') {
       return false;  // text between calls: not a call list
     }
   }
@@ -102,94 +111,506 @@ size_t partial_marker(std::string_view text, std::string_view marker) {
   return 0;
 }
 
+void emit_whole(const std::vector<ToolCall>& calls, size_t& next_index, std::vector<ToolCallDelta>& out) {
+  for (const ToolCall& c : calls) out.push_back({next_index++, c.name, c.arguments});
+}
+
+// JSON text with the whitespace outside strings dropped, written as it arrives.
+class CompactJson {
+ public:
+  void add(char c, std::string& out) {
+    if (in_string_) {
+      if (escaped_) escaped_ = false;
+      else if (c == '\\') escaped_ = true;
+      else if (c == '"') in_string_ = false;
+    } else if (c == '"') {
+      in_string_ = true;
+    } else if (is_space(c)) {
+      return;
+    }
+    out += c;
+  }
+
+ private:
+  bool in_string_ = false, escaped_ = false;
+};
+
+// One call object as its bytes arrive: {"name": "f", "arguments": {...}} ("parameters" for
+// Llama; either order). Once the name is read and the arguments' object or array has begun,
+// the call streams: its name, then its arguments as they come. The lexing is loose inside
+// values (strings and nesting only); at the top level a byte out of place fails the reader.
+class CallReader {
+ public:
+  //! Takes bytes of `in` up to the end of the object; returns how many it took.
+  size_t feed(std::string_view in, size_t index, std::vector<ToolCallDelta>& out) {
+    size_t used = 0;
+    while (used < in.size() && !complete() && !failed_) step(in[used++]);
+    if (have_name_ && args_begun_) {
+      if (!name_sent_) {
+        out.push_back({index, name_, args_});
+        name_sent_ = true;
+      } else if (args_.size() > args_sent_) {
+        out.push_back({index, "", args_.substr(args_sent_)});
+      }
+      args_sent_ = args_.size();
+    }
+    return used;
+  }
+
+  bool complete() const { return depth_ == 0 && text_.size() > 0 && !failed_; }
+  bool failed() const { return failed_; }
+  //! Deltas were written: the call can no longer turn back into text.
+  bool streaming() const { return name_sent_; }
+  //! The object's bytes so far.
+  const std::string& text() const { return text_; }
+
+ private:
+  enum class Slot : uint8_t { key, colon, value, after_value };
+
+  void step(char c) {
+    if (depth_ == 0) {
+      if (c != '{') {
+        failed_ = true;
+        return;
+      }
+      text_ += c;
+      depth_ = 1;
+      return;
+    }
+    text_ += c;
+    if (in_args_) args_json_.add(c, args_);
+    if (in_string_) {
+      if (escaped_) escaped_ = false;
+      else if (c == '\\') escaped_ = true;
+      else if (c == '"') {
+        in_string_ = false;
+        if (depth_ == 1) string_ended();
+      }
+      return;
+    }
+    if (is_space(c)) return;
+    if (depth_ > 1) {
+      if (c == '"') in_string_ = true;
+      else if (c == '{' || c == '[') ++depth_;
+      else if ((c == '}' || c == ']') && --depth_ == 1) value_ended();
+      return;
+    }
+    top_level(c);
+  }
+
+  // A byte between the members of the call object.
+  void top_level(char c) {
+    if (slot_ == Slot::value && primitive_) {
+      if (c != ',' && c != '}') return;  // the number or literal goes on
+      primitive_ = false;
+      value_ended();
+    }
+    switch (slot_) {
+      case Slot::key:
+        if (c == '"') {
+          in_string_ = true;
+          key_begin_ = text_.size();
+        } else if (!(c == '}' && !had_member_)) {
+          failed_ = true;
+        } else {
+          depth_ = 0;
+        }
+        return;
+      case Slot::colon:
+        if (c == ':') slot_ = Slot::value;
+        else failed_ = true;
+        return;
+      case Slot::value:
+        value_begin_ = text_.size() - 1;
+        if (c == '"') {
+          in_string_ = true;
+        } else if (c == '{' || c == '[') {
+          depth_ = 2;
+          if (key_ == "arguments" || key_ == "parameters") {
+            in_args_ = true;
+            args_begun_ = true;
+            args_json_.add(c, args_);
+          }
+        } else {
+          primitive_ = true;
+        }
+        return;
+      case Slot::after_value:
+        if (c == ',') {
+          slot_ = Slot::key;
+        } else if (c == '}') {
+          depth_ = 0;
+        } else {
+          failed_ = true;
+        }
+        return;
+    }
+  }
+
+  void string_ended() {
+    if (slot_ == Slot::key) {
+      key_ = text_.substr(key_begin_, text_.size() - 1 - key_begin_);
+      slot_ = Slot::colon;
+      return;
+    }
+    value_ended();
+  }
+
+  void value_ended() {
+    if (key_ == "name" && text_[value_begin_] == '"' && !have_name_) {
+      simdjson::dom::parser parser;
+      std::string_view name;
+      if (parser.parse(simdjson::padded_string(std::string_view(text_).substr(value_begin_))).get(name) == simdjson::SUCCESS &&
+          !name.empty()) {
+        name_ = std::string(name);
+        have_name_ = true;
+      }
+    }
+    in_args_ = false;
+    had_member_ = true;
+    slot_ = Slot::after_value;
+  }
+
+  std::string text_;
+  int depth_ = 0;  // 1: inside the call object
+  bool in_string_ = false, escaped_ = false, failed_ = false;
+  Slot slot_ = Slot::key;
+  bool had_member_ = false;
+  bool primitive_ = false;  // a number or literal member value is being read
+  size_t key_begin_ = 0, value_begin_ = 0;
+  std::string key_;
+  std::string name_;
+  bool have_name_ = false;
+  bool in_args_ = false, args_begun_ = false, name_sent_ = false;
+  CompactJson args_json_;
+  std::string args_;  // the arguments' text so far, compact
+  size_t args_sent_ = 0;
+};
+
 }  // namespace
+
+// Where the stream stands:
+//   text:         free text; markers are looked for (<tool_call>, [TOOL_CALLS]).
+//   hermes:       after <tool_call>: the call object (read by `reader`).
+//   hermes_after: a streamed call's object is done: its </tool_call> is skipped.
+//   hermes_held:  <tool_call> of another shape: held to </tool_call>, then parsed whole.
+//   list:         a JSON array of call objects (Mistral after [TOOL_CALLS]; tool_choice required).
+//   llama:        the output began with '{' (or <|python_tag|>): calls, one after another.
+//   held:         list or llama output of another shape: held to the end, parsed whole.
+//   named:        tool_choice named: the whole output is the function's arguments.
+struct ToolCallStream::State {
+  enum class Mode { text, hermes, hermes_after, hermes_held, list, llama, held, named };
+  ForcedTools forced;
+  Mode mode = Mode::text;
+  bool started = false;       // auto: some non-space text seen
+  bool mistral = false;       // the list or held text came after [TOOL_CALLS]
+  std::string pending;        // bytes not yet taken by the mode
+  std::string held;           // the markup's text since it began, while it may still turn out not to be calls
+  std::string broken;         // the text of the last object that was not a call
+  CallReader reader;
+  bool in_call = false;       // `reader` has begun an object
+  bool streamed = false;      // some call of this list / Llama output streamed: no turning back
+  size_t next_index = 0;
+  bool list_open = false;     // list: '[' seen
+  CompactJson named_json;
+  bool named_started = false;
+
+  void take(size_t n) {
+    if (!streamed) held.append(pending, 0, n);
+    pending.erase(0, n);
+  }
+
+  // Feeds the call object at the front of `pending` to the reader. nullopt while the object goes
+  // on; true when it ended as a call (streamed, or parsed whole once complete); false when it
+  // failed or is not a call: nothing of it was written, and its text is in `broken` (and in
+  // `held`, unless an earlier call streamed).
+  std::optional<bool> read_call(ToolCallDeltas& out) {
+    take(reader.feed(pending, next_index, out.calls));
+    if (reader.streaming()) streamed = true;
+    if (!reader.complete() && !reader.failed()) return std::nullopt;
+    const CallReader done = std::exchange(reader, CallReader());
+    in_call = false;
+    if (done.streaming()) {  // a call that fails after it streamed ends as it was written
+      ++next_index;
+      return true;
+    }
+    std::vector<ToolCall> calls;
+    if (done.complete() && calls_from_json(done.text(), calls)) {
+      emit_whole(calls, next_index, out.calls);
+      streamed = true;
+      return true;
+    }
+    broken = done.text();
+    return false;
+  }
+
+  void text(ToolCallDeltas& out) {
+    const size_t hermes = pending.find(kHermesOpen);
+    const size_t mistral_at = pending.find(kMistral);
+    const size_t first = std::min(hermes, mistral_at);
+    if (first == std::string::npos) {
+      // Hold only what may be the start of a marker.
+      const size_t hold = std::max(partial_marker(pending, kHermesOpen), partial_marker(pending, kMistral));
+      out.content += pending.substr(0, pending.size() - hold);
+      pending.erase(0, pending.size() - hold);
+      return;
+    }
+    out.content += pending.substr(0, first);
+    held.clear();
+    streamed = false;
+    if (first == mistral_at) {
+      pending.erase(0, first + kMistral.size());
+      mistral = true;
+      list_open = false;
+      mode = Mode::list;
+    } else {
+      pending.erase(0, first + kHermesOpen.size());
+      mode = Mode::hermes;
+    }
+  }
+
+  // True when the mode consumed something or changed; false when it waits for more text.
+  bool hermes(ToolCallDeltas& out) {
+    if (!in_call) {
+      const size_t start = pending.find_first_not_of(" \t\r\n");
+      if (start == std::string::npos) {
+        take(pending.size());
+        return false;
+      }
+      take(start);
+      if (pending[0] != '{') {
+        mode = Mode::hermes_held;
+        return true;
+      }
+      in_call = true;
+    }
+    const auto ended = read_call(out);
+    if (!ended) return false;
+    mode = *ended ? Mode::hermes_after : Mode::hermes_held;  // held has the body so far
+    return true;
+  }
+
+  bool hermes_after() {
+    const size_t start = pending.find_first_not_of(" \t\r\n");
+    if (start == std::string::npos) {
+      pending.clear();
+      return false;
+    }
+    pending.erase(0, start);
+    if (pending.starts_with(kHermesClose)) {
+      pending.erase(0, kHermesClose.size());
+      mode = Mode::text;
+      return true;
+    }
+    if (std::string_view(kHermesClose).starts_with(pending)) return false;  // the marker, cut short
+    mode = Mode::text;  // no closing marker: what follows is text
+    return true;
+  }
+
+  bool hermes_held(ToolCallDeltas& out) {
+    held += pending;
+    pending.clear();
+    const size_t close = held.find(kHermesClose);
+    if (close == std::string::npos) return false;
+    std::vector<ToolCall> calls;
+    if (calls_from_json(trim(std::string_view(held).substr(0, close)), calls)) {
+      emit_whole(calls, next_index, out.calls);
+    } else {
+      out.content += std::string(kHermesOpen) + held.substr(0, close + kHermesClose.size());
+    }
+    pending = held.substr(close + kHermesClose.size());
+    held.clear();
+    mode = Mode::text;
+    return true;
+  }
+
+  // [ call, call, ... ]: each call streams as it is written.
+  bool list(ToolCallDeltas& out) {
+    if (in_call) {
+      const auto ended = read_call(out);
+      if (!ended) return false;
+      return *ended || give_up(out);
+    }
+    const size_t start = pending.find_first_not_of(" \t\r\n");
+    if (start == std::string::npos) {
+      take(pending.size());
+      return false;
+    }
+    take(start);
+    const char c = pending[0];
+    if (!list_open) {
+      if (c != '[') return give_up(out);
+      list_open = true;
+      take(1);
+      return true;
+    }
+    if (c == '{') {
+      in_call = true;
+      return true;
+    }
+    if (c == ',' && next_index > 0) {
+      take(1);
+      return true;
+    }
+    if (c == ']') {
+      take(1);
+      if (!streamed) return give_up(out);  // an empty list: not calls
+      mode = Mode::text;  // what follows the list is text
+      return true;
+    }
+    return give_up(out);
+  }
+
+  // A list or Llama output that does not go on as calls: held for a whole parse at the end,
+  // unless some call of it streamed already; then the rest is text.
+  bool give_up(ToolCallDeltas& out) {
+    if (streamed) {
+      out.content += std::exchange(broken, {}) + pending;  // after calls that were written: the rest is text
+      pending.clear();
+      mode = Mode::text;
+    } else {
+      mode = Mode::held;
+    }
+    return true;
+  }
+
+  // The whole output is Llama-style calls: {...}; {...} (after an optional <|python_tag|>).
+  bool llama(ToolCallDeltas& out) {
+    if (in_call) {
+      const auto ended = read_call(out);
+      if (!ended) return false;
+      return *ended || give_up(out);
+    }
+    const size_t start = pending.find_first_not_of(" \t\r\n;");
+    if (start == std::string::npos) {
+      take(pending.size());
+      return false;
+    }
+    take(start);
+    if (!streamed && next_index == 0) {
+      if (pending.starts_with(kPythonTag)) {
+        take(kPythonTag.size());
+        return true;
+      }
+      if (std::string_view(kPythonTag).starts_with(pending)) return false;  // the tag, cut short
+    }
+    if (pending[0] == '{') {
+      in_call = true;
+      return true;
+    }
+    return give_up(out);
+  }
+
+  void named(ToolCallDeltas& out) {
+    if (pending.empty()) return;
+    ToolCallDelta d{0, named_started ? "" : forced.name, ""};
+    for (const char c : pending) named_json.add(c, d.arguments);
+    pending.clear();
+    if (named_started && d.arguments.empty()) return;
+    named_started = true;
+    out.calls.push_back(std::move(d));
+  }
+
+  ToolCallDeltas push(std::string_view delta) {
+    ToolCallDeltas out;
+    pending += delta;
+    if (mode == Mode::named) {
+      named(out);
+      return out;
+    }
+    if (mode == Mode::text && next_index == 0 && forced.kind == ForcedTools::Kind::none && !started) {
+      // An output that opens with '{' (or Llama's python tag) may be a whole-output call.
+      const std::string_view t = trim(pending);
+      // Undecided while it may still become the python tag ("<" may also open <tool_call>).
+      if (t.empty() || (t.size() < kPythonTag.size() && kPythonTag.starts_with(t))) return out;
+      started = true;
+      if (t.front() == '{' || t.starts_with(kPythonTag)) mode = Mode::llama;
+    }
+    for (bool more = true; more;) {
+      switch (mode) {
+        case Mode::text:
+          text(out);
+          more = mode != Mode::text;
+          break;
+        case Mode::hermes: more = hermes(out); break;
+        case Mode::hermes_after: more = hermes_after(); break;
+        case Mode::hermes_held: more = hermes_held(out); break;
+        case Mode::list: more = list(out); break;
+        case Mode::llama: more = llama(out); break;
+        case Mode::held:
+          held += pending;
+          pending.clear();
+          more = false;
+          break;
+        case Mode::named: more = false; break;
+      }
+      if (pending.empty() && mode != Mode::hermes_held) more = false;
+    }
+    return out;
+  }
+
+  ToolCallDeltas finish() {
+    ToolCallDeltas out = push("");
+    switch (mode) {
+      case Mode::text: out.content += pending; break;
+      case Mode::hermes:
+        // Cut short: a call that streamed keeps what was written; otherwise the markup is text.
+        if (!reader.streaming()) out.content += std::string(kHermesOpen) + held + pending;
+        break;
+      case Mode::hermes_after: break;
+      case Mode::hermes_held: out.content += std::string(kHermesOpen) + held; break;
+      case Mode::list:
+      case Mode::llama:
+      case Mode::held: {
+        if (streamed) break;  // the calls that streamed; a last one cut short keeps what was written
+        held += pending;
+        std::vector<ToolCall> calls;
+        const bool parsed = mistral || forced.kind == ForcedTools::Kind::required ? calls_from_json(trim(held), calls)
+                                                                                  : llama_calls(held, calls);
+        if (parsed) {
+          emit_whole(calls, next_index, out.calls);
+        } else {
+          out.content += (mistral ? std::string(kMistral) : std::string()) + held;
+        }
+        break;
+      }
+      case Mode::named: break;
+    }
+    pending.clear();
+    held.clear();
+    return out;
+  }
+};
+
+ToolCallStream::ToolCallStream(ForcedTools forced) : s_(std::make_unique<State>()) {
+  s_->forced = std::move(forced);
+  if (s_->forced.kind == ForcedTools::Kind::named) s_->mode = State::Mode::named;
+  if (s_->forced.kind == ForcedTools::Kind::required) s_->mode = State::Mode::list;
+}
+ToolCallStream::~ToolCallStream() = default;
+ToolCallStream::ToolCallStream(ToolCallStream&&) noexcept = default;
+ToolCallStream& ToolCallStream::operator=(ToolCallStream&&) noexcept = default;
+
+ToolCallDeltas ToolCallStream::push(std::string_view delta) {
+  return s_->push(delta);
+}
+
+ToolCallDeltas ToolCallStream::finish() {
+  return s_->finish();
+}
 
 ToolCallOutput parse_tool_calls(std::string_view text, const ForcedTools& forced) {
   ToolCallStream s(forced);
-  ToolCallOutput out = s.push(text);
-  ToolCallOutput rest = s.finish();
-  out.content += rest.content;
-  out.calls.insert(out.calls.end(), rest.calls.begin(), rest.calls.end());
-  return out;
-}
-
-ToolCallOutput ToolCallStream::push(std::string_view delta) {
+  ToolCallDeltas parts = s.push(text);
+  ToolCallDeltas rest = s.finish();
   ToolCallOutput out;
-  pending_ += delta;
-  if (forced_.kind != ForcedTools::Kind::none) return out;  // all of it is the call
-  if (!started_) {
-    const std::string_view t = trim(pending_);
-    if (t.empty()) return out;
-    started_ = true;
-    // An output that opens with '{' (or Llama's python tag) may be a whole-output call.
-    json_output_ = t.front() == '{' || t.starts_with(kPythonTag) || std::string_view(kPythonTag).starts_with(t);
+  out.content = std::move(parts.content) + rest.content;
+  parts.calls.insert(parts.calls.end(), rest.calls.begin(), rest.calls.end());
+  for (ToolCallDelta& d : parts.calls) {
+    if (d.index >= out.calls.size()) out.calls.resize(d.index + 1);
+    if (!d.name.empty()) out.calls[d.index].name = std::move(d.name);
+    out.calls[d.index].arguments += d.arguments;
   }
-  if (json_output_) return out;  // resolved at finish()
-  for (;;) {
-    if (in_mistral_) return out;  // the rest of the output is the call list
-    const size_t hermes = pending_.find(kHermesOpen);
-    const size_t mistral = pending_.find(kMistral);
-    const size_t first = std::min(hermes, mistral);
-    if (first == std::string::npos) {
-      // Hold only what may be the start of a marker.
-      const size_t hold = std::max(partial_marker(pending_, kHermesOpen), partial_marker(pending_, kMistral));
-      out.content += pending_.substr(0, pending_.size() - hold);
-      pending_.erase(0, pending_.size() - hold);
-      return out;
-    }
-    out.content += pending_.substr(0, first);
-    if (first == mistral) {
-      pending_.erase(0, first + kMistral.size());
-      in_mistral_ = true;
-      return out;
-    }
-    const size_t close = pending_.find(kHermesClose, first);
-    if (close == std::string::npos) {
-      pending_.erase(0, first);  // wait for the rest of the call
-      return out;
-    }
-    const std::string_view body = trim(std::string_view(pending_).substr(first + kHermesOpen.size(), close - first - kHermesOpen.size()));
-    if (!calls_from_json(body, out.calls)) out.content += pending_.substr(first, close + kHermesClose.size() - first);
-    pending_.erase(0, close + kHermesClose.size());
-  }
-}
-
-namespace {
-
-ToolCallOutput parse_forced_tool_calls(std::string_view text, const ForcedTools& forced) {
-  ToolCallOutput out;
-  if (forced.kind == ForcedTools::Kind::required) {
-    if (!calls_from_json(trim(text), out.calls)) out.content = std::string(text);
-    return out;
-  }
-  simdjson::dom::parser parser;
-  simdjson::padded_string padded(text);
-  simdjson::dom::object arguments;
-  if (parser.parse(padded).get(arguments) != simdjson::SUCCESS) {
-    out.content = std::string(text);
-    return out;
-  }
-  out.calls.push_back({forced.name, simdjson::minify(arguments)});
-  return out;
-}
-
-}  // namespace
-
-ToolCallOutput ToolCallStream::finish() {
-  if (forced_.kind != ForcedTools::Kind::none) {
-    ToolCallOutput out = parse_forced_tool_calls(pending_, forced_);
-    pending_.clear();
-    return out;
-  }
-  ToolCallOutput out;
-  if (json_output_) {
-    if (!llama_calls(pending_, out.calls)) out.content = std::move(pending_);
-  } else if (in_mistral_) {
-    if (!calls_from_json(trim(pending_), out.calls)) out.content = std::string(kMistral) + pending_;
-  } else {
-    out.content = std::move(pending_);  // an unterminated <tool_call> stays text
-  }
-  pending_.clear();
   return out;
 }
 

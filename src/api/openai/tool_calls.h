@@ -3,8 +3,10 @@
 //   Hermes / Qwen2.5:  <tool_call>{"name": "f", "arguments": {...}}</tool_call>
 //   Mistral:           [TOOL_CALLS] [{"name": "f", "arguments": {...}}, ...]
 //   Llama 3.x:         {"name": "f", "parameters": {...}}  (the whole output; maybe after <|python_tag|>)
-// The markup never reaches `content`.
+// The markup never reaches `content`. A call's arguments are the JSON text the model wrote,
+// whitespace outside strings dropped.
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +23,19 @@ struct ToolCallOutput {
   std::vector<ToolCall> calls;
 };
 
+//! A piece of a streamed call, as OpenAI streams them: a call's first piece names it (its id
+//! and type go with it), every piece carries the next part of its arguments' JSON text.
+struct ToolCallDelta {
+  size_t index = 0;       // the call's position in the output: 0, 1, ...
+  std::string name;       // on the call's first piece only
+  std::string arguments;  // may be empty
+};
+
+struct ToolCallDeltas {
+  std::string content;  // text outside any tool-call markup
+  std::vector<ToolCallDelta> calls;
+};
+
 //! What tool_choice asked for. `none`: calls come from the model's markup, if it writes any
 //! ("auto"). `required`: the output is constrained to a JSON array of {"name", "parameters"}
 //! objects. `named`: to the arguments object of the function `name` alone.
@@ -30,26 +45,29 @@ struct ForcedTools {
   std::string name;
 };
 
-//! Parses a complete output; with `forced` (required or named) the output is the calls' JSON,
-//! and an output cut short (max_tokens) is not valid JSON and stays content.
+//! Parses a complete output (ToolCallStream over all of it, its pieces joined).
 ToolCallOutput parse_tool_calls(std::string_view text, const ForcedTools& forced = {});
 
-//! The same, incrementally: text that cannot belong to tool-call markup comes out at once;
-//! markup is held until its call is complete.
+//! The same, incrementally. Text that cannot belong to tool-call markup comes out at once. A
+//! call streams once its name is read and its arguments object has begun: the name, then the
+//! arguments as they are written. Markup of another shape ({"function": {...}}, arguments as a
+//! JSON string, a list inside <tool_call>) is held until it is complete and parsed whole, and
+//! stays text when it is not a call. A call the output ends inside (max_tokens) keeps the
+//! arguments written so far.
 class ToolCallStream {
  public:
-  //! With a `forced` kind other than none, the whole output is held and parsed at finish().
-  explicit ToolCallStream(ForcedTools forced = {}) : forced_(std::move(forced)) {}
-  ToolCallOutput push(std::string_view delta);
+  explicit ToolCallStream(ForcedTools forced = {});
+  ~ToolCallStream();
+  ToolCallStream(ToolCallStream&&) noexcept;
+  ToolCallStream& operator=(ToolCallStream&&) noexcept;
+
+  ToolCallDeltas push(std::string_view delta);
   //! End of output: what is still held is resolved (calls, or content if it was not a call).
-  ToolCallOutput finish();
+  ToolCallDeltas finish();
 
  private:
-  ForcedTools forced_;
-  std::string pending_;   // held text
-  bool json_output_ = false;  // the output began with '{': a Llama-style call, held to the end
-  bool started_ = false;      // some non-space text seen
-  bool in_mistral_ = false;   // after [TOOL_CALLS]: the rest is the call list
+  struct State;
+  std::unique_ptr<State> s_;
 };
 
 }  // namespace llmp::api

@@ -220,7 +220,7 @@ TEST_CASE("schema compiler: minLength and maxLength beside a pattern or format",
   // Large but fine: a table of a few hundred kilobits, built quickly.
   const auto start = std::chrono::steady_clock::now();
   CHECK(compile_json_schema(R"({"type":"string","format":"email","minLength":3,"maxLength":254})"));
-  CHECK(compile_json_schema(R"({"type":"string","pattern":"^[a-z]+$","maxLength":1000000})"));
+  CHECK(compile_json_schema(R"({"type":"string","pattern":"^[a-z]+$","maxLength":200000})"));
   CHECK(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < 2.0);
 }
 

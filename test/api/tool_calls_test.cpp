@@ -1,0 +1,172 @@
+// Tool calls parsed from model output, whole and as a stream: the pieces of a streamed call
+// join into what a whole parse gives, however the output is cut into deltas.
+#include <catch2/catch.hpp>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "openai/tool_calls.h"
+
+using namespace llmp::api;
+
+namespace {
+
+struct Streamed {
+  ToolCallOutput joined;
+  std::vector<ToolCallDelta> deltas;
+  size_t deltas_before_end = 0;  // deltas that came out before finish()
+};
+
+// Feeds `text` in pieces of the given sizes (cycled), then finishes.
+Streamed stream(const std::string& text, const ForcedTools& forced, const std::vector<size_t>& sizes) {
+  ToolCallStream s(forced);
+  Streamed out;
+  auto take = [&](ToolCallDeltas d) {
+    out.joined.content += d.content;
+    for (ToolCallDelta& c : d.calls) {
+      if (c.index >= out.joined.calls.size()) {
+        REQUIRE(c.index == out.joined.calls.size());  // calls start in order, named first
+        REQUIRE_FALSE(c.name.empty());
+        out.joined.calls.resize(c.index + 1);
+        out.joined.calls[c.index].name = c.name;
+      } else {
+        REQUIRE(c.name.empty());  // the name comes once
+      }
+      out.joined.calls[c.index].arguments += c.arguments;
+      out.deltas.push_back(std::move(c));
+    }
+  };
+  size_t at = 0;
+  for (size_t k = 0; at < text.size(); ++k) {
+    const size_t n = std::min(sizes[k % sizes.size()], text.size() - at);
+    take(s.push(std::string_view(text).substr(at, n)));
+    at += n;
+  }
+  out.deltas_before_end = out.deltas.size();
+  take(s.finish());
+  return out;
+}
+
+void check_same(const ToolCallOutput& a, const ToolCallOutput& b) {
+  CHECK(a.content == b.content);
+  REQUIRE(a.calls.size() == b.calls.size());
+  for (size_t i = 0; i < a.calls.size(); ++i) {
+    CHECK(a.calls[i].name == b.calls[i].name);
+    CHECK(a.calls[i].arguments == b.calls[i].arguments);
+  }
+}
+
+const ForcedTools kAuto{};
+
+}  // namespace
+
+TEST_CASE("tool calls: a Hermes call streams its name, then its arguments as they are written", "[api][tools]") {
+  const std::string text =
+      "Let me check. <tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"New York\", \"days\": 3, "
+      "\"units\": [\"C\", \"F\"]}}\n</tool_call>";
+  const ToolCallOutput whole = parse_tool_calls(text);
+  CHECK(whole.content == "Let me check. ");
+  REQUIRE(whole.calls.size() == 1);
+  CHECK(whole.calls[0].name == "get_weather");
+  // The model's text, whitespace outside strings dropped.
+  CHECK(whole.calls[0].arguments == R"({"city":"New York","days":3,"units":["C","F"]})");
+
+  const Streamed bytes = stream(text, kAuto, {1});
+  check_same(bytes.joined, whole);
+  // The name went out once "arguments": { began, and the arguments in many pieces after it.
+  CHECK(bytes.deltas.size() > 20);
+  CHECK(bytes.deltas[0].name == "get_weather");
+  CHECK(bytes.deltas[0].arguments == "{");
+}
+
+TEST_CASE("tool calls: however the output is cut, the pieces join into the whole parse", "[api][tools]") {
+  const std::vector<std::pair<std::string, ForcedTools>> outputs = {
+      {"<tool_call>{\"name\": \"a\", \"arguments\": {\"q\": \"x \\\" } y\"}}</tool_call> then <tool_call> {\"arguments\": "
+       "{\"k\": [1, {\"n\": null}]}, \"name\": \"b\"} </tool_call>",
+       kAuto},
+      {"[TOOL_CALLS] [{\"name\": \"a\", \"arguments\": {\"s\": \"two  spaces\"}}, {\"name\": \"b\", \"arguments\": {}}]", kAuto},
+      {"<|python_tag|>{\"name\": \"f\", \"parameters\": {\"q\": 1}}; {\"name\": \"g\", \"parameters\": {\"r\": true}}", kAuto},
+      {"  {\"type\": \"function\", \"function\": {\"name\": \"w\", \"arguments\": {\"x\": 1}}}", kAuto},
+      {"<tool_call>[{\"name\": \"a\", \"arguments\": {}}, {\"name\": \"b\", \"arguments\": {\"x\": 2}}]</tool_call>", kAuto},
+      {"<tool_call>{\"name\": \"s\", \"arguments\": \"{\\\"as\\\": \\\"text\\\"}\"}</tool_call>", kAuto},
+      {"<tool_call>{\"nam\u00e9\": 1}</tool_call> and <tool_call>not json</tool_call>", kAuto},
+      {"{\"answer\": 42, \"why\": \"a JSON reply, not a call\"}", kAuto},
+      {"Plain text with < and [ and <tool and [TOOL", kAuto},
+      // A list that goes wrong after a call streamed: the rest is text, nothing lost or repeated.
+      {"[TOOL_CALLS] [{\"name\": \"a\", \"arguments\": {}}, {\"x\" 1}] tail [TOOL_CALLS] oops", kAuto},
+      {"<tool_call>{\"name\": \"f\", \"arguments\": {\"a\": [1, 2", kAuto},
+      {"{ \"city\" : \"Paris\", \"when\": [1, 2] }", {ForcedTools::Kind::named, "get_weather"}},
+      {"[ {\"name\": \"f\", \"parameters\": {\"x\": 1}} , {\"name\": \"g\", \"parameters\": {\"y\": \"\\u00e9\"}} ]",
+       {ForcedTools::Kind::required, ""}},
+  };
+  std::mt19937_64 rng(5);
+  for (const auto& [text, forced] : outputs) {
+    INFO(text);
+    const ToolCallOutput whole = parse_tool_calls(text, forced);
+    for (int round = 0; round < 30; ++round) {
+      std::vector<size_t> sizes;
+      for (int k = 0; k < 8; ++k) sizes.push_back(1 + rng() % (round < 10 ? 3 : 12));
+      check_same(stream(text, forced, sizes).joined, whole);
+    }
+  }
+}
+
+TEST_CASE("tool calls: what each format gives", "[api][tools]") {
+  auto calls = [](const std::string& text, const ForcedTools& forced = {}) { return parse_tool_calls(text, forced); };
+
+  auto r = calls("<tool_call>[{\"name\": \"a\", \"arguments\": {}}, {\"name\": \"b\", \"arguments\": {\"x\": 2}}]</tool_call>");
+  REQUIRE(r.calls.size() == 2);  // a list inside <tool_call>: parsed whole
+  CHECK(r.calls[1].arguments == R"({"x":2})");
+  CHECK(r.content.empty());
+
+  r = calls("<tool_call>{\"name\": \"get\\u005fweather\", \"arguments\": {\"q\": \"a\\\\b\\\"c\"}}</tool_call>");
+  REQUIRE(r.calls.size() == 1);
+  CHECK(r.calls[0].name == "get_weather");  // the name decoded
+  CHECK(r.calls[0].arguments == R"({"q":"a\\b\"c"})");  // the arguments as written
+
+  r = calls("<tool_call>{\"name\": \"s\", \"arguments\": \"{\\\"as\\\": \\\"text\\\"}\"}</tool_call>");
+  REQUIRE(r.calls.size() == 1);
+  CHECK(r.calls[0].arguments == R"({"as": "text"})");  // arguments given as a JSON string
+
+  r = calls("[TOOL_CALLS] [{\"name\": \"a\", \"arguments\": {\"s\": \"two  spaces\"}}, {\"name\": \"b\", \"arguments\": {}}]");
+  REQUIRE(r.calls.size() == 2);
+  CHECK(r.calls[0].arguments == R"({"s":"two  spaces"})");
+  CHECK(r.calls[1].arguments == "{}");
+
+  r = calls("<|python_tag|>{\"name\": \"f\", \"parameters\": {\"q\": 1}}; {\"name\": \"g\", \"parameters\": {}}");
+  REQUIRE(r.calls.size() == 2);
+  CHECK(r.calls[1].name == "g");
+
+  // Not calls: the text comes back as it was.
+  for (const std::string text : {"<tool_call>not json</tool_call>", "<tool_call>{\"nam\u00e9\": 1}</tool_call>",
+                                 "{\"answer\": 42}", "[TOOL_CALLS] nothing", "<tool_call>{\"name\": \"f\", \"argu"}) {
+    r = calls(text);
+    CHECK(r.calls.empty());
+    CHECK(r.content == text);
+  }
+
+  // Cut short once the arguments began (max_tokens): the call keeps what was written.
+  r = calls("<tool_call>{\"name\": \"f\", \"arguments\": {\"a\": 1, \"b\"");
+  REQUIRE(r.calls.size() == 1);
+  CHECK(r.calls[0].arguments == R"({"a":1,"b")");
+  CHECK(r.content.empty());
+
+  // A Hermes call without its closing marker: what follows is text.
+  r = calls("<tool_call>{\"name\": \"f\", \"arguments\": {}} and then some words");
+  REQUIRE(r.calls.size() == 1);
+  CHECK(r.content == "and then some words");
+
+  r = calls("{ \"city\" : \"Paris\" }", {ForcedTools::Kind::named, "get_weather"});
+  REQUIRE(r.calls.size() == 1);
+  CHECK(r.calls[0].name == "get_weather");
+  CHECK(r.calls[0].arguments == R"({"city":"Paris"})");
+}
+
+TEST_CASE("tool calls: tool_choice named streams the name first, then the arguments", "[api][tools]") {
+  const Streamed s = stream("{\"city\": \"Paris\"}", {ForcedTools::Kind::named, "get_weather"}, {1});
+  REQUIRE(s.deltas.size() > 5);
+  CHECK(s.deltas[0].name == "get_weather");
+  CHECK(s.deltas[0].arguments == "{");
+  CHECK(s.joined.calls[0].arguments == R"({"city":"Paris"})");
+}
