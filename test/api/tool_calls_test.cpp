@@ -170,3 +170,19 @@ TEST_CASE("tool calls: tool_choice named streams the name first, then the argume
   CHECK(s.deltas[0].arguments == "{");
   CHECK(s.joined.calls[0].arguments == R"({"city":"Paris"})");
 }
+
+TEST_CASE("tool calls: parallel_tool_calls false keeps the first call only", "[api][tools]") {
+  const std::string two =
+      "<tool_call>{\"name\": \"a\", \"arguments\": {\"x\": 1}}</tool_call>\n<tool_call>{\"name\": \"b\", "
+      "\"arguments\": {}}</tool_call>";
+  CHECK(parse_tool_calls(two).calls.size() == 2);
+  ForcedTools single;
+  single.single = true;
+  const ToolCallOutput one = parse_tool_calls(two, single);
+  REQUIRE(one.calls.size() == 1);
+  CHECK(one.calls[0].name == "a");
+  CHECK(one.content == "\n");
+  const Streamed s = stream(two, single, {1});
+  REQUIRE(s.joined.calls.size() == 1);
+  CHECK(s.joined.calls[0].arguments == R"({"x":1})");
+}

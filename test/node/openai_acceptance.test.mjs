@@ -808,6 +808,18 @@ describe('openai SDK acceptance', () => {
       assert.ok(streamed.pieces > 2 * streamed.calls.length, `arguments streamed in ${streamed.pieces} pieces`);
     });
 
+    test('parallel_tool_calls false: required gives exactly one call; a non-boolean is BadRequestError', T, async () => {
+      for (const seed of [1, 2, 3]) {
+        const params = ask('required', { parallel_tool_calls: false, temperature: 1, seed });
+        const c = (await client.chat.completions.create(params)).choices[0];
+        assert.equal(c.message.tool_calls.length, 1);
+        checkCall(c.message.tool_calls[0]);
+        assert.equal((await assemble(params)).calls.length, 1);
+      }
+      await rejectsWith(client.chat.completions.create(ask('auto', { parallel_tool_calls: 'no' })), BadRequestError,
+        { param: 'parallel_tool_calls' });
+    });
+
     test('a named function: exactly that call, whatever the model would rather write; streaming the same', T, async () => {
       for (const name of ['get_weather', 'get_time']) {
         const params = ask({ type: 'function', function: { name } });

@@ -768,6 +768,9 @@ struct ForcedToolChoice {
 
 ApiResult<ForcedToolChoice> forced_tool_choice(const Fields& f) {
   ForcedToolChoice out;
+  auto parallel = f.boolean("parallel_tool_calls");
+  if (!parallel) return std::unexpected(parallel.error());
+  out.forced.single = parallel->value_or(true) == false;
   simdjson::dom::element choice;
   if (f.object()["tool_choice"].get(choice) != simdjson::SUCCESS) return out;
   std::string_view word;
@@ -812,6 +815,7 @@ ApiResult<ForcedToolChoice> forced_tool_choice(const Fields& f) {
                      "tool_choice");
   }
   w.begin_object().field("type", "array").field("minItems", int64_t{1});
+  if (out.forced.single) w.field("maxItems", int64_t{1});
   w.key("items").begin_object().key("anyOf").begin_array();
   size_t i = 0;
   for (auto tool : tools) {
@@ -877,8 +881,8 @@ Awaitable<Response> serve_chat(Services& s, const Caller& caller, Request& req, 
     auto grammar = compile_schema(forced->schema, "tool_choice");
     if (!grammar) co_return response_for(grammar.error(), req);
     job.sampling.grammar = std::move(*grammar);
-    job.forced_tools = std::move(forced->forced);
   }
+  job.forced_tools = std::move(forced->forced);
   job.prompts.push_back(job.model->engine->tokenizer().encode(*prompt, false));
   job.prompt_texts.push_back(*prompt);
   // Named values only around co_await (GCC 12 destroys temporaries there twice).

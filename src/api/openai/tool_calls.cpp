@@ -591,12 +591,21 @@ ToolCallStream::~ToolCallStream() = default;
 ToolCallStream::ToolCallStream(ToolCallStream&&) noexcept = default;
 ToolCallStream& ToolCallStream::operator=(ToolCallStream&&) noexcept = default;
 
+namespace {
+
+ToolCallDeltas first_call_only(ToolCallDeltas d, const ForcedTools& forced) {
+  if (forced.single) std::erase_if(d.calls, [](const ToolCallDelta& c) { return c.index > 0; });
+  return d;
+}
+
+}  // namespace
+
 ToolCallDeltas ToolCallStream::push(std::string_view delta) {
-  return s_->push(delta);
+  return first_call_only(s_->push(delta), s_->forced);
 }
 
 ToolCallDeltas ToolCallStream::finish() {
-  return s_->finish();
+  return first_call_only(s_->finish(), s_->forced);
 }
 
 ToolCallOutput parse_tool_calls(std::string_view text, const ForcedTools& forced) {

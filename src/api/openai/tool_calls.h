@@ -43,6 +43,9 @@ struct ForcedTools {
   enum class Kind { none, required, named };
   Kind kind = Kind::none;
   std::string name;
+  //! parallel_tool_calls false: calls after the first are dropped (as vLLM does; with
+  //! `required` the grammar allows only one).
+  bool single = false;
 };
 
 //! Parses a complete output (ToolCallStream over all of it, its pieces joined).
