@@ -96,6 +96,14 @@ TEST_CASE("tool calls: however the output is cut, the pieces join into the whole
       // A list that goes wrong after a call streamed: the rest is text, nothing lost or repeated.
       {"[TOOL_CALLS] [{\"name\": \"a\", \"arguments\": {}}, {\"x\" 1}] tail [TOOL_CALLS] oops", kAuto},
       {"<tool_call>{\"name\": \"f\", \"arguments\": {\"a\": [1, 2", kAuto},
+      // Found in review: after a streamed call, what does not fit is text scanned for markers;
+      // no object's text lost or repeated; the byte a reader fails at is kept.
+      {"{\"name\": \"f\", \"parameters\": {}} then <tool_call>{\"name\": \"g\", \"arguments\": {}}</tool_call>", kAuto},
+      {"<tool_call>{\"x\": 1}</tool_call>[TOOL_CALLS] [{\"name\": \"a\", \"arguments\": {}} x", kAuto},
+      {"<tool_call>{\"name\": \"f\", \"arguments\": {\"a\": 1}</tool_call>after", kAuto},
+      {"[TOOL_CALLS] [{\"name\": \"a\", \"arguments\": {\"x\": 1} oops}]", kAuto},
+      {"<tool_call>{\"name\": \"ls\", \"arguments\": {\"path\": \"C:\\\"}}</tool_call>\nDone.", kAuto},
+      {"[TOOL_CALLS] [{\"name\": \"a\", \"arguments\": {}}, {\"name\": \"b\", \"argu", kAuto},
       {"{ \"city\" : \"Paris\", \"when\": [1, 2] }", {ForcedTools::Kind::named, "get_weather"}},
       {"[ {\"name\": \"f\", \"parameters\": {\"x\": 1}} , {\"name\": \"g\", \"parameters\": {\"y\": \"\\u00e9\"}} ]",
        {ForcedTools::Kind::required, ""}},
@@ -151,6 +159,28 @@ TEST_CASE("tool calls: what each format gives", "[api][tools]") {
   REQUIRE(r.calls.size() == 1);
   CHECK(r.calls[0].arguments == R"({"a":1,"b")");
   CHECK(r.content.empty());
+
+  // The review's cases, whole.
+  r = calls("{\"name\": \"f\", \"parameters\": {}} then <tool_call>{\"name\": \"g\", \"arguments\": {}}</tool_call>");
+  REQUIRE(r.calls.size() == 2);
+  CHECK(r.content == " then ");
+  r = calls("<tool_call>{\"x\": 1}</tool_call>[TOOL_CALLS] [{\"name\": \"a\", \"arguments\": {}} x");
+  REQUIRE(r.calls.size() == 1);
+  CHECK(r.content == "<tool_call>{\"x\": 1}</tool_call> x");
+  r = calls("<tool_call>{\"name\": \"f\", \"arguments\": {\"a\": 1}</tool_call>after");
+  REQUIRE(r.calls.size() == 1);
+  CHECK(r.calls[0].arguments == R"({"a":1})");
+  CHECK(r.content == "after");
+  r = calls("[TOOL_CALLS] [{\"name\": \"a\", \"arguments\": {\"x\": 1} oops}]");
+  REQUIRE(r.calls.size() == 1);
+  CHECK(r.content == "oops}]");
+  // A string left open ends at </tool_call>, not at the end of the output.
+  r = calls("<tool_call>{\"name\": \"ls\", \"arguments\": {\"path\": \"C:\\\"}}</tool_call>\nDone.");
+  REQUIRE(r.calls.size() == 1);
+  CHECK(r.content == "\nDone.");
+  r = calls("[TOOL_CALLS] [{\"name\": \"a\", \"arguments\": {}}, {\"name\": \"b\", \"argu");
+  REQUIRE(r.calls.size() == 1);
+  CHECK(r.content == "{\"name\": \"b\", \"argu");
 
   // A Hermes call without its closing marker: what follows is text.
   r = calls("<tool_call>{\"name\": \"f\", \"arguments\": {}} and then some words");

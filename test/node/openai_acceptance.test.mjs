@@ -808,6 +808,15 @@ describe('openai SDK acceptance', () => {
       assert.ok(streamed.pieces > 2 * streamed.calls.length, `arguments streamed in ${streamed.pieces} pieces`);
     });
 
+    test('a call cut short by max_tokens finishes with length, streamed or not', T, async () => {
+      const params = ask('required', { max_tokens: 6 });
+      const c = (await client.chat.completions.create(params)).choices[0];
+      assert.equal(c.finish_reason, 'length');
+      const streamed = await assemble(params);
+      assert.equal(streamed.finish, 'length');
+      assert.deepEqual(streamed.calls.map((x) => x.function), (c.message.tool_calls ?? []).map((x) => x.function));
+    });
+
     test('parallel_tool_calls false: required gives exactly one call; a non-boolean is BadRequestError', T, async () => {
       for (const seed of [1, 2, 3]) {
         const params = ask('required', { parallel_tool_calls: false, temperature: 1, seed });

@@ -5,7 +5,9 @@
 #include <simdjson.h>
 
 #include <boost/asio/this_coro.hpp>
+#include <algorithm>
 #include <chrono>
+#include <span>
 
 #include "call_log.h"
 #include "event_channel.h"
@@ -71,10 +73,15 @@ struct Job {
   std::shared_ptr<CallLog> call;     // recorded when the last copy of the job goes; null: not recorded
 };
 
-// `has_calls`: the choice's output was tool calls. Those of a function named by tool_choice
-// finish with "stop", as OpenAI's do; calls the model chose, with "tool_calls".
-std::string_view finish_name(const Job& job, engine::FinishReason r, bool has_calls) {
-  if (has_calls && job.forced_tools.kind != ForcedTools::Kind::named) return "tool_calls";
+// `calls`: the choice's tool calls. Calls of a function named by tool_choice finish with
+// "stop", as OpenAI's do; calls the model chose, with "tool_calls"; but a call whose arguments
+// were cut short (max_tokens inside it) leaves the engine's reason, "length".
+std::string_view finish_name(const Job& job, engine::FinishReason r, std::span<const ToolCall> calls) {
+  const bool whole = !calls.empty() && std::ranges::all_of(calls, [](const ToolCall& c) {
+    simdjson::dom::parser parser;
+    return parser.parse(simdjson::padded_string(c.arguments)).error() == simdjson::SUCCESS;
+  });
+  if (whole) return job.forced_tools.kind == ForcedTools::Kind::named ? "stop" : "tool_calls";
   return r == engine::FinishReason::length ? "length" : "stop";
 }
 
@@ -159,6 +166,7 @@ void log_outcome(const Job& job, const std::vector<ChoiceState>& choices) {
   w.begin_array();
   r.output_text.clear();
   r.gpu_seconds = 0;
+  std::vector<ToolCall> first_calls;  // the first choice's, for its finish reason
   for (size_t i = 0; i < choices.size(); ++i) {
     const ChoiceState& c = choices[i];
     completion += c.usage.completion_tokens;
@@ -174,6 +182,7 @@ void log_outcome(const Job& job, const std::vector<ChoiceState>& choices) {
     r.output_text += text;
     for (const auto& call : parsed)
       w.begin_object().field("name", call.name).field("arguments", call.arguments).end_object();
+    if (i == 0) first_calls = std::move(parsed);
   }
   w.end_array();
   if (calls != "[]") r.tool_calls_json = std::move(calls);
@@ -184,7 +193,7 @@ void log_outcome(const Job& job, const std::vector<ChoiceState>& choices) {
     r.finish_reason = *choices[0].finish == engine::FinishReason::error ? "error"
                       : *choices[0].finish == engine::FinishReason::cancelled
                           ? "cancelled"
-                          : std::string(finish_name(job, *choices[0].finish, r.tool_calls_json.size() > 2));
+                          : std::string(finish_name(job, *choices[0].finish, first_calls));
   }
 }
 
@@ -283,16 +292,15 @@ std::string final_body(const Job& job, std::vector<ChoiceState>& choices) {
   for (size_t i = 0; i < choices.size(); ++i) {
     ChoiceState& c = choices[i];
     w.begin_object().field("index", static_cast<int64_t>(i));
-    bool has_calls = false;
+    std::vector<ToolCall> calls;
     if (job.chat) {
       std::string content = c.text;
-      std::vector<ToolCall> calls;
       if (job.parse_tools) {
         ToolCallOutput parsed = parse_tool_calls(c.text, job.forced_tools);
         content = std::move(parsed.content);
         calls = std::move(parsed.calls);
       }
-      has_calls = !calls.empty();
+      const bool has_calls = !calls.empty();
       w.key("message").begin_object().field("role", "assistant");
       if (has_calls && blank(content))
         w.key("content").null();
@@ -315,7 +323,7 @@ std::string final_body(const Job& job, std::vector<ChoiceState>& choices) {
         w.key("logprobs").null();
       }
     }
-    w.field("finish_reason", finish_name(job, c.finish.value_or(engine::FinishReason::stop), has_calls));
+    w.field("finish_reason", finish_name(job, c.finish.value_or(engine::FinishReason::stop), calls));
     w.end_object();
   }
   w.end_array();
@@ -478,7 +486,7 @@ Response answer_stream(Job job, std::shared_ptr<EventChannel> channel) {
         c.usage = e.usage;
         add_cached(job, e);
         --unfinished;
-        const std::string last = chunk_body(job, index, c, "", {}, {}, finish_name(job, *e.finish, !c.calls.empty()));
+        const std::string last = chunk_body(job, index, c, "", {}, {}, finish_name(job, *e.finish, c.calls));
         if (!co_await out.sse_event(last)) co_return;
       }
     }

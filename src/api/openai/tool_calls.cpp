@@ -137,14 +137,16 @@ class CompactJson {
 
 // One call object as its bytes arrive: {"name": "f", "arguments": {...}} ("parameters" for
 // Llama; either order). Once the name is read and the arguments' object or array has begun,
-// the call streams: its name, then its arguments as they come. The lexing is loose inside
-// values (strings and nesting only); at the top level a byte out of place fails the reader.
+// the call streams: its name, then its arguments as they come, whitespace outside strings
+// dropped. The lexing is loose inside values (strings and nesting only); between the members
+// a byte out of place fails the reader, and that byte is left to the caller.
 class CallReader {
  public:
-  //! Takes bytes of `in` up to the end of the object; returns how many it took.
+  //! Takes bytes of `in` up to the end of the object or the first byte out of place; returns
+  //! how many it took. Deltas of the call go to `out` as call `index`.
   size_t feed(std::string_view in, size_t index, std::vector<ToolCallDelta>& out) {
     size_t used = 0;
-    while (used < in.size() && !complete() && !failed_) step(in[used++]);
+    while (used < in.size() && !complete() && !failed_ && step(in[used])) ++used;
     if (have_name_ && args_begun_) {
       if (!name_sent_) {
         out.push_back({index, name_, args_});
@@ -157,7 +159,7 @@ class CallReader {
     return used;
   }
 
-  bool complete() const { return depth_ == 0 && text_.size() > 0 && !failed_; }
+  bool complete() const { return depth_ == 0 && !text_.empty(); }
   bool failed() const { return failed_; }
   //! Deltas were written: the call can no longer turn back into text.
   bool streaming() const { return name_sent_; }
@@ -167,18 +169,17 @@ class CallReader {
  private:
   enum class Slot : uint8_t { key, colon, value, after_value };
 
-  void step(char c) {
+  // False (and the reader failed) when `c` cannot come here.
+  bool step(char c) {
     if (depth_ == 0) {
-      if (c != '{') {
-        failed_ = true;
-        return;
-      }
+      if (c != '{') return fail();
       text_ += c;
       depth_ = 1;
-      return;
+      return true;
     }
     text_ += c;
-    if (in_args_) args_json_.add(c, args_);
+    // Whitespace inside the arguments' strings is theirs; outside, it goes.
+    if (in_args_ && (in_string_ || !is_space(c))) args_ += c;
     if (in_string_) {
       if (escaped_) escaped_ = false;
       else if (c == '\\') escaped_ = true;
@@ -186,22 +187,29 @@ class CallReader {
         in_string_ = false;
         if (depth_ == 1) string_ended();
       }
-      return;
+      return true;
     }
-    if (is_space(c)) return;
+    if (is_space(c)) return true;
     if (depth_ > 1) {
       if (c == '"') in_string_ = true;
       else if (c == '{' || c == '[') ++depth_;
       else if ((c == '}' || c == ']') && --depth_ == 1) value_ended();
-      return;
+      return true;
     }
-    top_level(c);
+    if (top_level(c)) return true;
+    text_.pop_back();
+    return fail();
   }
 
-  // A byte between the members of the call object.
-  void top_level(char c) {
+  bool fail() {
+    failed_ = true;
+    return false;
+  }
+
+  // A byte between the members of the call object; false when it cannot come there.
+  bool top_level(char c) {
     if (slot_ == Slot::value && primitive_) {
-      if (c != ',' && c != '}') return;  // the number or literal goes on
+      if (c != ',' && c != '}') return true;  // the number or literal goes on
       primitive_ = false;
       value_ended();
     }
@@ -210,41 +218,39 @@ class CallReader {
         if (c == '"') {
           in_string_ = true;
           key_begin_ = text_.size();
-        } else if (!(c == '}' && !had_member_)) {
-          failed_ = true;
-        } else {
-          depth_ = 0;
+          return true;
         }
-        return;
+        if (c == '}' && !had_member_) {  // {}
+          depth_ = 0;
+          return true;
+        }
+        return false;
       case Slot::colon:
-        if (c == ':') slot_ = Slot::value;
-        else failed_ = true;
-        return;
+        slot_ = Slot::value;
+        return c == ':';
       case Slot::value:
         value_begin_ = text_.size() - 1;
         if (c == '"') {
           in_string_ = true;
         } else if (c == '{' || c == '[') {
           depth_ = 2;
-          if (key_ == "arguments" || key_ == "parameters") {
-            in_args_ = true;
-            args_begun_ = true;
-            args_json_.add(c, args_);
+          if ((key_ == "arguments" || key_ == "parameters") && !args_begun_) {
+            in_args_ = args_begun_ = true;
+            args_ += c;
           }
         } else {
           primitive_ = true;
         }
-        return;
+        return true;
       case Slot::after_value:
         if (c == ',') {
           slot_ = Slot::key;
-        } else if (c == '}') {
-          depth_ = 0;
-        } else {
-          failed_ = true;
+          return true;
         }
-        return;
+        if (c == '}') depth_ = 0;
+        return c == '}';
     }
+    return false;
   }
 
   void string_ended() {
@@ -282,7 +288,6 @@ class CallReader {
   std::string name_;
   bool have_name_ = false;
   bool in_args_ = false, args_begun_ = false, name_sent_ = false;
-  CompactJson args_json_;
   std::string args_;  // the arguments' text so far, compact
   size_t args_sent_ = 0;
 };
@@ -291,13 +296,15 @@ class CallReader {
 
 // Where the stream stands:
 //   text:         free text; markers are looked for (<tool_call>, [TOOL_CALLS]).
-//   hermes:       after <tool_call>: the call object (read by `reader`).
-//   hermes_after: a streamed call's object is done: its </tool_call> is skipped.
+//   hermes:       after <tool_call>: the call object (read by `reader`), up to </tool_call>.
+//   hermes_after: the call's object is done: its </tool_call> is skipped.
 //   hermes_held:  <tool_call> of another shape: held to </tool_call>, then parsed whole.
 //   list:         a JSON array of call objects (Mistral after [TOOL_CALLS]; tool_choice required).
 //   llama:        the output began with '{' (or <|python_tag|>): calls, one after another.
 //   held:         list or llama output of another shape: held to the end, parsed whole.
 //   named:        tool_choice named: the whole output is the function's arguments.
+// Until a call of the markup streams, its text is kept in `held`, so that markup which turns
+// out not to be calls comes back as text; once one has, what does not fit goes on as text.
 struct ToolCallStream::State {
   enum class Mode { text, hermes, hermes_after, hermes_held, list, llama, held, named };
   ForcedTools forced;
@@ -305,11 +312,11 @@ struct ToolCallStream::State {
   bool started = false;       // auto: some non-space text seen
   bool mistral = false;       // the list or held text came after [TOOL_CALLS]
   std::string pending;        // bytes not yet taken by the mode
-  std::string held;           // the markup's text since it began, while it may still turn out not to be calls
-  std::string broken;         // the text of the last object that was not a call
+  std::string held;           // the markup's text, while no call of it has streamed
+  size_t held_searched = 0;   // hermes_held: bytes of `held` searched for </tool_call>
   CallReader reader;
   bool in_call = false;       // `reader` has begun an object
-  bool streamed = false;      // some call of this list / Llama output streamed: no turning back
+  bool streamed = false;      // a call of this markup was written: no turning back
   size_t next_index = 0;
   bool list_open = false;     // list: '[' seen
   CompactJson named_json;
@@ -320,36 +327,43 @@ struct ToolCallStream::State {
     pending.erase(0, n);
   }
 
-  // Feeds the call object at the front of `pending` to the reader. nullopt while the object goes
-  // on; true when it ended as a call (streamed, or parsed whole once complete); false when it
-  // failed or is not a call: nothing of it was written, and its text is in `broken` (and in
-  // `held`, unless an earlier call streamed).
-  std::optional<bool> read_call(ToolCallDeltas& out) {
-    take(reader.feed(pending, next_index, out.calls));
+  // How a call object fed to the reader ended.
+  enum class Ended { not_yet, call, not_call };
+
+  // Feeds the call object at the front of `pending`, at most `limit` bytes of it. A call ends
+  // when it was written (streamed, or parsed whole once complete; one that fails after it
+  // streamed ends as it was written). `not_call`: the object failed or is not a call, nothing
+  // of it was written, and `*text` is what the reader took of it.
+  Ended read_call(ToolCallDeltas& out, size_t limit, std::string* text) {
+    take(reader.feed(std::string_view(pending).substr(0, limit), next_index, out.calls));
     if (reader.streaming()) streamed = true;
-    if (!reader.complete() && !reader.failed()) return std::nullopt;
+    if (!reader.complete() && !reader.failed()) return Ended::not_yet;
+    return end_call(out, text);
+  }
+
+  Ended end_call(ToolCallDeltas& out, std::string* text) {
     const CallReader done = std::exchange(reader, CallReader());
     in_call = false;
-    if (done.streaming()) {  // a call that fails after it streamed ends as it was written
+    if (done.streaming()) {
       ++next_index;
-      return true;
+      return Ended::call;
     }
     std::vector<ToolCall> calls;
     if (done.complete() && calls_from_json(done.text(), calls)) {
       emit_whole(calls, next_index, out.calls);
       streamed = true;
-      return true;
+      return Ended::call;
     }
-    broken = done.text();
-    return false;
+    *text = done.text();
+    return Ended::not_call;
   }
 
+  // Free text: looks for the markers, holding back what may be the start of one.
   void text(ToolCallDeltas& out) {
     const size_t hermes = pending.find(kHermesOpen);
     const size_t mistral_at = pending.find(kMistral);
     const size_t first = std::min(hermes, mistral_at);
     if (first == std::string::npos) {
-      // Hold only what may be the start of a marker.
       const size_t hold = std::max(partial_marker(pending, kHermesOpen), partial_marker(pending, kMistral));
       out.content += pending.substr(0, pending.size() - hold);
       pending.erase(0, pending.size() - hold);
@@ -369,7 +383,11 @@ struct ToolCallStream::State {
     }
   }
 
-  // True when the mode consumed something or changed; false when it waits for more text.
+  // Each mode below: true when it took something or changed the mode; false when it waits
+  // for more text.
+
+  // After <tool_call>: one object, read no further than </tool_call> (a string the model
+  // leaves open must not swallow the rest of the output).
   bool hermes(ToolCallDeltas& out) {
     if (!in_call) {
       const size_t start = pending.find_first_not_of(" \t\r\n");
@@ -384,12 +402,19 @@ struct ToolCallStream::State {
       }
       in_call = true;
     }
-    const auto ended = read_call(out);
-    if (!ended) return false;
-    mode = *ended ? Mode::hermes_after : Mode::hermes_held;  // held has the body so far
+    const size_t close = pending.find(kHermesClose);
+    const size_t limit = close != std::string::npos ? close : pending.size() - partial_marker(pending, kHermesClose);
+    std::string not_call;
+    Ended ended = read_call(out, limit, &not_call);
+    if (ended == Ended::not_yet) {
+      if (close == std::string::npos) return false;  // all of it taken; the object goes on
+      ended = end_call(out, &not_call);  // </tool_call> inside the object: it ends there
+    }
+    mode = ended == Ended::call ? Mode::hermes_after : Mode::hermes_held;  // `held` has the body so far
     return true;
   }
 
+  // A call's object is done: skips whitespace and its </tool_call>; anything else is text.
   bool hermes_after() {
     const size_t start = pending.find_first_not_of(" \t\r\n");
     if (start == std::string::npos) {
@@ -403,15 +428,18 @@ struct ToolCallStream::State {
       return true;
     }
     if (std::string_view(kHermesClose).starts_with(pending)) return false;  // the marker, cut short
-    mode = Mode::text;  // no closing marker: what follows is text
+    mode = Mode::text;
     return true;
   }
 
   bool hermes_held(ToolCallDeltas& out) {
     held += pending;
     pending.clear();
-    const size_t close = held.find(kHermesClose);
-    if (close == std::string::npos) return false;
+    const size_t close = held.find(kHermesClose, held_searched);
+    if (close == std::string::npos) {
+      held_searched = held.size() - partial_marker(held, kHermesClose);
+      return false;
+    }
     std::vector<ToolCall> calls;
     if (calls_from_json(trim(std::string_view(held).substr(0, close)), calls)) {
       emit_whole(calls, next_index, out.calls);
@@ -420,6 +448,7 @@ struct ToolCallStream::State {
     }
     pending = held.substr(close + kHermesClose.size());
     held.clear();
+    held_searched = 0;
     mode = Mode::text;
     return true;
   }
@@ -427,78 +456,65 @@ struct ToolCallStream::State {
   // [ call, call, ... ]: each call streams as it is written.
   bool list(ToolCallDeltas& out) {
     if (in_call) {
-      const auto ended = read_call(out);
-      if (!ended) return false;
-      return *ended || give_up(out);
+      std::string not_call;
+      const Ended ended = read_call(out, pending.size(), &not_call);
+      if (ended == Ended::not_yet) return false;
+      return ended == Ended::call || give_up(out, not_call);
     }
     const size_t start = pending.find_first_not_of(" \t\r\n");
-    if (start == std::string::npos) {
-      take(pending.size());
-      return false;
-    }
-    take(start);
-    const char c = pending[0];
-    if (!list_open) {
-      if (c != '[') return give_up(out);
+    if (start == std::string::npos) return false;
+    const char c = pending[start];
+    if (!list_open ? c == '[' : c == '{' || c == ']' || (c == ',' && next_index > 0)) {
+      take(start);
+      if (c == '{') {
+        in_call = true;
+        return true;
+      }
+      take(1);
       list_open = true;
-      take(1);
-      return true;
-    }
-    if (c == '{') {
-      in_call = true;
-      return true;
-    }
-    if (c == ',' && next_index > 0) {
-      take(1);
-      return true;
-    }
-    if (c == ']') {
-      take(1);
-      if (!streamed) return give_up(out);  // an empty list: not calls
+      if (c != ']') return true;
+      if (!streamed) return give_up(out, {});  // an empty list: not calls
       mode = Mode::text;  // what follows the list is text
       return true;
     }
-    return give_up(out);
-  }
-
-  // A list or Llama output that does not go on as calls: held for a whole parse at the end,
-  // unless some call of it streamed already; then the rest is text.
-  bool give_up(ToolCallDeltas& out) {
-    if (streamed) {
-      out.content += std::exchange(broken, {}) + pending;  // after calls that were written: the rest is text
-      pending.clear();
-      mode = Mode::text;
-    } else {
-      mode = Mode::held;
-    }
-    return true;
+    return give_up(out, {});
   }
 
   // The whole output is Llama-style calls: {...}; {...} (after an optional <|python_tag|>).
   bool llama(ToolCallDeltas& out) {
     if (in_call) {
-      const auto ended = read_call(out);
-      if (!ended) return false;
-      return *ended || give_up(out);
+      std::string not_call;
+      const Ended ended = read_call(out, pending.size(), &not_call);
+      if (ended == Ended::not_yet) return false;
+      return ended == Ended::call || give_up(out, not_call);
     }
     const size_t start = pending.find_first_not_of(" \t\r\n;");
-    if (start == std::string::npos) {
-      take(pending.size());
-      return false;
-    }
-    take(start);
+    if (start == std::string::npos) return false;
+    const std::string_view rest = std::string_view(pending).substr(start);
     if (!streamed && next_index == 0) {
-      if (pending.starts_with(kPythonTag)) {
-        take(kPythonTag.size());
+      if (rest.starts_with(kPythonTag)) {
+        take(start + kPythonTag.size());
         return true;
       }
-      if (std::string_view(kPythonTag).starts_with(pending)) return false;  // the tag, cut short
+      if (kPythonTag.starts_with(rest)) return false;  // the tag, cut short
     }
-    if (pending[0] == '{') {
-      in_call = true;
-      return true;
+    if (rest[0] != '{') return give_up(out, {});
+    take(start);
+    in_call = true;
+    return true;
+  }
+
+  // A list or Llama output that does not go on as calls (`not_call`: the object that was not
+  // one). Before any call of it streamed, all of it is held for a whole parse at the end; after,
+  // the rest is text.
+  bool give_up(ToolCallDeltas& out, const std::string& not_call) {
+    if (streamed) {
+      out.content += not_call;
+      mode = Mode::text;
+    } else {
+      mode = Mode::held;
     }
-    return give_up(out);
+    return true;
   }
 
   void named(ToolCallDeltas& out) {
@@ -514,10 +530,6 @@ struct ToolCallStream::State {
   ToolCallDeltas push(std::string_view delta) {
     ToolCallDeltas out;
     pending += delta;
-    if (mode == Mode::named) {
-      named(out);
-      return out;
-    }
     if (mode == Mode::text && next_index == 0 && forced.kind == ForcedTools::Kind::none && !started) {
       // An output that opens with '{' (or Llama's python tag) may be a whole-output call.
       const std::string_view t = trim(pending);
@@ -542,8 +554,12 @@ struct ToolCallStream::State {
           pending.clear();
           more = false;
           break;
-        case Mode::named: more = false; break;
+        case Mode::named:
+          named(out);
+          more = false;
+          break;
       }
+      // hermes_held may have been entered with the rest already in `held`: it looks once more.
       if (pending.empty() && mode != Mode::hermes_held) more = false;
     }
     return out;
@@ -558,11 +574,16 @@ struct ToolCallStream::State {
         if (!reader.streaming()) out.content += std::string(kHermesOpen) + held + pending;
         break;
       case Mode::hermes_after: break;
-      case Mode::hermes_held: out.content += std::string(kHermesOpen) + held; break;
+      case Mode::hermes_held: out.content += std::string(kHermesOpen) + held + pending; break;
       case Mode::list:
       case Mode::llama:
       case Mode::held: {
-        if (streamed) break;  // the calls that streamed; a last one cut short keeps what was written
+        if (streamed) {
+          // A last object cut short before it streamed is text, as is anything not yet taken.
+          if (in_call && !reader.streaming()) out.content += reader.text();
+          out.content += pending;
+          break;
+        }
         held += pending;
         std::vector<ToolCall> calls;
         const bool parsed = mistral || forced.kind == ForcedTools::Kind::required ? calls_from_json(trim(held), calls)

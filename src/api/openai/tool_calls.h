@@ -31,6 +31,7 @@ struct ToolCallDelta {
   std::string arguments;  // may be empty
 };
 
+//! What one push() or finish() gives: text to send as content, and pieces of calls.
 struct ToolCallDeltas {
   std::string content;  // text outside any tool-call markup
   std::vector<ToolCallDelta> calls;
@@ -55,15 +56,18 @@ ToolCallOutput parse_tool_calls(std::string_view text, const ForcedTools& forced
 //! call streams once its name is read and its arguments object has begun: the name, then the
 //! arguments as they are written. Markup of another shape ({"function": {...}}, arguments as a
 //! JSON string, a list inside <tool_call>) is held until it is complete and parsed whole, and
-//! stays text when it is not a call. A call the output ends inside (max_tokens) keeps the
-//! arguments written so far.
+//! stays text when it is not a call. Once a call has streamed it cannot turn back into text:
+//! if the model then breaks its JSON, or the output ends inside it (max_tokens), it keeps the
+//! arguments written so far, and what follows is text.
 class ToolCallStream {
  public:
+  //! `forced`: what tool_choice and parallel_tool_calls asked for.
   explicit ToolCallStream(ForcedTools forced = {});
   ~ToolCallStream();
   ToolCallStream(ToolCallStream&&) noexcept;
   ToolCallStream& operator=(ToolCallStream&&) noexcept;
 
+  //! The next piece of the output; what can be told of it now.
   ToolCallDeltas push(std::string_view delta);
   //! End of output: what is still held is resolved (calls, or content if it was not a call).
   ToolCallDeltas finish();

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Structured output: the cost of a JSON schema on decoding, llmplatform against llama.cpp's
+# llama-server on the same GGUF, one after the other in the same run. Each server streams the
+# same chat completions one at a time, free (end of generation ignored) and under
+# response_format json_schema (bench/structured/client.py); the figure that matters is each
+# server's decode rate under the schema against its own free rate, and the two servers' rates
+# under the schema against each other.
+#
+#   bench/structured/run.sh [build dir]   LLAMA_CPP_BIN=... MODEL=... (default: generated 1B Q4_0)
+#                                         REQUESTS=6 MAX_TOKENS=64 THREADS=2
+#
+# With random weights the model never writes JSON of its own accord, so every token is one the
+# schema has to correct: llama.cpp samples first and applies the grammar to the whole
+# vocabulary only when the sampled token is rejected, which here is nearly always (its worst
+# case; a trained model is rejected less often), while llmplatform masks every step.
+set -euo pipefail
+build=$(realpath "${1:-build/release}")
+llama=${LLAMA_CPP_BIN:-/work/peers/llama.cpp/build/bin}
+threads=${THREADS:-2}
+requests=${REQUESTS:-6}
+max_tokens=${MAX_TOKENS:-64}
+model=${MODEL:-/tmp/llmp-bench-models/llama1b-q4_0.gguf}
+here=$(dirname "$(realpath "$0")")
+if [[ ! -f $model ]]; then
+  mkdir -p "$(dirname "$model")"
+  "$build/llmplatform" model create-test --arch llama --format gguf --dtype q4_0 --layers 16 --hidden 2048 --heads 32 \
+    --kv-heads 8 --ffn 8192 --vocab 128256 --context 8192 --tied-embeddings --out "$model" >/dev/null
+fi
+work=$(mktemp -d /tmp/llmp-bench-structured.XXXXXX)
+pid=""
+stop() { [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; pid=""; }
+trap 'stop; rm -rf "$work"' EXIT
+wait_port() { for _ in $(seq 600); do curl -sf "http://127.0.0.1:$1/$2" >/dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
+measure() {  # port label
+  for mode in free schema; do python3 "$here/client.py" "$1" m "$2" "$mode" "$requests" "$max_tokens"; done
+}
+
+LLMP_AUTH_MODE=open LLMP_ENGINE_THREADS=$threads "$build/llmplatform" --port 18311 --data-dir "$work/data" --model "m=$model" \
+  --log-level warn >"$work/llmp.log" 2>&1 &
+pid=$!
+wait_port 18311 readyz
+measure 18311 llmplatform | tee "$work/results.jsonl"
+stop
+"$llama/llama-server" -m "$model" -t "$threads" -np 1 -c 4096 --port 18312 --host 127.0.0.1 >"$work/llama.log" 2>&1 &
+pid=$!
+wait_port 18312 health
+measure 18312 llama-server | tee -a "$work/results.jsonl"
+stop
+
+python3 - "$work/results.jsonl" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+by = {(r["label"], r["mode"]): r for r in rows}
+print()
+print("| server | free tok/s | schema tok/s | schema / free | TTFT schema first ms | TTFT schema median ms | complete JSON |")
+print("| --- | --- | --- | --- | --- | --- | --- |")
+for label in ("llmplatform", "llama-server"):
+    f, s = by[(label, "free")], by[(label, "schema")]
+    print(f"| {label} | {f['decode_tok_s_median']} | {s['decode_tok_s_median']} | "
+          f"{s['decode_tok_s_median'] / f['decode_tok_s_median']:.2f} | {s['ttft_ms_first']} | {s['ttft_ms_median']} | "
+          f"{s['complete_json']}/{s['requests']} |")
+a, b = by[("llmplatform", "schema")], by[("llama-server", "schema")]
+print(f"\nunder the schema: llmplatform / llama-server decode = {a['decode_tok_s_median'] / b['decode_tok_s_median']:.2f}")
+PY
