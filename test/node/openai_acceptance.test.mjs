@@ -632,9 +632,14 @@ describe('openai SDK acceptance', () => {
           assert.equal(r.choices[0].finish_reason, 'stop', JSON.stringify(extra));
           valid(r.choices[0].message.content);
         }
-        const compact = await client.chat.completions.create({ ...ask, structured_outputs: { json: schema, disable_any_whitespace: true } });
-        valid(compact.choices[0].message.content);
-        assert.ok(!looseWhitespace(compact.choices[0].message.content), compact.choices[0].message.content);
+        // Options apply to whichever JSON constraint is given (vLLM folds response_format in).
+        for (const extra of [{ structured_outputs: { json: schema, disable_any_whitespace: true } },
+                             { response_format: { type: 'json_schema', json_schema: { name: 'p', schema } },
+                               structured_outputs: { disable_any_whitespace: true, structural_tag: {} } }]) {
+          const compact = await client.chat.completions.create({ ...ask, ...extra });
+          valid(compact.choices[0].message.content);
+          assert.ok(!looseWhitespace(compact.choices[0].message.content), compact.choices[0].message.content);
+        }
         const object = await client.completions.create({ model: QWEN, prompt: 'x', max_tokens: 200, temperature: 1, seed,
           structured_outputs: { json_object: true, disable_any_whitespace: true } });
         if (object.choices[0].finish_reason === 'stop') {

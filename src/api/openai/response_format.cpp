@@ -53,56 +53,56 @@ GrammarCache& cache() {
   return c;
 }
 
-// The grammar cached under `key` or compile()d; errors name `param`. Keys name their kind
-// first ("schema:", "choice:", ...), so no text of one kind can stand for another's grammar.
+// The grammar cached under `key` or compile()d; errors name `param`. Keys name their kind and
+// options first ("schema/8:", "choice:", ...), so no text of one kind can stand for another's
+// grammar (a new OutputGrammarOptions field must join the keys).
 template <class Compile>
-ApiResult<std::shared_ptr<const engine::OutputGrammar>> cached(const std::string& key, const char* param,
+ApiResult<std::shared_ptr<const engine::OutputGrammar>> cached(const std::string& key, std::string_view param,
                                                                 Compile compile) {
   auto g = cache().get(key, compile);
-  if (!g) return api_error(StatusCode::invalid_argument, fmt::format("'{}': {}", param, g.error().message()), param);
+  if (!g) {
+    return api_error(StatusCode::invalid_argument, fmt::format("'{}': {}", param, g.error().message()), std::string(param));
+  }
   return *g;
 }
 
-
-ApiResult<std::shared_ptr<const engine::OutputGrammar>> schema_text_grammar(const std::string& schema, const char* param,
+ApiResult<std::shared_ptr<const engine::OutputGrammar>> schema_text_grammar(const std::string& schema, std::string_view param,
                                                                           const engine::OutputGrammarOptions& options) {
   return cached(fmt::format("schema/{}:{}", options.max_whitespace, schema), param,
                 [&] { return engine::compile_json_schema(schema, options); });
 }
 
 // A JSON Schema given as an object, or as JSON text (vLLM takes both).
-ApiResult<std::shared_ptr<const engine::OutputGrammar>> schema_grammar(simdjson::dom::element given, const std::string& param,
+ApiResult<std::shared_ptr<const engine::OutputGrammar>> schema_grammar(simdjson::dom::element given, std::string_view param,
                                                                      const engine::OutputGrammarOptions& options) {
   std::string_view text;
-  std::string schema;
-  if (given.get(text) == simdjson::SUCCESS) {
-    schema = std::string(text);
-  } else if (given.is_object()) {
-    schema = simdjson::minify(given);
-  } else {
-    return api_error(StatusCode::invalid_argument, fmt::format("'{}' must be a JSON schema object", param), param);
+  if (given.get(text) == simdjson::SUCCESS) return schema_text_grammar(std::string(text), param, options);
+  if (!given.is_object()) {
+    return api_error(StatusCode::invalid_argument, fmt::format("'{}' must be a JSON schema object", param), std::string(param));
   }
-  return schema_text_grammar(schema, param.c_str(), options);
+  return schema_text_grammar(simdjson::minify(given), param, options);
 }
 
-ApiResult<std::shared_ptr<const engine::OutputGrammar>> json_object_grammar(const engine::OutputGrammarOptions& options) {
-  return cached(fmt::format("json_object/{}:", options.max_whitespace), "response_format",
+ApiResult<std::shared_ptr<const engine::OutputGrammar>> json_object_grammar(std::string_view param,
+                                                                          const engine::OutputGrammarOptions& options) {
+  return cached(fmt::format("json_object/{}:", options.max_whitespace), param,
                 [&] { return engine::compile_json_object(options); });
 }
 
 // vLLM's guided_regex / structured_outputs.regex: the whole output matches the regex.
-ApiResult<std::shared_ptr<const engine::OutputGrammar>> regex_grammar(simdjson::dom::element given, const std::string& param) {
+ApiResult<std::shared_ptr<const engine::OutputGrammar>> regex_grammar(simdjson::dom::element given, std::string_view param) {
   std::string_view regex;
   if (given.get(regex) != simdjson::SUCCESS) {
-    return api_error(StatusCode::invalid_argument, fmt::format("'{}' must be a string", param), param);
+    return api_error(StatusCode::invalid_argument, fmt::format("'{}' must be a string", param), std::string(param));
   }
-  return cached("regex:" + std::string(regex), param.c_str(), [&] { return engine::compile_regex(regex); });
+  return cached("regex:" + std::string(regex), param, [&] { return engine::compile_regex(regex); });
 }
 
 // vLLM's guided_choice / structured_outputs.choice: an array of strings; the output is one of them.
-ApiResult<std::shared_ptr<const engine::OutputGrammar>> choice_grammar(simdjson::dom::element given, const std::string& param) {
+ApiResult<std::shared_ptr<const engine::OutputGrammar>> choice_grammar(simdjson::dom::element given, std::string_view param) {
   auto refuse = [&] {
-    return api_error(StatusCode::invalid_argument, fmt::format("'{}' must be a non-empty array of strings", param), param);
+    return api_error(StatusCode::invalid_argument, fmt::format("'{}' must be a non-empty array of strings", param),
+                     std::string(param));
   };
   simdjson::dom::array list;
   if (given.get(list) != simdjson::SUCCESS || list.size() == 0) return refuse();
@@ -112,11 +112,12 @@ ApiResult<std::shared_ptr<const engine::OutputGrammar>> choice_grammar(simdjson:
     if (item.get(text) != simdjson::SUCCESS) return refuse();
     choices.emplace_back(text);
   }
-  return cached("choice:" + simdjson::minify(list), param.c_str(), [&] { return engine::compile_choice(choices); });
+  return cached("choice:" + simdjson::minify(list), param, [&] { return engine::compile_choice(choices); });
 }
 
 // OpenAI's response_format; llama-server's {"type": "json_object", "schema": {...}} too.
-ApiResult<std::shared_ptr<const engine::OutputGrammar>> response_format_grammar(simdjson::dom::element format) {
+ApiResult<std::shared_ptr<const engine::OutputGrammar>> response_format_grammar(simdjson::dom::element format,
+                                                                              const engine::OutputGrammarOptions& options) {
   std::string_view type;
   if (!format.is_object() || format["type"].get(type) != simdjson::SUCCESS ||
       (type != "text" && type != "json_object" && type != "json_schema")) {
@@ -127,9 +128,9 @@ ApiResult<std::shared_ptr<const engine::OutputGrammar>> response_format_grammar(
   if (type == "json_object") {
     simdjson::dom::element schema;
     if (format["schema"].get(schema) == simdjson::SUCCESS && !schema.is_null()) {
-      return schema_grammar(schema, "response_format.schema", {});
+      return schema_grammar(schema, "response_format.schema", options);
     }
-    return json_object_grammar({});
+    return json_object_grammar("response_format", options);
   }
   simdjson::dom::object json_schema;
   if (format["json_schema"].get(json_schema) != simdjson::SUCCESS) {
@@ -141,21 +142,38 @@ ApiResult<std::shared_ptr<const engine::OutputGrammar>> response_format_grammar(
     return api_error(StatusCode::invalid_argument, "'response_format.json_schema.schema' must be a JSON schema object",
                      "response_format.json_schema.schema");
   }
-  return schema_grammar(schema, "response_format.json_schema.schema", {});
+  return schema_grammar(schema, "response_format.json_schema.schema", options);
 }
 
-// vLLM's structured_outputs (from v0.12 the only form it takes): one of json, regex, choice,
-// json_object (true), with options. grammar, structural_tag and whitespace_pattern are refused
-// by name.
-ApiResult<std::shared_ptr<const engine::OutputGrammar>> structured_outputs_grammar(simdjson::dom::element given) {
+// vLLM's structured_outputs (from v0.12 the only form it takes): its options, which apply to
+// whichever JSON constraint the request gives (vLLM folds response_format into it), and its
+// own constraint, if it has one.
+struct StructuredOutputs {
+  engine::OutputGrammarOptions options;
+  std::string_view constraint;  // "json", "regex", "choice" or "json_object"; empty: options only
+  simdjson::dom::element value;
+};
+
+// null, "", [] and {} ask for nothing.
+bool asks_nothing(simdjson::dom::element v) {
+  std::string_view text;
+  simdjson::dom::array list;
+  simdjson::dom::object object;
+  return v.is_null() || (v.get(text) == simdjson::SUCCESS && text.empty()) ||
+         (v.get(list) == simdjson::SUCCESS && list.size() == 0) || (v.get(object) == simdjson::SUCCESS && object.size() == 0);
+}
+
+ApiResult<StructuredOutputs> read_structured_outputs(const Fields& request) {
+  StructuredOutputs out;
+  simdjson::dom::element given;
+  if (request.object()["structured_outputs"].get(given) != simdjson::SUCCESS || given.is_null()) return out;
   simdjson::dom::object so;
   if (given.get(so) != simdjson::SUCCESS) {
     return api_error(StatusCode::invalid_argument, "'structured_outputs' must be an object", "structured_outputs");
   }
-  const Fields f(so);
-  for (const char* key : {"grammar", "structural_tag", "whitespace_pattern"}) {
-    std::string_view text;
-    if (f.has(key) && !(so[key].get(text) == simdjson::SUCCESS && text.empty())) {
+  for (const std::string_view key : {"grammar", "structural_tag", "whitespace_pattern"}) {
+    simdjson::dom::element v;
+    if (so[key].get(v) == simdjson::SUCCESS && !asks_nothing(v)) {
       return api_error(StatusCode::invalid_argument,
                        fmt::format("'structured_outputs.{}' is not supported by this server: use json, regex, choice or "
                                    "json_object",
@@ -163,33 +181,33 @@ ApiResult<std::shared_ptr<const engine::OutputGrammar>> structured_outputs_gramm
                        fmt::format("structured_outputs.{}", key));
     }
   }
-  engine::OutputGrammarOptions options;
-  for (const char* flag : {"disable_any_whitespace", "disable_additional_properties", "disable_fallback"}) {
-    auto value = f.boolean(flag);
-    if (!value) {
+  // disable_additional_properties asks for how schemas compile anyway (undeclared properties
+  // only where additionalProperties allows them); disable_fallback: there is no other backend.
+  const Fields f(so);
+  for (const std::string_view flag : {"disable_any_whitespace", "disable_additional_properties", "disable_fallback", "json_object"}) {
+    if (!f.boolean(flag)) {
       return api_error(StatusCode::invalid_argument, fmt::format("'structured_outputs.{}' must be a boolean", flag),
                        fmt::format("structured_outputs.{}", flag));
     }
-    // disable_additional_properties: already so (undeclared properties only where the schema
-    // allows them explicitly); disable_fallback: there is no other backend to fall back to.
-    if (std::string_view(flag) == "disable_any_whitespace" && value->value_or(false)) options.max_whitespace = 0;
   }
-  auto json_object = f.boolean("json_object");
-  if (!json_object) {
-    return api_error(StatusCode::invalid_argument, "'structured_outputs.json_object' must be a boolean",
-                     "structured_outputs.json_object");
+  if (f.boolean("disable_any_whitespace")->value_or(false)) out.options.max_whitespace = 0;
+  int constraints = 0;
+  for (const std::string_view key : {"json", "regex", "choice"}) {
+    if (f.has(key)) {
+      ++constraints;
+      out.constraint = key;
+      out.value = so[key].value_unsafe();
+    }
   }
-  const bool wants_object = json_object->value_or(false);
-  const int given_count = (f.has("json") ? 1 : 0) + (f.has("regex") ? 1 : 0) + (f.has("choice") ? 1 : 0) + (wants_object ? 1 : 0);
-  if (given_count == 0) return nullptr;  // options alone constrain nothing
-  if (given_count > 1) {
+  if (f.boolean("json_object")->value_or(false)) {
+    ++constraints;
+    out.constraint = "json_object";
+  }
+  if (constraints > 1) {
     return api_error(StatusCode::invalid_argument,
                      "'structured_outputs' must give one of json, regex, choice and json_object", "structured_outputs");
   }
-  if (f.has("json")) return schema_grammar(so["json"].value_unsafe(), "structured_outputs.json", options);
-  if (f.has("regex")) return regex_grammar(so["regex"].value_unsafe(), "structured_outputs.regex");
-  if (f.has("choice")) return choice_grammar(so["choice"].value_unsafe(), "structured_outputs.choice");
-  return json_object_grammar(options);
+  return out;
 }
 
 }  // namespace
@@ -200,12 +218,16 @@ ApiResult<std::shared_ptr<const engine::OutputGrammar>> compile_schema(const std
 
 ApiResult<std::shared_ptr<const engine::OutputGrammar>> parse_response_format(const Fields& f) {
   const auto obj = f.object();
-  // Each constrains the whole output, so at most one may be given. {"type": "text"} constrains nothing.
+  auto so = read_structured_outputs(f);
+  if (!so) return std::unexpected(so.error());
+  // Each constrains the whole output, so at most one may be given. {"type": "text"} and
+  // structured_outputs with options alone constrain nothing.
   std::string_view format_type;
   const bool text_format = obj["response_format"]["type"].get(format_type) == simdjson::SUCCESS && format_type == "text";
   std::vector<std::string_view> given;
   if (f.has("response_format") && !text_format) given.push_back("response_format");
-  for (const char* key : {"structured_outputs", "guided_json", "guided_choice", "guided_regex", "json_schema"}) {
+  if (!so->constraint.empty()) given.push_back("structured_outputs");
+  for (const char* key : {"guided_json", "guided_choice", "guided_regex", "json_schema"}) {
     if (f.has(key)) given.push_back(key);
   }
   if (given.size() > 1) {
@@ -215,12 +237,19 @@ ApiResult<std::shared_ptr<const engine::OutputGrammar>> parse_response_format(co
   }
   if (given.empty()) return nullptr;
   const std::string_view key = given[0];
+  const auto& options = so->options;
+  if (key == "structured_outputs") {
+    const std::string param = fmt::format("structured_outputs.{}", so->constraint);
+    if (so->constraint == "json") return schema_grammar(so->value, param, options);
+    if (so->constraint == "regex") return regex_grammar(so->value, param);
+    if (so->constraint == "choice") return choice_grammar(so->value, param);
+    return json_object_grammar(param, options);
+  }
   const simdjson::dom::element value = obj[key].value_unsafe();
-  if (key == "response_format") return response_format_grammar(value);
-  if (key == "structured_outputs") return structured_outputs_grammar(value);
-  if (key == "guided_choice") return choice_grammar(value, "guided_choice");
-  if (key == "guided_regex") return regex_grammar(value, "guided_regex");
-  return schema_grammar(value, std::string(key), {});  // vLLM's guided_json, llama-server's json_schema
+  if (key == "response_format") return response_format_grammar(value, options);
+  if (key == "guided_choice") return choice_grammar(value, key);
+  if (key == "guided_regex") return regex_grammar(value, key);
+  return schema_grammar(value, key, options);  // vLLM's guided_json, llama-server's json_schema
 }
 
 }  // namespace llmp::api

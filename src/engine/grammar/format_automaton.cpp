@@ -17,11 +17,10 @@ using ByteSet = std::bitset<256>;
 
 // The pattern as a tree; repetitions are expanded when it becomes an NFA.
 struct Regex {
-  //! character: one of the ASCII bytes in `set` or, with `non_ascii`, one of the safe non-ASCII
-  //! characters (see character()).
+  //! character: one of the ASCII bytes in `set`, or one of the safe non-ASCII characters (see
+  //! character()).
   enum class Kind { bytes, character, concat, alternation, repeat } kind = Kind::concat;
   ByteSet set;
-  bool non_ascii = false;
   std::vector<Regex> parts;
   int min = 1, max = 1;  // repeat; max < 0: unbounded
 };
@@ -67,10 +66,9 @@ ByteSet json_ascii() {
 // generated. \W and classes built from \d \w \s stay ASCII, since the dialects disagree on
 // what is a word character beyond it. As UTF-8 (Nfa::build writes them out):
 //   [C3-C8][80-BF] | C9[80-8F] | E4[B8-BF][80-BF] | [E5-E9][80-BF][80-BF]
-Regex character(ByteSet ascii, bool non_ascii) {
+Regex character(ByteSet ascii) {
   Regex r{Regex::Kind::character};
   r.set = ascii;
-  r.non_ascii = non_ascii;
   return r;
 }
 
@@ -179,13 +177,13 @@ class PatternParser {
     ByteSet ascii = allowed_ascii();
     ascii.reset('\n');
     ascii.reset('\r');
-    return character(ascii, true);
+    return character(ascii);
   }
 
   Regex from_class(CharClass c) const {
     if (user_) c.ascii &= allowed_ascii();
     if (!c.non_ascii) return bytes(c.ascii);
-    return character(c.ascii, true);
+    return character(c.ascii);
   }
 
   std::optional<Regex> alternation() {
@@ -454,7 +452,8 @@ struct Nfa {
       }
       case Regex::Kind::character: {
         // One start per first-byte range, the continuation states shared: 11 states where an
-        // alternation of byte sequences takes 34, so '.{0,300}' stays within the limits.
+        // alternation of byte sequences takes 34, so '.{0,300}' stays within the limits (and
+        // its DFA takes ~5 states a position instead of ~7).
         const int s = add(), e = add();
         const auto edge = [&](int from, ByteSet on, int to) {
           states[static_cast<size_t>(from)].on = on;
@@ -466,7 +465,6 @@ struct Nfa {
           edge(b, on, to);
         };
         branch(r.set, e);
-        if (!r.non_ascii) return {s, e};
         const int last = add();  // the last continuation byte of any of them
         edge(last, byte_range(0x80, 0xBF), e);
         branch(byte_range(0xC3, 0xC8), last);
@@ -562,7 +560,7 @@ size_t nfa_size(const Regex& r) {
   constexpr size_t kOver = kMaxNfaStates + 1;
   switch (r.kind) {
     case Regex::Kind::bytes: return 2;
-    case Regex::Kind::character: return r.non_ascii ? 11 : 3;
+    case Regex::Kind::character: return 11;
     case Regex::Kind::repeat: {
       const size_t copies = static_cast<size_t>(r.max < 0 ? r.min + 1 : r.max);
       const size_t part = nfa_size(r.parts[0]);

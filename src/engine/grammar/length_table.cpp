@@ -78,7 +78,9 @@ Result<LengthTable> LengthTable::build(const FormatAutomaton& automaton, uint32_
   table.row_bits_ = static_cast<size_t>(table.limit_) + 1;
   if (n == 0 || table.row_bits_ > max_cells / n) {
     return error(StatusCode::resource_exhausted,
-                 fmt::format("{} characters over an automaton of {} states is too large a table", table.limit_, n));
+                 fmt::format("counting {} characters over an automaton of {} states takes more than the {} table cells "
+                             "the schema has left",
+                             table.limit_, n, max_cells));
   }
   const Predecessors pred(automaton);
 

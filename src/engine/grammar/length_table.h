@@ -27,6 +27,7 @@ class LengthTable {
 
   //! Code points are counted up to this: max_length when bounded, else min_length.
   uint32_t limit() const { return limit_; }
+  //! Bits the table holds, for the schema's budget.
   size_t cells() const { return viable_.size() * 64; }
 
   //! The count after `byte` took the automaton to `next` from a state with `count` code points

@@ -55,9 +55,11 @@ void walk_automaton(const AutomatonPosition& p, const TokenVocabularyIndex::Trie
     const TokenVocabularyIndex::Trie::Node& node = nodes[i];
     const size_t d = node.depth;
     const int32_t next = p.automaton->next(states[d - 1], node.byte);
-    int64_t count = counts[d - 1];
-    if (next != FormatAutomaton::kReject && p.lengths != nullptr) count = p.lengths->advance(next, counts[d - 1], node.byte);
-    if (next == FormatAutomaton::kReject || count < 0) {
+    // Code points written after this byte, or -1 when no allowed length can follow.
+    const int64_t count = next == FormatAutomaton::kReject ? -1
+                          : p.lengths != nullptr       ? p.lengths->advance(next, counts[d - 1], node.byte)
+                                                       : counts[d - 1];
+    if (count < 0) {
       i = node.subtree_end;
       continue;
     }

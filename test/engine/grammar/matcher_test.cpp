@@ -79,6 +79,12 @@ const std::vector<std::string>& mask_schemas() {
           "required":["id","at","n"]})",
       R"({"type":"array","items":{"anyOf":[{"type":"string","pattern":"^x+$","maxLength":4},{"type":"string","pattern":"^[a-z]y$"},
           {"type":"string","maxLength":2}]},"maxItems":4})",
+      // Only automaton threads (the fast path with two of them), and non-ASCII characters with
+      // a length table: partial UTF-8 tokens against states in the middle of a character.
+      R"({"type":"array","items":{"anyOf":[{"type":"string","pattern":"^x[a-z]*$","maxLength":5},{"type":"string","pattern":"^x\\d+y$"}]},
+          "maxItems":3})",
+      R"({"type":"object","properties":{"w":{"type":"string","pattern":"^[^\\s\\d]+$","minLength":2,"maxLength":3},
+          "v":{"type":"string","pattern":"^(\u00e9|\u65e5\u672c|a)+$","maxLength":4}},"required":["w","v"]})",
   };
   return schemas;
 }
