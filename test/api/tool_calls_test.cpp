@@ -216,3 +216,40 @@ TEST_CASE("tool calls: parallel_tool_calls false keeps the first call only", "[a
   REQUIRE(s.joined.calls.size() == 1);
   CHECK(s.joined.calls[0].arguments == R"({"x":1})");
 }
+
+namespace {
+
+// A random model output from pieces of every format, whole and broken.
+std::string random_output(std::mt19937_64& rng) {
+  static const char* const pieces[] = {
+      "<tool_call>", "</tool_call>", "[TOOL_CALLS]", "<|python_tag|>", "{", "}", "[", "]", ",", ":", ";", " ", "\n",
+      "\"name\"", "\"arguments\"", "\"parameters\"", "\"f\"", "\"get_weather\"", "\"x\"", "\"a \\\" b\"", "\"\\\\\"",
+      "1", "-2.5e3", "true", "null", "text ", "\u00e9", "<", "</tool_", "{\"name\": \"f\", \"arguments\": {",
+      "{\"name\": \"g\", \"parameters\": {\"k\": [1, 2]}}", "\"function\"", "{\"type\": \"function\", \"function\": ",
+  };
+  std::string out;
+  const size_t n = rng() % 24;
+  for (size_t i = 0; i < n; ++i) out += pieces[rng() % std::size(pieces)];
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("tool calls: random outputs, streamed in random pieces, join into the whole parse", "[api][tools]") {
+  std::mt19937_64 rng(2711);
+  const ForcedTools kinds[] = {{}, {ForcedTools::Kind::named, "f"}, {ForcedTools::Kind::required, ""},
+                               {ForcedTools::Kind::none, "", true}};
+  size_t with_calls = 0;
+  for (int i = 0; i < 3000; ++i) {
+    const std::string text = random_output(rng);
+    const ForcedTools& forced = kinds[rng() % std::size(kinds)];
+    INFO(text);
+    const ToolCallOutput whole = parse_tool_calls(text, forced);
+    with_calls += whole.calls.empty() ? 0 : 1;
+    std::vector<size_t> sizes;
+    for (int k = 0; k < 6; ++k) sizes.push_back(1 + rng() % 9);
+    check_same(stream(text, forced, sizes).joined, whole);
+  }
+  INFO(with_calls << " outputs had calls");
+  CHECK(with_calls > 300);
+}
