@@ -57,6 +57,8 @@ function generator(seed) {
 
 const CHAT = [
   { model: 'chat', messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'hi' }], max_tokens: 4 },
+  { model: 'chat', messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'Well,' }], max_tokens: 3,
+    continue_final_message: true, add_generation_prompt: false, parallel_tool_calls: false },
   { model: 'chat', messages: [{ role: 'user', content: [{ type: 'text', text: 'hi' }] }], max_tokens: 3, stream: true,
     stream_options: { include_usage: true } },
   { model: 'chat', messages: [{ role: 'user', content: 'hi' }], max_tokens: 3, logprobs: true, top_logprobs: 3, n: 2,
@@ -80,6 +82,7 @@ const COMPLETIONS = [
   { model: 'chat', prompt: 'Code:', max_tokens: 12, structured_outputs: { regex: '[a-z]{2,4}', disable_any_whitespace: true } },
   { model: 'chat', prompt: 'JSON:', max_tokens: 12, structured_outputs: { json: { type: 'object', properties: { a: { type: 'string', pattern: '^x+$', maxLength: 3 } } } } },
   { model: 'chat', prompt: 'JSON:', max_tokens: 12, json_schema: { type: 'array', items: { enum: [1, 'two', null] } } },
+  { model: 'chat', prompt: 'a b c d e', max_tokens: 6, stop: ['a'], include_stop_str_in_output: true, skip_special_tokens: false, truncate_prompt_tokens: 2 },
 ];
 const INFERENCE = [
   ...CHAT.map((body) => ['POST', '/v1/chat/completions', body]),

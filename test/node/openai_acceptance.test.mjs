@@ -431,6 +431,61 @@ describe('openai SDK acceptance', () => {
       assert.deepEqual(parts.finishes, ['stop']);
     });
 
+    test("vLLM's include_stop_str_in_output keeps the stop string; skip_special_tokens false writes control tokens", T, async () => {
+      const params = { model: LLAMA, messages: ASK, max_tokens: 24, temperature: 0, ignore_eos: true };
+      const full = (await client.chat.completions.create(params)).choices[0].message.content;
+      const chars = Array.from(full);
+      let at = Math.floor(chars.length / 3);
+      while (at < chars.length - 2 && !/^[\p{L}\p{N}\p{P} ]{2}$/u.test(chars.slice(at, at + 2).join(''))) ++at;
+      assert.ok(at < chars.length - 2, `no usable stop string in ${JSON.stringify(full)}`);
+      const stop = chars.slice(at, at + 2).join('');
+      const r = await client.chat.completions.create({ ...params, stop, include_stop_str_in_output: true });
+      assert.equal(r.choices[0].message.content, full.slice(0, full.indexOf(stop) + stop.length));
+      assert.equal(r.choices[0].finish_reason, 'stop');
+      const parts = choiceParts(await collect(await client.chat.completions.create(
+        { ...params, stop, include_stop_str_in_output: true, stream: true })), 0);
+      assert.equal(parts.content, r.choices[0].message.content);
+
+      // The bos token, forced: written only when special tokens are not skipped.
+      const t = await post('/tokenize', { model: LLAMA, content: 'Hi', add_special: true, with_pieces: true });
+      const bos = t.json.tokens[0];
+      const forced = { model: LLAMA, prompt: 'x', max_tokens: 2, temperature: 0, ignore_eos: true, logit_bias: { [bos.id]: 100 } };
+      const skipped = (await client.completions.create(forced)).choices[0].text;
+      const written = (await client.completions.create({ ...forced, skip_special_tokens: false })).choices[0].text;
+      assert.equal(skipped, '');
+      assert.equal(written, bos.piece.repeat(2));
+      await rejectsWith(client.completions.create({ ...forced, skip_special_tokens: 'no' }), BadRequestError,
+        { param: 'skip_special_tokens' });
+    });
+
+    test("vLLM's continue_final_message goes on writing the last message; truncate_prompt_tokens keeps a prompt's end", T, async () => {
+      const messages = [{ role: 'user', content: 'Finish my sentence.' }, { role: 'assistant', content: 'The answer is' }];
+      const open = await post('/apply-template', { model: LLAMA, messages, continue_final_message: true });
+      assert.equal(open.status, 200, open.text);
+      assert.ok(open.json.prompt.endsWith('The answer is'), JSON.stringify(open.json.prompt));
+      const closed = await post('/apply-template', { model: LLAMA, messages, add_generation_prompt: false });
+      assert.ok(closed.json.prompt.startsWith(open.json.prompt) && closed.json.prompt.length > open.json.prompt.length);
+      const r = await client.chat.completions.create({ model: LLAMA, messages, continue_final_message: true, max_tokens: 4,
+        add_generation_prompt: false });
+      assert.equal(r.choices[0].finish_reason, 'length');
+      for (const [extra, param] of [[{ add_generation_prompt: true }, 'continue_final_message'],
+                                    [{ messages: [{ role: 'user', content: '' }] }, 'continue_final_message'],
+                                    [{ continue_final_message: 1 }, 'continue_final_message']]) {
+        await rejectsWith(client.chat.completions.create({ model: LLAMA, messages, continue_final_message: true, max_tokens: 2, ...extra }),
+          BadRequestError, { param });
+      }
+
+      const ids = (await post('/tokenize', { model: QWEN, content: 'one two three four five six seven', add_special: false })).json.tokens;
+      const c = await client.completions.create({ model: QWEN, prompt: ids, max_tokens: 1, echo: true, truncate_prompt_tokens: 3 });
+      assert.equal(c.usage.prompt_tokens, 3);
+      const tail = (await post('/detokenize', { model: QWEN, tokens: ids.slice(-3) })).json.prompt;
+      assert.ok(c.choices[0].text.startsWith(tail), `${JSON.stringify(c.choices[0].text)} after ${JSON.stringify(tail)}`);
+      for (const bad of [0, -2, 'x']) {
+        await rejectsWith(client.completions.create({ model: QWEN, prompt: 'x', max_tokens: 1, truncate_prompt_tokens: bad }),
+          BadRequestError, { param: 'truncate_prompt_tokens' });
+      }
+    });
+
     test('max_tokens and max_completion_tokens end with finish_reason length at exactly that count', T, async () => {
       for (const field of ['max_tokens', 'max_completion_tokens']) {
         const r = await client.chat.completions.create({ model: QWEN, messages: ASK, [field]: 7, ignore_eos: true });

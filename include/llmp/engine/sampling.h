@@ -27,9 +27,11 @@ struct SamplingParams {
   std::optional<uint64_t> seed;     // reproducible sampling whatever else runs in the batch
   int64_t max_tokens = 256;         // tokens to generate at most
   int64_t min_tokens = 0;           // end-of-generation tokens are ignored before this many
-  std::vector<std::string> stop;    // stop strings (not included in the output)
+  std::vector<std::string> stop;    // stop strings
+  bool include_stop_in_output = false;  // the matched stop string ends the output (else dropped)
   std::vector<TokenId> stop_token_ids;
   bool ignore_eos = false;
+  bool skip_special_tokens = true;  // control tokens write no text (false: their text too)
   int n = 1;                        // completions sharing the prompt
   bool logprobs = false;            // logprob of each chosen token
   int top_logprobs = 0;             // and of this many alternatives, [0, 20]

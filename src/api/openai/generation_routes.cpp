@@ -65,6 +65,7 @@ struct Job {
   bool parse_tools = false;  // the request offered tools
   ForcedTools forced_tools;  // tool_choice required or named: the output is the calls
   bool echo = false;         // completions: prompt text before the output
+  int64_t truncate_prompt_tokens = 0;  // vLLM's: > 0 keeps a prompt's last this many tokens
   std::vector<std::string> prompt_texts;
   std::string tenant;
   std::string limit_model;  // the model limits and prices apply to: the name the client sent
@@ -526,6 +527,16 @@ TokensAsked tokens_asked(const Job& job) {
 // Admits the job against the limits, submits it and answers, whole or streamed, with the
 // rate-limit headers. The hold rides in the job, so it settles when the answer is done.
 Awaitable<Response> admit_and_run(Services& s, const Caller& caller, Request& req, Job job, bool chat) {
+  if (job.truncate_prompt_tokens > 0) {
+    // vLLM's left truncation: the end of a long prompt is what the model must continue.
+    const auto keep = static_cast<size_t>(job.truncate_prompt_tokens);
+    for (size_t i = 0; i < job.prompts.size(); ++i) {
+      auto& p = job.prompts[i];
+      if (p.size() <= keep) continue;
+      p.erase(p.begin(), p.end() - static_cast<std::ptrdiff_t>(keep));
+      job.prompt_texts[i] = job.model->engine->tokenizer().decode(p, false);
+    }
+  }
   const TokensAsked asked = tokens_asked(job);
   const int64_t limits_start = job.call && job.call->traced() ? trace::now_unix_nanos() : 0;
   auto admitted = admit_request(s, caller, req, job.limit_model, asked.prompt, asked.completion);
@@ -720,7 +731,18 @@ ApiResult<std::string> render_prompt(const ServedModel& model, const Fields& f, 
   }
   auto add_generation_prompt = f.boolean("add_generation_prompt");
   if (!add_generation_prompt) return std::unexpected(add_generation_prompt.error());
-  in.add_generation_prompt = add_generation_prompt->value_or(true);
+  // vLLM's continue_final_message: the model goes on writing the last message (a prefilled
+  // answer) instead of starting a new one.
+  auto continue_final = f.boolean("continue_final_message");
+  if (!continue_final) return std::unexpected(continue_final.error());
+  const bool continue_final_message = continue_final->value_or(false);
+  if (continue_final_message && add_generation_prompt->value_or(false)) {
+    return api_error(StatusCode::invalid_argument,
+                     "'continue_final_message' continues the last message; it cannot be combined with "
+                     "'add_generation_prompt' true",
+                     "continue_final_message");
+  }
+  in.add_generation_prompt = continue_final_message ? false : add_generation_prompt->value_or(true);
   const auto& spec = model.engine->tokenizer().spec();
   if (spec.bos) in.bos_token = spec.tokens[static_cast<size_t>(*spec.bos)];
   if (spec.eos) in.eos_token = spec.tokens[static_cast<size_t>(*spec.eos)];
@@ -733,6 +755,27 @@ ApiResult<std::string> render_prompt(const ServedModel& model, const Fields& f, 
   if (!prompt) {
     return api_error(StatusCode::invalid_argument,
                      fmt::format("the chat template refused the messages: {}", prompt.error().message()), "messages");
+  }
+  if (continue_final_message) {
+    // Cut the prompt after the last message's text, so its end-of-turn markup goes (as
+    // transformers' apply_chat_template does).
+    simdjson::dom::parser parser;
+    simdjson::dom::array list;
+    std::string_view last;
+    if (parser.parse(*messages).get(list) != simdjson::SUCCESS ||
+        list.at(list.size() - 1)["content"].get(last) != simdjson::SUCCESS || last.empty()) {
+      return api_error(StatusCode::invalid_argument,
+                       "'continue_final_message' needs a last message whose content is a non-empty string",
+                       "continue_final_message");
+    }
+    const size_t at = prompt->rfind(last);
+    if (at == std::string::npos) {
+      return api_error(StatusCode::invalid_argument,
+                       "the chat template does not write the last message's content as it is, so it cannot be "
+                       "continued",
+                       "continue_final_message");
+    }
+    prompt->resize(at + last.size());
   }
   return *prompt;
 }
@@ -861,6 +904,16 @@ ApiResult<Job> start_job(Request& req, const Fields& f, std::shared_ptr<ServedMo
   auto grammar = parse_response_format(f);
   if (!grammar) return std::unexpected(grammar.error());
   job.sampling.grammar = std::move(*grammar);
+  // vLLM's truncate_prompt_tokens: k keeps the last k; -1, the model's context.
+  auto truncate = f.integer("truncate_prompt_tokens", -1, int64_t{1} << 30);
+  if (!truncate) return std::unexpected(truncate.error());
+  if (truncate->value_or(0) == 0 && truncate->has_value()) {
+    return api_error(StatusCode::invalid_argument, "'truncate_prompt_tokens' must be -1 or at least 1",
+                     "truncate_prompt_tokens");
+  }
+  if (truncate->has_value()) {
+    job.truncate_prompt_tokens = **truncate == -1 ? job.model->engine->limits().max_context : **truncate;
+  }
   return job;
 }
 

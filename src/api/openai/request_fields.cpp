@@ -154,6 +154,8 @@ ApiResult<engine::SamplingParams> parse_sampling(const Fields& f, bool chat, siz
   LLMP_FIELD(repetition, f.number("repetition_penalty", 0.01, 10));
   LLMP_FIELD(min_tokens, f.integer("min_tokens", 0, int64_t{1} << 30));
   LLMP_FIELD(ignore_eos, f.boolean("ignore_eos"));
+  LLMP_FIELD(include_stop, f.boolean("include_stop_str_in_output"));
+  LLMP_FIELD(skip_special, f.boolean("skip_special_tokens"));
   LLMP_FIELD(user, f.string("user"));
   (void)user;  // accepted; the gateway records it with the call
   if (temperature) p.temperature = *temperature;
@@ -173,6 +175,8 @@ ApiResult<engine::SamplingParams> parse_sampling(const Fields& f, bool chat, siz
   if (repetition) p.repetition_penalty = *repetition;
   if (min_tokens) p.min_tokens = *min_tokens;
   if (ignore_eos) p.ignore_eos = *ignore_eos;
+  if (include_stop) p.include_stop_in_output = *include_stop;
+  if (skip_special) p.skip_special_tokens = *skip_special;
 
   // stop: a string or an array of up to 4 strings (OpenAI; we allow 16).
   auto stop = f.object()["stop"];

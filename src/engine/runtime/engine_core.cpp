@@ -146,7 +146,7 @@ Result<void> EngineCore::add(GenerationRequest request) {
       s->grammar = make_matcher(p.grammar, vocabulary_index_);
     }
     for (TokenId t : s->tokens) s->sampler->observe_prompt(t);
-    s->detokenizer = std::make_unique<IncrementalDetokenizer>(*model_->tokenizer, true);
+    s->detokenizer = std::make_unique<IncrementalDetokenizer>(*model_->tokenizer, p.skip_special_tokens);
     waiting_.push_back(std::move(s));
   }
   return ok();
@@ -483,7 +483,7 @@ void EngineCore::on_token(Sequence& s, TokenId token, std::optional<TokenLogprob
   std::string text = std::move(s.held_text);
   text += s.detokenizer->push(token);
   s.held_text.clear();
-  // The earliest stop string wins; its text and everything after it are dropped.
+  // The earliest stop string wins; everything after it (and it, unless asked for) is dropped.
   size_t stop_at = std::string::npos;
   std::string matched;
   for (const auto& stop : sp.stop) {
@@ -494,7 +494,7 @@ void EngineCore::on_token(Sequence& s, TokenId token, std::optional<TokenLogprob
     }
   }
   if (stop_at != std::string::npos) {
-    ev.text = text.substr(0, stop_at);
+    ev.text = text.substr(0, stop_at + (sp.include_stop_in_output ? matched.size() : 0));
     return finish(s, FinishReason::stop, matched, std::move(ev));
   }
   if (s.grammar && s.grammar->is_complete()) {

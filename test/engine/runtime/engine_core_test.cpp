@@ -339,6 +339,15 @@ TEST_CASE("stop strings end the output before them; logprobs come per token") {
     CHECK(lp.logprob <= 0);
     CHECK(lp.top.size() == 2);
   }
+
+  // vLLM's include_stop_str_in_output: the same stop, its text kept.
+  sp.include_stop_in_output = true;
+  auto again = f.core();
+  Collected kept;
+  REQUIRE(again->add(f.request("b", prompt_of(12, 9), sp, kept)));
+  run_all(*again);
+  CHECK(kept.finish[0] == FinishReason::stop);
+  CHECK(kept.text[0] == text.substr(0, text.find(stop) + stop.size()));
 }
 
 TEST_CASE("soak: thousands of random requests with random cancellations leave nothing behind") {
