@@ -83,6 +83,7 @@ const COMPLETIONS = [
   { model: 'chat', prompt: 'JSON:', max_tokens: 12, structured_outputs: { json: { type: 'object', properties: { a: { type: 'string', pattern: '^x+$', maxLength: 3 } } } } },
   { model: 'chat', prompt: 'JSON:', max_tokens: 12, json_schema: { type: 'array', items: { enum: [1, 'two', null] } } },
   { model: 'chat', prompt: 'a b c d e', max_tokens: 6, stop: ['a'], include_stop_str_in_output: true, skip_special_tokens: false, truncate_prompt_tokens: 2 },
+  { model: 'chat', prompt: 'a b', max_tokens: 4, allowed_token_ids: [1, 2, 3, 4, 5], bad_words: ['a', 'b c'] },
 ];
 const INFERENCE = [
   ...CHAT.map((body) => ['POST', '/v1/chat/completions', body]),

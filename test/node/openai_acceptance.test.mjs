@@ -458,6 +458,24 @@ describe('openai SDK acceptance', () => {
         { param: 'skip_special_tokens' });
     });
 
+    test("vLLM's allowed_token_ids and bad_words narrow what is sampled", T, async () => {
+      const t = await post('/tokenize', { model: QWEN, content: 'Hello world', add_special: false, with_pieces: true });
+      const [a, b] = t.json.tokens;
+      const only = await client.completions.create({ model: QWEN, prompt: 'x', max_tokens: 6, temperature: 1, seed: 3, ignore_eos: true,
+        allowed_token_ids: [a.id, b.id] });
+      assert.match(only.choices[0].text, new RegExp(`^(?:${[a.piece, b.piece].map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})+$`),
+        JSON.stringify(only.choices[0].text));
+      // Of those two, one barred as a word: only the other is left.
+      const greedy = { model: QWEN, prompt: 'x', max_tokens: 4, temperature: 0, ignore_eos: true };
+      const barred = await client.completions.create({ ...greedy, allowed_token_ids: [a.id, b.id], bad_words: [a.piece] });
+      assert.equal(barred.choices[0].text, b.piece.repeat(4));
+      for (const [extra, param] of [[{ allowed_token_ids: 'x' }, 'allowed_token_ids'], [{ allowed_token_ids: [-1] }, 'allowed_token_ids'],
+                                    [{ bad_words: [''] }, 'bad_words'], [{ bad_words: 'word' }, 'bad_words'],
+                                    [{ allowed_token_ids: [a.id], bad_words: [a.piece] }, 'bad_words']]) {
+        await rejectsWith(client.completions.create({ ...greedy, ...extra }), BadRequestError, { param });
+      }
+    });
+
     test("vLLM's continue_final_message goes on writing the last message; truncate_prompt_tokens keeps a prompt's end", T, async () => {
       const messages = [{ role: 'user', content: 'Finish my sentence.' }, { role: 'assistant', content: 'The answer is' }];
       const open = await post('/apply-template', { model: LLAMA, messages, continue_final_message: true });

@@ -24,6 +24,11 @@ struct SamplingParams {
   double presence_penalty = 0.0;    // OpenAI style, over output: [-2, 2]
   double frequency_penalty = 0.0;   // [-2, 2]
   std::vector<std::pair<TokenId, float>> logit_bias;  // added to logits: [-100, 100]
+  //! vLLM's: only these tokens may be sampled (empty: any).
+  std::vector<TokenId> allowed_token_ids;
+  //! vLLM's bad_words as token sequences: a sequence's last token may not complete it (one of
+  //! a single token is never sampled).
+  std::vector<std::vector<TokenId>> bad_words;
   std::optional<uint64_t> seed;     // reproducible sampling whatever else runs in the batch
   int64_t max_tokens = 256;         // tokens to generate at most
   int64_t min_tokens = 0;           // end-of-generation tokens are ignored before this many

@@ -904,6 +904,33 @@ ApiResult<Job> start_job(Request& req, const Fields& f, std::shared_ptr<ServedMo
   auto grammar = parse_response_format(f);
   if (!grammar) return std::unexpected(grammar.error());
   job.sampling.grammar = std::move(*grammar);
+  // vLLM's bad_words: each word as the model would write it alone and after a space.
+  simdjson::dom::element bad_words;
+  if (f.object()["bad_words"].get(bad_words) == simdjson::SUCCESS && !bad_words.is_null()) {
+    simdjson::dom::array words;
+    const auto refuse = [] {
+      return api_error(StatusCode::invalid_argument, "'bad_words' must be an array of non-empty strings", "bad_words");
+    };
+    if (bad_words.get(words) != simdjson::SUCCESS) return refuse();
+    const auto& tok = job.model->engine->tokenizer();
+    for (auto w : words) {
+      std::string_view word;
+      if (w.get(word) != simdjson::SUCCESS) return refuse();
+      while (!word.empty() && word.front() == ' ') word.remove_prefix(1);
+      if (word.empty()) return refuse();
+      for (const std::string& form : {std::string(word), " " + std::string(word)}) {
+        auto ids = tok.encode(form, false);
+        if (!ids.empty() && std::ranges::find(job.sampling.bad_words, ids) == job.sampling.bad_words.end()) {
+          job.sampling.bad_words.push_back(std::move(ids));
+        }
+      }
+    }
+  }
+  if (const auto& only = job.sampling.allowed_token_ids; !only.empty() && std::ranges::all_of(only, [&](TokenId id) {
+        return std::ranges::find(job.sampling.bad_words, std::vector<TokenId>{id}) != job.sampling.bad_words.end();
+      })) {
+    return api_error(StatusCode::invalid_argument, "'bad_words' bars every token of 'allowed_token_ids'", "bad_words");
+  }
   // vLLM's truncate_prompt_tokens: k keeps the last k; -1, the model's context.
   auto truncate = f.integer("truncate_prompt_tokens", -1, int64_t{1} << 30);
   if (!truncate) return std::unexpected(truncate.error());

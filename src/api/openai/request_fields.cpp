@@ -106,8 +106,6 @@ constexpr UnsupportedField kUnsupportedFields[] = {
     {"use_beam_search", "use sampling or temperature 0"},
     {"suffix", "fill-in-the-middle is not served; send the prefix as the prompt"},
     {"prompt_logprobs", "use /v1/completions with echo and logprobs"},
-    {"bad_words", "use logit_bias"},
-    {"allowed_token_ids", "use logit_bias"},
 };
 
 bool asks_for_something(std::string_view key, simdjson::dom::element v) {
@@ -209,6 +207,22 @@ ApiResult<engine::SamplingParams> parse_sampling(const Fields& f, bool chat, siz
         return api_error(StatusCode::invalid_argument, "'stop_token_ids' must be an array of integers", "stop_token_ids");
       }
       p.stop_token_ids.push_back(static_cast<engine::TokenId>(id));
+    }
+  }
+
+  // vLLM's allowed_token_ids: an array of token ids.
+  auto allowed = f.object()["allowed_token_ids"];
+  simdjson::dom::array allowed_ids;
+  if (allowed.error() == simdjson::SUCCESS && !allowed.is_null()) {
+    if (allowed.get(allowed_ids) != simdjson::SUCCESS) {
+      return api_error(StatusCode::invalid_argument, "'allowed_token_ids' must be an array of token ids", "allowed_token_ids");
+    }
+    for (auto v : allowed_ids) {
+      int64_t id;
+      if (v.get(id) != simdjson::SUCCESS) {
+        return api_error(StatusCode::invalid_argument, "'allowed_token_ids' must be an array of token ids", "allowed_token_ids");
+      }
+      p.allowed_token_ids.push_back(static_cast<engine::TokenId>(id));
     }
   }
 

@@ -27,7 +27,7 @@ struct RowSampling {
   std::span<const TokenId> seen;            //!< tokens the repetition penalty applies to
   std::span<const TokenId> output_tokens;   //!< generated tokens, distinct ...
   std::span<const int32_t> output_counts;   //!< ... and how often each was generated
-  std::span<const uint64_t> allowed;        //!< the grammar's token bitset; empty: no grammar
+  std::span<const uint64_t> allowed;        //!< the tokens that may be sampled, as bits; empty: any
   bool suppress_eos = false;                //!< before min_tokens: end-of-generation ids are banned
 };
 

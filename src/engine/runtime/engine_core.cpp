@@ -145,6 +145,10 @@ Result<void> EngineCore::add(GenerationRequest request) {
       if (!vocabulary_index_) vocabulary_index_ = index_vocabulary(*model_->tokenizer);
       s->grammar = make_matcher(p.grammar, vocabulary_index_);
     }
+    if (!p.allowed_token_ids.empty()) {
+      s->allowed_ids.assign(token_mask_words(static_cast<size_t>(model_->config.vocab_size)), 0);
+      for (const TokenId id : p.allowed_token_ids) s->allowed_ids[static_cast<size_t>(id) / 64] |= uint64_t{1} << (id % 64);
+    }
     for (TokenId t : s->tokens) s->sampler->observe_prompt(t);
     s->detokenizer = std::make_unique<IncrementalDetokenizer>(*model_->tokenizer, p.skip_special_tokens);
     waiting_.push_back(std::move(s));
@@ -354,10 +358,7 @@ void EngineCore::step() {
       if (chunks[i].no_logits) continue;
       Sequence& s = *plan[i].seq;
       const SamplingParams& sp = s.request->request.sampling;
-      if (s.grammar) {
-        s.allowed.assign(token_mask_words(static_cast<size_t>(model_->config.vocab_size)), 0);
-        s.grammar->fill_mask(s.allowed);
-      }
+      s.nothing_allowed = !fill_allowed(s);
       RowSampling r;
       r.params = &sp;
       r.uniform = sp.greedy() ? 0.0 : s.sampler->next_uniform();
@@ -421,14 +422,18 @@ void EngineCore::step() {
     const SamplingParams& sp = s.request->request.sampling;
     TokenLogprob lp;
     TokenId token = 0;
+    if (!device_sampling) s.nothing_allowed = !fill_allowed(s);
+    if (s.nothing_allowed) {
+      TokenEvent failed;
+      failed.error = Status(StatusCode::invalid_argument,
+                            "allowed_token_ids, bad_words and the output's grammar leave no token to sample");
+      finish(s, FinishReason::error, "", std::move(failed));
+      continue;
+    }
     if (device_sampling) {
       token = sampled_ids[row_index];
       if (sp.logprobs) lp = std::move(sampled_logprobs[row_index]);
     } else {
-      if (s.grammar) {
-        s.allowed.assign(token_mask_words(static_cast<size_t>(vocab)), 0);
-        s.grammar->fill_mask(s.allowed);
-      }
       const std::span<float> row(logits.data() + row_index * static_cast<size_t>(vocab), static_cast<size_t>(vocab));
       token = s.sampler->sample(row, sp.logprobs ? &lp : nullptr, s.generated < sp.min_tokens, eos_ids_, s.allowed);
     }
@@ -509,6 +514,36 @@ void EngineCore::on_token(Sequence& s, TokenId token, std::optional<TokenLogprob
     return finish(s, FinishReason::length, "", std::move(ev));
   }
   emit(s, std::move(ev));
+}
+
+bool EngineCore::fill_allowed(Sequence& s) const {
+  const SamplingParams& sp = s.request->request.sampling;
+  if (!s.grammar && s.allowed_ids.empty() && sp.bad_words.empty()) {
+    s.allowed.clear();
+    return true;
+  }
+  const auto vocab = static_cast<size_t>(model_->config.vocab_size);
+  if (s.grammar) {
+    s.allowed.assign(token_mask_words(vocab), 0);
+    s.grammar->fill_mask(s.allowed);
+    for (size_t i = 0; i < s.allowed_ids.size(); ++i) s.allowed[i] &= s.allowed_ids[i];
+  } else if (!s.allowed_ids.empty()) {
+    s.allowed = s.allowed_ids;
+  } else {
+    s.allowed.assign(token_mask_words(vocab), ~uint64_t{0});
+    if (vocab % 64 != 0) s.allowed.back() = (uint64_t{1} << (vocab % 64)) - 1;
+  }
+  // A bad word's last token is barred where the output ends with the rest of it.
+  const std::span<const TokenId> output = std::span<const TokenId>(s.tokens).subspan(static_cast<size_t>(s.prompt_len));
+  for (const auto& word : sp.bad_words) {
+    const size_t before = word.size() - 1;
+    if (before > output.size() || !std::equal(word.begin(), word.end() - 1, output.end() - static_cast<std::ptrdiff_t>(before))) {
+      continue;
+    }
+    const auto last = static_cast<size_t>(word.back());
+    s.allowed[last / 64] &= ~(uint64_t{1} << (last % 64));
+  }
+  return std::any_of(s.allowed.begin(), s.allowed.end(), [](uint64_t w) { return w != 0; });
 }
 
 void EngineCore::finish(Sequence& s, FinishReason reason, std::string stop_reason, TokenEvent&& ev) {

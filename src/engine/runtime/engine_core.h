@@ -49,7 +49,9 @@ struct Sequence {
   double engine_seconds = 0;     // its share of the forward passes it was in (Usage::engine_seconds)
   std::unique_ptr<Sampler> sampler;
   std::unique_ptr<GrammarMatcher> grammar;  // structured output: where the document stands
-  std::vector<uint64_t> allowed;            // the grammar's token bitset for this step
+  std::vector<uint64_t> allowed;            // the tokens it may sample this step; empty: any
+  std::vector<uint64_t> allowed_ids;        // allowed_token_ids as a bitset; empty: any
+  bool nothing_allowed = false;             // this step's `allowed` came out empty
   std::unique_ptr<IncrementalDetokenizer> detokenizer;
   std::string held_text;         // text that may be the start of a stop string
   uint64_t order = 0;            // arrival order (ties broken by choice)
@@ -117,6 +119,10 @@ class EngineCore {
   std::list<std::unique_ptr<Sequence>>::iterator next_waiting();
   void register_full_blocks(Sequence& s);
   void on_token(Sequence& s, TokenId token, std::optional<TokenLogprob> logprob);
+  //! The tokens `s` may sample next, into s.allowed (left empty when any may be): its
+  //! grammar's mask, narrowed to allowed_token_ids, less the tokens that would complete a bad
+  //! word. False when that leaves none.
+  bool fill_allowed(Sequence& s) const;
   void finish(Sequence& s, FinishReason reason, std::string stop_reason, TokenEvent&& event);
   void emit(Sequence& s, TokenEvent&& event);
   void remove_finished();

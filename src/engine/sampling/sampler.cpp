@@ -37,6 +37,15 @@ Result<void> SamplingParams::validate(size_t vocab_size) const {
   for (TokenId id : stop_token_ids) {
     if (id < 0 || static_cast<size_t>(id) >= vocab_size) return bad("stop_token_ids", "has an id outside the vocabulary");
   }
+  for (TokenId id : allowed_token_ids) {
+    if (id < 0 || static_cast<size_t>(id) >= vocab_size) return bad("allowed_token_ids", "has an id outside the vocabulary");
+  }
+  for (const auto& word : bad_words) {
+    if (word.empty()) return bad("bad_words", "must not hold an empty word");
+    for (TokenId id : word) {
+      if (id < 0 || static_cast<size_t>(id) >= vocab_size) return bad("bad_words", "has a token outside the vocabulary");
+    }
+  }
   if (n < 1 || n > 128) return bad("n", "must be in [1, 128]");
   if (top_logprobs < 0 || top_logprobs > 20) return bad("top_logprobs", "must be in [0, 20]");
   if (top_logprobs > 0 && !logprobs) return bad("top_logprobs", "needs logprobs to be true");

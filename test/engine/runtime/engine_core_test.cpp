@@ -350,6 +350,45 @@ TEST_CASE("stop strings end the output before them; logprobs come per token") {
   CHECK(kept.text[0] == text.substr(0, text.find(stop) + stop.size()));
 }
 
+TEST_CASE("allowed_token_ids and bad_words narrow what is sampled; nothing left is an error") {
+  Fixture f;
+  const auto prompt = prompt_of(10, 4);
+  auto run = [&](const SamplingParams& sp) {
+    auto core = f.core();
+    Collected out;
+    REQUIRE(core->add(f.request("r", prompt, sp, out)));
+    run_all(*core);
+    return out;
+  };
+  const Collected free = run(greedy(8));
+  const std::vector<TokenId> plain = free.tokens.at(0);
+  REQUIRE(plain.size() == 8);
+
+  SamplingParams only = greedy(8);
+  only.allowed_token_ids = {plain[1], plain[3], 7};
+  const Collected restricted = run(only);
+  for (const TokenId t : restricted.tokens.at(0)) {
+    CHECK((t == plain[1] || t == plain[3] || t == 7));
+  }
+
+  // A one-token bad word is never sampled; a two-token one never completed.
+  SamplingParams bad = greedy(8);
+  bad.bad_words = {{plain[0]}};
+  const auto without_first = run(bad).tokens.at(0);
+  CHECK(std::ranges::find(without_first, plain[0]) == without_first.end());
+  bad.bad_words = {{plain[0], plain[1]}};
+  const auto broken = run(bad).tokens.at(0);
+  CHECK(broken[0] == plain[0]);
+  CHECK(broken[1] != plain[1]);
+  for (size_t i = 1; i < broken.size(); ++i) CHECK_FALSE((broken[i - 1] == plain[0] && broken[i] == plain[1]));
+
+  SamplingParams none = greedy(4);
+  none.allowed_token_ids = {5};
+  none.bad_words = {{5}};
+  const Collected failed = run(none);
+  CHECK(failed.finish.at(0) == FinishReason::error);
+}
+
 TEST_CASE("soak: thousands of random requests with random cancellations leave nothing behind") {
   Fixture f;
   auto probe = f.core();
