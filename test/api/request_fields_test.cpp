@@ -30,8 +30,14 @@ TEST_CASE("fields asking for output the server does not produce are refused by n
   }
   CHECK(refused_param(R"({"best_of":3})") == "best_of");
   CHECK(refused_param(R"({"use_beam_search":true})") == "use_beam_search");
-  CHECK(refused_param(R"({"bad_words":["x"]})") == "bad_words");
-  CHECK(refused_param(R"({"allowed_token_ids":[1,2]})") == "allowed_token_ids");
+  CHECK(refused_param(R"({"grammar":"root ::= \"a\""})") == "grammar");
+  CHECK(refused_param(R"({"guided_whitespace_pattern":" "})") == "guided_whitespace_pattern");
+}
+
+TEST_CASE("allowed_token_ids is read and checked against the vocabulary") {
+  CHECK(refused_param(R"({"allowed_token_ids":[1,2]})") == "");
+  CHECK(refused_param(R"({"allowed_token_ids":"1"})") == "allowed_token_ids");
+  CHECK(refused_param(R"({"allowed_token_ids":[-1]})") == "allowed_token_ids");
 }
 
 TEST_CASE("their do-nothing values pass") {
