@@ -412,15 +412,19 @@ describe('openai SDK acceptance', () => {
       }
     });
 
-    test('stop strings end the output before the stop text, finish_reason stop (streaming too)', T, async () => {
-      const params = { model: LLAMA, messages: ASK, max_tokens: 24, temperature: 0, ignore_eos: true };
+    // A greedy output, and a stop string from its middle, of plain characters.
+    const stopInGreedyOutput = async (params) => {
       const full = (await client.chat.completions.create(params)).choices[0].message.content;
-      // A stop string from the middle of the greedy output, of plain characters.
       const chars = Array.from(full);
       let at = Math.floor(chars.length / 3);
       while (at < chars.length - 2 && !/^[\p{L}\p{N}\p{P} ]{2}$/u.test(chars.slice(at, at + 2).join(''))) ++at;
       assert.ok(at < chars.length - 2, `no usable stop string in ${JSON.stringify(full)}`);
-      const stop = chars.slice(at, at + 2).join('');
+      return { full, stop: chars.slice(at, at + 2).join('') };
+    };
+
+    test('stop strings end the output before the stop text, finish_reason stop (streaming too)', T, async () => {
+      const params = { model: LLAMA, messages: ASK, max_tokens: 24, temperature: 0, ignore_eos: true };
+      const { full, stop } = await stopInGreedyOutput(params);
       const expected = full.slice(0, full.indexOf(stop));
       const r = await client.chat.completions.create({ ...params, stop: [stop, 'never-appears'] });
       assert.equal(r.choices[0].message.content, expected, `stop ${JSON.stringify(stop)}`);
@@ -433,12 +437,7 @@ describe('openai SDK acceptance', () => {
 
     test("vLLM's include_stop_str_in_output keeps the stop string; skip_special_tokens false writes control tokens", T, async () => {
       const params = { model: LLAMA, messages: ASK, max_tokens: 24, temperature: 0, ignore_eos: true };
-      const full = (await client.chat.completions.create(params)).choices[0].message.content;
-      const chars = Array.from(full);
-      let at = Math.floor(chars.length / 3);
-      while (at < chars.length - 2 && !/^[\p{L}\p{N}\p{P} ]{2}$/u.test(chars.slice(at, at + 2).join(''))) ++at;
-      assert.ok(at < chars.length - 2, `no usable stop string in ${JSON.stringify(full)}`);
-      const stop = chars.slice(at, at + 2).join('');
+      const { full, stop } = await stopInGreedyOutput(params);
       const r = await client.chat.completions.create({ ...params, stop, include_stop_str_in_output: true });
       assert.equal(r.choices[0].message.content, full.slice(0, full.indexOf(stop) + stop.length));
       assert.equal(r.choices[0].finish_reason, 'stop');

@@ -195,34 +195,19 @@ ApiResult<engine::SamplingParams> parse_sampling(const Fields& f, bool chat, siz
       return api_error(StatusCode::invalid_argument, "'stop' must be a string or an array of strings", "stop");
     }
   }
-  auto stop_ids = f.object()["stop_token_ids"];
-  simdjson::dom::array ids;
-  if (stop_ids.error() == simdjson::SUCCESS && !stop_ids.is_null()) {
-    if (stop_ids.get(ids) != simdjson::SUCCESS) {
-      return api_error(StatusCode::invalid_argument, "'stop_token_ids' must be an array of integers", "stop_token_ids");
-    }
-    for (auto v : ids) {
+  // stop_token_ids, and vLLM's allowed_token_ids: arrays of token ids.
+  for (const auto& [key, ids] : {std::pair{"stop_token_ids", &p.stop_token_ids}, std::pair{"allowed_token_ids", &p.allowed_token_ids}}) {
+    auto given = f.object()[key];
+    if (given.error() != simdjson::SUCCESS || given.is_null()) continue;
+    const auto refuse = [key] {
+      return api_error(StatusCode::invalid_argument, fmt::format("'{}' must be an array of integers", key), key);
+    };
+    simdjson::dom::array list;
+    if (given.get(list) != simdjson::SUCCESS) return refuse();
+    for (auto v : list) {
       int64_t id;
-      if (v.get(id) != simdjson::SUCCESS) {
-        return api_error(StatusCode::invalid_argument, "'stop_token_ids' must be an array of integers", "stop_token_ids");
-      }
-      p.stop_token_ids.push_back(static_cast<engine::TokenId>(id));
-    }
-  }
-
-  // vLLM's allowed_token_ids: an array of token ids.
-  auto allowed = f.object()["allowed_token_ids"];
-  simdjson::dom::array allowed_ids;
-  if (allowed.error() == simdjson::SUCCESS && !allowed.is_null()) {
-    if (allowed.get(allowed_ids) != simdjson::SUCCESS) {
-      return api_error(StatusCode::invalid_argument, "'allowed_token_ids' must be an array of token ids", "allowed_token_ids");
-    }
-    for (auto v : allowed_ids) {
-      int64_t id;
-      if (v.get(id) != simdjson::SUCCESS) {
-        return api_error(StatusCode::invalid_argument, "'allowed_token_ids' must be an array of token ids", "allowed_token_ids");
-      }
-      p.allowed_token_ids.push_back(static_cast<engine::TokenId>(id));
+      if (v.get(id) != simdjson::SUCCESS) return refuse();
+      ids->push_back(static_cast<engine::TokenId>(id));
     }
   }
 

@@ -455,12 +455,7 @@ struct ToolCallStream::State {
 
   // [ call, call, ... ]: each call streams as it is written.
   bool list(ToolCallDeltas& out) {
-    if (in_call) {
-      std::string not_call;
-      const Ended ended = read_call(out, pending.size(), &not_call);
-      if (ended == Ended::not_yet) return false;
-      return ended == Ended::call || give_up(out, not_call);
-    }
+    if (in_call) return go_on_with_call(out);
     const size_t start = pending.find_first_not_of(" \t\r\n");
     if (start == std::string::npos) return false;
     const char c = pending[start];
@@ -482,12 +477,7 @@ struct ToolCallStream::State {
 
   // The whole output is Llama-style calls: {...}; {...} (after an optional <|python_tag|>).
   bool llama(ToolCallDeltas& out) {
-    if (in_call) {
-      std::string not_call;
-      const Ended ended = read_call(out, pending.size(), &not_call);
-      if (ended == Ended::not_yet) return false;
-      return ended == Ended::call || give_up(out, not_call);
-    }
+    if (in_call) return go_on_with_call(out);
     const size_t start = pending.find_first_not_of(" \t\r\n;");
     if (start == std::string::npos) return false;
     const std::string_view rest = std::string_view(pending).substr(start);
@@ -502,6 +492,14 @@ struct ToolCallStream::State {
     take(start);
     in_call = true;
     return true;
+  }
+
+  // A list's or Llama output's call object, fed on; what is not a call gives the markup up.
+  bool go_on_with_call(ToolCallDeltas& out) {
+    std::string not_call;
+    const Ended ended = read_call(out, pending.size(), &not_call);
+    if (ended == Ended::not_yet) return false;
+    return ended == Ended::call || give_up(out, not_call);
   }
 
   // A list or Llama output that does not go on as calls (`not_call`: the object that was not
