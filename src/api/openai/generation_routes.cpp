@@ -14,6 +14,7 @@
 #include "json_request.h"
 #include "llmp/api/idempotency.h"
 #include "llmp/api/openai_routes.h"
+#include "llmp/core/async.h"
 #include "llmp/core/ids.h"
 #include "llmp/core/json.h"
 #include "llmp/engine/chat_template.h"
@@ -901,9 +902,6 @@ ApiResult<Job> start_job(Request& req, const Fields& f, std::shared_ptr<ServedMo
   auto sampling = parse_sampling(f, chat, job.model->engine->tokenizer().vocab_size());
   if (!sampling) return std::unexpected(sampling.error());
   job.sampling = std::move(*sampling);
-  auto grammar = parse_response_format(f);
-  if (!grammar) return std::unexpected(grammar.error());
-  job.sampling.grammar = std::move(*grammar);
   // vLLM's bad_words: each word as the model would write it alone and after a space.
   simdjson::dom::element bad_words;
   if (f.object()["bad_words"].get(bad_words) == simdjson::SUCCESS && !bad_words.is_null()) {
@@ -944,6 +942,23 @@ ApiResult<Job> start_job(Request& req, const Fields& f, std::shared_ptr<ServedMo
   return job;
 }
 
+// Runs `compile` (a grammar's compilation) on the blocking pool: a new schema or regex takes up
+// to ~0.1 s a pattern, too long to hold an I/O thread's other requests. A cached grammar costs
+// the hop only (tens of µs).
+template <class Compile>
+Awaitable<ApiResult<std::shared_ptr<const engine::OutputGrammar>>> compiled(Services& s, Compile compile) {
+  if (!s.blocking_pool) co_return compile();
+  auto grammar = co_await run_blocking(s.blocking_pool->get_executor(), std::move(compile));
+  co_return grammar;
+}
+
+// The request's output grammar (response_format and its kin), compiled off the I/O thread.
+Awaitable<ApiResult<std::shared_ptr<const engine::OutputGrammar>>> output_grammar(Services& s, const Fields& f) {
+  if (!asks_for_output_grammar(f)) co_return nullptr;
+  auto compiling = compiled(s, [&f] { return parse_response_format(f); });
+  co_return co_await std::move(compiling);
+}
+
 // POST /v1/chat/completions with a model this process serves. `limit_model`: the name limits
 // and prices apply to (the model the client sent: an alias when routed).
 Awaitable<Response> serve_chat(Services& s, const Caller& caller, Request& req, Fields f,
@@ -952,6 +967,10 @@ Awaitable<Response> serve_chat(Services& s, const Caller& caller, Request& req, 
   auto started = start_job(req, f, std::move(model), std::move(limit_model), std::move(call), true);
   if (!started) co_return response_for(started.error(), req);
   Job job = std::move(*started);
+  auto compiling = output_grammar(s, f);
+  auto grammar = co_await std::move(compiling);
+  if (!grammar) co_return response_for(grammar.error(), req);
+  job.sampling.grammar = std::move(*grammar);
   bool has_tools = false;
   auto prompt = render_prompt(*job.model, f, &has_tools);
   if (!prompt) co_return response_for(prompt.error(), req);
@@ -966,9 +985,10 @@ Awaitable<Response> serve_chat(Services& s, const Caller& caller, Request& req, 
                                       "tool_choice", ""},
                              req);
     }
-    auto grammar = compile_schema(forced->schema, "tool_choice");
-    if (!grammar) co_return response_for(grammar.error(), req);
-    job.sampling.grammar = std::move(*grammar);
+    auto compiling_calls = compiled(s, [&forced] { return compile_schema(forced->schema, "tool_choice"); });
+    auto calls = co_await std::move(compiling_calls);
+    if (!calls) co_return response_for(calls.error(), req);
+    job.sampling.grammar = std::move(*calls);
   }
   job.forced_tools = std::move(forced->forced);
   job.prompts.push_back(job.model->engine->tokenizer().encode(*prompt, false));
@@ -985,6 +1005,10 @@ Awaitable<Response> serve_completion(Services& s, const Caller& caller, Request&
   auto started = start_job(req, f, std::move(model), std::move(limit_model), std::move(call), false);
   if (!started) co_return response_for(started.error(), req);
   Job job = std::move(*started);
+  auto compiling = output_grammar(s, f);
+  auto grammar = co_await std::move(compiling);
+  if (!grammar) co_return response_for(grammar.error(), req);
+  job.sampling.grammar = std::move(*grammar);
   auto echo = f.boolean("echo");
   if (!echo) co_return response_for(echo.error(), req);
   job.echo = echo->value_or(false);

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <list>
 #include <mutex>
 #include <string>
@@ -145,6 +146,10 @@ ApiResult<std::shared_ptr<const engine::OutputGrammar>> response_format_grammar(
   return schema_grammar(schema, "response_format.json_schema.schema", options);
 }
 
+// The request fields that can constrain the output.
+constexpr const char* kConstraintFields[] = {"response_format", "structured_outputs", "guided_json",
+                                             "guided_choice",   "guided_regex",       "json_schema"};
+
 // vLLM's structured_outputs (from v0.12 the only form it takes): its options, which apply to
 // whichever JSON constraint the request gives (vLLM folds response_format into it), and its
 // own constraint, if it has one.
@@ -214,6 +219,10 @@ ApiResult<StructuredOutputs> read_structured_outputs(const Fields& request) {
 
 ApiResult<std::shared_ptr<const engine::OutputGrammar>> compile_schema(const std::string& schema, const char* param) {
   return schema_text_grammar(schema, param, {});
+}
+
+bool asks_for_output_grammar(const Fields& f) {
+  return std::ranges::any_of(kConstraintFields, [&f](const char* key) { return f.has(key); });
 }
 
 ApiResult<std::shared_ptr<const engine::OutputGrammar>> parse_response_format(const Fields& f) {

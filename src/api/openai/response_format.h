@@ -19,6 +19,9 @@ namespace llmp::api {
 //! we cannot enforce, two constraints at once.
 ApiResult<std::shared_ptr<const engine::OutputGrammar>> parse_response_format(const Fields& f);
 
+//! `f` has one of the fields parse_response_format reads (it may still constrain nothing).
+bool asks_for_output_grammar(const Fields& f);
+
 //! The grammar of the JSON Schema text `schema` (from the same cache); errors name `param`.
 ApiResult<std::shared_ptr<const engine::OutputGrammar>> compile_schema(const std::string& schema, const char* param);
 
