@@ -429,10 +429,12 @@ describe('openai SDK acceptance', () => {
       const r = await client.chat.completions.create({ ...params, stop: [stop, 'never-appears'] });
       assert.equal(r.choices[0].message.content, expected, `stop ${JSON.stringify(stop)}`);
       assert.equal(r.choices[0].finish_reason, 'stop');
+      assert.equal(r.choices[0].stop_reason, stop, "vLLM's stop_reason: the stop string");
       assert.ok(r.usage.completion_tokens < 24);
       const parts = choiceParts(await collect(await client.chat.completions.create({ ...params, stop, stream: true })), 0);
       assert.equal(parts.content, expected);
       assert.deepEqual(parts.finishes, ['stop']);
+      assert.equal(parts.choices.at(-1).stop_reason, stop);
     });
 
     test("vLLM's include_stop_str_in_output keeps the stop string; skip_special_tokens false writes control tokens", T, async () => {
@@ -507,6 +509,7 @@ describe('openai SDK acceptance', () => {
       for (const field of ['max_tokens', 'max_completion_tokens']) {
         const r = await client.chat.completions.create({ model: QWEN, messages: ASK, [field]: 7, ignore_eos: true });
         assert.equal(r.choices[0].finish_reason, 'length', field);
+        assert.equal(r.choices[0].stop_reason, null, field);
         assert.equal(r.usage.completion_tokens, 7, field);
       }
     });
@@ -790,6 +793,16 @@ describe('openai SDK acceptance', () => {
         assert.deepEqual(parts.finishes, ['tool_calls']);
       });
     }
+
+    test("stop_token_ids: the token ends the choice unwritten, and vLLM's stop_reason names its id", T, async () => {
+      const params = { ...forced(QWEN), max_tokens: 3, stop_token_ids: [toolToken[QWEN]] };
+      const c = (await client.chat.completions.create(params)).choices[0];
+      assert.equal(c.finish_reason, 'stop');
+      assert.equal(c.stop_reason, toolToken[QWEN]);
+      assert.equal(c.message.content, '');
+      const parts = choiceParts(await collect(await client.chat.completions.create({ ...params, stream: true })), 0);
+      assert.equal(parts.choices.at(-1).stop_reason, toolToken[QWEN]);
+    });
 
     test('the SDK stream helper (finalChatCompletion) assembles the streamed tool call', T, async () => {
       const final = await client.chat.completions.stream(forced(QWEN)).finalChatCompletion();

@@ -43,6 +43,7 @@ struct TokenEvent {
   std::vector<TokenLogprob> prompt_logprobs;
   std::optional<FinishReason> finish;   // set on a completion's last event
   std::string stop_reason;              // the stop string or "eos" / "stop_token" when finish == stop
+  TokenId stop_token = -1;              // the stop_token_ids entry that ended it ("stop_token")
   Usage usage;                          // totals for this completion, on its last event
   Status error;                         // when finish == error
   double queue_seconds = 0;             // on the first event: arrival to first scheduling

@@ -47,6 +47,8 @@ struct ChoiceState {
   std::vector<engine::TokenLogprob> logprobs;
   std::vector<engine::TokenLogprob> prompt_logprobs;  // completions with echo + logprobs
   std::optional<engine::FinishReason> finish;
+  std::string stop_reason;            // the engine's: the stop string, "eos" or "stop_token"
+  engine::TokenId stop_token = -1;    // with "stop_token": which
   engine::Usage usage;
   ToolCallStream tools;
   std::vector<ToolCall> calls;
@@ -269,6 +271,18 @@ void write_completion_logprobs(json::Writer& w, const engine::Tokenizer& tok, co
   w.end_array().end_object();
 }
 
+// vLLM's stop_reason beside finish_reason: the stop string or the stop_token_ids entry that
+// ended the choice; null for end of generation, a complete document or length.
+void write_stop_reason(json::Writer& w, const ChoiceState& c) {
+  if (c.stop_token >= 0) {
+    w.field("stop_reason", static_cast<int64_t>(c.stop_token));
+  } else if (c.finish == engine::FinishReason::stop && !c.stop_reason.empty() && c.stop_reason != "eos") {
+    w.field("stop_reason", c.stop_reason);
+  } else {
+    w.key("stop_reason").null();
+  }
+}
+
 void write_tool_calls(json::Writer& w, const std::vector<ToolCall>& calls, const std::string& id_prefix) {
   w.key("tool_calls").begin_array();
   for (size_t i = 0; i < calls.size(); ++i) {
@@ -326,6 +340,7 @@ std::string final_body(const Job& job, std::vector<ChoiceState>& choices) {
       }
     }
     w.field("finish_reason", finish_name(job, c.finish.value_or(engine::FinishReason::stop), calls));
+    write_stop_reason(w, c);
     w.end_object();
   }
   w.end_array();
@@ -379,10 +394,12 @@ std::string chunk_body(const Job& job, size_t index, ChoiceState& c, std::string
     else
       w.key("logprobs").null();
   }
-  if (finish)
+  if (finish) {
     w.field("finish_reason", *finish);
-  else
+    write_stop_reason(w, c);
+  } else {
     w.key("finish_reason").null();
+  }
   w.end_object().end_array();
   if (job.include_usage) w.key("usage").null();
   w.end_object();
@@ -412,6 +429,8 @@ Awaitable<Response> answer_whole(Job job, std::shared_ptr<EventChannel> channel,
     if (!e.prompt_logprobs.empty()) c.prompt_logprobs = std::move(e.prompt_logprobs);
     if (e.finish) {
       c.finish = e.finish;
+      c.stop_reason = std::move(e.stop_reason);
+      c.stop_token = e.stop_token;
       c.usage = e.usage;
       c.error = e.error;
       add_cached(job, e);
@@ -485,6 +504,8 @@ Response answer_stream(Job job, std::shared_ptr<EventChannel> channel) {
       }
       if (e.finish) {
         c.finish = e.finish;
+        c.stop_reason = std::move(e.stop_reason);
+        c.stop_token = e.stop_token;
         c.usage = e.usage;
         add_cached(job, e);
         --unfinished;

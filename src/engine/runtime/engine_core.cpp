@@ -483,6 +483,7 @@ void EngineCore::on_token(Sequence& s, TokenId token, std::optional<TokenLogprob
     return finish(s, FinishReason::stop, "eos", std::move(ev));
   }
   if (std::find(sp.stop_token_ids.begin(), sp.stop_token_ids.end(), token) != sp.stop_token_ids.end()) {
+    ev.stop_token = token;
     return finish(s, FinishReason::stop, "stop_token", std::move(ev));
   }
   std::string text = std::move(s.held_text);

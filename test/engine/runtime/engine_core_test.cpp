@@ -21,6 +21,7 @@ struct Collected {
   std::map<int, FinishReason> finish;
   std::map<int, Usage> usage;
   std::map<int, std::string> stop_reason;
+  std::map<int, TokenId> stop_token;
   std::map<int, std::vector<TokenLogprob>> logprobs;
   int events = 0;
 };
@@ -62,6 +63,7 @@ class Fixture {
         out.finish[e.choice] = *e.finish;
         out.usage[e.choice] = e.usage;
         out.stop_reason[e.choice] = e.stop_reason;
+        out.stop_token[e.choice] = e.stop_token;
       }
     };
     return r;
@@ -339,6 +341,19 @@ TEST_CASE("stop strings end the output before them; logprobs come per token") {
     CHECK(lp.logprob <= 0);
     CHECK(lp.top.size() == 2);
   }
+
+  CHECK(out.stop_token[0] == -1);
+
+  // A stop token: the choice ends before it, and the event names it.
+  SamplingParams by_token = greedy(30);
+  by_token.stop_token_ids = {out.tokens[0][1]};
+  auto token_core = f.core();
+  Collected stopped;
+  REQUIRE(token_core->add(f.request("t", prompt_of(12, 9), by_token, stopped)));
+  run_all(*token_core);
+  CHECK(stopped.finish[0] == FinishReason::stop);
+  CHECK(stopped.stop_reason[0] == "stop_token");
+  CHECK(stopped.stop_token[0] == out.tokens[0][1]);
 
   // vLLM's include_stop_str_in_output: the same stop, its text kept.
   sp.include_stop_in_output = true;
