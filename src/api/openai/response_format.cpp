@@ -14,13 +14,16 @@ namespace {
 
 // Compiled grammars by schema text, least recently used dropped first. A grammar also carries
 // the token masks computed for it so far, so a reused one is much cheaper than a new one.
+// Refusals are kept too: compiling a pattern can take ~0.1 s before it is refused, and a
+// client that sends the same one again should not pay (or make the server pay) it twice.
 class GrammarCache {
  public:
   static constexpr size_t kCapacity = 64;
+  using Compiled = Result<std::shared_ptr<const engine::OutputGrammar>>;
 
-  //! The grammar cached under `key`, or compile() cached under it.
+  //! The grammar (or refusal) cached under `key`, or compile()'s, cached under it.
   template <class Compile>
-  Result<std::shared_ptr<const engine::OutputGrammar>> get(const std::string& key, Compile compile) {
+  Compiled get(const std::string& key, Compile compile) {
     {
       std::lock_guard lock(mu_);
       if (auto it = index_.find(key); it != index_.end()) {
@@ -29,21 +32,20 @@ class GrammarCache {
       }
     }
     // Compiled outside the lock: a large schema must not hold up other requests.
-    auto compiled = compile();
-    if (!compiled) return compiled;
+    Compiled compiled = compile();
     std::lock_guard lock(mu_);
     if (index_.contains(key)) return index_[key]->second;
-    entries_.emplace_front(key, *compiled);
+    entries_.emplace_front(key, compiled);
     index_[key] = entries_.begin();
     if (entries_.size() > kCapacity) {
       index_.erase(entries_.back().first);
       entries_.pop_back();
     }
-    return *compiled;
+    return compiled;
   }
 
  private:
-  using Entry = std::pair<std::string, std::shared_ptr<const engine::OutputGrammar>>;
+  using Entry = std::pair<std::string, Compiled>;
   std::mutex mu_;
   std::list<Entry> entries_;
   std::unordered_map<std::string, std::list<Entry>::iterator> index_;
