@@ -121,76 +121,64 @@ TEST_CASE("tool calls: however the output is cut, the pieces join into the whole
 }
 
 TEST_CASE("tool calls: what each format gives", "[api][tools]") {
-  auto calls = [](const std::string& text, const ForcedTools& forced = {}) { return parse_tool_calls(text, forced); };
-
-  auto r = calls("<tool_call>[{\"name\": \"a\", \"arguments\": {}}, {\"name\": \"b\", \"arguments\": {\"x\": 2}}]</tool_call>");
-  REQUIRE(r.calls.size() == 2);  // a list inside <tool_call>: parsed whole
-  CHECK(r.calls[1].arguments == R"({"x":2})");
-  CHECK(r.content.empty());
-
-  r = calls("<tool_call>{\"name\": \"get\\u005fweather\", \"arguments\": {\"q\": \"a\\\\b\\\"c\"}}</tool_call>");
-  REQUIRE(r.calls.size() == 1);
-  CHECK(r.calls[0].name == "get_weather");  // the name decoded
-  CHECK(r.calls[0].arguments == R"({"q":"a\\b\"c"})");  // the arguments as written
-
-  r = calls("<tool_call>{\"name\": \"s\", \"arguments\": \"{\\\"as\\\": \\\"text\\\"}\"}</tool_call>");
-  REQUIRE(r.calls.size() == 1);
-  CHECK(r.calls[0].arguments == R"({"as": "text"})");  // arguments given as a JSON string
-
-  r = calls("[TOOL_CALLS] [{\"name\": \"a\", \"arguments\": {\"s\": \"two  spaces\"}}, {\"name\": \"b\", \"arguments\": {}}]");
-  REQUIRE(r.calls.size() == 2);
-  CHECK(r.calls[0].arguments == R"({"s":"two  spaces"})");
-  CHECK(r.calls[1].arguments == "{}");
-
-  r = calls("<|python_tag|>{\"name\": \"f\", \"parameters\": {\"q\": 1}}; {\"name\": \"g\", \"parameters\": {}}");
-  REQUIRE(r.calls.size() == 2);
-  CHECK(r.calls[1].name == "g");
-
-  // Not calls: the text comes back as it was.
-  for (const std::string text : {"<tool_call>not json</tool_call>", "<tool_call>{\"nam\u00e9\": 1}</tool_call>",
-                                 "{\"answer\": 42}", "[TOOL_CALLS] nothing", "<tool_call>{\"name\": \"f\", \"argu"}) {
-    r = calls(text);
-    CHECK(r.calls.empty());
-    CHECK(r.content == text);
+  struct Case {
+    const char* why;
+    std::string text;
+    std::vector<ToolCall> calls;  // name and arguments each
+    std::string content;
+    ForcedTools forced = {};
+  };
+  const Case cases[] = {
+      {"a list inside <tool_call>, parsed whole",
+       R"(<tool_call>[{"name": "a", "arguments": {}}, {"name": "b", "arguments": {"x": 2}}]</tool_call>)",
+       {{"a", "{}"}, {"b", R"({"x":2})"}}, ""},
+      {"the name decoded, the arguments as written",
+       R"(<tool_call>{"name": "get\u005fweather", "arguments": {"q": "a\\b\"c"}}</tool_call>)",
+       {{"get_weather", R"({"q":"a\\b\"c"})"}}, ""},
+      {"arguments given as a JSON string", R"(<tool_call>{"name": "s", "arguments": "{\"as\": \"text\"}"}</tool_call>)",
+       {{"s", R"({"as": "text"})"}}, ""},
+      {"Mistral: whitespace inside strings kept",
+       R"([TOOL_CALLS] [{"name": "a", "arguments": {"s": "two  spaces"}}, {"name": "b", "arguments": {}}])",
+       {{"a", R"({"s":"two  spaces"})"}, {"b", "{}"}}, ""},
+      {"Llama calls after the python tag", R"(<|python_tag|>{"name": "f", "parameters": {"q": 1}}; {"name": "g", "parameters": {}})",
+       {{"f", R"({"q":1})"}, {"g", "{}"}}, ""},
+      // Not calls: the text comes back as it was.
+      {"not JSON", "<tool_call>not json</tool_call>", {}, "<tool_call>not json</tool_call>"},
+      {"no name", "<tool_call>{\"nam\u00e9\": 1}</tool_call>", {}, "<tool_call>{\"nam\u00e9\": 1}</tool_call>"},
+      {"a JSON answer", R"({"answer": 42})", {}, R"({"answer": 42})"},
+      {"a marker without a list", "[TOOL_CALLS] nothing", {}, "[TOOL_CALLS] nothing"},
+      {"cut short before the arguments", R"(<tool_call>{"name": "f", "argu)", {}, R"(<tool_call>{"name": "f", "argu)"},
+      // Once a call streamed it stays a call; what does not fit is text.
+      {"cut short inside the arguments (max_tokens)", R"(<tool_call>{"name": "f", "arguments": {"a": 1, "b")",
+       {{"f", R"({"a":1,"b")"}}, ""},
+      {"no closing marker", R"(<tool_call>{"name": "f", "arguments": {}} and then some words)", {{"f", "{}"}},
+       "and then some words"},
+      {"a Llama call, then a Hermes one in the text after it",
+       R"({"name": "f", "parameters": {}} then <tool_call>{"name": "g", "arguments": {}}</tool_call>)",
+       {{"f", "{}"}, {"g", "{}"}}, " then "},
+      {"a failed object's text comes back once", R"(<tool_call>{"x": 1}</tool_call>[TOOL_CALLS] [{"name": "a", "arguments": {}} x)",
+       {{"a", "{}"}}, R"(<tool_call>{"x": 1}</tool_call> x)"},
+      {"the byte a reader fails at is kept", R"(<tool_call>{"name": "f", "arguments": {"a": 1}</tool_call>after)",
+       {{"f", R"({"a":1})"}}, "after"},
+      {"a list that breaks after a call", R"([TOOL_CALLS] [{"name": "a", "arguments": {"x": 1} oops}])",
+       {{"a", R"({"x":1})"}}, "oops}]"},
+      {"a string left open ends at </tool_call>", "<tool_call>{\"name\": \"ls\", \"arguments\": {\"path\": \"C:\\\"}}</tool_call>\nDone.",
+       {{"ls", R"({"path":"C:\"}})"}}, "\nDone."},
+      {"a last object cut short before it streamed is text",
+       R"([TOOL_CALLS] [{"name": "a", "arguments": {}}, {"name": "b", "argu)", {{"a", "{}"}}, R"({"name": "b", "argu)"},
+      {"tool_choice named: the output is the arguments", R"({ "city" : "Paris" })", {{"get_weather", R"({"city":"Paris"})"}},
+       "", {ForcedTools::Kind::named, "get_weather"}},
+  };
+  for (const Case& c : cases) {
+    INFO(c.why << ": " << c.text);
+    const ToolCallOutput r = parse_tool_calls(c.text, c.forced);
+    CHECK(r.content == c.content);
+    REQUIRE(r.calls.size() == c.calls.size());
+    for (size_t i = 0; i < c.calls.size(); ++i) {
+      CHECK(r.calls[i].name == c.calls[i].name);
+      CHECK(r.calls[i].arguments == c.calls[i].arguments);
+    }
   }
-
-  // Cut short once the arguments began (max_tokens): the call keeps what was written.
-  r = calls("<tool_call>{\"name\": \"f\", \"arguments\": {\"a\": 1, \"b\"");
-  REQUIRE(r.calls.size() == 1);
-  CHECK(r.calls[0].arguments == R"({"a":1,"b")");
-  CHECK(r.content.empty());
-
-  // The review's cases, whole.
-  r = calls("{\"name\": \"f\", \"parameters\": {}} then <tool_call>{\"name\": \"g\", \"arguments\": {}}</tool_call>");
-  REQUIRE(r.calls.size() == 2);
-  CHECK(r.content == " then ");
-  r = calls("<tool_call>{\"x\": 1}</tool_call>[TOOL_CALLS] [{\"name\": \"a\", \"arguments\": {}} x");
-  REQUIRE(r.calls.size() == 1);
-  CHECK(r.content == "<tool_call>{\"x\": 1}</tool_call> x");
-  r = calls("<tool_call>{\"name\": \"f\", \"arguments\": {\"a\": 1}</tool_call>after");
-  REQUIRE(r.calls.size() == 1);
-  CHECK(r.calls[0].arguments == R"({"a":1})");
-  CHECK(r.content == "after");
-  r = calls("[TOOL_CALLS] [{\"name\": \"a\", \"arguments\": {\"x\": 1} oops}]");
-  REQUIRE(r.calls.size() == 1);
-  CHECK(r.content == "oops}]");
-  // A string left open ends at </tool_call>, not at the end of the output.
-  r = calls("<tool_call>{\"name\": \"ls\", \"arguments\": {\"path\": \"C:\\\"}}</tool_call>\nDone.");
-  REQUIRE(r.calls.size() == 1);
-  CHECK(r.content == "\nDone.");
-  r = calls("[TOOL_CALLS] [{\"name\": \"a\", \"arguments\": {}}, {\"name\": \"b\", \"argu");
-  REQUIRE(r.calls.size() == 1);
-  CHECK(r.content == "{\"name\": \"b\", \"argu");
-
-  // A Hermes call without its closing marker: what follows is text.
-  r = calls("<tool_call>{\"name\": \"f\", \"arguments\": {}} and then some words");
-  REQUIRE(r.calls.size() == 1);
-  CHECK(r.content == "and then some words");
-
-  r = calls("{ \"city\" : \"Paris\" }", {ForcedTools::Kind::named, "get_weather"});
-  REQUIRE(r.calls.size() == 1);
-  CHECK(r.calls[0].name == "get_weather");
-  CHECK(r.calls[0].arguments == R"({"city":"Paris"})");
 }
 
 TEST_CASE("tool calls: tool_choice named streams the name first, then the arguments", "[api][tools]") {

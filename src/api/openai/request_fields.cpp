@@ -109,21 +109,25 @@ constexpr UnsupportedField kUnsupportedFields[] = {
 };
 
 bool asks_for_something(std::string_view key, simdjson::dom::element v) {
-  using simdjson::dom::element_type;
-  switch (v.type()) {
-    case element_type::NULL_VALUE: return false;
-    case element_type::BOOL: return bool(v.get_bool().value_unsafe());
-    case element_type::STRING: return !v.get_string().value_unsafe().empty();
-    case element_type::ARRAY: return v.get_array().value_unsafe().size() > 0;
-    case element_type::OBJECT: return v.get_object().value_unsafe().size() > 0;
-    default: {  // a number; get_double reads integers too
-      double d = 0;
-      return !(key == "best_of" && v.get(d) == simdjson::SUCCESS && d == 1);
-    }
-  }
+  double d = 0;
+  // best_of: 1 is the do-nothing value (one candidate per choice).
+  if (key == "best_of" && v.get(d) == simdjson::SUCCESS) return d != 1;
+  return !asks_nothing(v);
 }
 
 }  // namespace
+
+bool asks_nothing(simdjson::dom::element v) {
+  using simdjson::dom::element_type;
+  switch (v.type()) {
+    case element_type::NULL_VALUE: return true;
+    case element_type::BOOL: return !bool(v.get_bool().value_unsafe());
+    case element_type::STRING: return v.get_string().value_unsafe().empty();
+    case element_type::ARRAY: return v.get_array().value_unsafe().size() == 0;
+    case element_type::OBJECT: return v.get_object().value_unsafe().size() == 0;
+    default: return false;  // a number asks for something
+  }
+}
 
 ApiResult<void> refuse_unsupported_fields(const Fields& f) {
   for (const auto& [key, instead] : kUnsupportedFields) {

@@ -48,6 +48,9 @@ class Fields {
   simdjson::dom::object obj_;
 };
 
+//! A field's do-nothing value, as SDKs send by default: null, false, "", [] or {}.
+bool asks_nothing(simdjson::dom::element v);
+
 //! An error naming the first field that asks for output this server does not produce
 //! (vLLM's guided_grammar and structural_tag, best_of > 1, a suffix, ...); parse_sampling
 //! calls it first.

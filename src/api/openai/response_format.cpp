@@ -161,15 +161,6 @@ struct StructuredOutputs {
   simdjson::dom::element value;
 };
 
-// null, "", [] and {} ask for nothing.
-bool asks_nothing(simdjson::dom::element v) {
-  std::string_view text;
-  simdjson::dom::array list;
-  simdjson::dom::object object;
-  return v.is_null() || (v.get(text) == simdjson::SUCCESS && text.empty()) ||
-         (v.get(list) == simdjson::SUCCESS && list.size() == 0) || (v.get(object) == simdjson::SUCCESS && object.size() == 0);
-}
-
 ApiResult<StructuredOutputs> read_structured_outputs(const Fields& request) {
   StructuredOutputs out;
   simdjson::dom::element given;
