@@ -13,7 +13,7 @@ std::string_view error_type_for_status(int status) {
   }
 }
 
-Response error_response(int status, const ErrorBody& body) {
+std::string error_json(int status, const ErrorBody& body) {
   std::string out;
   out.reserve(128 + body.message.size());
   json::Writer w(out);
@@ -25,7 +25,9 @@ Response error_response(int status, const ErrorBody& body) {
   w.key("code");
   if (body.code.empty()) w.null(); else w.value(body.code);
   w.end_object().end_object();
-  return Response::json(status, std::move(out));
+  return out;
 }
+
+Response error_response(int status, const ErrorBody& body) { return Response::json(status, error_json(status, body)); }
 
 }  // namespace llmp::net

@@ -475,6 +475,16 @@ describe('openai SDK acceptance', () => {
                                     [{ allowed_token_ids: [a.id], bad_words: [a.piece] }, 'bad_words']]) {
         await rejectsWith(client.completions.create({ ...greedy, ...extra }), BadRequestError, { param });
       }
+      // A two-token bad word made of the one allowed token leaves nothing after the first: the
+      // stream ends with an OpenAI error event, which the SDK raises with its message.
+      const pair = await tokenize(QWEN, a.piece + a.piece, false);
+      assert.deepEqual(pair, [a.id, a.id], `"${a.piece}" twice tokenises as itself twice`);
+      const stuck = { ...greedy, allowed_token_ids: [a.id], bad_words: [a.piece + a.piece], stream: true };
+      await assert.rejects(collect(await client.completions.create(stuck)), (e) => {
+        assert.ok(e instanceof APIError, `${e?.constructor?.name}: ${e?.message}`);
+        assert.match(e.message, /leave no token to sample/);
+        return true;
+      });
     });
 
     test("vLLM's continue_final_message goes on writing the last message; truncate_prompt_tokens keeps a prompt's end", T, async () => {

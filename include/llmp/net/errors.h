@@ -1,6 +1,7 @@
 #pragma once
 // Error responses in OpenAI's shape: {"error":{"message","type","param","code"}}.
 
+#include <string>
 #include <string_view>
 
 #include "llmp/net/http.h"
@@ -13,6 +14,9 @@ struct ErrorBody {
   std::string_view param = {};   // the offending request parameter, or empty for null
   std::string_view code = {};    // a machine-readable code ("model_not_found"), or empty for null
 };
+
+//! The OpenAI error body as JSON text (also what a stream sends as its last event).
+std::string error_json(int status, const ErrorBody& body);
 
 //! A JSON response with the OpenAI error body.
 Response error_response(int status, const ErrorBody& body);

@@ -492,9 +492,7 @@ Response answer_stream(Job job, std::shared_ptr<EventChannel> channel) {
       if (e.finish && *e.finish == engine::FinishReason::error) {
         c.finish = e.finish;
         log_outcome(job, choices);
-        const std::string err =
-            R"({"error":{"message":")" + e.error.message() + R"(","type":"server_error","param":null,"code":null}})";
-        co_await out.sse_event(err);
+        co_await out.sse_event(net::error_json(500, {.message = "generation failed: " + e.error.message(), .type = "server_error"}));
         cancel_all(job);
         co_return;
       }
