@@ -213,7 +213,7 @@ function ChatPanel({ models }: { models: ServedModel[] }) {
             <input type="number" min="1" value={maxTokens} onInput={(e) => setMaxTokens((e.target as HTMLInputElement).value)} data-testid="pg-max-tokens" />
           </Field>
           <Field label={t('playground.seed')}>
-            <input type="number" value={seed} onInput={(e) => setSeed((e.target as HTMLInputElement).value)} />
+            <input type="number" value={seed} onInput={(e) => setSeed((e.target as HTMLInputElement).value)} data-testid="pg-seed" />
           </Field>
         </div>
         <Field label={t('playground.stop')} hint={t('playground.stop_hint')}>
