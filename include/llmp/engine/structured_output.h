@@ -82,6 +82,12 @@ Result<std::shared_ptr<const OutputGrammar>> compile_choice(std::span<const std:
 //! for patterns, or when no non-empty text matches.
 Result<std::shared_ptr<const OutputGrammar>> compile_regex(std::string_view regex);
 
+//! A GBNF grammar, as llama.cpp's `grammar` field and vLLM's structured_outputs.grammar take
+//! one: the output is a text the rule "root" matches (grammar/cfg.h has the syntax and the
+//! checks). invalid_argument naming the line, column and byte of a syntax error, or the rule
+//! that is undefined, defined twice, left-recursive or can never finish.
+Result<std::shared_ptr<const OutputGrammar>> compile_gbnf(std::string_view text);
+
 //! Indexes a tokenizer's vocabulary for masking (a trie over token bytes, end-of-generation ids
 //! from the spec's eog and eos). Once per model; costs about as much as a few masks. Special
 //! (control) tokens other than end-of-generation are never allowed under a grammar.

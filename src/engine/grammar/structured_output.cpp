@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 
+#include "grammar/cfg_matcher.h"
 #include "grammar/grammar_matcher.h"
 #include "grammar/json_schema_compiler.h"
 #include "grammar/output_grammar.h"
@@ -71,6 +72,12 @@ Result<std::shared_ptr<const OutputGrammar>> compile_regex(std::string_view rege
   return std::make_shared<const OutputGrammar>(std::move(g));
 }
 
+Result<std::shared_ptr<const OutputGrammar>> compile_gbnf(std::string_view text) {
+  auto cfg = grammar::parse_gbnf(text);
+  if (!cfg) return error(cfg.error());
+  return std::make_shared<const OutputGrammar>(std::move(*cfg));
+}
+
 std::shared_ptr<const TokenVocabularyIndex> index_vocabulary(const Tokenizer& tokenizer) {
   return std::make_shared<const TokenVocabularyIndex>(tokenizer);
 }
@@ -85,6 +92,9 @@ void apply_token_mask(std::span<float> logits, std::span<const uint64_t> bits) {
 
 std::unique_ptr<GrammarMatcher> make_matcher(std::shared_ptr<const OutputGrammar> grammar,
                                              std::shared_ptr<const TokenVocabularyIndex> vocabulary) {
+  if (grammar->cfg() != nullptr) {
+    return std::make_unique<grammar::CfgGrammarMatcher>(std::move(grammar), std::move(vocabulary));
+  }
   return std::make_unique<grammar::JsonGrammarMatcher>(std::move(grammar), std::move(vocabulary));
 }
 

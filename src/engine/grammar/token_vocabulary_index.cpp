@@ -12,7 +12,7 @@ uint32_t text_chars(std::string_view bytes) {
   uint32_t chars = 0;
   for (size_t i = 0; i < bytes.size();) {
     const auto c = static_cast<unsigned char>(bytes[i]);
-    if (c < 0x20 || c == '"' || c == '\\') return 0;
+    if (c < 0x20 || c == '"' || c == '\\' || c == 0x7F) return 0;
     size_t len = 1;
     unsigned char lo = 0x80, hi = 0xBF;
     if (c < 0x80) {

@@ -56,8 +56,8 @@ class TokenVocabularyIndex {
   //! Those of them that are not text tokens.
   const Trie& irregular() const { return irregular_; }
   //! ORs into `bits` the text tokens of at most `max_chars` code points: tokens whose bytes are
-  //! whole, valid UTF-8 characters with no '"', '\' or byte below 0x20, which a string takes as
-  //! they are.
+  //! whole, valid UTF-8 characters with no '"', '\', DEL or byte below 0x20, which a JSON string
+  //! takes as they are (and a GBNF string class such as [^"\\\x7F\x00-\x1F] too).
   void add_text_tokens(uint32_t max_chars, std::span<uint64_t> bits) const;
 
  private:

@@ -11,6 +11,8 @@
 #include <iostream>
 #include <random>
 
+#include "gbnf_fixtures.h"
+#include "grammar/cfg_matcher.h"
 #include "grammar/grammar_matcher.h"
 #include "grammar/output_grammar.h"
 #include "grammar/token_mask.h"
@@ -180,4 +182,85 @@ TEST_CASE("mask speed on Llama 3's vocabulary", "[grammar][speed]") {
             std::to_string(total / static_cast<double>(times.size()));
   }
   std::cerr << line << "}\n";
+}
+
+TEST_CASE("mask speed of a GBNF grammar on Llama 3's vocabulary", "[grammar][speed][gbnf]") {
+  // The JSON grammar in GBNF at the json_object states above, then whole generations: what a
+  // llama.cpp grammar costs here, beside what the JSON engine pays for the same states.
+  const Tokenizer& tok = llama3_tokenizer();
+  const auto vocab = index_vocabulary(tok);
+  const size_t words = token_mask_words(tok.vocab_size());
+  auto compiled = compile_gbnf(kJsonGbnf);
+  REQUIRE(compiled);
+  const auto grammar = *compiled;
+  std::string line = "MASK_BENCH_GBNF {\"vocab\":" + std::to_string(tok.vocab_size());
+  const std::pair<const char*, const char*> states[] = {
+      {"gbnf json: at a key", R"({"title": "x", ")"},
+      {"gbnf json: in a key", R"({"title": "x", "auth)"},
+      {"gbnf json: value start", R"({"title": "x", "authors":)"},
+      {"gbnf json: in a string", R"({"title": "The Art of Computer Progr)"},
+      {"gbnf json: after a value", R"({"title": "x", "n": 12)"},
+  };
+  for (const auto& [label, text] : states) {
+    grammar::CfgRecognizer state(*grammar->cfg());
+    for (const TokenId t : tok.encode(text, false)) REQUIRE(state.accept(tok.token_bytes(t)));
+    std::vector<uint64_t> bits(words);
+    std::vector<double> computed;
+    for (int i = 0; i < 5; ++i) {
+      const auto start = Clock::now();
+      grammar::compute_cfg_token_mask(state, *vocab, bits);
+      computed.push_back(micros_since(start));
+    }
+    size_t allowed = 0, mismatches = 0;
+    for (size_t t = 0; t < tok.vocab_size(); ++t) {
+      const auto id = static_cast<TokenId>(t);
+      bool expected = false;
+      if (vocab->is_end(id)) {
+        expected = state.can_end();
+      } else if (!vocab->is_excluded(id)) {
+        grammar::CfgRecognizer copy = state;
+        expected = copy.accept(vocab->bytes(id));
+      }
+      const bool got = (bits[t / 64] >> (t % 64)) & 1;
+      allowed += got;
+      mismatches += got != expected;
+    }
+    CHECK(mismatches == 0);
+    CHECK(allowed > 0);
+    char row[160];
+    std::snprintf(row, sizeof row, "[mask speed] %-30s %7zu %15.0f\n", label, allowed, median(computed));
+    std::cerr << row;
+    line += ",\"" + std::string(label) + "\":" + std::to_string(median(computed));
+    CHECK(median(computed) < 300000);
+  }
+  std::mt19937_64 rng(11);
+  std::vector<double> times;
+  std::vector<uint64_t> bits(words);
+  for (int sample = 0; sample < 4; ++sample) {
+    grammar::CfgGrammarMatcher matcher(grammar, vocab);
+    for (int n = 0; n < 200 && !matcher.is_complete(); ++n) {
+      const auto start = Clock::now();
+      matcher.fill_mask(bits);
+      times.push_back(micros_since(start));
+      std::vector<TokenId> allowed;
+      for (size_t w = 0; w < words; ++w) {
+        for (uint64_t b = bits[w]; b != 0; b &= b - 1) allowed.push_back(static_cast<TokenId>(w * 64 + std::countr_zero(b)));
+      }
+      REQUIRE_FALSE(allowed.empty());
+      const TokenId t = allowed[rng() % allowed.size()];
+      if (tok.is_end_of_generation(t)) break;
+      REQUIRE(matcher.accept(t));
+    }
+  }
+  const auto stats = grammar->masks().stats();
+  double total = 0;
+  for (const double t : times) total += t;
+  std::sort(times.begin(), times.end());
+  char row[200];
+  std::snprintf(row, sizeof row,
+                "[mask speed] generation (gbnf json): %zu masks, mean %.0f us, p50 %.0f us, p99 %.0f us, max %.0f us; cache %llu hits, %llu misses\n",
+                times.size(), total / static_cast<double>(times.size()), times[times.size() / 2], times[times.size() * 99 / 100],
+                times.back(), static_cast<unsigned long long>(stats.hits), static_cast<unsigned long long>(stats.misses));
+  std::cerr << row;
+  std::cerr << line << ",\"generation mean\":" << total / static_cast<double>(times.size()) << "}\n";
 }
