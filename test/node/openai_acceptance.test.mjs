@@ -742,17 +742,52 @@ describe('openai SDK acceptance', () => {
       const free = await client.completions.create({ model: QWEN, prompt: 'x', max_tokens: 4, structured_outputs: { disable_fallback: true } });
       assert.equal(free.choices.length, 1);
       for (const [extra, param] of [
-        [{ structured_outputs: { grammar: 'root ::= "a"' } }, 'structured_outputs.grammar'],
+        [{ structured_outputs: { structural_tag: { type: 'structural_tag' } } }, 'structured_outputs.structural_tag'],
         [{ structured_outputs: { regex: 'a', choice: ['a'] } }, 'structured_outputs'],
         [{ structured_outputs: { json: 5 } }, 'structured_outputs.json'],
         [{ structured_outputs: { choice: ['a'], disable_any_whitespace: 'yes' } }, 'structured_outputs.disable_any_whitespace'],
         [{ structured_outputs: 'json' }, 'structured_outputs'],
         [{ structured_outputs: { regex: 'a' }, guided_regex: 'b' }, 'guided_regex'],
         [{ json_schema: { type: 'object', properties: { x: { not: {} } } } }, 'json_schema'],
-        [{ grammar: 'root ::= "a"' }, 'grammar'],
         [{ guided_whitespace_pattern: ' ?' }, 'guided_whitespace_pattern'],
       ]) {
         await rejectsWith(client.completions.create({ model: QWEN, prompt: 'x', max_tokens: 4, ...extra }), BadRequestError, { param });
+      }
+    });
+
+    test("GBNF grammars: llama-server's grammar, vLLM's guided_grammar and structured_outputs.grammar", T, async () => {
+      // A reading with a unit, then an optional note: text the grammar, and only it, matches.
+      const gbnf = 'root ::= reading (" # " note)?\n' +
+                   'reading ::= "{\\"temp\\": " "-"? [0-9]{1,2} ", \\"unit\\": \\"" ("C" | "F") "\\"}"\n' +
+                   'note ::= [a-z ]{1,12} "."\n';
+      const sentence = /^\{"temp": -?\d{1,2}, "unit": "[CF]"\}(?: # [a-z ]{1,12}\.)?$/;
+      for (const seed of [1, 2, 3]) {
+        for (const extra of [{ grammar: gbnf }, { guided_grammar: gbnf }, { structured_outputs: { grammar: gbnf } }]) {
+          const r = await client.completions.create({ model: QWEN, prompt: 'x', max_tokens: 60, temperature: 1, seed, ...extra });
+          assert.equal(r.choices[0].finish_reason, 'stop', JSON.stringify(r.choices[0]));
+          assert.match(r.choices[0].text, sentence);
+          const reading = JSON.parse(r.choices[0].text.split(' # ')[0]);
+          assert.ok(['C', 'F'].includes(reading.unit));
+        }
+        // Chat, streamed: the pieces make the same kind of sentence.
+        const chunks = await collect(await client.chat.completions.create({ model: LLAMA, messages: ASK, max_tokens: 60,
+          temperature: 1, seed, stream: true, grammar: gbnf }));
+        const parts = choiceParts(chunks, 0);
+        assert.match(parts.content, sentence);
+        assert.equal(parts.choices.at(-1).finish_reason, 'stop');
+      }
+      // llama-server's empty grammar is none.
+      const free = await client.completions.create({ model: QWEN, prompt: 'x', max_tokens: 4, grammar: '' });
+      assert.equal(free.choices[0].finish_reason, 'length');
+      for (const [extra, param, message] of [
+        [{ grammar: 'root ::= ("a" "b"\n' }, 'grammar', /line 1, column 10 \(byte 9\): unclosed '\('/],
+        [{ guided_grammar: 'root ::= x\n' }, 'guided_grammar', /rule 'x' is used but never defined/],
+        [{ structured_outputs: { grammar: 'root ::= root "a" | "b"' } }, 'structured_outputs.grammar', /left-recursive/],
+        [{ grammar: 5 }, 'grammar', /must be a GBNF grammar/],
+        [{ grammar: 'root ::= "a"', guided_regex: 'a' }, 'grammar', /give one of/],
+      ]) {
+        await rejectsWith(client.completions.create({ model: QWEN, prompt: 'x', max_tokens: 4, ...extra }), BadRequestError,
+                          { status: 400, param, message });
       }
     });
 

@@ -94,11 +94,9 @@ struct UnsupportedField {
   std::string_view instead;
 };
 constexpr std::string_view kUseSchema =
-    "constrain the output with response_format (json_schema), structured_outputs (json, regex, choice), guided_json, "
-    "guided_choice or guided_regex";
+    "constrain the output with response_format (json_schema), structured_outputs (json, regex, choice, grammar), "
+    "guided_json, guided_choice, guided_regex or a GBNF grammar";
 constexpr UnsupportedField kUnsupportedFields[] = {
-    {"guided_grammar", kUseSchema},
-    {"grammar", kUseSchema},  // llama-server's GBNF
     {"structural_tag", kUseSchema},
     {"guided_whitespace_pattern", "whitespace between JSON tokens is bounded; structured_outputs.disable_any_whitespace "
                                   "removes it"},

@@ -52,7 +52,7 @@ class Fields {
 bool asks_nothing(simdjson::dom::element v);
 
 //! An error naming the first field that asks for output this server does not produce
-//! (vLLM's guided_grammar and structural_tag, best_of > 1, a suffix, ...); parse_sampling
+//! (vLLM's structural_tag, best_of > 1, a suffix, ...); parse_sampling
 //! calls it first.
 ApiResult<void> refuse_unsupported_fields(const Fields& f);
 

@@ -118,6 +118,17 @@ ApiResult<std::shared_ptr<const engine::OutputGrammar>> choice_grammar(simdjson:
   return cached("choice:" + simdjson::minify(list), param, [&] { return engine::compile_choice(choices); });
 }
 
+// A GBNF grammar: llama-server's grammar, vLLM's guided_grammar and structured_outputs.grammar
+// (xgrammar's EBNF, which is GBNF).
+ApiResult<std::shared_ptr<const engine::OutputGrammar>> gbnf_grammar(simdjson::dom::element given, std::string_view param) {
+  std::string_view text;
+  if (given.get(text) != simdjson::SUCCESS || text.empty()) {
+    return api_error(StatusCode::invalid_argument, fmt::format("'{}' must be a GBNF grammar (a non-empty string)", param),
+                     std::string(param));
+  }
+  return cached("gbnf:" + std::string(text), param, [&] { return engine::compile_gbnf(text); });
+}
+
 // OpenAI's response_format; llama-server's {"type": "json_object", "schema": {...}} too.
 ApiResult<std::shared_ptr<const engine::OutputGrammar>> response_format_grammar(simdjson::dom::element format,
                                                                               const engine::OutputGrammarOptions& options) {
@@ -149,15 +160,15 @@ ApiResult<std::shared_ptr<const engine::OutputGrammar>> response_format_grammar(
 }
 
 // The request fields that can constrain the output.
-constexpr const char* kConstraintFields[] = {"response_format", "structured_outputs", "guided_json",
-                                             "guided_choice",   "guided_regex",       "json_schema"};
+constexpr const char* kConstraintFields[] = {"response_format", "structured_outputs", "guided_json", "guided_choice",
+                                             "guided_regex",    "guided_grammar",     "json_schema", "grammar"};
 
 // vLLM's structured_outputs (from v0.12 the only form it takes): its options, which apply to
 // whichever JSON constraint the request gives (vLLM folds response_format into it), and its
 // own constraint, if it has one.
 struct StructuredOutputs {
   engine::OutputGrammarOptions options;
-  std::string_view constraint;  // "json", "regex", "choice" or "json_object"; empty: options only
+  std::string_view constraint;  // "json", "regex", "choice", "grammar" or "json_object"; empty: options only
   simdjson::dom::element value;
 };
 
@@ -169,12 +180,12 @@ ApiResult<StructuredOutputs> read_structured_outputs(const Fields& request) {
   if (given.get(so) != simdjson::SUCCESS) {
     return api_error(StatusCode::invalid_argument, "'structured_outputs' must be an object", "structured_outputs");
   }
-  for (const std::string_view key : {"grammar", "structural_tag", "whitespace_pattern"}) {
+  for (const std::string_view key : {"structural_tag", "whitespace_pattern"}) {
     simdjson::dom::element v;
     if (so[key].get(v) == simdjson::SUCCESS && !asks_nothing(v)) {
       return api_error(StatusCode::invalid_argument,
-                       fmt::format("'structured_outputs.{}' is not supported by this server: use json, regex, choice or "
-                                   "json_object",
+                       fmt::format("'structured_outputs.{}' is not supported by this server: use json, regex, choice, "
+                                   "grammar or json_object",
                                    key),
                        fmt::format("structured_outputs.{}", key));
     }
@@ -190,7 +201,7 @@ ApiResult<StructuredOutputs> read_structured_outputs(const Fields& request) {
   }
   if (f.boolean("disable_any_whitespace")->value_or(false)) out.options.max_whitespace = 0;
   int constraints = 0;
-  for (const std::string_view key : {"json", "regex", "choice"}) {
+  for (const std::string_view key : {"json", "regex", "choice", "grammar"}) {
     if (f.has(key)) {
       ++constraints;
       out.constraint = key;
@@ -203,7 +214,7 @@ ApiResult<StructuredOutputs> read_structured_outputs(const Fields& request) {
   }
   if (constraints > 1) {
     return api_error(StatusCode::invalid_argument,
-                     "'structured_outputs' must give one of json, regex, choice and json_object", "structured_outputs");
+                     "'structured_outputs' must give one of json, regex, choice, grammar and json_object", "structured_outputs");
   }
   return out;
 }
@@ -229,9 +240,12 @@ ApiResult<std::shared_ptr<const engine::OutputGrammar>> parse_response_format(co
   std::vector<std::string_view> given;
   if (f.has("response_format") && !text_format) given.push_back("response_format");
   if (!so->constraint.empty()) given.push_back("structured_outputs");
-  for (const char* key : {"guided_json", "guided_choice", "guided_regex", "json_schema"}) {
+  for (const char* key : {"guided_json", "guided_choice", "guided_regex", "guided_grammar", "json_schema", "grammar"}) {
     if (f.has(key)) given.push_back(key);
   }
+  // llama-server takes an empty grammar for none, and its clients send one.
+  std::string_view grammar_text;
+  if (obj["grammar"].get(grammar_text) == simdjson::SUCCESS && grammar_text.empty()) std::erase(given, "grammar");
   if (given.size() > 1) {
     return api_error(StatusCode::invalid_argument,
                      fmt::format("give one of '{}' and '{}': each constrains the whole output", given[0], given[1]),
@@ -245,12 +259,14 @@ ApiResult<std::shared_ptr<const engine::OutputGrammar>> parse_response_format(co
     if (so->constraint == "json") return schema_grammar(so->value, param, options);
     if (so->constraint == "regex") return regex_grammar(so->value, param);
     if (so->constraint == "choice") return choice_grammar(so->value, param);
+    if (so->constraint == "grammar") return gbnf_grammar(so->value, param);
     return json_object_grammar(param, options);
   }
   const simdjson::dom::element value = obj[key].value_unsafe();
   if (key == "response_format") return response_format_grammar(value, options);
   if (key == "guided_choice") return choice_grammar(value, key);
   if (key == "guided_regex") return regex_grammar(value, key);
+  if (key == "guided_grammar" || key == "grammar") return gbnf_grammar(value, key);
   return schema_grammar(value, key, options);  // vLLM's guided_json, llama-server's json_schema
 }
 

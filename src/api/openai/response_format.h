@@ -13,9 +13,9 @@ namespace llmp::api {
 //! The constraint on a request's output, at most one of: OpenAI's response_format {"type":
 //! "text" | "json_object" | "json_schema", "json_schema": {"name", "schema", "strict"}} (and
 //! llama-server's {"type": "json_object", "schema": {...}}); vLLM's structured_outputs {"json" |
-//! "regex" | "choice" | "json_object", "disable_any_whitespace", ...} and its older guided_json
-//! (a schema), guided_choice (strings) and guided_regex; llama-server's json_schema. Null when
-//! the output is free text. Errors name the parameter: a bad type, a missing schema, a schema
+//! "regex" | "choice" | "grammar" | "json_object", "disable_any_whitespace", ...} and its older
+//! guided_json (a schema), guided_choice (strings), guided_regex and guided_grammar (GBNF);
+//! llama-server's json_schema and grammar (GBNF; "" is none). Null when the output is free text. Errors name the parameter: a bad type, a missing schema, a schema
 //! we cannot enforce, two constraints at once.
 ApiResult<std::shared_ptr<const engine::OutputGrammar>> parse_response_format(const Fields& f);
 

@@ -331,3 +331,40 @@ TEST_CASE("gbnf matcher: masks equal the tokens the state accepts; generations e
     }
   }
 }
+
+TEST_CASE("gbnf: mutated grammars parse or are refused, and what parses runs", "[grammar][gbnf]") {
+  const std::vector<std::string> seeds = {
+      kJsonGbnf,
+      "root ::= (\"- \" item \"\\n\"){1,3}\nitem ::= [a-z]+ (\" \" [a-z]+)?\n",
+      "root ::= \"(\" inner \")\"\ninner ::= ([a-c] | \"(\" inner \")\")*\n",
+      "root ::= [^\\x00-\\x7F]{1,6} \"!\" | \"\\u00e9\"+ . # comment\n",
+  };
+  const std::string alphabet = "\"[]()|*+?{},-^\\.:= \n#axz09\xC3\xA9";
+  std::mt19937 rng(99);
+  int parsed = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string text = seeds[rng() % seeds.size()];
+    for (int edits = 1 + static_cast<int>(rng() % 4); edits > 0 && !text.empty(); --edits) {
+      const size_t at = rng() % text.size();
+      switch (rng() % 3) {
+        case 0: text[at] = alphabet[rng() % alphabet.size()]; break;
+        case 1: text.insert(at, 1, alphabet[rng() % alphabet.size()]); break;
+        default: text.erase(at, 1 + rng() % 3); break;
+      }
+    }
+    auto g = parse_gbnf(text);
+    if (!g) {
+      INFO(text);
+      CHECK(g.error().code() == StatusCode::invalid_argument);
+      continue;
+    }
+    ++parsed;
+    CfgRecognizer r(*g);
+    for (int j = 0; j < 24; ++j) {
+      const char c = alphabet[rng() % alphabet.size()];
+      r.accept(std::string_view(&c, 1));
+    }
+    (void)r.can_end();
+  }
+  CHECK(parsed > 2000);
+}
