@@ -27,6 +27,7 @@ namespace {
 
 constexpr uint32_t kMaxCodePoint = 0x10FFFF;
 constexpr int kMaxRepetition = 10000;
+constexpr int kMaxGroupDepth = 256;
 
 using Sequence = std::vector<CfgElement>;
 
@@ -316,10 +317,13 @@ class GbnfParser {
         seq.push_back(ref(id));
         skip_space(nested);
       } else if (c == '(') {
+        // Groups are parsed recursively: their nesting is bounded, so the stack is.
+        if (++group_depth_ > kMaxGroupDepth) return fail(fmt::format("groups nested more than {} deep", kMaxGroupDepth));
         ++pos_;
         skip_space(true);
         const uint32_t group = synthesize(rule);
         LLMP_TRY_VOID(parse_alternatives(group, true));
+        --group_depth_;
         if (at(pos_) != ')') return fail_at(item_at, "unclosed '('");
         ++pos_;
         if (!grow(1)) return fail("");
@@ -405,6 +409,50 @@ class GbnfParser {
     return ok();
   }
 
+  // The rules with an alternative whose every element is a character class (when
+  // `chars_count`) or such a rule: the rules that match some finite text, or (chars not
+  // counting) the empty text. A worklist, so a long chain of rules costs its length, not its
+  // square.
+  std::vector<char> closure(bool chars_count) const {
+    const size_t n = rules_.size();
+    std::vector<char> in(n, 0);
+    struct Alternative {
+      uint32_t rule;
+      uint32_t pending;  // references to rules not yet in
+    };
+    std::vector<Alternative> alternatives;
+    std::vector<std::vector<uint32_t>> used_by(n);  // rule -> alternatives referring to it (repeats kept)
+    std::vector<uint32_t> ready;
+    for (size_t r = 0; r < n; ++r) {
+      for (const Sequence& alt : rules_[r].alternatives) {
+        const auto index = static_cast<uint32_t>(alternatives.size());
+        Alternative a{static_cast<uint32_t>(r), 0};
+        bool possible = true;
+        for (const CfgElement& e : alt) {
+          if (e.kind == CfgElement::Kind::rule_ref) {
+            ++a.pending;
+            used_by[e.value].push_back(index);
+          } else if (!chars_count) {
+            possible = false;
+          }
+        }
+        if (!possible) a.pending = UINT32_MAX;  // never: it must match a character
+        alternatives.push_back(a);
+        if (a.pending == 0) ready.push_back(index);
+      }
+    }
+    while (!ready.empty()) {
+      const uint32_t rule = alternatives[ready.back()].rule;
+      ready.pop_back();
+      if (in[rule]) continue;
+      in[rule] = 1;
+      for (const uint32_t user : used_by[rule]) {
+        if (alternatives[user].pending != UINT32_MAX && --alternatives[user].pending == 0) ready.push_back(user);
+      }
+    }
+    return in;
+  }
+
   Result<Cfg> finish() {
     const auto root = ids_.find("root");
     if (root == ids_.end() || !rules_[root->second].defined) {
@@ -417,23 +465,8 @@ class GbnfParser {
       }
     }
     const size_t n = rules_.size();
-    // Rules that match some finite text, and rules that can match the empty text.
-    std::vector<char> productive(n, 0), nullable(n, 0);
-    for (bool changed = true; changed;) {
-      changed = false;
-      for (size_t r = 0; r < n; ++r) {
-        for (const Sequence& alt : rules_[r].alternatives) {
-          const bool all_productive = std::all_of(alt.begin(), alt.end(), [&](const CfgElement& e) {
-            return e.kind == CfgElement::Kind::chars || productive[e.value];
-          });
-          const bool all_nullable = std::all_of(alt.begin(), alt.end(), [&](const CfgElement& e) {
-            return e.kind == CfgElement::Kind::rule_ref && nullable[e.value];
-          });
-          if (all_productive && !productive[r]) productive[r] = 1, changed = true;
-          if (all_nullable && !nullable[r]) nullable[r] = 1, changed = true;
-        }
-      }
-    }
+    const std::vector<char> productive = closure(/*chars_count=*/true);
+    const std::vector<char> nullable = closure(/*chars_count=*/false);
     // Reachable from root: each must be productive. Of those that are not, the last one found
     // is named: it is the one that loops (root, above it, fails only because of it).
     std::vector<char> reachable(n, 0);
@@ -515,6 +548,7 @@ class GbnfParser {
   bool failed_ = false;
   std::string error_;
   size_t total_ = 0;
+  int group_depth_ = 0;
   std::vector<Rule> rules_;
   std::unordered_map<std::string, uint32_t> ids_;
   std::vector<CharClass> classes_;

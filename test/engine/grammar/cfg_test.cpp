@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <functional>
 #include <random>
 #include <regex>
@@ -121,6 +122,7 @@ TEST_CASE("gbnf: errors name the line, column and byte, or the rule", "[grammar]
   CHECK(parse_error("root ::= \"a\" loop\nloop ::= \"b\" loop\n") ==
         "rule 'loop' can never finish: every alternative refers back to itself without end");
   CHECK(parse_error(std::string(kMaxGbnfBytes + 1, ' ')).starts_with("the grammar is 1048577 bytes"));
+  CHECK(parse_error("root ::= " + std::string(100000, '(')) == "grammar line 1, column 266 (byte 265): groups nested more than 256 deep");
   CHECK(parse_error("root ::= \"" + std::string(130, 'a') + "\"{10000}\n").find("expands to more than") != std::string::npos);
 }
 
@@ -210,6 +212,18 @@ TEST_CASE("gbnf: random regular grammars accept what std::regex matches", "[gram
   UNSCOPED_INFO(grammars << " grammars, " << compared << " texts, " << matched << " matching, " << refused << " refused");
   CHECK(grammars > 300);
   CHECK(matched > 1000);
+}
+
+TEST_CASE("gbnf: a long chain of rules compiles in linear time", "[grammar][gbnf]") {
+  // Each rule needs the next: a pass in rule order learns one rule at a time.
+  std::string text = "root ::= r0\n";
+  const int n = 25000;  // ~0.8 MB of grammar
+  for (int i = 0; i < n; ++i) text += fmt::format("r{} ::= \"x\" r{} | r{}\n", i, i + 1, i + 1);
+  text += fmt::format("r{} ::= \"end\"\n", n);
+  const auto start = std::chrono::steady_clock::now();
+  const Cfg g = parse(text);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
+  CHECK(g.rule_names.size() == n + 2);
 }
 
 TEST_CASE("gbnf: nesting is context-free, not regular", "[grammar][gbnf]") {
