@@ -38,9 +38,10 @@ void walk(const CfgRecognizer& state, const TokenVocabularyIndex::Trie& trie, st
 
 void compute_cfg_token_mask(const CfgRecognizer& state, const TokenVocabularyIndex& vocabulary, std::span<uint64_t> bits) {
   std::fill(bits.begin(), bits.end(), 0);
-  // Inside a text loop every text token is allowed as it is: only the others are walked.
-  if (state.keeps_state_under_text()) {
-    vocabulary.add_text_tokens(UINT32_MAX, bits);
+  // Where text tokens are decided by their length alone, they are set by length: only the
+  // others are walked.
+  if (const auto limit = state.text_token_limit()) {
+    vocabulary.add_text_tokens(*limit, bits);
     walk(state, vocabulary.irregular(), bits);
   } else {
     walk(state, vocabulary.all(), bits);

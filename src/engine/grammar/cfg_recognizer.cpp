@@ -174,8 +174,7 @@ bool CfgRecognizer::is_complete() const {
   return need_ == 0 && stacks_.size() == 1 && stacks_[0].empty();
 }
 
-bool CfgRecognizer::keeps_state_under_text() const {
-  if (need_ != 0 || stacks_.empty()) return false;
+CfgRecognizer::TextStep CfgRecognizer::text_step(std::optional<CfgRecognizer>& next) const {
   // Which stacks take a character depends only on which top classes hold it: one character
   // per interval between the classes' (and the text set's) boundaries stands for all of it.
   std::vector<uint32_t> bounds = {0x20, '"', '"' + 1, '\\', '\\' + 1, 0x7F, 0x80, 0xD800, 0xE000, 0x110000};
@@ -190,15 +189,48 @@ bool CfgRecognizer::keeps_state_under_text() const {
   bounds.erase(std::unique(bounds.begin(), bounds.end()), bounds.end());
   auto states = std::make_unique<CfgWalkState[]>(2);
   begin_walk(states[0]);
+  bool dead = false;
+  next.reset();
   for (const uint32_t c : bounds) {
     const bool text = c >= 0x20 && c != '"' && c != '\\' && c != 0x7F && (c < 0xD800 || c > 0xDFFF) && c <= 0x10FFFF;
     if (!text) continue;
-    if (!advance_code_point(*g_, states[0], c, states[1])) return false;
-    CfgRecognizer after(*this);
-    after.commit(states[1]);
-    if (after.stacks_ != stacks_) return false;
+    if (!advance_code_point(*g_, states[0], c, states[1])) {
+      dead = true;
+    } else {
+      CfgRecognizer after(*this);
+      after.commit(states[1]);
+      if (!next) next = std::move(after);
+      else if (after.stacks_ != next->stacks_) return TextStep::mixed;
+    }
+    if (dead && next) return TextStep::mixed;
   }
-  return true;
+  return next ? TextStep::same : TextStep::dead;
+}
+
+std::optional<uint32_t> CfgRecognizer::text_token_limit() const {
+  // Longer than any token: a run still going after this many characters is left to the walk.
+  constexpr uint32_t kLongestRun = 512;
+  if (need_ != 0 || stacks_.empty()) return std::nullopt;
+  // A token of k text characters walks as k steps from here; it must also get that far
+  // within the walk's bounds (positions pushed), so one representative walks alongside.
+  auto walk = std::make_unique<CfgWalkState[]>(2);
+  begin_walk(walk[0]);
+  CfgRecognizer at = *this;
+  for (uint32_t chars = 0; chars < kLongestRun; ++chars) {
+    // Many parses at once could meet the bounds on parses and expansion work in a different
+    // order here (states sorted each step) than in a token's walk: leave those to the walk.
+    if (at.stacks_.size() > kCfgMaxStacks / 4) return std::nullopt;
+    std::optional<CfgRecognizer> next;
+    switch (at.text_step(next)) {
+      case TextStep::mixed: return std::nullopt;
+      case TextStep::dead: return chars;
+      case TextStep::same: break;
+    }
+    if (next->stacks_ == at.stacks_) return UINT32_MAX;  // a loop: any length
+    if (!advance(*g_, walk[chars & 1], 'a', walk[(chars & 1) ^ 1])) return std::nullopt;
+    at = std::move(*next);
+  }
+  return std::nullopt;
 }
 
 void CfgRecognizer::append_key(std::string& key) const {

@@ -15,6 +15,7 @@
 // token, kCfgExpandBudget expansion steps per code point.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -80,11 +81,14 @@ class CfgRecognizer {
   bool can_end() const;
   //! It is complete and nothing more can follow.
   bool is_complete() const;
-  //! Every text character (what TokenVocabularyIndex's text tokens are made of: any character
-  //! but '"', backslash, DEL and controls) is taken and leads back to this very state, as inside a
-  //! string loop such as ([^"\\] | ...)* or [^\n]*: then every text token is allowed, whatever
-  //! its length, and a mask need only walk the other tokens.
-  bool keeps_state_under_text() const;
+  //! How text tokens fare from here, when their length alone decides (text characters are
+  //! what TokenVocabularyIndex's text tokens are made of: any but '"', backslash, DEL and
+  //! controls): n when every text token of at most n characters is taken and every longer one
+  //! refused (UINT32_MAX: any length, as inside a loop like ([^"\\] | ...)* or [^\n]*; n as
+  //! inside char{0,n}; 0 where no text character may come). Null when characters differ in
+  //! their effect: then every token must be walked. A mask then sets the text tokens by length
+  //! and walks only the others.
+  std::optional<uint32_t> text_token_limit() const;
   //! The state as bytes: equal states give equal keys (for the mask cache).
   void append_key(std::string& key) const;
   //! A walk state standing for this state (it points into this recogniser: keep it unchanged).
@@ -94,6 +98,10 @@ class CfgRecognizer {
 
  private:
   void commit(const CfgWalkState& w);
+  enum class TextStep { dead, same, mixed };
+  //! What one text character does: every one is refused (dead), or every one leads to the
+  //! same state, written to `next` (same), or neither (mixed).
+  TextStep text_step(std::optional<CfgRecognizer>& next) const;
 
   const Cfg* g_;
   std::vector<std::vector<uint32_t>> stacks_;  // sorted, unique

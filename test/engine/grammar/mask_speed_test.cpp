@@ -194,15 +194,24 @@ TEST_CASE("mask speed of a GBNF grammar on Llama 3's vocabulary", "[grammar][spe
   REQUIRE(compiled);
   const auto grammar = *compiled;
   std::string line = "MASK_BENCH_GBNF {\"vocab\":" + std::to_string(tok.vocab_size());
-  const std::pair<const char*, const char*> states[] = {
-      {"gbnf json: at a key", R"({"title": "x", ")"},
-      {"gbnf json: in a key", R"({"title": "x", "auth)"},
-      {"gbnf json: value start", R"({"title": "x", "authors":)"},
-      {"gbnf json: in a string", R"({"title": "The Art of Computer Progr)"},
-      {"gbnf json: after a value", R"({"title": "x", "n": 12)"},
+  auto member = compile_gbnf(kMemberGbnf);
+  REQUIRE(member);
+  struct GbnfState {
+    const char* label;
+    std::shared_ptr<const OutputGrammar> grammar;
+    const char* text;
   };
-  for (const auto& [label, text] : states) {
-    grammar::CfgRecognizer state(*grammar->cfg());
+  const GbnfState states[] = {
+      {"gbnf json: at a key", grammar, R"({"title": "x", ")"},
+      {"gbnf json: in a key", grammar, R"({"title": "x", "auth)"},
+      {"gbnf json: value start", grammar, R"({"title": "x", "authors":)"},
+      {"gbnf json: in a string", grammar, R"({"title": "The Art of Computer Progr)"},
+      {"gbnf json: after a value", grammar, R"({"title": "x", "n": 12)"},
+      {"gbnf char{0,40}: in a string", *member, R"({"name": "Ada Lov)"},
+      {"gbnf char{0,24}: in an array", *member, R"({"name": "Ada", "age": 36, "role": "other", "skills": ["mat)"},
+  };
+  for (const auto& [label, state_grammar, text] : states) {
+    grammar::CfgRecognizer state(*state_grammar->cfg());
     for (const TokenId t : tok.encode(text, false)) REQUIRE(state.accept(tok.token_bytes(t)));
     std::vector<uint64_t> bits(words);
     std::vector<double> computed;
