@@ -10,8 +10,9 @@
 // - properties in the order the schema declares them (as OpenAI's strict mode writes them);
 //   optional ones may be skipped; additional properties, only where additionalProperties is
 //   true or a schema (absent means none), after the declared ones;
-// - at most OutputGrammarOptions::max_whitespace bytes of whitespace in each gap between JSON
-//   tokens, none after the document;
+// - whitespace between JSON tokens shaped as llama.cpp's grammars allow it: in each gap nothing,
+//   one space, or one or two newlines then spaces and tabs, at most
+//   OutputGrammarOptions::max_whitespace bytes; none before or after the document;
 // - numbers with at most 16 integer digits (15 fraction, 2 exponent); with minimum/maximum, no
 //   exponent, at most 12 integer and 6 fraction digits (integers: 16 digits);
 // - strings of valid UTF-8 (escapes \uXXXX only outside the surrogate range; none in keys);
@@ -56,9 +57,10 @@ class TokenVocabularyIndex;
 
 //! How a grammar is compiled.
 struct OutputGrammarOptions {
-  //! Whitespace bytes allowed in one gap between JSON tokens, [0, 64]. Bounded because
-  //! unbounded whitespace lets a model (a random-weight one, certainly) pad forever.
-  int max_whitespace = 8;
+  //! Whitespace bytes allowed in one gap between JSON tokens, [0, 64] (the newlines and the
+  //! indentation of pretty-printed JSON: 16 is seven levels of two spaces). Bounded, and shaped
+  //! (see above), because free whitespace lets a model (a weak one, certainly) pad forever.
+  int max_whitespace = 16;
 };
 
 //! Compiles a JSON Schema (the "schema" member of OpenAI's json_schema response format) into a

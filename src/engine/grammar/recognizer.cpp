@@ -10,7 +10,7 @@ namespace llmp::engine::grammar {
 namespace {
 
 // What the fields of a frame mean, by kind:
-//   root:    phase: start | done; ws; node: the document's value node.
+//   root:    phase: start | done; node: the document's value node.
 //   object:  phase below; a: index of the first property that may still come; b: the property
 //            whose key was just read (kAdditional for another key); ws.
 //   key:     node: the object; scan: StringScan; a: node in the object's key trie over the
@@ -30,6 +30,10 @@ enum : uint8_t { kStrStart, kStrInside };
 enum : uint8_t { kNumStart, kNumMinus, kNumZero, kNumInt, kNumDot, kNumFrac, kNumExp, kNumExpSign, kNumExpDigits };
 
 constexpr uint32_t kAdditional = 0xFFFFFFFF;
+
+// Frame::ws in a gap between JSON tokens (see Stepper::whitespace).
+constexpr uint8_t kWsSpace = 0xFF;
+constexpr uint8_t kWsIndent = 0x80;
 
 bool is_whitespace(int c) {
   return c == ' ' || c == '\n' || c == '\r' || c == '\t';
@@ -119,11 +123,25 @@ class Stepper {
     }
   }
 
-  // Whitespace in a gap, bounded per gap. True when `c` was whitespace (handled).
+  // Whitespace in a gap, shaped as llama.cpp's grammars write it: nothing, one space, or one
+  // or two newlines then indentation (spaces and tabs), max_whitespace bytes at most. A model
+  // may pretty-print, but cannot fill a gap with runs of whitespace tokens (a weak one will,
+  // where any whitespace is allowed). f.ws: 0 nothing yet, kWsSpace the one space, 1 one
+  // newline, kWsIndent | n after that (n bytes in the gap). True when `c` was whitespace
+  // (handled).
   bool whitespace(WalkStack& s, Frame& f, int c) {
     if (!is_whitespace(c)) return false;
-    if (f.ws < max_ws_) {
-      ++f.ws;
+    uint8_t next = 0;
+    if (f.ws == 0) {
+      next = c == ' ' ? kWsSpace : c == '\n' ? 1 : 0;
+    } else if (f.ws == 1) {
+      next = c == '\n' || c == ' ' || c == '\t' ? kWsIndent | 2 : 0;
+    } else if (f.ws != kWsSpace && (c == ' ' || c == '\t')) {
+      next = static_cast<uint8_t>(f.ws + 1);
+    }
+    const uint32_t bytes = next == kWsSpace ? 1u : next & ~kWsIndent;
+    if (next != 0 && bytes <= max_ws_) {
+      f.ws = next;
       emit(s);
     }
     return true;
@@ -166,9 +184,8 @@ class Stepper {
       if (c == kEndOfInput) emit(s);
       return;
     }
-    // Without padding (max_whitespace 0: choice and regex grammars) a whitespace byte may be
-    // the value's own first byte, as in the choice " yes".
-    if (max_ws_ > 0 && whitespace(s, f, c)) return;
+    // No whitespace before the document (as OpenAI's and llama.cpp's outputs begin); a
+    // whitespace byte may be the value's own first byte, as in the choice " yes".
     f.phase = kRootDone;
     f.ws = 0;
     start_value(s, f.node, c);

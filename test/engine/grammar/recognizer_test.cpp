@@ -7,6 +7,7 @@
 #include "grammar/grammar.h"
 #include "grammar/json_schema_compiler.h"
 #include "grammar/recognizer.h"
+#include "llmp/engine/structured_output.h"
 
 using namespace llmp::engine::grammar;
 
@@ -14,7 +15,7 @@ namespace {
 
 struct Compiled {
   Grammar grammar;
-  explicit Compiled(const std::string& schema, int max_whitespace = 8) {
+  explicit Compiled(const std::string& schema, int max_whitespace = llmp::engine::OutputGrammarOptions{}.max_whitespace) {
     auto r = compile_json_schema_into(schema, max_whitespace, grammar);
     INFO(schema << ": " << (r ? std::string() : r.error().message()));
     REQUIRE(r);
@@ -66,14 +67,24 @@ TEST_CASE("recogniser: scalar types", "[grammar][recognizer]") {
   CHECK_FALSE(integer.prefix("-0"));
 }
 
-TEST_CASE("recogniser: the document ends after its value; whitespace is bounded", "[grammar][recognizer]") {
+TEST_CASE("recogniser: the document ends after its value; whitespace is shaped and bounded", "[grammar][recognizer]") {
   const Compiled o(R"({"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]})");
   CHECK(o.matches(R"({"a":1})"));
-  CHECK(o.matches(" \n{ \"a\" :\t1 }"));
+  CHECK(o.matches("{ \"a\" : 1 }"));
+  CHECK(o.matches("{\n  \"a\": 1\n}"));             // pretty-printed
+  CHECK(o.matches("{\n\n\t\t\"a\":\n 1\n\n}"));    // two newlines, tabs
+  CHECK_FALSE(o.prefix(" "));                          // nothing before the document
+  CHECK_FALSE(o.prefix("\n{"));
   CHECK_FALSE(o.prefix(R"({"a":1} )"));  // nothing after the document
   CHECK_FALSE(o.prefix(R"({"a":1}{)"));
-  CHECK(o.matches("{\"a\":" + std::string(8, ' ') + "1}"));
-  CHECK_FALSE(o.prefix("{\"a\":" + std::string(9, ' ')));
+  CHECK_FALSE(o.prefix("{  "));                        // one space, or a newline first
+  CHECK_FALSE(o.prefix("{\t"));
+  CHECK_FALSE(o.prefix("{\r\n"));
+  CHECK_FALSE(o.prefix("{ \n"));
+  CHECK_FALSE(o.prefix("{\n\n\n"));                    // at most two newlines
+  CHECK_FALSE(o.prefix("{\n \n"));                      // indentation ends the newlines
+  CHECK(o.matches("{\"a\":\n" + std::string(15, ' ') + "1}"));  // 16 bytes in a gap
+  CHECK_FALSE(o.prefix("{\"a\":\n" + std::string(16, ' ')));
   const Compiled compact(R"({"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]})", 0);
   CHECK(compact.matches(R"({"a":1})"));
   CHECK_FALSE(compact.prefix(R"({ )"));
