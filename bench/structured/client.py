@@ -3,8 +3,9 @@
 
   client.py PORT MODEL LABEL MODE REQUESTS MAX_TOKENS
 
-MODE: "free" (no constraint, end of generation ignored) or "schema" (response_format
-json_schema with the schema below). Decode rate: (tokens - 1) / (last token - first token),
+MODE: "free" (no constraint, end of generation ignored), "schema" (response_format
+json_schema with the schema below) or "gbnf" (llama-server's `grammar` field: the same record in
+GBNF). Decode rate: (tokens - 1) / (last token - first token),
 tokens counted as the server's usage reports them; TTFT from the request to the first token.
 """
 import http.client
@@ -26,6 +27,18 @@ SCHEMA = {
     "additionalProperties": False,
 }
 
+# The schema above as GBNF, as llama.cpp's json_schema_to_grammar would write it (maxLength as
+# a bounded repetition), so both constrained modes ask for the same record.
+MEMBER_GBNF = r"""root ::= "{" ws "\"name\":" ws str40 "," ws "\"age\":" ws age "," ws "\"role\":" ws role "," ws "\"skills\":" ws skills "," ws "\"remote\":" ws ("true" | "false") ws "}"
+str40 ::= "\"" char{0,40} "\""
+str24 ::= "\"" char{0,24} "\""
+char ::= [^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4})
+age ::= [0-9] | [1-9] [0-9] | "1" [0-4] [0-9] | "150"
+role ::= "\"engineer\"" | "\"designer\"" | "\"manager\"" | "\"other\""
+skills ::= "[" ws ( str24 ( "," ws str24 ){0,5} )? ws "]"
+ws ::= | " " | "\n" [ \t]{0,20}
+"""
+
 
 def one(port, model, mode, max_tokens, seed):
     body = {
@@ -39,6 +52,8 @@ def one(port, model, mode, max_tokens, seed):
     }
     if mode == "free":
         body["ignore_eos"] = True
+    elif mode == "gbnf":
+        body["grammar"] = MEMBER_GBNF
     else:
         body["response_format"] = {"type": "json_schema", "json_schema": {"name": "member", "schema": SCHEMA}}
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
@@ -67,7 +82,7 @@ def one(port, model, mode, max_tokens, seed):
                 text += piece
     conn.close()
     valid = None
-    if mode == "schema":
+    if mode != "free":
         try:
             json.loads(text)
             valid = True
@@ -89,7 +104,7 @@ def main():
         "decode_tok_s_median": round(statistics.median(rates), 2),
         "ttft_ms_first": round(runs[0]["ttft_ms"], 1),
         "ttft_ms_median": round(statistics.median(r["ttft_ms"] for r in runs), 1),
-        "complete_json": sum(1 for r in runs if r["valid"]) if mode == "schema" else None,
+        "complete_json": sum(1 for r in runs if r["valid"]) if mode != "free" else None,
     }))
 
 

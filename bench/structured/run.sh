@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Structured output: the cost of a JSON schema on decoding, llmplatform against llama.cpp's
-# llama-server on the same GGUF, one after the other in the same run. Each server streams the
-# same chat completions one at a time, free (end of generation ignored) and under
-# response_format json_schema (bench/structured/client.py); the figure that matters is each
-# server's decode rate under the schema against its own free rate, and the two servers' rates
-# under the schema against each other.
+# Structured output: the cost of a JSON schema, and of a GBNF grammar, on decoding, llmplatform
+# against llama.cpp's llama-server on the same GGUF, one after the other in the same run. Each
+# server streams the same chat completions one at a time, free (end of generation ignored),
+# under response_format json_schema and under a GBNF JSON grammar (`grammar`;
+# bench/structured/client.py); the figures that matter are each server's decode rate under a
+# constraint against its own free rate, and the two servers' constrained rates against each
+# other.
 #
 #   bench/structured/run.sh [build dir]   LLAMA_CPP_BIN=... MODEL=... (default: generated 1B Q4_0)
 #                                         REQUESTS=6 MAX_TOKENS=64 THREADS=2
@@ -32,7 +33,7 @@ stop() { [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; pi
 trap 'stop; rm -rf "$work"' EXIT
 wait_port() { for _ in $(seq 600); do curl -sf "http://127.0.0.1:$1/$2" >/dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
 measure() {  # port label
-  for mode in free schema; do python3 "$here/client.py" "$1" m "$2" "$mode" "$requests" "$max_tokens"; done
+  for mode in free schema gbnf; do python3 "$here/client.py" "$1" m "$2" "$mode" "$requests" "$max_tokens"; done
 }
 
 LLMP_AUTH_MODE=open LLMP_ENGINE_THREADS=$threads "$build/llmplatform" --port 18311 --data-dir "$work/data" --model "m=$model" \
@@ -52,13 +53,15 @@ import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 by = {(r["label"], r["mode"]): r for r in rows}
 print()
-print("| server | free tok/s | schema tok/s | schema / free | TTFT schema first ms | TTFT schema median ms | complete JSON |")
-print("| --- | --- | --- | --- | --- | --- | --- |")
+print("| server | free tok/s | schema tok/s | schema / free | GBNF tok/s | GBNF / free | TTFT schema first ms | TTFT GBNF first ms | complete JSON (schema, GBNF) |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for label in ("llmplatform", "llama-server"):
-    f, s = by[(label, "free")], by[(label, "schema")]
+    f, s, g = by[(label, "free")], by[(label, "schema")], by[(label, "gbnf")]
     print(f"| {label} | {f['decode_tok_s_median']} | {s['decode_tok_s_median']} | "
-          f"{s['decode_tok_s_median'] / f['decode_tok_s_median']:.2f} | {s['ttft_ms_first']} | {s['ttft_ms_median']} | "
-          f"{s['complete_json']}/{s['requests']} |")
-a, b = by[("llmplatform", "schema")], by[("llama-server", "schema")]
-print(f"\nunder the schema: llmplatform / llama-server decode = {a['decode_tok_s_median'] / b['decode_tok_s_median']:.2f}")
+          f"{s['decode_tok_s_median'] / f['decode_tok_s_median']:.2f} | {g['decode_tok_s_median']} | "
+          f"{g['decode_tok_s_median'] / f['decode_tok_s_median']:.2f} | {s['ttft_ms_first']} | {g['ttft_ms_first']} | "
+          f"{s['complete_json']}/{s['requests']}, {g['complete_json']}/{g['requests']} |")
+for mode in ("schema", "gbnf"):
+    a, b = by[("llmplatform", mode)], by[("llama-server", mode)]
+    print(f"\nunder the {mode}: llmplatform / llama-server decode = {a['decode_tok_s_median'] / b['decode_tok_s_median']:.2f}")
 PY
