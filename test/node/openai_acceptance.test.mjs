@@ -479,8 +479,9 @@ describe('openai SDK acceptance', () => {
       // stream ends with an OpenAI error event, which the SDK raises with its message.
       const pair = await tokenize(QWEN, a.piece + a.piece, false);
       assert.deepEqual(pair, [a.id, a.id], `"${a.piece}" twice tokenises as itself twice`);
-      const stuck = { ...greedy, allowed_token_ids: [a.id], bad_words: [a.piece + a.piece], stream: true };
-      await assert.rejects(collect(await client.completions.create(stuck)), (e) => {
+      const stuck = { ...greedy, allowed_token_ids: [a.id], bad_words: [a.piece + a.piece] };
+      await rejectsWith(client.completions.create(stuck), BadRequestError, { status: 400, message: /leave no token to sample/ });
+      await assert.rejects(collect(await client.completions.create({ ...stuck, stream: true })), (e) => {
         assert.ok(e instanceof APIError, `${e?.constructor?.name}: ${e?.message}`);
         assert.match(e.message, /leave no token to sample/);
         return true;

@@ -1,6 +1,7 @@
 #pragma once
-// Structured output: OpenAI's response_format {"type":"json_object"} and {"type":"json_schema"},
-// enforced while sampling. A schema compiles once into an OutputGrammar (immutable, shareable,
+// Structured output: OpenAI's response_format {"type":"json_object"} and {"type":"json_schema"}
+// (and vLLM's choice and regex, and GBNF grammars: compile_gbnf below), enforced while
+// sampling. A schema compiles once into an OutputGrammar (immutable, shareable,
 // cacheable by schema text); a model's vocabulary is indexed once into a TokenVocabularyIndex;
 // each sequence gets a GrammarMatcher that says which tokens may come next (a bitset over the
 // vocabulary, applied to the logits before sampling) and advances by the token chosen.

@@ -14,6 +14,7 @@
 #include "json_request.h"
 #include "llmp/api/idempotency.h"
 #include "llmp/api/openai_routes.h"
+#include "llmp/api/status_response.h"
 #include "llmp/core/async.h"
 #include "llmp/core/ids.h"
 #include "llmp/core/json.h"
@@ -412,6 +413,13 @@ void add_cached(const Job& job, const TokenEvent& e) {
   if (job.limit && e.choice % std::max(1, job.sampling.n) == 0) job.limit->add_cached(e.usage.cached_tokens);
 }
 
+// A choice that ended in an error, whole: the request's own fault (allowed_token_ids and
+// bad_words that leave nothing to sample) is a 400, the engine's a 500.
+Response generation_failed(const Status& error) {
+  const int http = http_status_for(error.code());
+  return net::error_response(http, {.message = "generation failed: " + error.message(), .type = net::error_type_for_status(http)});
+}
+
 // Runs a job to completion and answers with one JSON body. A client that leaves (an SDK
 // timeout aborts this way) cancels the generation.
 Awaitable<Response> answer_whole(Job job, std::shared_ptr<EventChannel> channel, net::ClientWatch* client) {
@@ -438,8 +446,7 @@ Awaitable<Response> answer_whole(Job job, std::shared_ptr<EventChannel> channel,
       if (*e.finish == engine::FinishReason::error) {
         cancel_all(job);
         log_outcome(job, choices);
-        co_return net::error_response(500,
-                                      {.message = "generation failed: " + e.error.message(), .type = "server_error"});
+        co_return generation_failed(e.error);
       }
     }
   }
@@ -492,7 +499,9 @@ Response answer_stream(Job job, std::shared_ptr<EventChannel> channel) {
       if (e.finish && *e.finish == engine::FinishReason::error) {
         c.finish = e.finish;
         log_outcome(job, choices);
-        co_await out.sse_event(net::error_json(500, {.message = "generation failed: " + e.error.message(), .type = "server_error"}));
+        const int http = http_status_for(e.error.code());
+        co_await out.sse_event(net::error_json(http, {.message = "generation failed: " + e.error.message(),
+                                                      .type = net::error_type_for_status(http)}));
         cancel_all(job);
         co_return;
       }
