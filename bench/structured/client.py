@@ -13,6 +13,7 @@ import json
 import statistics
 import sys
 import time
+from pathlib import Path
 
 SCHEMA = {
     "type": "object",
@@ -28,16 +29,9 @@ SCHEMA = {
 }
 
 # The schema above as GBNF, as llama.cpp's json_schema_to_grammar would write it (maxLength as
-# a bounded repetition), so both constrained modes ask for the same record.
-MEMBER_GBNF = r"""root ::= "{" ws "\"name\":" ws str40 "," ws "\"age\":" ws age "," ws "\"role\":" ws role "," ws "\"skills\":" ws skills "," ws "\"remote\":" ws ("true" | "false") ws "}"
-str40 ::= "\"" char{0,40} "\""
-str24 ::= "\"" char{0,24} "\""
-char ::= [^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4})
-age ::= [0-9] | [1-9] [0-9] | "1" [0-4] [0-9] | "150"
-role ::= "\"engineer\"" | "\"designer\"" | "\"manager\"" | "\"other\""
-skills ::= "[" ws ( str24 ( "," ws str24 ){0,5} )? ws "]"
-ws ::= | " " | "\n" [ \t]{0,20}
-"""
+# a bounded repetition), so both constrained modes ask for the same record. The grammar tests
+# use the same file.
+MEMBER_GBNF = (Path(__file__).resolve().parents[2] / "test/fixtures/grammars/member.gbnf").read_text()
 
 
 def one(port, model, mode, max_tokens, seed):

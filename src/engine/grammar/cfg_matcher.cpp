@@ -1,37 +1,23 @@
 #include "grammar/cfg_matcher.h"
 
 #include <algorithm>
-#include <cstring>
 #include <vector>
 
 namespace llmp::engine::grammar {
 
 namespace {
 
-void set_bit(std::span<uint64_t> bits, TokenId id) {
-  const auto word = static_cast<size_t>(id) / 64;
-  if (word < bits.size()) bits[word] |= uint64_t{1} << (id % 64);
-}
-
 // Sets the tokens of `trie` whose bytes some parse of `state` takes.
 void walk(const CfgRecognizer& state, const TokenVocabularyIndex::Trie& trie, std::span<uint64_t> bits) {
   if (trie.size() == 0) return;
-  // One walk state per trie depth, reused by every mask this thread computes.
+  // One walk state per trie depth, reused by every mask this thread computes. A token may end
+  // inside a character: the next token finishes it.
   thread_local std::vector<CfgWalkState> states;
   if (states.size() < trie.max_depth + 1u) states.resize(trie.max_depth + 1u);
   state.begin_walk(states[0]);
   const Cfg& g = state.grammar();
-  const auto& nodes = trie.nodes;
-  for (size_t i = 0, n = trie.size(); i < n;) {
-    const TokenVocabularyIndex::Trie::Node& node = nodes[i];
-    if (!advance(g, states[node.depth - 1u], node.byte, states[node.depth])) {
-      i = node.subtree_end;
-      continue;
-    }
-    // A token may end inside a character: the next token finishes it.
-    for (uint32_t t = node.tokens_begin; t < nodes[i + 1].tokens_begin; ++t) set_bit(bits, trie.tokens[t]);
-    ++i;
-  }
+  walk_trie(trie, states, [&g](const CfgWalkState& from, uint8_t byte, CfgWalkState& to) { return advance(g, from, byte, to); },
+            bits);
 }
 
 }  // namespace
@@ -47,7 +33,7 @@ void compute_cfg_token_mask(const CfgRecognizer& state, const TokenVocabularyInd
     walk(state, vocabulary.all(), bits);
   }
   if (state.can_end()) {
-    for (const TokenId id : vocabulary.end_tokens()) set_bit(bits, id);
+    for (const TokenId id : vocabulary.end_tokens()) set_token(bits, id);
   }
 }
 
@@ -56,7 +42,6 @@ CfgGrammarMatcher::CfgGrammarMatcher(std::shared_ptr<const OutputGrammar> gramma
     : grammar_(std::move(grammar)), vocabulary_(std::move(vocabulary)), recognizer_(*grammar_->cfg()) {}
 
 void CfgGrammarMatcher::fill_mask(std::span<uint64_t> bits) {
-  const size_t words = std::min(bits.size(), token_mask_words(vocabulary_->vocab_size()));
   if (ended_) {
     std::fill(bits.begin(), bits.end(), 0);
     return;
@@ -65,16 +50,8 @@ void CfgGrammarMatcher::fill_mask(std::span<uint64_t> bits) {
   const uint64_t vocabulary_id = vocabulary_->id();
   key_.append(reinterpret_cast<const char*>(&vocabulary_id), sizeof(vocabulary_id));
   recognizer_.append_key(key_);
-  MaskCache& cache = grammar_->masks();
-  MaskCache::Mask mask = cache.find(key_);
-  if (mask == nullptr) {
-    auto computed = std::make_shared<std::vector<uint64_t>>(token_mask_words(vocabulary_->vocab_size()));
-    compute_cfg_token_mask(recognizer_, *vocabulary_, *computed);
-    mask = computed;
-    cache.insert(key_, mask);
-  }
-  std::memcpy(bits.data(), mask->data(), words * sizeof(uint64_t));
-  std::fill(bits.begin() + static_cast<std::ptrdiff_t>(words), bits.end(), 0);
+  fill_cached_mask(grammar_->masks(), key_, token_mask_words(vocabulary_->vocab_size()), bits,
+                   [this](std::span<uint64_t> mask) { compute_cfg_token_mask(recognizer_, *vocabulary_, mask); });
 }
 
 Result<void> CfgGrammarMatcher::accept(TokenId token) {

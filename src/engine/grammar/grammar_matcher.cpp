@@ -1,7 +1,6 @@
 #include "grammar/grammar_matcher.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "grammar/token_mask.h"
 
@@ -12,7 +11,6 @@ JsonGrammarMatcher::JsonGrammarMatcher(std::shared_ptr<const OutputGrammar> gram
     : grammar_(std::move(grammar)), vocabulary_(std::move(vocabulary)), recognizer_(grammar_->grammar()) {}
 
 void JsonGrammarMatcher::fill_mask(std::span<uint64_t> bits) {
-  const size_t words = std::min(bits.size(), token_mask_words(vocabulary_->vocab_size()));
   if (ended_) {
     std::fill(bits.begin(), bits.end(), 0);
     return;
@@ -21,16 +19,8 @@ void JsonGrammarMatcher::fill_mask(std::span<uint64_t> bits) {
   const uint64_t vocabulary_id = vocabulary_->id();
   key_.append(reinterpret_cast<const char*>(&vocabulary_id), sizeof(vocabulary_id));
   recognizer_.append_key(key_);
-  MaskCache& cache = grammar_->masks();
-  MaskCache::Mask mask = cache.find(key_);
-  if (mask == nullptr) {
-    auto computed = std::make_shared<std::vector<uint64_t>>(token_mask_words(vocabulary_->vocab_size()));
-    compute_token_mask(recognizer_, *vocabulary_, *computed);
-    mask = computed;
-    cache.insert(key_, mask);
-  }
-  std::memcpy(bits.data(), mask->data(), words * sizeof(uint64_t));
-  std::fill(bits.begin() + static_cast<std::ptrdiff_t>(words), bits.end(), 0);
+  fill_cached_mask(grammar_->masks(), key_, token_mask_words(vocabulary_->vocab_size()), bits,
+                   [this](std::span<uint64_t> mask) { compute_token_mask(recognizer_, *vocabulary_, mask); });
 }
 
 Result<void> JsonGrammarMatcher::accept(TokenId token) {

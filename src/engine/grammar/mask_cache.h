@@ -3,10 +3,12 @@
 // JSON document recur constantly (every character of a string, every item of an array), so
 // most masks are a lookup and a 16 KB copy instead of a trie walk.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -38,5 +40,21 @@ class MaskCache {
   const size_t capacity_bytes_;
   mutable uint64_t hits_ = 0, misses_ = 0;
 };
+
+//! Writes into `bits` the mask cached under `key` (`words` words: the vocabulary's; the rest
+//! of `bits` cleared), first computing it with `compute(mask)` and caching it when missing.
+template <class Compute>
+void fill_cached_mask(MaskCache& cache, const std::string& key, size_t words, std::span<uint64_t> bits, Compute&& compute) {
+  MaskCache::Mask mask = cache.find(key);
+  if (mask == nullptr) {
+    auto computed = std::make_shared<std::vector<uint64_t>>(words);
+    compute(std::span<uint64_t>(*computed));
+    mask = computed;
+    cache.insert(key, mask);
+  }
+  const size_t n = std::min(bits.size(), words);
+  std::copy_n(mask->data(), n, bits.data());
+  std::fill(bits.begin() + static_cast<std::ptrdiff_t>(n), bits.end(), 0);
+}
 
 }  // namespace llmp::engine::grammar

@@ -16,26 +16,12 @@ std::vector<WalkState>& walk_scratch(size_t depth) {
   return scratch;
 }
 
-void set_bit(std::span<uint64_t> bits, TokenId id) {
-  const auto word = static_cast<size_t>(id) / 64;
-  if (word < bits.size()) bits[word] |= uint64_t{1} << (id % 64);
-}
-
 void walk(const Grammar& g, const Recognizer& state, const TokenVocabularyIndex::Trie& trie, std::span<uint64_t> bits) {
   if (trie.size() == 0) return;
   std::vector<WalkState>& states = walk_scratch(trie.max_depth + 1);
   state.begin_walk(states[0]);
-  const auto& nodes = trie.nodes;
-  const size_t n = trie.size();
-  for (size_t i = 0; i < n;) {
-    const TokenVocabularyIndex::Trie::Node& node = nodes[i];
-    if (!advance(g, states[node.depth - 1u], node.byte, states[node.depth])) {
-      i = node.subtree_end;
-      continue;
-    }
-    for (uint32_t t = node.tokens_begin; t < nodes[i + 1].tokens_begin; ++t) set_bit(bits, trie.tokens[t]);
-    ++i;
-  }
+  walk_trie(trie, states, [&g](const WalkState& from, uint8_t byte, WalkState& to) { return advance(g, from, byte, to); },
+            bits);
 }
 
 // The tokens an automaton takes from `p` (every byte a transition, each character within the
@@ -65,7 +51,7 @@ void walk_automaton(const AutomatonPosition& p, const TokenVocabularyIndex::Trie
     }
     states[d] = next;
     counts[d] = static_cast<uint32_t>(count);
-    for (uint32_t t = node.tokens_begin; t < nodes[i + 1].tokens_begin; ++t) set_bit(bits, trie.tokens[t]);
+    for (uint32_t t = node.tokens_begin; t < nodes[i + 1].tokens_begin; ++t) set_token(bits, trie.tokens[t]);
     ++i;
   }
 }
@@ -102,7 +88,7 @@ void compute_token_mask(const Recognizer& state, const TokenVocabularyIndex& voc
     walk(g, state, vocabulary.all(), bits);
   }
   if (state.can_end()) {
-    for (const TokenId id : vocabulary.end_tokens()) set_bit(bits, id);
+    for (const TokenId id : vocabulary.end_tokens()) set_token(bits, id);
   }
 }
 

@@ -78,4 +78,29 @@ class TokenVocabularyIndex {
   uint32_t words_ = 0;
 };
 
+//! Sets token `id` in a token bitset (ids past its end are ignored).
+inline void set_token(std::span<uint64_t> bits, TokenId id) {
+  const auto word = static_cast<size_t>(id) / 64;
+  if (word < bits.size()) bits[word] |= uint64_t{1} << (id % 64);
+}
+
+//! Sets in `bits` the tokens of `trie` whose bytes a recogniser takes, in one preorder pass:
+//! `states[0]` holds the start (states has trie.max_depth + 1 entries, one per depth), and
+//! `advance(from, byte, to)` steps one byte, false when no parse takes it, so the whole
+//! subtree below is skipped.
+template <class State, class Advance>
+void walk_trie(const TokenVocabularyIndex::Trie& trie, std::vector<State>& states, Advance&& advance,
+               std::span<uint64_t> bits) {
+  const auto& nodes = trie.nodes;
+  for (size_t i = 0, n = trie.size(); i < n;) {
+    const TokenVocabularyIndex::Trie::Node& node = nodes[i];
+    if (!advance(states[node.depth - 1u], node.byte, states[node.depth])) {
+      i = node.subtree_end;
+      continue;
+    }
+    for (uint32_t t = node.tokens_begin; t < nodes[i + 1].tokens_begin; ++t) set_token(bits, trie.tokens[t]);
+    ++i;
+  }
+}
+
 }  // namespace llmp::engine

@@ -300,7 +300,7 @@ TEST_CASE("gbnf matcher: masks equal the tokens the state accepts; generations e
       // Text bounded by count, then a tail; and bounded runs inside a loop.
       "root ::= \"<\" [^<>\\x00-\\x1F]{0,9} \">\" [a-z ]{2,5}\n",
       "root ::= ([^\\n]{0,4} \"\\n\"){1,3}\n",
-      kMemberGbnf,
+      member_gbnf(),
   };
   for (const Tokenizer* tok : {&small_tokenizer(), &sentencepiece_tokenizer()}) {
     const auto vocab = index_vocabulary(*tok);
@@ -345,7 +345,7 @@ TEST_CASE("gbnf matcher: masks equal the tokens the state accepts; generations e
       }
       // (Random tokens seldom close a JSON object within the steps: those may not finish.)
       INFO("grammar " << gi << ", vocabulary of " << vocab->vocab_size());
-      if (gi != 0 && grammars[gi] != std::string(kMemberGbnf)) CHECK(completed > 0);
+      if (gi != 0 && grammars[gi] != member_gbnf()) CHECK(completed > 0);
     }
   }
 }

@@ -8,6 +8,7 @@
 #include <bit>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <random>
 
@@ -35,6 +36,66 @@ double micros_since(Clock::time_point start) {
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
+}
+
+// Tokens where `bits` differs from the definition: each token's bytes fed to a copy of the
+// recogniser `state` (JSON or GBNF), end of generation exactly when it can end.
+template <class State>
+size_t mismatches_with_definition(const State& state, const TokenVocabularyIndex& vocab, const std::vector<uint64_t>& bits,
+                                  const char* label) {
+  size_t mismatches = 0;
+  for (size_t t = 0; t < vocab.vocab_size(); ++t) {
+    const auto id = static_cast<TokenId>(t);
+    bool expected = false;
+    if (vocab.is_end(id)) {
+      expected = state.can_end();
+    } else if (!vocab.is_excluded(id)) {
+      State copy = state;
+      expected = copy.accept(vocab.bytes(id));
+    }
+    const bool got = (bits[t / 64] >> (t % 64)) & 1;
+    if (got != expected && ++mismatches <= 3) UNSCOPED_INFO(label << ": token " << t << " mask " << got);
+  }
+  return mismatches;
+}
+
+// Whole generations sampled uniformly under the masks of fresh matchers of one grammar: the
+// cost of each mask as the engine sees it (cache misses included). Prints a line; returns the
+// mean in microseconds.
+double sampled_generations(const char* label, const std::function<std::unique_ptr<GrammarMatcher>()>& make_matcher,
+                           const OutputGrammar& grammar, const Tokenizer& tok, int samples, int max_tokens) {
+  const size_t words = token_mask_words(tok.vocab_size());
+  std::mt19937_64 rng(11);
+  std::vector<double> times;
+  std::vector<uint64_t> bits(words);
+  for (int sample = 0; sample < samples; ++sample) {
+    const auto matcher = make_matcher();
+    for (int n = 0; n < max_tokens && !matcher->is_complete(); ++n) {
+      const auto start = Clock::now();
+      matcher->fill_mask(bits);
+      times.push_back(micros_since(start));
+      std::vector<TokenId> allowed;
+      for (size_t w = 0; w < words; ++w) {
+        for (uint64_t b = bits[w]; b != 0; b &= b - 1) allowed.push_back(static_cast<TokenId>(w * 64 + std::countr_zero(b)));
+      }
+      REQUIRE_FALSE(allowed.empty());
+      const TokenId t = allowed[rng() % allowed.size()];
+      if (tok.is_end_of_generation(t)) break;
+      REQUIRE(matcher->accept(t));
+    }
+  }
+  const auto stats = grammar.masks().stats();
+  double total = 0;
+  for (const double t : times) total += t;
+  std::sort(times.begin(), times.end());
+  const double mean = total / static_cast<double>(times.size());
+  char row[220];
+  std::snprintf(row, sizeof row,
+                "[mask speed] generation (%s): %zu masks, mean %.0f us, p50 %.0f us, p99 %.0f us, max %.0f us; cache %llu hits, %llu misses\n",
+                label, times.size(), mean, times[times.size() / 2], times[times.size() * 99 / 100], times.back(),
+                static_cast<unsigned long long>(stats.hits), static_cast<unsigned long long>(stats.misses));
+  std::cerr << row;
+  return mean;
 }
 
 constexpr const char* kPersonSchema = R"({"type":"object","properties":{
@@ -118,23 +179,7 @@ TEST_CASE("mask speed on Llama 3's vocabulary", "[grammar][speed]") {
       cached.push_back(micros_since(start));
     }
 
-    // The definition, token by token.
-    size_t mismatches = 0;
-    for (size_t t = 0; t < tok.vocab_size(); ++t) {
-      const auto id = static_cast<TokenId>(t);
-      bool expected = false;
-      if (vocab->is_end(id)) {
-        expected = state.can_end();
-      } else if (!vocab->is_excluded(id)) {
-        grammar::Recognizer copy = state;
-        expected = copy.accept(vocab->bytes(id));
-      }
-      const bool got = (bits[t / 64] >> (t % 64)) & 1;
-      if (got != expected && ++mismatches <= 3) {
-        UNSCOPED_INFO(s.label << ": token " << t << " '" << tok.token_bytes(id) << "' mask " << got);
-      }
-    }
-    CHECK(mismatches == 0);
+    CHECK(mismatches_with_definition(state, *vocab, bits, s.label) == 0);
 
     char row[160];
     std::snprintf(row, sizeof row, "[mask speed] %-30s %7zu %15.0f %13.1f\n", s.label, allowed, median(computed), median(cached));
@@ -144,42 +189,12 @@ TEST_CASE("mask speed on Llama 3's vocabulary", "[grammar][speed]") {
     CHECK(median(computed) < 30000);
   }
 
-  // Whole generations, sampled uniformly under the masks: the cost per token as the engine
-  // would see it (cache misses included), on a fresh grammar.
+  // Whole generations, on a fresh grammar each.
   for (const char* schema : {kPersonSchema, static_cast<const char*>(nullptr)}) {
     const auto grammar = compile(schema);
-    std::mt19937_64 rng(11);
-    std::vector<double> times;
-    std::vector<uint64_t> bits(words);
-    for (int sample = 0; sample < 8; ++sample) {
-      grammar::JsonGrammarMatcher matcher(grammar, vocab);
-      for (int n = 0; n < 400 && !matcher.is_complete(); ++n) {
-        start = Clock::now();
-        matcher.fill_mask(bits);
-        times.push_back(micros_since(start));
-        std::vector<TokenId> allowed;
-        for (size_t w = 0; w < words; ++w) {
-          for (uint64_t b = bits[w]; b != 0; b &= b - 1) allowed.push_back(static_cast<TokenId>(w * 64 + std::countr_zero(b)));
-        }
-        REQUIRE_FALSE(allowed.empty());
-        const TokenId t = allowed[rng() % allowed.size()];
-        if (tok.is_end_of_generation(t)) break;
-        REQUIRE(matcher.accept(t));
-      }
-    }
-    const auto stats = grammar->masks().stats();
-    double total = 0;
-    for (const double t : times) total += t;
-    std::sort(times.begin(), times.end());
-    char row[200];
-    std::snprintf(row, sizeof row,
-                  "[mask speed] generation (%s): %zu masks, mean %.0f us, p50 %.0f us, p99 %.0f us, max %.0f us; cache %llu hits, %llu misses\n",
-                  schema ? "person schema" : "json_object", times.size(), total / static_cast<double>(times.size()),
-                  times[times.size() / 2], times[times.size() * 99 / 100], times.back(),
-                  static_cast<unsigned long long>(stats.hits), static_cast<unsigned long long>(stats.misses));
-    std::cerr << row;
-    line += std::string(",\"generation ") + (schema ? "person" : "json_object") + " mean\":" +
-            std::to_string(total / static_cast<double>(times.size()));
+    const double mean = sampled_generations(schema ? "person schema" : "json_object", [&] { return make_matcher(grammar, vocab); },
+                                            *grammar, tok, 8, 400);
+    line += std::string(",\"generation ") + (schema ? "person" : "json_object") + " mean\":" + std::to_string(mean);
   }
   std::cerr << line << "}\n";
 }
@@ -194,7 +209,7 @@ TEST_CASE("mask speed of a GBNF grammar on Llama 3's vocabulary", "[grammar][spe
   REQUIRE(compiled);
   const auto grammar = *compiled;
   std::string line = "MASK_BENCH_GBNF {\"vocab\":" + std::to_string(tok.vocab_size());
-  auto member = compile_gbnf(kMemberGbnf);
+  auto member = compile_gbnf(member_gbnf());
   REQUIRE(member);
   struct GbnfState {
     const char* label;
@@ -220,56 +235,16 @@ TEST_CASE("mask speed of a GBNF grammar on Llama 3's vocabulary", "[grammar][spe
       grammar::compute_cfg_token_mask(state, *vocab, bits);
       computed.push_back(micros_since(start));
     }
-    size_t allowed = 0, mismatches = 0;
-    for (size_t t = 0; t < tok.vocab_size(); ++t) {
-      const auto id = static_cast<TokenId>(t);
-      bool expected = false;
-      if (vocab->is_end(id)) {
-        expected = state.can_end();
-      } else if (!vocab->is_excluded(id)) {
-        grammar::CfgRecognizer copy = state;
-        expected = copy.accept(vocab->bytes(id));
-      }
-      const bool got = (bits[t / 64] >> (t % 64)) & 1;
-      allowed += got;
-      mismatches += got != expected;
-    }
-    CHECK(mismatches == 0);
+    size_t allowed = 0;
+    for (const uint64_t w : bits) allowed += static_cast<size_t>(std::popcount(w));
     CHECK(allowed > 0);
+    CHECK(mismatches_with_definition(state, *vocab, bits, label) == 0);
     char row[160];
     std::snprintf(row, sizeof row, "[mask speed] %-30s %7zu %15.0f\n", label, allowed, median(computed));
     std::cerr << row;
     line += ",\"" + std::string(label) + "\":" + std::to_string(median(computed));
     CHECK(median(computed) < 300000);
   }
-  std::mt19937_64 rng(11);
-  std::vector<double> times;
-  std::vector<uint64_t> bits(words);
-  for (int sample = 0; sample < 4; ++sample) {
-    grammar::CfgGrammarMatcher matcher(grammar, vocab);
-    for (int n = 0; n < 200 && !matcher.is_complete(); ++n) {
-      const auto start = Clock::now();
-      matcher.fill_mask(bits);
-      times.push_back(micros_since(start));
-      std::vector<TokenId> allowed;
-      for (size_t w = 0; w < words; ++w) {
-        for (uint64_t b = bits[w]; b != 0; b &= b - 1) allowed.push_back(static_cast<TokenId>(w * 64 + std::countr_zero(b)));
-      }
-      REQUIRE_FALSE(allowed.empty());
-      const TokenId t = allowed[rng() % allowed.size()];
-      if (tok.is_end_of_generation(t)) break;
-      REQUIRE(matcher.accept(t));
-    }
-  }
-  const auto stats = grammar->masks().stats();
-  double total = 0;
-  for (const double t : times) total += t;
-  std::sort(times.begin(), times.end());
-  char row[200];
-  std::snprintf(row, sizeof row,
-                "[mask speed] generation (gbnf json): %zu masks, mean %.0f us, p50 %.0f us, p99 %.0f us, max %.0f us; cache %llu hits, %llu misses\n",
-                times.size(), total / static_cast<double>(times.size()), times[times.size() / 2], times[times.size() * 99 / 100],
-                times.back(), static_cast<unsigned long long>(stats.hits), static_cast<unsigned long long>(stats.misses));
-  std::cerr << row;
-  std::cerr << line << ",\"generation mean\":" << total / static_cast<double>(times.size()) << "}\n";
+  const double mean = sampled_generations("gbnf json", [&] { return make_matcher(grammar, vocab); }, *grammar, tok, 4, 200);
+  std::cerr << line << ",\"generation mean\":" << mean << "}\n";
 }
