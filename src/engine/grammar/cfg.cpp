@@ -78,11 +78,7 @@ class GbnfParser {
 
   Result<Cfg> parse() {
     skip_space(true);
-    while (pos_ < text_.size()) {
-      LLMP_TRY_VOID(parse_rule());
-      if (failed_) return error(StatusCode::invalid_argument, error_);
-    }
-    if (failed_) return error(StatusCode::invalid_argument, error_);
+    while (pos_ < text_.size()) LLMP_TRY_VOID(parse_rule());
     return finish();
   }
 
@@ -91,7 +87,6 @@ class GbnfParser {
     std::string name;  // as written; synthesized rules carry the name of the rule they are in
     std::vector<Sequence> alternatives;
     bool defined = false;
-    bool synthesized = false;
     size_t first_use = std::string_view::npos;  // byte offset of the first reference
   };
 
@@ -138,7 +133,7 @@ class GbnfParser {
 
   uint32_t synthesize(uint32_t parent) {
     const auto id = static_cast<uint32_t>(rules_.size());
-    rules_.push_back(Rule{.name = rules_[parent].name, .defined = true, .synthesized = true});
+    rules_.push_back(Rule{.name = rules_[parent].name, .defined = true});
     return id;
   }
 
