@@ -313,3 +313,34 @@ TEST_CASE("matcher: a regex grammar produces whole matches of the regex, newline
   CHECK_FALSE(compile_regex("(?=a)"));
   CHECK_FALSE(compile_regex("a{0}"));  // only the empty text
 }
+
+TEST_CASE("mask caches share one byte budget: the least recently used grammar's masks go first", "[grammar][matcher]") {
+  using grammar::MaskCache;
+  const auto mask = std::make_shared<const std::vector<uint64_t>>(100);  // 800 bytes, + a 2-byte key
+  // Other tests' grammars may live on: a budget of nothing drops their masks first.
+  grammar::set_mask_budget_bytes(0);
+  const size_t before = grammar::mask_budget_used_bytes();
+  CHECK(before == 0);
+  grammar::set_mask_budget_bytes(3 * 802 + 100);
+  {
+    MaskCache a(1 << 20), b(1 << 20), c(1 << 20);
+    a.insert("k1", mask);
+    b.insert("k1", mask);
+    c.insert("k1", mask);
+    CHECK(grammar::mask_budget_used_bytes() == before + 3 * 802);
+    CHECK(a.find("k1") != nullptr);  // a is now the most recently used, b the least
+    c.insert("k2", mask);            // over the budget: b's masks go
+    CHECK(b.stats().bytes == 0);
+    CHECK(b.find("k1") == nullptr);
+    CHECK(a.find("k1") != nullptr);
+    CHECK(c.find("k1") != nullptr);
+    CHECK(c.find("k2") != nullptr);
+    CHECK(grammar::mask_budget_used_bytes() == before + 3 * 802);
+    // A smaller budget trims at once, a grammar's own capacity still applies.
+    grammar::set_mask_budget_bytes(before + 802);
+    CHECK(grammar::mask_budget_used_bytes() <= before + 802);
+  }
+  // Destroyed caches give their bytes back.
+  CHECK(grammar::mask_budget_used_bytes() == before);
+  grammar::set_mask_budget_bytes(grammar::kDefaultMaskBudgetBytes);
+}
