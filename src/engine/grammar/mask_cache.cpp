@@ -10,9 +10,11 @@ struct MaskBudget {
   size_t used = 0;
   size_t limit = kDefaultMaskBudgetBytes;
 
+  // Never destroyed: grammars held by other statics (the API's grammar cache) outlive any
+  // function-local static made after them, and their caches unregister as they go.
   static MaskBudget& get() {
-    static MaskBudget budget;
-    return budget;
+    static auto* budget = new MaskBudget;
+    return *budget;
   }
 
   // With the mutex held: drops the masks of the least recently used caches other than
