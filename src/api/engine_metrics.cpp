@@ -7,6 +7,7 @@
 
 #include "llmp/api/routes.h"
 #include "llmp/core/metrics.h"
+#include "llmp/engine/structured_output.h"
 
 namespace llmp::api {
 namespace {
@@ -53,6 +54,10 @@ void add_timing_families(std::string& out, const ModelList& all, metrics::Format
                          engine::to_string(reason), m->engine->timings().finished[static_cast<int>(reason)].value());
     }
   }
+  out += "# HELP llmp_grammar_mask_bytes Token masks cached for structured output, all grammars together "
+         "(engine.grammar_mask_cache_mb bounds it).\n"
+         "# TYPE llmp_grammar_mask_bytes gauge\n";
+  out += fmt::format("llmp_grammar_mask_bytes {}\n", engine::grammar_mask_bytes());
   out += "# HELP llmp_model_load_seconds Time to load the model: read and check the weights, place them, size the KV cache.\n"
          "# TYPE llmp_model_load_seconds gauge\n";
   for (const auto& m : all) out += fmt::format("llmp_model_load_seconds{{model=\"{}\"}} {}\n", label_of(m), m->engine->model().load_seconds);

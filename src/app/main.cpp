@@ -36,6 +36,7 @@
 #include "llmp/engine/engine_options.h"
 #include "llmp/engine/gpu_metrics.h"
 #include "llmp/engine/model_info.h"
+#include "llmp/engine/structured_output.h"
 #include "llmp/engine/test_model.h"
 #include "llmp/gateway/admin_key.h"
 #include "llmp/gateway/key_resolver.h"
@@ -480,6 +481,7 @@ int serve(const Settings& settings, const std::string& config_source) {
     log::flush();
     return kExitFailure;
   }
+  engine::set_grammar_mask_budget(static_cast<size_t>(settings.engine.grammar_mask_cache_mb) << 20);
   api::ModelManager::Options manager_options;
   manager_options.memory_budget_bytes = settings.registry.memory_budget_mib > 0
                                             ? static_cast<uint64_t>(settings.registry.memory_budget_mib) << 20

@@ -45,6 +45,11 @@ void declare_settings(SettingsRegistry& r, EngineOptions& o) {
                    .min = 0, .max = 1 << 20,
                    .help = "Requests queued per model beyond those running; more are refused with 503 and "
                            "Retry-After (0: no limit)."});
+  r.add(IntSetting{.section = "engine", .key = "grammar_mask_cache_mb", .target = &o.grammar_mask_cache_mb,
+                   .default_value = 256, .min = 16, .max = int64_t{1} << 20,
+                   .help = "Token masks cached for structured output (JSON schemas, regexes, GBNF grammars), all "
+                           "grammars together, in MiB; past it the least recently used grammars' masks are "
+                           "dropped and recomputed when needed. Gauge: llmp_grammar_mask_bytes."});
 }
 
 EngineConfig EngineOptions::engine_config() const {

@@ -777,6 +777,9 @@ describe('openai SDK acceptance', () => {
         assert.match(parts.content, sentence);
         assert.equal(parts.choices.at(-1).finish_reason, 'stop');
       }
+      // The masks those grammars cached show in /metrics.
+      const masks = (await metricsText()).match(/^llmp_grammar_mask_bytes (\d+)$/m);
+      assert.ok(masks && Number(masks[1]) > 0, `llmp_grammar_mask_bytes: ${masks?.[1]}`);
       // llama-server's empty grammar is none.
       const free = await client.completions.create({ model: QWEN, prompt: 'x', max_tokens: 4, grammar: '' });
       assert.equal(free.choices[0].finish_reason, 'length');

@@ -24,6 +24,7 @@ struct EngineOptions {
   int64_t max_batch_tokens = 512;
   int64_t max_context = 0;
   int64_t max_waiting = 256;
+  int64_t grammar_mask_cache_mb = 256;
 
   //! The per-model engine configuration these settings give.
   EngineConfig engine_config() const;

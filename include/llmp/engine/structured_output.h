@@ -96,6 +96,11 @@ Result<std::shared_ptr<const OutputGrammar>> compile_gbnf(std::string_view text)
 //! (control) tokens other than end-of-generation are never allowed under a grammar.
 std::shared_ptr<const TokenVocabularyIndex> index_vocabulary(const Tokenizer& tokenizer);
 
+//! The bytes of token masks all grammars may cache together (default 256 MiB; past it the least
+//! recently used grammars' masks are dropped), and what they hold now.
+void set_grammar_mask_budget(size_t bytes);
+size_t grammar_mask_bytes();
+
 //! 64-bit words of a token bitset over `vocab_size` tokens.
 constexpr size_t token_mask_words(size_t vocab_size) {
   return (vocab_size + 63) / 64;

@@ -78,6 +78,14 @@ Result<std::shared_ptr<const OutputGrammar>> compile_gbnf(std::string_view text)
   return std::make_shared<const OutputGrammar>(std::move(*cfg));
 }
 
+void set_grammar_mask_budget(size_t bytes) {
+  grammar::set_mask_budget_bytes(bytes);
+}
+
+size_t grammar_mask_bytes() {
+  return grammar::mask_budget_used_bytes();
+}
+
 std::shared_ptr<const TokenVocabularyIndex> index_vocabulary(const Tokenizer& tokenizer) {
   return std::make_shared<const TokenVocabularyIndex>(tokenizer);
 }
