@@ -299,6 +299,20 @@ describe('web console', { concurrency: false }, () => {
     await shot('05-playground');
   });
 
+  test('a GBNF grammar in the playground shapes the answer', T, async () => {
+    const page = state.page;
+    await page.getByTestId('pg-format').selectOption('gbnf');
+    await page.getByTestId('pg-grammar').fill('root ::= ("yes" | "no") "!"');
+    await page.getByTestId('pg-input').fill('Is it?');
+    await page.getByTestId('pg-send').click();
+    // The run ended: a second answer, and the send button back.
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=msg-assistant]').length >= 2 &&
+                                     document.querySelector('[data-testid=pg-send]') !== null);
+    const answers = await page.getByTestId('msg-assistant').allInnerTexts();
+    assert.match(answers.at(-1), /(?:yes|no)!\s*$/, answers.at(-1));
+    await page.getByTestId('pg-format').selectOption('text');
+  });
+
   test('find that call in Calls with its span waterfall', T, async () => {
     const page = state.page;
     await untilListed(`calls?model=${MODEL}`, callId, `call ${callId} never appeared in the list`);

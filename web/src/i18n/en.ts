@@ -104,6 +104,8 @@ export const en = {
   'playground.format_json': 'JSON object',
   'playground.format_schema': 'JSON schema',
   'playground.schema': 'JSON schema ({"name", "schema"})',
+  'playground.format_gbnf': 'GBNF grammar',
+  'playground.gbnf': 'GBNF grammar (llama.cpp syntax; the rule "root" is the whole answer)',
   'playground.bad_tools': 'The tools are not valid JSON: {message}',
   'playground.bad_schema': 'The schema is not valid JSON: {message}',
   'playground.ttft': 'Time to first token',

@@ -106,6 +106,8 @@ export const zh: Record<keyof typeof en, string> = {
   'playground.format_json': 'JSON 对象',
   'playground.format_schema': 'JSON Schema',
   'playground.schema': 'JSON Schema（{"name", "schema"}）',
+  'playground.format_gbnf': 'GBNF 语法',
+  'playground.gbnf': 'GBNF 语法（llama.cpp 写法；规则 "root" 即整个回答）',
   'playground.bad_tools': '工具不是有效的 JSON：{message}',
   'playground.bad_schema': 'Schema 不是有效的 JSON：{message}',
   'playground.ttft': '首 token 时间',

@@ -30,7 +30,7 @@ interface RunStats {
   route?: string;
 }
 
-type Format = 'text' | 'json_object' | 'json_schema';
+type Format = 'text' | 'json_object' | 'json_schema' | 'gbnf';
 
 const kRoleLabel = { system: 'role.msg.system', user: 'role.msg.user', assistant: 'role.msg.assistant', tool: 'role.msg.tool' } as const;
 
@@ -44,6 +44,10 @@ const kExampleTools = `[
     }
   }
 ]`;
+
+const kExampleGrammar = `root ::= answer " (" confidence "% sure)"
+answer ::= "yes" | "no" | "maybe"
+confidence ::= [1-9] [0-9]?`;
 
 const kExampleSchema = `{
   "name": "answer",
@@ -88,6 +92,7 @@ function ChatPanel({ models }: { models: ServedModel[] }) {
   const [tools, setTools] = useState(kExampleTools);
   const [format, setFormat] = useState<Format>('text');
   const [schema, setSchema] = useState(kExampleSchema);
+  const [grammar, setGrammar] = useState(kExampleGrammar);
   const [running, setRunning] = useState(false);
   const [partial, setPartial] = useState<Message | null>(null);
   const [stats, setStats] = useState<RunStats | null>(null);
@@ -117,6 +122,7 @@ function ChatPanel({ models }: { models: ServedModel[] }) {
         throw new Error(t('playground.bad_schema', { message: (e as Error).message }));
       }
     }
+    if (format === 'gbnf') body.grammar = grammar;
     if (stream) {
       body.stream = true;
       body.stream_options = { include_usage: true };
@@ -233,12 +239,18 @@ function ChatPanel({ models }: { models: ServedModel[] }) {
           </Field>
         )}
         <Field label={t('playground.format')}>
-          <select value={format} onChange={(e) => setFormat((e.target as HTMLSelectElement).value as Format)}>
+          <select value={format} onChange={(e) => setFormat((e.target as HTMLSelectElement).value as Format)} data-testid="pg-format">
             <option value="text">{t('playground.format_text')}</option>
             <option value="json_object">{t('playground.format_json')}</option>
             <option value="json_schema">{t('playground.format_schema')}</option>
+            <option value="gbnf">{t('playground.format_gbnf')}</option>
           </select>
         </Field>
+        {format === 'gbnf' && (
+          <Field label={t('playground.gbnf')}>
+            <textarea rows={6} class="mono" value={grammar} onInput={(e) => setGrammar((e.target as HTMLTextAreaElement).value)} data-testid="pg-grammar" />
+          </Field>
+        )}
         {format === 'json_schema' && (
           <Field label={t('playground.schema')}>
             <textarea rows={6} class="mono" value={schema} onInput={(e) => setSchema((e.target as HTMLTextAreaElement).value)} />
