@@ -413,11 +413,17 @@ void add_cached(const Job& job, const TokenEvent& e) {
   if (job.limit && e.choice % std::max(1, job.sampling.n) == 0) job.limit->add_cached(e.usage.cached_tokens);
 }
 
-// A choice that ended in an error, whole: the request's own fault (allowed_token_ids and
-// bad_words that leave nothing to sample) is a 400, the engine's a 500.
-Response generation_failed(const Status& error) {
+// A choice that ended in an error: its HTTP status and OpenAI error body, for the whole answer
+// or the stream's last event. The request's own fault (allowed_token_ids and bad_words that
+// leave nothing to sample) is a 400, the engine's a 500.
+struct GenerationError {
+  int http;
+  std::string body;
+};
+GenerationError generation_error(const Status& error) {
   const int http = http_status_for(error.code());
-  return net::error_response(http, {.message = "generation failed: " + error.message(), .type = net::error_type_for_status(http)});
+  return {http, net::error_json(http, {.message = "generation failed: " + error.message(),
+                                       .type = net::error_type_for_status(http)})};
 }
 
 // Runs a job to completion and answers with one JSON body. A client that leaves (an SDK
@@ -446,7 +452,8 @@ Awaitable<Response> answer_whole(Job job, std::shared_ptr<EventChannel> channel,
       if (*e.finish == engine::FinishReason::error) {
         cancel_all(job);
         log_outcome(job, choices);
-        co_return generation_failed(e.error);
+        GenerationError failed = generation_error(e.error);
+        co_return Response::json(failed.http, std::move(failed.body));
       }
     }
   }
@@ -499,9 +506,7 @@ Response answer_stream(Job job, std::shared_ptr<EventChannel> channel) {
       if (e.finish && *e.finish == engine::FinishReason::error) {
         c.finish = e.finish;
         log_outcome(job, choices);
-        const int http = http_status_for(e.error.code());
-        co_await out.sse_event(net::error_json(http, {.message = "generation failed: " + e.error.message(),
-                                                      .type = net::error_type_for_status(http)}));
+        co_await out.sse_event(generation_error(e.error).body);
         cancel_all(job);
         co_return;
       }

@@ -154,8 +154,8 @@ void CfgRecognizer::begin_walk(CfgWalkState& w) const {
 
 bool CfgRecognizer::accept(std::string_view bytes) {
   if (bytes.empty()) return true;
-  // Two states on the heap (each is ~6 KB), alternating.
-  auto states = std::make_unique<CfgWalkState[]>(2);
+  // Two states on the heap (~5 KB each, left uninitialised: a walk writes before it reads), alternating.
+  auto states = std::make_unique_for_overwrite<CfgWalkState[]>(2);
   begin_walk(states[0]);
   size_t at = 0;
   for (const char c : bytes) {
@@ -187,7 +187,7 @@ CfgRecognizer::TextStep CfgRecognizer::text_step(std::optional<CfgRecognizer>& n
   }
   std::sort(bounds.begin(), bounds.end());
   bounds.erase(std::unique(bounds.begin(), bounds.end()), bounds.end());
-  auto states = std::make_unique<CfgWalkState[]>(2);
+  auto states = std::make_unique_for_overwrite<CfgWalkState[]>(2);
   begin_walk(states[0]);
   bool dead = false;
   next.reset();
@@ -213,7 +213,7 @@ std::optional<uint32_t> CfgRecognizer::text_token_limit() const {
   if (need_ != 0 || stacks_.empty()) return std::nullopt;
   // A token of k text characters walks as k steps from here; it must also get that far
   // within the walk's bounds (positions pushed), so one representative walks alongside.
-  auto walk = std::make_unique<CfgWalkState[]>(2);
+  auto walk = std::make_unique_for_overwrite<CfgWalkState[]>(2);
   begin_walk(walk[0]);
   CfgRecognizer at = *this;
   for (uint32_t chars = 0; chars < kLongestRun; ++chars) {

@@ -1,10 +1,12 @@
 #pragma once
-// The GrammarMatcher of one sequence: its recogniser state, masks through the grammar's cache.
+// The GrammarMatcher of one sequence, for either recogniser: JSON (schemas, json_object,
+// choice, regex) or GBNF. Its recogniser state, and masks through the grammar's cache.
 
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "grammar/cfg_recognizer.h"
 #include "grammar/output_grammar.h"
 #include "grammar/recognizer.h"
 #include "grammar/token_vocabulary_index.h"
@@ -12,9 +14,10 @@
 
 namespace llmp::engine::grammar {
 
-class JsonGrammarMatcher final : public GrammarMatcher {
+template <class State>  // Recognizer or CfgRecognizer
+class RecognizerMatcher final : public GrammarMatcher {
  public:
-  JsonGrammarMatcher(std::shared_ptr<const OutputGrammar> grammar, std::shared_ptr<const TokenVocabularyIndex> vocabulary);
+  RecognizerMatcher(std::shared_ptr<const OutputGrammar> grammar, std::shared_ptr<const TokenVocabularyIndex> vocabulary);
 
   size_t vocab_size() const override { return vocabulary_->vocab_size(); }
   void fill_mask(std::span<uint64_t> bits) override;
@@ -22,15 +25,20 @@ class JsonGrammarMatcher final : public GrammarMatcher {
   bool can_end() const override;
   bool is_complete() const override;
 
-  const Recognizer& recognizer() const { return recognizer_; }
+  const State& recognizer() const { return recognizer_; }
 
  private:
   std::shared_ptr<const OutputGrammar> grammar_;
   std::shared_ptr<const TokenVocabularyIndex> vocabulary_;
-  Recognizer recognizer_;
+  State recognizer_;
   bool ended_ = false;  // an end-of-generation token was accepted
   std::string key_;     // scratch: the cache key of the current state
   mutable std::optional<bool> can_end_, complete_;  // of the current state
 };
+
+using JsonGrammarMatcher = RecognizerMatcher<Recognizer>;
+using CfgGrammarMatcher = RecognizerMatcher<CfgRecognizer>;
+extern template class RecognizerMatcher<Recognizer>;
+extern template class RecognizerMatcher<CfgRecognizer>;
 
 }  // namespace llmp::engine::grammar

@@ -7,7 +7,6 @@
 #include <cmath>
 #include <limits>
 
-#include "grammar/cfg_matcher.h"
 #include "grammar/grammar_matcher.h"
 #include "grammar/json_schema_compiler.h"
 #include "grammar/output_grammar.h"

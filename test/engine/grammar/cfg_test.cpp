@@ -1,4 +1,4 @@
-// GBNF grammars (grammar/cfg.h, cfg_recognizer.h, cfg_matcher.h): the parser's syntax and its
+// GBNF grammars (grammar/cfg.h, cfg_recognizer.h, cfg_token_mask.h): the parser's syntax and its
 // errors (line, column, byte), what a grammar accepts against std::regex on random regular
 // grammars and against a counter on a nested one, and the matcher's masks against the
 // definition (each token's bytes tried alone) along random generations over real vocabularies.
@@ -14,11 +14,13 @@
 #include <vector>
 
 #include "grammar/cfg.h"
-#include "grammar/cfg_matcher.h"
+#include "grammar/cfg_token_mask.h"
+#include "grammar/grammar_matcher.h"
 #include "grammar/cfg_recognizer.h"
 #include "grammar/output_grammar.h"
 #include "grammar/token_vocabulary_index.h"
 #include "gbnf_fixtures.h"
+#include "mask_definition.h"
 #include "llmp/engine/structured_output.h"
 #include "test_tokenizers.h"
 
@@ -270,23 +272,6 @@ bool bit(const std::vector<uint64_t>& bits, size_t t) {
   return (bits[t / 64] >> (t % 64)) & 1;
 }
 
-// The mask by definition: each token's bytes fed to a copy of the state.
-std::vector<uint64_t> brute_force_mask(const CfgRecognizer& state, const TokenVocabularyIndex& vocab) {
-  std::vector<uint64_t> bits(token_mask_words(vocab.vocab_size()), 0);
-  for (size_t i = 0; i < vocab.vocab_size(); ++i) {
-    const auto t = static_cast<TokenId>(i);
-    bool allowed = false;
-    if (vocab.is_end(t)) {
-      allowed = state.can_end();
-    } else if (!vocab.is_excluded(t)) {
-      CfgRecognizer copy = state;
-      allowed = copy.accept(vocab.bytes(t));
-    }
-    if (allowed) bits[i / 64] |= uint64_t{1} << (i % 64);
-  }
-  return bits;
-}
-
 }  // namespace
 
 TEST_CASE("gbnf matcher: masks equal the tokens the state accepts; generations end in sentences", "[grammar][gbnf]") {
@@ -310,13 +295,12 @@ TEST_CASE("gbnf matcher: masks equal the tokens the state accepts; generations e
       int completed = 0;
       for (int run = 0; run < 6; ++run) {
         CfgGrammarMatcher matcher(grammar, vocab);
-        CfgRecognizer shadow(*grammar->cfg());  // follows the matcher, for the definition
         std::string text;
         std::vector<uint64_t> bits(token_mask_words(vocab->vocab_size()));
         for (int step = 0; step < 48 && !matcher.is_complete(); ++step) {
           matcher.fill_mask(bits);
           INFO("grammar " << gi << " run " << run << " step " << step << " text '" << text << "'");
-          REQUIRE(bits == brute_force_mask(shadow, *vocab));
+          REQUIRE(bits == mask_by_definition(matcher.recognizer(), *vocab));
           std::vector<TokenId> allowed;
           for (size_t t = 0; t < vocab->vocab_size(); ++t) {
             if (bit(bits, t)) allowed.push_back(static_cast<TokenId>(t));
@@ -327,7 +311,6 @@ TEST_CASE("gbnf matcher: masks equal the tokens the state accepts; generations e
           if (matcher.can_end() && rng() % 2 == 0) t = vocab->end_tokens()[0];
           REQUIRE(matcher.accept(t));
           if (vocab->is_end(t)) break;
-          REQUIRE(shadow.accept(vocab->bytes(t)));
           text += vocab->bytes(t);
         }
         if (matcher.can_end()) {

@@ -16,6 +16,7 @@
 #include "grammar/token_mask.h"
 #include "grammar/token_vocabulary_index.h"
 #include "llmp/engine/structured_output.h"
+#include "mask_definition.h"
 #include "schema_validator.h"
 #include "test_tokenizers.h"
 
@@ -42,24 +43,6 @@ std::vector<TokenId> set_bits(const std::vector<uint64_t>& bits, size_t vocab) {
     if (bit(bits, static_cast<TokenId>(t))) ids.push_back(static_cast<TokenId>(t));
   }
   return ids;
-}
-
-// The mask by definition: each token's bytes fed to a copy of the state.
-std::vector<uint64_t> brute_force_mask(const grammar::Recognizer& state, const TokenVocabularyIndex& vocab) {
-  std::vector<uint64_t> bits(token_mask_words(vocab.vocab_size()), 0);
-  const bool can_end = state.can_end();
-  for (size_t i = 0; i < vocab.vocab_size(); ++i) {
-    const auto t = static_cast<TokenId>(i);
-    bool allowed = false;
-    if (vocab.is_end(t)) {
-      allowed = can_end;
-    } else if (!vocab.is_excluded(t)) {
-      grammar::Recognizer copy = state;
-      allowed = copy.accept(vocab.bytes(t));
-    }
-    if (allowed) bits[i / 64] |= uint64_t{1} << (i % 64);
-  }
-  return bits;
 }
 
 const std::vector<std::string>& mask_schemas() {
@@ -103,7 +86,7 @@ TEST_CASE("matcher: masks equal the tokens the state accepts one by one", "[gram
       std::vector<uint64_t> bits(token_mask_words(tok.vocab_size()));
       for (int step = 0; step < 40; ++step) {
         matcher.fill_mask(bits);
-        const std::vector<uint64_t> expected = brute_force_mask(matcher.recognizer(), *vocab);
+        const std::vector<uint64_t> expected = mask_by_definition(matcher.recognizer(), *vocab);
         ++states;
         if (bits != expected) {
           for (size_t t = 0; t < tok.vocab_size(); ++t) {
@@ -256,7 +239,7 @@ TEST_CASE("matcher: a choice grammar produces exactly one of its choices, prefix
     std::string text;
     for (int step = 0; step < 64; ++step) {
       matcher.fill_mask(bits);
-      REQUIRE(bits == brute_force_mask(matcher.recognizer(), *vocab));
+      REQUIRE(bits == mask_by_definition(matcher.recognizer(), *vocab));
       const auto allowed = set_bits(bits, tok.vocab_size());
       REQUIRE_FALSE(allowed.empty());
       const TokenId t = allowed[rng() % allowed.size()];
@@ -293,7 +276,7 @@ TEST_CASE("matcher: a regex grammar produces whole matches of the regex, newline
       bool end = false;
       for (int step = 0; step < 64 && !end; ++step) {
         matcher.fill_mask(bits);
-        REQUIRE(bits == brute_force_mask(matcher.recognizer(), *vocab));
+        REQUIRE(bits == mask_by_definition(matcher.recognizer(), *vocab));
         const auto allowed = set_bits(bits, tok.vocab_size());
         REQUIRE_FALSE(allowed.empty());
         const TokenId t = allowed[rng() % allowed.size()];
