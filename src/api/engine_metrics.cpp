@@ -88,6 +88,8 @@ void add_engine_metrics(metrics::Registry& registry, const ServedModels& models)
         {"llmp_generation_tokens_total", "counter", "Tokens generated."},
         {"llmp_engine_steps_total", "counter", "Scheduler steps run."},
         {"llmp_engine_busy_seconds_total", "counter", "Time spent in scheduler steps."},
+        {"llmp_spec_decode_draft_tokens_total", "counter", "Tokens drafted by prompt lookup and checked (speculative decoding)."},
+        {"llmp_spec_decode_accepted_tokens_total", "counter", "Drafted tokens the sampler agreed with, kept without a step of their own."},
     };
     for (const auto& f : families) {
       out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", f.name, f.help, f.name, f.type);
@@ -115,6 +117,8 @@ void add_engine_metrics(metrics::Registry& registry, const ServedModels& models)
         else if (name == "llmp_generation_tokens_total") line(static_cast<double>(st.generation_tokens));
         else if (name == "llmp_engine_steps_total") line(static_cast<double>(st.steps));
         else if (name == "llmp_engine_busy_seconds_total") line(st.busy_seconds);
+        else if (name == "llmp_spec_decode_draft_tokens_total") line(static_cast<double>(st.draft_tokens));
+        else if (name == "llmp_spec_decode_accepted_tokens_total") line(static_cast<double>(st.accepted_draft_tokens));
       }
     }
     add_timing_families(out, all, format);

@@ -221,6 +221,7 @@ void load_models(const Settings& settings, const engine::DeviceReport& devices, 
                                  {"max_seqs", limits.max_seqs},
                                  {"max_batch_tokens", limits.max_batch_tokens},
                                  {"max_waiting", limits.max_waiting},
+                                 {"speculative_tokens", limits.speculative_tokens},
                                  {"threads", static_cast<int64_t>(limits.threads)}});
     }
     served.add(std::move(*model));

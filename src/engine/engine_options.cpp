@@ -50,6 +50,24 @@ void declare_settings(SettingsRegistry& r, EngineOptions& o) {
                    .help = "Token masks cached for structured output (JSON schemas, regexes, GBNF grammars), all "
                            "grammars together, in MiB; past it the least recently used grammars' masks are "
                            "dropped and recomputed when needed. Gauge: llmp_grammar_mask_bytes."});
+  r.add(IntSetting{.section = "engine", .key = "speculative_tokens", .target = &o.speculative_tokens,
+                   .default_value = 0, .min = 0, .max = 32,
+                   .help = "Speculative decoding by prompt lookup (0: off): where a sequence's last tokens stood "
+                           "earlier in its prompt or output, up to this many of the tokens that followed them there "
+                           "are checked in the same forward pass as the next token, and those the sampler agrees "
+                           "with are kept. The output is the one decoding a token at a time gives; text that repeats "
+                           "(quoting the prompt, editing code) comes in fewer steps. Host sampling only (not on a "
+                           "GPU that samples on the device). Counters: llmp_spec_decode_*_tokens_total."});
+  r.add(IntSetting{.section = "engine", .key = "speculative_ngram_min", .target = &o.speculative_ngram_min,
+                   .default_value = 2, .min = 1, .max = 64,
+                   .help = "Speculative decoding: the fewest last tokens that must repeat to draft."});
+  r.add(IntSetting{.section = "engine", .key = "speculative_ngram_max", .target = &o.speculative_ngram_max,
+                   .default_value = 4, .min = 1, .max = 64,
+                   .help = "Speculative decoding: the most last tokens matched (longer matches are tried first)."});
+  r.add(IntSetting{.section = "engine", .key = "speculative_max_batch", .target = &o.speculative_max_batch,
+                   .default_value = 4, .min = 1, .max = 4096,
+                   .help = "Speculative decoding drafts only while at most this many sequences run: a larger batch "
+                           "keeps the compute busy already, and drafts that fail would slow it."});
 }
 
 EngineConfig EngineOptions::engine_config() const {
@@ -64,6 +82,10 @@ EngineConfig EngineOptions::engine_config() const {
   c.max_batch_tokens = max_batch_tokens;
   c.max_context = max_context;
   c.max_waiting = max_waiting;
+  c.speculative_tokens = speculative_tokens;
+  c.speculative_ngram_min = speculative_ngram_min;
+  c.speculative_ngram_max = speculative_ngram_max;
+  c.speculative_max_batch = speculative_max_batch;
   return c;
 }
 

@@ -77,6 +77,11 @@ struct EngineConfig {
   int64_t max_batch_tokens = 512;   // tokens computed per step at most (prefill chunks + decodes)
   int64_t max_context = 0;          // per sequence (0: the model's, capped by the budget)
   int64_t max_waiting = 256;        // requests queued beyond max_seqs; more are refused (0: no limit)
+  // Speculative decoding by prompt lookup (runtime/ngram_draft.h): up to speculative_tokens
+  // drafted tokens checked per step while at most speculative_max_batch sequences run.
+  int64_t speculative_tokens = 0;   // 0: off
+  int64_t speculative_ngram_min = 2, speculative_ngram_max = 4;
+  int64_t speculative_max_batch = 4;
 };
 
 struct EngineStats {
@@ -87,6 +92,7 @@ struct EngineStats {
   int64_t prompt_tokens = 0, generation_tokens = 0;  // computed so far
   int64_t steps = 0;
   double busy_seconds = 0;
+  int64_t draft_tokens = 0, accepted_draft_tokens = 0;  // speculative decoding
 };
 
 //! Request latencies (seconds) and outcomes since load, per sequence (each of n choices counts),

@@ -25,6 +25,10 @@ struct EngineOptions {
   int64_t max_context = 0;
   int64_t max_waiting = 256;
   int64_t grammar_mask_cache_mb = 256;
+  int64_t speculative_tokens = 0;
+  int64_t speculative_ngram_min = 2;
+  int64_t speculative_ngram_max = 4;
+  int64_t speculative_max_batch = 4;
 
   //! The per-model engine configuration these settings give.
   EngineConfig engine_config() const;

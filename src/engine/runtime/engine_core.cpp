@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "runtime/ngram_draft.h"
+
 namespace llmp::engine {
 namespace {
 
@@ -59,6 +61,11 @@ EngineCore::EngineCore(std::unique_ptr<LoadedModel> model, const EngineConfig& c
   if (!kv_type) {
     init_error_ = Status(StatusCode::invalid_argument,
                          fmt::format("kv_cache_dtype \"{}\" is not one of \"f16\", \"bf16\"", limits_.kv_cache_dtype));
+  }
+  if (limits_.speculative_tokens > 0 && limits_.speculative_ngram_min > limits_.speculative_ngram_max) {
+    init_error_ = Status(StatusCode::invalid_argument,
+                         fmt::format("engine.speculative_ngram_min ({}) is above engine.speculative_ngram_max ({})",
+                                     limits_.speculative_ngram_min, limits_.speculative_ngram_max));
   }
   if (c.is_encoder()) {
     encoder_ = std::make_unique<Encoder>(c, model_->weights, pool_);
@@ -254,6 +261,77 @@ void EngineCore::register_full_blocks(Sequence& s) {
   }
 }
 
+void EngineCore::release_unused_blocks(Sequence& s) {
+  const auto need = static_cast<size_t>((static_cast<int64_t>(s.tokens.size()) + blocks_.block_size() - 1) / blocks_.block_size());
+  while (s.blocks.size() > need) {
+    blocks_.release(s.blocks.back());
+    s.blocks.pop_back();
+  }
+}
+
+void EngineCore::add_draft(Planned& p, int64_t budget) {
+  Sequence& s = *p.seq;
+  const SamplingParams& sp = s.request->request.sampling;
+  const auto size = static_cast<int64_t>(s.tokens.size());
+  // A decode step only: the prompt is in, and one sampled token waits for its K/V.
+  if (p.n_tokens != 1 || s.n_computed + 1 != size || s.n_computed < s.prompt_len) return;
+  // A draft of k tokens can add k + 1 to the output: within max_tokens and the context.
+  const int64_t room =
+      std::min({limits_.speculative_tokens, budget, sp.max_tokens - s.generated - 1, limits_.max_context - size});
+  if (room <= 0) return;
+  const std::vector<TokenId> draft =
+      ngram_draft(s.tokens, limits_.speculative_ngram_min, limits_.speculative_ngram_max, room);
+  if (draft.empty()) return;
+  const auto k = static_cast<int64_t>(draft.size());
+  // Positions n_computed .. n_computed + k; without free blocks for them, no draft this step.
+  if (!ensure_blocks(s, size + k)) {
+    release_unused_blocks(s);
+    return;
+  }
+  s.verify.assign(s.tokens.end() - 1, s.tokens.end());
+  s.verify.insert(s.verify.end(), draft.begin(), draft.end());
+  p.draft = k;
+  p.n_tokens += k;
+}
+
+void EngineCore::verify_draft(Sequence& s, std::span<float> rows, int64_t draft) {
+  const auto vocab = static_cast<size_t>(model_->config.vocab_size);
+  // rows[j] follows s.verify[j], computed at position n_computed + j. The K/V of verify[0] (the
+  // token sampled last step) is now in; that of drafted token j + 1 holds only if the sampler,
+  // given the same row a one-token step would have, picks that token.
+  ++s.n_computed;
+  int64_t accepted = 0;
+  for (int64_t j = 0; j <= draft; ++j) {
+    const int64_t before = s.generated;
+    sample_and_apply(s, rows.subspan(static_cast<size_t>(j) * vocab, vocab));
+    const bool agrees = j < draft && s.generated > before && s.tokens.back() == s.verify[static_cast<size_t>(j + 1)];
+    if (agrees) ++accepted;
+    if (s.finished || !agrees) break;
+    ++s.n_computed;
+  }
+  draft_tokens_ += draft;
+  accepted_draft_tokens_ += accepted;
+  if (s.finished) return;
+  register_full_blocks(s);
+  release_unused_blocks(s);
+}
+
+void EngineCore::sample_and_apply(Sequence& s, std::span<float> row) {
+  const SamplingParams& sp = s.request->request.sampling;
+  if (!fill_allowed(s)) return fail_nothing_allowed(s);
+  TokenLogprob lp;
+  const TokenId token = s.sampler->sample(row, sp.logprobs ? &lp : nullptr, s.generated < sp.min_tokens, eos_ids_, s.allowed);
+  s.sampler->observe_output(token);
+  ++generation_tokens_;
+  on_token(s, token, sp.logprobs ? std::optional<TokenLogprob>(std::move(lp)) : std::nullopt);
+}
+
+void EngineCore::fail_nothing_allowed(Sequence& s) {
+  TokenEvent failed;
+  failed.error = Status(StatusCode::invalid_argument, "allowed_token_ids, bad_words and the output's grammar leave no token to sample");
+  finish(s, FinishReason::error, "", std::move(failed));
+}
+
 void EngineCore::step() {
   const auto started = std::chrono::steady_clock::now();
   std::vector<Planned> plan;
@@ -263,6 +341,10 @@ void EngineCore::step() {
   // snapshot, since preemption moves sequences out of running_.
   std::vector<Sequence*> order;
   for (auto& s : running_) order.push_back(s.get());
+  // Drafting pays while the batch is small (decode reads every weight for few tokens); the
+  // device sampler takes one row per sequence, so drafts stay with host sampling.
+  const bool drafting = limits_.speculative_tokens > 0 && !backend_->samples_on_device() &&
+                        static_cast<int64_t>(running_.size()) <= limits_.speculative_max_batch;
   for (Sequence* sp : order) {
     if (budget <= 0) break;
     Sequence& s = *sp;
@@ -285,6 +367,10 @@ void EngineCore::step() {
     if (!placed) continue;
     plan.push_back({&s, n});
     budget -= n;
+    if (drafting) {
+      add_draft(plan.back(), budget);
+      budget -= plan.back().draft;
+    }
   }
 
   // 2. Waiting sequences, while budget, the sequence limit and blocks allow.
@@ -333,6 +419,11 @@ void EngineCore::step() {
   chunks.reserve(plan.size());
   for (const auto& p : plan) {
     Sequence& s = *p.seq;
+    if (p.draft > 0) {
+      // A row per token: each drafted token is checked against the row before it.
+      chunks.push_back({s.verify, s.n_computed, s.blocks, true, false});
+      continue;
+    }
     const bool completes = s.n_computed + p.n_tokens == static_cast<int64_t>(s.tokens.size());
     const bool prompt_rows = s.request->request.sampling.prompt_logprobs >= 0 && !s.prompt_logprobs_done &&
                              s.n_computed < s.prompt_len;
@@ -391,6 +482,13 @@ void EngineCore::step() {
   size_t logit_row = 0;
   for (size_t i = 0; i < plan.size(); ++i) {
     Sequence& s = *plan[i].seq;
+    if (const int64_t draft = plan[i].draft; draft > 0) {
+      tenant_served_[s.request->request.tenant] += static_cast<double>(plan[i].n_tokens);
+      const auto rows = static_cast<size_t>(draft + 1);
+      verify_draft(s, logits.subspan(logit_row * static_cast<size_t>(vocab), rows * static_cast<size_t>(vocab)), draft);
+      logit_row += rows;
+      continue;
+    }
     const bool prefill = s.n_computed < s.prompt_len;
     s.n_computed += plan[i].n_tokens;
     if (prefill) prompt_tokens_ += std::min(plan[i].n_tokens, s.prompt_len - (s.n_computed - plan[i].n_tokens));
@@ -419,24 +517,18 @@ void EngineCore::step() {
     const size_t row_index = logit_row++;
     if (s.finished) continue;
     if (s.choice == 0) s.request->leader_prefilled = true;
-    const SamplingParams& sp = s.request->request.sampling;
-    TokenLogprob lp;
-    TokenId token = 0;
-    if (!device_sampling) s.nothing_allowed = !fill_allowed(s);
-    if (s.nothing_allowed) {
-      TokenEvent failed;
-      failed.error = Status(StatusCode::invalid_argument,
-                            "allowed_token_ids, bad_words and the output's grammar leave no token to sample");
-      finish(s, FinishReason::error, "", std::move(failed));
+    if (!device_sampling) {
+      sample_and_apply(s, logits.subspan(row_index * static_cast<size_t>(vocab), static_cast<size_t>(vocab)));
       continue;
     }
-    if (device_sampling) {
-      token = sampled_ids[row_index];
-      if (sp.logprobs) lp = std::move(sampled_logprobs[row_index]);
-    } else {
-      const std::span<float> row(logits.data() + row_index * static_cast<size_t>(vocab), static_cast<size_t>(vocab));
-      token = s.sampler->sample(row, sp.logprobs ? &lp : nullptr, s.generated < sp.min_tokens, eos_ids_, s.allowed);
+    if (s.nothing_allowed) {
+      fail_nothing_allowed(s);
+      continue;
     }
+    const SamplingParams& sp = s.request->request.sampling;
+    TokenLogprob lp;
+    const TokenId token = sampled_ids[row_index];
+    if (sp.logprobs) lp = std::move(sampled_logprobs[row_index]);
     s.sampler->observe_output(token);
     ++generation_tokens_;
     on_token(s, token, sp.logprobs ? std::optional<TokenLogprob>(std::move(lp)) : std::nullopt);
@@ -598,6 +690,8 @@ EngineStats EngineCore::stats() const {
   st.generation_tokens = generation_tokens_;
   st.steps = steps_;
   st.busy_seconds = busy_seconds_;
+  st.draft_tokens = draft_tokens_;
+  st.accepted_draft_tokens = accepted_draft_tokens_;
   return st;
 }
 

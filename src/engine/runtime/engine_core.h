@@ -52,6 +52,7 @@ struct Sequence {
   std::vector<uint64_t> allowed;            // the tokens it may sample this step; empty: any
   std::vector<uint64_t> allowed_ids;        // allowed_token_ids as a bitset; empty: any
   bool nothing_allowed = false;             // this step's `allowed` came out empty
+  std::vector<TokenId> verify;    // a drafting step's input: the last token, then the draft
   std::unique_ptr<IncrementalDetokenizer> detokenizer;
   std::string held_text;         // text that may be the start of a stop string
   uint64_t order = 0;            // arrival order (ties broken by choice)
@@ -110,7 +111,8 @@ class EngineCore {
  private:
   struct Planned {
     Sequence* seq;
-    int64_t n_tokens;  // computed this step, from seq->n_computed
+    int64_t n_tokens;   // computed this step, from seq->n_computed
+    int64_t draft = 0;  // of them, drafted tokens to verify (seq->verify holds all n_tokens)
   };
 
   bool ensure_blocks(Sequence& s, int64_t n_positions);
@@ -118,6 +120,17 @@ class EngineCore {
   Sequence* pick_victim();
   std::list<std::unique_ptr<Sequence>>::iterator next_waiting();
   void register_full_blocks(Sequence& s);
+  //! Gives back the blocks past those `s`'s tokens need (a rejected draft's).
+  void release_unused_blocks(Sequence& s);
+  //! Speculative decoding: whether decode step `p` (one token, blocks placed) can take a
+  //! draft, and if so puts it in s.verify with blocks for it; never preempts for one.
+  void add_draft(Planned& p, int64_t budget);
+  //! Samples a drafting step's rows in order, keeping drafted tokens while the sampler picks them.
+  void verify_draft(Sequence& s, std::span<float> rows, int64_t draft);
+  //! Samples `s`'s next token from its logits row on the host and applies it.
+  void sample_and_apply(Sequence& s, std::span<float> row);
+  //! Ends `s` with the error of a step where nothing may be sampled.
+  void fail_nothing_allowed(Sequence& s);
   void on_token(Sequence& s, TokenId token, std::optional<TokenLogprob> logprob);
   //! The tokens `s` may sample next, into s.allowed (left empty when any may be): its
   //! grammar's mask, narrowed to allowed_token_ids, less the tokens that would complete a bad
@@ -144,6 +157,7 @@ class EngineCore {
 
   Status init_error_;
   int64_t preemptions_ = 0, prompt_tokens_ = 0, generation_tokens_ = 0, steps_ = 0;
+  int64_t draft_tokens_ = 0, accepted_draft_tokens_ = 0;
   double busy_seconds_ = 0;
   EngineTimings timings_;
 };

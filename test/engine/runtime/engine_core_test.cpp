@@ -463,3 +463,186 @@ TEST_CASE("each completion is charged its share of the forward passes and the sh
   // the sampling after it, so the shares never exceed it (how much less depends on the load).
   CHECK(sa + sb <= core->stats().busy_seconds * 1.0001);
 }
+
+namespace {
+
+// A prompt that repeats itself, so prompt lookup has something to draft from.
+std::vector<TokenId> repeating_prompt(int period, int repeats, int salt) {
+  std::vector<TokenId> p;
+  for (int r = 0; r < repeats; ++r) {
+    for (int i = 0; i < period; ++i) p.push_back(static_cast<TokenId>((i * 37 + salt * 11 + 5) % 500));
+  }
+  return p;
+}
+
+EngineConfig speculative(int64_t tokens = 4) {
+  EngineConfig c;
+  c.speculative_tokens = tokens;
+  return c;
+}
+
+struct SoloRun {
+  Collected out;
+  EngineStats stats;
+  int64_t free_blocks = 0;
+};
+
+SoloRun run_solo(Fixture& f, const EngineConfig& cfg, const std::vector<TokenId>& prompt, const SamplingParams& sp) {
+  auto core = f.core(cfg);
+  SoloRun r;
+  REQUIRE(core->add(f.request("r", prompt, sp, r.out)));
+  run_all(*core);
+  r.stats = core->stats();
+  r.free_blocks = core->free_blocks();
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("speculative decoding gives the tokens of one-token steps, in fewer steps where text repeats") {
+  Fixture f;
+  SamplingParams seeded;
+  seeded.temperature = 0.7;
+  seeded.top_p = 0.95;
+  seeded.seed = 77;
+  seeded.max_tokens = 48;
+  seeded.ignore_eos = true;
+  seeded.logprobs = true;
+  seeded.top_logprobs = 2;
+  SamplingParams cool = seeded;
+  cool.temperature = 0.3;
+  // A one-token match drafts often and is often wrong: the rejecting path gets its share.
+  EngineConfig eager = speculative();
+  eager.speculative_ngram_min = 1;
+  int64_t drafted = 0, accepted = 0, sampled_accepted = 0;
+  for (const auto& prompt : {repeating_prompt(6, 4, 1), repeating_prompt(3, 5, 2), prompt_of(21, 1)}) {
+    for (const SamplingParams& sp : {greedy(48), seeded, cool}) {
+      SoloRun plain = run_solo(f, {}, prompt, sp);
+      for (const EngineConfig& cfg : {speculative(), eager}) {
+      SoloRun spec = run_solo(f, cfg, prompt, sp);
+      INFO("prompt of " << prompt.size() << ", temperature " << sp.temperature << ", ngram_min " << cfg.speculative_ngram_min
+                        << ": " << spec.stats.draft_tokens << " drafted, " << spec.stats.accepted_draft_tokens
+                        << " accepted in " << spec.stats.steps << " steps");
+      CHECK(spec.out.tokens[0] == plain.out.tokens[0]);
+      CHECK(spec.out.text[0] == plain.out.text[0]);
+      CHECK(spec.out.finish[0] == FinishReason::length);
+      CHECK(spec.out.usage[0].completion_tokens == 48);
+      CHECK(spec.stats.generation_tokens == 48);
+      // One step per token less those whose drafts held.
+      CHECK(spec.stats.steps == plain.stats.steps - spec.stats.accepted_draft_tokens);
+      CHECK(spec.free_blocks == spec.stats.kv_blocks_total);
+      // Logprobs from the drafting step's rows: the same up to the rounding of a wider GEMM.
+      REQUIRE(spec.out.logprobs[0].size() == plain.out.logprobs[0].size());
+      for (size_t i = 0; i < spec.out.logprobs[0].size(); ++i) {
+        CHECK(spec.out.logprobs[0][i].logprob == Approx(plain.out.logprobs[0][i].logprob).margin(1e-3));
+      }
+      CHECK(plain.stats.draft_tokens == 0);
+      drafted += spec.stats.draft_tokens;
+      accepted += spec.stats.accepted_draft_tokens;
+      if (sp.temperature > 0) sampled_accepted += spec.stats.accepted_draft_tokens;
+      }
+    }
+  }
+  CHECK(drafted > accepted);
+  CHECK(accepted > 0);
+  CHECK(sampled_accepted > 0);
+}
+
+TEST_CASE("speculative decoding ends at max_tokens, stop strings and stop tokens where one-token steps do") {
+  Fixture f;
+  const auto prompt = repeating_prompt(4, 6, 3);
+  SoloRun long_run = run_solo(f, {}, prompt, greedy(40));
+  const std::string& text = long_run.out.text[0];
+  REQUIRE(text.size() > 10);
+  for (const int max_tokens : {1, 2, 3, 5, 8, 13}) {
+    INFO("max_tokens " << max_tokens);
+    SoloRun spec = run_solo(f, speculative(8), prompt, greedy(max_tokens));
+    CHECK(spec.out.tokens[0] == std::vector<TokenId>(long_run.out.tokens[0].begin(), long_run.out.tokens[0].begin() + max_tokens));
+    CHECK(spec.out.finish[0] == FinishReason::length);
+  }
+  SamplingParams stopping = greedy(40);
+  stopping.stop = {text.substr(text.size() * 2 / 3, 2)};
+  SoloRun plain_stop = run_solo(f, {}, prompt, stopping);
+  SoloRun spec_stop = run_solo(f, speculative(8), prompt, stopping);
+  CHECK(spec_stop.out.text[0] == plain_stop.out.text[0]);
+  CHECK(spec_stop.out.tokens[0] == plain_stop.out.tokens[0]);
+  CHECK(spec_stop.out.finish[0] == FinishReason::stop);
+  CHECK(spec_stop.free_blocks == spec_stop.stats.kv_blocks_total);
+
+  SamplingParams by_token = greedy(40);
+  by_token.stop_token_ids = {long_run.out.tokens[0][25]};
+  SoloRun plain_token = run_solo(f, {}, prompt, by_token);
+  SoloRun spec_token = run_solo(f, speculative(8), prompt, by_token);
+  CHECK(spec_token.out.tokens[0] == plain_token.out.tokens[0]);
+  CHECK(spec_token.out.stop_reason[0] == "stop_token");
+
+  // bad_words and allowed_token_ids are applied row by row, as the tokens before are taken.
+  SamplingParams narrowed = greedy(30);
+  narrowed.bad_words = {{long_run.out.tokens[0][2], long_run.out.tokens[0][3]}};
+  SoloRun plain_narrowed = run_solo(f, {}, prompt, narrowed);
+  SoloRun spec_narrowed = run_solo(f, speculative(8), prompt, narrowed);
+  CHECK(spec_narrowed.out.tokens[0] == plain_narrowed.out.tokens[0]);
+}
+
+TEST_CASE("drafts never preempt, stop past speculative_max_batch, and n > 1 choices draft apart") {
+  Fixture f;
+  const std::vector<std::pair<std::string, int>> reqs = {{"a", 5}, {"b", 6}, {"c", 7}, {"d", 4}};
+  auto run_batch = [&](EngineConfig cfg) {
+    auto core = f.core(cfg);
+    std::map<std::string, Collected> outs;
+    for (auto& [id, period] : reqs) REQUIRE(core->add(f.request(id, repeating_prompt(period, 5, period), greedy(40), outs[id])));
+    run_all(*core);
+    CHECK(core->free_blocks() == core->stats().kv_blocks_total);
+    std::map<std::string, std::vector<TokenId>> tokens;
+    for (auto& [id, out] : outs) tokens[id] = out.tokens[0];
+    return std::pair{tokens, core->stats()};
+  };
+  const auto [expected, plain_stats] = run_batch({});
+
+  EngineConfig wide = speculative();
+  wide.speculative_max_batch = 4;
+  const auto [wide_tokens, wide_stats] = run_batch(wide);
+  CHECK(wide_tokens == expected);
+  CHECK(wide_stats.accepted_draft_tokens > 0);
+
+  // Four run together from the first step to the last: past a limit of 3, no drafts at all.
+  EngineConfig narrow = speculative();
+  narrow.speculative_max_batch = 3;
+  const auto [narrow_tokens, narrow_stats] = run_batch(narrow);
+  CHECK(narrow_tokens == expected);
+  CHECK(narrow_stats.draft_tokens == 0);
+
+  // A KV budget of 12 blocks (192 positions) cannot hold the four together (about 280).
+  auto probe = f.core();
+  const auto& c = probe->model().config;
+  EngineConfig tight = wide;
+  tight.kv_cache_bytes = 12 * KvStorage::bytes_per_block(c.n_layers, c.n_kv_heads, c.head_dim, 16);
+  const auto [tight_tokens, tight_stats] = run_batch(tight);
+  CHECK(tight_tokens == expected);
+  CHECK(tight_stats.preemptions > 0);
+  CHECK(tight_stats.draft_tokens > 0);
+
+  // n = 3 seeded choices share the prompt, then draft each from its own output.
+  SamplingParams three;
+  three.n = 3;
+  three.seed = 5;
+  three.temperature = 0.5;
+  three.max_tokens = 30;
+  three.ignore_eos = true;
+  SoloRun plain_three = run_solo(f, {}, repeating_prompt(5, 5, 9), three);
+  SoloRun spec_three = run_solo(f, speculative(), repeating_prompt(5, 5, 9), three);
+  for (int choice = 0; choice < 3; ++choice) CHECK(spec_three.out.tokens.at(choice) == plain_three.out.tokens.at(choice));
+  CHECK(spec_three.free_blocks == spec_three.stats.kv_blocks_total);
+}
+
+TEST_CASE("a shortest n-gram above the longest is refused by name") {
+  Fixture f;
+  EngineConfig cfg = speculative();
+  cfg.speculative_ngram_min = 5;
+  cfg.speculative_ngram_max = 3;
+  auto m = load_model(f.path());
+  REQUIRE(m);
+  auto core = EngineCore::create(std::move(*m), cfg);
+  REQUIRE_FALSE(core);
+  CHECK_THAT(core.error().message(), Catch::Contains("engine.speculative_ngram_min (5) is above engine.speculative_ngram_max (3)"));
+}
