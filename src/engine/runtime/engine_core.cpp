@@ -275,9 +275,13 @@ void EngineCore::add_draft(Planned& p, int64_t budget) {
   const auto size = static_cast<int64_t>(s.tokens.size());
   // A decode step only: the prompt is in, and one sampled token waits for its K/V.
   if (p.n_tokens != 1 || s.n_computed + 1 != size || s.n_computed < s.prompt_len) return;
-  // A draft of k tokens can add k + 1 to the output: within max_tokens and the context.
-  const int64_t room =
-      std::min({limits_.speculative_tokens, budget, sp.max_tokens - s.generated - 1, limits_.max_context - size});
+  // A draft of k tokens can add k + 1 to the output: within max_tokens and the context. Its
+  // length follows how much of the last one held: a step's cost grows with its tokens (on a
+  // 2-core CPU a 2-token step costs what a 1-token one does, 4 tokens 1.1-1.5x), so a sequence
+  // whose drafts fail drafts one token at a time and one whose drafts hold grows back to the limit.
+  const int64_t limit = s.draft_limit >= 0 ? s.draft_limit : limits_.speculative_tokens;
+  const int64_t room = std::min({limit, limits_.speculative_tokens, budget, sp.max_tokens - s.generated - 1,
+                                 limits_.max_context - size});
   if (room <= 0) return;
   const std::vector<TokenId> draft =
       ngram_draft(s.tokens, limits_.speculative_ngram_min, limits_.speculative_ngram_max, room);
@@ -311,6 +315,7 @@ void EngineCore::verify_draft(Sequence& s, std::span<float> rows, int64_t draft)
   }
   draft_tokens_ += draft;
   accepted_draft_tokens_ += accepted;
+  s.draft_limit = accepted + 1;
   if (s.finished) return;
   register_full_blocks(s);
   release_unused_blocks(s);

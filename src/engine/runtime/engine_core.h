@@ -53,6 +53,7 @@ struct Sequence {
   std::vector<uint64_t> allowed_ids;        // allowed_token_ids as a bitset; empty: any
   bool nothing_allowed = false;             // this step's `allowed` came out empty
   std::vector<TokenId> verify;    // a drafting step's input: the last token, then the draft
+  int64_t draft_limit = -1;      // the next draft's length at most: one past the last accepted run (-1: none yet)
   std::unique_ptr<IncrementalDetokenizer> detokenizer;
   std::string held_text;         // text that may be the start of a stop string
   uint64_t order = 0;            // arrival order (ties broken by choice)
