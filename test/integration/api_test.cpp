@@ -188,3 +188,36 @@ TEST_CASE("a model at capacity answers 503 with Retry-After and serves again onc
   }
   CHECK(status == 200);
 }
+
+TEST_CASE("speculative decoding, set by the environment, answers the same text and counts its drafts on /metrics") {
+  TempDir models;
+  auto made = run_binary_raw({"model", "create-test", "--arch", "llama", "--format", "gguf", "--vocab", "600",
+                              "--context", "4096", "--out", models / "m.gguf"});
+  REQUIRE(made.exit_code == 0);
+  // A prompt that repeats itself (token ids), decoded greedily: prompt lookup has matches.
+  std::string prompt;
+  for (int r = 0; r < 4; ++r) {
+    for (int t : {17, 230, 5, 411, 96, 3}) prompt += (prompt.empty() ? "" : ",") + std::to_string(t);
+  }
+  const std::string body = R"({"model":"m","prompt":[)" + prompt + R"(],"max_tokens":40,"temperature":0,"ignore_eos":true})";
+  std::string texts[2];
+  double drafted = 0, accepted = 0;
+  for (int spec = 0; spec < 2; ++spec) {
+    ServerProcess server(ServerProcess::Options{.args = {"--model", "m=" + (models / "m.gguf")},
+                                                .env = {spec ? "LLMP_ENGINE_SPECULATIVE_TOKENS=3" : "LLMP_ENGINE_SPECULATIVE_TOKENS=0"}});
+    auto res = request(server.port(), "POST", "/v1/completions", body);
+    REQUIRE(res.status == 200);
+    // The choices (text, finish reason), without the id and time.
+    const size_t choices = res.body.find(R"("choices")");
+    REQUIRE(choices != std::string::npos);
+    texts[spec] = res.body.substr(choices, res.body.find(R"("usage")") - choices);
+    const std::string m = request(server.port(), "GET", "/metrics").body;
+    drafted = metric(m, R"(llmp_spec_decode_draft_tokens_total{model="m"})");
+    accepted = metric(m, R"(llmp_spec_decode_accepted_tokens_total{model="m"})");
+    if (!spec) CHECK(drafted == 0);
+  }
+  CHECK(texts[1] == texts[0]);
+  CHECK(drafted > 0);
+  CHECK(accepted > 0);
+  CHECK(accepted <= drafted);
+}
