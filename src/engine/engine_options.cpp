@@ -65,9 +65,10 @@ void declare_settings(SettingsRegistry& r, EngineOptions& o) {
                    .default_value = 4, .min = 1, .max = 64,
                    .help = "Speculative decoding: the most last tokens matched (longer matches are tried first)."});
   r.add(IntSetting{.section = "engine", .key = "speculative_max_batch", .target = &o.speculative_max_batch,
-                   .default_value = 4, .min = 1, .max = 4096,
-                   .help = "Speculative decoding drafts only while at most this many sequences run: a larger batch "
-                           "keeps the compute busy already, and drafts that fail would slow it."});
+                   .default_value = 1, .min = 1, .max = 4096,
+                   .help = "Speculative decoding drafts only while at most this many sequences run. Batched decode "
+                           "keeps the compute busy already: on a 2-core CPU, drafts that all held gave 1.3x at 2 "
+                           "sequences and 1.1x at 4 (bench/RESULTS.md), where failed ones cost more."});
 }
 
 EngineConfig EngineOptions::engine_config() const {

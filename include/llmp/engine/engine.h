@@ -81,7 +81,7 @@ struct EngineConfig {
   // drafted tokens checked per step while at most speculative_max_batch sequences run.
   int64_t speculative_tokens = 0;   // 0: off
   int64_t speculative_ngram_min = 2, speculative_ngram_max = 4;
-  int64_t speculative_max_batch = 4;
+  int64_t speculative_max_batch = 1;
 };
 
 struct EngineStats {

@@ -28,7 +28,7 @@ struct EngineOptions {
   int64_t speculative_tokens = 0;
   int64_t speculative_ngram_min = 2;
   int64_t speculative_ngram_max = 4;
-  int64_t speculative_max_batch = 4;
+  int64_t speculative_max_batch = 1;
 
   //! The per-model engine configuration these settings give.
   EngineConfig engine_config() const;

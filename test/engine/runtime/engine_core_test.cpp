@@ -478,6 +478,7 @@ std::vector<TokenId> repeating_prompt(int period, int repeats, int salt) {
 EngineConfig speculative(int64_t tokens = 4) {
   EngineConfig c;
   c.speculative_tokens = tokens;
+  c.speculative_max_batch = 4;
   return c;
 }
 
