@@ -7,17 +7,28 @@ namespace llmp::engine {
 std::vector<TokenId> ngram_draft(std::span<const TokenId> tokens, int64_t min_n, int64_t max_n, int64_t max_tokens) {
   std::vector<TokenId> draft;
   const auto size = static_cast<int64_t>(tokens.size());
-  if (max_tokens <= 0 || min_n <= 0) return draft;
-  for (int64_t n = std::min(max_n, size - 1); n >= min_n; --n) {
-    const auto suffix = tokens.subspan(static_cast<size_t>(size - n));
-    // The latest earlier start: the match may overlap the suffix itself (a loop).
-    for (int64_t at = size - n - 1; at >= 0; --at) {
-      if (!std::equal(suffix.begin(), suffix.end(), tokens.begin() + at)) continue;
-      for (int64_t next = at + n; static_cast<int64_t>(draft.size()) < max_tokens; ++next) {
-        draft.push_back(next < size ? tokens[static_cast<size_t>(next)] : draft[static_cast<size_t>(next - size)]);
-      }
-      return draft;
+  if (max_tokens <= 0 || min_n <= 0 || max_n < min_n || size < 2) return draft;
+  // One backward pass over the places an earlier copy of the suffix could end (end <= size - 2;
+  // it may overlap the suffix itself, a loop): the longest match wins, the latest among equals,
+  // so the first place to reach max_n ends the search. Most places fail on their last token.
+  const TokenId last = tokens.back();
+  int64_t best_len = 0, best_end = -1;
+  for (int64_t end = size - 2; end >= 0; --end) {
+    if (tokens[static_cast<size_t>(end)] != last) continue;
+    int64_t len = 1;
+    while (len < max_n && len <= end &&
+           tokens[static_cast<size_t>(end - len)] == tokens[static_cast<size_t>(size - 1 - len)]) {
+      ++len;
     }
+    if (len > best_len) {
+      best_len = len;
+      best_end = end;
+      if (len == max_n) break;
+    }
+  }
+  if (best_len < min_n) return draft;
+  for (int64_t next = best_end + 1; static_cast<int64_t>(draft.size()) < max_tokens; ++next) {
+    draft.push_back(next < size ? tokens[static_cast<size_t>(next)] : draft[static_cast<size_t>(next - size)]);
   }
   return draft;
 }

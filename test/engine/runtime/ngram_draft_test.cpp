@@ -2,9 +2,31 @@
 // carried on through the draft itself.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <random>
+
 #include "runtime/ngram_draft.h"
 
 using namespace llmp::engine;
+
+namespace {
+
+// The definition, searched the slow way: for n from max_n down to min_n, the latest earlier
+// start of the last n tokens, then what followed (through the draft itself past the end).
+std::vector<TokenId> draft_by_definition(const std::vector<TokenId>& t, int64_t min_n, int64_t max_n, int64_t max_tokens) {
+  const auto size = static_cast<int64_t>(t.size());
+  for (int64_t n = std::min(max_n, size - 1); n >= min_n && max_tokens > 0; --n) {
+    for (int64_t at = size - n - 1; at >= 0; --at) {
+      if (!std::equal(t.end() - n, t.end(), t.begin() + at)) continue;
+      std::vector<TokenId> ext = t;
+      for (int64_t next = at + n; static_cast<int64_t>(ext.size()) - size < max_tokens; ++next) ext.push_back(ext[static_cast<size_t>(next)]);
+      return std::vector<TokenId>(ext.begin() + size, ext.end());
+    }
+  }
+  return {};
+}
+
+}  // namespace
 
 TEST_CASE("ngram_draft proposes what followed the latest earlier place of the longest repeated suffix") {
   using V = std::vector<TokenId>;
@@ -28,4 +50,17 @@ TEST_CASE("ngram_draft proposes what followed the latest earlier place of the lo
   CHECK(ngram_draft(V{9, 9, 9}, 2, 4, 5) == V{9, 9, 9, 9, 9});
   // Nothing asked, nothing drafted.
   CHECK(ngram_draft(V{1, 2, 1, 2}, 2, 4, 0).empty());
+}
+
+TEST_CASE("ngram_draft equals the definition on random token runs") {
+  std::mt19937 rng(7);
+  for (int i = 0; i < 4000; ++i) {
+    // Small alphabets so that suffixes repeat at every length.
+    const int alphabet = 2 + static_cast<int>(rng() % 6);
+    std::vector<TokenId> t(rng() % 40);
+    for (auto& x : t) x = static_cast<TokenId>(rng() % static_cast<unsigned>(alphabet));
+    const int64_t min_n = 1 + rng() % 3, max_n = min_n + rng() % 4, max_tokens = rng() % 7;
+    INFO("case " << i);
+    CHECK(ngram_draft(t, min_n, max_n, max_tokens) == draft_by_definition(t, min_n, max_n, max_tokens));
+  }
 }
