@@ -39,20 +39,8 @@ src_bin=$(realpath "${1:-build/release/llmplatform}")
 duration=${DURATION:-10}
 rounds=${ROUNDS:-3}
 limit=${LIMIT:-2000}
-work=$(mktemp -d /tmp/llmp-bench-gateway.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for f in "$work"/nginx-*.pid; do [[ -f $f ]] && kill "$(cat "$f")" 2>/dev/null || true; done
-  sleep 0.3
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# A port nothing listens on now (bound to 0, then closed).
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
+source "$here/../lib/common.sh"
+bench_init gateway
 up_port=$(free_port)
 proxy_port=$(free_port)
 while [[ $proxy_port == "$up_port" ]]; do proxy_port=$(free_port); done

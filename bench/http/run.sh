@@ -12,17 +12,10 @@ set -euo pipefail
 bin=$(realpath "${1:-build/release/llmplatform}")
 duration=${DURATION:-5}
 rounds=${ROUNDS:-5}
-work=$(mktemp -d /tmp/llmp-bench-http.XXXXXX)
+source "$(dirname "$(realpath "$0")")/../lib/common.sh"
+bench_init http
 llmp_port=18181
 nginx_port=18182
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  [[ -f $work/nginx.pid ]] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
-  sleep 0.3
-  rm -rf "$work"
-}
-trap cleanup EXIT
 
 "$bin" --port $llmp_port --data-dir "$work/data" >"$work/llmp.log" 2>&1 &
 pids+=($!)

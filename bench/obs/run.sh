@@ -19,19 +19,8 @@ src_bin=$(realpath "${1:-build/release/llmplatform}")
 ledger_bench=${2:-$(dirname "$src_bin")/bench/ledger_bench}
 duration=${DURATION:-8}
 rounds=${ROUNDS:-3}
-work=$(mktemp -d /tmp/llmp-bench-obs.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  [[ -f $work/nginx.pid ]] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
-  sleep 0.3
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
+source "$here/../lib/common.sh"
+bench_init obs
 cp "$src_bin" "$work/llmplatform"
 bin=$work/llmplatform
 

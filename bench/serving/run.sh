@@ -12,16 +12,9 @@ threads=${THREADS:-2}
 levels=${LEVELS:-1 4 16}
 requests=${REQUESTS:-48}
 model=${MODEL:-/tmp/llmp-bench-models/llama1b-q4_0.gguf}
-if [[ ! -f $model ]]; then
-  mkdir -p "$(dirname "$model")"
-  "$build/llmplatform" model create-test --arch llama --format gguf --dtype q4_0 --layers 16 --hidden 2048 --heads 32 \
-    --kv-heads 8 --ffn 8192 --vocab 128256 --context 8192 --tied-embeddings --out "$model" >/dev/null
-fi
-work=$(mktemp -d /tmp/llmp-bench-serving.XXXXXX)
-pid=""
-stop() { [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; pid=""; }
-trap 'stop; rm -rf "$work"' EXIT
-wait_port() { for _ in $(seq 600); do curl -sf "http://127.0.0.1:$1/$2" >/dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
+source "$(dirname "$(realpath "$0")")/../lib/common.sh"
+bench_model "$build" "$model"
+bench_init serving
 
 echo "| server | concurrency | requests ok | req/s | output tok/s | TTFT p50 ms | TTFT p99 ms | ITL p50 ms | ITL p99 ms |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
@@ -29,16 +22,16 @@ for c in $levels; do
   # llmplatform: max_batch_tokens keeps prefill chunks small enough not to stall decodes.
   LLMP_AUTH_MODE=open LLMP_ENGINE_THREADS=$threads "$build/llmplatform" --port 18301 --data-dir "$work/data" --model "m=$model" \
     --log-level warn >"$work/llmp.log" 2>&1 &
-  pid=$!
-  wait_port 18301 readyz
+  pids+=($!)
+  wait_http 18301 readyz
   "$build/bench/load_gen" --port 18301 --model m --concurrency "$c" --requests "$requests" --rate 4 --label llmplatform
-  stop
+  stop_all
   # 2048 context positions per slot: the longest prompt (400 words of this model's tokenizer)
   # plus 256 output tokens fits; with less, llama-server refuses the long prompts.
   "$llama/llama-server" -m "$model" -t "$threads" -np "$c" -c $((c * 2048)) --port 18302 --host 127.0.0.1 \
     >"$work/llama.log" 2>&1 &
-  pid=$!
-  wait_port 18302 health
+  pids+=($!)
+  wait_http 18302 health
   "$build/bench/load_gen" --port 18302 --model m --concurrency "$c" --requests "$requests" --rate 4 --label llama-server
-  stop
+  stop_all
 done

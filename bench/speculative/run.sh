@@ -24,16 +24,9 @@ spec_tokens=${SPEC_TOKENS:-3}
 rounds=${ROUNDS:-2}
 model=${MODEL:-/tmp/llmp-bench-models/llama1b-q4_0.gguf}
 here=$(dirname "$(realpath "$0")")
-if [[ ! -f $model ]]; then
-  mkdir -p "$(dirname "$model")"
-  "$build/llmplatform" model create-test --arch llama --format gguf --dtype q4_0 --layers 16 --hidden 2048 --heads 32 \
-    --kv-heads 8 --ffn 8192 --vocab 128256 --context 8192 --tied-embeddings --out "$model" >/dev/null
-fi
-work=$(mktemp -d /tmp/llmp-bench-speculative.XXXXXX)
-pid=""
-stop() { [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; pid=""; }
-trap 'stop; rm -rf "$work"' EXIT
-wait_port() { for _ in $(seq 600); do curl -sf "http://127.0.0.1:$1/$2" >/dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
+source "$here/../lib/common.sh"
+bench_model "$build" "$model"
+bench_init speculative
 counter() { { curl -sf "http://127.0.0.1:$1/metrics" || true; } | awk -v n="$2" '$1 ~ "^"n"[{]" {s += $2} END {print s + 0}'; }
 measure() {  # port label
   for mode in greedy sampled hot; do
@@ -49,22 +42,22 @@ measure() {  # port label
 serve() {  # port speculative_tokens
   LLMP_AUTH_MODE=open LLMP_ENGINE_THREADS=$threads LLMP_ENGINE_SPECULATIVE_TOKENS=$2 "$build/llmplatform" --port "$1" \
     --data-dir "$work/data$1-$round" --model "m=$model" --log-level warn >"$work/llmp$2.log" 2>&1 &
-  pid=$!
-  wait_port "$1" readyz
+  pids+=($!)
+  wait_http "$1" readyz
 }
 
 for round in $(seq "$rounds"); do
   serve 18321 0
   measure 18321 "llmplatform" | tee -a "$work/results.jsonl"
-  stop
+  stop_all
   serve 18322 "$spec_tokens"
   measure 18322 "llmplatform speculative" | tee -a "$work/results.jsonl"
-  stop
+  stop_all
   "$llama/llama-server" -m "$model" -t "$threads" -np 1 -c 4096 --port 18323 --host 127.0.0.1 >"$work/llama.log" 2>&1 &
-  pid=$!
-  wait_port 18323 health
+  pids+=($!)
+  wait_http 18323 health
   measure 18323 llama-server | tee -a "$work/results.jsonl"
-  stop
+  stop_all
 done
 
 python3 - "$work/results.jsonl" "$spec_tokens" <<'PY'

@@ -22,31 +22,24 @@ requests=${REQUESTS:-6}
 max_tokens=${MAX_TOKENS:-64}
 model=${MODEL:-/tmp/llmp-bench-models/llama1b-q4_0.gguf}
 here=$(dirname "$(realpath "$0")")
-if [[ ! -f $model ]]; then
-  mkdir -p "$(dirname "$model")"
-  "$build/llmplatform" model create-test --arch llama --format gguf --dtype q4_0 --layers 16 --hidden 2048 --heads 32 \
-    --kv-heads 8 --ffn 8192 --vocab 128256 --context 8192 --tied-embeddings --out "$model" >/dev/null
-fi
-work=$(mktemp -d /tmp/llmp-bench-structured.XXXXXX)
-pid=""
-stop() { [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; pid=""; }
-trap 'stop; rm -rf "$work"' EXIT
-wait_port() { for _ in $(seq 600); do curl -sf "http://127.0.0.1:$1/$2" >/dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
+source "$here/../lib/common.sh"
+bench_model "$build" "$model"
+bench_init structured
 measure() {  # port label
   for mode in free schema gbnf; do python3 "$here/client.py" "$1" m "$2" "$mode" "$requests" "$max_tokens"; done
 }
 
 LLMP_AUTH_MODE=open LLMP_ENGINE_THREADS=$threads "$build/llmplatform" --port 18311 --data-dir "$work/data" --model "m=$model" \
   --log-level warn >"$work/llmp.log" 2>&1 &
-pid=$!
-wait_port 18311 readyz
+pids+=($!)
+wait_http 18311 readyz
 measure 18311 llmplatform | tee "$work/results.jsonl"
-stop
+stop_all
 "$llama/llama-server" -m "$model" -t "$threads" -np 1 -c 4096 --port 18312 --host 127.0.0.1 >"$work/llama.log" 2>&1 &
-pid=$!
-wait_port 18312 health
+pids+=($!)
+wait_http 18312 health
 measure 18312 llama-server | tee -a "$work/results.jsonl"
-stop
+stop_all
 
 python3 - "$work/results.jsonl" <<'PY'
 import json, sys
