@@ -4,7 +4,7 @@
 #   source "$(dirname "$(realpath "$0")")/../lib/common.sh"
 #   bench_init NAME          work=/tmp/llmp-bench-NAME.XXXXXX; at exit: stop_all, rm -rf "$work"
 #   pids+=($!)               after starting a process in the background: stopped at exit
-#   stop_pid PID             stop one now (SIGTERM, wait) and forget it
+#   stop_all                 stop them now (SIGTERM, wait), and the nginx daemons in $work
 #   free_port                a port nothing listens on now (bound to 0, then closed)
 #   wait_http PORT PATH      until http://127.0.0.1:PORT/PATH answers 2xx (2 minutes at most)
 #   bench_model BUILD PATH   the generated 1B Q4_0 (128k vocabulary, tied embeddings) at PATH,
@@ -29,14 +29,6 @@ bench_cleanup() {
   stop_all
   sleep 0.3
   rm -rf "$work"
-}
-
-stop_pid() {
-  kill "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-  local kept=() p
-  for p in "${pids[@]}"; do [[ $p == "$1" ]] || kept+=("$p"); done
-  pids=("${kept[@]}")
 }
 
 free_port() {
