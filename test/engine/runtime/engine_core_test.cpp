@@ -1,6 +1,7 @@
 // The scheduler, driven step by step: batching, prefix caching, preemption, chunked prefill,
 // cancellation and n > 1 never change a request's tokens; nothing leaks.
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include <map>
 #include <random>
@@ -577,12 +578,32 @@ TEST_CASE("speculative decoding ends at max_tokens, stop strings and stop tokens
   CHECK(spec_token.out.tokens[0] == plain_token.out.tokens[0]);
   CHECK(spec_token.out.stop_reason[0] == "stop_token");
 
-  // bad_words and allowed_token_ids are applied row by row, as the tokens before are taken.
+  // bad_words and a grammar's mask are applied row by row, as the tokens before are taken.
   SamplingParams narrowed = greedy(30);
   narrowed.bad_words = {{long_run.out.tokens[0][2], long_run.out.tokens[0][3]}};
   SoloRun plain_narrowed = run_solo(f, {}, prompt, narrowed);
   SoloRun spec_narrowed = run_solo(f, speculative(8), prompt, narrowed);
   CHECK(spec_narrowed.out.tokens[0] == plain_narrowed.out.tokens[0]);
+
+  // A grammar that bars a character the free output uses: drafts from the prompt meet masks.
+  SamplingParams constrained = greedy(40);
+  unsigned char barred = 'e';
+  for (size_t i = text.size() / 2; i < text.size(); ++i) {
+    if (static_cast<unsigned char>(text[i]) < 0x80) {
+      barred = static_cast<unsigned char>(text[i]);
+      break;
+    }
+  }
+  auto grammar = compile_gbnf(fmt::format("root ::= [^\\x{:02X}]*", barred));
+  REQUIRE(grammar);
+  constrained.grammar = *grammar;
+  SoloRun plain_constrained = run_solo(f, {}, prompt, constrained);
+  SoloRun spec_constrained = run_solo(f, speculative(8), prompt, constrained);
+  INFO("barred byte " << int(barred) << ": " << spec_constrained.stats.draft_tokens << " drafted, "
+                      << spec_constrained.stats.accepted_draft_tokens << " accepted");
+  CHECK(spec_constrained.out.tokens[0] == plain_constrained.out.tokens[0]);
+  CHECK(spec_constrained.out.text[0].find(static_cast<char>(barred)) == std::string::npos);
+  CHECK(spec_constrained.stats.draft_tokens > 0);
 }
 
 TEST_CASE("drafts never preempt, stop past speculative_max_batch, and n > 1 choices draft apart") {
