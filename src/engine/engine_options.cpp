@@ -56,7 +56,8 @@ void declare_settings(SettingsRegistry& r, EngineOptions& o) {
                            "earlier in its prompt or output, up to this many of the tokens that followed them there "
                            "are checked in the same forward pass as the next token, and those the sampler agrees "
                            "with are kept. The output is the one decoding a token at a time gives; text that repeats "
-                           "(quoting the prompt, editing code) comes in fewer steps. Host sampling only (not on a "
+                           "(quoting the prompt, editing code) comes in fewer steps. A request's OpenAI "
+                           "`prediction` drafts the same way, also when this is 0. Host sampling only (not on a "
                            "GPU that samples on the device). Counters: llmp_spec_decode_*_tokens_total."});
   r.add(IntSetting{.section = "engine", .key = "speculative_ngram_min", .target = &o.speculative_ngram_min,
                    .default_value = 2, .min = 1, .max = 64,

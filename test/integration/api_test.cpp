@@ -221,3 +221,44 @@ TEST_CASE("speculative decoding, set by the environment, answers the same text a
   CHECK(accepted > 0);
   CHECK(accepted <= drafted);
 }
+
+namespace {
+
+// The raw (still JSON-escaped) string value of the first `"field":"..."` in `body`.
+std::string raw_string_field(const std::string& body, const std::string& field) {
+  const std::string needle = "\"" + field + "\":\"";
+  const size_t begin = body.find(needle);
+  if (begin == std::string::npos) return {};
+  size_t end = begin + needle.size();
+  while (end < body.size() && body[end] != '"') end += body[end] == '\\' ? 2 : 1;
+  return body.substr(begin + needle.size(), end - begin - needle.size());
+}
+
+}  // namespace
+
+TEST_CASE("OpenAI's predicted outputs: the same answer, the prediction's tokens counted in usage") {
+  const std::string ask = R"({"model":"m","prompt":"Once upon a time","max_tokens":24,"temperature":0,"ignore_eos":true)";
+  auto plain = request(api().port(), "POST", "/v1/completions", ask + "}");
+  REQUIRE(plain.status == 200);
+  const std::string text = raw_string_field(plain.body, "text");
+  REQUIRE_FALSE(text.empty());
+  CHECK(plain.body.find("completion_tokens_details") == std::string::npos);
+
+  for (const std::string content : {"\"" + text + "\"", R"([{"type":"text","text":")" + text + R"("}])"}) {
+    auto predicted = request(api().port(), "POST", "/v1/completions",
+                             ask + R"(,"prediction":{"type":"content","content":)" + content + "}}");
+    INFO(predicted.body);
+    REQUIRE(predicted.status == 200);
+    CHECK(raw_string_field(predicted.body, "text") == text);
+    CHECK(predicted.body.find(R"("completion_tokens_details":{"accepted_prediction_tokens":)") != std::string::npos);
+    CHECK(predicted.body.find(R"("accepted_prediction_tokens":0)") == std::string::npos);
+  }
+
+  for (const char* bad : {R"({"type":"text","content":"x"})", R"({"type":"content"})", R"({"type":"content","content":7})",
+                          R"({"type":"content","content":[{"type":"image","text":"x"}]})", R"("x")"}) {
+    auto refused = request(api().port(), "POST", "/v1/completions", ask + R"(,"prediction":)" + bad + "}");
+    INFO(bad << " -> " << refused.body);
+    CHECK(refused.status == 400);
+    CHECK(refused.body.find(R"("param":"prediction")") != std::string::npos);
+  }
+}

@@ -337,6 +337,26 @@ describe('openai SDK acceptance', () => {
       assert.equal(parts.content, whole.choices[0].message.content);
     });
 
+    test('predicted outputs (prediction): the same message, streamed or whole; usage counts the prediction', T, async () => {
+      const params = { model: QWEN, messages: ASK, max_tokens: 16, temperature: 0, ignore_eos: true };
+      const plain = await client.chat.completions.create(params);
+      assert.equal(plain.usage.completion_tokens_details, undefined, 'no prediction, no details');
+      const prediction = { type: 'content', content: plain.choices[0].message.content };
+      const predicted = await client.chat.completions.create({ ...params, prediction });
+      assert.equal(predicted.choices[0].message.content, plain.choices[0].message.content);
+      checkUsage(predicted.usage, { prompt: plain.usage.prompt_tokens, completion: 16 });
+      const details = predicted.usage.completion_tokens_details;
+      assert.ok(details.accepted_prediction_tokens > 0, JSON.stringify(details));
+      assert.equal(typeof details.rejected_prediction_tokens, 'number');
+      const chunks = await collect(await client.chat.completions.create({
+        ...params, prediction, stream: true, stream_options: { include_usage: true },
+      }));
+      assert.equal(choiceParts(chunks, 0).content, plain.choices[0].message.content);
+      assert.deepEqual(chunks.at(-1).usage.completion_tokens_details, details);
+      await assert.rejects(client.chat.completions.create({ ...params, prediction: { type: 'content', content: 5 } }),
+        (e) => e.status === 400 && e.param === 'prediction');
+    });
+
     test('streaming without stream_options sends no usage', T, async () => {
       const chunks = await collect(await client.chat.completions.create({ model: QWEN, messages: ASK, max_tokens: 3, stream: true }));
       assert.ok(chunks.every((c) => c.choices.length === 1 && c.usage == null));

@@ -29,6 +29,9 @@ struct Usage {
   //! in, the share its tokens had of the step's tokens. Summed over calls it is the engine's
   //! busy time, so it prices local inference per device-hour.
   double engine_seconds = 0;
+  //! Of the request's prediction (OpenAI's counts): output tokens that followed it, and its
+  //! tokens computed as drafts but not taken.
+  int64_t accepted_prediction_tokens = 0, rejected_prediction_tokens = 0;
 };
 
 //! What one completion of a request produced since its last event. Delivered on the engine

@@ -45,6 +45,9 @@ struct SamplingParams {
   //! Structured output: only tokens the grammar allows are sampled, and the completion ends
   //! (finish "stop") once the document is complete. Null: free text.
   std::shared_ptr<const OutputGrammar> grammar;
+  //! OpenAI's predicted output (`prediction`), as tokens: drafts for speculative decoding,
+  //! checked as prompt lookup's are, so it changes the speed and never the output.
+  std::vector<TokenId> prediction;
 
   //! invalid_argument naming the parameter (OpenAI's name) when out of range.
   Result<void> validate(size_t vocab_size) const;

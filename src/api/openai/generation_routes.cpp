@@ -138,22 +138,27 @@ std::function<void()> canceller(const Job& job) {
   };
 }
 
-void write_usage(json::Writer& w, int64_t prompt, int64_t completion, int64_t cached) {
-  w.key("usage").begin_object();
-  w.field("prompt_tokens", prompt).field("completion_tokens", completion).field("total_tokens", prompt + completion);
-  w.key("prompt_tokens_details").begin_object().field("cached_tokens", cached).end_object();
-  w.end_object();
-}
-
-// Usage over all choices: the prompt counted once per prompt, as OpenAI does for n > 1.
+// Usage over all choices: the prompt counted once per prompt, as OpenAI does for n > 1; with a
+// prediction, OpenAI's completion_tokens_details of it.
 void write_total_usage(json::Writer& w, const Job& job, const std::vector<ChoiceState>& choices) {
-  int64_t prompt = 0, completion = 0, cached = 0;
+  int64_t prompt = 0, completion = 0, cached = 0, accepted = 0, rejected = 0;
   for (size_t p = 0; p < job.prompts.size(); ++p) {
     prompt += static_cast<int64_t>(job.prompts[p].size());
     cached += choices[p * static_cast<size_t>(job.sampling.n)].usage.cached_tokens;
   }
-  for (const auto& c : choices) completion += c.usage.completion_tokens;
-  write_usage(w, prompt, completion, cached);
+  for (const auto& c : choices) {
+    completion += c.usage.completion_tokens;
+    accepted += c.usage.accepted_prediction_tokens;
+    rejected += c.usage.rejected_prediction_tokens;
+  }
+  w.key("usage").begin_object();
+  w.field("prompt_tokens", prompt).field("completion_tokens", completion).field("total_tokens", prompt + completion);
+  w.key("prompt_tokens_details").begin_object().field("cached_tokens", cached).end_object();
+  if (!job.sampling.prediction.empty()) {
+    w.key("completion_tokens_details").begin_object();
+    w.field("accepted_prediction_tokens", accepted).field("rejected_prediction_tokens", rejected).end_object();
+  }
+  w.end_object();
 }
 
 // What the call log keeps of a finished job: the output, the tool calls, the finish reason and
@@ -956,6 +961,38 @@ ApiResult<Job> start_job(Request& req, const Fields& f, std::shared_ptr<ServedMo
         }
       }
     }
+  }
+  // OpenAI's predicted output: {"type": "content", "content": a string or text parts}.
+  simdjson::dom::element prediction;
+  if (f.object()["prediction"].get(prediction) == simdjson::SUCCESS && !prediction.is_null()) {
+    const auto refuse = [] {
+      return api_error(StatusCode::invalid_argument,
+                       "'prediction' must be {\"type\": \"content\", \"content\": a string or an array of text parts}",
+                       "prediction");
+    };
+    std::string_view type, one;
+    simdjson::dom::element content;
+    simdjson::dom::array parts;
+    if (prediction["type"].get(type) != simdjson::SUCCESS || type != "content" ||
+        prediction["content"].get(content) != simdjson::SUCCESS) {
+      return refuse();
+    }
+    std::string text;
+    if (content.get(one) == simdjson::SUCCESS) {
+      text = one;
+    } else if (content.get(parts) == simdjson::SUCCESS) {
+      for (auto part : parts) {
+        std::string_view part_type, part_text;
+        if (part["type"].get(part_type) != simdjson::SUCCESS || part_type != "text" ||
+            part["text"].get(part_text) != simdjson::SUCCESS) {
+          return refuse();
+        }
+        text += part_text;
+      }
+    } else {
+      return refuse();
+    }
+    job.sampling.prediction = job.model->engine->tokenizer().encode(text, false);
   }
   if (const auto& only = job.sampling.allowed_token_ids; !only.empty() && std::ranges::all_of(only, [&](TokenId id) {
         return std::ranges::find(job.sampling.bad_words, std::vector<TokenId>{id}) != job.sampling.bad_words.end();

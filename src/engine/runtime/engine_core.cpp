@@ -11,6 +11,11 @@
 namespace llmp::engine {
 namespace {
 
+// The longest draft a step takes from a request's prediction when engine.speculative_tokens is
+// off (0): on the 2-core CPU measured, a 4-token step costs 1.1-1.5x a 1-token one, 5 tokens
+// 1.3-2.1x (bench/RESULTS.md, "Speculative decoding").
+constexpr int64_t kPredictionDraftTokens = 3;
+
 int64_t physical_memory_bytes() {
   const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
   return pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page : int64_t{8} << 30;
@@ -109,6 +114,11 @@ Result<void> EngineCore::validate(const GenerationRequest& request) const {
   for (TokenId t : request.prompt) {
     if (t < 0 || t >= model_->config.vocab_size) {
       return error(StatusCode::invalid_argument, fmt::format("prompt token {} is outside the vocabulary", t));
+    }
+  }
+  for (TokenId t : sp.prediction) {  // drafted tokens go through the forward pass
+    if (t < 0 || t >= model_->config.vocab_size) {
+      return error(StatusCode::invalid_argument, fmt::format("prediction token {} is outside the vocabulary", t));
     }
   }
   if (prompt + sp.max_tokens > limits_.max_context) {
@@ -275,16 +285,37 @@ void EngineCore::add_draft(Planned& p, int64_t budget) {
   const auto size = static_cast<int64_t>(s.tokens.size());
   // A decode step only: the prompt is in, and one sampled token waits for its K/V.
   if (p.n_tokens != 1 || s.n_computed + 1 != size || s.n_computed < s.prompt_len) return;
+  const std::vector<TokenId>& prediction = sp.prediction;
+  const int64_t most = prediction.empty() ? limits_.speculative_tokens : std::max(limits_.speculative_tokens, kPredictionDraftTokens);
   // A draft of k tokens can add k + 1 to the output: within max_tokens and the context. Its
   // length follows how much of the last one held: a step's cost grows with its tokens (on a
   // 2-core CPU a 2-token step costs what a 1-token one does, 4 tokens 1.1-1.5x), so a sequence
   // whose drafts fail drafts one token at a time and one whose drafts hold grows back to the limit.
-  const int64_t limit = s.draft_limit >= 0 ? s.draft_limit : limits_.speculative_tokens;
-  const int64_t room = std::min({limit, limits_.speculative_tokens, budget, sp.max_tokens - s.generated - 1,
-                                 limits_.max_context - size});
+  const int64_t limit = s.draft_limit >= 0 ? s.draft_limit : most;
+  const int64_t room =
+      std::min({limit, most, budget, sp.max_tokens - s.generated - 1, limits_.max_context - size});
   if (room <= 0) return;
-  const std::vector<TokenId> draft =
-      ngram_draft(s.tokens, limits_.speculative_ngram_min, limits_.speculative_ngram_max, room);
+  // The prediction first: where the output follows it, or else where its last tokens stand in it.
+  std::vector<TokenId> draft;
+  s.draft_from_prediction = false;
+  if (!prediction.empty()) {
+    if (!s.prediction_synced) {
+      if (const auto at = find_in_prediction(prediction, s.tokens, s.prediction_pos, limits_.speculative_ngram_min,
+                                             limits_.speculative_ngram_max)) {
+        s.prediction_pos = *at;
+        s.prediction_synced = true;
+      }
+    }
+    const auto left = static_cast<int64_t>(prediction.size()) - s.prediction_pos;
+    if (s.prediction_synced && left > 0) {
+      const auto from = prediction.begin() + s.prediction_pos;
+      draft.assign(from, from + std::min(room, left));
+      s.draft_from_prediction = true;
+    }
+  }
+  if (draft.empty() && limits_.speculative_tokens > 0) {
+    draft = ngram_draft(s.tokens, limits_.speculative_ngram_min, limits_.speculative_ngram_max, room);
+  }
   if (draft.empty()) return;
   const auto k = static_cast<int64_t>(draft.size());
   // Positions n_computed .. n_computed + k; without free blocks for them, no draft this step.
@@ -315,6 +346,7 @@ void EngineCore::verify_draft(Sequence& s, std::span<float> rows, int64_t draft)
   }
   draft_tokens_ += draft;
   accepted_draft_tokens_ += accepted;
+  if (s.draft_from_prediction) s.prediction_rejected += draft - accepted;
   s.draft_limit = accepted + 1;
   if (s.finished) return;
   register_full_blocks(s);
@@ -346,10 +378,11 @@ void EngineCore::step() {
   // snapshot, since preemption moves sequences out of running_.
   std::vector<Sequence*> order;
   for (auto& s : running_) order.push_back(s.get());
-  // Drafting pays while the batch is small (decode reads every weight for few tokens); the
-  // device sampler takes one row per sequence, so drafts stay with host sampling.
-  const bool drafting = limits_.speculative_tokens > 0 && !backend_->samples_on_device() &&
-                        static_cast<int64_t>(running_.size()) <= limits_.speculative_max_batch;
+  // Drafting (engine.speculative_tokens, or a request's prediction) pays while the batch is small
+  // (decode reads every weight for few tokens); the device sampler takes one row per sequence,
+  // so drafts stay with host sampling.
+  const bool drafting =
+      !backend_->samples_on_device() && static_cast<int64_t>(running_.size()) <= limits_.speculative_max_batch;
   for (Sequence* sp : order) {
     if (budget <= 0) break;
     Sequence& s = *sp;
@@ -549,6 +582,16 @@ void EngineCore::on_token(Sequence& s, TokenId token, std::optional<TokenLogprob
   const SamplingParams& sp = s.request->request.sampling;
   ++s.generated;
   s.tokens.push_back(token);
+  if (s.prediction_synced && !sp.prediction.empty()) {
+    // Still following the prediction, or off it until a later match (add_draft).
+    const auto at = static_cast<size_t>(s.prediction_pos);
+    if (at < sp.prediction.size() && sp.prediction[at] == token) {
+      ++s.prediction_pos;
+      ++s.prediction_accepted;
+    } else {
+      s.prediction_synced = false;
+    }
+  }
   const auto now = std::chrono::steady_clock::now();
   TokenEvent ev;
   if (s.generated == 1) {
@@ -664,6 +707,8 @@ void EngineCore::finish(Sequence& s, FinishReason reason, std::string stop_reaso
   ev.usage.completion_tokens = s.generated;
   ev.usage.cached_tokens = std::max<int64_t>(0, s.cached_tokens);
   ev.usage.engine_seconds = s.engine_seconds;
+  ev.usage.accepted_prediction_tokens = s.prediction_accepted;
+  ev.usage.rejected_prediction_tokens = s.prediction_rejected;
   blocks_.release_all(s.blocks);
   s.blocks.clear();
   --s.request->unfinished;

@@ -54,6 +54,11 @@ struct Sequence {
   bool nothing_allowed = false;             // this step's `allowed` came out empty
   std::vector<TokenId> verify;    // a drafting step's input: the last token, then the draft
   int64_t draft_limit = -1;      // the next draft's length at most: one past the last accepted run (-1: none yet)
+  bool draft_from_prediction = false;  // this step's draft is the request's prediction's
+  int64_t prediction_pos = 0;          // the output's place in the prediction: its next token ...
+  bool prediction_synced = true;       // ... while the output's last tokens stand just before it
+  int64_t prediction_accepted = 0;  // output tokens that followed the prediction (Usage)
+  int64_t prediction_rejected = 0;  // drafted prediction tokens the sampler did not take
   std::unique_ptr<IncrementalDetokenizer> detokenizer;
   std::string held_text;         // text that may be the start of a stop string
   uint64_t order = 0;            // arrival order (ties broken by choice)

@@ -33,4 +33,21 @@ std::vector<TokenId> ngram_draft(std::span<const TokenId> tokens, int64_t min_n,
   return draft;
 }
 
+std::optional<int64_t> find_in_prediction(std::span<const TokenId> prediction, std::span<const TokenId> tokens,
+                                          int64_t from, int64_t min_n, int64_t max_n) {
+  const auto size = static_cast<int64_t>(prediction.size());
+  for (int64_t n = std::min({max_n, static_cast<int64_t>(tokens.size()), size}); n >= std::max<int64_t>(min_n, 1); --n) {
+    const auto suffix = tokens.last(static_cast<size_t>(n));
+    std::optional<int64_t> before;
+    // `end`: the position just past a match.
+    for (int64_t end = n; end <= size; ++end) {
+      if (!std::equal(suffix.begin(), suffix.end(), prediction.begin() + (end - n))) continue;
+      if (end >= from) return end;
+      if (!before) before = end;
+    }
+    if (before) return before;
+  }
+  return std::nullopt;
+}
+
 }  // namespace llmp::engine

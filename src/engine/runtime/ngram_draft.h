@@ -7,6 +7,7 @@
 // (quoting the prompt, editing code, loops).
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -20,5 +21,12 @@ namespace llmp::engine {
 //! through the draft itself, so a loop of period p drafts whole periods. Empty when no suffix
 //! of at least `min_n` tokens repeats.
 std::vector<TokenId> ngram_draft(std::span<const TokenId> tokens, int64_t min_n, int64_t max_n, int64_t max_tokens);
+
+//! Where a predicted output (OpenAI's `prediction`) goes on after `tokens`: the position in
+//! `prediction` just past the longest suffix of `tokens` (n from `max_n` down to `min_n`) that
+//! stands in it, at the first such place at or after `from` (an output moves forward through
+//! its prediction), else the first before it. nullopt when no such suffix stands in it.
+std::optional<int64_t> find_in_prediction(std::span<const TokenId> prediction, std::span<const TokenId> tokens,
+                                          int64_t from, int64_t min_n, int64_t max_n);
 
 }  // namespace llmp::engine

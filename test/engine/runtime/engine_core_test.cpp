@@ -668,3 +668,62 @@ TEST_CASE("a shortest n-gram above the longest is refused by name") {
   REQUIRE_FALSE(core);
   CHECK_THAT(core.error().message(), Catch::Contains("engine.speculative_ngram_min (5) is above engine.speculative_ngram_max (3)"));
 }
+
+TEST_CASE("a predicted output is drafted where the output follows it, and never changes the output") {
+  Fixture f;
+  const auto prompt = prompt_of(23, 7);
+  SoloRun plain = run_solo(f, {}, prompt, greedy(40));
+  const std::vector<TokenId> output = plain.out.tokens[0];
+  REQUIRE(output.size() == 40);
+  // Without engine.speculative_tokens: a prediction drafts on its own.
+  auto predicted = [&](std::vector<TokenId> prediction, SamplingParams sp = greedy(40)) {
+    sp.prediction = std::move(prediction);
+    return run_solo(f, {}, prompt, sp);
+  };
+
+  // Right throughout: every step but the first few takes the draft whole.
+  SoloRun right = predicted(output);
+  CHECK(right.out.tokens[0] == output);
+  const Usage& u = right.out.usage[0];
+  INFO("right: " << u.accepted_prediction_tokens << " accepted, " << u.rejected_prediction_tokens << " rejected, "
+                 << right.stats.steps << " steps");
+  CHECK(u.accepted_prediction_tokens == 40);
+  CHECK(u.rejected_prediction_tokens == 0);
+  CHECK(right.stats.accepted_draft_tokens >= 27);
+  CHECK(right.stats.steps == plain.stats.steps - right.stats.accepted_draft_tokens);
+  CHECK(right.free_blocks == right.stats.kv_blocks_total);
+
+  // An edit: four tokens in the middle differ. Drafts fail there, then the output's last tokens
+  // are found again after the edit and drafting goes on.
+  std::vector<TokenId> edited = output;
+  for (size_t i = 18; i < 22; ++i) edited[i] = static_cast<TokenId>((edited[i] + 101) % 500);
+  SoloRun after_edit = predicted(edited);
+  CHECK(after_edit.out.tokens[0] == output);
+  INFO("edited: " << after_edit.out.usage[0].accepted_prediction_tokens << " accepted, "
+                  << after_edit.out.usage[0].rejected_prediction_tokens << " rejected");
+  CHECK(after_edit.out.usage[0].accepted_prediction_tokens >= 30);
+  CHECK(after_edit.out.usage[0].rejected_prediction_tokens > 0);
+
+  // Wrong throughout: the same output, nothing kept.
+  std::vector<TokenId> wrong(40);
+  for (size_t i = 0; i < wrong.size(); ++i) wrong[i] = static_cast<TokenId>((i * 13 + 501) % 600);
+  SoloRun off = predicted(wrong);
+  CHECK(off.out.tokens[0] == output);
+  CHECK(off.out.usage[0].accepted_prediction_tokens == 0);
+
+  // Seeded sampling: the same tokens with and without the prediction of its own output.
+  SamplingParams seeded = greedy(40);
+  seeded.temperature = 0.3;
+  seeded.seed = 9;
+  SoloRun sampled = run_solo(f, {}, prompt, seeded);
+  SoloRun sampled_predicted = predicted(sampled.out.tokens[0], seeded);
+  CHECK(sampled_predicted.out.tokens[0] == sampled.out.tokens[0]);
+  CHECK(sampled_predicted.out.usage[0].accepted_prediction_tokens == 40);
+
+  // A prediction token outside the vocabulary is refused (drafts go through the forward pass).
+  auto core = f.core();
+  Collected refused;
+  SamplingParams bad = greedy(4);
+  bad.prediction = {5, 600};
+  CHECK_FALSE(core->add(f.request("bad", prompt, bad, refused)));
+}

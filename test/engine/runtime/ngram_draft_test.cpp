@@ -64,3 +64,20 @@ TEST_CASE("ngram_draft equals the definition on random token runs") {
     CHECK(ngram_draft(t, min_n, max_n, max_tokens) == draft_by_definition(t, min_n, max_n, max_tokens));
   }
 }
+
+TEST_CASE("find_in_prediction goes on after the longest suffix found, forward from where the output stood") {
+  using V = std::vector<TokenId>;
+  const V prediction = {1, 2, 3, 4, 5, 1, 2, 3, 9, 7};
+  // "2 3" stands at 1..2 and 6..7: from 0 the first (position after: 3), from 4 the second (8).
+  CHECK(find_in_prediction(prediction, V{8, 2, 3}, 0, 2, 4) == 3);
+  CHECK(find_in_prediction(prediction, V{8, 2, 3}, 4, 2, 4) == 8);
+  // Past every place: the first before.
+  CHECK(find_in_prediction(prediction, V{8, 2, 3}, 9, 2, 4) == 3);
+  // The longest suffix wins: "5 1 2 3" only at 4..7.
+  CHECK(find_in_prediction(prediction, V{5, 1, 2, 3}, 0, 2, 4) == 8);
+  // min_n bounds it; the end of the prediction counts (nothing after it to draft, but found).
+  CHECK_FALSE(find_in_prediction(prediction, V{8, 7}, 0, 2, 4).has_value());
+  CHECK(find_in_prediction(prediction, V{8, 7}, 0, 1, 4) == 10);
+  CHECK_FALSE(find_in_prediction(V{}, V{1, 2}, 0, 1, 4).has_value());
+  CHECK_FALSE(find_in_prediction(prediction, V{}, 0, 1, 4).has_value());
+}
