@@ -5,7 +5,9 @@
 
 MODE: "greedy" (temperature 0), "sampled" (temperature 0.7) or "hot" (temperature 1.5, where
 little repeats), seeds 1..REQUESTS; end of generation ignored, so every request decodes
-MAX_TOKENS tokens. The prompt asks to edit
+MAX_TOKENS tokens. "predicted": greedy, with OpenAI's `prediction` set to the answer of the same
+request asked once before untimed (a regeneration: an edit that changes nothing);
+"mispredicted": greedy, with a prediction of unrelated text (what a wrong one costs). The prompt asks to edit
 a piece of code, the kind of request prompt lookup is meant for; a random-weight model does not
 copy it, but under greedy decoding it falls into loops that prompt lookup drafts from its own
 output. Decode rate: (tokens - 1) / (last token - first token); TTFT from the request to the
@@ -32,12 +34,16 @@ def one(port, model, mode, max_tokens, seed):
         "model": model,
         "messages": [{"role": "user", "content": "Rename `total` to `amount` in this function and return it whole:\n\n" + CODE}],
         "max_tokens": max_tokens,
-        "temperature": {"greedy": 0, "sampled": 0.7, "hot": 1.5}[mode],
+        "temperature": {"sampled": 0.7, "hot": 1.5}.get(mode, 0),
         "seed": seed,
         "ignore_eos": True,
         # A random-weight model may write special tokens only: stream them as text.
         "skip_special_tokens": False,
     }
+    if mode == "predicted":
+        body["prediction"] = {"type": "content", "content": stream_chat(port, body)["text"]}
+    elif mode == "mispredicted":
+        body["prediction"] = {"type": "content", "content": CODE.replace("total", "amount") * 8}
     return stream_chat(port, body)
 
 

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Speculative decoding by prompt lookup (engine.speculative_tokens): single-stream decode rate
-# of llmplatform with it off and on, and of llama.cpp's llama-server (which has no prompt lookup:
-# its speculative decoding needs a draft model) on the same GGUF, one after the other in the
-# same run. Each server streams the same chat completions one at a time, greedy and sampled at
-# two temperatures (bench/speculative/client.py); llmplatform's drafted and accepted token counters are read from
-# /metrics after each mode. The server's data folders start empty each time.
+# Speculative decoding by prompt lookup (engine.speculative_tokens) and by OpenAI's predicted
+# outputs: single-stream decode rate of llmplatform with prompt lookup off and on, and of
+# llama.cpp's llama-server (no prompt lookup: its speculative decoding needs a draft model; it
+# ignores `prediction`) on the same GGUF, one after the other in the same run. Each server
+# streams the same chat completions one at a time (bench/speculative/client.py): greedy, sampled
+# at two temperatures, and greedy with a `prediction` that is right (the answer of the same
+# request asked just before, untimed) or wrong (unrelated text: its cost). With prompt lookup off
+# only the prediction drafts. llmplatform's drafted and accepted token counters are read from
+# /metrics around each mode (the untimed requests included). The servers' data folders start
+# empty each time.
 #
 #   bench/speculative/run.sh [build dir]   LLAMA_CPP_BIN=... MODEL=... (default: generated 1B Q4_0)
 #                                          REQUESTS=4 MAX_TOKENS=128 THREADS=2 SPEC_TOKENS=3 ROUNDS=2
@@ -29,7 +33,7 @@ bench_model "$build" "$model"
 bench_init speculative
 counter() { { curl -sf "http://127.0.0.1:$1/metrics" || true; } | awk -v n="$2" '$1 ~ "^"n"[{]" {s += $2} END {print s + 0}'; }
 measure() {  # port label
-  for mode in greedy sampled hot; do
+  for mode in greedy sampled hot predicted mispredicted; do
     local drafted accepted row
     drafted=$(counter "$1" llmp_spec_decode_draft_tokens_total)
     accepted=$(counter "$1" llmp_spec_decode_accepted_tokens_total)
@@ -72,7 +76,7 @@ print()
 print(f"speculative_tokens = {sys.argv[2]}; tok/s: median over rounds of each round's median request")
 print("| mode | llmplatform tok/s | speculative tok/s | drafted | accepted | speculative / off | llama-server tok/s | speculative / llama-server |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-for mode in ("greedy", "sampled", "hot"):
+for mode in ("greedy", "sampled", "hot", "predicted", "mispredicted"):
     off, on, peer = rate("llmplatform", mode), rate("llmplatform speculative", mode), rate("llama-server", mode)
     print(f"| {mode} | {off:.2f} | {on:.2f} | {total('drafted', mode)} | {total('accepted', mode)} | {on / off:.2f} | "
           f"{peer:.2f} | {on / peer:.2f} |")
