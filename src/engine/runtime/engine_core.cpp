@@ -297,7 +297,6 @@ void EngineCore::add_draft(Planned& p, int64_t budget) {
   if (room <= 0) return;
   // The prediction first: where the output follows it, or else where its last tokens stand in it.
   std::vector<TokenId> draft;
-  s.draft_from_prediction = false;
   if (!prediction.empty()) {
     if (!s.prediction_synced) {
       if (const auto at = find_in_prediction(prediction, s.tokens, s.prediction_pos, limits_.speculative_ngram_min,
@@ -310,7 +309,7 @@ void EngineCore::add_draft(Planned& p, int64_t budget) {
     if (s.prediction_synced && left > 0) {
       const auto from = prediction.begin() + s.prediction_pos;
       draft.assign(from, from + std::min(room, left));
-      s.draft_from_prediction = true;
+      p.from_prediction = true;
     }
   }
   if (draft.empty() && limits_.speculative_tokens > 0) {
@@ -329,7 +328,9 @@ void EngineCore::add_draft(Planned& p, int64_t budget) {
   p.n_tokens += k;
 }
 
-void EngineCore::verify_draft(Sequence& s, std::span<float> rows, int64_t draft) {
+void EngineCore::verify_draft(const Planned& p, std::span<float> rows) {
+  Sequence& s = *p.seq;
+  const int64_t draft = p.draft;
   const auto vocab = static_cast<size_t>(model_->config.vocab_size);
   // rows[j] follows s.verify[j], computed at position n_computed + j. The K/V of verify[0] (the
   // token sampled last step) is now in; that of drafted token j + 1 holds only if the sampler,
@@ -346,7 +347,7 @@ void EngineCore::verify_draft(Sequence& s, std::span<float> rows, int64_t draft)
   }
   draft_tokens_ += draft;
   accepted_draft_tokens_ += accepted;
-  if (s.draft_from_prediction) s.prediction_rejected += draft - accepted;
+  if (p.from_prediction) s.prediction_rejected += draft - accepted;
   s.draft_limit = accepted + 1;
   if (s.finished) return;
   register_full_blocks(s);
@@ -523,7 +524,7 @@ void EngineCore::step() {
     if (const int64_t draft = plan[i].draft; draft > 0) {
       tenant_served_[s.request->request.tenant] += static_cast<double>(plan[i].n_tokens);
       const auto rows = static_cast<size_t>(draft + 1);
-      verify_draft(s, logits.subspan(logit_row * static_cast<size_t>(vocab), rows * static_cast<size_t>(vocab)), draft);
+      verify_draft(plan[i], logits.subspan(logit_row * static_cast<size_t>(vocab), rows * static_cast<size_t>(vocab)));
       logit_row += rows;
       continue;
     }

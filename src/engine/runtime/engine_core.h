@@ -54,7 +54,6 @@ struct Sequence {
   bool nothing_allowed = false;             // this step's `allowed` came out empty
   std::vector<TokenId> verify;    // a drafting step's input: the last token, then the draft
   int64_t draft_limit = -1;      // the next draft's length at most: one past the last accepted run (-1: none yet)
-  bool draft_from_prediction = false;  // this step's draft is the request's prediction's
   int64_t prediction_pos = 0;          // the output's place in the prediction: its next token ...
   bool prediction_synced = true;       // ... while the output's last tokens stand just before it
   int64_t prediction_accepted = 0;  // output tokens that followed the prediction (Usage)
@@ -119,6 +118,7 @@ class EngineCore {
     Sequence* seq;
     int64_t n_tokens;   // computed this step, from seq->n_computed
     int64_t draft = 0;  // of them, drafted tokens to verify (seq->verify holds all n_tokens)
+    bool from_prediction = false;  // the draft is the request's prediction's (else prompt lookup's)
   };
 
   bool ensure_blocks(Sequence& s, int64_t n_positions);
@@ -132,7 +132,7 @@ class EngineCore {
   //! draft, and if so puts it in s.verify with blocks for it; never preempts for one.
   void add_draft(Planned& p, int64_t budget);
   //! Samples a drafting step's rows in order, keeping drafted tokens while the sampler picks them.
-  void verify_draft(Sequence& s, std::span<float> rows, int64_t draft);
+  void verify_draft(const Planned& p, std::span<float> rows);
   //! Samples `s`'s next token from its logits row on the host and applies it.
   void sample_and_apply(Sequence& s, std::span<float> row);
   //! Ends `s` with the error of a step where nothing may be sampled.
