@@ -36,18 +36,29 @@ std::vector<TokenId> ngram_draft(std::span<const TokenId> tokens, int64_t min_n,
 std::optional<int64_t> find_in_prediction(std::span<const TokenId> prediction, std::span<const TokenId> tokens,
                                           int64_t from, int64_t min_n, int64_t max_n) {
   const auto size = static_cast<int64_t>(prediction.size());
-  for (int64_t n = std::min({max_n, static_cast<int64_t>(tokens.size()), size}); n >= std::max<int64_t>(min_n, 1); --n) {
-    const auto suffix = tokens.last(static_cast<size_t>(n));
-    std::optional<int64_t> before;
-    // `end`: the position just past a match.
-    for (int64_t end = n; end <= size; ++end) {
-      if (!std::equal(suffix.begin(), suffix.end(), prediction.begin() + (end - n))) continue;
-      if (end >= from) return end;
-      if (!before) before = end;
+  const int64_t longest = std::min(max_n, static_cast<int64_t>(tokens.size()));
+  if (longest < std::max<int64_t>(min_n, 1)) return std::nullopt;
+  // One forward pass over the places a match could end (`end`: just past it), as ngram_draft
+  // does it: filtered on the last token, extended backwards. Ranked by length, then a place at
+  // or after `from` before one before it, then the earlier place.
+  const TokenId last = tokens.back();
+  int64_t best_len = 0, best_end = -1;
+  for (int64_t end = 1; end <= size; ++end) {
+    if (prediction[static_cast<size_t>(end - 1)] != last) continue;
+    int64_t len = 1;
+    while (len < longest && len < end &&
+           prediction[static_cast<size_t>(end - 1 - len)] == tokens[tokens.size() - 1 - static_cast<size_t>(len)]) {
+      ++len;
     }
-    if (before) return before;
+    const bool ahead = end >= from;
+    if (len > best_len || (len == best_len && ahead && best_end < from)) {
+      best_len = len;
+      best_end = end;
+      if (len == longest && ahead) break;  // nothing later can rank higher
+    }
   }
-  return std::nullopt;
+  if (best_len < std::max<int64_t>(min_n, 1)) return std::nullopt;
+  return best_end;
 }
 
 }  // namespace llmp::engine

@@ -26,6 +26,23 @@ std::vector<TokenId> draft_by_definition(const std::vector<TokenId>& t, int64_t 
   return {};
 }
 
+// The same for a prediction: for n from max_n down to min_n, the first place past a match at or
+// after `from`, else the first before it.
+std::optional<int64_t> place_by_definition(const std::vector<TokenId>& prediction, const std::vector<TokenId>& t,
+                                           int64_t from, int64_t min_n, int64_t max_n) {
+  const auto size = static_cast<int64_t>(prediction.size());
+  for (int64_t n = std::min({max_n, static_cast<int64_t>(t.size()), size}); n >= std::max<int64_t>(min_n, 1); --n) {
+    std::optional<int64_t> before;
+    for (int64_t end = n; end <= size; ++end) {
+      if (!std::equal(t.end() - n, t.end(), prediction.begin() + (end - n))) continue;
+      if (end >= from) return end;
+      if (!before) before = end;
+    }
+    if (before) return before;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 TEST_CASE("ngram_draft proposes what followed the latest earlier place of the longest repeated suffix") {
@@ -80,4 +97,17 @@ TEST_CASE("find_in_prediction goes on after the longest suffix found, forward fr
   CHECK(find_in_prediction(prediction, V{8, 7}, 0, 1, 4) == 10);
   CHECK_FALSE(find_in_prediction(V{}, V{1, 2}, 0, 1, 4).has_value());
   CHECK_FALSE(find_in_prediction(prediction, V{}, 0, 1, 4).has_value());
+}
+
+TEST_CASE("find_in_prediction equals the definition on random token runs") {
+  std::mt19937 rng(11);
+  for (int i = 0; i < 4000; ++i) {
+    const int alphabet = 2 + static_cast<int>(rng() % 5);
+    std::vector<TokenId> prediction(rng() % 40), t(rng() % 8);
+    for (auto& x : prediction) x = static_cast<TokenId>(rng() % static_cast<unsigned>(alphabet));
+    for (auto& x : t) x = static_cast<TokenId>(rng() % static_cast<unsigned>(alphabet));
+    const int64_t min_n = rng() % 3, max_n = min_n + rng() % 4, from = rng() % 45;
+    INFO("case " << i);
+    CHECK(find_in_prediction(prediction, t, from, min_n, max_n) == place_by_definition(prediction, t, from, min_n, max_n));
+  }
 }
