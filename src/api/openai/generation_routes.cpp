@@ -923,6 +923,41 @@ ApiResult<ForcedToolChoice> forced_tool_choice(const Fields& f) {
   return out;
 }
 
+// OpenAI's predicted output, `prediction`: {"type": "content", "content": a string or text
+// parts}, as the model's tokens (none when absent or null).
+ApiResult<std::vector<TokenId>> read_prediction(const Fields& f, const engine::Tokenizer& tokenizer) {
+  simdjson::dom::element prediction;
+  if (f.object()["prediction"].get(prediction) != simdjson::SUCCESS || prediction.is_null()) return std::vector<TokenId>{};
+  const auto refuse = [] {
+    return api_error(StatusCode::invalid_argument,
+                     "'prediction' must be {\"type\": \"content\", \"content\": a string or an array of text parts}",
+                     "prediction");
+  };
+  std::string_view type, one;
+  simdjson::dom::element content;
+  simdjson::dom::array parts;
+  if (prediction["type"].get(type) != simdjson::SUCCESS || type != "content" ||
+      prediction["content"].get(content) != simdjson::SUCCESS) {
+    return refuse();
+  }
+  std::string text;
+  if (content.get(one) == simdjson::SUCCESS) {
+    text = one;
+  } else if (content.get(parts) == simdjson::SUCCESS) {
+    for (auto part : parts) {
+      std::string_view part_type, part_text;
+      if (part["type"].get(part_type) != simdjson::SUCCESS || part_type != "text" ||
+          part["text"].get(part_text) != simdjson::SUCCESS) {
+        return refuse();
+      }
+      text += part_text;
+    }
+  } else {
+    return refuse();
+  }
+  return tokenizer.encode(text, false);
+}
+
 // What chat and completions jobs share: the model, the id (also the call's), the caller, the
 // stream options, the sampling parameters and the response format.
 ApiResult<Job> start_job(Request& req, const Fields& f, std::shared_ptr<ServedModel> model, std::string limit_model,
@@ -962,38 +997,9 @@ ApiResult<Job> start_job(Request& req, const Fields& f, std::shared_ptr<ServedMo
       }
     }
   }
-  // OpenAI's predicted output: {"type": "content", "content": a string or text parts}.
-  simdjson::dom::element prediction;
-  if (f.object()["prediction"].get(prediction) == simdjson::SUCCESS && !prediction.is_null()) {
-    const auto refuse = [] {
-      return api_error(StatusCode::invalid_argument,
-                       "'prediction' must be {\"type\": \"content\", \"content\": a string or an array of text parts}",
-                       "prediction");
-    };
-    std::string_view type, one;
-    simdjson::dom::element content;
-    simdjson::dom::array parts;
-    if (prediction["type"].get(type) != simdjson::SUCCESS || type != "content" ||
-        prediction["content"].get(content) != simdjson::SUCCESS) {
-      return refuse();
-    }
-    std::string text;
-    if (content.get(one) == simdjson::SUCCESS) {
-      text = one;
-    } else if (content.get(parts) == simdjson::SUCCESS) {
-      for (auto part : parts) {
-        std::string_view part_type, part_text;
-        if (part["type"].get(part_type) != simdjson::SUCCESS || part_type != "text" ||
-            part["text"].get(part_text) != simdjson::SUCCESS) {
-          return refuse();
-        }
-        text += part_text;
-      }
-    } else {
-      return refuse();
-    }
-    job.sampling.prediction = job.model->engine->tokenizer().encode(text, false);
-  }
+  auto prediction = read_prediction(f, job.model->engine->tokenizer());
+  if (!prediction) return std::unexpected(prediction.error());
+  job.sampling.prediction = std::move(*prediction);
   if (const auto& only = job.sampling.allowed_token_ids; !only.empty() && std::ranges::all_of(only, [&](TokenId id) {
         return std::ranges::find(job.sampling.bad_words, std::vector<TokenId>{id}) != job.sampling.bad_words.end();
       })) {
